@@ -1,0 +1,152 @@
+/**
+ * A Rota broker as a child process: `node --import tsx src/cli.ts` (what
+ * `tsx src/cli.ts` runs, without tsx's extra wrapper process, so the pid we
+ * hold is the broker's own and /proc figures are the broker's), or with
+ * --compiled, `node <tsc output>/src/cli.js`.
+ */
+import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+import * as grpc from '@grpc/grpc-js';
+
+import type { AdminClient } from '../../src/generated/rota/v1/Admin.js';
+import type { Tenant } from '../../src/generated/rota/v1/Tenant.js';
+import { loadRotaProto } from '../../src/grpc/proto.js';
+import { exited, spawnTracked, terminate } from './children.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Preloaded into the broker: the bench holds the child's stdin open, so its end
+ * means the bench is gone (even SIGKILLed); the broker then stops as on SIGTERM
+ * (gracefully, so a --cpu-prof profile is still written). A data: URL, so it
+ * needs no loader and touches no file of the tree under test.
+ */
+const EXIT_WITH_PARENT =
+  'data:text/javascript,' +
+  encodeURIComponent(
+    "const stop = () => process.kill(process.pid, 'SIGTERM');" +
+      "process.stdin.on('end', stop); process.stdin.on('error', stop); process.stdin.resume();",
+  );
+
+export interface BrokerProcessOptions {
+  /** Run this compiled cli.js with plain node instead of src/cli.ts under tsx. */
+  compiledCli?: string;
+  /** Tree whose src/cli.ts runs (a --rev snapshot). @default this repository */
+  root?: string;
+  redisUrl: string;
+  keyPrefix: string;
+  /** Write a V8 CPU profile (node --cpu-prof) into this folder when the broker exits. */
+  cpuProfileDir?: string;
+  startTimeoutMs?: number;
+}
+
+export interface BrokerProcess {
+  readonly address: string;
+  readonly pid: number;
+  readonly child: ChildProcess;
+  readonly admin: AdminClient;
+  /** Admin.SetTenant; resolves with the stored tenant. */
+  setTenant(tenant: Tenant): Promise<void>;
+  /** Graceful stop (SIGTERM), SIGKILL after a grace. */
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
+    });
+  });
+}
+
+export async function startRotaBroker(options: BrokerProcessOptions): Promise<BrokerProcess> {
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  // The broker's Prometheus endpoint stays on (the default), on a free port of its own.
+  const metricsAddress = `127.0.0.1:${await freePort()}`;
+  const nodeArgs = [
+    ...(options.cpuProfileDir === undefined
+      ? []
+      : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir]),
+    '--import',
+    EXIT_WITH_PARENT,
+    ...(options.compiledCli === undefined
+      ? ['--import', 'tsx', 'src/cli.ts']
+      : [options.compiledCli]),
+  ];
+  const child = spawnTracked(process.execPath, nodeArgs, {
+    cwd: options.root ?? REPO_ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      ROTA_REDIS_URL: options.redisUrl,
+      ROTA_GRPC_ADDRESS: address,
+      ROTA_LOG_LEVEL: 'warn',
+      ROTA_KEY_PREFIX: options.keyPrefix,
+      ROTA_METRICS_ADDRESS: metricsAddress,
+    },
+  });
+  let output = '';
+  const onOutput = (chunk: Buffer): void => {
+    const text = chunk.toString('utf8');
+    output = (output + text).slice(-4000);
+    for (const line of text.split('\n')) {
+      if (line.trim() !== '') process.stderr.write(`  [broker] ${line.slice(0, 400)}\n`);
+    }
+  };
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
+
+  const { Admin } = loadRotaProto().rota.v1;
+  const admin = new Admin(address, grpc.credentials.createInsecure());
+  const timeoutMs = options.startTimeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
+  const childExited = exited(child);
+  try {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the broker exited before it listened:\n${output}`);
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`the broker did not answer within ${timeoutMs} ms:\n${output}`);
+      }
+      const ok = await new Promise<boolean>((resolve) => {
+        admin.GetTenant({ tenant: 'bench-probe' }, { deadline: Date.now() + 500 }, (error) =>
+          resolve(error === null),
+        );
+      });
+      if (ok) break;
+      await Promise.race([new Promise((r) => setTimeout(r, 100)), childExited]);
+    }
+  } catch (error) {
+    admin.close();
+    await terminate(child, 2000);
+    throw error;
+  }
+
+  return {
+    address,
+    pid: child.pid ?? 0,
+    child,
+    admin,
+    setTenant: (tenant) =>
+      new Promise<void>((resolve, reject) => {
+        admin.SetTenant({ tenant }, { deadline: Date.now() + 10_000 }, (error) =>
+          error === null ? resolve() : reject(error),
+        );
+      }),
+    async stop() {
+      admin.close();
+      child.stdin?.end();
+      await terminate(child, 10_000);
+    },
+  };
+}

@@ -1,0 +1,307 @@
+/**
+ * Soak run under faults: `npx tsx bench/soak.ts --duration 60 [--fault-every 10]`.
+ *
+ * Starts a private redis-server (AOF, appendfsync always), the broker as a
+ * process (`src/cli.ts`), worker processes (test/faults/agents/worker-agent.ts)
+ * connected through a TCP proxy, and a producer that retries failed Enqueues
+ * under the same idempotency key. Every `--fault-every` seconds it injects the
+ * next fault of the cycle: kill -9 a worker (and start a new one), kill -9 and
+ * restart the broker, cut the worker connections, kill -9 and restart Redis.
+ * After `--duration` seconds it stops producing, lets the jobs settle, and
+ * reports jobs enqueued (acknowledged), completed, dead, duplicated and lost
+ * (lost must read 0) as a table and as JSON under bench/results/.
+ *
+ * Options: --duration <s> (60) --fault-every <s> (10) --workers <n> (3)
+ *   --concurrency <n> per worker (8) --rate <jobs/s> (100) --job-ms <min>-<max> (10-100)
+ *   --faults worker,broker,net,redis (all) --settle <s> (30) --keep-logs
+ * Exit code 1 when a job was lost or another invariant broke.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+import { Cluster, waitBrokerReady, type WorkerAgent } from '../test/faults/cluster.js';
+import { checkInvariants, leftovers, settle, type FaultWindow } from '../test/faults/invariants.js';
+import { startCount } from '../test/faults/journal.js';
+import { LoadGenerator } from '../test/faults/load.js';
+import { REPO_ROOT, sleep } from '../test/faults/processes.js';
+
+type FaultKind = 'worker' | 'broker' | 'net' | 'redis';
+const ALL_FAULTS: readonly FaultKind[] = ['worker', 'broker', 'net', 'redis'];
+
+interface SoakOptions {
+  readonly durationS: number;
+  readonly faultEveryS: number;
+  readonly workers: number;
+  readonly concurrency: number;
+  readonly rate: number;
+  readonly jobMs: readonly [number, number];
+  readonly faults: readonly FaultKind[];
+  readonly settleS: number;
+  readonly keepLogs: boolean;
+}
+
+function usage(message: string): never {
+  console.error(`soak: ${message}\n`);
+  console.error(
+    'usage: npx tsx bench/soak.ts [--duration 60] [--fault-every 10] [--workers 3] [--concurrency 8]\n' +
+      '                             [--rate 100] [--job-ms 10-100] [--faults worker,broker,net,redis]\n' +
+      '                             [--settle 30] [--keep-logs]',
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv: readonly string[]): SoakOptions {
+  const values = new Map<string, string>();
+  const flags = new Set<string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') usage('options');
+    if (arg === '--keep-logs') {
+      flags.add(arg);
+      continue;
+    }
+    if (!arg.startsWith('--')) usage(`unexpected argument ${arg}`);
+    const [name, inline] = arg.split(/=(.*)/s, 2) as [string, string | undefined];
+    const value = inline ?? argv[++i];
+    if (value === undefined) usage(`${name} needs a value`);
+    values.set(name, value);
+  }
+  const known = [
+    '--duration',
+    '--fault-every',
+    '--workers',
+    '--concurrency',
+    '--rate',
+    '--job-ms',
+    '--faults',
+    '--settle',
+  ];
+  for (const name of values.keys()) if (!known.includes(name)) usage(`unknown option ${name}`);
+  const num = (name: string, fallback: number, min: number): number => {
+    const raw = values.get(name);
+    const value = raw === undefined ? fallback : Number(raw);
+    if (!Number.isFinite(value) || value < min)
+      usage(`${name} must be a number ≥ ${min}, got ${raw}`);
+    return value;
+  };
+  const [minMs, maxMs] = (values.get('--job-ms') ?? '10-100').split('-').map(Number);
+  if (!(minMs! >= 0 && maxMs! >= minMs!)) usage('--job-ms must look like 10-100');
+  const faults = (values.get('--faults') ?? ALL_FAULTS.join(','))
+    .split(',')
+    .filter((f) => f !== '');
+  for (const fault of faults) {
+    if (!ALL_FAULTS.includes(fault as FaultKind))
+      usage(`unknown fault ${fault} (one of ${ALL_FAULTS.join(', ')})`);
+  }
+  return {
+    durationS: num('--duration', 60, 1),
+    faultEveryS: num('--fault-every', 10, 1),
+    workers: Math.floor(num('--workers', 3, 1)),
+    concurrency: Math.floor(num('--concurrency', 8, 1)),
+    rate: num('--rate', 100, 1),
+    jobMs: [minMs!, maxMs!],
+    faults: faults as FaultKind[],
+    settleS: num('--settle', 30, 1),
+    keepLogs: flags.has('--keep-logs'),
+  };
+}
+
+const random = (min: number, max: number): number =>
+  Math.floor(min + Math.random() * (max - min + 1));
+
+/** Injects one fault; returns its window (from injection until whole again). */
+async function inject(
+  kind: FaultKind,
+  cluster: Cluster,
+  options: SoakOptions,
+): Promise<FaultWindow> {
+  const start = Date.now();
+  switch (kind) {
+    case 'worker': {
+      const alive = cluster.workers.filter((w) => w.process.alive);
+      const busy = alive.filter((w) => cluster.runningOn(w).length > 0);
+      const victim: WorkerAgent | undefined = (busy.length > 0 ? busy : alive)[
+        random(0, Math.max(0, (busy.length > 0 ? busy : alive).length - 1))
+      ];
+      if (victim) await victim.process.kill('SIGKILL');
+      await cluster.startWorker({ concurrency: options.concurrency });
+      return { kind: 'kill -9 worker', start, end: Date.now(), detail: victim?.name ?? 'none' };
+    }
+    case 'broker': {
+      await cluster.killBroker();
+      const downMs = random(0, 2500);
+      await sleep(downMs);
+      await cluster.startBroker();
+      return { kind: 'kill -9 broker', start, end: Date.now(), detail: `down ${downMs} ms` };
+    }
+    case 'net': {
+      const downMs = random(100, 2500);
+      cluster.proxy!.cut();
+      await sleep(downMs);
+      cluster.proxy!.restore();
+      return { kind: 'cut connections', start, end: Date.now(), detail: `${downMs} ms` };
+    }
+    case 'redis': {
+      await cluster.redis.kill();
+      const downMs = random(100, 2000);
+      await sleep(downMs);
+      await cluster.redis.restart();
+      await waitBrokerReady(cluster.brokerAddress, cluster.broker);
+      return { kind: 'kill -9 redis', start, end: Date.now(), detail: `down ${downMs} ms` };
+    }
+  }
+}
+
+function table(rows: ReadonlyArray<readonly [string, string | number]>): string {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const valueWidth = Math.max(...rows.map(([, v]) => String(v).length));
+  const line = `+${'-'.repeat(width + 2)}+${'-'.repeat(valueWidth + 2)}+`;
+  return [
+    line,
+    ...rows.map(([k, v]) => `| ${k.padEnd(width)} | ${String(v).padStart(valueWidth)} |`),
+    line,
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const options = parseArgs(process.argv.slice(2));
+  console.log(`soak: ${JSON.stringify(options)}`);
+  const cluster = await Cluster.start({
+    appendfsync: 'always',
+    proxy: true,
+    logLevel: 'warn',
+    keepDir: options.keepLogs,
+  });
+  let interrupted = false;
+  const onSignal = (): void => {
+    interrupted = true;
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let load: LoadGenerator | undefined;
+  try {
+    await Promise.all(
+      Array.from({ length: options.workers }, () =>
+        cluster.startWorker({ concurrency: options.concurrency }),
+      ),
+    );
+    const lanes = 8;
+    load = new LoadGenerator({
+      address: cluster.brokerAddress,
+      total: Number.MAX_SAFE_INTEGER,
+      concurrency: lanes,
+      pauseMs: Math.max(0, (lanes * 1000) / options.rate - 3),
+      jobMs: options.jobMs,
+      giveUpMs: 60_000,
+      keyPrefix: `soak-${Date.now().toString(36)}`,
+    });
+    const started = Date.now();
+    const endAt = started + options.durationS * 1000;
+    const faults: FaultWindow[] = [];
+    let next = 0;
+    while (Date.now() < endAt && !interrupted) {
+      const wakeAt = Math.min(endAt, Date.now() + options.faultEveryS * 1000);
+      while (Date.now() < wakeAt && !interrupted) await sleep(Math.min(250, wakeAt - Date.now()));
+      if (Date.now() >= endAt || interrupted || options.faults.length === 0) break;
+      const kind = options.faults[next++ % options.faults.length]!;
+      const window = await inject(kind, cluster, options);
+      faults.push(window);
+      console.log(
+        `[${((Date.now() - started) / 1000).toFixed(1)} s] ${window.kind} (${window.detail}), whole again after ${window.end - window.start} ms; acked ${load.acked.length}, started ${startCount(cluster.journal())}`,
+      );
+    }
+    load.stop();
+    await load.done;
+    const producedS = (Date.now() - started) / 1000;
+    console.log(
+      `soak: producing stopped after ${producedS.toFixed(1)} s; settling (≤ ${options.settleS} s)…`,
+    );
+    const records = await settle(load.producer, load.acked, {
+      timeoutMs: options.settleS * 1000,
+      intervalMs: 500,
+    });
+    const journal = cluster.journal();
+    const report = checkInvariants({ acked: load.acked, records, journal, faults });
+    const left = await leftovers(cluster.brokerAddress, 'faults');
+    if (left.length > 0) {
+      report.violations.push(
+        `state left behind after every job ended (Admin.GetStats): ${JSON.stringify(left)}`,
+      );
+    }
+    const byKind = new Map<string, number>();
+    for (const f of faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
+    const result = {
+      options,
+      startedAt: new Date(started).toISOString(),
+      producedSeconds: producedS,
+      enqueued: report.acknowledged,
+      completed: report.completed,
+      dead: report.dead,
+      cancelled: report.cancelled,
+      duplicated: report.duplicates.length,
+      unexplainedDuplicates: report.unexplainedDuplicates.length,
+      lost: report.lost.length,
+      neverRan: report.neverRan.length,
+      enqueueRetries: load.retries,
+      ackedAsDuplicate: load.acked.filter((a) => a.duplicate).length,
+      enqueueGaveUp: load.unacked.length,
+      enqueueAnomalies: load.anomalies.length,
+      jobStarts: startCount(journal),
+      faults: faults.map((f) => ({ ...f, ms: f.end - f.start })),
+      faultsByKind: Object.fromEntries(byKind),
+      violations: report.violations,
+      leftovers: left,
+      lostJobs: report.lost.slice(0, 100),
+      anomalies: load.anomalies.slice(0, 100),
+      logs: options.keepLogs ? cluster.dir : undefined,
+    };
+    console.log(
+      '\n' +
+        table([
+          ['jobs enqueued (acknowledged)', result.enqueued],
+          ['completed', result.completed],
+          ['dead', result.dead],
+          ['duplicated (ran > once)', result.duplicated],
+          ['  of which unexplained by a fault', result.unexplainedDuplicates],
+          ['lost', result.lost],
+          ['enqueue retries', result.enqueueRetries],
+          ['acked as duplicate on retry', result.ackedAsDuplicate],
+          ['enqueues given up', result.enqueueGaveUp],
+          ['enqueue anomalies (bad status)', result.enqueueAnomalies],
+          ['job starts', result.jobStarts],
+          ['faults injected', faults.length],
+          ...[...byKind].map(([kind, n]): [string, number] => [`  ${kind}`, n]),
+          ['throughput (jobs/s enqueued)', (result.enqueued / producedS).toFixed(1)],
+        ]),
+    );
+    if (result.violations.length > 0)
+      console.log(`\nviolations:\n- ${result.violations.join('\n- ')}`);
+    const dir = path.join(REPO_ROOT, 'bench', 'results');
+    await mkdir(dir, { recursive: true });
+    const file = path.join(
+      dir,
+      `soak-${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`,
+    );
+    await writeFile(file, JSON.stringify(result, null, 2) + '\n');
+    console.log(
+      `\nsoak: wrote ${path.relative(process.cwd(), file)}${options.keepLogs ? `; logs in ${cluster.dir}` : ''}`,
+    );
+    return result.lost > 0 || result.violations.length > 0 ? 1 : 0;
+  } finally {
+    load?.abort();
+    await load?.close().catch(() => undefined);
+    const left = await cluster.dispose();
+    if (left.length > 0)
+      console.error(`soak: processes still alive after cleanup: ${left.join(', ')}`);
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(
+      `soak: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,119 @@
+/** What Producer and Worker share: where the broker is and how to reach it. */
+import * as grpc from '@grpc/grpc-js';
+
+import type { BrokerClient } from '../src/generated/rota/v1/Broker.js';
+import { loadRotaProto } from '../src/grpc/proto.js';
+
+/** TLS to the broker. PEM contents (not file names), as Buffers or strings. */
+export interface TlsOptions {
+  /** CA certificate(s) that signed the broker's certificate. @default the system's trusted roots */
+  ca?: Buffer | string;
+  /** Client certificate (chain), for a broker that requires one (mutual TLS). Needs `key`. */
+  cert?: Buffer | string;
+  /** Private key of `cert`. */
+  key?: Buffer | string;
+  /**
+   * Name the broker's certificate must carry, when it differs from the host of
+   * `address` (e.g. connecting by IP to a certificate issued for a DNS name).
+   * @default the host of `address`
+   */
+  serverName?: string;
+}
+
+export interface ConnectionOptions {
+  /**
+   * Broker address, `host:port`.
+   * @default '127.0.0.1:50051'
+   */
+  address?: string;
+  /** Connect with TLS (and a client certificate, for mutual TLS). Not together with `credentials`. */
+  tls?: TlsOptions;
+  /**
+   * Channel credentials, for full control. Not together with `tls`.
+   * @default grpc.credentials.createInsecure() (plain text; TLS when `tls` is given)
+   */
+  credentials?: grpc.ChannelCredentials;
+  /**
+   * Bearer token: sent as `authorization: Bearer <token>` with every call,
+   * the Work stream included. Not together with an `authorization` entry in `metadata`.
+   */
+  token?: string;
+  /** Metadata sent with every call. */
+  metadata?: Record<string, string>;
+  /** Client interceptors (tracing, metrics, tests that count calls). */
+  interceptors?: grpc.Interceptor[];
+  /** Raw gRPC channel options (keepalive, message sizes). */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+export const DEFAULT_ADDRESS = '127.0.0.1:50051';
+
+export interface Connection {
+  readonly client: BrokerClient;
+  /** A fresh copy of the configured metadata (grpc-js may mutate what it is given). */
+  metadata(): grpc.Metadata;
+}
+
+const toBuffer = (pem: Buffer | string | undefined): Buffer | null =>
+  pem === undefined ? null : Buffer.isBuffer(pem) ? pem : Buffer.from(pem);
+
+/** The channel credentials and channel options the connection options ask for. */
+function channelSecurity(options: ConnectionOptions): {
+  credentials: grpc.ChannelCredentials;
+  channelOptions: grpc.ChannelOptions;
+} {
+  const { tls } = options;
+  if (tls === undefined) {
+    return {
+      credentials: options.credentials ?? grpc.credentials.createInsecure(),
+      channelOptions: {},
+    };
+  }
+  if (options.credentials !== undefined) {
+    throw new TypeError('tls and credentials are both set; give one (tls builds the credentials)');
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new TypeError(
+      'tls.cert and tls.key must be given together (a client certificate and its key)',
+    );
+  }
+  return {
+    credentials: grpc.credentials.createSsl(
+      toBuffer(tls.ca),
+      toBuffer(tls.key),
+      toBuffer(tls.cert),
+    ),
+    channelOptions:
+      tls.serverName === undefined ? {} : { 'grpc.ssl_target_name_override': tls.serverName },
+  };
+}
+
+function baseMetadata(options: ConnectionOptions): grpc.Metadata {
+  const base = new grpc.Metadata();
+  for (const [key, value] of Object.entries(options.metadata ?? {})) base.set(key, value);
+  const { token } = options;
+  if (token !== undefined) {
+    if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new TypeError(
+        'token must be a non-empty string of printable characters without spaces',
+      );
+    }
+    if (base.get('authorization').length > 0) {
+      throw new TypeError('token and metadata.authorization are both set; give one');
+    }
+    base.set('authorization', `Bearer ${token}`);
+  }
+  return base;
+}
+
+export function connect(options: ConnectionOptions): Connection {
+  const { Broker } = loadRotaProto().rota.v1;
+  const security = channelSecurity(options);
+  const base = baseMetadata(options);
+  const client = new Broker(options.address ?? DEFAULT_ADDRESS, security.credentials, {
+    ...security.channelOptions,
+    ...options.channelOptions,
+    ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
+  });
+  return { client, metadata: () => base.clone() };
+}

@@ -1,0 +1,23 @@
+/** Rota clients: the public API. */
+export { Producer } from './producer.js';
+export type { CancelResult, EnqueueBatchItem, EnqueueResult, ProducerOptions } from './producer.js';
+export { Worker } from './worker.js';
+export type {
+  Handler,
+  HandlerContext,
+  WorkerEvents,
+  WorkerJob,
+  WorkerOptions,
+  WorkerState,
+} from './worker.js';
+export type { JobInfo, JobInput, JobState } from './job.js';
+export type { ConnectionOptions } from './connection.js';
+export {
+  AckRefusedError,
+  JobAbortedError,
+  NonRetryableError,
+  RetryAfterError,
+  RotaError,
+  toRotaError,
+} from './errors.js';
+export { reconnectDelayMs } from './reconnect.js';

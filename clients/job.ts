@@ -1,0 +1,125 @@
+/** The job as producers describe it (`JobInput`) and read it back (`JobInfo`). */
+import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js';
+import type { Job__Output } from '../src/generated/rota/v1/Job.js';
+import type { JobState__Output } from '../src/generated/rota/v1/JobState.js';
+import { decodeJsonOrBytes, decodePayload, encodePayload } from './codec.js';
+
+/** State of a job (rota.v1.JobState). Terminal: COMPLETED, DEAD, CANCELLED. */
+export type JobState = JobState__Output;
+
+export interface JobInput {
+  /** Owner of the job, `[A-Za-z0-9_.-]{1,64}`. */
+  tenant: string;
+  /** Kind of work; workers subscribe to queues. Same charset. */
+  queue: string;
+  /**
+   * Job data. Buffer/Uint8Array is sent as is; anything else as JSON (with the
+   * header `content-type: application/json`), which the Worker parses back.
+   */
+  payload?: unknown;
+  /** 0–9, higher first within the tenant's turn. @default 0 */
+  priority?: number;
+  /** Attempts before the dead letter queue, 1–1000. @default broker default (3) */
+  maxAttempts?: number;
+  /** Retry backoff (exponential, full jitter). @default broker defaults */
+  backoff?: { initialMs?: number; maxMs?: number };
+  /** Longest run time of one attempt; the worker's signal aborts when it passes. @default no limit */
+  timeoutMs?: number;
+  /** Run no earlier than this many ms from now. @default 0 */
+  delayMs?: number;
+  /** Deduplication key (≤ 256 chars, scoped to the tenant). */
+  idempotencyKey?: string;
+  /** Delivered with the lease; carries trace context. */
+  headers?: Record<string, string>;
+}
+
+/** The job record, decoded. Timestamps are Unix ms. */
+export interface JobInfo {
+  id: string;
+  tenant: string;
+  queue: string;
+  state: JobState;
+  /** Decoded like the worker does (JSON per content-type, else bytes). */
+  payload: unknown;
+  rawPayload: Buffer;
+  priority: number;
+  /** Attempts started so far. */
+  attempts: number;
+  maxAttempts: number;
+  /** 0 = no limit. */
+  timeoutMs: number;
+  idempotencyKey: string;
+  headers: Record<string, string>;
+  /** Last progress reported by the worker (JSON-decoded; undefined when none). */
+  progress: unknown;
+  /** Result of the successful attempt (JSON-decoded; undefined when none). */
+  result: unknown;
+  /** Error of the last failed attempt ('' when none). */
+  lastError: string;
+  backoff: { initialMs: number; maxMs: number };
+  createdAt: number;
+  /** When the job becomes (or became) runnable. */
+  runAt: number;
+  /** Start of the current or last lease; undefined before the first. */
+  leasedAt: number | undefined;
+  /** When the job reached a terminal state; undefined until then. */
+  finishedAt: number | undefined;
+}
+
+/** The wire request of one JobInput. Throws TypeError when the payload is not encodable. */
+export function toEnqueueRequest(job: JobInput): EnqueueRequest {
+  const { payload, headers } = encodePayload(job.payload, job.headers);
+  return {
+    tenant: job.tenant,
+    queue: job.queue,
+    payload,
+    headers,
+    priority: job.priority ?? 0,
+    max_attempts: job.maxAttempts ?? 0,
+    backoff:
+      job.backoff === undefined
+        ? null
+        : { initial_ms: job.backoff.initialMs ?? 0, max_ms: job.backoff.maxMs ?? 0 },
+    timeout_ms: job.timeoutMs ?? 0,
+    delay_ms: job.delayMs ?? 0,
+    idempotency_key: job.idempotencyKey ?? '',
+  };
+}
+
+function decodePayloadSafely(bytes: Buffer, headers: Record<string, string>): unknown {
+  try {
+    return decodePayload(bytes, headers);
+  } catch {
+    return bytes;
+  }
+}
+
+function optionalTime(ms: string): number | undefined {
+  const n = Number(ms);
+  return n > 0 ? n : undefined;
+}
+
+export function toJobInfo(job: Job__Output): JobInfo {
+  return {
+    id: job.id,
+    tenant: job.tenant,
+    queue: job.queue,
+    state: job.state,
+    payload: decodePayloadSafely(job.payload, job.headers),
+    rawPayload: job.payload,
+    priority: job.priority,
+    attempts: job.attempts,
+    maxAttempts: job.max_attempts,
+    timeoutMs: job.timeout_ms,
+    idempotencyKey: job.idempotency_key,
+    headers: job.headers,
+    progress: decodeJsonOrBytes(job.progress),
+    result: decodeJsonOrBytes(job.result),
+    lastError: job.last_error,
+    backoff: { initialMs: job.backoff?.initial_ms ?? 0, maxMs: job.backoff?.max_ms ?? 0 },
+    createdAt: Number(job.created_at_unix_ms),
+    runAt: Number(job.run_at_unix_ms),
+    leasedAt: optionalTime(job.leased_at_unix_ms),
+    finishedAt: optionalTime(job.finished_at_unix_ms),
+  };
+}

@@ -1,0 +1,121 @@
+/** Worker options: what the caller may set, and the compiled, frozen form the Worker runs on. */
+import { hostname } from 'node:os';
+
+import type { ConnectionOptions } from './connection.js';
+
+/** A leased job as the handler sees it. */
+export interface WorkerJob {
+  id: string;
+  tenant: string;
+  queue: string;
+  /** Parsed JSON when the job's content-type is JSON (what Producer sends for non-binary payloads), else the bytes. */
+  payload: unknown;
+  rawPayload: Buffer;
+  /** 1 for the first attempt. */
+  attempt: number;
+  maxAttempts: number;
+  headers: Record<string, string>;
+  /** Unix ms when the job's timeoutMs passes (the signal aborts then); undefined = no limit. */
+  deadline?: number;
+  /** Unix ms of the Enqueue. */
+  createdAt: number;
+}
+
+export interface HandlerContext {
+  /** Aborts when the job is cancelled, times out, loses its lease, or close() gives up on it. `signal.reason` is a JobAbortedError. */
+  signal: AbortSignal;
+  /**
+   * Stores a JSON progress value on the job (visible in getJob). Updates of one
+   * tick are coalesced to the latest. Resolves once handed to the stream (at
+   * once while disconnected; the latest value is sent after the reconnect).
+   */
+  progress(value: unknown): Promise<void> | void;
+  /** 1 for the first attempt. */
+  attempt: number;
+}
+
+/**
+ * Runs one job. The resolved value (JSON-encoded) is the job's result. A throw
+ * fails the attempt: retried with backoff, unless it is a NonRetryableError
+ * (dead letter at once); a RetryAfterError sets the delay of the next attempt.
+ */
+// eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- documents that a promise is awaited
+export type Handler = (job: WorkerJob, ctx: HandlerContext) => Promise<unknown> | unknown;
+
+export interface WorkerOptions extends ConnectionOptions {
+  /** Queues to take jobs from. At least one. */
+  queues: string[];
+  /** Only take jobs of these tenants (a dedicated worker). @default all tenants */
+  tenants?: string[];
+  /** Jobs run at once (the session's capacity). @default 10 */
+  concurrency?: number;
+  /** Name for the broker's logs, ≤ 128 chars. @default `${hostname}:${pid}` */
+  workerId?: string;
+  handler: Handler;
+  /** Reconnect backoff (exponential, full jitter). @default { initialMs: 100, maxMs: 5000 } */
+  reconnect?: { initialMs?: number; maxMs?: number };
+  /** How long close() waits for running handlers before aborting them. @default 10000 */
+  shutdownGraceMs?: number;
+  /**
+   * Signals that close the worker gracefully (drain, finish, ack). While a
+   * worker runs, these signals no longer end the process by themselves: it
+   * exits once close() is done and nothing else keeps it alive. [] = none.
+   * @default ['SIGINT', 'SIGTERM']
+   */
+  shutdownSignals?: NodeJS.Signals[];
+}
+
+export interface CompiledWorkerOptions {
+  readonly queues: readonly string[];
+  readonly tenants: readonly string[];
+  readonly concurrency: number;
+  readonly workerId: string;
+  readonly handler: Handler;
+  readonly reconnectInitialMs: number;
+  readonly reconnectMaxMs: number;
+  readonly shutdownGraceMs: number;
+  readonly shutdownSignals: readonly NodeJS.Signals[];
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new TypeError(`Worker: ${name} must be an integer ≥ 1, got ${value}`);
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) {
+    throw new TypeError(`Worker: ${name} must be a number ≥ 0, got ${value}`);
+  }
+  return value;
+}
+
+export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOptions {
+  if (!Array.isArray(options.queues) || options.queues.length === 0) {
+    throw new TypeError('Worker: queues must name at least one queue');
+  }
+  if (typeof options.handler !== 'function')
+    throw new TypeError('Worker: handler must be a function');
+  const reconnectInitialMs = nonNegative(
+    'reconnect.initialMs',
+    options.reconnect?.initialMs ?? 100,
+  );
+  const reconnectMaxMs = nonNegative('reconnect.maxMs', options.reconnect?.maxMs ?? 5000);
+  if (reconnectInitialMs > reconnectMaxMs) {
+    throw new TypeError(
+      `Worker: reconnect.initialMs (${reconnectInitialMs}) must not exceed reconnect.maxMs (${reconnectMaxMs})`,
+    );
+  }
+  return Object.freeze({
+    queues: Object.freeze([...options.queues]),
+    tenants: Object.freeze([...(options.tenants ?? [])]),
+    concurrency: positiveInt('concurrency', options.concurrency ?? 10),
+    workerId: options.workerId ?? `${hostname()}:${process.pid}`,
+    handler: options.handler,
+    reconnectInitialMs,
+    reconnectMaxMs,
+    shutdownGraceMs: nonNegative('shutdownGraceMs', options.shutdownGraceMs ?? 10_000),
+    shutdownSignals: Object.freeze([...(options.shutdownSignals ?? ['SIGINT', 'SIGTERM'])]),
+  });
+}

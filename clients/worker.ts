@@ -1,0 +1,584 @@
+/**
+ * Worker: holds one Work stream to the broker and runs a handler per lease.
+ *
+ * Session protocol (rota.proto, "Work stream"): Hello → Welcome → leases;
+ * a Heartbeat every Welcome.heartbeat_interval_ms; outcomes go back batched,
+ * one `acks` message per tick. Cancel (cancelled, timed out, lease lost) aborts
+ * the job's signal and its outcome is never sent: the broker already revoked
+ * the lease and would refuse it.
+ *
+ * Reconnects: when the stream fails (not during close()) the worker reconnects
+ * with backoff; Hello.in_flight lists every lease it still holds, running or
+ * finished-but-unacked, so the new session re-attaches them and accepts their
+ * acks; Welcome.refused_job_ids are aborted and their acks dropped. An ack
+ * written to a stream that then dies may be lost: the lease then expires and
+ * the job runs again (at-least-once), which costs less than keeping every
+ * result until the broker confirms it.
+ */
+import { EventEmitter } from 'node:events';
+import { context, trace } from '@opentelemetry/api';
+
+import * as grpc from '@grpc/grpc-js';
+
+import type { BrokerMessage__Output } from '../src/generated/rota/v1/BrokerMessage.js';
+import type { Complete } from '../src/generated/rota/v1/Complete.js';
+import type { Fail } from '../src/generated/rota/v1/Fail.js';
+import type { Lease__Output } from '../src/generated/rota/v1/Lease.js';
+import type { Welcome__Output } from '../src/generated/rota/v1/Welcome.js';
+import type { WorkerMessage } from '../src/generated/rota/v1/WorkerMessage.js';
+import { decodePayload, encodeJson } from './codec.js';
+import { connect, type Connection } from './connection.js';
+import {
+  AckRefusedError,
+  JobAbortedError,
+  NonRetryableError,
+  RetryAfterError,
+  RotaError,
+  errorMessage,
+  toRotaError,
+} from './errors.js';
+import { reconnectDelayMs } from './reconnect.js';
+import {
+  SpanKind,
+  contextFromHeaders,
+  endSpan,
+  messagingAttributes,
+  startSpan,
+} from '../src/telemetry/tracing.js';
+import {
+  compileWorkerOptions,
+  type CompiledWorkerOptions,
+  type HandlerContext,
+  type WorkerJob,
+  type WorkerOptions,
+} from './worker-options.js';
+
+export type { Handler, HandlerContext, WorkerJob, WorkerOptions } from './worker-options.js';
+
+/**
+ * Lifecycle, only ever moving forwards:
+ * - `IDLE`: constructed, start() not called.
+ * - `RUNNING`: connected or reconnecting; taking leases.
+ * - `DRAINING`: close() called; finishing the jobs it holds, no reconnects.
+ * - `STOPPED`: stream and channel closed.
+ */
+export type WorkerState = 'IDLE' | 'RUNNING' | 'DRAINING' | 'STOPPED';
+
+export interface WorkerEvents {
+  /** Stream failures, refused acks, handler-side encoding problems. Only emitted when someone listens. */
+  error: [error: Error];
+  /** The handler resolved; its result will be reported. */
+  completed: [job: WorkerJob, result: unknown];
+  /** The handler threw, or the job was aborted (the error is then a JobAbortedError). */
+  failed: [job: WorkerJob, error: unknown];
+  connected: [info: { sessionId: string; reattachedJobIds: string[]; refusedJobIds: string[] }];
+  disconnected: [error: RotaError | undefined];
+  /** The broker is shutting down and accepts acks for this long; the worker reconnects after. */
+  draining: [graceMs: number];
+}
+
+/** Stream ends that no retry will fix while the worker's configuration stays the same. */
+const FATAL_CODES: ReadonlySet<number> = new Set([
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.UNAUTHENTICATED,
+  grpc.status.PERMISSION_DENIED,
+  grpc.status.UNIMPLEMENTED,
+]);
+
+/** How long close() waits for the broker to end the stream after the half-close. */
+const END_GRACE_MS = 2000;
+
+interface Session {
+  readonly call: grpc.ClientDuplexStream<WorkerMessage, BrokerMessage__Output>;
+  welcome: Welcome__Output | undefined;
+  heartbeat: NodeJS.Timeout | undefined;
+  ended: boolean;
+  error: RotaError | undefined;
+  readonly closed: Promise<void>;
+  markClosed(): void;
+}
+
+/** A lease this worker holds: its handler runs, or its ack waits to be sent. */
+interface HeldLease {
+  readonly job: WorkerJob;
+  readonly token: string;
+  readonly controller: AbortController;
+  phase: 'running' | 'acking' | 'dropped';
+  ack: { complete: Complete } | { fail: Fail } | undefined;
+  deadlineTimer: NodeJS.Timeout | undefined;
+}
+
+interface PendingProgress {
+  readonly token: string;
+  data: Buffer;
+  readonly waiters: Array<() => void>;
+}
+
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly #options: CompiledWorkerOptions;
+  readonly #connection: Connection;
+  #state: WorkerState = 'IDLE';
+  #session: Session | undefined;
+  #reconnectAttempt = 0;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  /** Leases held, by job id. */
+  readonly #held = new Map<string, HeldLease>();
+  /** Job ids of held leases whose ack waits for the next flush. */
+  readonly #ackQueue = new Set<string>();
+  readonly #progress = new Map<string, PendingProgress>();
+  #flushScheduled: NodeJS.Immediate | undefined;
+  /** Handlers whose outcome will be reported, for close(). Dropped ones are not waited for. */
+  readonly #handlers = new Map<HeldLease, Promise<void>>();
+  #started: { promise: Promise<void>; resolve(): void; reject(err: Error): void } | undefined;
+  #everWelcomed = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: WorkerOptions) {
+    super();
+    this.#options = compileWorkerOptions(options);
+    // Let the channel itself retry at our pace too: grpc-js would otherwise wait
+    // 1 s, 1.6 s, 2.6 s… between TCP attempts, longer than a short lease TTL.
+    this.#connection = connect({
+      ...options,
+      channelOptions: {
+        'grpc.initial_reconnect_backoff_ms': Math.max(10, this.#options.reconnectInitialMs),
+        'grpc.max_reconnect_backoff_ms': Math.max(10, this.#options.reconnectMaxMs),
+        ...options.channelOptions,
+      },
+    });
+  }
+
+  get state(): WorkerState {
+    return this.#state;
+  }
+
+  /** Jobs whose handler is running now. */
+  get running(): number {
+    let n = 0;
+    for (const held of this.#held.values()) if (held.phase === 'running') n++;
+    return n;
+  }
+
+  /**
+   * Connects; resolves on the first Welcome. Until then transient failures are
+   * retried; a refusal no retry fixes (bad Hello, protocol version, auth)
+   * rejects and stops the worker. After the first Welcome it reconnects forever.
+   */
+  start(): Promise<void> {
+    if (this.#started !== undefined) return this.#started.promise;
+    if (this.#state !== 'IDLE')
+      return Promise.reject(new RotaError(grpc.status.FAILED_PRECONDITION, 'the Worker is closed'));
+    let resolve: () => void = () => undefined;
+    let reject: (err: Error) => void = () => undefined;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.#started = { promise, resolve, reject };
+    this.#state = 'RUNNING';
+    this.#listenForSignals();
+    this.#openSession();
+    return promise;
+  }
+
+  /**
+   * Graceful stop: sends Drain, waits up to shutdownGraceMs for running
+   * handlers, sends their acks, half-closes the stream, then aborts handlers
+   * still running (their leases expire on the broker).
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  readonly #onSignal = (): void => void this.close();
+
+  /** Graceful close on SIGINT/SIGTERM (or the configured signals), like the broker. */
+  #listenForSignals(): void {
+    for (const signal of this.#options.shutdownSignals) process.on(signal, this.#onSignal);
+  }
+
+  #stopListeningForSignals(): void {
+    for (const signal of this.#options.shutdownSignals) process.off(signal, this.#onSignal);
+  }
+
+  async #close(): Promise<void> {
+    this.#stopListeningForSignals();
+    const wasIdle = this.#state === 'IDLE';
+    this.#state = 'DRAINING';
+    clearTimeout(this.#reconnectTimer);
+    if (this.#started !== undefined && !this.#everWelcomed) {
+      this.#started.reject(
+        new RotaError(grpc.status.CANCELLED, 'the Worker was closed before it connected'),
+      );
+    }
+    if (!wasIdle) {
+      const session = this.#session;
+      if (session !== undefined) this.#send(session, { drain: {} });
+      // Leases may still arrive until the broker has read Drain: wait for those too.
+      const deadline = Date.now() + this.#options.shutdownGraceMs;
+      while (this.#handlers.size > 0 && Date.now() < deadline) {
+        await waitAtMost(Promise.race(this.#handlers.values()), deadline - Date.now());
+      }
+      this.#flush();
+      if (session !== undefined && !session.ended) {
+        session.call.end();
+        await waitAtMost(session.closed, END_GRACE_MS);
+        if (!session.ended) session.call.cancel();
+      }
+      for (const held of [...this.#held.values()]) this.#drop(held, 'shutdown');
+    }
+    this.#state = 'STOPPED';
+    this.#connection.client.close();
+  }
+
+  // ---- session ------------------------------------------------------------
+
+  #openSession(): void {
+    const call = this.#connection.client.Work(this.#connection.metadata());
+    let markClosed!: () => void;
+    const closed = new Promise<void>((resolve) => (markClosed = resolve));
+    const session: Session = {
+      call,
+      welcome: undefined,
+      heartbeat: undefined,
+      ended: false,
+      error: undefined,
+      closed,
+      markClosed,
+    };
+    this.#session = session;
+    call.on('data', (msg: BrokerMessage__Output) => this.#onMessage(session, msg));
+    call.on('error', (err: unknown) => (session.error = toRotaError(err)));
+    // Leases and Cancels read before the status must be handled first: end the
+    // session once the readable side has ended too (data always comes first).
+    call.on('status', () => {
+      if (call.readableEnded) this.#onSessionEnd(session);
+      else setTimeout(() => this.#onSessionEnd(session), 1000).unref();
+    });
+    call.on('end', () => this.#onSessionEnd(session));
+    this.#send(session, {
+      hello: {
+        worker_id: this.#options.workerId,
+        queues: [...this.#options.queues],
+        tenants: [...this.#options.tenants],
+        capacity: this.#options.concurrency,
+        protocol_version: 1,
+        in_flight: [...this.#held.values()].map((held) => ({
+          job_id: held.job.id,
+          lease_token: held.token,
+          tenant: held.job.tenant,
+        })),
+      },
+    });
+  }
+
+  #onMessage(session: Session, msg: BrokerMessage__Output): void {
+    if (session !== this.#session) return;
+    switch (msg.msg) {
+      case 'welcome':
+        if (msg.welcome) this.#onWelcome(session, msg.welcome);
+        break;
+      case 'leases':
+        for (const lease of msg.leases?.leases ?? []) this.#onLease(lease);
+        break;
+      case 'cancel':
+        if (msg.cancel) this.#abort(msg.cancel.job_id, msg.cancel.reason || 'cancelled');
+        break;
+      case 'ack_result':
+        for (const outcome of msg.ack_result?.outcomes ?? []) {
+          if (outcome.status !== 'ACK_OK') {
+            this.#emitError(new AckRefusedError(outcome.job_id, outcome.status, outcome.message));
+          }
+        }
+        break;
+      case 'drain':
+        // The broker is shutting down: running jobs finish and are acked as usual;
+        // when the stream ends we reconnect and re-attach whatever still runs.
+        this.emit('draining', msg.drain?.grace_ms ?? 0);
+        break;
+      case 'heartbeat_ack':
+      case undefined:
+        break;
+    }
+  }
+
+  #onWelcome(session: Session, welcome: Welcome__Output): void {
+    session.welcome = welcome;
+    this.#reconnectAttempt = 0;
+    const interval =
+      welcome.heartbeat_interval_ms ||
+      (welcome.lease_ttl_ms > 0 ? Math.max(100, Math.floor(welcome.lease_ttl_ms / 3)) : 5000);
+    session.heartbeat = setInterval(() => this.#send(session, { heartbeat: {} }), interval);
+    session.heartbeat.unref();
+    for (const jobId of welcome.refused_job_ids) {
+      const held = this.#held.get(jobId);
+      if (held === undefined) continue;
+      if (held.phase === 'acking') {
+        this.#emitError(
+          new AckRefusedError(jobId, 'ACK_STALE', 'lease no longer current after reconnect'),
+        );
+      }
+      this.#abort(jobId, 'lease lost');
+    }
+    this.#everWelcomed = true;
+    this.emit('connected', {
+      sessionId: welcome.session_id,
+      reattachedJobIds: welcome.reattached_job_ids,
+      refusedJobIds: welcome.refused_job_ids,
+    });
+    this.#started?.resolve();
+    this.#scheduleFlush();
+  }
+
+  #onSessionEnd(session: Session): void {
+    if (session.ended) return;
+    session.ended = true;
+    clearInterval(session.heartbeat);
+    session.markClosed();
+    if (session !== this.#session) return;
+    this.#session = undefined;
+    if (session.welcome !== undefined) this.emit('disconnected', session.error);
+    if (this.#state !== 'RUNNING') return;
+    const error =
+      session.error ?? new RotaError(grpc.status.UNAVAILABLE, 'the broker ended the Work stream');
+    if (!this.#everWelcomed && FATAL_CODES.has(error.code)) {
+      this.#started?.reject(error);
+      void this.close();
+      return;
+    }
+    this.#emitError(error);
+    const delay = reconnectDelayMs(
+      this.#reconnectAttempt++,
+      this.#options.reconnectInitialMs,
+      this.#options.reconnectMaxMs,
+    );
+    this.#reconnectTimer = setTimeout(() => {
+      if (this.#state === 'RUNNING') this.#openSession();
+    }, delay);
+  }
+
+  #send(session: Session, msg: WorkerMessage): boolean {
+    if (session.ended) return false;
+    try {
+      session.call.write(msg);
+      return true;
+    } catch (err) {
+      this.#emitError(toRotaError(err));
+      return false;
+    }
+  }
+
+  // ---- jobs ---------------------------------------------------------------
+
+  #onLease(lease: Lease__Output): void {
+    const previous = this.#held.get(lease.job_id);
+    if (previous?.token === lease.lease_token) return;
+    if (previous !== undefined) this.#drop(previous, 'lease lost');
+    const deadline = Number(lease.deadline_unix_ms);
+    const job: WorkerJob = {
+      id: lease.job_id,
+      tenant: lease.tenant,
+      queue: lease.queue,
+      payload: undefined,
+      rawPayload: lease.payload,
+      attempt: lease.attempt,
+      maxAttempts: lease.max_attempts,
+      headers: lease.headers,
+      createdAt: Number(lease.created_at_unix_ms),
+      ...(deadline > 0 ? { deadline } : {}),
+    };
+    let decodeError: unknown;
+    try {
+      job.payload = decodePayload(lease.payload, lease.headers);
+    } catch (err) {
+      decodeError = err;
+    }
+    const held: HeldLease = {
+      job,
+      token: lease.lease_token,
+      controller: new AbortController(),
+      phase: 'running',
+      ack: undefined,
+      deadlineTimer: undefined,
+    };
+    this.#held.set(job.id, held);
+    if (deadline > 0) {
+      // The broker sends Cancel at the deadline; this covers a broker we cannot hear.
+      held.deadlineTimer = setTimeout(
+        () => this.#abort(job.id, 'timeout'),
+        Math.max(0, deadline - Date.now()),
+      );
+      held.deadlineTimer.unref();
+    }
+    this.#handlers.set(
+      held,
+      this.#run(held, decodeError).finally(() => this.#handlers.delete(held)),
+    );
+  }
+
+  async #run(held: HeldLease, decodeError: unknown): Promise<void> {
+    const { job, controller } = held;
+    const ctx: HandlerContext = {
+      signal: controller.signal,
+      attempt: job.attempt,
+      progress: (value) => this.#reportProgress(held, value),
+    };
+    let ack: HeldLease['ack'];
+    let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+    // One CONSUMER span per attempt, a child of the producer's span.
+    const parent = contextFromHeaders(job.headers);
+    const span = startSpan(
+      `process ${job.queue}`,
+      SpanKind.CONSUMER,
+      messagingAttributes('process', job),
+      parent,
+    );
+    try {
+      if (decodeError !== undefined) {
+        throw new NonRetryableError(`payload is not valid JSON: ${errorMessage(decodeError)}`, {
+          cause: decodeError,
+        });
+      }
+      const value: unknown = await context.with(trace.setSpan(parent, span), () =>
+        this.#options.handler(job, ctx),
+      );
+      outcome = { ok: true, value };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    clearTimeout(held.deadlineTimer);
+    if (held.phase !== 'running') {
+      endSpan(span, controller.signal.reason ?? 'lease lost');
+    } else {
+      endSpan(span, outcome.ok ? undefined : outcome.error);
+    }
+    if (held.phase !== 'running') {
+      this.emit(
+        'failed',
+        job,
+        controller.signal.reason ?? new JobAbortedError(job.id, 'lease lost'),
+      );
+      return;
+    }
+    if (outcome.ok) {
+      try {
+        ack = {
+          complete: { job_id: job.id, lease_token: held.token, result: encodeJson(outcome.value) },
+        };
+        this.emit('completed', job, outcome.value);
+      } catch (err) {
+        const error = new NonRetryableError(`result: ${errorMessage(err)}`, { cause: err });
+        ack = { fail: failMessage(job.id, held.token, error) };
+        this.emit('failed', job, error);
+      }
+    } else {
+      ack = { fail: failMessage(job.id, held.token, outcome.error) };
+      this.emit('failed', job, outcome.error);
+    }
+    // A listener may have closed the worker and dropped the lease meanwhile.
+    if (held.phase !== 'running') return;
+    held.phase = 'acking';
+    held.ack = ack;
+    this.#ackQueue.add(job.id);
+    this.#scheduleFlush();
+  }
+
+  #reportProgress(held: HeldLease, value: unknown): Promise<void> {
+    if (held.phase !== 'running') return Promise.resolve();
+    const data = encodeJson(value);
+    const pending = this.#progress.get(held.job.id);
+    if (pending !== undefined) pending.data = data;
+    else this.#progress.set(held.job.id, { token: held.token, data, waiters: [] });
+    if (this.#session?.welcome === undefined) return Promise.resolve();
+    this.#scheduleFlush();
+    return new Promise((resolve) => this.#progress.get(held.job.id)?.waiters.push(resolve));
+  }
+
+  /** Stops a held job for good: aborts its handler (if running) and forgets its ack. */
+  #abort(jobId: string, reason: string): void {
+    const held = this.#held.get(jobId);
+    if (held !== undefined) this.#drop(held, reason);
+  }
+
+  #drop(held: HeldLease, reason: string): void {
+    const id = held.job.id;
+    if (this.#held.get(id) === held) {
+      this.#held.delete(id);
+      this.#ackQueue.delete(id);
+      const progress = this.#progress.get(id);
+      if (progress?.token === held.token) {
+        this.#progress.delete(id);
+        for (const resolve of progress.waiters) resolve();
+      }
+    }
+    clearTimeout(held.deadlineTimer);
+    const wasRunning = held.phase === 'running';
+    held.phase = 'dropped';
+    this.#handlers.delete(held);
+    if (wasRunning) held.controller.abort(new JobAbortedError(id, reason));
+  }
+
+  // ---- outgoing batches ---------------------------------------------------
+
+  #scheduleFlush(): void {
+    this.#flushScheduled ??= setImmediate(() => this.#flush());
+  }
+
+  /** Sends queued progress, then every queued ack in one `acks` message. Kept while not connected. */
+  #flush(): void {
+    if (this.#flushScheduled !== undefined) {
+      clearImmediate(this.#flushScheduled);
+      this.#flushScheduled = undefined;
+    }
+    const session = this.#session;
+    if (session?.welcome === undefined || session.ended) return;
+    for (const [jobId, pending] of this.#progress) {
+      this.#send(session, {
+        progress: { job_id: jobId, lease_token: pending.token, data: pending.data },
+      });
+      for (const resolve of pending.waiters) resolve();
+    }
+    this.#progress.clear();
+    if (this.#ackQueue.size === 0) return;
+    const completed: Complete[] = [];
+    const failed: Fail[] = [];
+    for (const jobId of this.#ackQueue) {
+      const held = this.#held.get(jobId);
+      if (held?.ack === undefined) continue;
+      if ('complete' in held.ack) completed.push(held.ack.complete);
+      else failed.push(held.ack.fail);
+    }
+    if (!this.#send(session, { acks: { completed, failed } })) return;
+    for (const jobId of this.#ackQueue) this.#held.delete(jobId);
+    this.#ackQueue.clear();
+  }
+
+  #emitError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+}
+
+function failMessage(jobId: string, token: string, error: unknown): Fail {
+  return {
+    job_id: jobId,
+    lease_token: token,
+    message: errorMessage(error),
+    retryable: !(error instanceof NonRetryableError),
+    retry_after_ms: error instanceof RetryAfterError ? error.retryAfterMs : 0,
+  };
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first. */
+async function waitAtMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    promise.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+  ]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,448 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { createNoopMeter, type Meter } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import { TenantLimits, type Clock } from '../scheduler/index.js';
+import { JobStore } from '../store/job-store.js';
+import type { JobRecord, JobState, NewJob } from '../store/types.js';
+import type { BrokerConfig } from '../config.js';
+import { QueueDispatcher } from './dispatcher.js';
+import { Doorbell } from './doorbell.js';
+import { BrokerError, coerceError, invalidArgument } from './errors.js';
+import { LeaseManager } from './lease-manager.js';
+import { TenantRegistry } from './tenants.js';
+import { TenantStore } from '../store/tenant-store.js';
+import { redisDurabilityWarnings } from '../store/redis-checks.js';
+import type { QueueDepth } from '../store/types.js';
+import { StatsBook, type ActivityStats } from './stats.js';
+import { BrokerMetrics } from '../telemetry/metrics.js';
+import { TelemetryObserver } from '../telemetry/observer.js';
+import { checkName, toNewJob, type EnqueueInput } from './validation.js';
+import {
+  SpanKind,
+  contextFromHeaders,
+  endSpan,
+  hasTraceContext,
+  messagingAttributes,
+  startSpan,
+} from '../telemetry/tracing.js';
+
+export type EnqueueResult = { readonly jobId: string; readonly duplicate: boolean } | BrokerError;
+
+const MAX_DEAD_PAGE = 1000;
+const DEFAULT_DEAD_PAGE = 100;
+const REPLAY_CHUNK = 500;
+const SETTINGS_RELOAD_MS = 5000;
+const DEPTH_REFRESH_MS = 5000;
+const MAX_STATS_ROWS = 1000;
+const MAX_METRIC_DEPTH_ROWS = 10_000;
+
+export interface BrokerDeps {
+  readonly config: BrokerConfig;
+  /** Commands. */
+  readonly redis: Redis;
+  /** A second connection, for pub/sub. */
+  readonly subscriber: Redis;
+  readonly logger: Logger;
+  readonly clock?: Clock;
+  /** Where metrics go; none = metrics off. */
+  readonly meter?: Meter;
+}
+
+export interface TenantQueueStats extends QueueDepth, ActivityStats {}
+
+/**
+ * The broker's rules: enqueue validation, the job lifecycle, dead letters, and
+ * the wiring of dispatchers (one per queue served), leases and doorbells.
+ */
+export class Broker {
+  /** This process's consumer name in every ready stream's consumer group. */
+  readonly id = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  readonly store: JobStore;
+  readonly leases: LeaseManager;
+  readonly limits: TenantLimits;
+  readonly tenants: TenantRegistry;
+  private readonly dispatchers = new Map<string, QueueDispatcher>();
+  private readonly doorbell: Doorbell;
+  private readonly clock: Clock;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly logger: Logger;
+  private readonly stats = new StatsBook();
+  private readonly observer: TelemetryObserver;
+  private depths: readonly QueueDepth[] = [];
+
+  constructor(private readonly deps: BrokerDeps) {
+    const { config } = deps;
+    this.clock = deps.clock ?? Date.now;
+    this.logger = deps.logger;
+    this.store = new JobStore(deps.redis, {
+      keyPrefix: config.keyPrefix,
+      consumer: this.id,
+      completedRetentionMs: config.completedRetentionMs,
+      deadRetentionMs: config.deadRetentionMs,
+      idempotencyRetentionMs: config.idempotencyRetentionMs,
+    });
+    this.limits = new TenantLimits(this.clock);
+    const metrics = new BrokerMetrics(deps.meter ?? createNoopMeter(), config.metricsMaxTenants);
+    this.observer = new TelemetryObserver(metrics, this.stats, this.clock);
+    metrics.observeSessions(() => this.leases.capacity());
+    metrics.observeDepths(() => this.depths, this.clock);
+    this.tenants = new TenantRegistry(
+      new TenantStore(deps.redis, this.store.keys),
+      this.limits,
+      this.logger,
+      () => this.pumpAll(),
+    );
+    this.leases = new LeaseManager({
+      store: this.store,
+      limits: this.limits,
+      clock: this.clock,
+      settings: config,
+      logger: this.logger,
+      dispatcher: (queue) => this.dispatcher(queue),
+      observer: this.observer,
+    });
+    this.doorbell = new Doorbell(
+      deps.redis,
+      deps.subscriber,
+      this.store.keys,
+      this.id,
+      {
+        onWork: (queue, tenant, dueAt) => this.dispatchers.get(queue)?.onWork(tenant, dueAt),
+        onCancel: (jobId) => this.leases.revoke(jobId, 'cancelled'),
+        onSettings: (tenant) => {
+          this.tenants.reload(tenant).catch((error: unknown) => {
+            this.logger.error({ err: error, tenant }, 'could not reload tenant settings');
+          });
+        },
+      },
+      this.logger,
+    );
+  }
+
+  async start(): Promise<void> {
+    for (const warning of await redisDurabilityWarnings(this.deps.redis)) {
+      this.logger.warn({ redis: 'durability' }, `WARNING: ${warning}`);
+    }
+    // After an outage, renew held entries before any reclaim can take them as abandoned.
+    this.deps.redis.on('ready', () => this.renew());
+    await this.doorbell.start();
+    await this.tenants.reloadAll();
+    const { leaseTtlMs, heartbeatIntervalMs, tenantsFile } = this.deps.config;
+    if (tenantsFile) {
+      const count = await this.tenants.loadFile(tenantsFile);
+      this.logger.info({ tenantsFile, count }, 'loaded tenant settings');
+    }
+    // Announcements apply changes at once; this repairs one missed while disconnected.
+    this.every(SETTINGS_RELOAD_MS, () => {
+      this.tenants.reloadAll().catch((error: unknown) => {
+        this.logger.error({ err: error }, 'reloading tenant settings failed');
+      });
+    });
+    this.every(Math.min(heartbeatIntervalMs, leaseTtlMs / 3), () => this.leases.sweep());
+    this.every(leaseTtlMs / 3, () => this.renew());
+    if (this.deps.meter) this.every(DEPTH_REFRESH_MS, () => this.refreshDepths());
+    this.every(Math.max(250, leaseTtlMs / 2), () => {
+      for (const queue of this.dispatchers.keys()) this.recover(queue);
+    });
+  }
+
+  /** Shutdown begins: no more leases go out; workers are asked to finish within the grace period. */
+  drain(graceMs: number): void {
+    this.leases.drainAll(graceMs);
+  }
+
+  /** Stops timers and sessions; leases stay in Redis for a restarted broker or a replica. */
+  stop(): void {
+    for (const timer of this.timers) clearInterval(timer);
+    for (const dispatcher of this.dispatchers.values()) dispatcher.stop();
+    this.leases.stop(new BrokerError('unavailable', 'the broker is shutting down; reconnect'));
+  }
+
+  async enqueue(inputs: readonly EnqueueInput[]): Promise<EnqueueResult[]> {
+    const now = this.clock();
+    const results: EnqueueResult[] = new Array<EnqueueResult>(inputs.length);
+    const jobs: NewJob[] = [];
+    const positions: number[] = [];
+    inputs.forEach((input, i) => {
+      try {
+        jobs.push(toNewJob(input, this.deps.config, now));
+        positions.push(i);
+      } catch (error) {
+        results[i] = coerceError(error);
+      }
+    });
+    if (jobs.length === 0) return results;
+    const spans = jobs.map((job) =>
+      hasTraceContext(job.headers)
+        ? startSpan(
+            `enqueue ${job.queue}`,
+            SpanKind.SERVER,
+            messagingAttributes('receive', job),
+            contextFromHeaders(job.headers),
+          )
+        : undefined,
+    );
+    let outcomes;
+    try {
+      outcomes = await this.store.enqueue(jobs, (tenant) => this.tenants.maxQueued(tenant), now);
+    } catch (error) {
+      const failure = coerceError(error);
+      for (const span of spans) if (span) endSpan(span, failure);
+      throw failure;
+    }
+    outcomes.forEach((outcome, k) => {
+      const job = jobs[k]!;
+      const position = positions[k]!;
+      const span = spans[k];
+      if (span) {
+        if (outcome.kind !== 'full') span.setAttribute('messaging.message.id', outcome.jobId);
+        if (outcome.kind === 'duplicate') span.setAttribute('rota.duplicate', true);
+        endSpan(span, outcome.kind === 'full' ? 'tenant over max_queued' : undefined);
+      }
+      if (outcome.kind === 'full') {
+        results[position] = new BrokerError(
+          'resource_exhausted',
+          `tenant ${job.tenant} has ${outcome.queued} unfinished jobs in queue ${job.queue}, its max_queued limit; retry later, or raise max_queued with Admin.SetTenant`,
+        );
+        return;
+      }
+      results[position] = { jobId: outcome.jobId, duplicate: outcome.kind === 'duplicate' };
+      this.observer.enqueued(job, outcome.kind === 'duplicate');
+      if (outcome.kind === 'stored')
+        this.announceWork(job.queue, job.tenant, job.runAt > now ? job.runAt : 0);
+    });
+    return results;
+  }
+
+  async getJob(tenant: string, jobId: string): Promise<JobRecord> {
+    checkName('tenant', tenant);
+    checkJobId(jobId);
+    const job = await this.guard(this.store.getJob(tenant, jobId));
+    if (!job) throw notFound(tenant, jobId);
+    return job;
+  }
+
+  async cancel(tenant: string, jobId: string): Promise<{ cancelled: boolean; state: JobState }> {
+    checkName('tenant', tenant);
+    checkJobId(jobId);
+    const outcome = await this.guard(this.store.cancel(tenant, jobId, this.clock()));
+    if (outcome.kind === 'not_found') throw notFound(tenant, jobId);
+    if (outcome.kind === 'ended') return { cancelled: false, state: outcome.state };
+    if (outcome.previous === 'leased') {
+      this.leases.revoke(jobId, 'cancelled');
+      this.doorbell.announceCancel(jobId);
+    }
+    return { cancelled: true, state: 'cancelled' };
+  }
+
+  async listDeadLetters(
+    tenant: string,
+    queue: string,
+    pageSize: number,
+    pageToken: string,
+  ): Promise<{ jobs: JobRecord[]; nextPageToken: string; total: number }> {
+    checkName('tenant', tenant);
+    checkName('queue', queue);
+    const size = pageSize || DEFAULT_DEAD_PAGE;
+    if (!Number.isInteger(size) || size < 1 || size > MAX_DEAD_PAGE) {
+      throw invalidArgument(`page_size is ${pageSize}; it must be from 1 to ${MAX_DEAD_PAGE}`);
+    }
+    const offset = pageToken === '' ? 0 : Number(pageToken);
+    if (!Number.isInteger(offset) || offset < 0) {
+      throw invalidArgument(`page_token "${pageToken}" is not one this broker returned`);
+    }
+    const { ids, total } = await this.guard(this.store.listDead(tenant, queue, offset, size));
+    const jobs = await this.guard(this.store.getJobs(tenant, ids));
+    const next = offset + ids.length;
+    return { jobs, nextPageToken: next < total ? String(next) : '', total };
+  }
+
+  async replayDeadLetters(
+    tenant: string,
+    queue: string,
+    jobIds: readonly string[],
+    all: boolean,
+  ): Promise<{ replayed: number; notFound: string[] }> {
+    checkName('tenant', tenant);
+    checkName('queue', queue);
+    if (jobIds.length === 0 && !all) {
+      throw invalidArgument(
+        'name the job_ids to replay, or set all = true to replay the whole dead letter queue',
+      );
+    }
+    if (jobIds.length > 0 && all) throw invalidArgument('set either job_ids or all, not both');
+    jobIds.forEach(checkJobId);
+    let replayed = 0;
+    const notFound: string[] = [];
+    if (all) {
+      for (;;) {
+        const chunk = await this.guard(this.store.replayDead(tenant, queue, [], REPLAY_CHUNK));
+        replayed += chunk.replayed;
+        if (chunk.replayed + chunk.notFound.length < REPLAY_CHUNK) break;
+      }
+    } else {
+      for (let i = 0; i < jobIds.length; i += REPLAY_CHUNK) {
+        const chunk = await this.guard(
+          this.store.replayDead(tenant, queue, jobIds.slice(i, i + REPLAY_CHUNK), REPLAY_CHUNK),
+        );
+        replayed += chunk.replayed;
+        notFound.push(...chunk.notFound);
+      }
+    }
+    if (replayed > 0) this.announceWork(queue, tenant, 0);
+    return { replayed, notFound };
+  }
+
+  /** The dispatcher of a queue this broker serves, created (and recovered) on first use. */
+  dispatcher(queue: string): QueueDispatcher {
+    let dispatcher = this.dispatchers.get(queue);
+    if (!dispatcher) {
+      dispatcher = new QueueDispatcher(queue, {
+        store: this.store,
+        limits: this.limits,
+        clock: this.clock,
+        grant: (session, jobs) => this.leases.grant(session, jobs),
+        onError: (error, context) => this.logger.error({ err: error }, context),
+        onHeldBack: (tenant) => this.observer.heldBack(tenant, queue),
+      });
+      this.dispatchers.set(queue, dispatcher);
+      this.doorbell.listen(queue).catch((error: unknown) => {
+        this.logger.error({ err: error, queue }, 'could not subscribe to the doorbell');
+      });
+      // After the session that asked for it has joined: recovery needs a consumer to serve.
+      setImmediate(() => this.recover(queue));
+    }
+    return dispatcher;
+  }
+
+  private announceWork(queue: string, tenant: string, dueAt: number): void {
+    this.dispatchers.get(queue)?.onWork(tenant, dueAt || undefined);
+    this.doorbell.ring(queue, tenant, dueAt);
+  }
+
+  /**
+   * The slow sweep of a queue: takes over entries whose holder died (idle past
+   * the lease TTL) and follows every tenant of the Redis index that the
+   * dispatcher does not know, which repairs a lost doorbell or a restart.
+   */
+  private recover(queue: string): void {
+    const dispatcher = this.dispatchers.get(queue);
+    if (!dispatcher || dispatcher.sessions.size === 0) return;
+    const { leaseTtlMs } = this.deps.config;
+    this.store
+      .activeTenants(queue)
+      .then((tenants) =>
+        Promise.all(
+          tenants.map(async (tenant) => {
+            const outcome = await this.store.reclaim(tenant, queue, leaseTtlMs, this.clock());
+            if (outcome.retrying + outcome.dead + outcome.requeued > 0) {
+              this.logger.warn({ tenant, queue, ...outcome }, 'reclaimed entries of a dead holder');
+            }
+            if (outcome.nextRunAt !== undefined) dispatcher.onWork(tenant, outcome.nextRunAt);
+            if (outcome.requeued > 0 || !dispatcher.follows(tenant)) dispatcher.onWork(tenant);
+          }),
+        ),
+      )
+      .catch((error: unknown) => this.logger.error({ err: error, queue }, 'recovery sweep failed'));
+  }
+
+  /**
+   * Depth by state from Redis plus this broker's rates and percentiles, per
+   * tenant×queue: every queue (or the one named) and every tenant with work in
+   * it (or the one named), at most MAX_STATS_ROWS rows.
+   */
+  async getStats(
+    queue: string,
+    tenant: string,
+  ): Promise<{ rows: TenantQueueStats[]; truncated: boolean }> {
+    if (queue) checkName('queue', queue);
+    if (tenant) checkName('tenant', tenant);
+    const { pairs, truncated } = await this.guard(this.statsPairs(queue, tenant, MAX_STATS_ROWS));
+    const depths = await this.guard(this.store.depths(pairs));
+    const now = this.clock();
+    const rows = depths.map((depth) => ({
+      ...depth,
+      ...this.stats.snapshot(depth.tenant, depth.queue, now),
+    }));
+    return { rows, truncated };
+  }
+
+  private async statsPairs(
+    queue: string,
+    tenant: string,
+    limit: number,
+  ): Promise<{ pairs: Array<{ tenant: string; queue: string }>; truncated: boolean }> {
+    const queues = queue ? [queue] : await this.store.queues();
+    const seen = new Set<string>();
+    const pairs: Array<{ tenant: string; queue: string }> = [];
+    const add = (pair: { tenant: string; queue: string }): void => {
+      const k = `${pair.queue}\n${pair.tenant}`;
+      if (!seen.has(k) && (!tenant || pair.tenant === tenant) && (!queue || pair.queue === queue)) {
+        seen.add(k);
+        pairs.push(pair);
+      }
+    };
+    for (const q of queues) {
+      const tenants = tenant ? [tenant] : await this.store.activeTenants(q);
+      for (const t of tenants) add({ tenant: t, queue: q });
+    }
+    for (const pair of this.stats.pairs()) add(pair);
+    pairs.sort((a, b) => a.queue.localeCompare(b.queue) || a.tenant.localeCompare(b.tenant));
+    return { pairs: pairs.slice(0, limit), truncated: pairs.length > limit };
+  }
+
+  private refreshDepths(): void {
+    this.statsPairs('', '', MAX_METRIC_DEPTH_ROWS)
+      .then(({ pairs }) => this.store.depths(pairs))
+      .then(
+        (depths) => {
+          this.depths = depths;
+        },
+        (error: unknown) =>
+          this.logger.warn({ err: error }, 'could not read queue depths for metrics'),
+      );
+  }
+
+  private pumpAll(): void {
+    for (const dispatcher of this.dispatchers.values()) dispatcher.pump();
+  }
+
+  private renew(): void {
+    const held = [...this.leases.heldEntries()];
+    for (const dispatcher of this.dispatchers.values()) held.push(...dispatcher.bufferedJobs());
+    this.store.renew(held).catch((error: unknown) => {
+      this.logger.error({ err: error }, 'renewing held entries failed');
+    });
+  }
+
+  private every(ms: number, task: () => void): void {
+    const timer = setInterval(task, Math.max(10, Math.floor(ms)));
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private async guard<T>(promise: Promise<T>): Promise<T> {
+    try {
+      return await promise;
+    } catch (error) {
+      throw coerceError(error);
+    }
+  }
+}
+
+function checkJobId(jobId: string): void {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(jobId)) {
+    throw invalidArgument(
+      `job_id "${jobId.slice(0, 80)}" is malformed; use the id Enqueue returned`,
+    );
+  }
+}
+
+function notFound(tenant: string, jobId: string): BrokerError {
+  return new BrokerError(
+    'not_found',
+    `job ${jobId} of tenant ${tenant} does not exist (wrong id or tenant, or its retention expired)`,
+  );
+}

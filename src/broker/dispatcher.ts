@@ -1,0 +1,257 @@
+import { FairScheduler, type Clock, type TenantLimits } from '../scheduler/index.js';
+import type { JobStore } from '../store/job-store.js';
+import type { FetchedJob } from '../store/types.js';
+import type { Session } from './session.js';
+
+export interface DispatcherDeps {
+  readonly store: JobStore;
+  readonly limits: TenantLimits;
+  readonly clock: Clock;
+  /** Hands jobs chosen for a session to the lease path (which writes them to Redis). */
+  grant(session: Session, jobs: FetchedJob[]): void;
+  /** A fetch that tenant×queue could not do; retried on the next doorbell or sweep. */
+  onError(error: unknown, context: string): void;
+  /** A tenant with work was held back by its rate limit or in-flight cap. */
+  onHeldBack(tenant: string): void;
+}
+
+/**
+ * Prefetch: each active tenant keeps a small buffer of jobs already read into
+ * this broker's pending list, so a dispatch never waits on Redis. The buffer is
+ * refilled when it falls to half. The sizes share one budget per queue, so
+ * 10,000 active tenants do not pull 10,000 backlogs into memory.
+ */
+const PREFETCH_MAX = 512;
+const PREFETCH_MIN = 4;
+const PREFETCH_BUDGET = 8192;
+/** After a failed fetch, try the tenant again this much later. */
+const FETCH_RETRY_MS = 1000;
+
+/**
+ * Dispatch of one queue: asks the pure FairScheduler which tenant is next and
+ * hands that tenant's buffered jobs to the sessions with free capacity.
+ */
+export class QueueDispatcher {
+  readonly sessions = new Set<Session>();
+  private readonly scheduler: FairScheduler;
+  private readonly buffers = new Map<string, FetchedJob[]>();
+  private readonly fetching = new Set<string>();
+  /** New work was announced while a fetch was in flight: fetch again after it. */
+  private readonly refetch = new Set<string>();
+  /** Tenants taken out of the Redis index as idle; a doorbell puts them back. */
+  private readonly retired = new Set<string>();
+  /** Earliest known run time of each tenant's delayed jobs. */
+  private readonly dueAt = new Map<string, number>();
+  private dueTimer: NodeJS.Timeout | undefined;
+  private dueTimerAt = Infinity;
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeTimerAt = Infinity;
+  private pumpScheduled = false;
+  private sessionCursor = 0;
+  private stopped = false;
+
+  constructor(
+    readonly queue: string,
+    private readonly deps: DispatcherDeps,
+  ) {
+    this.scheduler = new FairScheduler({
+      queue,
+      limits: deps.limits,
+      clock: deps.clock,
+      onHeldBack: (tenant) => deps.onHeldBack(tenant),
+    });
+  }
+
+  /** A tenant has (or may have) new work: runnable now, or at `dueAt`. */
+  onWork(tenant: string, dueAt?: number): void {
+    if (this.retired.delete(tenant)) {
+      this.deps.store.markActive(this.queue, tenant).catch((error: unknown) => {
+        this.deps.onError(error, `re-marking tenant ${tenant} active in ${this.queue}`);
+      });
+    }
+    if (dueAt !== undefined && dueAt > this.deps.clock()) this.setDue(tenant, dueAt);
+    else this.refill(tenant);
+  }
+
+  addSession(session: Session): void {
+    this.sessions.add(session);
+    this.pump();
+  }
+
+  removeSession(session: Session): void {
+    this.sessions.delete(session);
+  }
+
+  /** Jobs this broker holds in its pending list without a lease (to renew them). */
+  *bufferedJobs(): Iterable<FetchedJob> {
+    for (const buffer of this.buffers.values()) yield* buffer;
+  }
+
+  /** Whether the dispatcher is already following the tenant (buffer, fetch or timer). */
+  follows(tenant: string): boolean {
+    return this.buffers.has(tenant) || this.fetching.has(tenant) || this.dueAt.has(tenant);
+  }
+
+  /** Runs a dispatch round soon; many calls in one tick make one round. */
+  pump(): void {
+    if (this.pumpScheduled || this.stopped) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.scheduler.dispose();
+    clearTimeout(this.dueTimer);
+    clearTimeout(this.wakeTimer);
+  }
+
+  private dispatch(): void {
+    if (this.stopped) return;
+    const sessions = [...this.sessions];
+    for (let i = 0; i < sessions.length; i++) {
+      const session = sessions[(this.sessionCursor + i) % sessions.length]!;
+      const free = session.free;
+      if (free === 0) continue;
+      const accept = session.tenants ? session.accepts : undefined;
+      const jobs: FetchedJob[] = [];
+      while (jobs.length < free) {
+        const tenant = this.scheduler.next(accept);
+        if (tenant === undefined) break;
+        const buffer = this.buffers.get(tenant);
+        const job = buffer?.shift();
+        if (!job) {
+          // The scheduler's count and the buffer disagree; give the slot back.
+          this.deps.limits.onRelease(tenant, this.queue);
+          this.scheduler.setAvailable(tenant, 0);
+          continue;
+        }
+        jobs.push(job);
+        if (buffer!.length <= this.prefetchSize() / 2) this.refill(tenant);
+      }
+      if (jobs.length > 0) {
+        session.reserved += jobs.length;
+        this.deps.grant(session, jobs);
+      }
+    }
+    this.sessionCursor = (this.sessionCursor + 1) % Math.max(1, sessions.length);
+    this.armWakeTimer();
+  }
+
+  private prefetchSize(): number {
+    const share = Math.floor(PREFETCH_BUDGET / Math.max(1, this.buffers.size));
+    return Math.max(PREFETCH_MIN, Math.min(PREFETCH_MAX, share));
+  }
+
+  private refill(tenant: string): void {
+    if (this.stopped || this.sessions.size === 0) return;
+    if (this.fetching.has(tenant)) {
+      this.refetch.add(tenant);
+      return;
+    }
+    const buffer = this.buffers.get(tenant) ?? [];
+    const want = this.prefetchSize() - buffer.length;
+    if (want <= 0) return;
+    this.fetching.add(tenant);
+    this.deps.store.fetch(tenant, this.queue, want, this.deps.clock()).then(
+      (result) => {
+        this.fetching.delete(tenant);
+        if (this.stopped) return;
+        if (result.nextDueAt !== undefined) this.setDue(tenant, result.nextDueAt);
+        const current = this.buffers.get(tenant) ?? [];
+        for (const job of result.jobs) insertByPriority(current, job);
+        if (current.length > 0) {
+          this.retired.delete(tenant);
+          this.buffers.set(tenant, current);
+          this.scheduler.setAvailable(tenant, current.length);
+          this.pump();
+        } else if (result.idle) {
+          this.retire(tenant);
+        } else {
+          // Work exists but not here (leased elsewhere, or delayed): park until a doorbell or timer.
+          this.buffers.delete(tenant);
+          this.scheduler.setAvailable(tenant, 0);
+        }
+        if (this.refetch.delete(tenant)) this.refill(tenant);
+      },
+      (error: unknown) => {
+        this.fetching.delete(tenant);
+        this.refetch.delete(tenant);
+        this.deps.onError(error, `fetching tenant ${tenant} of queue ${this.queue}`);
+        this.setDue(tenant, this.deps.clock() + FETCH_RETRY_MS);
+      },
+    );
+  }
+
+  /**
+   * Nothing at all left for the tenant: drop it from the ring and from the Redis
+   * index, then look once more, because an Enqueue may have marked it active
+   * just before our removal. Its doorbell also puts it back.
+   */
+  private retire(tenant: string): void {
+    this.scheduler.remove(tenant);
+    this.buffers.delete(tenant);
+    if (this.retired.has(tenant)) return;
+    this.retired.add(tenant);
+    this.deps.store.markInactive(this.queue, tenant).then(
+      () => this.refill(tenant),
+      (error: unknown) => this.deps.onError(error, `retiring tenant ${tenant} of ${this.queue}`),
+    );
+  }
+
+  private setDue(tenant: string, at: number): void {
+    const known = this.dueAt.get(tenant);
+    if (known !== undefined && known <= at) return;
+    this.dueAt.set(tenant, at);
+    if (at < this.dueTimerAt) this.armDueTimer(at);
+  }
+
+  private armDueTimer(at: number): void {
+    clearTimeout(this.dueTimer);
+    this.dueTimerAt = at;
+    this.dueTimer = setTimeout(() => this.onDue(), Math.max(0, at - this.deps.clock()));
+  }
+
+  private onDue(): void {
+    this.dueTimerAt = Infinity;
+    const now = this.deps.clock();
+    let next = Infinity;
+    for (const [tenant, at] of this.dueAt) {
+      if (at <= now) {
+        this.dueAt.delete(tenant);
+        this.refill(tenant);
+      } else if (at < next) {
+        next = at;
+      }
+    }
+    if (next < Infinity) this.armDueTimer(next);
+  }
+
+  /** One timer for the earliest token a throttled tenant gets: no polling. */
+  private armWakeTimer(): void {
+    const at = this.scheduler.nextWakeAt();
+    if (at === undefined || at >= this.wakeTimerAt) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeTimerAt = at;
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeTimerAt = Infinity;
+        this.pump();
+      },
+      Math.max(0, at - this.deps.clock()),
+    );
+  }
+}
+
+/**
+ * Keeps a buffer ordered by priority, highest first and FIFO within a level, so a
+ * high-priority job fetched after lower ones already buffered still goes first.
+ */
+function insertByPriority(buffer: FetchedJob[], job: FetchedJob): void {
+  let index = buffer.length;
+  while (index > 0 && buffer[index - 1]!.priority < job.priority) index--;
+  buffer.splice(index, 0, job);
+}

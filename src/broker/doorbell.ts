@@ -1,0 +1,110 @@
+import type { Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../store/keys.js';
+
+export interface DoorbellHandlers {
+  /** A tenant has new work in a queue, runnable now or at `dueAt`. */
+  onWork(queue: string, tenant: string, dueAt: number | undefined): void;
+  /** A job was cancelled; the broker holding its lease tells the worker. */
+  onCancel(jobId: string): void;
+  /** A tenant's settings changed in Redis. */
+  onSettings(tenant: string): void;
+}
+
+interface WorkMessage {
+  readonly from: string;
+  /** [tenant, dueAt or 0] pairs. */
+  readonly work: ReadonlyArray<readonly [string, number]>;
+}
+
+/**
+ * Redis pub/sub between brokers: an Enqueue on any broker rings the queue's
+ * doorbell, so every broker serving the queue adds the tenant at once, and a
+ * cancellation reaches the broker that holds the lease, and changed tenant
+ * settings reach every broker. Rings are coalesced:
+ * one PUBLISH per queue per event-loop turn, naming every tenant that got work.
+ * A lost message only delays work until the dispatcher's sweep finds it.
+ */
+export class Doorbell {
+  private readonly pending = new Map<string, Map<string, number>>();
+  private readonly listening = new Set<string>();
+  private flushScheduled = false;
+
+  constructor(
+    private readonly publisher: Redis,
+    private readonly subscriber: Redis,
+    private readonly keys: Keys,
+    private readonly brokerId: string,
+    private readonly handlers: DoorbellHandlers,
+    private readonly logger: Logger,
+  ) {
+    subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
+  }
+
+  async start(): Promise<void> {
+    await this.subscriber.subscribe(this.keys.cancellations(), this.keys.settingsChanged());
+  }
+
+  /** Starts listening to a queue's doorbell (when this broker first serves it). */
+  async listen(queue: string): Promise<void> {
+    if (this.listening.has(queue)) return;
+    this.listening.add(queue);
+    await this.subscriber.subscribe(this.keys.doorbell(queue));
+  }
+
+  ring(queue: string, tenant: string, dueAt: number): void {
+    let tenants = this.pending.get(queue);
+    if (!tenants) {
+      tenants = new Map();
+      this.pending.set(queue, tenants);
+    }
+    const known = tenants.get(tenant);
+    if (known === undefined || dueAt < known) tenants.set(tenant, dueAt);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  announceCancel(jobId: string): void {
+    this.publisher.publish(this.keys.cancellations(), jobId).catch((error: unknown) => {
+      this.logger.warn({ err: error, jobId }, 'could not announce a cancellation');
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    for (const [queue, tenants] of this.pending) {
+      const message: WorkMessage = { from: this.brokerId, work: [...tenants] };
+      this.publisher
+        .publish(this.keys.doorbell(queue), JSON.stringify(message))
+        .catch((error: unknown) => {
+          this.logger.warn(
+            { err: error, queue },
+            'could not ring a doorbell; the sweep will find the work',
+          );
+        });
+    }
+    this.pending.clear();
+  }
+
+  private receive(channel: string, message: string): void {
+    if (channel === this.keys.cancellations()) {
+      this.handlers.onCancel(message);
+      return;
+    }
+    if (channel === this.keys.settingsChanged()) {
+      this.handlers.onSettings(message);
+      return;
+    }
+    const queue = channel.slice(this.keys.doorbell('').length);
+    try {
+      const parsed = JSON.parse(message) as WorkMessage;
+      if (parsed.from === this.brokerId) return;
+      for (const [tenant, dueAt] of parsed.work)
+        this.handlers.onWork(queue, tenant, dueAt || undefined);
+    } catch (error) {
+      this.logger.warn({ err: error, channel }, 'ignored a malformed doorbell message');
+    }
+  }
+}

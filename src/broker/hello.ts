@@ -1,0 +1,46 @@
+import { BrokerError, invalidArgument } from './errors.js';
+import { checkName } from './validation.js';
+
+/** The Hello that opens a Work stream, in domain terms, and its validation. */
+export const PROTOCOL_VERSION = 1;
+const MAX_QUEUES_PER_SESSION = 64;
+const MAX_WORKER_ID_LENGTH = 128;
+
+export interface HelloInput {
+  readonly workerId: string;
+  readonly queues: readonly string[];
+  readonly capacity: number;
+  readonly tenants: readonly string[];
+  readonly inFlight: ReadonlyArray<{ jobId: string; token: string; tenant: string }>;
+  readonly protocolVersion: number;
+}
+
+export function checkCapacity(capacity: number, max: number): void {
+  if (!Number.isInteger(capacity) || capacity < 1 || capacity > max) {
+    throw invalidArgument(
+      `capacity is ${capacity}; it must be from 1 to ${max} (ROTA_MAX_SESSION_CAPACITY)`,
+    );
+  }
+}
+
+export function checkHello(hello: HelloInput, maxCapacity: number): void {
+  if (hello.protocolVersion > PROTOCOL_VERSION) {
+    throw new BrokerError(
+      'failed_precondition',
+      `protocol_version ${hello.protocolVersion} is not supported; this broker speaks ${PROTOCOL_VERSION}. Use a matching client`,
+    );
+  }
+  if (hello.workerId === '' || hello.workerId.length > MAX_WORKER_ID_LENGTH) {
+    throw invalidArgument(`hello.worker_id must be 1 to ${MAX_WORKER_ID_LENGTH} characters`);
+  }
+  if (hello.queues.length === 0)
+    throw invalidArgument('hello.queues is empty; name at least one queue');
+  if (hello.queues.length > MAX_QUEUES_PER_SESSION) {
+    throw invalidArgument(
+      `hello.queues has ${hello.queues.length} queues; the limit is ${MAX_QUEUES_PER_SESSION}`,
+    );
+  }
+  for (const queue of hello.queues) checkName('hello.queues[]', queue);
+  for (const tenant of hello.tenants) checkName('hello.tenants[]', tenant);
+  checkCapacity(hello.capacity, maxCapacity);
+}

@@ -1,0 +1,568 @@
+import type { Logger } from 'pino';
+import type { Clock, TenantLimits } from '../scheduler/index.js';
+import type { HeldEntry, JobStore } from '../store/job-store.js';
+import type { FailOutcome, FetchedJob, JobRecord } from '../store/types.js';
+import { BrokerError } from './errors.js';
+import { newLeaseToken, newSessionId } from './ids.js';
+import type { QueueDispatcher } from './dispatcher.js';
+import type { BrokerObserver, Settlement } from './observer.js';
+import { Session, type AckRefusal, type Lease, type SessionTransport } from './session.js';
+import { isName } from './validation.js';
+import { checkCapacity, checkHello, type HelloInput } from './hello.js';
+
+const MAX_ERROR_LENGTH = 4096;
+const MAX_PROGRESS_BYTES = 64 * 1024;
+const ACK_RETRY_MS = 1000;
+
+export interface LeaseSettings {
+  readonly leaseTtlMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly maxSessionCapacity: number;
+  readonly maxPayloadBytes: number;
+}
+
+export interface LeaseManagerDeps {
+  readonly store: JobStore;
+  readonly limits: TenantLimits;
+  readonly clock: Clock;
+  readonly settings: LeaseSettings;
+  readonly logger: Logger;
+  /** The dispatcher of a queue, created on first use. */
+  dispatcher(queue: string): QueueDispatcher;
+  /** Sees every lease start and end (traces, metrics, stats). */
+  readonly observer: BrokerObserver;
+}
+
+export interface CompleteInput {
+  readonly jobId: string;
+  readonly token: string;
+  readonly result: Buffer;
+}
+
+export interface FailInput {
+  readonly jobId: string;
+  readonly token: string;
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number;
+}
+
+/**
+ * Sessions and their leases: the heartbeat contract.
+ *
+ * Every message from a worker proves its session alive. A session silent for
+ * the lease TTL is closed. When a session closes (silence, stream error, or the
+ * worker hanging up) its leases become orphans: a reconnecting worker can
+ * re-attach them with Hello.in_flight, and those still orphaned lease TTL after
+ * the holder's last sign of life expire as failed attempts. Independently, the
+ * broker renews its claim on every entry it holds in Redis (one XCLAIM per
+ * stream per tick), so brokers only reclaim each other's entries when the
+ * holder itself has died.
+ */
+export class LeaseManager {
+  private readonly sessions = new Map<string, Session>();
+  private readonly leases = new Map<string, Lease>();
+  private readonly orphans = new Set<Lease>();
+  private stopped = false;
+
+  constructor(private readonly deps: LeaseManagerDeps) {}
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Sessions connected and the leases they can hold in all. */
+  capacity(): { sessions: number; capacity: number } {
+    let capacity = 0;
+    for (const session of this.sessions.values()) capacity += session.capacity;
+    return { sessions: this.sessions.size, capacity };
+  }
+
+  async open(hello: HelloInput, transport: SessionTransport): Promise<Session> {
+    const { settings } = this.deps;
+    checkHello(hello, settings.maxSessionCapacity);
+    const tenants = hello.tenants.length > 0 ? new Set(hello.tenants) : undefined;
+    const session = new Session(
+      newSessionId(),
+      hello.workerId,
+      [...new Set(hello.queues)],
+      tenants,
+      hello.capacity,
+      this.deps.clock(),
+      transport,
+    );
+    const { reattached, refused } = await this.reattach(session, hello.inFlight);
+    this.sessions.set(session.id, session);
+    session.send({
+      kind: 'welcome',
+      sessionId: session.id,
+      heartbeatIntervalMs: settings.heartbeatIntervalMs,
+      leaseTtlMs: settings.leaseTtlMs,
+      reattached,
+      refused,
+    });
+    for (const queue of session.queues) this.deps.dispatcher(queue).addSession(session);
+    this.deps.logger.info(
+      {
+        sessionId: session.id,
+        workerId: session.workerId,
+        queues: session.queues,
+        capacity: session.capacity,
+      },
+      'worker session opened',
+    );
+    return session;
+  }
+
+  /** Any message from the worker. */
+  touch(session: Session): void {
+    session.lastSeenAt = this.deps.clock();
+  }
+
+  heartbeat(session: Session): void {
+    this.touch(session);
+    session.send({ kind: 'heartbeatAck', now: session.lastSeenAt });
+  }
+
+  credit(session: Session, capacity: number): void {
+    this.touch(session);
+    checkCapacity(capacity, this.deps.settings.maxSessionCapacity);
+    session.capacity = capacity;
+    this.pumpQueues(session);
+  }
+
+  drain(session: Session): void {
+    this.touch(session);
+    if (session.state === 'OPEN') session.state = 'DRAINING';
+  }
+
+  /** The stream ended, failed or the session went silent: its leases become orphans. */
+  close(session: Session, error?: Error): void {
+    if (session.state === 'CLOSED') return;
+    session.state = 'CLOSED';
+    this.sessions.delete(session.id);
+    for (const queue of session.queues) this.deps.dispatcher(queue).removeSession(session);
+    for (const lease of session.leases.values()) {
+      lease.session = undefined;
+      lease.lastSeenAt = session.lastSeenAt;
+      this.orphans.add(lease);
+    }
+    session.leases.clear();
+    session.transport.close(error);
+    this.deps.logger.info(
+      { sessionId: session.id, workerId: session.workerId, error: error?.message },
+      'worker session closed',
+    );
+  }
+
+  /** Jobs chosen by a dispatcher for this session: lease them in Redis, then send them. */
+  grant(session: Session, jobs: FetchedJob[]): void {
+    const grants = jobs.map((job) => ({ job, token: newLeaseToken() }));
+    const now = this.deps.clock();
+    this.deps.store.lease(grants, now).then(
+      (attempts) => {
+        session.reserved -= jobs.length;
+        const granted: Lease[] = [];
+        grants.forEach((grant, i) => {
+          const attempt = attempts[i] ?? 0;
+          if (attempt === 0) {
+            // Cancelled or re-queued since it was prefetched.
+            this.deps.limits.onRelease(grant.job.tenant, grant.job.queue);
+            return;
+          }
+          const deadline = grant.job.timeoutMs > 0 ? now + grant.job.timeoutMs : 0;
+          granted.push(this.register(grant.job, grant.token, attempt, deadline, session));
+        });
+        if (granted.length > 0) session.send({ kind: 'leases', leases: granted });
+        if (granted.length < grants.length) this.pumpQueues(session);
+      },
+      (error: unknown) => {
+        session.reserved -= jobs.length;
+        for (const job of jobs) this.deps.limits.onRelease(job.tenant, job.queue);
+        // The jobs stay in our pending list unrenewed; reclaim returns them after the lease TTL.
+        this.deps.logger.error({ err: error, sessionId: session.id }, 'leasing jobs failed');
+        this.pumpQueues(session);
+      },
+    );
+  }
+
+  async acknowledge(
+    session: Session,
+    completes: readonly CompleteInput[],
+    fails: readonly FailInput[],
+  ): Promise<void> {
+    this.touch(session);
+    const refusals: AckRefusal[] = [];
+    const maxResult = this.deps.settings.maxPayloadBytes;
+    const completing = completes
+      .filter((ack) => {
+        if (ack.result.length <= maxResult) return true;
+        refusals.push({
+          jobId: ack.jobId,
+          status: 'invalid',
+          message: `result is ${ack.result.length} bytes; the limit is ${maxResult}. Fail the job or store the result elsewhere`,
+        });
+        return false;
+      })
+      .map((ack) => ({ ack, lease: this.claim(ack.jobId, ack.token, refusals) }))
+      .filter((item): item is { ack: CompleteInput; lease: Lease } => item.lease !== undefined);
+    const failing = fails
+      .map((fail) => ({ fail, lease: this.claim(fail.jobId, fail.token, refusals) }))
+      .filter((item): item is { fail: FailInput; lease: Lease } => item.lease !== undefined);
+
+    if (refusals.length > 0) session.send({ kind: 'ackResult', outcomes: refusals });
+    await this.record(session, completing, failing);
+  }
+
+  /**
+   * Writes acknowledged outcomes to Redis. While Redis is unreachable they are
+   * kept (their leases stay settling, so nothing expires them) and written again
+   * every second until Redis answers: an ack the worker sent is never dropped.
+   */
+  private async record(
+    session: Session,
+    completing: ReadonlyArray<{ ack: CompleteInput; lease: Lease }>,
+    failing: ReadonlyArray<{ fail: FailInput; lease: Lease }>,
+  ): Promise<void> {
+    if (completing.length === 0 && failing.length === 0) return;
+    const now = this.deps.clock();
+    let completed: Awaited<ReturnType<JobStore['complete']>>;
+    let failed: FailOutcome[];
+    try {
+      [completed, failed] = await Promise.all([
+        this.deps.store.complete(
+          completing.map(({ ack, lease }) => ({
+            tenant: lease.job.tenant,
+            queue: lease.job.queue,
+            jobId: ack.jobId,
+            token: ack.token,
+            result: ack.result,
+            entry: lease.job.entry,
+            priority: lease.job.priority,
+          })),
+          now,
+        ),
+        this.deps.store.fail(
+          failing.map(({ fail, lease }) => ({
+            tenant: lease.job.tenant,
+            queue: lease.job.queue,
+            jobId: fail.jobId,
+            token: fail.token,
+            message: fail.message.slice(0, MAX_ERROR_LENGTH),
+            retryable: fail.retryable,
+            retryAfterMs: fail.retryAfterMs,
+          })),
+          now,
+        ),
+      ]);
+    } catch (error) {
+      if (this.stopped) return;
+      this.deps.logger.warn(
+        { err: error, acks: completing.length + failing.length },
+        'recording acks failed; retrying in 1 s',
+      );
+      const retry = setTimeout(() => void this.record(session, completing, failing), ACK_RETRY_MS);
+      retry.unref();
+      return;
+    }
+    const refusals: AckRefusal[] = [];
+    completing.forEach(({ lease }, i) => {
+      const outcome = completed[i] ?? 'unknown';
+      if (outcome !== 'ok') refusals.push(storeRefusal(lease.job.id, outcome));
+      this.finish(lease, { result: outcome === 'ok' ? 'completed' : 'stale', cause: 'ack' });
+    });
+    failing.forEach(({ fail, lease }, i) => {
+      const outcome = failed[i] ?? { kind: 'unknown' };
+      if (outcome.kind === 'stale' || outcome.kind === 'unknown') {
+        refusals.push(storeRefusal(lease.job.id, outcome.kind));
+      }
+      this.afterFailure(lease, outcome, 'fail', fail.message);
+    });
+    if (refusals.length > 0) session.send({ kind: 'ackResult', outcomes: refusals });
+  }
+
+  async progress(session: Session, jobId: string, token: string, data: Buffer): Promise<void> {
+    this.touch(session);
+    const lease = this.leases.get(jobId);
+    let refusal: AckRefusal | undefined;
+    if (data.length > MAX_PROGRESS_BYTES) {
+      refusal = {
+        jobId,
+        status: 'invalid',
+        message: `progress is ${data.length} bytes; the limit is ${MAX_PROGRESS_BYTES}`,
+      };
+    } else if (!lease || lease.token !== token) {
+      refusal = { jobId, status: 'stale', message: 'this lease is not current' };
+    } else {
+      const outcome = await this.deps.store.progress(lease.job.tenant, jobId, token, data);
+      if (outcome !== 'ok') refusal = storeRefusal(jobId, outcome);
+    }
+    if (refusal) session.send({ kind: 'ackResult', outcomes: [refusal] });
+  }
+
+  /** The job was cancelled (here or on another broker): tell the worker holding it. */
+  revoke(jobId: string, reason: string): void {
+    const lease = this.leases.get(jobId);
+    if (!lease) return;
+    lease.session?.send({ kind: 'cancel', jobId, reason });
+    this.finish(lease, { result: 'cancelled', cause: 'cancel' });
+  }
+
+  /** Closes silent sessions and expires orphans whose holder has been gone a lease TTL. */
+  sweep(): void {
+    const now = this.deps.clock();
+    const ttl = this.deps.settings.leaseTtlMs;
+    for (const session of this.sessions.values()) {
+      if (now - session.lastSeenAt > ttl) {
+        this.close(
+          session,
+          new BrokerError(
+            'unavailable',
+            `no message from the worker for ${ttl} ms (lease TTL); session closed`,
+          ),
+        );
+      }
+    }
+    const expired = [...this.orphans].filter(
+      (lease) => !lease.settling && now - lease.lastSeenAt > ttl,
+    );
+    if (expired.length > 0) {
+      this.revokeAttempts(
+        'expired',
+        expired,
+        `lease expired: the worker sent no heartbeat for ${ttl} ms`,
+      );
+    }
+  }
+
+  /** Every entry held for a lease, for renewal in Redis. */
+  *heldEntries(): Iterable<HeldEntry> {
+    for (const lease of this.leases.values()) yield lease.job;
+  }
+
+  /** Broker shutdown begins: no more leases; workers are told to finish within the grace period. */
+  drainAll(graceMs: number): void {
+    for (const session of this.sessions.values()) {
+      if (session.state === 'OPEN') session.state = 'DRAINING';
+      session.send({ kind: 'drain', graceMs });
+    }
+  }
+
+  /** Leases held by open sessions (the ones a draining broker waits for). */
+  get heldByWorkers(): number {
+    let held = 0;
+    for (const session of this.sessions.values()) held += session.leases.size;
+    return held;
+  }
+
+  /** Broker shutdown: close every stream, keep the leases in Redis for recovery. */
+  stop(error: Error): void {
+    this.stopped = true;
+    for (const session of [...this.sessions.values()]) this.close(session, error);
+    for (const lease of this.leases.values()) clearTimeout(lease.timeoutTimer);
+    this.leases.clear();
+    this.orphans.clear();
+  }
+
+  private register(
+    job: FetchedJob,
+    token: string,
+    attempt: number,
+    deadline: number,
+    session: Session,
+    adopted = false,
+  ): Lease {
+    const lease: Lease = {
+      job,
+      token,
+      attempt,
+      deadline,
+      session,
+      leasedAt: this.deps.clock(),
+      lastSeenAt: this.deps.clock(),
+      settling: false,
+      timeoutTimer: undefined,
+      span: undefined,
+    };
+    this.leases.set(job.id, lease);
+    if (session.state === 'CLOSED') {
+      // The stream closed while this lease's Redis write was in flight: no
+      // worker will ack it, so it expires like the session's other leases.
+      lease.session = undefined;
+      lease.lastSeenAt = session.lastSeenAt;
+      this.orphans.add(lease);
+    } else {
+      session.leases.set(job.id, lease);
+    }
+    if (!adopted) this.deps.observer.dispatched(lease, session);
+    if (deadline > 0) {
+      lease.timeoutTimer = setTimeout(
+        () => {
+          if (!lease.settling && this.leases.get(job.id) === lease) {
+            this.revokeAttempts('timeout', [lease], `timed out after ${job.timeoutMs} ms`);
+          }
+        },
+        Math.max(0, deadline - this.deps.clock()),
+      );
+    }
+    return lease;
+  }
+
+  /** The lease an ack names, marked settling; undefined (and a refusal) when not current. */
+  private claim(jobId: string, token: string, refusals: AckRefusal[]): Lease | undefined {
+    const lease = this.leases.get(jobId);
+    if (!lease || lease.token !== token) {
+      refusals.push({
+        jobId,
+        status: 'stale',
+        message:
+          'this lease is not current (it expired, timed out, was cancelled or already acknowledged)',
+      });
+      return undefined;
+    }
+    if (lease.settling) {
+      refusals.push({
+        jobId,
+        status: 'stale',
+        message: 'this lease is already being acknowledged',
+      });
+      return undefined;
+    }
+    lease.settling = true;
+    return lease;
+  }
+
+  /** Ends attempts without the worker (expiry, timeout): failed attempts, worker told to stop. */
+  private revokeAttempts(cause: 'expired' | 'timeout', leases: Lease[], message: string): void {
+    const reason = cause === 'timeout' ? 'timeout' : 'lease lost';
+    for (const lease of leases) lease.settling = true;
+    const failures = leases.map((lease) => ({
+      tenant: lease.job.tenant,
+      queue: lease.job.queue,
+      jobId: lease.job.id,
+      token: lease.token,
+      message,
+      retryable: true,
+      retryAfterMs: 0,
+    }));
+    this.deps.store.fail(failures, this.deps.clock()).then(
+      (outcomes) => {
+        leases.forEach((lease, i) => {
+          lease.session?.send({ kind: 'cancel', jobId: lease.job.id, reason });
+          this.afterFailure(lease, outcomes[i] ?? { kind: 'unknown' }, cause, message);
+        });
+        this.deps.logger.info({ jobs: leases.map((l) => l.job.id), reason }, 'leases revoked');
+      },
+      (error: unknown) => {
+        for (const lease of leases) lease.settling = false;
+        this.deps.logger.error(
+          { err: error },
+          'revoking leases failed; retrying on the next sweep',
+        );
+      },
+    );
+  }
+
+  private afterFailure(
+    lease: Lease,
+    outcome: FailOutcome,
+    cause: Settlement['cause'],
+    error: string,
+  ): void {
+    const result = outcome.kind === 'unknown' ? 'stale' : outcome.kind;
+    this.finish(lease, { result, cause, error });
+    if (outcome.kind === 'retrying') {
+      this.deps.dispatcher(lease.job.queue).onWork(lease.job.tenant, outcome.runAt);
+    }
+  }
+
+  private finish(lease: Lease, settlement: Settlement): void {
+    if (this.leases.get(lease.job.id) !== lease) return;
+    this.deps.observer.settled(lease, settlement);
+    this.leases.delete(lease.job.id);
+    this.orphans.delete(lease);
+    lease.session?.leases.delete(lease.job.id);
+    clearTimeout(lease.timeoutTimer);
+    this.deps.limits.onRelease(lease.job.tenant, lease.job.queue);
+    this.deps.dispatcher(lease.job.queue).pump();
+  }
+
+  /**
+   * Re-attaches leases a reconnecting worker still runs: ours (orphaned or held
+   * by its old session), or any whose token is still the job's current one in
+   * Redis (after a broker restart, or a move to another broker). Adopting makes
+   * this broker the lease's holder, so the previous one can no longer expire it.
+   */
+  private async reattach(
+    session: Session,
+    inFlight: HelloInput['inFlight'],
+  ): Promise<{ reattached: string[]; refused: string[] }> {
+    const reattached: string[] = [];
+    const refused: string[] = [];
+    const lookups: Array<{ jobId: string; token: string; tenant: string }> = [];
+    for (const ref of inFlight) {
+      const lease = this.leases.get(ref.jobId);
+      if (lease && lease.token === ref.token && !lease.settling) {
+        this.move(lease, session);
+        reattached.push(ref.jobId);
+      } else if (lease) {
+        refused.push(ref.jobId);
+      } else {
+        lookups.push(ref);
+      }
+    }
+    const byTenant = new Map<string, string[]>();
+    for (const ref of lookups)
+      byTenant.set(ref.tenant, [...(byTenant.get(ref.tenant) ?? []), ref.jobId]);
+    const records = new Map<string, JobRecord>();
+    for (const [tenant, ids] of byTenant) {
+      if (!isName(tenant)) continue;
+      for (const record of await this.deps.store.getJobs(tenant, ids))
+        records.set(record.id, record);
+    }
+    const candidates = lookups.filter((ref) => {
+      const record = records.get(ref.jobId);
+      const current =
+        record !== undefined &&
+        record.tenant === ref.tenant &&
+        record.state === 'leased' &&
+        record.leaseToken === ref.token &&
+        record.entry !== '';
+      if (!current) refused.push(ref.jobId);
+      return current;
+    });
+    const won = await this.deps.store.adopt(
+      candidates.map((ref) => ({ tenant: ref.tenant, jobId: ref.jobId, token: ref.token })),
+    );
+    const adopted: Lease[] = [];
+    candidates.forEach((ref, i) => {
+      const record = records.get(ref.jobId)!;
+      if (!won[i]) {
+        refused.push(ref.jobId);
+        return;
+      }
+      const deadline = record.timeoutMs > 0 ? record.leasedAt + record.timeoutMs : 0;
+      this.deps.limits.onDispatch(record.tenant, record.queue);
+      adopted.push(this.register(record, ref.token, record.attempts, deadline, session, true));
+      reattached.push(ref.jobId);
+    });
+    return { reattached, refused };
+  }
+
+  private move(lease: Lease, session: Session): void {
+    lease.session?.leases.delete(lease.job.id);
+    this.orphans.delete(lease);
+    lease.session = session;
+    session.leases.set(lease.job.id, lease);
+  }
+
+  private pumpQueues(session: Session): void {
+    for (const queue of session.queues) this.deps.dispatcher(queue).pump();
+  }
+}
+
+function storeRefusal(jobId: string, outcome: 'stale' | 'unknown' | 'ok'): AckRefusal {
+  return outcome === 'unknown'
+    ? { jobId, status: 'unknown', message: 'no such job (wrong id, or its retention expired)' }
+    : { jobId, status: 'stale', message: 'this lease is no longer the job\u2019s current lease' };
+}

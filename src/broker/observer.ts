@@ -1,0 +1,21 @@
+import type { NewJob } from '../store/types.js';
+import type { Lease, Session } from './session.js';
+
+/** How a lease ended. */
+export interface Settlement {
+  readonly result: 'completed' | 'retrying' | 'dead' | 'cancelled' | 'stale';
+  readonly cause: 'ack' | 'fail' | 'expired' | 'timeout' | 'cancel';
+  readonly error?: string;
+}
+
+/**
+ * Sees the job lifecycle as it happens (traces, metrics, stats hang off it), so
+ * the broker's rules do not know about telemetry.
+ */
+export interface BrokerObserver {
+  enqueued(job: NewJob, duplicate: boolean): void;
+  dispatched(lease: Lease, session: Session): void;
+  settled(lease: Lease, settlement: Settlement): void;
+  /** A tenant with work was held back by its rate limit or in-flight cap. */
+  heldBack(tenant: string, queue: string): void;
+}

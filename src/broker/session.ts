@@ -1,0 +1,94 @@
+import type { Span } from '@opentelemetry/api';
+import type { FetchedJob } from '../store/types.js';
+
+/** What the broker says to a worker, in domain terms (the gRPC edge encodes it). */
+export type SessionMessage =
+  | {
+      readonly kind: 'welcome';
+      readonly sessionId: string;
+      readonly heartbeatIntervalMs: number;
+      readonly leaseTtlMs: number;
+      readonly reattached: readonly string[];
+      readonly refused: readonly string[];
+    }
+  | { readonly kind: 'leases'; readonly leases: readonly Lease[] }
+  | { readonly kind: 'cancel'; readonly jobId: string; readonly reason: string }
+  | { readonly kind: 'heartbeatAck'; readonly now: number }
+  | { readonly kind: 'drain'; readonly graceMs: number }
+  | { readonly kind: 'ackResult'; readonly outcomes: readonly AckRefusal[] };
+
+export interface AckRefusal {
+  readonly jobId: string;
+  readonly status: 'stale' | 'unknown' | 'invalid';
+  readonly message: string;
+}
+
+/** The wire side of a session: the gRPC edge implements it over the Work stream. */
+export interface SessionTransport {
+  send(message: SessionMessage): void;
+  /** Ends the stream; with an error, as that status. */
+  close(error?: Error): void;
+  /**
+   * False while the stream is backed up (the worker does not read what was
+   * sent): the session gets no new leases until it drains.
+   */
+  writable(): boolean;
+}
+
+/** One job handed to one session under a fencing token. */
+export interface Lease {
+  readonly job: FetchedJob;
+  readonly token: string;
+  readonly attempt: number;
+  /** When this broker granted (or adopted) the lease. */
+  readonly leasedAt: number;
+  /** When the job's timeout revokes the lease (0 = no timeout). */
+  readonly deadline: number;
+  /** The session that holds it; undefined while orphaned (its stream ended). */
+  session: Session | undefined;
+  /** Last sign of life of the holder; an orphan expires lease TTL after it. */
+  lastSeenAt: number;
+  /** An ack or revocation is in flight: further acks are refused. */
+  settling: boolean;
+  timeoutTimer: NodeJS.Timeout | undefined;
+  /** The broker's dispatch span (jobs that carry a trace context only). */
+  span: Span | undefined;
+}
+
+/**
+ * Lifecycle, only forwards: OPEN (receives leases while it has free capacity) →
+ * DRAINING (worker asked for no more leases) → CLOSED (stream ended; its leases
+ * are orphans until re-attached by a reconnecting worker or expired).
+ */
+export type SessionState = 'OPEN' | 'DRAINING' | 'CLOSED';
+
+export class Session {
+  state: SessionState = 'OPEN';
+  readonly leases = new Map<string, Lease>();
+  /** Leases chosen for this session whose Redis write is still in flight. */
+  reserved = 0;
+
+  constructor(
+    readonly id: string,
+    readonly workerId: string,
+    readonly queues: readonly string[],
+    /** Dedicated worker: only these tenants. Undefined = all tenants. */
+    readonly tenants: ReadonlySet<string> | undefined,
+    public capacity: number,
+    public lastSeenAt: number,
+    readonly transport: SessionTransport,
+  ) {}
+
+  get free(): number {
+    return this.state === 'OPEN' && this.transport.writable()
+      ? Math.max(0, this.capacity - this.leases.size - this.reserved)
+      : 0;
+  }
+
+  readonly accepts = (tenant: string): boolean =>
+    this.tenants === undefined || this.tenants.has(tenant);
+
+  send(message: SessionMessage): void {
+    if (this.state !== 'CLOSED') this.transport.send(message);
+  }
+}

@@ -1,0 +1,231 @@
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import type { Logger } from 'pino';
+import type { TenantLimits } from '../scheduler/index.js';
+import { resolveQueueOverride, resolveTenantSettings } from '../scheduler/settings.js';
+import type { QueueOverride, StoredTenant, TenantStore } from '../store/tenant-store.js';
+import { BrokerError, invalidArgument } from './errors.js';
+import { checkName } from './validation.js';
+
+/** A SetTenant request in domain terms: unset fields keep their stored value. */
+export interface TenantUpdate extends QueueOverride {
+  readonly tenant: string;
+  readonly maxQueued?: number;
+  /** Queue overrides given replace the stored override of that queue. */
+  readonly queues?: ReadonlyArray<QueueOverride & { readonly queue: string }>;
+}
+
+/** What GetTenant shows: the stored values with the defaults filled in. */
+export interface TenantView {
+  readonly tenant: string;
+  readonly weight: number;
+  readonly rate: number;
+  readonly burst: number;
+  readonly maxInFlight: number;
+  readonly maxQueued: number;
+  readonly queues: ReadonlyArray<QueueOverride & { readonly queue: string }>;
+}
+
+const MAX_QUEUE_OVERRIDES = 256;
+
+/**
+ * Tenant settings: validated, persisted in Redis, and applied live to this
+ * broker's limits (weights, token buckets, in-flight caps) and queue limits.
+ * Other brokers apply a change when its pub/sub announcement arrives; a full
+ * reload every few seconds repairs a missed announcement.
+ */
+export class TenantRegistry {
+  private readonly maxQueuedOf = new Map<string, number>();
+  private readonly applied = new Map<string, StoredTenant>();
+
+  constructor(
+    private readonly store: TenantStore,
+    private readonly limits: TenantLimits,
+    private readonly logger: Logger,
+    /** Called after settings changed, so dispatchers re-evaluate parked tenants. */
+    private readonly onApplied: () => void = () => {},
+  ) {}
+
+  /** The queue limit of a tenant (0 = none). */
+  maxQueued(tenant: string): number {
+    return this.maxQueuedOf.get(tenant) ?? 0;
+  }
+
+  async set(update: TenantUpdate): Promise<TenantView> {
+    checkName('tenant.tenant', update.tenant);
+    const current = (await this.store.get(update.tenant)) ?? { queues: {} };
+    const queues: Record<string, QueueOverride> = { ...current.queues };
+    if ((update.queues?.length ?? 0) > MAX_QUEUE_OVERRIDES) {
+      throw invalidArgument(
+        `tenant.queues has ${update.queues?.length} overrides; the limit is ${MAX_QUEUE_OVERRIDES}`,
+      );
+    }
+    for (const { queue, ...override } of update.queues ?? []) {
+      checkName('tenant.queues[].queue', queue);
+      queues[queue] = definedFields(override);
+    }
+    const merged: StoredTenant = {
+      ...definedFields({
+        weight: update.weight ?? current.weight,
+        rate: update.rate ?? current.rate,
+        burst: update.burst ?? current.burst,
+        maxInFlight: update.maxInFlight ?? current.maxInFlight,
+        maxQueued: update.maxQueued ?? current.maxQueued,
+      }),
+      queues,
+    };
+    check(update.tenant, merged);
+    await this.store.put(update.tenant, merged);
+    this.apply(update.tenant, merged);
+    this.logger.info({ tenant: update.tenant, settings: merged }, 'tenant settings changed');
+    return view(update.tenant, merged);
+  }
+
+  async get(tenant: string): Promise<TenantView> {
+    checkName('tenant', tenant);
+    return view(tenant, (await this.store.get(tenant)) ?? { queues: {} });
+  }
+
+  async list(): Promise<TenantView[]> {
+    return [...(await this.store.getAll())].map(([tenant, stored]) => view(tenant, stored));
+  }
+
+  /** Applies one tenant's stored settings (after an announcement from another broker). */
+  async reload(tenant: string): Promise<void> {
+    const stored = await this.store.get(tenant);
+    if (stored) this.apply(tenant, stored);
+  }
+
+  async reloadAll(): Promise<void> {
+    for (const [tenant, stored] of await this.store.getAll()) this.apply(tenant, stored);
+  }
+
+  /**
+   * Loads a JSON or YAML file: a list of tenants, or `{ tenants: [...] }`, each
+   * as SetTenant takes it (field names as in the proto, `max_in_flight`, or in
+   * camelCase, `maxInFlight`).
+   */
+  async loadFile(path: string): Promise<number> {
+    const text = await readFile(path, 'utf8');
+    let parsed: unknown;
+    try {
+      parsed = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    } catch (error) {
+      throw new BrokerError(
+        'invalid_argument',
+        `tenants file ${path} is not valid JSON or YAML: ${String(error)}`,
+      );
+    }
+    const list = Array.isArray(parsed) ? parsed : (parsed as { tenants?: unknown })?.tenants;
+    if (!Array.isArray(list)) {
+      throw invalidArgument(
+        `tenants file ${path} must hold a list of tenants, or { tenants: [...] }`,
+      );
+    }
+    for (const [index, entry] of list.entries())
+      await this.set(toUpdate(entry, `${path}: tenants[${index}]`));
+    return list.length;
+  }
+
+  private apply(tenant: string, stored: StoredTenant): void {
+    const previous = this.applied.get(tenant);
+    if (previous && JSON.stringify(previous) === JSON.stringify(stored)) return;
+    this.applied.set(tenant, stored);
+    const { queues, maxQueued, ...settings } = stored;
+    this.limits.setTenant(tenant, settings);
+    for (const queue of Object.keys(previous?.queues ?? {})) {
+      if (!(queue in queues)) this.limits.setQueueOverride(tenant, queue, undefined);
+    }
+    for (const [queue, override] of Object.entries(queues)) {
+      this.limits.setQueueOverride(tenant, queue, override);
+    }
+    if (maxQueued) this.maxQueuedOf.set(tenant, maxQueued);
+    else this.maxQueuedOf.delete(tenant);
+    this.onApplied();
+  }
+}
+
+function definedFields<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** The scheduler's own validation, reported as INVALID_ARGUMENT. */
+function check(tenant: string, stored: StoredTenant): void {
+  try {
+    const { queues, maxQueued, ...settings } = stored;
+    resolveTenantSettings(settings, `tenant "${tenant}"`);
+    for (const [queue, override] of Object.entries(queues)) {
+      resolveQueueOverride(override, `tenant "${tenant}" queue "${queue}"`);
+    }
+    if (maxQueued !== undefined && (!Number.isSafeInteger(maxQueued) || maxQueued < 0)) {
+      throw new RangeError(
+        `tenant "${tenant}": maxQueued must be an integer ≥ 0 (0 = unlimited), got ${maxQueued}`,
+      );
+    }
+  } catch (error) {
+    if (error instanceof RangeError || error instanceof TypeError)
+      throw invalidArgument(error.message);
+    throw error;
+  }
+}
+
+function view(tenant: string, stored: StoredTenant): TenantView {
+  return {
+    tenant,
+    weight: stored.weight ?? 1,
+    rate: stored.rate ?? 0,
+    burst: stored.burst ?? 0,
+    maxInFlight: stored.maxInFlight ?? 0,
+    maxQueued: stored.maxQueued ?? 0,
+    queues: Object.entries(stored.queues).map(([queue, override]) => ({ queue, ...override })),
+  };
+}
+
+const TENANT_FIELDS: Readonly<Record<string, keyof TenantUpdate>> = {
+  tenant: 'tenant',
+  weight: 'weight',
+  rate: 'rate',
+  burst: 'burst',
+  max_in_flight: 'maxInFlight',
+  maxInFlight: 'maxInFlight',
+  max_queued: 'maxQueued',
+  maxQueued: 'maxQueued',
+  queues: 'queues',
+};
+const QUEUE_FIELDS: Readonly<Record<string, string>> = {
+  queue: 'queue',
+  weight: 'weight',
+  rate: 'rate',
+  burst: 'burst',
+  max_in_flight: 'maxInFlight',
+  maxInFlight: 'maxInFlight',
+};
+
+/** One entry of a tenants file as a TenantUpdate; an unknown field is an error, not ignored. */
+function toUpdate(entry: unknown, where: string): TenantUpdate {
+  const rename = (
+    value: unknown,
+    fields: Readonly<Record<string, string>>,
+    at: string,
+  ): Record<string, unknown> => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw invalidArgument(`${at} must be an object`);
+    }
+    const out: Record<string, unknown> = {};
+    for (const [key, field] of Object.entries(value)) {
+      const name = fields[key];
+      if (!name)
+        throw invalidArgument(
+          `${at} has an unknown field "${key}"; known: ${Object.keys(fields).join(', ')}`,
+        );
+      out[name] = field;
+    }
+    return out;
+  };
+  const update = rename(entry, TENANT_FIELDS, where);
+  if (update.queues !== undefined) {
+    if (!Array.isArray(update.queues)) throw invalidArgument(`${where}.queues must be a list`);
+    update.queues = update.queues.map((q, i) => rename(q, QUEUE_FIELDS, `${where}.queues[${i}]`));
+  }
+  return update as unknown as TenantUpdate;
+}

@@ -1,0 +1,115 @@
+import { invalidArgument } from './errors.js';
+import { newJobId } from './ids.js';
+import type { NewJob } from '../store/types.js';
+
+/** An Enqueue request in domain terms (the gRPC edge fills it). */
+export interface EnqueueInput {
+  readonly tenant: string;
+  readonly queue: string;
+  readonly payload: Buffer;
+  readonly priority: number;
+  readonly maxAttempts: number;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+  readonly timeoutMs: number;
+  readonly delayMs: number;
+  readonly idempotencyKey: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface EnqueueLimits {
+  readonly maxPayloadBytes: number;
+  readonly defaultMaxAttempts: number;
+  readonly defaultBackoffInitialMs: number;
+  readonly defaultBackoffMaxMs: number;
+}
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const DAY_MS = 24 * 60 * 60 * 1000;
+export const MAX_PRIORITY = 9;
+export const MAX_ATTEMPTS = 1000;
+export const MAX_DELAY_MS = 365 * DAY_MS;
+export const MAX_TIMEOUT_MS = 7 * DAY_MS;
+export const MAX_BACKOFF_MS = 7 * DAY_MS;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
+export const MAX_HEADERS = 64;
+export const MAX_HEADER_BYTES = 8 * 1024;
+
+export const isName = (value: string): boolean => NAME.test(value);
+
+/** Checks a tenant id or queue name; `what` names the field in the error. */
+export function checkName(what: string, value: string): string {
+  if (!isName(value)) {
+    const shown = value === '' ? 'empty' : `"${value.slice(0, 80)}"`;
+    throw invalidArgument(`${what} is ${shown}; it must match [A-Za-z0-9_.-]{1,64}`);
+  }
+  return value;
+}
+
+function checkRange(what: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalidArgument(`${what} is ${value}; it must be a whole number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Validates an Enqueue and fills defaults. Throws INVALID_ARGUMENT naming the field. */
+export function toNewJob(input: EnqueueInput, limits: EnqueueLimits, now: number): NewJob {
+  checkName('tenant', input.tenant);
+  checkName('queue', input.queue);
+  if (input.payload.length > limits.maxPayloadBytes) {
+    throw invalidArgument(
+      `payload is ${input.payload.length} bytes; the limit is ${limits.maxPayloadBytes} (ROTA_MAX_PAYLOAD_BYTES). Store large data elsewhere and enqueue a reference`,
+    );
+  }
+  checkRange('priority', input.priority, 0, MAX_PRIORITY);
+  const maxAttempts = input.maxAttempts || limits.defaultMaxAttempts;
+  checkRange('max_attempts', maxAttempts, 1, MAX_ATTEMPTS);
+  const backoffInitialMs = input.backoffInitialMs || limits.defaultBackoffInitialMs;
+  const backoffMaxMs = input.backoffMaxMs || Math.max(limits.defaultBackoffMaxMs, backoffInitialMs);
+  checkRange('backoff.initial_ms', backoffInitialMs, 1, MAX_BACKOFF_MS);
+  checkRange('backoff.max_ms', backoffMaxMs, 1, MAX_BACKOFF_MS);
+  if (backoffInitialMs > backoffMaxMs) {
+    throw invalidArgument(
+      `backoff.initial_ms (${backoffInitialMs}) must not exceed backoff.max_ms (${backoffMaxMs})`,
+    );
+  }
+  checkRange('timeout_ms', input.timeoutMs, 0, MAX_TIMEOUT_MS);
+  checkRange('delay_ms', input.delayMs, 0, MAX_DELAY_MS);
+  if (input.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw invalidArgument(
+      `idempotency_key is ${input.idempotencyKey.length} characters; the limit is ${MAX_IDEMPOTENCY_KEY_LENGTH}`,
+    );
+  }
+  checkHeaders(input.headers);
+  return {
+    id: newJobId(now),
+    tenant: input.tenant,
+    queue: input.queue,
+    payload: input.payload,
+    priority: input.priority,
+    maxAttempts,
+    backoffInitialMs,
+    backoffMaxMs,
+    timeoutMs: input.timeoutMs,
+    runAt: now + input.delayMs,
+    idempotencyKey: input.idempotencyKey,
+    headers: input.headers,
+    createdAt: now,
+  };
+}
+
+function checkHeaders(headers: Readonly<Record<string, string>>): void {
+  const entries = Object.entries(headers);
+  if (entries.length > MAX_HEADERS) {
+    throw invalidArgument(`headers has ${entries.length} entries; the limit is ${MAX_HEADERS}`);
+  }
+  let bytes = 0;
+  for (const [name, value] of entries) {
+    if (name === '') throw invalidArgument('headers has an empty name');
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+  }
+  if (bytes > MAX_HEADER_BYTES) {
+    throw invalidArgument(`headers are ${bytes} bytes in all; the limit is ${MAX_HEADER_BYTES}`);
+  }
+}

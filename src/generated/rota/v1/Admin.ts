@@ -1,0 +1,169 @@
+// Original file: proto/rota/v1/rota.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { GetStatsRequest as _rota_v1_GetStatsRequest, GetStatsRequest__Output as _rota_v1_GetStatsRequest__Output } from '../../rota/v1/GetStatsRequest.js';
+import type { GetTenantRequest as _rota_v1_GetTenantRequest, GetTenantRequest__Output as _rota_v1_GetTenantRequest__Output } from '../../rota/v1/GetTenantRequest.js';
+import type { ListDeadLettersRequest as _rota_v1_ListDeadLettersRequest, ListDeadLettersRequest__Output as _rota_v1_ListDeadLettersRequest__Output } from '../../rota/v1/ListDeadLettersRequest.js';
+import type { ListDeadLettersResponse as _rota_v1_ListDeadLettersResponse, ListDeadLettersResponse__Output as _rota_v1_ListDeadLettersResponse__Output } from '../../rota/v1/ListDeadLettersResponse.js';
+import type { ListTenantsRequest as _rota_v1_ListTenantsRequest, ListTenantsRequest__Output as _rota_v1_ListTenantsRequest__Output } from '../../rota/v1/ListTenantsRequest.js';
+import type { ListTenantsResponse as _rota_v1_ListTenantsResponse, ListTenantsResponse__Output as _rota_v1_ListTenantsResponse__Output } from '../../rota/v1/ListTenantsResponse.js';
+import type { ReplayDeadLettersRequest as _rota_v1_ReplayDeadLettersRequest, ReplayDeadLettersRequest__Output as _rota_v1_ReplayDeadLettersRequest__Output } from '../../rota/v1/ReplayDeadLettersRequest.js';
+import type { ReplayDeadLettersResponse as _rota_v1_ReplayDeadLettersResponse, ReplayDeadLettersResponse__Output as _rota_v1_ReplayDeadLettersResponse__Output } from '../../rota/v1/ReplayDeadLettersResponse.js';
+import type { SetTenantRequest as _rota_v1_SetTenantRequest, SetTenantRequest__Output as _rota_v1_SetTenantRequest__Output } from '../../rota/v1/SetTenantRequest.js';
+import type { Stats as _rota_v1_Stats, Stats__Output as _rota_v1_Stats__Output } from '../../rota/v1/Stats.js';
+import type { Tenant as _rota_v1_Tenant, Tenant__Output as _rota_v1_Tenant__Output } from '../../rota/v1/Tenant.js';
+
+/**
+ * Admin is the operator API. Every RPC needs an admin token. An admin token
+ * with tenants may only name those; ListTenants and GetStats then show only
+ * those tenants.
+ */
+export interface AdminClient extends grpc.Client {
+  /**
+   * GetStats returns, per queue × tenant, the depth by state (from Redis) and
+   * the answering broker's rates and wait/run percentiles.
+   */
+  GetStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
+  GetStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
+  GetStats(argument: _rota_v1_GetStatsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
+  GetStats(argument: _rota_v1_GetStatsRequest, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
+  /**
+   * GetStats returns, per queue × tenant, the depth by state (from Redis) and
+   * the answering broker's rates and wait/run percentiles.
+   */
+  getStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
+  getStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
+  getStats(argument: _rota_v1_GetStatsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
+  getStats(argument: _rota_v1_GetStatsRequest, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * GetTenant returns a tenant's settings (defaults when none were stored).
+   */
+  GetTenant(argument: _rota_v1_GetTenantRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  GetTenant(argument: _rota_v1_GetTenantRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  GetTenant(argument: _rota_v1_GetTenantRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  GetTenant(argument: _rota_v1_GetTenantRequest, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  /**
+   * GetTenant returns a tenant's settings (defaults when none were stored).
+   */
+  getTenant(argument: _rota_v1_GetTenantRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  getTenant(argument: _rota_v1_GetTenantRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  getTenant(argument: _rota_v1_GetTenantRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  getTenant(argument: _rota_v1_GetTenantRequest, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * ListDeadLetters pages through a tenant×queue dead letter queue, newest first.
+   */
+  ListDeadLetters(argument: _rota_v1_ListDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  ListDeadLetters(argument: _rota_v1_ListDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  ListDeadLetters(argument: _rota_v1_ListDeadLettersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  ListDeadLetters(argument: _rota_v1_ListDeadLettersRequest, callback: grpc.requestCallback<_rota_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * ListDeadLetters pages through a tenant×queue dead letter queue, newest first.
+   */
+  listDeadLetters(argument: _rota_v1_ListDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  listDeadLetters(argument: _rota_v1_ListDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  listDeadLetters(argument: _rota_v1_ListDeadLettersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  listDeadLetters(argument: _rota_v1_ListDeadLettersRequest, callback: grpc.requestCallback<_rota_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * ListTenants returns every tenant with stored settings.
+   */
+  ListTenants(argument: _rota_v1_ListTenantsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListTenantsResponse__Output>): grpc.ClientUnaryCall;
+  ListTenants(argument: _rota_v1_ListTenantsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ListTenantsResponse__Output>): grpc.ClientUnaryCall;
+  ListTenants(argument: _rota_v1_ListTenantsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListTenantsResponse__Output>): grpc.ClientUnaryCall;
+  ListTenants(argument: _rota_v1_ListTenantsRequest, callback: grpc.requestCallback<_rota_v1_ListTenantsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * ListTenants returns every tenant with stored settings.
+   */
+  listTenants(argument: _rota_v1_ListTenantsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListTenantsResponse__Output>): grpc.ClientUnaryCall;
+  listTenants(argument: _rota_v1_ListTenantsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ListTenantsResponse__Output>): grpc.ClientUnaryCall;
+  listTenants(argument: _rota_v1_ListTenantsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListTenantsResponse__Output>): grpc.ClientUnaryCall;
+  listTenants(argument: _rota_v1_ListTenantsRequest, callback: grpc.requestCallback<_rota_v1_ListTenantsResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * ReplayDeadLetters moves dead jobs back to their ready queue with a fresh
+   * attempt budget: the named ids, or every dead job of the tenant×queue.
+   */
+  ReplayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  ReplayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  ReplayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  ReplayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * ReplayDeadLetters moves dead jobs back to their ready queue with a fresh
+   * attempt budget: the named ids, or every dead job of the tenant×queue.
+   */
+  replayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  replayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  replayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  replayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * SetTenant stores a tenant's scheduling settings. Running brokers apply
+   * them within a second. Fields left unset keep their current value.
+   */
+  SetTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  SetTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  SetTenant(argument: _rota_v1_SetTenantRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  SetTenant(argument: _rota_v1_SetTenantRequest, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  /**
+   * SetTenant stores a tenant's scheduling settings. Running brokers apply
+   * them within a second. Fields left unset keep their current value.
+   */
+  setTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  setTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  setTenant(argument: _rota_v1_SetTenantRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  setTenant(argument: _rota_v1_SetTenantRequest, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
+  
+}
+
+/**
+ * Admin is the operator API. Every RPC needs an admin token. An admin token
+ * with tenants may only name those; ListTenants and GetStats then show only
+ * those tenants.
+ */
+export interface AdminHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * GetStats returns, per queue × tenant, the depth by state (from Redis) and
+   * the answering broker's rates and wait/run percentiles.
+   */
+  GetStats: grpc.handleUnaryCall<_rota_v1_GetStatsRequest__Output, _rota_v1_Stats>;
+  
+  /**
+   * GetTenant returns a tenant's settings (defaults when none were stored).
+   */
+  GetTenant: grpc.handleUnaryCall<_rota_v1_GetTenantRequest__Output, _rota_v1_Tenant>;
+  
+  /**
+   * ListDeadLetters pages through a tenant×queue dead letter queue, newest first.
+   */
+  ListDeadLetters: grpc.handleUnaryCall<_rota_v1_ListDeadLettersRequest__Output, _rota_v1_ListDeadLettersResponse>;
+  
+  /**
+   * ListTenants returns every tenant with stored settings.
+   */
+  ListTenants: grpc.handleUnaryCall<_rota_v1_ListTenantsRequest__Output, _rota_v1_ListTenantsResponse>;
+  
+  /**
+   * ReplayDeadLetters moves dead jobs back to their ready queue with a fresh
+   * attempt budget: the named ids, or every dead job of the tenant×queue.
+   */
+  ReplayDeadLetters: grpc.handleUnaryCall<_rota_v1_ReplayDeadLettersRequest__Output, _rota_v1_ReplayDeadLettersResponse>;
+  
+  /**
+   * SetTenant stores a tenant's scheduling settings. Running brokers apply
+   * them within a second. Fields left unset keep their current value.
+   */
+  SetTenant: grpc.handleUnaryCall<_rota_v1_SetTenantRequest__Output, _rota_v1_Tenant>;
+  
+}
+
+export interface AdminDefinition extends grpc.ServiceDefinition {
+  GetStats: MethodDefinition<_rota_v1_GetStatsRequest, _rota_v1_Stats, _rota_v1_GetStatsRequest__Output, _rota_v1_Stats__Output>
+  GetTenant: MethodDefinition<_rota_v1_GetTenantRequest, _rota_v1_Tenant, _rota_v1_GetTenantRequest__Output, _rota_v1_Tenant__Output>
+  ListDeadLetters: MethodDefinition<_rota_v1_ListDeadLettersRequest, _rota_v1_ListDeadLettersResponse, _rota_v1_ListDeadLettersRequest__Output, _rota_v1_ListDeadLettersResponse__Output>
+  ListTenants: MethodDefinition<_rota_v1_ListTenantsRequest, _rota_v1_ListTenantsResponse, _rota_v1_ListTenantsRequest__Output, _rota_v1_ListTenantsResponse__Output>
+  ReplayDeadLetters: MethodDefinition<_rota_v1_ReplayDeadLettersRequest, _rota_v1_ReplayDeadLettersResponse, _rota_v1_ReplayDeadLettersRequest__Output, _rota_v1_ReplayDeadLettersResponse__Output>
+  SetTenant: MethodDefinition<_rota_v1_SetTenantRequest, _rota_v1_Tenant, _rota_v1_SetTenantRequest__Output, _rota_v1_Tenant__Output>
+}

@@ -1,0 +1,32 @@
+// Original file: proto/rota/v1/rota.proto
+
+
+/**
+ * Backoff between retries: exponential with full jitter. The delay before
+ * attempt n+1 is uniform in [0, min(max_ms, initial_ms × 2^(n-1))].
+ */
+export interface Backoff {
+  /**
+   * Base delay in ms. 0 = the broker default (1000).
+   */
+  'initial_ms'?: (number);
+  /**
+   * Upper bound of one delay in ms. 0 = the broker default (3,600,000).
+   */
+  'max_ms'?: (number);
+}
+
+/**
+ * Backoff between retries: exponential with full jitter. The delay before
+ * attempt n+1 is uniform in [0, min(max_ms, initial_ms × 2^(n-1))].
+ */
+export interface Backoff__Output {
+  /**
+   * Base delay in ms. 0 = the broker default (1000).
+   */
+  'initial_ms': (number);
+  /**
+   * Upper bound of one delay in ms. 0 = the broker default (3,600,000).
+   */
+  'max_ms': (number);
+}

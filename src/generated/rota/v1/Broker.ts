@@ -1,0 +1,160 @@
+// Original file: proto/rota/v1/rota.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { BrokerMessage as _rota_v1_BrokerMessage, BrokerMessage__Output as _rota_v1_BrokerMessage__Output } from '../../rota/v1/BrokerMessage.js';
+import type { CancelJobRequest as _rota_v1_CancelJobRequest, CancelJobRequest__Output as _rota_v1_CancelJobRequest__Output } from '../../rota/v1/CancelJobRequest.js';
+import type { CancelJobResponse as _rota_v1_CancelJobResponse, CancelJobResponse__Output as _rota_v1_CancelJobResponse__Output } from '../../rota/v1/CancelJobResponse.js';
+import type { EnqueueBatchRequest as _rota_v1_EnqueueBatchRequest, EnqueueBatchRequest__Output as _rota_v1_EnqueueBatchRequest__Output } from '../../rota/v1/EnqueueBatchRequest.js';
+import type { EnqueueBatchResponse as _rota_v1_EnqueueBatchResponse, EnqueueBatchResponse__Output as _rota_v1_EnqueueBatchResponse__Output } from '../../rota/v1/EnqueueBatchResponse.js';
+import type { EnqueueRequest as _rota_v1_EnqueueRequest, EnqueueRequest__Output as _rota_v1_EnqueueRequest__Output } from '../../rota/v1/EnqueueRequest.js';
+import type { EnqueueResponse as _rota_v1_EnqueueResponse, EnqueueResponse__Output as _rota_v1_EnqueueResponse__Output } from '../../rota/v1/EnqueueResponse.js';
+import type { GetJobRequest as _rota_v1_GetJobRequest, GetJobRequest__Output as _rota_v1_GetJobRequest__Output } from '../../rota/v1/GetJobRequest.js';
+import type { Job as _rota_v1_Job, Job__Output as _rota_v1_Job__Output } from '../../rota/v1/Job.js';
+import type { WorkerMessage as _rota_v1_WorkerMessage, WorkerMessage__Output as _rota_v1_WorkerMessage__Output } from '../../rota/v1/WorkerMessage.js';
+
+/**
+ * Broker is the producer and worker API.
+ */
+export interface BrokerClient extends grpc.Client {
+  /**
+   * CancelJob cancels a waiting, delayed or leased job. A leased job's worker
+   * receives Cancel on its Work stream; its later Complete/Fail is refused.
+   * Cancelling a job that already ended is not an error: the reply says so.
+   */
+  CancelJob(argument: _rota_v1_CancelJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
+  CancelJob(argument: _rota_v1_CancelJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
+  CancelJob(argument: _rota_v1_CancelJobRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
+  CancelJob(argument: _rota_v1_CancelJobRequest, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * CancelJob cancels a waiting, delayed or leased job. A leased job's worker
+   * receives Cancel on its Work stream; its later Complete/Fail is refused.
+   * Cancelling a job that already ended is not an error: the reply says so.
+   */
+  cancelJob(argument: _rota_v1_CancelJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
+  cancelJob(argument: _rota_v1_CancelJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
+  cancelJob(argument: _rota_v1_CancelJobRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
+  cancelJob(argument: _rota_v1_CancelJobRequest, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Enqueue stores one job and answers once it is durably in Redis.
+   * With an idempotency_key, a repeat within the key's retention returns the
+   * first job's id with duplicate = true and stores nothing new.
+   */
+  Enqueue(argument: _rota_v1_EnqueueRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_EnqueueResponse__Output>): grpc.ClientUnaryCall;
+  Enqueue(argument: _rota_v1_EnqueueRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_EnqueueResponse__Output>): grpc.ClientUnaryCall;
+  Enqueue(argument: _rota_v1_EnqueueRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_EnqueueResponse__Output>): grpc.ClientUnaryCall;
+  Enqueue(argument: _rota_v1_EnqueueRequest, callback: grpc.requestCallback<_rota_v1_EnqueueResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * Enqueue stores one job and answers once it is durably in Redis.
+   * With an idempotency_key, a repeat within the key's retention returns the
+   * first job's id with duplicate = true and stores nothing new.
+   */
+  enqueue(argument: _rota_v1_EnqueueRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_EnqueueResponse__Output>): grpc.ClientUnaryCall;
+  enqueue(argument: _rota_v1_EnqueueRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_EnqueueResponse__Output>): grpc.ClientUnaryCall;
+  enqueue(argument: _rota_v1_EnqueueRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_EnqueueResponse__Output>): grpc.ClientUnaryCall;
+  enqueue(argument: _rota_v1_EnqueueRequest, callback: grpc.requestCallback<_rota_v1_EnqueueResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * EnqueueBatch stores many jobs in one call. Each item succeeds or fails on
+   * its own (an item naming a tenant outside the token's tenants gets
+   * PERMISSION_DENIED); the call itself fails only when the whole request is
+   * unusable (for example more items than the broker's batch limit).
+   */
+  EnqueueBatch(argument: _rota_v1_EnqueueBatchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
+  EnqueueBatch(argument: _rota_v1_EnqueueBatchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
+  EnqueueBatch(argument: _rota_v1_EnqueueBatchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
+  EnqueueBatch(argument: _rota_v1_EnqueueBatchRequest, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * EnqueueBatch stores many jobs in one call. Each item succeeds or fails on
+   * its own (an item naming a tenant outside the token's tenants gets
+   * PERMISSION_DENIED); the call itself fails only when the whole request is
+   * unusable (for example more items than the broker's batch limit).
+   */
+  enqueueBatch(argument: _rota_v1_EnqueueBatchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
+  enqueueBatch(argument: _rota_v1_EnqueueBatchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
+  enqueueBatch(argument: _rota_v1_EnqueueBatchRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
+  enqueueBatch(argument: _rota_v1_EnqueueBatchRequest, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * GetJob returns the job record (state, attempts, progress, result, error,
+   * timestamps). NOT_FOUND when the job never existed or its retention expired.
+   */
+  GetJob(argument: _rota_v1_GetJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
+  GetJob(argument: _rota_v1_GetJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
+  GetJob(argument: _rota_v1_GetJobRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
+  GetJob(argument: _rota_v1_GetJobRequest, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
+  /**
+   * GetJob returns the job record (state, attempts, progress, result, error,
+   * timestamps). NOT_FOUND when the job never existed or its retention expired.
+   */
+  getJob(argument: _rota_v1_GetJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
+  getJob(argument: _rota_v1_GetJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
+  getJob(argument: _rota_v1_GetJobRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
+  getJob(argument: _rota_v1_GetJobRequest, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * Work is a worker session. The first message must be Hello; the broker
+   * answers Welcome and then sends leases while the session has capacity.
+   * See WorkerMessage and BrokerMessage for the protocol.
+   */
+  Work(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_WorkerMessage, _rota_v1_BrokerMessage__Output>;
+  Work(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_WorkerMessage, _rota_v1_BrokerMessage__Output>;
+  /**
+   * Work is a worker session. The first message must be Hello; the broker
+   * answers Welcome and then sends leases while the session has capacity.
+   * See WorkerMessage and BrokerMessage for the protocol.
+   */
+  work(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_WorkerMessage, _rota_v1_BrokerMessage__Output>;
+  work(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_WorkerMessage, _rota_v1_BrokerMessage__Output>;
+  
+}
+
+/**
+ * Broker is the producer and worker API.
+ */
+export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
+  /**
+   * CancelJob cancels a waiting, delayed or leased job. A leased job's worker
+   * receives Cancel on its Work stream; its later Complete/Fail is refused.
+   * Cancelling a job that already ended is not an error: the reply says so.
+   */
+  CancelJob: grpc.handleUnaryCall<_rota_v1_CancelJobRequest__Output, _rota_v1_CancelJobResponse>;
+  
+  /**
+   * Enqueue stores one job and answers once it is durably in Redis.
+   * With an idempotency_key, a repeat within the key's retention returns the
+   * first job's id with duplicate = true and stores nothing new.
+   */
+  Enqueue: grpc.handleUnaryCall<_rota_v1_EnqueueRequest__Output, _rota_v1_EnqueueResponse>;
+  
+  /**
+   * EnqueueBatch stores many jobs in one call. Each item succeeds or fails on
+   * its own (an item naming a tenant outside the token's tenants gets
+   * PERMISSION_DENIED); the call itself fails only when the whole request is
+   * unusable (for example more items than the broker's batch limit).
+   */
+  EnqueueBatch: grpc.handleUnaryCall<_rota_v1_EnqueueBatchRequest__Output, _rota_v1_EnqueueBatchResponse>;
+  
+  /**
+   * GetJob returns the job record (state, attempts, progress, result, error,
+   * timestamps). NOT_FOUND when the job never existed or its retention expired.
+   */
+  GetJob: grpc.handleUnaryCall<_rota_v1_GetJobRequest__Output, _rota_v1_Job>;
+  
+  /**
+   * Work is a worker session. The first message must be Hello; the broker
+   * answers Welcome and then sends leases while the session has capacity.
+   * See WorkerMessage and BrokerMessage for the protocol.
+   */
+  Work: grpc.handleBidiStreamingCall<_rota_v1_WorkerMessage__Output, _rota_v1_BrokerMessage>;
+  
+}
+
+export interface BrokerDefinition extends grpc.ServiceDefinition {
+  CancelJob: MethodDefinition<_rota_v1_CancelJobRequest, _rota_v1_CancelJobResponse, _rota_v1_CancelJobRequest__Output, _rota_v1_CancelJobResponse__Output>
+  Enqueue: MethodDefinition<_rota_v1_EnqueueRequest, _rota_v1_EnqueueResponse, _rota_v1_EnqueueRequest__Output, _rota_v1_EnqueueResponse__Output>
+  EnqueueBatch: MethodDefinition<_rota_v1_EnqueueBatchRequest, _rota_v1_EnqueueBatchResponse, _rota_v1_EnqueueBatchRequest__Output, _rota_v1_EnqueueBatchResponse__Output>
+  GetJob: MethodDefinition<_rota_v1_GetJobRequest, _rota_v1_Job, _rota_v1_GetJobRequest__Output, _rota_v1_Job__Output>
+  Work: MethodDefinition<_rota_v1_WorkerMessage, _rota_v1_BrokerMessage, _rota_v1_WorkerMessage__Output, _rota_v1_BrokerMessage__Output>
+}

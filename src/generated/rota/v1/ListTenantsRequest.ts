@@ -1,0 +1,8 @@
+// Original file: proto/rota/v1/rota.proto
+
+
+export interface ListTenantsRequest {
+}
+
+export interface ListTenantsRequest__Output {
+}

@@ -1,0 +1,32 @@
+// Original file: proto/rota/v1/rota.proto
+
+
+/**
+ * Per-queue override of a tenant's settings. Unset fields inherit the tenant's.
+ */
+export interface QueueSettings {
+  'queue'?: (string);
+  'weight'?: (number | string);
+  'rate'?: (number | string);
+  'burst'?: (number);
+  'max_in_flight'?: (number);
+  '_weight'?: "weight";
+  '_rate'?: "rate";
+  '_burst'?: "burst";
+  '_max_in_flight'?: "max_in_flight";
+}
+
+/**
+ * Per-queue override of a tenant's settings. Unset fields inherit the tenant's.
+ */
+export interface QueueSettings__Output {
+  'queue': (string);
+  'weight'?: (number);
+  'rate'?: (number);
+  'burst'?: (number);
+  'max_in_flight'?: (number);
+  '_weight'?: "weight";
+  '_rate'?: "rate";
+  '_burst'?: "burst";
+  '_max_in_flight'?: "max_in_flight";
+}

@@ -1,0 +1,11 @@
+// Original file: proto/rota/v1/rota.proto
+
+import type { Tenant as _rota_v1_Tenant, Tenant__Output as _rota_v1_Tenant__Output } from '../../rota/v1/Tenant.js';
+
+export interface SetTenantRequest {
+  'tenant'?: (_rota_v1_Tenant | null);
+}
+
+export interface SetTenantRequest__Output {
+  'tenant': (_rota_v1_Tenant__Output | null);
+}

@@ -1,0 +1,72 @@
+// Original file: proto/rota/v1/rota.proto
+
+import type { QueueSettings as _rota_v1_QueueSettings, QueueSettings__Output as _rota_v1_QueueSettings__Output } from '../../rota/v1/QueueSettings.js';
+import type { Long } from '@grpc/proto-loader';
+
+/**
+ * Scheduling settings of a tenant.
+ */
+export interface Tenant {
+  'tenant'?: (string);
+  /**
+   * Share of dispatch relative to other tenants. > 0, default 1.
+   */
+  'weight'?: (number | string);
+  /**
+   * Dispatches per second (token bucket refill). 0 = unlimited (default).
+   */
+  'rate'?: (number | string);
+  /**
+   * Token bucket size. 0 = max(1, rate) (default).
+   */
+  'burst'?: (number);
+  /**
+   * Leases held at once across all workers. 0 = unlimited (default).
+   */
+  'max_in_flight'?: (number);
+  /**
+   * Jobs waiting (ready + delayed) per queue before Enqueue answers
+   * RESOURCE_EXHAUSTED. 0 = unlimited (default).
+   */
+  'max_queued'?: (number | string | Long);
+  'queues'?: (_rota_v1_QueueSettings)[];
+  '_weight'?: "weight";
+  '_rate'?: "rate";
+  '_burst'?: "burst";
+  '_max_in_flight'?: "max_in_flight";
+  '_max_queued'?: "max_queued";
+}
+
+/**
+ * Scheduling settings of a tenant.
+ */
+export interface Tenant__Output {
+  'tenant': (string);
+  /**
+   * Share of dispatch relative to other tenants. > 0, default 1.
+   */
+  'weight'?: (number);
+  /**
+   * Dispatches per second (token bucket refill). 0 = unlimited (default).
+   */
+  'rate'?: (number);
+  /**
+   * Token bucket size. 0 = max(1, rate) (default).
+   */
+  'burst'?: (number);
+  /**
+   * Leases held at once across all workers. 0 = unlimited (default).
+   */
+  'max_in_flight'?: (number);
+  /**
+   * Jobs waiting (ready + delayed) per queue before Enqueue answers
+   * RESOURCE_EXHAUSTED. 0 = unlimited (default).
+   */
+  'max_queued'?: (string);
+  'queues': (_rota_v1_QueueSettings__Output)[];
+  '_weight'?: "weight";
+  '_rate'?: "rate";
+  '_burst'?: "burst";
+  '_max_in_flight'?: "max_in_flight";
+  '_max_queued'?: "max_queued";
+}

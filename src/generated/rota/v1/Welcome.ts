@@ -1,0 +1,52 @@
+// Original file: proto/rota/v1/rota.proto
+
+
+export interface Welcome {
+  'session_id'?: (string);
+  /**
+   * Send a Heartbeat at least this often.
+   */
+  'heartbeat_interval_ms'?: (number);
+  /**
+   * A session silent for this long is dead and loses its leases.
+   */
+  'lease_ttl_ms'?: (number);
+  /**
+   * Protocol version the broker speaks (1).
+   */
+  'protocol_version'?: (number);
+  /**
+   * In-flight leases from Hello that were re-attached to this session.
+   */
+  'reattached_job_ids'?: (string)[];
+  /**
+   * In-flight leases from Hello that are no longer current (expired,
+   * cancelled or already ended): the worker should stop those jobs.
+   */
+  'refused_job_ids'?: (string)[];
+}
+
+export interface Welcome__Output {
+  'session_id': (string);
+  /**
+   * Send a Heartbeat at least this often.
+   */
+  'heartbeat_interval_ms': (number);
+  /**
+   * A session silent for this long is dead and loses its leases.
+   */
+  'lease_ttl_ms': (number);
+  /**
+   * Protocol version the broker speaks (1).
+   */
+  'protocol_version': (number);
+  /**
+   * In-flight leases from Hello that were re-attached to this session.
+   */
+  'reattached_job_ids': (string)[];
+  /**
+   * In-flight leases from Hello that are no longer current (expired,
+   * cancelled or already ended): the worker should stop those jobs.
+   */
+  'refused_job_ids': (string)[];
+}

@@ -1,0 +1,115 @@
+/**
+ * Authentication and authorization at the gRPC edge.
+ *
+ * Every call of rota.v1.Broker and rota.v1.Admin carries `authorization:
+ * Bearer <token>` metadata when the broker has tokens (ROTA_AUTH_FILE,
+ * ROTA_AUTH_TOKENS). The token's role decides the RPCs:
+ *   producer  Enqueue, EnqueueBatch, GetJob, CancelJob
+ *   worker    Work
+ *   admin     everything
+ * and its tenants (none = all) the tenants those RPCs may name. Without tokens
+ * every caller is an unscoped admin; the broker then only listens on loopback
+ * unless started with --insecure (see security.ts). Health and reflection stay
+ * open, so probes need no token.
+ */
+import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
+import { isName } from '../broker/validation.js';
+import { toServiceError } from './status.js';
+import type { Principal, Role, TokenStore } from './tokens.js';
+
+export type { Principal, Role } from './tokens.js';
+
+/** An UNAUTHENTICATED or PERMISSION_DENIED refusal; the message says what to fix. */
+export class AuthError extends Error {
+  override readonly name = 'AuthError';
+
+  constructor(
+    readonly code: status.UNAUTHENTICATED | status.PERMISSION_DENIED,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The caller when the broker has no tokens: may do anything. */
+export const ANONYMOUS: Principal = Object.freeze({
+  id: 'anonymous',
+  role: 'admin',
+  tenants: undefined,
+});
+
+const HOW_TO_SEND = 'send the metadata "authorization: Bearer <token>" (clients: the token option)';
+const BEARER = /^Bearer +(\S+) *$/i;
+
+/** Who is calling: the token's principal, ANONYMOUS without auth, or an UNAUTHENTICATED AuthError. */
+export function authenticate(tokens: TokenStore | undefined, metadata: Metadata): Principal {
+  if (tokens === undefined) return ANONYMOUS;
+  const values = metadata.get('authorization');
+  if (values.length === 0) {
+    throw new AuthError(
+      status.UNAUTHENTICATED,
+      `this broker requires a bearer token: ${HOW_TO_SEND}`,
+    );
+  }
+  if (values.length > 1) {
+    throw new AuthError(
+      status.UNAUTHENTICATED,
+      `${values.length} authorization values were sent; send exactly one "authorization: Bearer <token>"`,
+    );
+  }
+  const match = typeof values[0] === 'string' ? BEARER.exec(values[0]) : null;
+  if (!match) {
+    throw new AuthError(
+      status.UNAUTHENTICATED,
+      'the authorization metadata must be "Bearer <token>" (the word Bearer, a space, the token)',
+    );
+  }
+  const principal = tokens.match(match[1]!);
+  if (!principal) {
+    throw new AuthError(
+      status.UNAUTHENTICATED,
+      `the bearer token is not valid on this broker: ${HOW_TO_SEND} with a token from its ROTA_AUTH_FILE or ROTA_AUTH_TOKENS`,
+    );
+  }
+  return principal;
+}
+
+/** Refuses a principal whose role may not call `method` (e.g. `/rota.v1.Admin/SetTenant`). */
+export function requireRole(principal: Principal, role: Role, method: string): void {
+  if (principal.role === role || principal.role === 'admin') return;
+  const needs = role === 'admin' ? 'an admin token' : `a ${role} (or admin) token`;
+  throw new AuthError(
+    status.PERMISSION_DENIED,
+    `${method.replace(/^\//, '')} needs ${needs}; this token's role is ${principal.role}`,
+  );
+}
+
+/** Whether the principal may act for `tenant`. */
+export const mayActFor = (principal: Principal, tenant: string): boolean =>
+  principal.tenants === undefined || principal.tenants.has(tenant);
+
+/** The PERMISSION_DENIED refusal for a tenant outside the principal's scope. */
+export function tenantDenied(principal: Principal, tenant: string): AuthError {
+  const scope = [...(principal.tenants ?? [])].sort().join(', ');
+  return new AuthError(
+    status.PERMISSION_DENIED,
+    `this token may not act for tenant "${tenant}"; its tenants are: ${scope}`,
+  );
+}
+
+/**
+ * Refuses a tenant outside the principal's scope. A malformed tenant id is left
+ * to validation (INVALID_ARGUMENT): no tenant of that name can exist.
+ */
+export function requireTenant(principal: Principal, tenant: string): void {
+  if (mayActFor(principal, tenant) || !isName(tenant)) return;
+  throw tenantDenied(principal, tenant);
+}
+
+/** Any error to the status a call ends with: AuthError as is, the rest by the domain table. */
+export function toCallError(error: unknown): Partial<ServiceError> {
+  if (error instanceof AuthError) {
+    return { code: error.code, details: error.message, message: error.message };
+  }
+  return toServiceError(error);
+}

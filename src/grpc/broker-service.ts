@@ -1,0 +1,222 @@
+import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Broker } from '../broker/broker.js';
+import { BrokerError } from '../broker/errors.js';
+import type { EnqueueResult as WireEnqueueResult } from '../generated/rota/v1/EnqueueResult.js';
+import type { BrokerHandlers } from '../generated/rota/v1/Broker.js';
+import type { AdminHandlers } from '../generated/rota/v1/Admin.js';
+import {
+  toEnqueueInput,
+  toTenantUpdate,
+  toWireJob,
+  toWireState,
+  toWireStats,
+  toWireTenant,
+} from './codec.js';
+import { STATUS_OF } from './status.js';
+import {
+  AuthError,
+  authenticate,
+  mayActFor,
+  requireRole,
+  requireTenant,
+  toCallError,
+  type Principal,
+  type Role,
+} from './auth.js';
+import type { TokenStore } from './tokens.js';
+import { UndecodableMessage } from './undecodable.js';
+import { workHandler } from './work-stream.js';
+
+export interface ServiceOptions {
+  /** Most items in one EnqueueBatch (ROTA_MAX_BATCH_SIZE). */
+  readonly maxBatchSize: number;
+  /** Most worker sessions at once (ROTA_MAX_SESSIONS). */
+  readonly maxSessions: number;
+  /** A Work stream must say Hello within this long (the lease TTL). */
+  readonly helloTimeoutMs: number;
+  /** Undefined = no auth: every caller is an unscoped admin. */
+  readonly tokens: TokenStore | undefined;
+}
+
+/**
+ * Adapts an async handler to grpc-js's callback style: authenticates the
+ * caller, checks its role, and maps errors to status codes. The handler checks
+ * the tenants the request names.
+ */
+function unary<Req, Res>(
+  logger: Logger,
+  tokens: TokenStore | undefined,
+  role: Role,
+  handler: (request: Req, principal: Principal) => Promise<Res>,
+): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
+  return (call, callback) => {
+    let principal: Principal;
+    try {
+      principal = authenticate(tokens, call.metadata);
+      requireRole(principal, role, call.getPath());
+    } catch (error) {
+      logger.debug({ err: error, path: call.getPath() }, 'call refused');
+      callback(toCallError(error), null);
+      return;
+    }
+    const request: unknown = call.request;
+    if (request instanceof UndecodableMessage) {
+      callback(toCallError(new BrokerError('invalid_argument', request.description)), null);
+      return;
+    }
+    handler(call.request, principal).then(
+      (response) => callback(null, response),
+      (error: unknown) => {
+        const serviceError = toCallError(error);
+        const expected =
+          error instanceof AuthError || (error instanceof BrokerError && error.code !== 'internal');
+        if (!expected) logger.error({ err: error, path: call.getPath() }, 'request failed');
+        callback(serviceError, null);
+      },
+    );
+  };
+}
+
+export function brokerHandlers(
+  broker: Broker,
+  logger: Logger,
+  options: ServiceOptions,
+): BrokerHandlers {
+  const { tokens, maxBatchSize } = options;
+  return {
+    Enqueue: unary(logger, tokens, 'producer', async (request, principal) => {
+      requireTenant(principal, request.tenant);
+      const [result] = await broker.enqueue([toEnqueueInput(request)]);
+      if (result instanceof BrokerError) throw result;
+      return { job_id: result!.jobId, duplicate: result!.duplicate };
+    }),
+    EnqueueBatch: unary(logger, tokens, 'producer', async (request, principal) => {
+      if (request.jobs.length > maxBatchSize) {
+        throw new BrokerError(
+          'invalid_argument',
+          `jobs has ${request.jobs.length} items; the limit is ${maxBatchSize} (ROTA_MAX_BATCH_SIZE). Split the batch`,
+        );
+      }
+      // Items naming a tenant outside the token's scope are refused one by one.
+      const results = new Array<WireEnqueueResult>(request.jobs.length);
+      const allowed: number[] = [];
+      request.jobs.forEach((job, i) => {
+        try {
+          requireTenant(principal, job.tenant);
+          allowed.push(i);
+        } catch (error) {
+          const { message } = error as AuthError;
+          results[i] = {
+            job_id: '',
+            duplicate: false,
+            code: status.PERMISSION_DENIED,
+            error: message,
+          };
+        }
+      });
+      const outcomes =
+        allowed.length === 0
+          ? []
+          : await broker.enqueue(allowed.map((i) => toEnqueueInput(request.jobs[i]!)));
+      outcomes.forEach((result, k) => {
+        results[allowed[k]!] =
+          result instanceof BrokerError
+            ? { job_id: '', duplicate: false, code: STATUS_OF[result.code], error: result.message }
+            : { job_id: result.jobId, duplicate: result.duplicate, code: 0, error: '' };
+      });
+      return { results };
+    }),
+    GetJob: unary(logger, tokens, 'producer', async (request, principal) => {
+      requireTenant(principal, request.tenant);
+      return toWireJob(await broker.getJob(request.tenant, request.job_id));
+    }),
+    CancelJob: unary(logger, tokens, 'producer', async (request, principal) => {
+      requireTenant(principal, request.tenant);
+      const outcome = await broker.cancel(request.tenant, request.job_id);
+      return { cancelled: outcome.cancelled, state: toWireState(outcome.state) };
+    }),
+    Work: workHandler({
+      leases: broker.leases,
+      logger,
+      tokens,
+      maxSessions: options.maxSessions,
+      helloTimeoutMs: options.helloTimeoutMs,
+      onWritable: (session) => {
+        for (const queue of session.queues) broker.dispatcher(queue).pump();
+      },
+    }),
+  };
+}
+
+/** Admin RPCs need an admin token; a scoped admin only sees and changes its tenants. */
+export function adminHandlers(
+  broker: Broker,
+  logger: Logger,
+  tokens: TokenStore | undefined,
+): AdminHandlers {
+  return {
+    SetTenant: unary(logger, tokens, 'admin', async (request, principal) => {
+      requireTenant(principal, request.tenant?.tenant ?? '');
+      return toWireTenant(await broker.tenants.set(toTenantUpdate(request.tenant)));
+    }),
+    GetTenant: unary(logger, tokens, 'admin', async (request, principal) => {
+      requireTenant(principal, request.tenant);
+      return toWireTenant(await broker.tenants.get(request.tenant));
+    }),
+    ListTenants: unary(logger, tokens, 'admin', async (_request, principal) => ({
+      tenants: (await broker.tenants.list())
+        .filter((view) => mayActFor(principal, view.tenant))
+        .map(toWireTenant),
+    })),
+    GetStats: unary(logger, tokens, 'admin', async (request, principal) => {
+      requireTenant(principal, request.tenant);
+      const { rows, truncated } = await statsFor(broker, principal, request.queue, request.tenant);
+      const now = Date.now();
+      return {
+        entries: rows.map((row) => toWireStats(row, now)),
+        generated_at_unix_ms: now,
+        truncated,
+      };
+    }),
+    ListDeadLetters: unary(logger, tokens, 'admin', async (request, principal) => {
+      requireTenant(principal, request.tenant);
+      const page = await broker.listDeadLetters(
+        request.tenant,
+        request.queue,
+        request.page_size,
+        request.page_token,
+      );
+      return {
+        jobs: page.jobs.map(toWireJob),
+        next_page_token: page.nextPageToken,
+        total: page.total,
+      };
+    }),
+    ReplayDeadLetters: unary(logger, tokens, 'admin', async (request, principal) => {
+      requireTenant(principal, request.tenant);
+      const outcome = await broker.replayDeadLetters(
+        request.tenant,
+        request.queue,
+        request.job_ids,
+        request.all,
+      );
+      return { replayed: outcome.replayed, not_found: outcome.notFound };
+    }),
+  };
+}
+
+/** GetStats of every tenant, or for a scoped admin asking for all: of each of its tenants. */
+async function statsFor(
+  broker: Broker,
+  principal: Principal,
+  queue: string,
+  tenant: string,
+): ReturnType<Broker['getStats']> {
+  if (tenant !== '' || principal.tenants === undefined) return broker.getStats(queue, tenant);
+  const parts = await Promise.all([...principal.tenants].map((t) => broker.getStats(queue, t)));
+  const rows = parts
+    .flatMap((part) => part.rows)
+    .sort((a, b) => a.queue.localeCompare(b.queue) || a.tenant.localeCompare(b.tenant));
+  return { rows, truncated: parts.some((part) => part.truncated) };
+}

@@ -1,0 +1,11 @@
+export type { Clock } from './clock.js';
+export {
+  DEFAULT_TENANT_SETTINGS,
+  effectiveBurst,
+  resolveQueueOverride,
+  resolveTenantSettings,
+  type TenantSettings,
+} from './settings.js';
+export { TokenBucket } from './token-bucket.js';
+export { TenantLimits } from './tenant-limits.js';
+export { FairScheduler, type FairSchedulerOptions, type TenantState } from './fair-scheduler.js';

@@ -1,0 +1,194 @@
+/**
+ * Limits of each tenant, shared by the schedulers of all queues of one broker:
+ * a tenant-wide token bucket and in-flight counter, plus optional per
+ * tenant×queue overrides (their own weight, bucket and in-flight cap, applied
+ * on top of the tenant-wide ones).
+ *
+ * Invariant: a tenant's in-flight count is the sum of its per-queue counts. A
+ * release only counts if that tenant×queue has a lease in flight, so a late or
+ * duplicate release (a lease that expired and was released already) can never
+ * push a counter below the real number of leases, and so never lets a
+ * scheduler exceed `maxInFlight`.
+ */
+import type { Clock } from './clock.js';
+import {
+  DEFAULT_TENANT_SETTINGS,
+  effectiveBurst,
+  resolveQueueOverride,
+  resolveTenantSettings,
+  type TenantSettings,
+} from './settings.js';
+import { TokenBucket } from './token-bucket.js';
+
+interface QueueRecord {
+  override: Readonly<Partial<TenantSettings>> | undefined;
+  /** Present when the override sets a rate > 0. */
+  bucket: TokenBucket | undefined;
+  inFlight: number;
+}
+
+interface TenantRecord {
+  /** undefined = defaults. */
+  settings: Readonly<TenantSettings> | undefined;
+  /** Present when the tenant's rate is > 0. */
+  bucket: TokenBucket | undefined;
+  inFlight: number;
+  readonly queues: Map<string, QueueRecord>;
+}
+
+export class TenantLimits {
+  readonly #clock: Clock;
+  readonly #tenants = new Map<string, TenantRecord>();
+  readonly #listeners = new Set<(tenant: string) => void>();
+
+  constructor(clock: Clock) {
+    this.#clock = clock;
+  }
+
+  /** Replaces the tenant's settings, live; fields not given (or `undefined`) take their defaults. */
+  setTenant(tenant: string, settings: Partial<TenantSettings> | undefined): void {
+    const resolved =
+      settings === undefined ? undefined : resolveTenantSettings(settings, `tenant "${tenant}"`);
+    const record = this.#tenant(tenant);
+    record.settings = resolved;
+    const { rate, burst } = resolved ?? DEFAULT_TENANT_SETTINGS;
+    record.bucket = this.#rebucket(record.bucket, rate, burst);
+    this.#prune(tenant, record);
+    this.#emit(tenant);
+  }
+
+  /** Replaces the tenant×queue override, live; `undefined` removes it. */
+  setQueueOverride(
+    tenant: string,
+    queue: string,
+    settings: Partial<TenantSettings> | undefined,
+  ): void {
+    const override =
+      settings === undefined
+        ? undefined
+        : resolveQueueOverride(settings, `override of tenant "${tenant}" on queue "${queue}"`);
+    const record = this.#tenant(tenant);
+    const perQueue = this.#queue(record, queue);
+    perQueue.override = override;
+    perQueue.bucket = this.#rebucket(perQueue.bucket, override?.rate ?? 0, override?.burst ?? 0);
+    this.#prune(tenant, record, queue);
+    this.#emit(tenant);
+  }
+
+  /** Effective settings of the tenant (overrides aside). */
+  settings(tenant: string): Readonly<TenantSettings> {
+    return this.#tenants.get(tenant)?.settings ?? DEFAULT_TENANT_SETTINGS;
+  }
+
+  /** Effective weight: the override's, else the tenant's, else the default. */
+  weight(tenant: string, queue: string): number {
+    const record = this.#tenants.get(tenant);
+    return (
+      record?.queues.get(queue)?.override?.weight ??
+      record?.settings?.weight ??
+      DEFAULT_TENANT_SETTINGS.weight
+    );
+  }
+
+  /**
+   * 0 when a dispatch of tenant×queue is allowed now; otherwise the clock time
+   * when it may be: when the later of the two buckets has a token, or Infinity
+   * while an in-flight cap is reached (until a release).
+   */
+  blockedUntil(tenant: string, queue: string): number {
+    const record = this.#tenants.get(tenant);
+    if (record === undefined) return 0;
+    const perQueue = record.queues.get(queue);
+    const cap = record.settings?.maxInFlight ?? 0;
+    const queueCap = perQueue?.override?.maxInFlight ?? 0;
+    if (
+      (cap > 0 && record.inFlight >= cap) ||
+      (perQueue && queueCap > 0 && perQueue.inFlight >= queueCap)
+    ) {
+      return Infinity;
+    }
+    const now = this.#clock();
+    const until = Math.max(record.bucket?.availableAt() ?? 0, perQueue?.bucket?.availableAt() ?? 0);
+    return until > now ? until : 0;
+  }
+
+  /** Records one dispatch: takes a token from each bucket that applies, counts one more in flight. */
+  onDispatch(tenant: string, queue: string): void {
+    const now = this.#clock();
+    const record = this.#tenant(tenant);
+    const perQueue = this.#queue(record, queue);
+    record.bucket?.take(now);
+    perQueue.bucket?.take(now);
+    record.inFlight += 1;
+    perQueue.inFlight += 1;
+  }
+
+  /** Records the end of one lease of tenant×queue. Ignored when none is in flight there. */
+  onRelease(tenant: string, queue: string): void {
+    const record = this.#tenants.get(tenant);
+    const perQueue = record?.queues.get(queue);
+    if (record === undefined || perQueue === undefined || perQueue.inFlight === 0) return;
+    perQueue.inFlight -= 1;
+    record.inFlight -= 1;
+    this.#prune(tenant, record, queue);
+    this.#emit(tenant);
+  }
+
+  /** Leases in flight for the tenant, on one queue or (without `queue`) on all. */
+  inFlight(tenant: string, queue?: string): number {
+    const record = this.#tenants.get(tenant);
+    if (queue === undefined) return record?.inFlight ?? 0;
+    return record?.queues.get(queue)?.inFlight ?? 0;
+  }
+
+  /**
+   * Subscribes to "the tenant's limits may now admit more" (a release, a
+   * settings change). Listeners run synchronously. Returns the unsubscribe function.
+   */
+  onChange(listener: (tenant: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  #emit(tenant: string): void {
+    for (const listener of this.#listeners) listener(tenant);
+  }
+
+  /** The bucket for new settings: none when unlimited, else the old one reconfigured (tokens kept) or a full one. */
+  #rebucket(bucket: TokenBucket | undefined, rate: number, burst: number): TokenBucket | undefined {
+    if (rate === 0) return undefined;
+    const size = effectiveBurst(rate, burst);
+    if (bucket === undefined) return new TokenBucket(rate, size, this.#clock());
+    bucket.reconfigure(rate, size, this.#clock());
+    return bucket;
+  }
+
+  #tenant(tenant: string): TenantRecord {
+    let record = this.#tenants.get(tenant);
+    if (record === undefined) {
+      record = { settings: undefined, bucket: undefined, inFlight: 0, queues: new Map() };
+      this.#tenants.set(tenant, record);
+    }
+    return record;
+  }
+
+  #queue(record: TenantRecord, queue: string): QueueRecord {
+    let perQueue = record.queues.get(queue);
+    if (perQueue === undefined) {
+      perQueue = { override: undefined, bucket: undefined, inFlight: 0 };
+      record.queues.set(queue, perQueue);
+    }
+    return perQueue;
+  }
+
+  /** Forgets records that hold nothing but defaults, so idle tenants cost no memory. */
+  #prune(tenant: string, record: TenantRecord, queue?: string): void {
+    if (queue !== undefined) {
+      const perQueue = record.queues.get(queue);
+      if (perQueue?.override === undefined && perQueue?.inFlight === 0) record.queues.delete(queue);
+    }
+    if (record.settings === undefined && record.queues.size === 0) this.#tenants.delete(tenant);
+  }
+}

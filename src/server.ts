@@ -1,0 +1,154 @@
+import * as grpc from '@grpc/grpc-js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { Broker } from './broker/broker.js';
+import { DEFAULT_METRICS_ADDRESS, type BrokerConfig } from './config.js';
+import { adminHandlers, brokerHandlers } from './grpc/broker-service.js';
+import { loadRotaProto } from './grpc/proto.js';
+import { addHealthAndReflection } from './grpc/health.js';
+import { withTolerantDecoding } from './grpc/undecodable.js';
+import { loadSecurity } from './grpc/security.js';
+import { createLogger } from './telemetry/logger.js';
+import { startMetricsEndpoint, type MetricsEndpoint } from './telemetry/prometheus.js';
+
+const DRAIN_POLL_MS = 20;
+/** After the streams are told to end, calls still open are cut after this long. */
+const FORCE_CLOSE_AFTER_MS = 1000;
+
+export interface RunningBroker {
+  /** host:port actually bound (port 0 in the config picks a free one). */
+  readonly address: string;
+  readonly broker: Broker;
+  /** The Prometheus endpoint's URL, when metrics are on. */
+  readonly metricsUrl: string | undefined;
+  /**
+   * Graceful stop: accepts no new calls, tells worker sessions to drain, records
+   * their acks for up to `graceMs` (default: the configured grace), then ends
+   * the streams and closes Redis. Leases still held stay in Redis for recovery.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+  /** Dies abruptly, as a crash would: no cleanup beyond closing sockets. For tests. */
+  kill(): Promise<void>;
+}
+
+/** Room for a full EnqueueBatch of large payloads, and no more. */
+function maxMessageBytes(config: BrokerConfig): number {
+  return Math.max(16 * 1024 * 1024, 2 * config.maxPayloadBytes + 64 * 1024);
+}
+
+/**
+ * The Prometheus endpoint. A second broker on one machine finds the default
+ * port taken: it then runs without an endpoint and says so; an address set on
+ * purpose that cannot be bound stops the start.
+ */
+async function openMetrics(
+  config: BrokerConfig,
+  logger: Logger,
+): Promise<MetricsEndpoint | undefined> {
+  if (!config.metricsAddress) return undefined;
+  try {
+    const metrics = await startMetricsEndpoint(config.metricsAddress);
+    logger.info({ url: metrics.url }, 'Prometheus metrics endpoint listening');
+    return metrics;
+  } catch (error) {
+    const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+    if (!inUse || config.metricsAddress !== DEFAULT_METRICS_ADDRESS) throw error;
+    logger.warn(
+      { address: config.metricsAddress },
+      'metrics port in use (another broker?): running without a metrics endpoint; set ROTA_METRICS_ADDRESS',
+    );
+    return undefined;
+  }
+}
+
+export async function startBroker(
+  config: BrokerConfig,
+  logger: Logger = createLogger(config.logLevel),
+): Promise<RunningBroker> {
+  if (!config.redisUrl) {
+    throw new TypeError(
+      'startBroker needs config.redisUrl; the rota command starts a local redis-server when none is given',
+    );
+  }
+  // Tokens, TLS and the loopback rule first: a refused start touches nothing.
+  const security = await loadSecurity(config, logger);
+  const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'rota' };
+  const redis = new Redis(config.redisUrl, redisOptions);
+  const subscriber = new Redis(config.redisUrl, redisOptions);
+  for (const connection of [redis, subscriber]) {
+    connection.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));
+  }
+  await Promise.all([redis.connect(), subscriber.connect()]);
+
+  const metrics = await openMetrics(config, logger);
+  const broker = new Broker({
+    config,
+    redis,
+    subscriber,
+    logger,
+    ...(metrics ? { meter: metrics.meter } : {}),
+  });
+  await broker.start();
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': maxMessageBytes(config),
+    'grpc.max_send_message_length': maxMessageBytes(config),
+  });
+  const { rota } = loadRotaProto();
+  server.addService(
+    withTolerantDecoding(rota.v1.Broker.service),
+    brokerHandlers(broker, logger, {
+      maxBatchSize: config.maxBatchSize,
+      maxSessions: config.maxSessions,
+      helloTimeoutMs: config.leaseTtlMs,
+      tokens: security.tokens,
+    }),
+  );
+  server.addService(
+    withTolerantDecoding(rota.v1.Admin.service),
+    adminHandlers(broker, logger, security.tokens),
+  );
+  addHealthAndReflection(server, redis, logger);
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(config.grpcAddress, security.credentials, (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    );
+  });
+  const host = config.grpcAddress.slice(0, config.grpcAddress.lastIndexOf(':'));
+  const address = `${host}:${port}`;
+  logger.info({ address, brokerId: broker.id }, 'rota broker listening');
+
+  let stopped = false;
+  return {
+    address,
+    broker,
+    metricsUrl: metrics?.url,
+    async shutdown(graceMs = config.shutdownGraceMs) {
+      if (stopped) return;
+      stopped = true;
+      logger.info({ graceMs }, 'shutting down: no new calls; workers drain');
+      const callsDone = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      broker.drain(graceMs);
+      const deadline = Date.now() + graceMs;
+      while (broker.leases.heldByWorkers > 0 && Date.now() < deadline) await sleep(DRAIN_POLL_MS);
+      const left = broker.leases.heldByWorkers;
+      if (left > 0)
+        logger.warn({ leases: left }, 'grace period over: leases left in Redis for recovery');
+      broker.stop();
+      await Promise.race([callsDone, sleep(FORCE_CLOSE_AFTER_MS)]);
+      server.forceShutdown();
+      await Promise.allSettled([redis.quit(), subscriber.quit(), metrics?.close()]);
+      logger.info({ brokerId: broker.id }, 'rota broker stopped');
+    },
+    async kill() {
+      if (stopped) return;
+      stopped = true;
+      server.forceShutdown();
+      broker.stop();
+      redis.disconnect();
+      subscriber.disconnect();
+      await metrics?.close();
+    },
+  };
+}

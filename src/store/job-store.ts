@@ -1,0 +1,558 @@
+import type { Redis } from 'ioredis';
+import { GROUP, Keys } from './keys.js';
+import { defineScripts, queueScript, runScript } from './scripts.js';
+import type {
+  AckOutcome,
+  CancelOutcome,
+  EnqueueOutcome,
+  FailOutcome,
+  FetchResult,
+  FetchedJob,
+  JobRecord,
+  JobState,
+  NewJob,
+  QueueDepth,
+  ReclaimOutcome,
+} from './types.js';
+
+export interface JobStoreOptions {
+  readonly keyPrefix: string;
+  /** This broker's consumer name in every ready stream's group. */
+  readonly consumer: string;
+  readonly completedRetentionMs: number;
+  readonly deadRetentionMs: number;
+  readonly idempotencyRetentionMs: number;
+}
+
+/** Most delayed jobs one fetch promotes; the rest wait for the next fetch. */
+const PROMOTE_LIMIT = 500;
+/** Most stale entries one reclaim takes per stream. */
+const RECLAIM_LIMIT = 200;
+/** Values per job in a fetch reply (see fetch.lua). */
+const FETCH_FIELDS = 10;
+
+export interface HeldEntry {
+  readonly tenant: string;
+  readonly queue: string;
+  readonly priority: number;
+  readonly entry: string;
+}
+
+/**
+ * The only module that talks to Redis about jobs. Every multi-step change is one
+ * Lua script; batches go out as one pipeline.
+ */
+export class JobStore {
+  readonly keys: Keys;
+
+  constructor(
+    readonly redis: Redis,
+    private readonly options: JobStoreOptions,
+  ) {
+    this.keys = new Keys(options.keyPrefix);
+    defineScripts(redis);
+  }
+
+  /**
+   * Stores jobs in one round trip. The per-queue index of tenants with work is
+   * written before the tenant's script: a crash between the two leaves a tenant
+   * marked active with nothing to do (dropped when found empty), never a job no
+   * broker can find.
+   */
+  async enqueue(
+    jobs: readonly NewJob[],
+    maxQueued: (tenant: string, queue: string) => number,
+    now: number,
+  ): Promise<EnqueueOutcome[]> {
+    const groups = groupBy(jobs, (job) => `${job.queue}\n${job.tenant}`);
+    const pipeline = this.redis.pipeline();
+    for (const indexes of groups.values()) {
+      const { tenant, queue } = jobs[indexes[0]!]!;
+      pipeline.sadd(this.keys.activeTenants(queue), tenant);
+    }
+    const calls: number[][] = [];
+    for (const indexes of groups.values()) {
+      const { tenant, queue } = jobs[indexes[0]!]!;
+      for (let start = 0; start < indexes.length; start += SCRIPT_BATCH) {
+        const chunk = indexes.slice(start, start + SCRIPT_BATCH);
+        const args: Array<string | number | Buffer> = [
+          this.keys.queueBase(tenant, queue),
+          this.keys.jobBase(tenant),
+          this.keys.idempotency(tenant, ''),
+          now,
+          this.options.idempotencyRetentionMs,
+          maxQueued(tenant, queue),
+          queue,
+        ];
+        for (const index of chunk) {
+          const job = jobs[index]!;
+          args.push(
+            job.id,
+            job.idempotencyKey,
+            job.runAt,
+            job.priority,
+            job.payload,
+            job.maxAttempts,
+            job.backoffInitialMs,
+            job.backoffMaxMs,
+            job.timeoutMs,
+            encodeHeaders(job.headers),
+            job.createdAt,
+          );
+        }
+        queueScript(pipeline, 'enqueue', [this.keys.delayed(tenant, queue)], args);
+        calls.push(chunk);
+      }
+    }
+    const replies = (await execPipeline(pipeline)).slice(groups.size);
+    const outcomes = new Array<EnqueueOutcome>(jobs.length);
+    replies.forEach((reply, call) => {
+      const values = reply as Array<number | string>;
+      calls[call]!.forEach((index, k) => {
+        const code = Number(values[2 * k]);
+        const value = values[2 * k + 1];
+        outcomes[index] =
+          code === 0
+            ? { kind: 'stored', jobId: String(value) }
+            : code === 1
+              ? { kind: 'duplicate', jobId: String(value) }
+              : { kind: 'full', queued: Number(value) };
+      });
+    });
+    return outcomes;
+  }
+
+  async fetch(tenant: string, queue: string, count: number, now: number): Promise<FetchResult> {
+    const reply = (await runScript(
+      this.redis,
+      'fetch',
+      [this.keys.levels(tenant, queue), this.keys.delayed(tenant, queue)],
+      [
+        this.keys.queueBase(tenant, queue),
+        this.keys.jobBase(tenant),
+        this.options.consumer,
+        count,
+        now,
+        PROMOTE_LIMIT,
+      ],
+      true,
+    )) as Array<Buffer | number>;
+    const nextDue = Number(reply[0]);
+    const jobs: FetchedJob[] = [];
+    for (let i = 2; i + FETCH_FIELDS <= reply.length; i += FETCH_FIELDS) {
+      const field = (offset: number): Buffer => reply[i + offset] as Buffer;
+      jobs.push({
+        id: field(0).toString(),
+        tenant,
+        queue,
+        entry: field(1).toString(),
+        priority: Number(field(2).toString()),
+        attempts: Number(field(3).toString()),
+        maxAttempts: Number(field(4).toString()),
+        timeoutMs: Number(field(5).toString()),
+        payload: field(6),
+        headers: parseHeaders(field(7).toString()),
+        createdAt: Number(field(8).toString()),
+        runAt: Number(field(9).toString()),
+      });
+    }
+    return { jobs, nextDueAt: nextDue >= 0 ? nextDue : undefined, idle: Number(reply[1]) === 1 };
+  }
+
+  /**
+   * Turns fetched jobs into leases under the given tokens, one script per tenant,
+   * all in one round trip. Returns each job's attempt number, 0 when skipped.
+   */
+  async lease(
+    grants: ReadonlyArray<{ job: FetchedJob; token: string }>,
+    now: number,
+  ): Promise<number[]> {
+    const byTenant = new Map<string, number[]>();
+    grants.forEach((grant, index) => {
+      const list = byTenant.get(grant.job.tenant);
+      if (list) list.push(index);
+      else byTenant.set(grant.job.tenant, [index]);
+    });
+    const pipeline = this.redis.pipeline();
+    const order: number[][] = [];
+    for (const [tenant, indexes] of byTenant) {
+      const args: Array<string | number> = [this.keys.jobBase(tenant), now, this.options.consumer];
+      for (const index of indexes) {
+        const grant = grants[index]!;
+        args.push(grant.job.id, grant.job.entry, grant.token, grant.job.attempts + 1);
+      }
+      queueScript(pipeline, 'lease', [this.keys.jobBase(tenant)], args);
+      order.push(indexes);
+    }
+    const replies = await execPipeline(pipeline);
+    const attempts = new Array<number>(grants.length).fill(0);
+    replies.forEach((reply, r) => {
+      (reply as number[]).forEach((leased, k) => {
+        const index = order[r]![k]!;
+        if (Number(leased) === 1) attempts[index] = grants[index]!.job.attempts + 1;
+      });
+    });
+    return attempts;
+  }
+
+  async complete(
+    acks: ReadonlyArray<{
+      tenant: string;
+      queue: string;
+      jobId: string;
+      token: string;
+      result: Buffer;
+      entry: string;
+      priority: number;
+    }>,
+    now: number,
+  ): Promise<AckOutcome[]> {
+    if (acks.length === 0) return [];
+    const groups = groupBy(acks, (ack) => ack.tenant);
+    const pipeline = this.redis.pipeline();
+    for (const [tenant, indexes] of groups) {
+      const args: Array<string | number | Buffer> = [
+        this.keys.tenantBase(tenant),
+        now,
+        this.options.completedRetentionMs,
+        this.options.consumer,
+      ];
+      for (const index of indexes) {
+        const ack = acks[index]!;
+        args.push(ack.jobId, ack.queue, ack.token, ack.result, ack.entry, ack.priority);
+      }
+      queueScript(pipeline, 'complete', [this.keys.jobBase(tenant)], args);
+    }
+    const replies = await execPipeline(pipeline);
+    const outcomes = new Array<AckOutcome>(acks.length);
+    [...groups.values()].forEach((indexes, call) => {
+      const codes = replies[call] as number[];
+      indexes.forEach(
+        (index, k) => (outcomes[index] = ACK_OUTCOMES[Number(codes[k])] ?? 'unknown'),
+      );
+    });
+    return outcomes;
+  }
+
+  async fail(
+    failures: ReadonlyArray<{
+      tenant: string;
+      queue: string;
+      jobId: string;
+      token: string;
+      message: string;
+      retryable: boolean;
+      retryAfterMs: number;
+    }>,
+    now: number,
+  ): Promise<FailOutcome[]> {
+    if (failures.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const failure of failures) {
+      queueScript(
+        pipeline,
+        'fail',
+        [this.keys.job(failure.tenant, failure.jobId)],
+        [
+          this.keys.queueBase(failure.tenant, failure.queue),
+          failure.jobId,
+          failure.token,
+          now,
+          failure.message,
+          failure.retryable ? 1 : 0,
+          failure.retryAfterMs,
+          Math.random(),
+          this.options.deadRetentionMs,
+          this.options.consumer,
+        ],
+      );
+    }
+    const replies = await execPipeline(pipeline);
+    return replies.map((reply) => {
+      const [code, outcome, runAt] = (reply as number[]).map(Number);
+      if (code === 1) return { kind: 'stale' };
+      if (code === 2) return { kind: 'unknown' };
+      return outcome === 1 ? { kind: 'retrying', runAt: runAt! } : { kind: 'dead' };
+    });
+  }
+
+  /** Makes this broker the holder of leases re-attached here; false where the lease is not current. */
+  async adopt(
+    leases: ReadonlyArray<{ tenant: string; jobId: string; token: string }>,
+  ): Promise<boolean[]> {
+    if (leases.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const lease of leases) {
+      queueScript(
+        pipeline,
+        'adopt',
+        [this.keys.job(lease.tenant, lease.jobId)],
+        [lease.token, this.options.consumer],
+      );
+    }
+    return (await execPipeline(pipeline)).map((reply) => Number(reply) === 1);
+  }
+
+  async progress(tenant: string, jobId: string, token: string, data: Buffer): Promise<AckOutcome> {
+    const code = await runScript(
+      this.redis,
+      'progress',
+      [this.keys.job(tenant, jobId)],
+      [token, data],
+    );
+    return ACK_OUTCOMES[Number(code)] ?? 'unknown';
+  }
+
+  async cancel(tenant: string, jobId: string, now: number): Promise<CancelOutcome> {
+    const reply = (await runScript(
+      this.redis,
+      'cancel',
+      [this.keys.job(tenant, jobId)],
+      [this.keys.tenantBase(tenant), jobId, now, this.options.completedRetentionMs],
+    )) as [number, string?];
+    if (reply[0] === 0) return { kind: 'not_found' };
+    if (reply[0] === 1) return { kind: 'ended', state: reply[1] as JobState };
+    return { kind: 'cancelled', previous: reply[1] as JobState };
+  }
+
+  async getJob(tenant: string, jobId: string): Promise<JobRecord | undefined> {
+    const hash = await this.redis.hgetallBuffer(this.keys.job(tenant, jobId));
+    return decodeJob(tenant, jobId, hash);
+  }
+
+  async getJobs(tenant: string, jobIds: readonly string[]): Promise<JobRecord[]> {
+    if (jobIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const id of jobIds) pipeline.hgetallBuffer(this.keys.job(tenant, id));
+    const replies = await execPipeline(pipeline);
+    return replies
+      .map((hash, i) => decodeJob(tenant, jobIds[i]!, hash as Record<string, Buffer>))
+      .filter((job): job is JobRecord => job !== undefined);
+  }
+
+  /** Dead job ids, newest first, from `offset`; with the queue's total. */
+  async listDead(
+    tenant: string,
+    queue: string,
+    offset: number,
+    limit: number,
+  ): Promise<{ ids: string[]; total: number }> {
+    const key = this.keys.dead(tenant, queue);
+    const [ids, total] = await Promise.all([
+      this.redis.zrevrange(key, offset, offset + limit - 1),
+      this.redis.zcard(key),
+    ]);
+    return { ids, total };
+  }
+
+  async replayDead(
+    tenant: string,
+    queue: string,
+    jobIds: readonly string[],
+    limitWhenAll: number,
+  ): Promise<{ replayed: number; notFound: string[] }> {
+    await this.redis.sadd(this.keys.activeTenants(queue), tenant);
+    const reply = (await runScript(
+      this.redis,
+      'replay',
+      [this.keys.dead(tenant, queue)],
+      [this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), limitWhenAll, ...jobIds],
+    )) as [number, ...string[]];
+    const [replayed, ...notFound] = reply;
+    return { replayed: Number(replayed), notFound: notFound.map(String) };
+  }
+
+  /** Takes over entries idle longer than `minIdleMs` (their holder died). */
+  async reclaim(
+    tenant: string,
+    queue: string,
+    minIdleMs: number,
+    now: number,
+  ): Promise<ReclaimOutcome> {
+    const reply = (await runScript(
+      this.redis,
+      'reclaim',
+      [this.keys.levels(tenant, queue)],
+      [
+        this.keys.queueBase(tenant, queue),
+        this.keys.jobBase(tenant),
+        this.options.consumer,
+        minIdleMs,
+        now,
+        Math.random(),
+        this.options.deadRetentionMs,
+        RECLAIM_LIMIT,
+      ],
+    )) as number[];
+    const [requeued = 0, retrying = 0, dead = 0, nextRunAt = -1] = reply.map(Number);
+    return { requeued, retrying, dead, nextRunAt: nextRunAt >= 0 ? nextRunAt : undefined };
+  }
+
+  /**
+   * Resets the idle time of entries this broker holds (buffered or leased), one
+   * XCLAIM … JUSTID per stream, so other brokers' reclaim leaves them alone.
+   */
+  async renew(entries: Iterable<HeldEntry>): Promise<void> {
+    const byStream = new Map<string, string[]>();
+    for (const held of entries) {
+      const stream = this.keys.ready(held.tenant, held.queue, held.priority);
+      const list = byStream.get(stream);
+      if (list) list.push(held.entry);
+      else byStream.set(stream, [held.entry]);
+    }
+    if (byStream.size === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const [stream, ids] of byStream) {
+      pipeline.call('XCLAIM', stream, GROUP, this.options.consumer, 0, ...ids, 'JUSTID');
+    }
+    await execPipeline(pipeline);
+  }
+
+  /** Depth by state of tenant×queue pairs, in one round trip. */
+  async depths(pairs: ReadonlyArray<{ tenant: string; queue: string }>): Promise<QueueDepth[]> {
+    if (pairs.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const { tenant, queue } of pairs) {
+      queueScript(
+        pipeline,
+        'stats',
+        [
+          this.keys.levels(tenant, queue),
+          this.keys.delayed(tenant, queue),
+          this.keys.dead(tenant, queue),
+        ],
+        [this.keys.queueBase(tenant, queue)],
+      );
+    }
+    const replies = await execPipeline(pipeline);
+    return replies.map((reply, i) => {
+      const [waiting = 0, leased = 0, delayed = 0, dead = 0, oldest = -1] = (reply as number[]).map(
+        Number,
+      );
+      const { tenant, queue } = pairs[i]!;
+      return {
+        tenant,
+        queue,
+        waiting,
+        leased,
+        delayed,
+        dead,
+        oldestWaitingAt: oldest >= 0 ? oldest : undefined,
+      };
+    });
+  }
+
+  /** Every queue that has an index of active tenants. */
+  async queues(): Promise<string[]> {
+    const found = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        this.keys.activeTenantsPattern(),
+        'COUNT',
+        1000,
+      );
+      for (const key of keys) found.add(this.keys.queueOfActiveTenants(key));
+      cursor = next;
+    } while (cursor !== '0');
+    return [...found].sort();
+  }
+
+  async markActive(queue: string, tenant: string): Promise<void> {
+    await this.redis.sadd(this.keys.activeTenants(queue), tenant);
+  }
+
+  async markInactive(queue: string, tenant: string): Promise<void> {
+    await this.redis.srem(this.keys.activeTenants(queue), tenant);
+  }
+
+  /** Every tenant marked as having work in the queue. */
+  async activeTenants(queue: string): Promise<string[]> {
+    const tenants: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.redis.sscan(
+        this.keys.activeTenants(queue),
+        cursor,
+        'COUNT',
+        1000,
+      );
+      tenants.push(...batch);
+      cursor = next;
+    } while (cursor !== '0');
+    return tenants;
+  }
+}
+
+const ACK_OUTCOMES: Record<number, AckOutcome> = { 0: 'ok', 1: 'stale', 2: 'unknown' };
+
+/** Most jobs in one script call: bounds the time Redis spends in one script. */
+const SCRIPT_BATCH = 200;
+
+/** Indexes of items grouped by key, groups and indexes in input order. */
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  items.forEach((item, index) => {
+    const k = key(item);
+    const list = groups.get(k);
+    if (list) list.push(index);
+    else groups.set(k, [index]);
+  });
+  return groups;
+}
+
+function encodeHeaders(headers: Readonly<Record<string, string>>): string {
+  for (const _ in headers) return JSON.stringify(headers);
+  return '';
+}
+
+/** Runs a pipeline; a failed command fails the whole call (the caller maps it). */
+async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
+  const results = await pipeline.exec();
+  if (!results) throw new Error('Redis pipeline was discarded');
+  return results.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+function parseHeaders(text: string): Record<string, string> {
+  if (!text) return {};
+  return JSON.parse(text) as Record<string, string>;
+}
+
+function decodeJob(
+  tenant: string,
+  id: string,
+  hash: Record<string, Buffer>,
+): JobRecord | undefined {
+  if (!hash.state) return undefined;
+  const text = (field: string): string => hash[field]?.toString() ?? '';
+  const num = (field: string): number => Number(text(field) || 0);
+  return {
+    id,
+    tenant,
+    queue: text('queue'),
+    state: text('state') as JobState,
+    payload: hash.payload ?? Buffer.alloc(0),
+    priority: num('priority'),
+    attempts: num('attempts'),
+    maxAttempts: num('maxAttempts'),
+    backoffInitialMs: num('backoffInitialMs'),
+    backoffMaxMs: num('backoffMaxMs'),
+    timeoutMs: num('timeoutMs'),
+    runAt: num('runAt'),
+    idempotencyKey: text('idem'),
+    headers: parseHeaders(text('headers')),
+    createdAt: num('createdAt'),
+    progress: hash.progress,
+    result: hash.result,
+    lastError: text('error'),
+    leasedAt: num('leasedAt'),
+    finishedAt: num('finishedAt'),
+    leaseToken: text('token'),
+    entry: text('entry'),
+  };
+}

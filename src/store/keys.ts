@@ -1,0 +1,94 @@
+/**
+ * Every Redis key Rota uses is built here, from one prefix.
+ *
+ * All keys of one tenant carry the hash tag `{tenant}`, so a Lua script may touch
+ * them together and Redis Cluster keeps a tenant on one node. Keys outside the
+ * tenant slots (tenant settings, the per-queue index of tenants with work) are
+ * only ever written by single commands, never by a script that also touches a
+ * tenant's keys.
+ */
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  /** `prefix:{tenant}:` — every tenant key starts with this. */
+  tenantBase(tenant: string): string {
+    return `${this.prefix}:{${tenant}}:`;
+  }
+
+  /** Base of a job hash key; the script appends the job id. */
+  jobBase(tenant: string): string {
+    return `${this.tenantBase(tenant)}job:`;
+  }
+
+  job(tenant: string, jobId: string): string {
+    return `${this.jobBase(tenant)}${jobId}`;
+  }
+
+  /** Base of the tenant×queue keys; scripts append `ready:<priority>`, `levels`, … */
+  queueBase(tenant: string, queue: string): string {
+    return `${this.tenantBase(tenant)}${queue}:`;
+  }
+
+  /** Ready stream of one priority level (consumer group GROUP). */
+  ready(tenant: string, queue: string, priority: number): string {
+    return `${this.queueBase(tenant, queue)}ready:${priority}`;
+  }
+
+  /** Sorted set of the priority levels that have a ready stream. */
+  levels(tenant: string, queue: string): string {
+    return `${this.queueBase(tenant, queue)}levels`;
+  }
+
+  delayed(tenant: string, queue: string): string {
+    return `${this.queueBase(tenant, queue)}delayed`;
+  }
+
+  dead(tenant: string, queue: string): string {
+    return `${this.queueBase(tenant, queue)}dead`;
+  }
+
+  idempotency(tenant: string, key: string): string {
+    return `${this.tenantBase(tenant)}idem:${key}`;
+  }
+
+  /** Set of tenants that have (or may have) work in a queue: found again after a restart. */
+  activeTenants(queue: string): string {
+    return `${this.prefix}:queue:${queue}:tenants`;
+  }
+
+  /** SCAN pattern of every queue's index of active tenants. */
+  activeTenantsPattern(): string {
+    return `${this.prefix}:queue:*:tenants`;
+  }
+
+  /** The queue named by a key of `activeTenantsPattern()`. */
+  queueOfActiveTenants(key: string): string {
+    return key.slice(`${this.prefix}:queue:`.length, -':tenants'.length);
+  }
+
+  tenantSettings(tenant: string): string {
+    return `${this.prefix}:tenant:${tenant}`;
+  }
+
+  tenantIndex(): string {
+    return `${this.prefix}:tenants`;
+  }
+
+  /** Pub/sub channel: "tenant has new work in this queue". */
+  doorbell(queue: string): string {
+    return `${this.prefix}:doorbell:${queue}`;
+  }
+
+  /** Pub/sub channel: "job was cancelled; whoever holds its lease, tell the worker". */
+  cancellations(): string {
+    return `${this.prefix}:cancellations`;
+  }
+
+  /** Pub/sub channel: "tenant settings changed". */
+  settingsChanged(): string {
+    return `${this.prefix}:settings`;
+  }
+}
+
+/** Consumer group of every ready stream. */
+export const GROUP = 'rota';

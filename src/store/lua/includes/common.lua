@@ -1,0 +1,60 @@
+-- Shared by every script. Job states live in the job hash field `state`:
+-- waiting, delayed, leased, retrying, completed, dead, cancelled.
+local GROUP = 'rota'
+
+-- The ready stream of priority `level` of a tenant×queue, created with its
+-- consumer group the first time the level is used.
+local function ensure_level(base, level)
+  local stream = base .. 'ready:' .. level
+  if redis.call('ZADD', base .. 'levels', 'NX', level, level) == 1 then
+    redis.pcall('XGROUP', 'CREATE', stream, GROUP, '0', 'MKSTREAM')
+  end
+  return stream
+end
+
+-- Appends the job to the tail of its ready stream and marks it waiting.
+local function make_ready(base, jobKey, jobId, level)
+  local entry = redis.call('XADD', ensure_level(base, level), '*', 'j', jobId)
+  redis.call('HSET', jobKey, 'state', 'waiting', 'entry', entry)
+  return entry
+end
+
+-- Removes the job's current stream entry (acked and deleted), if it has one.
+local function release_entry(base, jobKey)
+  local current = redis.call('HMGET', jobKey, 'entry', 'priority')
+  if current[1] and current[1] ~= '' then
+    local stream = base .. 'ready:' .. current[2]
+    redis.call('XACK', stream, GROUP, current[1])
+    redis.call('XDEL', stream, current[1])
+    redis.call('HSET', jobKey, 'entry', '')
+  end
+end
+
+-- After a failed attempt: the next attempt waits out exponential backoff with
+-- full jitter (uniform in [0, min(max, initial * 2^(attempts-1))]) unless
+-- retryAfterMs > 0 asks for a fixed delay; out of attempts, or not retryable,
+-- the job goes to the dead letter queue.
+-- Returns {1, runAt} when an attempt follows, {2, 0} when the job is dead.
+local function fail_attempt(base, jobKey, jobId, now, message, retryable, retryAfterMs, random, deadRetentionMs)
+  release_entry(base, jobKey)
+  local job = redis.call('HMGET', jobKey, 'attempts', 'maxAttempts', 'backoffInitialMs', 'backoffMaxMs')
+  local attempts = tonumber(job[1]) or 0
+  local maxAttempts = tonumber(job[2]) or 1
+  redis.call('HSET', jobKey, 'error', message, 'token', '')
+  if retryable and attempts < maxAttempts then
+    local delay = retryAfterMs
+    if delay <= 0 then
+      local ceiling = math.min(tonumber(job[4]) or 0, (tonumber(job[3]) or 0) * 2 ^ (attempts - 1))
+      delay = math.floor(random * ceiling)
+    end
+    local runAt = now + delay
+    redis.call('HSET', jobKey, 'state', 'retrying', 'runAt', runAt)
+    redis.call('ZADD', base .. 'delayed', runAt, jobId)
+    return {1, runAt}
+  end
+  redis.call('HSET', jobKey, 'state', 'dead', 'finishedAt', now)
+  redis.call('ZADD', base .. 'dead', now, jobId)
+  redis.call('ZREMRANGEBYSCORE', base .. 'dead', '-inf', now - deadRetentionMs)
+  redis.call('PEXPIRE', jobKey, deadRetentionMs)
+  return {2, 0}
+end

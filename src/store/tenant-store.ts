@@ -1,0 +1,57 @@
+import type { Redis } from 'ioredis';
+import type { Keys } from './keys.js';
+
+/** Scheduling knobs of a tenant×queue override; unset fields inherit the tenant's. */
+export interface QueueOverride {
+  readonly weight?: number;
+  readonly rate?: number;
+  readonly burst?: number;
+  readonly maxInFlight?: number;
+}
+
+/** A tenant's stored settings; unset fields take the broker defaults. */
+export interface StoredTenant extends QueueOverride {
+  readonly maxQueued?: number;
+  readonly queues: Readonly<Record<string, QueueOverride>>;
+}
+
+/**
+ * Tenant settings in Redis, outside the tenant slots: one JSON string per
+ * tenant and a set naming them. A write is announced on a pub/sub channel so
+ * every broker applies it at once.
+ */
+export class TenantStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  async get(tenant: string): Promise<StoredTenant | undefined> {
+    const text = await this.redis.get(this.keys.tenantSettings(tenant));
+    return text === null ? undefined : (JSON.parse(text) as StoredTenant);
+  }
+
+  async getAll(): Promise<Map<string, StoredTenant>> {
+    const tenants = (await this.redis.smembers(this.keys.tenantIndex())).sort();
+    const all = new Map<string, StoredTenant>();
+    if (tenants.length === 0) return all;
+    const texts = await this.redis.mget(tenants.map((t) => this.keys.tenantSettings(t)));
+    tenants.forEach((tenant, i) => {
+      const text = texts[i];
+      if (text) all.set(tenant, JSON.parse(text) as StoredTenant);
+    });
+    return all;
+  }
+
+  async put(tenant: string, settings: StoredTenant): Promise<void> {
+    await this.redis
+      .pipeline()
+      .sadd(this.keys.tenantIndex(), tenant)
+      .set(this.keys.tenantSettings(tenant), JSON.stringify(settings))
+      .publish(this.keys.settingsChanged(), tenant)
+      .exec()
+      .then((results) => {
+        for (const [error] of results ?? []) if (error) throw error;
+      });
+  }
+}

@@ -1,0 +1,99 @@
+/** What the store keeps about jobs, in domain terms (no wire types here). */
+
+export type JobState =
+  'waiting' | 'delayed' | 'leased' | 'retrying' | 'completed' | 'dead' | 'cancelled';
+
+/** A validated job, ready to be stored. */
+export interface NewJob {
+  readonly id: string;
+  readonly tenant: string;
+  readonly queue: string;
+  readonly payload: Buffer;
+  readonly priority: number;
+  readonly maxAttempts: number;
+  readonly backoffInitialMs: number;
+  readonly backoffMaxMs: number;
+  readonly timeoutMs: number;
+  readonly runAt: number;
+  readonly idempotencyKey: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly createdAt: number;
+}
+
+export interface JobRecord extends NewJob {
+  readonly state: JobState;
+  readonly attempts: number;
+  readonly progress: Buffer | undefined;
+  readonly result: Buffer | undefined;
+  readonly lastError: string;
+  readonly leasedAt: number;
+  readonly finishedAt: number;
+  /** Fencing token of the current lease ('' when not leased). */
+  readonly leaseToken: string;
+  /** Stream entry that currently stands for the job ('' when none). */
+  readonly entry: string;
+}
+
+/** A job read from its ready stream into this broker's pending list, not yet leased. */
+export interface FetchedJob {
+  readonly id: string;
+  readonly tenant: string;
+  readonly queue: string;
+  /** Stream entry id: the broker's claim on the job. */
+  readonly entry: string;
+  readonly priority: number;
+  /** Attempts started before this one. */
+  readonly attempts: number;
+  readonly maxAttempts: number;
+  readonly timeoutMs: number;
+  readonly payload: Buffer;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly createdAt: number;
+  /** When the job became runnable (enqueue, delay or retry backoff). */
+  readonly runAt: number;
+}
+
+export interface FetchResult {
+  readonly jobs: FetchedJob[];
+  /** Run time of the earliest delayed job, if any. */
+  readonly nextDueAt: number | undefined;
+  /** Nothing at all: no ready, leased or delayed job in this tenant×queue. */
+  readonly idle: boolean;
+}
+
+export type EnqueueOutcome =
+  | { readonly kind: 'stored'; readonly jobId: string }
+  | { readonly kind: 'duplicate'; readonly jobId: string }
+  | { readonly kind: 'full'; readonly queued: number };
+
+export type AckOutcome = 'ok' | 'stale' | 'unknown';
+
+export type FailOutcome =
+  | { readonly kind: 'retrying'; readonly runAt: number }
+  | { readonly kind: 'dead' }
+  | { readonly kind: 'stale' }
+  | { readonly kind: 'unknown' };
+
+export type CancelOutcome =
+  | { readonly kind: 'not_found' }
+  | { readonly kind: 'ended'; readonly state: JobState }
+  | { readonly kind: 'cancelled'; readonly previous: JobState };
+
+export interface ReclaimOutcome {
+  readonly requeued: number;
+  readonly retrying: number;
+  readonly dead: number;
+  readonly nextRunAt: number | undefined;
+}
+
+export interface QueueDepth {
+  readonly tenant: string;
+  readonly queue: string;
+  readonly waiting: number;
+  /** Read by a broker: leased to a worker, or in a broker's prefetch buffer. */
+  readonly leased: number;
+  readonly delayed: number;
+  readonly dead: number;
+  /** Enqueue time of the oldest waiting job, if any. */
+  readonly oldestWaitingAt: number | undefined;
+}

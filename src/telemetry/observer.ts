@@ -1,0 +1,87 @@
+import type { BrokerObserver, Settlement } from '../broker/observer.js';
+import type { Lease, Session } from '../broker/session.js';
+import type { StatsBook } from '../broker/stats.js';
+import type { Clock } from '../scheduler/index.js';
+import type { NewJob } from '../store/types.js';
+import type { BrokerMetrics } from './metrics.js';
+import {
+  SpanKind,
+  contextFromHeaders,
+  endSpan,
+  hasTraceContext,
+  messagingAttributes,
+} from './tracing.js';
+import { startSpan } from './tracing.js';
+
+/**
+ * Turns lifecycle events into metrics, GetStats figures and dispatch spans. A
+ * dispatch span (jobs with a trace context only) runs from the lease to its
+ * settlement, a child of the producer's span: failures, expiries and timeouts
+ * mark it as an error.
+ */
+export class TelemetryObserver implements BrokerObserver {
+  constructor(
+    private readonly metrics: BrokerMetrics,
+    private readonly stats: StatsBook,
+    private readonly clock: Clock,
+  ) {}
+
+  enqueued(job: NewJob, duplicate: boolean): void {
+    if (duplicate) return;
+    this.metrics.enqueuedCounter.add(1, this.metrics.labels(job.tenant, job.queue));
+    this.stats.enqueued(job.tenant, job.queue, job.createdAt);
+  }
+
+  dispatched(lease: Lease, session: Session): void {
+    const { job } = lease;
+    const labels = this.metrics.labels(job.tenant, job.queue);
+    const waitMs = Math.max(0, lease.leasedAt - job.runAt);
+    this.metrics.dispatchedCounter.add(1, labels);
+    this.metrics.waitTime.record(waitMs, labels);
+    this.stats.waited(job.tenant, job.queue, waitMs);
+    if (hasTraceContext(job.headers)) {
+      lease.span = startSpan(
+        `dispatch ${job.queue}`,
+        SpanKind.INTERNAL,
+        {
+          ...messagingAttributes('receive', { ...job, attempt: lease.attempt }),
+          'rota.worker.id': session.workerId,
+          'rota.session.id': session.id,
+          'rota.wait_ms': waitMs,
+        },
+        contextFromHeaders(job.headers),
+      );
+    }
+  }
+
+  settled(lease: Lease, settlement: Settlement): void {
+    const { job } = lease;
+    const now = this.clock();
+    const labels = this.metrics.labels(job.tenant, job.queue);
+    const runMs = Math.max(0, now - lease.leasedAt);
+    this.metrics.runTime.record(runMs, labels);
+    if (settlement.result === 'completed') {
+      this.metrics.completedCounter.add(1, labels);
+      this.stats.completed(job.tenant, job.queue, now, runMs);
+    } else if (settlement.result === 'retrying' || settlement.result === 'dead') {
+      this.metrics.failedCounter.add(1, labels);
+      this.stats.failed(job.tenant, job.queue, now, runMs);
+      if (settlement.result === 'dead') this.metrics.deadCounter.add(1, labels);
+    }
+    if (settlement.cause === 'expired' || settlement.cause === 'timeout') {
+      this.metrics.expiredCounter.add(1, { ...labels, reason: settlement.cause });
+    }
+    if (lease.span) {
+      lease.span.setAttribute('rota.outcome', settlement.result);
+      const failed = settlement.result !== 'completed';
+      endSpan(
+        lease.span,
+        failed ? (settlement.error ?? `${settlement.cause}: ${settlement.result}`) : undefined,
+      );
+    }
+  }
+
+  heldBack(tenant: string, queue: string): void {
+    this.metrics.throttledCounter.add(1, this.metrics.labels(tenant, queue));
+  }
+}

@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { useBroker } from '../helpers/harness.js';
+import { RawWorker } from '../helpers/raw-worker.js';
+
+// lease TTL 1500 ms, heartbeat interval 300 ms (the harness defaults)
+const h = useBroker();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('leases', () => {
+  it('gives the jobs of a worker whose stream died to another worker after the lease TTL', async () => {
+    const doomed = RawWorker.open(h.broker.address, {
+      worker_id: 'doomed',
+      queues: ['crash'],
+      capacity: 5,
+    });
+    await doomed.welcome();
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'crash' });
+    const [first] = await doomed.take(1);
+    const diedAt = Date.now();
+    doomed.drop();
+
+    const heir = await h.worker({ queues: ['crash'] });
+    const [second] = await heir.take(1, 8000);
+    expect(second!.job_id).toBe(job_id);
+    expect(second!.attempt).toBe(2);
+    expect(second!.lease_token).not.toBe(first!.lease_token);
+    expect(Date.now() - diedAt).toBeGreaterThanOrEqual(1500);
+    const job = await h.getJob('acme', job_id);
+    expect(job.last_error).toMatch(/lease expired/);
+    heir.complete(second!);
+    await h.waitState('acme', job_id, 'COMPLETED');
+  });
+
+  it('refuses an ack with a stale token (fencing)', async () => {
+    const silent = await h.worker({ queues: ['fence'], capacity: 1 }, { heartbeat: false });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'fence' });
+    const [old] = await silent.take(1);
+    // stays silent: its session dies, the lease expires and the job is leased again
+    const other = await h.worker({ queues: ['fence'] });
+    const [current] = await other.take(1, 8000);
+    expect(current!.job_id).toBe(job_id);
+    expect((await silent.waitStatus()).details).toMatch(/no message from the worker for 1500 ms/);
+    silent.complete(old!, Buffer.from('late')); // on a closed stream: never recorded
+    other.complete(old!, Buffer.from('late, via a live stream'));
+    await expect.poll(() => other.ackOutcomes().map((o) => o.status)).toEqual(['ACK_STALE']);
+    other.complete(current!, Buffer.from('on time'));
+    const job = await h.waitState('acme', job_id, 'COMPLETED');
+    expect(job.result.toString()).toBe('on time');
+  });
+
+  it('keeps a job leased well past the TTL while heartbeats arrive', async () => {
+    const w = await h.worker({ queues: ['slow'] });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'slow' });
+    const [lease] = await w.take(1);
+    await sleep(4500); // three lease TTLs, heartbeating every 200 ms
+    expect((await h.getJob('acme', job_id)).state).toBe('LEASED');
+    expect(w.cancels()).toEqual([]);
+    expect(w.messages.some((m) => m.heartbeat_ack)).toBe(true);
+    w.complete(lease!);
+    const job = await h.waitState('acme', job_id, 'COMPLETED');
+    expect(job.attempts).toBe(1);
+  });
+
+  it('revokes a lease at the job timeout and tells the worker', async () => {
+    const w = await h.worker({ queues: ['timeout'] });
+    const { job_id } = await h.enqueue({
+      tenant: 'acme',
+      queue: 'timeout',
+      timeout_ms: 300,
+      backoff: { initial_ms: 1 },
+    });
+    const [lease] = await w.take(1);
+    expect(Number(lease!.deadline_unix_ms)).toBeGreaterThan(Date.now());
+    await expect
+      .poll(() => w.messages.find((m) => m.cancel?.job_id === job_id)?.cancel?.reason)
+      .toBe('timeout');
+    const [retry] = await w.take(1);
+    expect(retry!.attempt).toBe(2);
+    expect((await h.getJob('acme', job_id)).last_error).toBe('timed out after 300 ms');
+    w.complete(retry!);
+  });
+
+  it('re-attaches in-flight leases when a worker reconnects', async () => {
+    const first = await h.worker({ queues: ['reattach'], capacity: 2 });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'reattach' });
+    const [lease] = await first.take(1);
+    first.drop();
+    const second = await h.worker({
+      queues: ['reattach'],
+      in_flight: [
+        { job_id, lease_token: lease!.lease_token, tenant: 'acme' },
+        { job_id: 'unknown-job', lease_token: 'x', tenant: 'acme' },
+      ],
+    });
+    const welcome = await second.welcome();
+    expect(welcome.reattached_job_ids).toEqual([job_id]);
+    expect(welcome.refused_job_ids).toEqual(['unknown-job']);
+    await sleep(2000); // past the TTL: a lease that was not re-attached would expire now
+    second.complete(lease!, Buffer.from('ok'));
+    const job = await h.waitState('acme', job_id, 'COMPLETED');
+    expect(job.attempts).toBe(1);
+  });
+
+  it('stops sending leases after Drain', async () => {
+    const w = await h.worker({ queues: ['drain'] });
+    w.send({ drain: {} });
+    await sleep(50);
+    await h.enqueue({ tenant: 'acme', queue: 'drain' });
+    await sleep(300);
+    expect(w.leases).toHaveLength(0);
+    w.end();
+    await expect.poll(() => w.status?.code).toBe(status.OK);
+  });
+
+  it('honours capacity and Credit', async () => {
+    const w = await h.worker({ queues: ['credit'], capacity: 2 });
+    for (let i = 0; i < 5; i++) await h.enqueue({ tenant: 'acme', queue: 'credit' });
+    await w.take(2);
+    await sleep(200);
+    expect(w.leases).toHaveLength(2);
+    w.send({ credit: { capacity: 5 } });
+    await w.take(3);
+  });
+});
+
+describe('protocol errors', () => {
+  it('ends a stream whose first message is not Hello', async () => {
+    const w = RawWorker.open(h.broker.address);
+    w.heartbeat();
+    const result = await w.waitStatus();
+    expect(result.code).toBe(status.INVALID_ARGUMENT);
+    expect(result.details).toBe('the first message on a Work stream must be Hello');
+  });
+
+  it('ends a stream that sends Hello twice', async () => {
+    const w = await h.worker({ queues: ['dup'] });
+    w.send({ hello: { worker_id: 'raw', queues: ['dup'], capacity: 1 } });
+    const result = await w.waitStatus();
+    expect(result.code).toBe(status.FAILED_PRECONDITION);
+    expect(result.details).toBe('Hello was already sent on this stream');
+  });
+
+  it.each([
+    [
+      { worker_id: '', queues: ['q'], capacity: 1 },
+      status.INVALID_ARGUMENT,
+      'hello.worker_id must be 1 to 128 characters',
+    ],
+    [
+      { worker_id: 'w', queues: [], capacity: 1 },
+      status.INVALID_ARGUMENT,
+      'hello.queues is empty; name at least one queue',
+    ],
+    [
+      { worker_id: 'w', queues: ['q'], capacity: 0 },
+      status.INVALID_ARGUMENT,
+      'capacity is 0; it must be from 1 to 1000 (ROTA_MAX_SESSION_CAPACITY)',
+    ],
+    [
+      { worker_id: 'w', queues: ['no/slash'], capacity: 1 },
+      status.INVALID_ARGUMENT,
+      'hello.queues[] is "no/slash"; it must match [A-Za-z0-9_.-]{1,64}',
+    ],
+    [
+      { worker_id: 'w', queues: ['q'], capacity: 1, protocol_version: 2 },
+      status.FAILED_PRECONDITION,
+      'protocol_version 2 is not supported; this broker speaks 1. Use a matching client',
+    ],
+  ])('refuses a bad Hello %#', async (hello, code, details) => {
+    const w = RawWorker.open(h.broker.address, hello);
+    const result = await w.waitStatus();
+    expect(result.code).toBe(code);
+    expect(result.details).toBe(details);
+  });
+
+  it('reports an ack for an unknown job without ending the stream', async () => {
+    const w = await h.worker({ queues: ['unknown-ack'] });
+    w.send({ complete: { job_id: 'nope', lease_token: 'nope' } });
+    await expect.poll(() => w.ackOutcomes()[0]?.status).toBe('ACK_STALE');
+    w.heartbeat();
+    await expect.poll(() => w.messages.some((m) => m.heartbeat_ack)).toBe(true);
+    expect(w.ended).toBe(false);
+  });
+});

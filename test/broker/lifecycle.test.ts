@@ -1,0 +1,210 @@
+import { describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { useBroker } from '../helpers/harness.js';
+
+const h = useBroker();
+
+describe('job lifecycle', () => {
+  it('enqueues, leases, completes', async () => {
+    const { job_id, duplicate } = await h.enqueue({
+      tenant: 'acme',
+      queue: 'email',
+      payload: Buffer.from('hi'),
+    });
+    expect(duplicate).toBe(false);
+    const w = await h.worker({ queues: ['email'] });
+    const [lease] = await w.take(1);
+    expect(lease!.job_id).toBe(job_id);
+    expect(lease!.payload.toString()).toBe('hi');
+    expect(lease!.attempt).toBe(1);
+    expect((await h.getJob('acme', job_id)).state).toBe('LEASED');
+    w.complete(lease!, Buffer.from('done'));
+    const job = await h.waitState('acme', job_id, 'COMPLETED');
+    expect(job.result.toString()).toBe('done');
+    expect(job.attempts).toBe(1);
+    expect(Number(job.finished_at_unix_ms)).toBeGreaterThanOrEqual(Number(job.created_at_unix_ms));
+  });
+
+  it('answers a batch item by item', async () => {
+    const { results } = await h.enqueueBatch([
+      { tenant: 'acme', queue: 'batch', payload: Buffer.from('1') },
+      { tenant: 'bad tenant!', queue: 'batch' },
+      { tenant: 'acme', queue: 'batch', priority: 42 },
+      { tenant: 'acme', queue: 'batch', payload: Buffer.from('2') },
+    ]);
+    expect(results.map((r) => r.code)).toEqual([
+      0,
+      status.INVALID_ARGUMENT,
+      status.INVALID_ARGUMENT,
+      0,
+    ]);
+    expect(results[1]!.error).toMatch(/tenant is "bad tenant!"; it must match/);
+    expect(results[2]!.error).toMatch(/priority is 42; it must be a whole number from 0 to 9/);
+    const ids = [results[0]!.job_id, results[3]!.job_id];
+    expect(new Set(ids).size).toBe(2);
+    for (const id of ids) expect((await h.getJob('acme', id)).state).toBe('WAITING');
+  });
+
+  it('returns the first job for a repeated idempotency key', async () => {
+    const first = await h.enqueue({ tenant: 'acme', queue: 'idem', idempotency_key: 'order-42' });
+    const again = await h.enqueue({ tenant: 'acme', queue: 'idem', idempotency_key: 'order-42' });
+    const other = await h.enqueue({ tenant: 'globex', queue: 'idem', idempotency_key: 'order-42' });
+    expect(again).toEqual({ job_id: first.job_id, duplicate: true });
+    expect(other.duplicate).toBe(false);
+    expect(other.job_id).not.toBe(first.job_id);
+  });
+
+  it('holds a delayed job until its time', async () => {
+    const w = await h.worker({ queues: ['later'] });
+    const enqueuedAt = Date.now();
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'later', delay_ms: 400 });
+    expect((await h.getJob('acme', job_id)).state).toBe('DELAYED');
+    const [lease] = await w.take(1);
+    expect(lease!.job_id).toBe(job_id);
+    expect(Date.now() - enqueuedAt).toBeGreaterThanOrEqual(400);
+    w.complete(lease!);
+  });
+
+  it('retries with backoff, then buries the job in the dead letter queue', async () => {
+    const w = await h.worker({ queues: ['flaky'] });
+    const { job_id } = await h.enqueue({
+      tenant: 'acme',
+      queue: 'flaky',
+      max_attempts: 3,
+      backoff: { initial_ms: 50, max_ms: 100 },
+    });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const [lease] = await w.take(1);
+      expect(lease!.attempt).toBe(attempt);
+      w.fail(lease!, `boom ${attempt}`);
+      if (attempt < 3) {
+        const job = await h.waitState('acme', job_id, 'FAILED_RETRYING');
+        expect(job.last_error).toBe(`boom ${attempt}`);
+        expect(Number(job.run_at_unix_ms) - Date.now()).toBeLessThanOrEqual(
+          100 * 2 ** (attempt - 1),
+        );
+      }
+    }
+    const dead = await h.waitState('acme', job_id, 'DEAD');
+    expect(dead.attempts).toBe(3);
+    expect(dead.last_error).toBe('boom 3');
+    const page = await h.listDead({ tenant: 'acme', queue: 'flaky' });
+    expect(page.jobs.map((j) => j.id)).toEqual([job_id]);
+    expect(Number(page.total)).toBe(1);
+  });
+
+  it('sends a non-retryable failure straight to the dead letter queue', async () => {
+    const w = await h.worker({ queues: ['poison'] });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'poison', max_attempts: 5 });
+    const [lease] = await w.take(1);
+    w.fail(lease!, 'bad input', false);
+    const dead = await h.waitState('acme', job_id, 'DEAD');
+    expect(dead.attempts).toBe(1);
+  });
+
+  it('honours retry_after_ms', async () => {
+    const w = await h.worker({ queues: ['later-retry'] });
+    const { job_id } = await h.enqueue({
+      tenant: 'acme',
+      queue: 'later-retry',
+      backoff: { initial_ms: 1 },
+    });
+    const [lease] = await w.take(1);
+    const failedAt = Date.now();
+    w.fail(lease!, 'rate limited upstream', true, 500);
+    const job = await h.waitState('acme', job_id, 'FAILED_RETRYING');
+    expect(Number(job.run_at_unix_ms)).toBeGreaterThanOrEqual(failedAt + 500 - 50);
+    const [again] = await w.take(1);
+    expect(Date.now() - failedAt).toBeGreaterThanOrEqual(450);
+    expect(again!.attempt).toBe(2);
+    w.complete(again!);
+  });
+
+  it('replays dead letters by id and all at once', async () => {
+    const w = await h.worker({ queues: ['replay'] });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await h.enqueue({ tenant: 'acme', queue: 'replay', max_attempts: 1 })).job_id);
+    }
+    for (const lease of await w.take(3)) w.fail(lease, 'nope');
+    for (const id of ids) await h.waitState('acme', id, 'DEAD');
+
+    const one = await h.replay({
+      tenant: 'acme',
+      queue: 'replay',
+      job_ids: [ids[0]!, 'missing-id'],
+    });
+    expect(one.replayed).toBe(1);
+    expect(one.not_found).toEqual(['missing-id']);
+    const [replayed] = await w.take(1);
+    expect(replayed!.job_id).toBe(ids[0]);
+    expect(replayed!.attempt).toBe(1);
+    w.complete(replayed!);
+
+    const rest = await h.replay({ tenant: 'acme', queue: 'replay', all: true });
+    expect(rest.replayed).toBe(2);
+    const leases = await w.take(2);
+    expect(leases.map((l) => l.job_id).sort()).toEqual([ids[1], ids[2]].sort());
+    for (const lease of leases) w.complete(lease);
+    expect(Number((await h.listDead({ tenant: 'acme', queue: 'replay' })).total)).toBe(0);
+  });
+
+  it('cancels a waiting and a delayed job', async () => {
+    const waiting = await h.enqueue({ tenant: 'acme', queue: 'cancel-me' });
+    const delayed = await h.enqueue({ tenant: 'acme', queue: 'cancel-me', delay_ms: 60_000 });
+    expect(await h.cancel('acme', waiting.job_id)).toEqual({ cancelled: true, state: 'CANCELLED' });
+    expect(await h.cancel('acme', delayed.job_id)).toEqual({ cancelled: true, state: 'CANCELLED' });
+    expect(await h.cancel('acme', waiting.job_id)).toEqual({
+      cancelled: false,
+      state: 'CANCELLED',
+    });
+    const marker = await h.enqueue({ tenant: 'acme', queue: 'cancel-me' });
+    const w = await h.worker({ queues: ['cancel-me'] });
+    const [lease] = await w.take(1);
+    expect(lease!.job_id).toBe(marker.job_id);
+  });
+
+  it('cancels a leased job and tells its worker', async () => {
+    const w = await h.worker({ queues: ['cancel-leased'] });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'cancel-leased' });
+    const [lease] = await w.take(1);
+    expect(await h.cancel('acme', job_id)).toEqual({ cancelled: true, state: 'CANCELLED' });
+    await expect.poll(() => w.cancels()).toContain(job_id);
+    w.complete(lease!);
+    await expect
+      .poll(() => w.ackOutcomes().map((o) => [o.job_id, o.status]))
+      .toContainEqual([job_id, 'ACK_STALE']);
+    expect((await h.getJob('acme', job_id)).state).toBe('CANCELLED');
+  });
+});
+
+describe('priorities within a tenant', () => {
+  it('drains higher priorities first', async () => {
+    for (const priority of [0, 0, 9, 5, 9, 0])
+      await h.enqueue({
+        tenant: 'acme',
+        queue: 'prio',
+        priority,
+        payload: Buffer.from(String(priority)),
+      });
+    const w = await h.worker({ queues: ['prio'], capacity: 1 });
+    const order: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const [lease] = await w.take(1);
+      order.push(lease!.payload.toString());
+      w.complete(lease!);
+    }
+    expect(order).toEqual(['9', '9', '5', '0', '0', '0']);
+  });
+
+  it('puts an urgent job ahead of a buffered backlog of the same tenant', async () => {
+    await h.enqueueBatch(Array.from({ length: 200 }, () => ({ tenant: 'acme', queue: 'urgent' })));
+    const w = await h.worker({ queues: ['urgent'], capacity: 1 });
+    const [held] = await w.take(1);
+    const urgent = await h.enqueue({ tenant: 'acme', queue: 'urgent', priority: 9 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    w.complete(held!);
+    const [next] = await w.take(1);
+    expect(next!.job_id).toBe(urgent.job_id);
+  });
+});

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useBroker } from '../helpers/harness.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { RawWorker } from '../helpers/raw-worker.js';
+
+// Two brokers on one Redis and one key prefix: A (the harness's) and B.
+const h = useBroker();
+let b: TestBroker;
+const workers: RawWorker[] = [];
+
+beforeAll(async () => {
+  b = await startTestBroker({
+    ...h.broker.config,
+    redisUrl: h.redis.url,
+    grpcAddress: '127.0.0.1:0',
+  });
+});
+
+afterAll(async () => {
+  for (const worker of workers) worker.drop();
+  await b.shutdown();
+});
+
+async function workerOnB(queues: string[], capacity = 10): Promise<RawWorker> {
+  const worker = await RawWorker.connect(b.address, { queues, capacity });
+  workers.push(worker);
+  return worker;
+}
+
+describe('several brokers on one Redis', () => {
+  it('delivers a job enqueued on one broker to a worker on another at once', async () => {
+    const worker = await workerOnB(['shared']);
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'shared' });
+    const [lease] = await worker.take(1, 2000);
+    expect(lease!.job_id).toBe(job_id);
+    worker.complete(lease!);
+    await h.waitState('acme', job_id, 'COMPLETED');
+  });
+
+  it('keeps a lease that a worker moved to another broker while the first lives on', async () => {
+    const onA = await h.worker({ queues: ['move'], capacity: 1 });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'move' });
+    const [lease] = await onA.take(1);
+    onA.drop();
+    const onB = await RawWorker.connect(b.address, {
+      queues: ['move'],
+      capacity: 1,
+      in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
+    });
+    workers.push(onB);
+    expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // A's orphan would have expired by now
+    expect((await h.getJob('acme', job_id)).state).toBe('LEASED');
+    onB.complete(lease!);
+    const job = await h.waitState('acme', job_id, 'COMPLETED');
+    expect(job.attempts).toBe(1);
+  });
+
+  it("takes over a dead broker's leases and prefetched jobs", async () => {
+    const onA = await h.worker({ queues: ['takeover'], capacity: 3 });
+    const { results } = await h.enqueueBatch(
+      Array.from({ length: 30 }, (_, i) => ({
+        tenant: 'acme',
+        queue: 'takeover',
+        payload: Buffer.from(String(i)),
+      })),
+    );
+    const held = await onA.take(3); // A also holds the rest in its prefetch buffer
+    const heir = await workerOnB(['takeover'], 30);
+    await h.broker.kill();
+    onA.drop();
+
+    const seen = new Map<string, number>();
+    while (seen.size < 30) {
+      for (const lease of await heir.take(1, 15_000)) {
+        seen.set(lease.job_id, lease.attempt);
+        heir.complete(lease);
+      }
+    }
+    expect([...seen.keys()].sort()).toEqual(results.map((r) => r.job_id).sort());
+    const heldIds = new Set(held.map((l) => l.job_id));
+    for (const [id, attempt] of seen) expect([id, attempt]).toEqual([id, heldIds.has(id) ? 2 : 1]);
+  });
+});

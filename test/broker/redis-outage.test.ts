@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { useBroker } from '../helpers/harness.js';
+
+// Redis with AOF appendfsync always: every acknowledged write survives its SIGKILL.
+const h = useBroker({}, { appendfsync: 'always' });
+
+describe('Redis outage', () => {
+  it('answers UNAVAILABLE, keeps sessions and leases, and resumes by itself', async () => {
+    const worker = await h.worker({ queues: ['outage'] });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'outage' });
+    const [lease] = await worker.take(1);
+
+    await h.redis.kill();
+    const refused = (await h.enqueue({ tenant: 'acme', queue: 'outage' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as ServiceError;
+    expect(refused.code).toBe(status.UNAVAILABLE);
+    expect(refused.details).toMatch(/^Redis is unreachable \(.*\); retry later$/);
+    worker.complete(lease!, Buffer.from('done during the outage')); // kept and written once Redis is back
+    await new Promise((resolve) => setTimeout(resolve, 2000)); // longer than the lease TTL
+    await h.redis.restart();
+
+    const job = await h.waitState('acme', job_id, 'COMPLETED', 15_000);
+    expect(job.attempts).toBe(1);
+    expect(job.result.toString()).toBe('done during the outage');
+    expect(worker.ended).toBe(false);
+    const after = await h.enqueue({ tenant: 'acme', queue: 'outage' });
+    const [next] = await worker.take(1, 15_000);
+    expect(next!.job_id).toBe(after.job_id);
+  });
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { status } from '@grpc/grpc-js';
+import { useBroker } from '../helpers/harness.js';
+import { eventually } from '../helpers/broker.js';
+import { RawWorker } from '../helpers/raw-worker.js';
+
+const h = useBroker();
+
+describe('graceful shutdown', () => {
+  it('drains workers, records their acks, and leaves unfinished leases for recovery', async () => {
+    const worker = await h.worker({ queues: ['closing'], capacity: 2 });
+    const first = await h.enqueue({ tenant: 'acme', queue: 'closing' });
+    const second = await h.enqueue({ tenant: 'acme', queue: 'closing' });
+    const leases = await worker.take(2);
+    const finishing = leases.find((l) => l.job_id === first.job_id)!;
+    const unfinished = leases.find((l) => l.job_id === second.job_id)!;
+
+    const stopped = h.broker.shutdown(1500);
+    await expect.poll(() => worker.messages.find((m) => m.drain)?.drain?.grace_ms).toBe(1500);
+    worker.complete(finishing, Buffer.from('finished while draining'));
+    await stopped;
+    expect((await worker.waitStatus()).code).toBe(status.UNAVAILABLE);
+
+    await h.restartBroker();
+    expect((await h.getJob('acme', first.job_id)).state).toBe('COMPLETED');
+    expect((await h.getJob('acme', second.job_id)).state).toBe('LEASED'); // not expired by the shutdown
+    const back = await RawWorker.connect(h.broker.address, {
+      queues: ['closing'],
+      in_flight: [
+        { job_id: unfinished.job_id, lease_token: unfinished.lease_token, tenant: 'acme' },
+      ],
+    });
+    try {
+      expect((await back.welcome()).reattached_job_ids).toEqual([second.job_id]);
+      back.complete(unfinished);
+      const job = await h.waitState('acme', second.job_id, 'COMPLETED');
+      expect(job.attempts).toBe(1);
+    } finally {
+      back.drop();
+    }
+  });
+
+  it('the rota command exits 0 on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
+      env: {
+        ...process.env,
+        ROTA_REDIS_URL: h.redis.url,
+        ROTA_GRPC_ADDRESS: '127.0.0.1:0',
+        ROTA_METRICS_ADDRESS: 'off',
+        ROTA_KEY_PREFIX: 'sigterm-test',
+        ROTA_LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    );
+    try {
+      await eventually(() => (output.includes('rota broker listening') ? true : undefined), {
+        timeoutMs: 15_000,
+      });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(output).toContain('rota broker stopped');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});

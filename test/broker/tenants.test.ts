@@ -1,0 +1,251 @@
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { useBroker } from '../helpers/harness.js';
+import { startTestBroker } from '../helpers/broker.js';
+import { autoComplete } from '../helpers/raw-worker.js';
+import { eventually } from '../helpers/broker.js';
+
+const h = useBroker();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function flood(tenant: string, queue: string, count: number): Promise<void> {
+  for (let done = 0; done < count; done += 1000) {
+    await h.enqueueBatch(
+      Array.from({ length: Math.min(1000, count - done) }, () => ({ tenant, queue })),
+    );
+  }
+}
+
+function shares(order: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const tenant of order) counts.set(tenant, (counts.get(tenant) ?? 0) + 1);
+  return new Map([...counts].map(([tenant, count]) => [tenant, count / order.length]));
+}
+
+async function rejection(promise: Promise<unknown>): Promise<{ code: number; details: string }> {
+  const error = (await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as ServiceError;
+  return { code: error.code, details: error.details };
+}
+
+describe('tenant settings', () => {
+  it('stores, merges and lists settings', async () => {
+    const set = await h.setTenant({
+      tenant: 'acme',
+      weight: 2,
+      rate: 10,
+      queues: [{ queue: 'pdf', max_in_flight: 3 }],
+    });
+    expect(set).toMatchObject({
+      tenant: 'acme',
+      weight: 2,
+      rate: 10,
+      burst: 0,
+      max_in_flight: 0,
+      max_queued: '0',
+    });
+    const merged = await h.setTenant({ tenant: 'acme', max_queued: 500 });
+    expect(merged).toMatchObject({ weight: 2, rate: 10, max_queued: '500' });
+    expect(merged.queues).toEqual([expect.objectContaining({ queue: 'pdf', max_in_flight: 3 })]);
+    expect((await h.getTenant('nobody')).weight).toBe(1);
+    expect((await h.listTenants()).map((t) => t.tenant)).toContain('acme');
+  });
+
+  it.each([
+    [
+      { tenant: 'acme', weight: 0 },
+      'tenant "acme": weight must be a number from 0.001 to 1000000, got 0',
+    ],
+    [
+      { tenant: 'acme', weight: 1e-300 },
+      'tenant "acme": weight must be a number from 0.001 to 1000000, got 1e-300',
+    ],
+    [
+      { tenant: 'acme', rate: -1 },
+      'tenant "acme": rate must be a finite number ≥ 0 (0 = unlimited), got -1',
+    ],
+    [{ tenant: 'bad name' }, 'tenant.tenant is "bad name"; it must match [A-Za-z0-9_.-]{1,64}'],
+    [
+      { tenant: 'acme', queues: [{ queue: 'q', burst: 5 }] },
+      'tenant "acme" queue "q": burst is set without rate; an override\'s burst sizes the override\'s own bucket, so set rate too',
+    ],
+  ])('refuses bad settings %#', async (tenant, details) => {
+    expect(await rejection(h.setTenant(tenant))).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details,
+    });
+  });
+
+  it('refuses Enqueue over max_queued with RESOURCE_EXHAUSTED', async () => {
+    await h.setTenant({ tenant: 'capped', max_queued: 3 });
+    for (let i = 0; i < 3; i++) await h.enqueue({ tenant: 'capped', queue: 'q' });
+    expect(await rejection(h.enqueue({ tenant: 'capped', queue: 'q' }))).toEqual({
+      code: status.RESOURCE_EXHAUSTED,
+      details:
+        'tenant capped has 3 unfinished jobs in queue q, its max_queued limit; retry later, or raise max_queued with Admin.SetTenant',
+    });
+    const { results } = await h.enqueueBatch([
+      { tenant: 'capped', queue: 'q' },
+      { tenant: 'other', queue: 'q' },
+    ]);
+    expect(results.map((r) => r.code)).toEqual([status.RESOURCE_EXHAUSTED, 0]);
+    await h.enqueue({ tenant: 'capped', queue: 'another-queue' }); // the limit is per queue
+  });
+});
+
+describe('weighted fair dispatch', () => {
+  it('serves backlogged tenants in proportion to their weights (±5%)', async () => {
+    const weights = { w1: 1, w2: 2, w4: 4 };
+    for (const [tenant, weight] of Object.entries(weights)) {
+      await h.setTenant({ tenant, weight });
+      await flood(tenant, 'weighted', 3000);
+    }
+    const worker = await h.worker({ queues: ['weighted'], capacity: 20 });
+    const run = autoComplete(worker);
+    await eventually(() => (run.order.length >= 1750 ? true : undefined), { timeoutMs: 20_000 });
+    run.stop();
+    // After a warm-up (buffers filling one tenant before another), while every tenant is backlogged.
+    const measured = shares(run.order.slice(350, 1750));
+    for (const [tenant, weight] of Object.entries(weights)) {
+      const expected = weight / 7;
+      expect(Math.abs(measured.get(tenant)! - expected) / expected).toBeLessThanOrEqual(0.05);
+    }
+  });
+
+  it('holds a rate-limited tenant to its rate while others take the rest', async () => {
+    await h.setTenant({ tenant: 'limited', rate: 50, burst: 5 });
+    await flood('limited', 'rated', 1000);
+    await flood('free', 'rated', 5000);
+    const worker = await h.worker({ queues: ['rated'], capacity: 20 });
+    const run = autoComplete(worker);
+    await sleep(5000);
+    run.stop();
+    const limited = run.order.filter((t) => t === 'limited').length;
+    expect(limited).toBeGreaterThanOrEqual(225);
+    expect(limited).toBeLessThanOrEqual(275 + 5); // 50/s × 5 s ± 10%, plus the burst
+    expect(run.order.length - limited).toBeGreaterThan(limited * 4); // work-conserving
+  });
+
+  it('never exceeds max_in_flight and gives the spare capacity to others', async () => {
+    await h.setTenant({ tenant: 'narrow', max_in_flight: 2 });
+    await flood('narrow', 'capped-flight', 20);
+    await flood('wide', 'capped-flight', 20);
+    const worker = await h.worker({ queues: ['capped-flight'], capacity: 10 });
+    const first = await worker.take(10);
+    expect(first.filter((l) => l.tenant === 'narrow').length).toBeLessThanOrEqual(2);
+    await sleep(200);
+    expect(worker.leases).toHaveLength(10); // capacity is full, not held back by the cap
+    // Complete the oldest lease, one at a time: the cap holds throughout, and narrow still finishes.
+    const outstanding = [...first];
+    let seen = first.length;
+    let completed = 0;
+    while (completed < 40) {
+      const oldest = outstanding.shift();
+      if (oldest) {
+        worker.complete(oldest);
+        completed++;
+      }
+      await sleep(20);
+      outstanding.push(...worker.leases.slice(seen));
+      seen = worker.leases.length;
+      expect(outstanding.filter((l) => l.tenant === 'narrow').length).toBeLessThanOrEqual(2);
+    }
+    expect(worker.leases.filter((l) => l.tenant === 'narrow')).toHaveLength(20);
+  });
+
+  it('applies changed weights live, on every broker', async () => {
+    const second = await startTestBroker({
+      ...h.broker.config,
+      redisUrl: h.redis.url,
+      grpcAddress: '127.0.0.1:0',
+    });
+    try {
+      await h.setTenant({ tenant: 'live', weight: 1 });
+      await h.setTenant({ tenant: 'live', weight: 5 });
+      await eventually(
+        () => (second.broker.limits.weight('live', 'any') === 5 ? true : undefined),
+        {
+          timeoutMs: 1000,
+        },
+      );
+    } finally {
+      await second.shutdown();
+    }
+    await flood('live', 'live-q', 1500);
+    await flood('steady', 'live-q', 1500);
+    const worker = await h.worker({ queues: ['live-q'], capacity: 20 });
+    const run = autoComplete(worker);
+    await eventually(() => (run.order.length >= 600 ? true : undefined), { timeoutMs: 20_000 });
+    await h.setTenant({ tenant: 'live', weight: 1 });
+    const changedAt = run.order.length;
+    await eventually(() => (run.order.length >= changedAt + 1000 ? true : undefined), {
+      timeoutMs: 20_000,
+    });
+    run.stop();
+    const before = shares(run.order.slice(0, 600)).get('live')!;
+    const after = shares(run.order.slice(changedAt + 100, changedAt + 900)).get('live')!;
+    expect(before).toBeGreaterThan(0.78); // 5/6
+    expect(after).toBeGreaterThan(0.45);
+    expect(after).toBeLessThan(0.55); // 1/2
+  });
+
+  it('gives a dedicated worker only its tenants', async () => {
+    await flood('vip', 'dedicated', 5);
+    await flood('crowd', 'dedicated', 50);
+    const vipOnly = await h.worker({ queues: ['dedicated'], capacity: 50, tenants: ['vip'] });
+    const leases = await vipOnly.take(5);
+    expect(new Set(leases.map((l) => l.tenant))).toEqual(new Set(['vip']));
+    await sleep(200);
+    expect(vipOnly.leases).toHaveLength(5);
+    const shared = await h.worker({ queues: ['dedicated'], capacity: 50 });
+    expect(new Set((await shared.take(50)).map((l) => l.tenant))).toEqual(new Set(['crowd']));
+  });
+});
+
+describe('tenants file', () => {
+  it('applies a YAML file at start, with proto or camelCase field names', async () => {
+    const dir = await mkdtemp(`${tmpdir()}/rota-tenants-`);
+    const file = `${dir}/tenants.yaml`;
+    await writeFile(
+      file,
+      [
+        'tenants:',
+        '  - tenant: from-file',
+        '    weight: 3',
+        '    max_in_flight: 7',
+        '    queues:',
+        '      - queue: pdf',
+        '        maxInFlight: 2',
+        '',
+      ].join('\n'),
+    );
+    const second = await startTestBroker({
+      ...h.broker.config,
+      redisUrl: h.redis.url,
+      grpcAddress: '127.0.0.1:0',
+      tenantsFile: file,
+    });
+    try {
+      const tenant = await h.getTenant('from-file');
+      expect(tenant).toMatchObject({ weight: 3, max_in_flight: 7 });
+      expect(tenant.queues).toEqual([expect.objectContaining({ queue: 'pdf', max_in_flight: 2 })]);
+      expect(second.broker.limits.weight('from-file', 'email')).toBe(3);
+    } finally {
+      await second.shutdown();
+    }
+    await writeFile(file, '- tenant: typo\n  maxInFlite: 2\n');
+    await expect(
+      startTestBroker({
+        ...h.broker.config,
+        redisUrl: h.redis.url,
+        grpcAddress: '127.0.0.1:0',
+        tenantsFile: file,
+      }),
+    ).rejects.toThrow(`${file}: tenants[0] has an unknown field "maxInFlite"`);
+    await rm(dir, { recursive: true });
+  });
+});

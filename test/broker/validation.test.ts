@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { useBroker } from '../helpers/harness.js';
+import type { EnqueueRequest } from '../../src/generated/rota/v1/EnqueueRequest.js';
+
+const h = useBroker({ maxPayloadBytes: 1024, maxBatchSize: 5 });
+
+async function rejection(promise: Promise<unknown>): Promise<{ code: number; details: string }> {
+  const error = (await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )) as ServiceError | undefined;
+  if (!error) throw new Error('expected the call to fail');
+  return { code: error.code, details: error.details };
+}
+
+const valid: EnqueueRequest = { tenant: 'acme', queue: 'email' };
+
+describe('invalid input', () => {
+  it.each<[string, EnqueueRequest, string]>([
+    [
+      'empty tenant',
+      { ...valid, tenant: '' },
+      'tenant is empty; it must match [A-Za-z0-9_.-]{1,64}',
+    ],
+    ['bad queue', { ...valid, queue: 'a b' }, 'queue is "a b"; it must match [A-Za-z0-9_.-]{1,64}'],
+    [
+      'long tenant',
+      { ...valid, tenant: 'x'.repeat(65) },
+      `tenant is "${'x'.repeat(65)}"; it must match [A-Za-z0-9_.-]{1,64}`,
+    ],
+    [
+      'payload too large',
+      { ...valid, payload: Buffer.alloc(1025) },
+      'payload is 1025 bytes; the limit is 1024 (ROTA_MAX_PAYLOAD_BYTES). Store large data elsewhere and enqueue a reference',
+    ],
+    [
+      'priority',
+      { ...valid, priority: -1 },
+      'priority is -1; it must be a whole number from 0 to 9',
+    ],
+    [
+      'attempts',
+      { ...valid, max_attempts: 1001 },
+      'max_attempts is 1001; it must be a whole number from 1 to 1000',
+    ],
+    [
+      'backoff order',
+      { ...valid, backoff: { initial_ms: 5000, max_ms: 100 } },
+      'backoff.initial_ms (5000) must not exceed backoff.max_ms (100)',
+    ],
+    [
+      'delay',
+      { ...valid, delay_ms: 366 * 86_400_000 },
+      'delay_ms is 31622400000; it must be a whole number from 0 to 31536000000',
+    ],
+    [
+      'timeout',
+      { ...valid, timeout_ms: 8 * 86_400_000 },
+      'timeout_ms is 691200000; it must be a whole number from 0 to 604800000',
+    ],
+    [
+      'idempotency key',
+      { ...valid, idempotency_key: 'k'.repeat(257) },
+      'idempotency_key is 257 characters; the limit is 256',
+    ],
+    ['header name', { ...valid, headers: { '': 'x' } }, 'headers has an empty name'],
+    [
+      'header size',
+      { ...valid, headers: { big: 'x'.repeat(9000) } },
+      'headers are 9003 bytes in all; the limit is 8192',
+    ],
+  ])('Enqueue answers INVALID_ARGUMENT for %s', async (_name, request, details) => {
+    expect(await rejection(h.enqueue(request))).toEqual({ code: status.INVALID_ARGUMENT, details });
+  });
+
+  it('answers bytes that are no EnqueueRequest with INVALID_ARGUMENT', async () => {
+    const client = new Client(h.broker.address, credentials.createInsecure());
+    const undecodable = Buffer.from([0x0a, 0x85]); // tenant whose length varint is cut off
+    try {
+      const outcome = await new Promise<ServiceError | null>((resolve) => {
+        client.makeUnaryRequest<Buffer, Buffer>(
+          '/rota.v1.Broker/Enqueue',
+          (bytes) => bytes,
+          (bytes) => bytes,
+          undecodable,
+          new Metadata(),
+          (error) => resolve(error),
+        );
+      });
+      expect(outcome?.code).toBe(status.INVALID_ARGUMENT);
+      expect(outcome?.details).toMatch(
+        /^the request does not decode as rota\.v1\.EnqueueRequest \(.+\); send a valid protobuf message$/,
+      );
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses an EnqueueBatch over the batch limit as a whole', async () => {
+    const jobs = Array.from({ length: 6 }, () => valid);
+    expect(await rejection(h.enqueueBatch(jobs))).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: 'jobs has 6 items; the limit is 5 (ROTA_MAX_BATCH_SIZE). Split the batch',
+    });
+  });
+
+  it('answers NOT_FOUND for a job that does not exist', async () => {
+    const details =
+      'job 0000000000000000 of tenant acme does not exist (wrong id or tenant, or its retention expired)';
+    expect(await rejection(h.getJob('acme', '0000000000000000'))).toEqual({
+      code: status.NOT_FOUND,
+      details,
+    });
+    expect(await rejection(h.cancel('acme', '0000000000000000'))).toEqual({
+      code: status.NOT_FOUND,
+      details,
+    });
+  });
+
+  it('does not show a job to another tenant', async () => {
+    const { job_id } = await h.enqueue(valid);
+    expect((await rejection(h.getJob('globex', job_id))).code).toBe(status.NOT_FOUND);
+  });
+
+  it('refuses a malformed job id', async () => {
+    expect(await rejection(h.getJob('acme', '../etc'))).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: 'job_id "../etc" is malformed; use the id Enqueue returned',
+    });
+  });
+
+  it('checks dead letter requests', async () => {
+    expect(
+      await rejection(h.listDead({ tenant: 'acme', queue: 'email', page_size: 5000 })),
+    ).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: 'page_size is 5000; it must be from 1 to 1000',
+    });
+    expect(
+      await rejection(h.listDead({ tenant: 'acme', queue: 'email', page_token: 'zzz' })),
+    ).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: 'page_token "zzz" is not one this broker returned',
+    });
+    expect(await rejection(h.replay({ tenant: 'acme', queue: 'email' }))).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details:
+        'name the job_ids to replay, or set all = true to replay the whole dead letter queue',
+    });
+  });
+
+  it('stores nothing for a refused job', async () => {
+    const worker = await h.worker({ queues: ['refused'] });
+    await rejection(h.enqueue({ tenant: 'acme', queue: 'refused', priority: 99 }));
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'refused' });
+    const [lease] = await worker.take(1);
+    expect(lease!.job_id).toBe(job_id);
+  });
+});

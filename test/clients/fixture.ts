@@ -1,0 +1,107 @@
+/**
+ * Client tests run against the real broker over real gRPC on 127.0.0.1: one
+ * redis-server per test file, one broker (own key prefix) per test. Every
+ * Producer and Worker a test makes is closed after it, and a Worker that did
+ * not stop fails the test.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
+
+import { Producer, type ProducerOptions } from '../../clients/producer.js';
+import { Worker, type WorkerOptions } from '../../clients/worker.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+export interface RotaFixture {
+  /** Address of the current broker. */
+  readonly address: string;
+  readonly broker: TestBroker;
+  producer(options?: Omit<ProducerOptions, 'address'>): Producer;
+  worker(options: Omit<WorkerOptions, 'address'>): Worker;
+  /** Kills the broker (crash) and starts a new one on the same address, Redis and key prefix. */
+  crashAndRestartBroker(between?: () => Promise<void>): Promise<void>;
+}
+
+export const LEASE_TTL_MS = 1500;
+export const HEARTBEAT_INTERVAL_MS = 300;
+
+export function useRota(): RotaFixture {
+  let redis: TestRedis | undefined;
+  let broker: TestBroker | undefined;
+  let producers: Producer[] = [];
+  let workers: Worker[] = [];
+
+  const current = (): TestBroker => {
+    if (broker === undefined) throw new Error('no broker: use the fixture inside a test');
+    return broker;
+  };
+
+  beforeAll(async () => {
+    redis = await startTestRedis();
+  });
+  afterAll(async () => {
+    await redis?.dispose();
+  });
+  beforeEach(async () => {
+    broker = await startTestBroker({
+      redisUrl: redis!.url,
+      leaseTtlMs: LEASE_TTL_MS,
+      heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+    });
+  });
+  afterEach(async () => {
+    const open = workers;
+    workers = [];
+    await Promise.all(open.map((w) => w.close()));
+    await Promise.all(producers.map((p) => p.close()));
+    producers = [];
+    await broker?.shutdown(1000);
+    broker = undefined;
+    for (const w of open) expect(w.state, 'a Worker did not stop').toBe('STOPPED');
+  });
+
+  return {
+    get address() {
+      return current().address;
+    },
+    get broker() {
+      return current();
+    },
+    producer(options = {}) {
+      const p = new Producer({ ...options, address: current().address });
+      producers.push(p);
+      return p;
+    },
+    worker(options) {
+      const w = new Worker({
+        reconnect: { initialMs: 20, maxMs: 200 },
+        shutdownGraceMs: 2000,
+        ...options,
+        address: current().address,
+      });
+      workers.push(w);
+      return w;
+    },
+    async crashAndRestartBroker(between) {
+      const old = current();
+      await old.kill();
+      await between?.();
+      broker = await startTestBroker({
+        redisUrl: redis!.url,
+        grpcAddress: old.address,
+        keyPrefix: old.config.keyPrefix,
+        leaseTtlMs: LEASE_TTL_MS,
+        heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+      });
+    },
+  };
+}
+
+/** Polls until `check` returns something other than undefined (tests wait on state, not time). */
+export { eventually as waitFor } from '../helpers/broker.js';
+
+/** A promise with its resolver, for handlers the test releases. */
+export function gate<T = void>(): { promise: Promise<T>; open(value: T): void } {
+  let open!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => (open = resolve));
+  return { promise, open };
+}

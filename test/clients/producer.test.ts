@@ -1,0 +1,167 @@
+import * as grpc from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+
+import { RotaError } from '../../clients/errors.js';
+import { Producer } from '../../clients/producer.js';
+import { useRota, waitFor } from './fixture.js';
+
+const rota = useRota();
+
+/** Counts calls per method path, e.g. '/rota.v1.Broker/EnqueueBatch'. */
+function callCounter(): { counts: Map<string, number>; interceptor: grpc.Interceptor } {
+  const counts = new Map<string, number>();
+  const interceptor: grpc.Interceptor = (options, nextCall) => {
+    const path = options.method_definition.path;
+    counts.set(path, (counts.get(path) ?? 0) + 1);
+    return new grpc.InterceptingCall(nextCall(options));
+  };
+  return { counts, interceptor };
+}
+
+describe('Producer', () => {
+  it('enqueues a job a Worker runs; getJob shows it COMPLETED with the result', async () => {
+    const producer = rota.producer();
+    const worker = rota.worker({
+      queues: ['email'],
+      handler: (job) => ({ sentTo: (job.payload as { to: string }).to, attempt: job.attempt }),
+    });
+    await worker.start();
+    const { jobId, duplicate } = await producer.enqueue({
+      tenant: 'acme',
+      queue: 'email',
+      payload: { to: 'a@example.com' },
+    });
+    expect(duplicate).toBe(false);
+    const job = await waitFor(async () => {
+      const info = await producer.getJob('acme', jobId);
+      return info.state === 'COMPLETED' ? info : undefined;
+    });
+    expect(job.result).toEqual({ sentTo: 'a@example.com', attempt: 1 });
+    expect(job.payload).toEqual({ to: 'a@example.com' });
+    expect(job.headers['content-type']).toBe('application/json');
+    expect(job.attempts).toBe(1);
+    expect(job.tenant).toBe('acme');
+    expect(job.queue).toBe('email');
+    expect(job.finishedAt).toBeGreaterThanOrEqual(job.createdAt);
+  });
+
+  it('sends binary payloads as they are', async () => {
+    const producer = rota.producer();
+    const seen: unknown[] = [];
+    const worker = rota.worker({
+      queues: ['bin'],
+      handler: (job) => void seen.push(job.payload),
+    });
+    await worker.start();
+    const bytes = Buffer.from([0, 1, 2, 255]);
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'bin', payload: bytes });
+    await waitFor(async () =>
+      (await producer.getJob('acme', jobId)).state === 'COMPLETED' ? true : undefined,
+    );
+    expect(seen).toEqual([bytes]);
+    const job = await producer.getJob('acme', jobId);
+    expect(job.rawPayload).toEqual(bytes);
+    expect(job.headers['content-type']).toBeUndefined();
+    expect(job.result).toBeUndefined();
+  });
+
+  it('coalesces concurrent enqueue() calls into few EnqueueBatch RPCs', async () => {
+    const { counts, interceptor } = callCounter();
+    const producer = rota.producer({ interceptors: [interceptor], maxBatch: 40 });
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) =>
+        producer.enqueue({ tenant: `t${i % 3}`, queue: 'coalesce', payload: { i } }),
+      ),
+    );
+    expect(new Set(results.map((r) => r.jobId)).size).toBe(100);
+    const batches = counts.get('/rota.v1.Broker/EnqueueBatch') ?? 0;
+    expect(batches).toBe(3); // 40 + 40 + 20
+    expect(counts.get('/rota.v1.Broker/Enqueue')).toBeUndefined();
+    const job = await producer.getJob('t1', results[1]!.jobId);
+    expect(job.payload).toEqual({ i: 1 });
+    expect(job.state).toBe('WAITING');
+  });
+
+  it('gives each coalesced caller its own item error', async () => {
+    const { counts, interceptor } = callCounter();
+    const producer = rota.producer({ interceptors: [interceptor] });
+    const outcomes = await Promise.allSettled([
+      producer.enqueue({ tenant: 'acme', queue: 'mixed', payload: 1 }),
+      producer.enqueue({ tenant: 'bad tenant!', queue: 'mixed', payload: 2 }),
+      producer.enqueue({ tenant: 'acme', queue: 'mixed', payload: 3 }),
+    ]);
+    expect(counts.get('/rota.v1.Broker/EnqueueBatch')).toBe(1);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    const error = (outcomes[1] as PromiseRejectedResult).reason as RotaError;
+    expect(error).toBeInstanceOf(RotaError);
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error.codeName).toBe('INVALID_ARGUMENT');
+    expect(error.message).toMatch(/tenant/);
+  });
+
+  it('enqueueBatch answers item by item (one invalid tenant among valid ones)', async () => {
+    const producer = rota.producer();
+    const results = await producer.enqueueBatch([
+      { tenant: 'acme', queue: 'batch', payload: 'a' },
+      { tenant: 'no spaces allowed', queue: 'batch', payload: 'b' },
+      { tenant: 'globex', queue: 'batch', payload: 'c' },
+    ]);
+    expect(results).toHaveLength(3);
+    expect('jobId' in results[0]!).toBe(true);
+    expect('jobId' in results[2]!).toBe(true);
+    const bad = results[1]!;
+    if (!('error' in bad)) throw new Error('item 1 should have failed');
+    expect(bad.error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(bad.error.message).toMatch(/tenant/);
+    const ok = results[2]!;
+    if (!('jobId' in ok)) throw new Error('item 2 should have succeeded');
+    expect((await producer.getJob('globex', ok.jobId)).payload).toBe('c');
+  });
+
+  it('rejects every caller of a batch when the whole RPC fails', async () => {
+    const producer = new Producer({ address: '127.0.0.1:1', timeoutMs: 2000 });
+    try {
+      const outcomes = await Promise.allSettled([
+        producer.enqueue({ tenant: 'acme', queue: 'q' }),
+        producer.enqueue({ tenant: 'acme', queue: 'q' }),
+      ]);
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        const reason = (outcome as PromiseRejectedResult).reason as RotaError;
+        expect(reason).toBeInstanceOf(RotaError);
+        expect(reason.codeName).toBe('UNAVAILABLE');
+      }
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it('returns the first job for a repeated idempotency key', async () => {
+    const producer = rota.producer();
+    const first = await producer.enqueue({ tenant: 'acme', queue: 'idem', idempotencyKey: 'k1' });
+    const again = await producer.enqueue({ tenant: 'acme', queue: 'idem', idempotencyKey: 'k1' });
+    expect(again).toEqual({ jobId: first.jobId, duplicate: true });
+  });
+
+  it('maps NOT_FOUND from getJob to a RotaError', async () => {
+    const producer = rota.producer();
+    const error = await producer.getJob('acme', 'no-such-job').catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(RotaError);
+    expect((error as RotaError).codeName).toBe('NOT_FOUND');
+  });
+
+  it('cancels a waiting job, and reports a second cancel as already ended', async () => {
+    const producer = rota.producer();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'nobody', delayMs: 60_000 });
+    expect(await producer.cancel('acme', jobId)).toEqual({ cancelled: true, state: 'CANCELLED' });
+    expect(await producer.cancel('acme', jobId)).toEqual({ cancelled: false, state: 'CANCELLED' });
+  });
+
+  it('refuses calls after close()', async () => {
+    const producer = rota.producer();
+    await producer.close();
+    await expect(producer.enqueue({ tenant: 'acme', queue: 'q' })).rejects.toMatchObject({
+      codeName: 'FAILED_PRECONDITION',
+    });
+  });
+});

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+
+import { reconnectDelayMs } from '../../clients/reconnect.js';
+import { Worker } from '../../clients/worker.js';
+import { gate, useRota, waitFor } from './fixture.js';
+
+const rota = useRota();
+
+describe('reconnectDelayMs', () => {
+  it('grows exponentially from initialMs, capped at maxMs, with full jitter', () => {
+    expect(reconnectDelayMs(0, 100, 5000, () => 0)).toBe(100);
+    expect(reconnectDelayMs(0, 100, 5000, () => 1)).toBe(200);
+    expect(reconnectDelayMs(3, 100, 5000, () => 1)).toBe(1600);
+    expect(reconnectDelayMs(20, 100, 5000, () => 1)).toBe(5000);
+    expect(reconnectDelayMs(20, 100, 5000, () => 0)).toBe(100);
+    expect(reconnectDelayMs(2000, 100, 5000, () => 0.5)).toBe(2550);
+  });
+});
+
+describe('Worker reconnect', () => {
+  it('re-attaches its running job after the broker crashes and restarts', async () => {
+    const producer = rota.producer();
+    const started = gate();
+    const release = gate();
+    let calls = 0;
+    const aborts: unknown[] = [];
+    const worker = rota.worker({
+      queues: ['reattach'],
+      handler: async (_job, ctx) => {
+        calls++;
+        ctx.signal.addEventListener('abort', () => aborts.push(ctx.signal.reason));
+        started.open();
+        await release.promise;
+        return 'survived';
+      },
+    });
+    const connected: Array<{ reattachedJobIds: string[]; refusedJobIds: string[] }> = [];
+    let disconnects = 0;
+    worker.on('connected', (info) => connected.push(info));
+    worker.on('disconnected', () => disconnects++);
+    worker.on('error', () => undefined); // reconnect failures while the broker is down
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'reattach' });
+    await started.promise;
+
+    await rota.crashAndRestartBroker(async () => {
+      await waitFor(() => (disconnects > 0 ? true : undefined));
+      // Let the worker fail a few reconnects against the dead address.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    });
+    const second = await waitFor(() => connected[1]);
+    expect(second.reattachedJobIds).toEqual([jobId]);
+    expect(second.refusedJobIds).toEqual([]);
+
+    release.open();
+    // The producer's channel reconnects by itself to the same address.
+    const job = await waitFor(async () => {
+      const info = await producer.getJob('acme', jobId);
+      return info.state === 'COMPLETED' ? info : undefined;
+    });
+    expect(job.result).toBe('survived');
+    expect(job.attempts).toBe(1);
+    expect(calls).toBe(1);
+    expect(aborts).toEqual([]);
+  });
+
+  it('sends acks produced while disconnected after the reconnect', async () => {
+    const producer = rota.producer();
+    const started = gate();
+    const release = gate();
+    const worker = rota.worker({
+      queues: ['offline-ack'],
+      handler: async () => {
+        started.open();
+        await release.promise;
+        return 42;
+      },
+    });
+    let disconnects = 0;
+    worker.on('disconnected', () => disconnects++);
+    worker.on('error', () => undefined);
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'offline-ack' });
+    await started.promise;
+    await rota.crashAndRestartBroker(async () => {
+      await waitFor(() => (disconnects > 0 ? true : undefined));
+      release.open(); // finishes while no broker is there
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    });
+    const job = await waitFor(async () => {
+      const info = await producer.getJob('acme', jobId);
+      return info.state === 'COMPLETED' ? info : undefined;
+    });
+    expect(job.result).toBe(42);
+    expect(job.attempts).toBe(1);
+  });
+
+  it('start() rejects when the broker refuses the Hello', async () => {
+    const worker = new Worker({
+      address: rota.address,
+      queues: ['not a queue name!'],
+      handler: () => undefined,
+    });
+    await expect(worker.start()).rejects.toMatchObject({ codeName: 'INVALID_ARGUMENT' });
+    await worker.close();
+    expect(worker.state).toBe('STOPPED');
+  });
+});

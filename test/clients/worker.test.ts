@@ -1,0 +1,250 @@
+import { describe, expect, it } from 'vitest';
+
+import { JobAbortedError, NonRetryableError, RetryAfterError } from '../../clients/errors.js';
+import type { JobInfo, JobState } from '../../clients/job.js';
+import type { Producer } from '../../clients/producer.js';
+import { gate, useRota, waitFor } from './fixture.js';
+
+const rota = useRota();
+
+function waitState(
+  producer: Producer,
+  tenant: string,
+  jobId: string,
+  state: JobState,
+): Promise<JobInfo> {
+  return waitFor(async () => {
+    const job = await producer.getJob(tenant, jobId);
+    return job.state === state ? job : undefined;
+  });
+}
+
+describe('Worker', () => {
+  it('retries a throwing handler, then the job is DEAD', async () => {
+    const producer = rota.producer();
+    const attempts: number[] = [];
+    const failed: unknown[] = [];
+    const worker = rota.worker({
+      queues: ['flaky'],
+      handler: (job) => {
+        attempts.push(job.attempt);
+        throw new Error(`boom ${job.attempt}`);
+      },
+    });
+    worker.on('failed', (_job, err) => failed.push(err));
+    await worker.start();
+    const { jobId } = await producer.enqueue({
+      tenant: 'acme',
+      queue: 'flaky',
+      maxAttempts: 2,
+      backoff: { initialMs: 10, maxMs: 20 },
+    });
+    const job = await waitState(producer, 'acme', jobId, 'DEAD');
+    expect(attempts).toEqual([1, 2]);
+    expect(job.attempts).toBe(2);
+    expect(job.lastError).toBe('boom 2');
+    expect(failed).toHaveLength(2);
+  });
+
+  it('sends a NonRetryableError straight to the dead letter queue', async () => {
+    const producer = rota.producer();
+    let calls = 0;
+    const worker = rota.worker({
+      queues: ['poison'],
+      handler: () => {
+        calls++;
+        throw new NonRetryableError('bad input');
+      },
+    });
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'poison', maxAttempts: 5 });
+    const job = await waitState(producer, 'acme', jobId, 'DEAD');
+    expect(job.attempts).toBe(1);
+    expect(job.lastError).toBe('bad input');
+    expect(calls).toBe(1);
+  });
+
+  it('honours RetryAfterError', async () => {
+    const producer = rota.producer();
+    const startedAt: number[] = [];
+    const worker = rota.worker({
+      queues: ['later'],
+      handler: (job) => {
+        startedAt.push(Date.now());
+        if (job.attempt === 1) throw new RetryAfterError(600, 'rate limited upstream');
+        return 'ok';
+      },
+    });
+    await worker.start();
+    // The backoff alone would retry within 10 ms.
+    const { jobId } = await producer.enqueue({
+      tenant: 'acme',
+      queue: 'later',
+      maxAttempts: 3,
+      backoff: { initialMs: 10, maxMs: 10 },
+    });
+    const retrying = await waitState(producer, 'acme', jobId, 'FAILED_RETRYING');
+    expect(retrying.lastError).toBe('rate limited upstream');
+    const job = await waitState(producer, 'acme', jobId, 'COMPLETED');
+    expect(job.result).toBe('ok');
+    expect(startedAt).toHaveLength(2);
+    expect(startedAt[1]! - startedAt[0]!).toBeGreaterThanOrEqual(550);
+  });
+
+  it('makes progress visible in getJob while the handler runs', async () => {
+    const producer = rota.producer();
+    const release = gate();
+    const worker = rota.worker({
+      queues: ['report'],
+      handler: async (_job, ctx) => {
+        await ctx.progress({ done: 1, of: 3 });
+        await ctx.progress({ done: 2, of: 3 }); // same tick as nothing else: sent on its own
+        await release.promise;
+        return 'finished';
+      },
+    });
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'report' });
+    const running = await waitFor(async () => {
+      const job = await producer.getJob('acme', jobId);
+      return job.state === 'LEASED' && (job.progress as { done?: number } | undefined)?.done === 2
+        ? job
+        : undefined;
+    });
+    expect(running.progress).toEqual({ done: 2, of: 3 });
+    release.open();
+    expect((await waitState(producer, 'acme', jobId, 'COMPLETED')).result).toBe('finished');
+  });
+
+  it('aborts the signal of a running job that is cancelled', async () => {
+    const producer = rota.producer();
+    const started = gate<AbortSignal>();
+    const acks: unknown[] = [];
+    const worker = rota.worker({
+      queues: ['long'],
+      handler: (_job, ctx) => {
+        started.open(ctx.signal);
+        return new Promise((_resolve, reject) =>
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error)),
+        );
+      },
+    });
+    worker.on('error', (err) => acks.push(err));
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'long' });
+    const signal = await started.promise;
+    expect(signal.aborted).toBe(false);
+    expect(await producer.cancel('acme', jobId)).toEqual({ cancelled: true, state: 'CANCELLED' });
+    await waitFor(() => (signal.aborted ? true : undefined));
+    expect(signal.reason).toBeInstanceOf(JobAbortedError);
+    expect((signal.reason as Error).message).toBe('cancelled');
+    // No ack is sent for it, so the broker refuses nothing.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(acks).toEqual([]);
+    expect((await producer.getJob('acme', jobId)).state).toBe('CANCELLED');
+  });
+
+  it('aborts the signal when the job’s timeoutMs passes', async () => {
+    const producer = rota.producer();
+    const aborted = gate<{ reason: unknown; elapsed: number; deadline: number | undefined }>();
+    const worker = rota.worker({
+      queues: ['slow'],
+      handler: (job, ctx) => {
+        const start = Date.now();
+        ctx.signal.addEventListener('abort', () =>
+          aborted.open({
+            reason: ctx.signal.reason,
+            elapsed: Date.now() - start,
+            deadline: job.deadline,
+          }),
+        );
+        return new Promise(() => undefined); // never settles by itself
+      },
+    });
+    await worker.start();
+    const { jobId } = await producer.enqueue({
+      tenant: 'acme',
+      queue: 'slow',
+      timeoutMs: 300,
+      maxAttempts: 1,
+    });
+    const { reason, elapsed, deadline } = await aborted.promise;
+    expect(reason).toBeInstanceOf(JobAbortedError);
+    expect((reason as Error).message).toBe('timeout');
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect(deadline).toBeGreaterThan(0);
+    const job = await waitState(producer, 'acme', jobId, 'DEAD');
+    expect(job.lastError).toMatch(/timed out/);
+  });
+
+  it('close() waits for a running handler and reports its outcome', async () => {
+    const producer = rota.producer();
+    const started = gate();
+    const completed: string[] = [];
+    const worker = rota.worker({
+      queues: ['drain'],
+      shutdownGraceMs: 5000,
+      handler: async (job) => {
+        started.open();
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        return `done ${job.id}`;
+      },
+    });
+    worker.on('completed', (job) => completed.push(job.id));
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'drain' });
+    await started.promise;
+    const closingAt = Date.now();
+    await worker.close();
+    expect(Date.now() - closingAt).toBeGreaterThanOrEqual(300);
+    expect(worker.state).toBe('STOPPED');
+    expect(completed).toEqual([jobId]);
+    const job = await waitState(producer, 'acme', jobId, 'COMPLETED');
+    expect(job.result).toBe(`done ${jobId}`);
+  });
+
+  it('close() aborts a handler that outlives the grace period', async () => {
+    const producer = rota.producer();
+    const started = gate<AbortSignal>();
+    const worker = rota.worker({
+      queues: ['stuck'],
+      shutdownGraceMs: 200,
+      handler: (_job, ctx) => {
+        started.open(ctx.signal);
+        return new Promise(() => undefined);
+      },
+    });
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'stuck' });
+    const signal = await started.promise;
+    await worker.close();
+    expect(signal.aborted).toBe(true);
+    expect((signal.reason as Error).message).toBe('shutdown');
+    // Left to the broker: still leased until its lease expires.
+    expect((await producer.getJob('acme', jobId)).state).toBe('LEASED');
+  });
+
+  it('runs at most `concurrency` handlers at once', async () => {
+    const producer = rota.producer();
+    let running = 0;
+    let peak = 0;
+    const worker = rota.worker({
+      queues: ['busy'],
+      concurrency: 3,
+      handler: async () => {
+        peak = Math.max(peak, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        running--;
+      },
+    });
+    await worker.start();
+    const results = await producer.enqueueBatch(
+      Array.from({ length: 12 }, () => ({ tenant: 'acme', queue: 'busy' })),
+    );
+    for (const r of results) {
+      if (!('jobId' in r)) throw r.error;
+      await waitState(producer, 'acme', r.jobId, 'COMPLETED');
+    }
+    expect(peak).toBe(3);
+  });
+});

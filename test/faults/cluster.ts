@@ -1,0 +1,266 @@
+/**
+ * A whole Rota deployment made of real processes, for fault injection:
+ * a private redis-server, the broker as `node --import tsx src/cli.ts` on a
+ * fixed port (so a restarted broker comes back on the same address), worker
+ * agent processes (agents/worker-agent.ts), and optionally a TCP proxy the
+ * workers connect through. Everything lives in one temp folder (Redis data,
+ * process logs, worker journals) and `dispose()` kills and removes it all.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { loadRotaProto } from '../../src/grpc/proto.js';
+import {
+  startLocalRedis,
+  type AppendFsync,
+  type LocalRedis,
+} from '../../src/redis/local-server.js';
+import { uniquePrefix } from '../helpers/redis.js';
+import { readJournals, type JournalRecord } from './journal.js';
+import { freePort, ProcessGroup, sleep, type ManagedProcess } from './processes.js';
+import { TcpProxy } from './proxy.js';
+
+export interface ClusterOptions {
+  /** @default 1500 */
+  leaseTtlMs?: number;
+  /** @default 300 */
+  heartbeatIntervalMs?: number;
+  /** AOF fsync policy of the redis-server; undefined = no AOF. */
+  appendfsync?: AppendFsync;
+  /** Put a TCP proxy between workers and broker. @default false */
+  proxy?: boolean;
+  /** Broker log level. @default 'info' */
+  logLevel?: string;
+  /** Entry point of the broker process (a debugging wrapper, say). @default 'src/cli.ts' */
+  brokerEntry?: string;
+  /** Extra broker environment. */
+  brokerEnv?: Record<string, string>;
+  /** Keep the temp folder (logs) after dispose; so does ROTA_KEEP_LOGS=1. @default false */
+  keepDir?: boolean;
+}
+
+export interface WorkerAgentOptions {
+  /** @default 8 */
+  concurrency?: number;
+  /** @default ['faults'] */
+  queues?: string[];
+  /** Run time of a job whose payload has no `ms`. @default 50 */
+  defaultMs?: number;
+  /** Wait for its first Welcome. @default true */
+  waitReady?: boolean;
+}
+
+export interface WorkerAgent {
+  readonly name: string;
+  readonly process: ManagedProcess;
+  readonly journal: string;
+}
+
+const BROKER_READY_TIMEOUT_MS = 20_000;
+
+export class Cluster {
+  readonly group = new ProcessGroup();
+  readonly keyPrefix = uniquePrefix();
+  readonly workers: WorkerAgent[] = [];
+  broker: ManagedProcess | undefined;
+  proxy: TcpProxy | undefined;
+  #brokerStarts = 0;
+  #workerCount = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly redis: LocalRedis,
+    readonly brokerPort: number,
+    private readonly options: ClusterOptions,
+  ) {}
+
+  static async start(options: ClusterOptions = {}): Promise<Cluster> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'rota-faults-'));
+    let redis: LocalRedis | undefined;
+    let cluster: Cluster | undefined;
+    try {
+      redis = await startLocalRedis({
+        dir: path.join(dir, 'redis'),
+        appendonly: options.appendfsync !== undefined,
+        ...(options.appendfsync ? { appendfsync: options.appendfsync } : {}),
+        logFile: path.join(dir, 'redis.log'),
+      });
+      cluster = new Cluster(dir, redis, await freePort(), options);
+      // Should this process be SIGKILLed, the reaper takes redis-server down with it.
+      cluster.group.spawnTs({
+        name: 'reaper',
+        entry: 'test/faults/agents/reaper.ts',
+        logFile: path.join(dir, 'reaper.log'),
+        env: { REAPER_REDIS_PORT: String(redis.port) },
+        exitWithParent: false,
+      });
+      if (options.proxy) cluster.proxy = await TcpProxy.start(cluster.brokerPort);
+      await cluster.startBroker();
+      return cluster;
+    } catch (error) {
+      await cluster?.group.killAll();
+      await cluster?.proxy?.close();
+      await redis?.kill();
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  get leaseTtlMs(): number {
+    return this.options.leaseTtlMs ?? 1500;
+  }
+
+  /** Where producers connect: the broker itself. */
+  get brokerAddress(): string {
+    return `127.0.0.1:${this.brokerPort}`;
+  }
+
+  /** Where workers connect: the proxy when there is one. */
+  get workerAddress(): string {
+    return this.proxy?.address ?? this.brokerAddress;
+  }
+
+  /** Starts the broker process and waits until it answers RPCs. */
+  async startBroker(): Promise<ManagedProcess> {
+    if (this.broker?.alive) throw new Error('the broker is already running');
+    const n = ++this.#brokerStarts;
+    const broker = this.group.spawnTs({
+      name: `broker-${n}`,
+      entry: this.options.brokerEntry ?? 'src/cli.ts',
+      logFile: path.join(this.dir, `broker-${n}.log`),
+      env: {
+        ROTA_REDIS_URL: this.redis.url,
+        ROTA_GRPC_ADDRESS: this.brokerAddress,
+        ROTA_KEY_PREFIX: this.keyPrefix,
+        ROTA_LEASE_TTL_MS: String(this.leaseTtlMs),
+        ROTA_HEARTBEAT_INTERVAL_MS: String(this.options.heartbeatIntervalMs ?? 300),
+        ROTA_LOG_LEVEL: process.env.ROTA_BROKER_LOG_LEVEL ?? this.options.logLevel ?? 'info',
+        ROTA_METRICS_ADDRESS: 'off',
+        OTEL_TRACES_EXPORTER: 'none',
+        OTEL_METRICS_EXPORTER: 'none',
+        OTEL_SDK_DISABLED: 'true',
+        // Debugging aid: ROTA_BROKER_GRPC_TRACE=server_call traces the broker's grpc-js only.
+        ...(process.env.ROTA_BROKER_GRPC_TRACE
+          ? { GRPC_TRACE: process.env.ROTA_BROKER_GRPC_TRACE, GRPC_VERBOSITY: 'DEBUG' }
+          : {}),
+        ...this.options.brokerEnv,
+      },
+    });
+    this.broker = broker;
+    await waitBrokerReady(this.brokerAddress, broker);
+    return broker;
+  }
+
+  async killBroker(): Promise<void> {
+    await this.broker?.kill('SIGKILL');
+  }
+
+  async startWorker(options: WorkerAgentOptions = {}): Promise<WorkerAgent> {
+    const name = `w${++this.#workerCount}`;
+    const journal = path.join(this.dir, `${name}.journal.jsonl`);
+    const proc = this.group.spawnTs({
+      name,
+      entry: 'test/faults/agents/worker-agent.ts',
+      logFile: path.join(this.dir, `${name}.log`),
+      env: {
+        ROTA_ADDRESS: this.workerAddress,
+        AGENT_NAME: name,
+        AGENT_JOURNAL: journal,
+        AGENT_QUEUES: (options.queues ?? ['faults']).join(','),
+        AGENT_CONCURRENCY: String(options.concurrency ?? 8),
+        AGENT_DEFAULT_MS: String(options.defaultMs ?? 50),
+        OTEL_SDK_DISABLED: 'true',
+      },
+    });
+    const agent: WorkerAgent = { name, process: proc, journal };
+    this.workers.push(agent);
+    if (options.waitReady ?? true) {
+      const deadline = Date.now() + 20_000;
+      for (;;) {
+        if (readJournals([journal]).some((r) => r.ev === 'ready')) break;
+        if (!proc.alive) {
+          throw new Error(`worker ${name} exited before its first Welcome:\n${proc.logTail()}`);
+        }
+        if (Date.now() > deadline) throw new Error(`worker ${name} did not connect in 20 s`);
+        await sleep(25);
+      }
+    }
+    return agent;
+  }
+
+  /** Every journal record of every worker agent so far, in time order. */
+  journal(): JournalRecord[] {
+    return readJournals(this.workers.map((w) => w.journal));
+  }
+
+  /** Jobs whose handler is running in `agent` right now, per its journal. */
+  runningOn(agent: WorkerAgent): string[] {
+    const open = new Map<string, number>();
+    for (const r of readJournals([agent.journal])) {
+      if (r.ev === 'start') open.set(`${r.job}/${r.attempt}`, 1);
+      if (r.ev === 'end' || r.ev === 'aborted') open.delete(`${r.job}/${r.attempt}`);
+    }
+    return [...open.keys()].map((key) => key.split('/')[0]!);
+  }
+
+  /** Kills everything (SIGKILL), removes the temp folder; returns pids that survived. */
+  async dispose(): Promise<number[]> {
+    await this.group.killAll();
+    await this.proxy?.close();
+    await this.redis.kill();
+    const left = this.group.leftovers();
+    if (this.redis.pid !== undefined) left.push(this.redis.pid);
+    if (!this.options.keepDir && !process.env.ROTA_KEEP_LOGS)
+      await rm(this.dir, { recursive: true, force: true });
+    return left;
+  }
+
+  /** Tails of every process log, for a failure message. */
+  logs(chars = 3000): string {
+    return this.group.processes
+      .map(
+        (p) =>
+          `--- ${p.name} (pid ${p.pid}, ${p.alive ? 'alive' : 'exited'}) ---\n${p.logTail(chars)}`,
+      )
+      .join('\n');
+  }
+}
+
+/** Polls GetJob until the broker answers with anything but UNAVAILABLE; fails when the process exits. */
+export async function waitBrokerReady(
+  address: string,
+  proc?: ManagedProcess,
+  timeoutMs = BROKER_READY_TIMEOUT_MS,
+): Promise<void> {
+  const { Broker } = loadRotaProto().rota.v1;
+  const client = new Broker(address, grpc.credentials.createInsecure(), {
+    'grpc.initial_reconnect_backoff_ms': 50,
+    'grpc.max_reconnect_backoff_ms': 100,
+  });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (proc && !proc.alive) {
+        throw new Error(`${proc.name} exited during start-up:\n${proc.logTail()}`);
+      }
+      const code = await new Promise<grpc.status>((resolve) => {
+        client.GetJob(
+          { tenant: 'probe', job_id: 'probe' },
+          { deadline: Date.now() + 500 },
+          (error) => resolve(error ? error.code : grpc.status.OK),
+        );
+      });
+      if (code !== grpc.status.UNAVAILABLE && code !== grpc.status.DEADLINE_EXCEEDED) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `broker at ${address} not ready within ${timeoutMs} ms:\n${proc?.logTail() ?? ''}`,
+        );
+      }
+      await sleep(50);
+    }
+  } finally {
+    client.close();
+  }
+}

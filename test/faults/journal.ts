@@ -1,0 +1,47 @@
+/** Worker agent journals (JSON lines, see agents/worker-agent.ts), read back. */
+import { readFileSync } from 'node:fs';
+
+export interface JournalRecord {
+  readonly ev:
+    'ready' | 'connected' | 'disconnected' | 'start' | 'end' | 'aborted' | 'error' | 'fatal';
+  readonly t: number;
+  readonly agent: string;
+  readonly pid: number;
+  readonly job?: string;
+  readonly tenant?: string;
+  readonly attempt?: number;
+  readonly reason?: string;
+  readonly message?: string;
+  readonly name?: string;
+  readonly reattached?: string[];
+  readonly refused?: string[];
+}
+
+/** Every record of the given journals, in time order. A torn last line (SIGKILL mid-write) is skipped. */
+export function readJournals(files: readonly string[]): JournalRecord[] {
+  const records: JournalRecord[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue; // not written yet
+    }
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      try {
+        records.push(JSON.parse(line) as JournalRecord);
+      } catch {
+        // torn write
+      }
+    }
+  }
+  return records.sort((a, b) => a.t - b.t);
+}
+
+/** Count of 'start' records. */
+export function startCount(records: readonly JournalRecord[]): number {
+  let n = 0;
+  for (const r of records) if (r.ev === 'start') n++;
+  return n;
+}

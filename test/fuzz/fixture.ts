@@ -1,0 +1,154 @@
+/**
+ * Shared by the fuzz tests: raw unary calls with an identity serializer, the
+ * status codes a broker may answer, a scan of the broker's log for errors, and
+ * the well-behaved pair (a producer and a worker agent process on queues of
+ * their own) whose jobs must all complete however the fuzzers behave.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
+
+import type { Cluster } from '../faults/cluster.js';
+
+export const GOOD_QUEUE = 'good';
+export const GOOD_TENANTS = ['good-a', 'good-b'];
+
+/** What a broker may answer a request it does not like. */
+export const EXPECTED_CODES: ReadonlySet<grpc.status> = new Set([
+  grpc.status.OK,
+  grpc.status.INVALID_ARGUMENT,
+  grpc.status.FAILED_PRECONDITION,
+  grpc.status.NOT_FOUND,
+  grpc.status.RESOURCE_EXHAUSTED,
+]);
+
+/** The broker's answer (INVALID_ARGUMENT) to bytes that do not decode as the request type. */
+export const UNDECODABLE = /^the request does not decode as rota\.v1\.\w+ /;
+
+export interface CallOutcome {
+  readonly code: grpc.status;
+  readonly details: string;
+  readonly response: Buffer | undefined;
+  readonly ms: number;
+}
+
+export function rawUnary(
+  client: grpc.Client,
+  path: string,
+  bytes: Buffer,
+  deadlineMs: number,
+): Promise<CallOutcome> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    client.makeUnaryRequest<Buffer, Buffer>(
+      path,
+      (b) => b,
+      (b) => b,
+      bytes,
+      new grpc.Metadata(),
+      { deadline: Date.now() + deadlineMs },
+      (error, response) =>
+        resolve({
+          code: error ? error.code : grpc.status.OK,
+          details: error ? error.details : '',
+          response: response ?? undefined,
+          ms: Date.now() - started,
+        }),
+    );
+  });
+}
+
+export function rawClient(address: string): grpc.Client {
+  return new grpc.Client(address, grpc.credentials.createInsecure(), {
+    'grpc.max_send_message_length': -1,
+    'grpc.max_receive_message_length': -1,
+    'grpc.initial_reconnect_backoff_ms': 50,
+    'grpc.max_reconnect_backoff_ms': 200,
+  });
+}
+
+export const codeName = (code: grpc.status): string =>
+  (grpc.status as unknown as Record<number, string>)[code] ?? String(code);
+
+/** Messages of the broker's log lines at level ≥ error, counted. */
+export function brokerErrors(cluster: Cluster): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const proc of cluster.group.processes.filter((p) => p.name.startsWith('broker'))) {
+    let text: string;
+    try {
+      text = readFileSync(proc.logFile, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      try {
+        const record = JSON.parse(line) as {
+          level?: number;
+          msg?: string;
+          err?: { message?: string };
+        };
+        if ((record.level ?? 0) < 50) continue;
+        const key = `${record.level} ${record.msg ?? ''}: ${record.err?.message?.slice(0, 160) ?? ''}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      } catch {
+        const key = `non-JSON: ${line.slice(0, 160)}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+    }
+  }
+  return counts;
+}
+
+/** Runs `task(i, lane)` for i = 0, 1, … with `lanes` in parallel until `count` or `deadline`. */
+export async function runPool(
+  lanes: number,
+  count: number,
+  deadline: number,
+  task: (index: number, lane: number) => Promise<void>,
+): Promise<number> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async (_, lane) => {
+      while (next < count && Date.now() < deadline) await task(next++, lane);
+    }),
+  );
+  return next;
+}
+
+/**
+ * Measures how long the broker takes to answer a tiny GetJob every `everyMs`
+ * while something else runs: a stalled event loop shows as a long answer.
+ */
+export function latencyMonitor(
+  address: string,
+  everyMs = 100,
+): { stop(): Promise<{ max: number; p99: number; samples: number }> } {
+  const client = rawClient(address);
+  const samples: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const outcome = await rawUnary(
+        client,
+        '/rota.v1.Broker/GetJob',
+        Buffer.from('0a0170120171', 'hex'),
+        10_000,
+      );
+      samples.push(outcome.ms);
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      client.close();
+      const sorted = [...samples].sort((a, b) => a - b);
+      return {
+        max: sorted.at(-1) ?? 0,
+        p99: sorted[Math.floor(sorted.length * 0.99)] ?? 0,
+        samples: sorted.length,
+      };
+    },
+  };
+}

@@ -1,0 +1,405 @@
+/**
+ * One random Work stream: a (mostly) Hello, then random WorkerMessages in
+ * random order (unknown job ids, wrong tokens, huge capacities, Credit 0,
+ * Progress with huge data, Drain then Hello, empty messages, garbage frames),
+ * ended by a half-close, a cancel or silence at a random point. Sent through a
+ * raw bidi call whose serializer passes Buffers through untouched.
+ */
+import * as grpc from '@grpc/grpc-js';
+
+import type { BrokerMessage__Output } from '../../src/generated/rota/v1/BrokerMessage.js';
+import type { Lease__Output } from '../../src/generated/rota/v1/Lease.js';
+import type { WorkerMessage } from '../../src/generated/rota/v1/WorkerMessage.js';
+import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
+import { FUZZ_QUEUES, FUZZ_TENANTS, garbage, name } from './enqueue-gen.js';
+import type { Rng } from './prng.js';
+
+interface MethodDefinition {
+  path: string;
+  requestSerialize(value: unknown): Buffer;
+  responseDeserialize(bytes: Buffer): unknown;
+}
+
+function workMethod(): MethodDefinition {
+  const service = loadRotaPackageDefinition()['rota.v1.Broker'] as unknown as Record<
+    string,
+    MethodDefinition
+  >;
+  return service.Work!;
+}
+
+export interface StreamContext {
+  readonly client: grpc.Client;
+  /** Queues of the well-behaved pair: fuzz streams may take their leases but never ack them validly. */
+  readonly protectedQueues: readonly string[];
+  readonly protectedTenants: ReadonlySet<string>;
+  /** Job ids seen (for unknown/foreign acks). */
+  readonly knownJobIds: ReadonlyArray<readonly [string, string]>;
+  readonly leaseTtlMs: number;
+}
+
+export interface StreamOutcome {
+  readonly describe: string;
+  readonly code: grpc.status;
+  readonly details: string;
+  readonly ended: 'half-close' | 'cancel' | 'silence' | 'server';
+  readonly sentGarbage: boolean;
+  readonly leases: number;
+  /** A wrong-token ack whose refusal never came while the stream stayed open. */
+  readonly unrefusedStaleAck: string | undefined;
+  readonly ms: number;
+}
+
+/** How long a half-closed or cancelled stream may take to get its status. */
+const STATUS_PATIENCE_MS = 3000;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOutcome> {
+  const method = workMethod();
+  const started = Date.now();
+  const call = ctx.client.makeBidiStreamRequest<WorkerMessage | Buffer, BrokerMessage__Output>(
+    method.path,
+    (value) => (Buffer.isBuffer(value) ? value : method.requestSerialize(value)),
+    (bytes) => method.responseDeserialize(bytes) as BrokerMessage__Output,
+    new grpc.Metadata(),
+    { deadline: Date.now() + 2 * ctx.leaseTtlMs + 10_000 },
+  );
+  const leases: Lease__Output[] = [];
+  const refusedIds = new Set<string>();
+  /** Heartbeats written and answered: the broker handles a stream's messages in order. */
+  let heartbeatsSent = 0;
+  let heartbeatAcks = 0;
+  let status: grpc.StatusObject | undefined;
+  call.on('data', (message: BrokerMessage__Output) => {
+    if (process.env.ROTA_FUZZ_TRACE) log.push(`<${message.msg}@${Date.now() - started}>`);
+    if (message.leases) leases.push(...message.leases.leases);
+    for (const outcome of message.ack_result?.outcomes ?? []) refusedIds.add(outcome.job_id);
+    if (message.heartbeat_ack) heartbeatAcks++;
+  });
+  call.on('error', () => undefined);
+  const statusReceived = new Promise<grpc.StatusObject>((resolve) =>
+    call.on('status', (s: grpc.StatusObject) => resolve((status = s))),
+  );
+  const log: string[] = [];
+  let sentGarbage = false;
+  let writable = true;
+  let unrefusedStaleAck: string | undefined;
+  const send = (label: string, message: WorkerMessage | Buffer): void => {
+    if (!writable || status) return;
+    if (!Buffer.isBuffer(message) && message.heartbeat) heartbeatsSent++;
+    if (process.env.ROTA_FUZZ_TRACE) {
+      const bytes = Buffer.isBuffer(message)
+        ? message.length
+        : method.requestSerialize(message).length;
+      log.push(`${label}[${bytes}B]`);
+    } else {
+      log.push(label);
+    }
+    try {
+      const at = Date.now();
+      if (process.env.ROTA_FUZZ_TRACE)
+        call.write(message, () =>
+          log.push(`(${label} flushed +${Date.now() - started}ms, took ${Date.now() - at})`),
+        );
+      else call.write(message);
+    } catch {
+      writable = false;
+    }
+  };
+
+  const queues = (): string[] => {
+    const count = rng.weighted<number>([
+      [8, 1],
+      [3, 2],
+      [1, 0],
+      [0.5, rng.int(60, 70)],
+    ]);
+    return Array.from({ length: count }, () =>
+      rng.weighted<string>([
+        [8, rng.pick(FUZZ_QUEUES)],
+        [1, rng.pick(ctx.protectedQueues)],
+        [1, name(rng, FUZZ_QUEUES)],
+      ]),
+    );
+  };
+  const capacity = (): number =>
+    rng.weighted<number>([
+      [6, rng.int(1, 20)],
+      [1, 0],
+      [1, 1000],
+      [1, 1001],
+      [1, 0xffffffff],
+      [1, rng.int(0, 100_000)],
+    ]);
+  // Every choice draws the same number of random values whatever the timing, so
+  // the sequence of messages depends on the seed alone (the ids may differ).
+  const jobRef = (): {
+    job_id: string;
+    tenant: string;
+    lease_token: string;
+    real: Lease__Output | undefined;
+  } => {
+    const useHeld = rng.bool(0.6);
+    const heldPick = rng.next();
+    const useKnown = rng.bool(0.5);
+    const knownPick = rng.next();
+    // Mostly short ids: huge ones (echoed back in AckResult) cost the fuzzing
+    // process more CPU than the broker, and a starved client cannot keep its
+    // sessions alive.
+    const randomId = rng.bool(0.9) ? rng.ascii(rng.int(1, 40)) : rng.string();
+    const randomTenant = name(rng, FUZZ_TENANTS);
+    const randomToken = rng.bool(0.5) ? rng.ascii(16) : rng.string();
+    const held =
+      useHeld && leases.length > 0 ? leases[Math.floor(heldPick * leases.length)] : undefined;
+    if (held)
+      return {
+        job_id: held.job_id,
+        tenant: held.tenant,
+        lease_token: held.lease_token,
+        real: held,
+      };
+    const known =
+      useKnown && ctx.knownJobIds.length > 0
+        ? ctx.knownJobIds[Math.floor(knownPick * ctx.knownJobIds.length)]
+        : undefined;
+    return {
+      job_id: known?.[1] ?? randomId,
+      tenant: known?.[0] ?? randomTenant,
+      lease_token: randomToken,
+      real: undefined,
+    };
+  };
+  /** The token to ack with: the real one only for fuzz tenants' leases, never for the protected pair's. */
+  const token = (ref: ReturnType<typeof jobRef>): string => {
+    const mayUseReal = ref.real !== undefined && !ctx.protectedTenants.has(ref.real.tenant);
+    const useReal = rng.bool(0.5);
+    return mayUseReal && useReal ? ref.lease_token : `${ref.lease_token}x`;
+  };
+  const hello = (random: boolean): WorkerMessage => ({
+    hello: {
+      worker_id: random ? rng.string() : `fuzz-${rng.int(0, 999)}`,
+      queues: queues(),
+      capacity: random ? capacity() : rng.int(1, 20),
+      tenants: rng.bool(0.8)
+        ? []
+        : Array.from({ length: rng.int(1, 3) }, () => name(rng, FUZZ_TENANTS)),
+      protocol_version: rng.weighted<number>([
+        [8, 1],
+        [2, 0],
+        [1, 2],
+        [0.5, 0xffffffff],
+      ]),
+      in_flight: rng.bool(0.7)
+        ? []
+        : Array.from(
+            {
+              length: rng.weighted<number>([
+                [5, rng.int(1, 5)],
+                [1, rng.int(200, 1000)],
+              ]),
+            },
+            () => {
+              const ref = jobRef();
+              return { job_id: ref.job_id, tenant: ref.tenant, lease_token: `${ref.lease_token}x` };
+            },
+          ),
+    },
+  });
+
+  // The first message.
+  rng.weighted<() => void>([
+    [16, () => send('hello', hello(false))],
+    [2, () => send('hello(random)', hello(true))],
+    [1, () => send('heartbeat-first', { heartbeat: {} })],
+    [
+      1,
+      () => {
+        sentGarbage = true;
+        const bytes = garbage(rng);
+        send(`garbage-first(${bytes.length}:${bytes.subarray(0, 4).toString('hex')})`, bytes);
+      },
+    ],
+  ])();
+
+  const actions = rng.int(0, 25);
+  for (let i = 0; i < actions && writable && !status; i++) {
+    await rng.weighted<() => Promise<void> | void>([
+      [4, () => send('heartbeat', { heartbeat: {} })],
+      [
+        3,
+        () => {
+          const ref = jobRef();
+          send('complete', {
+            complete: {
+              job_id: ref.job_id,
+              lease_token: token(ref),
+              result: rng.bytes(rng.int(0, 100)),
+            },
+          });
+        },
+      ],
+      [
+        2,
+        () => {
+          const ref = jobRef();
+          send('fail', {
+            fail: {
+              job_id: ref.job_id,
+              lease_token: token(ref),
+              message: rng.string(),
+              retryable: rng.bool(0.7),
+              retry_after_ms: rng.pick([
+                '0',
+                '1',
+                '100',
+                '18446744073709551615',
+                '9007199254740993',
+              ]),
+            },
+          });
+        },
+      ],
+      [
+        2,
+        () => {
+          const ref = jobRef();
+          const size = rng.weighted<number>([
+            [5, rng.int(0, 200)],
+            [1, 65_536],
+            [1, 65_537],
+            [1, rng.int(100_000, 1_500_000)],
+          ]);
+          send(`progress(${size})`, {
+            progress: {
+              job_id: ref.job_id,
+              lease_token: rng.bool(0.5) ? ref.lease_token : 'bad',
+              data: Buffer.alloc(size, 1),
+            },
+          });
+        },
+      ],
+      [2, () => send('credit', { credit: { capacity: capacity() } })],
+      [1, () => send('drain', { drain: {} })],
+      [1, () => send('hello-again', hello(rng.bool(0.5)))],
+      [1, () => send('empty', {})],
+      [
+        1,
+        () => {
+          const count = rng.weighted<number>([
+            [5, rng.int(0, 10)],
+            [1, rng.int(200, 1200)],
+          ]);
+          const refs = Array.from({ length: count }, jobRef);
+          send(`acks(${count})`, {
+            acks: {
+              completed: refs
+                .filter((_, k) => k % 2 === 0)
+                .map((ref) => ({
+                  job_id: ref.job_id,
+                  lease_token: token(ref),
+                  result: Buffer.alloc(0),
+                })),
+              failed: refs
+                .filter((_, k) => k % 2 === 1)
+                .map((ref) => ({
+                  job_id: ref.job_id,
+                  lease_token: token(ref),
+                  message: 'fuzz',
+                  retryable: true,
+                  retry_after_ms: '0',
+                })),
+            },
+          });
+        },
+      ],
+      [
+        0.5,
+        () => {
+          sentGarbage = true;
+          const bytes = garbage(rng);
+          send(`garbage(${bytes.length}:${bytes.subarray(0, 4).toString('hex')})`, bytes);
+        },
+      ],
+      [3, () => sleep(rng.int(0, 80))],
+      [
+        1,
+        async () => {
+          // Fencing probe: a wrong token for a lease we hold must come back refused.
+          const held = leases.find((l) => !refusedIds.has(l.job_id));
+          if (!held || status) {
+            send('heartbeat', { heartbeat: {} });
+            return;
+          }
+          send('stale-probe', {
+            complete: {
+              job_id: held.job_id,
+              lease_token: `${held.lease_token}-wrong`,
+              result: Buffer.alloc(0),
+            },
+          });
+          send('heartbeat', { heartbeat: {} });
+          // The refusal is written before the answer to this heartbeat, so once that
+          // answer is here a missing refusal is a fencing failure. No answer in time
+          // (a slow link, or the session ended) proves nothing either way.
+          const answered = heartbeatsSent;
+          const until = Date.now() + 3000;
+          while (heartbeatAcks < answered && !status && Date.now() < until) await sleep(10);
+          if (heartbeatAcks >= answered && !refusedIds.has(held.job_id)) {
+            unrefusedStaleAck = held.job_id;
+          }
+        },
+      ],
+    ])();
+    await Promise.resolve();
+  }
+
+  const ending = rng.weighted<StreamOutcome['ended']>([
+    [12, 'half-close'],
+    [6, 'cancel'],
+    [0.5, 'silence'],
+  ]);
+  const endedBy: StreamOutcome['ended'] = status ? 'server' : ending;
+  if (status) {
+    // The broker already ended it.
+  } else if (ending === 'half-close') {
+    log.push('end');
+    call.end();
+  } else if (ending === 'cancel') {
+    log.push('cancel');
+    call.cancel();
+  } else {
+    log.push('silence'); // the broker must close it after the lease TTL
+  }
+  // After a half-close or a cancel the status is due at once; after silence,
+  // within the lease TTL (plus a sweep). Past that the stream hangs: report it
+  // as DEADLINE_EXCEEDED without waiting for the call's own deadline.
+  const patienceMs = endedBy === 'silence' ? ctx.leaseTtlMs + 3000 : STATUS_PATIENCE_MS;
+  let patience: NodeJS.Timeout | undefined;
+  const final = await Promise.race([
+    statusReceived,
+    new Promise<grpc.StatusObject>((resolve) => {
+      patience = setTimeout(
+        () =>
+          resolve({
+            code: grpc.status.DEADLINE_EXCEEDED,
+            details: `no status ${patienceMs} ms after the stream's ${endedBy} (the test gave up waiting)`,
+            metadata: new grpc.Metadata(),
+          }),
+        patienceMs,
+      );
+    }),
+  ]);
+  clearTimeout(patience);
+  if (!status) call.cancel();
+  return {
+    describe: log.join(' '),
+    code: final.code,
+    details: final.details,
+    ended: endedBy,
+    sentGarbage,
+    leases: leases.length,
+    unrefusedStaleAck,
+    ms: Date.now() - started,
+  };
+}

@@ -1,0 +1,188 @@
+/**
+ * Fuzz of the Work stream: hundreds of raw streams, each a random sequence of
+ * WorkerMessages (see stream-gen.ts), many at once, against a broker process
+ * whose fuzz queues have jobs to lease, while a well-behaved producer and
+ * worker agent run on a queue of their own (the fuzz streams may lease its
+ * jobs and drop them, but never ack them with their real token).
+ *
+ * Holds: every stream ends with a status (never the deadline: the broker
+ * ends a half-closed stream, and a silent one after the lease TTL), among the
+ * expected codes (CANCELLED when we cancelled, UNAVAILABLE only for the
+ * silence timeout, "does not decode" only for garbage frames); an ack with a wrong
+ * token is refused; the broker stays up and serves; the good pair completes
+ * every job, and never because a fuzz stream acked it.
+ *
+ * Seeded: the seed is printed; replay with ROTA_FUZZ_SEED=<seed>. Stream #i is
+ * driven by `new Rng(seed + i)` (the job ids it picks depend on timing).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+
+import { Producer } from '../../clients/producer.js';
+import { finish, useCluster } from '../faults/fixture.js';
+import { FUZZ_QUEUES, FUZZ_TENANTS } from './enqueue-gen.js';
+import {
+  brokerErrors,
+  codeName,
+  EXPECTED_CODES,
+  GOOD_QUEUE,
+  GOOD_TENANTS,
+  UNDECODABLE,
+  latencyMonitor,
+  rawClient,
+  runPool,
+} from './fixture.js';
+import { fuzzSeed, Rng } from './prng.js';
+import { fuzzStream, type StreamOutcome } from './stream-gen.js';
+
+const MAX_STREAMS = Number(process.env.ROTA_FUZZ_STREAMS ?? 600);
+const BUDGET_MS = Number(process.env.ROTA_FUZZ_BUDGET_MS ?? 7000);
+/**
+ * Longer than the other suites' 1.5 s: the fuzzing process itself is busy, and
+ * a multi-megabyte message it sends crosses HTTP/2 flow control in many
+ * round trips, so a 1.5 s TTL would close sessions whose worker is merely slow
+ * to transmit (the broker only counts whole messages as signs of life).
+ */
+const LEASE_TTL_MS = Number(process.env.ROTA_FUZZ_TTL_MS ?? 4000);
+
+const seed = fuzzSeed();
+const clusters = useCluster();
+
+function allowed(outcome: StreamOutcome): boolean {
+  if (UNDECODABLE.test(outcome.details) && !outcome.sentGarbage) return false;
+  if (EXPECTED_CODES.has(outcome.code)) return true;
+  if (outcome.code === grpc.status.CANCELLED) return outcome.ended === 'cancel';
+  if (outcome.code === grpc.status.UNAVAILABLE) {
+    return outcome.ended === 'silence' && /no message from the worker/.test(outcome.details);
+  }
+  return false;
+}
+
+describe('fuzz: Work streams', () => {
+  it(`ends every random stream with a sane status and keeps serving (seed ${seed})`, async () => {
+    console.info(`work stream fuzz seed ${seed}; replay with ROTA_FUZZ_SEED=${seed}`);
+    const cluster = await clusters.start({
+      logLevel: 'warn',
+      leaseTtlMs: LEASE_TTL_MS,
+      heartbeatIntervalMs: LEASE_TTL_MS / 4,
+    });
+    await cluster.startWorker({ queues: [GOOD_QUEUE], concurrency: 8 });
+    const load = clusters.load({
+      address: cluster.brokerAddress,
+      total: 150,
+      concurrency: 2,
+      pauseMs: 60,
+      queue: GOOD_QUEUE,
+      tenants: GOOD_TENANTS,
+      jobMs: [1, 20],
+    });
+
+    // Jobs for the fuzz streams to lease, refilled as they go.
+    const feeder = new Producer({ address: cluster.brokerAddress, timeoutMs: 5000 });
+    const known: Array<readonly [string, string]> = [];
+    const feed = async (count: number): Promise<void> => {
+      const items = await feeder.enqueueBatch(
+        Array.from({ length: count }, (_, i) => ({
+          tenant: FUZZ_TENANTS[i % FUZZ_TENANTS.length]!,
+          queue: FUZZ_QUEUES[i % FUZZ_QUEUES.length]!,
+          payload: { i },
+          maxAttempts: 1000,
+          backoff: { initialMs: 10, maxMs: 100 },
+        })),
+      );
+      items.forEach((item, i) => {
+        if ('jobId' in item) known.push([FUZZ_TENANTS[i % FUZZ_TENANTS.length]!, item.jobId]);
+      });
+    };
+    await feed(400);
+
+    const client = rawClient(cluster.brokerAddress);
+    const latency = latencyMonitor(cluster.brokerAddress);
+    const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    loopDelay.enable();
+    const unexpected: string[] = [];
+    const codes = new Map<string, number>();
+    let leases = 0;
+    let slowest = 0;
+    const ran = await runPool(
+      Number(process.env.ROTA_FUZZ_LANES ?? 12),
+      MAX_STREAMS,
+      Date.now() + BUDGET_MS,
+      async (i) => {
+        if (i % 100 === 99) await feed(200);
+        const outcome = await fuzzStream(new Rng(seed + i), {
+          client,
+          protectedQueues: [GOOD_QUEUE],
+          protectedTenants: new Set(GOOD_TENANTS),
+          knownJobIds: [
+            ...known.slice(-200),
+            ...load.acked.slice(-20).map((a) => [a.tenant, a.jobId] as const),
+          ],
+          leaseTtlMs: LEASE_TTL_MS,
+        });
+        leases += outcome.leases;
+        slowest = Math.max(slowest, outcome.ms);
+        const key = `${outcome.ended} ${codeName(outcome.code)}`;
+        codes.set(key, (codes.get(key) ?? 0) + 1);
+        if (!allowed(outcome)) {
+          unexpected.push(
+            `#${i} (new Rng(${seed} + ${i})) [${outcome.describe.slice(0, 400)}] → ${codeName(outcome.code)} "${outcome.details.slice(0, 200)}" after ${outcome.ms} ms`,
+          );
+        }
+        if (outcome.unrefusedStaleAck !== undefined) {
+          unexpected.push(
+            `#${i} (new Rng(${seed} + ${i})): a Complete with a wrong token for ${outcome.unrefusedStaleAck} was not refused`,
+          );
+        }
+      },
+    );
+    client.close();
+    await feeder.close();
+    const lag = await latency.stop();
+    loopDelay.disable();
+    console.info(
+      `ran ${ran} streams, ${leases} leases received; slowest ${slowest} ms; GetJob latency meanwhile max ${lag.max} ms, p99 ${lag.p99} ms; this process's event-loop delay max ${Math.round(loopDelay.max / 1e6)} ms; by end and status: ${JSON.stringify(Object.fromEntries([...codes].sort()))}`,
+    );
+
+    expect(cluster.broker?.alive, 'broker process alive').toBe(true);
+    const probe = new Producer({ address: cluster.brokerAddress, timeoutMs: 5000 });
+    try {
+      const { jobId } = await probe.enqueue({
+        tenant: 'probe',
+        queue: 'probe',
+        payload: { ok: 1 },
+      });
+      expect((await probe.getJob('probe', jobId)).state).toBe('WAITING');
+    } finally {
+      await probe.close();
+    }
+
+    const report = await finish(cluster, load, [], { settleMs: 12_000 });
+    const errors = brokerErrors(cluster);
+    if (errors.size > 0) console.warn(`broker error log lines: ${JSON.stringify([...errors])}`);
+    // BUG B3 (test/faults/known-bugs.test.ts): a good job leased to a fuzz
+    // session that closed while the lease write was in flight stays LEASED
+    // forever, never started by the good worker. Counted, not failed on here.
+    const startedByGoodWorker = new Set(
+      cluster
+        .journal()
+        .filter((r) => r.ev === 'start')
+        .map((r) => r.job),
+    );
+    const b3 = report.lost.filter((l) => l.state === 'LEASED' && !startedByGoodWorker.has(l.jobId));
+    if (b3.length > 0) {
+      console.warn(`known bug B3 hit: ${b3.length} good jobs stuck LEASED: ${JSON.stringify(b3)}`);
+    }
+    expect(unexpected.slice(0, 20), `unexpected stream outcomes (seed ${seed})`).toEqual([]);
+    expect(load.anomalies).toEqual([]);
+    expect(report.lost.filter((l) => !b3.includes(l))).toEqual([]);
+    expect(
+      report.violations.filter(
+        (v) => b3.length === 0 || !v.includes('never reached a terminal state'),
+      ),
+    ).toEqual([]);
+    expect(report.completed + b3.length).toBe(150);
+    expect(ran).toBeGreaterThan(100);
+  }, 45_000);
+});

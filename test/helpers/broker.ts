@@ -1,0 +1,86 @@
+/**
+ * A real broker in this process, on a free port of 127.0.0.1, with short lease
+ * timings and a key prefix of its own, talking to a test Redis.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { loadConfig, type BrokerConfig } from '../../src/config.js';
+import { loadRotaProto } from '../../src/grpc/proto.js';
+import { startBroker, type RunningBroker } from '../../src/server.js';
+import type { BrokerClient } from '../../src/generated/rota/v1/Broker.js';
+import type { AdminClient } from '../../src/generated/rota/v1/Admin.js';
+import { uniquePrefix } from './redis.js';
+
+export interface TestBrokerOptions extends Partial<BrokerConfig> {
+  redisUrl: string;
+}
+
+export type TestBroker = RunningBroker & { readonly config: BrokerConfig };
+
+export async function startTestBroker(options: TestBrokerOptions): Promise<TestBroker> {
+  const config = loadConfig({}, [], {
+    grpcAddress: '127.0.0.1:0',
+    keyPrefix: uniquePrefix(),
+    leaseTtlMs: 1500,
+    heartbeatIntervalMs: 300,
+    logLevel: process.env.ROTA_TEST_LOG_LEVEL ?? 'silent',
+    metricsAddress: undefined,
+    ...options,
+  });
+  const running = await startBroker(config, pino({ level: config.logLevel }));
+  return Object.assign(running, { config });
+}
+
+/** Raw gRPC stubs, for tests of the wire contract itself. */
+export function rawClients(address: string): {
+  broker: BrokerClient;
+  admin: AdminClient;
+  close(): void;
+} {
+  const { rota } = loadRotaProto();
+  const credentials = grpc.credentials.createInsecure();
+  const broker = new rota.v1.Broker(address, credentials);
+  const admin = new rota.v1.Admin(address, credentials);
+  return {
+    broker,
+    admin,
+    close() {
+      broker.close();
+      admin.close();
+    },
+  };
+}
+
+/** Promisifies one unary call of a raw stub. */
+export function call<Req, Res>(
+  method: (
+    request: Req,
+    callback: (error: grpc.ServiceError | null, response?: Res) => void,
+  ) => unknown,
+  request: Req,
+): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method(request, (error, response) => (error ? reject(error) : resolve(response as Res)));
+  });
+}
+
+/** Polls until `check` returns a value other than undefined (tests wait on state, not on time). */
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  { timeoutMs = 10_000, intervalMs = 20 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`condition not met within ${timeoutMs} ms`, { cause: lastError });
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { useBroker } from '../helpers/harness.js';
+import { autoComplete } from '../helpers/raw-worker.js';
+import { call, eventually, rawClients } from '../helpers/broker.js';
+import type { Stats__Output } from '../../src/generated/rota/v1/Stats.js';
+
+const h = useBroker({ metricsAddress: '127.0.0.1:0', metricsMaxTenants: 2 });
+
+/** Prometheus text → value by series (`name{labels}`), labels sorted by the exporter. */
+async function scrape(): Promise<Map<string, number>> {
+  const response = await fetch(h.broker.metricsUrl!);
+  expect(response.status).toBe(200);
+  const series = new Map<string, number>();
+  for (const line of (await response.text()).split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    series.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return series;
+}
+
+const value = (series: Map<string, number>, name: string, labels: string): number =>
+  series.get(`${name}{${labels}}`) ?? 0;
+
+describe('Prometheus metrics', () => {
+  it('counts jobs as they flow, per tenant and queue', async () => {
+    const before = await scrape();
+    for (let i = 0; i < 3; i++) await h.enqueue({ tenant: 'acme', queue: 'metered' });
+    await h.enqueue({
+      tenant: 'acme',
+      queue: 'metered',
+      max_attempts: 1,
+      payload: Buffer.from('fail'),
+    });
+    const worker = await h.worker({ queues: ['metered'] });
+    const leases = await worker.take(4);
+    for (const lease of leases) {
+      if (lease.payload.toString() === 'fail') worker.fail(lease, 'boom');
+      else worker.complete(lease);
+    }
+    const labels = 'tenant="acme",queue="metered"';
+    const after = await eventually(async () => {
+      const series = await scrape();
+      return value(series, 'rota_jobs_dead_total', labels) === 1 ? series : undefined;
+    });
+    expect(
+      value(after, 'rota_jobs_enqueued_total', labels) -
+        value(before, 'rota_jobs_enqueued_total', labels),
+    ).toBe(4);
+    expect(value(after, 'rota_jobs_dispatched_total', labels)).toBe(4);
+    expect(value(after, 'rota_jobs_completed_total', labels)).toBe(3);
+    expect(value(after, 'rota_jobs_failed_total', labels)).toBe(1);
+    expect(value(after, 'rota_job_wait_time_count', labels)).toBe(4);
+    expect(value(after, 'rota_job_run_time_count', labels)).toBe(4);
+    expect(after.get('rota_sessions')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('puts tenants past the label limit under "other"', async () => {
+    for (const tenant of ['t1', 't2', 't3', 't4']) await h.enqueue({ tenant, queue: 'many' });
+    const series = await scrape();
+    const tenants = [...series.keys()]
+      .filter((k) => k.startsWith('rota_jobs_enqueued_total{'))
+      .map((k) => /tenant="([^"]*)"/.exec(k)?.[1]);
+    expect(new Set(tenants).size).toBeLessThanOrEqual(3); // two named tenants + "other"
+    expect(tenants).toContain('other');
+  });
+});
+
+describe('Admin.GetStats', () => {
+  it('reports depth by state, oldest age, rates and percentiles', async () => {
+    await h.enqueueBatch(Array.from({ length: 5 }, () => ({ tenant: 'stat', queue: 'stats-q' })));
+    await h.enqueue({ tenant: 'stat', queue: 'stats-q', delay_ms: 60_000 });
+    const clients = rawClients(h.broker.address);
+    try {
+      const get = () =>
+        call<{ queue: string; tenant: string }, Stats__Output>(
+          clients.admin.GetStats.bind(clients.admin),
+          {
+            queue: 'stats-q',
+            tenant: '',
+          },
+        );
+      const [waitingRow] = (await get()).entries;
+      expect(waitingRow).toMatchObject({
+        queue: 'stats-q',
+        tenant: 'stat',
+        waiting: '5',
+        delayed: '1',
+        leased: '0',
+        dead: '0',
+      });
+      const worker = await h.worker({ queues: ['stats-q'], capacity: 2 });
+      const run = autoComplete(worker);
+      await eventually(() => (run.order.length === 5 ? true : undefined));
+      run.stop();
+      const row = await eventually(async () => {
+        const [r] = (await get()).entries;
+        return r && r.waiting === '0' && r.leased === '0' ? r : undefined;
+      });
+      expect(row.delayed).toBe('1');
+      expect(row.enqueued_per_second).toBeCloseTo(6 / 60, 5);
+      expect(row.completed_per_second).toBeCloseTo(5 / 60, 5);
+      expect(Number(row.wait_ms!.count)).toBe(5);
+      expect(Number(row.run_ms!.count)).toBe(5);
+      expect(row.run_ms!.p99).toBeGreaterThanOrEqual(row.run_ms!.p50);
+      expect(row.oldest_waiting_age_ms).toBe('0');
+    } finally {
+      clients.close();
+    }
+  });
+});

@@ -1,0 +1,139 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import {
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { useRota } from '../clients/fixture.js';
+import { eventually } from '../helpers/broker.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+
+const exporter = new InMemorySpanExporter();
+const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+
+beforeAll(() => {
+  provider.register(); // global tracer, W3C propagator, AsyncLocalStorage context
+});
+afterAll(async () => {
+  await provider.shutdown();
+});
+
+const rota = useRota();
+
+const parentOf = (span: ReadableSpan): string | undefined => span.parentSpanContext?.spanId;
+
+describe('traces from producer to worker', () => {
+  it('shows producer → broker → worker, one worker span per attempt', async () => {
+    exporter.reset();
+    let attempts = 0;
+    const worker = rota.worker({
+      queues: ['traced'],
+      handler: () => {
+        attempts++;
+        if (attempts === 1) throw new Error('first attempt fails');
+        return 'ok';
+      },
+    });
+    await worker.start();
+    const producer = rota.producer();
+    const { jobId } = await producer.enqueue({
+      tenant: 'acme',
+      queue: 'traced',
+      payload: { n: 1 },
+      backoff: { initialMs: 10, maxMs: 10 },
+    });
+    await eventually(async () =>
+      (await producer.getJob('acme', jobId)).state === 'COMPLETED' ? true : undefined,
+    );
+    const spans = await eventually(() => {
+      const finished = exporter.getFinishedSpans();
+      return finished.filter((s) => s.name === 'dispatch traced').length === 2 &&
+        finished.filter((s) => s.name === 'process traced').length === 2
+        ? finished
+        : undefined;
+    });
+
+    const send = spans.find((s) => s.name === 'send traced')!;
+    expect(send.kind).toBe(SpanKind.PRODUCER);
+    expect(send.attributes).toMatchObject({
+      'messaging.system': 'rota',
+      'messaging.destination.name': 'traced',
+      'messaging.message.id': jobId,
+      'rota.tenant': 'acme',
+    });
+    const traceId = send.spanContext().traceId;
+    const enqueue = spans.find((s) => s.name === 'enqueue traced')!;
+    expect(enqueue.kind).toBe(SpanKind.SERVER);
+    expect(parentOf(enqueue)).toBe(send.spanContext().spanId);
+
+    const dispatches = spans.filter((s) => s.name === 'dispatch traced');
+    const processes = spans
+      .filter((s) => s.name === 'process traced')
+      .sort((a, b) => Number(a.attributes['rota.attempt']) - Number(b.attributes['rota.attempt']));
+    for (const span of [enqueue, ...dispatches, ...processes]) {
+      expect(span.spanContext().traceId).toBe(traceId);
+      expect(parentOf(span)).toBe(send.spanContext().spanId);
+      expect(span.attributes['messaging.message.id']).toBe(jobId);
+    }
+    expect(processes.map((s) => s.kind)).toEqual([SpanKind.CONSUMER, SpanKind.CONSUMER]);
+    expect(processes.map((s) => s.attributes['rota.attempt'])).toEqual([1, 2]);
+    expect(processes.map((s) => s.status.code)).toEqual([
+      SpanStatusCode.ERROR,
+      SpanStatusCode.UNSET,
+    ]);
+    expect(processes[0]!.status.message).toBe('first attempt fails');
+    const failedDispatch = dispatches.find((s) => s.attributes['rota.attempt'] === 1)!;
+    expect(failedDispatch.status.code).toBe(SpanStatusCode.ERROR);
+    expect(failedDispatch.attributes['rota.outcome']).toBe('retrying');
+  });
+
+  it('records an expired lease on the broker span', async () => {
+    exporter.reset();
+    const producer = rota.producer();
+    const { jobId } = await producer.enqueue({
+      tenant: 'acme',
+      queue: 'expiring',
+      timeoutMs: 100,
+      maxAttempts: 1,
+    });
+    const worker = rota.worker({
+      queues: ['expiring'],
+      handler: (_job, { signal }) =>
+        new Promise((resolve) => signal.addEventListener('abort', resolve)),
+    });
+    await worker.start();
+    const dispatch = await eventually(() =>
+      exporter.getFinishedSpans().find((s) => s.name === 'dispatch expiring'),
+    );
+    expect(dispatch.attributes['messaging.message.id']).toBe(jobId);
+    expect(dispatch.status).toEqual({
+      code: SpanStatusCode.ERROR,
+      message: 'timed out after 100 ms',
+    });
+  });
+
+  it('writes the trace id into log lines written inside a span', () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = createLogger('info', sink);
+    const span = trace.getTracer('test').startSpan('work');
+    context.with(trace.setSpan(context.active(), span), () => logger.info('inside'));
+    logger.info('outside');
+    span.end();
+    const [inside, outside] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(inside).toMatchObject({
+      msg: 'inside',
+      trace_id: span.spanContext().traceId,
+      span_id: span.spanContext().spanId,
+    });
+    expect(outside!.trace_id).toBeUndefined();
+  });
+});

@@ -1,0 +1,183 @@
+/**
+ * Limits against hostile or broken clients: oversized messages, too many
+ * sessions, a stream that never says Hello, a worker that never reads its
+ * stream, and bursts of large leases. (First message not Hello, Hello twice
+ * and acks for unknown jobs are covered in test/broker/leases.test.ts.)
+ */
+import http2 from 'node:http2';
+import * as grpc from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import type { WorkerMessage } from '../../src/generated/rota/v1/WorkerMessage.js';
+import { loadRotaProto } from '../../src/grpc/proto.js';
+import { BACKLOG_HIGH_WATER_BYTES, LEASE_MESSAGE_BYTES } from '../../src/grpc/work-stream.js';
+import { eventually } from '../helpers/broker.js';
+import { useBroker } from '../helpers/harness.js';
+import { RawWorker } from '../helpers/raw-worker.js';
+
+const MiB = 1024 * 1024;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('message size', () => {
+  const h = useBroker();
+
+  it('answers RESOURCE_EXHAUSTED to a message over the limit and keeps serving', async () => {
+    // The limit is max(16 MiB, 2 × max payload + 64 KiB) = 16 MiB here.
+    const huge = Buffer.alloc(17 * MiB, 1);
+    const refused = await h
+      .enqueue({ tenant: 'acme', queue: 'big', payload: huge })
+      .then(() => undefined, (error: grpc.ServiceError) => error);
+    expect(refused?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(refused?.details).toMatch(/^Received message larger than max \(\d+ vs 16777216\)$/);
+    const w = await h.worker({ queues: ['big'] });
+    w.send({ complete: { job_id: 'x', lease_token: 'y', result: huge } });
+    expect(await w.waitStatus()).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'after', payload: Buffer.from('ok') });
+    const next = await h.worker({ queues: ['after'] });
+    const [lease] = await next.take(1);
+    expect(lease!.job_id).toBe(job_id);
+  }); // prettier-ignore
+});
+
+describe('sessions', () => {
+  const h = useBroker({ maxSessions: 2 });
+
+  it('answers RESOURCE_EXHAUSTED to a Hello beyond ROTA_MAX_SESSIONS', async () => {
+    const first = await h.worker({ queues: ['s'] });
+    await h.worker({ queues: ['s'] });
+    const third = RawWorker.open(h.broker.address, {
+      worker_id: 'third',
+      queues: ['s'],
+      capacity: 1,
+    });
+    expect(await third.waitStatus()).toMatchObject({
+      code: grpc.status.RESOURCE_EXHAUSTED,
+      details:
+        'this broker already has 2 worker sessions, its limit (ROTA_MAX_SESSIONS); retry later or connect to another broker',
+    });
+    third.drop();
+    first.drop();
+    await eventually(() => (h.broker.broker.leases.sessionCount === 1 ? true : undefined));
+    const again = await h.worker({ queues: ['s'] });
+    expect((await again.welcome()).session_id).not.toBe('');
+  });
+
+  it('ends a stream that sends no Hello within the lease TTL', async () => {
+    const silent = RawWorker.open(h.broker.address);
+    const opened = Date.now();
+    expect(await silent.waitStatus()).toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      details: 'no Hello within 1500 ms of opening the Work stream; send Hello first',
+    });
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(1400);
+    silent.drop();
+  });
+});
+
+/**
+ * A Work stream over a bare HTTP/2 client that never reads what the broker
+ * sends (grpc-js clients always drain the socket into memory): the broker's
+ * writes back up once the flow-control windows are full.
+ */
+function deafWorker(address: string): {
+  send(message: WorkerMessage): void;
+  /** Starts reading (and throwing away) what arrives. */
+  read(): void;
+  close(): void;
+} {
+  const method = loadRotaProto().rota.v1.Broker.service.Work;
+  const session = http2.connect(`http://${address}`);
+  session.on('error', () => undefined);
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': method.path,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  stream.on('error', () => undefined);
+  return {
+    send(message) {
+      const body = method.requestSerialize(message);
+      const prefix = Buffer.alloc(5);
+      prefix.writeUInt32BE(body.length, 1);
+      stream.write(Buffer.concat([prefix, body]));
+    },
+    read: () => void stream.resume(),
+    close() {
+      stream.close();
+      session.destroy();
+    },
+  };
+}
+
+describe('a worker that does not read its stream', () => {
+  const h = useBroker();
+
+  it('gets no new leases while its stream is backed up, and the rest once it reads', async () => {
+    const payload = Buffer.alloc(64 * 1024, 1);
+    const total = 400;
+    const batch = 25;
+    // Capacity for every job; heartbeats keep the session alive; nothing is read.
+    const deaf = deafWorker(h.broker.address);
+    deaf.send({ hello: { worker_id: 'deaf', queues: ['slow'], capacity: 1000 } });
+    const beats = setInterval(() => deaf.send({ heartbeat: {} }), 200);
+    const held = (): number => h.broker.broker.leases.heldByWorkers;
+    try {
+      await eventually(() => (h.broker.broker.leases.sessionCount === 1 ? true : undefined));
+      // Work arrives a batch at a time (each batch is 1.6 MB of leases).
+      for (let i = 0; i < total; i += batch) {
+        const jobs = Array.from({ length: batch }, () => ({ tenant: 'bulk', queue: 'slow', payload }));
+        const { results } = await h.enqueueBatch(jobs);
+        expect(results.every((r) => r.code === 0)).toBe(true);
+        await sleep(100);
+      }
+      await sleep(500);
+      // Leases stop once about BACKLOG_HIGH_WATER_BYTES are unread (plus what
+      // the HTTP/2 flow-control windows hold and the batch in flight when the
+      // backlog crossed the mark): far below the capacity and the backlog.
+      const bound =
+        Math.ceil((BACKLOG_HIGH_WATER_BYTES + LEASE_MESSAGE_BYTES) / payload.length) + batch;
+      const stalled = held();
+      expect(stalled).toBeGreaterThan(0);
+      expect(stalled).toBeLessThanOrEqual(bound);
+      expect(stalled).toBeLessThan(total / 2);
+      await sleep(500);
+      expect(held()).toBe(stalled);
+
+      deaf.read();
+      await eventually(() => (held() === total ? true : undefined));
+    } finally {
+      clearInterval(beats);
+      deaf.close();
+    }
+  }); // prettier-ignore
+});
+
+describe('large payloads', () => {
+  const h = useBroker();
+
+  it('splits a burst of large leases into messages under the gRPC limits', async () => {
+    // 24 jobs of ~1 MB: one LeaseBatch would exceed the broker's 16 MiB send
+    // limit and the client's default 4 MiB receive limit.
+    const payload = Buffer.alloc(1_000_000, 7);
+    for (let i = 0; i < 24; i += 4) {
+      await h.enqueueBatch(Array.from({ length: 4 }, () => ({ tenant: 'big', queue: 'big', payload })));
+    }
+    const w = await h.worker({ queues: ['big'], capacity: 24 });
+    const leases = await w.take(24);
+    expect(new Set(leases.map((l) => l.job_id)).size).toBe(24);
+    expect(leases.every((l) => l.payload.length === payload.length)).toBe(true);
+    const perMessage = w.messages.filter((m) => m.leases).map((m) => m.leases!.leases.length);
+    expect(Math.max(...perMessage)).toBe(1);
+    expect(w.ended).toBe(false);
+  }); // prettier-ignore
+
+  it('still sends small leases many to a message', async () => {
+    await h.enqueueBatch(Array.from({ length: 50 }, () => ({ tenant: 'small', queue: 'small' })));
+    await sleep(50);
+    const w = await h.worker({ queues: ['small'], capacity: 50 });
+    await w.take(50);
+    const perMessage = w.messages.filter((m) => m.leases).map((m) => m.leases!.leases.length);
+    expect(Math.max(...perMessage)).toBeGreaterThan(1);
+  });
+});

@@ -1,0 +1,311 @@
+/**
+ * The token store and the edge's auth helpers, directly: parsing of the file
+ * and of ROTA_AUTH_TOKENS, digests, the constant-time compare, and the exact
+ * refusals. Plus the security options of the configuration.
+ */
+import * as crypto from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { helpText, loadConfig } from '../../src/config.js';
+import {
+  ANONYMOUS,
+  AuthError,
+  authenticate,
+  requireRole,
+  requireTenant,
+} from '../../src/grpc/auth.js';
+import { isLoopbackAddress } from '../../src/grpc/security.js';
+import {
+  loadTokens,
+  parseTokenList,
+  readTokenFile,
+  sha256,
+  TokenStore,
+} from '../../src/grpc/tokens.js';
+
+// A pass-through spy: the real timingSafeEqual runs; the test sees every call.
+vi.mock('node:crypto', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:crypto')>();
+  return { ...actual, timingSafeEqual: vi.fn(actual.timingSafeEqual) };
+});
+const timingSafeEqual = vi.mocked(crypto.timingSafeEqual);
+
+const A = 'alpha-token-0123456789';
+const B = 'bravo-token-0123456789';
+const C = 'charlie-token-0123456789';
+const hex = (token: string): string => sha256(token).toString('hex');
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'rota-test-tokens-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('ROTA_AUTH_TOKENS', () => {
+  it('reads token:role[:tenants] entries, plain or sha256', () => {
+    const entries = parseTokenList(` ${A}:producer:acme, globex ;sha256:${hex(B)}:admin;${C}:worker; `);
+    expect(entries.map((e) => e.principal)).toEqual([
+      { id: `sha256:${hex(A).slice(0, 12)}`, role: 'producer', tenants: new Set(['acme', 'globex']) },
+      { id: `sha256:${hex(B).slice(0, 12)}`, role: 'admin', tenants: undefined },
+      { id: `sha256:${hex(C).slice(0, 12)}`, role: 'worker', tenants: undefined },
+    ]);
+    expect(entries.map((e) => e.digest.toString('hex'))).toEqual([hex(A), hex(B), hex(C)]);
+  }); // prettier-ignore
+
+  it.each([
+    ['short:producer', 'ROTA_AUTH_TOKENS entry 1: token must be 16 to 4096 characters; generate one with `openssl rand -hex 32`'],
+    [`${A}:boss`, 'ROTA_AUTH_TOKENS entry 1: role must be one of producer, worker, admin'],
+    [`${A}`, 'ROTA_AUTH_TOKENS entry 1: role must be one of producer, worker, admin'],
+    [`${B}:worker;${A}:producer:acme:extra`, 'ROTA_AUTH_TOKENS entry 2: expected token:role[:tenant1,tenant2], found more fields'],
+    [`${A}:producer:bad/tenant`, 'ROTA_AUTH_TOKENS entry 1: tenant "bad/tenant" must match [A-Za-z0-9_.-]{1,64}'],
+    ['sha256:abc:admin', 'ROTA_AUTH_TOKENS entry 1: a sha256: token must be followed by 64 hex digits'],
+  ])('refuses %s', (text, message) => {
+    expect(() => parseTokenList(text)).toThrow(message);
+  }); // prettier-ignore
+
+  it('never repeats a token in an error', () => {
+    const secret = 'secret-but-bad\u00e9-token';
+    expect(() => parseTokenList(`${secret}:producer`)).toThrow(
+      'ROTA_AUTH_TOKENS entry 1: token must be printable ASCII without spaces',
+    );
+    try {
+      parseTokenList(`${A}:nope`);
+    } catch (error) {
+      expect((error as Error).message).not.toContain(A);
+    }
+  });
+});
+
+describe('ROTA_AUTH_FILE', () => {
+  it('reads YAML and JSON, a list or { tokens }', async () => {
+    const yamlFile = path.join(dir, 'tokens.yaml');
+    await writeFile(
+      yamlFile,
+      `tokens:\n  - token: ${A}\n    role: producer\n    tenants: [acme]\n    name: acme-api\n  - token: sha256:${hex(B)}\n    role: worker\n`,
+    );
+    const jsonFile = path.join(dir, 'tokens.json');
+    await writeFile(jsonFile, JSON.stringify([{ token: C, role: 'admin', tenants: [] }]));
+    const fromYaml = await readTokenFile(yamlFile);
+    expect(fromYaml.map((e) => e.principal)).toEqual([
+      { id: 'acme-api', role: 'producer', tenants: new Set(['acme']) },
+      { id: `sha256:${hex(B).slice(0, 12)}`, role: 'worker', tenants: undefined },
+    ]);
+    const fromJson = await readTokenFile(jsonFile);
+    expect(fromJson[0]!.principal).toMatchObject({ role: 'admin', tenants: undefined });
+
+    const store = await loadTokens({ authFile: yamlFile, authTokens: `${C}:admin` });
+    expect(store?.size).toBe(3);
+    expect(store?.roles()).toEqual({ producer: 1, worker: 1, admin: 1 });
+  });
+
+  it('refuses bad files with the file and entry named', async () => {
+    const file = path.join(dir, 'bad.yaml');
+    await writeFile(file, `- token: ${A}\n  role: producer\n- role: worker\n`);
+    await expect(readTokenFile(file)).rejects.toThrow(
+      `ROTA_AUTH_FILE ${file}, entry 2: token is missing (the token, or sha256:<hex of its SHA-256>)`,
+    );
+    await writeFile(file, 'tokens: 3\n');
+    await expect(readTokenFile(file)).rejects.toThrow(
+      `ROTA_AUTH_FILE ${file} must hold a list of tokens, or { tokens: [...] }`,
+    );
+    await writeFile(file, '[]\n');
+    await expect(loadTokens({ authFile: file, authTokens: undefined })).rejects.toThrow(
+      `ROTA_AUTH_FILE ${file} holds no tokens`,
+    );
+    await expect(
+      loadTokens({ authFile: path.join(dir, 'missing.yaml'), authTokens: undefined }),
+    ).rejects.toThrow(/^ROTA_AUTH_FILE .*missing\.yaml: cannot read it/);
+  });
+
+  it('refuses one token configured twice, even once plain and once hashed', async () => {
+    await expect(
+      loadTokens({ authFile: undefined, authTokens: `${A}:producer;sha256:${hex(A)}:admin` }),
+    ).rejects.toThrow(
+      `the same token is configured twice (sha256:${hex(A).slice(0, 12)} and sha256:${hex(A).slice(0, 12)}); give each token one role`,
+    );
+  });
+
+  it('is off when neither source is set', async () => {
+    expect(await loadTokens({ authFile: undefined, authTokens: undefined })).toBeUndefined();
+  });
+});
+
+describe('TokenStore.match', () => {
+  const store = new TokenStore(parseTokenList(`${A}:producer;${B}:worker:acme;${C}:admin`));
+
+  beforeEach(() => {
+    timingSafeEqual.mockClear();
+  });
+
+  it('finds the principal of a token, or none', () => {
+    expect(store.match(A)?.role).toBe('producer');
+    expect(store.match(B)?.tenants).toEqual(new Set(['acme']));
+    expect(store.match(C)?.role).toBe('admin');
+    expect(store.match('unknown-token-0123456789')).toBeUndefined();
+    expect(store.match(`${A} `)).toBeUndefined();
+  });
+
+  it('compares SHA-256 digests with timingSafeEqual against every token, without an early exit', () => {
+    for (const token of [A, B, C, 'unknown-token-0123456789', '']) {
+      timingSafeEqual.mockClear();
+      store.match(token);
+      expect(timingSafeEqual).toHaveBeenCalledTimes(3);
+      for (const [left, right] of timingSafeEqual.mock.calls) {
+        expect((left as Buffer).length).toBe(32);
+        expect((right as Buffer).length).toBe(32);
+        expect(left).toEqual(sha256(token));
+      }
+    }
+  });
+});
+
+describe('authenticate and authorize', () => {
+  const store = new TokenStore(parseTokenList(`${A}:producer:acme,initech;${C}:admin`));
+  const metadata = (...values: string[]): grpc.Metadata => {
+    const md = new grpc.Metadata();
+    for (const value of values) md.add('authorization', value);
+    return md;
+  };
+  const refusal = (run: () => unknown): { code: number; message: string } | undefined => {
+    try {
+      run();
+      return undefined;
+    } catch (error) {
+      expect(error).toBeInstanceOf(AuthError);
+      return { code: (error as AuthError).code, message: (error as AuthError).message };
+    }
+  };
+
+  it('lets everyone in as an unscoped admin without tokens', () => {
+    expect(authenticate(undefined, metadata())).toBe(ANONYMOUS);
+    expect(ANONYMOUS).toEqual({ id: 'anonymous', role: 'admin', tenants: undefined });
+  });
+
+  it('refuses missing, malformed, repeated and unknown tokens', () => {
+    expect(refusal(() => authenticate(store, metadata()))).toEqual({
+      code: grpc.status.UNAUTHENTICATED,
+      message:
+        'this broker requires a bearer token: send the metadata "authorization: Bearer <token>" (clients: the token option)',
+    });
+    expect(refusal(() => authenticate(store, metadata(`Bearer ${A}`, `Bearer ${C}`)))).toEqual({
+      code: grpc.status.UNAUTHENTICATED,
+      message:
+        '2 authorization values were sent; send exactly one "authorization: Bearer <token>"',
+    });
+    expect(refusal(() => authenticate(store, metadata(`Token ${A}`)))?.message).toBe(
+      'the authorization metadata must be "Bearer <token>" (the word Bearer, a space, the token)',
+    );
+    expect(refusal(() => authenticate(store, metadata('Bearer nope-nope-nope-nope')))?.message).toBe(
+      'the bearer token is not valid on this broker: send the metadata "authorization: Bearer <token>" (clients: the token option) with a token from its ROTA_AUTH_FILE or ROTA_AUTH_TOKENS',
+    );
+    expect(authenticate(store, metadata(`BEARER  ${A}`)).role).toBe('producer');
+  }); // prettier-ignore
+
+  it('checks roles and tenant scopes', () => {
+    const producer = authenticate(store, metadata(`Bearer ${A}`));
+    const admin = authenticate(store, metadata(`Bearer ${C}`));
+    expect(refusal(() => requireRole(producer, 'admin', '/rota.v1.Admin/GetStats'))).toEqual({
+      code: grpc.status.PERMISSION_DENIED,
+      message: "rota.v1.Admin/GetStats needs an admin token; this token's role is producer",
+    });
+    expect(refusal(() => requireRole(producer, 'worker', '/rota.v1.Broker/Work'))?.message).toBe(
+      "rota.v1.Broker/Work needs a worker (or admin) token; this token's role is producer",
+    );
+    expect(refusal(() => requireRole(admin, 'worker', '/rota.v1.Broker/Work'))).toBeUndefined();
+    expect(refusal(() => requireTenant(producer, 'globex'))).toEqual({
+      code: grpc.status.PERMISSION_DENIED,
+      message: 'this token may not act for tenant "globex"; its tenants are: acme, initech',
+    });
+    expect(refusal(() => requireTenant(producer, 'initech'))).toBeUndefined();
+    // Malformed ids are left to validation (INVALID_ARGUMENT).
+    expect(refusal(() => requireTenant(producer, ''))).toBeUndefined();
+    expect(refusal(() => requireTenant(admin, 'globex'))).toBeUndefined();
+  }); // prettier-ignore
+});
+
+describe('configuration', () => {
+  it('reads the security options from the environment and flags', () => {
+    const config = loadConfig(
+      {
+        ROTA_AUTH_TOKENS: `${A}:admin`,
+        ROTA_INSECURE: '1',
+        ROTA_TLS_CERT_FILE: '/c.pem',
+        ROTA_TLS_KEY_FILE: '/k.pem',
+        ROTA_TLS_CLIENT_CA_FILE: '/ca.pem',
+        ROTA_MAX_SESSIONS: '5',
+      },
+      ['--auth-file', '/tokens.yaml'],
+    );
+    expect(config).toMatchObject({
+      authTokens: `${A}:admin`,
+      authFile: '/tokens.yaml',
+      insecure: true,
+      tlsCertFile: '/c.pem',
+      tlsKeyFile: '/k.pem',
+      tlsClientCaFile: '/ca.pem',
+      maxSessions: 5,
+    });
+    expect(loadConfig({}, [])).toMatchObject({ insecure: false, maxSessions: 10_000 });
+    // A flag without a value, followed by another flag.
+    expect(loadConfig({}, ['--insecure', '--max-sessions', '7'])).toMatchObject({
+      insecure: true,
+      maxSessions: 7,
+    });
+    expect(loadConfig({ ROTA_INSECURE: '1' }, ['--insecure=false']).insecure).toBe(false);
+    expect(() => loadConfig({ ROTA_INSECURE: 'maybe' })).toThrow(
+      'ROTA_INSECURE must be 1/true/yes/on or 0/false/no/off, got "maybe"',
+    );
+  });
+
+  it('refuses half a TLS configuration', () => {
+    expect(() => loadConfig({ ROTA_TLS_CERT_FILE: '/c.pem' })).toThrow(
+      'tlsCertFile (ROTA_TLS_CERT_FILE) and tlsKeyFile (ROTA_TLS_KEY_FILE) must be given together',
+    );
+    expect(() => loadConfig({ ROTA_TLS_CLIENT_CA_FILE: '/ca.pem' })).toThrow(
+      'tlsClientCaFile (ROTA_TLS_CLIENT_CA_FILE) needs tlsCertFile and tlsKeyFile: mutual TLS is TLS first',
+    );
+  });
+
+  it('documents every security option in --help', () => {
+    const help = helpText();
+    for (const text of [
+      '--auth-file <value>',
+      'ROTA_AUTH_FILE',
+      '--auth-tokens <value>',
+      'ROTA_AUTH_TOKENS',
+      'token:role[:tenant1,tenant2]',
+      '--insecure ',
+      'ROTA_INSECURE',
+      '--tls-cert-file <value>',
+      'ROTA_TLS_KEY_FILE',
+      'ROTA_TLS_CLIENT_CA_FILE',
+      'ROTA_MAX_SESSIONS',
+      'authorization: Bearer <token>',
+    ]) {
+      expect(help).toContain(text);
+    }
+  });
+});
+
+describe('isLoopbackAddress', () => {
+  it.each([
+    ['127.0.0.1:50051', true],
+    ['127.1.2.3:0', true],
+    ['localhost:50051', true],
+    ['[::1]:50051', true],
+    ['unix:/tmp/rota.sock', true],
+    ['0.0.0.0:50051', false],
+    ['[::]:50051', false],
+    [':50051', false],
+    ['10.0.0.5:50051', false],
+    ['rota.internal:50051', false],
+    ['dns:0.0.0.0:50051', false],
+  ])('%s → %s', (address, loopback) => {
+    expect(isLoopbackAddress(address)).toBe(loopback);
+  });
+});
