@@ -9,7 +9,7 @@ import type { Long } from '@grpc/proto-loader';
 export interface Tenant {
   'tenant'?: (string);
   /**
-   * Share of dispatch relative to other tenants. > 0, default 1.
+   * Share of dispatch relative to other tenants. 0.001 to 1000000, default 1.
    */
   'weight'?: (number | string);
   /**
@@ -43,7 +43,7 @@ export interface Tenant {
 export interface Tenant__Output {
   'tenant': (string);
   /**
-   * Share of dispatch relative to other tenants. > 0, default 1.
+   * Share of dispatch relative to other tenants. 0.001 to 1000000, default 1.
    */
   'weight'?: (number);
   /**
