@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { finish, until, useCluster } from './fixture.js';
+import { expectNothingLost, finish, until, useCluster } from './fixture.js';
 import type { FaultWindow } from './invariants.js';
 import { startCount } from './journal.js';
 import { sleep } from './processes.js';
@@ -15,19 +15,7 @@ const clusters = useCluster();
 
 describe('fault: broker killed and restarted', () => {
   it('loses no job across two crashes (a short and a longer-than-TTL outage)', async () => {
-    const cluster = await clusters.start();
-    await Promise.all([
-      cluster.startWorker({ concurrency: 6 }),
-      cluster.startWorker({ concurrency: 6 }),
-      cluster.startWorker({ concurrency: 6 }),
-    ]);
-    const load = clusters.load({
-      address: cluster.brokerAddress,
-      total: 300,
-      concurrency: 4,
-      pauseMs: 40,
-      jobMs: [20, 200],
-    });
+    const { cluster, load } = await clusters.startUnderLoad();
     const faults: FaultWindow[] = [];
 
     // Down for ~0 ms (restart at once) and for 2 s (> lease TTL of 1.5 s).
@@ -44,8 +32,6 @@ describe('fault: broker killed and restarted', () => {
     }
 
     const report = await finish(cluster, load, faults, { settleMs: 15_000 });
-    expect(load.anomalies).toEqual([]);
-    expect(report.violations).toEqual([]);
-    expect(report.completed).toBe(300);
+    expectNothingLost(report, load);
   });
 });

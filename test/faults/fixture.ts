@@ -17,9 +17,20 @@ import {
 import { LoadGenerator, type LoadOptions } from './load.js';
 import { liveChildren, sleep } from './processes.js';
 
+/** Jobs each test of the suite's standard run produces. */
+export const STANDARD_TOTAL = 300;
+
 export function useCluster(): {
   start(options?: ClusterOptions): Promise<Cluster>;
   load(options: LoadOptions): LoadGenerator;
+  /**
+   * The suite's standard run: a cluster with three workers of concurrency 6,
+   * and STANDARD_TOTAL jobs of `jobMs` each produced by four lanes.
+   */
+  startUnderLoad(
+    options?: ClusterOptions,
+    jobMs?: readonly [number, number],
+  ): Promise<{ cluster: Cluster; load: LoadGenerator }>;
 } {
   let clusters: Cluster[] = [];
   let loads: LoadGenerator[] = [];
@@ -52,7 +63,26 @@ export function useCluster(): {
       loads.push(load);
       return load;
     },
+    async startUnderLoad(options, jobMs = [20, 200]) {
+      const cluster = await this.start(options);
+      await Promise.all([1, 2, 3].map(() => cluster.startWorker({ concurrency: 6 })));
+      const load = this.load({
+        address: cluster.brokerAddress,
+        total: STANDARD_TOTAL,
+        concurrency: 4,
+        pauseMs: 40,
+        jobMs: [...jobMs],
+      });
+      return { cluster, load };
+    },
   };
+}
+
+/** What every fault test holds at its end: nothing odd seen by the producer, no violation, every job done. */
+export function expectNothingLost(report: InvariantReport, load: LoadGenerator): void {
+  expect(load.anomalies).toEqual([]);
+  expect(report.violations).toEqual([]);
+  expect(report.completed).toBe(load.options.total);
 }
 
 /** Waits until `check` is true, polling; throws with `what` after the timeout. */

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { finish, until, useCluster } from './fixture.js';
+import { expectNothingLost, finish, until, useCluster } from './fixture.js';
 import type { FaultWindow } from './invariants.js';
 import { startCount } from './journal.js';
 
@@ -13,19 +13,7 @@ const clusters = useCluster();
 
 describe('fault: worker killed mid-job', () => {
   it('re-runs the killed workers’ jobs and loses none', async () => {
-    const cluster = await clusters.start();
-    await Promise.all([
-      cluster.startWorker({ concurrency: 6 }),
-      cluster.startWorker({ concurrency: 6 }),
-      cluster.startWorker({ concurrency: 6 }),
-    ]);
-    const load = clusters.load({
-      address: cluster.brokerAddress,
-      total: 300,
-      concurrency: 4,
-      pauseMs: 40,
-      jobMs: [20, 150],
-    });
+    const { cluster, load } = await clusters.startUnderLoad(undefined, [20, 150]);
     const faults: FaultWindow[] = [];
     const killed: Array<{ agent: string; running: string[] }> = [];
 
@@ -43,9 +31,7 @@ describe('fault: worker killed mid-job', () => {
     }
 
     const report = await finish(cluster, load, faults);
-    expect(load.anomalies).toEqual([]);
-    expect(report.violations).toEqual([]);
-    expect(report.completed).toBe(300);
+    expectNothingLost(report, load);
     // Every job that was running in a killed process ran again somewhere else.
     const journal = cluster.journal();
     for (const { agent, running } of killed) {
