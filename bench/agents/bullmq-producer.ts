@@ -5,9 +5,9 @@
  */
 import { Queue } from 'bullmq';
 
-import { runBurst, runPaced, type Sink } from './pacing.js';
-import type { BenchPayload, ProducerAgentApi, ProducerStartArgs } from './protocol.js';
-import { serveAgent } from './serve.js';
+import type { Sink } from './pacing.js';
+import type { BenchPayload, ProducerStartArgs } from './protocol.js';
+import { serveProducerAgent } from './serve.js';
 
 let queues: Array<Queue<BenchPayload>> = [];
 
@@ -49,12 +49,4 @@ async function stop(): Promise<void> {
   await Promise.allSettled(closing);
 }
 
-serveAgent<ProducerAgentApi>(
-  {
-    start,
-    burst: (args) => runBurst(sink, args),
-    paced: (args) => runPaced(sink, args),
-    stop,
-  },
-  stop,
-);
+serveProducerAgent(sink, start, stop);

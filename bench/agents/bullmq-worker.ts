@@ -8,9 +8,9 @@
  */
 import { Worker, type Job } from 'bullmq';
 
-import type { BenchPayload, WorkerAgentApi, WorkerStartArgs } from './protocol.js';
+import type { BenchPayload, WorkerStartArgs } from './protocol.js';
 import { Recorder, type Sample } from './recorder.js';
-import { serveAgent } from './serve.js';
+import { serveWorkerAgent } from './serve.js';
 import { monoMs } from './protocol.js';
 
 let workers: Worker[] = [];
@@ -75,15 +75,4 @@ async function stop(): Promise<void> {
   samples.clear();
 }
 
-serveAgent<WorkerAgentApi>(
-  {
-    start,
-    snapshot: ({ reset, withLatency }) =>
-      Promise.resolve(recorder.snapshot(reset === true, withLatency === true)),
-    waitFor: async ({ completed, timeoutMs }) => ({
-      reached: await recorder.waitFor(completed, timeoutMs),
-    }),
-    stop,
-  },
-  stop,
-);
+serveWorkerAgent(() => recorder, start, stop);

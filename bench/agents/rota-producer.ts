@@ -4,10 +4,10 @@
  * calls of one tick into one EnqueueBatch RPC); `batch` calls enqueueBatch().
  */
 import type { JobInput, Producer } from '../../clients/index.js';
-import { runBurst, runPaced, type Sink } from './pacing.js';
-import type { ProducerAgentApi, ProducerStartArgs } from './protocol.js';
+import type { Sink } from './pacing.js';
+import type { ProducerStartArgs } from './protocol.js';
 import { loadClients } from './rota-clients.js';
-import { serveAgent } from './serve.js';
+import { serveProducerAgent } from './serve.js';
 
 const clients = await loadClients();
 
@@ -58,12 +58,4 @@ async function stop(): Promise<void> {
   await Promise.allSettled(closing);
 }
 
-serveAgent<ProducerAgentApi>(
-  {
-    start,
-    burst: (args) => runBurst(sink, args),
-    paced: (args) => runPaced(sink, args),
-    stop,
-  },
-  stop,
-);
+serveProducerAgent(sink, start, stop);

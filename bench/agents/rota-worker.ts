@@ -12,15 +12,10 @@
 import { Redis } from 'ioredis';
 
 import type { Worker, WorkerJob } from '../../clients/index.js';
-import {
-  monoMs,
-  type BenchPayload,
-  type WorkerAgentApi,
-  type WorkerStartArgs,
-} from './protocol.js';
+import { monoMs, type BenchPayload, type WorkerStartArgs } from './protocol.js';
 import { Recorder, type Sample } from './recorder.js';
 import { loadClients } from './rota-clients.js';
-import { serveAgent } from './serve.js';
+import { serveWorkerAgent } from './serve.js';
 
 const clients = await loadClients();
 
@@ -107,15 +102,4 @@ async function stop(): Promise<void> {
   samples.clear();
 }
 
-serveAgent<WorkerAgentApi>(
-  {
-    start,
-    snapshot: ({ reset, withLatency }) =>
-      Promise.resolve(recorder.snapshot(reset === true, withLatency === true)),
-    waitFor: async ({ completed, timeoutMs }) => ({
-      reached: await recorder.waitFor(completed, timeoutMs),
-    }),
-    stop,
-  },
-  stop,
-);
+serveWorkerAgent(() => recorder, start, stop);

@@ -3,7 +3,9 @@
  * answers it. The agent exits when its parent goes away (the IPC channel
  * closes), so a killed orchestrator never leaves agents behind.
  */
-import type { AgentReply, AgentRequest } from './protocol.js';
+import { runBurst, runPaced, type Sink } from './pacing.js';
+import type { AgentReply, AgentRequest, ProducerAgentApi, WorkerAgentApi } from './protocol.js';
+import type { Recorder } from './recorder.js';
 
 type Handlers<Api> = {
   [K in keyof Api]: Api[K] extends (args: infer A) => Promise<infer R>
@@ -50,4 +52,41 @@ export function serveAgent<Api>(handlers: Handlers<Api>, onExit: () => Promise<v
   process.on('SIGTERM', exit);
   // Ctrl-C reaches the whole process group: let the orchestrator decide.
   process.on('SIGINT', () => undefined);
+}
+
+/** A producer agent: `start` fills `sink` with the system's producers; both systems share the load shapes. */
+export function serveProducerAgent(
+  sink: Sink,
+  start: ProducerAgentApi['start'],
+  stop: () => Promise<void>,
+): void {
+  serveAgent<ProducerAgentApi>(
+    {
+      start,
+      burst: (args) => runBurst(sink, args),
+      paced: (args) => runPaced(sink, args),
+      stop,
+    },
+    stop,
+  );
+}
+
+/** A worker agent: counts come from `recorder()`, which `start` may replace. */
+export function serveWorkerAgent(
+  recorder: () => Recorder,
+  start: WorkerAgentApi['start'],
+  stop: () => Promise<void>,
+): void {
+  serveAgent<WorkerAgentApi>(
+    {
+      start,
+      snapshot: ({ reset, withLatency }) =>
+        Promise.resolve(recorder().snapshot(reset === true, withLatency === true)),
+      waitFor: async ({ completed, timeoutMs }) => ({
+        reached: await recorder().waitFor(completed, timeoutMs),
+      }),
+      stop,
+    },
+    stop,
+  );
 }
