@@ -4,7 +4,7 @@
  * they run; entries the dead broker had prefetched or leased come back after
  * the lease TTL; the producer retries Enqueues that failed while it was down.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 
 import { expectNothingLost, finish, until, useCluster } from './fixture.js';
 import type { FaultWindow } from './invariants.js';
