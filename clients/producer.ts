@@ -1,18 +1,20 @@
 /**
  * Producer: enqueue jobs, read them back, cancel them.
  *
- * Throughput: `enqueue()` calls made in the same tick are coalesced into one
- * EnqueueBatch RPC (flushed on `setImmediate`, or at once when `maxBatch`
- * calls are waiting). Each caller still gets its own job id, or a RotaError
- * with its own item's code and message; a failure of the whole RPC rejects
- * every caller of that batch. 1,000 concurrent `enqueue()` calls therefore cost
- * two round trips, not a thousand.
+ * Throughput: jobs travel on one EnqueueStream (a gRPC message per batch costs
+ * a fraction of a unary call), and `enqueue()` calls made in the same tick are
+ * coalesced into one batch (flushed on `setImmediate`, or at once when
+ * `maxBatch` calls are waiting). Each caller still gets its own job id, or a
+ * RotaError with its own item's code and message; a failure of the whole
+ * batch rejects every caller of that batch. 1,000 concurrent `enqueue()` calls
+ * therefore cost two messages, not a thousand calls.
  */
 import * as grpc from '@grpc/grpc-js';
 
 import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js';
 import type { EnqueueResult__Output } from '../src/generated/rota/v1/EnqueueResult.js';
 import { connect, type Connection, type ConnectionOptions } from './connection.js';
+import { EnqueueStream } from './enqueue-stream.js';
 import { RotaError, toRotaError } from './errors.js';
 import type { Span } from '@opentelemetry/api';
 import {
@@ -26,13 +28,14 @@ import { toEnqueueRequest, toJobInfo, type JobInfo, type JobInput, type JobState
 
 export interface ProducerOptions extends ConnectionOptions {
   /**
-   * Most jobs in one EnqueueBatch RPC (coalesced `enqueue()` calls and chunks
-   * of `enqueueBatch()`). Keep it at or below the broker's batch limit (1000).
+   * Most jobs in one batch (coalesced `enqueue()` calls and chunks of
+   * `enqueueBatch()`). Keep it at or below the broker's batch limit (1000).
    * @default 500
    */
   maxBatch?: number;
   /**
-   * Deadline of each RPC in ms. @default none
+   * Deadline of each call in ms (getJob, cancel) and of each batch's answer
+   * on the enqueue stream. @default none
    */
   timeoutMs?: number;
 }
@@ -122,6 +125,7 @@ function endSendSpan(span: Span, outcome: EnqueueBatchItem): void {
 export class Producer {
   readonly #options: CompiledProducerOptions;
   readonly #connection: Connection;
+  readonly #stream: EnqueueStream;
   #waiting: Waiter[] = [];
   #flushScheduled: NodeJS.Immediate | undefined;
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -130,6 +134,7 @@ export class Producer {
   constructor(options: ProducerOptions = {}) {
     this.#options = compileOptions(options);
     this.#connection = connect(options);
+    this.#stream = new EnqueueStream(this.#connection, this.#options.timeoutMs);
   }
 
   /** Stores one job; resolves once it is durably in Redis. */
@@ -153,7 +158,7 @@ export class Producer {
   /**
    * Stores many jobs (in RPCs of at most `maxBatch`). Every item gets its own
    * outcome, in input order: its id, or `{ error }` (the item's own error, or
-   * the error of its RPC when that whole RPC failed). Never rejects for a
+   * the error of its batch when that whole batch failed). Never rejects for a
    * broker failure, so no stored job's id is lost.
    */
   async enqueueBatch(jobs: readonly JobInput[]): Promise<EnqueueBatchItem[]> {
@@ -180,7 +185,7 @@ export class Producer {
     // One chunk after the other, so the jobs are stored (and run) in the order given.
     for (const { indexes, requests } of chunks) {
       try {
-        const results = await this.#enqueueBatchRpc(requests);
+        const results = await this.#send(requests);
         indexes.forEach((index, i) => (out[index] = itemOutcome(results[i])));
       } catch (err) {
         const error = toRotaError(err);
@@ -232,6 +237,7 @@ export class Producer {
     this.#closed = true;
     this.#flush();
     await Promise.allSettled([...this.#inFlight]);
+    await this.#stream.close();
     this.#connection.client.close();
   }
 
@@ -242,7 +248,7 @@ export class Producer {
     }
     while (this.#waiting.length > 0) {
       const batch = this.#waiting.splice(0, this.#options.maxBatch);
-      this.#enqueueBatchRpc(batch.map((w) => w.request)).then(
+      this.#send(batch.map((w) => w.request)).then(
         (results) =>
           batch.forEach((waiter, i) => {
             const outcome = itemOutcome(results[i]);
@@ -257,18 +263,8 @@ export class Producer {
     }
   }
 
-  #enqueueBatchRpc(jobs: EnqueueRequest[]): Promise<EnqueueResult__Output[]> {
-    return this.#track(
-      new Promise<EnqueueResult__Output[]>((resolve, reject) => {
-        this.#connection.client.EnqueueBatch(
-          { jobs },
-          this.#connection.metadata(),
-          this.#callOptions(),
-          (err, res) =>
-            err !== null || res === undefined ? reject(toRotaError(err)) : resolve(res.results),
-        );
-      }),
-    );
+  #send(jobs: EnqueueRequest[]): Promise<EnqueueResult__Output[]> {
+    return this.#track(this.#stream.send(jobs));
   }
 
   #callOptions(): grpc.CallOptions {

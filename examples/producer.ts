@@ -27,7 +27,7 @@ const WATCH_TIMEOUT_MS = 60_000;
 const TERMINAL = new Set(['COMPLETED', 'DEAD', 'CANCELLED']);
 
 // maxBatch 1000 (the broker's default batch limit) sends the flood as one
-// EnqueueBatch RPC, so it is stored in order and its last job is the last to run.
+// batch, so it is stored in order and its last job is the last to run.
 const producer = new Producer({ address, maxBatch: 1000, timeoutMs: 10_000 });
 
 // 1. The flood: 1,000 jobs of one tenant in one call.
@@ -45,7 +45,7 @@ if (floodErrors.length > 0) {
 console.log(`${FLOOD}: enqueued ${floodIds.length} jobs (${floodIds[0]} … ${floodIds.at(-1)})`);
 
 // 2. The quiet tenant: a few jobs, enqueued after the flood. Concurrent enqueue()
-//    calls are coalesced into one EnqueueBatch RPC by the client.
+//    calls are coalesced into one batch (one message on the enqueue stream).
 const [welcome, invoice, bounce, reminder, receipt, receiptAgain] = await Promise.all([
   producer.enqueue({
     tenant: QUIET,

@@ -19,6 +19,8 @@ import type { EnqueueBatchResponse as _rota_v1_EnqueueBatchResponse, EnqueueBatc
 import type { EnqueueRequest as _rota_v1_EnqueueRequest, EnqueueRequest__Output as _rota_v1_EnqueueRequest__Output } from './rota/v1/EnqueueRequest.js';
 import type { EnqueueResponse as _rota_v1_EnqueueResponse, EnqueueResponse__Output as _rota_v1_EnqueueResponse__Output } from './rota/v1/EnqueueResponse.js';
 import type { EnqueueResult as _rota_v1_EnqueueResult, EnqueueResult__Output as _rota_v1_EnqueueResult__Output } from './rota/v1/EnqueueResult.js';
+import type { EnqueueStreamRequest as _rota_v1_EnqueueStreamRequest, EnqueueStreamRequest__Output as _rota_v1_EnqueueStreamRequest__Output } from './rota/v1/EnqueueStreamRequest.js';
+import type { EnqueueStreamResponse as _rota_v1_EnqueueStreamResponse, EnqueueStreamResponse__Output as _rota_v1_EnqueueStreamResponse__Output } from './rota/v1/EnqueueStreamResponse.js';
 import type { Fail as _rota_v1_Fail, Fail__Output as _rota_v1_Fail__Output } from './rota/v1/Fail.js';
 import type { GetJobRequest as _rota_v1_GetJobRequest, GetJobRequest__Output as _rota_v1_GetJobRequest__Output } from './rota/v1/GetJobRequest.js';
 import type { GetStatsRequest as _rota_v1_GetStatsRequest, GetStatsRequest__Output as _rota_v1_GetStatsRequest__Output } from './rota/v1/GetStatsRequest.js';
@@ -80,6 +82,8 @@ export interface ProtoGrpcType {
       EnqueueRequest: MessageTypeDefinition<_rota_v1_EnqueueRequest, _rota_v1_EnqueueRequest__Output>
       EnqueueResponse: MessageTypeDefinition<_rota_v1_EnqueueResponse, _rota_v1_EnqueueResponse__Output>
       EnqueueResult: MessageTypeDefinition<_rota_v1_EnqueueResult, _rota_v1_EnqueueResult__Output>
+      EnqueueStreamRequest: MessageTypeDefinition<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamRequest__Output>
+      EnqueueStreamResponse: MessageTypeDefinition<_rota_v1_EnqueueStreamResponse, _rota_v1_EnqueueStreamResponse__Output>
       Fail: MessageTypeDefinition<_rota_v1_Fail, _rota_v1_Fail__Output>
       GetJobRequest: MessageTypeDefinition<_rota_v1_GetJobRequest, _rota_v1_GetJobRequest__Output>
       GetStatsRequest: MessageTypeDefinition<_rota_v1_GetStatsRequest, _rota_v1_GetStatsRequest__Output>

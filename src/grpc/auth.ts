@@ -4,7 +4,7 @@
  * Every call of rota.v1.Broker and rota.v1.Admin carries `authorization:
  * Bearer <token>` metadata when the broker has tokens (ROTA_AUTH_FILE,
  * ROTA_AUTH_TOKENS). The token's role decides the RPCs:
- *   producer  Enqueue, EnqueueBatch, GetJob, CancelJob
+ *   producer  Enqueue, EnqueueBatch, EnqueueStream, GetJob, CancelJob
  *   worker    Work
  *   admin     everything
  * and its tenants (none = all) the tenants those RPCs may name. Without tokens

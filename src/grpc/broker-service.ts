@@ -1,8 +1,7 @@
-import { status, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js';
+import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Broker } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
-import type { EnqueueResult as WireEnqueueResult } from '../generated/rota/v1/EnqueueResult.js';
 import type { BrokerHandlers } from '../generated/rota/v1/Broker.js';
 import type { AdminHandlers } from '../generated/rota/v1/Admin.js';
 import {
@@ -13,7 +12,6 @@ import {
   toWireStats,
   toWireTenant,
 } from './codec.js';
-import { STATUS_OF } from './status.js';
 import {
   AuthError,
   authenticate,
@@ -25,6 +23,7 @@ import {
   type Role,
 } from './auth.js';
 import type { TokenStore } from './tokens.js';
+import { checkBatchSize, enqueueItems, enqueueStreamHandler } from './enqueue.js';
 import { UndecodableMessage } from './undecodable.js';
 import { workHandler } from './work-stream.js';
 
@@ -92,41 +91,10 @@ export function brokerHandlers(
       return { job_id: result!.jobId, duplicate: result!.duplicate };
     }),
     EnqueueBatch: unary(logger, tokens, 'producer', async (request, principal) => {
-      if (request.jobs.length > maxBatchSize) {
-        throw new BrokerError(
-          'invalid_argument',
-          `jobs has ${request.jobs.length} items; the limit is ${maxBatchSize} (ROTA_MAX_BATCH_SIZE). Split the batch`,
-        );
-      }
-      // Items naming a tenant outside the token's scope are refused one by one.
-      const results = new Array<WireEnqueueResult>(request.jobs.length);
-      const allowed: number[] = [];
-      request.jobs.forEach((job, i) => {
-        try {
-          requireTenant(principal, job.tenant);
-          allowed.push(i);
-        } catch (error) {
-          const { message } = error as AuthError;
-          results[i] = {
-            job_id: '',
-            duplicate: false,
-            code: status.PERMISSION_DENIED,
-            error: message,
-          };
-        }
-      });
-      const outcomes =
-        allowed.length === 0
-          ? []
-          : await broker.enqueue(allowed.map((i) => toEnqueueInput(request.jobs[i]!)));
-      outcomes.forEach((result, k) => {
-        results[allowed[k]!] =
-          result instanceof BrokerError
-            ? { job_id: '', duplicate: false, code: STATUS_OF[result.code], error: result.message }
-            : { job_id: result.jobId, duplicate: result.duplicate, code: 0, error: '' };
-      });
-      return { results };
+      checkBatchSize(request.jobs.length, maxBatchSize);
+      return { results: await enqueueItems(broker, principal, request.jobs) };
     }),
+    EnqueueStream: enqueueStreamHandler({ broker, logger, tokens, maxBatchSize }),
     GetJob: unary(logger, tokens, 'producer', async (request, principal) => {
       requireTenant(principal, request.tenant);
       return toWireJob(await broker.getJob(request.tenant, request.job_id));

@@ -7,16 +7,31 @@ import { useRota, waitFor } from './fixture.js';
 
 const rota = useRota();
 
-/** Counts calls per method path, e.g. '/rota.v1.Broker/EnqueueBatch'. */
-function callCounter(): { counts: Map<string, number>; interceptor: grpc.Interceptor } {
-  const counts = new Map<string, number>();
+/** Counts calls and messages sent per method path, e.g. '/rota.v1.Broker/EnqueueStream'. */
+function callCounter(): {
+  calls: Map<string, number>;
+  messages: Map<string, number>;
+  interceptor: grpc.Interceptor;
+} {
+  const calls = new Map<string, number>();
+  const messages = new Map<string, number>();
+  const count = (map: Map<string, number>, path: string): void => {
+    map.set(path, (map.get(path) ?? 0) + 1);
+  };
   const interceptor: grpc.Interceptor = (options, nextCall) => {
     const path = options.method_definition.path;
-    counts.set(path, (counts.get(path) ?? 0) + 1);
-    return new grpc.InterceptingCall(nextCall(options));
+    count(calls, path);
+    return new grpc.InterceptingCall(nextCall(options), {
+      sendMessage: (message, next) => {
+        count(messages, path);
+        next(message);
+      },
+    });
   };
-  return { counts, interceptor };
+  return { calls, messages, interceptor };
 }
+
+const STREAM = '/rota.v1.Broker/EnqueueStream';
 
 describe('Producer', () => {
   it('enqueues a job a Worker runs; getJob shows it COMPLETED with the result', async () => {
@@ -65,8 +80,8 @@ describe('Producer', () => {
     expect(job.result).toBeUndefined();
   });
 
-  it('coalesces concurrent enqueue() calls into few EnqueueBatch RPCs', async () => {
-    const { counts, interceptor } = callCounter();
+  it('coalesces concurrent enqueue() calls into few messages on one EnqueueStream', async () => {
+    const { calls, messages, interceptor } = callCounter();
     const producer = rota.producer({ interceptors: [interceptor], maxBatch: 40 });
     const results = await Promise.all(
       Array.from({ length: 100 }, (_, i) =>
@@ -74,23 +89,24 @@ describe('Producer', () => {
       ),
     );
     expect(new Set(results.map((r) => r.jobId)).size).toBe(100);
-    const batches = counts.get('/rota.v1.Broker/EnqueueBatch') ?? 0;
-    expect(batches).toBe(3); // 40 + 40 + 20
-    expect(counts.get('/rota.v1.Broker/Enqueue')).toBeUndefined();
+    expect(calls.get(STREAM)).toBe(1);
+    expect(messages.get(STREAM)).toBe(3); // 40 + 40 + 20
+    expect(calls.get('/rota.v1.Broker/Enqueue')).toBeUndefined();
+    expect(calls.get('/rota.v1.Broker/EnqueueBatch')).toBeUndefined();
     const job = await producer.getJob('t1', results[1]!.jobId);
     expect(job.payload).toEqual({ i: 1 });
     expect(job.state).toBe('WAITING');
   });
 
   it('gives each coalesced caller its own item error', async () => {
-    const { counts, interceptor } = callCounter();
+    const { messages, interceptor } = callCounter();
     const producer = rota.producer({ interceptors: [interceptor] });
     const outcomes = await Promise.allSettled([
       producer.enqueue({ tenant: 'acme', queue: 'mixed', payload: 1 }),
       producer.enqueue({ tenant: 'bad tenant!', queue: 'mixed', payload: 2 }),
       producer.enqueue({ tenant: 'acme', queue: 'mixed', payload: 3 }),
     ]);
-    expect(counts.get('/rota.v1.Broker/EnqueueBatch')).toBe(1);
+    expect(messages.get(STREAM)).toBe(1);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     const error = (outcomes[1] as PromiseRejectedResult).reason as RotaError;
     expect(error).toBeInstanceOf(RotaError);

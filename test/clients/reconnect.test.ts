@@ -106,3 +106,23 @@ describe('Worker reconnect', () => {
     expect(worker.state).toBe('STOPPED');
   });
 });
+
+describe('Producer reconnect', () => {
+  it('opens a new enqueue stream after the broker crashes and restarts', async () => {
+    const producer = rota.producer();
+    const before = await producer.enqueue({ tenant: 'acme', queue: 'producer-reconnect' });
+    let duringOutage: unknown;
+    await rota.crashAndRestartBroker(async () => {
+      duringOutage = await producer.enqueue({ tenant: 'acme', queue: 'producer-reconnect' }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    });
+    expect(duringOutage).toMatchObject({ codeName: 'UNAVAILABLE' });
+    const after = await waitFor(() =>
+      producer.enqueue({ tenant: 'acme', queue: 'producer-reconnect' }).catch(() => undefined),
+    );
+    expect(after.jobId).not.toBe(before.jobId);
+    expect((await producer.getJob('acme', after.jobId)).state).toBe('WAITING');
+  });
+});

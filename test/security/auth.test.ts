@@ -411,6 +411,22 @@ describe('Producer and Worker with a token', () => {
     }
   });
 
+  it('refuse a Producer without a producer token on its enqueue stream', async () => {
+    for (const [token, code] of [
+      [undefined, grpc.status.UNAUTHENTICATED],
+      [T.workerAll, grpc.status.PERMISSION_DENIED],
+    ] as const) {
+      const producer = new Producer({ address: broker.address, token });
+      try {
+        await expect(
+          producer.enqueue({ tenant: 'acme', queue: 'clients', payload: {} }),
+        ).rejects.toMatchObject({ code });
+      } finally {
+        await producer.close();
+      }
+    }
+  });
+
   it('a Worker with a wrong token fails to start, and does not retry', async () => {
     const worker = new Worker({
       address: broker.address,

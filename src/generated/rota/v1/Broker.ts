@@ -9,6 +9,8 @@ import type { EnqueueBatchRequest as _rota_v1_EnqueueBatchRequest, EnqueueBatchR
 import type { EnqueueBatchResponse as _rota_v1_EnqueueBatchResponse, EnqueueBatchResponse__Output as _rota_v1_EnqueueBatchResponse__Output } from '../../rota/v1/EnqueueBatchResponse.js';
 import type { EnqueueRequest as _rota_v1_EnqueueRequest, EnqueueRequest__Output as _rota_v1_EnqueueRequest__Output } from '../../rota/v1/EnqueueRequest.js';
 import type { EnqueueResponse as _rota_v1_EnqueueResponse, EnqueueResponse__Output as _rota_v1_EnqueueResponse__Output } from '../../rota/v1/EnqueueResponse.js';
+import type { EnqueueStreamRequest as _rota_v1_EnqueueStreamRequest, EnqueueStreamRequest__Output as _rota_v1_EnqueueStreamRequest__Output } from '../../rota/v1/EnqueueStreamRequest.js';
+import type { EnqueueStreamResponse as _rota_v1_EnqueueStreamResponse, EnqueueStreamResponse__Output as _rota_v1_EnqueueStreamResponse__Output } from '../../rota/v1/EnqueueStreamResponse.js';
 import type { GetJobRequest as _rota_v1_GetJobRequest, GetJobRequest__Output as _rota_v1_GetJobRequest__Output } from '../../rota/v1/GetJobRequest.js';
 import type { Job as _rota_v1_Job, Job__Output as _rota_v1_Job__Output } from '../../rota/v1/Job.js';
 import type { WorkerMessage as _rota_v1_WorkerMessage, WorkerMessage__Output as _rota_v1_WorkerMessage__Output } from '../../rota/v1/WorkerMessage.js';
@@ -77,6 +79,33 @@ export interface BrokerClient extends grpc.Client {
   enqueueBatch(argument: _rota_v1_EnqueueBatchRequest, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * EnqueueStream is EnqueueBatch over one long-lived stream: a message per
+   * batch (one job or many), answered by a message with the same request_id
+   * and one result per job, in order, once those jobs are durably in Redis.
+   * Answers may come out of order across requests. A gRPC message on an open
+   * stream costs a fraction of a unary call, so producers that send single
+   * jobs at a high rate should use this (the TypeScript Producer does).
+   * A request with more jobs than the batch limit, or bytes that do not
+   * decode, end the stream with INVALID_ARGUMENT; the broker stops reading a
+   * stream with 64 requests unanswered until answers go out.
+   */
+  EnqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
+  EnqueueStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
+  /**
+   * EnqueueStream is EnqueueBatch over one long-lived stream: a message per
+   * batch (one job or many), answered by a message with the same request_id
+   * and one result per job, in order, once those jobs are durably in Redis.
+   * Answers may come out of order across requests. A gRPC message on an open
+   * stream costs a fraction of a unary call, so producers that send single
+   * jobs at a high rate should use this (the TypeScript Producer does).
+   * A request with more jobs than the batch limit, or bytes that do not
+   * decode, end the stream with INVALID_ARGUMENT; the broker stops reading a
+   * stream with 64 requests unanswered until answers go out.
+   */
+  enqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
+  enqueueStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
+  
+  /**
    * GetJob returns the job record (state, attempts, progress, result, error,
    * timestamps). NOT_FOUND when the job never existed or its retention expired.
    */
@@ -137,6 +166,19 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
   EnqueueBatch: grpc.handleUnaryCall<_rota_v1_EnqueueBatchRequest__Output, _rota_v1_EnqueueBatchResponse>;
   
   /**
+   * EnqueueStream is EnqueueBatch over one long-lived stream: a message per
+   * batch (one job or many), answered by a message with the same request_id
+   * and one result per job, in order, once those jobs are durably in Redis.
+   * Answers may come out of order across requests. A gRPC message on an open
+   * stream costs a fraction of a unary call, so producers that send single
+   * jobs at a high rate should use this (the TypeScript Producer does).
+   * A request with more jobs than the batch limit, or bytes that do not
+   * decode, end the stream with INVALID_ARGUMENT; the broker stops reading a
+   * stream with 64 requests unanswered until answers go out.
+   */
+  EnqueueStream: grpc.handleBidiStreamingCall<_rota_v1_EnqueueStreamRequest__Output, _rota_v1_EnqueueStreamResponse>;
+  
+  /**
    * GetJob returns the job record (state, attempts, progress, result, error,
    * timestamps). NOT_FOUND when the job never existed or its retention expired.
    */
@@ -155,6 +197,7 @@ export interface BrokerDefinition extends grpc.ServiceDefinition {
   CancelJob: MethodDefinition<_rota_v1_CancelJobRequest, _rota_v1_CancelJobResponse, _rota_v1_CancelJobRequest__Output, _rota_v1_CancelJobResponse__Output>
   Enqueue: MethodDefinition<_rota_v1_EnqueueRequest, _rota_v1_EnqueueResponse, _rota_v1_EnqueueRequest__Output, _rota_v1_EnqueueResponse__Output>
   EnqueueBatch: MethodDefinition<_rota_v1_EnqueueBatchRequest, _rota_v1_EnqueueBatchResponse, _rota_v1_EnqueueBatchRequest__Output, _rota_v1_EnqueueBatchResponse__Output>
+  EnqueueStream: MethodDefinition<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse, _rota_v1_EnqueueStreamRequest__Output, _rota_v1_EnqueueStreamResponse__Output>
   GetJob: MethodDefinition<_rota_v1_GetJobRequest, _rota_v1_Job, _rota_v1_GetJobRequest__Output, _rota_v1_Job__Output>
   Work: MethodDefinition<_rota_v1_WorkerMessage, _rota_v1_BrokerMessage, _rota_v1_WorkerMessage__Output, _rota_v1_BrokerMessage__Output>
 }

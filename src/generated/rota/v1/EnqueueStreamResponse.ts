@@ -1,0 +1,30 @@
+// Original file: proto/rota/v1/rota.proto
+
+import type { EnqueueResult as _rota_v1_EnqueueResult, EnqueueResult__Output as _rota_v1_EnqueueResult__Output } from '../../rota/v1/EnqueueResult.js';
+import type { Long } from '@grpc/proto-loader';
+
+export interface EnqueueStreamResponse {
+  /**
+   * The request_id of the request answered.
+   */
+  'request_id'?: (number | string | Long);
+  /**
+   * One per job of the request, in the same order. A broker-side failure of
+   * the whole request (e.g. Redis unreachable: UNAVAILABLE) is reported in
+   * every item; the stream stays open.
+   */
+  'results'?: (_rota_v1_EnqueueResult)[];
+}
+
+export interface EnqueueStreamResponse__Output {
+  /**
+   * The request_id of the request answered.
+   */
+  'request_id': (string);
+  /**
+   * One per job of the request, in the same order. A broker-side failure of
+   * the whole request (e.g. Redis unreachable: UNAVAILABLE) is reported in
+   * every item; the stream stays open.
+   */
+  'results': (_rota_v1_EnqueueResult__Output)[];
+}

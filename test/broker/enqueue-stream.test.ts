@@ -1,0 +1,146 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import type { EnqueueRequest } from '../../src/generated/rota/v1/EnqueueRequest.js';
+import type { EnqueueStreamRequest } from '../../src/generated/rota/v1/EnqueueStreamRequest.js';
+import type { EnqueueStreamResponse__Output } from '../../src/generated/rota/v1/EnqueueStreamResponse.js';
+import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
+import { useBroker } from '../helpers/harness.js';
+
+const h = useBroker({ maxBatchSize: 5 });
+
+interface MethodDefinition {
+  path: string;
+  requestSerialize(value: unknown): Buffer;
+  responseDeserialize(bytes: Buffer): unknown;
+}
+
+/** A raw EnqueueStream: what it received, and its status once it ends. */
+class RawEnqueueStream {
+  readonly responses: EnqueueStreamResponse__Output[] = [];
+  readonly status: Promise<grpc.StatusObject>;
+  readonly #call: grpc.ClientDuplexStream<
+    EnqueueStreamRequest | Buffer,
+    EnqueueStreamResponse__Output
+  >;
+  readonly #client: grpc.Client;
+
+  constructor(address: string) {
+    const method = (
+      loadRotaPackageDefinition()['rota.v1.Broker'] as unknown as Record<string, MethodDefinition>
+    ).EnqueueStream!;
+    this.#client = new grpc.Client(address, grpc.credentials.createInsecure());
+    this.#call = this.#client.makeBidiStreamRequest(
+      method.path,
+      (value: EnqueueStreamRequest | Buffer) =>
+        Buffer.isBuffer(value) ? value : method.requestSerialize(value),
+      (bytes) => method.responseDeserialize(bytes) as EnqueueStreamResponse__Output,
+    );
+    this.#call.on('data', (response: EnqueueStreamResponse__Output) =>
+      this.responses.push(response),
+    );
+    this.#call.on('error', () => undefined);
+    this.status = new Promise((resolve) => this.#call.on('status', resolve));
+    streams.push(this);
+  }
+
+  send(request: EnqueueStreamRequest | Buffer): void {
+    this.#call.write(request);
+  }
+
+  async answer(requestId: string): Promise<EnqueueStreamResponse__Output> {
+    await expect.poll(() => this.responses.some((r) => r.request_id === requestId)).toBe(true);
+    return this.responses.find((r) => r.request_id === requestId)!;
+  }
+
+  end(): void {
+    this.#call.end();
+  }
+
+  close(): void {
+    this.#call.cancel();
+    this.#client.close();
+  }
+}
+
+const streams: RawEnqueueStream[] = [];
+afterEach(() => {
+  for (const stream of streams.splice(0)) stream.close();
+});
+
+const job = (tenant: string, payload = ''): EnqueueRequest => ({
+  tenant,
+  queue: 'stream',
+  payload: Buffer.from(payload),
+});
+
+describe('EnqueueStream', () => {
+  it('answers each request by id with one result per job, and ends OK after the client does', async () => {
+    const stream = new RawEnqueueStream(h.broker.address);
+    stream.send({ request_id: '7', jobs: [job('acme', 'a'), job('bad tenant'), job('globex')] });
+    stream.send({ request_id: '8', jobs: [job('acme', 'b')] });
+    const first = await stream.answer('7');
+    expect(first.results.map((r) => r.code)).toEqual([
+      grpc.status.OK,
+      grpc.status.INVALID_ARGUMENT,
+      grpc.status.OK,
+    ]);
+    expect(first.results[1]!.error).toBe(
+      'tenant is "bad tenant"; it must match [A-Za-z0-9_.-]{1,64}',
+    );
+    const second = await stream.answer('8');
+    expect(second.results).toHaveLength(1);
+    const stored = await h.getJob('acme', second.results[0]!.job_id);
+    expect(stored.payload.toString()).toBe('b');
+    expect(stored.state).toBe('WAITING');
+
+    stream.end();
+    expect((await stream.status).code).toBe(grpc.status.OK);
+  });
+
+  it('ends the stream with INVALID_ARGUMENT for a request over the batch limit', async () => {
+    const stream = new RawEnqueueStream(h.broker.address);
+    stream.send({ request_id: '1', jobs: Array.from({ length: 6 }, () => job('acme')) });
+    const status = await stream.status;
+    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(status.details).toBe(
+      'jobs has 6 items; the limit is 5 (ROTA_MAX_BATCH_SIZE). Split the batch',
+    );
+  });
+
+  it('ends the stream with INVALID_ARGUMENT for bytes that do not decode', async () => {
+    const stream = new RawEnqueueStream(h.broker.address);
+    stream.send(Buffer.from([0x12, 0x85])); // a job whose length varint is cut off
+    const status = await stream.status;
+    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(status.details).toMatch(
+      /^the request does not decode as rota\.v1\.EnqueueStreamRequest/,
+    );
+  });
+
+  it('answers UNAVAILABLE per item while Redis is down, and stores again on the same stream after', async () => {
+    const stream = new RawEnqueueStream(h.broker.address);
+    stream.send({ request_id: '1', jobs: [job('acme')] });
+    expect((await stream.answer('1')).results[0]!.code).toBe(grpc.status.OK);
+
+    await h.redis.kill();
+    stream.send({ request_id: '2', jobs: [job('acme'), job('globex')] });
+    const refused = await stream.answer('2');
+    for (const result of refused.results) {
+      expect(result.code).toBe(grpc.status.UNAVAILABLE);
+      expect(result.error).toMatch(/^Redis is unreachable \(.*\); retry later$/);
+    }
+    await h.redis.restart();
+
+    await expect
+      .poll(
+        async () => {
+          const id = String(100 + stream.responses.length);
+          stream.send({ request_id: id, jobs: [job('acme', 'after')] });
+          return (await stream.answer(id)).results[0]!.code;
+        },
+        { timeout: 15_000, interval: 200 },
+      )
+      .toBe(grpc.status.OK);
+  });
+});
