@@ -18,6 +18,7 @@ import { stopAll } from './lib/children.js';
 import { BenchContext, type ScenarioOutput, type ScenarioResult } from './lib/context.js';
 import { formatProfile } from './lib/cpuprofile.js';
 import { helpText, parseArgs, UsageError, type RunOptions } from './lib/options.js';
+import { startOtlpSink, type OtlpSink } from './lib/otlp-sink.js';
 import { machineBusyPercent } from './lib/proc.js';
 import { formatTable, formatTargets, machineInfo, type MachineInfo } from './lib/report.js';
 import { REPO_ROOT } from './lib/rota-broker.js';
@@ -61,6 +62,7 @@ let context: BenchContext | undefined;
 let dataDir: string | undefined;
 let snapshot: Snapshot | undefined;
 let compiled: CompiledTree | undefined;
+let otlpSink: OtlpSink | undefined;
 let cleaning: Promise<void> | undefined;
 let aborting = false;
 
@@ -73,6 +75,7 @@ function cleanup(): Promise<void> {
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
     snapshot?.remove();
     compiled?.remove();
+    await otlpSink?.close();
   })();
   return cleaning;
 }
@@ -125,6 +128,17 @@ async function main(argv: readonly string[]): Promise<number> {
       'bench: compiling the broker (tsc, tsconfig.build.json) into a temporary folder\n',
     );
     compiled = await compileTree(snapshot?.root ?? REPO_ROOT);
+  }
+  if (options.tracing) {
+    otlpSink = await startOtlpSink();
+    // Inherited by the broker and the agents this run starts.
+    Object.assign(process.env, {
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlpSink.endpoint,
+    });
+    // Every job unless the caller sets a sampler (e.g. parentbased_traceidratio with an arg).
+    process.env.OTEL_TRACES_SAMPLER ??= 'parentbased_always_on';
   }
   dataDir = mkdtempSync(join(os.tmpdir(), 'rota-bench-'));
   redis = await startLocalRedis({
@@ -252,6 +266,11 @@ async function main(argv: readonly string[]): Promise<number> {
   console.log(table);
   if (targets !== '') console.log(`\n${targets}`);
   if (notes.length > 0) console.log(`\nNotes:\n${notes.join('\n')}`);
+  if (otlpSink !== undefined) {
+    console.log(
+      `\nTracing on (sampler ${process.env.OTEL_TRACES_SAMPLER} ${process.env.OTEL_TRACES_SAMPLER_ARG ?? ''}): the OTLP sink received ${otlpSink.requests} exports, ${(otlpSink.bytes / 1e6).toFixed(1)} MB`,
+    );
+  }
   for (const result of results) {
     for (const profile of result.brokerProfiles) {
       console.log(`\n[${result.scenario}] ${formatProfile(profile)}`);

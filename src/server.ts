@@ -75,7 +75,7 @@ export async function startBroker(
   const security = await loadSecurity(config, logger);
   const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'rota' };
   // Commands issued in one event-loop turn go out in one write: a socket write
-  // costs more than the command on a small VM (see bench/README notes).
+  // costs more than the command itself on a small VM (BENCHMARKS.md, findings).
   const redis = new Redis(config.redisUrl, { ...redisOptions, enableAutoPipelining: true });
   const subscriber = new Redis(config.redisUrl, redisOptions);
   for (const connection of [redis, subscriber]) {

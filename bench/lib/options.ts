@@ -231,6 +231,8 @@ export interface RunOptions {
   jsonDir: string;
   /** Run the broker under node --cpu-prof and summarise its profile per scenario. */
   cpuProf: boolean;
+  /** Trace every job (broker and clients), exported over OTLP to a local sink. */
+  tracing: boolean;
   /** Whole-run deadline. */
   timeoutMinutes: number;
   /** Before each scenario, wait up to this many seconds for other load on the machine to fall below 15%. */
@@ -269,6 +271,7 @@ export function parseArgs(argv: readonly string[]): RunOptions | undefined {
     aof: 'off',
     jsonDir: 'bench/results',
     cpuProf: false,
+    tracing: false,
     timeoutMinutes: quick ? 3 : 20,
     rev: undefined,
     waitQuietSeconds: 0,
@@ -292,6 +295,10 @@ export function parseArgs(argv: readonly string[]): RunOptions | undefined {
     }
     if (flag === '--cpu-prof') {
       options.cpuProf = true;
+      continue;
+    }
+    if (flag === '--tracing') {
+      options.tracing = true;
       continue;
     }
     if (flag === '--aof') {
@@ -340,7 +347,7 @@ export function parseArgs(argv: readonly string[]): RunOptions | undefined {
 export function helpText(): string {
   const lines = [
     'Usage: npx tsx bench/run.ts [scenario...] [--quick] [--aof off|everysec|always]',
-    '                            [--json-dir bench/results] [--cpu-prof] [--rev REF] [--compiled] [--wait-quiet S] [--timeout-min N] [knobs]',
+    '                            [--json-dir bench/results] [--cpu-prof] [--tracing] [--rev REF] [--compiled] [--wait-quiet S] [--timeout-min N] [knobs]',
     '',
     'Starts a private redis-server (free port, 127.0.0.1) and, per scenario, a Rota broker',
     'child process (node --import tsx src/cli.ts); workers and producers run in separate',
@@ -356,6 +363,10 @@ export function helpText(): string {
     '  --json-dir <dir>        where results go (default bench/results)',
     '  --cpu-prof              run the broker under node --cpu-prof; print its top self-time',
     '                          functions per scenario (slows it down: not for figures)',
+    '  --tracing               trace every job: OpenTelemetry on in the broker and the Rota',
+    '                          agents, exported over OTLP/HTTP to a local sink that drops',
+    '                          the spans (compare with a run without it: the cost of tracing).',
+    '                          Every job is sampled unless OTEL_TRACES_SAMPLER(_ARG) say otherwise',
     '  --timeout-min <n>       abort the whole run after n minutes (default 20; quick 3)',
     '  --wait-quiet <s>        before each scenario, wait up to s seconds for other load on',
     '                          the machine to drop below 15% of its cores (default 0)',

@@ -23,7 +23,7 @@ import {
   SpanKind,
   contextFromHeaders,
   endSpan,
-  hasTraceContext,
+  hasSampledTraceContext,
   messagingAttributes,
   startSpan,
 } from '../telemetry/tracing.js';
@@ -175,7 +175,7 @@ export class Broker {
     });
     if (jobs.length === 0) return results;
     const spans = jobs.map((job) =>
-      hasTraceContext(job.headers)
+      hasSampledTraceContext(job.headers)
         ? startSpan(
             `enqueue ${job.queue}`,
             SpanKind.SERVER,

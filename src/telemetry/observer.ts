@@ -8,7 +8,7 @@ import {
   SpanKind,
   contextFromHeaders,
   endSpan,
-  hasTraceContext,
+  hasSampledTraceContext,
   messagingAttributes,
 } from './tracing.js';
 import { startSpan } from './tracing.js';
@@ -39,7 +39,7 @@ export class TelemetryObserver implements BrokerObserver {
     this.metrics.dispatchedCounter.add(1, labels);
     this.metrics.waitTime.record(waitMs, labels);
     this.stats.waited(job.tenant, job.queue, waitMs);
-    if (hasTraceContext(job.headers)) {
+    if (hasSampledTraceContext(job.headers)) {
       lease.span = startSpan(
         `dispatch ${job.queue}`,
         SpanKind.INTERNAL,

@@ -41,8 +41,16 @@ export function messagingAttributes(operation: MessagingOperation, job: TracedJo
   return attributes;
 }
 
-export function hasTraceContext(headers: Readonly<Record<string, string>>): boolean {
-  return headers.traceparent !== undefined;
+/**
+ * Whether the job carries a sampled W3C trace context (traceparent flags bit 0).
+ * The broker records its spans only then: under the default parent-based
+ * sampler a child of an unsampled context records nothing anyway, and building
+ * such a span per job cost the broker a third of its throughput at 10% sampling.
+ */
+export function hasSampledTraceContext(headers: Readonly<Record<string, string>>): boolean {
+  const traceparent = headers.traceparent;
+  if (traceparent === undefined || traceparent.length < 2) return false;
+  return (Number.parseInt(traceparent.slice(-2), 16) & 1) === 1;
 }
 
 /** The producer's context, read from a job's headers (W3C traceparent/tracestate). */

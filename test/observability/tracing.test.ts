@@ -10,6 +10,7 @@ import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { useRota } from '../clients/fixture.js';
 import { eventually } from '../helpers/broker.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { hasSampledTraceContext } from '../../src/telemetry/tracing.js';
 
 const exporter = new InMemorySpanExporter();
 const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
@@ -135,5 +136,15 @@ describe('traces from producer to worker', () => {
       span_id: span.spanContext().spanId,
     });
     expect(outside!.trace_id).toBeUndefined();
+  });
+});
+
+describe('hasSampledTraceContext', () => {
+  it('is true only for a traceparent whose sampled flag is set', () => {
+    const parent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7';
+    expect(hasSampledTraceContext({ traceparent: `${parent}-01` })).toBe(true);
+    expect(hasSampledTraceContext({ traceparent: `${parent}-03` })).toBe(true);
+    expect(hasSampledTraceContext({ traceparent: `${parent}-00` })).toBe(false);
+    expect(hasSampledTraceContext({})).toBe(false);
   });
 });
