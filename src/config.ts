@@ -50,6 +50,8 @@ export interface BrokerConfig {
   readonly maxSessions: number;
   /** How long a graceful shutdown waits for workers to finish their leases. */
   readonly shutdownGraceMs: number;
+  /** How long the start waits for an unreachable Redis before giving up. */
+  readonly redisStartTimeoutMs: number;
 }
 
 type Kind = 'string' | 'optional' | 'ms' | 'int' | 'bool';
@@ -260,6 +262,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'int',
     fallback: 1000,
     help: 'Most jobs in one EnqueueBatch.',
+  },
+  {
+    key: 'redisStartTimeoutMs',
+    env: 'ROTA_REDIS_START_TIMEOUT_MS',
+    flag: '--redis-start-timeout-ms',
+    kind: 'ms',
+    fallback: 30_000,
+    help: 'At start, how long to keep trying an unreachable Redis before exiting with an error.',
   },
   {
     key: 'shutdownGraceMs',

@@ -81,7 +81,11 @@ export async function startBroker(
   for (const connection of [redis, subscriber]) {
     connection.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));
   }
-  await Promise.all([redis.connect(), subscriber.connect()]);
+  await Promise.all(
+    [redis, subscriber].map((connection) =>
+      untilReady(connection, config.redisStartTimeoutMs, logger),
+    ),
+  );
 
   const metrics = await openMetrics(config, logger);
   const broker = new Broker({
@@ -153,4 +157,43 @@ export async function startBroker(
       await metrics?.close();
     },
   };
+}
+
+/**
+ * Connects, and while Redis is unreachable keeps retrying (ioredis's own
+ * backoff) for up to `timeoutMs`: a broker started before its Redis (a
+ * container starting, a failover) comes up by itself. Then gives up with an
+ * error that says what to fix.
+ */
+function untilReady(connection: Redis, timeoutMs: number, logger: Logger): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let lastError = 'no answer';
+    let warned = false;
+    const onError = (error: Error): void => {
+      lastError = error.message;
+      if (warned) return;
+      warned = true;
+      logger.warn(`Redis is not reachable yet (${lastError}); retrying for up to ${timeoutMs} ms`);
+    };
+    const finish = (error?: Error): void => {
+      clearTimeout(timer);
+      connection.off('error', onError);
+      connection.off('ready', onReady);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReady = (): void => finish();
+    const timer = setTimeout(() => {
+      connection.disconnect();
+      const { host, port } = connection.options;
+      finish(
+        new Error(
+          `Redis at ${host}:${port} is unreachable (${lastError}) after ${timeoutMs} ms; start it, or point ROTA_REDIS_URL at a running Redis (ROTA_REDIS_START_TIMEOUT_MS sets how long to wait)`,
+        ),
+      );
+    }, timeoutMs);
+    connection.on('error', onError);
+    connection.once('ready', onReady);
+    connection.connect().catch(() => undefined); // failures arrive as 'error'; ioredis retries
+  });
 }

@@ -1,0 +1,43 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Producer } from '../../clients/producer.js';
+import { startTestBroker } from '../helpers/broker.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startTestRedis();
+  await redis.kill(); // the broker starts while its Redis is down
+});
+afterAll(async () => {
+  await redis.dispose();
+});
+
+describe('broker start while Redis is down', () => {
+  it('gives up after ROTA_REDIS_START_TIMEOUT_MS with an error that says what to fix', async () => {
+    const error = await startTestBroker({ redisUrl: redis.url, redisStartTimeoutMs: 400 }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toMatch(
+      new RegExp(
+        `^Redis at 127\\.0\\.0\\.1:${redis.port} is unreachable \\(.*ECONNREFUSED.*\\) after 400 ms; start it, or point ROTA_REDIS_URL at a running Redis`,
+      ),
+    );
+  });
+
+  it('waits for Redis to come up, then serves', async () => {
+    const starting = startTestBroker({ redisUrl: redis.url, redisStartTimeoutMs: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    await redis.restart();
+    const broker = await starting;
+    const producer = new Producer({ address: broker.address, timeoutMs: 5000 });
+    try {
+      const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'late-redis' });
+      expect((await producer.getJob('acme', jobId)).state).toBe('WAITING');
+    } finally {
+      await producer.close();
+      await broker.shutdown();
+    }
+  });
+});
