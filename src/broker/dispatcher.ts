@@ -24,6 +24,16 @@ export interface DispatcherDeps {
 const PREFETCH_MAX = 512;
 const PREFETCH_MIN = 4;
 const PREFETCH_BUDGET = 8192;
+/**
+ * Dispatches per visit of a tenant of weight 1 (the DRR quantum). More than 1
+ * keeps a tenant's jobs together in a grant, so the lease and complete scripts
+ * (one per tenant per batch) carry several jobs each instead of one when many
+ * tenants are active. Shares stay exact; a round, and so the longest wait of a
+ * tenant that just got work, grows to this many dispatches per active tenant.
+ * Measured (bench scale, end to end, 100 tenants against 1): quantum 1 lost
+ * 23% of the throughput, 4 lost none (−0.6%, noise), 8 lost 2%.
+ */
+export const DISPATCH_QUANTUM = 4;
 /** After a failed fetch, try the tenant again this much later. */
 const FETCH_RETRY_MS = 1000;
 
@@ -56,6 +66,7 @@ export class QueueDispatcher {
   ) {
     this.scheduler = new FairScheduler({
       queue,
+      quantum: DISPATCH_QUANTUM,
       limits: deps.limits,
       clock: deps.clock,
       onHeldBack: (tenant) => deps.onHeldBack(tenant),
