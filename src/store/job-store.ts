@@ -65,10 +65,16 @@ export class JobStore {
     now: number,
   ): Promise<EnqueueOutcome[]> {
     const groups = groupBy(jobs, (job) => `${job.queue}\n${job.tenant}`);
-    const pipeline = this.redis.pipeline();
+    const tenantsByQueue = new Map<string, string[]>();
     for (const indexes of groups.values()) {
       const { tenant, queue } = jobs[indexes[0]!]!;
-      pipeline.sadd(this.keys.activeTenants(queue), tenant);
+      const tenants = tenantsByQueue.get(queue);
+      if (tenants) tenants.push(tenant);
+      else tenantsByQueue.set(queue, [tenant]);
+    }
+    const pipeline = this.redis.pipeline();
+    for (const [queue, tenants] of tenantsByQueue) {
+      pipeline.sadd(this.keys.activeTenants(queue), ...tenants);
     }
     const calls: number[][] = [];
     for (const indexes of groups.values()) {
@@ -104,7 +110,7 @@ export class JobStore {
         calls.push(chunk);
       }
     }
-    const replies = (await execPipeline(pipeline)).slice(groups.size);
+    const replies = (await execPipeline(pipeline)).slice(tenantsByQueue.size);
     const outcomes = new Array<EnqueueOutcome>(jobs.length);
     replies.forEach((reply, call) => {
       const values = reply as Array<number | string>;
