@@ -48,6 +48,12 @@ export class QueueDispatcher {
   private readonly fetching = new Set<string>();
   /** New work was announced while a fetch was in flight: fetch again after it. */
   private readonly refetch = new Set<string>();
+  /**
+   * Tenants whose last fetch came back short: their streams had nothing more
+   * to hand out, so emptying the buffer does not fetch again (at low rates that
+   * was a second, empty round trip per job); new work (onWork) does.
+   */
+  private readonly drained = new Set<string>();
   /** Tenants taken out of the Redis index as idle; a doorbell puts them back. */
   private readonly retired = new Set<string>();
   /** Earliest known run time of each tenant's delayed jobs. */
@@ -75,6 +81,7 @@ export class QueueDispatcher {
 
   /** A tenant has (or may have) new work: runnable now, or at `dueAt`. */
   onWork(tenant: string, dueAt?: number): void {
+    this.drained.delete(tenant);
     if (this.retired.delete(tenant)) {
       this.deps.store.markActive(this.queue, tenant).catch((error: unknown) => {
         this.deps.onError(error, `re-marking tenant ${tenant} active in ${this.queue}`);
@@ -141,7 +148,11 @@ export class QueueDispatcher {
           continue;
         }
         jobs.push(job);
-        if (buffer!.length <= this.prefetchSize() / 2) this.refill(tenant);
+        if (!this.drained.has(tenant)) {
+          if (buffer!.length <= this.prefetchSize() / 2) this.refill(tenant);
+        } else if (buffer!.length === 0) {
+          this.buffers.delete(tenant);
+        }
       }
       if (jobs.length > 0) {
         session.reserved += jobs.length;
@@ -172,6 +183,8 @@ export class QueueDispatcher {
         this.fetching.delete(tenant);
         if (this.stopped) return;
         if (result.nextDueAt !== undefined) this.setDue(tenant, result.nextDueAt);
+        if (result.jobs.length < want) this.drained.add(tenant);
+        else this.drained.delete(tenant);
         const current = this.buffers.get(tenant) ?? [];
         for (const job of result.jobs) insertByPriority(current, job);
         if (current.length > 0) {
@@ -205,6 +218,7 @@ export class QueueDispatcher {
   private retire(tenant: string): void {
     this.scheduler.remove(tenant);
     this.buffers.delete(tenant);
+    this.drained.delete(tenant);
     if (this.retired.has(tenant)) return;
     this.retired.add(tenant);
     this.deps.store.markInactive(this.queue, tenant).then(
@@ -233,6 +247,7 @@ export class QueueDispatcher {
     for (const [tenant, at] of this.dueAt) {
       if (at <= now) {
         this.dueAt.delete(tenant);
+        this.drained.delete(tenant);
         this.refill(tenant);
       } else if (at < next) {
         next = at;
