@@ -185,8 +185,14 @@ export class Broker {
         : undefined,
     );
     let outcomes;
+    let fetchedEarly: Set<string>;
     try {
-      outcomes = await this.store.enqueue(jobs, (tenant) => this.tenants.maxQueued(tenant), now);
+      const storing = this.store.enqueue(jobs, (tenant) => this.tenants.maxQueued(tenant), now);
+      // The store has written its pipeline by now. A fetch issued at once goes
+      // out behind it on the same connection, so it finds the new jobs a round
+      // trip sooner than a fetch after the reply would (one wake-up less per job).
+      fetchedEarly = this.fetchRunnable(jobs, now);
+      outcomes = await storing;
     } catch (error) {
       const failure = coerceError(error);
       for (const span of spans) if (span) endSpan(span, failure);
@@ -210,8 +216,12 @@ export class Broker {
       }
       results[position] = { jobId: outcome.jobId, duplicate: outcome.kind === 'duplicate' };
       this.observer.enqueued(job, outcome.kind === 'duplicate');
-      if (outcome.kind === 'stored')
-        this.announceWork(job.queue, job.tenant, job.runAt > now ? job.runAt : 0);
+      if (outcome.kind !== 'stored') return;
+      const dueAt = job.runAt > now ? job.runAt : 0;
+      this.doorbell.ring(job.queue, job.tenant, dueAt);
+      if (!fetchedEarly.has(`${job.queue}\n${job.tenant}`)) {
+        this.dispatchers.get(job.queue)?.onWork(job.tenant, dueAt || undefined);
+      }
     });
     return results;
   }
@@ -315,6 +325,25 @@ export class Broker {
       setImmediate(() => this.recover(queue));
     }
     return dispatcher;
+  }
+
+  /**
+   * Tells the dispatchers of the jobs' queues that their tenants have work now
+   * (runnable jobs only); returns the queue×tenant keys told. If the fetch
+   * overtakes the store after all (a script resent after NOSCRIPT), the tenant
+   * is left unfollowed and the recovery sweep fetches it.
+   */
+  private fetchRunnable(jobs: readonly NewJob[], now: number): Set<string> {
+    const told = new Set<string>();
+    for (const job of jobs) {
+      const key = `${job.queue}\n${job.tenant}`;
+      if (job.runAt > now || told.has(key)) continue;
+      const dispatcher = this.dispatchers.get(job.queue);
+      if (!dispatcher) continue;
+      told.add(key);
+      dispatcher.onWork(job.tenant);
+    }
+    return told;
   }
 
   private announceWork(queue: string, tenant: string, dueAt: number): void {
