@@ -28,7 +28,7 @@ export class TelemetryObserver implements BrokerObserver {
 
   enqueued(job: NewJob, duplicate: boolean): void {
     if (duplicate) return;
-    this.metrics.enqueuedCounter.add(1, this.metrics.labels(job.tenant, job.queue));
+    this.metrics.count('enqueued', job.tenant, job.queue);
     this.stats.enqueued(job.tenant, job.queue, job.createdAt);
   }
 
@@ -36,7 +36,7 @@ export class TelemetryObserver implements BrokerObserver {
     const { job } = lease;
     const labels = this.metrics.labels(job.tenant, job.queue);
     const waitMs = Math.max(0, lease.leasedAt - job.runAt);
-    this.metrics.dispatchedCounter.add(1, labels);
+    this.metrics.count('dispatched', job.tenant, job.queue);
     this.metrics.waitTime.record(waitMs, labels);
     this.stats.waited(job.tenant, job.queue, waitMs);
     if (hasSampledTraceContext(job.headers)) {
@@ -61,15 +61,15 @@ export class TelemetryObserver implements BrokerObserver {
     const runMs = Math.max(0, now - lease.leasedAt);
     this.metrics.runTime.record(runMs, labels);
     if (settlement.result === 'completed') {
-      this.metrics.completedCounter.add(1, labels);
+      this.metrics.count('completed', job.tenant, job.queue);
       this.stats.completed(job.tenant, job.queue, now, runMs);
     } else if (settlement.result === 'retrying' || settlement.result === 'dead') {
-      this.metrics.failedCounter.add(1, labels);
+      this.metrics.count('failed', job.tenant, job.queue);
       this.stats.failed(job.tenant, job.queue, now, runMs);
-      if (settlement.result === 'dead') this.metrics.deadCounter.add(1, labels);
+      if (settlement.result === 'dead') this.metrics.count('dead', job.tenant, job.queue);
     }
     if (settlement.cause === 'expired' || settlement.cause === 'timeout') {
-      this.metrics.expiredCounter.add(1, { ...labels, reason: settlement.cause });
+      this.metrics.count('expired', job.tenant, job.queue, settlement.cause);
     }
     if (lease.span) {
       lease.span.setAttribute('rota.outcome', settlement.result);
@@ -82,6 +82,6 @@ export class TelemetryObserver implements BrokerObserver {
   }
 
   heldBack(tenant: string, queue: string): void {
-    this.metrics.throttledCounter.add(1, this.metrics.labels(tenant, queue));
+    this.metrics.count('throttled', tenant, queue);
   }
 }
