@@ -74,9 +74,11 @@ export async function startBroker(
   // Tokens, TLS and the loopback rule first: a refused start touches nothing.
   const security = await loadSecurity(config, logger);
   const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'rota' };
-  // Commands issued in one event-loop turn go out in one write: a socket write
-  // costs more than the command itself on a small VM (BENCHMARKS.md, findings).
-  const redis = new Redis(config.redisUrl, { ...redisOptions, enableAutoPipelining: true });
+  // No enableAutoPipelining: it defers single commands to the next tick while
+  // explicit pipelines go out at once, so a Progress written just before its
+  // job's Complete reached Redis after it and was refused. Redis must see each
+  // connection's commands in the order the broker issues them.
+  const redis = new Redis(config.redisUrl, redisOptions);
   const subscriber = new Redis(config.redisUrl, redisOptions);
   for (const connection of [redis, subscriber]) {
     connection.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));

@@ -116,6 +116,40 @@ describe('Worker', () => {
     expect((await waitState(producer, 'acme', jobId, 'COMPLETED')).result).toBe('finished');
   });
 
+  it('keeps the progress a handler reports right before it returns', async () => {
+    const producer = rota.producer();
+    const worker = rota.worker({
+      queues: ['last-progress'],
+      concurrency: 50,
+      handler: async (job, ctx) => {
+        await ctx.progress({ step: 'rendered' });
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        // Sent just ahead of the ack, or in the same flush: either way it must be stored first.
+        if ((job.payload as { i: number }).i % 2 === 0) await ctx.progress({ step: 'sent' });
+        else void ctx.progress({ step: 'sent' });
+        return 'done';
+      },
+    });
+    await worker.start();
+    const jobs = await producer.enqueueBatch(
+      Array.from({ length: 300 }, (_, i) => ({
+        tenant: 'acme',
+        queue: 'last-progress',
+        payload: { i },
+      })),
+    );
+    const lastProgress = new Map<string, unknown>();
+    for (const item of jobs) {
+      if (!('jobId' in item)) throw item.error;
+      const job = await waitState(producer, 'acme', item.jobId, 'COMPLETED');
+      lastProgress.set(item.jobId, job.progress);
+    }
+    const notSent = [...lastProgress].filter(
+      ([, progress]) => (progress as { step?: string })?.step !== 'sent',
+    );
+    expect(notSent).toEqual([]);
+  });
+
   it('aborts the signal of a running job that is cancelled', async () => {
     const producer = rota.producer();
     const started = gate<AbortSignal>();
