@@ -1,7 +1,7 @@
 import { FairScheduler, type Clock, type TenantLimits } from '../scheduler/index.js';
 import type { JobStore } from '../store/job-store.js';
 import type { FetchedJob } from '../store/types.js';
-import type { Session } from './session.js';
+import { jobBytes, type Session } from './session.js';
 
 export interface DispatcherDeps {
   readonly store: JobStore;
@@ -24,6 +24,11 @@ export interface DispatcherDeps {
 const PREFETCH_MAX = 512;
 const PREFETCH_MIN = 4;
 const PREFETCH_BUDGET = 8192;
+/**
+ * Payload and header bytes the buffers of one queue may hold, shared the same
+ * way: with 1 MiB jobs a count budget alone would buffer gigabytes.
+ */
+const PREFETCH_BYTES = 64 * 1024 * 1024;
 /**
  * Dispatches per visit of a tenant of weight 1 (the DRR quantum). More than 1
  * keeps a tenant's jobs together in a grant, so the lease and complete scripts
@@ -54,6 +59,8 @@ export class QueueDispatcher {
    * was a second, empty round trip per job); new work (onWork) does.
    */
   private readonly drained = new Set<string>();
+  /** Mean job size (bytes) of each tenant's last fetch; unknown until its first. */
+  private readonly jobSize = new Map<string, number>();
   /** Tenants taken out of the Redis index as idle; a doorbell puts them back. */
   private readonly retired = new Set<string>();
   /** Earliest known run time of each tenant's delayed jobs. */
@@ -136,7 +143,9 @@ export class QueueDispatcher {
       if (free === 0) continue;
       const accept = session.tenants ? session.accepts : undefined;
       const jobs: FetchedJob[] = [];
-      while (jobs.length < free) {
+      // A round grants at most what the stream takes before it backs up (plus one job).
+      let bytes = session.transport.writableBytes();
+      while (jobs.length < free && bytes > 0) {
         const tenant = this.scheduler.next(accept);
         if (tenant === undefined) break;
         const buffer = this.buffers.get(tenant);
@@ -148,12 +157,14 @@ export class QueueDispatcher {
           continue;
         }
         jobs.push(job);
+        bytes -= jobBytes(job);
         if (!this.drained.has(tenant)) {
-          if (buffer!.length <= this.prefetchSize() / 2) this.refill(tenant);
+          if (buffer!.length <= this.prefetchTarget(tenant) / 2) this.refill(tenant);
         } else if (buffer!.length === 0) {
           this.buffers.delete(tenant);
         }
       }
+      if (bytes <= 0) session.transport.notifyWhenWritable();
       if (jobs.length > 0) {
         session.reserved += jobs.length;
         this.deps.grant(session, jobs);
@@ -163,9 +174,16 @@ export class QueueDispatcher {
     this.armWakeTimer();
   }
 
-  private prefetchSize(): number {
-    const share = Math.floor(PREFETCH_BUDGET / Math.max(1, this.buffers.size));
-    return Math.max(PREFETCH_MIN, Math.min(PREFETCH_MAX, share));
+  /** How many jobs of the tenant to keep buffered: its share of the count and byte budgets. */
+  private prefetchTarget(tenant: string): number {
+    const tenants = Math.max(1, this.buffers.size);
+    const count = Math.max(
+      PREFETCH_MIN,
+      Math.min(PREFETCH_MAX, Math.floor(PREFETCH_BUDGET / tenants)),
+    );
+    const size = this.jobSize.get(tenant);
+    if (size === undefined) return PREFETCH_MIN; // a first, small fetch learns the job size
+    return Math.max(1, Math.min(count, Math.floor(PREFETCH_BYTES / tenants / Math.max(1, size))));
   }
 
   private refill(tenant: string): void {
@@ -175,7 +193,7 @@ export class QueueDispatcher {
       return;
     }
     const buffer = this.buffers.get(tenant) ?? [];
-    const want = this.prefetchSize() - buffer.length;
+    const want = this.prefetchTarget(tenant) - buffer.length;
     if (want <= 0) return;
     this.fetching.add(tenant);
     this.deps.store.fetch(tenant, this.queue, want, this.deps.clock()).then(
@@ -183,6 +201,11 @@ export class QueueDispatcher {
         this.fetching.delete(tenant);
         if (this.stopped) return;
         if (result.nextDueAt !== undefined) this.setDue(tenant, result.nextDueAt);
+        if (result.jobs.length > 0) {
+          let total = 0;
+          for (const job of result.jobs) total += jobBytes(job);
+          this.jobSize.set(tenant, total / result.jobs.length);
+        }
         if (result.jobs.length < want) this.drained.add(tenant);
         else this.drained.delete(tenant);
         const current = this.buffers.get(tenant) ?? [];
@@ -219,6 +242,7 @@ export class QueueDispatcher {
     this.scheduler.remove(tenant);
     this.buffers.delete(tenant);
     this.drained.delete(tenant);
+    this.jobSize.delete(tenant);
     if (this.retired.has(tenant)) return;
     this.retired.add(tenant);
     this.deps.store.markInactive(this.queue, tenant).then(

@@ -23,16 +23,29 @@ export interface AckRefusal {
   readonly message: string;
 }
 
+/** A job's payload and header bytes: about what its lease weighs on a stream or in a buffer. */
+export function jobBytes(job: FetchedJob): number {
+  let bytes = job.payload.length;
+  for (const key in job.headers) bytes += key.length + job.headers[key]!.length;
+  return bytes;
+}
+
 /** The wire side of a session: the gRPC edge implements it over the Work stream. */
 export interface SessionTransport {
   send(message: SessionMessage): void;
   /** Ends the stream; with an error, as that status. */
   close(error?: Error): void;
   /**
-   * False while the stream is backed up (the worker does not read what was
-   * sent): the session gets no new leases until it drains.
+   * Bytes the stream takes before it counts as backed up (the worker does not
+   * read what was sent); 0 while it is: the session gets no new leases until
+   * it drains. A dispatch round grants a session about this many bytes at most.
    */
-  writable(): boolean;
+  writableBytes(): number;
+  /**
+   * A dispatch round stopped at those bytes: pump the session's queues once a
+   * write completes below the mark again, though the stream never backed up.
+   */
+  notifyWhenWritable(): void;
 }
 
 /** One job handed to one session under a fencing token. */
@@ -80,7 +93,7 @@ export class Session {
   ) {}
 
   get free(): number {
-    return this.state === 'OPEN' && this.transport.writable()
+    return this.state === 'OPEN' && this.transport.writableBytes() > 0
       ? Math.max(0, this.capacity - this.leases.size - this.reserved)
       : 0;
   }

@@ -4,7 +4,13 @@ import { BrokerError } from '../broker/errors.js';
 import { UndecodableMessage } from './undecodable.js';
 import { isName } from '../broker/validation.js';
 import type { LeaseManager } from '../broker/lease-manager.js';
-import type { Lease, Session, SessionMessage, SessionTransport } from '../broker/session.js';
+import {
+  jobBytes,
+  type Lease,
+  type Session,
+  type SessionMessage,
+  type SessionTransport,
+} from '../broker/session.js';
 import type { BrokerMessage } from '../generated/rota/v1/BrokerMessage.js';
 import type { Hello__Output } from '../generated/rota/v1/Hello.js';
 import type { WorkerMessage__Output } from '../generated/rota/v1/WorkerMessage.js';
@@ -30,8 +36,8 @@ const ACK_STATUS: Readonly<Record<'stale' | 'unknown' | 'invalid', AckStatus>> =
  * BACKLOG_HIGH_WATER_BYTES the session gets no new leases; when the backlog
  * falls below it again, its queues are pumped. A worker that stops reading
  * thus holds what was granted before its backlog crossed the mark (about
- * BACKLOG_HIGH_WATER_BYTES plus one dispatch round, which is counted in jobs,
- * not bytes) and the HTTP/2 windows, not its whole capacity.
+ * BACKLOG_HIGH_WATER_BYTES plus one job: a dispatch round stops at the bytes
+ * the stream still takes) and the HTTP/2 windows, not its whole capacity.
  */
 export const LEASE_MESSAGE_BYTES = 1024 * 1024;
 export const BACKLOG_HIGH_WATER_BYTES = 4 * 1024 * 1024;
@@ -39,9 +45,7 @@ export const BACKLOG_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 const MESSAGE_OVERHEAD_BYTES = 128;
 
 function leaseBytes(lease: Lease): number {
-  let bytes = MESSAGE_OVERHEAD_BYTES + lease.job.payload.length;
-  for (const [key, value] of Object.entries(lease.job.headers)) bytes += key.length + value.length;
-  return bytes;
+  return MESSAGE_OVERHEAD_BYTES + jobBytes(lease.job);
 }
 
 /** Splits leases into LeaseBatch-sized groups, in order. */
@@ -142,13 +146,20 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
     let queue: Promise<void> | undefined;
     let ended = false;
     let backlog = 0;
+    let notifyWritable = false;
 
     const write = (message: BrokerMessage, bytes: number): void => {
       backlog += bytes;
       call.write(message, () => {
         const wasFull = backlog >= BACKLOG_HIGH_WATER_BYTES;
         backlog -= bytes;
-        if (wasFull && backlog < BACKLOG_HIGH_WATER_BYTES && session && !ended) {
+        if (
+          (wasFull || notifyWritable) &&
+          backlog < BACKLOG_HIGH_WATER_BYTES &&
+          session &&
+          !ended
+        ) {
+          notifyWritable = false;
           options.onWritable(session);
         }
       });
@@ -183,7 +194,10 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
         if (error) call.emit('error', toCallError(error));
         else call.end();
       },
-      writable: () => backlog < BACKLOG_HIGH_WATER_BYTES,
+      writableBytes: () => Math.max(0, BACKLOG_HIGH_WATER_BYTES - backlog),
+      notifyWhenWritable: () => {
+        notifyWritable = true;
+      },
     };
 
     const fail = (error: unknown): void => {

@@ -153,6 +153,50 @@ describe('a worker that does not read its stream', () => {
   }); // prettier-ignore
 });
 
+describe('large jobs, counted in bytes', () => {
+  const h = useBroker();
+
+  it('grants a worker that does not read about a backlog of bytes, even when all is buffered', async () => {
+    const payload = Buffer.alloc(256 * 1024, 2);
+    const total = 120; // 30 MiB, all runnable before the worker comes
+    for (let i = 0; i < total; i += 20) {
+      await h.enqueueBatch(Array.from({ length: 20 }, () => ({ tenant: 'wide', queue: 'wide', payload })));
+    }
+    const deaf = deafWorker(h.broker.address);
+    deaf.send({ hello: { worker_id: 'deaf', queues: ['wide'], capacity: 1000 } });
+    const beats = setInterval(() => deaf.send({ heartbeat: {} }), 200);
+    const held = (): number => h.broker.broker.leases.heldByWorkers;
+    try {
+      await eventually(() => (held() > 0 ? true : undefined));
+      await sleep(1000);
+      // A dispatch round stops at the bytes the stream still takes: one job past the mark.
+      const bound = Math.ceil((BACKLOG_HIGH_WATER_BYTES + LEASE_MESSAGE_BYTES) / payload.length) + 1;
+      expect(held()).toBeLessThanOrEqual(bound);
+      deaf.read();
+      await eventually(() => (held() === total ? true : undefined));
+    } finally {
+      clearInterval(beats);
+      deaf.close();
+    }
+  });
+
+  it('buffers at most 64 MiB of a queue ahead of demand', async () => {
+    const payload = Buffer.alloc(MiB, 3);
+    const total = 100;
+    for (let i = 0; i < total; i += 10) {
+      await h.enqueueBatch(Array.from({ length: 10 }, () => ({ tenant: 'big', queue: 'prefetch', payload })));
+    }
+    // One slot, held: the dispatcher keeps refilling its buffer ahead of demand.
+    const w = await h.worker({ queues: ['prefetch'], capacity: 1 });
+    await w.take(1);
+    const buffered = (): number => [...h.broker.broker.dispatcher('prefetch').bufferedJobs()].length;
+    await eventually(() => (buffered() > 4 ? true : undefined));
+    await sleep(300);
+    expect(buffered()).toBeGreaterThan(4);
+    expect(buffered()).toBeLessThanOrEqual(64);
+  });
+}); // prettier-ignore
+
 describe('large payloads', () => {
   const h = useBroker();
 
