@@ -22,6 +22,7 @@ if maxQueued > 0 then
 end
 
 local out = {}
+local streams = {} -- ready stream of each priority level, ensured once per call
 for i = 8, #ARGV, FIELDS do
   local jobId, idem, runAt, priority = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
   local first = idem ~= '' and redis.call('GET', idemBase .. idem)
@@ -39,7 +40,12 @@ for i = 8, #ARGV, FIELDS do
       redis.call('ZADD', KEYS[1], runAt, jobId)
     else
       state = 'waiting'
-      entry = redis.call('XADD', ensure_level(base, priority), '*', 'j', jobId)
+      local stream = streams[priority]
+      if not stream then
+        stream = ensure_level(base, priority)
+        streams[priority] = stream
+      end
+      entry = redis.call('XADD', stream, '*', 'j', jobId)
     end
     redis.call('HSET', jobKey, 'queue', queue, 'payload', ARGV[i + 4], 'priority', priority,
       'maxAttempts', ARGV[i + 5], 'backoffInitialMs', ARGV[i + 6], 'backoffMaxMs', ARGV[i + 7],
