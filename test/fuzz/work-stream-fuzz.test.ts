@@ -63,7 +63,9 @@ describe('fuzz: Work streams', () => {
   it(`ends every random stream with a sane status and keeps serving (seed ${seed})`, async () => {
     console.info(`work stream fuzz seed ${seed}; replay with ROTA_FUZZ_SEED=${seed}`);
     const cluster = await clusters.start({
-      logLevel: 'warn',
+      // info: on a failure the log tail shows lifecycle events too (a once-seen
+      // flake had the broker refuse connections mid-run with nothing at warn).
+      logLevel: 'info',
       leaseTtlMs: LEASE_TTL_MS,
       heartbeatIntervalMs: LEASE_TTL_MS / 4,
     });
