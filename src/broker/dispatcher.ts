@@ -140,11 +140,18 @@ export class QueueDispatcher {
     for (let i = 0; i < sessions.length; i++) {
       const session = sessions[(this.sessionCursor + i) % sessions.length]!;
       const free = session.free;
-      if (free === 0) continue;
+      if (free === 0) {
+        // Out of bytes (stream backed up, or leases chosen for it still on their
+        // way): the stream's next write completion brings the session back.
+        if (session.state === 'OPEN' && session.writableBytes === 0) {
+          session.transport.notifyWhenWritable();
+        }
+        continue;
+      }
       const accept = session.tenants ? session.accepts : undefined;
       const jobs: FetchedJob[] = [];
       // A round grants at most what the stream takes before it backs up (plus one job).
-      let bytes = session.transport.writableBytes();
+      let bytes = session.writableBytes;
       while (jobs.length < free && bytes > 0) {
         const tenant = this.scheduler.next(accept);
         if (tenant === undefined) break;
@@ -166,7 +173,7 @@ export class QueueDispatcher {
       }
       if (bytes <= 0) session.transport.notifyWhenWritable();
       if (jobs.length > 0) {
-        session.reserved += jobs.length;
+        session.reserve(jobs);
         this.deps.grant(session, jobs);
       }
     }

@@ -161,7 +161,7 @@ export class LeaseManager {
     const now = this.deps.clock();
     this.deps.store.lease(grants, now).then(
       (attempts) => {
-        session.reserved -= jobs.length;
+        session.unreserve(jobs);
         const granted: Lease[] = [];
         grants.forEach((grant, i) => {
           const attempt = attempts[i] ?? 0;
@@ -177,7 +177,7 @@ export class LeaseManager {
         if (granted.length < grants.length) this.pumpQueues(session);
       },
       (error: unknown) => {
-        session.reserved -= jobs.length;
+        session.unreserve(jobs);
         for (const job of jobs) this.deps.limits.onRelease(job.tenant, job.queue);
         // The jobs stay in our pending list unrenewed; reclaim returns them after the lease TTL.
         this.deps.logger.error({ err: error, sessionId: session.id }, 'leasing jobs failed');

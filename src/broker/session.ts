@@ -80,6 +80,8 @@ export class Session {
   readonly leases = new Map<string, Lease>();
   /** Leases chosen for this session whose Redis write is still in flight. */
   reserved = 0;
+  /** Their bytes: not on the stream yet, but its budget is theirs. */
+  private reservedBytes = 0;
 
   constructor(
     readonly id: string,
@@ -93,9 +95,26 @@ export class Session {
   ) {}
 
   get free(): number {
-    return this.state === 'OPEN' && this.transport.writableBytes() > 0
+    return this.state === 'OPEN' && this.writableBytes > 0
       ? Math.max(0, this.capacity - this.leases.size - this.reserved)
       : 0;
+  }
+
+  /** Bytes of leases the stream takes before it backs up, less those already chosen for it. */
+  get writableBytes(): number {
+    return Math.max(0, this.transport.writableBytes() - this.reservedBytes);
+  }
+
+  /** Jobs chosen for this session; their lease write to Redis starts. */
+  reserve(jobs: readonly FetchedJob[]): void {
+    this.reserved += jobs.length;
+    for (const job of jobs) this.reservedBytes += jobBytes(job);
+  }
+
+  /** Their lease write ended: sent to the worker, skipped, or failed. */
+  unreserve(jobs: readonly FetchedJob[]): void {
+    this.reserved -= jobs.length;
+    for (const job of jobs) this.reservedBytes -= jobBytes(job);
   }
 
   readonly accepts = (tenant: string): boolean =>
