@@ -268,7 +268,7 @@ export class QueueDispatcher {
   private armDueTimer(at: number): void {
     clearTimeout(this.dueTimer);
     this.dueTimerAt = at;
-    this.dueTimer = setTimeout(() => this.onDue(), Math.max(0, at - this.deps.clock()));
+    this.dueTimer = setTimeout(() => this.onDue(), timerDelay(at - this.deps.clock()));
   }
 
   private onDue(): void {
@@ -298,9 +298,20 @@ export class QueueDispatcher {
         this.wakeTimerAt = Infinity;
         this.pump();
       },
-      Math.max(0, at - this.deps.clock()),
+      timerDelay(at - this.deps.clock()),
     );
   }
+}
+
+/**
+ * Node runs a timer of more than 2^31 − 1 ms (24.8 days) after 1 ms instead:
+ * a job delayed by 30 days made the due timer fire, find nothing due and
+ * re-arm every millisecond. A capped timer fires early and re-arms for the rest.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function timerDelay(ms: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(0, ms));
 }
 
 /**

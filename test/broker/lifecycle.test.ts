@@ -65,6 +65,23 @@ describe('job lifecycle', () => {
     w.complete(lease!);
   });
 
+  it('holds a job delayed past the longest Node timer (24.8 days) without a runaway timer', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      await h.worker({ queues: ['far'] });
+      const month = 30 * 24 * 3600 * 1000;
+      const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'far', delay_ms: month });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Node runs an over-long timer after 1 ms and warns: the due timer would spin.
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+      expect((await h.getJob('acme', job_id)).state).toBe('DELAYED');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('retries with backoff, then buries the job in the dead letter queue', async () => {
     const w = await h.worker({ queues: ['flaky'] });
     const { job_id } = await h.enqueue({
