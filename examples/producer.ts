@@ -16,6 +16,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { Producer, type JobInfo, type JobInput } from '../clients/index.js';
+import { startTracing } from '../src/telemetry/sdk.js';
+
+// Traces when OTEL_TRACES_EXPORTER is set (README, "Viewing traces"); a no-op otherwise.
+const stopTracing = startTracing();
 
 const address = process.env.ROTA_ADDRESS || '127.0.0.1:50051';
 const QUEUE = 'email';
@@ -146,3 +150,4 @@ if (!allEnded) {
 }
 
 await producer.close();
+await stopTracing();

@@ -22,6 +22,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { NonRetryableError, RetryAfterError, Worker, type WorkerJob } from '../clients/index.js';
+import { startTracing } from '../src/telemetry/sdk.js';
+
+// Traces when OTEL_TRACES_EXPORTER is set (README, "Viewing traces"); a no-op otherwise.
+const stopTracing = startTracing();
 
 const address = process.env.ROTA_ADDRESS || '127.0.0.1:50051';
 /** Simulated time to send one email. */
@@ -96,7 +100,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     console.log(`${signal}: closing (running jobs: ${worker.running})…`);
     worker.close().then(
-      () => console.log(`closed: ${completed} completed, ${failed} failed attempts`),
+      async () => {
+        console.log(`closed: ${completed} completed, ${failed} failed attempts`);
+        await stopTracing();
+      },
       (error: unknown) => {
         console.error('close failed', error);
         process.exitCode = 1;

@@ -10,7 +10,8 @@ import { addHealthAndReflection } from './grpc/health.js';
 import { withTolerantDecoding } from './grpc/undecodable.js';
 import { loadSecurity } from './grpc/security.js';
 import { createLogger } from './telemetry/logger.js';
-import { startMetricsEndpoint, type MetricsEndpoint } from './telemetry/prometheus.js';
+import { otlpMetricsWanted } from './telemetry/otlp-metrics.js';
+import { startMetrics, type MetricsEndpoint } from './telemetry/prometheus.js';
 
 const DRAIN_POLL_MS = 20;
 /** After the streams are told to end, calls still open are cut after this long. */
@@ -46,11 +47,10 @@ async function openMetrics(
   config: BrokerConfig,
   logger: Logger,
 ): Promise<MetricsEndpoint | undefined> {
-  if (!config.metricsAddress) return undefined;
+  if (!config.metricsAddress && !otlpMetricsWanted(process.env)) return undefined;
+  let metrics: MetricsEndpoint;
   try {
-    const metrics = await startMetricsEndpoint(config.metricsAddress);
-    logger.info({ url: metrics.url }, 'Prometheus metrics endpoint listening');
-    return metrics;
+    metrics = await startMetrics(config.metricsAddress);
   } catch (error) {
     const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
     if (!inUse || config.metricsAddress !== DEFAULT_METRICS_ADDRESS) throw error;
@@ -58,8 +58,12 @@ async function openMetrics(
       { address: config.metricsAddress },
       'metrics port in use (another broker?): running without a metrics endpoint; set ROTA_METRICS_ADDRESS',
     );
-    return undefined;
+    if (!otlpMetricsWanted(process.env)) return undefined;
+    metrics = await startMetrics(undefined);
   }
+  if (metrics.url) logger.info({ url: metrics.url }, 'Prometheus metrics endpoint listening');
+  if (metrics.otlp) logger.info('exporting metrics over OTLP (OTEL_METRICS_EXPORTER=otlp)');
+  return metrics;
 }
 
 export async function startBroker(

@@ -5,30 +5,67 @@ import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
+import { otlpMetricReader } from './otlp-metrics.js';
+
 export interface MetricsEndpoint {
   readonly meter: Meter;
-  /** http://host:port/metrics actually bound. */
-  readonly url: string;
+  /** http://host:port/metrics actually bound; undefined without a Prometheus endpoint. */
+  readonly url: string | undefined;
+  /** Whether metrics are also pushed over OTLP (OTEL_METRICS_EXPORTER=otlp). */
+  readonly otlp: boolean;
   close(): Promise<void>;
 }
 
 /**
- * A Prometheus scrape endpoint at http://<address>/metrics, with a meter of its
- * own (not the global one, so several brokers in one process stay apart). We
- * own the HTTP server, so port 0 works and the bound port is known.
+ * The broker's meter, with a meter provider of its own (not the global one, so
+ * several brokers in one process stay apart), read by a Prometheus scrape
+ * endpoint at http://<address>/metrics and/or pushed over OTLP. We own the
+ * HTTP server, so port 0 works and the bound port is known.
  */
-export async function startMetricsEndpoint(address: string): Promise<MetricsEndpoint> {
+export async function startMetrics(
+  address: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<MetricsEndpoint> {
+  const prometheus =
+    address === undefined
+      ? undefined
+      : new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
+  const otlp = otlpMetricReader(env);
+  const provider = new MeterProvider({
+    readers: [prometheus, otlp].filter((reader) => reader !== undefined),
+    resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? 'rota' }),
+  });
+  let server: Server | undefined;
+  try {
+    if (address !== undefined && prometheus !== undefined) {
+      server = await serveScrapes(address, prometheus);
+    }
+  } catch (error) {
+    await provider.shutdown();
+    throw error;
+  }
+  const bound = server?.address() as AddressInfo | undefined;
+  return {
+    meter: provider.getMeter('rota'),
+    url: bound && address ? `http://${hostOf(address)}:${bound.port}/metrics` : undefined,
+    otlp: otlp !== undefined,
+    async close() {
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+      await provider.shutdown();
+    },
+  };
+}
+
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(':')) || '127.0.0.1';
+}
+
+async function serveScrapes(address: string, exporter: PrometheusExporter): Promise<Server> {
   const separator = address.lastIndexOf(':');
-  const host = address.slice(0, separator) || '127.0.0.1';
   const port = Number(address.slice(separator + 1));
   if (separator < 0 || !Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new TypeError(`metrics address "${address}" must be host:port, e.g. 127.0.0.1:9464`);
   }
-  const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
-  const provider = new MeterProvider({
-    readers: [exporter],
-    resource: resourceFromAttributes({ 'service.name': process.env.OTEL_SERVICE_NAME ?? 'rota' }),
-  });
   const server: Server = createServer((request, response) => {
     if (request.url?.split('?')[0] === '/metrics') {
       exporter.getMetricsRequestHandler(request, response);
@@ -39,15 +76,7 @@ export async function startMetricsEndpoint(address: string): Promise<MetricsEndp
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host.replace(/^\[|\]$/g, ''), () => resolve());
+    server.listen(port, hostOf(address).replace(/^\[|\]$/g, ''), () => resolve());
   });
-  const bound = server.address() as AddressInfo;
-  return {
-    meter: provider.getMeter('rota'),
-    url: `http://${host}:${bound.port}/metrics`,
-    async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await provider.shutdown();
-    },
-  };
+  return server;
 }
