@@ -9,7 +9,7 @@ import type { JobRecord, JobState, NewJob } from '../store/types.js';
 import type { BrokerConfig } from '../config.js';
 import { QueueDispatcher } from './dispatcher.js';
 import { Doorbell } from './doorbell.js';
-import { BrokerError, coerceError, invalidArgument } from './errors.js';
+import { BrokerError, coerceError, invalidArgument, quoted } from './errors.js';
 import { LeaseManager } from './lease-manager.js';
 import { TenantRegistry } from './tenants.js';
 import { TenantStore } from '../store/tenant-store.js';
@@ -261,7 +261,7 @@ export class Broker {
     }
     const offset = pageToken === '' ? 0 : Number(pageToken);
     if (!Number.isInteger(offset) || offset < 0) {
-      throw invalidArgument(`page_token "${pageToken}" is not one this broker returned`);
+      throw invalidArgument(`page_token ${quoted(pageToken)} is not one this broker returned`);
     }
     const { ids, total } = await this.guard(this.store.listDead(tenant, queue, offset, size));
     const jobs = await this.guard(this.store.getJobs(tenant, ids));
@@ -463,9 +463,7 @@ export class Broker {
 
 function checkJobId(jobId: string): void {
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(jobId)) {
-    throw invalidArgument(
-      `job_id "${jobId.slice(0, 80)}" is malformed; use the id Enqueue returned`,
-    );
+    throw invalidArgument(`job_id ${quoted(jobId)} is malformed; use the id Enqueue returned`);
   }
 }
 

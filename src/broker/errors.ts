@@ -25,6 +25,19 @@ export class BrokerError extends Error {
 export const invalidArgument = (message: string): BrokerError =>
   new BrokerError('invalid_argument', message);
 
+const SHOWN_CODE_POINTS = 80;
+
+/**
+ * A caller's value as an error message shows it: cut to 80 code points (never
+ * inside a surrogate pair) and JSON-quoted, so control characters and lone
+ * surrogates come out escaped rather than breaking the status line.
+ */
+export function quoted(value: string): string {
+  const points = Array.from(value);
+  const cut = points.length > SHOWN_CODE_POINTS;
+  return JSON.stringify(cut ? points.slice(0, SHOWN_CODE_POINTS).join('') + '…' : value);
+}
+
 /** Turns anything thrown below the broker into a BrokerError; Redis trouble is UNAVAILABLE. */
 export function coerceError(error: unknown): BrokerError {
   if (error instanceof BrokerError) return error;

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { TenantLimits } from '../scheduler/index.js';
 import { resolveQueueOverride, resolveTenantSettings } from '../scheduler/settings.js';
 import type { QueueOverride, StoredTenant, TenantStore } from '../store/tenant-store.js';
-import { BrokerError, invalidArgument } from './errors.js';
+import { BrokerError, invalidArgument, quoted } from './errors.js';
 import { checkName } from './validation.js';
 
 /** A SetTenant request in domain terms: unset fields keep their stored value. */
@@ -216,7 +216,7 @@ function toUpdate(entry: unknown, where: string): TenantUpdate {
       const name = fields[key];
       if (!name)
         throw invalidArgument(
-          `${at} has an unknown field "${key}"; known: ${Object.keys(fields).join(', ')}`,
+          `${at} has an unknown field ${quoted(key)}; known: ${Object.keys(fields).join(', ')}`,
         );
       out[name] = field;
     }

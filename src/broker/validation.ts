@@ -1,4 +1,4 @@
-import { invalidArgument } from './errors.js';
+import { invalidArgument, quoted } from './errors.js';
 import { newJobId } from './ids.js';
 import type { NewJob } from '../store/types.js';
 
@@ -40,7 +40,7 @@ export const isName = (value: string): boolean => NAME.test(value);
 /** Checks a tenant id or queue name; `what` names the field in the error. */
 export function checkName(what: string, value: string): string {
   if (!isName(value)) {
-    const shown = value === '' ? 'empty' : `"${value.slice(0, 80)}"`;
+    const shown = value === '' ? 'empty' : quoted(value);
     throw invalidArgument(`${what} is ${shown}; it must match [A-Za-z0-9_.-]{1,64}`);
   }
   return value;

@@ -14,7 +14,7 @@
  */
 import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { isName } from '../broker/validation.js';
-import { toServiceError } from './status.js';
+import { toServiceError, withDetails } from './status.js';
 import type { Principal, Role, TokenStore } from './tokens.js';
 
 export type { Principal, Role } from './tokens.js';
@@ -109,7 +109,7 @@ export function requireTenant(principal: Principal, tenant: string): void {
 /** Any error to the status a call ends with: AuthError as is, the rest by the domain table. */
 export function toCallError(error: unknown): Partial<ServiceError> {
   if (error instanceof AuthError) {
-    return { code: error.code, details: error.message, message: error.message };
+    return withDetails(error.code, error.message);
   }
   return toServiceError(error);
 }

@@ -13,5 +13,16 @@ export const STATUS_OF: Readonly<Record<ErrorCode, status>> = {
 
 export function toServiceError(error: unknown): Partial<ServiceError> {
   const domain = coerceError(error);
-  return { code: STATUS_OF[domain.code], details: domain.message, message: domain.message };
+  return withDetails(STATUS_OF[domain.code], domain.message);
+}
+
+/**
+ * A status with its message. grpc-js percent-encodes the message with
+ * encodeURI, which throws on a lone surrogate and takes the process down with
+ * it; a message can carry one from a caller's string (protobuf decodes invalid
+ * UTF-8 that way) or from an error below, so each is replaced with U+FFFD here.
+ */
+export function withDetails(code: status, message: string): Partial<ServiceError> {
+  const details = message.replace(/\p{Cs}/gu, '\uFFFD');
+  return { code, details, message: details };
 }

@@ -74,27 +74,42 @@ describe('invalid input', () => {
     expect(await rejection(h.enqueue(request))).toEqual({ code: status.INVALID_ARGUMENT, details });
   });
 
-  it('answers bytes that are no EnqueueRequest with INVALID_ARGUMENT', async () => {
+  /** Sends bytes as they are, so a test can put on the wire what no client would encode. */
+  async function rawEnqueue(bytes: Buffer): Promise<ServiceError | null> {
     const client = new Client(h.broker.address, credentials.createInsecure());
-    const undecodable = Buffer.from([0x0a, 0x85]); // tenant whose length varint is cut off
     try {
-      const outcome = await new Promise<ServiceError | null>((resolve) => {
+      return await new Promise<ServiceError | null>((resolve) => {
         client.makeUnaryRequest<Buffer, Buffer>(
           '/rota.v1.Broker/Enqueue',
-          (bytes) => bytes,
-          (bytes) => bytes,
-          undecodable,
+          (raw) => raw,
+          (raw) => raw,
+          bytes,
           new Metadata(),
           (error) => resolve(error),
         );
       });
-      expect(outcome?.code).toBe(status.INVALID_ARGUMENT);
-      expect(outcome?.details).toMatch(
-        /^the request does not decode as rota\.v1\.EnqueueRequest \(.+\); send a valid protobuf message$/,
-      );
     } finally {
       client.close();
     }
+  }
+
+  it('answers bytes that are no EnqueueRequest with INVALID_ARGUMENT', async () => {
+    const outcome = await rawEnqueue(Buffer.from([0x0a, 0x85])); // tenant length varint cut off
+    expect(outcome?.code).toBe(status.INVALID_ARGUMENT);
+    expect(outcome?.details).toMatch(
+      /^the request does not decode as rota\.v1\.EnqueueRequest \(.+\); send a valid protobuf message$/,
+    );
+  });
+
+  it('cuts a long echoed value between characters, never inside one', async () => {
+    // Cut by UTF-16 units, this left half an emoji: a lone surrogate, on which
+    // grpc-js threw while writing the status and took the broker down.
+    const tenant = 'a' + '😀'.repeat(100);
+    expect(await rejection(h.enqueue({ ...valid, tenant }))).toEqual({
+      code: status.INVALID_ARGUMENT,
+      details: `tenant is "a${'😀'.repeat(79)}…"; it must match [A-Za-z0-9_.-]{1,64}`,
+    });
+    expect((await h.enqueue(valid)).job_id).toBeTruthy();
   });
 
   it('refuses an EnqueueBatch over the batch limit as a whole', async () => {
