@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { GROUP, Keys } from './keys.js';
+import { queuePacked, type PackedGroup } from './packed.js';
 import { defineScripts, queueScript, runScript } from './scripts.js';
 import type {
   AckOutcome,
@@ -76,40 +77,38 @@ export class JobStore {
     for (const [queue, tenants] of tenantsByQueue) {
       pipeline.sadd(this.keys.activeTenants(queue), ...tenants);
     }
-    const calls: number[][] = [];
+    const tenantQueues: PackedGroup[] = [];
     for (const indexes of groups.values()) {
       const { tenant, queue } = jobs[indexes[0]!]!;
-      for (let start = 0; start < indexes.length; start += SCRIPT_BATCH) {
-        const chunk = indexes.slice(start, start + SCRIPT_BATCH);
-        const args: Array<string | number | Buffer> = [
+      tenantQueues.push({
+        routingKey: this.keys.delayed(tenant, queue),
+        header: [
           this.keys.queueBase(tenant, queue),
           this.keys.jobBase(tenant),
           this.keys.idempotency(tenant, ''),
-          now,
-          this.options.idempotencyRetentionMs,
           maxQueued(tenant, queue),
           queue,
-        ];
-        for (const index of chunk) {
-          const job = jobs[index]!;
-          args.push(
-            job.id,
-            job.idempotencyKey,
-            job.runAt,
-            job.priority,
-            job.payload,
-            job.maxAttempts,
-            job.backoffInitialMs,
-            job.backoffMaxMs,
-            job.timeoutMs,
-            encodeHeaders(job.headers),
-            job.createdAt,
-          );
-        }
-        queueScript(pipeline, 'enqueue', [this.keys.delayed(tenant, queue)], args);
-        calls.push(chunk);
-      }
+        ],
+        items: indexes,
+      });
     }
+    const shared = [now, this.options.idempotencyRetentionMs];
+    const calls = queuePacked(pipeline, 'enqueue', shared, tenantQueues, (index, args) => {
+      const job = jobs[index]!;
+      args.push(
+        job.id,
+        job.idempotencyKey,
+        job.runAt,
+        job.priority,
+        job.payload,
+        job.maxAttempts,
+        job.backoffInitialMs,
+        job.backoffMaxMs,
+        job.timeoutMs,
+        encodeHeaders(job.headers),
+        job.createdAt,
+      );
+    });
     const replies = (await execPipeline(pipeline)).slice(tenantsByQueue.size);
     const outcomes = new Array<EnqueueOutcome>(jobs.length);
     replies.forEach((reply, call) => {
@@ -173,28 +172,21 @@ export class JobStore {
     grants: ReadonlyArray<{ job: FetchedJob; token: string }>,
     now: number,
   ): Promise<number[]> {
-    const byTenant = new Map<string, number[]>();
-    grants.forEach((grant, index) => {
-      const list = byTenant.get(grant.job.tenant);
-      if (list) list.push(index);
-      else byTenant.set(grant.job.tenant, [index]);
-    });
     const pipeline = this.redis.pipeline();
-    const order: number[][] = [];
-    for (const [tenant, indexes] of byTenant) {
-      const args: Array<string | number> = [this.keys.jobBase(tenant), now, this.options.consumer];
-      for (const index of indexes) {
-        const grant = grants[index]!;
-        args.push(grant.job.id, grant.job.entry, grant.token, grant.job.attempts + 1);
-      }
-      queueScript(pipeline, 'lease', [this.keys.jobBase(tenant)], args);
-      order.push(indexes);
-    }
+    const groups = [...groupBy(grants, (grant) => grant.job.tenant).values()].map((indexes) => {
+      const jobBase = this.keys.jobBase(grants[indexes[0]!]!.job.tenant);
+      return { routingKey: jobBase, header: [jobBase], items: indexes };
+    });
+    const shared = [now, this.options.consumer];
+    const calls = queuePacked(pipeline, 'lease', shared, groups, (index, args) => {
+      const { job, token } = grants[index]!;
+      args.push(job.id, job.entry, token, job.attempts + 1);
+    });
     const replies = await execPipeline(pipeline);
     const attempts = new Array<number>(grants.length).fill(0);
-    replies.forEach((reply, r) => {
+    replies.forEach((reply, call) => {
       (reply as number[]).forEach((leased, k) => {
-        const index = order[r]![k]!;
+        const index = calls[call]![k]!;
         if (Number(leased) === 1) attempts[index] = grants[index]!.job.attempts + 1;
       });
     });
@@ -214,27 +206,25 @@ export class JobStore {
     now: number,
   ): Promise<AckOutcome[]> {
     if (acks.length === 0) return [];
-    const groups = groupBy(acks, (ack) => ack.tenant);
     const pipeline = this.redis.pipeline();
-    for (const [tenant, indexes] of groups) {
-      const args: Array<string | number | Buffer> = [
-        this.keys.tenantBase(tenant),
-        now,
-        this.options.completedRetentionMs,
-        this.options.consumer,
-      ];
-      for (const index of indexes) {
-        const ack = acks[index]!;
-        args.push(ack.jobId, ack.queue, ack.token, ack.result, ack.entry, ack.priority);
-      }
-      queueScript(pipeline, 'complete', [this.keys.jobBase(tenant)], args);
-    }
+    const groups = [...groupBy(acks, (ack) => ack.tenant).values()].map((indexes) => {
+      const tenant = acks[indexes[0]!]!.tenant;
+      return {
+        routingKey: this.keys.jobBase(tenant),
+        header: [this.keys.tenantBase(tenant)],
+        items: indexes,
+      };
+    });
+    const shared = [now, this.options.completedRetentionMs, this.options.consumer];
+    const calls = queuePacked(pipeline, 'complete', shared, groups, (index, args) => {
+      const ack = acks[index]!;
+      args.push(ack.jobId, ack.queue, ack.token, ack.result, ack.entry, ack.priority);
+    });
     const replies = await execPipeline(pipeline);
     const outcomes = new Array<AckOutcome>(acks.length);
-    [...groups.values()].forEach((indexes, call) => {
-      const codes = replies[call] as number[];
-      indexes.forEach(
-        (index, k) => (outcomes[index] = ACK_OUTCOMES[Number(codes[k])] ?? 'unknown'),
+    replies.forEach((reply, call) => {
+      (reply as number[]).forEach(
+        (code, k) => (outcomes[calls[call]![k]!] = ACK_OUTCOMES[Number(code)] ?? 'unknown'),
       );
     });
     return outcomes;
@@ -493,9 +483,6 @@ export class JobStore {
 }
 
 const ACK_OUTCOMES: Record<number, AckOutcome> = { 0: 'ok', 1: 'stale', 2: 'unknown' };
-
-/** Most jobs in one script call: bounds the time Redis spends in one script. */
-const SCRIPT_BATCH = 200;
 
 /** Indexes of items grouped by key, groups and indexes in input order. */
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number[]> {

@@ -45,6 +45,40 @@ describe('job lifecycle', () => {
     for (const id of ids) expect((await h.getJob('acme', id)).state).toBe('WAITING');
   });
 
+  it('answers each item of a batch that spreads over many tenants and script calls', async () => {
+    // 150 tenants × 3 jobs, interleaved: the store packs many tenants into each
+    // script call (200 jobs at most), so groups split across calls. The third
+    // job of each tenant repeats the idempotency key of its first.
+    const jobs = Array.from({ length: 450 }, (_, i) => ({
+      tenant: `pack-${i % 150}`,
+      queue: 'packed',
+      payload: Buffer.from(`p${i}`),
+      idempotency_key: `key-${Math.floor(i / 150) % 2}`,
+    }));
+    const { results } = await h.enqueueBatch(jobs);
+    expect(results.map((r) => r.code)).toEqual(jobs.map(() => 0));
+    expect(results.map((r) => r.duplicate)).toEqual(jobs.map((_, i) => i >= 300));
+    for (let i = 300; i < 450; i++) expect(results[i]!.job_id).toBe(results[i - 300]!.job_id);
+    expect(new Set(results.slice(0, 300).map((r) => r.job_id)).size).toBe(300);
+    for (let i = 0; i < 300; i += 7) {
+      const job = await h.getJob(jobs[i]!.tenant, results[i]!.job_id);
+      expect(job.payload.toString()).toBe(`p${i}`);
+      expect(job.state).toBe('WAITING');
+    }
+  });
+
+  it('applies max_queued to a tenant whose batch spans two script calls', async () => {
+    await h.setTenant({ tenant: 'pack-capped', max_queued: 210 });
+    const others = Array.from({ length: 30 }, (_, i) => ({ tenant: `pack-o${i}`, queue: 'cap' }));
+    const capped = Array.from({ length: 250 }, () => ({ tenant: 'pack-capped', queue: 'cap' }));
+    const { results } = await h.enqueueBatch([...others, ...capped]);
+    expect(results.map((r) => r.code)).toEqual([
+      ...others.map(() => 0),
+      ...Array<number>(210).fill(0),
+      ...Array<number>(40).fill(status.RESOURCE_EXHAUSTED),
+    ]);
+  });
+
   it('returns the first job for a repeated idempotency key', async () => {
     const first = await h.enqueue({ tenant: 'acme', queue: 'idem', idempotency_key: 'order-42' });
     const again = await h.enqueue({ tenant: 'acme', queue: 'idem', idempotency_key: 'order-42' });

@@ -58,3 +58,16 @@ local function fail_attempt(base, jobKey, jobId, now, message, retryable, retryA
   redis.call('PEXPIRE', jobKey, deadRetentionMs)
   return {2, 0}
 end
+
+-- Walks the groups a packed call carries from ARGV[first] on (see packed.ts):
+-- each is `headerSize` values, a count n, then n items. Calls
+-- visit(header, i, n) per group, i being the ARGV index of its first item; the
+-- visitor reads its items and returns the ARGV index after the last one.
+local function each_group(first, headerSize, visit)
+  local i = first
+  while i <= #ARGV do
+    local header = {unpack(ARGV, i, i + headerSize - 1)}
+    local n = tonumber(ARGV[i + headerSize])
+    i = visit(header, i + headerSize + 1, n)
+  end
+end
