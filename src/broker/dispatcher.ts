@@ -1,6 +1,6 @@
 import { FairScheduler, type Clock, type TenantLimits } from '../scheduler/index.js';
 import type { JobStore } from '../store/job-store.js';
-import type { FetchedJob } from '../store/types.js';
+import type { FetchedJob, FetchResult } from '../store/types.js';
 import { jobBytes, type Session } from './session.js';
 
 export interface DispatcherDeps {
@@ -51,6 +51,8 @@ export class QueueDispatcher {
   private readonly scheduler: FairScheduler;
   private readonly buffers = new Map<string, FetchedJob[]>();
   private readonly fetching = new Set<string>();
+  /** Refills asked for in this turn, sent together (tenant → jobs wanted). */
+  private readonly fetchWants = new Map<string, number>();
   /** New work was announced while a fetch was in flight: fetch again after it. */
   private readonly refetch = new Set<string>();
   /**
@@ -203,41 +205,60 @@ export class QueueDispatcher {
     const want = this.prefetchTarget(tenant) - buffer.length;
     if (want <= 0) return;
     this.fetching.add(tenant);
-    this.deps.store.fetch(tenant, this.queue, want, this.deps.clock()).then(
-      (result) => {
-        this.fetching.delete(tenant);
-        if (this.stopped) return;
-        if (result.nextDueAt !== undefined) this.setDue(tenant, result.nextDueAt);
-        if (result.jobs.length > 0) {
-          let total = 0;
-          for (const job of result.jobs) total += jobBytes(job);
-          this.jobSize.set(tenant, total / result.jobs.length);
-        }
-        if (result.jobs.length < want) this.drained.add(tenant);
-        else this.drained.delete(tenant);
-        const current = this.buffers.get(tenant) ?? [];
-        for (const job of result.jobs) insertByPriority(current, job);
-        if (current.length > 0) {
-          this.retired.delete(tenant);
-          this.buffers.set(tenant, current);
-          this.scheduler.setAvailable(tenant, current.length);
-          this.pump();
-        } else if (result.idle) {
-          this.retire(tenant);
-        } else {
-          // Work exists but not here (leased elsewhere, or delayed): park until a doorbell or timer.
-          this.buffers.delete(tenant);
-          this.scheduler.setAvailable(tenant, 0);
-        }
-        if (this.refetch.delete(tenant)) this.refill(tenant);
-      },
+    this.fetchWants.set(tenant, want);
+    if (this.fetchWants.size === 1) queueMicrotask(() => this.fetchWanted());
+  }
+
+  /**
+   * Sends the refills asked for in this turn as one round trip: an enqueue
+   * batch that wakes 1,000 tenants makes one fetch call, not 1,000.
+   */
+  private fetchWanted(): void {
+    if (this.stopped) return;
+    const wants = [...this.fetchWants].map(([tenant, count]) => ({ tenant, count }));
+    this.fetchWants.clear();
+    this.deps.store.fetch(this.queue, wants, this.deps.clock()).then(
+      (results) => results.forEach((result, i) => this.onFetched(wants[i]!, result)),
       (error: unknown) => {
-        this.fetching.delete(tenant);
-        this.refetch.delete(tenant);
-        this.deps.onError(error, `fetching tenant ${tenant} of queue ${this.queue}`);
-        this.setDue(tenant, this.deps.clock() + FETCH_RETRY_MS);
+        for (const { tenant } of wants) {
+          this.fetching.delete(tenant);
+          this.refetch.delete(tenant);
+          this.setDue(tenant, this.deps.clock() + FETCH_RETRY_MS);
+        }
+        this.deps.onError(error, `fetching ${wants.length} tenant(s) of queue ${this.queue}`);
       },
     );
+  }
+
+  private onFetched(
+    { tenant, count }: { tenant: string; count: number },
+    result: FetchResult,
+  ): void {
+    this.fetching.delete(tenant);
+    if (this.stopped) return;
+    if (result.nextDueAt !== undefined) this.setDue(tenant, result.nextDueAt);
+    if (result.jobs.length > 0) {
+      let total = 0;
+      for (const job of result.jobs) total += jobBytes(job);
+      this.jobSize.set(tenant, total / result.jobs.length);
+    }
+    if (result.jobs.length < count) this.drained.add(tenant);
+    else this.drained.delete(tenant);
+    const current = this.buffers.get(tenant) ?? [];
+    for (const job of result.jobs) insertByPriority(current, job);
+    if (current.length > 0) {
+      this.retired.delete(tenant);
+      this.buffers.set(tenant, current);
+      this.scheduler.setAvailable(tenant, current.length);
+      this.pump();
+    } else if (result.idle) {
+      this.retire(tenant);
+    } else {
+      // Work exists but not here (leased elsewhere, or delayed): park until a doorbell or timer.
+      this.buffers.delete(tenant);
+      this.scheduler.setAvailable(tenant, 0);
+    }
+    if (this.refetch.delete(tenant)) this.refill(tenant);
   }
 
   /**

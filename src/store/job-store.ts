@@ -31,6 +31,8 @@ const PROMOTE_LIMIT = 500;
 const RECLAIM_LIMIT = 200;
 /** Values per job in a fetch reply (see fetch.lua). */
 const FETCH_FIELDS = 10;
+/** Jobs one fetch call asks for before the next tenant goes into another call. */
+const FETCH_BATCH = 1024;
 
 export interface HeldEntry {
   readonly tenant: string;
@@ -127,41 +129,59 @@ export class JobStore {
     return outcomes;
   }
 
-  async fetch(tenant: string, queue: string, count: number, now: number): Promise<FetchResult> {
-    const reply = (await runScript(
-      this.redis,
-      'fetch',
-      [this.keys.levels(tenant, queue), this.keys.delayed(tenant, queue)],
-      [
-        this.keys.queueBase(tenant, queue),
-        this.keys.jobBase(tenant),
-        this.options.consumer,
-        count,
-        now,
-        PROMOTE_LIMIT,
-      ],
-      true,
-    )) as Array<Buffer | number>;
-    const nextDue = Number(reply[0]);
-    const jobs: FetchedJob[] = [];
-    for (let i = 2; i + FETCH_FIELDS <= reply.length; i += FETCH_FIELDS) {
-      const field = (offset: number): Buffer => reply[i + offset] as Buffer;
-      jobs.push({
-        id: field(0).toString(),
-        tenant,
-        queue,
-        entry: field(1).toString(),
-        priority: Number(field(2).toString()),
-        attempts: Number(field(3).toString()),
-        maxAttempts: Number(field(4).toString()),
-        timeoutMs: Number(field(5).toString()),
-        payload: field(6),
-        headers: parseHeaders(field(7).toString()),
-        createdAt: Number(field(8).toString()),
-        runAt: Number(field(9).toString()),
-      });
+  /**
+   * Prefetch for many tenants of a queue in one round trip: `count` new jobs at
+   * most for each, fewer when its streams run dry. Calls carry many tenants
+   * each, up to about FETCH_BATCH jobs asked for.
+   */
+  async fetch(
+    queue: string,
+    wants: ReadonlyArray<{ tenant: string; count: number }>,
+    now: number,
+  ): Promise<FetchResult[]> {
+    const pipeline = this.redis.pipeline();
+    const shared = [this.options.consumer, now, PROMOTE_LIMIT];
+    for (let start = 0; start < wants.length;) {
+      const first = wants[start]!.tenant;
+      const args: Array<string | number> = [...shared];
+      for (let asked = 0; start < wants.length && asked < FETCH_BATCH; start++) {
+        const { tenant, count } = wants[start]!;
+        args.push(this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), count);
+        asked += count;
+      }
+      queueScript(pipeline, 'fetch', [this.keys.levels(first, queue)], args, true);
     }
-    return { jobs, nextDueAt: nextDue >= 0 ? nextDue : undefined, idle: Number(reply[1]) === 1 };
+    const results: FetchResult[] = [];
+    for (const reply of await execPipeline(pipeline)) {
+      const values = reply as Array<Buffer | number>;
+      for (let i = 0; i < values.length;) {
+        const { tenant } = wants[results.length]!;
+        const nextDue = Number(values[i]);
+        const idle = Number(values[i + 1]) === 1;
+        const found = Number(values[i + 2]);
+        i += 3;
+        const jobs: FetchedJob[] = [];
+        for (let k = 0; k < found; k++, i += FETCH_FIELDS) {
+          const field = (offset: number): Buffer => values[i + offset] as Buffer;
+          jobs.push({
+            id: field(0).toString(),
+            tenant,
+            queue,
+            entry: field(1).toString(),
+            priority: Number(field(2).toString()),
+            attempts: Number(field(3).toString()),
+            maxAttempts: Number(field(4).toString()),
+            timeoutMs: Number(field(5).toString()),
+            payload: field(6),
+            headers: parseHeaders(field(7).toString()),
+            createdAt: Number(field(8).toString()),
+            runAt: Number(field(9).toString()),
+          });
+        }
+        results.push({ jobs, nextDueAt: nextDue >= 0 ? nextDue : undefined, idle });
+      }
+    }
+    return results;
   }
 
   /**

@@ -10,7 +10,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
  */
 const SCRIPT_KEYS = {
   enqueue: 1,
-  fetch: 2,
+  fetch: 1,
   lease: 1,
   adopt: 1,
   complete: 1,
@@ -68,14 +68,17 @@ export function runScript(
   return method.call(redis, ...keys, ...args);
 }
 
-/** Queues a script on a pipeline. */
+/** Queues a script on a pipeline; `buffers` as in runScript. */
 export function queueScript(
   pipeline: ChainableCommander,
   name: ScriptName,
   keys: readonly string[],
   args: readonly ScriptArg[],
+  buffers = false,
 ): void {
-  const method = (pipeline as unknown as Record<string, (...a: ScriptArg[]) => unknown>)[name];
+  const method = (pipeline as unknown as Record<string, (...a: ScriptArg[]) => unknown>)[
+    buffers ? `${name}Buffer` : name
+  ];
   if (!method) throw new Error(`script ${name} is not defined on this connection`);
   method.call(pipeline, ...keys, ...args);
 }

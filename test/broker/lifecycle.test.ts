@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { useBroker } from '../helpers/harness.js';
+import { eventually } from '../helpers/broker.js';
+import { autoComplete } from '../helpers/raw-worker.js';
 
 const h = useBroker();
 
@@ -77,6 +79,37 @@ describe('job lifecycle', () => {
       ...Array<number>(210).fill(0),
       ...Array<number>(40).fill(status.RESOURCE_EXHAUSTED),
     ]);
+  });
+
+  it('leases every job of a batch that wakes 300 tenants at once, delayed ones when due', async () => {
+    // The refills of one turn go out together, many tenants per fetch call
+    // and several calls per round trip: each tenant's jobs must come back to it.
+    const jobs = Array.from({ length: 900 }, (_, i) => ({
+      tenant: `wake-${i % 300}`,
+      queue: 'wake',
+      payload: Buffer.from(`w${i}`),
+      priority: i % 3,
+      delay_ms: i % 100 === 0 ? 300 : 0,
+    }));
+    const { results } = await h.enqueueBatch(jobs);
+    const w = await h.worker({ queues: ['wake'], capacity: 100 });
+    const completing = autoComplete(w);
+    try {
+      await eventually(() => (w.leases.length >= jobs.length ? true : undefined), {
+        timeoutMs: 15_000,
+      });
+    } finally {
+      completing.stop();
+    }
+    const byId = new Map(results.map((r, i) => [r.job_id, jobs[i]!]));
+    expect(new Set(w.leases.map((l) => l.job_id)).size).toBe(jobs.length);
+    for (const lease of w.leases) {
+      const job = byId.get(lease.job_id)!;
+      expect([lease.tenant, lease.payload.toString()]).toEqual([
+        job.tenant,
+        job.payload.toString(),
+      ]);
+    }
   });
 
   it('returns the first job for a repeated idempotency key', async () => {
