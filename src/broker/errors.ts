@@ -33,7 +33,8 @@ const SHOWN_CODE_POINTS = 80;
  * surrogates come out escaped rather than breaking the status line.
  */
 export function quoted(value: string): string {
-  const points = Array.from(value);
+  // A code point is at most two units: this head holds more than enough of them.
+  const points = Array.from(value.slice(0, 2 * SHOWN_CODE_POINTS + 2));
   const cut = points.length > SHOWN_CODE_POINTS;
   return JSON.stringify(cut ? points.slice(0, SHOWN_CODE_POINTS).join('') + '…' : value);
 }
