@@ -314,6 +314,8 @@ export class Broker {
         limits: this.limits,
         clock: this.clock,
         grant: (session, jobs) => this.leases.grant(session, jobs),
+        deliver: (session, grants, attempts, leasedAt) =>
+          this.leases.deliver(session, grants, attempts, leasedAt),
         onError: (error, context) => this.logger.error({ err: error }, context),
         onHeldBack: (tenant) => this.observer.heldBack(tenant, queue),
       });

@@ -1,7 +1,14 @@
 import { FairScheduler, type Clock, type TenantLimits } from '../scheduler/index.js';
 import type { JobStore } from '../store/job-store.js';
 import type { FetchedJob, FetchResult } from '../store/types.js';
+import { newLeaseToken } from './ids.js';
 import { jobBytes, type Session } from './session.js';
+
+/** Dispatches taken for a tenant whose fetch leases at once: its session and one token each. */
+interface DirectSlots {
+  readonly session: Session;
+  readonly tokens: string[];
+}
 
 export interface DispatcherDeps {
   readonly store: JobStore;
@@ -9,6 +16,13 @@ export interface DispatcherDeps {
   readonly clock: Clock;
   /** Hands jobs chosen for a session to the lease path (which writes them to Redis). */
   grant(session: Session, jobs: FetchedJob[]): void;
+  /** Sends jobs a direct dispatch has leased already (`attempts[i]` > 0). */
+  deliver(
+    session: Session,
+    grants: ReadonlyArray<{ job: FetchedJob; token: string }>,
+    attempts: readonly number[],
+    leasedAt: number,
+  ): void;
   /** A fetch that tenant×queue could not do; retried on the next doorbell or sweep. */
   onError(error: unknown, context: string): void;
   /** A tenant with work was held back by its rate limit or in-flight cap. */
@@ -41,6 +55,13 @@ const PREFETCH_BYTES = 64 * 1024 * 1024;
 export const DISPATCH_QUANTUM = 4;
 /** After a failed fetch, try the tenant again this much later. */
 const FETCH_RETRY_MS = 1000;
+/**
+ * Most jobs a direct dispatch leases in its fetch. It serves a job that arrives
+ * while workers wait (the common case at low and moderate rates) one Redis
+ * round trip sooner; more than a few would lease jobs of unknown size past
+ * the stream's byte budget, and a burst goes through the buffer anyway.
+ */
+const DIRECT_MAX = 4;
 
 /**
  * Dispatch of one queue: asks the pure FairScheduler which tenant is next and
@@ -53,6 +74,8 @@ export class QueueDispatcher {
   private readonly fetching = new Set<string>();
   /** Refills asked for in this turn, sent together (tenant → jobs wanted). */
   private readonly fetchWants = new Map<string, number>();
+  /** Slots taken for the refills of this turn that lease at once (direct dispatch). */
+  private readonly directSlots = new Map<string, DirectSlots>();
   /** New work was announced while a fetch was in flight: fetch again after it. */
   private readonly refetch = new Set<string>();
   /**
@@ -97,7 +120,7 @@ export class QueueDispatcher {
       });
     }
     if (dueAt !== undefined && dueAt > this.deps.clock()) this.setDue(tenant, dueAt);
-    else this.refill(tenant);
+    else this.refill(tenant, true);
   }
 
   addSession(session: Session): void {
@@ -195,7 +218,8 @@ export class QueueDispatcher {
     return Math.max(1, Math.min(count, Math.floor(PREFETCH_BYTES / tenants / Math.max(1, size))));
   }
 
-  private refill(tenant: string): void {
+  /** `direct`: new work arrived, so the fetch may lease at once (see takeDirectSlots). */
+  private refill(tenant: string, direct = false): void {
     if (this.stopped || this.sessions.size === 0) return;
     if (this.fetching.has(tenant)) {
       this.refetch.add(tenant);
@@ -206,7 +230,47 @@ export class QueueDispatcher {
     if (want <= 0) return;
     this.fetching.add(tenant);
     this.fetchWants.set(tenant, want);
+    if (direct && buffer.length === 0) this.takeDirectSlots(tenant, want);
     if (this.fetchWants.size === 1) queueMicrotask(() => this.fetchWanted());
+  }
+
+  /**
+   * Direct dispatch: when no other tenant is ready here and a session has free
+   * capacity, the DRR would hand this tenant's next jobs to that session the
+   * moment they arrive; so take those dispatches from the scheduler now and
+   * let the fetch lease the jobs it reads, saving the separate lease round
+   * trip. Shares stay exact: the scheduler charges the tenant as for any
+   * dispatch, and slots the fetch cannot fill are given back.
+   */
+  private takeDirectSlots(tenant: string, want: number): void {
+    if (this.scheduler.ready > 0) return;
+    const session = this.sessionWithRoomFor(tenant);
+    if (!session) return;
+    const limit = Math.min(DIRECT_MAX, want, session.free);
+    this.scheduler.setAvailable(tenant, limit);
+    let count = 0;
+    const onlyThis = (candidate: string): boolean => candidate === tenant;
+    while (count < limit && this.scheduler.next(onlyThis) === tenant) count++;
+    this.scheduler.setAvailable(tenant, 0);
+    if (count === 0) return;
+    session.reserveSlots(count);
+    this.directSlots.set(tenant, {
+      session,
+      tokens: Array.from({ length: count }, () => newLeaseToken()),
+    });
+  }
+
+  private sessionWithRoomFor(tenant: string): Session | undefined {
+    for (const session of this.sessions) {
+      if (session.free > 0 && session.accepts(tenant)) return session;
+    }
+    return undefined;
+  }
+
+  /** Gives back the slots of a direct dispatch its fetch did not fill. */
+  private releaseDirectSlots(tenant: string, slots: DirectSlots, used: number): void {
+    slots.session.unreserveSlots(slots.tokens.length);
+    for (let i = used; i < slots.tokens.length; i++) this.deps.limits.onRelease(tenant, this.queue);
   }
 
   /**
@@ -215,12 +279,19 @@ export class QueueDispatcher {
    */
   private fetchWanted(): void {
     if (this.stopped) return;
-    const wants = [...this.fetchWants].map(([tenant, count]) => ({ tenant, count }));
+    const wants = [...this.fetchWants].map(([tenant, count]) => {
+      const direct = this.directSlots.get(tenant);
+      return { tenant, count, direct, leaseTokens: direct?.tokens };
+    });
     this.fetchWants.clear();
-    this.deps.store.fetch(this.queue, wants, this.deps.clock()).then(
-      (results) => results.forEach((result, i) => this.onFetched(wants[i]!, result)),
+    this.directSlots.clear();
+    const now = this.deps.clock();
+    this.deps.store.fetch(this.queue, wants, now).then(
+      (results) => results.forEach((result, i) => this.onFetched(wants[i]!, result, now)),
       (error: unknown) => {
-        for (const { tenant } of wants) {
+        for (const { tenant, direct } of wants) {
+          // A direct lease Redis may have written expires after the lease TTL, as an unsent one.
+          if (direct) this.releaseDirectSlots(tenant, direct, 0);
           this.fetching.delete(tenant);
           this.refetch.delete(tenant);
           this.setDue(tenant, this.deps.clock() + FETCH_RETRY_MS);
@@ -231,10 +302,21 @@ export class QueueDispatcher {
   }
 
   private onFetched(
-    { tenant, count }: { tenant: string; count: number },
+    { tenant, count, direct }: { tenant: string; count: number; direct?: DirectSlots | undefined },
     result: FetchResult,
+    fetchedAt: number,
   ): void {
     this.fetching.delete(tenant);
+    if (direct) {
+      this.releaseDirectSlots(tenant, direct, result.leased);
+      const grants = result.jobs
+        .slice(0, result.leased)
+        .map((job, i) => ({ job, token: direct.tokens[i]! }));
+      if (grants.length > 0) {
+        const attempts = grants.map(({ job }) => job.attempts + 1);
+        this.deps.deliver(direct.session, grants, attempts, fetchedAt);
+      }
+    }
     if (this.stopped) return;
     if (result.nextDueAt !== undefined) this.setDue(tenant, result.nextDueAt);
     if (result.jobs.length > 0) {
@@ -245,7 +327,7 @@ export class QueueDispatcher {
     if (result.jobs.length < count) this.drained.add(tenant);
     else this.drained.delete(tenant);
     const current = this.buffers.get(tenant) ?? [];
-    for (const job of result.jobs) insertByPriority(current, job);
+    for (const job of result.jobs.slice(result.leased)) insertByPriority(current, job);
     if (current.length > 0) {
       this.retired.delete(tenant);
       this.buffers.set(tenant, current);
@@ -259,6 +341,10 @@ export class QueueDispatcher {
       this.scheduler.setAvailable(tenant, 0);
     }
     if (this.refetch.delete(tenant)) this.refill(tenant);
+    else if (result.leased > 0 && !this.drained.has(tenant)) {
+      // The jobs a dispatch takes from the buffer start its refills; those leased here did not.
+      if (current.length <= this.prefetchTarget(tenant) / 2) this.refill(tenant);
+    }
   }
 
   /**

@@ -162,19 +162,7 @@ export class LeaseManager {
     this.deps.store.lease(grants, now).then(
       (attempts) => {
         session.unreserve(jobs);
-        const granted: Lease[] = [];
-        grants.forEach((grant, i) => {
-          const attempt = attempts[i] ?? 0;
-          if (attempt === 0) {
-            // Cancelled or re-queued since it was prefetched.
-            this.deps.limits.onRelease(grant.job.tenant, grant.job.queue);
-            return;
-          }
-          const deadline = grant.job.timeoutMs > 0 ? now + grant.job.timeoutMs : 0;
-          granted.push(this.register(grant.job, grant.token, attempt, deadline, session));
-        });
-        if (granted.length > 0) session.send({ kind: 'leases', leases: granted });
-        if (granted.length < grants.length) this.pumpQueues(session);
+        this.deliver(session, grants, attempts, now);
       },
       (error: unknown) => {
         session.unreserve(jobs);
@@ -184,6 +172,31 @@ export class LeaseManager {
         this.pumpQueues(session);
       },
     );
+  }
+
+  /**
+   * Leases written to Redis (by the lease script, or by a direct dispatch's
+   * fetch) go to the worker; `attempts[i]` 0 means grant i was not leased.
+   */
+  deliver(
+    session: Session,
+    grants: ReadonlyArray<{ job: FetchedJob; token: string }>,
+    attempts: readonly number[],
+    leasedAt: number,
+  ): void {
+    const granted: Lease[] = [];
+    grants.forEach((grant, i) => {
+      const attempt = attempts[i] ?? 0;
+      if (attempt === 0) {
+        // Cancelled or re-queued since it was prefetched.
+        this.deps.limits.onRelease(grant.job.tenant, grant.job.queue);
+        return;
+      }
+      const deadline = grant.job.timeoutMs > 0 ? leasedAt + grant.job.timeoutMs : 0;
+      granted.push(this.register(grant.job, grant.token, attempt, deadline, session));
+    });
+    if (granted.length > 0) session.send({ kind: 'leases', leases: granted });
+    if (granted.length < grants.length) this.pumpQueues(session);
   }
 
   async acknowledge(

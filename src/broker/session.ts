@@ -117,6 +117,15 @@ export class Session {
     for (const job of jobs) this.reservedBytes -= jobBytes(job);
   }
 
+  /** Slots held for a direct dispatch whose jobs (and so their bytes) are not read yet. */
+  reserveSlots(count: number): void {
+    this.reserved += count;
+  }
+
+  unreserveSlots(count: number): void {
+    this.reserved -= count;
+  }
+
   readonly accepts = (tenant: string): boolean =>
     this.tenants === undefined || this.tenants.has(tenant);
 

@@ -132,11 +132,12 @@ export class JobStore {
   /**
    * Prefetch for many tenants of a queue in one round trip: `count` new jobs at
    * most for each, fewer when its streams run dry. Calls carry many tenants
-   * each, up to about FETCH_BATCH jobs asked for.
+   * each, up to about FETCH_BATCH jobs asked for. With `leaseTokens`, the first
+   * jobs read are leased at once under those tokens (a direct dispatch).
    */
   async fetch(
     queue: string,
-    wants: ReadonlyArray<{ tenant: string; count: number }>,
+    wants: ReadonlyArray<{ tenant: string; count: number; leaseTokens?: readonly string[] }>,
     now: number,
   ): Promise<FetchResult[]> {
     const pipeline = this.redis.pipeline();
@@ -145,8 +146,9 @@ export class JobStore {
       const first = wants[start]!.tenant;
       const args: Array<string | number> = [...shared];
       for (let asked = 0; start < wants.length && asked < FETCH_BATCH; start++) {
-        const { tenant, count } = wants[start]!;
+        const { tenant, count, leaseTokens = [] } = wants[start]!;
         args.push(this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), count);
+        args.push(leaseTokens.length, ...leaseTokens);
         asked += count;
       }
       queueScript(pipeline, 'fetch', [this.keys.levels(first, queue)], args, true);
@@ -159,7 +161,8 @@ export class JobStore {
         const nextDue = Number(values[i]);
         const idle = Number(values[i + 1]) === 1;
         const found = Number(values[i + 2]);
-        i += 3;
+        const leased = Number(values[i + 3]);
+        i += 4;
         const jobs: FetchedJob[] = [];
         for (let k = 0; k < found; k++, i += FETCH_FIELDS) {
           const field = (offset: number): Buffer => values[i + offset] as Buffer;
@@ -178,7 +181,7 @@ export class JobStore {
             runAt: Number(field(9).toString()),
           });
         }
-        results.push({ jobs, nextDueAt: nextDue >= 0 ? nextDue : undefined, idle });
+        results.push({ jobs, nextDueAt: nextDue >= 0 ? nextDue : undefined, idle, leased });
       }
     }
     return results;

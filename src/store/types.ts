@@ -59,6 +59,8 @@ export interface FetchResult {
   readonly nextDueAt: number | undefined;
   /** Nothing at all: no ready, leased or delayed job in this tenant×queue. */
   readonly idle: boolean;
+  /** How many of the first jobs were leased at once (under the tokens asked for, in order). */
+  readonly leased: number;
 }
 
 export type EnqueueOutcome =

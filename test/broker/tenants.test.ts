@@ -157,6 +157,34 @@ describe('weighted fair dispatch', () => {
     expect(worker.leases.filter((l) => l.tenant === 'narrow')).toHaveLength(20);
   });
 
+  it('holds the limits for jobs that arrive while workers wait (direct dispatch)', async () => {
+    // Each job arrives alone while a worker has room: its fetch leases it at once.
+    await h.setTenant({ tenant: 'arrive-capped', max_in_flight: 2 });
+    const dedicated = await h.worker({
+      queues: ['arrive'],
+      tenants: ['arrive-other'],
+      capacity: 10,
+    });
+    const shared = await h.worker({ queues: ['arrive'], capacity: 10 });
+    for (let i = 0; i < 5; i++) {
+      await h.enqueue({ tenant: 'arrive-capped', queue: 'arrive' });
+      await sleep(30);
+    }
+    await sleep(200);
+    expect(shared.leases.map((l) => l.tenant)).toEqual(['arrive-capped', 'arrive-capped']);
+    expect(dedicated.leases).toHaveLength(0);
+    shared.complete(shared.leases[0]!);
+    await eventually(() => (shared.leases.length === 3 ? true : undefined));
+    const { job_id } = await h.enqueue({ tenant: 'arrive-other', queue: 'arrive' });
+    const holders = (): number =>
+      [...dedicated.leases, ...shared.leases].filter((l) => l.job_id === job_id).length;
+    await eventually(() => (holders() === 1 ? true : undefined));
+    await sleep(100);
+    expect(holders()).toBe(1);
+    expect(dedicated.leases.every((l) => l.tenant === 'arrive-other')).toBe(true);
+    expect(shared.leases.filter((l) => l.tenant === 'arrive-capped')).toHaveLength(3);
+  });
+
   it('applies changed weights live, on every broker', async () => {
     const second = await startTestBroker({
       ...h.broker.config,

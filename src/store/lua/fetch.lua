@@ -3,18 +3,22 @@
 -- first, into this broker's pending list. Entries whose job is no longer
 -- waiting on them (cancelled, expired, superseded) are acked and deleted on the
 -- way. One call carries many tenants (see packed.ts); each part touches only
--- its own tenant's keys.
+-- its own tenant's keys. A direct dispatch also leases the first jobs read, under
+-- the tokens given, as lease.lua would: one round trip less for a job that
+-- arrives while a worker waits.
 -- KEYS[1] any key of the first tenant (routes the call)
 -- ARGV[1] consumer  ARGV[2] now (ms)  ARGV[3] most delayed jobs to promote per tenant×queue
--- then per tenant×queue 3 values: tenant×queue key base, job key base, count
+-- then per tenant×queue: tenant×queue key base, job key base, count, the number
+--   of jobs to lease at once L (0 = none), then L lease tokens
 -- Returns per tenant×queue, in argument order: nextDueMs or -1, idle (1 = no
---   ready, leased or delayed job at all), the number of jobs n, then per job:
+--   ready, leased or delayed job at all), the number of jobs n, how many of the
+--   first ones were leased, then per job (attempts as before any lease):
 --   id, entry, priority, attempts, maxAttempts, timeoutMs, payload, headers, createdAt, runAt
 -- @include common
 local consumer, now, promoteLimit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local out = {}
 
-local function fetch(base, jobBase, count)
+local function fetch(base, jobBase, count, tokens)
   local delayed = base .. 'delayed'
   for _, jobId in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, promoteLimit)) do
     redis.call('ZREM', delayed, jobId)
@@ -26,7 +30,7 @@ local function fetch(base, jobBase, count)
   end
 
   local head = #out
-  out[head + 1], out[head + 2], out[head + 3] = -1, 0, 0
+  out[head + 1], out[head + 2], out[head + 3], out[head + 4] = -1, 0, 0, 0
   local found = 0
   local levels = redis.call('ZREVRANGE', base .. 'levels', 0, -1)
   for _, level in ipairs(levels) do
@@ -40,6 +44,10 @@ local function fetch(base, jobBase, count)
           'state', 'entry', 'attempts', 'maxAttempts', 'timeoutMs', 'payload', 'headers', 'createdAt', 'runAt')
         if job[1] == 'waiting' and job[2] == entry then
           found = found + 1
+          if found <= #tokens then
+            redis.call('HSET', jobBase .. jobId, 'state', 'leased', 'token', tokens[found],
+              'attempts', (tonumber(job[3]) or 0) + 1, 'leasedAt', now, 'holder', consumer)
+          end
           out[#out + 1] = jobId
           out[#out + 1] = entry
           out[#out + 1] = level
@@ -52,6 +60,7 @@ local function fetch(base, jobBase, count)
     end
   end
   out[head + 3] = found
+  out[head + 4] = math.min(found, #tokens)
 
   local nextDue = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
   if nextDue[2] then out[head + 1] = tonumber(nextDue[2]) end
@@ -62,7 +71,10 @@ local function fetch(base, jobBase, count)
   end
 end
 
-for i = 4, #ARGV, 3 do
-  fetch(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]))
+local i = 4
+while i <= #ARGV do
+  local leases = tonumber(ARGV[i + 3])
+  fetch(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), {unpack(ARGV, i + 4, i + 3 + leases)})
+  i = i + 4 + leases
 end
 return out
