@@ -307,6 +307,7 @@ export class QueueDispatcher {
     fetchedAt: number,
   ): void {
     this.fetching.delete(tenant);
+    // Leases the fetch wrote exist in Redis: they are registered even when stopping.
     if (direct) {
       this.releaseDirectSlots(tenant, direct, result.leased);
       const grants = result.jobs

@@ -8,8 +8,8 @@
 -- arrives while a worker waits.
 -- KEYS[1] any key of the first tenant (routes the call)
 -- ARGV[1] consumer  ARGV[2] now (ms)  ARGV[3] most delayed jobs to promote per tenant×queue
--- then per tenant×queue: tenant×queue key base, job key base, count, the number
---   of jobs to lease at once L (0 = none), then L lease tokens
+-- then per tenant×queue (a group of each_group): tenant×queue key base, job key
+--   base, count, the number of jobs to lease at once L (0 = none), then L lease tokens
 -- Returns per tenant×queue, in argument order: nextDueMs or -1, idle (1 = no
 --   ready, leased or delayed job at all), the number of jobs n, how many of the
 --   first ones were leased, then per job (attempts as before any lease):
@@ -45,8 +45,7 @@ local function fetch(base, jobBase, count, tokens)
         if job[1] == 'waiting' and job[2] == entry then
           found = found + 1
           if found <= #tokens then
-            redis.call('HSET', jobBase .. jobId, 'state', 'leased', 'token', tokens[found],
-              'attempts', (tonumber(job[3]) or 0) + 1, 'leasedAt', now, 'holder', consumer)
+            start_lease(jobBase .. jobId, tokens[found], (tonumber(job[3]) or 0) + 1, now, consumer)
           end
           out[#out + 1] = jobId
           out[#out + 1] = entry
@@ -71,10 +70,8 @@ local function fetch(base, jobBase, count, tokens)
   end
 end
 
-local i = 4
-while i <= #ARGV do
-  local leases = tonumber(ARGV[i + 3])
-  fetch(ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), {unpack(ARGV, i + 4, i + 3 + leases)})
-  i = i + 4 + leases
-end
+each_group(4, 3, function(part, i, n)
+  fetch(part[1], part[2], tonumber(part[3]), {unpack(ARGV, i, i + n - 1)})
+  return i + n
+end)
 return out

@@ -16,8 +16,7 @@ each_group(3, 1, function(tenant, i, n)
     local job = redis.call('HMGET', jobKey, 'state', 'entry')
     if job[1] == 'waiting' and job[2] == ARGV[i + 1] then
       -- whoever holds the entry alone may lease the job, so the fetched count is current
-      redis.call('HSET', jobKey, 'state', 'leased', 'token', ARGV[i + 2], 'attempts', ARGV[i + 3],
-        'leasedAt', now, 'holder', holder)
+      start_lease(jobKey, ARGV[i + 2], ARGV[i + 3], now, holder)
       out[#out + 1] = 1
     else
       out[#out + 1] = 0

@@ -19,6 +19,13 @@ local function make_ready(base, jobKey, jobId, level)
   return entry
 end
 
+-- Starts an attempt of a waiting job under a fresh fencing token, held by this
+-- broker (lease.lua, and fetch.lua for a direct dispatch).
+local function start_lease(jobKey, token, attempt, now, holder)
+  redis.call('HSET', jobKey, 'state', 'leased', 'token', token, 'attempts', attempt,
+    'leasedAt', now, 'holder', holder)
+end
+
 -- Removes the job's current stream entry (acked and deleted), if it has one.
 local function release_entry(base, jobKey)
   local current = redis.call('HMGET', jobKey, 'entry', 'priority')
