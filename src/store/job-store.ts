@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { GROUP, Keys } from './keys.js';
+import { packArgs } from './arg-pack.js';
 import { queuePacked, type PackedGroup } from './packed.js';
 import { defineScripts, queueScript, runScript } from './scripts.js';
 import type {
@@ -151,7 +152,7 @@ export class JobStore {
         args.push(leaseTokens.length, ...leaseTokens);
         asked += count;
       }
-      queueScript(pipeline, 'fetch', [this.keys.levels(first, queue)], args, true);
+      queueScript(pipeline, 'fetch', [this.keys.levels(first, queue)], [packArgs(args)], true);
     }
     const results: FetchResult[] = [];
     for (const reply of await execPipeline(pipeline)) {

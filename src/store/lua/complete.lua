@@ -2,29 +2,31 @@
 -- broker being the lease's holder. Packed (see packed.ts): one call carries the
 -- jobs of many tenants.
 -- KEYS[1] any key of the first tenant (routes the call)
--- ARGV[1] now (ms)  ARGV[2] retention of a finished job (ms)  ARGV[3] this broker's consumer name
+-- ARGV[1] the values below (ARGS), packed (see arg-pack.ts)
+-- ARGS[1] now (ms)  ARGS[2] retention of a finished job (ms)  ARGS[3] this broker's consumer name
 -- then per tenant: its tenant key base, its job count, then per job 6 values:
 --   id, queue, lease token, result, stream entry, priority
 -- Returns per job, in argument order, 0 recorded | 1 stale (not the current
 -- lease, or held by another broker) | 2 no such job
 -- @include common
-local now, retention, holder = ARGV[1], ARGV[2], ARGV[3]
+local ARGS = packed_args()
+local now, retention, holder = ARGS[1], ARGS[2], ARGS[3]
 local out = {}
-each_group(4, 1, function(tenant, i, n)
+each_group(ARGS, 4, 1, function(tenant, i, n)
   local tenantBase = tenant[1]
   for _ = 1, n do
-    local jobKey = tenantBase .. 'job:' .. ARGV[i]
+    local jobKey = tenantBase .. 'job:' .. ARGS[i]
     local job = redis.call('HMGET', jobKey, 'state', 'token', 'holder')
     if not job[1] then
       out[#out + 1] = 2
-    elseif job[1] ~= 'leased' or job[2] ~= ARGV[i + 2] or job[3] ~= holder then
+    elseif job[1] ~= 'leased' or job[2] ~= ARGS[i + 2] or job[3] ~= holder then
       out[#out + 1] = 1
     else
       -- the broker holding the lease knows its entry: no need to read it back
-      local stream = tenantBase .. ARGV[i + 1] .. ':ready:' .. ARGV[i + 5]
-      redis.call('XACK', stream, GROUP, ARGV[i + 4])
-      redis.call('XDEL', stream, ARGV[i + 4])
-      redis.call('HSET', jobKey, 'state', 'completed', 'result', ARGV[i + 3], 'finishedAt', now,
+      local stream = tenantBase .. ARGS[i + 1] .. ':ready:' .. ARGS[i + 5]
+      redis.call('XACK', stream, GROUP, ARGS[i + 4])
+      redis.call('XDEL', stream, ARGS[i + 4])
+      redis.call('HSET', jobKey, 'state', 'completed', 'result', ARGS[i + 3], 'finishedAt', now,
         'token', '', 'entry', '')
       redis.call('PEXPIRE', jobKey, retention)
       out[#out + 1] = 0

@@ -3,7 +3,8 @@
 -- packed.ts): one call carries the jobs of many tenant×queues, which keeps the
 -- per-job cost low when a batch spreads over many tenants.
 -- KEYS[1] any key of the first tenant (routes the call)
--- ARGV[1] now (ms)   ARGV[2] idempotency TTL (ms)
+-- ARGV[1] the values below (ARGS), packed (see arg-pack.ts)
+-- ARGS[1] now (ms)   ARGS[2] idempotency TTL (ms)
 -- then per tenant×queue, 5 values: tenant×queue key base, job key base,
 --   idempotency key base, max queued (0 = no limit), queue name;
 --   its job count, then per job 11 values: id, idempotency key or '', run at,
@@ -12,10 +13,11 @@
 -- Returns per job, in argument order, two values:
 --   0, jobId (stored) | 1, firstJobId (duplicate) | 2, queued (over the limit)
 -- @include common
-local now, idemTtl = tonumber(ARGV[1]), ARGV[2]
+local ARGS = packed_args()
+local now, idemTtl = tonumber(ARGS[1]), ARGS[2]
 local out = {}
 
-each_group(3, 5, function(group, i, n)
+each_group(ARGS, 3, 5, function(group, i, n)
   local base, jobBase, idemBase, maxQueued, queue =
     group[1], group[2], group[3], tonumber(group[4]), group[5]
   local delayed = base .. 'delayed'
@@ -28,7 +30,7 @@ each_group(3, 5, function(group, i, n)
   end
   local streams = {} -- ready stream of each priority level, ensured once per group
   for _ = 1, n do
-    local jobId, idem, runAt, priority = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
+    local jobId, idem, runAt, priority = ARGS[i], ARGS[i + 1], tonumber(ARGS[i + 2]), ARGS[i + 3]
     local first = idem ~= '' and redis.call('GET', idemBase .. idem)
     if first then
       out[#out + 1] = 1
@@ -50,9 +52,9 @@ each_group(3, 5, function(group, i, n)
         end
         entry = redis.call('XADD', stream, '*', 'j', jobId)
       end
-      redis.call('HSET', jobBase .. jobId, 'queue', queue, 'payload', ARGV[i + 4], 'priority', priority,
-        'maxAttempts', ARGV[i + 5], 'backoffInitialMs', ARGV[i + 6], 'backoffMaxMs', ARGV[i + 7],
-        'timeoutMs', ARGV[i + 8], 'headers', ARGV[i + 9], 'createdAt', ARGV[i + 10], 'runAt', runAt,
+      redis.call('HSET', jobBase .. jobId, 'queue', queue, 'payload', ARGS[i + 4], 'priority', priority,
+        'maxAttempts', ARGS[i + 5], 'backoffInitialMs', ARGS[i + 6], 'backoffMaxMs', ARGS[i + 7],
+        'timeoutMs', ARGS[i + 8], 'headers', ARGS[i + 9], 'createdAt', ARGS[i + 10], 'runAt', runAt,
         'idem', idem, 'state', state, 'entry', entry)
       if queued >= 0 then queued = queued + 1 end
       out[#out + 1] = 0

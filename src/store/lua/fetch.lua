@@ -7,7 +7,8 @@
 -- the tokens given, as lease.lua would: one round trip less for a job that
 -- arrives while a worker waits.
 -- KEYS[1] any key of the first tenant (routes the call)
--- ARGV[1] consumer  ARGV[2] now (ms)  ARGV[3] most delayed jobs to promote per tenant×queue
+-- ARGV[1] the values below (ARGS), packed (see arg-pack.ts)
+-- ARGS[1] consumer  ARGS[2] now (ms)  ARGS[3] most delayed jobs to promote per tenant×queue
 -- then per tenant×queue (a group of each_group): tenant×queue key base, job key
 --   base, count, the number of jobs to lease at once L (0 = none), then L lease tokens
 -- Returns per tenant×queue, in argument order: nextDueMs or -1, idle (1 = no
@@ -15,7 +16,8 @@
 --   first ones were leased, then per job (attempts as before any lease):
 --   id, entry, priority, attempts, maxAttempts, timeoutMs, payload, headers, createdAt, runAt
 -- @include common
-local consumer, now, promoteLimit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local ARGS = packed_args()
+local consumer, now, promoteLimit = ARGS[1], tonumber(ARGS[2]), tonumber(ARGS[3])
 local out = {}
 
 local function fetch(base, jobBase, count, tokens)
@@ -70,8 +72,8 @@ local function fetch(base, jobBase, count, tokens)
   end
 end
 
-each_group(4, 3, function(part, i, n)
-  fetch(part[1], part[2], tonumber(part[3]), {unpack(ARGV, i, i + n - 1)})
+each_group(ARGS, 4, 3, function(part, i, n)
+  fetch(part[1], part[2], tonumber(part[3]), {unpack(ARGS, i, i + n - 1)})
   return i + n
 end)
 return out

@@ -3,20 +3,22 @@
 -- (cancelled, or reclaimed and re-queued) is skipped. Packed (see packed.ts):
 -- one call carries the jobs of many tenants.
 -- KEYS[1] any key of the first tenant (routes the call)
--- ARGV[1] now (ms)  ARGV[2] this broker's consumer name (the holder)
+-- ARGV[1] the values below (ARGS), packed (see arg-pack.ts)
+-- ARGS[1] now (ms)  ARGS[2] this broker's consumer name (the holder)
 -- then per tenant: its job key base, its job count, then per job 4 values:
 --   id, entry, token, attempt number (attempts so far + 1)
 -- Returns per job, in argument order, 1 leased or 0 skipped
 -- @include common
-local now, holder = ARGV[1], ARGV[2]
+local ARGS = packed_args()
+local now, holder = ARGS[1], ARGS[2]
 local out = {}
-each_group(3, 1, function(tenant, i, n)
+each_group(ARGS, 3, 1, function(tenant, i, n)
   for _ = 1, n do
-    local jobKey = tenant[1] .. ARGV[i]
+    local jobKey = tenant[1] .. ARGS[i]
     local job = redis.call('HMGET', jobKey, 'state', 'entry')
-    if job[1] == 'waiting' and job[2] == ARGV[i + 1] then
+    if job[1] == 'waiting' and job[2] == ARGS[i + 1] then
       -- whoever holds the entry alone may lease the job, so the fetched count is current
-      start_lease(jobKey, ARGV[i + 2], ARGV[i + 3], now, holder)
+      start_lease(jobKey, ARGS[i + 2], ARGS[i + 3], now, holder)
       out[#out + 1] = 1
     else
       out[#out + 1] = 0

@@ -66,15 +66,21 @@ local function fail_attempt(base, jobKey, jobId, now, message, retryable, retryA
   return {2, 0}
 end
 
--- Walks the groups a packed call carries from ARGV[first] on (see packed.ts):
+-- The arguments of a packed call: one MessagePack array of strings in ARGV[1]
+-- (see arg-pack.ts), read like ARGV.
+local function packed_args()
+  return cmsgpack.unpack(ARGV[1])
+end
+
+-- Walks the groups a packed call carries from args[first] on (see packed.ts):
 -- each is `headerSize` values, a count n, then n items. Calls
--- visit(header, i, n) per group, i being the ARGV index of its first item; the
--- visitor reads its items and returns the ARGV index after the last one.
-local function each_group(first, headerSize, visit)
+-- visit(header, i, n) per group, i being the index of its first item; the
+-- visitor reads its items and returns the index after the last one.
+local function each_group(args, first, headerSize, visit)
   local i = first
-  while i <= #ARGV do
-    local header = {unpack(ARGV, i, i + headerSize - 1)}
-    local n = tonumber(ARGV[i + headerSize])
+  while i <= #args do
+    local header = {unpack(args, i, i + headerSize - 1)}
+    local n = tonumber(args[i + headerSize])
     i = visit(header, i + headerSize + 1, n)
   end
 end

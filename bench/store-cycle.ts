@@ -1,0 +1,161 @@
+/**
+ * `npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3]`
+ *
+ * The store alone, without gRPC, scheduler or workers: per round, `jobs` jobs
+ * spread over `tenants` tenants go through JobStore enqueue (batches of 1,000),
+ * fetch, lease and complete, as the broker calls them. Prints the CPU per job
+ * of this process (ioredis, argument packing, reply parsing) and of Redis (the
+ * scripts), per step, and writes bench/results/store-cycle-<timestamp>.json.
+ * Steadier than the end-to-end scenarios for A/B runs of store changes: run it
+ * in two trees and compare. Starts and stops its own redis-server.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import { Redis } from 'ioredis';
+
+import { startLocalRedis } from '../src/redis/local-server.js';
+import { JobStore } from '../src/store/job-store.js';
+import type { FetchedJob, NewJob } from '../src/store/types.js';
+import { cpuSeconds } from './lib/proc.js';
+import { REPO_ROOT } from './lib/rota-broker.js';
+
+const BATCH = 1000;
+const STEPS = ['enqueue', 'fetch', 'lease', 'complete'] as const;
+type Step = (typeof STEPS)[number];
+
+const { values } = parseArgs({
+  options: {
+    tenants: { type: 'string', default: '1,10000' },
+    jobs: { type: 'string', default: '50000' },
+    rounds: { type: 'string', default: '3' },
+    help: { type: 'boolean', default: false },
+  },
+});
+if (values.help) {
+  console.log(
+    'Usage: npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3]\n' +
+      'CPU per job of the store (this process and Redis) through enqueue, fetch, lease, complete.',
+  );
+  process.exit(0);
+}
+const tenantCounts = values.tenants.split(',').map(Number);
+const jobs = Number(values.jobs);
+const rounds = Number(values.rounds);
+if ([...tenantCounts, jobs, rounds].some((n) => !Number.isInteger(n) || n < 1)) {
+  console.error('--tenants, --jobs and --rounds take positive integers');
+  process.exit(2);
+}
+
+interface RoundResult {
+  tenants: number;
+  nodeUsPerJob: number;
+  redisUsPerJob: number;
+  redisUsPerJobByStep: Record<Step, number>;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'rota-store-cycle-'));
+const server = await startLocalRedis({ dir, appendonly: false });
+const redis = new Redis(server.url);
+const store = new JobStore(redis, {
+  keyPrefix: 'cycle:',
+  consumer: 'cycle-broker',
+  completedRetentionMs: 60_000,
+  deadRetentionMs: 60_000,
+  idempotencyRetentionMs: 60_000,
+});
+const redisCpu = (): number => cpuSeconds(server.pid!) * 1e6;
+
+async function round(tenants: number): Promise<RoundResult> {
+  const byStep = { enqueue: 0, fetch: 0, lease: 0, complete: 0 };
+  const timed = async <T>(step: Step, work: () => Promise<T>): Promise<T> => {
+    const before = redisCpu();
+    const result = await work();
+    byStep[step] += redisCpu() - before;
+    return result;
+  };
+  await redis.flushall();
+  const nodeBefore = process.cpuUsage();
+  const redisBefore = redisCpu();
+  const now = Date.now();
+  for (let start = 0; start < jobs; start += BATCH) {
+    const batch = Array.from({ length: Math.min(BATCH, jobs - start) }, (_, k): NewJob => ({
+      id: randomUUID(),
+      tenant: `t${(start + k) % tenants}`,
+      queue: 'q',
+      payload: Buffer.from('{"n":1}'),
+      priority: 0,
+      maxAttempts: 3,
+      backoffInitialMs: 1000,
+      backoffMaxMs: 60_000,
+      timeoutMs: 30_000,
+      runAt: now,
+      idempotencyKey: '',
+      headers: {},
+      createdAt: now,
+    }));
+    await timed('enqueue', () => store.enqueue(batch, () => 0, now));
+  }
+  const perTenant = Math.max(1, Math.ceil(BATCH / tenants));
+  const wants = Array.from({ length: tenants }, (_, t) => ({ tenant: `t${t}`, count: perTenant }));
+  for (let done = 0; done < jobs;) {
+    const fetched: FetchedJob[] = (
+      await timed('fetch', () => store.fetch('q', wants, now))
+    ).flatMap((result) => result.jobs);
+    if (fetched.length === 0) throw new Error(`fetch found nothing after ${done} of ${jobs} jobs`);
+    const grants = fetched.map((job) => ({ job, token: randomUUID() }));
+    const attempts = await timed('lease', () => store.lease(grants, now));
+    if (attempts.includes(0)) throw new Error('a fetched job could not be leased');
+    const acks = grants.map(({ job, token }) => ({
+      tenant: job.tenant,
+      queue: job.queue,
+      jobId: job.id,
+      token,
+      result: Buffer.alloc(0),
+      entry: job.entry,
+      priority: job.priority,
+    }));
+    const outcomes = await timed('complete', () => store.complete(acks, now));
+    if (outcomes.some((outcome) => outcome !== 'ok')) throw new Error(`complete: ${outcomes[0]}`);
+    done += fetched.length;
+  }
+  const node = process.cpuUsage(nodeBefore);
+  const perJob = (us: number): number => Math.round((us / jobs) * 10) / 10;
+  return {
+    tenants,
+    nodeUsPerJob: perJob(node.user + node.system),
+    redisUsPerJob: perJob(redisCpu() - redisBefore),
+    redisUsPerJobByStep: Object.fromEntries(
+      STEPS.map((step) => [step, perJob(byStep[step])]),
+    ) as Record<Step, number>,
+  };
+}
+
+const results: RoundResult[] = [];
+try {
+  for (const tenants of tenantCounts) {
+    await round(tenants); // warm-up: JIT, script cache, Redis allocations
+    for (let r = 0; r < rounds; r++) {
+      const result = await round(tenants);
+      results.push(result);
+      const steps = STEPS.map((step) => `${step} ${result.redisUsPerJobByStep[step]}`).join(', ');
+      console.log(
+        `${tenants} tenants: this process ${result.nodeUsPerJob} µs/job, ` +
+          `Redis ${result.redisUsPerJob} µs/job (${steps})`,
+      );
+    }
+  }
+} finally {
+  redis.disconnect();
+  await server.kill();
+  rmSync(dir, { recursive: true, force: true });
+}
+const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, 'Z');
+const out = join(REPO_ROOT, 'bench', 'results');
+mkdirSync(out, { recursive: true });
+const file = join(out, `store-cycle-${stamp}.json`);
+writeFileSync(file, JSON.stringify({ jobs, batch: BATCH, results }, null, 2));
+console.log(`→ ${file}`);
