@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { GROUP, Keys } from './keys.js';
-import { packArgs } from './arg-pack.js';
+import { packArgs, unpackReply } from './cmsgpack.js';
 import { queuePacked, type PackedGroup } from './packed.js';
 import { defineScripts, queueScript, runScript } from './scripts.js';
 import type {
@@ -115,15 +115,15 @@ export class JobStore {
     const replies = (await execPipeline(pipeline)).slice(tenantsByQueue.size);
     const outcomes = new Array<EnqueueOutcome>(jobs.length);
     replies.forEach((reply, call) => {
-      const values = reply as Array<number | string>;
+      const values = unpackReply(reply as Buffer);
       calls[call]!.forEach((index, k) => {
         const code = Number(values[2 * k]);
-        const value = values[2 * k + 1];
+        const value = values[2 * k + 1]!;
         outcomes[index] =
           code === 0
-            ? { kind: 'stored', jobId: String(value) }
+            ? { kind: 'stored', jobId: value.toString() }
             : code === 1
-              ? { kind: 'duplicate', jobId: String(value) }
+              ? { kind: 'duplicate', jobId: value.toString() }
               : { kind: 'full', queued: Number(value) };
       });
     });
@@ -156,7 +156,7 @@ export class JobStore {
     }
     const results: FetchResult[] = [];
     for (const reply of await execPipeline(pipeline)) {
-      const values = reply as Array<Buffer | number>;
+      const values = unpackReply(reply as Buffer);
       for (let i = 0; i < values.length;) {
         const { tenant } = wants[results.length]!;
         const nextDue = Number(values[i]);
@@ -209,7 +209,7 @@ export class JobStore {
     const replies = await execPipeline(pipeline);
     const attempts = new Array<number>(grants.length).fill(0);
     replies.forEach((reply, call) => {
-      (reply as number[]).forEach((leased, k) => {
+      unpackReply(reply as Buffer).forEach((leased, k) => {
         const index = calls[call]![k]!;
         if (Number(leased) === 1) attempts[index] = grants[index]!.job.attempts + 1;
       });
@@ -247,7 +247,7 @@ export class JobStore {
     const replies = await execPipeline(pipeline);
     const outcomes = new Array<AckOutcome>(acks.length);
     replies.forEach((reply, call) => {
-      (reply as number[]).forEach(
+      unpackReply(reply as Buffer).forEach(
         (code, k) => (outcomes[calls[call]![k]!] = ACK_OUTCOMES[Number(code)] ?? 'unknown'),
       );
     });

@@ -1,5 +1,5 @@
 import type { ChainableCommander } from 'ioredis';
-import { packArgs } from './arg-pack.js';
+import { packArgs } from './cmsgpack.js';
 import { queueScript, type ScriptArg, type ScriptName } from './scripts.js';
 
 /** Most jobs in one script call: bounds the time Redis spends in one script. */
@@ -18,9 +18,10 @@ export interface PackedGroup {
 /**
  * Queues script calls that each carry the jobs of many tenants, up to
  * SCRIPT_BATCH jobs per call. The arguments, packed into ARGV[1] (see
- * arg-pack.ts), are `shared`, then per group its header, its job count and per
+ * cmsgpack.ts), are `shared`, then per group its header, its job count and per
  * job `itemArgs(index)`; the script walks them with `each_group`
- * (lua/includes/common.lua). Returns, per call queued, the job
+ * (lua/includes/common.lua), and answers one packed list (read it with
+ * unpackReply). Returns, per call queued, the job
  * indexes in the order the script answers them.
  *
  * Why: with one call per tenant, 10,000 active tenants of a few jobs each cost
@@ -42,7 +43,7 @@ export function queuePacked(
   let routingKey = '';
   const flush = (): void => {
     if (order.length === 0) return;
-    queueScript(pipeline, name, [routingKey], [packArgs(args)]);
+    queueScript(pipeline, name, [routingKey], [packArgs(args)], true);
     calls.push(order);
     order = [];
   };

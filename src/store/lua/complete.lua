@@ -2,12 +2,13 @@
 -- broker being the lease's holder. Packed (see packed.ts): one call carries the
 -- jobs of many tenants.
 -- KEYS[1] any key of the first tenant (routes the call)
--- ARGV[1] the values below (ARGS), packed (see arg-pack.ts)
+-- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
 -- ARGS[1] now (ms)  ARGS[2] retention of a finished job (ms)  ARGS[3] this broker's consumer name
 -- then per tenant: its tenant key base, its job count, then per job 6 values:
 --   id, queue, lease token, result, stream entry, priority
--- Returns per job, in argument order, 0 recorded | 1 stale (not the current
--- lease, or held by another broker) | 2 no such job
+-- Returns one cmsgpack-packed list (see cmsgpack.ts), per job in argument
+-- order: 0 recorded | 1 stale (not the current lease, or held by another
+-- broker) | 2 no such job
 -- @include common
 local ARGS = packed_args()
 local now, retention, holder = ARGS[1], ARGS[2], ARGS[3]
@@ -35,4 +36,4 @@ each_group(ARGS, 4, 1, function(tenant, i, n)
   end
   return i
 end)
-return out
+return cmsgpack.pack(out)

@@ -3,14 +3,15 @@
 -- packed.ts): one call carries the jobs of many tenant×queues, which keeps the
 -- per-job cost low when a batch spreads over many tenants.
 -- KEYS[1] any key of the first tenant (routes the call)
--- ARGV[1] the values below (ARGS), packed (see arg-pack.ts)
+-- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
 -- ARGS[1] now (ms)   ARGS[2] idempotency TTL (ms)
 -- then per tenant×queue, 5 values: tenant×queue key base, job key base,
 --   idempotency key base, max queued (0 = no limit), queue name;
 --   its job count, then per job 11 values: id, idempotency key or '', run at,
 --   priority, payload, max attempts, backoff initial ms, backoff max ms,
 --   timeout ms, headers JSON, created at
--- Returns per job, in argument order, two values:
+-- Returns one cmsgpack-packed list (see cmsgpack.ts), per job in argument
+-- order, two values:
 --   0, jobId (stored) | 1, firstJobId (duplicate) | 2, queued (over the limit)
 -- @include common
 local ARGS = packed_args()
@@ -64,4 +65,4 @@ each_group(ARGS, 3, 5, function(group, i, n)
   end
   return i
 end)
-return out
+return cmsgpack.pack(out)

@@ -7,13 +7,13 @@
 -- the tokens given, as lease.lua would: one round trip less for a job that
 -- arrives while a worker waits.
 -- KEYS[1] any key of the first tenant (routes the call)
--- ARGV[1] the values below (ARGS), packed (see arg-pack.ts)
+-- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
 -- ARGS[1] consumer  ARGS[2] now (ms)  ARGS[3] most delayed jobs to promote per tenant×queue
 -- then per tenant×queue (a group of each_group): tenant×queue key base, job key
 --   base, count, the number of jobs to lease at once L (0 = none), then L lease tokens
--- Returns per tenant×queue, in argument order: nextDueMs or -1, idle (1 = no
---   ready, leased or delayed job at all), the number of jobs n, how many of the
---   first ones were leased, then per job (attempts as before any lease):
+-- Returns one cmsgpack-packed list (see cmsgpack.ts): per tenant×queue, in
+--   argument order, nextDueMs or -1, idle (1 = no ready, leased or delayed job
+--   at all), the number of jobs n, how many of the first ones were leased, then per job (attempts as before any lease):
 --   id, entry, priority, attempts, maxAttempts, timeoutMs, payload, headers, createdAt, runAt
 -- @include common
 local ARGS = packed_args()
@@ -76,4 +76,4 @@ each_group(ARGS, 4, 3, function(part, i, n)
   fetch(part[1], part[2], tonumber(part[3]), {unpack(ARGS, i, i + n - 1)})
   return i + n
 end)
-return out
+return cmsgpack.pack(out)

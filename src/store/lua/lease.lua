@@ -3,11 +3,12 @@
 -- (cancelled, or reclaimed and re-queued) is skipped. Packed (see packed.ts):
 -- one call carries the jobs of many tenants.
 -- KEYS[1] any key of the first tenant (routes the call)
--- ARGV[1] the values below (ARGS), packed (see arg-pack.ts)
+-- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
 -- ARGS[1] now (ms)  ARGS[2] this broker's consumer name (the holder)
 -- then per tenant: its job key base, its job count, then per job 4 values:
 --   id, entry, token, attempt number (attempts so far + 1)
--- Returns per job, in argument order, 1 leased or 0 skipped
+-- Returns one cmsgpack-packed list (see cmsgpack.ts), per job in argument
+-- order: 1 leased or 0 skipped
 -- @include common
 local ARGS = packed_args()
 local now, holder = ARGS[1], ARGS[2]
@@ -27,4 +28,4 @@ each_group(ARGS, 3, 1, function(tenant, i, n)
   end
   return i
 end)
-return out
+return cmsgpack.pack(out)

@@ -67,7 +67,7 @@ local function fail_attempt(base, jobKey, jobId, now, message, retryable, retryA
 end
 
 -- The arguments of a packed call: one MessagePack array of strings in ARGV[1]
--- (see arg-pack.ts), read like ARGV.
+-- (see cmsgpack.ts), read like ARGV.
 local function packed_args()
   return cmsgpack.unpack(ARGV[1])
 end

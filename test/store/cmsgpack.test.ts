@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packArgs } from '../../src/store/arg-pack.js';
+import { packArgs, unpackReply } from '../../src/store/cmsgpack.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 // Redis's own cmsgpack reads what packArgs writes: each value comes back as
@@ -63,5 +63,64 @@ describe('packed script arguments', () => {
       expect(back.length).toBe(length);
       expect(back.at(-1)?.toString()).toBe(values.at(-1));
     }
+  });
+
+  it('reads what cmsgpack.pack writes: numbers of every width and sign, strings byte for byte', async () => {
+    const packed = (await redis.callBuffer(
+      'EVAL',
+      `return cmsgpack.pack({0, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296, 1733130000123,
+        -1, -32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649, 0.5, -2.25,
+        ARGV[1], ARGV[2], ARGV[3], ARGV[4], ''})`,
+      0,
+      Buffer.from([0, 0xc4, 0xff]),
+      'x'.repeat(40),
+      'y'.repeat(300),
+      'z'.repeat(70_000),
+    )) as Buffer;
+    expect(unpackReply(packed)).toEqual([
+      0,
+      127,
+      128,
+      255,
+      256,
+      65535,
+      65536,
+      4294967295,
+      4294967296,
+      1733130000123,
+      -1,
+      -32,
+      -33,
+      -128,
+      -129,
+      -32768,
+      -32769,
+      -2147483648,
+      -2147483649,
+      0.5,
+      -2.25,
+      Buffer.from([0, 0xc4, 0xff]),
+      Buffer.from('x'.repeat(40)),
+      Buffer.from('y'.repeat(300)),
+      Buffer.from('z'.repeat(70_000)),
+      Buffer.alloc(0),
+    ]);
+    const long = (await redis.callBuffer(
+      'EVAL',
+      'local t = {} for i = 1, 70000 do t[i] = i end return cmsgpack.pack(t)',
+      0,
+    )) as Buffer;
+    const values = unpackReply(long);
+    expect(values.length).toBe(70_000);
+    expect(values[69_999]).toBe(70_000);
+  });
+
+  it('refuses a reply that is not a list', () => {
+    expect(() => unpackReply(Buffer.from([0x81, 0xa1, 0x61, 0x01]))).toThrow(
+      /not a MessagePack array/,
+    );
+    expect(() => unpackReply(Buffer.from([0x91, 0x81]))).toThrow(
+      /unexpected MessagePack type 0x81/,
+    );
   });
 });
