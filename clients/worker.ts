@@ -38,6 +38,7 @@ import {
   toRotaError,
 } from './errors.js';
 import { reconnectDelayMs } from './reconnect.js';
+import { LazyAbort } from './lazy-abort.js';
 import {
   SpanKind,
   contextFromHeaders,
@@ -103,7 +104,8 @@ interface Session {
 interface HeldLease {
   readonly job: WorkerJob;
   readonly token: string;
-  readonly controller: AbortController;
+  /** Aborts the handler's ctx.signal when the lease is lost, cancelled or timed out. */
+  readonly abort: LazyAbort;
   phase: 'running' | 'acking' | 'dropped';
   ack: { complete: Complete } | { fail: Fail } | undefined;
   deadlineTimer: NodeJS.Timeout | undefined;
@@ -398,7 +400,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const held: HeldLease = {
       job,
       token: lease.lease_token,
-      controller: new AbortController(),
+      abort: new LazyAbort(),
       phase: 'running',
       ack: undefined,
       deadlineTimer: undefined,
@@ -419,9 +421,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   async #run(held: HeldLease, decodeError: unknown): Promise<void> {
-    const { job, controller } = held;
+    const { job, abort } = held;
     const ctx: HandlerContext = {
-      signal: controller.signal,
+      get signal() {
+        return abort.signal;
+      },
       attempt: job.attempt,
       progress: (value) => this.#reportProgress(held, value),
     };
@@ -450,16 +454,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     clearTimeout(held.deadlineTimer);
     if (held.phase !== 'running') {
-      endSpan(span, controller.signal.reason ?? 'lease lost');
+      endSpan(span, abort.reason ?? 'lease lost');
     } else {
       endSpan(span, outcome.ok ? undefined : outcome.error);
     }
     if (held.phase !== 'running') {
-      this.emit(
-        'failed',
-        job,
-        controller.signal.reason ?? new JobAbortedError(job.id, 'lease lost'),
-      );
+      this.emit('failed', job, abort.reason ?? new JobAbortedError(job.id, 'lease lost'));
       return;
     }
     if (outcome.ok) {
@@ -517,7 +517,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const wasRunning = held.phase === 'running';
     held.phase = 'dropped';
     this.#handlers.delete(held);
-    if (wasRunning) held.controller.abort(new JobAbortedError(id, reason));
+    if (wasRunning) held.abort.abort(new JobAbortedError(id, reason));
   }
 
   // ---- outgoing batches ---------------------------------------------------

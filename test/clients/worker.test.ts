@@ -178,6 +178,34 @@ describe('Worker', () => {
     expect((await producer.getJob('acme', jobId)).state).toBe('CANCELLED');
   });
 
+  it('hands an aborted signal to a handler that first reads it after the cancel', async () => {
+    const producer = rota.producer();
+    const started = gate<void>();
+    const cancelled = gate<void>();
+    const seen = gate<{ aborted: boolean; reason: unknown }>();
+    const worker = rota.worker({
+      queues: ['late'],
+      handler: async (_job, ctx) => {
+        started.open();
+        await cancelled.promise; // the signal is made on first use: not yet
+        seen.open({ aborted: ctx.signal.aborted, reason: ctx.signal.reason });
+      },
+    });
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'late' });
+    await started.promise;
+    expect(await producer.cancel('acme', jobId)).toEqual({ cancelled: true, state: 'CANCELLED' });
+    const failed = new Promise((resolve) => worker.once('failed', (_job, error) => resolve(error)));
+    // the broker's Cancel reaches the worker, which drops the job; then the handler looks
+    await waitFor(() => (worker.running === 0 ? true : undefined));
+    cancelled.open();
+    const { aborted, reason } = await seen.promise;
+    expect(aborted).toBe(true);
+    expect(reason).toBeInstanceOf(JobAbortedError);
+    expect((reason as Error).message).toBe('cancelled');
+    expect(await failed).toBe(reason);
+  });
+
   it('aborts the signal when the job’s timeoutMs passes', async () => {
     const producer = rota.producer();
     const aborted = gate<{ reason: unknown; elapsed: number; deadline: number | undefined }>();
