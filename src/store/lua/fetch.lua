@@ -20,15 +20,26 @@ local ARGS = packed_args()
 local consumer, now, promoteLimit = ARGS[1], tonumber(ARGS[2]), tonumber(ARGS[3])
 local out = {}
 
+local function earliest_due(delayed)
+  local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+  return first[2] and tonumber(first[2])
+end
+
 local function fetch(base, jobBase, count, tokens)
   local delayed = base .. 'delayed'
-  for _, jobId in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, promoteLimit)) do
-    redis.call('ZREM', delayed, jobId)
-    local jobKey = jobBase .. jobId
-    local job = redis.call('HMGET', jobKey, 'state', 'priority')
-    if job[1] == 'delayed' or job[1] == 'retrying' then
-      make_ready(base, jobKey, jobId, job[2])
+  -- The earliest delayed job says whether any is due and is the reply's
+  -- nextDue: one read in the common case of none due (or none at all).
+  local nextDue = earliest_due(delayed)
+  if nextDue and nextDue <= now then
+    for _, jobId in ipairs(redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, promoteLimit)) do
+      redis.call('ZREM', delayed, jobId)
+      local jobKey = jobBase .. jobId
+      local job = redis.call('HMGET', jobKey, 'state', 'priority')
+      if job[1] == 'delayed' or job[1] == 'retrying' then
+        make_ready(base, jobKey, jobId, job[2])
+      end
     end
+    nextDue = earliest_due(delayed)
   end
 
   local head = #out
@@ -63,9 +74,8 @@ local function fetch(base, jobBase, count, tokens)
   out[head + 3] = found
   out[head + 4] = math.min(found, #tokens)
 
-  local nextDue = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-  if nextDue[2] then out[head + 1] = tonumber(nextDue[2]) end
-  if found == 0 and not nextDue[2] then
+  if nextDue then out[head + 1] = nextDue end
+  if found == 0 and not nextDue then
     local backlog = 0
     for _, level in ipairs(levels) do backlog = backlog + redis.call('XLEN', base .. 'ready:' .. level) end
     if backlog == 0 then out[head + 2] = 1 end
