@@ -10,12 +10,15 @@ import type { ScriptArg } from './scripts.js';
  * the script opens with `cmsgpack.unpack(ARGV[1])`: what it reads is the same
  * strings ARGV would hold (numbers in decimal, Buffers byte for byte).
  *
- * Why: a packed call carries a few thousand arguments, and ioredis spends about
- * 9 µs of broker CPU per job turning them into RESP one by one (Redis about 2 µs
- * parsing them); as one blob it is about 2 µs and 0.3 µs (200 enqueue-shaped
- * jobs per call; bench/store-cycle.ts measures the whole store). Written here rather than with
- * msgpackr because Redis's cmsgpack predates the `bin` types and refuses them:
- * every value goes out as an old-style raw string (fixraw, raw16, raw32).
+ * Why: a packed call carries a few thousand arguments, and ioredis spent about
+ * 9 µs of broker CPU per job turning them into RESP one by one (Redis about
+ * 2 µs parsing them); as one blob it is about 2 µs and 0.3 µs (200
+ * enqueue-shaped jobs per call; bench/store-cycle.ts measures the whole
+ * store). Written here rather than with msgpackr because Redis's cmsgpack
+ * predates the `bin` types and refuses them: every value goes out as an
+ * old-style raw string (fixraw, raw16, raw32). A hand-written ASCII byte loop
+ * looked twice as fast as Buffer#write on repeated data but was 40% slower on
+ * the store's fresh strings (150 against 210 ns per value), so Buffer#write it is.
  */
 export function packArgs(values: readonly ScriptArg[]): Buffer {
   let size = 5;
@@ -40,27 +43,11 @@ export function packArgs(values: readonly ScriptArg[]): Buffer {
     const text = typeof value === 'number' ? String(value) : value;
     // reserve the smallest header that fits the worst case, then write the real length
     const headerSize = text.length * 3 < 32 ? 1 : text.length * 3 < 0x10000 ? 3 : 5;
-    const written =
-      writeShortAscii(out, at + headerSize, text) ?? out.write(text, at + headerSize, 'utf8');
+    const written = out.write(text, at + headerSize, 'utf8');
     writeRawHeader(out, at, written, headerSize);
     at += headerSize + written;
   }
   return out.subarray(0, at);
-}
-
-/**
- * Most values are short ASCII (ids, tokens, key bases, numbers), where a byte
- * loop is about twice as fast as Buffer#write's per-call setup. Undefined when
- * the text is long or not ASCII (then Buffer#write encodes it).
- */
-function writeShortAscii(out: Buffer, at: number, text: string): number | undefined {
-  if (text.length > 64) return undefined;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code > 0x7f) return undefined;
-    out[at + i] = code;
-  }
-  return text.length;
 }
 
 /** A fix-size header (`fixTag | length`) when length < fixLimit, else the 16- or 32-bit form. */
