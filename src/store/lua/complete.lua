@@ -13,6 +13,11 @@
 local ARGS = packed_args()
 local now, retention, holder = ARGS[1], ARGS[2], ARGS[3]
 local out = {}
+-- Entries to ack and delete, per stream: one XACK and one XDEL per stream and
+-- call. XDEL of the stream's first entry makes Redis look for the new first
+-- entry past the deleted ones, once per command: one by one, ack and delete
+-- cost 4.5 µs per job, 200 at a time 2.4 µs (a Lua loop on this Redis).
+local finished, streams = {}, {}
 each_group(ARGS, 4, 1, function(tenant, i, n)
   local tenantBase = tenant[1]
   for _ = 1, n do
@@ -25,8 +30,13 @@ each_group(ARGS, 4, 1, function(tenant, i, n)
     else
       -- the broker holding the lease knows its entry: no need to read it back
       local stream = tenantBase .. ARGS[i + 1] .. ':ready:' .. ARGS[i + 5]
-      redis.call('XACK', stream, GROUP, ARGS[i + 4])
-      redis.call('XDEL', stream, ARGS[i + 4])
+      local entries = finished[stream]
+      if not entries then
+        entries = {}
+        finished[stream] = entries
+        streams[#streams + 1] = stream
+      end
+      entries[#entries + 1] = ARGS[i + 4]
       redis.call('HSET', jobKey, 'state', 'completed', 'result', ARGS[i + 3], 'finishedAt', now,
         'token', '', 'entry', '')
       redis.call('PEXPIRE', jobKey, retention)
@@ -36,4 +46,8 @@ each_group(ARGS, 4, 1, function(tenant, i, n)
   end
   return i
 end)
+for _, stream in ipairs(streams) do
+  redis.call('XACK', stream, GROUP, unpack(finished[stream]))
+  redis.call('XDEL', stream, unpack(finished[stream]))
+end
 return cmsgpack.pack(out)
