@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { useBroker } from '../helpers/harness.js';
-import { eventually } from '../helpers/broker.js';
+import { call, eventually, rawClients } from '../helpers/broker.js';
+import type { Stats__Output } from '../../src/generated/rota/v1/Stats.js';
 import { autoComplete } from '../helpers/raw-worker.js';
 
 const h = useBroker();
@@ -109,6 +110,40 @@ describe('job lifecycle', () => {
         job.tenant,
         job.payload.toString(),
       ]);
+    }
+  });
+
+  it('acks and deletes the stream entries of one ack batch that spans queues and priorities', async () => {
+    // complete.lua gathers each stream's entries of a call into one XACK and one
+    // XDEL: an entry left behind would show as waiting, an unacked one as leased.
+    const jobs = ['qa', 'qb'].flatMap((queue) =>
+      [0, 5].flatMap((priority) => [1, 2].map(() => ({ tenant: 'spread', queue, priority }))),
+    );
+    const { results } = await h.enqueueBatch(jobs);
+    const w = await h.worker({ queues: ['qa', 'qb'], capacity: 8 });
+    const leases = await w.take(8);
+    w.send({
+      acks: {
+        completed: leases.map((lease) => ({
+          job_id: lease.job_id,
+          lease_token: lease.lease_token,
+          result: Buffer.from('ok'),
+        })),
+      },
+    });
+    for (const { job_id } of results) await h.waitState('spread', job_id, 'COMPLETED');
+    expect(w.ackOutcomes()).toEqual([]);
+    const clients = rawClients(h.broker.address);
+    try {
+      for (const queue of ['qa', 'qb']) {
+        const { entries } = await call<{ queue: string; tenant: string }, Stats__Output>(
+          clients.admin.GetStats.bind(clients.admin),
+          { queue, tenant: 'spread' },
+        );
+        expect(entries).toMatchObject([{ queue, tenant: 'spread', waiting: '0', leased: '0' }]);
+      }
+    } finally {
+      clients.close();
     }
   });
 
