@@ -20,9 +20,9 @@ export interface PackedGroup {
  * SCRIPT_BATCH jobs per call. The arguments, packed into ARGV[1] (see
  * cmsgpack.ts), are `shared`, then per group its header, its job count and per
  * job `itemArgs(index)`; the script walks them with `each_group`
- * (lua/includes/common.lua), and answers one packed list (read it with
- * unpackReply). Returns, per call queued, the job
- * indexes in the order the script answers them.
+ * (lua/includes/common.lua) and answers one packed list (read it with
+ * unpackReply). Returns, per call queued, the job indexes in the order the
+ * script answers them.
  *
  * Why: with one call per tenant, 10,000 active tenants of a few jobs each cost
  * a script call (an ioredis command, a reply, an EVALSHA) per job or two, and
