@@ -85,7 +85,12 @@ export interface ReclaimOutcome {
   readonly requeued: number;
   readonly retrying: number;
   readonly dead: number;
+  /** Earliest run time in the delayed set (delayed jobs and retries), if any. */
   readonly nextRunAt: number | undefined;
+  /** A ready stream holds entries no broker has read yet. */
+  readonly unread: boolean;
+  /** Entries read and not yet acked: leased or prefetched, by any broker. */
+  readonly pending: number;
 }
 
 export interface QueueDepth {

@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
 
 const h = useBroker();
@@ -66,5 +68,40 @@ describe('broker restart', () => {
     // Only the leases nobody re-attached ran twice; prefetched jobs did not lose an attempt.
     for (const [id, count] of attempts)
       expect([id, count]).toEqual([id, lost.includes(id) ? 2 : 1]);
+  });
+
+  it('follows, after a restart, the tenants with unread or delayed jobs and drops the empty ones', async () => {
+    // The recovery sweep fetches only tenants that have something to fetch, and
+    // once each tenant with nothing at all (that fetch drops it from the index).
+    const queue = 'sweep';
+    const index = `${h.broker.config.keyPrefix}:queue:${queue}:tenants`;
+    const redis = new Redis(h.redis.url);
+    try {
+      const first = await h.worker({ queues: [queue], capacity: 5 });
+      const { job_id: doneId } = await h.enqueue({ tenant: 'gone', queue });
+      const [done] = await first.take(1);
+      first.complete(done!);
+      await h.waitState('gone', doneId, 'COMPLETED');
+      first.drop();
+      const { results } = await h.enqueueBatch([1, 2, 3].map(() => ({ tenant: 'now', queue })));
+      const { job_id: laterId } = await h.enqueue({ tenant: 'later', queue, delay_ms: 1500 });
+      expect((await redis.smembers(index)).sort()).toEqual(['gone', 'later', 'now']);
+
+      await h.broker.kill();
+      await h.restartBroker();
+      const after = await h.worker({ queues: [queue], capacity: 5 });
+      const leases = await after.take(4, 15_000);
+      expect(leases.map((l) => l.job_id).sort()).toEqual(
+        [...results.map((r) => r.job_id), laterId].sort(),
+      );
+      const later = leases.find((l) => l.job_id === laterId)!;
+      expect((await h.getJob('later', laterId)).attempts).toBe(1);
+      expect(later.tenant).toBe('later');
+      await eventually(async () =>
+        (await redis.smembers(index)).includes('gone') ? undefined : true,
+      );
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -6,11 +6,13 @@
 -- ARGV[1] tenant×queue key base  ARGV[2] job key base  ARGV[3] consumer
 -- ARGV[4] min idle (ms)  ARGV[5] now (ms)  ARGV[6] random in [0, 1)
 -- ARGV[7] retention of a dead job (ms)  ARGV[8] most entries per stream
--- Returns {requeued, retrying, dead, earliest retry run-at or -1}
+-- Returns {requeued, retrying, dead, earliest run-at in the delayed set or -1,
+--   1 when a ready stream holds entries no broker has read (else 0),
+--   entries read and not yet acked (leased or prefetched, by any broker)}
 -- @include common
 local base, jobBase, now = ARGV[1], ARGV[2], tonumber(ARGV[5])
 local random = tonumber(ARGV[6])
-local out = {0, 0, 0, -1}
+local out = {0, 0, 0, -1, 0, 0}
 for _, level in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local stream = base .. 'ready:' .. level
   local claimed = redis.call('XAUTOCLAIM', stream, GROUP, ARGV[3], ARGV[4], '0-0', 'COUNT', ARGV[8])
@@ -33,7 +35,6 @@ for _, level in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
           'lease expired: its holder stopped renewing it', true, 0, random, tonumber(ARGV[7]))
         if outcome[1] == 1 then
           out[2] = out[2] + 1
-          if out[4] == -1 or outcome[2] < out[4] then out[4] = outcome[2] end
         else
           out[3] = out[3] + 1
         end
@@ -43,5 +44,11 @@ for _, level in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
       end
     end
   end
+  -- what is left tells the sweep whether a fetch would find anything
+  local pending, unread = group_state(stream)
+  out[6] = out[6] + pending
+  if unread then out[5] = 1 end
 end
+local nextDue = redis.call('ZRANGE', base .. 'delayed', 0, 0, 'WITHSCORES')
+if nextDue[2] then out[4] = tonumber(nextDue[2]) end
 return out

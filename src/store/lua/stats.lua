@@ -8,20 +8,10 @@ local base = ARGV[1]
 local waiting, leased, oldest = 0, 0, -1
 for _, level in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local stream = base .. 'ready:' .. level
-  local length = redis.call('XLEN', stream)
-  local lastDelivered = '0-0'
-  for _, group in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
-    local fields = {}
-    for i = 1, #group, 2 do fields[group[i]] = group[i + 1] end
-    if fields['name'] == GROUP then
-      leased = leased + fields['pending']
-      length = length - fields['pending']
-      lastDelivered = fields['last-delivered-id']
-    end
-  end
-  waiting = waiting + length
+  local pending, first = group_state(stream)
+  leased = leased + pending
+  waiting = waiting + redis.call('XLEN', stream) - pending
   -- entries after the group's last delivered id were never read: the oldest waiting job
-  local first = redis.call('XRANGE', stream, '(' .. lastDelivered, '+', 'COUNT', 1)[1]
   if first then
     local ms = tonumber(string.match(first[1], '^(%d+)'))
     if oldest == -1 or ms < oldest then oldest = ms end

@@ -12,6 +12,22 @@ local function ensure_level(base, level)
   return stream
 end
 
+-- The consumer group's pending count on a ready stream, and its first entry
+-- after the group's last delivered id (never read by a broker), if any.
+local function group_state(stream)
+  local pending, lastDelivered = 0, '0-0'
+  for _, group in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    local fields = {}
+    for i = 1, #group, 2 do fields[group[i]] = group[i + 1] end
+    if fields['name'] == GROUP then
+      pending = fields['pending']
+      lastDelivered = fields['last-delivered-id']
+    end
+  end
+  local unread = redis.call('XRANGE', stream, '(' .. lastDelivered, '+', 'COUNT', 1)[1]
+  return pending, unread
+end
+
 -- Appends the job to the tail of its ready stream and marks it waiting.
 local function make_ready(base, jobKey, jobId, level)
   local entry = redis.call('XADD', ensure_level(base, level), '*', 'j', jobId)
