@@ -13,17 +13,13 @@
 --   base, count, the number of jobs to lease at once L (0 = none), then L lease tokens
 -- Returns one cmsgpack-packed list (see cmsgpack.ts): per tenant×queue, in
 --   argument order, nextDueMs or -1, idle (1 = no ready, leased or delayed job
---   at all), the number of jobs n, how many of the first ones were leased, then per job (attempts as before any lease):
+--   at all), the number of jobs n, how many of the first ones were leased, then
+--   per job (attempts as before any lease):
 --   id, entry, priority, attempts, maxAttempts, timeoutMs, payload, headers, createdAt, runAt
 -- @include common
 local ARGS = packed_args()
 local consumer, now, promoteLimit = ARGS[1], tonumber(ARGS[2]), tonumber(ARGS[3])
 local out = {}
-
-local function earliest_due(delayed)
-  local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-  return first[2] and tonumber(first[2])
-end
 
 local function fetch(base, jobBase, count, tokens)
   local delayed = base .. 'delayed'

@@ -49,6 +49,5 @@ for _, level in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   out[6] = out[6] + pending
   if unread then out[5] = 1 end
 end
-local nextDue = redis.call('ZRANGE', base .. 'delayed', 0, 0, 'WITHSCORES')
-if nextDue[2] then out[4] = tonumber(nextDue[2]) end
+out[4] = earliest_due(base .. 'delayed') or -1
 return out

@@ -28,6 +28,12 @@ local function group_state(stream)
   return pending, unread
 end
 
+-- Run time of the earliest job in a delayed set, or nil when it is empty.
+local function earliest_due(delayed)
+  local first = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+  return first[2] and tonumber(first[2])
+end
+
 -- Appends the job to the tail of its ready stream and marks it waiting.
 local function make_ready(base, jobKey, jobId, level)
   local entry = redis.call('XADD', ensure_level(base, level), '*', 'j', jobId)
