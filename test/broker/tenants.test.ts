@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -183,6 +184,36 @@ describe('weighted fair dispatch', () => {
     expect(holders()).toBe(1);
     expect(dedicated.leases.every((l) => l.tenant === 'arrive-other')).toBe(true);
     expect(shared.leases.filter((l) => l.tenant === 'arrive-capped')).toHaveLength(3);
+  });
+
+  it('gives back the slots of a direct dispatch whose fetch fails', async () => {
+    // The consumer group is destroyed under the broker, so the fetch that would
+    // lease the next job fails (NOGROUP) while its enqueue succeeds. With one
+    // slot and max_in_flight 1, a slot or limit not given back would hold the
+    // job forever; given back, the retry a second later serves it.
+    await h.setTenant({ tenant: 'faulty', max_in_flight: 1 });
+    const worker = await h.worker({ queues: ['fault'], capacity: 1 });
+    const { job_id: firstId } = await h.enqueue({ tenant: 'faulty', queue: 'fault' });
+    const [first] = await worker.take(1);
+    worker.complete(first!);
+    await h.waitState('faulty', firstId, 'COMPLETED');
+
+    const stream = `${h.broker.config.keyPrefix}:{faulty}:fault:ready:0`;
+    const redis = new Redis(h.redis.url);
+    try {
+      await redis.xgroup('DESTROY', stream, 'rota');
+      // its fetch went out behind the enqueue on the broker's connection: it has failed by now
+      const { job_id } = await h.enqueue({ tenant: 'faulty', queue: 'fault' });
+      await sleep(100);
+      expect(worker.leases).toHaveLength(1);
+      await redis.xgroup('CREATE', stream, 'rota', '0');
+      const [lease] = await worker.take(1, 5000);
+      expect(lease!.job_id).toBe(job_id);
+      expect(lease!.attempt).toBe(1);
+      expect((await h.getJob('faulty', job_id)).state).toBe('LEASED');
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('applies changed weights live, on every broker', async () => {
