@@ -1,9 +1,11 @@
 /**
- * `npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3]`
+ * `npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3] [--claim]`
  *
  * The store alone, without gRPC, scheduler or workers: per round, `jobs` jobs
  * spread over `tenants` tenants go through JobStore enqueue (batches of 1,000),
- * fetch, lease and complete, as the broker calls them. Prints the CPU per job
+ * fetch, lease and complete, as the broker calls them. With `--claim`, each
+ * enqueue batch claims its own jobs (as when workers wait for them) and they
+ * are leased and completed batch by batch, with no fetch. Prints the CPU per job
  * of this process (ioredis, argument packing, reply parsing) and of Redis (the
  * scripts), per step, and writes bench/results/store-cycle-<timestamp>.json.
  * Steadier than the end-to-end scenarios for A/B runs of store changes: run it
@@ -32,13 +34,15 @@ const { values } = parseArgs({
     tenants: { type: 'string', default: '1,10000' },
     jobs: { type: 'string', default: '50000' },
     rounds: { type: 'string', default: '3' },
+    claim: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'Usage: npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3]\n' +
-      'CPU per job of the store (this process and Redis) through enqueue, fetch, lease, complete.',
+    'Usage: npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3] [--claim]\n' +
+      'CPU per job of the store (this process and Redis) through enqueue, fetch, lease, complete.\n' +
+      '--claim: each enqueue batch reads its own jobs (a claim), then lease and complete; no fetch.',
   );
   process.exit(0);
 }
@@ -77,6 +81,23 @@ async function round(tenants: number): Promise<RoundResult> {
     byStep[step] += redisCpu() - before;
     return result;
   };
+  const settle = async (fetched: FetchedJob[]): Promise<void> => {
+    const grants = fetched.map((job) => ({ job, token: randomUUID() }));
+    const attempts = await timed('lease', () => store.lease(grants, now));
+    if (attempts.includes(0)) throw new Error('a fetched job could not be leased');
+    const acks = grants.map(({ job, token }) => ({
+      tenant: job.tenant,
+      queue: job.queue,
+      jobId: job.id,
+      token,
+      result: Buffer.alloc(0),
+      entry: job.entry,
+      priority: job.priority,
+    }));
+    const outcomes = await timed('complete', () => store.complete(acks, now));
+    if (outcomes.some((outcome) => outcome !== 'ok')) throw new Error(`complete: ${outcomes[0]}`);
+  };
+  const perTenant = Math.max(1, Math.ceil(BATCH / tenants));
   await redis.flushall();
   const nodeBefore = process.cpuUsage();
   const redisBefore = redisCpu();
@@ -97,29 +118,24 @@ async function round(tenants: number): Promise<RoundResult> {
       headers: {},
       createdAt: now,
     }));
-    await timed('enqueue', () => store.enqueue(batch, () => 0, now));
+    const claim = values.claim ? (tenant: string) => ({ tenant, count: perTenant }) : undefined;
+    const { claimed } = await timed('enqueue', () => store.enqueue(batch, () => 0, now, claim));
+    if (!values.claim) continue;
+    const fetched = [...claimed.values()].flatMap((result) => {
+      if (result instanceof Error) throw result;
+      return result.jobs;
+    });
+    if (fetched.length !== batch.length)
+      throw new Error(`claimed ${fetched.length} of ${batch.length}`);
+    await settle(fetched);
   }
-  const perTenant = Math.max(1, Math.ceil(BATCH / tenants));
   const wants = Array.from({ length: tenants }, (_, t) => ({ tenant: `t${t}`, count: perTenant }));
-  for (let done = 0; done < jobs;) {
+  for (let done = values.claim ? jobs : 0; done < jobs;) {
     const fetched: FetchedJob[] = (
       await timed('fetch', () => store.fetch('q', wants, now))
     ).flatMap((result) => result.jobs);
     if (fetched.length === 0) throw new Error(`fetch found nothing after ${done} of ${jobs} jobs`);
-    const grants = fetched.map((job) => ({ job, token: randomUUID() }));
-    const attempts = await timed('lease', () => store.lease(grants, now));
-    if (attempts.includes(0)) throw new Error('a fetched job could not be leased');
-    const acks = grants.map(({ job, token }) => ({
-      tenant: job.tenant,
-      queue: job.queue,
-      jobId: job.id,
-      token,
-      result: Buffer.alloc(0),
-      entry: job.entry,
-      priority: job.priority,
-    }));
-    const outcomes = await timed('complete', () => store.complete(acks, now));
-    if (outcomes.some((outcome) => outcome !== 'ok')) throw new Error(`complete: ${outcomes[0]}`);
+    await settle(fetched);
     done += fetched.length;
   }
   const node = process.cpuUsage(nodeBefore);
@@ -157,5 +173,5 @@ const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, 'Z')
 const out = join(REPO_ROOT, 'bench', 'results');
 mkdirSync(out, { recursive: true });
 const file = join(out, `store-cycle-${stamp}.json`);
-writeFileSync(file, JSON.stringify({ jobs, batch: BATCH, results }, null, 2));
+writeFileSync(file, JSON.stringify({ jobs, batch: BATCH, claim: values.claim, results }, null, 2));
 console.log(`→ ${file}`);

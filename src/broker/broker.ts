@@ -7,7 +7,7 @@ import { TenantLimits, type Clock } from '../scheduler/index.js';
 import { JobStore } from '../store/job-store.js';
 import type { JobRecord, JobState, NewJob } from '../store/types.js';
 import type { BrokerConfig } from '../config.js';
-import { QueueDispatcher } from './dispatcher.js';
+import { QueueDispatcher, type PlannedFetch } from './dispatcher.js';
 import { Doorbell } from './doorbell.js';
 import { BrokerError, coerceError, invalidArgument, quoted } from './errors.js';
 import { LeaseManager } from './lease-manager.js';
@@ -184,21 +184,41 @@ export class Broker {
           )
         : undefined,
     );
-    let outcomes;
-    let fetchedEarly: Set<string>;
+    // Tenants with jobs runnable now: their dispatchers are told at once, and
+    // the fetch each needs rides on the enqueue script (a claim).
+    const runnable = new Set<string>();
+    for (const job of jobs) if (job.runAt <= now) runnable.add(`${job.queue}\n${job.tenant}`);
+    const told = new Set<string>();
+    const claims: Array<{ dispatcher: QueueDispatcher; request: PlannedFetch }> = [];
+    const claim = (tenant: string, queue: string): PlannedFetch | undefined => {
+      const dispatcher = this.dispatchers.get(queue);
+      const key = `${queue}\n${tenant}`;
+      if (!dispatcher || !runnable.has(key)) return undefined;
+      told.add(key);
+      const request = dispatcher.claim(tenant);
+      if (request) claims.push({ dispatcher, request });
+      return request;
+    };
+    let reply;
     try {
-      const storing = this.store.enqueue(jobs, (tenant) => this.tenants.maxQueued(tenant), now);
-      // The store has written its pipeline by now. A fetch issued at once goes
-      // out behind it on the same connection, so it finds the new jobs a round
-      // trip sooner than a fetch after the reply would (one wake-up less per job).
-      fetchedEarly = this.fetchRunnable(jobs, now);
-      outcomes = await storing;
+      reply = await this.store.enqueue(
+        jobs,
+        (tenant) => this.tenants.maxQueued(tenant),
+        now,
+        claim,
+      );
     } catch (error) {
       const failure = coerceError(error);
+      for (const { dispatcher, request } of claims) dispatcher.onFetchFailed([request], failure);
       for (const span of spans) if (span) endSpan(span, failure);
       throw failure;
     }
-    outcomes.forEach((outcome, k) => {
+    for (const { dispatcher, request } of claims) {
+      const result = reply.claimed.get(request)!;
+      if (result instanceof Error) dispatcher.onFetchFailed([request], result);
+      else dispatcher.onFetched(request, result, now);
+    }
+    reply.outcomes.forEach((outcome, k) => {
       const job = jobs[k]!;
       const position = positions[k]!;
       const span = spans[k];
@@ -219,7 +239,7 @@ export class Broker {
       if (outcome.kind !== 'stored') return;
       const dueAt = job.runAt > now ? job.runAt : 0;
       this.doorbell.ring(job.queue, job.tenant, dueAt);
-      if (!fetchedEarly.has(`${job.queue}\n${job.tenant}`)) {
+      if (!told.has(`${job.queue}\n${job.tenant}`)) {
         this.dispatchers.get(job.queue)?.onWork(job.tenant, dueAt || undefined);
       }
     });
@@ -327,25 +347,6 @@ export class Broker {
       setImmediate(() => this.recover(queue));
     }
     return dispatcher;
-  }
-
-  /**
-   * Tells the dispatchers of the jobs' queues that their tenants have work now
-   * (runnable jobs only); returns the queue×tenant keys told. If the fetch
-   * overtakes the store after all (a script resent after NOSCRIPT), the tenant
-   * is left unfollowed and the recovery sweep fetches it.
-   */
-  private fetchRunnable(jobs: readonly NewJob[], now: number): Set<string> {
-    const told = new Set<string>();
-    for (const job of jobs) {
-      const key = `${job.queue}\n${job.tenant}`;
-      if (job.runAt > now || told.has(key)) continue;
-      const dispatcher = this.dispatchers.get(job.queue);
-      if (!dispatcher) continue;
-      told.add(key);
-      dispatcher.onWork(job.tenant);
-    }
-    return told;
   }
 
   private announceWork(queue: string, tenant: string, dueAt: number): void {

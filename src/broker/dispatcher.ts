@@ -1,6 +1,6 @@
 import { FairScheduler, type Clock, type TenantLimits } from '../scheduler/index.js';
 import type { JobStore } from '../store/job-store.js';
-import type { FetchedJob, FetchResult } from '../store/types.js';
+import type { FetchedJob, FetchRequest, FetchResult } from '../store/types.js';
 import { newLeaseToken } from './ids.js';
 import { jobBytes, type Session } from './session.js';
 
@@ -8,6 +8,11 @@ import { jobBytes, type Session } from './session.js';
 interface DirectSlots {
   readonly session: Session;
   readonly tokens: string[];
+}
+
+/** A fetch the dispatcher has decided on (the tenant is marked fetching until its result). */
+export interface PlannedFetch extends FetchRequest {
+  readonly direct: DirectSlots | undefined;
 }
 
 export interface DispatcherDeps {
@@ -72,10 +77,8 @@ export class QueueDispatcher {
   private readonly scheduler: FairScheduler;
   private readonly buffers = new Map<string, FetchedJob[]>();
   private readonly fetching = new Set<string>();
-  /** Refills asked for in this turn, sent together (tenant → jobs wanted). */
-  private readonly fetchWants = new Map<string, number>();
-  /** Slots taken for the refills of this turn that lease at once (direct dispatch). */
-  private readonly directSlots = new Map<string, DirectSlots>();
+  /** Refills asked for in this turn, sent together. */
+  private readonly fetchWants: PlannedFetch[] = [];
   /** New work was announced while a fetch was in flight: fetch again after it. */
   private readonly refetch = new Set<string>();
   /**
@@ -113,14 +116,29 @@ export class QueueDispatcher {
 
   /** A tenant has (or may have) new work: runnable now, or at `dueAt`. */
   onWork(tenant: string, dueAt?: number): void {
+    this.noteWork(tenant);
+    if (dueAt !== undefined && dueAt > this.deps.clock()) this.setDue(tenant, dueAt);
+    else this.refill(tenant, true);
+  }
+
+  /**
+   * An enqueue through this broker is storing runnable jobs of the tenant: as
+   * onWork, except that the fetch it needs, if any, is returned for the enqueue
+   * script to do (a claim, see JobStore.enqueue) instead of being sent. Its
+   * result goes to onFetched, its failure to onFetchFailed.
+   */
+  claim(tenant: string): PlannedFetch | undefined {
+    this.noteWork(tenant);
+    return this.planFetch(tenant, true);
+  }
+
+  private noteWork(tenant: string): void {
     this.drained.delete(tenant);
     if (this.retired.delete(tenant)) {
       this.deps.store.markActive(this.queue, tenant).catch((error: unknown) => {
         this.deps.onError(error, `re-marking tenant ${tenant} active in ${this.queue}`);
       });
     }
-    if (dueAt !== undefined && dueAt > this.deps.clock()) this.setDue(tenant, dueAt);
-    else this.refill(tenant, true);
   }
 
   addSession(session: Session): void {
@@ -220,18 +238,25 @@ export class QueueDispatcher {
 
   /** `direct`: new work arrived, so the fetch may lease at once (see takeDirectSlots). */
   private refill(tenant: string, direct = false): void {
-    if (this.stopped || this.sessions.size === 0) return;
+    const want = this.planFetch(tenant, direct);
+    if (!want) return;
+    this.fetchWants.push(want);
+    if (this.fetchWants.length === 1) queueMicrotask(() => this.fetchWanted());
+  }
+
+  /** The fetch the tenant needs now, marked in flight; none while one is (it runs again after). */
+  private planFetch(tenant: string, direct: boolean): PlannedFetch | undefined {
+    if (this.stopped || this.sessions.size === 0) return undefined;
     if (this.fetching.has(tenant)) {
       this.refetch.add(tenant);
-      return;
+      return undefined;
     }
     const buffer = this.buffers.get(tenant) ?? [];
-    const want = this.prefetchTarget(tenant) - buffer.length;
-    if (want <= 0) return;
+    const count = this.prefetchTarget(tenant) - buffer.length;
+    if (count <= 0) return undefined;
     this.fetching.add(tenant);
-    this.fetchWants.set(tenant, want);
-    if (direct && buffer.length === 0) this.takeDirectSlots(tenant, want);
-    if (this.fetchWants.size === 1) queueMicrotask(() => this.fetchWanted());
+    const slots = direct && buffer.length === 0 ? this.takeDirectSlots(tenant, count) : undefined;
+    return { tenant, count, direct: slots, leaseTokens: slots?.tokens };
   }
 
   /**
@@ -242,22 +267,19 @@ export class QueueDispatcher {
    * trip. Shares stay exact: the scheduler charges the tenant as for any
    * dispatch, and slots the fetch cannot fill are given back.
    */
-  private takeDirectSlots(tenant: string, want: number): void {
-    if (this.scheduler.ready > 0) return;
+  private takeDirectSlots(tenant: string, want: number): DirectSlots | undefined {
+    if (this.scheduler.ready > 0) return undefined;
     const session = this.sessionWithRoomFor(tenant);
-    if (!session) return;
+    if (!session) return undefined;
     const limit = Math.min(DIRECT_MAX, want, session.free);
     this.scheduler.setAvailable(tenant, limit);
     let count = 0;
     const onlyThis = (candidate: string): boolean => candidate === tenant;
     while (count < limit && this.scheduler.next(onlyThis) === tenant) count++;
     this.scheduler.setAvailable(tenant, 0);
-    if (count === 0) return;
+    if (count === 0) return undefined;
     session.reserveSlots(count);
-    this.directSlots.set(tenant, {
-      session,
-      tokens: Array.from({ length: count }, () => newLeaseToken()),
-    });
+    return { session, tokens: Array.from({ length: count }, () => newLeaseToken()) };
   }
 
   private sessionWithRoomFor(tenant: string): Session | undefined {
@@ -279,33 +301,28 @@ export class QueueDispatcher {
    */
   private fetchWanted(): void {
     if (this.stopped) return;
-    const wants = [...this.fetchWants].map(([tenant, count]) => {
-      const direct = this.directSlots.get(tenant);
-      return { tenant, count, direct, leaseTokens: direct?.tokens };
-    });
-    this.fetchWants.clear();
-    this.directSlots.clear();
+    const wants = this.fetchWants.splice(0);
     const now = this.deps.clock();
     this.deps.store.fetch(this.queue, wants, now).then(
       (results) => results.forEach((result, i) => this.onFetched(wants[i]!, result, now)),
-      (error: unknown) => {
-        for (const { tenant, direct } of wants) {
-          // A direct lease Redis may have written expires after the lease TTL, as an unsent one.
-          if (direct) this.releaseDirectSlots(tenant, direct, 0);
-          this.fetching.delete(tenant);
-          this.refetch.delete(tenant);
-          this.setDue(tenant, this.deps.clock() + FETCH_RETRY_MS);
-        }
-        this.deps.onError(error, `fetching ${wants.length} tenant(s) of queue ${this.queue}`);
-      },
+      (error: unknown) => this.onFetchFailed(wants, error),
     );
   }
 
-  private onFetched(
-    { tenant, count, direct }: { tenant: string; count: number; direct?: DirectSlots | undefined },
-    result: FetchResult,
-    fetchedAt: number,
-  ): void {
+  /** Fetches that failed (or whose enqueue did): each tenant is tried again a little later. */
+  onFetchFailed(wants: readonly PlannedFetch[], error: unknown): void {
+    for (const { tenant, direct } of wants) {
+      // A direct lease Redis may have written expires after the lease TTL, as an unsent one.
+      if (direct) this.releaseDirectSlots(tenant, direct, 0);
+      this.fetching.delete(tenant);
+      this.refetch.delete(tenant);
+      this.setDue(tenant, this.deps.clock() + FETCH_RETRY_MS);
+    }
+    this.deps.onError(error, `fetching ${wants.length} tenant(s) of queue ${this.queue}`);
+  }
+
+  /** The result of a planned fetch (sent by fetchWanted, or claimed by an enqueue). */
+  onFetched({ tenant, count, direct }: PlannedFetch, result: FetchResult, fetchedAt: number): void {
     this.fetching.delete(tenant);
     // Leases the fetch wrote exist in Redis: they are registered even when stopping.
     if (direct) {

@@ -2,12 +2,14 @@ import type { Redis } from 'ioredis';
 import { GROUP, Keys } from './keys.js';
 import { packArgs, unpackReply } from './cmsgpack.js';
 import { queuePacked, type PackedGroup } from './packed.js';
-import { defineScripts, queueScript, runScript } from './scripts.js';
+import { defineScripts, queueScript, runScript, type ScriptArg } from './scripts.js';
 import type {
   AckOutcome,
   CancelOutcome,
   EnqueueOutcome,
+  EnqueueReply,
   FailOutcome,
+  FetchRequest,
   FetchResult,
   FetchedJob,
   JobRecord,
@@ -32,6 +34,8 @@ const PROMOTE_LIMIT = 500;
 const RECLAIM_LIMIT = 200;
 /** Values per job in a fetch reply (see fetch.lua). */
 const FETCH_FIELDS = 10;
+/** Marks a claim the enqueue script could not do (see enqueue.lua). */
+const CLAIM_FAILED = -2;
 /** Jobs one fetch call asks for before the next tenant goes into another call. */
 const FETCH_BATCH = 1024;
 
@@ -62,12 +66,20 @@ export class JobStore {
    * written before the tenant's script: a crash between the two leaves a tenant
    * marked active with nothing to do (dropped when found empty), never a job no
    * broker can find.
+   *
+   * `claim(tenant, queue)` is asked once per tenant×queue (while a call has
+   * room for it) for the fetch its new jobs need; the enqueue script then reads
+   * them into this broker's pending list itself, as fetch would, so the broker
+   * neither sends that fetch nor reads back payloads it already holds. With
+   * 10,000 tenants of one job each per batch, that fetch was a script part per
+   * job. A request the store did not take was not asked for.
    */
   async enqueue(
     jobs: readonly NewJob[],
     maxQueued: (tenant: string, queue: string) => number,
     now: number,
-  ): Promise<EnqueueOutcome[]> {
+    claim: (tenant: string, queue: string) => FetchRequest | undefined = () => undefined,
+  ): Promise<EnqueueReply> {
     const groups = groupBy(jobs, (job) => `${job.queue}\n${job.tenant}`);
     const tenantsByQueue = new Map<string, string[]>();
     for (const indexes of groups.values()) {
@@ -81,9 +93,24 @@ export class JobStore {
       pipeline.sadd(this.keys.activeTenants(queue), ...tenants);
     }
     const tenantQueues: PackedGroup[] = [];
+    /** Per call, its claims in argument order, with the jobs of their groups. */
+    const claims: Array<
+      Array<{ request: FetchRequest; indexes: readonly number[]; queue: string }>
+    > = [];
+    const claimedJobs: number[] = [];
     for (const indexes of groups.values()) {
       const { tenant, queue } = jobs[indexes[0]!]!;
+      const trailer = (call: number, last: boolean): ScriptArg[] => {
+        const asked = (claimedJobs[call] ??= 0);
+        const request = last && asked < FETCH_BATCH ? claim(tenant, queue) : undefined;
+        if (!request) return [0, 0];
+        claimedJobs[call] = asked + request.count;
+        (claims[call] ??= []).push({ request, indexes, queue });
+        const tokens = request.leaseTokens ?? [];
+        return [request.count, tokens.length, ...tokens];
+      };
       tenantQueues.push({
+        trailer,
         routingKey: this.keys.delayed(tenant, queue),
         header: [
           this.keys.queueBase(tenant, queue),
@@ -95,7 +122,7 @@ export class JobStore {
         items: indexes,
       });
     }
-    const shared = [now, this.options.idempotencyRetentionMs];
+    const shared = [now, this.options.idempotencyRetentionMs, this.options.consumer, PROMOTE_LIMIT];
     const calls = queuePacked(pipeline, 'enqueue', shared, tenantQueues, (index, args) => {
       const job = jobs[index]!;
       args.push(
@@ -114,6 +141,7 @@ export class JobStore {
     });
     const replies = (await execPipeline(pipeline)).slice(tenantsByQueue.size);
     const outcomes = new Array<EnqueueOutcome>(jobs.length);
+    const claimed = new Map<FetchRequest, FetchResult | Error>();
     replies.forEach((reply, call) => {
       const values = unpackReply(reply as Buffer);
       calls[call]!.forEach((index, k) => {
@@ -126,8 +154,25 @@ export class JobStore {
               ? { kind: 'duplicate', jobId: value.toString() }
               : { kind: 'full', queued: Number(value) };
       });
+      let i = 2 * calls[call]!.length;
+      for (const { request, indexes, queue } of claims[call] ?? []) {
+        if (Number(values[i]) === CLAIM_FAILED) {
+          claimed.set(request, new Error(`claiming new jobs: ${String(values[i + 1])}`));
+          i += 2;
+          continue;
+        }
+        const part = readFetchPart(values, i, request.tenant, queue);
+        i = part.next;
+        // The script answers the jobs it has just stored without their payload and headers.
+        const stored = new Map(indexes.map((index) => [jobs[index]!.id, jobs[index]!]));
+        const jobsRead = part.result.jobs.map((job) => {
+          const own = stored.get(job.id);
+          return own ? { ...job, payload: own.payload, headers: own.headers } : job;
+        });
+        claimed.set(request, { ...part.result, jobs: jobsRead });
+      }
     });
-    return outcomes;
+    return { outcomes, claimed };
   }
 
   /**
@@ -136,11 +181,7 @@ export class JobStore {
    * each, up to about FETCH_BATCH jobs asked for. With `leaseTokens`, the first
    * jobs read are leased at once under those tokens (a direct dispatch).
    */
-  async fetch(
-    queue: string,
-    wants: ReadonlyArray<{ tenant: string; count: number; leaseTokens?: readonly string[] }>,
-    now: number,
-  ): Promise<FetchResult[]> {
+  async fetch(queue: string, wants: readonly FetchRequest[], now: number): Promise<FetchResult[]> {
     const pipeline = this.redis.pipeline();
     const shared = [this.options.consumer, now, PROMOTE_LIMIT];
     for (let start = 0; start < wants.length;) {
@@ -158,31 +199,9 @@ export class JobStore {
     for (const reply of await execPipeline(pipeline)) {
       const values = unpackReply(reply as Buffer);
       for (let i = 0; i < values.length;) {
-        const { tenant } = wants[results.length]!;
-        const nextDue = Number(values[i]);
-        const idle = Number(values[i + 1]) === 1;
-        const found = Number(values[i + 2]);
-        const leased = Number(values[i + 3]);
-        i += 4;
-        const jobs: FetchedJob[] = [];
-        for (let k = 0; k < found; k++, i += FETCH_FIELDS) {
-          const field = (offset: number): Buffer => values[i + offset] as Buffer;
-          jobs.push({
-            id: field(0).toString(),
-            tenant,
-            queue,
-            entry: field(1).toString(),
-            priority: Number(field(2).toString()),
-            attempts: Number(field(3).toString()),
-            maxAttempts: Number(field(4).toString()),
-            timeoutMs: Number(field(5).toString()),
-            payload: field(6),
-            headers: parseHeaders(field(7).toString()),
-            createdAt: Number(field(8).toString()),
-            runAt: Number(field(9).toString()),
-          });
-        }
-        results.push({ jobs, nextDueAt: nextDue >= 0 ? nextDue : undefined, idle, leased });
+        const part = readFetchPart(values, i, wants[results.length]!.tenant, queue);
+        results.push(part.result);
+        i = part.next;
       }
     }
     return results;
@@ -551,6 +570,39 @@ async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<un
     if (error) throw error;
     return value;
   });
+}
+
+/** One tenant×queue's part of a fetch (or claim) reply from `values[i]` on (see read_ready.lua). */
+function readFetchPart(
+  values: ReadonlyArray<number | Buffer>,
+  i: number,
+  tenant: string,
+  queue: string,
+): { result: FetchResult; next: number } {
+  const nextDue = Number(values[i]);
+  const idle = Number(values[i + 1]) === 1;
+  const found = Number(values[i + 2]);
+  const leased = Number(values[i + 3]);
+  i += 4;
+  const jobs: FetchedJob[] = [];
+  for (let k = 0; k < found; k++, i += FETCH_FIELDS) {
+    const field = (offset: number): Buffer => values[i + offset] as Buffer;
+    jobs.push({
+      id: field(0).toString(),
+      tenant,
+      queue,
+      entry: field(1).toString(),
+      priority: Number(field(2).toString()),
+      attempts: Number(field(3).toString()),
+      maxAttempts: Number(field(4).toString()),
+      timeoutMs: Number(field(5).toString()),
+      payload: field(6),
+      headers: parseHeaders(field(7).toString()),
+      createdAt: Number(field(8).toString()),
+      runAt: Number(field(9).toString()),
+    });
+  }
+  return { result: { jobs, nextDueAt: nextDue >= 0 ? nextDue : undefined, idle, leased }, next: i };
 }
 
 function parseHeaders(text: string): Record<string, string> {

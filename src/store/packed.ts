@@ -13,13 +13,19 @@ export interface PackedGroup {
   readonly header: readonly ScriptArg[];
   /** Indexes of the group's jobs in the caller's list. */
   readonly items: readonly number[];
+  /**
+   * Values after the group's jobs in each call that carries some of them;
+   * `call` is that call's index in the returned list, `last` whether the
+   * group's last jobs are in it.
+   */
+  readonly trailer?: (call: number, last: boolean) => readonly ScriptArg[];
 }
 
 /**
  * Queues script calls that each carry the jobs of many tenants, up to
  * SCRIPT_BATCH jobs per call. The arguments, packed into ARGV[1] (see
- * cmsgpack.ts), are `shared`, then per group its header, its job count and per
- * job `itemArgs(index)`; the script walks them with `each_group`
+ * cmsgpack.ts), are `shared`, then per group its header, its job count, per
+ * job `itemArgs(index)` and its trailer, if any; the script walks them with `each_group`
  * (lua/includes/common.lua) and answers one packed list (read it with
  * unpackReply). Returns, per call queued, the job indexes in the order the
  * script answers them.
@@ -60,6 +66,7 @@ export function queuePacked(
         order.push(index);
       }
       start += take;
+      if (group.trailer) args.push(...group.trailer(calls.length, start === group.items.length));
       if (order.length === SCRIPT_BATCH) flush();
     }
   }

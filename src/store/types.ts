@@ -53,6 +53,13 @@ export interface FetchedJob {
   readonly runAt: number;
 }
 
+/** A fetch of one tenant×queue: `count` new jobs at most, the first ones leased under `leaseTokens`. */
+export interface FetchRequest {
+  readonly tenant: string;
+  readonly count: number;
+  readonly leaseTokens?: readonly string[] | undefined;
+}
+
 export interface FetchResult {
   readonly jobs: FetchedJob[];
   /** Run time of the earliest delayed job, if any. */
@@ -61,6 +68,16 @@ export interface FetchResult {
   readonly idle: boolean;
   /** How many of the first jobs were leased at once (under the tokens asked for, in order). */
   readonly leased: number;
+}
+
+export interface EnqueueReply {
+  /** Per job, in input order. */
+  readonly outcomes: EnqueueOutcome[];
+  /**
+   * The result of each claim the enqueue made (see JobStore.enqueue), or the
+   * error that claim met (the jobs were stored all the same).
+   */
+  readonly claimed: Map<FetchRequest, FetchResult | Error>;
 }
 
 export type EnqueueOutcome =

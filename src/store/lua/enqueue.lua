@@ -1,24 +1,32 @@
 -- Stores jobs: per job an idempotency check, the queue limit, the job hash,
 -- then its ready stream (runnable now) or the delayed set. Packed (see
 -- packed.ts): one call carries the jobs of many tenant×queues, which keeps the
--- per-job cost low when a batch spreads over many tenants.
+-- per-job cost low when a batch spreads over many tenants. A group may end with
+-- a claim: the fetch its new jobs would need next (read_ready.lua), done here
+-- so the broker neither sends a fetch nor reads back the jobs it just sent.
 -- KEYS[1] any key of the first tenant (routes the call)
 -- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
--- ARGS[1] now (ms)   ARGS[2] idempotency TTL (ms)
+-- ARGS[1] now (ms)   ARGS[2] idempotency TTL (ms)   ARGS[3] consumer (claims read
+--   into its pending list)   ARGS[4] most delayed jobs a claim promotes
 -- then per tenant×queue, 5 values: tenant×queue key base, job key base,
 --   idempotency key base, max queued (0 = no limit), queue name;
 --   its job count, then per job 11 values: id, idempotency key or '', run at,
 --   priority, payload, max attempts, backoff initial ms, backoff max ms,
---   timeout ms, headers JSON, created at
--- Returns one cmsgpack-packed list (see cmsgpack.ts), per job in argument
+--   timeout ms, headers JSON, created at;
+--   then its claim: count (0 = none), the number of jobs to lease at once L,
+--   then L lease tokens
+-- Returns one cmsgpack-packed list (see cmsgpack.ts): per job in argument
 -- order, two values:
 --   0, jobId (stored) | 1, firstJobId (duplicate) | 2, queued (over the limit)
+-- then, per group with a claim in argument order, what read_ready appends, or
+-- -2 and an error message when the claim failed (its jobs are stored all the same).
 -- @include common
+-- @include read_ready
 local ARGS = packed_args()
-local now, idemTtl = tonumber(ARGS[1]), ARGS[2]
-local out = {}
+local now, idemTtl, consumer, promoteLimit = tonumber(ARGS[1]), ARGS[2], ARGS[3], tonumber(ARGS[4])
+local out, claims = {}, {}
 
-each_group(ARGS, 3, 5, function(group, i, n)
+each_group(ARGS, 5, 5, function(group, i, n)
   local base, jobBase, idemBase, maxQueued, queue =
     group[1], group[2], group[3], tonumber(group[4]), group[5]
   local delayed = base .. 'delayed'
@@ -30,6 +38,7 @@ each_group(ARGS, 3, 5, function(group, i, n)
     end
   end
   local streams = {} -- ready stream of each priority level, ensured once per group
+  local own = {} -- jobs stored here, as a claim's read_ready wants them
   for _ = 1, n do
     local jobId, idem, runAt, priority = ARGS[i], ARGS[i + 1], tonumber(ARGS[i + 2]), ARGS[i + 3]
     local first = idem ~= '' and redis.call('GET', idemBase .. idem)
@@ -52,6 +61,7 @@ each_group(ARGS, 3, 5, function(group, i, n)
           streams[priority] = stream
         end
         entry = redis.call('XADD', stream, '*', 'j', jobId)
+        own[jobId] = {ARGS[i + 5], ARGS[i + 8], ARGS[i + 10], ARGS[i + 2]}
       end
       redis.call('HSET', jobBase .. jobId, 'queue', queue, 'payload', ARGS[i + 4], 'priority', priority,
         'maxAttempts', ARGS[i + 5], 'backoffInitialMs', ARGS[i + 6], 'backoffMaxMs', ARGS[i + 7],
@@ -63,6 +73,20 @@ each_group(ARGS, 3, 5, function(group, i, n)
     end
     i = i + 11
   end
-  return i
+  local claim, leases = tonumber(ARGS[i]), tonumber(ARGS[i + 1])
+  if claim > 0 then
+    -- The jobs are stored whatever happens to the claim: a failed read is
+    -- answered as -2 and its message, not as an error of the whole script.
+    local mark = #claims
+    local ok, err = pcall(read_ready, claims, base, jobBase, claim, {unpack(ARGS, i + 2, i + 1 + leases)},
+      now, consumer, promoteLimit, own)
+    if not ok then
+      for k = #claims, mark + 1, -1 do claims[k] = nil end
+      claims[mark + 1] = -2
+      claims[mark + 2] = type(err) == 'table' and tostring(err.err) or tostring(err)
+    end
+  end
+  return i + 2 + leases
 end)
+for _, value in ipairs(claims) do out[#out + 1] = value end
 return cmsgpack.pack(out)

@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { JobStore } from '../../src/store/job-store.js';
+import type { FetchRequest, FetchResult, NewJob } from '../../src/store/types.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+// A claim is the fetch an enqueue's new jobs need, done by the enqueue script
+// itself: the jobs it has just stored come back without being read again, any
+// others as a fetch would read them.
+describe('an enqueue that claims its jobs', () => {
+  let server: TestRedis;
+  let redis: Redis;
+  let store: JobStore;
+  const now = 1_700_000_000_000;
+
+  beforeAll(async () => {
+    server = await startTestRedis();
+    redis = new Redis(server.url, { lazyConnect: true });
+    await redis.connect();
+    store = new JobStore(redis, {
+      keyPrefix: 'claim:',
+      consumer: 'broker-a',
+      completedRetentionMs: 60_000,
+      deadRetentionMs: 60_000,
+      idempotencyRetentionMs: 60_000,
+    });
+  });
+  afterAll(async () => {
+    redis.disconnect();
+    await server.dispose();
+  });
+  beforeEach(async () => {
+    await redis.flushall();
+  });
+
+  const job = (payload: string, fields: Partial<NewJob> = {}): NewJob => ({
+    id: randomUUID(),
+    tenant: 't',
+    queue: 'q',
+    payload: Buffer.from(payload),
+    priority: 0,
+    maxAttempts: 3,
+    backoffInitialMs: 1000,
+    backoffMaxMs: 60_000,
+    timeoutMs: 30_000,
+    runAt: now,
+    idempotencyKey: '',
+    headers: { trace: payload },
+    createdAt: now,
+    ...fields,
+  });
+
+  const enqueueClaiming = async (
+    jobs: NewJob[],
+    request: FetchRequest,
+  ): Promise<FetchResult | Error> => {
+    const reply = await store.enqueue(
+      jobs,
+      () => 0,
+      now,
+      () => request,
+    );
+    expect(reply.outcomes.map((outcome) => outcome.kind)).toEqual(jobs.map(() => 'stored'));
+    return reply.claimed.get(request)!;
+  };
+
+  it('answers its own jobs and unread older ones alike, highest priority first', async () => {
+    const older = job('older');
+    await store.enqueue([older], () => 0, now);
+    const low = job('low');
+    const high = job('high', { priority: 5, maxAttempts: 7, timeoutMs: 1234 });
+    const result = await enqueueClaiming([low, high], { tenant: 't', count: 10 });
+    if (result instanceof Error) throw result;
+    expect(result.jobs.map((claimed) => claimed.id)).toEqual([high.id, older.id, low.id]);
+    for (const [claimed, stored] of [
+      [result.jobs[0]!, high],
+      [result.jobs[1]!, older],
+      [result.jobs[2]!, low],
+    ] as const) {
+      expect(claimed).toMatchObject({
+        priority: stored.priority,
+        attempts: 0,
+        maxAttempts: stored.maxAttempts,
+        timeoutMs: stored.timeoutMs,
+        createdAt: stored.createdAt,
+        runAt: stored.runAt,
+        headers: stored.headers,
+      });
+      expect(claimed.payload.toString()).toBe(stored.payload.toString());
+    }
+    expect(result.leased).toBe(0);
+    // Claimed means read into this broker's pending list: a fetch finds nothing more.
+    const [fetched] = await store.fetch('q', [{ tenant: 't', count: 10 }], now);
+    expect(fetched!.jobs).toEqual([]);
+  });
+
+  it('leases the first jobs at once under the tokens it was given', async () => {
+    const first = job('first');
+    const second = job('second');
+    const result = await enqueueClaiming([first, second], {
+      tenant: 't',
+      count: 4,
+      leaseTokens: ['token-1'],
+    });
+    if (result instanceof Error) throw result;
+    expect(result.leased).toBe(1);
+    expect(result.jobs.map((claimed) => claimed.id)).toEqual([first.id, second.id]);
+    expect(await store.getJob('t', first.id)).toMatchObject({ state: 'leased', attempts: 1 });
+    expect(await store.getJob('t', second.id)).toMatchObject({ state: 'waiting' });
+  });
+
+  it('stores the jobs and reports the claim as failed when it cannot read', async () => {
+    await store.enqueue([job('first')], () => 0, now);
+    await redis.xgroup('DESTROY', store.keys.ready('t', 'q', 0), 'rota');
+    const next = job('next');
+    const result = await enqueueClaiming([next], { tenant: 't', count: 4 });
+    expect(result).toBeInstanceOf(Error);
+    expect((result as Error).message).toMatch(/NOGROUP/);
+    expect(await store.getJob('t', next.id)).toMatchObject({ state: 'waiting' });
+  });
+});
