@@ -128,6 +128,10 @@ export class Broker {
     // After an outage, renew held entries before any reclaim can take them as abandoned.
     this.deps.redis.on('ready', () => this.renew());
     await this.doorbell.start();
+    const registered = await this.store.registerQueues();
+    if (registered !== undefined) {
+      this.logger.info({ queues: registered }, 'built the set of queues from the keyspace (once)');
+    }
     await this.tenants.reloadAll();
     const { leaseTtlMs, heartbeatIntervalMs, tenantsFile } = this.deps.config;
     if (tenantsFile) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import { GROUP, Keys } from './keys.js';
 import { packArgs, unpackReply } from './cmsgpack.js';
 import { queuePacked, type PackedGroup } from './packed.js';
@@ -89,9 +89,7 @@ export class JobStore {
       else tenantsByQueue.set(queue, [tenant]);
     }
     const pipeline = this.redis.pipeline();
-    for (const [queue, tenants] of tenantsByQueue) {
-      pipeline.sadd(this.keys.activeTenants(queue), ...tenants);
-    }
+    for (const [queue, tenants] of tenantsByQueue) this.indexTenants(pipeline, queue, tenants);
     const tenantQueues: PackedGroup[] = [];
     /** Per call, its claims in argument order, with the jobs of their groups. */
     const claims: Array<
@@ -139,7 +137,7 @@ export class JobStore {
         job.createdAt,
       );
     });
-    const replies = (await execPipeline(pipeline)).slice(tenantsByQueue.size);
+    const replies = (await execPipeline(pipeline)).slice(2 * tenantsByQueue.size);
     const outcomes = new Array<EnqueueOutcome>(jobs.length);
     const claimed = new Map<FetchRequest, FetchResult | Error>();
     replies.forEach((reply, call) => {
@@ -390,7 +388,7 @@ export class JobStore {
     jobIds: readonly string[],
     limitWhenAll: number,
   ): Promise<{ replayed: number; notFound: string[] }> {
-    await this.redis.sadd(this.keys.activeTenants(queue), tenant);
+    await this.markActive(queue, tenant);
     const reply = (await runScript(
       this.redis,
       'replay',
@@ -499,8 +497,19 @@ export class JobStore {
     });
   }
 
-  /** Every queue that has an index of active tenants. */
+  /** Every queue that has had an index of active tenants. */
   async queues(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.queues())).sort();
+  }
+
+  /**
+   * Builds the set of queues from the keyspace when it does not exist yet: data
+   * written before the set was kept. One SCAN at start instead of one per stats
+   * read; afterwards every index write also names its queue in the set.
+   * Returns how many queues were found, or undefined when the set existed.
+   */
+  async registerQueues(): Promise<number | undefined> {
+    if ((await this.redis.exists(this.keys.queues())) === 1) return undefined;
     const found = new Set<string>();
     let cursor = '0';
     do {
@@ -514,11 +523,24 @@ export class JobStore {
       for (const key of keys) found.add(this.keys.queueOfActiveTenants(key));
       cursor = next;
     } while (cursor !== '0');
-    return [...found].sort();
+    if (found.size > 0) await this.redis.sadd(this.keys.queues(), ...found);
+    return found.size;
   }
 
   async markActive(queue: string, tenant: string): Promise<void> {
-    await this.redis.sadd(this.keys.activeTenants(queue), tenant);
+    const pipeline = this.redis.pipeline();
+    this.indexTenants(pipeline, queue, [tenant]);
+    await execPipeline(pipeline);
+  }
+
+  /** Marks tenants as having work in a queue, and the queue as known (two commands). */
+  private indexTenants(
+    pipeline: ChainableCommander,
+    queue: string,
+    tenants: readonly string[],
+  ): void {
+    pipeline.sadd(this.keys.activeTenants(queue), ...tenants);
+    pipeline.sadd(this.keys.queues(), queue);
   }
 
   async markInactive(queue: string, tenant: string): Promise<void> {

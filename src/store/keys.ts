@@ -56,7 +56,16 @@ export class Keys {
     return `${this.prefix}:queue:${queue}:tenants`;
   }
 
-  /** SCAN pattern of every queue's index of active tenants. */
+  /**
+   * Set of every queue that has had an index of active tenants: read for stats
+   * instead of a SCAN of the keyspace (which costs Redis about 0.8 s per million
+   * keys, job hashes included).
+   */
+  queues(): string {
+    return `${this.prefix}:queues`;
+  }
+
+  /** SCAN pattern of every queue's index of active tenants (to build `queues()` once). */
   activeTenantsPattern(): string {
     return `${this.prefix}:queue:*:tenants`;
   }
