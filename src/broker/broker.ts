@@ -35,6 +35,8 @@ const DEFAULT_DEAD_PAGE = 100;
 const REPLAY_CHUNK = 500;
 const SETTINGS_RELOAD_MS = 5000;
 const DEPTH_REFRESH_MS = 5000;
+/** How often the stats of idle tenant×queues are looked for and dropped (see StatsBook). */
+const STATS_FORGET_EVERY_MS = 60_000;
 const MAX_STATS_ROWS = 1000;
 const MAX_METRIC_DEPTH_ROWS = 10_000;
 
@@ -147,6 +149,7 @@ export class Broker {
     this.every(Math.min(heartbeatIntervalMs, leaseTtlMs / 3), () => this.leases.sweep());
     this.every(leaseTtlMs / 3, () => this.renew());
     if (this.deps.meter) this.every(DEPTH_REFRESH_MS, () => this.refreshDepths());
+    this.every(STATS_FORGET_EVERY_MS, () => this.stats.forgetIdle(this.clock()));
     this.every(Math.max(250, leaseTtlMs / 2), () => {
       for (const queue of this.dispatchers.keys()) this.recover(queue);
     });

@@ -1,8 +1,13 @@
 /**
  * What one broker has seen per tenant×queue, for Admin.GetStats: rates over the
  * last minute and wait/run percentiles since the broker started. Depths come
- * from Redis; these numbers are the answering broker's own view.
+ * from Redis; these numbers are the answering broker's own view. A pair idle
+ * for IDLE_FORGET_MS is forgotten: each costs about 1.2 KB, and a broker that
+ * sees many short-lived tenants would otherwise grow without bound.
  */
+
+/** How long a tenant×queue with no event keeps its rates and percentiles. */
+export const IDLE_FORGET_MS = 60 * 60 * 1000;
 
 const SLOT_MS = 10_000;
 const SLOTS = 6;
@@ -81,6 +86,7 @@ export interface ActivityStats {
 }
 
 interface Activity {
+  lastSeen: number;
   readonly enqueued: RollingRate;
   readonly completed: RollingRate;
   readonly failed: RollingRate;
@@ -99,23 +105,35 @@ export class StatsBook {
   private readonly activity = new Map<string, Activity>();
 
   enqueued(tenant: string, queue: string, now: number): void {
-    this.of(tenant, queue).enqueued.add(now);
+    this.of(tenant, queue, now).enqueued.add(now);
   }
 
   completed(tenant: string, queue: string, now: number, runMs: number): void {
-    const activity = this.of(tenant, queue);
+    const activity = this.of(tenant, queue, now);
     activity.completed.add(now);
     activity.run.record(runMs);
   }
 
   failed(tenant: string, queue: string, now: number, runMs: number): void {
-    const activity = this.of(tenant, queue);
+    const activity = this.of(tenant, queue, now);
     activity.failed.add(now);
     activity.run.record(runMs);
   }
 
-  waited(tenant: string, queue: string, waitMs: number): void {
-    this.of(tenant, queue).wait.record(waitMs);
+  waited(tenant: string, queue: string, now: number, waitMs: number): void {
+    this.of(tenant, queue, now).wait.record(waitMs);
+  }
+
+  /** Drops the pairs with no event for IDLE_FORGET_MS; returns how many. */
+  forgetIdle(now: number): number {
+    let forgotten = 0;
+    for (const [k, activity] of this.activity) {
+      if (now - activity.lastSeen >= IDLE_FORGET_MS) {
+        this.activity.delete(k);
+        forgotten++;
+      }
+    }
+    return forgotten;
   }
 
   /** Tenant×queue pairs this broker has seen. */
@@ -147,11 +165,14 @@ export class StatsBook {
     };
   }
 
-  private of(tenant: string, queue: string): Activity {
+  private of(tenant: string, queue: string, now: number): Activity {
     const k = key(tenant, queue);
     let activity = this.activity.get(k);
-    if (!activity) {
+    if (activity) {
+      activity.lastSeen = Math.max(activity.lastSeen, now);
+    } else {
       activity = {
+        lastSeen: now,
         enqueued: new RollingRate(),
         completed: new RollingRate(),
         failed: new RollingRate(),

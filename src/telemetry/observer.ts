@@ -38,7 +38,7 @@ export class TelemetryObserver implements BrokerObserver {
     const waitMs = Math.max(0, lease.leasedAt - job.runAt);
     this.metrics.count('dispatched', job.tenant, job.queue);
     this.metrics.waitTime.record(waitMs, labels);
-    this.stats.waited(job.tenant, job.queue, waitMs);
+    this.stats.waited(job.tenant, job.queue, lease.leasedAt, waitMs);
     if (hasSampledTraceContext(job.headers)) {
       lease.span = startSpan(
         `dispatch ${job.queue}`,

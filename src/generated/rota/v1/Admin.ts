@@ -22,7 +22,8 @@ import type { Tenant as _rota_v1_Tenant, Tenant__Output as _rota_v1_Tenant__Outp
 export interface AdminClient extends grpc.Client {
   /**
    * GetStats returns, per queue × tenant, the depth by state (from Redis) and
-   * the answering broker's rates and wait/run percentiles.
+   * the answering broker's rates and wait/run percentiles (since it started;
+   * a queue × tenant with no job event for an hour starts afresh).
    */
   GetStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
   GetStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
@@ -30,7 +31,8 @@ export interface AdminClient extends grpc.Client {
   GetStats(argument: _rota_v1_GetStatsRequest, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
   /**
    * GetStats returns, per queue × tenant, the depth by state (from Redis) and
-   * the answering broker's rates and wait/run percentiles.
+   * the answering broker's rates and wait/run percentiles (since it started;
+   * a queue × tenant with no job event for an hour starts afresh).
    */
   getStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
   getStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
@@ -126,7 +128,8 @@ export interface AdminClient extends grpc.Client {
 export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   /**
    * GetStats returns, per queue × tenant, the depth by state (from Redis) and
-   * the answering broker's rates and wait/run percentiles.
+   * the answering broker's rates and wait/run percentiles (since it started;
+   * a queue × tenant with no job event for an hour starts afresh).
    */
   GetStats: grpc.handleUnaryCall<_rota_v1_GetStatsRequest__Output, _rota_v1_Stats>;
   
