@@ -467,34 +467,34 @@ export class JobStore {
   async depths(pairs: ReadonlyArray<{ tenant: string; queue: string }>): Promise<QueueDepth[]> {
     if (pairs.length === 0) return [];
     const pipeline = this.redis.pipeline();
-    for (const { tenant, queue } of pairs) {
-      queueScript(
-        pipeline,
-        'stats',
-        [
-          this.keys.levels(tenant, queue),
-          this.keys.delayed(tenant, queue),
-          this.keys.dead(tenant, queue),
-        ],
-        [this.keys.queueBase(tenant, queue)],
-      );
-    }
-    const replies = await execPipeline(pipeline);
-    return replies.map((reply, i) => {
-      const [waiting = 0, leased = 0, delayed = 0, dead = 0, oldest = -1] = (reply as number[]).map(
-        Number,
-      );
-      const { tenant, queue } = pairs[i]!;
-      return {
-        tenant,
-        queue,
-        waiting,
-        leased,
-        delayed,
-        dead,
-        oldestWaitingAt: oldest >= 0 ? oldest : undefined,
-      };
+    const groups = pairs.map(({ tenant, queue }, index) => ({
+      routingKey: this.keys.levels(tenant, queue),
+      header: [],
+      items: [index],
+    }));
+    const calls = queuePacked(pipeline, 'stats', [], groups, (index, args) => {
+      const { tenant, queue } = pairs[index]!;
+      args.push(this.keys.queueBase(tenant, queue));
     });
+    const depths = new Array<QueueDepth>(pairs.length);
+    (await execPipeline(pipeline)).forEach((reply, call) => {
+      const values = unpackReply(reply as Buffer).map(Number);
+      calls[call]!.forEach((index, k) => {
+        const [waiting = 0, leased = 0, delayed = 0, dead = 0, oldest = -1] = values.slice(
+          5 * k,
+          5 * k + 5,
+        );
+        depths[index] = {
+          ...pairs[index]!,
+          waiting,
+          leased,
+          delayed,
+          dead,
+          oldestWaitingAt: oldest >= 0 ? oldest : undefined,
+        };
+      });
+    });
+    return depths;
   }
 
   /** Every queue that has had an index of active tenants. */

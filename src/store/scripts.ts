@@ -19,7 +19,7 @@ const SCRIPT_KEYS = {
   cancel: 1,
   replay: 1,
   reclaim: 1,
-  stats: 3,
+  stats: 1,
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_KEYS;

@@ -5,10 +5,7 @@ import { JobStore } from '../../src/store/job-store.js';
 import type { FetchRequest, FetchResult, NewJob } from '../../src/store/types.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
-// A claim is the fetch an enqueue's new jobs need, done by the enqueue script
-// itself: the jobs it has just stored come back without being read again, any
-// others as a fetch would read them.
-describe('an enqueue that claims its jobs', () => {
+describe('JobStore', () => {
   let server: TestRedis;
   let redis: Redis;
   let store: JobStore;
@@ -65,7 +62,10 @@ describe('an enqueue that claims its jobs', () => {
     return reply.claimed.get(request)!;
   };
 
-  it('answers its own jobs and unread older ones alike, highest priority first', async () => {
+  // A claim is the fetch an enqueue's new jobs need, done by the enqueue script
+  // itself: the jobs it has just stored come back without being read again, any
+  // others as a fetch would read them.
+  it('claims: answers its own jobs and unread older ones alike, highest priority first', async () => {
     const older = job('older');
     await store.enqueue([older], () => 0, now);
     const low = job('low');
@@ -95,7 +95,7 @@ describe('an enqueue that claims its jobs', () => {
     expect(fetched!.jobs).toEqual([]);
   });
 
-  it('leases the first jobs at once under the tokens it was given', async () => {
+  it('claims: leases the first jobs at once under the tokens it was given', async () => {
     const first = job('first');
     const second = job('second');
     const result = await enqueueClaiming([first, second], {
@@ -110,7 +110,7 @@ describe('an enqueue that claims its jobs', () => {
     expect(await store.getJob('t', second.id)).toMatchObject({ state: 'waiting' });
   });
 
-  it('stores the jobs and reports the claim as failed when it cannot read', async () => {
+  it('claims: stores the jobs and reports the claim as failed when it cannot read', async () => {
     await store.enqueue([job('first')], () => 0, now);
     await redis.xgroup('DESTROY', store.keys.ready('t', 'q', 0), 'rota');
     const next = job('next');
@@ -118,5 +118,33 @@ describe('an enqueue that claims its jobs', () => {
     expect(result).toBeInstanceOf(Error);
     expect((result as Error).message).toMatch(/NOGROUP/);
     expect(await store.getJob('t', next.id)).toMatchObject({ state: 'waiting' });
+  });
+
+  it('reads depths of many tenant×queues in packed calls, each row its own', async () => {
+    // 450 pairs: three script calls of at most 200; the tenants with jobs sit at the edges.
+    const pairs = Array.from({ length: 450 }, (_, i) => ({ tenant: `d${i}`, queue: 'q' }));
+    const busy = [0, 199, 200, 449];
+    for (const [n, i] of busy.entries()) {
+      const tenant = `d${i}`;
+      await store.enqueue(
+        Array.from({ length: n + 1 }, () => job('x', { tenant })),
+        () => 0,
+        now,
+      );
+      await store.enqueue([job('later', { tenant, runAt: now + 60_000 })], () => 0, now);
+    }
+    const depths = await store.depths(pairs);
+    expect(depths).toHaveLength(450);
+    depths.forEach((depth, i) => {
+      const n = busy.indexOf(i);
+      expect(depth).toMatchObject({
+        tenant: `d${i}`,
+        queue: 'q',
+        waiting: n + 1,
+        delayed: n >= 0 ? 1 : 0,
+        leased: 0,
+        dead: 0,
+      });
+    });
   });
 });
