@@ -121,7 +121,7 @@ export async function startBroker(
     withTolerantDecoding(rota.v1.Admin.service),
     adminHandlers(broker, logger, security.tokens),
   );
-  addHealthAndReflection(server, redis, logger);
+  const health = addHealthAndReflection(server, redis, logger);
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(config.grpcAddress, security.credentials, (error, bound) =>
       error ? reject(error) : resolve(bound),
@@ -139,6 +139,7 @@ export async function startBroker(
     async shutdown(graceMs = config.shutdownGraceMs) {
       if (stopped) return;
       stopped = true;
+      health.shuttingDown();
       logger.info({ graceMs }, 'shutting down: no new calls; workers drain');
       const callsDone = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
       broker.drain(graceMs);
@@ -156,6 +157,7 @@ export async function startBroker(
     async kill() {
       if (stopped) return;
       stopped = true;
+      health.shuttingDown();
       server.forceShutdown();
       broker.stop();
       redis.disconnect();
