@@ -47,7 +47,6 @@ each_group(ARGS, 4, 1, function(tenant, i, n)
   return i
 end)
 for _, stream in ipairs(streams) do
-  redis.call('XACK', stream, GROUP, unpack(finished[stream]))
-  redis.call('XDEL', stream, unpack(finished[stream]))
+  drop_entries(stream, unpack(finished[stream]))
 end
 return cmsgpack.pack(out)

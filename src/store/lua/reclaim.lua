@@ -22,8 +22,7 @@ for _, level in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
       local jobKey = jobBase .. jobId
       local job = redis.call('HMGET', jobKey, 'state', 'entry')
       if job[2] ~= entry then
-        redis.call('XACK', stream, GROUP, entry)
-        redis.call('XDEL', stream, entry)
+        drop_entries(stream, entry)
       elseif job[1] == 'waiting' then
         release_entry(base, jobKey)
         make_ready(base, jobKey, jobId, level)
@@ -39,8 +38,7 @@ for _, level in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
           out[3] = out[3] + 1
         end
       else
-        redis.call('XACK', stream, GROUP, entry)
-        redis.call('XDEL', stream, entry)
+        drop_entries(stream, entry)
       end
     end
   end

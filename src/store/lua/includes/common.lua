@@ -48,13 +48,19 @@ local function start_lease(jobKey, token, attempt, now, holder)
     'leasedAt', now, 'holder', holder)
 end
 
+-- Acks and deletes entries of a ready stream: a job done with them, or an entry
+-- no job waits on any more.
+local function drop_entries(stream, ...)
+  redis.call('XACK', stream, GROUP, ...)
+  redis.call('XDEL', stream, ...)
+end
+
 -- Removes the job's current stream entry (acked and deleted), if it has one.
 local function release_entry(base, jobKey)
   local current = redis.call('HMGET', jobKey, 'entry', 'priority')
   if current[1] and current[1] ~= '' then
     local stream = base .. 'ready:' .. current[2]
-    redis.call('XACK', stream, GROUP, current[1])
-    redis.call('XDEL', stream, current[1])
+    drop_entries(stream, current[1])
     redis.call('HSET', jobKey, 'entry', '')
   end
 end

@@ -53,8 +53,7 @@ local function read_ready(out, base, jobBase, count, tokens, now, consumer, prom
           out[#out + 1] = level
           for i = 3, 9 do out[#out + 1] = job[i] or '' end
         else
-          redis.call('XACK', stream, GROUP, entry)
-          redis.call('XDEL', stream, entry)
+          drop_entries(stream, entry)
         end
       end
     end
