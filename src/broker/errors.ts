@@ -39,10 +39,21 @@ export function quoted(value: string): string {
   return JSON.stringify(cut ? points.slice(0, SHOWN_CODE_POINTS).join('') + '…' : value);
 }
 
-/** Turns anything thrown below the broker into a BrokerError; Redis trouble is UNAVAILABLE. */
+/**
+ * Turns anything thrown below the broker into a BrokerError: Redis trouble is
+ * UNAVAILABLE, Redis at its memory limit RESOURCE_EXHAUSTED (writes that add
+ * data are refused, nothing was stored; see scripts.ts for what keeps running).
+ */
 export function coerceError(error: unknown): BrokerError {
   if (error instanceof BrokerError) return error;
   const message = error instanceof Error ? error.message : String(error);
+  if (message.startsWith('OOM ')) {
+    return new BrokerError(
+      'resource_exhausted',
+      "Redis is out of memory (used memory > 'maxmemory'), so nothing was stored. Retry later: workers draining the queues free memory as jobs finish and their retention (ROTA_COMPLETED_RETENTION_MS) runs out; or raise Redis maxmemory",
+      { cause: error },
+    );
+  }
   if (isRedisUnavailable(error)) {
     return new BrokerError('unavailable', `Redis is unreachable (${message}); retry later`, {
       cause: error,

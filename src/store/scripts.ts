@@ -7,31 +7,43 @@ import type { ChainableCommander, Redis } from 'ioredis';
  * its KEYS, ARGV and reply). A line `-- @include name` pulls in
  * `lua/includes/name.lua`, so shared snippets are written once.
  * ioredis sends them by EVALSHA and loads them on NOSCRIPT, also in pipelines.
+ *
+ * Each script has one key (any key of its first tenant, for routing) and says
+ * whether it may run while Redis is out of memory. At `maxmemory` with
+ * `noeviction` (the policy Rota asks for) Redis refuses writes that add data,
+ * and a script without flags fails at its first such write. Enqueue, replay
+ * and progress add data and are refused (Enqueue answers RESOURCE_EXHAUSTED).
+ * The scripts that lease, settle, cancel and recover jobs run anyway
+ * (`#!lua flags=allow-oom`, Redis 7.0+): they are how a full Redis drains.
+ * Without the flag, no job could be leased or completed at `maxmemory`, the
+ * stream entries and job hashes that completions delete or expire stayed, and
+ * the queue stood still until someone freed memory by hand.
  */
-const SCRIPT_KEYS = {
-  enqueue: 1,
-  fetch: 1,
-  lease: 1,
-  adopt: 1,
-  complete: 1,
-  fail: 1,
-  progress: 1,
-  cancel: 1,
-  replay: 1,
-  reclaim: 1,
-  stats: 1,
+const SCRIPTS = {
+  enqueue: { allowOom: false },
+  fetch: { allowOom: true },
+  lease: { allowOom: true },
+  adopt: { allowOom: true },
+  complete: { allowOom: true },
+  fail: { allowOom: true },
+  progress: { allowOom: false },
+  cancel: { allowOom: true },
+  replay: { allowOom: false },
+  reclaim: { allowOom: true },
+  stats: { allowOom: false },
 } as const;
 
-export type ScriptName = keyof typeof SCRIPT_KEYS;
+export type ScriptName = keyof typeof SCRIPTS;
 export type ScriptArg = string | number | Buffer;
 
 const luaDir = fileURLToPath(new URL('./lua/', import.meta.url));
 
-function readLua(name: string): string {
+function readLua(name: ScriptName): string {
   const text = readFileSync(`${luaDir}${name}.lua`, 'utf8');
-  return text.replace(/^-- @include (\w+)$/gm, (_line, include: string) =>
+  const body = text.replace(/^-- @include (\w+)$/gm, (_line, include: string) =>
     readFileSync(`${luaDir}includes/${include}.lua`, 'utf8'),
   );
+  return SCRIPTS[name].allowOom ? `#!lua flags=allow-oom\n${body}` : body;
 }
 
 const sources = new Map<ScriptName, string>();
@@ -46,8 +58,8 @@ function source(name: ScriptName): string {
 
 /** Registers every script on a connection (once per connection). */
 export function defineScripts(redis: Redis): void {
-  for (const [name, numberOfKeys] of Object.entries(SCRIPT_KEYS)) {
-    redis.defineCommand(name, { numberOfKeys, lua: source(name as ScriptName) });
+  for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
+    redis.defineCommand(name, { numberOfKeys: 1, lua: source(name) });
   }
 }
 

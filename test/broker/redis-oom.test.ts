@@ -1,0 +1,77 @@
+/**
+ * Redis at its memory limit with `noeviction` (the policy Rota asks for):
+ * writes that add data are refused. Enqueue must say so (RESOURCE_EXHAUSTED,
+ * nothing stored), while leasing, completing, failing, retrying and
+ * cancelling go on, so the queues drain and memory comes back by itself.
+ */
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { useBroker } from '../helpers/harness.js';
+
+const h = useBroker({ leaseTtlMs: 1500, heartbeatIntervalMs: 500 });
+let admin: Redis;
+
+beforeAll(async () => {
+  admin = new Redis(h.redis.url);
+  await admin.config('SET', 'maxmemory-policy', 'noeviction');
+});
+afterAll(() => admin.disconnect());
+
+/** Every write that adds data is refused from now on (used memory is far above 1 byte). */
+async function fillRedis(): Promise<void> {
+  await admin.config('SET', 'maxmemory', '1');
+  await expect(admin.set('probe', 'x')).rejects.toThrow(/^OOM /);
+}
+
+describe('Redis out of memory', () => {
+  it('refuses Enqueue with RESOURCE_EXHAUSTED while workers drain the queue', async () => {
+    const worker = await h.worker({ queues: ['oom'], capacity: 2 });
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      ids.push((await h.enqueue({ tenant: 'acme', queue: 'oom', max_attempts: 3 })).job_id);
+    }
+    const [first, second] = await worker.take(2);
+    const waiting = ids.filter((id) => id !== first!.job_id && id !== second!.job_id);
+    expect(waiting).toHaveLength(2);
+
+    await fillRedis();
+    try {
+      for (const attempt of [
+        h.enqueue({ tenant: 'acme', queue: 'oom' }),
+        h.enqueueBatch([{ tenant: 'acme', queue: 'oom' }]),
+      ]) {
+        const refused = (await attempt.then(
+          () => undefined,
+          (e: unknown) => e,
+        )) as ServiceError;
+        expect(refused.code).toBe(status.RESOURCE_EXHAUSTED);
+        expect(refused.details).toMatch(/^Redis is out of memory .*nothing was stored.*maxmemory/);
+      }
+
+      // Still out of memory: a cancel, a completion and a retried failure all land.
+      expect((await h.cancel('acme', waiting[1]!)).cancelled).toBe(true);
+      worker.complete(first!, Buffer.from('done while full'));
+      worker.fail(second!, 'try again', true, 1);
+      const completed = await h.waitState('acme', first!.job_id, 'COMPLETED');
+      expect(completed.result.toString()).toBe('done while full');
+
+      // The freed slots lease the waiting job and the retry: both complete.
+      const next = await worker.take(2);
+      expect(next.map((l) => l.job_id).sort()).toEqual([second!.job_id, waiting[0]!].sort());
+      expect(next.find((l) => l.job_id === second!.job_id)!.attempt).toBe(2);
+      for (const lease of next) worker.complete(lease);
+      for (const lease of next) await h.waitState('acme', lease.job_id, 'COMPLETED');
+      expect((await h.getJob('acme', waiting[1]!)).state).toBe('CANCELLED');
+      expect(worker.ackOutcomes()).toEqual([]);
+      expect(worker.ended).toBe(false);
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'oom' });
+    const [after] = await worker.take(1);
+    expect(after!.job_id).toBe(job_id);
+  });
+});
