@@ -13,7 +13,7 @@ import { BrokerError, coerceError, invalidArgument, quoted } from './errors.js';
 import { LeaseManager } from './lease-manager.js';
 import { TenantRegistry } from './tenants.js';
 import { TenantStore } from '../store/tenant-store.js';
-import { redisDurabilityWarnings } from '../store/redis-checks.js';
+import { checkRedisVersion, redisDurabilityWarnings } from '../store/redis-checks.js';
 import type { QueueDepth } from '../store/types.js';
 import { StatsBook, type ActivityStats } from './stats.js';
 import { BrokerMetrics } from '../telemetry/metrics.js';
@@ -124,6 +124,7 @@ export class Broker {
   }
 
   async start(): Promise<void> {
+    await checkRedisVersion(this.deps.redis);
     for (const warning of await redisDurabilityWarnings(this.deps.redis)) {
       this.logger.warn({ redis: 'durability' }, `WARNING: ${warning}`);
     }

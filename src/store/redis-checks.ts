@@ -28,3 +28,27 @@ export async function redisDurabilityWarnings(redis: Redis): Promise<string[]> {
   }
   return warnings;
 }
+
+/**
+ * Why this Redis cannot run Rota, from its `INFO server` text; undefined when
+ * it can (or when the text has no version, as behind some proxies). The Lua
+ * scripts need Redis 7.0: a script flag (`allow-oom`, see scripts.ts) makes
+ * older servers refuse to compile them, and every lease would fail.
+ */
+export function redisVersionProblem(serverInfo: string): string | undefined {
+  const found = /^redis_version:(\d+)\.(\d+)\S*/m.exec(serverInfo);
+  if (!found || Number(found[1]) >= 7) return undefined;
+  return `Redis ${found[0].slice('redis_version:'.length)} is too old: Rota needs Redis 7.0 or newer. Upgrade it, or point ROTA_REDIS_URL at a newer Redis`;
+}
+
+/** Refuses to start on a Redis too old for the scripts (see redisVersionProblem). */
+export async function checkRedisVersion(redis: Redis): Promise<void> {
+  let info: string;
+  try {
+    info = await redis.info('server');
+  } catch {
+    return; // INFO may be disabled (managed Redis): nothing to check.
+  }
+  const problem = redisVersionProblem(info);
+  if (problem !== undefined) throw new Error(problem);
+}
