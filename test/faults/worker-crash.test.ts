@@ -22,9 +22,12 @@ describe('fault: worker killed mid-job', () => {
       const victim = cluster.workers[index]!;
       // Mid-job: kill only while it has handlers running.
       await until(`${victim.name} running a job`, () => cluster.runningOn(victim).length > 0);
-      const running = cluster.runningOn(victim);
       const start = Date.now();
       await victim.process.kill('SIGKILL');
+      // Read after the kill: a handler can still finish (and ack) between the
+      // wait above and the signal. The journal is written synchronously, so
+      // what it shows open now is what the process died running.
+      const running = cluster.runningOn(victim);
       faults.push({ kind: `kill -9 ${victim.name}`, start, end: Date.now() });
       killed.push({ agent: victim.name, running });
       await cluster.startWorker({ concurrency: 6 });
