@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3] [--claim]`
+ * `npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3] [--claim] [--commands]`
  *
  * The store alone, without gRPC, scheduler or workers: per round, `jobs` jobs
  * spread over `tenants` tenants go through JobStore enqueue (batches of 1,000),
@@ -8,6 +8,10 @@
  * are leased and completed batch by batch, with no fetch. Prints the CPU per job
  * of this process (ioredis, argument packing, reply parsing) and of Redis (the
  * scripts), per step, and writes bench/results/store-cycle-<timestamp>.json.
+ * `--commands` also prints Redis's own account of each round (INFO
+ * commandstats): calls and µs per job of every command, those the scripts make
+ * included. What the scripts cost beyond their commands is the Lua side
+ * (argument unpacking, redis.call conversions, building the reply).
  * Steadier than the end-to-end scenarios for A/B runs of store changes: run it
  * in two trees and compare. Starts and stops its own redis-server.
  */
@@ -35,14 +39,16 @@ const { values } = parseArgs({
     jobs: { type: 'string', default: '50000' },
     rounds: { type: 'string', default: '3' },
     claim: { type: 'boolean', default: false },
+    commands: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'Usage: npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3] [--claim]\n' +
+    'Usage: npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3] [--claim] [--commands]\n' +
       'CPU per job of the store (this process and Redis) through enqueue, fetch, lease, complete.\n' +
-      '--claim: each enqueue batch reads its own jobs (a claim), then lease and complete; no fetch.',
+      '--claim: each enqueue batch reads its own jobs (a claim), then lease and complete; no fetch.\n' +
+      '--commands: per round, the calls and µs per job of each Redis command (INFO commandstats).',
   );
   process.exit(0);
 }
@@ -59,6 +65,8 @@ interface RoundResult {
   nodeUsPerJob: number;
   redisUsPerJob: number;
   redisUsPerJobByStep: Record<Step, number>;
+  /** With --commands: per Redis command, calls and µs of Redis time per job. */
+  commands?: Record<string, { callsPerJob: number; usPerJob: number }>;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'rota-store-cycle-'));
@@ -99,6 +107,7 @@ async function round(tenants: number): Promise<RoundResult> {
   };
   const perTenant = Math.max(1, Math.ceil(BATCH / tenants));
   await redis.flushall();
+  if (values.commands) await redis.config('RESETSTAT');
   const nodeBefore = process.cpuUsage();
   const redisBefore = redisCpu();
   const now = Date.now();
@@ -140,7 +149,9 @@ async function round(tenants: number): Promise<RoundResult> {
   }
   const node = process.cpuUsage(nodeBefore);
   const perJob = (us: number): number => Math.round((us / jobs) * 10) / 10;
+  const commands = values.commands ? await commandsPerJob() : undefined;
   return {
+    ...(commands ? { commands } : {}),
     tenants,
     nodeUsPerJob: perJob(node.user + node.system),
     redisUsPerJob: perJob(redisCpu() - redisBefore),
@@ -148,6 +159,27 @@ async function round(tenants: number): Promise<RoundResult> {
       STEPS.map((step) => [step, perJob(byStep[step])]),
     ) as Record<Step, number>,
   };
+}
+
+/** INFO commandstats since the round's RESETSTAT, per job, costliest first. */
+async function commandsPerJob(): Promise<
+  Record<string, { callsPerJob: number; usPerJob: number }>
+> {
+  const rows = (await redis.info('commandstats'))
+    .split('\n')
+    .map((line) => /^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/.exec(line))
+    .filter((match): match is RegExpExecArray => match !== null && match[1] !== 'config|resetstat')
+    .map((match) => ({ name: match[1]!, calls: Number(match[2]), usec: Number(match[3]) }))
+    .sort((a, b) => b.usec - a.usec);
+  return Object.fromEntries(
+    rows.map(({ name, calls, usec }) => [
+      name,
+      {
+        callsPerJob: Math.round((calls / jobs) * 100) / 100,
+        usPerJob: Math.round((usec / jobs) * 100) / 100,
+      },
+    ]),
+  );
 }
 
 const results: RoundResult[] = [];
@@ -162,6 +194,11 @@ try {
         `${tenants} tenants: this process ${result.nodeUsPerJob} µs/job, ` +
           `Redis ${result.redisUsPerJob} µs/job (${steps})`,
       );
+      for (const [name, { callsPerJob, usPerJob }] of Object.entries(result.commands ?? {})) {
+        console.log(
+          `  ${name.padEnd(18)} ${callsPerJob.toFixed(2)} calls/job  ${usPerJob.toFixed(2)} µs/job`,
+        );
+      }
     }
   }
 } finally {
