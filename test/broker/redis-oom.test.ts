@@ -26,7 +26,7 @@ async function fillRedis(): Promise<void> {
 }
 
 describe('Redis out of memory', () => {
-  it('refuses Enqueue with RESOURCE_EXHAUSTED while workers drain the queue', async () => {
+  it('refuses new data with RESOURCE_EXHAUSTED while workers drain the queue', async () => {
     const worker = await h.worker({ queues: ['oom'], capacity: 2 });
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) {
@@ -41,6 +41,8 @@ describe('Redis out of memory', () => {
       for (const attempt of [
         h.enqueue({ tenant: 'acme', queue: 'oom' }),
         h.enqueueBatch([{ tenant: 'acme', queue: 'oom' }]),
+        h.replay({ tenant: 'acme', queue: 'oom', all: true }),
+        h.setTenant({ tenant: 'acme', max_queued: 500 }),
       ]) {
         const refused = (await attempt.then(
           () => undefined,
