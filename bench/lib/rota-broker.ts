@@ -5,7 +5,6 @@
  * --compiled, `node <tsc output>/src/cli.js`.
  */
 import type { ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 import * as grpc from '@grpc/grpc-js';
@@ -13,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { AdminClient } from '../../src/generated/rota/v1/Admin.js';
 import type { Tenant } from '../../src/generated/rota/v1/Tenant.js';
 import { loadRotaProto } from '../../src/grpc/proto.js';
+import { freePort } from '../../src/redis/local-server.js';
 import { exited, spawnTracked, terminate } from './children.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,19 +51,6 @@ export interface BrokerProcess {
   setTenant(tenant: Tenant): Promise<void>;
   /** Graceful stop (SIGTERM), SIGKILL after a grace. */
   stop(): Promise<void>;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port'))));
-    });
-  });
 }
 
 export async function startRotaBroker(options: BrokerProcessOptions): Promise<BrokerProcess> {

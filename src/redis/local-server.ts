@@ -144,7 +144,7 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
     return new LocalRedisServer(settings, settings.port, await launch(settings, settings.port));
   }
   for (let attempt = 1; ; attempt++) {
-    const port = await pickFreePort();
+    const port = await freePort();
     try {
       return new LocalRedisServer(settings, port, await launch(settings, port));
     } catch (error) {
@@ -347,8 +347,12 @@ function probe(port: number): Promise<{ ready: boolean; pid: number | undefined 
   });
 }
 
-/** Ask the OS for a free port; the listener is closed before redis-server binds it. */
-function pickFreePort(): Promise<number> {
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago: the OS picks it and the
+ * listener is closed before the caller's server binds it (redis-server here;
+ * the bench and fault tests use it for their brokers too).
+ */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();

@@ -13,13 +13,14 @@ import path from 'node:path';
 
 import { loadRotaProto } from '../../src/grpc/proto.js';
 import {
+  freePort,
   startLocalRedis,
   type AppendFsync,
   type LocalRedis,
 } from '../../src/redis/local-server.js';
 import { uniquePrefix } from '../helpers/redis.js';
 import { readJournals, type JournalRecord } from './journal.js';
-import { freePort, ProcessGroup, sleep, type ManagedProcess } from './processes.js';
+import { ProcessGroup, sleep, type ManagedProcess } from './processes.js';
 import { TcpProxy } from './proxy.js';
 
 export interface ClusterOptions {
