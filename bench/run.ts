@@ -192,36 +192,23 @@ async function main(argv: readonly string[]): Promise<number> {
     const profilesBefore = context.profiles.length;
     const startedAt = new Date();
     const t0 = performance.now();
-    let result: ScenarioResult;
+    let outcome: ScenarioOutput & { error?: string };
     try {
-      const output = await run(context);
-      await context.endScenario();
-      result = {
-        scenario: name,
-        startedAt: startedAt.toISOString(),
-        wallSeconds: (performance.now() - t0) / 1000,
-        foreignBusyPercent,
-        brokerProfiles: [],
-        ...output,
-      };
+      outcome = await run(context);
     } catch (error) {
       const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
       context.log(`FAILED: ${message}`);
-      await context.endScenario();
-      result = {
-        scenario: name,
-        startedAt: startedAt.toISOString(),
-        wallSeconds: (performance.now() - t0) / 1000,
-        foreignBusyPercent,
-        error: message,
-        rows: [],
-        targets: [],
-        details: {},
-        charts: [],
-        notes: [],
-        brokerProfiles: [],
-      };
+      outcome = { error: message, rows: [], targets: [], details: {}, charts: [], notes: [] };
     }
+    await context.endScenario();
+    const result: ScenarioResult = {
+      scenario: name,
+      startedAt: startedAt.toISOString(),
+      wallSeconds: (performance.now() - t0) / 1000,
+      foreignBusyPercent,
+      brokerProfiles: [],
+      ...outcome,
+    };
     if (aborting) return 130; // abort() stops everything and exits; write nothing half-done
     await context.flush().catch(() => undefined);
     result.brokerProfiles = context.profiles.slice(profilesBefore);
