@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
@@ -21,6 +22,12 @@ export interface MetricsEndpoint {
  * several brokers in one process stay apart), read by a Prometheus scrape
  * endpoint at http://<address>/metrics and/or pushed over OTLP. We own the
  * HTTP server, so port 0 works and the bound port is known.
+ *
+ * The same provider reports the Node.js runtime (OpenTelemetry's runtime-node
+ * instrumentation): event-loop delay percentiles and utilization, GC pauses,
+ * heap spaces. The broker is one event loop, so its delay is the first thing
+ * to look at when dispatch latency grows. The delay figures cover the time
+ * since the previous collection.
  */
 export async function startMetrics(
   address: string | undefined,
@@ -35,12 +42,16 @@ export async function startMetrics(
     readers: [prometheus, otlp].filter((reader) => reader !== undefined),
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? 'rota' }),
   });
+  const runtime = new RuntimeNodeInstrumentation({ enabled: false });
+  runtime.setMeterProvider(provider);
+  runtime.enable();
   let server: Server | undefined;
   try {
     if (address !== undefined && prometheus !== undefined) {
       server = await serveScrapes(address, prometheus);
     }
   } catch (error) {
+    runtime.disable();
     await provider.shutdown();
     throw error;
   }
@@ -50,6 +61,7 @@ export async function startMetrics(
     url: bound && address ? `http://${hostOf(address)}:${bound.port}/metrics` : undefined,
     otlp: otlp !== undefined,
     async close() {
+      runtime.disable();
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
       await provider.shutdown();
     },

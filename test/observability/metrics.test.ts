@@ -141,3 +141,22 @@ describe('Admin.GetStats', () => {
     }
   });
 });
+
+describe('Node.js runtime metrics', () => {
+  it('report event-loop delay (a stall shows), utilization, GC and heap', async () => {
+    await scrape(); // the delay figures start afresh from here
+    const stallUntil = Date.now() + 150;
+    while (Date.now() < stallUntil); // the broker runs in this process: its loop stalls too
+    await new Promise((resolve) => setTimeout(resolve, 100)); // enough samples after the stall
+    const series = await scrape();
+    expect(series.get('nodejs_eventloop_delay_max')).toBeGreaterThanOrEqual(0.1);
+    expect(series.get('nodejs_eventloop_delay_p50')).toBeLessThan(
+      series.get('nodejs_eventloop_delay_max')!,
+    );
+    expect(series.get('nodejs_eventloop_utilization')).toBeGreaterThan(0);
+    expect(series.get('v8js_memory_heap_used{v8js_heap_space_name="old_space"}')).toBeGreaterThan(
+      0,
+    );
+    expect([...series.keys()].some((name) => name.startsWith('v8js_gc_duration_count'))).toBe(true);
+  });
+});
