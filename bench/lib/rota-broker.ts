@@ -13,6 +13,7 @@ import type { AdminClient } from '../../src/generated/rota/v1/Admin.js';
 import type { Tenant } from '../../src/generated/rota/v1/Tenant.js';
 import { loadRotaProto } from '../../src/grpc/proto.js';
 import { freePort } from '../../src/redis/local-server.js';
+import { EVENT_LOOP_SAMPLE_MS } from '../../src/telemetry/prometheus.js';
 import { exited, spawnTracked, terminate } from './children.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -42,6 +43,11 @@ export interface BrokerProcessOptions {
   startTimeoutMs?: number;
 }
 
+export interface LoopDelay {
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
 export interface BrokerProcess {
   readonly address: string;
   readonly pid: number;
@@ -49,6 +55,14 @@ export interface BrokerProcess {
   readonly admin: AdminClient;
   /** Admin.SetTenant; resolves with the stored tenant. */
   setTenant(tenant: Tenant): Promise<void>;
+  /**
+   * The broker's event-loop delay since the previous call, beyond the 10 ms
+   * sampling period (its Prometheus endpoint; the runtime metrics restart at
+   * each scrape, and only the bench scrapes). Call it once at a phase's start
+   * and read it at its end. Undefined when the broker does not report it (a
+   * --rev of older code) or too few samples were taken.
+   */
+  eventLoopDelay(): Promise<LoopDelay | undefined>;
   /** Graceful stop (SIGTERM), SIGKILL after a grace. */
   stop(): Promise<void>;
 }
@@ -130,10 +144,27 @@ export async function startRotaBroker(options: BrokerProcessOptions): Promise<Br
           error === null ? resolve() : reject(error),
         );
       }),
+    eventLoopDelay: () => scrapeLoopDelay(`http://${metricsAddress}/metrics`),
     async stop() {
       admin.close();
       child.stdin?.end();
       await terminate(child, 10_000);
     },
   };
+}
+
+async function scrapeLoopDelay(url: string): Promise<LoopDelay | undefined> {
+  const text = await (await fetch(url)).text();
+  const seconds = (name: string): number | undefined => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? undefined : Number(line.slice(name.length + 1));
+  };
+  // The figures include the sampling period (EVENT_LOOP_SAMPLE_MS): report the delay beyond it.
+  const beyondSampling = (value: number): number =>
+    Math.max(0, value * 1000 - EVENT_LOOP_SAMPLE_MS);
+  const p99 = seconds('nodejs_eventloop_delay_p99');
+  const max = seconds('nodejs_eventloop_delay_max');
+  return p99 === undefined || max === undefined
+    ? undefined
+    : { p99Ms: beyondSampling(p99), maxMs: beyondSampling(max) };
 }

@@ -14,6 +14,7 @@
 import type { BenchContext, Row, ScenarioOutput, TargetCheck } from '../lib/context.js';
 import { sleep } from '../lib/context.js';
 import { CpuMeter } from '../lib/proc.js';
+import type { LoopDelay } from '../lib/rota-broker.js';
 import { distribution, type Distribution } from '../lib/stats.js';
 import { producerCall, startProducers, startWorkers, workerCall, type System } from './common.js';
 
@@ -29,6 +30,8 @@ interface RatePhase {
   enqueueCall: Distribution;
   /** Share of one core over the phase, per process. */
   cpuPercent: Record<string, number>;
+  /** The broker's event-loop delay over the phase (Rota). */
+  loopDelay: LoopDelay | undefined;
 }
 
 async function ratePhase(ctx: BenchContext, system: System, rate: number): Promise<RatePhase> {
@@ -51,6 +54,7 @@ async function ratePhase(ctx: BenchContext, system: System, rate: number): Promi
   };
   if (system.kind === 'rota') pids.broker = system.broker.pid;
   const meter = new CpuMeter(pids);
+  if (system.kind === 'rota') await system.broker.eventLoopDelay(); // starts its window
   meter.start();
   const paced = await producer.call(
     'paced',
@@ -59,6 +63,7 @@ async function ratePhase(ctx: BenchContext, system: System, rate: number): Promi
   );
   await worker.call('waitFor', { completed: paced.sent, timeoutMs: 30_000 }, 40_000);
   const cpu = meter.stop();
+  const loopDelay = system.kind === 'rota' ? await system.broker.eventLoopDelay() : undefined;
   await sleep(300); // the last keyspace events
   const snapshot = await worker.call('snapshot', { withLatency: true });
   await worker.call('stop', {});
@@ -84,6 +89,7 @@ async function ratePhase(ctx: BenchContext, system: System, rate: number): Promi
       ),
       other: cpu.otherCorePercent,
     },
+    loopDelay,
   };
 }
 
@@ -159,6 +165,20 @@ export async function latency(ctx: BenchContext): Promise<ScenarioOutput> {
         unit: 'ms',
         rota: r.enqueueCall.p99,
         bullmq: b.enqueueCall.p99,
+        better: 'lower',
+      },
+      {
+        metric: `${rate}/s broker event-loop delay p99 (Rota)`,
+        unit: 'ms',
+        rota: r.loopDelay?.p99Ms ?? null,
+        bullmq: null,
+        better: 'lower',
+      },
+      {
+        metric: `${rate}/s broker event-loop delay max (Rota)`,
+        unit: 'ms',
+        rota: r.loopDelay?.maxMs ?? null,
+        bullmq: null,
         better: 'lower',
       },
       {

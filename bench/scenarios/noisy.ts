@@ -7,6 +7,7 @@
  */
 import type { WorkerSnapshot } from '../agents/protocol.js';
 import type { BenchContext, Row, ScenarioOutput } from '../lib/context.js';
+import type { LoopDelay } from '../lib/rota-broker.js';
 import { distribution, type Distribution } from '../lib/stats.js';
 import { renderChart, type Panel } from '../lib/svg-chart.js';
 import { sharesOverTime } from './fairness.js';
@@ -26,6 +27,8 @@ interface NoisyPhase {
   snapshot: WorkerSnapshot;
   /** [enqueue time since the workers connected (s), wait (ms)] of each quiet job. */
   quietPoints: Array<[number, number]>;
+  /** The broker's event-loop delay from the workers' start to the last job (Rota). */
+  loopDelay: LoopDelay | undefined;
 }
 
 async function noisyPhase(ctx: BenchContext, system: System): Promise<NoisyPhase> {
@@ -44,6 +47,7 @@ async function noisyPhase(ctx: BenchContext, system: System): Promise<NoisyPhase
     },
     ctx.boundMs(flood, 500),
   );
+  if (system.kind === 'rota') await system.broker.eventLoopDelay(); // starts its window
   const worker = workerCall(
     await startWorkers(ctx, system, queue, { recordLatency: true, bucketMs: 100 }),
   );
@@ -64,6 +68,7 @@ async function noisyPhase(ctx: BenchContext, system: System): Promise<NoisyPhase
     { completed: expected, timeoutMs: ctx.boundMs(flood, 1000) },
     ctx.boundMs(flood, 1000) + 10_000,
   );
+  const loopDelay = system.kind === 'rota' ? await system.broker.eventLoopDelay() : undefined;
   const snapshot = await worker.call('snapshot', { withLatency: true });
   await worker.call('stop', {});
   await producer.call('stop', {});
@@ -85,6 +90,7 @@ async function noisyPhase(ctx: BenchContext, system: System): Promise<NoisyPhase
       (t - snapshot.since) / 1000,
       quiet.start[i] ?? NaN,
     ]),
+    loopDelay,
   };
 }
 
@@ -161,6 +167,20 @@ export async function noisy(ctx: BenchContext): Promise<ScenarioOutput> {
       rota: rota.floodDrainPerSec,
       bullmq: bull.floodDrainPerSec,
       better: 'higher',
+    },
+    {
+      metric: 'broker event-loop delay p99 while draining (Rota)',
+      unit: 'ms',
+      rota: rota.loopDelay?.p99Ms ?? null,
+      bullmq: null,
+      better: 'lower',
+    },
+    {
+      metric: 'broker event-loop delay max while draining (Rota)',
+      unit: 'ms',
+      rota: rota.loopDelay?.maxMs ?? null,
+      bullmq: null,
+      better: 'lower',
     },
     {
       metric: 'flood enqueue rate (batches, before the workers)',
