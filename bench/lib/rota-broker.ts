@@ -67,7 +67,26 @@ export interface BrokerProcess {
   stop(): Promise<void>;
 }
 
+/** The broker could not bind a port freePort() had found free (see startRotaBroker). */
+class PortTakenError extends Error {}
+
+/**
+ * Starts a broker on two ports freePort() found free. Another process can take
+ * such a port before the broker binds it (an outgoing connection gets its local
+ * port from the same range), which once failed a bench run; the broker then
+ * exits with EADDRINUSE and starts again on new ports, up to three times.
+ */
 export async function startRotaBroker(options: BrokerProcessOptions): Promise<BrokerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startOnce(options: BrokerProcessOptions): Promise<BrokerProcess> {
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
   // The broker's Prometheus endpoint stays on (the default), on a free port of its own.
@@ -114,7 +133,13 @@ export async function startRotaBroker(options: BrokerProcessOptions): Promise<Br
   try {
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`the broker exited before it listened:\n${output}`);
+        // Its last output can arrive after 'exit': wait for 'close' (at most 1 s).
+        await Promise.race([
+          new Promise((resolve) => child.once('close', resolve)),
+          new Promise((resolve) => setTimeout(resolve, 1000)),
+        ]);
+        const message = `the broker exited before it listened:\n${output}`;
+        throw /EADDRINUSE/.test(output) ? new PortTakenError(message) : new Error(message);
       }
       if (Date.now() > deadline) {
         throw new Error(`the broker did not answer within ${timeoutMs} ms:\n${output}`);
