@@ -25,7 +25,8 @@ import { Redis } from 'ioredis';
 
 import { startLocalRedis } from '../src/redis/local-server.js';
 import { JobStore } from '../src/store/job-store.js';
-import type { FetchedJob, NewJob } from '../src/store/types.js';
+import type { FetchedJob } from '../src/store/types.js';
+import { newJob } from '../test/helpers/new-job.js';
 import { cpuSeconds } from './lib/proc.js';
 import { REPO_ROOT } from './lib/rota-broker.js';
 
@@ -112,21 +113,9 @@ async function round(tenants: number): Promise<RoundResult> {
   const redisBefore = redisCpu();
   const now = Date.now();
   for (let start = 0; start < jobs; start += BATCH) {
-    const batch = Array.from({ length: Math.min(BATCH, jobs - start) }, (_, k): NewJob => ({
-      id: randomUUID(),
-      tenant: `t${(start + k) % tenants}`,
-      queue: 'q',
-      payload: Buffer.from('{"n":1}'),
-      priority: 0,
-      maxAttempts: 3,
-      backoffInitialMs: 1000,
-      backoffMaxMs: 60_000,
-      timeoutMs: 30_000,
-      runAt: now,
-      idempotencyKey: '',
-      headers: {},
-      createdAt: now,
-    }));
+    const batch = Array.from({ length: Math.min(BATCH, jobs - start) }, (_, k) =>
+      newJob(now, { tenant: `t${(start + k) % tenants}`, payload: Buffer.from('{"n":1}') }),
+    );
     const claim = values.claim ? (tenant: string) => ({ tenant, count: perTenant }) : undefined;
     const { claimed } = await timed('enqueue', () => store.enqueue(batch, () => 0, now, claim));
     if (!values.claim) continue;

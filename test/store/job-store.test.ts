@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { JobStore } from '../../src/store/job-store.js';
 import type { FetchRequest, FetchResult, NewJob } from '../../src/store/types.js';
+import { newJob } from '../helpers/new-job.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 describe('JobStore', () => {
@@ -31,22 +31,8 @@ describe('JobStore', () => {
     await redis.flushall();
   });
 
-  const job = (payload: string, fields: Partial<NewJob> = {}): NewJob => ({
-    id: randomUUID(),
-    tenant: 't',
-    queue: 'q',
-    payload: Buffer.from(payload),
-    priority: 0,
-    maxAttempts: 3,
-    backoffInitialMs: 1000,
-    backoffMaxMs: 60_000,
-    timeoutMs: 30_000,
-    runAt: now,
-    idempotencyKey: '',
-    headers: { trace: payload },
-    createdAt: now,
-    ...fields,
-  });
+  const job = (payload: string, fields: Partial<NewJob> = {}): NewJob =>
+    newJob(now, { payload: Buffer.from(payload), headers: { trace: payload }, ...fields });
 
   const enqueueClaiming = async (
     jobs: NewJob[],
