@@ -36,9 +36,9 @@ export async function redisDurabilityWarnings(redis: Redis): Promise<string[]> {
  * older servers refuse to compile them, and every lease would fail.
  */
 export function redisVersionProblem(serverInfo: string): string | undefined {
-  const found = /^redis_version:(\d+)\.(\d+)\S*/m.exec(serverInfo);
-  if (!found || Number(found[1]) >= 7) return undefined;
-  return `Redis ${found[0].slice('redis_version:'.length)} is too old: Rota needs Redis 7.0 or newer. Upgrade it, or point ROTA_REDIS_URL at a newer Redis`;
+  const found = /^redis_version:((\d+)\S*)/m.exec(serverInfo);
+  if (!found || Number(found[2]) >= 7) return undefined;
+  return `Redis ${found[1]} is too old: Rota needs Redis 7.0 or newer. Upgrade it, or point ROTA_REDIS_URL at a newer Redis`;
 }
 
 /** Refuses to start on a Redis too old for the scripts (see redisVersionProblem). */
