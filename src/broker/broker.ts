@@ -13,6 +13,8 @@ import { BrokerError, coerceError, invalidArgument, quoted } from './errors.js';
 import { LeaseManager } from './lease-manager.js';
 import { TenantRegistry } from './tenants.js';
 import { TenantStore } from '../store/tenant-store.js';
+import { SharedBuckets } from '../store/shared-buckets.js';
+import { TokenSupply } from './token-supply.js';
 import { checkRedisVersion, redisDurabilityWarnings } from '../store/redis-checks.js';
 import type { QueueDepth } from '../store/types.js';
 import { StatsBook, type ActivityStats } from './stats.js';
@@ -85,7 +87,15 @@ export class Broker {
       deadRetentionMs: config.deadRetentionMs,
       idempotencyRetentionMs: config.idempotencyRetentionMs,
     });
-    this.limits = new TenantLimits(this.clock);
+    const tokens = new TokenSupply(
+      new SharedBuckets(deps.redis, this.store.keys),
+      (request, granted, waitMs) => {
+        this.limits.tokensAnswered(request, granted, waitMs);
+        this.pumpAll();
+      },
+      this.logger,
+    );
+    this.limits = new TenantLimits(this.clock, (request) => tokens.request(request));
     const metrics = new BrokerMetrics(deps.meter ?? createNoopMeter(), config.metricsMaxTenants);
     this.observer = new TelemetryObserver(metrics, this.stats, this.clock);
     metrics.observeSessions(() => this.leases.capacity());

@@ -237,7 +237,7 @@ export class FairScheduler {
   /** One DRR step on a tenant in the ring: true when it was dispatched. */
   #visit(entry: TenantEntry): boolean {
     this.#visits += 1;
-    const blockedUntil = this.#limits.blockedUntil(entry.tenant, this.queue);
+    const blockedUntil = this.#limits.blockedUntil(entry.tenant, this.queue, entry.available);
     if (blockedUntil !== 0) {
       const state = blockedUntil === Infinity ? 'SATURATED' : 'THROTTLED';
       this.#park(entry, state, blockedUntil);

@@ -7,5 +7,6 @@ export {
   type TenantSettings,
 } from './settings.js';
 export { TokenBucket } from './token-bucket.js';
+export { SharedAllowance, tokensWanted, type TokenRequest } from './shared-allowance.js';
 export { TenantLimits } from './tenant-limits.js';
 export { FairScheduler, type FairSchedulerOptions, type TenantState } from './fair-scheduler.js';

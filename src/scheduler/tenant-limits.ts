@@ -9,6 +9,12 @@
  * duplicate release (a lease that expired and was released already) can never
  * push a counter below the real number of leases, and so never lets a
  * scheduler exceed `maxInFlight`.
+ *
+ * Rates shared by several brokers: given `shareTokens`, a rate-limited
+ * dispatch also needs a token taken from a bucket all brokers share (see
+ * SharedAllowance). The local bucket paces this broker; the shared one keeps
+ * the replicas together to the rate. Without it (one broker, tests) the local
+ * bucket alone applies.
  */
 import type { Clock } from './clock.js';
 import {
@@ -18,20 +24,24 @@ import {
   resolveTenantSettings,
   type TenantSettings,
 } from './settings.js';
+import { SharedAllowance, tokensWanted, type TokenRequest } from './shared-allowance.js';
 import { TokenBucket } from './token-bucket.js';
 
-interface QueueRecord {
-  override: Readonly<Partial<TenantSettings>> | undefined;
-  /** Present when the override sets a rate > 0. */
+interface Limited {
+  /** Present when a rate > 0 applies. */
   bucket: TokenBucket | undefined;
+  /** Present with `bucket` when tokens are shared with other brokers. */
+  shared: SharedAllowance | undefined;
+}
+
+interface QueueRecord extends Limited {
+  override: Readonly<Partial<TenantSettings>> | undefined;
   inFlight: number;
 }
 
-interface TenantRecord {
+interface TenantRecord extends Limited {
   /** undefined = defaults. */
   settings: Readonly<TenantSettings> | undefined;
-  /** Present when the tenant's rate is > 0. */
-  bucket: TokenBucket | undefined;
   inFlight: number;
   readonly queues: Map<string, QueueRecord>;
 }
@@ -40,9 +50,15 @@ export class TenantLimits {
   readonly #clock: Clock;
   readonly #tenants = new Map<string, TenantRecord>();
   readonly #listeners = new Set<(tenant: string) => void>();
+  readonly #shareTokens: ((request: TokenRequest) => void) | undefined;
 
-  constructor(clock: Clock) {
+  /**
+   * @param shareTokens asks for tokens of a shared bucket; the answer comes
+   * back through `tokensAnswered`. Without it, rates are this broker's own.
+   */
+  constructor(clock: Clock, shareTokens?: (request: TokenRequest) => void) {
     this.#clock = clock;
+    this.#shareTokens = shareTokens;
   }
 
   /** Replaces the tenant's settings, live; fields not given (or `undefined`) take their defaults. */
@@ -52,7 +68,7 @@ export class TenantLimits {
     const record = this.#tenant(tenant);
     record.settings = resolved;
     const { rate, burst } = resolved ?? DEFAULT_TENANT_SETTINGS;
-    record.bucket = this.#rebucket(record.bucket, rate, burst);
+    this.#rebucket(record, rate, burst);
     this.#prune(tenant, record);
     this.#emit(tenant);
   }
@@ -70,7 +86,7 @@ export class TenantLimits {
     const record = this.#tenant(tenant);
     const perQueue = this.#queue(record, queue);
     perQueue.override = override;
-    perQueue.bucket = this.#rebucket(perQueue.bucket, override?.rate ?? 0, override?.burst ?? 0);
+    this.#rebucket(perQueue, override?.rate ?? 0, override?.burst ?? 0);
     this.#prune(tenant, record, queue);
     this.#emit(tenant);
   }
@@ -92,10 +108,12 @@ export class TenantLimits {
 
   /**
    * 0 when a dispatch of tenant×queue is allowed now; otherwise the clock time
-   * when it may be: when the later of the two buckets has a token, or Infinity
-   * while an in-flight cap is reached (until a release).
+   * when it may be: when the later of the two buckets has a token (or when to
+   * look again for a shared token), or Infinity while an in-flight cap is
+   * reached (until a release). `waiting`, the jobs ready to go, sizes a
+   * request for shared tokens.
    */
-  blockedUntil(tenant: string, queue: string): number {
+  blockedUntil(tenant: string, queue: string, waiting = 1): number {
     const record = this.#tenants.get(tenant);
     if (record === undefined) return 0;
     const perQueue = record.queues.get(queue);
@@ -108,8 +126,22 @@ export class TenantLimits {
       return Infinity;
     }
     const now = this.#clock();
-    const until = Math.max(record.bucket?.availableAt() ?? 0, perQueue?.bucket?.availableAt() ?? 0);
-    return until > now ? until : 0;
+    const local = Math.max(record.bucket?.availableAt() ?? 0, perQueue?.bucket?.availableAt() ?? 0);
+    if (local > now) return local;
+    const shared = Math.max(
+      this.#sharedUntil(record, tenant, undefined, now, waiting),
+      perQueue ? this.#sharedUntil(perQueue, tenant, queue, now, waiting) : 0,
+    );
+    return shared > now ? shared : 0;
+  }
+
+  /** The answer to a `shareTokens` request; wakes the tenant's schedulers. */
+  tokensAnswered(request: TokenRequest, granted: number, waitMs: number): void {
+    const record = this.#tenants.get(request.tenant);
+    const holder = request.queue === undefined ? record : record?.queues.get(request.queue);
+    if (holder?.shared === undefined) return;
+    holder.shared.answered(granted, waitMs, this.#clock());
+    this.#emit(request.tenant);
   }
 
   /** Records one dispatch: takes a token from each bucket that applies, counts one more in flight. */
@@ -119,6 +151,8 @@ export class TenantLimits {
     const perQueue = this.#queue(record, queue);
     record.bucket?.take(now);
     perQueue.bucket?.take(now);
+    record.shared?.spend();
+    perQueue.shared?.spend();
     record.inFlight += 1;
     perQueue.inFlight += 1;
   }
@@ -156,19 +190,53 @@ export class TenantLimits {
     for (const listener of this.#listeners) listener(tenant);
   }
 
-  /** The bucket for new settings: none when unlimited, else the old one reconfigured (tokens kept) or a full one. */
-  #rebucket(bucket: TokenBucket | undefined, rate: number, burst: number): TokenBucket | undefined {
-    if (rate === 0) return undefined;
+  /**
+   * The buckets for new settings: none when unlimited, else the old ones
+   * reconfigured (tokens kept) or full new ones.
+   */
+  #rebucket(limited: Limited, rate: number, burst: number): void {
+    if (rate === 0) {
+      limited.bucket = undefined;
+      limited.shared = undefined;
+      return;
+    }
     const size = effectiveBurst(rate, burst);
-    if (bucket === undefined) return new TokenBucket(rate, size, this.#clock());
-    bucket.reconfigure(rate, size, this.#clock());
-    return bucket;
+    if (limited.bucket === undefined) limited.bucket = new TokenBucket(rate, size, this.#clock());
+    else limited.bucket.reconfigure(rate, size, this.#clock());
+    if (this.#shareTokens) limited.shared ??= new SharedAllowance();
+  }
+
+  /** 0 when a shared token is held (or none is needed); else when to look again. */
+  #sharedUntil(
+    limited: Limited,
+    tenant: string,
+    queue: string | undefined,
+    now: number,
+    waiting: number,
+  ): number {
+    const { bucket, shared } = limited;
+    if (bucket === undefined || shared === undefined) return 0;
+    return shared.blockedUntil(now, () =>
+      this.#shareTokens?.({
+        tenant,
+        queue,
+        rate: bucket.rate,
+        size: bucket.burst,
+        wanted: tokensWanted(bucket.rate, bucket.burst, waiting),
+      }),
+    );
   }
 
   #tenant(tenant: string): TenantRecord {
     let record = this.#tenants.get(tenant);
     if (record === undefined) {
-      record = { settings: undefined, bucket: undefined, inFlight: 0, queues: new Map() };
+      record = {
+        settings: undefined,
+        bucket: undefined,
+        shared: undefined,
+        inFlight: 0,
+        queues: new Map(),
+      };
       this.#tenants.set(tenant, record);
     }
     return record;
@@ -177,7 +245,7 @@ export class TenantLimits {
   #queue(record: TenantRecord, queue: string): QueueRecord {
     let perQueue = record.queues.get(queue);
     if (perQueue === undefined) {
-      perQueue = { override: undefined, bucket: undefined, inFlight: 0 };
+      perQueue = { override: undefined, bucket: undefined, shared: undefined, inFlight: 0 };
       record.queues.set(queue, perQueue);
     }
     return perQueue;

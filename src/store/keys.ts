@@ -47,6 +47,14 @@ export class Keys {
     return `${this.queueBase(tenant, queue)}dead`;
   }
 
+  /**
+   * Rate-limit bucket shared by every broker: the tenant's, or with `queue`
+   * its override's on that queue (take_tokens.lua).
+   */
+  tokens(tenant: string, queue?: string): string {
+    return `${queue === undefined ? this.tenantBase(tenant) : this.queueBase(tenant, queue)}tokens`;
+  }
+
   idempotency(tenant: string, key: string): string {
     return `${this.tenantBase(tenant)}idem:${key}`;
   }

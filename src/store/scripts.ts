@@ -31,6 +31,8 @@ const SCRIPTS = {
   replay: { allowOom: false },
   reclaim: { allowOom: true },
   stats: { allowOom: false },
+  // a few bytes per rate-limited tenant; without it a full Redis could not lease their jobs
+  take_tokens: { allowOom: true },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;
@@ -56,8 +58,12 @@ function source(name: ScriptName): string {
   return lua;
 }
 
-/** Registers every script on a connection (once per connection). */
+const defined = new WeakSet<Redis>();
+
+/** Registers every script on a connection; again on the same connection does nothing. */
 export function defineScripts(redis: Redis): void {
+  if (defined.has(redis)) return;
+  defined.add(redis);
   for (const name of Object.keys(SCRIPTS) as ScriptName[]) {
     redis.defineCommand(name, { numberOfKeys: 1, lua: source(name) });
   }

@@ -76,4 +76,19 @@ describe('Redis out of memory', () => {
     const [after] = await worker.take(1);
     expect(after!.job_id).toBe(job_id);
   });
+
+  it('leases the jobs of a rate-limited tenant while full (its shared tokens are taken)', async () => {
+    await h.setTenant({ tenant: 'limited', rate: 100 });
+    await h.enqueueBatch(
+      Array.from({ length: 3 }, () => ({ tenant: 'limited', queue: 'oom-rate' })),
+    );
+    await fillRedis();
+    try {
+      const worker = await h.worker({ queues: ['oom-rate'], capacity: 5 });
+      const leases = await worker.take(3);
+      expect(leases.map((l) => l.tenant)).toEqual(['limited', 'limited', 'limited']);
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+  });
 });

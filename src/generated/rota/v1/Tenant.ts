@@ -14,6 +14,7 @@ export interface Tenant {
   'weight'?: (number | string);
   /**
    * Dispatches per second (token bucket refill). 0 = unlimited (default).
+   * Shared by every broker on the same Redis: replicas together keep to it.
    */
   'rate'?: (number | string);
   /**
@@ -22,6 +23,7 @@ export interface Tenant {
   'burst'?: (number);
   /**
    * Leases held at once across all workers. 0 = unlimited (default).
+   * Enforced by each broker on its own: with N brokers, up to N times this.
    */
   'max_in_flight'?: (number);
   /**
@@ -48,6 +50,7 @@ export interface Tenant__Output {
   'weight'?: (number);
   /**
    * Dispatches per second (token bucket refill). 0 = unlimited (default).
+   * Shared by every broker on the same Redis: replicas together keep to it.
    */
   'rate'?: (number);
   /**
@@ -56,6 +59,7 @@ export interface Tenant__Output {
   'burst'?: (number);
   /**
    * Leases held at once across all workers. 0 = unlimited (default).
+   * Enforced by each broker on its own: with N brokers, up to N times this.
    */
   'max_in_flight'?: (number);
   /**
