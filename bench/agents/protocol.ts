@@ -30,7 +30,10 @@ export function familyOf(tenant: string): string {
 }
 
 export interface WorkerStartArgs {
-  /** Rota broker host:port (Rota agent). */
+  /**
+   * Rota broker host:port (Rota agent); several, comma-separated: worker
+   * instance i connects to the (i mod n)-th.
+   */
   address?: string;
   /** Redis URL: BullMQ's connection, and the Rota agent's keyspace listener. */
   redisUrl?: string;

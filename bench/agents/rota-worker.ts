@@ -69,9 +69,10 @@ async function start(args: WorkerStartArgs): Promise<{ pid: number }> {
     });
   }
   const hold = args.mode === 'hold';
+  const addresses = args.address?.split(',') ?? [];
   for (let i = 0; i < args.workers; i++) {
     const worker = new clients.Worker({
-      address: args.address,
+      address: addresses[i % addresses.length],
       queues: [args.queue],
       concurrency: args.concurrency,
       workerId: `bench-${process.pid}-${i}`,

@@ -106,12 +106,16 @@ export class BenchContext {
     return agent;
   }
 
-  /** A fresh Rota broker child with a key prefix of its own. */
-  async startBroker(): Promise<BrokerProcess> {
+  /**
+   * A fresh Rota broker child with a key prefix of its own, or a replica of
+   * `peer`: another broker on the same Redis keys.
+   */
+  async startBroker(peer?: BrokerProcess): Promise<BrokerProcess> {
     this.#brokerCount++;
-    const keyPrefix = `bench-${this.scenario}-${this.runId}-${this.#brokerCount}`;
+    const keyPrefix =
+      peer?.keyPrefix ?? `bench-${this.scenario}-${this.runId}-${this.#brokerCount}`;
     const cpuProfileDir = this.options.cpuProf
-      ? join(this.options.jsonDir, 'profiles', keyPrefix)
+      ? join(this.options.jsonDir, 'profiles', `${keyPrefix}-${this.#brokerCount}`)
       : undefined;
     if (cpuProfileDir !== undefined) mkdirSync(cpuProfileDir, { recursive: true });
     const broker = await startRotaBroker({

@@ -50,6 +50,7 @@ export interface LoopDelay {
 
 export interface BrokerProcess {
   readonly address: string;
+  readonly keyPrefix: string;
   readonly pid: number;
   readonly child: ChildProcess;
   readonly admin: AdminClient;
@@ -160,6 +161,7 @@ async function startOnce(options: BrokerProcessOptions): Promise<BrokerProcess> 
 
   return {
     address,
+    keyPrefix: options.keyPrefix,
     pid: child.pid ?? 0,
     child,
     admin,

@@ -22,6 +22,8 @@ export interface WorkerSetup {
   /** Rota: leases per Worker instance (default: the --concurrency knob). */
   concurrency?: number;
   workers?: number;
+  /** Rota: replicas of the broker (same Redis keys); the Worker instances are spread over all. */
+  replicas?: readonly BrokerProcess[];
 }
 
 export type WorkerAgent = Agent<'rota-worker'> | Agent<'bullmq-worker'>;
@@ -47,7 +49,7 @@ export async function startWorkers(
       'start',
       {
         ...common,
-        address: system.broker.address,
+        address: [system.broker, ...(setup.replicas ?? [])].map((b) => b.address).join(','),
         workers: setup.workers ?? ctx.knobs.workers,
         concurrency: setup.concurrency ?? ctx.knobs.concurrency,
       },

@@ -3,17 +3,40 @@
  * at its default) and a backlog far larger than it may run; tenant `free` has
  * an unlimited backlog beside it. The achieved rate of `limited` after its
  * first second (the initial bucket of tokens), and what `free` gets meanwhile
- * (the limit must not idle the workers).
+ * (the limit must not idle the workers). Then the same with two brokers on
+ * the same Redis keys, the Worker instances spread over both: the rate must
+ * hold for both together (a bucket in Redis), not for each.
  */
 import type { BenchContext, Row, ScenarioOutput } from '../lib/context.js';
 import { sleep } from '../lib/context.js';
+import type { BrokerProcess } from '../lib/rota-broker.js';
 import { applySettings } from './fairness.js';
 import { producerCall, startProducers, startWorkers, workerCall } from './common.js';
 
-export async function ratelimit(ctx: BenchContext): Promise<ScenarioOutput> {
-  const notes: string[] = [];
+interface Measured {
+  /** SetTenant worked. */
+  readonly limited: boolean;
+  /** Jobs/s of `limited` after its first second. */
+  readonly achieved: number;
+  /** Seconds that figure covers. */
+  readonly steadySeconds: number;
+  /** Jobs of `limited` in its first second (burst + rate). */
+  readonly firstSecond: number;
+  /** Jobs/s of `free`, and whether all its jobs were served. */
+  readonly freeRate: number;
+  readonly freeAllServed: boolean;
+  readonly details: Record<string, unknown>;
+}
+
+const BUCKET_MS = 100;
+
+async function measure(
+  ctx: BenchContext,
+  brokers: readonly [BrokerProcess, ...BrokerProcess[]],
+  notes: string[],
+): Promise<Measured> {
   const { limitRate, limitSeconds } = ctx.knobs;
-  const broker = await ctx.startBroker();
+  const [broker, ...replicas] = brokers;
   const limited = await applySettings(
     () => broker.setTenant({ tenant: 'limited', rate: limitRate }),
     `rate of limited`,
@@ -21,7 +44,9 @@ export async function ratelimit(ctx: BenchContext): Promise<ScenarioOutput> {
   );
   const queue = 'limit';
   const producer = producerCall(await startProducers(ctx, { kind: 'rota', broker }, queue));
-  const limitedJobs = Math.ceil(limitRate * (limitSeconds + 5));
+  // More than one broker's prefetch buffer takes (512 jobs of a tenant), so
+  // with two brokers both hold jobs of `limited` and both would dispatch it.
+  const limitedJobs = Math.ceil(limitRate * (limitSeconds + 5)) + 2 * 512;
   const freeJobs = ctx.knobs.jobs;
   for (const [tenant, total] of [
     ['limited', limitedJobs],
@@ -43,12 +68,13 @@ export async function ratelimit(ctx: BenchContext): Promise<ScenarioOutput> {
       notes.push(`${tenant}: ${burst.errors} enqueue errors (${burst.firstError})`);
   }
   await producer.call('stop', {});
-  const bucketMs = 100;
-  const worker = workerCall(await startWorkers(ctx, { kind: 'rota', broker }, queue, { bucketMs }));
+  const worker = workerCall(
+    await startWorkers(ctx, { kind: 'rota', broker }, queue, { bucketMs: BUCKET_MS, replicas }),
+  );
   await sleep(limitSeconds * 1000 + 300);
   const snapshot = await worker.call('snapshot', {});
   await worker.call('stop', {});
-  await broker.stop();
+  for (const each of brokers) await each.stop();
 
   const { buckets } = snapshot.timeline;
   const firstBucket = Math.max(
@@ -57,7 +83,7 @@ export async function ratelimit(ctx: BenchContext): Promise<ScenarioOutput> {
   );
   const count = (tenant: string, from: number, to: number): number =>
     buckets.slice(from, to).reduce((sum, b) => sum + (b[tenant] ?? 0), 0);
-  const perSecond = 1000 / bucketMs;
+  const perSecond = 1000 / BUCKET_MS;
   const steadyFrom = firstBucket + perSecond;
   const steadyTo = firstBucket + limitSeconds * perSecond;
   const steadyBuckets = Math.max(0, Math.min(steadyTo, buckets.length) - steadyFrom);
@@ -65,60 +91,78 @@ export async function ratelimit(ctx: BenchContext): Promise<ScenarioOutput> {
     steadyBuckets === 0
       ? NaN
       : (count('limited', steadyFrom, steadyTo) * perSecond) / steadyBuckets;
-  const firstSecond = count('limited', firstBucket, firstBucket + perSecond);
   const free = snapshot.families.free;
-  const freeRate = free === undefined ? NaN : free.count / ((free.lastAt - free.firstAt) / 1000);
+  return {
+    limited,
+    achieved,
+    steadySeconds: steadyBuckets / perSecond,
+    firstSecond: count('limited', firstBucket, firstBucket + perSecond),
+    freeRate: free === undefined ? NaN : free.count / ((free.lastAt - free.firstAt) / 1000),
+    freeAllServed: free !== undefined && free.count >= freeJobs,
+    details: { limitedJobs, freeJobs, perTenant: snapshot.perTenant, timeline: snapshot.timeline },
+  };
+}
+
+export async function ratelimit(ctx: BenchContext): Promise<ScenarioOutput> {
+  const notes: string[] = [];
+  const { limitRate, limitSeconds } = ctx.knobs;
+  const alone = await measure(ctx, [await ctx.startBroker()], notes);
+  const first = await ctx.startBroker();
+  const pair = await measure(ctx, [first, await ctx.startBroker(first)], notes);
+
   const rows: Row[] = [
     {
       metric: `limited tenant, rate set to ${limitRate}/s: achieved after its first second`,
       unit: 'jobs/s',
-      rota: achieved,
+      rota: alone.achieved,
       bullmq: null,
     },
     {
       metric: 'limited tenant: dispatched in its first second (burst + rate)',
       unit: 'jobs',
-      rota: firstSecond,
+      rota: alone.firstSecond,
       bullmq: null,
     },
     {
       metric: 'unlimited tenant beside it',
       unit: 'jobs/s',
-      rota: freeRate,
+      rota: alone.freeRate,
       bullmq: null,
       better: 'higher',
     },
+    {
+      metric: 'two brokers on one Redis: limited tenant, both together',
+      unit: 'jobs/s',
+      rota: pair.achieved,
+      bullmq: null,
+    },
+    {
+      metric: 'two brokers: limited tenant in its first second',
+      unit: 'jobs',
+      rota: pair.firstSecond,
+      bullmq: null,
+    },
   ];
-  if (free !== undefined && free.count >= freeJobs) {
-    notes.push(
-      `the unlimited tenant's ${freeJobs} jobs were all served within ${((free.lastAt - free.firstAt) / 1000).toFixed(1)} s`,
-    );
-  }
+  if (alone.freeAllServed) notes.push(`the unlimited tenant's jobs were all served (one broker)`);
+  const target = (label: string, measured: Measured) => ({
+    target: `rate limit${label}: achieved rate within ±10% of ${limitRate}/s`,
+    measured: measured.limited
+      ? `${measured.achieved.toFixed(1)} jobs/s over ${measured.steadySeconds.toFixed(1)} s`
+      : 'SetTenant unavailable',
+    met:
+      measured.limited && Number.isFinite(measured.achieved)
+        ? Math.abs(measured.achieved - limitRate) <= 0.1 * limitRate
+        : null,
+  });
   return {
     rows,
-    targets: [
-      {
-        target: `rate limit: achieved rate within ±10% of ${limitRate}/s`,
-        measured: limited
-          ? `${achieved.toFixed(1)} jobs/s over ${(steadyBuckets / perSecond).toFixed(1)} s`
-          : 'SetTenant unavailable',
-        met:
-          limited && Number.isFinite(achieved)
-            ? Math.abs(achieved - limitRate) <= 0.1 * limitRate
-            : null,
-      },
-    ],
+    targets: [target('', alone), target(', two brokers together', pair)],
     details: {
       limitRate,
       limitSeconds,
-      limitedJobs,
-      freeJobs,
-      settingsApplied: limited,
-      achieved,
-      firstSecond,
-      freeRate,
-      perTenant: snapshot.perTenant,
-      timeline: snapshot.timeline,
+      settingsApplied: alone.limited && pair.limited,
+      oneBroker: { ...alone, details: undefined, ...alone.details },
+      twoBrokers: { ...pair, details: undefined, ...pair.details },
     },
     charts: [],
     notes,
