@@ -44,8 +44,9 @@ async function measure(
   );
   const queue = 'limit';
   const producer = producerCall(await startProducers(ctx, { kind: 'rota', broker }, queue));
-  // More than one broker's prefetch buffer takes (512 jobs of a tenant), so
-  // with two brokers both hold jobs of `limited` and both would dispatch it.
+  // More than one broker's prefetch buffer took of a tenant (512 jobs) before
+  // a rate-limited tenant's buffer was bounded by its rate, so that with two
+  // brokers both hold jobs of `limited`, also when run against older code.
   const limitedJobs = Math.ceil(limitRate * (limitSeconds + 5)) + 2 * 512;
   const freeJobs = ctx.knobs.jobs;
   for (const [tenant, total] of [

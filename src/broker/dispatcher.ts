@@ -44,6 +44,13 @@ const PREFETCH_MAX = 512;
 const PREFETCH_MIN = 4;
 const PREFETCH_BUDGET = 8192;
 /**
+ * A rate-limited tenant buffers about this long of its rate, no more: a
+ * backlog read into one broker's pending list is out of reach of the other
+ * brokers' workers, and a tenant at 10 jobs/s had 512 jobs (51 s of its
+ * rate) held by whichever broker fetched first.
+ */
+const PREFETCH_RATE_SECONDS = 1;
+/**
  * Payload and header bytes the buffers of one queue may hold, shared the same
  * way: with 1 MiB jobs a count budget alone would buffer gigabytes.
  */
@@ -229,7 +236,11 @@ export class QueueDispatcher {
     const tenants = Math.max(1, this.buffers.size);
     const count = Math.max(
       PREFETCH_MIN,
-      Math.min(PREFETCH_MAX, Math.floor(PREFETCH_BUDGET / tenants)),
+      Math.min(
+        PREFETCH_MAX,
+        Math.floor(PREFETCH_BUDGET / tenants),
+        Math.ceil(this.deps.limits.rate(tenant, this.queue) * PREFETCH_RATE_SECONDS),
+      ),
     );
     const size = this.jobSize.get(tenant);
     if (size === undefined) return PREFETCH_MIN; // a first, small fetch learns the job size

@@ -96,6 +96,15 @@ export class TenantLimits {
     return this.#tenants.get(tenant)?.settings ?? DEFAULT_TENANT_SETTINGS;
   }
 
+  /** Dispatches per second allowed for tenant×queue (the slower bucket); Infinity without a rate. */
+  rate(tenant: string, queue: string): number {
+    const record = this.#tenants.get(tenant);
+    return Math.min(
+      record?.bucket?.rate ?? Infinity,
+      record?.queues.get(queue)?.bucket?.rate ?? Infinity,
+    );
+  }
+
   /** Effective weight: the override's, else the tenant's, else the default. */
   weight(tenant: string, queue: string): number {
     const record = this.#tenants.get(tenant);

@@ -53,6 +53,21 @@ describe('rate limits with several brokers', () => {
     expect(onBServed).toBeGreaterThanOrEqual(5);
   });
 
+  it("lets every broker's workers serve a rate-limited tenant of one queue", async () => {
+    // A broker buffers about a second of the tenant's rate, not 512 jobs, so
+    // its backlog is not held by whichever broker fetched first.
+    await h.setTenant({ tenant: 'spread', rate: 20, burst: 5 });
+    await flood('spread', 'spread', 300);
+    const onA = await h.worker({ queues: ['spread'], capacity: 20 });
+    const onB = await RawWorker.connect(b.address, { queues: ['spread'], capacity: 20 });
+    workers.push(onB);
+    const runs = [autoComplete(onA), autoComplete(onB)];
+    await sleep(3000);
+    for (const run of runs) run.stop();
+    expect(runs[0]!.order.length).toBeGreaterThanOrEqual(5);
+    expect(runs[1]!.order.length).toBeGreaterThanOrEqual(5);
+  });
+
   it('keeps a tenant waiting, not unlimited, while its tokens cannot be taken', async () => {
     await h.setTenant({ tenant: 'blocked', rate: 1000 });
     const bucket = new Keys(h.broker.config.keyPrefix).tokens('blocked');

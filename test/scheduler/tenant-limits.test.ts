@@ -46,6 +46,17 @@ describe('TenantLimits', () => {
     expect(limits.blockedUntil('t', 'a')).toBe(0);
   });
 
+  it('reports the rate of tenant×queue as the slower of the two buckets', () => {
+    const { limits } = setup();
+    expect(limits.rate('t', 'q')).toBe(Infinity);
+    limits.setTenant('t', { rate: 10 });
+    limits.setQueueOverride('t', 'slow', { rate: 2 });
+    limits.setQueueOverride('t', 'fast', { rate: 50 });
+    expect([limits.rate('t', 'q'), limits.rate('t', 'slow'), limits.rate('t', 'fast')]).toEqual([
+      10, 2, 10,
+    ]);
+  });
+
   it('applies an override bucket on top of the tenant bucket', () => {
     const { limits } = setup();
     limits.setTenant('t', { rate: 10, burst: 1 });
