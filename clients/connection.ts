@@ -1,8 +1,10 @@
-/** What Producer and Worker share: where the broker is and how to reach it. */
+/** What the clients share: where the broker is and how to reach it. */
 import * as grpc from '@grpc/grpc-js';
 
+import type { AdminClient } from '../src/generated/rota/v1/Admin.js';
 import type { BrokerClient } from '../src/generated/rota/v1/Broker.js';
 import { loadRotaProto } from '../src/grpc/proto.js';
+import { toRotaError } from './errors.js';
 
 /** TLS to the broker. PEM contents (not file names), as Buffers or strings. */
 export interface TlsOptions {
@@ -48,8 +50,8 @@ export interface ConnectionOptions {
 
 export const DEFAULT_ADDRESS = '127.0.0.1:50051';
 
-export interface Connection {
-  readonly client: BrokerClient;
+export interface Connection<Client = BrokerClient> {
+  readonly client: Client;
   /** A fresh copy of the configured metadata (grpc-js may mutate what it is given). */
   metadata(): grpc.Metadata;
 }
@@ -106,14 +108,67 @@ function baseMetadata(options: ConnectionOptions): grpc.Metadata {
   return base;
 }
 
+type ServiceClient<Client> = new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+) => Client;
+
+/** A channel to the `Broker` service (Producer, Worker). */
 export function connect(options: ConnectionOptions): Connection {
-  const { Broker } = loadRotaProto().rota.v1;
+  return open(options, loadRotaProto().rota.v1.Broker);
+}
+
+/** A channel to the `Admin` service (Admin). */
+export function connectAdmin(options: ConnectionOptions): Connection<AdminClient> {
+  return open(options, loadRotaProto().rota.v1.Admin);
+}
+
+function open<Client>(
+  options: ConnectionOptions,
+  Service: ServiceClient<Client>,
+): Connection<Client> {
   const security = channelSecurity(options);
   const base = baseMetadata(options);
-  const client = new Broker(options.address ?? DEFAULT_ADDRESS, security.credentials, {
+  const client = new Service(options.address ?? DEFAULT_ADDRESS, security.credentials, {
     ...security.channelOptions,
     ...options.channelOptions,
     ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
   });
   return { client, metadata: () => base.clone() };
+}
+
+/** What a unary call of a generated client takes after its request. */
+export type CallTail<Response> = [
+  metadata: grpc.Metadata,
+  options: grpc.CallOptions,
+  callback: grpc.requestCallback<Response>,
+];
+
+/**
+ * One unary call as a promise: `start` gets the connection's metadata, the
+ * call options (a deadline `timeoutMs` from now, if given) and the callback.
+ * Errors are RotaErrors.
+ */
+export function unary<Response>(
+  connection: Connection<unknown>,
+  timeoutMs: number | undefined,
+  start: (...call: CallTail<Response>) => void,
+): Promise<Response> {
+  const options = timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs };
+  return new Promise((resolve, reject) =>
+    start(connection.metadata(), options, (err, response) =>
+      err !== null || response === undefined
+        ? reject(toRotaError(err ?? new Error('the broker sent an empty reply')))
+        : resolve(response),
+    ),
+  );
+}
+
+/** A call deadline option, checked: undefined (none) or a number of ms > 0. */
+export function checkTimeoutMs(owner: string, timeoutMs: number | undefined): number | undefined {
+  if (timeoutMs !== undefined && !(timeoutMs > 0)) {
+    throw new TypeError(`${owner}: timeoutMs must be > 0, got ${timeoutMs}`);
+  }
+  return timeoutMs;
 }

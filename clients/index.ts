@@ -1,5 +1,18 @@
 /** Rota clients: the public API. */
 export { Producer } from './producer.js';
+export { Admin } from './admin.js';
+export type {
+  AdminOptions,
+  DeadLetterPage,
+  Percentiles,
+  QueueSettings,
+  QueueTenantStats,
+  ReplayResult,
+  SchedulingSettings,
+  Stats,
+  Tenant,
+  TenantSettings,
+} from './admin.js';
 export type { CancelResult, EnqueueBatchItem, EnqueueResult, ProducerOptions } from './producer.js';
 export { Worker } from './worker.js';
 export type {

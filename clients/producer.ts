@@ -13,7 +13,14 @@ import * as grpc from '@grpc/grpc-js';
 
 import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js';
 import type { EnqueueResult__Output } from '../src/generated/rota/v1/EnqueueResult.js';
-import { connect, type Connection, type ConnectionOptions } from './connection.js';
+import type { CancelJobResponse__Output } from '../src/generated/rota/v1/CancelJobResponse.js';
+import {
+  checkTimeoutMs,
+  connect,
+  unary,
+  type Connection,
+  type ConnectionOptions,
+} from './connection.js';
 import { EnqueueStream } from './enqueue-stream.js';
 import { RotaError, toRotaError } from './errors.js';
 import type { Span } from '@opentelemetry/api';
@@ -64,11 +71,7 @@ function compileOptions(options: ProducerOptions): CompiledProducerOptions {
   if (!Number.isInteger(maxBatch) || maxBatch < 1) {
     throw new TypeError(`Producer: maxBatch must be an integer ≥ 1, got ${maxBatch}`);
   }
-  const timeoutMs = options.timeoutMs;
-  if (timeoutMs !== undefined && !(timeoutMs > 0)) {
-    throw new TypeError(`Producer: timeoutMs must be > 0, got ${timeoutMs}`);
-  }
-  return Object.freeze({ maxBatch, timeoutMs });
+  return Object.freeze({ maxBatch, timeoutMs: checkTimeoutMs('Producer', options.timeoutMs) });
 }
 
 interface Waiter {
@@ -200,15 +203,9 @@ export class Producer {
   async getJob(tenant: string, jobId: string): Promise<JobInfo> {
     if (this.#closed) throw closedError();
     const job = await this.#track(
-      new Promise<Parameters<typeof toJobInfo>[0]>((resolve, reject) => {
-        this.#connection.client.GetJob(
-          { tenant, job_id: jobId },
-          this.#connection.metadata(),
-          this.#callOptions(),
-          (err, res) =>
-            err !== null || res === undefined ? reject(toRotaError(err)) : resolve(res),
-        );
-      }),
+      unary<Parameters<typeof toJobInfo>[0]>(this.#connection, this.#options.timeoutMs, (...call) =>
+        this.#connection.client.GetJob({ tenant, job_id: jobId }, ...call),
+      ),
     );
     return toJobInfo(job);
   }
@@ -216,19 +213,12 @@ export class Producer {
   /** Cancels a waiting, delayed or running job; a job that already ended is reported, not an error. */
   async cancel(tenant: string, jobId: string): Promise<CancelResult> {
     if (this.#closed) throw closedError();
-    return this.#track(
-      new Promise<CancelResult>((resolve, reject) => {
-        this.#connection.client.CancelJob(
-          { tenant, job_id: jobId },
-          this.#connection.metadata(),
-          this.#callOptions(),
-          (err, res) =>
-            err !== null || res === undefined
-              ? reject(toRotaError(err))
-              : resolve({ cancelled: res.cancelled, state: res.state }),
-        );
-      }),
+    const reply = await this.#track(
+      unary<CancelJobResponse__Output>(this.#connection, this.#options.timeoutMs, (...call) =>
+        this.#connection.client.CancelJob({ tenant, job_id: jobId }, ...call),
+      ),
     );
+    return { cancelled: reply.cancelled, state: reply.state };
   }
 
   /** Sends what is still waiting to be coalesced, waits for calls under way, then closes the channel. */
@@ -265,11 +255,6 @@ export class Producer {
 
   #send(jobs: EnqueueRequest[]): Promise<EnqueueResult__Output[]> {
     return this.#track(this.#stream.send(jobs));
-  }
-
-  #callOptions(): grpc.CallOptions {
-    const { timeoutMs } = this.#options;
-    return timeoutMs === undefined ? {} : { deadline: Date.now() + timeoutMs };
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {

@@ -1,0 +1,285 @@
+/**
+ * Admin: the operator API (`rota.v1.Admin`) for scripts and dashboards:
+ * tenant settings, queue statistics, and the dead letter queue. Every call
+ * needs an admin token when the broker checks tokens (`token` option); an
+ * admin token limited to some tenants may only name those.
+ *
+ * Errors are RotaErrors with the broker's gRPC status and message
+ * (INVALID_ARGUMENT for a bad setting, PERMISSION_DENIED for a tenant the token
+ * does not cover, UNAVAILABLE when the broker cannot be reached …).
+ */
+import type { AdminClient } from '../src/generated/rota/v1/Admin.js';
+import type { ListDeadLettersResponse__Output } from '../src/generated/rota/v1/ListDeadLettersResponse.js';
+import type { ListTenantsResponse__Output } from '../src/generated/rota/v1/ListTenantsResponse.js';
+import type { Percentiles__Output } from '../src/generated/rota/v1/Percentiles.js';
+import type { QueueSettings__Output } from '../src/generated/rota/v1/QueueSettings.js';
+import type { ReplayDeadLettersResponse__Output } from '../src/generated/rota/v1/ReplayDeadLettersResponse.js';
+import type { Stats__Output } from '../src/generated/rota/v1/Stats.js';
+import type { Tenant__Output } from '../src/generated/rota/v1/Tenant.js';
+import {
+  checkTimeoutMs,
+  connectAdmin,
+  unary,
+  type CallTail,
+  type Connection,
+  type ConnectionOptions,
+} from './connection.js';
+import { toJobInfo, type JobInfo } from './job.js';
+
+export interface AdminOptions extends ConnectionOptions {
+  /** Deadline of each call in ms. @default none */
+  timeoutMs?: number;
+}
+
+/** Scheduling knobs; see the README's tenant settings. Unset fields keep their stored value. */
+export interface SchedulingSettings {
+  /** Share of dispatches relative to the other tenants of a queue (0.001 to 1e6). */
+  weight?: number;
+  /** Dispatches per second, for all brokers together; 0 = unlimited. */
+  rate?: number;
+  /** Token bucket size; 0 = max(1, rate). */
+  burst?: number;
+  /** Leases held at once (per broker); 0 = unlimited. */
+  maxInFlight?: number;
+}
+
+/** A per-queue override of a tenant's settings; unset fields inherit the tenant's. */
+export interface QueueSettings extends SchedulingSettings {
+  queue: string;
+}
+
+export interface TenantSettings extends SchedulingSettings {
+  /** Waiting + delayed jobs per queue before Enqueue answers RESOURCE_EXHAUSTED; 0 = unlimited. */
+  maxQueued?: number;
+  /** Overrides given replace the stored override of their queue. */
+  queues?: QueueSettings[];
+}
+
+/** A tenant's settings as stored, defaults filled in. */
+export interface Tenant {
+  tenant: string;
+  weight: number;
+  rate: number;
+  burst: number;
+  maxInFlight: number;
+  maxQueued: number;
+  queues: QueueSettings[];
+}
+
+export interface Percentiles {
+  p50: number;
+  p95: number;
+  p99: number;
+  /** Samples since the answering broker started. */
+  count: number;
+}
+
+/** One queue × tenant: depth from Redis, rates and percentiles from the answering broker. */
+export interface QueueTenantStats {
+  queue: string;
+  tenant: string;
+  /** Runnable, not yet read by any broker. */
+  waiting: number;
+  /** Waiting for their run time (delay or retry backoff). */
+  delayed: number;
+  /** Leased to a worker, or in a broker's prefetch buffer. */
+  leased: number;
+  dead: number;
+  /** Age of the oldest waiting job; 0 when none waits. */
+  oldestWaitingAgeMs: number;
+  /** Over the last minute. */
+  enqueuedPerSecond: number;
+  completedPerSecond: number;
+  failedPerSecond: number;
+  /** Runnable → leased, in ms. */
+  waitMs: Percentiles;
+  /** Leased → acknowledged, in ms. */
+  runMs: Percentiles;
+}
+
+export interface Stats {
+  entries: QueueTenantStats[];
+  /** Unix ms. */
+  generatedAt: number;
+  /** More than 1000 rows: narrow by queue or tenant. */
+  truncated: boolean;
+}
+
+export interface DeadLetterPage {
+  /** Newest first. */
+  jobs: JobInfo[];
+  /** Pass to the next call; undefined on the last page. */
+  nextPageToken: string | undefined;
+  /** Dead jobs in this tenant×queue. */
+  total: number;
+}
+
+export interface ReplayResult {
+  /** Jobs moved back to their ready queue, with a fresh attempt budget. */
+  replayed: number;
+  /** Ids that were not in this dead letter queue. */
+  notFound: string[];
+}
+
+export class Admin {
+  readonly #connection: Connection<AdminClient>;
+  readonly #timeoutMs: number | undefined;
+
+  constructor(options: AdminOptions = {}) {
+    this.#timeoutMs = checkTimeoutMs('Admin', options.timeoutMs);
+    this.#connection = connectAdmin(options);
+  }
+
+  /** Stores settings of a tenant (running brokers apply them within a second); returns them all. */
+  async setTenant(tenant: string, settings: TenantSettings): Promise<Tenant> {
+    const { maxInFlight, maxQueued, queues, ...rest } = settings;
+    const stored = await this.#call<Tenant__Output>((client, ...call) =>
+      client.SetTenant(
+        {
+          tenant: {
+            tenant,
+            ...rest,
+            max_in_flight: maxInFlight,
+            max_queued: maxQueued,
+            queues: queues?.map(({ maxInFlight: queueMaxInFlight, ...queue }) => ({
+              ...queue,
+              max_in_flight: queueMaxInFlight,
+            })),
+          },
+        },
+        ...call,
+      ),
+    );
+    return toTenant(stored);
+  }
+
+  /** A tenant's settings; the defaults when none were stored. */
+  async getTenant(tenant: string): Promise<Tenant> {
+    return toTenant(
+      await this.#call<Tenant__Output>((client, ...call) => client.GetTenant({ tenant }, ...call)),
+    );
+  }
+
+  /** Every tenant with stored settings. */
+  async listTenants(): Promise<Tenant[]> {
+    const reply = await this.#call<ListTenantsResponse__Output>((client, ...call) =>
+      client.ListTenants({}, ...call),
+    );
+    return reply.tenants.map(toTenant);
+  }
+
+  /** Per queue × tenant with work: depth by state, rates, wait and run percentiles. */
+  async getStats(filter: { queue?: string; tenant?: string } = {}): Promise<Stats> {
+    const reply = await this.#call<Stats__Output>((client, ...call) =>
+      client.GetStats({ queue: filter.queue ?? '', tenant: filter.tenant ?? '' }, ...call),
+    );
+    return {
+      entries: reply.entries.map((row) => ({
+        queue: row.queue,
+        tenant: row.tenant,
+        waiting: Number(row.waiting),
+        delayed: Number(row.delayed),
+        leased: Number(row.leased),
+        dead: Number(row.dead),
+        oldestWaitingAgeMs: Number(row.oldest_waiting_age_ms),
+        enqueuedPerSecond: row.enqueued_per_second,
+        completedPerSecond: row.completed_per_second,
+        failedPerSecond: row.failed_per_second,
+        waitMs: toPercentiles(row.wait_ms),
+        runMs: toPercentiles(row.run_ms),
+      })),
+      generatedAt: Number(reply.generated_at_unix_ms),
+      truncated: reply.truncated,
+    };
+  }
+
+  /** One page of a tenant×queue dead letter queue, newest first. */
+  async listDeadLetters(
+    tenant: string,
+    queue: string,
+    page: { pageSize?: number; pageToken?: string } = {},
+  ): Promise<DeadLetterPage> {
+    const reply = await this.#call<ListDeadLettersResponse__Output>((client, ...call) =>
+      client.ListDeadLetters(
+        { tenant, queue, page_size: page.pageSize ?? 0, page_token: page.pageToken ?? '' },
+        ...call,
+      ),
+    );
+    return {
+      jobs: reply.jobs.map(toJobInfo),
+      nextPageToken: reply.next_page_token === '' ? undefined : reply.next_page_token,
+      total: Number(reply.total),
+    };
+  }
+
+  /** Every dead job of a tenant×queue, newest first, page by page. */
+  async *deadLetters(tenant: string, queue: string, pageSize?: number): AsyncGenerator<JobInfo> {
+    let pageToken: string | undefined;
+    do {
+      const page = await this.listDeadLetters(tenant, queue, { pageSize, pageToken });
+      yield* page.jobs;
+      pageToken = page.nextPageToken;
+    } while (pageToken !== undefined);
+  }
+
+  /** Moves dead jobs back to their ready queue: the ids given, or with 'all' every one. */
+  async replayDeadLetters(
+    tenant: string,
+    queue: string,
+    jobs: readonly string[] | 'all',
+  ): Promise<ReplayResult> {
+    const reply = await this.#call<ReplayDeadLettersResponse__Output>((client, ...call) =>
+      client.ReplayDeadLetters(
+        jobs === 'all'
+          ? { tenant, queue, all: true }
+          : { tenant, queue, job_ids: [...jobs], all: false },
+        ...call,
+      ),
+    );
+    return { replayed: reply.replayed, notFound: reply.not_found };
+  }
+
+  /** Closes the channel; calls under way fail with CANCELLED. */
+  close(): void {
+    this.#connection.client.close();
+  }
+
+  #call<Response>(
+    start: (client: AdminClient, ...call: CallTail<Response>) => void,
+  ): Promise<Response> {
+    return unary<Response>(this.#connection, this.#timeoutMs, (...call) =>
+      start(this.#connection.client, ...call),
+    );
+  }
+}
+
+function toQueueSettings(queue: QueueSettings__Output): QueueSettings {
+  const { max_in_flight: maxInFlight, weight, rate, burst } = queue;
+  return definedOnly({ queue: queue.queue, weight, rate, burst, maxInFlight });
+}
+
+function toTenant(tenant: Tenant__Output): Tenant {
+  return {
+    tenant: tenant.tenant,
+    weight: tenant.weight ?? 1,
+    rate: tenant.rate ?? 0,
+    burst: tenant.burst ?? 0,
+    maxInFlight: tenant.max_in_flight ?? 0,
+    maxQueued: Number(tenant.max_queued ?? 0),
+    queues: tenant.queues.map(toQueueSettings),
+  };
+}
+
+function toPercentiles(percentiles: Percentiles__Output | null): Percentiles {
+  return {
+    p50: percentiles?.p50 ?? 0,
+    p95: percentiles?.p95 ?? 0,
+    p99: percentiles?.p99 ?? 0,
+    count: Number(percentiles?.count ?? 0),
+  };
+}
+
+/** The object without its undefined fields (an override shows only what it sets). */
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,155 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { Admin, type AdminOptions } from '../../clients/admin.js';
+import { NonRetryableError, RotaError } from '../../clients/errors.js';
+import { freePort } from '../../src/redis/local-server.js';
+import { startTestBroker } from '../helpers/broker.js';
+import { startTestRedis } from '../helpers/redis.js';
+import { useRota, waitFor } from './fixture.js';
+
+const rota = useRota();
+let admins: Admin[] = [];
+afterEach(() => {
+  for (const admin of admins) admin.close();
+  admins = [];
+});
+
+function admin(options: AdminOptions = {}): Admin {
+  const client = new Admin({ address: rota.address, ...options });
+  admins.push(client);
+  return client;
+}
+
+async function rejection(promise: Promise<unknown>): Promise<RotaError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(RotaError);
+  return error as RotaError;
+}
+
+describe('Admin', () => {
+  it('stores, merges and lists tenant settings, with queue overrides', async () => {
+    const client = admin();
+    expect(await client.getTenant('unset')).toEqual({
+      tenant: 'unset',
+      weight: 1,
+      rate: 0,
+      burst: 0,
+      maxInFlight: 0,
+      maxQueued: 0,
+      queues: [],
+    });
+    await client.setTenant('acme', { weight: 2, maxQueued: 5000 });
+    const merged = await client.setTenant('acme', {
+      rate: 10,
+      maxInFlight: 3,
+      queues: [{ queue: 'email', weight: 0.5, maxInFlight: 1 }],
+    });
+    const expected = {
+      tenant: 'acme',
+      weight: 2,
+      rate: 10,
+      burst: 0,
+      maxInFlight: 3,
+      maxQueued: 5000,
+      queues: [{ queue: 'email', weight: 0.5, maxInFlight: 1 }],
+    };
+    expect(merged).toEqual(expected);
+    expect(await client.getTenant('acme')).toEqual(expected);
+    expect(await client.listTenants()).toEqual([expected]);
+  });
+
+  it('answers a bad setting with INVALID_ARGUMENT and the broker’s message', async () => {
+    const error = await rejection(admin().setTenant('acme', { weight: -1 }));
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error.message).toMatch(/weight must be a number from 0.001/);
+  });
+
+  it('reports the depth of each queue × tenant, narrowed by tenant', async () => {
+    const producer = rota.producer();
+    await producer.enqueueBatch([
+      { tenant: 'acme', queue: 'reports' },
+      { tenant: 'acme', queue: 'reports' },
+      { tenant: 'globex', queue: 'reports', delayMs: 60_000 },
+    ]);
+    const client = admin();
+    const stats = await client.getStats({ queue: 'reports' });
+    expect(stats.truncated).toBe(false);
+    expect(stats.generatedAt).toBeGreaterThan(Date.now() - 60_000);
+    const rows = Object.fromEntries(stats.entries.map((row) => [row.tenant, row]));
+    expect(rows.acme).toMatchObject({ queue: 'reports', waiting: 2, delayed: 0, leased: 0 });
+    expect(rows.globex).toMatchObject({ waiting: 0, delayed: 1 });
+    expect(rows.acme!.waitMs).toEqual({ p50: 0, p95: 0, p99: 0, count: 0 });
+    const narrowed = await client.getStats({ tenant: 'globex' });
+    expect(narrowed.entries.map((row) => row.tenant)).toEqual(['globex']);
+  });
+
+  it('pages through the dead letter queue and replays from it', async () => {
+    const producer = rota.producer();
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await producer.enqueue({ tenant: 'acme', queue: 'poison', payload: { i } })).jobId);
+    }
+    const worker = rota.worker({
+      queues: ['poison'],
+      handler: () => {
+        throw new NonRetryableError('bad input');
+      },
+    });
+    await worker.start();
+    const client = admin();
+    await waitFor(async () =>
+      (await client.listDeadLetters('acme', 'poison')).total === 3 ? true : undefined,
+    );
+    await worker.close();
+
+    const first = await client.listDeadLetters('acme', 'poison', { pageSize: 2 });
+    expect(first.jobs).toHaveLength(2);
+    expect(first.nextPageToken).toBeDefined();
+    expect(first.jobs[0]).toMatchObject({ state: 'DEAD', lastError: 'bad input', tenant: 'acme' });
+    const all: string[] = [];
+    for await (const job of client.deadLetters('acme', 'poison', 1)) all.push(job.id);
+    expect(all.sort()).toEqual([...ids].sort());
+
+    const replayed = await client.replayDeadLetters('acme', 'poison', [ids[0]!, 'no-such-job']);
+    expect(replayed).toEqual({ replayed: 1, notFound: ['no-such-job'] });
+    expect((await producer.getJob('acme', ids[0]!)).state).toBe('WAITING');
+    expect(await client.replayDeadLetters('acme', 'poison', 'all')).toEqual({
+      replayed: 2,
+      notFound: [],
+    });
+    expect((await client.listDeadLetters('acme', 'poison')).total).toBe(0);
+  });
+
+  it('fails with UNAVAILABLE when no broker listens, within its deadline', async () => {
+    const client = admin({ address: `127.0.0.1:${await freePort()}`, timeoutMs: 2000 });
+    const error = await rejection(client.listTenants());
+    expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(error.code);
+  });
+
+  it('refuses a timeoutMs that is not > 0', () => {
+    expect(() => new Admin({ timeoutMs: 0 })).toThrow(/Admin: timeoutMs must be > 0, got 0/);
+  });
+
+  it('sends its token; a token limited to some tenants may name only those', async () => {
+    const redis = await startTestRedis();
+    const secured = await startTestBroker({
+      redisUrl: redis.url,
+      authTokens: 'admin-token-of-acme-only:admin:acme',
+    });
+    try {
+      const client = admin({ address: secured.address, token: 'admin-token-of-acme-only' });
+      expect((await client.setTenant('acme', { weight: 3 })).weight).toBe(3);
+      const denied = await rejection(client.getTenant('globex'));
+      expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
+      const anonymous = await rejection(admin({ address: secured.address }).listTenants());
+      expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
+    } finally {
+      await secured.shutdown();
+      await redis.dispose();
+    }
+  });
+});
