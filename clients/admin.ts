@@ -39,7 +39,7 @@ export interface SchedulingSettings {
   rate?: number;
   /** Token bucket size; 0 = max(1, rate). */
   burst?: number;
-  /** Leases held at once (per broker); 0 = unlimited. */
+  /** Leases held at once, across all workers and brokers; 0 = unlimited. */
   maxInFlight?: number;
 }
 

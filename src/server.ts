@@ -149,6 +149,7 @@ export async function startBroker(
       if (left > 0)
         logger.warn({ leases: left }, 'grace period over: leases left in Redis for recovery');
       broker.stop();
+      await broker.releaseShared();
       await Promise.race([callsDone, sleep(FORCE_CLOSE_AFTER_MS)]);
       server.forceShutdown();
       await Promise.allSettled([redis.quit(), subscriber.quit(), metrics?.close()]);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createNoopMeter, type Meter } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { TenantLimits, type Clock } from '../scheduler/index.js';
+import { RENEW_MS, TenantLimits, type Clock } from '../scheduler/index.js';
 import { JobStore } from '../store/job-store.js';
 import type { JobRecord, JobState, NewJob } from '../store/types.js';
 import type { BrokerConfig } from '../config.js';
@@ -13,8 +13,8 @@ import { BrokerError, coerceError, invalidArgument, quoted } from './errors.js';
 import { LeaseManager } from './lease-manager.js';
 import { TenantRegistry } from './tenants.js';
 import { TenantStore } from '../store/tenant-store.js';
-import { SharedBuckets } from '../store/shared-buckets.js';
-import { TokenSupply } from './token-supply.js';
+import { SharedLimitStore } from '../store/shared-limits.js';
+import { SharedLimitSupply } from './shared-limit-supply.js';
 import { checkRedisVersion, redisDurabilityWarnings } from '../store/redis-checks.js';
 import type { QueueDepth } from '../store/types.js';
 import { StatsBook, type ActivityStats } from './stats.js';
@@ -69,6 +69,7 @@ export class Broker {
   readonly tenants: TenantRegistry;
   private readonly dispatchers = new Map<string, QueueDispatcher>();
   private readonly doorbell: Doorbell;
+  private readonly shared: SharedLimitSupply;
   private readonly clock: Clock;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly logger: Logger;
@@ -87,15 +88,21 @@ export class Broker {
       deadRetentionMs: config.deadRetentionMs,
       idempotencyRetentionMs: config.idempotencyRetentionMs,
     });
-    const tokens = new TokenSupply(
-      new SharedBuckets(deps.redis, this.store.keys),
-      (request, granted, waitMs) => {
-        this.limits.tokensAnswered(request, granted, waitMs);
-        this.pumpAll();
+    this.shared = new SharedLimitSupply(
+      new SharedLimitStore(deps.redis, this.store.keys, this.id),
+      {
+        tokens: (request, granted, waitMs) => {
+          this.limits.tokensAnswered(request, granted, waitMs);
+          this.pumpAll();
+        },
+        slots: (request, held, othersWait) => {
+          this.limits.slotsAnswered(request, held, othersWait);
+          this.pumpAll();
+        },
       },
       this.logger,
     );
-    this.limits = new TenantLimits(this.clock, (request) => tokens.request(request));
+    this.limits = new TenantLimits(this.clock, this.shared);
     const metrics = new BrokerMetrics(deps.meter ?? createNoopMeter(), config.metricsMaxTenants);
     this.observer = new TelemetryObserver(metrics, this.stats, this.clock);
     metrics.observeSessions(() => this.leases.capacity());
@@ -161,6 +168,9 @@ export class Broker {
     this.every(leaseTtlMs / 3, () => this.renew());
     if (this.deps.meter) this.every(DEPTH_REFRESH_MS, () => this.refreshDepths());
     this.every(STATS_FORGET_EVERY_MS, () => this.stats.forgetIdle(this.clock()));
+    this.every(RENEW_MS, () => {
+      for (const renewal of this.limits.slotRenewals()) this.shared.shareSlots(renewal);
+    });
     this.every(Math.max(250, leaseTtlMs / 2), () => {
       for (const queue of this.dispatchers.keys()) this.recover(queue);
     });
@@ -169,6 +179,21 @@ export class Broker {
   /** Shutdown begins: no more leases go out; workers are asked to finish within the grace period. */
   drain(graceMs: number): void {
     this.leases.drainAll(graceMs);
+  }
+
+  /**
+   * Gives up this broker's share of in-flight caps (after the drain), so other
+   * brokers, or this one restarted, need not wait for it to lapse.
+   */
+  async releaseShared(): Promise<void> {
+    try {
+      await this.shared.releaseSlots(this.limits.slotHoldings());
+    } catch (error) {
+      this.logger.warn(
+        { err: error },
+        'could not give up in-flight slots; they lapse by themselves',
+      );
+    }
   }
 
   /** Stops timers and sessions; leases stay in Redis for a restarted broker or a replica. */

@@ -8,5 +8,6 @@ export {
 } from './settings.js';
 export { TokenBucket } from './token-bucket.js';
 export { SharedAllowance, tokensWanted, type TokenRequest } from './shared-allowance.js';
-export { TenantLimits } from './tenant-limits.js';
+export { TenantLimits, type SharedLimits } from './tenant-limits.js';
+export { SharedSlots, RENEW_MS, HOLDING_TTL_MS, type SlotRequest } from './shared-slots.js';
 export { FairScheduler, type FairSchedulerOptions, type TenantState } from './fair-scheduler.js';

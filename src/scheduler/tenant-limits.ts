@@ -10,11 +10,12 @@
  * push a counter below the real number of leases, and so never lets a
  * scheduler exceed `maxInFlight`.
  *
- * Rates shared by several brokers: given `shareTokens`, a rate-limited
+ * Limits shared by several brokers: given `shareTokens`, a rate-limited
  * dispatch also needs a token taken from a bucket all brokers share (see
  * SharedAllowance). The local bucket paces this broker; the shared one keeps
- * the replicas together to the rate. Without it (one broker, tests) the local
- * bucket alone applies.
+ * the replicas together to the rate. Given `shareSlots`, a dispatch under an
+ * in-flight cap also needs a slot of the cap held by this broker (see
+ * SharedSlots). Without them (one broker, tests) the local limits alone apply.
  */
 import type { Clock } from './clock.js';
 import {
@@ -25,6 +26,7 @@ import {
   type TenantSettings,
 } from './settings.js';
 import { SharedAllowance, tokensWanted, type TokenRequest } from './shared-allowance.js';
+import { SharedSlots, type SlotRequest } from './shared-slots.js';
 import { TokenBucket } from './token-bucket.js';
 
 interface Limited {
@@ -32,17 +34,26 @@ interface Limited {
   bucket: TokenBucket | undefined;
   /** Present with `bucket` when tokens are shared with other brokers. */
   shared: SharedAllowance | undefined;
+  /** Present when an in-flight cap applies and is shared with other brokers. */
+  slots: SharedSlots | undefined;
+  inFlight: number;
+}
+
+/** How the limits reach the limits other brokers share (Redis, through the broker). */
+export interface SharedLimits {
+  /** Asks for tokens of a shared bucket; the answer comes through `tokensAnswered`. */
+  shareTokens(request: TokenRequest): void;
+  /** Changes a holding of shared in-flight slots; the answer comes through `slotsAnswered`. */
+  shareSlots(request: SlotRequest): void;
 }
 
 interface QueueRecord extends Limited {
   override: Readonly<Partial<TenantSettings>> | undefined;
-  inFlight: number;
 }
 
 interface TenantRecord extends Limited {
   /** undefined = defaults. */
   settings: Readonly<TenantSettings> | undefined;
-  inFlight: number;
   readonly queues: Map<string, QueueRecord>;
 }
 
@@ -50,15 +61,12 @@ export class TenantLimits {
   readonly #clock: Clock;
   readonly #tenants = new Map<string, TenantRecord>();
   readonly #listeners = new Set<(tenant: string) => void>();
-  readonly #shareTokens: ((request: TokenRequest) => void) | undefined;
+  readonly #shared: SharedLimits | undefined;
 
-  /**
-   * @param shareTokens asks for tokens of a shared bucket; the answer comes
-   * back through `tokensAnswered`. Without it, rates are this broker's own.
-   */
-  constructor(clock: Clock, shareTokens?: (request: TokenRequest) => void) {
+  /** @param shared the limits other brokers share; without it, every limit is this broker's own. */
+  constructor(clock: Clock, shared?: SharedLimits) {
     this.#clock = clock;
-    this.#shareTokens = shareTokens;
+    this.#shared = shared;
   }
 
   /** Replaces the tenant's settings, live; fields not given (or `undefined`) take their defaults. */
@@ -69,6 +77,7 @@ export class TenantLimits {
     record.settings = resolved;
     const { rate, burst } = resolved ?? DEFAULT_TENANT_SETTINGS;
     this.#rebucket(record, rate, burst);
+    this.#reslot(record, resolved?.maxInFlight ?? 0);
     this.#prune(tenant, record);
     this.#emit(tenant);
   }
@@ -87,6 +96,7 @@ export class TenantLimits {
     const perQueue = this.#queue(record, queue);
     perQueue.override = override;
     this.#rebucket(perQueue, override?.rate ?? 0, override?.burst ?? 0);
+    this.#reslot(perQueue, override?.maxInFlight ?? 0);
     this.#prune(tenant, record, queue);
     this.#emit(tenant);
   }
@@ -140,8 +150,58 @@ export class TenantLimits {
     const shared = Math.max(
       this.#sharedUntil(record, tenant, undefined, now, waiting),
       perQueue ? this.#sharedUntil(perQueue, tenant, queue, now, waiting) : 0,
+      this.#slotsUntil(record, tenant, undefined, cap, now, waiting),
+      perQueue ? this.#slotsUntil(perQueue, tenant, queue, queueCap, now, waiting) : 0,
     );
     return shared > now ? shared : 0;
+  }
+
+  /** The answer to a `shareSlots` request; wakes the tenant's schedulers. */
+  slotsAnswered(request: SlotRequest, held: number, othersWait: boolean): void {
+    const record = this.#tenants.get(request.tenant);
+    const holder = request.queue === undefined ? record : record?.queues.get(request.queue);
+    if (holder?.slots === undefined) return;
+    holder.slots.answered(held, othersWait, this.#clock(), holder.inFlight);
+    this.#emit(request.tenant);
+  }
+
+  /**
+   * The holdings of shared in-flight slots to renew now (every RENEW_MS), so
+   * that Redis keeps them and tells whether other brokers wait.
+   */
+  *slotRenewals(): Iterable<SlotRequest> {
+    for (const { tenant, queue, cap, limited, slots } of this.#slotHolders()) {
+      const wanted = slots.renewal(limited.inFlight);
+      if (wanted !== undefined) yield slotRequest(tenant, queue, cap, wanted, limited.inFlight);
+    }
+  }
+
+  /** Every shared in-flight cap this broker holds slots of. */
+  *slotHoldings(): Iterable<SlotRequest> {
+    for (const { tenant, queue, cap, limited, slots } of this.#slotHolders()) {
+      if (slots.held > 0) yield slotRequest(tenant, queue, cap, slots.held, limited.inFlight);
+    }
+  }
+
+  *#slotHolders(): Iterable<{
+    tenant: string;
+    queue: string | undefined;
+    cap: number;
+    limited: Limited;
+    slots: SharedSlots;
+  }> {
+    for (const [tenant, record] of this.#tenants) {
+      if (record.slots) {
+        const cap = record.settings?.maxInFlight ?? 0;
+        yield { tenant, queue: undefined, cap, limited: record, slots: record.slots };
+      }
+      for (const [queue, perQueue] of record.queues) {
+        if (perQueue.slots) {
+          const cap = perQueue.override?.maxInFlight ?? 0;
+          yield { tenant, queue, cap, limited: perQueue, slots: perQueue.slots };
+        }
+      }
+    }
   }
 
   /** The answer to a `shareTokens` request; wakes the tenant's schedulers. */
@@ -173,6 +233,8 @@ export class TenantLimits {
     if (record === undefined || perQueue === undefined || perQueue.inFlight === 0) return;
     perQueue.inFlight -= 1;
     record.inFlight -= 1;
+    this.#giveBackSlots(record, tenant, undefined, record.settings?.maxInFlight ?? 0);
+    this.#giveBackSlots(perQueue, tenant, queue, perQueue.override?.maxInFlight ?? 0);
     this.#prune(tenant, record, queue);
     this.#emit(tenant);
   }
@@ -212,7 +274,37 @@ export class TenantLimits {
     const size = effectiveBurst(rate, burst);
     if (limited.bucket === undefined) limited.bucket = new TokenBucket(rate, size, this.#clock());
     else limited.bucket.reconfigure(rate, size, this.#clock());
-    if (this.#shareTokens) limited.shared ??= new SharedAllowance();
+    if (this.#shared) limited.shared ??= new SharedAllowance();
+  }
+
+  /** Shared slots for a new cap: none without one, else the holding kept. */
+  #reslot(limited: Limited, cap: number): void {
+    if (cap === 0 || this.#shared === undefined) limited.slots = undefined;
+    else limited.slots ??= new SharedSlots();
+  }
+
+  /** 0 when a shared slot is held beyond the leases in flight (or none is needed); else when to look again. */
+  #slotsUntil(
+    limited: Limited,
+    tenant: string,
+    queue: string | undefined,
+    cap: number,
+    now: number,
+    waiting: number,
+  ): number {
+    const { slots, inFlight } = limited;
+    if (slots === undefined) return 0;
+    return slots.blockedUntil(now, inFlight, () =>
+      this.#shared?.shareSlots(
+        slotRequest(tenant, queue, cap, Math.min(cap, inFlight + Math.max(1, waiting)), inFlight),
+      ),
+    );
+  }
+
+  #giveBackSlots(limited: Limited, tenant: string, queue: string | undefined, cap: number): void {
+    if (limited.slots?.givesBack(limited.inFlight)) {
+      this.#shared?.shareSlots(slotRequest(tenant, queue, cap, limited.inFlight, limited.inFlight));
+    }
   }
 
   /** 0 when a shared token is held (or none is needed); else when to look again. */
@@ -226,7 +318,7 @@ export class TenantLimits {
     const { bucket, shared } = limited;
     if (bucket === undefined || shared === undefined) return 0;
     return shared.blockedUntil(now, () =>
-      this.#shareTokens?.({
+      this.#shared?.shareTokens({
         tenant,
         queue,
         rate: bucket.rate,
@@ -243,6 +335,7 @@ export class TenantLimits {
         settings: undefined,
         bucket: undefined,
         shared: undefined,
+        slots: undefined,
         inFlight: 0,
         queues: new Map(),
       };
@@ -254,7 +347,13 @@ export class TenantLimits {
   #queue(record: TenantRecord, queue: string): QueueRecord {
     let perQueue = record.queues.get(queue);
     if (perQueue === undefined) {
-      perQueue = { override: undefined, bucket: undefined, shared: undefined, inFlight: 0 };
+      perQueue = {
+        override: undefined,
+        bucket: undefined,
+        shared: undefined,
+        slots: undefined,
+        inFlight: 0,
+      };
       record.queues.set(queue, perQueue);
     }
     return perQueue;
@@ -268,4 +367,14 @@ export class TenantLimits {
     }
     if (record.settings === undefined && record.queues.size === 0) this.#tenants.delete(tenant);
   }
+}
+
+function slotRequest(
+  tenant: string,
+  queue: string | undefined,
+  cap: number,
+  wanted: number,
+  keep: number,
+): SlotRequest {
+  return { tenant, queue, cap, wanted, keep };
 }

@@ -55,6 +55,15 @@ export class Keys {
     return `${queue === undefined ? this.tenantBase(tenant) : this.queueBase(tenant, queue)}tokens`;
   }
 
+  /**
+   * Holdings of an in-flight cap shared by every broker: the tenant's, or with
+   * `queue` its override's on that queue (hold_slots.lua; it adds `:wants` and
+   * `:until` for its other two keys).
+   */
+  slots(tenant: string, queue?: string): string {
+    return `${queue === undefined ? this.tenantBase(tenant) : this.queueBase(tenant, queue)}slots`;
+  }
+
   idempotency(tenant: string, key: string): string {
     return `${this.tenantBase(tenant)}idem:${key}`;
   }

@@ -33,6 +33,8 @@ const SCRIPTS = {
   stats: { allowOom: false },
   // a few bytes per rate-limited tenant; without it a full Redis could not lease their jobs
   take_tokens: { allowOom: true },
+  // likewise for tenants with an in-flight cap
+  hold_slots: { allowOom: true },
 } as const;
 
 export type ScriptName = keyof typeof SCRIPTS;

@@ -77,8 +77,8 @@ describe('Redis out of memory', () => {
     expect(after!.job_id).toBe(job_id);
   });
 
-  it('leases the jobs of a rate-limited tenant while full (its shared tokens are taken)', async () => {
-    await h.setTenant({ tenant: 'limited', rate: 100 });
+  it('leases the jobs of a limited tenant while full (shared tokens and slots are taken)', async () => {
+    await h.setTenant({ tenant: 'limited', rate: 100, max_in_flight: 5 });
     await h.enqueueBatch(
       Array.from({ length: 3 }, () => ({ tenant: 'limited', queue: 'oom-rate' })),
     );

@@ -12,7 +12,10 @@ import { FakeClock } from './helpers.js';
 function setup(): { clock: FakeClock; limits: TenantLimits; asked: TokenRequest[] } {
   const clock = new FakeClock();
   const asked: TokenRequest[] = [];
-  const limits = new TenantLimits(clock.read, (request) => asked.push(request));
+  const limits = new TenantLimits(clock.read, {
+    shareTokens: (request) => asked.push(request),
+    shareSlots: () => {},
+  });
   return { clock, limits, asked };
 }
 

@@ -23,7 +23,7 @@ export interface Tenant {
   'burst'?: (number);
   /**
    * Leases held at once across all workers. 0 = unlimited (default).
-   * Enforced by each broker on its own: with N brokers, up to N times this.
+   * Shared by every broker on the same Redis, like rate.
    */
   'max_in_flight'?: (number);
   /**
@@ -59,7 +59,7 @@ export interface Tenant__Output {
   'burst'?: (number);
   /**
    * Leases held at once across all workers. 0 = unlimited (default).
-   * Enforced by each broker on its own: with N brokers, up to N times this.
+   * Shared by every broker on the same Redis, like rate.
    */
   'max_in_flight'?: (number);
   /**

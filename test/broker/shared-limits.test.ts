@@ -81,3 +81,74 @@ describe('rate limits with several brokers', () => {
     expect(leases.map((l) => l.tenant)).toEqual(Array(5).fill('blocked'));
   });
 });
+
+describe('in-flight caps with several brokers', () => {
+  it('holds a tenant to its max_in_flight across brokers, and both brokers serve it', async () => {
+    // As for the rate: two queues, each served by a worker of one broker.
+    await h.setTenant({ tenant: 'capped', max_in_flight: 4 });
+    await flood('capped', 'cap-a', 20);
+    await flood('capped', 'cap-b', 20);
+    const onA = await h.worker({ queues: ['cap-a'], capacity: 10 });
+    const onB = await RawWorker.connect(b.address, { queues: ['cap-b'], capacity: 10 });
+    workers.push(onB);
+    const held = (): number => onA.leases.length + onB.leases.length;
+    await sleep(1500); // each broker alone would hand out 4
+    expect(held()).toBe(4);
+
+    // Completing one lease at a time, the oldest first: never more than 4 at once,
+    // and the two brokers share the cap until all 40 jobs are done.
+    const done = new Set<string>();
+    const deadline = Date.now() + 30_000;
+    while (done.size < 40 && Date.now() < deadline) {
+      for (const worker of [onA, onB]) {
+        const open = worker.leases.filter((lease) => !done.has(lease.job_id));
+        expect(held() - done.size).toBeLessThanOrEqual(4);
+        const oldest = open[0];
+        if (oldest) {
+          worker.complete(oldest);
+          done.add(oldest.job_id);
+        }
+      }
+      await sleep(20);
+    }
+    expect(done.size).toBe(40);
+    expect(onA.leases).toHaveLength(20);
+    expect(onB.leases).toHaveLength(20);
+  });
+
+  it('lets the slots of a broker that died lapse, so the other broker serves the tenant', async () => {
+    await h.setTenant({ tenant: 'orphaned', max_in_flight: 2 });
+    await flood('orphaned', 'lapse-b', 2);
+    const onB = await RawWorker.connect(b.address, { queues: ['lapse-b'], capacity: 5 });
+    workers.push(onB);
+    await onB.take(2); // B holds both slots
+    await flood('orphaned', 'lapse-a', 2);
+    const onA = await h.worker({ queues: ['lapse-a'], capacity: 5 });
+    await sleep(500);
+    expect(onA.leases).toHaveLength(0);
+    await b.kill();
+    onB.drop();
+    const leases = await onA.take(2, 10_000); // after the holding lapses (3 s)
+    expect(leases.map((l) => l.tenant)).toEqual(['orphaned', 'orphaned']);
+  });
+});
+
+describe('a broker that shuts down', () => {
+  it('gives up its share of an in-flight cap at once', async () => {
+    const c = await startTestBroker({
+      ...h.broker.config,
+      redisUrl: h.redis.url,
+      grpcAddress: '127.0.0.1:0',
+    });
+    await h.setTenant({ tenant: 'leaving', max_in_flight: 3 });
+    await flood('leaving', 'leave', 3);
+    const onC = await RawWorker.connect(c.address, { queues: ['leave'], capacity: 5 });
+    workers.push(onC);
+    for (const lease of await onC.take(3)) onC.complete(lease);
+    const slots = new Keys(h.broker.config.keyPrefix).slots('leaving');
+    await h.waitState('leaving', onC.leases[2]!.job_id, 'COMPLETED');
+    expect(await redis.hget(slots, c.broker.id)).toBe('3');
+    await c.shutdown(200);
+    expect(await redis.hget(slots, c.broker.id)).toBeNull();
+  });
+});

@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import {
+  HOLDING_TTL_MS,
+  type SharedLimits,
+  type SlotRequest,
+  type TokenRequest,
+} from '../scheduler/index.js';
+import type { SharedLimitStore } from '../store/shared-limits.js';
+
+/** After a failed take of tokens, wait this long before asking Redis again. */
+const TOKEN_RETRY_AFTER_ERROR_MS = 1000;
+/** At most one warning per this long while Redis fails (requests retry often). */
+const WARN_EVERY_MS = 1000;
+
+/** Where answers go: the limits that asked. */
+export interface SharedLimitAnswers {
+  tokens(request: TokenRequest, granted: number, waitMs: number): void;
+  slots(request: SlotRequest, held: number, othersWait: boolean): void;
+}
+
+/**
+ * Carries the scheduler's requests for shared limits to Redis: the requests
+ * of one event-loop turn go as one script call of each kind. A failed call
+ * grants nothing: a tenant under a shared limit waits out an outage (its jobs
+ * could not be leased meanwhile anyway) and is never let through unlimited.
+ */
+export class SharedLimitSupply implements SharedLimits {
+  private tokenRequests: TokenRequest[] = [];
+  private slotRequests: SlotRequest[] = [];
+  private flushScheduled = false;
+  private warnedAt = -Infinity;
+
+  constructor(
+    private readonly store: SharedLimitStore,
+    private readonly answers: SharedLimitAnswers,
+    private readonly logger: Logger,
+  ) {}
+
+  shareTokens(request: TokenRequest): void {
+    this.tokenRequests.push(request);
+    this.schedule();
+  }
+
+  shareSlots(request: SlotRequest): void {
+    this.slotRequests.push(request);
+    this.schedule();
+  }
+
+  /** Gives up this broker's holdings at once (at shutdown), so no other broker waits for them to lapse. */
+  async releaseSlots(holdings: Iterable<SlotRequest>): Promise<void> {
+    const releases = [...holdings].map((request) => ({ ...request, wanted: 0, keep: 0 }));
+    if (releases.length > 0) await this.store.holdSlots(releases, HOLDING_TTL_MS);
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const tokens = this.tokenRequests.splice(0);
+    const slots = this.slotRequests.splice(0);
+    if (tokens.length > 0) {
+      this.store.takeTokens(tokens).then(
+        (grants) =>
+          grants.forEach(({ granted, waitMs }, i) =>
+            this.answers.tokens(tokens[i]!, granted, waitMs),
+          ),
+        (error: unknown) => {
+          this.warn(
+            error,
+            'could not take rate-limit tokens from Redis; those tenants wait and retry',
+          );
+          for (const request of tokens) this.answers.tokens(request, 0, TOKEN_RETRY_AFTER_ERROR_MS);
+        },
+      );
+    }
+    if (slots.length > 0) {
+      this.store.holdSlots(slots, HOLDING_TTL_MS).then(
+        (holdings) =>
+          holdings.forEach(({ held, othersWait }, i) =>
+            this.answers.slots(slots[i]!, held, othersWait),
+          ),
+        (error: unknown) => {
+          this.warn(error, 'could not hold in-flight slots in Redis; those tenants wait and retry');
+          for (const request of slots) this.answers.slots(request, request.keep, false);
+        },
+      );
+    }
+  }
+
+  private warn(error: unknown, message: string): void {
+    const now = Date.now();
+    if (now - this.warnedAt < WARN_EVERY_MS) return;
+    this.warnedAt = now;
+    this.logger.warn({ err: error }, message);
+  }
+}

@@ -1,0 +1,89 @@
+import type { Redis } from 'ioredis';
+import type { SlotRequest, TokenRequest } from '../scheduler/index.js';
+import { packArgs, unpackReply } from './cmsgpack.js';
+import type { Keys } from './keys.js';
+import { defineScripts, runScript, type ScriptArg, type ScriptName } from './scripts.js';
+
+export interface TokenGrant {
+  /** 0..wanted. */
+  readonly granted: number;
+  /** Ms until the bucket holds a whole token again; 0 when it does. */
+  readonly waitMs: number;
+}
+
+export interface SlotHolding {
+  /** Slots this broker now holds. */
+  readonly held: number;
+  /** Other brokers wait for slots of this cap. */
+  readonly othersWait: boolean;
+}
+
+/** Most buckets or caps in one script call: bounds the time Redis spends in one script. */
+const PER_CALL = 200;
+
+/**
+ * The limits every broker on a Redis shares, so that several replicas
+ * together keep a tenant to its limits instead of each to the whole of them:
+ * rate-limit token buckets (take_tokens.lua) and the holdings of in-flight
+ * caps (hold_slots.lua).
+ */
+export class SharedLimitStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    /** This broker's name in the holdings. */
+    private readonly broker: string,
+  ) {
+    defineScripts(redis);
+  }
+
+  /** Takes up to `wanted` tokens of each bucket; one grant per request, in order. */
+  async takeTokens(requests: readonly TokenRequest[]): Promise<TokenGrant[]> {
+    const values = await this.run('take_tokens', [], requests, (r) => [
+      this.keys.tokens(r.tenant, r.queue),
+      r.rate,
+      r.size,
+      r.wanted,
+    ]);
+    return pairs(values, (granted, waitMs) => ({ granted, waitMs }));
+  }
+
+  /** Sets this broker's holding of each cap (`ttlMs` until it lapses); one answer per request, in order. */
+  async holdSlots(requests: readonly SlotRequest[], ttlMs: number): Promise<SlotHolding[]> {
+    const values = await this.run('hold_slots', [this.broker, ttlMs], requests, (r) => [
+      this.keys.slots(r.tenant, r.queue),
+      r.cap,
+      r.wanted,
+      r.keep,
+    ]);
+    return pairs(values, (held, othersWait) => ({ held, othersWait: othersWait === 1 }));
+  }
+
+  /** Runs a packed script over the requests, PER_CALL at a time; the replies' numbers, in order. */
+  private async run<Request>(
+    name: ScriptName,
+    shared: readonly ScriptArg[],
+    requests: readonly Request[],
+    argsOf: (request: Request) => [key: string, ...rest: ScriptArg[]],
+  ): Promise<number[]> {
+    const values: number[] = [];
+    for (let start = 0; start < requests.length; start += PER_CALL) {
+      const parts = requests.slice(start, start + PER_CALL).map(argsOf);
+      const reply = await runScript(
+        this.redis,
+        name,
+        [parts[0]![0]],
+        [packArgs([...shared, ...parts.flat()])],
+        true,
+      );
+      for (const value of unpackReply(reply as Buffer)) values.push(Number(value));
+    }
+    return values;
+  }
+}
+
+function pairs<T>(values: readonly number[], make: (first: number, second: number) => T): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < values.length; i += 2) out.push(make(values[i]!, values[i + 1]!));
+  return out;
+}

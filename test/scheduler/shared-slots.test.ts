@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { TenantLimits, type SlotRequest } from '../../src/scheduler/index.js';
+import { FakeClock } from './helpers.js';
+
+/** Limits whose shared-slot requests are collected for the test to answer. */
+function setup(): { clock: FakeClock; limits: TenantLimits; asked: SlotRequest[] } {
+  const clock = new FakeClock();
+  const asked: SlotRequest[] = [];
+  const limits = new TenantLimits(clock.read, {
+    shareTokens: () => {},
+    shareSlots: (request) => asked.push(request),
+  });
+  return { clock, limits, asked };
+}
+
+function dispatchAll(limits: TenantLimits, tenant: string, queue: string): number {
+  let count = 0;
+  while (count < 100 && limits.blockedUntil(tenant, queue, 10) === 0) {
+    limits.onDispatch(tenant, queue);
+    count += 1;
+  }
+  return count;
+}
+
+describe('shared in-flight slots', () => {
+  it('holds a capped tenant until slots are held, then dispatches only that many', () => {
+    const { limits, asked } = setup();
+    limits.setTenant('t', { maxInFlight: 5 });
+    const changes: string[] = [];
+    limits.onChange((tenant) => changes.push(tenant));
+    expect(limits.blockedUntil('t', 'q', 3)).toBeGreaterThan(0);
+    expect(asked).toEqual([{ tenant: 't', queue: undefined, cap: 5, wanted: 3, keep: 0 }]);
+    limits.blockedUntil('t', 'q', 3);
+    expect(asked).toHaveLength(1); // one request out at a time
+
+    limits.slotsAnswered(asked[0]!, 2, false); // another broker holds the rest
+    expect(changes).toEqual(['t']);
+    expect(dispatchAll(limits, 't', 'q')).toBe(2);
+    expect(asked[1]).toEqual({ tenant: 't', queue: undefined, cap: 5, wanted: 5, keep: 2 });
+  });
+
+  it('asks again a little later when refused', () => {
+    const { clock, limits, asked } = setup();
+    limits.setTenant('t', { maxInFlight: 2 });
+    limits.blockedUntil('t', 'q');
+    limits.slotsAnswered(asked[0]!, 0, false);
+    const until = limits.blockedUntil('t', 'q');
+    expect(until).toBe(100);
+    expect(asked).toHaveLength(1);
+    clock.now = until;
+    limits.blockedUntil('t', 'q');
+    expect(asked).toHaveLength(2);
+  });
+
+  it('keeps freed slots for itself, unless other brokers wait for them', () => {
+    const { limits, asked } = setup();
+    limits.setTenant('t', { maxInFlight: 3 });
+    limits.blockedUntil('t', 'q');
+    limits.slotsAnswered(asked[0]!, 3, false);
+    expect(dispatchAll(limits, 't', 'q')).toBe(3);
+    limits.onRelease('t', 'q');
+    expect(asked).toHaveLength(1); // nobody waits: the slot stays held
+    expect(dispatchAll(limits, 't', 'q')).toBe(1);
+
+    // A renewal learns that another broker waits: freed slots go back one by one.
+    const [renewal] = [...limits.slotRenewals()];
+    expect(renewal).toEqual({ tenant: 't', queue: undefined, cap: 3, wanted: 3, keep: 3 });
+    limits.slotsAnswered(renewal!, 3, true);
+    limits.onRelease('t', 'q');
+    expect(asked.at(-1)).toEqual({ tenant: 't', queue: undefined, cap: 3, wanted: 2, keep: 2 });
+    expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0); // the slot given back is not used
+  });
+
+  it('renews a holding each round, shrinking it to the leases while others wait', () => {
+    const { limits, asked } = setup();
+    limits.setTenant('t', { maxInFlight: 4 });
+    expect([...limits.slotRenewals()]).toEqual([]); // nothing held yet
+    limits.blockedUntil('t', 'q');
+    expect([...limits.slotRenewals()]).toEqual([]); // a request is out
+    limits.slotsAnswered(asked[0]!, 4, false);
+    limits.onDispatch('t', 'q');
+    const keep = [...limits.slotRenewals()];
+    expect(keep).toEqual([{ tenant: 't', queue: undefined, cap: 4, wanted: 4, keep: 1 }]);
+    limits.slotsAnswered(keep[0]!, 4, true);
+    expect([...limits.slotRenewals()]).toEqual([
+      { tenant: 't', queue: undefined, cap: 4, wanted: 1, keep: 1 },
+    ]);
+    // Shrunk at once: the three slots it gives back are not used meanwhile.
+    expect([...limits.slotHoldings()]).toEqual([
+      { tenant: 't', queue: undefined, cap: 4, wanted: 1, keep: 1 },
+    ]);
+    expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0);
+  });
+
+  it("holds a queue override's cap apart, and drops the holding with the cap", () => {
+    const { limits, asked } = setup();
+    limits.setQueueOverride('t', 'narrow', { maxInFlight: 2 });
+    expect(dispatchAll(limits, 't', 'wide')).toBe(100); // no cap there: nothing to ask
+    expect(asked).toHaveLength(0);
+    limits.blockedUntil('t', 'narrow', 5);
+    expect(asked).toEqual([{ tenant: 't', queue: 'narrow', cap: 2, wanted: 2, keep: 0 }]);
+    limits.slotsAnswered(asked[0]!, 2, false);
+    expect(dispatchAll(limits, 't', 'narrow')).toBe(2);
+    limits.setQueueOverride('t', 'narrow', undefined);
+    limits.onRelease('t', 'narrow');
+    limits.onRelease('t', 'narrow');
+    expect([...limits.slotHoldings()]).toEqual([]);
+    expect(dispatchAll(limits, 't', 'narrow')).toBe(100);
+  });
+});
