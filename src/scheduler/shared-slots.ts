@@ -58,10 +58,14 @@ export class SharedSlots {
     return true;
   }
 
-  /** What to tell Redis at a renewal: keep the holding, or shrink it to the leases while others wait. */
+  /**
+   * What to tell Redis at a renewal: keep the holding; shrink it to the leases
+   * while others wait; give it up when no lease is in flight (an idle tenant
+   * costs no renewals, and its next dispatch asks again).
+   */
   renewal(inFlight: number): number | undefined {
-    if (this.#asking || (this.#held === 0 && !this.#othersWait)) return undefined;
-    if (this.#othersWait) {
+    if (this.#asking || this.#held === 0) return undefined;
+    if (this.#othersWait || inFlight === 0) {
       this.#shrinkTo(Math.min(this.#held, inFlight));
       return inFlight;
     }

@@ -144,9 +144,8 @@ describe('a broker that shuts down', () => {
     await flood('leaving', 'leave', 3);
     const onC = await RawWorker.connect(c.address, { queues: ['leave'], capacity: 5 });
     workers.push(onC);
-    for (const lease of await onC.take(3)) onC.complete(lease);
+    await onC.take(3); // held through the shutdown: their slots are given up all the same
     const slots = new Keys(h.broker.config.keyPrefix).slots('leaving');
-    await h.waitState('leaving', onC.leases[2]!.job_id, 'COMPLETED');
     expect(await redis.hget(slots, c.broker.id)).toBe('3');
     await c.shutdown(200);
     expect(await redis.hget(slots, c.broker.id)).toBeNull();

@@ -92,6 +92,20 @@ describe('shared in-flight slots', () => {
     expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0);
   });
 
+  it('gives a holding up when no lease is in flight, and stops renewing it', () => {
+    const { limits, asked } = setup();
+    limits.setTenant('t', { maxInFlight: 2 });
+    limits.blockedUntil('t', 'q');
+    limits.slotsAnswered(asked[0]!, 2, false);
+    limits.onDispatch('t', 'q');
+    limits.onRelease('t', 'q');
+    const [release] = [...limits.slotRenewals()];
+    expect(release).toEqual({ tenant: 't', queue: undefined, cap: 2, wanted: 0, keep: 0 });
+    limits.slotsAnswered(release!, 0, false);
+    expect([...limits.slotRenewals()]).toEqual([]);
+    expect([...limits.slotHoldings()]).toEqual([]);
+  });
+
   it("holds a queue override's cap apart, and drops the holding with the cap", () => {
     const { limits, asked } = setup();
     limits.setQueueOverride('t', 'narrow', { maxInFlight: 2 });
