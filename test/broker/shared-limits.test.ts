@@ -31,6 +31,21 @@ async function flood(tenant: string, queue: string, count: number): Promise<void
   await h.enqueueBatch(Array.from({ length: count }, () => ({ tenant, queue })));
 }
 
+/** Workers on A and on B complete every job they get for `ms`; the jobs each one served. */
+async function serveOnBoth(
+  queueOnA: string,
+  queueOnB: string,
+  ms: number,
+): Promise<[number, number]> {
+  const onA = await h.worker({ queues: [queueOnA], capacity: 20 });
+  const onB = await RawWorker.connect(b.address, { queues: [queueOnB], capacity: 20 });
+  workers.push(onB);
+  const runs = [autoComplete(onA), autoComplete(onB)] as const;
+  await sleep(ms);
+  for (const run of runs) run.stop();
+  return [runs[0].order.length, runs[1].order.length];
+}
+
 describe('rate limits with several brokers', () => {
   it('holds a tenant to its rate across brokers, not to the rate per broker', async () => {
     // Its jobs wait on two queues, each served by a worker of one broker, so
@@ -39,16 +54,10 @@ describe('rate limits with several brokers', () => {
     await flood('limited', 'rated-a', 200);
     await flood('limited', 'rated-b', 200);
     const started = Date.now(); // before either broker can take a token
-    const onA = await h.worker({ queues: ['rated-a'], capacity: 20 });
-    const onB = await RawWorker.connect(b.address, { queues: ['rated-b'], capacity: 20 });
-    workers.push(onB);
-    const runs = [autoComplete(onA), autoComplete(onB)];
-    await sleep(3000);
-    for (const run of runs) run.stop();
+    const [onAServed, onBServed] = await serveOnBoth('rated-a', 'rated-b', 3000);
     const seconds = (Date.now() - started) / 1000;
-    const [onAServed, onBServed] = runs.map((run) => run.order.length);
     // Each broker alone would allow 5 + 20/s; together they must not exceed that once.
-    expect(onAServed! + onBServed!).toBeLessThanOrEqual(5 + 20 * seconds);
+    expect(onAServed + onBServed).toBeLessThanOrEqual(5 + 20 * seconds);
     expect(onAServed).toBeGreaterThanOrEqual(5); // and both serve it
     expect(onBServed).toBeGreaterThanOrEqual(5);
   });
@@ -58,14 +67,9 @@ describe('rate limits with several brokers', () => {
     // its backlog is not held by whichever broker fetched first.
     await h.setTenant({ tenant: 'spread', rate: 20, burst: 5 });
     await flood('spread', 'spread', 300);
-    const onA = await h.worker({ queues: ['spread'], capacity: 20 });
-    const onB = await RawWorker.connect(b.address, { queues: ['spread'], capacity: 20 });
-    workers.push(onB);
-    const runs = [autoComplete(onA), autoComplete(onB)];
-    await sleep(3000);
-    for (const run of runs) run.stop();
-    expect(runs[0]!.order.length).toBeGreaterThanOrEqual(5);
-    expect(runs[1]!.order.length).toBeGreaterThanOrEqual(5);
+    const [onAServed, onBServed] = await serveOnBoth('spread', 'spread', 3000);
+    expect(onAServed).toBeGreaterThanOrEqual(5);
+    expect(onBServed).toBeGreaterThanOrEqual(5);
   });
 
   it('keeps a tenant waiting, not unlimited, while its tokens cannot be taken', async () => {

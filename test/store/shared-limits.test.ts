@@ -7,26 +7,26 @@ import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+let server: TestRedis;
+let redis: Redis;
+let other: Redis; // a second broker's connection
+const keys = new Keys('rota');
+
+beforeAll(async () => {
+  server = await startTestRedis();
+  redis = new Redis(server.url);
+  other = new Redis(server.url);
+});
+afterAll(async () => {
+  redis.disconnect();
+  other.disconnect();
+  await server.dispose();
+});
+beforeEach(async () => {
+  await redis.flushall();
+});
+
 describe('SharedLimitStore: token buckets (take_tokens.lua)', () => {
-  let server: TestRedis;
-  let redis: Redis;
-  let other: Redis; // a second broker's connection
-  const keys = new Keys('rota');
-
-  beforeAll(async () => {
-    server = await startTestRedis();
-    redis = new Redis(server.url);
-    other = new Redis(server.url);
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    other.disconnect();
-    await server.dispose();
-  });
-  beforeEach(async () => {
-    await redis.flushall();
-  });
-
   const request = (fields: Partial<TokenRequest> = {}): TokenRequest => ({
     tenant: 'acme',
     queue: undefined,
@@ -106,22 +106,6 @@ describe('SharedLimitStore: token buckets (take_tokens.lua)', () => {
 });
 
 describe('SharedLimitStore: in-flight slots (hold_slots.lua)', () => {
-  let server: TestRedis;
-  let redis: Redis;
-  const keys = new Keys('rota');
-
-  beforeAll(async () => {
-    server = await startTestRedis();
-    redis = new Redis(server.url);
-  });
-  afterAll(async () => {
-    redis.disconnect();
-    await server.dispose();
-  });
-  beforeEach(async () => {
-    await redis.flushall();
-  });
-
   const hold = (fields: Partial<SlotRequest> = {}): SlotRequest => ({
     tenant: 'acme',
     queue: undefined,
@@ -133,7 +117,7 @@ describe('SharedLimitStore: in-flight slots (hold_slots.lua)', () => {
 
   it('never lets the holdings of all brokers exceed the cap, and tells who waits', async () => {
     const a = new SharedLimitStore(redis, keys, 'a');
-    const b = new SharedLimitStore(redis, keys, 'b');
+    const b = new SharedLimitStore(other, keys, 'b');
     expect(await a.holdSlots([hold({ wanted: 3 })], 10_000)).toEqual([
       { held: 3, othersWait: false },
     ]);
