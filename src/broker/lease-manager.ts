@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { Clock, TenantLimits } from '../scheduler/index.js';
 import type { HeldEntry, JobStore } from '../store/job-store.js';
 import type { FailOutcome, FetchedJob, JobRecord } from '../store/types.js';
-import { BrokerError } from './errors.js';
+import { BrokerError, coerceError } from './errors.js';
+import { ThrottledWarning } from './throttled-warning.js';
 import { newLeaseToken, newSessionId } from './ids.js';
 import type { QueueDispatcher } from './dispatcher.js';
 import type { BrokerObserver, Settlement } from './observer.js';
@@ -65,7 +66,14 @@ export class LeaseManager {
   private readonly orphans = new Set<Lease>();
   private stopped = false;
 
-  constructor(private readonly deps: LeaseManagerDeps) {}
+  private readonly progressNotStored: ThrottledWarning;
+
+  constructor(private readonly deps: LeaseManagerDeps) {
+    this.progressNotStored = new ThrottledWarning(
+      deps.logger,
+      'progress not stored (it is best effort); the job runs on',
+    );
+  }
 
   get sessionCount(): number {
     return this.sessions.size;
@@ -307,7 +315,15 @@ export class LeaseManager {
     } else if (!lease || lease.token !== token) {
       refusal = { jobId, status: 'stale', message: 'this lease is not current' };
     } else {
-      const outcome = await this.deps.store.progress(lease.job.tenant, jobId, token, data);
+      let outcome: Awaited<ReturnType<JobStore['progress']>>;
+      try {
+        outcome = await this.deps.store.progress(lease.job.tenant, jobId, token, data);
+      } catch (error) {
+        // Progress is best effort, and a worker may report it often: while
+        // Redis is full or down, one line per second, not an error per message.
+        this.progressNotStored.warn({ jobId, reason: coerceError(error).message });
+        return;
+      }
       if (outcome !== 'ok') refusal = storeRefusal(jobId, outcome);
     }
     if (refusal) session.send({ kind: 'ackResult', outcomes: [refusal] });

@@ -6,11 +6,10 @@ import {
   type TokenRequest,
 } from '../scheduler/index.js';
 import type { SharedLimitStore } from '../store/shared-limits.js';
+import { ThrottledWarning } from './throttled-warning.js';
 
 /** After a failed take of tokens, wait this long before asking Redis again. */
 const TOKEN_RETRY_AFTER_ERROR_MS = 1000;
-/** At most one warning per this long while Redis fails (requests retry often). */
-const WARN_EVERY_MS = 1000;
 
 /** Where answers go: the limits that asked. */
 export interface SharedLimitAnswers {
@@ -28,13 +27,23 @@ export class SharedLimitSupply implements SharedLimits {
   private tokenRequests: TokenRequest[] = [];
   private slotRequests: SlotRequest[] = [];
   private flushScheduled = false;
-  private warnedAt = -Infinity;
+  private readonly tokensFailed: ThrottledWarning;
+  private readonly slotsFailed: ThrottledWarning;
 
   constructor(
     private readonly store: SharedLimitStore,
     private readonly answers: SharedLimitAnswers,
-    private readonly logger: Logger,
-  ) {}
+    logger: Logger,
+  ) {
+    this.tokensFailed = new ThrottledWarning(
+      logger,
+      'could not take rate-limit tokens from Redis; those tenants wait and retry',
+    );
+    this.slotsFailed = new ThrottledWarning(
+      logger,
+      'could not hold in-flight slots in Redis; those tenants wait and retry',
+    );
+  }
 
   shareTokens(request: TokenRequest): void {
     this.tokenRequests.push(request);
@@ -69,10 +78,7 @@ export class SharedLimitSupply implements SharedLimits {
             this.answers.tokens(tokens[i]!, granted, waitMs),
           ),
         (error: unknown) => {
-          this.warn(
-            error,
-            'could not take rate-limit tokens from Redis; those tenants wait and retry',
-          );
+          this.tokensFailed.warn({ err: error });
           for (const request of tokens) this.answers.tokens(request, 0, TOKEN_RETRY_AFTER_ERROR_MS);
         },
       );
@@ -84,17 +90,10 @@ export class SharedLimitSupply implements SharedLimits {
             this.answers.slots(slots[i]!, held, othersWait),
           ),
         (error: unknown) => {
-          this.warn(error, 'could not hold in-flight slots in Redis; those tenants wait and retry');
+          this.slotsFailed.warn({ err: error });
           for (const request of slots) this.answers.slots(request, request.keep, false);
         },
       );
     }
-  }
-
-  private warn(error: unknown, message: string): void {
-    const now = Date.now();
-    if (now - this.warnedAt < WARN_EVERY_MS) return;
-    this.warnedAt = now;
-    this.logger.warn({ err: error }, message);
   }
 }

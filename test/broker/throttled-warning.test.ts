@@ -1,0 +1,32 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ThrottledWarning } from '../../src/broker/throttled-warning.js';
+
+describe('ThrottledWarning', () => {
+  it('logs the first at once, then at most one per interval with the count left out', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    let now = 0;
+    const warning = new ThrottledWarning(pino({}, sink), 'it failed', 1000, () => now);
+    warning.warn({ jobId: 'a' });
+    now = 500;
+    warning.warn({ jobId: 'b' });
+    warning.warn({ jobId: 'c' });
+    now = 1000;
+    warning.warn({ jobId: 'd' });
+    now = 1500;
+    warning.warn({ jobId: 'e' });
+    expect(lines.map(({ level, msg, jobId, leftOut }) => ({ level, msg, jobId, leftOut }))).toEqual(
+      [
+        { level: 40, msg: 'it failed', jobId: 'a', leftOut: undefined },
+        { level: 40, msg: 'it failed', jobId: 'd', leftOut: 2 },
+      ],
+    );
+  });
+});
