@@ -14,11 +14,15 @@
  * Options: --duration <s> (60) --fault-every <s> (10) --workers <n> (3)
  *   --concurrency <n> per worker (8) --rate <jobs/s> (100) --job-ms <min>-<max> (10-100)
  *   --faults worker,broker,net,redis (all) --settle <s> (30) --keep-logs
+ *   --limits: tenant globex gets max_in_flight 4 and initech a rate of 25 jobs/s
+ *   (a third of --rate reaches each tenant), so the limits every broker shares
+ *   in Redis go through the faults too
  * Exit code 1 when a job was lost or another invariant broke.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { Admin } from '../clients/index.js';
 import { Cluster, waitBrokerReady, type WorkerAgent } from '../test/faults/cluster.js';
 import { checkInvariants, leftovers, settle, type FaultWindow } from '../test/faults/invariants.js';
 import { startCount } from '../test/faults/journal.js';
@@ -38,6 +42,7 @@ interface SoakOptions {
   readonly faults: readonly FaultKind[];
   readonly settleS: number;
   readonly keepLogs: boolean;
+  readonly limits: boolean;
 }
 
 function usage(message: string): never {
@@ -45,7 +50,7 @@ function usage(message: string): never {
   console.error(
     'usage: npx tsx bench/soak.ts [--duration 60] [--fault-every 10] [--workers 3] [--concurrency 8]\n' +
       '                             [--rate 100] [--job-ms 10-100] [--faults worker,broker,net,redis]\n' +
-      '                             [--settle 30] [--keep-logs]',
+      '                             [--settle 30] [--keep-logs] [--limits]',
   );
   process.exit(2);
 }
@@ -56,7 +61,7 @@ function parseArgs(argv: readonly string[]): SoakOptions {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') usage('options');
-    if (arg === '--keep-logs') {
+    if (arg === '--keep-logs' || arg === '--limits') {
       flags.add(arg);
       continue;
     }
@@ -103,6 +108,7 @@ function parseArgs(argv: readonly string[]): SoakOptions {
     faults: faults as FaultKind[],
     settleS: num('--settle', 30, 1),
     keepLogs: flags.has('--keep-logs'),
+    limits: flags.has('--limits'),
   };
 }
 
@@ -180,6 +186,12 @@ async function main(): Promise<number> {
   process.on('SIGTERM', onSignal);
   let load: LoadGenerator | undefined;
   try {
+    if (options.limits) {
+      const admin = new Admin({ address: cluster.brokerAddress, timeoutMs: 10_000 });
+      await admin.setTenant('globex', { maxInFlight: 4 });
+      await admin.setTenant('initech', { rate: 25 });
+      admin.close();
+    }
     await Promise.all(
       Array.from({ length: options.workers }, () =>
         cluster.startWorker({ concurrency: options.concurrency }),
