@@ -7,7 +7,7 @@ export {
   type TenantSettings,
 } from './settings.js';
 export { TokenBucket } from './token-bucket.js';
-export { SharedAllowance, tokensWanted, type TokenRequest } from './shared-allowance.js';
+export { SharedTokens, tokensWanted, type TokenRequest } from './shared-tokens.js';
 export { TenantLimits, type SharedLimits } from './tenant-limits.js';
 export { SharedSlots, RENEW_MS, HOLDING_TTL_MS, type SlotRequest } from './shared-slots.js';
 export { FairScheduler, type FairSchedulerOptions, type TenantState } from './fair-scheduler.js';

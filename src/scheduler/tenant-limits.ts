@@ -12,7 +12,7 @@
  *
  * Limits shared by several brokers: given `shareTokens`, a rate-limited
  * dispatch also needs a token taken from a bucket all brokers share (see
- * SharedAllowance). The local bucket paces this broker; the shared one keeps
+ * SharedTokens). The local bucket paces this broker; the shared one keeps
  * the replicas together to the rate. Given `shareSlots`, a dispatch under an
  * in-flight cap also needs a slot of the cap held by this broker (see
  * SharedSlots). Without them (one broker, tests) the local limits alone apply.
@@ -25,7 +25,7 @@ import {
   resolveTenantSettings,
   type TenantSettings,
 } from './settings.js';
-import { SharedAllowance, tokensWanted, type TokenRequest } from './shared-allowance.js';
+import { SharedTokens, tokensWanted, type TokenRequest } from './shared-tokens.js';
 import { SharedSlots, type SlotRequest } from './shared-slots.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -33,7 +33,7 @@ interface Limited {
   /** Present when a rate > 0 applies. */
   bucket: TokenBucket | undefined;
   /** Present with `bucket` when tokens are shared with other brokers. */
-  shared: SharedAllowance | undefined;
+  tokens: SharedTokens | undefined;
   /** Present when an in-flight cap applies and is shared with other brokers. */
   slots: SharedSlots | undefined;
   inFlight: number;
@@ -148,8 +148,8 @@ export class TenantLimits {
     const local = Math.max(record.bucket?.availableAt() ?? 0, perQueue?.bucket?.availableAt() ?? 0);
     if (local > now) return local;
     const shared = Math.max(
-      this.#sharedUntil(record, tenant, undefined, now, waiting),
-      perQueue ? this.#sharedUntil(perQueue, tenant, queue, now, waiting) : 0,
+      this.#tokensUntil(record, tenant, undefined, now, waiting),
+      perQueue ? this.#tokensUntil(perQueue, tenant, queue, now, waiting) : 0,
       this.#slotsUntil(record, tenant, undefined, cap, now, waiting),
       perQueue ? this.#slotsUntil(perQueue, tenant, queue, queueCap, now, waiting) : 0,
     );
@@ -208,8 +208,8 @@ export class TenantLimits {
   tokensAnswered(request: TokenRequest, granted: number, waitMs: number): void {
     const record = this.#tenants.get(request.tenant);
     const holder = request.queue === undefined ? record : record?.queues.get(request.queue);
-    if (holder?.shared === undefined) return;
-    holder.shared.answered(granted, waitMs, this.#clock());
+    if (holder?.tokens === undefined) return;
+    holder.tokens.answered(granted, waitMs, this.#clock());
     this.#emit(request.tenant);
   }
 
@@ -220,8 +220,8 @@ export class TenantLimits {
     const perQueue = this.#queue(record, queue);
     record.bucket?.take(now);
     perQueue.bucket?.take(now);
-    record.shared?.spend();
-    perQueue.shared?.spend();
+    record.tokens?.spend();
+    perQueue.tokens?.spend();
     record.inFlight += 1;
     perQueue.inFlight += 1;
   }
@@ -268,13 +268,13 @@ export class TenantLimits {
   #rebucket(limited: Limited, rate: number, burst: number): void {
     if (rate === 0) {
       limited.bucket = undefined;
-      limited.shared = undefined;
+      limited.tokens = undefined;
       return;
     }
     const size = effectiveBurst(rate, burst);
     if (limited.bucket === undefined) limited.bucket = new TokenBucket(rate, size, this.#clock());
     else limited.bucket.reconfigure(rate, size, this.#clock());
-    if (this.#shared) limited.shared ??= new SharedAllowance();
+    if (this.#shared) limited.tokens ??= new SharedTokens();
   }
 
   /** Shared slots for a new cap: none without one, else the holding kept. */
@@ -308,16 +308,16 @@ export class TenantLimits {
   }
 
   /** 0 when a shared token is held (or none is needed); else when to look again. */
-  #sharedUntil(
+  #tokensUntil(
     limited: Limited,
     tenant: string,
     queue: string | undefined,
     now: number,
     waiting: number,
   ): number {
-    const { bucket, shared } = limited;
-    if (bucket === undefined || shared === undefined) return 0;
-    return shared.blockedUntil(now, () =>
+    const { bucket, tokens } = limited;
+    if (bucket === undefined || tokens === undefined) return 0;
+    return tokens.blockedUntil(now, () =>
       this.#shared?.shareTokens({
         tenant,
         queue,
@@ -334,7 +334,7 @@ export class TenantLimits {
       record = {
         settings: undefined,
         bucket: undefined,
-        shared: undefined,
+        tokens: undefined,
         slots: undefined,
         inFlight: 0,
         queues: new Map(),
@@ -350,7 +350,7 @@ export class TenantLimits {
       perQueue = {
         override: undefined,
         bucket: undefined,
-        shared: undefined,
+        tokens: undefined,
         slots: undefined,
         inFlight: 0,
       };

@@ -1,7 +1,7 @@
 -- Takes tokens from rate-limit buckets that every broker shares, so that
 -- replicas together hold a tenant (or a tenant×queue override) to its rate.
 -- A broker takes a few tokens at a time and spends them through its own
--- local bucket (scheduler/shared-allowance.ts).
+-- local bucket (scheduler/shared-tokens.ts).
 -- A bucket is a hash {tokens, at}: its level at time `at`. Time is Redis's
 -- own clock (TIME, in ms with a fraction), so brokers' clocks need not agree.
 -- A missing bucket is a full one: the key expires when it would be full again.

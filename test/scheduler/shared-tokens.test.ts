@@ -5,7 +5,7 @@ import {
   tokensWanted,
   type TokenRequest,
 } from '../../src/scheduler/index.js';
-import { HOLD_MS } from '../../src/scheduler/shared-allowance.js';
+import { HOLD_MS } from '../../src/scheduler/shared-tokens.js';
 import { FakeClock } from './helpers.js';
 
 /** Limits whose shared-token requests are collected for the test to answer. */

@@ -22,7 +22,7 @@ export interface TokenRequest {
  * much later. Lapsed tokens are lost, so several brokers may together
  * dispatch a little less than the rate, never more than rate × t + size.
  */
-export class SharedAllowance {
+export class SharedTokens {
   #held = 0;
   #lapsesAt = 0;
   #asking = false;
