@@ -149,7 +149,8 @@ export async function startBroker(
       if (left > 0)
         logger.warn({ leases: left }, 'grace period over: leases left in Redis for recovery');
       broker.stop();
-      await broker.releaseShared();
+      // Bounded: with Redis unreachable the holdings lapse by themselves.
+      await Promise.race([broker.releaseShared(), sleep(FORCE_CLOSE_AFTER_MS)]);
       await Promise.race([callsDone, sleep(FORCE_CLOSE_AFTER_MS)]);
       server.forceShutdown();
       await Promise.allSettled([redis.quit(), subscriber.quit(), metrics?.close()]);
