@@ -10,12 +10,12 @@
  * push a counter below the real number of leases, and so never lets a
  * scheduler exceed `maxInFlight`.
  *
- * Limits shared by several brokers: given `shareTokens`, a rate-limited
+ * Limits shared by several brokers (given `SharedLimits`): a rate-limited
  * dispatch also needs a token taken from a bucket all brokers share (see
- * SharedTokens). The local bucket paces this broker; the shared one keeps
- * the replicas together to the rate. Given `shareSlots`, a dispatch under an
- * in-flight cap also needs a slot of the cap held by this broker (see
- * SharedSlots). Without them (one broker, tests) the local limits alone apply.
+ * SharedTokens); the local bucket paces this broker, the shared one keeps the
+ * replicas together to the rate. A dispatch under an in-flight cap also needs
+ * a slot of the cap held by this broker (see SharedSlots). Without them (one
+ * broker, tests) the local limits alone apply.
  */
 import type { Clock } from './clock.js';
 import {
@@ -128,9 +128,9 @@ export class TenantLimits {
   /**
    * 0 when a dispatch of tenant×queue is allowed now; otherwise the clock time
    * when it may be: when the later of the two buckets has a token (or when to
-   * look again for a shared token), or Infinity while an in-flight cap is
-   * reached (until a release). `waiting`, the jobs ready to go, sizes a
-   * request for shared tokens.
+   * look again for a shared token or slot), or Infinity while an in-flight cap
+   * is reached here (until a release). `waiting`, the jobs ready to go, sizes a
+   * request for shared tokens or slots.
    */
   blockedUntil(tenant: string, queue: string, waiting = 1): number {
     const record = this.#tenants.get(tenant);
@@ -158,10 +158,9 @@ export class TenantLimits {
 
   /** The answer to a `shareSlots` request; wakes the tenant's schedulers. */
   slotsAnswered(request: SlotRequest, held: number, othersWait: boolean): void {
-    const record = this.#tenants.get(request.tenant);
-    const holder = request.queue === undefined ? record : record?.queues.get(request.queue);
-    if (holder?.slots === undefined) return;
-    holder.slots.answered(held, othersWait, this.#clock(), holder.inFlight);
+    const limited = this.#limitedOf(request);
+    if (limited?.slots === undefined) return;
+    limited.slots.answered(held, othersWait, this.#clock(), limited.inFlight);
     this.#emit(request.tenant);
   }
 
@@ -206,11 +205,22 @@ export class TenantLimits {
 
   /** The answer to a `shareTokens` request; wakes the tenant's schedulers. */
   tokensAnswered(request: TokenRequest, granted: number, waitMs: number): void {
-    const record = this.#tenants.get(request.tenant);
-    const holder = request.queue === undefined ? record : record?.queues.get(request.queue);
-    if (holder?.tokens === undefined) return;
-    holder.tokens.answered(granted, waitMs, this.#clock());
+    const limited = this.#limitedOf(request);
+    if (limited?.tokens === undefined) return;
+    limited.tokens.answered(granted, waitMs, this.#clock());
     this.#emit(request.tenant);
+  }
+
+  /** The tenant's record, or with a queue its override's; undefined once forgotten. */
+  #limitedOf({
+    tenant,
+    queue,
+  }: {
+    tenant: string;
+    queue: string | undefined;
+  }): Limited | undefined {
+    const record = this.#tenants.get(tenant);
+    return queue === undefined ? record : record?.queues.get(queue);
   }
 
   /** Records one dispatch: takes a token from each bucket that applies, counts one more in flight. */
