@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/harness.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { call, rawClients, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { RawWorker, autoComplete } from '../helpers/raw-worker.js';
 import { Keys } from '../../src/store/keys.js';
 
@@ -118,6 +118,28 @@ describe('in-flight caps with several brokers', () => {
     expect(done.size).toBe(40);
     expect(onA.leases).toHaveLength(20);
     expect(onB.leases).toHaveLength(20);
+  });
+
+  it("holds a queue override's max_in_flight across brokers serving that queue", async () => {
+    await h.setTenant({ tenant: 'narrow', queues: [{ queue: 'narrow-q', max_in_flight: 2 }] });
+    const onA = await h.worker({ queues: ['narrow-q'], capacity: 10 });
+    const onB = await RawWorker.connect(b.address, { queues: ['narrow-q'], capacity: 10 });
+    workers.push(onB);
+    // Enqueued on both brokers while both wait: each claims jobs of its own enqueues.
+    const onBClients = rawClients(b.address);
+    try {
+      for (let i = 0; i < 20; i++) {
+        await h.enqueue({ tenant: 'narrow', queue: 'narrow-q' });
+        await call(onBClients.broker.Enqueue.bind(onBClients.broker), {
+          tenant: 'narrow',
+          queue: 'narrow-q',
+        });
+      }
+    } finally {
+      onBClients.close();
+    }
+    await sleep(1500);
+    expect(onA.leases.length + onB.leases.length).toBe(2);
   });
 
   it('lets the slots of a broker that died lapse, so the other broker serves the tenant', async () => {
