@@ -2,7 +2,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import { GROUP, Keys } from './keys.js';
 import { packArgs, unpackReply } from './cmsgpack.js';
 import { queuePacked, type PackedGroup } from './packed.js';
-import { defineScripts, queueScript, runScript, type ScriptArg } from './scripts.js';
+import { defineScripts, execPipeline, queueScript, runScript, type ScriptArg } from './scripts.js';
 import type {
   AckOutcome,
   CancelOutcome,
@@ -582,16 +582,6 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
 function encodeHeaders(headers: Readonly<Record<string, string>>): string {
   for (const _ in headers) return JSON.stringify(headers);
   return '';
-}
-
-/** Runs a pipeline; a failed command fails the whole call (the caller maps it). */
-async function execPipeline(pipeline: ReturnType<Redis['pipeline']>): Promise<unknown[]> {
-  const results = await pipeline.exec();
-  if (!results) throw new Error('Redis pipeline was discarded');
-  return results.map(([error, value]) => {
-    if (error) throw error;
-    return value;
-  });
 }
 
 /** One tenant×queue's part of a fetch (or claim) reply from `values[i]` on (see read_ready.lua). */

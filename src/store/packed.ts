@@ -2,7 +2,7 @@ import type { ChainableCommander } from 'ioredis';
 import { packArgs } from './cmsgpack.js';
 import { queueScript, type ScriptArg, type ScriptName } from './scripts.js';
 
-/** Most jobs in one script call: bounds the time Redis spends in one script. */
+/** Most jobs (or buckets, caps) in one script call: bounds the time Redis spends in one script. */
 export const SCRIPT_BATCH = 200;
 
 /** The jobs of one tenant (or tenant×queue) in a packed call. */

@@ -102,3 +102,13 @@ export function queueScript(
   if (!method) throw new Error(`script ${name} is not defined on this connection`);
   method.call(pipeline, ...keys, ...args);
 }
+
+/** Runs a pipeline; a failed command fails the whole call (the caller maps it). */
+export async function execPipeline(pipeline: ChainableCommander): Promise<unknown[]> {
+  const results = await pipeline.exec();
+  if (!results) throw new Error('Redis pipeline was discarded');
+  return results.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}

@@ -2,7 +2,14 @@ import type { Redis } from 'ioredis';
 import type { SlotRequest, TokenRequest } from '../scheduler/index.js';
 import { packArgs, unpackReply } from './cmsgpack.js';
 import type { Keys } from './keys.js';
-import { defineScripts, runScript, type ScriptArg, type ScriptName } from './scripts.js';
+import { SCRIPT_BATCH } from './packed.js';
+import {
+  defineScripts,
+  execPipeline,
+  queueScript,
+  type ScriptArg,
+  type ScriptName,
+} from './scripts.js';
 
 export interface TokenGrant {
   /** 0..wanted. */
@@ -17,9 +24,6 @@ export interface SlotHolding {
   /** Other brokers wait for slots of this cap. */
   readonly othersWait: boolean;
 }
-
-/** Most buckets or caps in one script call: bounds the time Redis spends in one script. */
-const PER_CALL = 200;
 
 /**
  * The limits every broker on a Redis shares, so that several replicas
@@ -59,26 +63,23 @@ export class SharedLimitStore {
     return pairs(values, (held, othersWait) => ({ held, othersWait: othersWait === 1 }));
   }
 
-  /** Runs a packed script over the requests, PER_CALL at a time; the replies' numbers, in order. */
+  /**
+   * Runs a packed script over the requests, SCRIPT_BATCH per call, all calls
+   * in one pipeline; the replies' numbers, in order.
+   */
   private async run<Request>(
     name: ScriptName,
     shared: readonly ScriptArg[],
     requests: readonly Request[],
     argsOf: (request: Request) => [key: string, ...rest: ScriptArg[]],
   ): Promise<number[]> {
-    const values: number[] = [];
-    for (let start = 0; start < requests.length; start += PER_CALL) {
-      const parts = requests.slice(start, start + PER_CALL).map(argsOf);
-      const reply = await runScript(
-        this.redis,
-        name,
-        [parts[0]![0]],
-        [packArgs([...shared, ...parts.flat()])],
-        true,
-      );
-      for (const value of unpackReply(reply as Buffer)) values.push(Number(value));
+    const pipeline = this.redis.pipeline();
+    for (let start = 0; start < requests.length; start += SCRIPT_BATCH) {
+      const parts = requests.slice(start, start + SCRIPT_BATCH).map(argsOf);
+      queueScript(pipeline, name, [parts[0]![0]], [packArgs([...shared, ...parts.flat()])], true);
     }
-    return values;
+    const replies = await execPipeline(pipeline);
+    return replies.flatMap((reply) => unpackReply(reply as Buffer).map(Number));
   }
 }
 

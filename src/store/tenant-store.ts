@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
+import { execPipeline } from './scripts.js';
 
 /** Scheduling knobs of a tenant×queue override; unset fields inherit the tenant's. */
 export interface QueueOverride {
@@ -44,14 +45,12 @@ export class TenantStore {
   }
 
   async put(tenant: string, settings: StoredTenant): Promise<void> {
-    await this.redis
-      .pipeline()
-      .sadd(this.keys.tenantIndex(), tenant)
-      .set(this.keys.tenantSettings(tenant), JSON.stringify(settings))
-      .publish(this.keys.settingsChanged(), tenant)
-      .exec()
-      .then((results) => {
-        for (const [error] of results ?? []) if (error) throw error;
-      });
+    await execPipeline(
+      this.redis
+        .pipeline()
+        .sadd(this.keys.tenantIndex(), tenant)
+        .set(this.keys.tenantSettings(tenant), JSON.stringify(settings))
+        .publish(this.keys.settingsChanged(), tenant),
+    );
   }
 }
