@@ -12,7 +12,6 @@ import type { AdminClient } from '../src/generated/rota/v1/Admin.js';
 import type { ListDeadLettersResponse__Output } from '../src/generated/rota/v1/ListDeadLettersResponse.js';
 import type { ListTenantsResponse__Output } from '../src/generated/rota/v1/ListTenantsResponse.js';
 import type { Percentiles__Output } from '../src/generated/rota/v1/Percentiles.js';
-import type { QueueSettings__Output } from '../src/generated/rota/v1/QueueSettings.js';
 import type { ReplayDeadLettersResponse__Output } from '../src/generated/rota/v1/ReplayDeadLettersResponse.js';
 import type { Stats__Output } from '../src/generated/rota/v1/Stats.js';
 import type { Tenant__Output } from '../src/generated/rota/v1/Tenant.js';
@@ -24,6 +23,7 @@ import {
   type Connection,
   type ConnectionOptions,
 } from './connection.js';
+import { toTenantUpdate, toWireTenant } from '../src/grpc/codec.js';
 import { toJobInfo, type JobInfo } from './job.js';
 
 export interface AdminOptions extends ConnectionOptions {
@@ -132,23 +132,8 @@ export class Admin {
 
   /** Stores settings of a tenant (running brokers apply them within a second); returns them all. */
   async setTenant(tenant: string, settings: TenantSettings): Promise<Tenant> {
-    const { maxInFlight, maxQueued, queues, ...rest } = settings;
     const stored = await this.#call<Tenant__Output>((client, ...call) =>
-      client.SetTenant(
-        {
-          tenant: {
-            tenant,
-            ...rest,
-            max_in_flight: maxInFlight,
-            max_queued: maxQueued,
-            queues: queues?.map(({ maxInFlight: queueMaxInFlight, ...queue }) => ({
-              ...queue,
-              max_in_flight: queueMaxInFlight,
-            })),
-          },
-        },
-        ...call,
-      ),
+      client.SetTenant({ tenant: toWireTenant({ tenant, ...settings }) }, ...call),
     );
     return toTenant(stored);
   }
@@ -253,20 +238,17 @@ export class Admin {
   }
 }
 
-function toQueueSettings(queue: QueueSettings__Output): QueueSettings {
-  const { max_in_flight: maxInFlight, weight, rate, burst } = queue;
-  return definedOnly({ queue: queue.queue, weight, rate, burst, maxInFlight });
-}
-
-function toTenant(tenant: Tenant__Output): Tenant {
+/** The broker answers every field; the defaults only guard against an older broker. */
+function toTenant(reply: Tenant__Output): Tenant {
+  const { tenant, weight, rate, burst, maxInFlight, maxQueued, queues } = toTenantUpdate(reply);
   return {
-    tenant: tenant.tenant,
-    weight: tenant.weight ?? 1,
-    rate: tenant.rate ?? 0,
-    burst: tenant.burst ?? 0,
-    maxInFlight: tenant.max_in_flight ?? 0,
-    maxQueued: Number(tenant.max_queued ?? 0),
-    queues: tenant.queues.map(toQueueSettings),
+    tenant,
+    weight: weight ?? 1,
+    rate: rate ?? 0,
+    burst: burst ?? 0,
+    maxInFlight: maxInFlight ?? 0,
+    maxQueued: maxQueued ?? 0,
+    queues: [...(queues ?? [])],
   };
 }
 
@@ -277,9 +259,4 @@ function toPercentiles(percentiles: Percentiles__Output | null): Percentiles {
     p99: percentiles?.p99 ?? 0,
     count: Number(percentiles?.count ?? 0),
   };
-}
-
-/** The object without its undefined fields (an override shows only what it sets). */
-function definedOnly<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

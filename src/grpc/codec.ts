@@ -107,7 +107,8 @@ export function toTenantUpdate(tenant: Tenant__Output | null | undefined): Tenan
   };
 }
 
-export function toWireTenant(view: TenantView): Tenant {
+/** A stored tenant (every field set), or an update (unset fields stay unset on the wire). */
+export function toWireTenant(view: TenantView | TenantUpdate): Tenant {
   return {
     tenant: view.tenant,
     weight: view.weight,
@@ -115,7 +116,7 @@ export function toWireTenant(view: TenantView): Tenant {
     burst: view.burst,
     max_in_flight: view.maxInFlight,
     max_queued: view.maxQueued,
-    queues: view.queues.map((q) => ({
+    queues: view.queues?.map((q) => ({
       queue: q.queue,
       weight: q.weight,
       rate: q.rate,
