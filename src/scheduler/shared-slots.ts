@@ -1,3 +1,5 @@
+import { ANSWER_PATIENCE_MS } from './shared-tokens.js';
+
 /** A change of this broker's holding of a tenant's (or tenant×queue's) shared in-flight slots. */
 export interface SlotRequest {
   readonly tenant: string;
@@ -92,4 +94,3 @@ export const RENEW_MS = 1000;
 /** A holding not renewed for this long lapses (its broker is taken for dead). */
 export const HOLDING_TTL_MS = 3 * RENEW_MS;
 const SLOT_RETRY_MS = 100;
-const ANSWER_PATIENCE_MS = 1000;

@@ -40,8 +40,6 @@ export class SharedTokens {
       this.#asking = true;
       ask();
     }
-    // While a request is out, look again later anyway: an answer normally
-    // comes within a round trip and wakes the tenant sooner.
     return this.#asking ? now + ANSWER_PATIENCE_MS : this.#askAgainAt;
   }
 
@@ -66,7 +64,12 @@ export class SharedTokens {
 export const HOLD_MS = 1000;
 /** Batch of tokens asked for: the rate of this long, at least 1, at most the bucket. */
 export const BATCH_SECONDS = 0.1;
-const ANSWER_PATIENCE_MS = 1000;
+/**
+ * While a request for shared tokens or slots is out, look again after this
+ * long anyway; its answer normally comes within a round trip and wakes the
+ * tenant sooner.
+ */
+export const ANSWER_PATIENCE_MS = 1000;
 const MIN_RETRY_MS = 1;
 
 /** Tokens to ask for: one batch, or less when fewer jobs wait for them. */
