@@ -142,6 +142,19 @@ describe('in-flight caps with several brokers', () => {
     expect(onA.leases.length + onB.leases.length).toBe(2);
   });
 
+  it('keeps a capped tenant waiting, not uncapped, while its slots cannot be held', async () => {
+    await h.setTenant({ tenant: 'unheld', max_in_flight: 3 });
+    const slots = new Keys(h.broker.config.keyPrefix).slots('unheld');
+    await redis.set(slots, 'not a holding'); // hold_slots fails with WRONGTYPE
+    const worker = await h.worker({ queues: ['broken-slots'], capacity: 10 });
+    await flood('unheld', 'broken-slots', 3);
+    await sleep(1500);
+    expect(worker.leases).toHaveLength(0);
+    await redis.del(slots);
+    const leases = await worker.take(3, 5000);
+    expect(leases.map((l) => l.tenant)).toEqual(Array(3).fill('unheld'));
+  });
+
   it('lets the slots of a broker that died lapse, so the other broker serves the tenant', async () => {
     await h.setTenant({ tenant: 'orphaned', max_in_flight: 2 });
     await flood('orphaned', 'lapse-b', 2);
