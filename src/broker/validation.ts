@@ -2,19 +2,12 @@ import { invalidArgument, quoted } from './errors.js';
 import { newJobId } from './ids.js';
 import type { NewJob } from '../store/types.js';
 
-/** An Enqueue request in domain terms (the gRPC edge fills it). */
-export interface EnqueueInput {
-  readonly tenant: string;
-  readonly queue: string;
-  readonly payload: Buffer;
-  readonly priority: number;
-  readonly maxAttempts: number;
-  readonly backoffInitialMs: number;
-  readonly backoffMaxMs: number;
-  readonly timeoutMs: number;
+/**
+ * An Enqueue request in domain terms (the gRPC edge fills it): the job to
+ * store, before it has an id, and with a delay where the store keeps a run time.
+ */
+export interface EnqueueInput extends Omit<NewJob, 'id' | 'runAt' | 'createdAt'> {
   readonly delayMs: number;
-  readonly idempotencyKey: string;
-  readonly headers: Readonly<Record<string, string>>;
 }
 
 export interface EnqueueLimits {
