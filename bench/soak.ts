@@ -14,9 +14,11 @@
  * Options: --duration <s> (60) --fault-every <s> (10) --workers <n> (3)
  *   --concurrency <n> per worker (8) --rate <jobs/s> (100) --job-ms <min>-<max> (10-100)
  *   --faults worker,broker,net,redis (all) --settle <s> (30) --keep-logs
- *   --limits: tenant globex gets max_in_flight 4 and initech a rate of 25 jobs/s
- *   (a third of --rate reaches each tenant), so the limits every broker shares
- *   in Redis go through the faults too
+ *   --limits: tenant globex gets max_in_flight 4, and initech a rate of 1.5 times
+ *   its share (a third of --rate reaches each tenant) with a burst of 5, so it
+ *   falls behind in each outage and catches up at its limit: the limits every
+ *   broker shares in Redis go through the faults too. The run then also checks
+ *   that initech never started more than its rate + burst jobs in any second.
  * Exit code 1 when a job was lost or another invariant broke.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -25,7 +27,7 @@ import path from 'node:path';
 import { Admin } from '../clients/index.js';
 import { Cluster, waitBrokerReady, type WorkerAgent } from '../test/faults/cluster.js';
 import { checkInvariants, leftovers, settle, type FaultWindow } from '../test/faults/invariants.js';
-import { startCount } from '../test/faults/journal.js';
+import { startCount, type JournalRecord } from '../test/faults/journal.js';
 import { LoadGenerator } from '../test/faults/load.js';
 import { REPO_ROOT, sleep } from '../test/faults/processes.js';
 
@@ -169,6 +171,36 @@ function table(rows: ReadonlyArray<readonly [string, string | number]>): string 
   ].join('\n');
 }
 
+/** initech's limit under --limits: half again its share of the load, so it falls behind only in outages. */
+function limitedTenant(rate: number): { rate: number; burst: number } {
+  return { rate: Math.max(1, Math.round((1.5 * rate) / 3)), burst: 5 };
+}
+
+/** The window the rate check slides over the limited tenant's starts. */
+const RATE_WINDOW_MS = 1000;
+/**
+ * Leeway for the time between a dispatch (where the bucket counts) and the
+ * handler's start (what the journal records): deliveries spread over a little
+ * more than a window can start within one.
+ */
+const START_JITTER_MS = 250;
+
+/** Most starts of the tenant in any RATE_WINDOW_MS, and the most its rate allows. */
+function busiestWindow(
+  journal: readonly JournalRecord[],
+  tenant: string,
+  limit: { rate: number; burst: number },
+): { starts: number; allowed: number } {
+  const times = journal.filter((r) => r.ev === 'start' && r.tenant === tenant).map((r) => r.t);
+  let starts = 0;
+  for (let first = 0, last = 0; last < times.length; last++) {
+    while (times[last]! - times[first]! >= RATE_WINDOW_MS) first++;
+    starts = Math.max(starts, last - first + 1);
+  }
+  const allowed = Math.ceil((limit.rate * (RATE_WINDOW_MS + START_JITTER_MS)) / 1000) + limit.burst;
+  return { starts, allowed };
+}
+
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   console.log(`soak: ${JSON.stringify(options)}`);
@@ -189,7 +221,7 @@ async function main(): Promise<number> {
     if (options.limits) {
       const admin = new Admin({ address: cluster.brokerAddress, timeoutMs: 10_000 });
       await admin.setTenant('globex', { maxInFlight: 4 });
-      await admin.setTenant('initech', { rate: 25 });
+      await admin.setTenant('initech', limitedTenant(options.rate));
       admin.close();
     }
     await Promise.all(
@@ -234,6 +266,13 @@ async function main(): Promise<number> {
     });
     const journal = cluster.journal();
     const report = checkInvariants({ acked: load.acked, records, journal, faults });
+    const limit = limitedTenant(options.rate);
+    const limited = options.limits ? busiestWindow(journal, 'initech', limit) : undefined;
+    if (limited && limited.starts > limited.allowed) {
+      report.violations.push(
+        `initech (rate ${limit.rate}/s, burst ${limit.burst}) started ${limited.starts} jobs in ${RATE_WINDOW_MS / 1000} s; its limit allows ${limited.allowed}`,
+      );
+    }
     const left = await leftovers(cluster.brokerAddress, 'faults');
     if (left.length > 0) {
       report.violations.push(
@@ -259,6 +298,7 @@ async function main(): Promise<number> {
       enqueueGaveUp: load.unacked.length,
       enqueueAnomalies: load.anomalies.length,
       jobStarts: startCount(journal),
+      limitedTenantBusiestWindow: limited,
       faults: faults.map((f) => ({ ...f, ms: f.end - f.start })),
       faultsByKind: Object.fromEntries(byKind),
       violations: report.violations,
@@ -281,6 +321,14 @@ async function main(): Promise<number> {
           ['enqueues given up', result.enqueueGaveUp],
           ['enqueue anomalies (bad status)', result.enqueueAnomalies],
           ['job starts', result.jobStarts],
+          ...(limited
+            ? [
+                [
+                  `initech starts in its busiest ${RATE_WINDOW_MS / 1000} s (≤ ${limited.allowed})`,
+                  limited.starts,
+                ] as const,
+              ]
+            : []),
           ['faults injected', faults.length],
           ...[...byKind].map(([kind, n]): [string, number] => [`  ${kind}`, n]),
           ['throughput (jobs/s enqueued)', (result.enqueued / producedS).toFixed(1)],
