@@ -64,6 +64,12 @@ export class LeaseManager {
   private readonly sessions = new Map<string, Session>();
   private readonly leases = new Map<string, Lease>();
   private readonly orphans = new Set<Lease>();
+  /**
+   * Leases a worker has acknowledged whose outcome is being written to Redis.
+   * The worker is done with them, so they no longer take a slot of its session
+   * (see claim); the tenant's in-flight count keeps them until written.
+   */
+  private readonly recording = new Set<Lease>();
   private stopped = false;
 
   private readonly progressNotStored: ThrottledWarning;
@@ -232,6 +238,12 @@ export class LeaseManager {
       .filter((item): item is { fail: FailInput; lease: Lease } => item.lease !== undefined);
 
     if (refusals.length > 0) session.send({ kind: 'ackResult', outcomes: refusals });
+    if (completing.length > 0 || failing.length > 0) {
+      // Now, not on the next turn: the leases of the slots just freed go to
+      // Redis ahead of this ack's write, and the worker has its next jobs
+      // while Redis records these.
+      for (const queue of session.queues) this.deps.dispatcher(queue).dispatchNow();
+    }
     await this.record(session, completing, failing);
   }
 
@@ -377,9 +389,9 @@ export class LeaseManager {
     }
   }
 
-  /** Leases held by open sessions (the ones a draining broker waits for). */
+  /** Leases held by open sessions, and acks being written (what a draining broker waits for). */
   get heldByWorkers(): number {
-    let held = 0;
+    let held = this.recording.size;
     for (const session of this.sessions.values()) held += session.leases.size;
     return held;
   }
@@ -390,6 +402,7 @@ export class LeaseManager {
     for (const session of [...this.sessions.values()]) this.close(session, error);
     for (const lease of this.leases.values()) clearTimeout(lease.timeoutTimer);
     this.leases.clear();
+    this.recording.clear();
     this.orphans.clear();
   }
 
@@ -437,7 +450,21 @@ export class LeaseManager {
     return lease;
   }
 
-  /** The lease an ack names, marked settling; undefined (and a refusal) when not current. */
+  /**
+   * The lease an ack names, marked settling and out of its session's slots;
+   * undefined (and a refusal) when not current.
+   *
+   * Why the slot is free before Redis has the outcome: the worker finished the
+   * job when it acked, and a slot held until the complete script answered
+   * idled for that round trip. With no-op jobs (bench throughput, 2 workers ×
+   * 100) every grant took a session's whole capacity, so lease script, work
+   * and complete script ran one after another in lockstep. Freed here, and the
+   * next leases written ahead of the complete (acknowledge): batch end to end
+   * 21.4 / 21.9 / 22.3k → 23.2 / 24.0 / 24.2k jobs/s in alternating runs, the
+   * noisy flood's drain 24.6 / 24.8k → 27.5 / 28.3k (quiet p50 7.6 → 9.0 ms,
+   * p99 27–38 ms either way). Freeing the slot without the reordering gained
+   * nothing: the lease script then queued behind the complete on the connection.
+   */
   private claim(jobId: string, token: string, refusals: AckRefusal[]): Lease | undefined {
     const lease = this.leases.get(jobId);
     if (!lease || lease.token !== token) {
@@ -458,6 +485,8 @@ export class LeaseManager {
       return undefined;
     }
     lease.settling = true;
+    lease.session?.leases.delete(jobId);
+    this.recording.add(lease);
     return lease;
   }
 
@@ -510,6 +539,7 @@ export class LeaseManager {
     this.deps.observer.settled(lease, settlement);
     this.leases.delete(lease.job.id);
     this.orphans.delete(lease);
+    this.recording.delete(lease);
     lease.session?.leases.delete(lease.job.id);
     clearTimeout(lease.timeoutTimer);
     this.deps.limits.onRelease(lease.job.tenant, lease.job.queue);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
 import { useBroker } from '../helpers/harness.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 
@@ -30,6 +31,32 @@ describe('leases', () => {
     expect(job.last_error).toMatch(/lease expired/);
     heir.complete(second!);
     await h.waitState('acme', job_id, 'COMPLETED');
+  });
+
+  it('leases the next job as soon as the worker acks, ahead of writing the ack', async () => {
+    // A slot held until Redis has the outcome idles for that round trip; busy
+    // workers got their leases in lockstep with the complete script.
+    const a = await h.enqueue({ tenant: 'acme', queue: 'handoff' });
+    const b = await h.enqueue({ tenant: 'acme', queue: 'handoff' });
+    const w = await h.worker({ queues: ['handoff'], capacity: 1 });
+    const [first] = await w.take(1);
+    expect(first!.job_id).toBe(a.job_id);
+    // MONITOR lists the commands scripts run, in the order Redis runs them.
+    const monitor = await new Redis(h.redis.url).monitor();
+    const stateWrites: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      if (args[0]?.toUpperCase() === 'HSET' && args[2] === 'state') {
+        stateWrites.push(`${args[1]!.split(':job:')[1]} ${args[3]}`);
+      }
+    });
+    w.complete(first!);
+    const [second] = await w.take(1);
+    expect(second!.job_id).toBe(b.job_id);
+    await h.waitState('acme', a.job_id, 'COMPLETED');
+    monitor.disconnect();
+    expect(stateWrites).toEqual([`${b.job_id} leased`, `${a.job_id} completed`]);
+    w.complete(second!);
+    await h.waitState('acme', b.job_id, 'COMPLETED');
   });
 
   it('refuses an ack with a stale token (fencing)', async () => {
