@@ -45,8 +45,9 @@ describe('leases', () => {
     const monitor = await new Redis(h.redis.url).monitor();
     const stateWrites: string[] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
-      if (args[0]?.toUpperCase() === 'HSET' && args[2] === 'state') {
-        stateWrites.push(`${args[1]!.split(':job:')[1]} ${args[3]}`);
+      const jobId = args[1]?.split(':job:')[1];
+      if (args[0]?.toUpperCase() === 'HSET' && args[2] === 'state' && jobId !== undefined) {
+        if (jobId === a.job_id || jobId === b.job_id) stateWrites.push(`${jobId} ${args[3]}`);
       }
     });
     w.complete(first!);
