@@ -203,6 +203,7 @@ function busiestWindow(
 
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
+  const limit = limitedTenant(options.rate);
   console.log(`soak: ${JSON.stringify(options)}`);
   const cluster = await Cluster.start({
     appendfsync: 'always',
@@ -221,7 +222,7 @@ async function main(): Promise<number> {
     if (options.limits) {
       const admin = new Admin({ address: cluster.brokerAddress, timeoutMs: 10_000 });
       await admin.setTenant('globex', { maxInFlight: 4 });
-      await admin.setTenant('initech', limitedTenant(options.rate));
+      await admin.setTenant('initech', limit);
       admin.close();
     }
     await Promise.all(
@@ -266,7 +267,6 @@ async function main(): Promise<number> {
     });
     const journal = cluster.journal();
     const report = checkInvariants({ acked: load.acked, records, journal, faults });
-    const limit = limitedTenant(options.rate);
     const limited = options.limits ? busiestWindow(journal, 'initech', limit) : undefined;
     if (limited && limited.starts > limited.allowed) {
       report.violations.push(

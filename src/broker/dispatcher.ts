@@ -177,9 +177,16 @@ export class QueueDispatcher {
     });
   }
 
-  /** A dispatch round at once, so its lease writes go to Redis ahead of whatever follows. */
-  dispatchNow(): void {
-    this.dispatch();
+  /**
+   * Fills one session's free slots at once (its worker has just acked some),
+   * so their lease writes go to Redis ahead of whatever the caller writes
+   * next. Only that session: a round over every session per ack message
+   * would cost O(sessions) per message where pump() runs once per turn.
+   */
+  serveNow(session: Session): void {
+    if (this.stopped || !this.sessions.has(session)) return;
+    this.serve(session);
+    this.armWakeTimer();
   }
 
   stop(): void {
@@ -193,47 +200,51 @@ export class QueueDispatcher {
     if (this.stopped) return;
     const sessions = [...this.sessions];
     for (let i = 0; i < sessions.length; i++) {
-      const session = sessions[(this.sessionCursor + i) % sessions.length]!;
-      const free = session.free;
-      if (free === 0) {
-        // Out of bytes (stream backed up, or leases chosen for it still on their
-        // way): the stream's next write completion brings the session back.
-        if (session.state === 'OPEN' && session.writableBytes === 0) {
-          session.transport.notifyWhenWritable();
-        }
-        continue;
-      }
-      const accept = session.tenants ? session.accepts : undefined;
-      const jobs: FetchedJob[] = [];
-      // A round grants at most what the stream takes before it backs up (plus one job).
-      let bytes = session.writableBytes;
-      while (jobs.length < free && bytes > 0) {
-        const tenant = this.scheduler.next(accept);
-        if (tenant === undefined) break;
-        const buffer = this.buffers.get(tenant);
-        const job = buffer?.shift();
-        if (!job) {
-          // The scheduler's count and the buffer disagree; give the slot back.
-          this.deps.limits.onRelease(tenant, this.queue);
-          this.scheduler.setAvailable(tenant, 0);
-          continue;
-        }
-        jobs.push(job);
-        bytes -= jobBytes(job);
-        if (!this.drained.has(tenant)) {
-          if (buffer!.length <= this.prefetchTarget(tenant) / 2) this.refill(tenant);
-        } else if (buffer!.length === 0) {
-          this.buffers.delete(tenant);
-        }
-      }
-      if (bytes <= 0) session.transport.notifyWhenWritable();
-      if (jobs.length > 0) {
-        session.reserve(jobs);
-        this.deps.grant(session, jobs);
-      }
+      this.serve(sessions[(this.sessionCursor + i) % sessions.length]!);
     }
     this.sessionCursor = (this.sessionCursor + 1) % Math.max(1, sessions.length);
     this.armWakeTimer();
+  }
+
+  /** Grants the session the jobs its free slots and stream take, in DRR order. */
+  private serve(session: Session): void {
+    const free = session.free;
+    if (free === 0) {
+      // Out of bytes (stream backed up, or leases chosen for it still on their
+      // way): the stream's next write completion brings the session back.
+      if (session.state === 'OPEN' && session.writableBytes === 0) {
+        session.transport.notifyWhenWritable();
+      }
+      return;
+    }
+    const accept = session.tenants ? session.accepts : undefined;
+    const jobs: FetchedJob[] = [];
+    // A round grants at most what the stream takes before it backs up (plus one job).
+    let bytes = session.writableBytes;
+    while (jobs.length < free && bytes > 0) {
+      const tenant = this.scheduler.next(accept);
+      if (tenant === undefined) break;
+      const buffer = this.buffers.get(tenant);
+      const job = buffer?.shift();
+      if (!job) {
+        // The scheduler's count and the buffer disagree; give the slot back.
+        this.deps.limits.onRelease(tenant, this.queue);
+        this.scheduler.setAvailable(tenant, 0);
+        continue;
+      }
+      jobs.push(job);
+      bytes -= jobBytes(job);
+      if (!this.drained.has(tenant)) {
+        if (buffer!.length <= this.prefetchTarget(tenant) / 2) this.refill(tenant);
+      } else if (buffer!.length === 0) {
+        this.buffers.delete(tenant);
+      }
+    }
+    if (bytes <= 0) session.transport.notifyWhenWritable();
+    if (jobs.length > 0) {
+      session.reserve(jobs);
+      this.deps.grant(session, jobs);
+    }
   }
 
   /** How many jobs of the tenant to keep buffered: its share of the count and byte budgets. */

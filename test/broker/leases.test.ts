@@ -46,8 +46,9 @@ describe('leases', () => {
     const stateWrites: string[] = [];
     monitor.on('monitor', (_time: string, args: string[]) => {
       const jobId = args[1]?.split(':job:')[1];
-      if (args[0]?.toUpperCase() === 'HSET' && args[2] === 'state' && jobId !== undefined) {
-        if (jobId === a.job_id || jobId === b.job_id) stateWrites.push(`${jobId} ${args[3]}`);
+      const ours = jobId === a.job_id || jobId === b.job_id;
+      if (ours && args[0]?.toUpperCase() === 'HSET' && args[2] === 'state') {
+        stateWrites.push(`${jobId} ${args[3]}`);
       }
     });
     w.complete(first!);

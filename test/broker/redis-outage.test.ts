@@ -29,5 +29,26 @@ describe('Redis outage', () => {
     const after = await h.enqueue({ tenant: 'acme', queue: 'outage' });
     const [next] = await worker.take(1, 15_000);
     expect(next!.job_id).toBe(after.job_id);
+    worker.complete(next!); // the next test's shutdown waits for held leases
+    await h.waitState('acme', after.job_id, 'COMPLETED');
+  });
+
+  it('keeps a draining broker up until an ack that waits for Redis is recorded', async () => {
+    // An acked lease leaves its session's slots before Redis has the outcome;
+    // a shutdown must still wait for that write, or the job would run again.
+    const worker = await h.worker({ queues: ['drain'] });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'drain' });
+    const [lease] = await worker.take(1);
+    await h.redis.kill();
+    worker.complete(lease!, Buffer.from('acked while Redis was down'));
+    const stopped = h.broker.shutdown(10_000);
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // the write fails and is retried
+    await h.redis.restart();
+    await stopped;
+
+    await h.restartBroker();
+    const job = await h.getJob('acme', job_id);
+    expect(job.state).toBe('COMPLETED');
+    expect(job.result.toString()).toBe('acked while Redis was down');
   });
 });
