@@ -99,7 +99,7 @@ export async function startBroker(
     redis,
     subscriber,
     logger,
-    ...(metrics ? { meter: metrics.meter } : {}),
+    ...(metrics ? { metrics } : {}),
   });
   await broker.start();
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { createNoopMeter, type Meter } from '@opentelemetry/api';
+import { createNoopMeter } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { RENEW_MS, TenantLimits, type Clock } from '../scheduler/index.js';
 import { JobStore } from '../store/job-store.js';
@@ -18,7 +18,8 @@ import { SharedLimitSupply } from './shared-limit-supply.js';
 import { checkRedisVersion, redisDurabilityWarnings } from '../store/redis-checks.js';
 import type { QueueDepth } from '../store/types.js';
 import { StatsBook, type ActivityStats } from './stats.js';
-import { BrokerMetrics } from '../telemetry/metrics.js';
+import { LocalHistograms } from '../telemetry/histograms.js';
+import { BrokerMetrics, type MetricsSink } from '../telemetry/metrics.js';
 import { TelemetryObserver } from '../telemetry/observer.js';
 import { checkName, toNewJob, type EnqueueInput } from './validation.js';
 import {
@@ -50,8 +51,8 @@ export interface BrokerDeps {
   readonly subscriber: Redis;
   readonly logger: Logger;
   readonly clock?: Clock;
-  /** Where metrics go; none = metrics off. */
-  readonly meter?: Meter;
+  /** Where metrics go (a provider whose readers read `histograms` too); none = metrics off. */
+  readonly metrics?: MetricsSink;
 }
 
 export interface TenantQueueStats extends QueueDepth, ActivityStats {}
@@ -103,7 +104,11 @@ export class Broker {
       this.logger,
     );
     this.limits = new TenantLimits(this.clock, this.shared);
-    const metrics = new BrokerMetrics(deps.meter ?? createNoopMeter(), config.metricsMaxTenants);
+    const metrics = new BrokerMetrics(
+      deps.metrics?.meter ?? createNoopMeter(),
+      deps.metrics?.histograms ?? new LocalHistograms('rota'),
+      config.metricsMaxTenants,
+    );
     this.observer = new TelemetryObserver(metrics, this.stats, this.clock);
     metrics.observeSessions(() => this.leases.capacity());
     metrics.observeDepths(() => this.depths, this.clock);
@@ -166,7 +171,7 @@ export class Broker {
     });
     this.every(Math.min(heartbeatIntervalMs, leaseTtlMs / 3), () => this.leases.sweep());
     this.every(leaseTtlMs / 3, () => this.renew());
-    if (this.deps.meter) this.every(DEPTH_REFRESH_MS, () => this.refreshDepths());
+    if (this.deps.metrics) this.every(DEPTH_REFRESH_MS, () => this.refreshDepths());
     this.every(STATS_FORGET_EVERY_MS, () => this.stats.forgetIdle(this.clock()));
     this.every(RENEW_MS, () => {
       for (const renewal of this.limits.slotRenewals()) this.shared.shareSlots(renewal);

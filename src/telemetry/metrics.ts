@@ -1,5 +1,6 @@
-import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
+import type { Attributes, Meter } from '@opentelemetry/api';
 import type { QueueDepth } from '../store/types.js';
+import type { LocalHistogram, LocalHistograms } from './histograms.js';
 
 /**
  * Broker metrics through the OpenTelemetry API. Prometheus names (the exporter
@@ -7,7 +8,8 @@ import type { QueueDepth } from '../store/types.js';
  * rota_jobs_{enqueued,dispatched,completed,failed,dead,expired,throttled}_total,
  * rota_job_wait_time / rota_job_run_time (histograms in ms),
  * rota_queue_depth{state}, rota_queue_oldest_waiting_age (ms), rota_sessions,
- * rota_sessions_capacity. Labels: tenant and queue.
+ * rota_sessions_capacity. Labels: tenant and queue. The histograms are kept
+ * here too (LocalHistograms) and reach the readers as their metric producer.
  *
  * Tenant labels are capped: the first `maxTenantLabels` tenants seen keep their
  * name, later ones are reported as "other", so a flood of tenants cannot blow up
@@ -18,6 +20,12 @@ export const OTHER_TENANTS = 'other';
 const LATENCY_BUCKETS_MS = [
   1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000,
 ];
+
+/** Where a broker's metrics go: a meter, and the histograms its provider's readers read. */
+export interface MetricsSink {
+  readonly meter: Meter;
+  readonly histograms: LocalHistograms;
+}
 
 export interface SessionGauge {
   readonly sessions: number;
@@ -50,14 +58,20 @@ interface Tally {
  * at full load, from about five calls per job).
  */
 export class BrokerMetrics {
-  readonly waitTime: Histogram;
-  readonly runTime: Histogram;
+  private readonly waitTime: LocalHistogram;
+  private readonly runTime: LocalHistogram;
   private readonly tenantLabels = new Set<string>();
   private readonly labelCache = new Map<string, Attributes>();
+  private readonly otherLabels = new Map<string, Attributes>();
   private readonly tallies = new Map<JobCount, Map<string, Tally>>();
 
+  /**
+   * `histograms`: where the wait and run time histograms go; the metric
+   * readers of `meter`'s provider must have it among their metricProducers.
+   */
   constructor(
     private readonly meter: Meter,
+    histograms: LocalHistograms,
     private readonly maxTenantLabels: number,
   ) {
     for (const [name, description] of Object.entries(JOB_COUNTS) as Array<[JobCount, string]>) {
@@ -67,14 +81,28 @@ export class BrokerMetrics {
         for (const { attributes, value } of tallies.values()) result.observe(value, attributes);
       });
     }
-    const histogram = (name: string, description: string): Histogram =>
-      meter.createHistogram(name, {
-        description,
-        unit: 'ms',
-        advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
-      });
-    this.waitTime = histogram('rota.job.wait_time', 'Runnable to leased');
-    this.runTime = histogram('rota.job.run_time', 'Leased to acknowledged');
+    this.waitTime = histograms.create(
+      'rota.job.wait_time',
+      'Runnable to leased',
+      'ms',
+      LATENCY_BUCKETS_MS,
+    );
+    this.runTime = histograms.create(
+      'rota.job.run_time',
+      'Leased to acknowledged',
+      'ms',
+      LATENCY_BUCKETS_MS,
+    );
+  }
+
+  /** A job waited `ms` from runnable to leased. */
+  waited(tenant: string, queue: string, ms: number): void {
+    this.waitTime.record(ms, this.labels(tenant, queue));
+  }
+
+  /** A lease ran `ms` until its outcome arrived. */
+  ran(tenant: string, queue: string, ms: number): void {
+    this.runTime.record(ms, this.labels(tenant, queue));
   }
 
   /** Adds to a job counter; `reason` is an extra label (expired: `expired` or `timeout`). */
@@ -93,7 +121,10 @@ export class BrokerMetrics {
     });
   }
 
-  /** The tenant and queue labels (the tenant as "other" past the cap); one object per pair. */
+  /**
+   * The tenant and queue labels (the tenant as "other" past the cap): always
+   * the same object for the same labels, which the histograms rely on.
+   */
   labels(tenant: string, queue: string): Attributes {
     const key = `${tenant}\n${queue}`;
     const cached = this.labelCache.get(key);
@@ -101,10 +132,18 @@ export class BrokerMetrics {
     if (!this.tenantLabels.has(tenant) && this.tenantLabels.size < this.maxTenantLabels) {
       this.tenantLabels.add(tenant);
     }
-    const labels = { tenant: this.tenantLabels.has(tenant) ? tenant : OTHER_TENANTS, queue };
-    // Past the cap every new pair maps to "other"; remembering those would grow without bound.
-    if (labels.tenant !== OTHER_TENANTS) this.labelCache.set(key, labels);
-    return labels;
+    if (this.tenantLabels.has(tenant)) {
+      const labels = { tenant, queue };
+      this.labelCache.set(key, labels);
+      return labels;
+    }
+    // Past the cap, pairs are not remembered (that would grow without bound): one "other" per queue.
+    let other = this.otherLabels.get(queue);
+    if (other === undefined) {
+      other = { tenant: OTHER_TENANTS, queue };
+      this.otherLabels.set(queue, other);
+    }
+    return other;
   }
 
   observeSessions(read: () => SessionGauge): void {

@@ -34,10 +34,9 @@ export class TelemetryObserver implements BrokerObserver {
 
   dispatched(lease: Lease, session: Session): void {
     const { job } = lease;
-    const labels = this.metrics.labels(job.tenant, job.queue);
     const waitMs = Math.max(0, lease.leasedAt - job.runAt);
     this.metrics.count('dispatched', job.tenant, job.queue);
-    this.metrics.waitTime.record(waitMs, labels);
+    this.metrics.waited(job.tenant, job.queue, waitMs);
     this.stats.waited(job.tenant, job.queue, lease.leasedAt, waitMs);
     if (hasSampledTraceContext(job.headers)) {
       lease.span = startSpan(
@@ -57,9 +56,8 @@ export class TelemetryObserver implements BrokerObserver {
   settled(lease: Lease, settlement: Settlement): void {
     const { job } = lease;
     const now = this.clock();
-    const labels = this.metrics.labels(job.tenant, job.queue);
     const runMs = Math.max(0, now - lease.leasedAt);
-    this.metrics.runTime.record(runMs, labels);
+    this.metrics.ran(job.tenant, job.queue, runMs);
     if (settlement.result === 'completed') {
       this.metrics.count('completed', job.tenant, job.queue);
       this.stats.completed(job.tenant, job.queue, now, runMs);

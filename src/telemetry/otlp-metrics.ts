@@ -10,7 +10,11 @@
 import { OTLPMetricExporter as GrpcExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPMetricExporter as JsonExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtobufExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  PeriodicExportingMetricReader,
+  type MetricProducer,
+  type MetricReader,
+} from '@opentelemetry/sdk-metrics';
 
 const PROTOCOLS = ['http/protobuf', 'http/json', 'grpc'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
@@ -22,8 +26,14 @@ export function otlpMetricsWanted(env: NodeJS.ProcessEnv): boolean {
     .includes('otlp');
 }
 
-/** The reader that pushes metrics over OTLP, or undefined when OTEL_METRICS_EXPORTER does not ask for it. */
-export function otlpMetricReader(env: NodeJS.ProcessEnv): MetricReader | undefined {
+/**
+ * The reader that pushes metrics over OTLP (the provider's, and those of
+ * `metricProducers`), or undefined when OTEL_METRICS_EXPORTER does not ask for it.
+ */
+export function otlpMetricReader(
+  env: NodeJS.ProcessEnv,
+  metricProducers: MetricProducer[],
+): MetricReader | undefined {
   if (!otlpMetricsWanted(env)) return undefined;
   const protocol =
     env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
@@ -47,5 +57,6 @@ export function otlpMetricReader(env: NodeJS.ProcessEnv): MetricReader | undefin
     exporter: exporters[protocol as Protocol](),
     exportIntervalMillis: interval,
     exportTimeoutMillis: Math.min(30_000, interval),
+    metricProducers,
   });
 }

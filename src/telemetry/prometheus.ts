@@ -1,15 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Meter } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
+import { LocalHistograms } from './histograms.js';
+import type { MetricsSink } from './metrics.js';
 import { otlpMetricReader } from './otlp-metrics.js';
 
-export interface MetricsEndpoint {
-  readonly meter: Meter;
+export interface MetricsEndpoint extends MetricsSink {
   /** http://host:port/metrics actually bound; undefined without a Prometheus endpoint. */
   readonly url: string | undefined;
   /** Whether metrics are also pushed over OTLP (OTEL_METRICS_EXPORTER=otlp). */
@@ -40,11 +40,17 @@ export async function startMetrics(
   address: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<MetricsEndpoint> {
+  const histograms = new LocalHistograms('rota');
+  const metricProducers = [histograms];
   const prometheus =
     address === undefined
       ? undefined
-      : new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true });
-  const otlp = otlpMetricReader(env);
+      : new PrometheusExporter({
+          preventServerStart: true,
+          withoutScopeInfo: true,
+          metricProducers,
+        });
+  const otlp = otlpMetricReader(env, metricProducers);
   const provider = new MeterProvider({
     readers: [prometheus, otlp].filter((reader) => reader !== undefined),
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? 'rota' }),
@@ -68,6 +74,7 @@ export async function startMetrics(
   const bound = server?.address() as AddressInfo | undefined;
   return {
     meter: provider.getMeter('rota'),
+    histograms,
     url: bound && address ? `http://${hostOf(address)}:${bound.port}/metrics` : undefined,
     otlp: otlp !== undefined,
     async close() {

@@ -53,6 +53,10 @@ describe('Prometheus metrics', () => {
     expect(value(after, 'rota_jobs_failed_total', labels)).toBe(1);
     expect(value(after, 'rota_job_wait_time_count', labels)).toBe(4);
     expect(value(after, 'rota_job_run_time_count', labels)).toBe(4);
+    // Cumulative buckets: every wait is under a minute, none is negative.
+    expect(value(after, 'rota_job_wait_time_bucket', `${labels},le="60000"`)).toBe(4);
+    expect(value(after, 'rota_job_wait_time_bucket', `${labels},le="+Inf"`)).toBe(4);
+    expect(value(after, 'rota_job_wait_time_sum', labels)).toBeGreaterThanOrEqual(0);
     expect(after.get('rota_sessions')).toBeGreaterThanOrEqual(1);
   });
 

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { Producer } from '../../clients/producer.js';
+import { Worker } from '../../clients/worker.js';
 
 const exports: Array<{ path: string; body: string }> = [];
 let collector: Server;
@@ -45,22 +46,64 @@ afterAll(async () => {
 });
 
 describe('OTLP metrics', () => {
-  it('pushes the job counters to the configured collector, with no Prometheus endpoint', async () => {
+  it('pushes the job counters and histograms to the configured collector, with no Prometheus endpoint', async () => {
     expect(broker.metricsUrl).toBeUndefined();
     const producer = new Producer({ address: broker.address, timeoutMs: 5000 });
+    const worker = new Worker({
+      address: broker.address,
+      queues: ['otlp-q'],
+      handler: () => undefined,
+      shutdownSignals: [],
+    });
     try {
       await producer.enqueue({ tenant: 'otlp-tenant', queue: 'otlp-q' });
+      await worker.start();
+      const sent = await eventually(() =>
+        exports.find(
+          (e) =>
+            e.path === '/v1/metrics' &&
+            e.body.includes('"rota.jobs.enqueued"') &&
+            e.body.includes('"rota.job.run_time"') &&
+            e.body.includes('"otlp-tenant"'),
+        ),
+      );
+      const body = JSON.parse(sent.body) as OtlpBody;
+      const runTime = body.resourceMetrics
+        .flatMap((r) => r.scopeMetrics)
+        .flatMap((s) => s.metrics)
+        .find((m) => m.name === 'rota.job.run_time');
+      expect(runTime?.unit).toBe('ms');
+      const point = runTime!.histogram!.dataPoints[0]!;
+      expect(Number(point.count)).toBe(1);
+      expect(point.bucketCounts.map(Number).reduce((a, b) => a + b)).toBe(1);
+      expect(point.explicitBounds).toContain(1000);
+      expect(point.attributes).toContainEqual({
+        key: 'tenant',
+        value: { stringValue: 'otlp-tenant' },
+      });
     } finally {
+      await worker.close();
       await producer.close();
     }
-    const sent = await eventually(() =>
-      exports.find(
-        (e) =>
-          e.path === '/v1/metrics' &&
-          e.body.includes('"rota.jobs.enqueued"') &&
-          e.body.includes('"otlp-tenant"'),
-      ),
-    );
-    expect(JSON.parse(sent.body)).toHaveProperty('resourceMetrics');
   });
 });
+
+/** The parts of an OTLP/JSON metrics export the test reads. */
+interface OtlpBody {
+  resourceMetrics: Array<{
+    scopeMetrics: Array<{
+      metrics: Array<{
+        name: string;
+        unit?: string;
+        histogram?: {
+          dataPoints: Array<{
+            count: number | string;
+            bucketCounts: Array<number | string>;
+            explicitBounds: number[];
+            attributes: Array<{ key: string; value: unknown }>;
+          }>;
+        };
+      }>;
+    }>;
+  }>;
+}
