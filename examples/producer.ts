@@ -19,7 +19,7 @@ import { Producer, type JobInfo, type JobInput } from '../clients/index.js';
 import { startTracing } from '../src/telemetry/sdk.js';
 
 // Traces when OTEL_TRACES_EXPORTER is set (README, "Viewing traces"); a no-op otherwise.
-const stopTracing = startTracing();
+const stopTracing = await startTracing();
 
 const address = process.env.ROTA_ADDRESS || '127.0.0.1:50051';
 const QUEUE = 'email';

@@ -25,7 +25,7 @@ import { NonRetryableError, RetryAfterError, Worker, type WorkerJob } from '../c
 import { startTracing } from '../src/telemetry/sdk.js';
 
 // Traces when OTEL_TRACES_EXPORTER is set (README, "Viewing traces"); a no-op otherwise.
-const stopTracing = startTracing();
+const stopTracing = await startTracing();
 
 const address = process.env.ROTA_ADDRESS || '127.0.0.1:50051';
 /** Simulated time to send one email. */

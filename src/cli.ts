@@ -28,7 +28,7 @@ async function main(argv: readonly string[]): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  const stopTracing = startTracing();
+  const stopTracing = await startTracing();
 
   let localRedis: LocalRedis | undefined;
   if (!config.redisUrl) {

@@ -15,7 +15,7 @@ import type * as Clients from '../../clients/index.js';
 export async function loadClients(): Promise<typeof Clients> {
   if (process.env.OTEL_TRACES_EXPORTER) {
     const { startTracing } = await import('../../src/telemetry/sdk.js');
-    startTracing();
+    await startTracing();
   }
   const root = process.env.ROTA_BENCH_ROOT;
   if (root === undefined || root === '') return import('../../clients/index.js');
