@@ -19,6 +19,13 @@ import { SCENARIOS } from './lib/options.js';
 const TIME_LIMIT_MS = 150_000;
 const COMPARED = new Set(['throughput', 'latency', 'noisy']);
 const CHARTED = new Set(['fairness', 'noisy']);
+/** Rows a scenario must report (metric names start so), each with a Rota figure. */
+const REQUIRED_ROWS: Readonly<Record<string, readonly string[]>> = {
+  throughput: ['enqueue', 'dispatch', 'end to end'].flatMap((rate) => [
+    `single: ${rate}`,
+    `batch: ${rate}`,
+  ]),
+};
 
 const problems: string[] = [];
 const check = (ok: boolean, problem: string): void => {
@@ -76,6 +83,18 @@ function checkFile(scenario: string, file: string): void {
     rows.some((row: unknown) => isObject(row) && Number.isFinite(row[key]));
   check(finite('rota'), `${scenario}: no row has a Rota figure`);
   if (COMPARED.has(scenario)) check(finite('bullmq'), `${scenario}: no row has a BullMQ figure`);
+  for (const prefix of REQUIRED_ROWS[scenario] ?? []) {
+    check(
+      rows.some(
+        (row: unknown) =>
+          isObject(row) &&
+          String(row.metric).startsWith(prefix) &&
+          Number.isFinite(row.rota) &&
+          (!COMPARED.has(scenario) || Number.isFinite(row.bullmq)),
+      ),
+      `${scenario}: no "${prefix}" row with figures`,
+    );
+  }
   if (!Array.isArray(result.targets)) problems.push(`${scenario}: result.targets is not an array`);
   else {
     result.targets.forEach((t: unknown, i) => {

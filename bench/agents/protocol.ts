@@ -74,6 +74,8 @@ export interface WorkerSnapshot {
   errors: number;
   /** monoMs of the first handler start since the last reset (0 = none). */
   firstStartAt: number;
+  /** monoMs of the last handler start since the last reset (0 = none). */
+  lastStartAt: number;
   /** monoMs of the last completion since the last reset (0 = none). */
   lastDoneAt: number;
   /** monoMs of the last reset: the origin of the timeline. */

@@ -18,6 +18,7 @@ export class Recorder {
   completed = 0;
   errors = 0;
   #firstStartAt = 0;
+  #lastStartAt = 0;
   #lastDoneAt = 0;
   #since = monoMs();
   #perTenant = new Map<string, number>();
@@ -37,6 +38,7 @@ export class Recorder {
     const now = monoMs();
     this.started++;
     if (this.#firstStartAt === 0) this.#firstStartAt = now;
+    this.#lastStartAt = now;
     this.#perTenant.set(tenant, (this.#perTenant.get(tenant) ?? 0) + 1);
     const family = familyOf(tenant);
     const fam = this.#families.get(family);
@@ -103,6 +105,7 @@ export class Recorder {
       completed: this.completed,
       errors: this.errors,
       firstStartAt: this.#firstStartAt,
+      lastStartAt: this.#lastStartAt,
       lastDoneAt: this.#lastDoneAt,
       since: this.#since,
       perTenant: Object.fromEntries(this.#perTenant),
@@ -123,6 +126,7 @@ export class Recorder {
     this.completed = 0;
     this.errors = 0;
     this.#firstStartAt = 0;
+    this.#lastStartAt = 0;
     this.#lastDoneAt = 0;
     this.#since = monoMs();
     this.#perTenant = new Map();

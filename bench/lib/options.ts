@@ -200,7 +200,7 @@ export const KNOBS: readonly KnobSpec[] = [
 export const SCENARIOS: ReadonlyArray<{ name: string; help: string }> = [
   {
     name: 'throughput',
-    help: 'enqueue and end-to-end jobs/s, single enqueue() and batches; CPU of broker and Redis. Rota vs BullMQ',
+    help: 'enqueue, dispatch and end-to-end jobs/s, single enqueue() and batches; CPU of broker and Redis. Rota vs BullMQ',
   },
   {
     name: 'latency',

@@ -117,8 +117,11 @@ export interface BurstPhase {
   errors: number;
   firstError: string;
   enqueuePerSec: number;
+  /** Handler starts ÷ (first enqueue call → last handler start): the rate jobs went out to workers. */
+  dispatchPerSec: number;
   endToEndPerSec: number;
   enqueueSeconds: number;
+  dispatchSeconds: number;
   endToEndSeconds: number;
   cpu: Record<string, CpuFigure>;
   /** CPU used by everything else on the machine meanwhile, % of one core. */
@@ -138,6 +141,7 @@ export interface BurstSetup {
 /**
  * Workers connected and idle, then producers send `total` jobs as fast as the
  * system takes them. Enqueue rate = jobs / (first call → last reply);
+ * dispatch rate = handler starts / (first call → last handler start);
  * end-to-end rate = jobs / (first call → last completion at the worker).
  */
 export async function burstPhase(
@@ -182,6 +186,7 @@ export async function burstPhase(
     ctx.log(`only ${snapshot.completed} of ${burst.sent} jobs completed before the timeout`);
   }
   const enqueueSeconds = (burst.finishedAt - burst.startedAt) / 1000;
+  const dispatchSeconds = (snapshot.lastStartAt - burst.startedAt) / 1000;
   const endToEndSeconds = (snapshot.lastDoneAt - burst.startedAt) / 1000;
   const figures: Record<string, CpuFigure> = {};
   for (const [name, figure] of Object.entries(cpu.processes)) {
@@ -193,8 +198,10 @@ export async function burstPhase(
     errors: burst.errors + snapshot.errors,
     firstError: burst.firstError,
     enqueuePerSec: burst.sent / enqueueSeconds,
+    dispatchPerSec: wait.reached ? snapshot.started / dispatchSeconds : NaN,
     endToEndPerSec: wait.reached ? snapshot.completed / endToEndSeconds : NaN,
     enqueueSeconds,
+    dispatchSeconds,
     endToEndSeconds,
     cpu: figures,
     otherCorePercent: cpu.otherCorePercent,

@@ -3,7 +3,7 @@
  * - single: enqueue() per job (Rota coalesces the calls of one tick into one
  *   EnqueueBatch RPC) vs BullMQ queue.add(), `inflight` calls outstanding per producer;
  * - batch: enqueueBatch() vs BullMQ addBulk(), chunks of `batchSize`.
- * Enqueue jobs/s, end-to-end jobs/s, and the CPU of each process per job.
+ * Enqueue, dispatch and end-to-end jobs/s, and the CPU of each process per job.
  */
 import type { BenchContext, Row, ScenarioOutput } from '../lib/context.js';
 import { burstPhase, phaseForJson, type BurstPhase, type System } from './common.js';
@@ -51,6 +51,13 @@ export async function throughput(ctx: BenchContext): Promise<ScenarioOutput> {
         unit: 'jobs/s',
         rota: r.enqueuePerSec,
         bullmq: b.enqueuePerSec,
+        better: 'higher',
+      },
+      {
+        metric: `${mode}: dispatch (jobs started by workers)`,
+        unit: 'jobs/s',
+        rota: r.dispatchPerSec,
+        bullmq: b.dispatchPerSec,
         better: 'higher',
       },
       {
