@@ -37,7 +37,6 @@ each_group(ARGS, 5, 5, function(group, i, n)
       queued = queued + redis.call('XLEN', base .. 'ready:' .. level)
     end
   end
-  local streams = {} -- ready stream of each priority level, ensured once per group
   local own = {} -- jobs stored here, as a claim's read_ready wants them
   for _ = 1, n do
     local jobId, idem, runAt, priority = ARGS[i], ARGS[i + 1], tonumber(ARGS[i + 2]), ARGS[i + 3]
@@ -55,12 +54,7 @@ each_group(ARGS, 5, 5, function(group, i, n)
         redis.call('ZADD', delayed, runAt, jobId)
       else
         state = 'waiting'
-        local stream = streams[priority]
-        if not stream then
-          stream = ensure_level(base, priority)
-          streams[priority] = stream
-        end
-        entry = redis.call('XADD', stream, '*', 'j', jobId)
+        entry = append_ready(base, priority, jobId)
         own[jobId] = {ARGS[i + 5], ARGS[i + 8], ARGS[i + 10], ARGS[i + 2]}
       end
       redis.call('HSET', jobBase .. jobId, 'queue', queue, 'payload', ARGS[i + 4], 'priority', priority,

@@ -34,9 +34,22 @@ local function earliest_due(delayed)
   return first[2] and tonumber(first[2])
 end
 
+-- Appends an entry for the job to the ready stream of priority `level` and
+-- returns its id. A level's stream, once ensure_level made it, is never
+-- deleted, so a stream that exists has its level and group: XADD NOMKSTREAM
+-- tells that and appends in one command, where an ensure_level first was a
+-- second command per call (per job when a batch spreads over many tenants).
+local function append_ready(base, level, jobId)
+  local stream = base .. 'ready:' .. level
+  local entry = redis.call('XADD', stream, 'NOMKSTREAM', '*', 'j', jobId)
+  if entry then return entry end
+  ensure_level(base, level)
+  return redis.call('XADD', stream, '*', 'j', jobId)
+end
+
 -- Appends the job to the tail of its ready stream and marks it waiting.
 local function make_ready(base, jobKey, jobId, level)
-  local entry = redis.call('XADD', ensure_level(base, level), '*', 'j', jobId)
+  local entry = append_ready(base, level, jobId)
   redis.call('HSET', jobKey, 'state', 'waiting', 'entry', entry)
   return entry
 end
