@@ -1,4 +1,4 @@
-import { ValueType, type Attributes } from '@opentelemetry/api';
+import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
 import { emptyResource } from '@opentelemetry/resources';
 import {
@@ -62,7 +62,7 @@ export class LocalHistogram {
   }
 
   /** The histogram as metric data, every series from its first value until `endTime`. */
-  collect(endTime: ReturnType<typeof hrTime>): HistogramMetricData {
+  collect(endTime: HrTime): HistogramMetricData {
     const dataPoints: Array<DataPoint<Histogram>> = [];
     for (const series of this.series.values()) {
       dataPoints.push({
@@ -94,7 +94,7 @@ export class LocalHistogram {
 
 interface Series {
   readonly attributes: Attributes;
-  readonly startTime: ReturnType<typeof hrTime>;
+  readonly startTime: HrTime;
   readonly counts: number[];
   sum: number;
   count: number;
