@@ -21,6 +21,8 @@ export interface Knobs {
   batchSize: number;
   /** Jobs per throughput run. */
   jobs: number;
+  /** Jobs of the unmeasured burst that warms a system up before throughput and scale measure it. */
+  warmupJobs: number;
   rates: number[];
   latencySeconds: number;
   warmupSeconds: number;
@@ -97,6 +99,13 @@ export const KNOBS: readonly KnobSpec[] = [
     help: 'jobs per enqueueBatch()/addBulk()',
   },
   { key: 'jobs', flag: '--jobs', full: 100_000, quick: 5_000, help: 'jobs per throughput run' },
+  {
+    key: 'warmupJobs',
+    flag: '--warmup-jobs',
+    full: 20_000,
+    quick: 1_000,
+    help: 'throughput, scale: an unmeasured burst per system first (0 = none)',
+  },
   {
     key: 'rates',
     flag: '--rates',

@@ -1,6 +1,7 @@
 /**
  * Scale: end-to-end throughput with 1, 100 and 10,000 active tenants (the same
- * burst of batched jobs spread round-robin over them, workers connected), and
+ * burst of batched jobs spread round-robin over them, workers connected, after
+ * an unmeasured warm-up burst: see warmUp), and
  * the broker's memory with 1,000,000 jobs queued: VmRSS of the broker process
  * while the jobs sit in Redis and a worker is connected (its handler holds its
  * leases, so the backlog stays), and the peak (VmHWM) over the whole test.
@@ -11,6 +12,7 @@ import { statusKb } from '../lib/proc.js';
 import {
   burstPhase,
   phaseForJson,
+  warmUp,
   producerCall,
   startProducers,
   startWorkers,
@@ -75,6 +77,7 @@ async function memoryTest(ctx: BenchContext): Promise<Record<string, number>> {
 export async function scale(ctx: BenchContext): Promise<ScenarioOutput> {
   const phases: Record<number, BurstPhase> = {};
   const broker = await ctx.startBroker();
+  await warmUp(ctx, { kind: 'rota', broker }, 'scale-warmup', ['warmup']);
   for (const count of ctx.knobs.scaleTenants) {
     ctx.log(`${ctx.knobs.scaleJobs} jobs over ${count} tenants`);
     phases[count] = await burstPhase(

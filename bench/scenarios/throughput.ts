@@ -4,9 +4,10 @@
  *   EnqueueBatch RPC) vs BullMQ queue.add(), `inflight` calls outstanding per producer;
  * - batch: enqueueBatch() vs BullMQ addBulk(), chunks of `batchSize`.
  * Enqueue, dispatch and end-to-end jobs/s, and the CPU of each process per job.
+ * Each system first runs an unmeasured warm-up burst (see warmUp).
  */
 import type { BenchContext, Row, ScenarioOutput } from '../lib/context.js';
-import { burstPhase, phaseForJson, type BurstPhase, type System } from './common.js';
+import { burstPhase, phaseForJson, warmUp, type BurstPhase, type System } from './common.js';
 
 export async function throughput(ctx: BenchContext): Promise<ScenarioOutput> {
   const { jobs } = ctx.knobs;
@@ -15,6 +16,7 @@ export async function throughput(ctx: BenchContext): Promise<ScenarioOutput> {
 
   const broker = await ctx.startBroker();
   const rota: System = { kind: 'rota', broker };
+  await warmUp(ctx, rota, 'tp-warmup', tenants);
   for (const mode of ['single', 'batch'] as const) {
     ctx.log(`Rota ${mode}: ${jobs} jobs`);
     phases[`rota-${mode}`] = await burstPhase(ctx, rota, {
@@ -28,6 +30,7 @@ export async function throughput(ctx: BenchContext): Promise<ScenarioOutput> {
   await ctx.flush();
 
   const bull: System = { kind: 'bullmq', prefix: `bull-tp-${ctx.runId}` };
+  await warmUp(ctx, bull, 'tp-warmup', tenants);
   for (const mode of ['single', 'batch'] as const) {
     ctx.log(`BullMQ ${mode === 'single' ? 'add' : 'addBulk'}: ${jobs} jobs`);
     phases[`bullmq-${mode}`] = await burstPhase(ctx, bull, {
