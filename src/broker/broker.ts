@@ -69,6 +69,8 @@ export class Broker {
   readonly limits: TenantLimits;
   readonly tenants: TenantRegistry;
   private readonly dispatchers = new Map<string, QueueDispatcher>();
+  /** Queues whose sweep is running: a sweep that outlasts its interval is not started twice. */
+  private readonly sweeping = new Set<string>();
   private readonly doorbell: Doorbell;
   private readonly shared: SharedLimitSupply;
   private readonly clock: Clock;
@@ -413,28 +415,40 @@ export class Broker {
    */
   private recover(queue: string): void {
     const dispatcher = this.dispatchers.get(queue);
-    if (!dispatcher || dispatcher.sessions.size === 0) return;
+    if (!dispatcher || dispatcher.sessions.size === 0 || this.sweeping.has(queue)) return;
+    this.sweeping.add(queue);
+    this.sweep(queue, dispatcher)
+      .catch((error: unknown) => this.logger.error({ err: error, queue }, 'recovery sweep failed'))
+      .finally(() => this.sweeping.delete(queue));
+  }
+
+  /**
+   * One page of the index at a time (SSCAN's), each reclaimed and followed
+   * before the next is read. Why: the sweep used to reclaim every tenant in one
+   * pipeline and follow none until all had answered. With 200,000 jobs over
+   * 50,000 tenants queued, a worker connecting to a fresh broker got its first
+   * job after 6.5 s (after 144 ms with 1,000 tenants), and every command of
+   * the broker queued behind that pipeline on its connection.
+   */
+  private async sweep(queue: string, dispatcher: QueueDispatcher): Promise<void> {
     const { leaseTtlMs } = this.deps.config;
-    this.store
-      .activeTenants(queue)
-      .then(async (tenants) => {
-        const outcomes = await this.store.reclaim(queue, tenants, leaseTtlMs, this.clock());
-        outcomes.forEach((outcome, i) => {
-          const tenant = tenants[i]!;
-          if (outcome.retrying + outcome.dead + outcome.requeued > 0) {
-            this.logger.warn({ tenant, queue, ...outcome }, 'reclaimed entries of a dead holder');
-          }
-          const followed = dispatcher.follows(tenant);
-          if (outcome.nextRunAt !== undefined && (!followed || outcome.retrying > 0)) {
-            dispatcher.onWork(tenant, outcome.nextRunAt);
-          }
-          const empty = outcome.pending === 0 && outcome.nextRunAt === undefined;
-          if (outcome.requeued > 0 || (!followed && (outcome.unread || empty))) {
-            dispatcher.onWork(tenant);
-          }
-        });
-      })
-      .catch((error: unknown) => this.logger.error({ err: error, queue }, 'recovery sweep failed'));
+    for await (const tenants of this.store.activeTenantPages(queue)) {
+      const outcomes = await this.store.reclaim(queue, tenants, leaseTtlMs, this.clock());
+      outcomes.forEach((outcome, i) => {
+        const tenant = tenants[i]!;
+        if (outcome.retrying + outcome.dead + outcome.requeued > 0) {
+          this.logger.warn({ tenant, queue, ...outcome }, 'reclaimed entries of a dead holder');
+        }
+        const followed = dispatcher.follows(tenant);
+        if (outcome.nextRunAt !== undefined && (!followed || outcome.retrying > 0)) {
+          dispatcher.onWork(tenant, outcome.nextRunAt);
+        }
+        const empty = outcome.pending === 0 && outcome.nextRunAt === undefined;
+        if (outcome.requeued > 0 || (!followed && (outcome.unread || empty))) {
+          dispatcher.onWork(tenant);
+        }
+      });
+    }
   }
 
   /**

@@ -550,18 +550,23 @@ export class JobStore {
   /** Every tenant marked as having work in the queue. */
   async activeTenants(queue: string): Promise<string[]> {
     const tenants: string[] = [];
+    for await (const page of this.activeTenantPages(queue)) tenants.push(...page);
+    return tenants;
+  }
+
+  /** The index of a queue's active tenants, a page (about 1,000) at a time; a tenant may come twice. */
+  async *activeTenantPages(queue: string): AsyncGenerator<string[]> {
     let cursor = '0';
     do {
-      const [next, batch] = await this.redis.sscan(
+      const [next, page] = await this.redis.sscan(
         this.keys.activeTenants(queue),
         cursor,
         'COUNT',
         1000,
       );
-      tenants.push(...batch);
+      if (page.length > 0) yield page;
       cursor = next;
     } while (cursor !== '0');
-    return tenants;
   }
 }
 

@@ -1,0 +1,72 @@
+import { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { useBroker } from '../helpers/harness.js';
+
+const h = useBroker();
+
+describe('recovery sweep', () => {
+  it('serves the tenants of its first page before it has read the whole index', async () => {
+    // Queued before any worker connects, these jobs are found by the sweep alone
+    // (SSCAN pages of about 1,000 tenants; one XAUTOCLAIM per tenant).
+    const tenants = Array.from({ length: 2500 }, (_, i) => `wide-${i}`);
+    for (let i = 0; i < tenants.length; i += 500) {
+      await h.enqueueBatch(tenants.slice(i, i + 500).map((tenant) => ({ tenant, queue: 'wide' })));
+    }
+    const monitor = await new Redis(h.redis.url).monitor();
+    const commands: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const command = args[0]?.toUpperCase();
+      const wide = args.some((arg) => arg.includes(':wide:ready:'));
+      if (wide && (command === 'XAUTOCLAIM' || command === 'XREADGROUP')) commands.push(command);
+    });
+
+    const worker = await h.worker({ queues: ['wide'], capacity: 500 });
+    const served = new Set<string>();
+    while (served.size < tenants.length) {
+      for (const lease of await worker.take(1)) {
+        served.add(lease.tenant);
+        worker.complete(lease);
+      }
+    }
+    monitor.disconnect();
+
+    // The first sweep claims each tenant's stream once; a fetch of its first
+    // tenants runs before it has claimed the last.
+    let claims = 0;
+    const endOfFirstSweep = commands.findIndex(
+      (command) => command === 'XAUTOCLAIM' && ++claims === tenants.length,
+    );
+    const firstFetch = commands.indexOf('XREADGROUP');
+    expect(endOfFirstSweep).toBeGreaterThan(0);
+    expect(firstFetch).toBeGreaterThanOrEqual(0);
+    expect(firstFetch).toBeLessThan(endOfFirstSweep);
+    expect(served.size).toBe(tenants.length);
+  });
+
+  it('does not start a sweep of a queue while the last one still runs', async () => {
+    // 10,000 tenants take the sweep longer than its 750 ms interval (the
+    // harness's lease TTL of 1500 ms, halved). A worker that holds one lease
+    // keeps the rest of the jobs waiting, so every sweep claims every tenant.
+    const tenants = Array.from({ length: 10_000 }, (_, i) => `slow-${i}`);
+    for (let i = 0; i < tenants.length; i += 500) {
+      await h.enqueueBatch(tenants.slice(i, i + 500).map((tenant) => ({ tenant, queue: 'slow' })));
+    }
+    const monitor = await new Redis(h.redis.url).monitor();
+    const log: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const command = args[0]?.toUpperCase();
+      if (command === 'SSCAN' && args[1]?.endsWith(':slow:tenants') && args[2] === '0')
+        log.push('start');
+      if (command === 'XAUTOCLAIM' && args[1]?.includes(':slow:ready:')) log.push('claim');
+    });
+    await h.worker({ queues: ['slow'], capacity: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    monitor.disconnect();
+    // Between the starts of two sweeps, the first has claimed every tenant once.
+    const starts = log.flatMap((entry, i) => (entry === 'start' ? [i] : []));
+    expect(starts.length).toBeGreaterThanOrEqual(2);
+    for (let k = 1; k < starts.length; k++) {
+      expect(starts[k]! - starts[k - 1]! - 1).toBe(tenants.length);
+    }
+  }, 30_000);
+});
