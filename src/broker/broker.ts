@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { createNoopMeter } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { RENEW_MS, TenantLimits, type Clock } from '../scheduler/index.js';
-import { JobStore } from '../store/job-store.js';
+import { JobStore, type HeldEntry } from '../store/job-store.js';
 import type { JobRecord, JobState, NewJob } from '../store/types.js';
 import type { BrokerConfig } from '../config.js';
 import { QueueDispatcher, type PlannedFetch } from './dispatcher.js';
@@ -513,11 +513,20 @@ export class Broker {
   }
 
   private renew(): void {
-    const held = [...this.leases.heldEntries()];
-    for (const dispatcher of this.dispatchers.values()) held.push(...dispatcher.bufferedJobs());
-    this.store.renew(held).catch((error: unknown) => {
+    this.store.renew(this.heldEntries()).catch((error: unknown) => {
       this.logger.error({ err: error }, 'renewing held entries failed');
     });
+  }
+
+  /**
+   * The entries this broker holds in Redis: its leases and its buffered jobs.
+   * Not pushed into one array as call arguments (`push(...jobs)`): with 50,000
+   * tenants queued a broker buffered about 200,000 jobs, and that overflowed
+   * the call stack in the renew timer, which crashed the broker.
+   */
+  private *heldEntries(): Iterable<HeldEntry> {
+    yield* this.leases.heldEntries();
+    for (const dispatcher of this.dispatchers.values()) yield* dispatcher.bufferedJobs();
   }
 
   private every(ms: number, task: () => void): void {

@@ -38,6 +38,11 @@ const FETCH_FIELDS = 10;
 const CLAIM_FAILED = -2;
 /** Jobs one fetch call asks for before the next tenant goes into another call. */
 const FETCH_BATCH = 1024;
+/**
+ * Entries one XCLAIM renews. The ids go to ioredis as call arguments: a
+ * stream's 200,000 held entries in one call overflowed the call stack.
+ */
+const RENEW_BATCH = 1000;
 
 export interface HeldEntry {
   readonly tenant: string;
@@ -458,7 +463,10 @@ export class JobStore {
     if (byStream.size === 0) return;
     const pipeline = this.redis.pipeline();
     for (const [stream, ids] of byStream) {
-      pipeline.call('XCLAIM', stream, GROUP, this.options.consumer, 0, ...ids, 'JUSTID');
+      for (let i = 0; i < ids.length; i += RENEW_BATCH) {
+        const batch = ids.slice(i, i + RENEW_BATCH);
+        pipeline.call('XCLAIM', stream, GROUP, this.options.consumer, 0, ...batch, 'JUSTID');
+      }
     }
     await execPipeline(pipeline);
   }

@@ -133,4 +133,43 @@ describe('JobStore', () => {
       });
     });
   });
+
+  it('renews 200,000 held entries of one stream (in XCLAIM calls of 1,000)', async () => {
+    const stream = store.keys.ready('t', 'q', 0);
+    await redis.xgroup('CREATE', stream, 'rota', '$', 'MKSTREAM');
+    const count = 200_000;
+    const adding = redis.pipeline();
+    for (let i = 0; i < count; i++) adding.xadd(stream, '*', 'j', `job-${i}`);
+    await adding.exec();
+    const read = (await redis.xreadgroup(
+      'GROUP',
+      'rota',
+      'broker-a',
+      'COUNT',
+      count,
+      'STREAMS',
+      stream,
+      '>',
+    )) as Array<[string, Array<[string, string[]]>]>;
+    const entries = read[0]![1].map(([entry]) => ({ tenant: 't', queue: 'q', priority: 0, entry }));
+    expect(entries).toHaveLength(count);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+
+    const renewedFrom = Date.now();
+    await store.renew(entries);
+    const sinceRenewal = Date.now() - renewedFrom;
+
+    // A renewed entry's idle time counts from its XCLAIM (JUSTID keeps its delivery count);
+    // one left alone would be idle for over a second more.
+    const idleOf = async (id: string): Promise<number> => {
+      const pending = (await redis.xpending(stream, 'rota', id, id, 1)) as Array<
+        [string, string, number, number]
+      >;
+      const [, consumer, idle, deliveries] = pending[0]!;
+      expect([consumer, deliveries]).toEqual(['broker-a', 1]);
+      return idle;
+    };
+    expect(await idleOf(entries[0]!.entry)).toBeLessThanOrEqual(sinceRenewal + 50);
+    expect(await idleOf(entries[count - 1]!.entry)).toBeLessThanOrEqual(sinceRenewal + 50);
+  });
 });
