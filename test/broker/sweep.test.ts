@@ -4,22 +4,38 @@ import { useBroker } from '../helpers/harness.js';
 
 const h = useBroker();
 
+/**
+ * One job for each of `count` tenants, queued before any worker connects, so
+ * the sweep alone finds them (SSCAN pages of about 1,000 tenants; one
+ * XAUTOCLAIM per tenant's stream). Then MONITOR names the commands Redis runs,
+ * scripts' included, as `label(args)` tells (undefined = not recorded).
+ */
+async function queueWideThenMonitor(
+  queue: string,
+  count: number,
+  label: (command: string, args: string[]) => string | undefined,
+): Promise<{ tenants: string[]; log: string[]; stop: () => void }> {
+  const tenants = Array.from({ length: count }, (_, i) => `${queue}-${i}`);
+  for (let i = 0; i < tenants.length; i += 500) {
+    await h.enqueueBatch(tenants.slice(i, i + 500).map((tenant) => ({ tenant, queue })));
+  }
+  const monitor = await new Redis(h.redis.url).monitor();
+  const log: string[] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    const entry = label(args[0]?.toUpperCase() ?? '', args);
+    if (entry !== undefined) log.push(entry);
+  });
+  return { tenants, log, stop: () => monitor.disconnect() };
+}
+
 describe('recovery sweep', () => {
   it('serves the tenants of its first page before it has read the whole index', async () => {
-    // Queued before any worker connects, these jobs are found by the sweep alone
-    // (SSCAN pages of about 1,000 tenants; one XAUTOCLAIM per tenant).
-    const tenants = Array.from({ length: 2500 }, (_, i) => `wide-${i}`);
-    for (let i = 0; i < tenants.length; i += 500) {
-      await h.enqueueBatch(tenants.slice(i, i + 500).map((tenant) => ({ tenant, queue: 'wide' })));
-    }
-    const monitor = await new Redis(h.redis.url).monitor();
-    const commands: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      const command = args[0]?.toUpperCase();
-      const wide = args.some((arg) => arg.includes(':wide:ready:'));
-      if (wide && (command === 'XAUTOCLAIM' || command === 'XREADGROUP')) commands.push(command);
-    });
-
+    const { tenants, log, stop } = await queueWideThenMonitor('wide', 2500, (command, args) =>
+      (command === 'XAUTOCLAIM' || command === 'XREADGROUP') &&
+      args.some((arg) => arg.includes(':wide:ready:'))
+        ? command
+        : undefined,
+    );
     const worker = await h.worker({ queues: ['wide'], capacity: 500 });
     const served = new Set<string>();
     while (served.size < tenants.length) {
@@ -28,15 +44,15 @@ describe('recovery sweep', () => {
         worker.complete(lease);
       }
     }
-    monitor.disconnect();
+    stop();
 
     // The first sweep claims each tenant's stream once; a fetch of its first
     // tenants runs before it has claimed the last.
     let claims = 0;
-    const endOfFirstSweep = commands.findIndex(
+    const endOfFirstSweep = log.findIndex(
       (command) => command === 'XAUTOCLAIM' && ++claims === tenants.length,
     );
-    const firstFetch = commands.indexOf('XREADGROUP');
+    const firstFetch = log.indexOf('XREADGROUP');
     expect(endOfFirstSweep).toBeGreaterThan(0);
     expect(firstFetch).toBeGreaterThanOrEqual(0);
     expect(firstFetch).toBeLessThan(endOfFirstSweep);
@@ -47,21 +63,15 @@ describe('recovery sweep', () => {
     // 10,000 tenants take the sweep longer than its 750 ms interval (the
     // harness's lease TTL of 1500 ms, halved). A worker that holds one lease
     // keeps the rest of the jobs waiting, so every sweep claims every tenant.
-    const tenants = Array.from({ length: 10_000 }, (_, i) => `slow-${i}`);
-    for (let i = 0; i < tenants.length; i += 500) {
-      await h.enqueueBatch(tenants.slice(i, i + 500).map((tenant) => ({ tenant, queue: 'slow' })));
-    }
-    const monitor = await new Redis(h.redis.url).monitor();
-    const log: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
-      const command = args[0]?.toUpperCase();
+    const { tenants, log, stop } = await queueWideThenMonitor('slow', 10_000, (command, args) => {
       if (command === 'SSCAN' && args[1]?.endsWith(':slow:tenants') && args[2] === '0')
-        log.push('start');
-      if (command === 'XAUTOCLAIM' && args[1]?.includes(':slow:ready:')) log.push('claim');
+        return 'start';
+      if (command === 'XAUTOCLAIM' && args[1]?.includes(':slow:ready:')) return 'claim';
+      return undefined;
     });
     await h.worker({ queues: ['slow'], capacity: 1 });
     await new Promise((resolve) => setTimeout(resolve, 4000));
-    monitor.disconnect();
+    stop();
     // Between the starts of two sweeps, the first has claimed every tenant once.
     const starts = log.flatMap((entry, i) => (entry === 'start' ? [i] : []));
     expect(starts.length).toBeGreaterThanOrEqual(2);
