@@ -81,4 +81,33 @@ describe('recovery sweep', () => {
       expect(starts[k]! - starts[k - 1]! - 1).toBe(tenants.length);
     }
   }, 60_000);
+
+  it('sweeps again after a sweep failed', async () => {
+    // The index replaced by a string: the first sweep's SSCAN fails (WRONGTYPE).
+    // A failed sweep must not leave its queue marked as sweeping, or no later
+    // sweep would find these jobs.
+    const { tenants, stop } = await queueWideThenMonitor('broken', 50, () => undefined);
+    stop();
+    const redis = new Redis(h.redis.url);
+    const [index] = await redis.keys('*:queue:broken:tenants');
+    const members = await redis.smembers(index!);
+    expect(members).toHaveLength(tenants.length);
+    await redis.del(index!);
+    await redis.set(index!, 'not a set');
+
+    const worker = await h.worker({ queues: ['broken'], capacity: 100 });
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // a sweep or more fails meanwhile
+    expect(worker.leases).toHaveLength(0);
+    await redis.del(index!);
+    await redis.sadd(index!, ...members);
+    const served = new Set<string>();
+    while (served.size < tenants.length) {
+      for (const lease of await worker.take(1)) {
+        served.add(lease.tenant);
+        worker.complete(lease);
+      }
+    }
+    redis.disconnect();
+    expect([...served].sort()).toEqual([...tenants].sort());
+  });
 });
