@@ -46,6 +46,10 @@ export interface BrokerConfig {
   readonly maxBatchSize: number;
   /** Most leases one worker session may hold. */
   readonly maxSessionCapacity: number;
+  /** Most jobs a queue's prefetch buffers hold. */
+  readonly prefetchJobs: number;
+  /** Most payload and header bytes a queue's prefetch buffers hold. */
+  readonly prefetchBytes: number;
   /** Most worker sessions (Work streams past Hello) at once. */
   readonly maxSessions: number;
   /** How long a graceful shutdown waits for workers to finish their leases. */
@@ -286,6 +290,22 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'int',
     fallback: 1000,
     help: 'Most leases one worker session may hold.',
+  },
+  {
+    key: 'prefetchJobs',
+    env: 'ROTA_PREFETCH_JOBS',
+    flag: '--prefetch-jobs',
+    kind: 'int',
+    fallback: 65_536,
+    help: 'Most jobs of one queue the broker reads ahead of its workers (its memory bound per queue).',
+  },
+  {
+    key: 'prefetchBytes',
+    env: 'ROTA_PREFETCH_BYTES',
+    flag: '--prefetch-bytes',
+    kind: 'int',
+    fallback: 64 * 1024 * 1024,
+    help: 'Most payload and header bytes of one queue the broker reads ahead of its workers; one job may go past it.',
   },
   {
     key: 'maxSessions',

@@ -19,7 +19,7 @@ import { checkRedisVersion, redisDurabilityWarnings } from '../store/redis-check
 import type { QueueDepth } from '../store/types.js';
 import { StatsBook, type ActivityStats } from './stats.js';
 import { LocalHistograms } from '../telemetry/histograms.js';
-import { BrokerMetrics, type MetricsSink } from '../telemetry/metrics.js';
+import { BrokerMetrics, type MetricsSink, type PrefetchUse } from '../telemetry/metrics.js';
 import { TelemetryObserver } from '../telemetry/observer.js';
 import { checkName, toNewJob, type EnqueueInput } from './validation.js';
 import {
@@ -114,6 +114,7 @@ export class Broker {
     this.observer = new TelemetryObserver(metrics, this.stats, this.clock);
     metrics.observeSessions(() => this.leases.capacity());
     metrics.observeDepths(() => this.depths, this.clock);
+    metrics.observePrefetch(() => this.prefetchUse());
     this.tenants = new TenantRegistry(
       new TenantStore(deps.redis, this.store.keys),
       this.limits,
@@ -375,6 +376,11 @@ export class Broker {
     return { replayed, notFound };
   }
 
+  /** What each queue's prefetch buffers hold (the rota.prefetch.* gauges). */
+  private *prefetchUse(): Iterable<[string, PrefetchUse]> {
+    for (const [queue, dispatcher] of this.dispatchers) yield [queue, dispatcher.prefetchUse()];
+  }
+
   /** The dispatcher of a queue this broker serves, created (and recovered) on first use. */
   dispatcher(queue: string): QueueDispatcher {
     let dispatcher = this.dispatchers.get(queue);
@@ -383,6 +389,11 @@ export class Broker {
         store: this.store,
         limits: this.limits,
         clock: this.clock,
+        prefetch: {
+          jobs: this.deps.config.prefetchJobs,
+          bytes: this.deps.config.prefetchBytes,
+          maxJobBytes: this.deps.config.maxPayloadBytes,
+        },
         grant: (session, jobs) => this.leases.grant(session, jobs),
         deliver: (session, grants, attempts, leasedAt) =>
           this.leases.deliver(session, grants, attempts, leasedAt),

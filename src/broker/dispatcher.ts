@@ -1,5 +1,6 @@
 import { FairScheduler, type Clock, type TenantLimits } from '../scheduler/index.js';
 import type { JobStore } from '../store/job-store.js';
+import type { PrefetchUse } from '../telemetry/metrics.js';
 import type { FetchedJob, FetchRequest, FetchResult } from '../store/types.js';
 import { newLeaseToken } from './ids.js';
 import { jobBytes, type Session } from './session.js';
@@ -13,12 +14,25 @@ interface DirectSlots {
 /** A fetch the dispatcher has decided on (the tenant is marked fetching until its result). */
 export interface PlannedFetch extends FetchRequest {
   readonly direct: DirectSlots | undefined;
+  /** Bytes the fetch is expected to bring (count × the job size known), held against the bound. */
+  readonly expectedBytes: number;
+}
+
+/** The hard bound of a queue's prefetch buffers (see QueueDispatcher). */
+export interface PrefetchBound {
+  /** Most jobs the buffers hold. */
+  readonly jobs: number;
+  /** Most payload and header bytes the buffers hold (one job may go past it). */
+  readonly bytes: number;
+  /** The largest job the broker accepts: the size assumed before a fetch tells. */
+  readonly maxJobBytes: number;
 }
 
 export interface DispatcherDeps {
   readonly store: JobStore;
   readonly limits: TenantLimits;
   readonly clock: Clock;
+  readonly prefetch: PrefetchBound;
   /** Hands jobs chosen for a session to the lease path (which writes them to Redis). */
   grant(session: Session, jobs: FetchedJob[]): void;
   /** Sends jobs a direct dispatch has leased already (`attempts[i]` > 0). */
@@ -37,11 +51,19 @@ export interface DispatcherDeps {
 /**
  * Prefetch: each active tenant keeps a small buffer of jobs already read into
  * this broker's pending list, so a dispatch never waits on Redis. The buffer is
- * refilled when it falls to half. The sizes share one budget per queue, so
- * 10,000 active tenants do not pull 10,000 backlogs into memory.
+ * refilled when it falls to half. Its size is the tenant's share of a budget
+ * per queue, with a floor of PREFETCH_MIN jobs (one when jobs are big), so a
+ * tenant's jobs still go out in runs of a few per lease and complete call.
+ * The shares alone do not bound memory: past about 2,000 active tenants the
+ * floors add up past the budget (10,000 tenants buffered 37,300 jobs; 1,000
+ * tenants with 256 KiB jobs 256 MiB against a budget of 64 MiB). So the
+ * PrefetchBound holds as a hard bound: a fetch that would take the buffers
+ * past it waits, its tenant in a line that is served first come, first
+ * served as dispatches make room.
  */
 const PREFETCH_MAX = 512;
 const PREFETCH_MIN = 4;
+/** The job count the shares divide (the byte budget is the bound's). */
 const PREFETCH_BUDGET = 8192;
 /**
  * A rate-limited tenant buffers about this long of its rate, no more: a
@@ -50,11 +72,6 @@ const PREFETCH_BUDGET = 8192;
  * rate) held by whichever broker fetched first.
  */
 const PREFETCH_RATE_SECONDS = 1;
-/**
- * Payload and header bytes the buffers of one queue may hold, shared the same
- * way: with 1 MiB jobs a count budget alone would buffer gigabytes.
- */
-const PREFETCH_BYTES = 64 * 1024 * 1024;
 /**
  * Dispatches per visit of a tenant of weight 1 (the DRR quantum). More than 1
  * keeps a tenant's jobs together in a grant, so the lease and complete scripts
@@ -96,6 +113,27 @@ export class QueueDispatcher {
   private readonly drained = new Set<string>();
   /** Mean job size (bytes) of each tenant's last fetch; unknown until its first. */
   private readonly jobSize = new Map<string, number>();
+  /**
+   * A tenant's job size until its own is known: the largest mean of a fetch in
+   * this queue, and before the first the largest a job may be, so a burst of
+   * new tenants cannot take the buffers past the bound on a guess.
+   */
+  private queueJobSize: number | undefined;
+  /** What the buffers hold, and what the fetches in flight are expected to add. */
+  private readonly held = { jobs: 0, bytes: 0 };
+  private readonly expected = { jobs: 0, bytes: 0 };
+  /** Tenants whose fetch waits for room under the bound, first come first served. */
+  private readonly waiting = new Set<string>();
+  /**
+   * Tenants with work that no session here takes (no session at all, or only
+   * dedicated ones for other tenants): not fetched, so their jobs hold no
+   * room, until a session that takes them joins.
+   */
+  private readonly parked = new Set<string>();
+  /** Sessions that take every tenant (no dedicated list). */
+  private sessionsForAll = 0;
+  /** A session left: some buffer may be of a tenant no session takes any more. */
+  private mayHoldUnservable = false;
   /** Tenants taken out of the Redis index as idle; a doorbell puts them back. */
   private readonly retired = new Set<string>();
   /** Earliest known run time of each tenant's delayed jobs. */
@@ -150,11 +188,44 @@ export class QueueDispatcher {
 
   addSession(session: Session): void {
     this.sessions.add(session);
+    if (!session.tenants) this.sessionsForAll++;
+    for (const tenant of session.tenants ?? [...this.parked]) {
+      if (this.parked.delete(tenant)) this.refill(tenant, true);
+    }
     this.pump();
   }
 
   removeSession(session: Session): void {
-    this.sessions.delete(session);
+    if (!this.sessions.delete(session)) return;
+    if (!session.tenants) this.sessionsForAll--;
+    this.mayHoldUnservable = true;
+  }
+
+  private served(tenant: string): boolean {
+    if (this.sessionsForAll > 0) return true;
+    for (const session of this.sessions) if (session.accepts(tenant)) return true;
+    return false;
+  }
+
+  /**
+   * Under the bound, drops the buffers of tenants no session takes any more
+   * (their dedicated workers left): held for nobody, they would keep every
+   * other tenant waiting. Not renewed, their entries go back to the stream
+   * when the sweep finds them idle past the lease TTL; a worker that takes the
+   * tenant brings it back at once.
+   */
+  private dropUnservable(): void {
+    this.mayHoldUnservable = false;
+    for (const [tenant, buffer] of this.buffers) {
+      if (this.served(tenant)) continue;
+      for (const job of buffer) {
+        this.held.jobs--;
+        this.held.bytes -= jobBytes(job);
+      }
+      this.buffers.delete(tenant);
+      this.scheduler.setAvailable(tenant, 0);
+      this.parked.add(tenant);
+    }
   }
 
   /** Jobs this broker holds in its pending list without a lease (to renew them). */
@@ -162,9 +233,19 @@ export class QueueDispatcher {
     for (const buffer of this.buffers.values()) yield* buffer;
   }
 
-  /** Whether the dispatcher is already following the tenant (buffer, fetch or timer). */
+  /** Whether the dispatcher is already following the tenant (buffer, fetch, line, timer or park). */
   follows(tenant: string): boolean {
-    return this.buffers.has(tenant) || this.fetching.has(tenant) || this.dueAt.has(tenant);
+    return (
+      this.buffers.has(tenant) ||
+      this.fetching.has(tenant) ||
+      this.waiting.has(tenant) ||
+      this.dueAt.has(tenant) ||
+      this.parked.has(tenant)
+    );
+  }
+
+  prefetchUse(): PrefetchUse {
+    return { jobs: this.held.jobs, bytes: this.held.bytes, waiting: this.waiting.size };
   }
 
   /** Runs a dispatch round soon; many calls in one tick make one round. */
@@ -198,6 +279,7 @@ export class QueueDispatcher {
 
   private dispatch(): void {
     if (this.stopped) return;
+    this.admitWaiting();
     const sessions = [...this.sessions];
     for (let i = 0; i < sessions.length; i++) {
       this.serve(sessions[(this.sessionCursor + i) % sessions.length]!);
@@ -233,7 +315,10 @@ export class QueueDispatcher {
         continue;
       }
       jobs.push(job);
-      bytes -= jobBytes(job);
+      const size = jobBytes(job);
+      bytes -= size;
+      this.held.jobs--;
+      this.held.bytes -= size;
       if (!this.drained.has(tenant)) {
         if (buffer!.length <= this.prefetchTarget(tenant) / 2) this.refill(tenant);
       } else if (buffer!.length === 0) {
@@ -244,6 +329,7 @@ export class QueueDispatcher {
     if (jobs.length > 0) {
       session.reserve(jobs);
       this.deps.grant(session, jobs);
+      this.admitWaiting();
     }
   }
 
@@ -260,7 +346,40 @@ export class QueueDispatcher {
     );
     const size = this.jobSize.get(tenant);
     if (size === undefined) return PREFETCH_MIN; // a first, small fetch learns the job size
-    return Math.max(1, Math.min(count, Math.floor(PREFETCH_BYTES / tenants / Math.max(1, size))));
+    const share = Math.floor(this.deps.prefetch.bytes / tenants / Math.max(1, size));
+    return Math.max(1, Math.min(count, share));
+  }
+
+  /**
+   * How many jobs of `size` bytes the bound has room for now, counting the
+   * fetches in flight at their expected size. One job always fits while room
+   * is left, so a job bigger than the byte bound is not kept out for good.
+   */
+  private room(size: number): number {
+    const room = this.roomNow(size);
+    if (room > 0 || !this.mayHoldUnservable) return room;
+    this.dropUnservable();
+    return this.roomNow(size);
+  }
+
+  private roomNow(size: number): number {
+    const jobs = this.deps.prefetch.jobs - this.held.jobs - this.expected.jobs;
+    const bytes = this.deps.prefetch.bytes - this.held.bytes - this.expected.bytes;
+    if (jobs <= 0 || bytes <= 0) return 0;
+    return size > 0 ? Math.min(jobs, Math.max(1, Math.floor(bytes / size))) : jobs;
+  }
+
+  private expectedSize(tenant: string): number {
+    return this.jobSize.get(tenant) ?? this.queueJobSize ?? this.deps.prefetch.maxJobBytes;
+  }
+
+  /** Starts the fetches of waiting tenants, in order, while the bound has room. */
+  private admitWaiting(): void {
+    for (const tenant of this.waiting) {
+      if (this.room(this.expectedSize(tenant)) === 0) return;
+      this.waiting.delete(tenant);
+      this.refill(tenant);
+    }
   }
 
   /** `direct`: new work arrived, so the fetch may lease at once (see takeDirectSlots). */
@@ -273,17 +392,37 @@ export class QueueDispatcher {
 
   /** The fetch the tenant needs now, marked in flight; none while one is (it runs again after). */
   private planFetch(tenant: string, direct: boolean): PlannedFetch | undefined {
-    if (this.stopped || this.sessions.size === 0) return undefined;
+    if (this.stopped) return undefined;
     if (this.fetching.has(tenant)) {
       this.refetch.add(tenant);
       return undefined;
     }
+    if (!this.served(tenant)) {
+      this.parked.add(tenant);
+      return undefined;
+    }
     const buffer = this.buffers.get(tenant) ?? [];
-    const count = this.prefetchTarget(tenant) - buffer.length;
-    if (count <= 0) return undefined;
+    const wanted = this.prefetchTarget(tenant) - buffer.length;
+    if (wanted <= 0) return undefined;
+    const size = this.expectedSize(tenant);
+    const count = Math.min(wanted, this.room(size));
+    if (count === 0) {
+      this.waiting.add(tenant);
+      return undefined;
+    }
+    this.waiting.delete(tenant);
     this.fetching.add(tenant);
+    const expectedBytes = count * size;
+    this.expected.jobs += count;
+    this.expected.bytes += expectedBytes;
     const slots = direct && buffer.length === 0 ? this.takeDirectSlots(tenant, count) : undefined;
-    return { tenant, count, direct: slots, leaseTokens: slots?.tokens };
+    return { tenant, count, direct: slots, leaseTokens: slots?.tokens, expectedBytes };
+  }
+
+  /** A planned fetch has answered (or failed): its expected jobs no longer hold room. */
+  private settle({ count, expectedBytes }: PlannedFetch): void {
+    this.expected.jobs -= count;
+    this.expected.bytes -= expectedBytes;
   }
 
   /**
@@ -338,7 +477,9 @@ export class QueueDispatcher {
 
   /** Fetches that failed (or whose enqueue did): each tenant is tried again a little later. */
   onFetchFailed(wants: readonly PlannedFetch[], error: unknown): void {
-    for (const { tenant, direct } of wants) {
+    for (const want of wants) {
+      const { tenant, direct } = want;
+      this.settle(want);
       // A direct lease Redis may have written expires after the lease TTL, as an unsent one.
       if (direct) this.releaseDirectSlots(tenant, direct, 0);
       this.fetching.delete(tenant);
@@ -346,11 +487,14 @@ export class QueueDispatcher {
       this.setDue(tenant, this.deps.clock() + FETCH_RETRY_MS);
     }
     this.deps.onError(error, `fetching ${wants.length} tenant(s) of queue ${this.queue}`);
+    this.admitWaiting();
   }
 
   /** The result of a planned fetch (sent by fetchWanted, or claimed by an enqueue). */
-  onFetched({ tenant, count, direct }: PlannedFetch, result: FetchResult, fetchedAt: number): void {
+  onFetched(want: PlannedFetch, result: FetchResult, fetchedAt: number): void {
+    const { tenant, count, direct } = want;
     this.fetching.delete(tenant);
+    this.settle(want);
     // Leases the fetch wrote exist in Redis: they are registered even when stopping.
     if (direct) {
       this.releaseDirectSlots(tenant, direct, result.leased);
@@ -368,11 +512,16 @@ export class QueueDispatcher {
       let total = 0;
       for (const job of result.jobs) total += jobBytes(job);
       this.jobSize.set(tenant, total / result.jobs.length);
+      this.queueJobSize = Math.max(this.queueJobSize ?? 0, total / result.jobs.length);
     }
     if (result.jobs.length < count) this.drained.add(tenant);
     else this.drained.delete(tenant);
     const current = this.buffers.get(tenant) ?? [];
-    for (const job of result.jobs.slice(result.leased)) insertByPriority(current, job);
+    for (const job of result.jobs.slice(result.leased)) {
+      insertByPriority(current, job);
+      this.held.jobs++;
+      this.held.bytes += jobBytes(job);
+    }
     if (current.length > 0) {
       this.retired.delete(tenant);
       this.buffers.set(tenant, current);
@@ -390,6 +539,8 @@ export class QueueDispatcher {
       // The jobs a dispatch takes from the buffer start its refills; those leased here did not.
       if (current.length <= this.prefetchTarget(tenant) / 2) this.refill(tenant);
     }
+    // Fewer or smaller jobs than expected (or some leased at once) leave room.
+    this.admitWaiting();
   }
 
   /**

@@ -8,7 +8,8 @@ import type { LocalHistogram, LocalHistograms } from './histograms.js';
  * rota_jobs_{enqueued,dispatched,completed,failed,dead,expired,throttled}_total,
  * rota_job_wait_time / rota_job_run_time (histograms in ms),
  * rota_queue_depth{state}, rota_queue_oldest_waiting_age (ms), rota_sessions,
- * rota_sessions_capacity. Labels: tenant and queue. The histograms are kept
+ * rota_sessions_capacity, rota_prefetch_{jobs,bytes,waiting} (label queue only).
+ * Labels: tenant and queue. The histograms are kept
  * here too (LocalHistograms) and reach the readers as their metric producer.
  *
  * Tenant labels are capped: the first `maxTenantLabels` tenants seen keep their
@@ -30,6 +31,14 @@ export interface MetricsSink {
 export interface SessionGauge {
   readonly sessions: number;
   readonly capacity: number;
+}
+
+/** What a queue's prefetch buffers hold now. */
+export interface PrefetchUse {
+  readonly jobs: number;
+  readonly bytes: number;
+  /** Tenants with work to fetch that wait for room under the bound. */
+  readonly waiting: number;
 }
 
 /** The job counters, each exported as `rota.jobs.<name>`. */
@@ -157,6 +166,27 @@ export class BrokerMetrics {
         description: 'Leases the connected sessions can hold',
       })
       .addCallback((result) => result.observe(read().capacity));
+  }
+
+  /**
+   * What each queue's prefetch buffers hold: jobs and payload bytes read ahead
+   * of the workers, and tenants waiting for room under the bound.
+   */
+  observePrefetch(read: () => Iterable<[string, PrefetchUse]>): void {
+    const gauges = {
+      jobs: 'Jobs read ahead of the workers, per queue',
+      bytes: 'Payload and header bytes read ahead of the workers, per queue',
+      waiting: 'Tenants whose read-ahead waits for room under the prefetch bound',
+    } as const;
+    for (const [name, description] of Object.entries(gauges) as Array<
+      [keyof PrefetchUse, string]
+    >) {
+      this.meter
+        .createObservableGauge(`rota.prefetch.${name}`, { description })
+        .addCallback((result) => {
+          for (const [queue, use] of read()) result.observe(use[name], { queue });
+        });
+    }
   }
 
   /** Depth gauges from the latest depths read from Redis (tenants past the cap summed as "other"). */

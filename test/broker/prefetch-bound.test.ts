@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { useBroker, type Harness } from '../helpers/harness.js';
+import { autoComplete, type RawWorker } from '../helpers/raw-worker.js';
+import { eventually } from '../helpers/broker.js';
+
+/**
+ * The prefetch bound: however many tenants have work, a queue's buffers hold
+ * at most --prefetch-jobs jobs and --prefetch-bytes bytes (one job may go
+ * past), and the tenants that wait for room are all served in the end.
+ */
+const BIG = 16 * 1024;
+const BOUND_BYTES = 4 * BIG;
+const BOUND_JOBS = 10;
+
+const h = useBroker({
+  metricsAddress: '127.0.0.1:0',
+  prefetchBytes: BOUND_BYTES,
+  prefetchJobs: BOUND_JOBS,
+  // No job is ever bigger than BIG here: the guess before a queue's first fetch.
+  maxPayloadBytes: BIG,
+});
+
+interface PrefetchGauges {
+  jobs: number;
+  bytes: number;
+  waiting: number;
+}
+
+/** One series of the Prometheus endpoint (`name{labels}`), NaN when absent. */
+async function metric(series: string): Promise<number> {
+  const text = await (await fetch(h.broker.metricsUrl!)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? NaN : Number(line.slice(series.length + 1));
+}
+
+async function prefetchGauges(queue: string): Promise<PrefetchGauges> {
+  const [jobs, bytes, waiting] = await Promise.all(
+    ['jobs', 'bytes', 'waiting'].map((name) => metric(`rota_prefetch_${name}{queue="${queue}"}`)),
+  );
+  return { jobs: jobs!, bytes: bytes!, waiting: waiting! };
+}
+
+async function enqueueWide(
+  harness: Harness,
+  queue: string,
+  tenants: number,
+  perTenant: number,
+  bytes: number,
+): Promise<string[]> {
+  const jobs = Array.from({ length: tenants * perTenant }, (_, i) => ({
+    tenant: `t${i % tenants}`,
+    queue,
+    payload: Buffer.alloc(bytes, i % 251),
+  }));
+  const { results } = await harness.enqueueBatch(jobs);
+  return results.map((r) => {
+    expect(r.error).toBeFalsy();
+    return r.job_id;
+  });
+}
+
+/**
+ * A worker of capacity 1 holds its first lease, so the rest of the backlog
+ * sits in the broker: the gauges must show the bound full and tenants in
+ * line, never above the bound. Then every job is completed, and each is.
+ */
+async function checkBound(
+  queue: string,
+  tenants: number,
+  perTenant: number,
+  bytes: number,
+  within: (g: PrefetchGauges) => void,
+): Promise<void> {
+  const worker: RawWorker = await h.worker({ queues: [queue], capacity: 1 });
+  const ids = await enqueueWide(h, queue, tenants, perTenant, bytes);
+  await worker.take(1);
+  const full = await eventually(async () => {
+    const gauges = await prefetchGauges(queue);
+    return gauges.waiting > 0 ? gauges : undefined;
+  });
+  within(full);
+
+  const completer = autoComplete(worker);
+  try {
+    let samples = 0;
+    await eventually(
+      async () => {
+        within(await prefetchGauges(queue));
+        samples++;
+        return completer.order.length === ids.length ? true : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    expect(samples).toBeGreaterThan(1);
+  } finally {
+    completer.stop();
+  }
+  expect(new Set(completer.order).size).toBe(tenants);
+  const states = await Promise.all(
+    ids.map(async (id, i) => (await h.getJob(`t${i % tenants}`, id)).state),
+  );
+  expect(new Set(states)).toEqual(new Set(['COMPLETED']));
+  const after = await prefetchGauges(queue);
+  expect(after).toEqual({ jobs: 0, bytes: 0, waiting: 0 });
+}
+
+describe('prefetch bound', () => {
+  it('holds the byte bound with many tenants of big jobs, and serves them all', async () => {
+    // Without the bound each of 30 tenants buffers at least one 16 KiB job: 480 KiB.
+    await checkBound('big', 30, 3, BIG, (g) => {
+      expect(g.bytes).toBeLessThanOrEqual(BOUND_BYTES + BIG);
+      expect(g.jobs).toBeLessThanOrEqual(BOUND_JOBS);
+    });
+  });
+
+  it('holds the job bound with many tenants of small jobs, and serves them all', async () => {
+    // Without the bound each of 40 tenants buffers up to 4 jobs.
+    await checkBound('small', 40, 4, 10, (g) => {
+      expect(g.jobs).toBeLessThanOrEqual(BOUND_JOBS);
+    });
+  });
+
+  it('gives the room of a tenant whose dedicated worker left to the others', async () => {
+    const queue = 'dedicated';
+    const enqueue = (tenant: string, count: number) =>
+      h.enqueueBatch(
+        Array.from({ length: count }, () => ({ tenant, queue, payload: Buffer.alloc(BIG) })),
+      );
+    // Tenant "hog" fills the byte bound while its own worker holds one lease
+    // (its buffer is refilled to the whole bound once its second lease goes out).
+    const hogWorker = await h.worker({ queues: [queue], capacity: 1, tenants: ['hog'] });
+    await enqueue('hog', 8);
+    hogWorker.complete((await hogWorker.take(1))[0]!);
+    await hogWorker.take(1);
+    await eventually(async () =>
+      (await prefetchGauges(queue)).bytes >= BOUND_BYTES ? true : undefined,
+    );
+    // Its worker goes; the only worker left takes another tenant alone.
+    const otherWorker = await h.worker({ queues: [queue], capacity: 6, tenants: ['other'] });
+    const sessions = await metric('rota_sessions');
+    hogWorker.drop();
+    await eventually(async () =>
+      (await metric('rota_sessions')) === sessions - 1 ? true : undefined,
+    );
+    await enqueue('other', 6);
+    const leases = await otherWorker.take(6);
+    expect(leases.every((l) => l.tenant === 'other')).toBe(true);
+    expect((await prefetchGauges(queue)).bytes).toBe(0);
+  });
+});
