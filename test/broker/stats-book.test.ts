@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { IDLE_FORGET_MS, StatsBook } from '../../src/broker/stats.js';
+import { IDLE_FORGET_MS, LogHistogram, StatsBook } from '../../src/broker/stats.js';
 
 // The stats a broker keeps per tenant×queue are forgotten after an idle hour,
 // so a broker that sees many short-lived tenants does not grow without bound.
@@ -23,5 +23,60 @@ describe('StatsBook', () => {
     book.enqueued('idle', 'q', start + IDLE_FORGET_MS + 1);
     expect(book.snapshot('idle', 'q', start + IDLE_FORGET_MS + 1).runMs.count).toBe(0);
     expect(book.pairs()).toHaveLength(2);
+  });
+});
+
+describe('LogHistogram', () => {
+  it('answers each percentile within a quarter doubling above the true value, however its range grew', () => {
+    let seed = 7;
+    const random = (): number => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    // Values first in the middle, then far below and far above: the counted range grows both ways.
+    const values = [
+      ...Array.from({ length: 300 }, () => 5 + random() * 20),
+      ...Array.from({ length: 300 }, () => 0.02 + random() * 0.05),
+      ...Array.from({ length: 300 }, () => 1e5 + random() * 1e7),
+    ];
+    const histogram = new LogHistogram();
+    expect(histogram.percentile(50)).toBe(0);
+    for (const value of values) histogram.record(value);
+    const sorted = [...values].sort((a, b) => a - b);
+    expect(histogram.count).toBe(values.length);
+    for (const p of [1, 10, 33, 50, 67, 90, 95, 99, 100]) {
+      const exact = sorted[Math.ceil((p / 100) * sorted.length) - 1]!;
+      const answer = histogram.percentile(p);
+      expect(answer).toBeGreaterThanOrEqual(exact);
+      expect(answer).toBeLessThanOrEqual(exact * 2 ** 0.25 * 1.000001);
+    }
+  });
+
+  it('puts values below 10 µs and above its top bucket in its end buckets', () => {
+    const histogram = new LogHistogram();
+    histogram.record(0);
+    histogram.record(1e15);
+    expect(histogram.percentile(50)).toBe(0.01);
+    expect(histogram.percentile(100)).toBe(0.01 * 2 ** (127 / 4));
+  });
+});
+
+describe('StatsBook rates', () => {
+  it('counts each series apart over the last minute', () => {
+    const book = new StatsBook();
+    const start = 1_700_000_000_000;
+    for (let i = 0; i < 6; i++) book.enqueued('t', 'q', start + i);
+    for (let i = 0; i < 3; i++) book.completed('t', 'q', start + i, 1);
+    book.failed('t', 'q', start, 1);
+    const now = book.snapshot('t', 'q', start + 1000);
+    expect([now.enqueuedPerSecond, now.completedPerSecond, now.failedPerSecond]).toEqual([
+      6 / 60,
+      3 / 60,
+      1 / 60,
+    ]);
+    const later = book.snapshot('t', 'q', start + 61_000);
+    expect([later.enqueuedPerSecond, later.completedPerSecond, later.failedPerSecond]).toEqual([
+      0, 0, 0,
+    ]);
   });
 });
