@@ -12,6 +12,7 @@ import { Doorbell } from './doorbell.js';
 import { BrokerError, coerceError, invalidArgument, quoted } from './errors.js';
 import { LeaseManager } from './lease-manager.js';
 import { TenantRegistry } from './tenants.js';
+import { ThrottledWarning } from './throttled-warning.js';
 import { TenantStore } from '../store/tenant-store.js';
 import { SharedLimitStore } from '../store/shared-limits.js';
 import { SharedLimitSupply } from './shared-limit-supply.js';
@@ -42,6 +43,8 @@ const DEPTH_REFRESH_MS = 5000;
 const STATS_FORGET_EVERY_MS = 60_000;
 const MAX_STATS_ROWS = 1000;
 const MAX_METRIC_DEPTH_ROWS = 10_000;
+/** A queue at its prefetch bound says so once a minute, with the tenants in line then. */
+const BOUND_WARNING_EVERY_MS = 60_000;
 
 export interface BrokerDeps {
   readonly config: BrokerConfig;
@@ -385,13 +388,20 @@ export class Broker {
   dispatcher(queue: string): QueueDispatcher {
     let dispatcher = this.dispatchers.get(queue);
     if (!dispatcher) {
+      const { prefetchJobs, prefetchBytes } = this.deps.config;
+      const boundReached = new ThrottledWarning(
+        this.logger,
+        'prefetch bound reached: tenants of this queue wait for room before their jobs are read; ' +
+          'raise ROTA_PREFETCH_JOBS / ROTA_PREFETCH_BYTES if memory allows, or add brokers',
+        BOUND_WARNING_EVERY_MS,
+      );
       dispatcher = new QueueDispatcher(queue, {
         store: this.store,
         limits: this.limits,
         clock: this.clock,
         prefetch: {
-          jobs: this.deps.config.prefetchJobs,
-          bytes: this.deps.config.prefetchBytes,
+          jobs: prefetchJobs,
+          bytes: prefetchBytes,
           maxJobBytes: this.deps.config.maxPayloadBytes,
         },
         grant: (session, jobs) => this.leases.grant(session, jobs),
@@ -399,6 +409,7 @@ export class Broker {
           this.leases.deliver(session, grants, attempts, leasedAt),
         onError: (error, context) => this.logger.error({ err: error }, context),
         onHeldBack: (tenant) => this.observer.heldBack(tenant, queue),
+        onBoundReached: (use) => boundReached.warn({ queue, ...use, prefetchJobs, prefetchBytes }),
       });
       this.dispatchers.set(queue, dispatcher);
       this.doorbell.listen(queue).catch((error: unknown) => {

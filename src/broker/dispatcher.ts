@@ -46,6 +46,8 @@ export interface DispatcherDeps {
   onError(error: unknown, context: string): void;
   /** A tenant with work was held back by its rate limit or in-flight cap. */
   onHeldBack(tenant: string): void;
+  /** A tenant's fetch waits for room: the buffers hold what the bound allows. */
+  onBoundReached(use: PrefetchUse): void;
 }
 
 /**
@@ -408,6 +410,7 @@ export class QueueDispatcher {
     const count = Math.min(wanted, this.room(size));
     if (count === 0) {
       this.waiting.add(tenant);
+      this.deps.onBoundReached(this.prefetchUse());
       return undefined;
     }
     this.waiting.delete(tenant);

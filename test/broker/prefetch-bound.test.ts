@@ -12,7 +12,9 @@ const BIG = 16 * 1024;
 const BOUND_BYTES = 4 * BIG;
 const BOUND_JOBS = 10;
 
+const warnings: Array<Record<string, unknown>> = [];
 const h = useBroker({
+  onLog: (line) => warnings.push(line),
   metricsAddress: '127.0.0.1:0',
   prefetchBytes: BOUND_BYTES,
   prefetchJobs: BOUND_JOBS,
@@ -111,6 +113,11 @@ describe('prefetch bound', () => {
       expect(g.bytes).toBeLessThanOrEqual(BOUND_BYTES + BIG);
       expect(g.jobs).toBeLessThanOrEqual(BOUND_JOBS);
     });
+    // Operators hear of it: one warning (a minute apart at most) naming the queue and the bound.
+    const said = warnings.filter((w) => String(w.msg).startsWith('prefetch bound reached'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toMatchObject({ queue: 'big', prefetchBytes: BOUND_BYTES });
+    expect(said[0]!.waiting).toBeGreaterThan(0);
   });
 
   it('holds the job bound with many tenants of small jobs, and serves them all', async () => {

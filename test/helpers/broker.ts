@@ -2,6 +2,7 @@
  * A real broker in this process, on a free port of 127.0.0.1, with short lease
  * timings and a key prefix of its own, talking to a test Redis.
  */
+import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { loadConfig, type BrokerConfig } from '../../src/config.js';
@@ -13,11 +14,16 @@ import { uniquePrefix } from './redis.js';
 
 export interface TestBrokerOptions extends Partial<BrokerConfig> {
   redisUrl: string;
+  /** Gets each line the broker logs at warn or above, parsed; without it the broker logs at ROTA_TEST_LOG_LEVEL. */
+  onLog?: (line: Record<string, unknown>) => void;
 }
 
 export type TestBroker = RunningBroker & { readonly config: BrokerConfig };
 
-export async function startTestBroker(options: TestBrokerOptions): Promise<TestBroker> {
+export async function startTestBroker({
+  onLog,
+  ...options
+}: TestBrokerOptions): Promise<TestBroker> {
   const config = loadConfig({}, [], {
     grpcAddress: '127.0.0.1:0',
     keyPrefix: uniquePrefix(),
@@ -27,7 +33,20 @@ export async function startTestBroker(options: TestBrokerOptions): Promise<TestB
     metricsAddress: undefined,
     ...options,
   });
-  const running = await startBroker(config, pino({ level: config.logLevel }));
+  const logger = onLog
+    ? pino(
+        { level: 'warn' },
+        new Writable({
+          write(chunk: Buffer, _encoding, done) {
+            for (const line of chunk.toString().split('\n')) {
+              if (line) onLog(JSON.parse(line) as Record<string, unknown>);
+            }
+            done();
+          },
+        }),
+      )
+    : pino({ level: config.logLevel });
+  const running = await startBroker(config, logger);
   return Object.assign(running, { config });
 }
 

@@ -4,7 +4,6 @@
  * dropped at the end, so no stream outlives its file.
  */
 import { afterAll, beforeAll } from 'vitest';
-import type { BrokerConfig } from '../../src/config.js';
 import type { EnqueueRequest } from '../../src/generated/rota/v1/EnqueueRequest.js';
 import type { EnqueueResponse__Output } from '../../src/generated/rota/v1/EnqueueResponse.js';
 import type { EnqueueBatchResponse__Output } from '../../src/generated/rota/v1/EnqueueBatchResponse.js';
@@ -16,7 +15,14 @@ import type { ReplayDeadLettersResponse__Output } from '../../src/generated/rota
 import type { ListDeadLettersRequest } from '../../src/generated/rota/v1/ListDeadLettersRequest.js';
 import type { Hello } from '../../src/generated/rota/v1/Hello.js';
 import type { Tenant, Tenant__Output } from '../../src/generated/rota/v1/Tenant.js';
-import { call, eventually, rawClients, startTestBroker, type TestBroker } from './broker.js';
+import {
+  call,
+  eventually,
+  rawClients,
+  startTestBroker,
+  type TestBroker,
+  type TestBrokerOptions,
+} from './broker.js';
 import { RawWorker } from './raw-worker.js';
 import { startTestRedis, type TestRedis, type TestRedisOptions } from './redis.js';
 
@@ -41,7 +47,7 @@ export interface Harness {
 }
 
 export function useBroker(
-  options: Partial<BrokerConfig> = {},
+  options: Omit<TestBrokerOptions, 'redisUrl'> = {},
   redisOptions: TestRedisOptions = {},
 ): Harness {
   let redis: TestRedis;
