@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { useBroker, type Harness } from '../helpers/harness.js';
+import type { PrefetchUse } from '../../src/telemetry/metrics.js';
+import { useBroker } from '../helpers/harness.js';
 import { autoComplete, type RawWorker } from '../helpers/raw-worker.js';
 import { eventually } from '../helpers/broker.js';
 
@@ -22,12 +23,6 @@ const h = useBroker({
   maxPayloadBytes: BIG,
 });
 
-interface PrefetchGauges {
-  jobs: number;
-  bytes: number;
-  waiting: number;
-}
-
 /** One series of the Prometheus endpoint (`name{labels}`), NaN when absent. */
 async function metric(series: string): Promise<number> {
   const text = await (await fetch(h.broker.metricsUrl!)).text();
@@ -35,7 +30,7 @@ async function metric(series: string): Promise<number> {
   return line === undefined ? NaN : Number(line.slice(series.length + 1));
 }
 
-async function prefetchGauges(queue: string): Promise<PrefetchGauges> {
+async function prefetchGauges(queue: string): Promise<PrefetchUse> {
   const [jobs, bytes, waiting] = await Promise.all(
     ['jobs', 'bytes', 'waiting'].map((name) => metric(`rota_prefetch_${name}{queue="${queue}"}`)),
   );
@@ -43,7 +38,6 @@ async function prefetchGauges(queue: string): Promise<PrefetchGauges> {
 }
 
 async function enqueueWide(
-  harness: Harness,
   queue: string,
   tenants: number,
   perTenant: number,
@@ -54,7 +48,7 @@ async function enqueueWide(
     queue,
     payload: Buffer.alloc(bytes, i % 251),
   }));
-  const { results } = await harness.enqueueBatch(jobs);
+  const { results } = await h.enqueueBatch(jobs);
   return results.map((r) => {
     expect(r.error).toBeFalsy();
     return r.job_id;
@@ -71,10 +65,10 @@ async function checkBound(
   tenants: number,
   perTenant: number,
   bytes: number,
-  within: (g: PrefetchGauges) => void,
+  within: (g: PrefetchUse) => void,
 ): Promise<void> {
   const worker: RawWorker = await h.worker({ queues: [queue], capacity: 1 });
-  const ids = await enqueueWide(h, queue, tenants, perTenant, bytes);
+  const ids = await enqueueWide(queue, tenants, perTenant, bytes);
   await worker.take(1);
   const full = await eventually(async () => {
     const gauges = await prefetchGauges(queue);
