@@ -30,7 +30,11 @@ export interface JobStoreOptions {
 
 /** Most delayed jobs one fetch promotes; the rest wait for the next fetch. */
 const PROMOTE_LIMIT = 500;
-/** Most stale entries one reclaim takes per stream. */
+/**
+ * Most stale entries one reclaim call takes per stream; past that many in all,
+ * it skips its remaining tenants (sent again in a further call), so one call
+ * never fails thousands of leases while Redis waits.
+ */
 const RECLAIM_LIMIT = 200;
 /** Values per job in a fetch reply (see fetch.lua). */
 const FETCH_FIELDS = 10;
@@ -406,7 +410,8 @@ export class JobStore {
 
   /**
    * Takes over entries idle longer than `minIdleMs` (their holder died), for
-   * each tenant of a queue, in one round trip; also says what each has left.
+   * each tenant of a queue, in one round trip (more only when a call reached
+   * RECLAIM_LIMIT); also says what each has left.
    */
   async reclaim(
     queue: string,
@@ -414,38 +419,49 @@ export class JobStore {
     minIdleMs: number,
     now: number,
   ): Promise<ReclaimOutcome[]> {
-    if (tenants.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const tenant of tenants) {
-      queueScript(
-        pipeline,
-        'reclaim',
-        [this.keys.levels(tenant, queue)],
-        [
-          this.keys.queueBase(tenant, queue),
-          this.keys.jobBase(tenant),
-          this.options.consumer,
-          minIdleMs,
-          now,
-          Math.random(),
-          this.options.deadRetentionMs,
-          RECLAIM_LIMIT,
-        ],
-      );
+    const outcomes = new Array<ReclaimOutcome>(tenants.length);
+    const shared = [
+      this.options.consumer,
+      minIdleMs,
+      now,
+      Math.random(),
+      this.options.deadRetentionMs,
+      RECLAIM_LIMIT,
+    ];
+    // A call that has reclaimed its limit skips the tenants after it: send those again.
+    for (let left = tenants.map((_, index) => index); left.length > 0;) {
+      const pipeline = this.redis.pipeline();
+      const groups = left.map((index) => ({
+        routingKey: this.keys.levels(tenants[index]!, queue),
+        header: [],
+        items: [index],
+      }));
+      const calls = queuePacked(pipeline, 'reclaim', shared, groups, (index, args) => {
+        args.push(this.keys.queueBase(tenants[index]!, queue), this.keys.jobBase(tenants[index]!));
+      });
+      const skipped: number[] = [];
+      (await execPipeline(pipeline)).forEach((reply, call) => {
+        const values = unpackReply(reply as Buffer).map(Number);
+        calls[call]!.forEach((index, k) => {
+          const [requeued = 0, retrying = 0, dead = 0, nextRunAt = -1, unread = 0, pending = 0] =
+            values.slice(6 * k, 6 * k + 6);
+          if (requeued < 0) {
+            skipped.push(index);
+            return;
+          }
+          outcomes[index] = {
+            requeued,
+            retrying,
+            dead,
+            nextRunAt: nextRunAt >= 0 ? nextRunAt : undefined,
+            unread: unread === 1,
+            pending,
+          };
+        });
+      });
+      left = skipped;
     }
-    return (await execPipeline(pipeline)).map((reply) => {
-      const [requeued = 0, retrying = 0, dead = 0, nextRunAt = -1, unread = 0, pending = 0] = (
-        reply as number[]
-      ).map(Number);
-      return {
-        requeued,
-        retrying,
-        dead,
-        nextRunAt: nextRunAt >= 0 ? nextRunAt : undefined,
-        unread: unread === 1,
-        pending,
-      };
-    });
+    return outcomes;
   }
 
   /**

@@ -171,4 +171,55 @@ describe('JobStore', () => {
     await expectRenewed(entries[0]!.entry);
     await expectRenewed(entries[count - 1]!.entry);
   });
+
+  it('reclaims every tenant of a dead holder, sending again the tenants a full call skipped', async () => {
+    const tenants = ['r1', 'r2', 'r3', 'r4', 'r5'];
+    const perTenant = 150; // 750 entries: more than one call takes (200 per call)
+    await store.enqueue(
+      tenants.flatMap((tenant) =>
+        Array.from({ length: perTenant }, (_, i) => job(`${tenant}-${i}`, { tenant })),
+      ),
+      () => 0,
+      now,
+    );
+    // Another broker prefetches them all, then dies.
+    const deadRedis = new Redis(server.url);
+    const deadBroker = new JobStore(deadRedis, {
+      keyPrefix: 'claim:',
+      consumer: 'broker-dead',
+      completedRetentionMs: 60_000,
+      deadRetentionMs: 60_000,
+      idempotencyRetentionMs: 60_000,
+    });
+    const fetched = await deadBroker.fetch(
+      'q',
+      tenants.map((tenant) => ({ tenant, count: perTenant })),
+      now,
+    );
+    deadRedis.disconnect();
+    expect(fetched.map((result) => result.jobs.length)).toEqual(tenants.map(() => perTenant));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+
+    // Script calls (EVAL when Redis did not have the script yet, EVALSHA after).
+    const calls = async (): Promise<number> => {
+      const stats = await redis.info('commandstats');
+      return [...stats.matchAll(/cmdstat_eval(?:sha)?:calls=(\d+)/g)].reduce(
+        (sum, [, n]) => sum + Number(n),
+        0,
+      );
+    };
+    const before = await calls();
+    const outcomes = await store.reclaim('q', tenants, 10, now);
+    expect(outcomes.map((outcome) => outcome.requeued)).toEqual(tenants.map(() => perTenant));
+    expect(outcomes.every((outcome) => outcome.unread && outcome.pending === 0)).toBe(true);
+    // r1 and r2 fill the first call (300 entries), r3 and r4 the second, r5 the third.
+    expect((await calls()) - before).toBe(3);
+    // Back in their streams, unread: this broker reads them all.
+    const again = await store.fetch(
+      'q',
+      tenants.map((tenant) => ({ tenant, count: perTenant + 1 })),
+      now,
+    );
+    expect(again.map((result) => result.jobs.length)).toEqual(tenants.map(() => perTenant));
+  });
 });
