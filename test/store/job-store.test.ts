@@ -5,6 +5,16 @@ import type { FetchRequest, FetchResult, NewJob } from '../../src/store/types.js
 import { newJob } from '../helpers/new-job.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
+/** A broker's store: every broker of these tests shares one key prefix. */
+const storeOf = (redis: Redis, consumer: string): JobStore =>
+  new JobStore(redis, {
+    keyPrefix: 'claim:',
+    consumer,
+    completedRetentionMs: 60_000,
+    deadRetentionMs: 60_000,
+    idempotencyRetentionMs: 60_000,
+  });
+
 describe('JobStore', () => {
   let server: TestRedis;
   let redis: Redis;
@@ -15,13 +25,7 @@ describe('JobStore', () => {
     server = await startTestRedis();
     redis = new Redis(server.url, { lazyConnect: true });
     await redis.connect();
-    store = new JobStore(redis, {
-      keyPrefix: 'claim:',
-      consumer: 'broker-a',
-      completedRetentionMs: 60_000,
-      deadRetentionMs: 60_000,
-      idempotencyRetentionMs: 60_000,
-    });
+    store = storeOf(redis, 'broker-a');
   });
   afterAll(async () => {
     redis.disconnect();
@@ -184,13 +188,7 @@ describe('JobStore', () => {
     );
     // Another broker prefetches them all, then dies.
     const deadRedis = new Redis(server.url);
-    const deadBroker = new JobStore(deadRedis, {
-      keyPrefix: 'claim:',
-      consumer: 'broker-dead',
-      completedRetentionMs: 60_000,
-      deadRetentionMs: 60_000,
-      idempotencyRetentionMs: 60_000,
-    });
+    const deadBroker = storeOf(deadRedis, 'broker-dead');
     const fetched = await deadBroker.fetch(
       'q',
       tenants.map((tenant) => ({ tenant, count: perTenant })),
