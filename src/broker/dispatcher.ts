@@ -214,7 +214,7 @@ export class QueueDispatcher {
    * (their dedicated workers left): held for nobody, they would keep every
    * other tenant waiting. Not renewed, their entries go back to the stream
    * when the sweep finds them idle past the lease TTL; a worker that takes the
-   * tenant brings it back at once.
+   * tenant gets its other jobs at once, these after that.
    */
   private dropUnservable(): void {
     this.mayHoldUnservable = false;
