@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/harness.js';
@@ -19,13 +21,43 @@ async function queueWideThenMonitor(
   for (let i = 0; i < tenants.length; i += 500) {
     await h.enqueueBatch(tenants.slice(i, i + 500).map((tenant) => ({ tenant, queue })));
   }
-  const monitor = await new Redis(h.redis.url).monitor();
   const log: string[] = [];
-  monitor.on('monitor', (_time: string, args: string[]) => {
+  const stop = await monitor(h.redis.port, (args) => {
     const entry = label(args[0]?.toUpperCase() ?? '', args);
     if (entry !== undefined) log.push(entry);
   });
-  return { tenants, log, stop: () => monitor.disconnect() };
+  return { tenants, log, stop };
+}
+
+/**
+ * MONITOR over a plain socket: each line's quoted arguments go to `onCommand`.
+ * Not ioredis's monitor(): lines still in flight when it disconnected reached
+ * its command queue as replies ("Command queue state error", uncaught, one
+ * per line), which failed a later test of this file.
+ */
+async function monitor(port: number, onCommand: (args: string[]) => void): Promise<() => void> {
+  const socket = connect(port, '127.0.0.1');
+  socket.setEncoding('utf8');
+  await once(socket, 'connect');
+  let started = false;
+  let pending = '';
+  const ready = new Promise<void>((resolve) => {
+    socket.on('data', (chunk: string) => {
+      const lines = (pending + chunk).split('\r\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        if (!started && line === '+OK') {
+          started = true;
+          resolve();
+        } else if (line.startsWith('+')) {
+          onCommand([...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map(([, arg]) => arg!));
+        }
+      }
+    });
+  });
+  socket.write('MONITOR\r\n');
+  await ready;
+  return () => socket.destroy();
 }
 
 describe('recovery sweep', () => {
