@@ -380,20 +380,23 @@ export class QueueDispatcher {
     for (const tenant of this.waiting) {
       if (this.room(this.expectedSize(tenant)) === 0) return;
       this.waiting.delete(tenant);
-      this.refill(tenant);
+      this.refill(tenant, false, true);
     }
   }
 
-  /** `direct`: new work arrived, so the fetch may lease at once (see takeDirectSlots). */
-  private refill(tenant: string, direct = false): void {
-    const want = this.planFetch(tenant, direct);
+  /**
+   * `direct`: new work arrived, so the fetch may lease at once (see
+   * takeDirectSlots). `admitted`: the tenant's turn in the line has come.
+   */
+  private refill(tenant: string, direct = false, admitted = false): void {
+    const want = this.planFetch(tenant, direct, admitted);
     if (!want) return;
     this.fetchWants.push(want);
     if (this.fetchWants.length === 1) queueMicrotask(() => this.fetchWanted());
   }
 
   /** The fetch the tenant needs now, marked in flight; none while one is (it runs again after). */
-  private planFetch(tenant: string, direct: boolean): PlannedFetch | undefined {
+  private planFetch(tenant: string, direct: boolean, admitted = false): PlannedFetch | undefined {
     if (this.stopped) return undefined;
     if (this.fetching.has(tenant)) {
       this.refetch.add(tenant);
@@ -407,13 +410,17 @@ export class QueueDispatcher {
     const wanted = this.prefetchTarget(tenant) - buffer.length;
     if (wanted <= 0) return undefined;
     const size = this.expectedSize(tenant);
-    const count = Math.min(wanted, this.room(size));
+    // While others wait in line, a tenant takes its turn there too, however
+    // much room a dispatch has just freed: refilling at once, the tenants
+    // already buffered kept the room to themselves, and those in line waited
+    // until those had run out of jobs.
+    const room = this.waiting.size > 0 && !admitted ? 0 : this.room(size);
+    const count = Math.min(wanted, room);
     if (count === 0) {
       this.waiting.add(tenant);
       this.deps.onBoundReached(this.prefetchUse());
       return undefined;
     }
-    this.waiting.delete(tenant);
     this.fetching.add(tenant);
     const expectedBytes = count * size;
     this.expected.jobs += count;

@@ -126,6 +126,34 @@ describe('prefetch bound', () => {
     });
   });
 
+  it('serves the tenants in line in turn, not after the backlogs of those already buffered', async () => {
+    const queue = 'turns';
+    const tenants = Array.from({ length: 9 }, (_, i) => `turn${i}`);
+    const worker = await h.worker({ queues: [queue], capacity: 1 });
+    // 16 KiB jobs: the byte bound holds 4, so at most four tenants have a job read at a time.
+    await h.enqueueBatch(
+      tenants.flatMap((tenant) =>
+        Array.from({ length: 30 }, () => ({ tenant, queue, payload: Buffer.alloc(BIG) })),
+      ),
+    );
+    const completer = autoComplete(worker);
+    try {
+      await eventually(() => (completer.order.length >= 100 ? true : undefined), {
+        timeoutMs: 30_000,
+      });
+    } finally {
+      completer.stop();
+    }
+    // About 10 each in 90 dispatches. When a tenant whose job went out took the
+    // room it freed at once, the four buffered first kept it, and the other
+    // five got none until those four had run out of jobs.
+    const served = new Map(tenants.map((tenant) => [tenant, 0]));
+    for (const tenant of completer.order.slice(10, 100)) {
+      served.set(tenant, served.get(tenant)! + 1);
+    }
+    for (const count of served.values()) expect(count).toBeGreaterThanOrEqual(5);
+  });
+
   it('gives the room of a tenant whose dedicated worker left to the others', async () => {
     const queue = 'dedicated';
     const enqueue = (tenant: string, count: number) =>
