@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { PrefetchUse } from '../../src/telemetry/metrics.js';
 import { useBroker } from '../helpers/harness.js';
@@ -152,6 +153,34 @@ describe('prefetch bound', () => {
       served.set(tenant, served.get(tenant)! + 1);
     }
     for (const count of served.values()) expect(count).toBeGreaterThanOrEqual(5);
+  });
+
+  it('gives back the room of fetches that failed', async () => {
+    // Fetches fail while the tenants' level indexes are not sorted sets (the
+    // fetch script's ZREVRANGE gets WRONGTYPE) and are retried once a second.
+    // Meanwhile the worker empties the buffers. The room each failed fetch was
+    // expected to fill must come back, or it would add up to the whole bound
+    // and no job would be read again once the fetches work.
+    const queue = 'failing';
+    const worker = await h.worker({ queues: [queue], capacity: 1 });
+    const ids = await enqueueWide(queue, 6, 3, BIG);
+    await worker.take(1);
+    const redis = new Redis(h.redis.url);
+    const completer = autoComplete(worker);
+    try {
+      const levels = await redis.keys(`*:${queue}:levels`);
+      expect(levels).toHaveLength(6);
+      for (const key of levels) await redis.del(key).then(() => redis.set(key, 'not a zset'));
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      expect(completer.order.length).toBeLessThan(ids.length);
+      for (const key of levels) await redis.del(key).then(() => redis.zadd(key, 0, '0'));
+      await eventually(() => (completer.order.length === ids.length ? true : undefined), {
+        timeoutMs: 15_000,
+      });
+    } finally {
+      completer.stop();
+      redis.disconnect();
+    }
   });
 
   it('gives the room of a tenant whose dedicated worker left to the others', async () => {
