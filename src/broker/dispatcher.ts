@@ -356,6 +356,8 @@ export class QueueDispatcher {
    * How many jobs of `size` bytes the bound has room for now, counting the
    * fetches in flight at their expected size. One job always fits while room
    * is left, so a job bigger than the byte bound is not kept out for good.
+   * With no room left, first lets go of buffers no session takes any more
+   * (see dropUnservable).
    */
   private room(size: number): number {
     const room = this.roomNow(size);
@@ -518,20 +520,23 @@ export class QueueDispatcher {
     }
     if (this.stopped) return;
     if (result.nextDueAt !== undefined) this.setDue(tenant, result.nextDueAt);
+    let total = 0;
+    let kept = 0; // the bytes of the jobs not leased at once, which go to the buffer
+    result.jobs.forEach((job, i) => {
+      const size = jobBytes(job);
+      total += size;
+      if (i >= result.leased) kept += size;
+    });
     if (result.jobs.length > 0) {
-      let total = 0;
-      for (const job of result.jobs) total += jobBytes(job);
       this.jobSize.set(tenant, total / result.jobs.length);
       this.queueJobSize = Math.max(this.queueJobSize ?? 0, total / result.jobs.length);
     }
     if (result.jobs.length < count) this.drained.add(tenant);
     else this.drained.delete(tenant);
     const current = this.buffers.get(tenant) ?? [];
-    for (const job of result.jobs.slice(result.leased)) {
-      insertByPriority(current, job);
-      this.held.jobs++;
-      this.held.bytes += jobBytes(job);
-    }
+    for (const job of result.jobs.slice(result.leased)) insertByPriority(current, job);
+    this.held.jobs += result.jobs.length - result.leased;
+    this.held.bytes += kept;
     if (current.length > 0) {
       this.retired.delete(tenant);
       this.buffers.set(tenant, current);
