@@ -1,8 +1,8 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { GROUP, Keys } from './keys.js';
 import { packArgs, unpackReply } from './cmsgpack.js';
 import { queuePacked, type PackedGroup } from './packed.js';
-import { defineScripts, execPipeline, queueScript, runScript, type ScriptArg } from './scripts.js';
+import { defineScripts, runScript, sendBatch, type Batch, type ScriptArg } from './scripts.js';
 import type {
   AckOutcome,
   CancelOutcome,
@@ -57,7 +57,7 @@ export interface HeldEntry {
 
 /**
  * The only module that talks to Redis about jobs. Every multi-step change is one
- * Lua script; batches go out as one pipeline.
+ * Lua script; batches go out in one write (sendBatch).
  */
 export class JobStore {
   readonly keys: Keys;
@@ -97,8 +97,6 @@ export class JobStore {
       if (tenants) tenants.push(tenant);
       else tenantsByQueue.set(queue, [tenant]);
     }
-    const pipeline = this.redis.pipeline();
-    for (const [queue, tenants] of tenantsByQueue) this.indexTenants(pipeline, queue, tenants);
     const tenantQueues: PackedGroup[] = [];
     /** Per call, its claims in argument order, with the jobs of their groups. */
     const claims: Array<
@@ -130,23 +128,28 @@ export class JobStore {
       });
     }
     const shared = [now, this.options.idempotencyRetentionMs, this.options.consumer, PROMOTE_LIMIT];
-    const calls = queuePacked(pipeline, 'enqueue', shared, tenantQueues, (index, args) => {
-      const job = jobs[index]!;
-      args.push(
-        job.id,
-        job.idempotencyKey,
-        job.runAt,
-        job.priority,
-        job.payload,
-        job.maxAttempts,
-        job.backoffInitialMs,
-        job.backoffMaxMs,
-        job.timeoutMs,
-        encodeHeaders(job.headers),
-        job.createdAt,
-      );
-    });
-    const replies = (await execPipeline(pipeline)).slice(2 * tenantsByQueue.size);
+    let calls: number[][] = [];
+    const replies = (
+      await sendBatch(this.redis, (batch) => {
+        for (const [queue, tenants] of tenantsByQueue) this.indexTenants(batch, queue, tenants);
+        calls = queuePacked(batch, 'enqueue', shared, tenantQueues, (index, args) => {
+          const job = jobs[index]!;
+          args.push(
+            job.id,
+            job.idempotencyKey,
+            job.runAt,
+            job.priority,
+            job.payload,
+            job.maxAttempts,
+            job.backoffInitialMs,
+            job.backoffMaxMs,
+            job.timeoutMs,
+            encodeHeaders(job.headers),
+            job.createdAt,
+          );
+        });
+      })
+    ).slice(2 * tenantsByQueue.size);
     const outcomes = new Array<EnqueueOutcome>(jobs.length);
     const claimed = new Map<FetchRequest, FetchResult | Error>();
     replies.forEach((reply, call) => {
@@ -189,21 +192,22 @@ export class JobStore {
    * jobs read are leased at once under those tokens (a direct dispatch).
    */
   async fetch(queue: string, wants: readonly FetchRequest[], now: number): Promise<FetchResult[]> {
-    const pipeline = this.redis.pipeline();
     const shared = [this.options.consumer, now, PROMOTE_LIMIT];
-    for (let start = 0; start < wants.length;) {
-      const first = wants[start]!.tenant;
-      const args: Array<string | number> = [...shared];
-      for (let asked = 0; start < wants.length && asked < FETCH_BATCH; start++) {
-        const { tenant, count, leaseTokens = [] } = wants[start]!;
-        args.push(this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), count);
-        args.push(leaseTokens.length, ...leaseTokens);
-        asked += count;
+    const replies = await sendBatch(this.redis, (batch) => {
+      for (let start = 0; start < wants.length;) {
+        const first = wants[start]!.tenant;
+        const args: Array<string | number> = [...shared];
+        for (let asked = 0; start < wants.length && asked < FETCH_BATCH; start++) {
+          const { tenant, count, leaseTokens = [] } = wants[start]!;
+          args.push(this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), count);
+          args.push(leaseTokens.length, ...leaseTokens);
+          asked += count;
+        }
+        batch.script('fetch', [this.keys.levels(first, queue)], [packArgs(args)], true);
       }
-      queueScript(pipeline, 'fetch', [this.keys.levels(first, queue)], [packArgs(args)], true);
-    }
+    });
     const results: FetchResult[] = [];
-    for (const reply of await execPipeline(pipeline)) {
+    for (const reply of replies) {
       const values = unpackReply(reply as Buffer);
       for (let i = 0; i < values.length;) {
         const part = readFetchPart(values, i, wants[results.length]!.tenant, queue);
@@ -222,17 +226,18 @@ export class JobStore {
     grants: ReadonlyArray<{ job: FetchedJob; token: string }>,
     now: number,
   ): Promise<number[]> {
-    const pipeline = this.redis.pipeline();
     const groups = [...groupBy(grants, (grant) => grant.job.tenant).values()].map((indexes) => {
       const jobBase = this.keys.jobBase(grants[indexes[0]!]!.job.tenant);
       return { routingKey: jobBase, header: [jobBase], items: indexes };
     });
     const shared = [now, this.options.consumer];
-    const calls = queuePacked(pipeline, 'lease', shared, groups, (index, args) => {
-      const { job, token } = grants[index]!;
-      args.push(job.id, job.entry, token, job.attempts + 1);
+    let calls: number[][] = [];
+    const replies = await sendBatch(this.redis, (batch) => {
+      calls = queuePacked(batch, 'lease', shared, groups, (index, args) => {
+        const { job, token } = grants[index]!;
+        args.push(job.id, job.entry, token, job.attempts + 1);
+      });
     });
-    const replies = await execPipeline(pipeline);
     const attempts = new Array<number>(grants.length).fill(0);
     replies.forEach((reply, call) => {
       unpackReply(reply as Buffer).forEach((leased, k) => {
@@ -256,7 +261,6 @@ export class JobStore {
     now: number,
   ): Promise<AckOutcome[]> {
     if (acks.length === 0) return [];
-    const pipeline = this.redis.pipeline();
     const groups = [...groupBy(acks, (ack) => ack.tenant).values()].map((indexes) => {
       const tenant = acks[indexes[0]!]!.tenant;
       return {
@@ -266,11 +270,13 @@ export class JobStore {
       };
     });
     const shared = [now, this.options.completedRetentionMs, this.options.consumer];
-    const calls = queuePacked(pipeline, 'complete', shared, groups, (index, args) => {
-      const ack = acks[index]!;
-      args.push(ack.jobId, ack.queue, ack.token, ack.result, ack.entry, ack.priority);
+    let calls: number[][] = [];
+    const replies = await sendBatch(this.redis, (batch) => {
+      calls = queuePacked(batch, 'complete', shared, groups, (index, args) => {
+        const ack = acks[index]!;
+        args.push(ack.jobId, ack.queue, ack.token, ack.result, ack.entry, ack.priority);
+      });
     });
-    const replies = await execPipeline(pipeline);
     const outcomes = new Array<AckOutcome>(acks.length);
     replies.forEach((reply, call) => {
       unpackReply(reply as Buffer).forEach(
@@ -293,27 +299,26 @@ export class JobStore {
     now: number,
   ): Promise<FailOutcome[]> {
     if (failures.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const failure of failures) {
-      queueScript(
-        pipeline,
-        'fail',
-        [this.keys.job(failure.tenant, failure.jobId)],
-        [
-          this.keys.queueBase(failure.tenant, failure.queue),
-          failure.jobId,
-          failure.token,
-          now,
-          failure.message,
-          failure.retryable ? 1 : 0,
-          failure.retryAfterMs,
-          Math.random(),
-          this.options.deadRetentionMs,
-          this.options.consumer,
-        ],
-      );
-    }
-    const replies = await execPipeline(pipeline);
+    const replies = await sendBatch(this.redis, (batch) => {
+      for (const failure of failures) {
+        batch.script(
+          'fail',
+          [this.keys.job(failure.tenant, failure.jobId)],
+          [
+            this.keys.queueBase(failure.tenant, failure.queue),
+            failure.jobId,
+            failure.token,
+            now,
+            failure.message,
+            failure.retryable ? 1 : 0,
+            failure.retryAfterMs,
+            Math.random(),
+            this.options.deadRetentionMs,
+            this.options.consumer,
+          ],
+        );
+      }
+    });
     return replies.map((reply) => {
       const [code, outcome, runAt] = (reply as number[]).map(Number);
       if (code === 1) return { kind: 'stale' };
@@ -327,16 +332,16 @@ export class JobStore {
     leases: ReadonlyArray<{ tenant: string; jobId: string; token: string }>,
   ): Promise<boolean[]> {
     if (leases.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const lease of leases) {
-      queueScript(
-        pipeline,
-        'adopt',
-        [this.keys.job(lease.tenant, lease.jobId)],
-        [lease.token, this.options.consumer],
-      );
-    }
-    return (await execPipeline(pipeline)).map((reply) => Number(reply) === 1);
+    const replies = await sendBatch(this.redis, (batch) => {
+      for (const lease of leases) {
+        batch.script(
+          'adopt',
+          [this.keys.job(lease.tenant, lease.jobId)],
+          [lease.token, this.options.consumer],
+        );
+      }
+    });
+    return replies.map((reply) => Number(reply) === 1);
   }
 
   async progress(tenant: string, jobId: string, token: string, data: Buffer): Promise<AckOutcome> {
@@ -368,9 +373,9 @@ export class JobStore {
 
   async getJobs(tenant: string, jobIds: readonly string[]): Promise<JobRecord[]> {
     if (jobIds.length === 0) return [];
-    const pipeline = this.redis.pipeline();
-    for (const id of jobIds) pipeline.hgetallBuffer(this.keys.job(tenant, id));
-    const replies = await execPipeline(pipeline);
+    const replies = await sendBatch(this.redis, (batch) => {
+      for (const id of jobIds) batch.add(this.redis.hgetallBuffer(this.keys.job(tenant, id)));
+    });
     return replies
       .map((hash, i) => decodeJob(tenant, jobIds[i]!, hash as Record<string, Buffer>))
       .filter((job): job is JobRecord => job !== undefined);
@@ -430,17 +435,20 @@ export class JobStore {
     ];
     // A call that has reclaimed its limit skips the tenants after it: send those again.
     for (let left = tenants.map((_, index) => index); left.length > 0;) {
-      const pipeline = this.redis.pipeline();
       const groups = left.map((index) => ({
         routingKey: this.keys.levels(tenants[index]!, queue),
         header: [],
         items: [index],
       }));
-      const calls = queuePacked(pipeline, 'reclaim', shared, groups, (index, args) => {
-        args.push(this.keys.queueBase(tenants[index]!, queue), this.keys.jobBase(tenants[index]!));
+      let calls: number[][] = [];
+      const replies = await sendBatch(this.redis, (batch) => {
+        calls = queuePacked(batch, 'reclaim', shared, groups, (index, args) => {
+          const base = this.keys.queueBase(tenants[index]!, queue);
+          args.push(base, this.keys.jobBase(tenants[index]!));
+        });
       });
       const skipped: number[] = [];
-      (await execPipeline(pipeline)).forEach((reply, call) => {
+      replies.forEach((reply, call) => {
         const values = unpackReply(reply as Buffer).map(Number);
         calls[call]!.forEach((index, k) => {
           const [requeued = 0, retrying = 0, dead = 0, nextRunAt = -1, unread = 0, pending = 0] =
@@ -477,31 +485,35 @@ export class JobStore {
       else byStream.set(stream, [held.entry]);
     }
     if (byStream.size === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const [stream, ids] of byStream) {
-      for (let i = 0; i < ids.length; i += RENEW_BATCH) {
-        const batch = ids.slice(i, i + RENEW_BATCH);
-        pipeline.call('XCLAIM', stream, GROUP, this.options.consumer, 0, ...batch, 'JUSTID');
+    await sendBatch(this.redis, (batch) => {
+      for (const [stream, ids] of byStream) {
+        for (let i = 0; i < ids.length; i += RENEW_BATCH) {
+          const some = ids.slice(i, i + RENEW_BATCH);
+          batch.add(
+            this.redis.call('XCLAIM', stream, GROUP, this.options.consumer, 0, ...some, 'JUSTID'),
+          );
+        }
       }
-    }
-    await execPipeline(pipeline);
+    });
   }
 
   /** Depth by state of tenant×queue pairs, in one round trip. */
   async depths(pairs: ReadonlyArray<{ tenant: string; queue: string }>): Promise<QueueDepth[]> {
     if (pairs.length === 0) return [];
-    const pipeline = this.redis.pipeline();
     const groups = pairs.map(({ tenant, queue }, index) => ({
       routingKey: this.keys.levels(tenant, queue),
       header: [],
       items: [index],
     }));
-    const calls = queuePacked(pipeline, 'stats', [], groups, (index, args) => {
-      const { tenant, queue } = pairs[index]!;
-      args.push(this.keys.queueBase(tenant, queue));
+    let calls: number[][] = [];
+    const replies = await sendBatch(this.redis, (batch) => {
+      calls = queuePacked(batch, 'stats', [], groups, (index, args) => {
+        const { tenant, queue } = pairs[index]!;
+        args.push(this.keys.queueBase(tenant, queue));
+      });
     });
     const depths = new Array<QueueDepth>(pairs.length);
-    (await execPipeline(pipeline)).forEach((reply, call) => {
+    replies.forEach((reply, call) => {
       const values = unpackReply(reply as Buffer).map(Number);
       calls[call]!.forEach((index, k) => {
         const [waiting = 0, leased = 0, delayed = 0, dead = 0, oldest = -1] = values.slice(
@@ -552,19 +564,13 @@ export class JobStore {
   }
 
   async markActive(queue: string, tenant: string): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    this.indexTenants(pipeline, queue, [tenant]);
-    await execPipeline(pipeline);
+    await sendBatch(this.redis, (batch) => this.indexTenants(batch, queue, [tenant]));
   }
 
   /** Marks tenants as having work in a queue, and the queue as known (two commands). */
-  private indexTenants(
-    pipeline: ChainableCommander,
-    queue: string,
-    tenants: readonly string[],
-  ): void {
-    pipeline.sadd(this.keys.activeTenants(queue), ...tenants);
-    pipeline.sadd(this.keys.queues(), queue);
+  private indexTenants(batch: Batch, queue: string, tenants: readonly string[]): void {
+    batch.add(this.redis.sadd(this.keys.activeTenants(queue), ...tenants));
+    batch.add(this.redis.sadd(this.keys.queues(), queue));
   }
 
   async markInactive(queue: string, tenant: string): Promise<void> {

@@ -1,6 +1,5 @@
-import type { ChainableCommander } from 'ioredis';
 import { packArgs } from './cmsgpack.js';
-import { queueScript, type ScriptArg, type ScriptName } from './scripts.js';
+import type { Batch, ScriptArg, ScriptName } from './scripts.js';
 
 /** Most jobs (or buckets, caps) in one script call: bounds the time Redis spends in one script. */
 export const SCRIPT_BATCH = 200;
@@ -22,7 +21,7 @@ export interface PackedGroup {
 }
 
 /**
- * Queues script calls that each carry the jobs of many tenants, up to
+ * Queues on `batch` script calls that each carry the jobs of many tenants, up to
  * SCRIPT_BATCH jobs per call. The arguments, packed into ARGV[1] (see
  * cmsgpack.ts), are `shared`, then per group its header, its job count, per
  * job `itemArgs(index)` and its trailer, if any; the script walks them with `each_group`
@@ -37,7 +36,7 @@ export interface PackedGroup {
  * as one script. A Redis Cluster mode would split the groups by hash slot.
  */
 export function queuePacked(
-  pipeline: ChainableCommander,
+  batch: Batch,
   name: ScriptName,
   shared: readonly ScriptArg[],
   groups: Iterable<PackedGroup>,
@@ -49,7 +48,7 @@ export function queuePacked(
   let routingKey = '';
   const flush = (): void => {
     if (order.length === 0) return;
-    queueScript(pipeline, name, [routingKey], [packArgs(args)], true);
+    batch.script(name, [routingKey], [packArgs(args)], true);
     calls.push(order);
     order = [];
   };

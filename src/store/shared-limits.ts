@@ -3,13 +3,7 @@ import type { SlotRequest, TokenRequest } from '../scheduler/index.js';
 import { packArgs, unpackReply } from './cmsgpack.js';
 import type { Keys } from './keys.js';
 import { SCRIPT_BATCH } from './packed.js';
-import {
-  defineScripts,
-  execPipeline,
-  queueScript,
-  type ScriptArg,
-  type ScriptName,
-} from './scripts.js';
+import { defineScripts, sendBatch, type ScriptArg, type ScriptName } from './scripts.js';
 
 export interface TokenGrant {
   /** 0..wanted. */
@@ -65,7 +59,7 @@ export class SharedLimitStore {
 
   /**
    * Runs a packed script over the requests, SCRIPT_BATCH per call, all calls
-   * in one pipeline; the replies' numbers, in order.
+   * in one write; the replies' numbers, in order.
    */
   private async run<Request>(
     name: ScriptName,
@@ -73,12 +67,12 @@ export class SharedLimitStore {
     requests: readonly Request[],
     argsOf: (request: Request) => [key: string, ...rest: ScriptArg[]],
   ): Promise<number[]> {
-    const pipeline = this.redis.pipeline();
-    for (let start = 0; start < requests.length; start += SCRIPT_BATCH) {
-      const parts = requests.slice(start, start + SCRIPT_BATCH).map(argsOf);
-      queueScript(pipeline, name, [parts[0]![0]], [packArgs([...shared, ...parts.flat()])], true);
-    }
-    const replies = await execPipeline(pipeline);
+    const replies = await sendBatch(this.redis, (batch) => {
+      for (let start = 0; start < requests.length; start += SCRIPT_BATCH) {
+        const parts = requests.slice(start, start + SCRIPT_BATCH).map(argsOf);
+        batch.script(name, [parts[0]![0]], [packArgs([...shared, ...parts.flat()])], true);
+      }
+    });
     return replies.flatMap((reply) => unpackReply(reply as Buffer).map(Number));
   }
 }

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
-import { execPipeline } from './scripts.js';
+import { sendBatch } from './scripts.js';
 
 /** Scheduling knobs of a tenant×queue override; unset fields inherit the tenant's. */
 export interface QueueOverride {
@@ -45,12 +45,10 @@ export class TenantStore {
   }
 
   async put(tenant: string, settings: StoredTenant): Promise<void> {
-    await execPipeline(
-      this.redis
-        .pipeline()
-        .sadd(this.keys.tenantIndex(), tenant)
-        .set(this.keys.tenantSettings(tenant), JSON.stringify(settings))
-        .publish(this.keys.settingsChanged(), tenant),
-    );
+    await sendBatch(this.redis, (batch) => {
+      batch.add(this.redis.sadd(this.keys.tenantIndex(), tenant));
+      batch.add(this.redis.set(this.keys.tenantSettings(tenant), JSON.stringify(settings)));
+      batch.add(this.redis.publish(this.keys.settingsChanged(), tenant));
+    });
   }
 }
