@@ -46,6 +46,8 @@ interface KnobSpec {
   full: number | number[];
   quick: number | number[];
   help: string;
+  /** 0 is a value (turns the step off), not a mistake. */
+  zeroTurnsOff?: true;
 }
 
 export const KNOBS: readonly KnobSpec[] = [
@@ -105,6 +107,7 @@ export const KNOBS: readonly KnobSpec[] = [
     full: 20_000,
     quick: 1_000,
     help: 'throughput, scale: an unmeasured burst per system first (0 = none)',
+    zeroTurnsOff: true,
   },
   {
     key: 'rates',
@@ -259,8 +262,10 @@ export class UsageError extends Error {
 
 function parseKnob(spec: KnobSpec, raw: string): number | number[] {
   const values = raw.split(',').map((part) => Number(part.replace(/_/g, '')));
-  if (values.length === 0 || values.some((v) => !Number.isFinite(v) || v <= 0)) {
-    throw new UsageError(`${spec.flag} needs positive number(s), got "${raw}"`);
+  const least = spec.zeroTurnsOff ? 0 : Number.MIN_VALUE;
+  if (values.length === 0 || values.some((v) => !Number.isFinite(v) || v < least)) {
+    const wanted = spec.zeroTurnsOff ? 'a number ≥ 0' : 'positive number(s)';
+    throw new UsageError(`${spec.flag} needs ${wanted}, got "${raw}"`);
   }
   if (Array.isArray(spec.full)) return values;
   if (values.length !== 1) throw new UsageError(`${spec.flag} takes one number, got "${raw}"`);
