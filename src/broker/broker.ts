@@ -395,7 +395,7 @@ export class Broker {
           'raise ROTA_PREFETCH_JOBS / ROTA_PREFETCH_BYTES if memory allows, or add brokers',
         BOUND_WARNING_EVERY_MS,
       );
-      dispatcher = new QueueDispatcher(queue, {
+      const created = new QueueDispatcher(queue, {
         store: this.store,
         limits: this.limits,
         clock: this.clock,
@@ -409,8 +409,16 @@ export class Broker {
           this.leases.deliver(session, grants, attempts, leasedAt),
         onError: (error, context) => this.logger.error({ err: error }, context),
         onHeldBack: (tenant) => this.observer.heldBack(tenant, queue),
-        onBoundReached: (use) => boundReached.warn({ queue, ...use, prefetchJobs, prefetchBytes }),
+        onBoundReached: () => boundReached.warn(boundFields),
       });
+      // Built only when the warning is logged: a blocked refill happens per fetch under the bound.
+      const boundFields = (): Record<string, unknown> => ({
+        queue,
+        ...created.prefetchUse(),
+        prefetchJobs,
+        prefetchBytes,
+      });
+      dispatcher = created;
       this.dispatchers.set(queue, dispatcher);
       this.doorbell.listen(queue).catch((error: unknown) => {
         this.logger.error({ err: error, queue }, 'could not subscribe to the doorbell');

@@ -46,8 +46,8 @@ export interface DispatcherDeps {
   onError(error: unknown, context: string): void;
   /** A tenant with work was held back by its rate limit or in-flight cap. */
   onHeldBack(tenant: string): void;
-  /** A tenant's fetch waits for room: the buffers hold what the bound allows. */
-  onBoundReached(use: PrefetchUse): void;
+  /** A tenant's fetch waits for room: the buffers hold what the bound allows (prefetchUse() says how much). */
+  onBoundReached(): void;
 }
 
 /**
@@ -420,7 +420,7 @@ export class QueueDispatcher {
     const count = Math.min(wanted, room);
     if (count === 0) {
       this.waiting.add(tenant);
-      this.deps.onBoundReached(this.prefetchUse());
+      this.deps.onBoundReached();
       return undefined;
     }
     this.fetching.add(tenant);

@@ -16,7 +16,8 @@ export class ThrottledWarning {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  warn(fields: Record<string, unknown>): void {
+  /** `fields` may be a function: called only when the warning is logged (for hot paths). */
+  warn(fields: Record<string, unknown> | (() => Record<string, unknown>)): void {
     const now = this.clock();
     if (now - this.loggedAt < this.everyMs) {
       this.leftOut += 1;
@@ -25,6 +26,7 @@ export class ThrottledWarning {
     const leftOut = this.leftOut;
     this.loggedAt = now;
     this.leftOut = 0;
-    this.logger.warn(leftOut > 0 ? { ...fields, leftOut } : fields, this.message);
+    const logged = typeof fields === 'function' ? fields() : fields;
+    this.logger.warn(leftOut > 0 ? { ...logged, leftOut } : logged, this.message);
   }
 }

@@ -29,4 +29,25 @@ describe('ThrottledWarning', () => {
       ],
     );
   });
+
+  it('builds fields given as a function only for the warnings it logs', () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    let now = 0;
+    let built = 0;
+    const warning = new ThrottledWarning(pino({}, sink), 'bound reached', 1000, () => now);
+    const fields = (): Record<string, unknown> => ({ built: ++built });
+    for (now = 0; now < 2500; now += 100) warning.warn(fields);
+    expect(built).toBe(3);
+    expect(lines.map(({ built, leftOut }) => ({ built, leftOut }))).toEqual([
+      { built: 1, leftOut: undefined },
+      { built: 2, leftOut: 9 },
+      { built: 3, leftOut: 9 },
+    ]);
+  });
 });
