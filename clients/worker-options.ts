@@ -28,8 +28,9 @@ export interface HandlerContext {
    * Stores a JSON progress value on the job (visible in getJob). Updates of one
    * tick are coalesced to the latest. Resolves once handed to the stream (at
    * once while disconnected; the latest value is sent after the reconnect).
+   * Bound to its job: it may be passed on or destructured.
    */
-  progress(value: unknown): Promise<void> | void;
+  progress: (value: unknown) => Promise<void> | void;
   /** 1 for the first attempt. */
   attempt: number;
 }

@@ -38,6 +38,7 @@ import {
   toRotaError,
 } from './errors.js';
 import { reconnectDelayMs } from './reconnect.js';
+import { JobContext } from './job-context.js';
 import { LazyAbort } from './lazy-abort.js';
 import {
   SpanKind,
@@ -49,7 +50,6 @@ import {
 import {
   compileWorkerOptions,
   type CompiledWorkerOptions,
-  type HandlerContext,
   type WorkerJob,
   type WorkerOptions,
 } from './worker-options.js';
@@ -422,13 +422,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   async #run(held: HeldLease, decodeError: unknown): Promise<void> {
     const { job, abort } = held;
-    const ctx: HandlerContext = {
-      get signal() {
-        return abort.signal;
-      },
-      attempt: job.attempt,
-      progress: (value) => this.#reportProgress(held, value),
-    };
+    const ctx = new JobContext(abort, job.attempt, (value) => this.#reportProgress(held, value));
     let ack: HeldLease['ack'];
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     // One CONSUMER span per attempt, a child of the producer's span.

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { JobAbortedError, NonRetryableError, RetryAfterError } from '../../clients/errors.js';
 import type { JobInfo, JobState } from '../../clients/job.js';
+import type { HandlerContext } from '../../clients/worker.js';
 import type { Producer } from '../../clients/producer.js';
 import { gate, useRota, waitFor } from './fixture.js';
 
@@ -114,6 +115,33 @@ describe('Worker', () => {
     expect(running.progress).toEqual({ done: 2, of: 3 });
     release.open();
     expect((await waitState(producer, 'acme', jobId, 'COMPLETED')).result).toBe('finished');
+  });
+
+  it('gives every job a context of one shape: signal from the prototype, progress usable detached', async () => {
+    const producer = rota.producer();
+    const contexts: HandlerContext[] = [];
+    const worker = rota.worker({
+      queues: ['shapes'],
+      handler: async (_job, ctx) => {
+        contexts.push(ctx);
+        const { progress, attempt, signal } = ctx;
+        await progress({ attempt });
+        return signal.aborted;
+      },
+    });
+    await worker.start();
+    const ids = await Promise.all(
+      [1, 2].map(async () => (await producer.enqueue({ tenant: 'acme', queue: 'shapes' })).jobId),
+    );
+    for (const id of ids) {
+      const job = await waitState(producer, 'acme', id, 'COMPLETED');
+      expect(job.result).toBe(false);
+      expect(job.progress).toEqual({ attempt: 1 });
+    }
+    // An own getter per job (an object literal's) gave each job a hidden class of its own.
+    const [first, second] = contexts;
+    expect(Object.getOwnPropertyDescriptor(first!, 'signal')).toBeUndefined();
+    expect(Object.getPrototypeOf(first)).toBe(Object.getPrototypeOf(second));
   });
 
   it('keeps the progress a handler reports right before it returns', async () => {
