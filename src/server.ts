@@ -79,7 +79,7 @@ export async function startBroker(
   const security = await loadSecurity(config, logger);
   const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'rota' };
   // No enableAutoPipelining: it defers single commands to the next tick while
-  // explicit pipelines go out at once, so a Progress written just before its
+  // the store's batches (sendBatch) go out at once, so a Progress written just before its
   // job's Complete reached Redis after it and was refused. Redis must see each
   // connection's commands in the order the broker issues them.
   const redis = new Redis(config.redisUrl, redisOptions);
