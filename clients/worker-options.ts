@@ -22,8 +22,12 @@ export interface WorkerJob {
 }
 
 export interface HandlerContext {
-  /** Aborts when the job is cancelled, times out, loses its lease, or close() gives up on it. `signal.reason` is a JobAbortedError. */
-  signal: AbortSignal;
+  /**
+   * Aborts when the job is cancelled, times out, loses its lease, or close()
+   * gives up on it. `signal.reason` is a JobAbortedError. Made on first use:
+   * read it from `ctx` or destructure it; a spread copy of `ctx` leaves it out.
+   */
+  readonly signal: AbortSignal;
   /**
    * Stores a JSON progress value on the job (visible in getJob). Updates of one
    * tick are coalesced to the latest. Resolves once handed to the stream (at
