@@ -104,7 +104,9 @@ export interface Batch {
 /**
  * Sends the commands `queue` adds in one socket write, as a pipeline does, and
  * resolves with their replies in order; a failed command fails the whole call
- * (the caller maps it).
+ * (the caller maps it). Unlike a pipeline, commands are written as they are
+ * added: if `queue` throws, those added before still go out, and the throw is
+ * the call's error.
  *
  * Why not ioredis's `pipeline()`: each Pipeline copies every command and
  * script method onto itself, and V8 keeps it, and what it references, through
@@ -125,6 +127,10 @@ export async function sendBatch(redis: Redis, queue: (batch: Batch) => void): Pr
   socket?.cork();
   try {
     queue(batch);
+  } catch (error) {
+    // What was queued before the throw goes out anyway: its failures must not go unobserved.
+    for (const reply of replies) reply.catch(() => undefined);
+    throw error;
   } finally {
     socket?.uncork();
   }

@@ -72,6 +72,26 @@ describe('sendBatch', () => {
     expect(await redis.get('batch:half')).toBe('sent');
   });
 
+  it('leaves no unobserved rejection behind when queueing throws after a failing command', async () => {
+    const unobserved: unknown[] = [];
+    const record = (reason: unknown): void => void unobserved.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      await redis.set('batch:text-2', 'not a number');
+      await expect(
+        sendBatch(redis, (batch) => {
+          batch.add(redis.incr('batch:text-2'));
+          throw new Error('bad argument');
+        }),
+      ).rejects.toThrow('bad argument');
+      await redis.ping(); // the INCR has been answered (with its error) by now
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unobserved).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
   it('sends a batch queued before the connection is ready once it is', async () => {
     const late = new Redis(server.url, { lazyConnect: true });
     try {
