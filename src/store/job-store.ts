@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { GROUP, Keys } from './keys.js';
 import { packArgs, unpackReply } from './cmsgpack.js';
-import { queuePacked, type PackedGroup } from './packed.js';
+import { sendPacked, type PackedGroup } from './packed.js';
 import { defineScripts, runScript, sendBatch, type Batch, type ScriptArg } from './scripts.js';
 import type {
   AckOutcome,
@@ -128,33 +128,35 @@ export class JobStore {
       });
     }
     const shared = [now, this.options.idempotencyRetentionMs, this.options.consumer, PROMOTE_LIMIT];
-    let calls: number[][] = [];
-    const replies = (
-      await sendBatch(this.redis, (batch) => {
+    const replies = await sendPacked(
+      this.redis,
+      'enqueue',
+      shared,
+      tenantQueues,
+      (index, args) => {
+        const job = jobs[index]!;
+        args.push(
+          job.id,
+          job.idempotencyKey,
+          job.runAt,
+          job.priority,
+          job.payload,
+          job.maxAttempts,
+          job.backoffInitialMs,
+          job.backoffMaxMs,
+          job.timeoutMs,
+          encodeHeaders(job.headers),
+          job.createdAt,
+        );
+      },
+      (batch) => {
         for (const [queue, tenants] of tenantsByQueue) this.indexTenants(batch, queue, tenants);
-        calls = queuePacked(batch, 'enqueue', shared, tenantQueues, (index, args) => {
-          const job = jobs[index]!;
-          args.push(
-            job.id,
-            job.idempotencyKey,
-            job.runAt,
-            job.priority,
-            job.payload,
-            job.maxAttempts,
-            job.backoffInitialMs,
-            job.backoffMaxMs,
-            job.timeoutMs,
-            encodeHeaders(job.headers),
-            job.createdAt,
-          );
-        });
-      })
-    ).slice(2 * tenantsByQueue.size);
+      },
+    );
     const outcomes = new Array<EnqueueOutcome>(jobs.length);
     const claimed = new Map<FetchRequest, FetchResult | Error>();
-    replies.forEach((reply, call) => {
-      const values = unpackReply(reply as Buffer);
-      calls[call]!.forEach((index, k) => {
+    replies.forEach(({ items, values }, call) => {
+      items.forEach((index, k) => {
         const code = Number(values[2 * k]);
         const value = values[2 * k + 1]!;
         outcomes[index] =
@@ -164,7 +166,7 @@ export class JobStore {
               ? { kind: 'duplicate', jobId: value.toString() }
               : { kind: 'full', queued: Number(value) };
       });
-      let i = 2 * calls[call]!.length;
+      let i = 2 * items.length;
       for (const { request, indexes, queue } of claims[call] ?? []) {
         if (Number(values[i]) === CLAIM_FAILED) {
           claimed.set(request, new Error(`claiming new jobs: ${String(values[i + 1])}`));
@@ -231,20 +233,17 @@ export class JobStore {
       return { routingKey: jobBase, header: [jobBase], items: indexes };
     });
     const shared = [now, this.options.consumer];
-    let calls: number[][] = [];
-    const replies = await sendBatch(this.redis, (batch) => {
-      calls = queuePacked(batch, 'lease', shared, groups, (index, args) => {
-        const { job, token } = grants[index]!;
-        args.push(job.id, job.entry, token, job.attempts + 1);
-      });
+    const replies = await sendPacked(this.redis, 'lease', shared, groups, (index, args) => {
+      const { job, token } = grants[index]!;
+      args.push(job.id, job.entry, token, job.attempts + 1);
     });
     const attempts = new Array<number>(grants.length).fill(0);
-    replies.forEach((reply, call) => {
-      unpackReply(reply as Buffer).forEach((leased, k) => {
-        const index = calls[call]![k]!;
+    for (const { items, values } of replies) {
+      values.forEach((leased, k) => {
+        const index = items[k]!;
         if (Number(leased) === 1) attempts[index] = grants[index]!.job.attempts + 1;
       });
-    });
+    }
     return attempts;
   }
 
@@ -270,19 +269,14 @@ export class JobStore {
       };
     });
     const shared = [now, this.options.completedRetentionMs, this.options.consumer];
-    let calls: number[][] = [];
-    const replies = await sendBatch(this.redis, (batch) => {
-      calls = queuePacked(batch, 'complete', shared, groups, (index, args) => {
-        const ack = acks[index]!;
-        args.push(ack.jobId, ack.queue, ack.token, ack.result, ack.entry, ack.priority);
-      });
+    const replies = await sendPacked(this.redis, 'complete', shared, groups, (index, args) => {
+      const ack = acks[index]!;
+      args.push(ack.jobId, ack.queue, ack.token, ack.result, ack.entry, ack.priority);
     });
     const outcomes = new Array<AckOutcome>(acks.length);
-    replies.forEach((reply, call) => {
-      unpackReply(reply as Buffer).forEach(
-        (code, k) => (outcomes[calls[call]![k]!] = ACK_OUTCOMES[Number(code)] ?? 'unknown'),
-      );
-    });
+    for (const { items, values } of replies) {
+      values.forEach((code, k) => (outcomes[items[k]!] = ACK_OUTCOMES[Number(code)] ?? 'unknown'));
+    }
     return outcomes;
   }
 
@@ -440,17 +434,13 @@ export class JobStore {
         header: [],
         items: [index],
       }));
-      let calls: number[][] = [];
-      const replies = await sendBatch(this.redis, (batch) => {
-        calls = queuePacked(batch, 'reclaim', shared, groups, (index, args) => {
-          const base = this.keys.queueBase(tenants[index]!, queue);
-          args.push(base, this.keys.jobBase(tenants[index]!));
-        });
+      const replies = await sendPacked(this.redis, 'reclaim', shared, groups, (index, args) => {
+        args.push(this.keys.queueBase(tenants[index]!, queue), this.keys.jobBase(tenants[index]!));
       });
       const skipped: number[] = [];
-      replies.forEach((reply, call) => {
-        const values = unpackReply(reply as Buffer).map(Number);
-        calls[call]!.forEach((index, k) => {
+      for (const reply of replies) {
+        const values = reply.values.map(Number);
+        reply.items.forEach((index, k) => {
           const [requeued = 0, retrying = 0, dead = 0, nextRunAt = -1, unread = 0, pending = 0] =
             values.slice(6 * k, 6 * k + 6);
           if (requeued < 0) {
@@ -466,7 +456,7 @@ export class JobStore {
             pending,
           };
         });
-      });
+      }
       left = skipped;
     }
     return outcomes;
@@ -505,17 +495,14 @@ export class JobStore {
       header: [],
       items: [index],
     }));
-    let calls: number[][] = [];
-    const replies = await sendBatch(this.redis, (batch) => {
-      calls = queuePacked(batch, 'stats', [], groups, (index, args) => {
-        const { tenant, queue } = pairs[index]!;
-        args.push(this.keys.queueBase(tenant, queue));
-      });
+    const replies = await sendPacked(this.redis, 'stats', [], groups, (index, args) => {
+      const { tenant, queue } = pairs[index]!;
+      args.push(this.keys.queueBase(tenant, queue));
     });
     const depths = new Array<QueueDepth>(pairs.length);
-    replies.forEach((reply, call) => {
-      const values = unpackReply(reply as Buffer).map(Number);
-      calls[call]!.forEach((index, k) => {
+    for (const reply of replies) {
+      const values = reply.values.map(Number);
+      reply.items.forEach((index, k) => {
         const [waiting = 0, leased = 0, delayed = 0, dead = 0, oldest = -1] = values.slice(
           5 * k,
           5 * k + 5,
@@ -529,7 +516,7 @@ export class JobStore {
           oldestWaitingAt: oldest >= 0 ? oldest : undefined,
         };
       });
-    });
+    }
     return depths;
   }
 

@@ -1,5 +1,6 @@
-import { packArgs } from './cmsgpack.js';
-import type { Batch, ScriptArg, ScriptName } from './scripts.js';
+import type { Redis } from 'ioredis';
+import { packArgs, unpackReply } from './cmsgpack.js';
+import { sendBatch, type Batch, type ScriptArg, type ScriptName } from './scripts.js';
 
 /** Most jobs (or buckets, caps) in one script call: bounds the time Redis spends in one script. */
 export const SCRIPT_BATCH = 200;
@@ -35,7 +36,7 @@ export interface PackedGroup {
  * only; what a call spans is several tenants' slots, which a single Redis runs
  * as one script. A Redis Cluster mode would split the groups by hash slot.
  */
-export function queuePacked(
+function queuePacked(
   batch: Batch,
   name: ScriptName,
   shared: readonly ScriptArg[],
@@ -71,4 +72,32 @@ export function queuePacked(
   }
   flush();
   return calls;
+}
+
+/** One packed call's answer: its reply list, and the caller's indexes of its items in argument order. */
+export interface PackedReply {
+  readonly items: readonly number[];
+  readonly values: Array<number | Buffer>;
+}
+
+/**
+ * Sends the packed calls (see queuePacked) in one write, after the commands
+ * `alongside` queues (their replies are not returned), and answers each call.
+ */
+export async function sendPacked(
+  redis: Redis,
+  name: ScriptName,
+  shared: readonly ScriptArg[],
+  groups: Iterable<PackedGroup>,
+  itemArgs: (index: number, args: ScriptArg[]) => void,
+  alongside?: (batch: Batch) => void,
+): Promise<PackedReply[]> {
+  let calls: number[][] = [];
+  const replies = await sendBatch(redis, (batch) => {
+    alongside?.(batch);
+    calls = queuePacked(batch, name, shared, groups, itemArgs);
+  });
+  return replies
+    .slice(replies.length - calls.length)
+    .map((reply, call) => ({ items: calls[call]!, values: unpackReply(reply as Buffer) }));
 }
