@@ -560,8 +560,9 @@ export class QueueDispatcher {
 
   /**
    * Nothing at all left for the tenant: drop it from the ring and from the Redis
-   * index, then look once more, because an Enqueue may have marked it active
-   * just before our removal. Its doorbell also puts it back.
+   * index. The store keeps it in the index if a job was stored since the fetch
+   * (JobStore.retire), and then it is followed again; new work after that
+   * comes with its doorbell or enqueue (noteWork).
    */
   private retire(tenant: string): void {
     this.scheduler.remove(tenant);
@@ -570,9 +571,15 @@ export class QueueDispatcher {
     this.jobSize.delete(tenant);
     if (this.retired.has(tenant)) return;
     this.retired.add(tenant);
-    this.deps.store.markInactive(this.queue, tenant).then(
-      () => this.refill(tenant),
-      (error: unknown) => this.deps.onError(error, `retiring tenant ${tenant} of ${this.queue}`),
+    this.deps.store.retire(this.queue, tenant).then(
+      (retired) => {
+        if (!retired && this.retired.delete(tenant)) this.refill(tenant);
+      },
+      (error: unknown) => {
+        // Out of the index or not, a tenant that may have work is put back (again).
+        this.deps.onError(error, `retiring tenant ${tenant} of ${this.queue}`);
+        this.noteWork(tenant);
+      },
     );
   }
 

@@ -149,8 +149,13 @@ export class JobStore {
           job.createdAt,
         );
       },
-      (batch) => {
-        for (const [queue, tenants] of tenantsByQueue) this.indexTenants(batch, queue, tenants);
+      {
+        before: (batch) => {
+          for (const [queue, tenants] of tenantsByQueue) this.indexTenants(batch, queue, tenants);
+        },
+        after: (batch) => {
+          for (const [queue, tenants] of tenantsByQueue) this.reindexTenants(batch, queue, tenants);
+        },
       },
     );
     const outcomes = new Array<EnqueueOutcome>(jobs.length);
@@ -396,13 +401,15 @@ export class JobStore {
     jobIds: readonly string[],
     limitWhenAll: number,
   ): Promise<{ replayed: number; notFound: string[] }> {
-    await this.markActive(queue, tenant);
-    const reply = (await runScript(
-      this.redis,
-      'replay',
-      [this.keys.dead(tenant, queue)],
-      [this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), limitWhenAll, ...jobIds],
-    )) as [number, ...string[]];
+    const [, , reply] = (await sendBatch(this.redis, (batch) => {
+      this.indexTenants(batch, queue, [tenant]);
+      batch.script(
+        'replay',
+        [this.keys.dead(tenant, queue)],
+        [this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), limitWhenAll, ...jobIds],
+      );
+      this.reindexTenants(batch, queue, [tenant]);
+    })) as [unknown, unknown, [number, ...string[]]];
     const [replayed, ...notFound] = reply;
     return { replayed: Number(replayed), notFound: notFound.map(String) };
   }
@@ -554,14 +561,45 @@ export class JobStore {
     await sendBatch(this.redis, (batch) => this.indexTenants(batch, queue, [tenant]));
   }
 
-  /** Marks tenants as having work in a queue, and the queue as known (two commands). */
+  /**
+   * Marks tenants as having work in a queue, and the queue as known (two
+   * commands). A write that stores jobs does it on both sides of its script:
+   * before, so a write cut short by a crash leaves no job outside the index;
+   * after (reindexTenants), because a retirement (see retire) between the
+   * first mark and the script would take the tenant out as its jobs go in.
+   */
   private indexTenants(batch: Batch, queue: string, tenants: readonly string[]): void {
-    batch.add(this.redis.sadd(this.keys.activeTenants(queue), ...tenants));
+    this.reindexTenants(batch, queue, tenants);
     batch.add(this.redis.sadd(this.keys.queues(), queue));
   }
 
-  async markInactive(queue: string, tenant: string): Promise<void> {
-    await this.redis.srem(this.keys.activeTenants(queue), tenant);
+  private reindexTenants(batch: Batch, queue: string, tenants: readonly string[]): void {
+    batch.add(this.redis.sadd(this.keys.activeTenants(queue), ...tenants));
+  }
+
+  /**
+   * Takes a tenant out of the queue's index of tenants with work when it has
+   * none: removes it, then reads its depth (both sent at once, so Redis runs
+   * them in that order), and puts it back if any job is there. Returns whether
+   * it stays out.
+   *
+   * Why not a plain SREM after a fetch found nothing: a job stored between that
+   * fetch and the SREM (through any broker: its enqueue's SADD ran before the
+   * SREM) and read into a broker's pending list was left out of the index. The
+   * recovery sweep reads only the index, so had that broker died, the job
+   * waited for its tenant's next enqueue. Read after the SREM, the depth sees
+   * every job stored before it; a write that stores jobs after it marks the
+   * tenant again after its script (see indexTenants). Two commands, not one
+   * script: the index lies outside the tenant's hash slot (see keys.ts).
+   */
+  async retire(queue: string, tenant: string): Promise<boolean> {
+    const [, [depth]] = await Promise.all([
+      this.redis.srem(this.keys.activeTenants(queue), tenant),
+      this.depths([{ tenant, queue }]),
+    ]);
+    if (depth!.waiting + depth!.leased + depth!.delayed === 0) return true;
+    await this.markActive(queue, tenant);
+    return false;
   }
 
   /** Every tenant marked as having work in the queue. */

@@ -80,24 +80,30 @@ export interface PackedReply {
   readonly values: Array<number | Buffer>;
 }
 
-/**
- * Sends the packed calls (see queuePacked) in one write, after the commands
- * `alongside` queues (their replies are not returned), and answers each call.
- */
+/** Commands sent in the same write as the packed calls, before and after them; their replies are not returned. */
+export interface AlongsidePacked {
+  before?(batch: Batch): void;
+  after?(batch: Batch): void;
+}
+
+/** Sends the packed calls (see queuePacked) in one write, with `alongside`'s commands, and answers each call. */
 export async function sendPacked(
   redis: Redis,
   name: ScriptName,
   shared: readonly ScriptArg[],
   groups: Iterable<PackedGroup>,
   itemArgs: (index: number, args: ScriptArg[]) => void,
-  alongside?: (batch: Batch) => void,
+  alongside: AlongsidePacked = {},
 ): Promise<PackedReply[]> {
   let calls: number[][] = [];
+  let first = 0;
   const replies = await sendBatch(redis, (batch) => {
-    alongside?.(batch);
+    alongside.before?.(batch);
+    first = batch.size;
     calls = queuePacked(batch, name, shared, groups, itemArgs);
+    alongside.after?.(batch);
   });
   return replies
-    .slice(replies.length - calls.length)
+    .slice(first, first + calls.length)
     .map((reply, call) => ({ items: calls[call]!, values: unpackReply(reply as Buffer) }));
 }

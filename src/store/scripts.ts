@@ -99,6 +99,8 @@ export interface Batch {
   ): void;
   /** The reply of any other command, sent on the same connection inside the batch's callback. */
   add(reply: Promise<unknown>): void;
+  /** How many commands are queued so far (the index of the next one's reply). */
+  readonly size: number;
 }
 
 /**
@@ -121,6 +123,9 @@ export async function sendBatch(redis: Redis, queue: (batch: Batch) => void): Pr
     script: (name, keys, args, buffers = false) =>
       replies.push(runScript(redis, name, keys, args, buffers)),
     add: (reply) => replies.push(reply),
+    get size() {
+      return replies.length;
+    },
   };
   // Not yet connected, ioredis queues the commands and writes them together anyway.
   const socket = redis.status === 'ready' ? redis.stream : undefined;

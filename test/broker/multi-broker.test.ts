@@ -1,6 +1,13 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/harness.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import {
+  call,
+  eventually,
+  rawClients,
+  startTestBroker,
+  type TestBroker,
+} from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 
 // Two brokers on one Redis and one key prefix: A (the harness's) and B.
@@ -54,6 +61,44 @@ describe('several brokers on one Redis', () => {
     onB.complete(lease!);
     const job = await h.waitState('acme', job_id, 'COMPLETED');
     expect(job.attempts).toBe(1);
+  });
+
+  it('keeps in the index a tenant whose job another broker took while this one retired it', async () => {
+    // The job reaches C between A's fetch that found the tenant empty and A's
+    // retirement of it; then C dies holding it. Only a tenant in the index is
+    // swept, so A gets the job back only if the index still names its tenant.
+    const c = await startTestBroker({ ...h.broker.config, redisUrl: h.redis.url });
+    const holder = await RawWorker.connect(c.address, { queues: ['reindex'], capacity: 1 });
+    workers.push(holder);
+    const heir = await h.worker({ queues: ['reindex'], capacity: 1 });
+    const redis = new Redis(h.redis.url);
+    const store = h.broker.broker.store;
+    const fetch = store.fetch.bind(store);
+    let jobId: string | undefined;
+    store.fetch = async (queue, wants, now) => {
+      const results = await fetch(queue, wants, now);
+      const late = wants.findIndex((want) => want.tenant === 'late');
+      if (queue === 'reindex' && late >= 0 && results[late]!.idle && jobId === undefined) {
+        const clients = rawClients(c.address);
+        const enqueue = clients.broker.Enqueue.bind(clients.broker);
+        jobId = (await call(enqueue, { tenant: 'late', queue: 'reindex' })).job_id;
+        clients.close();
+        expect((await holder.take(1))[0]!.job_id).toBe(jobId);
+      }
+      return results;
+    };
+    try {
+      // In the index with nothing: A's sweep fetches the tenant once and retires it.
+      await redis.sadd(store.keys.activeTenants('reindex'), 'late');
+      await eventually(() => jobId);
+      await c.kill();
+      holder.drop();
+      const [lease] = await heir.take(1, 15_000);
+      expect([lease!.job_id, lease!.attempt]).toEqual([jobId, 2]);
+    } finally {
+      store.fetch = fetch;
+      redis.disconnect();
+    }
   });
 
   it("takes over a dead broker's leases and prefetched jobs", async () => {

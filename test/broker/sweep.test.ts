@@ -1,8 +1,7 @@
-import { once } from 'node:events';
-import { connect } from 'node:net';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/harness.js';
+import { monitor } from '../helpers/monitor.js';
 
 const h = useBroker();
 
@@ -27,37 +26,6 @@ async function queueWideThenMonitor(
     if (entry !== undefined) log.push(entry);
   });
   return { tenants, log, stop };
-}
-
-/**
- * MONITOR over a plain socket: each line's quoted arguments go to `onCommand`.
- * Not ioredis's monitor(): lines still in flight when it disconnected reached
- * its command queue as replies ("Command queue state error", uncaught, one
- * per line), which failed a later test of this file.
- */
-async function monitor(port: number, onCommand: (args: string[]) => void): Promise<() => void> {
-  const socket = connect(port, '127.0.0.1');
-  socket.setEncoding('utf8');
-  await once(socket, 'connect');
-  let started = false;
-  let pending = '';
-  const ready = new Promise<void>((resolve) => {
-    socket.on('data', (chunk: string) => {
-      const lines = (pending + chunk).split('\r\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        if (!started && line === '+OK') {
-          started = true;
-          resolve();
-        } else if (line.startsWith('+')) {
-          onCommand([...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map(([, arg]) => arg!));
-        }
-      }
-    });
-  });
-  socket.write('MONITOR\r\n');
-  await ready;
-  return () => socket.destroy();
 }
 
 describe('recovery sweep', () => {

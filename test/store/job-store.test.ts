@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { JobStore } from '../../src/store/job-store.js';
 import type { FetchRequest, FetchResult, NewJob } from '../../src/store/types.js';
+import { monitor } from '../helpers/monitor.js';
 import { newJob } from '../helpers/new-job.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -136,6 +137,75 @@ describe('JobStore', () => {
         dead: 0,
       });
     });
+  });
+
+  it('retires a tenant from the index only while it has no job at all', async () => {
+    const index = store.keys.activeTenants('q');
+    const indexed = async (tenant: string): Promise<boolean> =>
+      (await redis.sismember(index, tenant)) === 1;
+    await store.enqueue([job('done', { tenant: 'idle' })], () => 0, now);
+    const [fetched] = await store.fetch(
+      'q',
+      [{ tenant: 'idle', count: 4, leaseTokens: ['x'] }],
+      now,
+    );
+    const { id, entry, priority } = fetched!.jobs[0]!;
+    const ack = { tenant: 'idle', queue: 'q', jobId: id, token: 'x', result: Buffer.alloc(0) };
+    await store.complete([{ ...ack, entry, priority }], now);
+    expect(await store.retire('q', 'idle')).toBe(true);
+    expect(await indexed('idle')).toBe(false);
+
+    // A job read into some broker's pending list (the race a plain SREM lost),
+    // one waiting, one delayed: each keeps its tenant in the index.
+    await store.enqueue([job('held', { tenant: 'held' })], () => 0, now);
+    await storeOf(redis, 'broker-b').fetch('q', [{ tenant: 'held', count: 4 }], now);
+    await store.enqueue([job('waiting', { tenant: 'waiting' })], () => 0, now);
+    await store.enqueue([job('later', { tenant: 'later', runAt: now + 60_000 })], () => 0, now);
+    for (const tenant of ['held', 'waiting', 'later']) {
+      await redis.srem(index, tenant); // as if retired by a broker that had just found nothing
+      expect(await store.retire('q', tenant)).toBe(false);
+      expect(await indexed(tenant)).toBe(true);
+    }
+  });
+
+  it('marks the tenant in the index before and after the enqueue and replay scripts', async () => {
+    // Before: a write cut short leaves no job unindexed. After: a retirement
+    // that ran between the first mark and the script is undone.
+    const index = store.keys.activeTenants('q');
+    const log: string[] = [];
+    let pings = 0;
+    let sawPings: () => void = () => undefined;
+    const seen = new Promise<void>((resolve) => (sawPings = resolve));
+    const stop = await monitor(server.port, ([command = '', key]) => {
+      if (/^eval(sha)?$/i.test(command)) log.push('script');
+      else if (/^sadd$/i.test(command) && key === index) log.push('index');
+      else if (/^ping$/i.test(command)) {
+        log.push('|');
+        if (++pings === 3) sawPings();
+      }
+    });
+    await store.enqueue([job('a', { tenant: 'marked', maxAttempts: 1 })], () => 0, now);
+    const [fetched] = await store.fetch(
+      'q',
+      [{ tenant: 'marked', count: 1, leaseTokens: ['x'] }],
+      now,
+    );
+    const { id } = fetched!.jobs[0]!;
+    const failure = { tenant: 'marked', queue: 'q', jobId: id, token: 'x', message: 'no' };
+    await store.fail([{ ...failure, retryable: false, retryAfterMs: 0 }], now);
+    await redis.ping();
+    expect(await store.replayDead('marked', 'q', [id], 10)).toEqual({ replayed: 1, notFound: [] });
+    await redis.ping();
+    await store.enqueue([job('b', { tenant: 'marked' })], () => 0, now);
+    await redis.ping();
+    await seen;
+    stop();
+    const [, replay, enqueue] = log
+      .join(' ')
+      .split('|')
+      .map((part) => part.trim());
+    expect(replay).toBe('index script index');
+    expect(enqueue).toBe('index script index');
   });
 
   it('renews 200,000 held entries of one stream (in XCLAIM calls of 1,000)', async () => {
