@@ -401,15 +401,18 @@ export class JobStore {
     jobIds: readonly string[],
     limitWhenAll: number,
   ): Promise<{ replayed: number; notFound: string[] }> {
-    const [, , reply] = (await sendBatch(this.redis, (batch) => {
-      this.indexTenants(batch, queue, [tenant]);
+    // Marked first, on its own: a full Redis refuses the SADD, and so nothing
+    // is replayed. The script would not be refused (its first write, a ZREM,
+    // adds no memory, and Redis then lets the rest of it write).
+    await this.markActive(queue, tenant);
+    const [reply] = (await sendBatch(this.redis, (batch) => {
       batch.script(
         'replay',
         [this.keys.dead(tenant, queue)],
         [this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), limitWhenAll, ...jobIds],
       );
       this.reindexTenants(batch, queue, [tenant]);
-    })) as [unknown, unknown, [number, ...string[]]];
+    })) as [[number, ...string[]]];
     const [replayed, ...notFound] = reply;
     return { replayed: Number(replayed), notFound: notFound.map(String) };
   }

@@ -36,21 +36,32 @@ describe('Redis out of memory', () => {
     const waiting = ids.filter((id) => id !== first!.job_id && id !== second!.job_id);
     expect(waiting).toHaveLength(2);
 
+    // A dead job, which a replay while full must leave where it is.
+    const burier = await h.worker({ queues: ['oom-dead'], capacity: 1 });
+    const dead = await h.enqueue({ tenant: 'acme', queue: 'oom-dead', max_attempts: 1 });
+    burier.fail((await burier.take(1))[0]!, 'no', false);
+    await h.waitState('acme', dead.job_id, 'DEAD');
+
     await fillRedis();
     try {
-      for (const attempt of [
+      // Each settles into its error at once: one answered before the loop reached it is not an unhandled rejection.
+      const attempts = [
         h.enqueue({ tenant: 'acme', queue: 'oom' }),
         h.enqueueBatch([{ tenant: 'acme', queue: 'oom' }]),
-        h.replay({ tenant: 'acme', queue: 'oom', all: true }),
+        h.replay({ tenant: 'acme', queue: 'oom-dead', all: true }),
         h.setTenant({ tenant: 'acme', max_queued: 500 }),
-      ]) {
-        const refused = (await attempt.then(
+      ].map((attempt) =>
+        attempt.then(
           () => undefined,
           (e: unknown) => e,
-        )) as ServiceError;
+        ),
+      );
+      for (const attempt of attempts) {
+        const refused = (await attempt) as ServiceError;
         expect(refused.code).toBe(status.RESOURCE_EXHAUSTED);
         expect(refused.details).toMatch(/^Redis is out of memory .*nothing was stored.*maxmemory/);
       }
+      expect((await h.getJob('acme', dead.job_id)).state).toBe('DEAD');
 
       // Still out of memory: progress is not stored (best effort, nothing breaks),
       // and a cancel, a completion and a retried failure all land.
