@@ -1,4 +1,4 @@
-import { FairScheduler, type Clock, type TenantLimits } from '../scheduler/index.js';
+import { FairScheduler, WeightedLine, type Clock, type TenantLimits } from '../scheduler/index.js';
 import type { JobStore } from '../store/job-store.js';
 import type { PrefetchUse } from '../telemetry/metrics.js';
 import type { FetchedJob, FetchRequest, FetchResult } from '../store/types.js';
@@ -60,8 +60,8 @@ export interface DispatcherDeps {
  * floors add up past the budget (10,000 tenants buffered 37,300 jobs; 1,000
  * tenants with 256 KiB jobs 256 MiB against a budget of 64 MiB). So the
  * PrefetchBound holds as a hard bound: a fetch that would take the buffers
- * past it waits, its tenant in a line that is served first come, first
- * served as dispatches make room.
+ * past it waits, its tenant in a line that is served in weighted turns
+ * (WeightedLine) as dispatches make room.
  */
 const PREFETCH_MAX = 512;
 const PREFETCH_MIN = 4;
@@ -124,8 +124,8 @@ export class QueueDispatcher {
   /** What the buffers hold, and what the fetches in flight are expected to add. */
   private readonly held = { jobs: 0, bytes: 0 };
   private readonly expected = { jobs: 0, bytes: 0 };
-  /** Tenants whose fetch waits for room under the bound, first come first served. */
-  private readonly waiting = new Set<string>();
+  /** Tenants whose fetch waits for room under the bound, in weighted turns. */
+  private readonly waiting = new WeightedLine();
   /**
    * Tenants with work that no session here takes (no session at all, or only
    * dedicated ones for other tenants): not fetched, so their jobs hold no
@@ -335,20 +335,27 @@ export class QueueDispatcher {
     }
   }
 
-  /** How many jobs of the tenant to keep buffered: its share of the count and byte budgets. */
+  /**
+   * How many jobs of the tenant to keep buffered: its share of the count and
+   * byte budgets, by weight. Why by weight: when the budgets are tight (many
+   * tenants, big jobs) a tenant's buffer is all the DRR sees of its backlog; a
+   * tenant of weight 4 with one job buffered was dispatched as often as one of
+   * weight 1 with one.
+   */
   private prefetchTarget(tenant: string): number {
     const tenants = Math.max(1, this.buffers.size);
+    const weight = this.deps.limits.weight(tenant, this.queue);
     const count = Math.max(
       PREFETCH_MIN,
       Math.min(
         PREFETCH_MAX,
-        Math.floor(PREFETCH_BUDGET / tenants),
+        Math.floor((PREFETCH_BUDGET * weight) / tenants),
         Math.ceil(this.deps.limits.rate(tenant, this.queue) * PREFETCH_RATE_SECONDS),
       ),
     );
     const size = this.jobSize.get(tenant);
     if (size === undefined) return PREFETCH_MIN; // a first, small fetch learns the job size
-    const share = Math.floor(this.deps.prefetch.bytes / tenants / Math.max(1, size));
+    const share = Math.floor((this.deps.prefetch.bytes * weight) / tenants / Math.max(1, size));
     return Math.max(1, Math.min(count, share));
   }
 
@@ -377,11 +384,11 @@ export class QueueDispatcher {
     return this.jobSize.get(tenant) ?? this.queueJobSize ?? this.deps.prefetch.maxJobBytes;
   }
 
-  /** Starts the fetches of waiting tenants, in order, while the bound has room. */
+  /** Starts the fetches of waiting tenants, in their turns, while the bound has room. */
   private admitWaiting(): void {
-    for (const tenant of this.waiting) {
+    for (let tenant = this.waiting.peek(); tenant !== undefined; tenant = this.waiting.peek()) {
       if (this.room(this.expectedSize(tenant)) === 0) return;
-      this.waiting.delete(tenant);
+      this.waiting.shift();
       this.refill(tenant, false, true);
     }
   }
@@ -424,6 +431,7 @@ export class QueueDispatcher {
       return undefined;
     }
     this.fetching.add(tenant);
+    if (admitted) this.waiting.charge(tenant, count, this.deps.limits.weight(tenant, this.queue));
     const expectedBytes = count * size;
     this.expected.jobs += count;
     this.expected.bytes += expectedBytes;
@@ -550,8 +558,12 @@ export class QueueDispatcher {
       this.scheduler.setAvailable(tenant, 0);
     }
     if (this.refetch.delete(tenant)) this.refill(tenant);
-    else if (result.leased > 0 && !this.drained.has(tenant)) {
-      // The jobs a dispatch takes from the buffer start its refills; those leased here did not.
+    else if (result.jobs.length > 0 && !this.drained.has(tenant)) {
+      // Still low after a full answer: jobs leased at once (the jobs a dispatch
+      // takes from the buffer start its refills; these did not), or a fetch the
+      // bound's room cut short. Under the bound, that puts the tenant back in
+      // line while its jobs wait in the buffer, so one of weight w is there to
+      // take w turns to another's one (see WeightedLine).
       if (current.length <= this.prefetchTarget(tenant) / 2) this.refill(tenant);
     }
     // Fewer or smaller jobs than expected (or some leased at once) leave room.
@@ -569,6 +581,7 @@ export class QueueDispatcher {
     this.buffers.delete(tenant);
     this.drained.delete(tenant);
     this.jobSize.delete(tenant);
+    this.waiting.forget(tenant);
     if (this.retired.has(tenant)) return;
     this.retired.add(tenant);
     this.deps.store.retire(this.queue, tenant).then(

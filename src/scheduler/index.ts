@@ -11,3 +11,4 @@ export { SharedTokens, tokensWanted, type TokenRequest } from './shared-tokens.j
 export { TenantLimits, type SharedLimits } from './tenant-limits.js';
 export { SharedSlots, RENEW_MS, HOLDING_TTL_MS, type SlotRequest } from './shared-slots.js';
 export { FairScheduler, type FairSchedulerOptions, type TenantState } from './fair-scheduler.js';
+export { WeightedLine } from './weighted-line.js';

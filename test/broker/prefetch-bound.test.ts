@@ -155,6 +155,34 @@ describe('prefetch bound', () => {
     for (const count of served.values()) expect(count).toBeGreaterThanOrEqual(5);
   });
 
+  it('weighs the turns in line as the scheduler weighs dispatches', async () => {
+    const queue = 'weighed';
+    const light = Array.from({ length: 6 }, (_, i) => `light${i}`);
+    await h.setTenant({ tenant: 'heavy', weight: 4 });
+    const worker = await h.worker({ queues: [queue], capacity: 1 });
+    // The job bound holds 10 for 7 tenants, so the line decides who is served.
+    await h.enqueueBatch(
+      ['heavy', ...light].flatMap((tenant) =>
+        Array.from({ length: 40 }, () => ({ tenant, queue, payload: Buffer.alloc(BIG / 4) })),
+      ),
+    );
+    const completer = autoComplete(worker);
+    try {
+      await eventually(() => (completer.order.length >= 110 ? true : undefined), {
+        timeoutMs: 30_000,
+      });
+    } finally {
+      completer.stop();
+    }
+    // Weights 4 : 1 × 6 give heavy 40 of 100 dispatches. First come, first
+    // served it came back to the end of the line after each job: about 14.
+    const window = completer.order.slice(10, 110);
+    const heavy = window.filter((tenant) => tenant === 'heavy').length;
+    expect(heavy).toBeGreaterThanOrEqual(30);
+    for (const tenant of light)
+      expect(window.filter((t) => t === tenant).length).toBeGreaterThan(4);
+  });
+
   it('gives back the room of fetches that failed', async () => {
     // Fetches fail while the tenants' level indexes are not sorted sets (the
     // fetch script's ZREVRANGE gets WRONGTYPE) and are retried once a second.
