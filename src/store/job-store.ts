@@ -582,9 +582,9 @@ export class JobStore {
 
   /**
    * Takes a tenant out of the queue's index of tenants with work when it has
-   * none: removes it, then reads its depth (both sent at once, so Redis runs
-   * them in that order), and puts it back if any job is there. Returns whether
-   * it stays out.
+   * none: removes it, then reads its depth (sent on one connection without
+   * waiting in between, so Redis runs them in that order), and puts it back if
+   * any job is there. Returns whether it stays out.
    *
    * Why not a plain SREM after a fetch found nothing: a job stored between that
    * fetch and the SREM (through any broker: its enqueue's SADD ran before the
