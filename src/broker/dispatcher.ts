@@ -468,7 +468,8 @@ export class QueueDispatcher {
     return { session, tokens: Array.from({ length: count }, () => newLeaseToken()) };
   }
 
-  private sessionWithRoomFor(tenant: string): Session | undefined {
+  /** A session of this queue that takes the tenant and has a free slot now. */
+  sessionWithRoomFor(tenant: string): Session | undefined {
     for (const session of this.sessions) {
       if (session.free > 0 && session.accepts(tenant)) return session;
     }

@@ -61,6 +61,29 @@ describe('leases', () => {
     await h.waitState('acme', b.job_id, 'COMPLETED');
   });
 
+  it('hands a lease written for a worker that left before it was sent to another, as it is', async () => {
+    const leaving = await h.worker({ queues: ['hand-on'], capacity: 1 });
+    const staying = await h.worker({ queues: ['hand-on'], capacity: 1 });
+    const redis = new Redis(h.redis.url);
+    try {
+      // Redis holds writes for a moment: the enqueue's claim leases the job for
+      // the first worker (its slot is found first) while that worker goes away.
+      await redis.call('CLIENT', 'PAUSE', '400', 'WRITE');
+      const enqueued = h.enqueue({ tenant: 'acme', queue: 'hand-on', max_attempts: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      leaving.drop();
+      const { job_id } = await enqueued;
+      // Left to expire with the first worker's leases, it would have used up
+      // its only attempt and gone to the dead letters without having run.
+      const [lease] = await staying.take(1);
+      expect([lease!.job_id, lease!.attempt]).toEqual([job_id, 1]);
+      staying.complete(lease!);
+      await h.waitState('acme', job_id, 'COMPLETED');
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('refuses an ack with a stale token (fencing)', async () => {
     const silent = await h.worker({ queues: ['fence'], capacity: 1 }, { heartbeat: false });
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'fence' });
