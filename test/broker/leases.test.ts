@@ -68,7 +68,7 @@ describe('leases', () => {
     try {
       // Redis holds writes for a moment: the enqueue's claim leases the job for
       // the first worker (its slot is found first) while that worker goes away.
-      await redis.call('CLIENT', 'PAUSE', '400', 'WRITE');
+      await redis.call('CLIENT', 'PAUSE', '1000', 'WRITE');
       const enqueued = h.enqueue({ tenant: 'acme', queue: 'hand-on', max_attempts: 1 });
       await new Promise((resolve) => setTimeout(resolve, 100));
       leaving.drop();

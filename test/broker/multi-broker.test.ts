@@ -67,7 +67,12 @@ describe('several brokers on one Redis', () => {
     // The job reaches C between A's fetch that found the tenant empty and A's
     // retirement of it; then C dies holding it. Only a tenant in the index is
     // swept, so A gets the job back only if the index still names its tenant.
-    const c = await startTestBroker({ ...h.broker.config, redisUrl: h.redis.url });
+    // C's long lease TTL keeps its own sweep (every half TTL) from retiring the tenant first.
+    const c = await startTestBroker({
+      ...h.broker.config,
+      redisUrl: h.redis.url,
+      leaseTtlMs: 60_000,
+    });
     const holder = await RawWorker.connect(c.address, { queues: ['reindex'], capacity: 1 });
     workers.push(holder);
     const heir = await h.worker({ queues: ['reindex'], capacity: 1 });
@@ -88,7 +93,10 @@ describe('several brokers on one Redis', () => {
       return results;
     };
     try {
-      // In the index with nothing: A's sweep fetches the tenant once and retires it.
+      // C swept the queue when its worker joined; the tenant goes in after that
+      // sweep, so only A's sweep finds it (in the index with nothing: fetched
+      // once, found empty, retired).
+      await new Promise((resolve) => setTimeout(resolve, 300));
       await redis.sadd(store.keys.activeTenants('reindex'), 'late');
       await eventually(() => jobId);
       await c.kill();
