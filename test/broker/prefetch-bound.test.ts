@@ -127,60 +127,60 @@ describe('prefetch bound', () => {
     });
   });
 
-  it('serves the tenants in line in turn, not after the backlogs of those already buffered', async () => {
-    const queue = 'turns';
-    const tenants = Array.from({ length: 9 }, (_, i) => `turn${i}`);
+  /**
+   * `perTenant` jobs of `bytes` for each tenant, served by a worker of capacity
+   * 1 that completes each lease at once: the tenants of its first `dispatches`.
+   */
+  async function serveBacklog(
+    queue: string,
+    tenants: readonly string[],
+    perTenant: number,
+    bytes: number,
+    dispatches: number,
+  ): Promise<string[]> {
     const worker = await h.worker({ queues: [queue], capacity: 1 });
-    // 16 KiB jobs: the byte bound holds 4, so at most four tenants have a job read at a time.
     await h.enqueueBatch(
       tenants.flatMap((tenant) =>
-        Array.from({ length: 30 }, () => ({ tenant, queue, payload: Buffer.alloc(BIG) })),
+        Array.from({ length: perTenant }, () => ({ tenant, queue, payload: Buffer.alloc(bytes) })),
       ),
     );
     const completer = autoComplete(worker);
     try {
-      await eventually(() => (completer.order.length >= 100 ? true : undefined), {
+      await eventually(() => (completer.order.length >= dispatches ? true : undefined), {
         timeoutMs: 30_000,
       });
     } finally {
       completer.stop();
     }
+    return completer.order.slice(0, dispatches);
+  }
+
+  it('serves the tenants in line in turn, not after the backlogs of those already buffered', async () => {
+    const tenants = Array.from({ length: 9 }, (_, i) => `turn${i}`);
+    // 16 KiB jobs: the byte bound holds 4, so at most four tenants have a job read at a time.
+    const order = await serveBacklog('turns', tenants, 30, BIG, 100);
     // About 10 each in 90 dispatches. When a tenant whose job went out took the
     // room it freed at once, the four buffered first kept it, and the other
     // five got none until those four had run out of jobs.
     const served = new Map(tenants.map((tenant) => [tenant, 0]));
-    for (const tenant of completer.order.slice(10, 100)) {
-      served.set(tenant, served.get(tenant)! + 1);
-    }
+    for (const tenant of order.slice(10)) served.set(tenant, served.get(tenant)! + 1);
     for (const count of served.values()) expect(count).toBeGreaterThanOrEqual(5);
   });
 
   it('weighs the turns in line as the scheduler weighs dispatches', async () => {
-    const queue = 'weighed';
     const light = Array.from({ length: 6 }, (_, i) => `light${i}`);
     await h.setTenant({ tenant: 'heavy', weight: 4 });
-    const worker = await h.worker({ queues: [queue], capacity: 1 });
-    // The job bound holds 10 for 7 tenants, so the line decides who is served.
-    await h.enqueueBatch(
-      ['heavy', ...light].flatMap((tenant) =>
-        Array.from({ length: 40 }, () => ({ tenant, queue, payload: Buffer.alloc(BIG / 4) })),
-      ),
-    );
-    const completer = autoComplete(worker);
-    try {
-      await eventually(() => (completer.order.length >= 110 ? true : undefined), {
-        timeoutMs: 30_000,
-      });
-    } finally {
-      completer.stop();
-    }
-    // Weights 4 : 1 × 6 give heavy 40 of 100 dispatches. First come, first
-    // served it came back to the end of the line after each job: about 14.
-    const window = completer.order.slice(10, 110);
+    // 4 KiB jobs: the job bound holds 10 for 7 tenants, so the line decides who is served.
+    const order = await serveBacklog('weighed', ['heavy', ...light], 40, BIG / 4, 110);
+    // Weights 4 : 1 × 6 give heavy 40 of 100 dispatches. With a first-come
+    // line and buffer shares that ignored weights it got 6 (fewer than the 14
+    // of an equal share).
+    const window = order.slice(10);
     const heavy = window.filter((tenant) => tenant === 'heavy').length;
     expect(heavy).toBeGreaterThanOrEqual(30);
-    for (const tenant of light)
+    for (const tenant of light) {
       expect(window.filter((t) => t === tenant).length).toBeGreaterThan(4);
+    }
   });
 
   it('gives back the room of fetches that failed', async () => {
