@@ -203,7 +203,7 @@ describe('prefetch bound', () => {
       expect(completer.order.length).toBeLessThan(ids.length);
       for (const key of levels) await redis.del(key).then(() => redis.zadd(key, 0, '0'));
       await eventually(() => (completer.order.length === ids.length ? true : undefined), {
-        timeoutMs: 15_000,
+        timeoutMs: 30_000, // "never" is the failure this guards against; slow CI is not
       });
     } finally {
       completer.stop();
