@@ -173,17 +173,14 @@ export class QueueDispatcher {
    * onWork, except that the fetch it needs, if any, is returned for the enqueue
    * script to do (a claim, see JobStore.enqueue) instead of being sent. Its
    * result goes to onFetched, its failure to onFetchFailed. `newJobs`: how
-   * many runnable jobs of the tenant the enqueue stores. When they are all the
-   * claim can read (the tenant's last fetch came back short, or nothing here
-   * follows it), it leases at once no more than they: with DIRECT_MAX, the
-   * claim of a single job held four slots of a worker of capacity 4 until
-   * Redis answered, and other tenants' jobs enqueued meanwhile found none and
-   * took a lease round trip more.
+   * many runnable jobs of the tenant the enqueue stores, the most the claim
+   * leases at once. Why: with DIRECT_MAX, the claim of a single job held four
+   * slots of a worker of capacity 4 until Redis answered, and the jobs of other
+   * tenants enqueued meanwhile found none and took a lease round trip more.
    */
   claim(tenant: string, newJobs: number): PlannedFetch | undefined {
-    const onlyNew = this.drained.has(tenant) || !this.follows(tenant);
     this.noteWork(tenant);
-    return this.planFetch(tenant, onlyNew ? Math.min(DIRECT_MAX, newJobs) : DIRECT_MAX);
+    return this.planFetch(tenant, Math.min(DIRECT_MAX, newJobs));
   }
 
   private noteWork(tenant: string): void {
