@@ -240,21 +240,16 @@ export class Broker {
     );
     // Tenants with jobs runnable now: their dispatchers are told at once, and
     // the fetch each needs rides on the enqueue script (a claim).
-    const runnable = new Map<string, number>();
-    for (const job of jobs) {
-      if (job.runAt > now) continue;
-      const key = `${job.queue}\n${job.tenant}`;
-      runnable.set(key, (runnable.get(key) ?? 0) + 1);
-    }
+    const runnable = new Set<string>();
+    for (const job of jobs) if (job.runAt <= now) runnable.add(`${job.queue}\n${job.tenant}`);
     const told = new Set<string>();
     const claims: Array<{ dispatcher: QueueDispatcher; request: PlannedFetch }> = [];
     const claim = (tenant: string, queue: string): PlannedFetch | undefined => {
       const dispatcher = this.dispatchers.get(queue);
       const key = `${queue}\n${tenant}`;
-      const newJobs = runnable.get(key);
-      if (!dispatcher || newJobs === undefined) return undefined;
+      if (!dispatcher || !runnable.has(key)) return undefined;
       told.add(key);
-      const request = dispatcher.claim(tenant, newJobs);
+      const request = dispatcher.claim(tenant);
       if (request) claims.push({ dispatcher, request });
       return request;
     };

@@ -172,15 +172,11 @@ export class QueueDispatcher {
    * An enqueue through this broker is storing runnable jobs of the tenant: as
    * onWork, except that the fetch it needs, if any, is returned for the enqueue
    * script to do (a claim, see JobStore.enqueue) instead of being sent. Its
-   * result goes to onFetched, its failure to onFetchFailed. `newJobs`: how
-   * many runnable jobs of the tenant the enqueue stores, the most the claim
-   * leases at once. Why: with DIRECT_MAX, the claim of a single job held four
-   * slots of a worker of capacity 4 until Redis answered, and the jobs of other
-   * tenants enqueued meanwhile found none and took a lease round trip more.
+   * result goes to onFetched, its failure to onFetchFailed.
    */
-  claim(tenant: string, newJobs: number): PlannedFetch | undefined {
+  claim(tenant: string): PlannedFetch | undefined {
     this.noteWork(tenant);
-    return this.planFetch(tenant, Math.min(DIRECT_MAX, newJobs));
+    return this.planFetch(tenant, true);
   }
 
   private noteWork(tenant: string): void {
@@ -402,18 +398,14 @@ export class QueueDispatcher {
    * takeDirectSlots). `admitted`: the tenant's turn in the line has come.
    */
   private refill(tenant: string, direct = false, admitted = false): void {
-    const want = this.planFetch(tenant, direct ? DIRECT_MAX : 0, admitted);
+    const want = this.planFetch(tenant, direct, admitted);
     if (!want) return;
     this.fetchWants.push(want);
     if (this.fetchWants.length === 1) queueMicrotask(() => this.fetchWanted());
   }
 
-  /**
-   * The fetch the tenant needs now, marked in flight; none while one is (it
-   * runs again after). It leases up to `directMax` of its jobs at once when it
-   * may (see takeDirectSlots; 0: none).
-   */
-  private planFetch(tenant: string, directMax: number, admitted = false): PlannedFetch | undefined {
+  /** The fetch the tenant needs now, marked in flight; none while one is (it runs again after). */
+  private planFetch(tenant: string, direct: boolean, admitted = false): PlannedFetch | undefined {
     if (this.stopped) return undefined;
     if (this.fetching.has(tenant)) {
       this.refetch.add(tenant);
@@ -443,10 +435,7 @@ export class QueueDispatcher {
     const expectedBytes = count * size;
     this.expected.jobs += count;
     this.expected.bytes += expectedBytes;
-    const slots =
-      directMax > 0 && buffer.length === 0
-        ? this.takeDirectSlots(tenant, Math.min(count, directMax))
-        : undefined;
+    const slots = direct && buffer.length === 0 ? this.takeDirectSlots(tenant, count) : undefined;
     return { tenant, count, direct: slots, leaseTokens: slots?.tokens, expectedBytes };
   }
 
@@ -601,8 +590,7 @@ export class QueueDispatcher {
         if (!retired && this.retired.delete(tenant)) this.refill(tenant);
       },
       (error: unknown) => {
-        // Out of the index or not, a tenant that may have work is put back
-        // (again): the sweep then follows it, as any tenant of the index.
+        // Out of the index or not, a tenant that may have work is put back (again).
         this.deps.onError(error, `retiring tenant ${tenant} of ${this.queue}`);
         this.noteWork(tenant);
       },
