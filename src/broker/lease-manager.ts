@@ -191,6 +191,13 @@ export class LeaseManager {
   /**
    * Leases written to Redis (by the lease script, or by a direct dispatch's
    * fetch) go to the worker; `attempts[i]` 0 means grant i was not leased.
+   *
+   * When the session closed while they were written, each goes to another
+   * session of its queue with a free slot, as it is (its token and attempt are
+   * valid; no worker has seen it). Why: left to expire with the closed
+   * session's leases, a job no worker had seen lost an attempt and waited a
+   * lease TTL and a backoff (with max_attempts 1 it went to the dead letters
+   * without having run). With no free slot anywhere it does expire.
    */
   deliver(
     session: Session,
@@ -198,50 +205,25 @@ export class LeaseManager {
     attempts: readonly number[],
     leasedAt: number,
   ): void {
-    if (session.state === 'CLOSED') {
-      this.handOn(session, grants, attempts, leasedAt);
-      return;
-    }
     const granted: Lease[] = [];
-    grants.forEach((grant, i) => {
-      const attempt = attempts[i] ?? 0;
-      if (attempt === 0) {
-        // Cancelled or re-queued since it was prefetched.
-        this.deps.limits.onRelease(grant.job.tenant, grant.job.queue);
-        return;
-      }
-      const deadline = grant.job.timeoutMs > 0 ? leasedAt + grant.job.timeoutMs : 0;
-      granted.push(this.register(grant.job, grant.token, attempt, deadline, session));
-    });
-    if (granted.length > 0) session.send({ kind: 'leases', leases: granted });
-    if (granted.length < grants.length) this.pumpQueues(session);
-  }
-
-  /**
-   * Leases written for a session whose stream closed before they were sent:
-   * each goes to another session of its queue with a free slot, as it is (its
-   * token and attempt are valid; no worker has seen it). Why: left to expire
-   * with the closed session's leases, a job no worker had seen lost an attempt
-   * and waited a lease TTL and a backoff (with max_attempts 1 it went to the
-   * dead letters without having run). With no free slot anywhere it does expire.
-   */
-  private handOn(
-    closed: Session,
-    grants: ReadonlyArray<{ job: FetchedJob; token: string }>,
-    attempts: readonly number[],
-    leasedAt: number,
-  ): void {
     grants.forEach(({ job, token }, i) => {
       const attempt = attempts[i] ?? 0;
       if (attempt === 0) {
+        // Cancelled or re-queued since it was prefetched.
         this.deps.limits.onRelease(job.tenant, job.queue);
         return;
       }
       const deadline = job.timeoutMs > 0 ? leasedAt + job.timeoutMs : 0;
-      const heir = this.deps.dispatcher(job.queue).sessionWithRoomFor(job.tenant);
-      const lease = this.register(job, token, attempt, deadline, heir ?? closed);
-      heir?.send({ kind: 'leases', leases: [lease] });
+      const holder =
+        session.state === 'CLOSED'
+          ? (this.deps.dispatcher(job.queue).sessionWithRoomFor(job.tenant) ?? session)
+          : session;
+      const lease = this.register(job, token, attempt, deadline, holder);
+      if (holder === session) granted.push(lease);
+      else holder.send({ kind: 'leases', leases: [lease] });
     });
+    if (granted.length > 0) session.send({ kind: 'leases', leases: granted });
+    if (granted.length < grants.length) this.pumpQueues(session);
   }
 
   async acknowledge(

@@ -17,24 +17,23 @@ import { WakeHeap } from './wake-heap.js';
  */
 export class WeightedLine {
   readonly #heap = new WakeHeap<string>();
-  readonly #starts = new Map<string, number>();
+  readonly #inLine = new Set<string>();
   readonly #finishes = new Map<string, number>();
   #virtual = 0;
 
   get size(): number {
-    return this.#starts.size;
+    return this.#inLine.size;
   }
 
   has(tenant: string): boolean {
-    return this.#starts.has(tenant);
+    return this.#inLine.has(tenant);
   }
 
   /** Puts the tenant in line (no change if it is in line already). */
   add(tenant: string): void {
-    if (this.#starts.has(tenant)) return;
-    const start = Math.max(this.#virtual, this.#finishes.get(tenant) ?? 0);
-    this.#starts.set(tenant, start);
-    this.#heap.push(start, tenant);
+    if (this.#inLine.has(tenant)) return;
+    this.#inLine.add(tenant);
+    this.#heap.push(Math.max(this.#virtual, this.#finishes.get(tenant) ?? 0), tenant);
   }
 
   /** The tenant whose turn is next. */
@@ -46,7 +45,7 @@ export class WeightedLine {
   shift(): string | undefined {
     const item = this.#heap.pop();
     if (!item) return undefined;
-    this.#starts.delete(item.value);
+    this.#inLine.delete(item.value);
     this.#virtual = item.at;
     this.#finishes.set(item.value, item.at);
     return item.value;
@@ -60,6 +59,6 @@ export class WeightedLine {
 
   /** The tenant has no work left: it keeps no tag (a returning tenant starts at V). */
   forget(tenant: string): void {
-    if (!this.#starts.has(tenant)) this.#finishes.delete(tenant);
+    if (!this.#inLine.has(tenant)) this.#finishes.delete(tenant);
   }
 }
