@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
 import { monitor } from '../helpers/monitor.js';
 
@@ -109,5 +110,33 @@ describe('recovery sweep', () => {
     }
     redis.disconnect();
     expect([...served].sort()).toEqual([...tenants].sort());
+  });
+
+  it('puts a tenant back in the index when its retirement fails after the removal', async () => {
+    // Whether the SREM took is not known when the call fails: the tenant may
+    // have a job held by a broker that dies, which only the index leads to.
+    const store = h.broker.broker.store;
+    const retire = store.retire.bind(store);
+    const index = store.keys.activeTenants('unsure');
+    const redis = new Redis(h.redis.url);
+    let calls = 0;
+    let failed = false;
+    store.retire = async (queue, tenant) => {
+      if (queue !== 'unsure' || calls++ > 0) return retire(queue, tenant);
+      await redis.srem(index, tenant);
+      failed = true; // only now: the check below must see the tenant come back, not still there
+      throw new Error('connection lost after the SREM');
+    };
+    try {
+      await h.worker({ queues: ['unsure'], capacity: 1 });
+      await redis.sadd(index, 'gone'); // indexed with nothing: the sweep fetches it, then retires it
+      await eventually(() => (failed ? true : undefined));
+      await eventually(async () =>
+        (await redis.sismember(index, 'gone')) === 1 ? true : undefined,
+      );
+    } finally {
+      store.retire = retire;
+      redis.disconnect();
+    }
   });
 });
