@@ -198,10 +198,12 @@ describe('prefetch bound', () => {
     try {
       const levels = await redis.keys(`*:${queue}:levels`);
       expect(levels).toHaveLength(6);
-      for (const key of levels) await redis.del(key).then(() => redis.set(key, 'not a zset'));
+      // Swapped in one MULTI each way: a fetch that ran between a DEL and its
+      // write saw no levels at all, so no jobs, and rightly retired the tenant.
+      for (const key of levels) await redis.multi().del(key).set(key, 'not a zset').exec();
       await new Promise((resolve) => setTimeout(resolve, 5000));
       expect(completer.order.length).toBeLessThan(ids.length);
-      for (const key of levels) await redis.del(key).then(() => redis.zadd(key, 0, '0'));
+      for (const key of levels) await redis.multi().del(key).zadd(key, 0, '0').exec();
       await eventually(() => (completer.order.length === ids.length ? true : undefined), {
         timeoutMs: 30_000, // "never" is the failure this guards against; slow CI is not
       });
