@@ -380,6 +380,18 @@ export class QueueDispatcher {
     return size > 0 ? Math.min(jobs, Math.max(1, Math.floor(bytes / size))) : jobs;
   }
 
+  /**
+   * Whether the buffers themselves hold at least half the bound. Only then is a
+   * wait for room worth a warning that asks for more memory: a wait the fetches
+   * in flight cause ends as they answer, and before a queue's first answer each
+   * expects jobs of the largest size allowed (a fresh queue of small jobs was
+   * "bound reached" with nothing buffered).
+   */
+  private boundHeld(): boolean {
+    const { jobs, bytes } = this.deps.prefetch;
+    return this.held.jobs * 2 >= jobs || this.held.bytes * 2 >= bytes;
+  }
+
   private expectedSize(tenant: string): number {
     return this.jobSize.get(tenant) ?? this.queueJobSize ?? this.deps.prefetch.maxJobBytes;
   }
@@ -427,7 +439,7 @@ export class QueueDispatcher {
     const count = Math.min(wanted, room);
     if (count === 0) {
       this.waiting.add(tenant);
-      this.deps.onBoundReached();
+      if (this.boundHeld()) this.deps.onBoundReached();
       return undefined;
     }
     this.fetching.add(tenant);
