@@ -26,6 +26,8 @@ export interface Knobs {
   rates: number[];
   latencySeconds: number;
   warmupSeconds: number;
+  /** Round trips timed per transport (latency), 0 = none. */
+  hopCalls: number;
   /** Backlog per tenant of the fairness scenario. */
   fairBacklog: number;
   flood: number;
@@ -129,6 +131,14 @@ export const KNOBS: readonly KnobSpec[] = [
     full: 1,
     quick: 0.5,
     help: 'latency: warm-up seconds left out',
+  },
+  {
+    key: 'hopCalls',
+    flag: '--hop-calls',
+    full: 1000,
+    quick: 100,
+    help: 'latency: round trips timed 1 ms apart of a bare grpc-js call and of a Redis PING (0 = none)',
+    zeroTurnsOff: true,
   },
   {
     key: 'fairBacklog',
