@@ -86,6 +86,8 @@ const PREFETCH_RATE_SECONDS = 1;
 export const DISPATCH_QUANTUM = 4;
 /** After a failed fetch, try the tenant again this much later. */
 const FETCH_RETRY_MS = 1000;
+/** After a failed mark of a tenant in the Redis index, mark it again this much later. */
+const MARK_RETRY_MS = 1000;
 /**
  * Most jobs a direct dispatch leases in its fetch. It serves a job that arrives
  * while workers wait (the common case at low and moderate rates) one Redis
@@ -181,11 +183,22 @@ export class QueueDispatcher {
 
   private noteWork(tenant: string): void {
     this.drained.delete(tenant);
-    if (this.retired.delete(tenant)) {
-      this.deps.store.markActive(this.queue, tenant).catch((error: unknown) => {
-        this.deps.onError(error, `re-marking tenant ${tenant} active in ${this.queue}`);
-      });
-    }
+    if (this.retired.delete(tenant)) this.markActive(tenant);
+  }
+
+  /**
+   * Puts a tenant back in the Redis index, again each second until Redis takes
+   * it: a retirement whose SREM landed before Redis failed would otherwise
+   * leave a tenant with work outside the index, where the recovery sweep of
+   * any broker looks, until its next enqueue. An extra mark only costs the
+   * sweep a fetch that finds the tenant empty.
+   */
+  private markActive(tenant: string): void {
+    this.deps.store.markActive(this.queue, tenant).catch((error: unknown) => {
+      this.deps.onError(error, `re-marking tenant ${tenant} active in ${this.queue}; again in 1 s`);
+      if (this.stopped) return;
+      setTimeout(() => this.stopped || this.markActive(tenant), MARK_RETRY_MS).unref();
+    });
   }
 
   addSession(session: Session): void {

@@ -112,31 +112,55 @@ describe('recovery sweep', () => {
     expect([...served].sort()).toEqual([...tenants].sort());
   });
 
-  it('puts a tenant back in the index when its retirement fails after the removal', async () => {
-    // Whether the SREM took is not known when the call fails: the tenant may
-    // have a job held by a broker that dies, which only the index leads to.
+  /**
+   * The first retirement in `queue` takes its tenant out of the index, then
+   * fails, as when Redis goes away after the SREM; the next `failedMarks`
+   * marks of it fail too (Redis still away). Whether the SREM took is not
+   * known when the call fails, and the tenant may have a job held by a broker
+   * that dies, which only the index leads to: it must come back.
+   */
+  async function retirementFailsAfterRemoval(queue: string, failedMarks: number): Promise<void> {
     const store = h.broker.broker.store;
     const retire = store.retire.bind(store);
-    const index = store.keys.activeTenants('unsure');
+    const markActive = store.markActive.bind(store);
+    const index = store.keys.activeTenants(queue);
     const redis = new Redis(h.redis.url);
-    let calls = 0;
+    let retirements = 0;
+    let marksToFail = failedMarks;
     let failed = false;
-    store.retire = async (queue, tenant) => {
-      if (queue !== 'unsure' || calls++ > 0) return retire(queue, tenant);
+    store.retire = async (q, tenant) => {
+      if (q !== queue || retirements++ > 0) return retire(q, tenant);
       await redis.srem(index, tenant);
       failed = true; // only now: the check below must see the tenant come back, not still there
       throw new Error('connection lost after the SREM');
     };
+    store.markActive = async (q, tenant) => {
+      if (q === queue && failed && marksToFail > 0) {
+        marksToFail--;
+        throw new Error('Redis is still away');
+      }
+      return markActive(q, tenant);
+    };
     try {
-      await h.worker({ queues: ['unsure'], capacity: 1 });
+      await h.worker({ queues: [queue], capacity: 1 });
       await redis.sadd(index, 'gone'); // indexed with nothing: the sweep fetches it, then retires it
       await eventually(() => (failed ? true : undefined));
       await eventually(async () =>
         (await redis.sismember(index, 'gone')) === 1 ? true : undefined,
       );
+      expect(marksToFail).toBe(0);
     } finally {
       store.retire = retire;
+      store.markActive = markActive;
       redis.disconnect();
     }
+  }
+
+  it('puts a tenant back in the index when its retirement fails after the removal', async () => {
+    await retirementFailsAfterRemoval('unsure', 0);
+  });
+
+  it('marks it again until Redis takes the mark', async () => {
+    await retirementFailsAfterRemoval('unsure-twice', 2);
   });
 });
