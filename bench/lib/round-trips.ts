@@ -8,8 +8,7 @@
 import { fileURLToPath } from 'node:url';
 
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { protoPath } from 'grpc-health-check';
+import { service as health } from 'grpc-health-check';
 
 import { spawnTracked, terminate } from './children.js';
 import { sleep } from './context.js';
@@ -34,10 +33,6 @@ export async function timeRoundTrips(
   return distribution(ms);
 }
 
-interface HealthClient extends grpc.Client {
-  Check(request: { service: string }, callback: (error: grpc.ServiceError | null) => void): void;
-}
-
 /** Round trips of a bare grpc-js unary call to a server in a process of its own (agents/grpc-echo.ts). */
 export async function grpcRoundTrips(count: number, gapMs: number): Promise<Distribution> {
   const file = fileURLToPath(new URL('../agents/grpc-echo.ts', import.meta.url));
@@ -49,23 +44,19 @@ export async function grpcRoundTrips(count: number, gapMs: number): Promise<Dist
       server.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
       server.once('exit', (code) => reject(new Error(`the gRPC echo server exited (${code})`)));
     });
-    const definition = protoLoader.loadSync(protoPath, { keepCase: true });
-    const Health = (
-      grpc.loadPackageDefinition(definition) as unknown as {
-        grpc: {
-          health: {
-            v1: {
-              Health: new (...args: ConstructorParameters<typeof grpc.Client>) => HealthClient;
-            };
-          };
-        };
-      }
-    ).grpc.health.v1.Health;
-    const client = new Health(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    // The health service's own method definition: serializers, no proto loading here.
+    const { path, requestSerialize, responseDeserialize } = health.Check!;
+    const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
     try {
       const check = (): Promise<void> =>
         new Promise((resolve, reject) =>
-          client.Check({ service: '' }, (error) => (error ? reject(error) : resolve())),
+          client.makeUnaryRequest(
+            path,
+            requestSerialize,
+            responseDeserialize,
+            { service: '' },
+            (error) => (error ? reject(error) : resolve()),
+          ),
         );
       return await timeRoundTrips(check, count, gapMs);
     } finally {

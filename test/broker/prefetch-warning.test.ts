@@ -11,12 +11,12 @@ import { eventually } from '../helpers/broker.js';
  * fetch flies at a time and the other tenants wait for the answers. That wait
  * ends by itself; it is not the bound being reached.
  */
+const warnings: Array<Record<string, unknown>> = [];
 const h = useBroker({
   onLog: (line) => warnings.push(line),
   prefetchBytes: 2 * 1024 * 1024,
   maxPayloadBytes: 1024 * 1024,
 });
-const warnings: Array<Record<string, unknown>> = [];
 
 describe('prefetch bound warning', () => {
   it('is not logged while fetches only expect big jobs, and every job is served', async () => {
