@@ -33,7 +33,7 @@ export interface BrokerConfig {
   readonly tlsKeyFile: string | undefined;
   /** PEM CA bundle: clients must present a certificate it signed (mutual TLS). */
   readonly tlsClientCaFile: string | undefined;
-  /** Retention of completed and cancelled jobs. */
+  /** Retention of completed and cancelled jobs; 0 deletes them as they end. */
   readonly completedRetentionMs: number;
   /** Retention of dead jobs (and their dead letter entries). */
   readonly deadRetentionMs: number;
@@ -67,6 +67,8 @@ interface OptionSpec {
   readonly kind: Kind;
   readonly fallback: string | number | boolean | undefined;
   readonly help: string;
+  /** A number that may also be 0 (its help says what 0 means). */
+  readonly zeroAllowed?: true;
 }
 
 const MINUTE = 60_000;
@@ -217,7 +219,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--completed-retention-ms',
     kind: 'ms',
     fallback: DAY,
-    help: 'How long completed and cancelled jobs stay readable.',
+    zeroAllowed: true,
+    help: "How long completed and cancelled jobs stay readable (GetJob, results). 0: deleted as they end, as BullMQ's removeOnComplete; cheapest for Redis.",
   },
   {
     key: 'deadRetentionMs',
@@ -335,8 +338,10 @@ function parseValue(spec: OptionSpec, raw: string, source: string): string | num
     return raw;
   }
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) {
-    throw new ConfigError(`${source} must be a positive whole number, got "${raw}"`);
+  const least = spec.zeroAllowed ? 0 : 1;
+  if (!Number.isInteger(value) || value < least) {
+    const wanted = spec.zeroAllowed ? 'whole number, 0 or more' : 'positive whole number';
+    throw new ConfigError(`${source} must be a ${wanted}, got "${raw}"`);
   }
   return value;
 }

@@ -51,8 +51,9 @@ export interface WorkerStartArgs {
   /** Width of a timeline bucket (per-family dispatch counts over time). */
   bucketMs: number;
   /**
-   * Rota only: also stamp when Redis marked the job completed (a keyspace `expire`
-   * event on the job hash, which the complete script sets). Needs redisUrl.
+   * Rota only: also stamp when Redis marked the job completed (the keyspace `del`
+   * or `expire` event of the job hash, which the complete script deletes or
+   * sets to expire). Needs redisUrl.
    */
   durableSignal?: boolean;
 }

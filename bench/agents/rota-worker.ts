@@ -5,9 +5,10 @@
  * - start: the handler is called;
  * - ack: the worker has handed the ack to the Work stream (two setImmediate hops
  *   after the handler returned, so the worker's own ack flush has run);
- * - done: Redis marked the job completed. The complete script sets the retention
- *   TTL of the job hash, which Redis announces as a keyspace `expire` event; the
- *   orchestrator enables those events (notify-keyspace-events Eg) for this.
+ * - done: Redis marked the job completed. The complete script deletes the job
+ *   hash (retention 0, the bench's default) or sets its retention TTL, which
+ *   Redis announces as a keyspace `del` or `expire` event; the orchestrator
+ *   enables those events (notify-keyspace-events Eg) for this.
  */
 import { Redis } from 'ioredis';
 
@@ -56,7 +57,7 @@ async function start(args: WorkerStartArgs): Promise<{ pid: number }> {
     if (args.redisUrl === undefined) throw new TypeError('durableSignal needs redisUrl');
     listener = new Redis(args.redisUrl, { lazyConnect: true });
     await listener.connect();
-    await listener.subscribe('__keyevent@0__:expire');
+    await listener.subscribe('__keyevent@0__:del', '__keyevent@0__:expire');
     listener.on('message', (_channel: string, key: string) => {
       const at = monoMs();
       const i = key.lastIndexOf(':job:');

@@ -123,6 +123,7 @@ export class BenchContext {
       compiledCli: this.compiled?.cli,
       redisUrl: this.redis.url,
       keyPrefix,
+      completedRetentionMs: this.knobs.completedRetentionMs,
       cpuProfileDir,
     });
     this.#brokers.add(broker);

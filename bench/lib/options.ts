@@ -14,6 +14,8 @@ export interface Knobs {
   concurrency: number;
   /** Concurrency of the one BullMQ Worker. */
   bullConcurrency: number;
+  /** How long the Rota broker keeps completed jobs (0 = not at all, as BullMQ's removeOnComplete). */
+  completedRetentionMs: number;
   /** enqueue()/add() calls outstanding per producer instance. */
   inflight: number;
   /** enqueueBatch()/addBulk() calls outstanding per producer instance. */
@@ -80,6 +82,14 @@ export const KNOBS: readonly KnobSpec[] = [
     full: 50,
     quick: 50,
     help: 'BullMQ Worker concurrency',
+  },
+  {
+    key: 'completedRetentionMs',
+    flag: '--completed-retention-ms',
+    full: 0,
+    quick: 0,
+    help: 'the Rota broker’s ROTA_COMPLETED_RETENTION_MS; 0 deletes a job as it completes, as the BullMQ side’s removeOnComplete (a --rev before 0 was allowed needs a value above 0)',
+    zeroTurnsOff: true,
   },
   {
     key: 'inflight',

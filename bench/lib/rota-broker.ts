@@ -38,6 +38,8 @@ export interface BrokerProcessOptions {
   root?: string;
   redisUrl: string;
   keyPrefix: string;
+  /** ROTA_COMPLETED_RETENTION_MS (0 = completed jobs are deleted at once). */
+  completedRetentionMs: number;
   /** Write a V8 CPU profile (node --cpu-prof) into this folder when the broker exits. */
   cpuProfileDir?: string;
   startTimeoutMs?: number;
@@ -113,6 +115,7 @@ async function startOnce(options: BrokerProcessOptions): Promise<BrokerProcess> 
       ROTA_LOG_LEVEL: 'warn',
       ROTA_KEY_PREFIX: options.keyPrefix,
       ROTA_METRICS_ADDRESS: metricsAddress,
+      ROTA_COMPLETED_RETENTION_MS: String(options.completedRetentionMs),
     },
   });
   let output = '';

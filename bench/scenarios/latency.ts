@@ -6,10 +6,10 @@
  *
  * "Completed" for BullMQ is the Worker's `completed` event (the job was moved to
  * completed in Redis). For Rota it is the moment Redis marked the job completed,
- * seen as the keyspace `expire` event of the job hash (the complete script sets
- * its retention TTL); the run enables `notify-keyspace-events Eg` on its private
- * Redis for this. Rota's "ack sent" (the worker has written the ack to the Work
- * stream) is reported beside it.
+ * seen as the keyspace `del` event of the job hash (`expire` with a retention
+ * above 0: the complete script sets its TTL); the run enables
+ * `notify-keyspace-events Eg` on its private Redis for this. Rota's "ack sent"
+ * (the worker has written the ack to the Work stream) is reported beside it.
  *
  * First, the price of one hop on this machine (see round-trips.ts): round
  * trips of a bare grpc-js call, the floor under each of a Rota job's three

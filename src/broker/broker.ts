@@ -583,6 +583,6 @@ function checkJobId(jobId: string): void {
 function notFound(tenant: string, jobId: string): BrokerError {
   return new BrokerError(
     'not_found',
-    `job ${jobId} of tenant ${tenant} does not exist (wrong id or tenant, or its retention expired)`,
+    `job ${jobId} of tenant ${tenant} does not exist (wrong id or tenant, or it ended and its retention is over)`,
   );
 }

@@ -122,7 +122,7 @@ describe('invalid input', () => {
 
   it('answers NOT_FOUND for a job that does not exist', async () => {
     const details =
-      'job 0000000000000000 of tenant acme does not exist (wrong id or tenant, or its retention expired)';
+      'job 0000000000000000 of tenant acme does not exist (wrong id or tenant, or it ended and its retention is over)';
     expect(await rejection(h.getJob('acme', '0000000000000000'))).toEqual({
       code: status.NOT_FOUND,
       details,

@@ -1,7 +1,7 @@
 -- Cancels a job that has not ended: removes it from its ready stream or the
 -- delayed set and revokes its lease (the broker then tells the worker).
 -- KEYS[1] job hash
--- ARGV[1] tenant key base  ARGV[2] job id  ARGV[3] now (ms)  ARGV[4] retention (ms)
+-- ARGV[1] tenant key base  ARGV[2] job id  ARGV[3] now (ms)  ARGV[4] retention (ms; 0 = delete the job)
 -- Returns {0} no such job | {1, state} already ended in `state` | {2, previousState} cancelled
 -- @include common
 local job = redis.call('HMGET', KEYS[1], 'state', 'queue')
@@ -11,6 +11,5 @@ if state == 'completed' or state == 'dead' or state == 'cancelled' then return {
 local base = ARGV[1] .. job[2] .. ':'
 release_entry(base, KEYS[1])
 redis.call('ZREM', base .. 'delayed', ARGV[2])
-redis.call('HSET', KEYS[1], 'state', 'cancelled', 'finishedAt', ARGV[3], 'token', '')
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end_job(KEYS[1], ARGV[4], 'state', 'cancelled', 'finishedAt', ARGV[3], 'token', '')
 return {2, state}

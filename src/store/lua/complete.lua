@@ -3,7 +3,7 @@
 -- jobs of many tenants.
 -- KEYS[1] any key of the first tenant (routes the call)
 -- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
--- ARGS[1] now (ms)  ARGS[2] retention of a finished job (ms)  ARGS[3] this broker's consumer name
+-- ARGS[1] now (ms)  ARGS[2] retention of a finished job (ms; 0 = delete it)  ARGS[3] this broker's consumer name
 -- then per tenant: its tenant key base, its job count, then per job 6 values:
 --   id, queue, lease token, result, stream entry, priority
 -- Returns one cmsgpack-packed list (see cmsgpack.ts), per job in argument
@@ -37,9 +37,8 @@ each_group(ARGS, 4, 1, function(tenant, i, n)
         streams[#streams + 1] = stream
       end
       entries[#entries + 1] = ARGS[i + 4]
-      redis.call('HSET', jobKey, 'state', 'completed', 'result', ARGS[i + 3], 'finishedAt', now,
+      end_job(jobKey, retention, 'state', 'completed', 'result', ARGS[i + 3], 'finishedAt', now,
         'token', '', 'entry', '')
-      redis.call('PEXPIRE', jobKey, retention)
       out[#out + 1] = 0
     end
     i = i + 6

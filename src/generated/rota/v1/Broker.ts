@@ -22,7 +22,8 @@ export interface BrokerClient extends grpc.Client {
   /**
    * CancelJob cancels a waiting, delayed or leased job. A leased job's worker
    * receives Cancel on its Work stream; its later Complete/Fail is refused.
-   * Cancelling a job that already ended is not an error: the reply says so.
+   * Cancelling a job that already ended is not an error: the reply says so
+   * (NOT_FOUND once its retention is over).
    */
   CancelJob(argument: _rota_v1_CancelJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
   CancelJob(argument: _rota_v1_CancelJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
@@ -31,7 +32,8 @@ export interface BrokerClient extends grpc.Client {
   /**
    * CancelJob cancels a waiting, delayed or leased job. A leased job's worker
    * receives Cancel on its Work stream; its later Complete/Fail is refused.
-   * Cancelling a job that already ended is not an error: the reply says so.
+   * Cancelling a job that already ended is not an error: the reply says so
+   * (NOT_FOUND once its retention is over).
    */
   cancelJob(argument: _rota_v1_CancelJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
   cancelJob(argument: _rota_v1_CancelJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_CancelJobResponse__Output>): grpc.ClientUnaryCall;
@@ -107,7 +109,9 @@ export interface BrokerClient extends grpc.Client {
   
   /**
    * GetJob returns the job record (state, attempts, progress, result, error,
-   * timestamps). NOT_FOUND when the job never existed or its retention expired.
+   * timestamps). NOT_FOUND when the job never existed or its retention expired
+   * (completed and cancelled jobs: at once when the broker keeps none,
+   * ROTA_COMPLETED_RETENTION_MS=0).
    */
   GetJob(argument: _rota_v1_GetJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
   GetJob(argument: _rota_v1_GetJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
@@ -115,7 +119,9 @@ export interface BrokerClient extends grpc.Client {
   GetJob(argument: _rota_v1_GetJobRequest, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
   /**
    * GetJob returns the job record (state, attempts, progress, result, error,
-   * timestamps). NOT_FOUND when the job never existed or its retention expired.
+   * timestamps). NOT_FOUND when the job never existed or its retention expired
+   * (completed and cancelled jobs: at once when the broker keeps none,
+   * ROTA_COMPLETED_RETENTION_MS=0).
    */
   getJob(argument: _rota_v1_GetJobRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
   getJob(argument: _rota_v1_GetJobRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Job__Output>): grpc.ClientUnaryCall;
@@ -146,7 +152,8 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
   /**
    * CancelJob cancels a waiting, delayed or leased job. A leased job's worker
    * receives Cancel on its Work stream; its later Complete/Fail is refused.
-   * Cancelling a job that already ended is not an error: the reply says so.
+   * Cancelling a job that already ended is not an error: the reply says so
+   * (NOT_FOUND once its retention is over).
    */
   CancelJob: grpc.handleUnaryCall<_rota_v1_CancelJobRequest__Output, _rota_v1_CancelJobResponse>;
   
@@ -180,7 +187,9 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
   
   /**
    * GetJob returns the job record (state, attempts, progress, result, error,
-   * timestamps). NOT_FOUND when the job never existed or its retention expired.
+   * timestamps). NOT_FOUND when the job never existed or its retention expired
+   * (completed and cancelled jobs: at once when the broker keeps none,
+   * ROTA_COMPLETED_RETENTION_MS=0).
    */
   GetJob: grpc.handleUnaryCall<_rota_v1_GetJobRequest__Output, _rota_v1_Job>;
   

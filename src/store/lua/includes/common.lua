@@ -61,6 +61,18 @@ local function start_lease(jobKey, token, attempt, now, holder)
     'leasedAt', now, 'holder', holder)
 end
 
+-- Ends a job (completed or cancelled): its hash keeps the given final fields
+-- for `retention` ms, or is deleted at once when the retention is 0 (nothing
+-- to read back; for Redis a write less now and an expiry less later).
+local function end_job(jobKey, retention, ...)
+  if tonumber(retention) == 0 then
+    redis.call('DEL', jobKey)
+  else
+    redis.call('HSET', jobKey, ...)
+    redis.call('PEXPIRE', jobKey, retention)
+  end
+end
+
 -- Acks and deletes entries of a ready stream: a job done with them, or an entry
 -- no job waits on any more.
 local function drop_entries(stream, ...)
