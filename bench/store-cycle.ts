@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3] [--claim] [--commands]`
+ * `npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3] [--claim] [--commands] [--completed-retention-ms 0]`
  *
  * The store alone, without gRPC, scheduler or workers: per round, `jobs` jobs
  * spread over `tenants` tenants go through JobStore enqueue (batches of 1,000),
@@ -12,6 +12,8 @@
  * commandstats): calls and µs per job of every command, those the scripts make
  * included. What the scripts cost beyond their commands is the Lua side
  * (argument unpacking, redis.call conversions, building the reply).
+ * `--completed-retention-ms` is the store's retention of completed jobs: 0
+ * (deleted at once) as the bench's broker runs, above 0 as a broker keeping them.
  * Steadier than the end-to-end scenarios for A/B runs of store changes: run it
  * in two trees and compare. Starts and stops its own redis-server.
  */
@@ -41,23 +43,30 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     claim: { type: 'boolean', default: false },
     commands: { type: 'boolean', default: false },
+    'completed-retention-ms': { type: 'string', default: '0' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'Usage: npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3] [--claim] [--commands]\n' +
+    'Usage: npx tsx bench/store-cycle.ts [--tenants 1,10000] [--jobs 50000] [--rounds 3] [--claim] [--commands] [--completed-retention-ms 0]\n' +
       'CPU per job of the store (this process and Redis) through enqueue, fetch, lease, complete.\n' +
       '--claim: each enqueue batch reads its own jobs (a claim), then lease and complete; no fetch.\n' +
-      '--commands: per round, the calls and µs per job of each Redis command (INFO commandstats).',
+      '--commands: per round, the calls and µs per job of each Redis command (INFO commandstats).\n' +
+      '--completed-retention-ms: how long completed jobs are kept (0, the default: deleted at once, as the bench runs the broker).',
   );
   process.exit(0);
 }
 const tenantCounts = values.tenants.split(',').map(Number);
 const jobs = Number(values.jobs);
 const rounds = Number(values.rounds);
+const completedRetentionMs = Number(values['completed-retention-ms']);
 if ([...tenantCounts, jobs, rounds].some((n) => !Number.isInteger(n) || n < 1)) {
   console.error('--tenants, --jobs and --rounds take positive integers');
+  process.exit(2);
+}
+if (!Number.isInteger(completedRetentionMs) || completedRetentionMs < 0) {
+  console.error('--completed-retention-ms takes a whole number, 0 or more');
   process.exit(2);
 }
 
@@ -76,7 +85,7 @@ const redis = new Redis(server.url);
 const store = new JobStore(redis, {
   keyPrefix: 'cycle:',
   consumer: 'cycle-broker',
-  completedRetentionMs: 60_000,
+  completedRetentionMs,
   deadRetentionMs: 60_000,
   idempotencyRetentionMs: 60_000,
 });
