@@ -199,7 +199,11 @@ export class Producer {
     return out;
   }
 
-  /** The job record. RotaError NOT_FOUND when it never existed or its retention expired. */
+  /**
+   * The job record. RotaError NOT_FOUND when it never existed or its retention
+   * expired (at once for completed and cancelled jobs on a broker run with
+   * ROTA_COMPLETED_RETENTION_MS=0).
+   */
   async getJob(tenant: string, jobId: string): Promise<JobInfo> {
     if (this.#closed) throw closedError();
     const job = await this.#track(
@@ -210,7 +214,10 @@ export class Producer {
     return toJobInfo(job);
   }
 
-  /** Cancels a waiting, delayed or running job; a job that already ended is reported, not an error. */
+  /**
+   * Cancels a waiting, delayed or running job; a job that already ended is
+   * reported, not an error (RotaError NOT_FOUND once its retention is over).
+   */
   async cancel(tenant: string, jobId: string): Promise<CancelResult> {
     if (this.#closed) throw closedError();
     const reply = await this.#track(
