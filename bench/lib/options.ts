@@ -413,7 +413,7 @@ export function helpText(): string {
     'Knobs (full / --quick default):',
     ...KNOBS.map((k) => {
       const show = (v: number | number[]): string => (Array.isArray(v) ? v.join(',') : String(v));
-      return `  ${`${k.flag} <n>`.padEnd(24)}${k.help} (${show(k.full)} / ${show(k.quick)})`;
+      return `  ${`${k.flag} <n>  `.padEnd(24)}${k.help} (${show(k.full)} / ${show(k.quick)})`;
     }),
     '',
     'Example: npx tsx bench/run.ts throughput latency --jobs 50000 --rates 2000',
