@@ -2,11 +2,11 @@ import { status } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/harness.js';
-import { call, eventually, rawClients, startTestBroker } from '../helpers/broker.js';
-import { RawWorker } from '../helpers/raw-worker.js';
+import { eventually } from '../helpers/broker.js';
 import { Keys } from '../../src/store/keys.js';
 
 // A broker that keeps no completed or cancelled job (ROTA_COMPLETED_RETENTION_MS=0).
+// The scripts' side (fencing before the delete, a TTL above 0) is in job-store.test.ts.
 const h = useBroker({ completedRetentionMs: 0 });
 let redis: Redis;
 let keys: Keys;
@@ -51,58 +51,5 @@ describe('completed retention 0: jobs are deleted as they end', () => {
     const w = await h.worker({ queues: ['cancel-gone'] });
     const [lease] = await w.take(1);
     expect(lease!.job_id).toBe(marker.job_id);
-  });
-
-  it('still fences: a stale ack deletes nothing, the current one deletes the job', async () => {
-    const silent = await h.worker({ queues: ['fenced'], capacity: 1 }, { heartbeat: false });
-    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'fenced' });
-    const [old] = await silent.take(1);
-    // stays silent: its session dies, the lease expires and the job is leased again
-    const w = await h.worker({ queues: ['fenced'] });
-    const [current] = await w.take(1, 8000);
-    expect(current!.job_id).toBe(job_id);
-    w.complete(old!);
-    await expect.poll(() => w.ackOutcomes().map((o) => o.status)).toEqual(['ACK_STALE']);
-    expect(await redis.exists(keys.job('acme', job_id))).toBe(1);
-    w.complete(current!);
-    await eventually(async () =>
-      (await redis.exists(keys.job('acme', job_id))) === 0 ? true : undefined,
-    );
-  });
-});
-
-describe('completed retention above 0', () => {
-  it('keeps a completed job readable, expiring after the retention', async () => {
-    const keeping = await startTestBroker({
-      ...h.broker.config,
-      redisUrl: h.redis.url,
-      grpcAddress: '127.0.0.1:0',
-      completedRetentionMs: 60_000,
-    });
-    const clients = rawClients(keeping.address);
-    const w = await RawWorker.connect(keeping.address, { queues: ['kept'] });
-    try {
-      const { job_id } = await call(clients.broker.Enqueue.bind(clients.broker), {
-        tenant: 'acme',
-        queue: 'kept',
-      });
-      const [lease] = await w.take(1);
-      w.complete(lease!, Buffer.from('kept'));
-      const job = await eventually(async () => {
-        const read = await call(clients.broker.GetJob.bind(clients.broker), {
-          tenant: 'acme',
-          job_id,
-        });
-        return read.state === 'COMPLETED' ? read : undefined;
-      });
-      expect(job.result.toString()).toBe('kept');
-      const ttl = await redis.pttl(keys.job('acme', job_id));
-      expect(ttl).toBeGreaterThan(0);
-      expect(ttl).toBeLessThanOrEqual(60_000);
-    } finally {
-      w.drop();
-      clients.close();
-      await keeping.shutdown();
-    }
   });
 });

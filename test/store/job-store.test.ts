@@ -7,11 +7,11 @@ import { newJob } from '../helpers/new-job.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 /** A broker's store: every broker of these tests shares one key prefix. */
-const storeOf = (redis: Redis, consumer: string): JobStore =>
+const storeOf = (redis: Redis, consumer: string, completedRetentionMs = 60_000): JobStore =>
   new JobStore(redis, {
     keyPrefix: 'claim:',
     consumer,
-    completedRetentionMs: 60_000,
+    completedRetentionMs,
     deadRetentionMs: 60_000,
     idempotencyRetentionMs: 60_000,
   });
@@ -137,6 +137,62 @@ describe('JobStore', () => {
         dead: 0,
       });
     });
+  });
+
+  /** Stores a job of tenant `ended` and leases it under token `current`, as a worker holds it. */
+  const leaseOne = async (on: JobStore, payload: string) => {
+    const stored = job(payload, { tenant: 'ended' });
+    await on.enqueue([stored], () => 0, now);
+    const [fetched] = await on.fetch(
+      'q',
+      [{ tenant: 'ended', count: 1, leaseTokens: ['current'] }],
+      now,
+    );
+    const { id, entry, priority } = fetched!.jobs[0]!;
+    const ack = {
+      tenant: 'ended',
+      queue: 'q',
+      jobId: id,
+      result: Buffer.from('done'),
+      entry,
+      priority,
+    };
+    return { ack, key: on.keys.job('ended', id) };
+  };
+
+  /** Stores a waiting job of tenant `ended`, cancels it, and answers its id. */
+  const cancelOne = async (on: JobStore): Promise<string> => {
+    const waiting = job('cancelled', { tenant: 'ended' });
+    await on.enqueue([waiting], () => 0, now);
+    expect(await on.cancel('ended', waiting.id, now)).toEqual({
+      kind: 'cancelled',
+      previous: 'waiting',
+    });
+    return waiting.id;
+  };
+
+  it('keeps an ended job for the completed retention, with a TTL', async () => {
+    const { ack, key } = await leaseOne(store, 'kept');
+    expect(await store.complete([{ ...ack, token: 'current' }], now)).toEqual(['ok']);
+    expect(await redis.hmget(key, 'state', 'result')).toEqual(['completed', 'done']);
+    const ttl = await redis.pttl(key);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    const cancelled = await cancelOne(store);
+    expect(await redis.pttl(store.keys.job('ended', cancelled))).toBeGreaterThan(0);
+  });
+
+  it('with a retention of 0, deletes an ended job, after the fencing check', async () => {
+    const keepsNone = storeOf(redis, 'broker-a', 0);
+    const { ack, key } = await leaseOne(keepsNone, 'gone');
+    expect(await keepsNone.complete([{ ...ack, token: 'stale' }], now)).toEqual(['stale']);
+    expect(await redis.hget(key, 'state')).toBe('leased');
+    expect(await keepsNone.complete([{ ...ack, token: 'current' }], now)).toEqual(['ok']);
+    expect(await redis.exists(key)).toBe(0);
+    expect(await redis.xlen(keepsNone.keys.ready('ended', 'q', 0))).toBe(0);
+    const cancelled = await cancelOne(keepsNone);
+    expect(await redis.exists(keepsNone.keys.job('ended', cancelled))).toBe(0);
+    expect(await keepsNone.cancel('ended', cancelled, now)).toEqual({ kind: 'not_found' });
   });
 
   it('retires a tenant from the index only while it has no job at all', async () => {
