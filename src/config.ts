@@ -52,6 +52,8 @@ export interface BrokerConfig {
   readonly prefetchBytes: number;
   /** Most worker sessions (Work streams past Hello) at once. */
   readonly maxSessions: number;
+  /** Most tenant×queue pairs whose rates and percentiles the broker keeps for GetStats. */
+  readonly statsMaxPairs: number;
   /** How long a graceful shutdown waits for workers to finish their leases. */
   readonly shutdownGraceMs: number;
   /** How long the start waits for an unreachable Redis before giving up. */
@@ -317,6 +319,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'int',
     fallback: 10_000,
     help: 'Most worker sessions at once; a Hello beyond it gets RESOURCE_EXHAUSTED.',
+  },
+  {
+    key: 'statsMaxPairs',
+    env: 'ROTA_STATS_MAX_PAIRS',
+    flag: '--stats-max-pairs',
+    kind: 'int',
+    fallback: 50_000,
+    help: 'Most queue × tenant pairs whose rates and wait/run percentiles the broker keeps for GetStats (up to 1.4 KB each); past it the longest idle are forgotten (their depths still come from Redis).',
   },
 ];
 

@@ -41,6 +41,8 @@ const SETTINGS_RELOAD_MS = 5000;
 const DEPTH_REFRESH_MS = 5000;
 /** How often the stats of idle tenant×queues are looked for and dropped (see StatsBook). */
 const STATS_FORGET_EVERY_MS = 60_000;
+/** A full stats book forgets pairs in steps of a tenth; one warning a minute says so. */
+const STATS_FULL_WARNING_EVERY_MS = 60_000;
 const MAX_STATS_ROWS = 1000;
 const MAX_METRIC_DEPTH_ROWS = 10_000;
 /** A queue at its prefetch bound says so once a minute, with the tenants in line then. */
@@ -79,7 +81,7 @@ export class Broker {
   private readonly clock: Clock;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly logger: Logger;
-  private readonly stats = new StatsBook();
+  private readonly stats: StatsBook;
   private readonly observer: TelemetryObserver;
   private depths: readonly QueueDepth[] = [];
 
@@ -87,6 +89,15 @@ export class Broker {
     const { config } = deps;
     this.clock = deps.clock ?? Date.now;
     this.logger = deps.logger;
+    const statsFull = new ThrottledWarning(
+      this.logger,
+      'GetStats rates and percentiles of the longest idle queue × tenant pairs forgotten to stay within ROTA_STATS_MAX_PAIRS; raise it to keep more',
+      STATS_FULL_WARNING_EVERY_MS,
+      this.clock,
+    );
+    this.stats = new StatsBook(config.statsMaxPairs, (forgotten) =>
+      statsFull.warn({ forgotten, statsMaxPairs: config.statsMaxPairs }),
+    );
     this.store = new JobStore(deps.redis, {
       keyPrefix: config.keyPrefix,
       consumer: this.id,

@@ -1,10 +1,12 @@
 /**
  * What one broker has seen per tenant×queue, for Admin.GetStats: rates over the
  * last minute and wait/run percentiles since the broker started. Depths come
- * from Redis; these numbers are the answering broker's own view. A pair idle
- * for IDLE_FORGET_MS is forgotten: each costs 0.65 KB (only enqueues so far)
- * to 1.4 KB (waits and run times over a few hundred ms), and a broker that sees
- * many short-lived tenants would otherwise grow without bound.
+ * from Redis; these numbers are the answering broker's own view. Each pair costs
+ * 0.65 KB (only enqueues so far) to 1.4 KB (waits and run times over a few
+ * hundred ms), so a pair idle for IDLE_FORGET_MS is forgotten, and past
+ * `maxPairs` the longest idle ones are: a broker that sees very many tenants
+ * within an hour would otherwise grow without bound (200,000 pairs with a few
+ * waits and runs each: 180 MB of heap; bounded at 50,000: 47 MB).
  */
 
 /** How long a tenant×queue with no event keeps its rates and percentiles. */
@@ -143,8 +145,17 @@ const percentiles = (histogram: LogHistogram): Percentiles => ({
   count: histogram.count,
 });
 
+/** Share of `maxPairs` kept when the book is full: one pass over it frees room for many new pairs. */
+const KEPT_WHEN_FULL = 0.9;
+
 export class StatsBook {
   private readonly activity = new Map<string, Activity>();
+
+  /** `onFull` hears how many pairs were forgotten each time the book makes room. */
+  constructor(
+    private readonly maxPairs = Number.POSITIVE_INFINITY,
+    private readonly onFull: (forgotten: number) => void = () => undefined,
+  ) {}
 
   enqueued(tenant: string, queue: string, now: number): void {
     this.of(tenant, queue, now).rates.add(ENQUEUED, now);
@@ -213,6 +224,7 @@ export class StatsBook {
     if (activity) {
       activity.lastSeen = Math.max(activity.lastSeen, now);
     } else {
+      if (this.activity.size >= this.maxPairs) this.forgetLeastRecent();
       activity = {
         lastSeen: now,
         rates: new RollingRates(),
@@ -222,6 +234,26 @@ export class StatsBook {
       this.activity.set(k, activity);
     }
     return activity;
+  }
+
+  /** Drops the pairs seen least recently, down to KEPT_WHEN_FULL of maxPairs (and room for one). */
+  private forgetLeastRecent(): void {
+    const keep = Math.min(this.maxPairs - 1, Math.floor(this.maxPairs * KEPT_WHEN_FULL));
+    const forgotten = this.activity.size - keep;
+    let drop = forgotten;
+    const lastSeen = Float64Array.from(this.activity.values(), (activity) => activity.lastSeen);
+    const cutoff = lastSeen.sort()[drop - 1]!;
+    // Strictly older first, then ties at the cutoff: no pair is dropped while an older one stays.
+    for (const older of [true, false]) {
+      for (const [k, activity] of this.activity) {
+        if (drop === 0) break;
+        if (older ? activity.lastSeen < cutoff : activity.lastSeen === cutoff) {
+          this.activity.delete(k);
+          drop--;
+        }
+      }
+    }
+    this.onFull(forgotten);
   }
 }
 

@@ -26,6 +26,57 @@ describe('StatsBook', () => {
   });
 });
 
+describe('StatsBook bound', () => {
+  const start = 1_700_000_000_000;
+  const named = (book: StatsBook): string[] => book.pairs().map((pair) => pair.tenant);
+
+  it('past maxPairs forgets the pairs seen least recently, a tenth of them at a time', () => {
+    const heard: number[] = [];
+    const book = new StatsBook(20, (forgotten) => heard.push(forgotten));
+    for (let i = 0; i < 20; i++) book.enqueued(`p${i}`, 'q', start + i);
+    book.completed('p0', 'q', start + 100, 5); // p0 is now the most recent
+    expect(heard).toEqual([]);
+
+    book.enqueued('p20', 'q', start + 101);
+    expect(heard).toEqual([2]);
+    expect(named(book)).toEqual(['p0', ...Array.from({ length: 18 }, (_, i) => `p${i + 3}`)]);
+    expect(book.snapshot('p0', 'q', start + 101).runMs.count).toBe(1);
+    expect(book.snapshot('p1', 'q', start + 101).enqueuedPerSecond).toBe(0);
+
+    // Room for one more before the next pass; an event of a known pair makes none.
+    book.enqueued('p21', 'q', start + 102);
+    book.enqueued('p5', 'q', start + 103);
+    expect(heard).toEqual([2]);
+    book.enqueued('p22', 'q', start + 104);
+    expect(heard).toEqual([2, 2]);
+    expect(named(book)).not.toContain('p3');
+    expect(named(book)).not.toContain('p4');
+    expect(named(book)).toContain('p5');
+    expect(book.pairs()).toHaveLength(19);
+  });
+
+  it('drops an older pair before any tied at the cutoff, whatever their order', () => {
+    const book = new StatsBook(20);
+    book.enqueued('tie-a', 'q', start + 5);
+    book.enqueued('tie-b', 'q', start + 5);
+    for (let i = 0; i < 17; i++) book.enqueued(`p${i}`, 'q', start + 10);
+    book.enqueued('oldest', 'q', start + 1); // last in order, first to go
+    book.enqueued('new', 'q', start + 11);
+    const left = named(book);
+    expect(left).not.toContain('oldest');
+    expect(left).not.toContain('tie-a');
+    expect(left).toContain('tie-b');
+    expect(left).toHaveLength(19);
+  });
+
+  it('with room for one pair keeps the latest', () => {
+    const book = new StatsBook(1);
+    book.enqueued('a', 'q', start);
+    book.enqueued('b', 'q', start + 1);
+    expect(book.pairs()).toEqual([{ tenant: 'b', queue: 'q' }]);
+  });
+});
+
 describe('LogHistogram', () => {
   it('answers each percentile within a quarter doubling above the true value, however its range grew', () => {
     let seed = 7;

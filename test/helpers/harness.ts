@@ -15,6 +15,8 @@ import type { ReplayDeadLettersResponse__Output } from '../../src/generated/rota
 import type { ListDeadLettersRequest } from '../../src/generated/rota/v1/ListDeadLettersRequest.js';
 import type { Hello } from '../../src/generated/rota/v1/Hello.js';
 import type { Tenant, Tenant__Output } from '../../src/generated/rota/v1/Tenant.js';
+import type { GetStatsRequest } from '../../src/generated/rota/v1/GetStatsRequest.js';
+import type { Stats__Output } from '../../src/generated/rota/v1/Stats.js';
 import {
   call,
   eventually,
@@ -40,6 +42,7 @@ export interface Harness {
   setTenant(tenant: Tenant): Promise<Tenant__Output>;
   getTenant(tenant: string): Promise<Tenant__Output>;
   listTenants(): Promise<Tenant__Output[]>;
+  stats(request: GetStatsRequest): Promise<Stats__Output>;
   /** A raw worker that heartbeats unless `heartbeat: false`. */
   worker(hello: Hello, options?: { heartbeat?: boolean }): Promise<RawWorker>;
   /** Replaces the broker by a new one on the same Redis and key prefix (after a kill or shutdown). */
@@ -95,6 +98,7 @@ export function useBroker(
     getTenant: (tenant) => call(clients.admin.GetTenant.bind(clients.admin), { tenant }),
     listTenants: async () =>
       (await call(clients.admin.ListTenants.bind(clients.admin), {})).tenants,
+    stats: (request) => call(clients.admin.GetStats.bind(clients.admin), request),
     async worker(hello, options) {
       const worker = await RawWorker.connect(broker.address, hello, options);
       workers.push(worker);

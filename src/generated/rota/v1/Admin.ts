@@ -23,7 +23,9 @@ export interface AdminClient extends grpc.Client {
   /**
    * GetStats returns, per queue × tenant, the depth by state (from Redis) and
    * the answering broker's rates and wait/run percentiles (since it started;
-   * a queue × tenant with no job event for an hour starts afresh).
+   * a queue × tenant with no job event for an hour starts afresh, and so does
+   * one of the longest idle when the broker keeps more than
+   * ROTA_STATS_MAX_PAIRS).
    */
   GetStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
   GetStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
@@ -32,7 +34,9 @@ export interface AdminClient extends grpc.Client {
   /**
    * GetStats returns, per queue × tenant, the depth by state (from Redis) and
    * the answering broker's rates and wait/run percentiles (since it started;
-   * a queue × tenant with no job event for an hour starts afresh).
+   * a queue × tenant with no job event for an hour starts afresh, and so does
+   * one of the longest idle when the broker keeps more than
+   * ROTA_STATS_MAX_PAIRS).
    */
   getStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
   getStats(argument: _rota_v1_GetStatsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Stats__Output>): grpc.ClientUnaryCall;
@@ -129,7 +133,9 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   /**
    * GetStats returns, per queue × tenant, the depth by state (from Redis) and
    * the answering broker's rates and wait/run percentiles (since it started;
-   * a queue × tenant with no job event for an hour starts afresh).
+   * a queue × tenant with no job event for an hour starts afresh, and so does
+   * one of the longest idle when the broker keeps more than
+   * ROTA_STATS_MAX_PAIRS).
    */
   GetStats: grpc.handleUnaryCall<_rota_v1_GetStatsRequest__Output, _rota_v1_Stats>;
   

@@ -10,7 +10,7 @@ export interface Percentiles {
   'p95'?: (number | string);
   'p99'?: (number | string);
   /**
-   * Samples since the answering broker started.
+   * Samples since the answering broker started counting this queue × tenant.
    */
   'count'?: (number | string | Long);
 }
@@ -23,7 +23,7 @@ export interface Percentiles__Output {
   'p95': (number);
   'p99': (number);
   /**
-   * Samples since the answering broker started.
+   * Samples since the answering broker started counting this queue × tenant.
    */
   'count': (string);
 }
