@@ -191,13 +191,19 @@ export class QueueDispatcher {
    * it: a retirement whose SREM landed before Redis failed would otherwise
    * leave a tenant with work outside the index, where the recovery sweep of
    * any broker looks, until its next enqueue. An extra mark only costs the
-   * sweep a fetch that finds the tenant empty.
+   * sweep a fetch that finds the tenant empty. Only the first failure is
+   * logged: during an outage the retries would log a line per tenant a second.
    */
-  private markActive(tenant: string): void {
+  private markActive(tenant: string, retrying = false): void {
     this.deps.store.markActive(this.queue, tenant).catch((error: unknown) => {
-      this.deps.onError(error, `re-marking tenant ${tenant} active in ${this.queue}; again in 1 s`);
+      if (!retrying) {
+        this.deps.onError(
+          error,
+          `re-marking tenant ${tenant} active in ${this.queue}; again each second until Redis takes it`,
+        );
+      }
       if (this.stopped) return;
-      setTimeout(() => this.stopped || this.markActive(tenant), MARK_RETRY_MS).unref();
+      setTimeout(() => this.stopped || this.markActive(tenant, true), MARK_RETRY_MS).unref();
     });
   }
 

@@ -4,7 +4,8 @@ import { eventually } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
 import { monitor } from '../helpers/monitor.js';
 
-const h = useBroker();
+const logs: Array<Record<string, unknown>> = [];
+const h = useBroker({ onLog: (line) => logs.push(line) });
 
 /**
  * One job for each of `count` tenants, queued before any worker connects, so
@@ -149,6 +150,11 @@ describe('recovery sweep', () => {
         (await redis.sismember(index, 'gone')) === 1 ? true : undefined,
       );
       expect(marksToFail).toBe(0);
+      // One line for the chain of failed marks, not one per retry.
+      const said = logs.filter((line) =>
+        String(line.msg).startsWith(`re-marking tenant gone active in ${queue}`),
+      );
+      expect(said).toHaveLength(failedMarks > 0 ? 1 : 0);
     } finally {
       store.retire = retire;
       store.markActive = markActive;
