@@ -52,4 +52,19 @@ describe('completed retention 0: jobs are deleted as they end', () => {
     const [lease] = await w.take(1);
     expect(lease!.job_id).toBe(marker.job_id);
   });
+
+  it("keeps an idempotency key's answer after its job is deleted: the job does not run again", async () => {
+    const w = await h.worker({ queues: ['idem-gone'] });
+    const request = { tenant: 'acme', queue: 'idem-gone', idempotency_key: 'order-7' };
+    const first = await h.enqueue(request);
+    const [lease] = await w.take(1);
+    w.complete(lease!, Buffer.from('done'));
+    await eventually(async () =>
+      (await redis.exists(keys.job('acme', first.job_id))) === 0 ? true : undefined,
+    );
+    expect(await h.enqueue(request)).toEqual({ job_id: first.job_id, duplicate: true });
+    const marker = await h.enqueue({ tenant: 'acme', queue: 'idem-gone' });
+    const [next] = await w.take(1);
+    expect(next!.job_id).toBe(marker.job_id);
+  });
 });
