@@ -6,9 +6,9 @@ import { Broker } from './broker/broker.js';
 import { DEFAULT_METRICS_ADDRESS, type BrokerConfig } from './config.js';
 import { adminHandlers, brokerHandlers } from './grpc/broker-service.js';
 import { loadRotaProto } from './grpc/proto.js';
-import { addHealthAndReflection } from './grpc/health.js';
+import { addHealthAndReflection, type BrokerHealth } from './grpc/health.js';
 import { withTolerantDecoding } from './grpc/undecodable.js';
-import { loadSecurity } from './grpc/security.js';
+import { loadSecurity, type ServerSecurity } from './grpc/security.js';
 import { createLogger } from './telemetry/logger.js';
 import { otlpMetricsWanted } from './telemetry/otlp-metrics.js';
 import { startMetrics, type MetricsEndpoint } from './telemetry/prometheus.js';
@@ -66,6 +66,55 @@ async function openMetrics(
   return metrics;
 }
 
+/** The Broker and Admin services, decoded leniently (see withTolerantDecoding). */
+function addRotaServices(
+  server: grpc.Server,
+  broker: Broker,
+  config: BrokerConfig,
+  security: ServerSecurity,
+  logger: Logger,
+): void {
+  const { rota } = loadRotaProto();
+  server.addService(
+    withTolerantDecoding(rota.v1.Broker.service),
+    brokerHandlers(broker, logger, {
+      maxBatchSize: config.maxBatchSize,
+      maxSessions: config.maxSessions,
+      helloTimeoutMs: config.leaseTtlMs,
+      tokens: security.tokens,
+    }),
+  );
+  server.addService(
+    withTolerantDecoding(rota.v1.Admin.service),
+    adminHandlers(broker, logger, security.tokens),
+  );
+}
+
+/**
+ * Binds the gRPC address; returns the port bound. grpc-js reports a taken port
+ * as "No address added out of total 1 resolved errors: [listen EADDRINUSE …]",
+ * which names neither the cause's fix nor the option to change.
+ */
+function bindServer(
+  server: grpc.Server,
+  address: string,
+  credentials: grpc.ServerCredentials,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, credentials, (error, port) => {
+      if (!error) return resolve(port);
+      reject(
+        new Error(
+          /EADDRINUSE/.test(error.message)
+            ? `the gRPC address ${address} is in use (another broker?): stop what listens there, or set ROTA_GRPC_ADDRESS (--grpc-address) to a free host:port`
+            : `cannot listen on the gRPC address ${address} (ROTA_GRPC_ADDRESS, --grpc-address): ${error.message}`,
+          { cause: error },
+        ),
+      );
+    });
+  });
+}
+
 export async function startBroker(
   config: BrokerConfig,
   logger: Logger = createLogger(config.logLevel),
@@ -87,46 +136,42 @@ export async function startBroker(
   for (const connection of [redis, subscriber]) {
     connection.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));
   }
-  await Promise.all(
-    [redis, subscriber].map((connection) =>
-      untilReady(connection, config.redisStartTimeoutMs, logger),
-    ),
-  );
-
-  const metrics = await openMetrics(config, logger);
-  const broker = new Broker({
-    config,
-    redis,
-    subscriber,
-    logger,
-    ...(metrics ? { metrics } : {}),
-  });
-  await broker.start();
-
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes(config),
     'grpc.max_send_message_length': maxMessageBytes(config),
   });
-  const { rota } = loadRotaProto();
-  server.addService(
-    withTolerantDecoding(rota.v1.Broker.service),
-    brokerHandlers(broker, logger, {
-      maxBatchSize: config.maxBatchSize,
-      maxSessions: config.maxSessions,
-      helloTimeoutMs: config.leaseTtlMs,
-      tokens: security.tokens,
-    }),
-  );
-  server.addService(
-    withTolerantDecoding(rota.v1.Admin.service),
-    adminHandlers(broker, logger, security.tokens),
-  );
-  const health = addHealthAndReflection(server, redis, logger);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(config.grpcAddress, security.credentials, (error, bound) =>
-      error ? reject(error) : resolve(bound),
+  let metrics: MetricsEndpoint | undefined;
+  let broker: Broker | undefined;
+  let health: BrokerHealth;
+  let port: number;
+  try {
+    await Promise.all(
+      [redis, subscriber].map((connection) =>
+        untilReady(connection, config.redisStartTimeoutMs, logger),
+      ),
     );
-  });
+    metrics = await openMetrics(config, logger);
+    broker = new Broker({
+      config,
+      redis,
+      subscriber,
+      logger,
+      ...(metrics ? { metrics } : {}),
+    });
+    await broker.start();
+    addRotaServices(server, broker, config, security, logger);
+    health = addHealthAndReflection(server, redis, logger);
+    port = await bindServer(server, config.grpcAddress, security.credentials);
+  } catch (error) {
+    // A start that fails part way leaves nothing running (timers, connections,
+    // the metrics port), so a process that embeds the broker can go on or exit.
+    server.forceShutdown();
+    broker?.stop();
+    redis.disconnect();
+    subscriber.disconnect();
+    await metrics?.close();
+    throw error;
+  }
   const host = config.grpcAddress.slice(0, config.grpcAddress.lastIndexOf(':'));
   const address = `${host}:${port}`;
   logger.info({ address, brokerId: broker.id }, 'rota broker listening');

@@ -1,0 +1,77 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { Producer } from '../../clients/producer.js';
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+let redis: TestRedis;
+let first: TestBroker;
+let observer: Redis;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  first = await startTestBroker({ redisUrl: redis.url });
+  observer = new Redis(redis.url);
+});
+afterAll(async () => {
+  observer.disconnect();
+  await first.shutdown();
+  await redis.dispose();
+});
+
+/** The brokers' connections to Redis (each broker names its connections "rota"). */
+async function brokerConnections(): Promise<number> {
+  const list = (await observer.client('LIST')) as string;
+  return list.split('\n').filter((line) => line.includes(' name=rota ')).length;
+}
+
+/** Waits for Redis to see closed connections go (it learns of a close a moment later). */
+async function settledConnections(expected: number): Promise<number> {
+  const deadline = Date.now() + 3000;
+  let count = await brokerConnections();
+  while (count !== expected && Date.now() < deadline) {
+    await sleep(50);
+    count = await brokerConnections();
+  }
+  return count;
+}
+
+describe('a broker start that fails part way', () => {
+  it('names a taken gRPC address and the option to change, and leaves nothing running', async () => {
+    const before = await brokerConnections();
+    expect(before).toBeGreaterThan(0);
+    const error = await startTestBroker({
+      redisUrl: redis.url,
+      grpcAddress: first.address,
+    }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toBe(
+      `the gRPC address ${first.address} is in use (another broker?): stop what listens there, or set ROTA_GRPC_ADDRESS (--grpc-address) to a free host:port`,
+    );
+    expect(await settledConnections(before)).toBe(before);
+
+    // The broker already listening there was not disturbed.
+    const producer = new Producer({ address: first.address, timeoutMs: 5000 });
+    try {
+      const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'start-failure' });
+      expect((await producer.getJob('acme', jobId)).state).toBe('WAITING');
+    } finally {
+      await producer.close();
+    }
+  });
+
+  it('closes its Redis connections when its tenants file cannot be read', async () => {
+    const before = await brokerConnections();
+    const missing = '/nonexistent/rota-tenants.yaml';
+    const error = await startTestBroker({ redisUrl: redis.url, tenantsFile: missing }).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(error?.message).toContain(missing);
+    expect(await settledConnections(before)).toBe(before);
+  });
+});
