@@ -85,7 +85,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--redis-url',
     kind: 'optional',
     fallback: undefined,
-    help: 'Redis to use (redis://host:port/db). Unset: start a private redis-server (AOF on).',
+    help: 'Redis to use (redis://host:port/db; with a password redis://:password@host:port, or redis://user:password@host:port). Unset: start a private redis-server (AOF on).',
   },
   {
     key: 'redisDataDir',

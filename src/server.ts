@@ -220,12 +220,37 @@ export async function startBroker(
  * container starting, a failover) comes up by itself. Then gives up with an
  * error that says what to fix.
  */
+/**
+ * What to fix when Redis answers with an error no retry will clear (a missing
+ * or wrong password, something else than Redis on the port); undefined for
+ * errors worth waiting out (refused, reset, loading).
+ */
+function lastingRedisProblem(message: string): string | undefined {
+  if (/^NOAUTH\b/.test(message)) {
+    return 'it wants a password: put it in ROTA_REDIS_URL (redis://:password@host:port, or redis://user:password@host:port for an ACL user)';
+  }
+  if (/^WRONGPASS\b|invalid username-password/i.test(message)) {
+    return 'the user or password in ROTA_REDIS_URL is wrong';
+  }
+  if (/^Unknown RESP type/.test(message)) {
+    return 'what answers there does not speak the Redis protocol; point ROTA_REDIS_URL at a Redis';
+  }
+  return undefined;
+}
+
 function untilReady(connection: Redis, timeoutMs: number, logger: Logger): Promise<void> {
   return new Promise((resolve, reject) => {
     let lastError = 'no answer';
     let warned = false;
     const onError = (error: Error): void => {
       lastError = error.message;
+      const advice = lastingRedisProblem(lastError);
+      if (advice) {
+        connection.disconnect();
+        const { host, port } = connection.options;
+        finish(new Error(`Redis at ${host}:${port} refused the broker (${lastError}): ${advice}`));
+        return;
+      }
       if (warned) return;
       warned = true;
       logger.warn(`Redis is not reachable yet (${lastError}); retrying for up to ${timeoutMs} ms`);

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Producer } from '../../clients/producer.js';
@@ -39,5 +40,47 @@ describe('broker start while Redis is down', () => {
       await producer.close();
       await broker.shutdown();
     }
+  });
+});
+
+describe('broker start against a Redis that refuses it', () => {
+  let locked: TestRedis;
+  beforeAll(async () => {
+    locked = await startTestRedis();
+    const admin = new Redis(locked.url);
+    await admin.config('SET', 'requirepass', 'sekret-for-tests');
+    admin.disconnect();
+  });
+  afterAll(async () => {
+    await locked.dispose();
+  });
+
+  const startError = (redisUrl: string): Promise<Error | undefined> =>
+    startTestBroker({ redisUrl, redisStartTimeoutMs: 20_000 }).then(
+      async (broker) => {
+        await broker.shutdown();
+        return undefined;
+      },
+      (e: unknown) => e as Error,
+    );
+
+  it('says a password is wanted, at once rather than after the start timeout', async () => {
+    const error = await startError(locked.url);
+    expect(error?.message).toMatch(
+      new RegExp(
+        `^Redis at 127\\.0\\.0\\.1:${locked.port} refused the broker \\(NOAUTH .*\\): it wants a password: put it in ROTA_REDIS_URL \\(redis://:password@host:port, or redis://user:password@host:port for an ACL user\\)$`,
+      ),
+    );
+  });
+
+  it('says the password is wrong', async () => {
+    const error = await startError(`redis://:wrong@127.0.0.1:${locked.port}`);
+    expect(error?.message).toMatch(
+      /refused the broker \((WRONGPASS|ERR invalid username-password).*\): the user or password in ROTA_REDIS_URL is wrong$/,
+    );
+  });
+
+  it('starts with the right password', async () => {
+    expect(await startError(`redis://:sekret-for-tests@127.0.0.1:${locked.port}`)).toBeUndefined();
   });
 });
