@@ -180,11 +180,13 @@ export class JobStore {
         }
         const part = readFetchPart(values, i, request.tenant, queue);
         i = part.next;
-        // The script answers the jobs it has just stored without their payload and headers.
+        // The script answers the jobs it has just stored without their payload
+        // and headers. The payload is copied: the request's is a view into its
+        // whole message, which a buffered or leased job would keep alive.
         const stored = new Map(indexes.map((index) => [jobs[index]!.id, jobs[index]!]));
         const jobsRead = part.result.jobs.map((job) => {
           const own = stored.get(job.id);
-          return own ? { ...job, payload: own.payload, headers: own.headers } : job;
+          return own ? { ...job, payload: Buffer.from(own.payload), headers: own.headers } : job;
         });
         claimed.set(request, { ...part.result, jobs: jobsRead });
       }
@@ -671,7 +673,9 @@ function readFetchPart(
       attempts: Number(field(3).toString()),
       maxAttempts: Number(field(4).toString()),
       timeoutMs: Number(field(5).toString()),
-      payload: field(6),
+      // A copy: a view would keep the whole reply (up to FETCH_BATCH jobs) alive
+      // for as long as this job waits in a buffer or runs.
+      payload: Buffer.from(field(6)),
       headers: parseHeaders(field(7).toString()),
       createdAt: Number(field(8).toString()),
       runAt: Number(field(9).toString()),
@@ -698,7 +702,8 @@ function decodeJob(
     tenant,
     queue: text('queue'),
     state: text('state') as JobState,
-    payload: hash.payload ?? Buffer.alloc(0),
+    // A copy: ioredis answers views into its socket reads, and an adopted lease keeps its job.
+    payload: Buffer.from(hash.payload ?? Buffer.alloc(0)),
     priority: num('priority'),
     attempts: num('attempts'),
     maxAttempts: num('maxAttempts'),

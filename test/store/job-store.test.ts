@@ -86,6 +86,31 @@ describe('JobStore', () => {
     expect(fetched!.jobs).toEqual([]);
   });
 
+  // A job read ahead or leased can stay in the broker for minutes (in a slow
+  // tenant's buffer, or running long): its payload must not keep alive the
+  // whole reply or request it arrived in, which the byte bound never counted.
+  it('gives each job it reads a payload of its own, not a view into the reply or the request', async () => {
+    const size = 8192; // past Buffer's pool: a copy gets a backing store of its own size
+    const request = Buffer.alloc(3 * size, 7); // decoded payloads are views into one message
+    const [claimedJob, firstFetched, secondFetched] = [0, 1, 2].map((k) =>
+      job('', { payload: request.subarray(k * size, (k + 1) * size) }),
+    );
+    const claimed = await enqueueClaiming([claimedJob!], { tenant: 't', count: 10 });
+    if (claimed instanceof Error) throw claimed;
+    await store.enqueue([firstFetched!, secondFetched!], () => 0, now);
+    const [fetched] = await store.fetch('q', [{ tenant: 't', count: 10 }], now);
+    const read = [...claimed.jobs, ...fetched!.jobs];
+    expect(read.map((job) => job.id)).toEqual([
+      claimedJob!.id,
+      firstFetched!.id,
+      secondFetched!.id,
+    ]);
+    for (const job of read) {
+      expect(job.payload.equals(request.subarray(0, size))).toBe(true);
+      expect(job.payload.buffer.byteLength).toBeLessThan(2 * size);
+    }
+  });
+
   it('claims: leases the first jobs at once under the tokens it was given', async () => {
     const first = job('first');
     const second = job('second');
