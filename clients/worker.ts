@@ -379,12 +379,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (previous?.token === lease.lease_token) return;
     if (previous !== undefined) this.#drop(previous, 'lease lost');
     const deadline = Number(lease.deadline_unix_ms);
+    // A copy: the decoded payload is a view into the whole lease message, which
+    // a long-running handler would keep alive with every other job's payload.
+    const rawPayload = Buffer.from(lease.payload);
     const job: WorkerJob = {
       id: lease.job_id,
       tenant: lease.tenant,
       queue: lease.queue,
       payload: undefined,
-      rawPayload: lease.payload,
+      rawPayload,
       attempt: lease.attempt,
       maxAttempts: lease.max_attempts,
       headers: lease.headers,
@@ -393,7 +396,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
     let decodeError: unknown;
     try {
-      job.payload = decodePayload(lease.payload, lease.headers);
+      job.payload = decodePayload(rawPayload, lease.headers);
     } catch (err) {
       decodeError = err;
     }

@@ -337,4 +337,34 @@ describe('Worker', () => {
     }
     expect(peak).toBe(3);
   });
+
+  // A handler may hold its job for minutes: the payload must not keep alive
+  // the whole message its lease arrived in, with the other jobs' payloads.
+  it('hands each job a payload of its own, not a view into the lease message', async () => {
+    const producer = rota.producer();
+    const size = 8192; // past Buffer's pool: a copy gets a backing store of its own size
+    const sent = [1, 2, 3].map((fill) => Buffer.alloc(size, fill));
+    // Queued before the worker connects, so its first lease message carries all three.
+    const ids = (
+      await producer.enqueueBatch(
+        sent.map((payload) => ({ tenant: 'acme', queue: 'bulky', payload })),
+      )
+    ).map((item) => (item as { jobId: string }).jobId);
+    const received = new Map<string, { payload: unknown; raw: Buffer }>();
+    const worker = rota.worker({
+      queues: ['bulky'],
+      concurrency: 3,
+      handler: (job) => {
+        received.set(job.id, { payload: job.payload, raw: job.rawPayload });
+      },
+    });
+    await worker.start();
+    await waitFor(() => (received.size === 3 ? true : undefined));
+    ids.forEach((id, i) => {
+      const { payload, raw } = received.get(id)!;
+      expect(raw.equals(sent[i]!)).toBe(true);
+      expect(payload).toBe(raw); // bytes are handed over as they are
+      expect(raw.buffer.byteLength).toBeLessThan(2 * size);
+    });
+  });
 });
