@@ -3,6 +3,7 @@ import type { JobStore } from '../store/job-store.js';
 import type { PrefetchUse } from '../telemetry/metrics.js';
 import type { FetchedJob, FetchRequest, FetchResult } from '../store/types.js';
 import { newLeaseToken } from './ids.js';
+import { BoundedSet } from './bounded-set.js';
 import { jobBytes, type Session } from './session.js';
 
 /** Dispatches taken for a tenant whose fetch leases at once: its session and one token each. */
@@ -49,6 +50,9 @@ export interface DispatcherDeps {
   /** A tenant's fetch waits for room: the buffers hold what the bound allows (prefetchUse() says how much). */
   onBoundReached(): void;
 }
+
+/** Retired tenants a queue's dispatcher remembers (about 8 MB of names). */
+const MAX_RETIRED_REMEMBERED = 100_000;
 
 /**
  * Prefetch: each active tenant keeps a small buffer of jobs already read into
@@ -138,8 +142,13 @@ export class QueueDispatcher {
   private sessionsForAll = 0;
   /** A session left: some buffer may be of a tenant no session takes any more. */
   private mayHoldUnservable = false;
-  /** Tenants taken out of the Redis index as idle; a doorbell puts them back. */
-  private readonly retired = new Set<string>();
+  /**
+   * Tenants taken out of the Redis index as idle; a doorbell puts them back.
+   * Bounded: a broker that retired a million tenants of a queue kept 81 MB of
+   * names. Forgetting one long retired only skips a redundant mark, since every
+   * path that creates work marks the index itself (JobStore.enqueue, replay).
+   */
+  private readonly retired = new BoundedSet<string>(MAX_RETIRED_REMEMBERED);
   /** Earliest known run time of each tenant's delayed jobs. */
   private readonly dueAt = new Map<string, number>();
   private dueTimer: NodeJS.Timeout | undefined;
