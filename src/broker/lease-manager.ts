@@ -206,6 +206,7 @@ export class LeaseManager {
     leasedAt: number,
   ): void {
     const granted: Lease[] = [];
+    const registered: Lease[] = [];
     grants.forEach(({ job, token }, i) => {
       const attempt = attempts[i] ?? 0;
       if (attempt === 0) {
@@ -219,10 +220,13 @@ export class LeaseManager {
           ? (this.deps.dispatcher(job.queue).sessionWithRoomFor(job.tenant) ?? session)
           : session;
       const lease = this.register(job, token, attempt, deadline, holder);
+      registered.push(lease);
       if (holder === session) granted.push(lease);
       else holder.send({ kind: 'leases', leases: [lease] });
     });
     if (granted.length > 0) session.send({ kind: 'leases', leases: granted });
+    // Sent (the messages hold the payloads until written), or orphaned unseen.
+    for (const lease of registered) lease.job = withoutPayload(lease.job);
     if (granted.length < grants.length) this.pumpQueues(session);
   }
 
@@ -615,7 +619,9 @@ export class LeaseManager {
       }
       const deadline = record.timeoutMs > 0 ? record.leasedAt + record.timeoutMs : 0;
       this.deps.limits.onDispatch(record.tenant, record.queue);
-      adopted.push(this.register(record, ref.token, record.attempts, deadline, session, true));
+      // The reattaching worker holds the job already: no payload to keep.
+      const job = withoutPayload(record);
+      adopted.push(this.register(job, ref.token, record.attempts, deadline, session, true));
       reattached.push(ref.jobId);
     });
     return { reattached, refused };
@@ -637,4 +643,28 @@ function storeRefusal(jobId: string, outcome: 'stale' | 'unknown' | 'ok'): AckRe
   return outcome === 'unknown'
     ? { jobId, status: 'unknown', message: 'no such job (wrong id, or its retention expired)' }
     : { jobId, status: 'stale', message: 'this lease is no longer the job\u2019s current lease' };
+}
+
+const NO_PAYLOAD = Buffer.alloc(0);
+
+/**
+ * The job as a lease keeps it once sent: every field but the payload (a lease
+ * lives as long as its job runs, and the broker holds the leases of all its
+ * workers).
+ */
+function withoutPayload(job: FetchedJob): FetchedJob {
+  return {
+    id: job.id,
+    tenant: job.tenant,
+    queue: job.queue,
+    entry: job.entry,
+    priority: job.priority,
+    attempts: job.attempts,
+    maxAttempts: job.maxAttempts,
+    timeoutMs: job.timeoutMs,
+    payload: NO_PAYLOAD,
+    headers: job.headers,
+    createdAt: job.createdAt,
+    runAt: job.runAt,
+  };
 }

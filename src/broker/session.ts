@@ -50,7 +50,11 @@ export interface SessionTransport {
 
 /** One job handed to one session under a fencing token. */
 export interface Lease {
-  readonly job: FetchedJob;
+  /**
+   * Without its payload once the lease is sent (LeaseManager.deliver): the
+   * worker has it, and a job may run for minutes.
+   */
+  job: FetchedJob;
   readonly token: string;
   readonly attempt: number;
   /** When this broker granted (or adopted) the lease. */
