@@ -132,7 +132,8 @@ export async function startBroker(
   // job's Complete reached Redis after it and was refused. Redis must see each
   // connection's commands in the order the broker issues them.
   const redis = new Redis(config.redisUrl, redisOptions);
-  const subscriber = new Redis(config.redisUrl, redisOptions);
+  // The doorbell subscribes again itself after a reconnect (see Doorbell).
+  const subscriber = new Redis(config.redisUrl, { ...redisOptions, autoResubscribe: false });
   for (const connection of [redis, subscriber]) {
     connection.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));
   }

@@ -30,6 +30,15 @@ export class Doorbell {
   private readonly listening = new Set<string>();
   private flushScheduled = false;
 
+  /** Channels subscribed so far: subscribed again after each reconnect. */
+  private readonly channels = new Set<string>();
+
+  /**
+   * `subscriber` must be made with `autoResubscribe: false`: ioredis's own
+   * resubscription after a reconnect is a promise nobody handles, so a
+   * connection closed while it was in flight (a shutdown just after Redis came
+   * back) was an unhandled rejection, which ends a Node process.
+   */
   constructor(
     private readonly publisher: Redis,
     private readonly subscriber: Redis,
@@ -39,17 +48,34 @@ export class Doorbell {
     private readonly logger: Logger,
   ) {
     subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
+    subscriber.on('ready', () => this.resubscribe());
   }
 
   async start(): Promise<void> {
-    await this.subscriber.subscribe(this.keys.cancellations(), this.keys.settingsChanged());
+    await this.subscribe(this.keys.cancellations(), this.keys.settingsChanged());
   }
 
   /** Starts listening to a queue's doorbell (when this broker first serves it). */
   async listen(queue: string): Promise<void> {
     if (this.listening.has(queue)) return;
     this.listening.add(queue);
-    await this.subscriber.subscribe(this.keys.doorbell(queue));
+    await this.subscribe(this.keys.doorbell(queue));
+  }
+
+  private async subscribe(...channels: string[]): Promise<void> {
+    for (const channel of channels) this.channels.add(channel);
+    await this.subscriber.subscribe(...channels);
+  }
+
+  /** After a reconnect: what was missed meanwhile is found by the sweep and the settings reload. */
+  private resubscribe(): void {
+    if (this.channels.size === 0) return;
+    this.subscriber.subscribe(...this.channels).catch((error: unknown) => {
+      this.logger.warn(
+        { err: error },
+        'could not subscribe again after a reconnect; the next reconnect tries again',
+      );
+    });
   }
 
   ring(queue: string, tenant: string, dueAt: number): void {

@@ -135,3 +135,30 @@ describe('several brokers on one Redis', () => {
     for (const [id, attempt] of seen) expect([id, attempt]).toEqual([id, heldIds.has(id) ? 2 : 1]);
   });
 });
+
+describe('several brokers on one Redis, after Redis restarted', () => {
+  it('still tells a worker on the other broker that its job was cancelled', async () => {
+    await h.restartBroker(); // the test before killed A
+    await h.redis.kill();
+    await h.redis.restart();
+    // Both brokers listen again: A's subscriber and B's (each subscribes on its own).
+    const observer = new Redis(h.redis.url);
+    const channel = `${h.broker.config.keyPrefix}:cancellations`;
+    try {
+      await expect
+        .poll(async () => ((await observer.pubsub('NUMSUB', channel)) as [string, number])[1], {
+          timeout: 10_000,
+        })
+        .toBe(2);
+    } finally {
+      observer.disconnect();
+    }
+    const worker = await workerOnB(['cancel-after-restart']);
+    const { job_id } = await eventually(() =>
+      h.enqueue({ tenant: 'acme', queue: 'cancel-after-restart' }).catch(() => undefined),
+    );
+    await worker.take(1, 5000);
+    expect(await h.cancel('acme', job_id)).toEqual({ cancelled: true, state: 'CANCELLED' });
+    await expect.poll(() => worker.cancels(), { timeout: 5000 }).toContain(job_id);
+  });
+});
