@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { useBroker } from '../helpers/harness.js';
+import { monitor } from '../helpers/monitor.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 
 // lease TTL 1500 ms, heartbeat interval 300 ms (the harness defaults)
@@ -75,9 +76,8 @@ describe('leases', () => {
     const [first] = await w.take(1);
     expect(first!.job_id).toBe(a.job_id);
     // MONITOR lists the commands scripts run, in the order Redis runs them.
-    const monitor = await new Redis(h.redis.url).monitor();
     const stateWrites: string[] = [];
-    monitor.on('monitor', (_time: string, args: string[]) => {
+    const stopMonitor = await monitor(h.redis.port, (args) => {
       const jobId = args[1]?.split(':job:')[1];
       const ours = jobId === a.job_id || jobId === b.job_id;
       if (ours && args[0]?.toUpperCase() === 'HSET' && args[2] === 'state') {
@@ -88,7 +88,7 @@ describe('leases', () => {
     const [second] = await w.take(1);
     expect(second!.job_id).toBe(b.job_id);
     await h.waitState('acme', a.job_id, 'COMPLETED');
-    monitor.disconnect();
+    stopMonitor();
     expect(stateWrites).toEqual([`${b.job_id} leased`, `${a.job_id} completed`]);
     w.complete(second!);
     await h.waitState('acme', b.job_id, 'COMPLETED');
