@@ -216,12 +216,6 @@ export async function startBroker(
 }
 
 /**
- * Connects, and while Redis is unreachable keeps retrying (ioredis's own
- * backoff) for up to `timeoutMs`: a broker started before its Redis (a
- * container starting, a failover) comes up by itself. Then gives up with an
- * error that says what to fix.
- */
-/**
  * What to fix when Redis answers with an error no retry will clear (a missing
  * or wrong password, something else than Redis on the port); undefined for
  * errors worth waiting out (refused, reset, loading).
@@ -239,6 +233,13 @@ function lastingRedisProblem(message: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Connects, and while Redis is unreachable keeps retrying (ioredis's own
+ * backoff) for up to `timeoutMs`: a broker started before its Redis (a
+ * container starting, a failover) comes up by itself. Then gives up with an
+ * error that says what to fix; at once when Redis answers with an error no
+ * retry will clear (lastingRedisProblem).
+ */
 function untilReady(connection: Redis, timeoutMs: number, logger: Logger): Promise<void> {
   return new Promise((resolve, reject) => {
     let lastError = 'no answer';

@@ -27,11 +27,9 @@ interface WorkMessage {
  */
 export class Doorbell {
   private readonly pending = new Map<string, Map<string, number>>();
-  private readonly listening = new Set<string>();
-  private flushScheduled = false;
-
   /** Channels subscribed so far: subscribed again after each reconnect. */
   private readonly channels = new Set<string>();
+  private flushScheduled = false;
 
   /**
    * `subscriber` must be made with `autoResubscribe: false`: ioredis's own
@@ -57,9 +55,9 @@ export class Doorbell {
 
   /** Starts listening to a queue's doorbell (when this broker first serves it). */
   async listen(queue: string): Promise<void> {
-    if (this.listening.has(queue)) return;
-    this.listening.add(queue);
-    await this.subscribe(this.keys.doorbell(queue));
+    const channel = this.keys.doorbell(queue);
+    if (this.channels.has(channel)) return;
+    await this.subscribe(channel);
   }
 
   private async subscribe(...channels: string[]): Promise<void> {

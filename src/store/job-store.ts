@@ -702,8 +702,7 @@ function decodeJob(
     tenant,
     queue: text('queue'),
     state: text('state') as JobState,
-    // A copy: ioredis answers views into its socket reads, and an adopted lease keeps its job.
-    payload: Buffer.from(hash.payload ?? Buffer.alloc(0)),
+    payload: hash.payload ?? Buffer.alloc(0),
     priority: num('priority'),
     attempts: num('attempts'),
     maxAttempts: num('maxAttempts'),

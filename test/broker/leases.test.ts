@@ -62,7 +62,7 @@ describe('leases', () => {
     const held = (await collect()) - before;
     // 40 leases keeping their payloads held 20 MiB.
     expect(held).toBeLessThan(8 * 1024 * 1024);
-    for (const lease of leases) w.complete(lease as Parameters<typeof w.complete>[0]);
+    for (const lease of leases) w.complete(lease);
     // Recorded before the next test starts (its MONITOR must not open amid these writes).
     for (const { job_id } of leases) await h.waitState('acme', job_id, 'COMPLETED');
   });

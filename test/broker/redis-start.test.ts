@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Producer } from '../../clients/producer.js';
-import { startTestBroker } from '../helpers/broker.js';
+import { startError, startTestBroker } from '../helpers/broker.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;
@@ -16,10 +16,7 @@ afterAll(async () => {
 
 describe('broker start while Redis is down', () => {
   it('gives up after ROTA_REDIS_START_TIMEOUT_MS with an error that says what to fix', async () => {
-    const error = await startTestBroker({ redisUrl: redis.url, redisStartTimeoutMs: 400 }).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const error = await startError({ redisUrl: redis.url, redisStartTimeoutMs: 400 });
     expect(error?.message).toMatch(
       new RegExp(
         `^Redis at 127\\.0\\.0\\.1:${redis.port} is unreachable \\(.*ECONNREFUSED.*\\) after 400 ms; start it, or point ROTA_REDIS_URL at a running Redis`,
@@ -55,17 +52,11 @@ describe('broker start against a Redis that refuses it', () => {
     await locked.dispose();
   });
 
-  const startError = (redisUrl: string): Promise<Error | undefined> =>
-    startTestBroker({ redisUrl, redisStartTimeoutMs: 20_000 }).then(
-      async (broker) => {
-        await broker.shutdown();
-        return undefined;
-      },
-      (e: unknown) => e as Error,
-    );
+  const startWith = (redisUrl: string): Promise<Error | undefined> =>
+    startError({ redisUrl, redisStartTimeoutMs: 20_000 });
 
   it('says a password is wanted, at once rather than after the start timeout', async () => {
-    const error = await startError(locked.url);
+    const error = await startWith(locked.url);
     expect(error?.message).toMatch(
       new RegExp(
         `^Redis at 127\\.0\\.0\\.1:${locked.port} refused the broker \\(NOAUTH .*\\): it wants a password: put it in ROTA_REDIS_URL \\(redis://:password@host:port, or redis://user:password@host:port for an ACL user\\)$`,
@@ -74,13 +65,13 @@ describe('broker start against a Redis that refuses it', () => {
   });
 
   it('says the password is wrong', async () => {
-    const error = await startError(`redis://:wrong@127.0.0.1:${locked.port}`);
+    const error = await startWith(`redis://:wrong@127.0.0.1:${locked.port}`);
     expect(error?.message).toMatch(
       /refused the broker \((WRONGPASS|ERR invalid username-password).*\): the user or password in ROTA_REDIS_URL is wrong$/,
     );
   });
 
   it('starts with the right password', async () => {
-    expect(await startError(`redis://:sekret-for-tests@127.0.0.1:${locked.port}`)).toBeUndefined();
+    expect(await startWith(`redis://:sekret-for-tests@127.0.0.1:${locked.port}`)).toBeUndefined();
   });
 });

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Producer } from '../../clients/producer.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { startError, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;
@@ -42,13 +42,7 @@ describe('a broker start that fails part way', () => {
   it('names a taken gRPC address and the option to change, and leaves nothing running', async () => {
     const before = await brokerConnections();
     expect(before).toBeGreaterThan(0);
-    const error = await startTestBroker({
-      redisUrl: redis.url,
-      grpcAddress: first.address,
-    }).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const error = await startError({ redisUrl: redis.url, grpcAddress: first.address });
     expect(error?.message).toBe(
       `the gRPC address ${first.address} is in use (another broker?): stop what listens there, or set ROTA_GRPC_ADDRESS (--grpc-address) to a free host:port`,
     );
@@ -67,10 +61,7 @@ describe('a broker start that fails part way', () => {
   it('closes its Redis connections when its tenants file cannot be read', async () => {
     const before = await brokerConnections();
     const missing = '/nonexistent/rota-tenants.yaml';
-    const error = await startTestBroker({ redisUrl: redis.url, tenantsFile: missing }).then(
-      () => undefined,
-      (e: unknown) => e as Error,
-    );
+    const error = await startError({ redisUrl: redis.url, tenantsFile: missing });
     expect(error?.message).toContain(missing);
     expect(await settledConnections(before)).toBe(before);
   });

@@ -50,6 +50,20 @@ export async function startTestBroker({
   return Object.assign(running, { config });
 }
 
+/**
+ * Starts a test broker expecting the start to fail: the error, or undefined
+ * when it started (then it is shut down again).
+ */
+export function startError(options: TestBrokerOptions): Promise<Error | undefined> {
+  return startTestBroker(options).then(
+    async (broker) => {
+      await broker.shutdown();
+      return undefined;
+    },
+    (error: unknown) => error as Error,
+  );
+}
+
 /** Raw gRPC stubs, for tests of the wire contract itself. */
 export function rawClients(address: string): {
   broker: BrokerClient;

@@ -90,7 +90,7 @@ export class RawWorker {
     return taken;
   }
 
-  complete(lease: Lease__Output, result = Buffer.alloc(0)): void {
+  complete(lease: Pick<Lease__Output, 'job_id' | 'lease_token'>, result = Buffer.alloc(0)): void {
     this.send({ complete: { job_id: lease.job_id, lease_token: lease.lease_token, result } });
   }
 
