@@ -10,7 +10,7 @@ export type JobState = JobState__Output;
 export interface JobInput {
   /** Owner of the job, `[A-Za-z0-9_.-]{1,64}`. */
   tenant: string;
-  /** Kind of work; workers subscribe to queues. Same charset. */
+  /** Kind of work; workers subscribe to queues. Same charset; `job` and `idem` are reserved. */
   queue: string;
   /**
    * Job data. Buffer/Uint8Array is sent as is; anything else as JSON (with the

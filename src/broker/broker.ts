@@ -22,7 +22,7 @@ import { StatsBook, type ActivityStats } from './stats.js';
 import { LocalHistograms } from '../telemetry/histograms.js';
 import { BrokerMetrics, type MetricsSink, type PrefetchUse } from '../telemetry/metrics.js';
 import { TelemetryObserver } from '../telemetry/observer.js';
-import { checkName, toNewJob, type EnqueueInput } from './validation.js';
+import { checkName, checkQueue, toNewJob, type EnqueueInput } from './validation.js';
 import {
   SpanKind,
   contextFromHeaders,
@@ -339,7 +339,7 @@ export class Broker {
     pageToken: string,
   ): Promise<{ jobs: JobRecord[]; nextPageToken: string; total: number }> {
     checkName('tenant', tenant);
-    checkName('queue', queue);
+    checkQueue('queue', queue);
     const size = pageSize || DEFAULT_DEAD_PAGE;
     if (!Number.isInteger(size) || size < 1 || size > MAX_DEAD_PAGE) {
       throw invalidArgument(`page_size is ${pageSize}; it must be from 1 to ${MAX_DEAD_PAGE}`);
@@ -361,7 +361,7 @@ export class Broker {
     all: boolean,
   ): Promise<{ replayed: number; notFound: string[] }> {
     checkName('tenant', tenant);
-    checkName('queue', queue);
+    checkQueue('queue', queue);
     if (jobIds.length === 0 && !all) {
       throw invalidArgument(
         'name the job_ids to replay, or set all = true to replay the whole dead letter queue',
@@ -501,7 +501,7 @@ export class Broker {
     queue: string,
     tenant: string,
   ): Promise<{ rows: TenantQueueStats[]; truncated: boolean }> {
-    if (queue) checkName('queue', queue);
+    if (queue) checkQueue('queue', queue);
     if (tenant) checkName('tenant', tenant);
     const { pairs, truncated } = await this.guard(this.statsPairs(queue, tenant, MAX_STATS_ROWS));
     const depths = await this.guard(this.store.depths(pairs));

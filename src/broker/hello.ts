@@ -1,5 +1,5 @@
 import { BrokerError, invalidArgument } from './errors.js';
-import { checkName } from './validation.js';
+import { checkName, checkQueue } from './validation.js';
 
 /** The Hello that opens a Work stream, in domain terms, and its validation. */
 export const PROTOCOL_VERSION = 1;
@@ -40,7 +40,7 @@ export function checkHello(hello: HelloInput, maxCapacity: number): void {
       `hello.queues has ${hello.queues.length} queues; the limit is ${MAX_QUEUES_PER_SESSION}`,
     );
   }
-  for (const queue of hello.queues) checkName('hello.queues[]', queue);
+  for (const queue of hello.queues) checkQueue('hello.queues[]', queue);
   for (const tenant of hello.tenants) checkName('hello.tenants[]', tenant);
   checkCapacity(hello.capacity, maxCapacity);
 }

@@ -5,7 +5,7 @@ import type { TenantLimits } from '../scheduler/index.js';
 import { resolveQueueOverride, resolveTenantSettings } from '../scheduler/settings.js';
 import type { QueueOverride, StoredTenant, TenantStore } from '../store/tenant-store.js';
 import { BrokerError, invalidArgument, quoted } from './errors.js';
-import { checkName } from './validation.js';
+import { checkName, checkQueue } from './validation.js';
 
 /** A SetTenant request in domain terms: unset fields keep their stored value. */
 export interface TenantUpdate extends QueueOverride {
@@ -61,7 +61,7 @@ export class TenantRegistry {
       );
     }
     for (const { queue, ...override } of update.queues ?? []) {
-      checkName('tenant.queues[].queue', queue);
+      checkQueue('tenant.queues[].queue', queue);
       queues[queue] = definedFields(override);
     }
     const merged: StoredTenant = {

@@ -1,5 +1,6 @@
 import { invalidArgument, quoted } from './errors.js';
 import { newJobId } from './ids.js';
+import { RESERVED_QUEUE_NAMES } from '../store/keys.js';
 import type { NewJob } from '../store/types.js';
 
 /**
@@ -39,6 +40,17 @@ export function checkName(what: string, value: string): string {
   return value;
 }
 
+/** Checks a queue name, which is a name that is not one of RESERVED_QUEUE_NAMES. */
+export function checkQueue(what: string, value: string): string {
+  checkName(what, value);
+  if (RESERVED_QUEUE_NAMES.includes(value)) {
+    throw invalidArgument(
+      `${what} is ${quoted(value)}, which Rota's own keys use; the names ${RESERVED_QUEUE_NAMES.map(quoted).join(' and ')} are reserved, pick another`,
+    );
+  }
+  return value;
+}
+
 function checkRange(what: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
     throw invalidArgument(`${what} is ${value}; it must be a whole number from ${min} to ${max}`);
@@ -49,7 +61,7 @@ function checkRange(what: string, value: number, min: number, max: number): numb
 /** Validates an Enqueue and fills defaults. Throws INVALID_ARGUMENT naming the field. */
 export function toNewJob(input: EnqueueInput, limits: EnqueueLimits, now: number): NewJob {
   checkName('tenant', input.tenant);
-  checkName('queue', input.queue);
+  checkQueue('queue', input.queue);
   if (input.payload.length > limits.maxPayloadBytes) {
     throw invalidArgument(
       `payload is ${input.payload.length} bytes; the limit is ${limits.maxPayloadBytes} (ROTA_MAX_PAYLOAD_BYTES). Store large data elsewhere and enqueue a reference`,

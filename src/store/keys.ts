@@ -7,6 +7,18 @@
  * only ever written by single commands, never by a script that also touches a
  * tenant's keys.
  */
+/** Segments after `{tenant}:` that start a tenant's keys outside its queues. */
+const JOB_SEGMENT = 'job';
+const IDEMPOTENCY_SEGMENT = 'idem';
+
+/**
+ * Queue names that are taken by those segments: queue `job`'s keys would be job
+ * records (`{T}:job:levels` is also the record of a job with id `levels`), and
+ * queue `idem`'s would be idempotency keys, so Redis would answer WRONGTYPE
+ * to both. Queue keys may use every other name (they never hold a `:`).
+ */
+export const RESERVED_QUEUE_NAMES: readonly string[] = [JOB_SEGMENT, IDEMPOTENCY_SEGMENT];
+
 export class Keys {
   constructor(readonly prefix: string) {}
 
@@ -17,7 +29,7 @@ export class Keys {
 
   /** Base of a job hash key; the script appends the job id. */
   jobBase(tenant: string): string {
-    return `${this.tenantBase(tenant)}job:`;
+    return `${this.tenantBase(tenant)}${JOB_SEGMENT}:`;
   }
 
   job(tenant: string, jobId: string): string {
@@ -65,7 +77,7 @@ export class Keys {
   }
 
   idempotency(tenant: string, key: string): string {
-    return `${this.tenantBase(tenant)}idem:${key}`;
+    return `${this.tenantBase(tenant)}${IDEMPOTENCY_SEGMENT}:${key}`;
   }
 
   /** Set of tenants that have (or may have) work in a queue: found again after a restart. */

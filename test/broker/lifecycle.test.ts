@@ -148,9 +148,13 @@ describe('job lifecycle', () => {
   });
 
   it('returns the first job for a repeated idempotency key', async () => {
-    const first = await h.enqueue({ tenant: 'acme', queue: 'idem', idempotency_key: 'order-42' });
-    const again = await h.enqueue({ tenant: 'acme', queue: 'idem', idempotency_key: 'order-42' });
-    const other = await h.enqueue({ tenant: 'globex', queue: 'idem', idempotency_key: 'order-42' });
+    const first = await h.enqueue({ tenant: 'acme', queue: 'orders', idempotency_key: 'order-42' });
+    const again = await h.enqueue({ tenant: 'acme', queue: 'orders', idempotency_key: 'order-42' });
+    const other = await h.enqueue({
+      tenant: 'globex',
+      queue: 'orders',
+      idempotency_key: 'order-42',
+    });
     expect(again).toEqual({ job_id: first.job_id, duplicate: true });
     expect(other.duplicate).toBe(false);
     expect(other.job_id).not.toBe(first.job_id);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Client, credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { useBroker } from '../helpers/harness.js';
+import { RawWorker } from '../helpers/raw-worker.js';
 import type { EnqueueRequest } from '../../src/generated/rota/v1/EnqueueRequest.js';
 
 const h = useBroker({ maxPayloadBytes: 1024, maxBatchSize: 5 });
@@ -24,6 +25,11 @@ describe('invalid input', () => {
       'tenant is empty; it must match [A-Za-z0-9_.-]{1,64}',
     ],
     ['bad queue', { ...valid, queue: 'a b' }, 'queue is "a b"; it must match [A-Za-z0-9_.-]{1,64}'],
+    [
+      'reserved queue',
+      { ...valid, queue: 'idem' },
+      'queue is "idem", which Rota\'s own keys use; the names "job" and "idem" are reserved, pick another',
+    ],
     [
       'long tenant',
       { ...valid, tenant: 'x'.repeat(65) },
@@ -162,6 +168,43 @@ describe('invalid input', () => {
       code: status.INVALID_ARGUMENT,
       details:
         'name the job_ids to replay, or set all = true to replay the whole dead letter queue',
+    });
+  });
+
+  it('refuses the reserved queue names wherever a queue is named', async () => {
+    const details = (field: string, name: string) =>
+      `${field} is "${name}", which Rota's own keys use; the names "job" and "idem" are reserved, pick another`;
+    const refusals = [
+      [() => h.listDead({ tenant: 'acme', queue: 'job' }), 'queue', 'job'],
+      [() => h.replay({ tenant: 'acme', queue: 'idem', all: true }), 'queue', 'idem'],
+      [() => h.stats({ queue: 'idem' }), 'queue', 'idem'],
+      [
+        () => h.setTenant({ tenant: 'acme', queues: [{ queue: 'job' }] }),
+        'tenant.queues[].queue',
+        'job',
+      ],
+    ] as const;
+    for (const [call, field, name] of refusals) {
+      expect(await rejection(call())).toEqual({
+        code: status.INVALID_ARGUMENT,
+        details: details(field, name),
+      });
+    }
+    const { results } = await h.enqueueBatch([valid, { ...valid, queue: 'job' }]);
+    expect(results[0]!.code).toBe(status.OK);
+    expect(results[1]).toMatchObject({
+      job_id: '',
+      code: status.INVALID_ARGUMENT,
+      error: details('queue', 'job'),
+    });
+    const worker = RawWorker.open(h.broker.address, {
+      worker_id: 'w',
+      queues: ['email', 'job'],
+      capacity: 1,
+    });
+    expect(await worker.waitStatus()).toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      details: details('hello.queues[]', 'job'),
     });
   });
 

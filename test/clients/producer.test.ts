@@ -154,8 +154,8 @@ describe('Producer', () => {
 
   it('returns the first job for a repeated idempotency key', async () => {
     const producer = rota.producer();
-    const first = await producer.enqueue({ tenant: 'acme', queue: 'idem', idempotencyKey: 'k1' });
-    const again = await producer.enqueue({ tenant: 'acme', queue: 'idem', idempotencyKey: 'k1' });
+    const first = await producer.enqueue({ tenant: 'acme', queue: 'orders', idempotencyKey: 'k1' });
+    const again = await producer.enqueue({ tenant: 'acme', queue: 'orders', idempotencyKey: 'k1' });
     expect(again).toEqual({ jobId: first.jobId, duplicate: true });
   });
 
