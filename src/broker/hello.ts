@@ -6,12 +6,19 @@ export const PROTOCOL_VERSION = 1;
 const MAX_QUEUES_PER_SESSION = 64;
 const MAX_WORKER_ID_LENGTH = 128;
 
+/** A lease the worker still runs, which it asks the broker to re-attach. */
+export interface InFlightRef {
+  readonly jobId: string;
+  readonly token: string;
+  readonly tenant: string;
+}
+
 export interface HelloInput {
   readonly workerId: string;
   readonly queues: readonly string[];
   readonly capacity: number;
   readonly tenants: readonly string[];
-  readonly inFlight: ReadonlyArray<{ jobId: string; token: string; tenant: string }>;
+  readonly inFlight: readonly InFlightRef[];
   readonly protocolVersion: number;
 }
 

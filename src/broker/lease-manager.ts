@@ -9,7 +9,7 @@ import type { QueueDispatcher } from './dispatcher.js';
 import type { BrokerObserver, Settlement } from './observer.js';
 import { Session, type AckRefusal, type Lease, type SessionTransport } from './session.js';
 import { isName } from './validation.js';
-import { checkCapacity, checkHello, type HelloInput } from './hello.js';
+import { checkCapacity, checkHello, type HelloInput, type InFlightRef } from './hello.js';
 
 const MAX_ERROR_LENGTH = 4096;
 const MAX_PROGRESS_BYTES = 64 * 1024;
@@ -571,21 +571,18 @@ export class LeaseManager {
    */
   private async reattach(
     session: Session,
-    inFlight: HelloInput['inFlight'],
+    inFlight: readonly InFlightRef[],
   ): Promise<{ reattached: string[]; refused: string[] }> {
     const reattached: string[] = [];
     const refused: string[] = [];
-    const lookups: Array<{ jobId: string; token: string; tenant: string }> = [];
-    for (const ref of inFlight) {
+    const lookups: InFlightRef[] = [];
+    // A job named twice is adopted once: each adoption takes a slot of the
+    // tenant's in-flight cap, and only one lease would ever give it back.
+    const refs = new Map(inFlight.map((ref) => [ref.jobId, ref])).values();
+    for (const ref of refs) {
       const lease = this.leases.get(ref.jobId);
-      if (lease && lease.token === ref.token && !lease.settling) {
-        this.move(lease, session);
-        reattached.push(ref.jobId);
-      } else if (lease) {
-        refused.push(ref.jobId);
-      } else {
-        lookups.push(ref);
-      }
+      if (!lease) lookups.push(ref);
+      else (this.takeOver(lease, ref, session) ? reattached : refused).push(ref.jobId);
     }
     const byTenant = new Map<string, string[]>();
     for (const ref of lookups)
@@ -610,21 +607,34 @@ export class LeaseManager {
     const won = await this.deps.store.adopt(
       candidates.map((ref) => ({ tenant: ref.tenant, jobId: ref.jobId, token: ref.token })),
     );
-    const adopted: Lease[] = [];
     candidates.forEach((ref, i) => {
       const record = records.get(ref.jobId)!;
       if (!won[i]) {
         refused.push(ref.jobId);
         return;
       }
+      // Another Hello adopted it while this one waited for Redis.
+      const held = this.leases.get(ref.jobId);
+      if (held) {
+        (this.takeOver(held, ref, session) ? reattached : refused).push(ref.jobId);
+        return;
+      }
       const deadline = record.timeoutMs > 0 ? record.leasedAt + record.timeoutMs : 0;
       this.deps.limits.onDispatch(record.tenant, record.queue);
       // The reattaching worker holds the job already: no payload to keep.
       const job = withoutPayload(record);
-      adopted.push(this.register(job, ref.token, record.attempts, deadline, session, true));
+      this.register(job, ref.token, record.attempts, deadline, session, true);
       reattached.push(ref.jobId);
     });
     return { reattached, refused };
+  }
+
+  /** Moves a lease this broker holds to `session` if `ref` names it rightly. */
+  private takeOver(lease: Lease, ref: InFlightRef, session: Session): boolean {
+    if (lease.token !== ref.token || lease.job.tenant !== ref.tenant || lease.settling)
+      return false;
+    this.move(lease, session);
+    return true;
   }
 
   private move(lease: Lease, session: Session): void {

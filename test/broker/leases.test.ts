@@ -171,6 +171,11 @@ describe('leases', () => {
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'reattach' });
     const [lease] = await first.take(1);
     first.drop();
+    const otherTenant = await h.worker({
+      queues: ['reattach'],
+      in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'globex' }],
+    });
+    expect((await otherTenant.welcome()).refused_job_ids).toEqual([job_id]);
     const second = await h.worker({
       queues: ['reattach'],
       in_flight: [

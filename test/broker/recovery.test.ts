@@ -70,6 +70,29 @@ describe('broker restart', () => {
       expect([id, count]).toEqual([id, lost.includes(id) ? 2 : 1]);
   });
 
+  it('adopts a job named twice, or by two Hellos at once, once: its in-flight slot comes back', async () => {
+    await h.setTenant({ tenant: 'single', max_in_flight: 1 });
+    const before = await h.worker({ queues: ['twice'], capacity: 2 });
+    const { job_id } = await h.enqueue({ tenant: 'single', queue: 'twice' });
+    const [lease] = await before.take(1);
+    await h.broker.kill();
+    before.drop();
+    await h.restartBroker();
+
+    const ref = { job_id, lease_token: lease!.lease_token, tenant: 'single' };
+    const hello = { queues: ['twice'], capacity: 2, in_flight: [ref, ref] };
+    const [a, b] = await Promise.all([h.worker(hello), h.worker(hello)]);
+    const [welcomeA, welcomeB] = await Promise.all([a.welcome(), b.welcome()]);
+    expect(welcomeA.reattached_job_ids).toEqual([job_id]);
+    expect(welcomeB.reattached_job_ids).toEqual([job_id]);
+    a.complete(lease!);
+    await h.waitState('single', job_id, 'COMPLETED');
+
+    // Each extra adoption would have held a slot of max_in_flight 1 for good.
+    const { job_id: next } = await h.enqueue({ tenant: 'single', queue: 'twice' });
+    await h.waitState('single', next, 'LEASED');
+  });
+
   it('follows, after a restart, the tenants with unread or delayed jobs and drops the empty ones', async () => {
     // The recovery sweep fetches only tenants that have something to fetch, and
     // once each tenant with nothing at all (that fetch drops it from the index).

@@ -16,7 +16,8 @@ export interface Hello {
    */
   'capacity'?: (number);
   /**
-   * Leases held from a previous session, to re-attach.
+   * Leases held from a previous session, to re-attach. A job named twice
+   * counts once; a ref whose tenant is not the job's is refused.
    */
   'in_flight'?: (_rota_v1_LeaseRef)[];
   /**
@@ -46,7 +47,8 @@ export interface Hello__Output {
    */
   'capacity': (number);
   /**
-   * Leases held from a previous session, to re-attach.
+   * Leases held from a previous session, to re-attach. A job named twice
+   * counts once; a ref whose tenant is not the job's is refused.
    */
   'in_flight': (_rota_v1_LeaseRef__Output)[];
   /**

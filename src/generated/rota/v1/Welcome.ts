@@ -16,7 +16,9 @@ export interface Welcome {
    */
   'protocol_version'?: (number);
   /**
-   * In-flight leases from Hello that were re-attached to this session.
+   * In-flight leases from Hello that were re-attached to this session (each
+   * once). Two sessions that name the same lease at once both see it here;
+   * it stays with the one whose Hello the broker finished last.
    */
   'reattached_job_ids'?: (string)[];
   /**
@@ -41,7 +43,9 @@ export interface Welcome__Output {
    */
   'protocol_version': (number);
   /**
-   * In-flight leases from Hello that were re-attached to this session.
+   * In-flight leases from Hello that were re-attached to this session (each
+   * once). Two sessions that name the same lease at once both see it here;
+   * it stays with the one whose Hello the broker finished last.
    */
   'reattached_job_ids': (string)[];
   /**
