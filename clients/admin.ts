@@ -178,7 +178,10 @@ export class Admin {
     };
   }
 
-  /** One page of a tenant×queue dead letter queue, newest first. */
+  /**
+   * One page of a tenant×queue dead letter queue, newest first: `pageSize` jobs
+   * (default 100) or fewer, when their data pass about 1 MiB.
+   */
   async listDeadLetters(
     tenant: string,
     queue: string,

@@ -22,6 +22,7 @@ import { StatsBook, type ActivityStats } from './stats.js';
 import { LocalHistograms } from '../telemetry/histograms.js';
 import { BrokerMetrics, type MetricsSink, type PrefetchUse } from '../telemetry/metrics.js';
 import { TelemetryObserver } from '../telemetry/observer.js';
+import { jobBytes } from './session.js';
 import { checkName, checkQueue, toNewJob, type EnqueueInput } from './validation.js';
 import {
   SpanKind,
@@ -36,6 +37,16 @@ export type EnqueueResult = { readonly jobId: string; readonly duplicate: boolea
 
 const MAX_DEAD_PAGE = 1000;
 const DEFAULT_DEAD_PAGE = 100;
+/**
+ * Most bytes of job data a page of dead jobs carries (at least one job), like
+ * a LeaseBatch: well inside grpc-js's default 4 MiB receive limit, so a client
+ * with default options reads a page of large payloads as more, shorter pages.
+ */
+const DEAD_PAGE_BYTES = 1024 * 1024;
+/** Dead job records read from Redis at a time, so a page of large ones is not read whole. */
+const DEAD_READ_CHUNK = 16;
+/** A page token is the decimal offset of the next page. */
+const PAGE_TOKEN = /^\d{1,15}$/;
 const REPLAY_CHUNK = 500;
 const SETTINGS_RELOAD_MS = 5000;
 const DEPTH_REFRESH_MS = 5000;
@@ -344,14 +355,43 @@ export class Broker {
     if (!Number.isInteger(size) || size < 1 || size > MAX_DEAD_PAGE) {
       throw invalidArgument(`page_size is ${pageSize}; it must be from 1 to ${MAX_DEAD_PAGE}`);
     }
-    const offset = pageToken === '' ? 0 : Number(pageToken);
-    if (!Number.isInteger(offset) || offset < 0) {
+    if (pageToken !== '' && !PAGE_TOKEN.test(pageToken)) {
       throw invalidArgument(`page_token ${quoted(pageToken)} is not one this broker returned`);
     }
+    const offset = Number(pageToken);
     const { ids, total } = await this.guard(this.store.listDead(tenant, queue, offset, size));
-    const jobs = await this.guard(this.store.getJobs(tenant, ids));
-    const next = offset + ids.length;
+    const { jobs, read } = await this.readDeadPage(tenant, ids);
+    const next = offset + read;
     return { jobs, nextPageToken: next < total ? String(next) : '', total };
+  }
+
+  /**
+   * The records of `ids` that fit in DEAD_PAGE_BYTES (at least one), and how
+   * many ids they used up: the next page starts after those.
+   */
+  private async readDeadPage(
+    tenant: string,
+    ids: readonly string[],
+  ): Promise<{ jobs: JobRecord[]; read: number }> {
+    const jobs: JobRecord[] = [];
+    let bytes = 0;
+    let read = 0;
+    while (read < ids.length) {
+      const chunk = ids.slice(read, read + DEAD_READ_CHUNK);
+      const records = await this.guard(this.store.getJobs(tenant, chunk));
+      const byId = new Map(records.map((job) => [job.id, job]));
+      for (const id of chunk) {
+        const job = byId.get(id);
+        if (job) {
+          const size = dataBytes(job);
+          if (jobs.length > 0 && bytes + size > DEAD_PAGE_BYTES) return { jobs, read };
+          jobs.push(job);
+          bytes += size;
+        }
+        read++;
+      }
+    }
+    return { jobs, read };
   }
 
   async replayDeadLetters(
@@ -583,6 +623,12 @@ export class Broker {
       throw coerceError(error);
     }
   }
+}
+
+/** Bytes a job's variable fields take in a Job message, near enough to bound a page. */
+function dataBytes(job: JobRecord): number {
+  const outcome = (job.progress?.length ?? 0) + (job.result?.length ?? 0) + job.lastError.length;
+  return 256 + jobBytes(job) + outcome;
 }
 
 function checkJobId(jobId: string): void {

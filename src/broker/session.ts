@@ -24,7 +24,7 @@ export interface AckRefusal {
 }
 
 /** A job's payload and header bytes: about what its lease weighs on a stream or in a buffer. */
-export function jobBytes(job: FetchedJob): number {
+export function jobBytes(job: Pick<FetchedJob, 'payload' | 'headers'>): number {
   let bytes = job.payload.length;
   for (const key in job.headers) bytes += key.length + job.headers[key]!.length;
   return bytes;

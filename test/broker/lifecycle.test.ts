@@ -243,6 +243,33 @@ describe('job lifecycle', () => {
     w.complete(again!);
   });
 
+  it('pages dead letters of large payloads in pages that fit a gRPC message', async () => {
+    // 20 dead jobs of 256 KiB each: a page of the default 100 would be 5 MiB,
+    // over grpc-js's default 4 MiB receive limit.
+    const w = await h.worker({ queues: ['big-dead'], capacity: 20 });
+    const payload = Buffer.alloc(256 * 1024, 7);
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++)
+      ids.push((await h.enqueue({ tenant: 'acme', queue: 'big-dead', payload })).job_id);
+    for (const lease of await w.take(20)) w.fail(lease, 'nope', false);
+    for (const id of ids) await h.waitState('acme', id, 'DEAD');
+
+    const seen: string[] = [];
+    let token = '';
+    let pages = 0;
+    do {
+      const page = await h.listDead({ tenant: 'acme', queue: 'big-dead', page_token: token });
+      expect(page.jobs.length).toBeGreaterThan(0);
+      expect(Number(page.total)).toBe(20);
+      for (const job of page.jobs) expect(job.payload).toEqual(payload);
+      seen.push(...page.jobs.map((job) => job.id));
+      token = page.next_page_token;
+      pages++;
+    } while (token !== '');
+    expect(pages).toBeGreaterThan(1);
+    expect(seen.sort()).toEqual([...ids].sort());
+  });
+
   it('replays dead letters by id and all at once', async () => {
     const w = await h.worker({ queues: ['replay'] });
     const ids: string[] = [];

@@ -164,6 +164,14 @@ describe('invalid input', () => {
       code: status.INVALID_ARGUMENT,
       details: 'page_token "zzz" is not one this broker returned',
     });
+    for (const token of ['1e300', '0x10', '-1', '1.5', '9'.repeat(16)]) {
+      expect(
+        await rejection(h.listDead({ tenant: 'acme', queue: 'email', page_token: token })),
+      ).toEqual({
+        code: status.INVALID_ARGUMENT,
+        details: `page_token "${token}" is not one this broker returned`,
+      });
+    }
     expect(await rejection(h.replay({ tenant: 'acme', queue: 'email' }))).toEqual({
       code: status.INVALID_ARGUMENT,
       details:

@@ -5,7 +5,9 @@ export interface ListDeadLettersRequest {
   'tenant'?: (string);
   'queue'?: (string);
   /**
-   * 1–1000, default 100.
+   * 1–1000, default 100. A page holds fewer (at least one) where its jobs'
+   * payloads, headers, progress, results and errors pass about 1 MiB, so it
+   * fits grpc-js's default 4 MiB receive limit; follow next_page_token.
    */
   'page_size'?: (number);
   /**
@@ -18,7 +20,9 @@ export interface ListDeadLettersRequest__Output {
   'tenant': (string);
   'queue': (string);
   /**
-   * 1–1000, default 100.
+   * 1–1000, default 100. A page holds fewer (at least one) where its jobs'
+   * payloads, headers, progress, results and errors pass about 1 MiB, so it
+   * fits grpc-js's default 4 MiB receive limit; follow next_page_token.
    */
   'page_size': (number);
   /**
