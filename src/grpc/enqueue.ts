@@ -87,7 +87,8 @@ type EnqueueStreamCall = ServerDuplexStream<
  * tenant as it arrives. Each request is answered once its jobs are stored; a
  * failure of the whole store is answered in every item, and the stream stays
  * open. The stream ends (OK) once the client has half-closed it and every
- * request is answered.
+ * request is answered; a request that is no usable request ends it with
+ * INVALID_ARGUMENT once the requests before it are answered.
  */
 export function enqueueStreamHandler(
   options: EnqueueStreamOptions,
@@ -105,6 +106,8 @@ export function enqueueStreamHandler(
     let unanswered = 0;
     let clientDone = false;
     let ended = false;
+    /** A request that ends the stream; set, nothing more is read. */
+    let refusal: unknown;
 
     const end = (error?: unknown): void => {
       if (ended) return;
@@ -113,24 +116,35 @@ export function enqueueStreamHandler(
       else call.emit('error', toCallError(error));
     };
 
+    // Requests read before a refused one are answered first: their jobs may
+    // be stored, and a client told only the refusal would take them for lost.
+    const endWhenAnswered = (): void => {
+      if (unanswered === 0 && (clientDone || refusal !== undefined)) end(refusal);
+    };
+
     const answer = (request: EnqueueStreamRequest__Output, results: EnqueueResult[]): void => {
       unanswered--;
       if (ended) return;
       call.write({ request_id: request.request_id, results });
       if (unanswered < MAX_UNANSWERED_REQUESTS && call.isPaused()) call.resume();
-      if (clientDone && unanswered === 0) end();
+      endWhenAnswered();
+    };
+
+    const refuse = (error: unknown): void => {
+      refusal = error;
+      endWhenAnswered();
     };
 
     call.on('data', (request: EnqueueStreamRequest__Output | UndecodableMessage) => {
-      if (ended) return;
+      if (ended || refusal !== undefined) return;
       if (request instanceof UndecodableMessage) {
-        end(new BrokerError('invalid_argument', request.description));
+        refuse(new BrokerError('invalid_argument', request.description));
         return;
       }
       try {
         checkBatchSize(request.jobs.length, maxBatchSize);
       } catch (error) {
-        end(error);
+        refuse(error);
         return;
       }
       unanswered++;
@@ -156,7 +170,7 @@ export function enqueueStreamHandler(
     });
     call.on('end', () => {
       clientDone = true;
-      if (unanswered === 0) end();
+      endWhenAnswered();
     });
     const abandon = (): void => {
       ended = true;

@@ -108,6 +108,27 @@ describe('EnqueueStream', () => {
     );
   });
 
+  it.each([
+    [
+      'a request over the batch limit',
+      { request_id: '2', jobs: Array.from({ length: 6 }, () => job('acme')) },
+    ],
+    ['bytes that do not decode', Buffer.from([0x12, 0x85])],
+  ])('answers the requests read before %s, and stores none after it', async (_name, refused) => {
+    const stream = new RawEnqueueStream(h.broker.address);
+    const key = `after-${Math.random()}`;
+    stream.send({ request_id: '1', jobs: [job('acme', 'x'), job('globex', 'y')] });
+    stream.send(refused);
+    stream.send({ request_id: '3', jobs: [{ ...job('acme'), idempotency_key: key }] });
+    expect((await stream.status).code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(stream.responses.map((r) => r.request_id)).toEqual(['1']);
+    const [x, y] = stream.responses[0]!.results;
+    expect((await h.getJob('acme', x!.job_id)).payload.toString()).toBe('x');
+    expect((await h.getJob('globex', y!.job_id)).payload.toString()).toBe('y');
+    const later = await h.enqueue({ ...job('acme'), idempotency_key: key });
+    expect(later.duplicate).toBe(false);
+  });
+
   it('ends the stream with INVALID_ARGUMENT for bytes that do not decode', async () => {
     const stream = new RawEnqueueStream(h.broker.address);
     stream.send(Buffer.from([0x12, 0x85])); // a job whose length varint is cut off

@@ -88,8 +88,9 @@ export interface BrokerClient extends grpc.Client {
    * stream costs a fraction of a unary call, so producers that send single
    * jobs at a high rate should use this (the TypeScript Producer does).
    * A request with more jobs than the batch limit, or bytes that do not
-   * decode, end the stream with INVALID_ARGUMENT; the broker stops reading a
-   * stream with 64 requests unanswered until answers go out.
+   * decode, end the stream with INVALID_ARGUMENT once the requests read before
+   * it are answered (nothing after it is read or stored); the broker stops
+   * reading a stream with 64 requests unanswered until answers go out.
    */
   EnqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
   EnqueueStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
@@ -101,8 +102,9 @@ export interface BrokerClient extends grpc.Client {
    * stream costs a fraction of a unary call, so producers that send single
    * jobs at a high rate should use this (the TypeScript Producer does).
    * A request with more jobs than the batch limit, or bytes that do not
-   * decode, end the stream with INVALID_ARGUMENT; the broker stops reading a
-   * stream with 64 requests unanswered until answers go out.
+   * decode, end the stream with INVALID_ARGUMENT once the requests read before
+   * it are answered (nothing after it is read or stored); the broker stops
+   * reading a stream with 64 requests unanswered until answers go out.
    */
   enqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
   enqueueStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
@@ -180,8 +182,9 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
    * stream costs a fraction of a unary call, so producers that send single
    * jobs at a high rate should use this (the TypeScript Producer does).
    * A request with more jobs than the batch limit, or bytes that do not
-   * decode, end the stream with INVALID_ARGUMENT; the broker stops reading a
-   * stream with 64 requests unanswered until answers go out.
+   * decode, end the stream with INVALID_ARGUMENT once the requests read before
+   * it are answered (nothing after it is read or stored); the broker stops
+   * reading a stream with 64 requests unanswered until answers go out.
    */
   EnqueueStream: grpc.handleBidiStreamingCall<_rota_v1_EnqueueStreamRequest__Output, _rota_v1_EnqueueStreamResponse>;
   
