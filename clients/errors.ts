@@ -73,7 +73,13 @@ export class NonRetryableError extends Error {
   }
 }
 
-/** Thrown by a handler: fail this attempt and run the next one after `retryAfterMs`. */
+/** The longest retry delay a broker accepts: as long as Enqueue's delay_ms. */
+const MAX_RETRY_AFTER_MS = 365 * 24 * 60 * 60 * 1000;
+
+/**
+ * Thrown by a handler: fail this attempt and run the next one after
+ * `retryAfterMs` (0 to 365 days).
+ */
 export class RetryAfterError extends Error {
   override readonly name: string = 'RetryAfterError';
   readonly retryAfterMs: number;
@@ -83,9 +89,9 @@ export class RetryAfterError extends Error {
       message ?? `retry after ${retryAfterMs} ms`,
       'cause' in options ? { cause: options.cause } : undefined,
     );
-    if (!Number.isFinite(retryAfterMs) || retryAfterMs < 0) {
+    if (!(retryAfterMs >= 0 && retryAfterMs <= MAX_RETRY_AFTER_MS)) {
       throw new TypeError(
-        `RetryAfterError: retryAfterMs must be a number ≥ 0, got ${retryAfterMs}`,
+        `RetryAfterError: retryAfterMs must be a number from 0 to ${MAX_RETRY_AFTER_MS} (365 days), got ${retryAfterMs}`,
       );
     }
     this.retryAfterMs = Math.ceil(retryAfterMs);

@@ -8,7 +8,7 @@ import { newLeaseToken, newSessionId } from './ids.js';
 import type { QueueDispatcher } from './dispatcher.js';
 import type { BrokerObserver, Settlement } from './observer.js';
 import { Session, type AckRefusal, type Lease, type SessionTransport } from './session.js';
-import { isName } from './validation.js';
+import { isName, MAX_DELAY_MS } from './validation.js';
 import { checkCapacity, checkHello, type HelloInput, type InFlightRef } from './hello.js';
 
 const MAX_ERROR_LENGTH = 4096;
@@ -239,18 +239,25 @@ export class LeaseManager {
     const refusals: AckRefusal[] = [];
     const maxResult = this.deps.settings.maxPayloadBytes;
     const completing = completes
-      .filter((ack) => {
-        if (ack.result.length <= maxResult) return true;
-        refusals.push({
-          jobId: ack.jobId,
-          status: 'invalid',
-          message: `result is ${ack.result.length} bytes; the limit is ${maxResult}. Fail the job or store the result elsewhere`,
-        });
-        return false;
-      })
+      .filter((ack) =>
+        acceptable(
+          ack.jobId,
+          ack.result.length > maxResult &&
+            `result is ${ack.result.length} bytes; the limit is ${maxResult}. Fail the job or store the result elsewhere`,
+          refusals,
+        ),
+      )
       .map((ack) => ({ ack, lease: this.claim(ack.jobId, ack.token, refusals) }))
       .filter((item): item is { ack: CompleteInput; lease: Lease } => item.lease !== undefined);
     const failing = fails
+      .filter((fail) =>
+        acceptable(
+          fail.jobId,
+          fail.retryAfterMs > MAX_DELAY_MS &&
+            `retry_after_ms is ${fail.retryAfterMs}; it must be at most ${MAX_DELAY_MS} (365 days)`,
+          refusals,
+        ),
+      )
       .map((fail) => ({ fail, lease: this.claim(fail.jobId, fail.token, refusals) }))
       .filter((item): item is { fail: FailInput; lease: Lease } => item.lease !== undefined);
 
@@ -647,6 +654,13 @@ export class LeaseManager {
   private pumpQueues(session: Session): void {
     for (const queue of session.queues) this.deps.dispatcher(queue).pump();
   }
+}
+
+/** False, with an ACK_INVALID refusal, when the ack has a `problem`. */
+function acceptable(jobId: string, problem: string | false, refusals: AckRefusal[]): boolean {
+  if (problem === false) return true;
+  refusals.push({ jobId, status: 'invalid', message: problem });
+  return false;
 }
 
 function storeRefusal(jobId: string, outcome: 'stale' | 'unknown' | 'ok'): AckRefusal {

@@ -243,6 +243,26 @@ describe('job lifecycle', () => {
     w.complete(again!);
   });
 
+  it('refuses a retry_after_ms past 365 days as ACK_INVALID and keeps the lease', async () => {
+    const w = await h.worker({ queues: ['far-retry'] });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'far-retry' });
+    const [lease] = await w.take(1);
+    w.fail(lease!, 'later, much later', true, 366 * 86_400_000);
+    await expect
+      .poll(() => w.ackOutcomes())
+      .toEqual([
+        {
+          job_id,
+          status: 'ACK_INVALID',
+          message: 'retry_after_ms is 31622400000; it must be at most 31536000000 (365 days)',
+        },
+      ]);
+    expect((await h.getJob('acme', job_id)).state).toBe('LEASED');
+    w.fail(lease!, 'later', true, 1000);
+    const job = await h.waitState('acme', job_id, 'FAILED_RETRYING');
+    expect(job.last_error).toBe('later');
+  });
+
   it('pages dead letters of large payloads in pages that fit a gRPC message', async () => {
     // 20 dead jobs of 256 KiB each: a page of the default 100 would be 5 MiB,
     // over grpc-js's default 4 MiB receive limit.

@@ -92,6 +92,15 @@ describe('Worker', () => {
     expect(startedAt[1]! - startedAt[0]!).toBeGreaterThanOrEqual(550);
   });
 
+  it('refuses a RetryAfterError delay the broker would refuse', () => {
+    for (const bad of [-1, Number.NaN, 366 * 86_400_000]) {
+      expect(() => new RetryAfterError(bad)).toThrow(
+        `RetryAfterError: retryAfterMs must be a number from 0 to 31536000000 (365 days), got ${bad}`,
+      );
+    }
+    expect(new RetryAfterError(365 * 86_400_000).retryAfterMs).toBe(31_536_000_000);
+  });
+
   it('makes progress visible in getJob while the handler runs', async () => {
     const producer = rota.producer();
     const release = gate();

@@ -14,7 +14,9 @@ export interface Fail {
    */
   'retryable'?: (boolean);
   /**
-   * When set, the next attempt waits this long instead of the backoff.
+   * When set, the next attempt waits this long instead of the backoff. At
+   * most 365 days (31,536,000,000 ms); more is refused with ACK_INVALID and
+   * the lease stays the worker's.
    */
   'retry_after_ms'?: (number | string | Long);
 }
@@ -31,7 +33,9 @@ export interface Fail__Output {
    */
   'retryable': (boolean);
   /**
-   * When set, the next attempt waits this long instead of the backoff.
+   * When set, the next attempt waits this long instead of the backoff. At
+   * most 365 days (31,536,000,000 ms); more is refused with ACK_INVALID and
+   * the lease stays the worker's.
    */
   'retry_after_ms': (string);
 }
