@@ -131,6 +131,10 @@ function open<Client>(
   const security = channelSecurity(options);
   const base = baseMetadata(options);
   const client = new Service(options.address ?? DEFAULT_ADDRESS, security.credentials, {
+    // The broker bounds what it sends (ROTA_MAX_PAYLOAD_BYTES); grpc-js's own
+    // 4 MiB default would refuse the lease or job record of a job the broker
+    // took, once that limit is raised past about 2 MiB.
+    'grpc.max_receive_message_length': -1,
     ...security.channelOptions,
     ...options.channelOptions,
     ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),

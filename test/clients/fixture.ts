@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 
 import { Producer, type ProducerOptions } from '../../clients/producer.js';
 import { Worker, type WorkerOptions } from '../../clients/worker.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { startTestBroker, type TestBroker, type TestBrokerOptions } from '../helpers/broker.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 export interface RotaFixture {
@@ -24,7 +24,8 @@ export interface RotaFixture {
 export const LEASE_TTL_MS = 1500;
 export const HEARTBEAT_INTERVAL_MS = 300;
 
-export function useRota(): RotaFixture {
+/** `options` go to every broker the fixture starts. */
+export function useRota(options: Omit<TestBrokerOptions, 'redisUrl'> = {}): RotaFixture {
   let redis: TestRedis | undefined;
   let broker: TestBroker | undefined;
   let producers: Producer[] = [];
@@ -46,6 +47,7 @@ export function useRota(): RotaFixture {
       redisUrl: redis!.url,
       leaseTtlMs: LEASE_TTL_MS,
       heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+      ...options,
     });
   });
   afterEach(async () => {
@@ -91,6 +93,7 @@ export function useRota(): RotaFixture {
         keyPrefix: old.config.keyPrefix,
         leaseTtlMs: LEASE_TTL_MS,
         heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+        ...options,
       });
     },
   };
