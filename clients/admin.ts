@@ -210,7 +210,7 @@ export class Admin {
     } while (pageToken !== undefined);
   }
 
-  /** Moves dead jobs back to their ready queue: the ids given, or with 'all' every one. */
+  /** Moves dead jobs back to their ready queue: the ids given, or with 'all' every one dead now. */
   async replayDeadLetters(
     tenant: string,
     queue: string,

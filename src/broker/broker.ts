@@ -412,15 +412,23 @@ export class Broker {
     let replayed = 0;
     const notFound: string[] = [];
     if (all) {
+      // "All" is the jobs dead when the call began: the steps after the first
+      // keep to its bound, so a job that dies again meanwhile stays dead.
+      let diedBy = '';
       for (;;) {
-        const chunk = await this.guard(this.store.replayDead(tenant, queue, [], REPLAY_CHUNK));
-        replayed += chunk.replayed;
-        if (chunk.replayed + chunk.notFound.length < REPLAY_CHUNK) break;
+        const step = await this.guard(
+          this.store.replayOldestDead(tenant, queue, REPLAY_CHUNK, diedBy),
+        );
+        replayed += step.replayed;
+        diedBy = step.diedBy;
+        if (step.taken < REPLAY_CHUNK) break;
       }
     } else {
-      for (let i = 0; i < jobIds.length; i += REPLAY_CHUNK) {
+      // An id named twice is replayed once and not also reported as not found.
+      const unique = [...new Set(jobIds)];
+      for (let i = 0; i < unique.length; i += REPLAY_CHUNK) {
         const chunk = await this.guard(
-          this.store.replayDead(tenant, queue, jobIds.slice(i, i + REPLAY_CHUNK), REPLAY_CHUNK),
+          this.store.replayDead(tenant, queue, unique.slice(i, i + REPLAY_CHUNK)),
         );
         replayed += chunk.replayed;
         notFound.push(...chunk.notFound);

@@ -397,12 +397,38 @@ export class JobStore {
     return { ids, total };
   }
 
+  /** Moves the named dead jobs back to their ready stream; says which were not dead. */
   async replayDead(
     tenant: string,
     queue: string,
     jobIds: readonly string[],
-    limitWhenAll: number,
   ): Promise<{ replayed: number; notFound: string[] }> {
+    const { replayed, notFound } = await this.replay(tenant, queue, 0, '', jobIds);
+    return { replayed, notFound };
+  }
+
+  /**
+   * Moves up to `limit` of the oldest dead jobs back, of those that died by
+   * `diedBy` ('' = by the newest death now). Answers the bound it used, for
+   * the next call of a replay in steps, and how many dead-set entries it took.
+   */
+  async replayOldestDead(
+    tenant: string,
+    queue: string,
+    limit: number,
+    diedBy: string,
+  ): Promise<{ replayed: number; taken: number; diedBy: string }> {
+    const { replayed, notFound, bound } = await this.replay(tenant, queue, limit, diedBy, []);
+    return { replayed, taken: replayed + notFound.length, diedBy: bound };
+  }
+
+  private async replay(
+    tenant: string,
+    queue: string,
+    limit: number,
+    diedBy: string,
+    jobIds: readonly string[],
+  ): Promise<{ replayed: number; notFound: string[]; bound: string }> {
     // Marked first, on its own: a full Redis refuses the SADD, and so nothing
     // is replayed. The script would not be refused (its first write, a ZREM,
     // adds no memory, and Redis then lets the rest of it write).
@@ -411,12 +437,12 @@ export class JobStore {
       batch.script(
         'replay',
         [this.keys.dead(tenant, queue)],
-        [this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), limitWhenAll, ...jobIds],
+        [this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), limit, diedBy, ...jobIds],
       );
       this.reindexTenants(batch, queue, [tenant]);
-    })) as [[number, ...string[]]];
-    const [replayed, ...notFound] = reply;
-    return { replayed: Number(replayed), notFound: notFound.map(String) };
+    })) as [[number, string, ...string[]]];
+    const [replayed, bound, ...notFound] = reply;
+    return { replayed: Number(replayed), notFound: notFound.map(String), bound: String(bound) };
   }
 
   /**

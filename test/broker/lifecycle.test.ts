@@ -302,8 +302,9 @@ describe('job lifecycle', () => {
     const one = await h.replay({
       tenant: 'acme',
       queue: 'replay',
-      job_ids: [ids[0]!, 'missing-id'],
+      job_ids: [ids[0]!, 'missing-id', ids[0]!],
     });
+    // an id named twice is replayed once, and not also "not found"
     expect(one.replayed).toBe(1);
     expect(one.not_found).toEqual(['missing-id']);
     const [replayed] = await w.take(1);
@@ -317,6 +318,35 @@ describe('job lifecycle', () => {
     expect(leases.map((l) => l.job_id).sort()).toEqual([ids[1], ids[2]].sort());
     for (const lease of leases) w.complete(lease);
     expect(Number((await h.listDead({ tenant: 'acme', queue: 'replay' })).total)).toBe(0);
+  });
+
+  it('replays a dead letter queue larger than one replay step, each job once', async () => {
+    const count = 1200; // more than two steps of the broker's replay loop
+    const jobs = Array.from({ length: count }, () => ({
+      tenant: 'acme',
+      queue: 'big-replay',
+      max_attempts: 1,
+    }));
+    await h.enqueueBatch(jobs.slice(0, count / 2));
+    await h.enqueueBatch(jobs.slice(count / 2));
+    const w = await h.worker({ queues: ['big-replay'], capacity: count / 2 });
+    for (const round of [1, 2]) {
+      for (const lease of await w.take(count / 2)) w.fail(lease, `nope ${round}`);
+    }
+    const deadCount = async (): Promise<number> =>
+      Number((await h.listDead({ tenant: 'acme', queue: 'big-replay' })).total);
+    await eventually(async () => ((await deadCount()) === count ? true : undefined));
+    const all = await h.replay({ tenant: 'acme', queue: 'big-replay', all: true });
+    expect(all).toEqual({ replayed: count, not_found: [] });
+    const replayed = new Set<string>();
+    while (replayed.size < count) {
+      for (const lease of await w.take(count / 2)) {
+        replayed.add(lease.job_id);
+        w.complete(lease);
+      }
+    }
+    expect(replayed.size).toBe(count);
+    expect(await deadCount()).toBe(0);
   });
 
   it('cancels a waiting and a delayed job', async () => {

@@ -275,7 +275,7 @@ describe('JobStore', () => {
     const failure = { tenant: 'marked', queue: 'q', jobId: id, token: 'x', message: 'no' };
     await store.fail([{ ...failure, retryable: false, retryAfterMs: 0 }], now);
     await redis.ping();
-    expect(await store.replayDead('marked', 'q', [id], 10)).toEqual({ replayed: 1, notFound: [] });
+    expect(await store.replayDead('marked', 'q', [id])).toEqual({ replayed: 1, notFound: [] });
     await redis.ping();
     await store.enqueue([job('b', { tenant: 'marked' })], () => 0, now);
     await redis.ping();
@@ -287,6 +287,45 @@ describe('JobStore', () => {
       .map((part) => part.trim());
     expect(replay).toBe('index script index');
     expect(enqueue).toBe('index script index');
+  });
+
+  it('replays the oldest dead jobs in steps, keeping to the bound of the first step', async () => {
+    const kill = async (payload: string, at: number): Promise<string> => {
+      await store.enqueue([job(payload, { tenant: 'poison', maxAttempts: 1 })], () => 0, at);
+      // replayed jobs wait before it: all are leased, it alone fails
+      const tokens = Array.from({ length: 10 }, (_, i) => `${payload}-${i}`);
+      const [fetched] = await store.fetch(
+        'q',
+        [{ tenant: 'poison', count: 10, leaseTokens: tokens }],
+        at,
+      );
+      const index = fetched!.jobs.findIndex((read) => read.payload.toString() === payload);
+      const { id } = fetched!.jobs[index]!;
+      const token = tokens[index]!;
+      const failure = { tenant: 'poison', queue: 'q', jobId: id, token, message: 'no' };
+      await store.fail([{ ...failure, retryable: false, retryAfterMs: 0 }], at);
+      return id;
+    };
+    const early = [await kill('a', now), await kill('b', now + 1), await kill('c', now + 2)];
+    const first = await store.replayOldestDead('poison', 'q', 2, '');
+    expect(first).toEqual({ replayed: 2, taken: 2, diedBy: String(now + 2) });
+    // one that dies after the replay began is not part of it
+    const late = await kill('d', now + 3);
+    const second = await store.replayOldestDead('poison', 'q', 2, first.diedBy);
+    expect(second).toEqual({ replayed: 1, taken: 1, diedBy: first.diedBy });
+    expect((await store.listDead('poison', 'q', 0, 10)).ids).toEqual([late]);
+    const jobs = await Promise.all(early.map((id) => store.getJob('poison', id)));
+    expect(jobs.map((stored) => stored?.state)).toEqual(['leased', 'leased', 'waiting']);
+    expect(await store.replayOldestDead('poison', 'q', 2, '')).toEqual({
+      replayed: 1,
+      taken: 1,
+      diedBy: String(now + 3),
+    });
+    expect(await store.replayOldestDead('poison', 'q', 2, '')).toEqual({
+      replayed: 0,
+      taken: 0,
+      diedBy: '-inf',
+    });
   });
 
   it('renews 200,000 held entries of one stream (in XCLAIM calls of 1,000)', async () => {

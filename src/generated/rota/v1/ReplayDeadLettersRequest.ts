@@ -5,7 +5,9 @@ export interface ReplayDeadLettersRequest {
   'tenant'?: (string);
   'queue'?: (string);
   /**
-   * Jobs to replay. Empty with all = true replays the whole dead letter queue.
+   * Jobs to replay (an id named twice counts once). Empty with all = true
+   * replays the whole dead letter queue: the jobs dead when the call began
+   * (one that dies again during a long replay waits for the next).
    */
   'job_ids'?: (string)[];
   'all'?: (boolean);
@@ -15,7 +17,9 @@ export interface ReplayDeadLettersRequest__Output {
   'tenant': (string);
   'queue': (string);
   /**
-   * Jobs to replay. Empty with all = true replays the whole dead letter queue.
+   * Jobs to replay (an id named twice counts once). Empty with all = true
+   * replays the whole dead letter queue: the jobs dead when the call began
+   * (one that dies again during a long replay waits for the next).
    */
   'job_ids': (string)[];
   'all': (boolean);
