@@ -8,6 +8,7 @@
  * (INVALID_ARGUMENT for a bad setting, PERMISSION_DENIED for a tenant the token
  * does not cover, UNAVAILABLE when the broker cannot be reached …).
  */
+import { status } from '@grpc/grpc-js';
 import type { AdminClient } from '../src/generated/rota/v1/Admin.js';
 import type { ListDeadLettersResponse__Output } from '../src/generated/rota/v1/ListDeadLettersResponse.js';
 import type { ListTenantsResponse__Output } from '../src/generated/rota/v1/ListTenantsResponse.js';
@@ -24,7 +25,9 @@ import {
   type ConnectionOptions,
 } from './connection.js';
 import { toTenantUpdate, toWireTenant } from '../src/grpc/codec.js';
+import { RotaError } from './errors.js';
 import { toJobInfo, type JobInfo } from './job.js';
+import { wireInteger } from './wire-integers.js';
 
 export interface AdminOptions extends ConnectionOptions {
   /** Deadline of each call in ms. @default none */
@@ -132,8 +135,9 @@ export class Admin {
 
   /** Stores settings of a tenant (running brokers apply them within a second); returns them all. */
   async setTenant(tenant: string, settings: TenantSettings): Promise<Tenant> {
+    const wire = refuseBadNumbers(() => toWireTenant({ tenant, ...checkedCounts(settings) }));
     const stored = await this.#call<Tenant__Output>((client, ...call) =>
-      client.SetTenant({ tenant: toWireTenant({ tenant, ...settings }) }, ...call),
+      client.SetTenant({ tenant: wire }, ...call),
     );
     return toTenant(stored);
   }
@@ -187,9 +191,10 @@ export class Admin {
     queue: string,
     page: { pageSize?: number; pageToken?: string } = {},
   ): Promise<DeadLetterPage> {
+    const pageSize = refuseBadNumbers(() => wireInteger('pageSize', page.pageSize ?? 0, 'uint32'));
     const reply = await this.#call<ListDeadLettersResponse__Output>((client, ...call) =>
       client.ListDeadLetters(
-        { tenant, queue, page_size: page.pageSize ?? 0, page_token: page.pageToken ?? '' },
+        { tenant, queue, page_size: pageSize, page_token: page.pageToken ?? '' },
         ...call,
       ),
     );
@@ -238,6 +243,27 @@ export class Admin {
     return unary<Response>(this.#connection, this.#timeoutMs, (...call) =>
       start(this.#connection.client, ...call),
     );
+  }
+}
+
+/** The counts of settings, checked to fit their wire fields (see wire-integers.ts). */
+function checkedCounts(settings: TenantSettings): TenantSettings {
+  wireInteger('burst', settings.burst, 'uint32');
+  wireInteger('maxInFlight', settings.maxInFlight, 'uint32');
+  wireInteger('maxQueued', settings.maxQueued, 'uint64');
+  for (const override of settings.queues ?? []) {
+    wireInteger(`queues[${override.queue}].burst`, override.burst, 'uint32');
+    wireInteger(`queues[${override.queue}].maxInFlight`, override.maxInFlight, 'uint32');
+  }
+  return settings;
+}
+
+/** A request that cannot be sent as asked fails as the broker would answer it: INVALID_ARGUMENT. */
+function refuseBadNumbers<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    throw new RotaError(status.INVALID_ARGUMENT, (err as Error).message, { cause: err });
   }
 }
 

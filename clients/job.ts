@@ -3,6 +3,7 @@ import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js'
 import type { Job__Output } from '../src/generated/rota/v1/Job.js';
 import type { JobState__Output } from '../src/generated/rota/v1/JobState.js';
 import { decodeJsonOrBytes, decodePayload, encodePayload } from './codec.js';
+import { wireInteger } from './wire-integers.js';
 
 /** State of a job (rota.v1.JobState). Terminal: COMPLETED, DEAD, CANCELLED. */
 export type JobState = JobState__Output;
@@ -66,24 +67,38 @@ export interface JobInfo {
   finishedAt: number | undefined;
 }
 
-/** The wire request of one JobInput. Throws TypeError when the payload is not encodable. */
+/**
+ * The wire request of one JobInput. Throws TypeError, naming the field, when
+ * the payload is not encodable or a number does not fit its wire field.
+ */
 export function toEnqueueRequest(job: JobInput): EnqueueRequest {
-  const { payload, headers } = encodePayload(job.payload, job.headers);
+  const { payload, headers } = encodeJobPayload(job);
   return {
     tenant: job.tenant,
     queue: job.queue,
     payload,
     headers,
-    priority: job.priority ?? 0,
-    max_attempts: job.maxAttempts ?? 0,
+    priority: wireInteger('priority', job.priority ?? 0, 'int32'),
+    max_attempts: wireInteger('maxAttempts', job.maxAttempts ?? 0, 'uint32'),
     backoff:
       job.backoff === undefined
         ? null
-        : { initial_ms: job.backoff.initialMs ?? 0, max_ms: job.backoff.maxMs ?? 0 },
-    timeout_ms: job.timeoutMs ?? 0,
-    delay_ms: job.delayMs ?? 0,
+        : {
+            initial_ms: wireInteger('backoff.initialMs', job.backoff.initialMs ?? 0, 'uint32'),
+            max_ms: wireInteger('backoff.maxMs', job.backoff.maxMs ?? 0, 'uint32'),
+          },
+    timeout_ms: wireInteger('timeoutMs', job.timeoutMs ?? 0, 'uint32'),
+    delay_ms: wireInteger('delayMs', job.delayMs ?? 0, 'uint64'),
     idempotency_key: job.idempotencyKey ?? '',
   };
+}
+
+function encodeJobPayload(job: JobInput): ReturnType<typeof encodePayload> {
+  try {
+    return encodePayload(job.payload, job.headers);
+  } catch (err) {
+    throw new TypeError(`payload: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 function decodePayloadSafely(bytes: Buffer, headers: Record<string, string>): unknown {

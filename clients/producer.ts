@@ -103,13 +103,9 @@ function prepare(job: JobInput): { request: EnqueueRequest; span: Span } | { err
       span,
     };
   } catch (err) {
-    const error = new RotaError(
-      grpc.status.INVALID_ARGUMENT,
-      `payload: ${(err as Error).message}`,
-      {
-        cause: err,
-      },
-    );
+    const error = new RotaError(grpc.status.INVALID_ARGUMENT, (err as Error).message, {
+      cause: err,
+    });
     endSpan(span, error);
     return { error };
   }

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 
 import type { ConnectionOptions } from './connection.js';
+import { wireInteger } from './wire-integers.js';
 
 /** A leased job as the handler sees it. */
 export interface WorkerJob {
@@ -86,7 +87,7 @@ function positiveInt(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
     throw new TypeError(`Worker: ${name} must be an integer ≥ 1, got ${value}`);
   }
-  return value;
+  return wireInteger(`Worker: ${name}`, value, 'uint32');
 }
 
 function nonNegative(name: string, value: number): number {

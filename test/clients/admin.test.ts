@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { Admin, type AdminOptions } from '../../clients/admin.js';
+import { Admin, type AdminOptions, type TenantSettings } from '../../clients/admin.js';
 import { NonRetryableError, RotaError } from '../../clients/errors.js';
 import { freePort } from '../../src/redis/local-server.js';
 import { startTestBroker } from '../helpers/broker.js';
@@ -66,6 +66,29 @@ describe('Admin', () => {
     const error = await rejection(admin().setTenant('acme', { weight: -1 }));
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(error.message).toMatch(/weight must be a number from 0.001/);
+  });
+
+  it('refuses counts their wire fields would wrap, with INVALID_ARGUMENT, storing nothing', async () => {
+    const client = admin();
+    const before = await client.getTenant('wrapped');
+    const cases: Array<[string, TenantSettings]> = [
+      ['burst', { burst: 1e20 }], // would be stored as 1661992960
+      ['maxInFlight', { maxInFlight: 2 ** 32 + 5 }], // as 5
+      ['queues[email].burst', { queues: [{ queue: 'email', burst: 1.5 }] }], // as 1
+    ];
+    for (const [field, settings] of cases) {
+      const error = await rejection(client.setTenant('wrapped', settings));
+      expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(error.message).toMatch(
+        new RegExp(`^${field.replace(/[[\]]/g, '\\$&')} must be an integer`),
+      );
+    }
+    expect(await client.getTenant('wrapped')).toEqual(before);
+    const error = await rejection(
+      client.listDeadLetters('wrapped', 'email', { pageSize: 2 ** 32 + 1 }),
+    );
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error.message).toMatch(/^pageSize must be an integer/);
   });
 
   it('reports the depth of each queue × tenant, narrowed by tenant', async () => {

@@ -115,6 +115,36 @@ describe('Producer', () => {
     expect(error.message).toMatch(/tenant/);
   });
 
+  it('refuses numbers its wire fields would wrap or truncate, before sending them', async () => {
+    const { messages, interceptor } = callCounter();
+    const producer = rota.producer({ interceptors: [interceptor] });
+    const job = { tenant: 'acme', queue: 'wrapped' };
+    // sent as they are, these would reach the broker as 2, 3, 1000, and 2^32 - 1
+    for (const [field, bad] of [
+      ['priority', { priority: 2.5 }],
+      ['maxAttempts', { maxAttempts: 2 ** 32 + 3 }],
+      ['timeoutMs', { timeoutMs: 2 ** 32 + 1000 }],
+      ['backoff.initialMs', { backoff: { initialMs: -1 } }],
+      ['delayMs', { delayMs: 1e300 }],
+    ] as const) {
+      const error = await producer.enqueue({ ...job, ...bad }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(error).toBeInstanceOf(RotaError);
+      expect((error as RotaError).code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect((error as RotaError).message).toMatch(new RegExp(`^${field} must be an integer`));
+    }
+    expect(messages.get(STREAM)).toBeUndefined();
+    const [bad, good] = await producer.enqueueBatch([
+      { ...job, maxAttempts: 2 ** 32 + 3 },
+      { ...job, maxAttempts: 3 },
+    ]);
+    expect(bad).toMatchObject({ error: { code: grpc.status.INVALID_ARGUMENT } });
+    if (!good || !('jobId' in good)) throw new Error('the valid job should be stored');
+    expect((await producer.getJob('acme', good.jobId)).maxAttempts).toBe(3);
+  });
+
   it('enqueueBatch answers item by item (one invalid tenant among valid ones)', async () => {
     const producer = rota.producer();
     const results = await producer.enqueueBatch([

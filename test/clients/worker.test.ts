@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { JobAbortedError, NonRetryableError, RetryAfterError } from '../../clients/errors.js';
 import type { JobInfo, JobState } from '../../clients/job.js';
 import type { HandlerContext } from '../../clients/worker.js';
+import { compileWorkerOptions } from '../../clients/worker-options.js';
 import type { Producer } from '../../clients/producer.js';
 import { gate, useRota, waitFor } from './fixture.js';
 
@@ -90,6 +91,17 @@ describe('Worker', () => {
     expect(job.result).toBe('ok');
     expect(startedAt).toHaveLength(2);
     expect(startedAt[1]! - startedAt[0]!).toBeGreaterThanOrEqual(550);
+  });
+
+  it('refuses a concurrency its wire field would wrap (2^32 + 1 would be sent as 1)', () => {
+    const options = { queues: ['q'], handler: () => undefined };
+    expect(() => compileWorkerOptions({ ...options, concurrency: 2 ** 32 + 1 })).toThrow(
+      'Worker: concurrency must be an integer from 0 to 4294967295, got 4294967297',
+    );
+    expect(() => compileWorkerOptions({ ...options, concurrency: 0 })).toThrow(
+      'Worker: concurrency must be an integer ≥ 1, got 0',
+    );
+    expect(compileWorkerOptions({ ...options, concurrency: 7 }).concurrency).toBe(7);
   });
 
   it('refuses a RetryAfterError delay the broker would refuse', () => {
