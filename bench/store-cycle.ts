@@ -109,6 +109,7 @@ async function round(tenants: number): Promise<RoundResult> {
       jobId: job.id,
       token,
       result: Buffer.alloc(0),
+      resultContentType: '',
       entry: job.entry,
       priority: job.priority,
     }));

@@ -6,13 +6,16 @@
  * application/json`, which tells the worker to parse it. `undefined` is JSON
  * with an empty body, decoded back to `undefined`.
  *
- * Results and progress carry no header: the TS worker always writes JSON
- * (`undefined` = empty). Readers parse JSON and fall back to the raw bytes when
- * another client stored something that is not JSON.
+ * Results carry their media type (Complete.result_content_type): a Buffer or
+ * Uint8Array result travels as is (`application/octet-stream`), anything else
+ * as JSON (`undefined` = empty). Progress carries none and is always JSON.
+ * Where no media type was given (an older worker), readers parse JSON and fall
+ * back to the raw bytes when it is not JSON.
  */
 
 export const CONTENT_TYPE = 'content-type';
 export const JSON_CONTENT_TYPE = 'application/json';
+export const BYTES_CONTENT_TYPE = 'application/octet-stream';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -49,31 +52,47 @@ export function decodeJsonOrBytes(bytes: Buffer): unknown {
   }
 }
 
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
 /** Payload bytes and the headers to send with them (see the module comment). */
 export function encodePayload(
   payload: unknown,
   headers: Readonly<Record<string, string>> | undefined,
 ): { payload: Buffer; headers: Record<string, string> } {
   const out: Record<string, string> = { ...headers };
-  if (payload instanceof Uint8Array) {
-    return {
-      payload: Buffer.isBuffer(payload)
-        ? payload
-        : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
-      headers: out,
-    };
-  }
+  if (payload instanceof Uint8Array) return { payload: asBuffer(payload), headers: out };
   for (const key of Object.keys(out)) if (key.toLowerCase() === CONTENT_TYPE) delete out[key];
   out[CONTENT_TYPE] = JSON_CONTENT_TYPE;
   return { payload: encodeJson(payload), headers: out };
 }
 
+/** A handler's result as Complete carries it (see the module comment). Throws TypeError like `encodeJson`. */
+export function encodeResult(value: unknown): { bytes: Buffer; contentType: string } {
+  if (value instanceof Uint8Array)
+    return { bytes: asBuffer(value), contentType: BYTES_CONTENT_TYPE };
+  return { bytes: encodeJson(value), contentType: JSON_CONTENT_TYPE };
+}
+
+/** A stored result, decoded by its media type ('' = not given, see the module comment). */
+export function decodeResult(bytes: Buffer, contentType: string): unknown {
+  if (contentType === '' || isJsonMediaType(contentType)) return decodeJsonOrBytes(bytes);
+  return bytes;
+}
+
+/** `application/json` or `…+json`, parameters aside. */
+function isJsonMediaType(value: string): boolean {
+  const media = value.split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return media === JSON_CONTENT_TYPE || media.endsWith('+json');
+}
+
 /** `true` when the headers declare a JSON payload (`application/json` or `…+json`). */
 export function isJsonPayload(headers: Readonly<Record<string, string>>): boolean {
   for (const [key, value] of Object.entries(headers)) {
-    if (key.toLowerCase() !== CONTENT_TYPE) continue;
-    const media = value.split(';', 1)[0]?.trim().toLowerCase() ?? '';
-    return media === JSON_CONTENT_TYPE || media.endsWith('+json');
+    if (key.toLowerCase() === CONTENT_TYPE) return isJsonMediaType(value);
   }
   return false;
 }

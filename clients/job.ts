@@ -2,7 +2,7 @@
 import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js';
 import type { Job__Output } from '../src/generated/rota/v1/Job.js';
 import type { JobState__Output } from '../src/generated/rota/v1/JobState.js';
-import { decodeJsonOrBytes, decodePayload, encodePayload } from './codec.js';
+import { decodeJsonOrBytes, decodePayload, decodeResult, encodePayload } from './codec.js';
 import { wireInteger } from './wire-integers.js';
 
 /** State of a job (rota.v1.JobState). Terminal: COMPLETED, DEAD, CANCELLED. */
@@ -53,7 +53,10 @@ export interface JobInfo {
   headers: Record<string, string>;
   /** Last progress reported by the worker (JSON-decoded; undefined when none). */
   progress: unknown;
-  /** Result of the successful attempt (JSON-decoded; undefined when none). */
+  /**
+   * Result of the successful attempt: what the handler returned, a Buffer as a
+   * Buffer, anything else JSON-decoded; undefined when none.
+   */
   result: unknown;
   /** Error of the last failed attempt ('' when none). */
   lastError: string;
@@ -129,7 +132,7 @@ export function toJobInfo(job: Job__Output): JobInfo {
     idempotencyKey: job.idempotency_key,
     headers: job.headers,
     progress: decodeJsonOrBytes(job.progress),
-    result: decodeJsonOrBytes(job.result),
+    result: decodeResult(job.result, job.result_content_type),
     lastError: job.last_error,
     backoff: { initialMs: job.backoff?.initial_ms ?? 0, maxMs: job.backoff?.max_ms ?? 0 },
     createdAt: Number(job.created_at_unix_ms),

@@ -41,7 +41,8 @@ export interface HandlerContext {
 }
 
 /**
- * Runs one job. The resolved value (JSON-encoded) is the job's result. A throw
+ * Runs one job. The resolved value is the job's result: a Buffer or Uint8Array
+ * as its bytes, anything else JSON-encoded (getJob gives it back alike). A throw
  * fails the attempt: retried with backoff, unless it is a NonRetryableError
  * (dead letter at once); a RetryAfterError sets the delay of the next attempt.
  */

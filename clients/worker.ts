@@ -26,7 +26,7 @@ import type { Fail } from '../src/generated/rota/v1/Fail.js';
 import type { Lease__Output } from '../src/generated/rota/v1/Lease.js';
 import type { Welcome__Output } from '../src/generated/rota/v1/Welcome.js';
 import type { WorkerMessage } from '../src/generated/rota/v1/WorkerMessage.js';
-import { decodePayload, encodeJson } from './codec.js';
+import { decodePayload, encodeJson, encodeResult } from './codec.js';
 import { connect, type Connection } from './connection.js';
 import {
   AckRefusedError,
@@ -461,8 +461,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     if (outcome.ok) {
       try {
+        const result = encodeResult(outcome.value);
         ack = {
-          complete: { job_id: job.id, lease_token: held.token, result: encodeJson(outcome.value) },
+          complete: {
+            job_id: job.id,
+            lease_token: held.token,
+            result: result.bytes,
+            result_content_type: result.contentType,
+          },
         };
         this.emit('completed', job, outcome.value);
       } catch (err) {

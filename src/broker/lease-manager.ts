@@ -13,6 +13,7 @@ import { checkCapacity, checkHello, type HelloInput, type InFlightRef } from './
 
 const MAX_ERROR_LENGTH = 4096;
 const MAX_PROGRESS_BYTES = 64 * 1024;
+const MAX_CONTENT_TYPE_BYTES = 128;
 const ACK_RETRY_MS = 1000;
 
 export interface LeaseSettings {
@@ -38,6 +39,8 @@ export interface CompleteInput {
   readonly jobId: string;
   readonly token: string;
   readonly result: Buffer;
+  /** Media type of the result ('' = not given). */
+  readonly resultContentType: string;
 }
 
 export interface FailInput {
@@ -242,8 +245,10 @@ export class LeaseManager {
       .filter((ack) =>
         acceptable(
           ack.jobId,
-          ack.result.length > maxResult &&
-            `result is ${ack.result.length} bytes; the limit is ${maxResult}. Fail the job or store the result elsewhere`,
+          (ack.result.length > maxResult &&
+            `result is ${ack.result.length} bytes; the limit is ${maxResult}. Fail the job or store the result elsewhere`) ||
+            (Buffer.byteLength(ack.resultContentType) > MAX_CONTENT_TYPE_BYTES &&
+              `result_content_type is ${Buffer.byteLength(ack.resultContentType)} bytes; it must be at most ${MAX_CONTENT_TYPE_BYTES}`),
           refusals,
         ),
       )
@@ -294,6 +299,7 @@ export class LeaseManager {
             jobId: ack.jobId,
             token: ack.token,
             result: ack.result,
+            resultContentType: ack.resultContentType,
             entry: lease.job.entry,
             priority: lease.job.priority,
           })),

@@ -62,6 +62,7 @@ export function toWireJob(job: JobRecord): Job {
     headers: job.headers,
     progress: job.progress ?? Buffer.alloc(0),
     result: job.result ?? Buffer.alloc(0),
+    result_content_type: job.resultContentType,
     last_error: job.lastError,
     created_at_unix_ms: job.createdAt,
     run_at_unix_ms: job.runAt,

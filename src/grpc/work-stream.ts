@@ -269,7 +269,12 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
           const fails = message.fail ? [message.fail] : (message.acks?.failed ?? []);
           return leases.acknowledge(
             session,
-            completes.map((c) => ({ jobId: c.job_id, token: c.lease_token, result: c.result })),
+            completes.map((c) => ({
+              jobId: c.job_id,
+              token: c.lease_token,
+              result: c.result,
+              resultContentType: c.result_content_type,
+            })),
             fails.map((f) => ({
               jobId: f.job_id,
               token: f.lease_token,

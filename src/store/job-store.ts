@@ -261,6 +261,7 @@ export class JobStore {
       jobId: string;
       token: string;
       result: Buffer;
+      resultContentType: string;
       entry: string;
       priority: number;
     }>,
@@ -278,7 +279,15 @@ export class JobStore {
     const shared = [now, this.options.completedRetentionMs, this.options.consumer];
     const replies = await sendPacked(this.redis, 'complete', shared, groups, (index, args) => {
       const ack = acks[index]!;
-      args.push(ack.jobId, ack.queue, ack.token, ack.result, ack.entry, ack.priority);
+      args.push(
+        ack.jobId,
+        ack.queue,
+        ack.token,
+        ack.result,
+        ack.resultContentType,
+        ack.entry,
+        ack.priority,
+      );
     });
     const outcomes = new Array<AckOutcome>(acks.length);
     for (const { items, values } of replies) {
@@ -741,6 +750,7 @@ function decodeJob(
     createdAt: num('createdAt'),
     progress: hash.progress,
     result: hash.result,
+    resultContentType: text('resultType'),
     lastError: text('error'),
     leasedAt: num('leasedAt'),
     finishedAt: num('finishedAt'),

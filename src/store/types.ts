@@ -25,6 +25,8 @@ export interface JobRecord extends NewJob {
   readonly attempts: number;
   readonly progress: Buffer | undefined;
   readonly result: Buffer | undefined;
+  /** Media type of the result, as the worker gave it ('' = none given). */
+  readonly resultContentType: string;
   readonly lastError: string;
   readonly leasedAt: number;
   readonly finishedAt: number;

@@ -263,6 +263,41 @@ describe('job lifecycle', () => {
     expect(job.last_error).toBe('later');
   });
 
+  it('stores a result with its media type; refuses one over 128 bytes as ACK_INVALID', async () => {
+    const w = await h.worker({ queues: ['typed-result'] });
+    const first = await h.enqueue({ tenant: 'acme', queue: 'typed-result' });
+    const second = await h.enqueue({ tenant: 'acme', queue: 'typed-result' });
+    const [typed, untyped] = await w.take(2);
+    const result = Buffer.from('<ok/>');
+    const complete = (lease: typeof typed, contentType: string): void =>
+      w.send({
+        complete: {
+          job_id: lease!.job_id,
+          lease_token: lease!.lease_token,
+          result,
+          result_content_type: contentType,
+        },
+      });
+    complete(typed, 'x'.repeat(129));
+    await expect
+      .poll(() => w.ackOutcomes())
+      .toEqual([
+        {
+          job_id: typed!.job_id,
+          status: 'ACK_INVALID',
+          message: 'result_content_type is 129 bytes; it must be at most 128',
+        },
+      ]);
+    expect((await h.getJob('acme', typed!.job_id)).state).toBe('LEASED');
+    complete(typed, 'application/xml');
+    complete(untyped, '');
+    const job = await h.waitState('acme', first.job_id, 'COMPLETED');
+    expect(job.result).toEqual(result);
+    expect(job.result_content_type).toBe('application/xml');
+    const other = await h.waitState('acme', second.job_id, 'COMPLETED');
+    expect(other.result_content_type).toBe('');
+  });
+
   it('pages dead letters of large payloads in pages that fit a gRPC message', async () => {
     // 20 dead jobs of 256 KiB each: a page of the default 100 would be 5 MiB,
     // over grpc-js's default 4 MiB receive limit.

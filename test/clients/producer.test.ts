@@ -80,6 +80,29 @@ describe('Producer', () => {
     expect(job.result).toBeUndefined();
   });
 
+  it('gives back a Buffer result as bytes, even bytes that read as JSON', async () => {
+    const producer = rota.producer();
+    const results = [Buffer.from([0, 1, 2, 255]), Buffer.from('123'), new Uint8Array([7, 8])];
+    const worker = rota.worker({
+      queues: ['bin-result'],
+      handler: (job) => results[(job.payload as { i: number }).i],
+    });
+    await worker.start();
+    for (const [i, returned] of results.entries()) {
+      const { jobId } = await producer.enqueue({
+        tenant: 'acme',
+        queue: 'bin-result',
+        payload: { i },
+      });
+      const job = await waitFor(async () => {
+        const read = await producer.getJob('acme', jobId);
+        return read.state === 'COMPLETED' ? read : undefined;
+      });
+      expect(Buffer.isBuffer(job.result)).toBe(true);
+      expect(job.result).toEqual(Buffer.from(returned));
+    }
+  });
+
   it('coalesces concurrent enqueue() calls into few messages on one EnqueueStream', async () => {
     const { calls, messages, interceptor } = callCounter();
     const producer = rota.producer({ interceptors: [interceptor], maxBatch: 40 });

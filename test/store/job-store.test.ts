@@ -179,6 +179,7 @@ describe('JobStore', () => {
       queue: 'q',
       jobId: id,
       result: Buffer.from('done'),
+      resultContentType: 'text/plain',
       entry,
       priority,
     };
@@ -199,7 +200,12 @@ describe('JobStore', () => {
   it('keeps an ended job for the completed retention, with a TTL', async () => {
     const { ack, key } = await leaseOne(store, 'kept');
     expect(await store.complete([{ ...ack, token: 'current' }], now)).toEqual(['ok']);
-    expect(await redis.hmget(key, 'state', 'result')).toEqual(['completed', 'done']);
+    expect(await redis.hmget(key, 'state', 'result', 'resultType')).toEqual([
+      'completed',
+      'done',
+      'text/plain',
+    ]);
+    expect((await store.getJob('ended', ack.jobId))?.resultContentType).toBe('text/plain');
     const ttl = await redis.pttl(key);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(60_000);
@@ -231,7 +237,14 @@ describe('JobStore', () => {
       now,
     );
     const { id, entry, priority } = fetched!.jobs[0]!;
-    const ack = { tenant: 'idle', queue: 'q', jobId: id, token: 'x', result: Buffer.alloc(0) };
+    const ack = {
+      tenant: 'idle',
+      queue: 'q',
+      jobId: id,
+      token: 'x',
+      result: Buffer.alloc(0),
+      resultContentType: '',
+    };
     await store.complete([{ ...ack, entry, priority }], now);
     expect(await store.retire('q', 'idle')).toBe(true);
     expect(await indexed('idle')).toBe(false);

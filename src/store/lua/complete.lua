@@ -4,8 +4,8 @@
 -- KEYS[1] any key of the first tenant (routes the call)
 -- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
 -- ARGS[1] now (ms)  ARGS[2] retention of a finished job (ms; 0 = delete it)  ARGS[3] this broker's consumer name
--- then per tenant: its tenant key base, its job count, then per job 6 values:
---   id, queue, lease token, result, stream entry, priority
+-- then per tenant: its tenant key base, its job count, then per job 7 values:
+--   id, queue, lease token, result, result content type, stream entry, priority
 -- Returns one cmsgpack-packed list (see cmsgpack.ts), per job in argument
 -- order: 0 recorded | 1 stale (not the current lease, or held by another
 -- broker) | 2 no such job
@@ -29,19 +29,19 @@ each_group(ARGS, 4, 1, function(tenant, i, n)
       out[#out + 1] = 1
     else
       -- the broker holding the lease knows its entry: no need to read it back
-      local stream = tenantBase .. ARGS[i + 1] .. ':ready:' .. ARGS[i + 5]
+      local stream = tenantBase .. ARGS[i + 1] .. ':ready:' .. ARGS[i + 6]
       local entries = finished[stream]
       if not entries then
         entries = {}
         finished[stream] = entries
         streams[#streams + 1] = stream
       end
-      entries[#entries + 1] = ARGS[i + 4]
-      end_job(jobKey, retention, 'state', 'completed', 'result', ARGS[i + 3], 'finishedAt', now,
-        'token', '', 'entry', '')
+      entries[#entries + 1] = ARGS[i + 5]
+      end_job(jobKey, retention, 'state', 'completed', 'result', ARGS[i + 3], 'resultType', ARGS[i + 4],
+        'finishedAt', now, 'token', '', 'entry', '')
       out[#out + 1] = 0
     end
-    i = i + 6
+    i = i + 7
   end
   return i
 end)

@@ -8,6 +8,12 @@ export interface Complete {
    * Stored on the job record; at most the broker's max payload size.
    */
   'result'?: (Buffer | Uint8Array | string);
+  /**
+   * Media type of result, stored with it and answered in Job (at most 128
+   * bytes; longer is refused with ACK_INVALID). The TS worker sends
+   * application/json, or application/octet-stream for a Buffer result.
+   */
+  'result_content_type'?: (string);
 }
 
 export interface Complete__Output {
@@ -17,4 +23,10 @@ export interface Complete__Output {
    * Stored on the job record; at most the broker's max payload size.
    */
   'result': (Buffer);
+  /**
+   * Media type of result, stored with it and answered in Job (at most 128
+   * bytes; longer is refused with ACK_INVALID). The TS worker sends
+   * application/json, or application/octet-stream for a Buffer result.
+   */
+  'result_content_type': (string);
 }

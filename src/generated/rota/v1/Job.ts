@@ -27,7 +27,8 @@ export interface Job {
    */
   'progress'?: (Buffer | Uint8Array | string);
   /**
-   * Result of the successful attempt (opaque; the TS client sends JSON).
+   * Result of the successful attempt (opaque; the TS client sends JSON, or
+   * the bytes of a Buffer result).
    */
   'result'?: (Buffer | Uint8Array | string);
   /**
@@ -48,6 +49,11 @@ export interface Job {
    */
   'finished_at_unix_ms'?: (number | string | Long);
   'backoff'?: (_rota_v1_Backoff | null);
+  /**
+   * Media type of result, as the worker's Complete gave it ('' when it gave
+   * none: an older worker; the TS client then reads JSON, else the bytes).
+   */
+  'result_content_type'?: (string);
 }
 
 /**
@@ -73,7 +79,8 @@ export interface Job__Output {
    */
   'progress': (Buffer);
   /**
-   * Result of the successful attempt (opaque; the TS client sends JSON).
+   * Result of the successful attempt (opaque; the TS client sends JSON, or
+   * the bytes of a Buffer result).
    */
   'result': (Buffer);
   /**
@@ -94,4 +101,9 @@ export interface Job__Output {
    */
   'finished_at_unix_ms': (string);
   'backoff': (_rota_v1_Backoff__Output | null);
+  /**
+   * Media type of result, as the worker's Complete gave it ('' when it gave
+   * none: an older worker; the TS client then reads JSON, else the bytes).
+   */
+  'result_content_type': (string);
 }
