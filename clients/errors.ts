@@ -10,6 +10,7 @@
  *   what happens to the job.
  */
 import { status } from '@grpc/grpc-js';
+import { MAX_DELAY_MS } from '../src/broker/validation.js';
 
 export interface RotaErrorOptions {
   readonly cause?: unknown;
@@ -73,9 +74,6 @@ export class NonRetryableError extends Error {
   }
 }
 
-/** The longest retry delay a broker accepts: as long as Enqueue's delay_ms. */
-const MAX_RETRY_AFTER_MS = 365 * 24 * 60 * 60 * 1000;
-
 /**
  * Thrown by a handler: fail this attempt and run the next one after
  * `retryAfterMs` (0 to 365 days).
@@ -89,9 +87,9 @@ export class RetryAfterError extends Error {
       message ?? `retry after ${retryAfterMs} ms`,
       'cause' in options ? { cause: options.cause } : undefined,
     );
-    if (!(retryAfterMs >= 0 && retryAfterMs <= MAX_RETRY_AFTER_MS)) {
+    if (!(retryAfterMs >= 0 && retryAfterMs <= MAX_DELAY_MS)) {
       throw new TypeError(
-        `RetryAfterError: retryAfterMs must be a number from 0 to ${MAX_RETRY_AFTER_MS} (365 days), got ${retryAfterMs}`,
+        `RetryAfterError: retryAfterMs must be a number from 0 to ${MAX_DELAY_MS} (365 days), got ${retryAfterMs}`,
       );
     }
     this.retryAfterMs = Math.ceil(retryAfterMs);
