@@ -44,6 +44,12 @@ export interface SchedulingSettings {
   burst?: number;
   /** Leases held at once, across all workers and brokers; 0 = unlimited. */
   maxInFlight?: number;
+  /**
+   * true: no new leases (jobs still queue up; leases out run to their end;
+   * the other tenants get the capacity); false resumes. On a queue override,
+   * that queue alone.
+   */
+  paused?: boolean;
 }
 
 /** A per-queue override of a tenant's settings; unset fields inherit the tenant's. */
@@ -65,6 +71,7 @@ export interface Tenant {
   rate: number;
   burst: number;
   maxInFlight: number;
+  paused: boolean;
   maxQueued: number;
   queues: QueueSettings[];
 }
@@ -269,13 +276,15 @@ function refuseBadNumbers<T>(build: () => T): T {
 
 /** The broker answers every field; the defaults only guard against an older broker. */
 function toTenant(reply: Tenant__Output): Tenant {
-  const { tenant, weight, rate, burst, maxInFlight, maxQueued, queues } = toTenantUpdate(reply);
+  const { tenant, weight, rate, burst, maxInFlight, paused, maxQueued, queues } =
+    toTenantUpdate(reply);
   return {
     tenant,
     weight: weight ?? 1,
     rate: rate ?? 0,
     burst: burst ?? 0,
     maxInFlight: maxInFlight ?? 0,
+    paused: paused ?? false,
     maxQueued: maxQueued ?? 0,
     queues: [...(queues ?? [])],
   };

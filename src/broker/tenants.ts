@@ -22,6 +22,7 @@ export interface TenantView {
   readonly rate: number;
   readonly burst: number;
   readonly maxInFlight: number;
+  readonly paused: boolean;
   readonly maxQueued: number;
   readonly queues: ReadonlyArray<QueueOverride & { readonly queue: string }>;
 }
@@ -70,6 +71,7 @@ export class TenantRegistry {
         rate: update.rate ?? current.rate,
         burst: update.burst ?? current.burst,
         maxInFlight: update.maxInFlight ?? current.maxInFlight,
+        paused: update.paused ?? current.paused,
         maxQueued: update.maxQueued ?? current.maxQueued,
       }),
       queues,
@@ -176,6 +178,7 @@ function view(tenant: string, stored: StoredTenant): TenantView {
     rate: stored.rate ?? 0,
     burst: stored.burst ?? 0,
     maxInFlight: stored.maxInFlight ?? 0,
+    paused: stored.paused ?? false,
     maxQueued: stored.maxQueued ?? 0,
     queues: Object.entries(stored.queues).map(([queue, override]) => ({ queue, ...override })),
   };
@@ -188,6 +191,7 @@ const TENANT_FIELDS: Readonly<Record<string, keyof TenantUpdate>> = {
   burst: 'burst',
   max_in_flight: 'maxInFlight',
   maxInFlight: 'maxInFlight',
+  paused: 'paused',
   max_queued: 'maxQueued',
   maxQueued: 'maxQueued',
   queues: 'queues',
@@ -199,6 +203,7 @@ const QUEUE_FIELDS: Readonly<Record<string, string>> = {
   burst: 'burst',
   max_in_flight: 'maxInFlight',
   maxInFlight: 'maxInFlight',
+  paused: 'paused',
 };
 
 /** One entry of a tenants file as a TenantUpdate; an unknown field is an error, not ignored. */

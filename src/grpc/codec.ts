@@ -97,6 +97,7 @@ export function toTenantUpdate(tenant: Tenant__Output | null | undefined): Tenan
     rate: tenant.rate,
     burst: tenant.burst,
     maxInFlight: tenant.max_in_flight,
+    paused: tenant.paused,
     maxQueued: tenant.max_queued === undefined ? undefined : toNumber(tenant.max_queued),
     queues: tenant.queues.map((q) => ({
       queue: q.queue,
@@ -104,6 +105,7 @@ export function toTenantUpdate(tenant: Tenant__Output | null | undefined): Tenan
       rate: q.rate,
       burst: q.burst,
       maxInFlight: q.max_in_flight,
+      paused: q.paused,
     })),
   };
 }
@@ -116,6 +118,7 @@ export function toWireTenant(view: TenantView | TenantUpdate): Tenant {
     rate: view.rate,
     burst: view.burst,
     max_in_flight: view.maxInFlight,
+    paused: view.paused,
     max_queued: view.maxQueued,
     queues: view.queues?.map((q) => ({
       queue: q.queue,
@@ -123,6 +126,7 @@ export function toWireTenant(view: TenantView | TenantUpdate): Tenant {
       rate: q.rate,
       burst: q.burst,
       max_in_flight: q.maxInFlight,
+      paused: q.paused,
     })),
   };
 }

@@ -12,6 +12,8 @@ export interface TenantSettings {
   burst: number;
   /** Leases held at once; 0 = unlimited. @default 0 */
   maxInFlight: number;
+  /** No new leases while true (jobs still queue up). @default false */
+  paused: boolean;
 }
 
 export const DEFAULT_TENANT_SETTINGS: Readonly<TenantSettings> = Object.freeze({
@@ -19,6 +21,7 @@ export const DEFAULT_TENANT_SETTINGS: Readonly<TenantSettings> = Object.freeze({
   rate: 0,
   burst: 0,
   maxInFlight: 0,
+  paused: false,
 });
 
 /**
@@ -66,7 +69,7 @@ function checkedFields(
 ): Partial<TenantSettings> {
   const fields: Partial<TenantSettings> = {};
   if (settings === undefined) return fields;
-  const { weight, rate, burst, maxInFlight } = settings;
+  const { weight, rate, burst, maxInFlight, paused } = settings;
   if (weight !== undefined) {
     if (!Number.isFinite(weight) || weight < MIN_WEIGHT || weight > MAX_WEIGHT) {
       throw new RangeError(
@@ -96,6 +99,12 @@ function checkedFields(
       );
     }
     fields.maxInFlight = maxInFlight;
+  }
+  if (paused !== undefined) {
+    if (typeof paused !== 'boolean') {
+      throw new TypeError(`${subject}: paused must be true or false, got ${String(paused)}`);
+    }
+    fields.paused = paused;
   }
   return fields;
 }

@@ -128,8 +128,9 @@ export class TenantLimits {
   /**
    * 0 when a dispatch of tenant×queue is allowed now; otherwise the clock time
    * when it may be: when the later of the two buckets has a token (or when to
-   * look again for a shared token or slot), or Infinity while an in-flight cap
-   * is reached here (until a release). `waiting`, the jobs ready to go, sizes a
+   * look again for a shared token or slot), or Infinity while the tenant or
+   * tenant×queue is paused (until its settings change) or an in-flight cap is
+   * reached here (until a release). `waiting`, the jobs ready to go, sizes a
    * request for shared tokens or slots.
    */
   blockedUntil(tenant: string, queue: string, waiting = 1): number {
@@ -139,6 +140,8 @@ export class TenantLimits {
     const cap = record.settings?.maxInFlight ?? 0;
     const queueCap = perQueue?.override?.maxInFlight ?? 0;
     if (
+      record.settings?.paused === true ||
+      perQueue?.override?.paused === true ||
       (cap > 0 && record.inFlight >= cap) ||
       (perQueue && queueCap > 0 && perQueue.inFlight >= queueCap)
     ) {

@@ -8,6 +8,7 @@ export interface QueueOverride {
   readonly rate?: number;
   readonly burst?: number;
   readonly maxInFlight?: number;
+  readonly paused?: boolean;
 }
 
 /** A tenant's stored settings; unset fields take the broker defaults. */

@@ -81,6 +81,37 @@ describe('tenant settings', () => {
     });
   });
 
+  it('pauses a tenant (or one queue of it): its jobs queue up, the others are served', async () => {
+    const paused = await h.setTenant({ tenant: 'resting', paused: true });
+    expect(paused.paused).toBe(true);
+    expect((await h.getTenant('resting')).paused).toBe(true);
+    await h.setTenant({ tenant: 'one-queue', queues: [{ queue: 'pause-q', paused: true }] });
+    const resting = await h.enqueue({ tenant: 'resting', queue: 'pause-q' });
+    const oneQueue = await h.enqueue({ tenant: 'one-queue', queue: 'pause-q' });
+    const busy = await h.enqueue({ tenant: 'busy', queue: 'pause-q' });
+    const w = await h.worker({ queues: ['pause-q'] });
+    const [served] = await w.take(1);
+    expect(served!.job_id).toBe(busy.job_id);
+    w.complete(served!);
+    await sleep(300);
+    expect(w.leases).toHaveLength(1);
+    expect((await h.getJob('resting', resting.job_id)).state).toBe('WAITING');
+    // another setting leaves the pause as it is
+    expect((await h.setTenant({ tenant: 'resting', weight: 2 })).paused).toBe(true);
+    await h.setTenant({ tenant: 'resting', paused: false });
+    const [resumed] = await w.take(1);
+    expect(resumed!.job_id).toBe(resting.job_id);
+    await h.setTenant({ tenant: 'one-queue', queues: [{ queue: 'pause-q', paused: false }] });
+    const [alsoResumed] = await w.take(1);
+    expect(alsoResumed!.job_id).toBe(oneQueue.job_id);
+    // a job that arrives while a worker waits is not leased either
+    await h.setTenant({ tenant: 'resting', paused: true });
+    const arriving = await h.enqueue({ tenant: 'resting', queue: 'pause-q' });
+    await sleep(300);
+    expect(w.leases).toHaveLength(3);
+    expect((await h.getJob('resting', arriving.job_id)).state).toBe('WAITING');
+  });
+
   it('refuses Enqueue over max_queued with RESOURCE_EXHAUSTED', async () => {
     await h.setTenant({ tenant: 'capped', max_queued: 3 });
     for (let i = 0; i < 3; i++) await h.enqueue({ tenant: 'capped', queue: 'q' });
@@ -279,6 +310,7 @@ describe('tenants file', () => {
         '    queues:',
         '      - queue: pdf',
         '        maxInFlight: 2',
+        '        paused: true',
         '',
       ].join('\n'),
     );
@@ -291,8 +323,11 @@ describe('tenants file', () => {
     try {
       const tenant = await h.getTenant('from-file');
       expect(tenant).toMatchObject({ weight: 3, max_in_flight: 7 });
-      expect(tenant.queues).toEqual([expect.objectContaining({ queue: 'pdf', max_in_flight: 2 })]);
+      expect(tenant.queues).toEqual([
+        expect.objectContaining({ queue: 'pdf', max_in_flight: 2, paused: true }),
+      ]);
       expect(second.broker.limits.weight('from-file', 'email')).toBe(3);
+      expect(second.broker.limits.blockedUntil('from-file', 'pdf')).toBe(Infinity);
     } finally {
       await second.shutdown();
     }

@@ -39,14 +39,15 @@ describe('Admin', () => {
       rate: 0,
       burst: 0,
       maxInFlight: 0,
+      paused: false,
       maxQueued: 0,
       queues: [],
     });
-    await client.setTenant('acme', { weight: 2, maxQueued: 5000 });
+    await client.setTenant('acme', { weight: 2, maxQueued: 5000, paused: true });
     const merged = await client.setTenant('acme', {
       rate: 10,
       maxInFlight: 3,
-      queues: [{ queue: 'email', weight: 0.5, maxInFlight: 1 }],
+      queues: [{ queue: 'email', weight: 0.5, maxInFlight: 1, paused: true }],
     });
     const expected = {
       tenant: 'acme',
@@ -54,8 +55,9 @@ describe('Admin', () => {
       rate: 10,
       burst: 0,
       maxInFlight: 3,
+      paused: true,
       maxQueued: 5000,
-      queues: [{ queue: 'email', weight: 0.5, maxInFlight: 1 }],
+      queues: [{ queue: 'email', weight: 0.5, maxInFlight: 1, paused: true }],
     };
     expect(merged).toEqual(expected);
     expect(await client.getTenant('acme')).toEqual(expected);

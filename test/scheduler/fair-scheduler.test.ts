@@ -17,6 +17,17 @@ describe('FairScheduler', () => {
     expect(() => scheduler.setAvailable('a', 1.5)).toThrow(RangeError);
   });
 
+  it('skips a paused tenant, giving its turns to the others, and serves it once resumed', () => {
+    const { limits, scheduler } = setup();
+    scheduler.setAvailable('a', 10);
+    scheduler.setAvailable('b', 10);
+    limits.setTenant('a', { paused: true });
+    expect(tally(take(scheduler, 6))).toEqual({ b: 6 });
+    expect(scheduler.stateOf('a')).toBe('SATURATED');
+    limits.setTenant('a', { paused: false });
+    expect(tally(take(scheduler, 4))).toEqual({ a: 2, b: 2 });
+  });
+
   it('counts available down per dispatch and takes new counts as absolute', () => {
     const { limits, scheduler } = setup();
     scheduler.setAvailable('a', 3);

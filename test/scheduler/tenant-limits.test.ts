@@ -13,7 +13,13 @@ function setup(): { clock: FakeClock; limits: TenantLimits; changes: string[] } 
 describe('TenantLimits', () => {
   it('admits everything with the defaults', () => {
     const { limits } = setup();
-    expect(DEFAULT_TENANT_SETTINGS).toEqual({ weight: 1, rate: 0, burst: 0, maxInFlight: 0 });
+    expect(DEFAULT_TENANT_SETTINGS).toEqual({
+      weight: 1,
+      rate: 0,
+      burst: 0,
+      maxInFlight: 0,
+      paused: false,
+    });
     expect(Object.isFrozen(DEFAULT_TENANT_SETTINGS)).toBe(true);
     for (let i = 0; i < 1000; i++) limits.onDispatch('t', 'q');
     expect(limits.blockedUntil('t', 'q')).toBe(0);
@@ -84,6 +90,22 @@ describe('TenantLimits', () => {
     expect(limits.blockedUntil('t', 'a')).toBe(0);
   });
 
+  it('blocks a paused tenant (tenant-wide or per override) until its settings change', () => {
+    const { limits, changes } = setup();
+    limits.setTenant('t', { paused: true });
+    limits.setQueueOverride('u', 'a', { paused: true });
+    changes.length = 0;
+    expect(limits.blockedUntil('t', 'a')).toBe(Infinity);
+    expect(limits.blockedUntil('t', 'b')).toBe(Infinity);
+    expect(limits.blockedUntil('u', 'a')).toBe(Infinity);
+    expect(limits.blockedUntil('u', 'b')).toBe(0);
+    limits.setTenant('t', { paused: false });
+    limits.setQueueOverride('u', 'a', undefined);
+    expect(changes).toEqual(['t', 'u']);
+    expect(limits.blockedUntil('t', 'a')).toBe(0);
+    expect(limits.blockedUntil('u', 'a')).toBe(0);
+  });
+
   it('ignores a release where nothing is in flight, so counters never undercount', () => {
     const { limits, changes } = setup();
     limits.setTenant('t', { maxInFlight: 1 });
@@ -132,5 +154,8 @@ describe('TenantLimits', () => {
     expect(() => limits.setTenant('t', { burst: 0.5 })).toThrow(/burst/);
     expect(() => limits.setTenant('t', { maxInFlight: 1.5 })).toThrow(/maxInFlight/);
     expect(() => limits.setQueueOverride('t', 'q', { burst: 5 })).toThrow(TypeError);
+    expect(() => limits.setTenant('t', { paused: 'yes' as unknown as boolean })).toThrow(
+      'tenant "t": paused must be true or false, got yes',
+    );
   });
 });

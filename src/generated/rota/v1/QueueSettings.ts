@@ -10,10 +10,15 @@ export interface QueueSettings {
   'rate'?: (number | string);
   'burst'?: (number);
   'max_in_flight'?: (number);
+  /**
+   * True pauses the tenant on this queue alone (see Tenant.paused).
+   */
+  'paused'?: (boolean);
   '_weight'?: "weight";
   '_rate'?: "rate";
   '_burst'?: "burst";
   '_max_in_flight'?: "max_in_flight";
+  '_paused'?: "paused";
 }
 
 /**
@@ -25,8 +30,13 @@ export interface QueueSettings__Output {
   'rate'?: (number);
   'burst'?: (number);
   'max_in_flight'?: (number);
+  /**
+   * True pauses the tenant on this queue alone (see Tenant.paused).
+   */
+  'paused'?: (boolean);
   '_weight'?: "weight";
   '_rate'?: "rate";
   '_burst'?: "burst";
   '_max_in_flight'?: "max_in_flight";
+  '_paused'?: "paused";
 }

@@ -32,11 +32,19 @@ export interface Tenant {
    */
   'max_queued'?: (number | string | Long);
   'queues'?: (_rota_v1_QueueSettings)[];
+  /**
+   * True pauses the tenant: no new leases on any queue (work-conserving: the
+   * other tenants get its share), while Enqueue still stores its jobs and
+   * leases already out run to their end. False resumes it at once. Every
+   * broker applies it within about a second. Default false.
+   */
+  'paused'?: (boolean);
   '_weight'?: "weight";
   '_rate'?: "rate";
   '_burst'?: "burst";
   '_max_in_flight'?: "max_in_flight";
   '_max_queued'?: "max_queued";
+  '_paused'?: "paused";
 }
 
 /**
@@ -68,9 +76,17 @@ export interface Tenant__Output {
    */
   'max_queued'?: (string);
   'queues': (_rota_v1_QueueSettings__Output)[];
+  /**
+   * True pauses the tenant: no new leases on any queue (work-conserving: the
+   * other tenants get its share), while Enqueue still stores its jobs and
+   * leases already out run to their end. False resumes it at once. Every
+   * broker applies it within about a second. Default false.
+   */
+  'paused'?: (boolean);
   '_weight'?: "weight";
   '_rate'?: "rate";
   '_burst'?: "burst";
   '_max_in_flight'?: "max_in_flight";
   '_max_queued'?: "max_queued";
+  '_paused'?: "paused";
 }
