@@ -1,7 +1,13 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/harness.js';
-import { call, rawClients, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import {
+  call,
+  eventually,
+  rawClients,
+  startTestBroker,
+  type TestBroker,
+} from '../helpers/broker.js';
 import { RawWorker, autoComplete } from '../helpers/raw-worker.js';
 import { Keys } from '../../src/store/keys.js';
 
@@ -169,6 +175,35 @@ describe('in-flight caps with several brokers', () => {
     onB.drop();
     const leases = await onA.take(2, 10_000); // after the holding lapses (3 s)
     expect(leases.map((l) => l.tenant)).toEqual(['orphaned', 'orphaned']);
+  });
+});
+
+describe('a pause with several brokers', () => {
+  it('stops and resumes the tenant on a broker other than the one that took the call', async () => {
+    const c = await startTestBroker({
+      ...h.broker.config,
+      redisUrl: h.redis.url,
+      grpcAddress: '127.0.0.1:0',
+    });
+    try {
+      const onC = await RawWorker.connect(c.address, { queues: ['paused-c'], capacity: 5 });
+      workers.push(onC);
+      await h.setTenant({ tenant: 'halted', paused: true }); // through A
+      await eventually(() =>
+        c.broker.limits.blockedUntil('halted', 'paused-c') === Infinity ? true : undefined,
+      ); // the announcement reached C
+      await flood('halted', 'paused-c', 2);
+      await flood('running', 'paused-c', 1);
+      const [served] = await onC.take(1);
+      expect(served!.tenant).toBe('running');
+      await sleep(300);
+      expect(onC.leases).toHaveLength(1);
+      await h.setTenant({ tenant: 'halted', paused: false });
+      const resumed = await onC.take(2);
+      expect(resumed.map((lease) => lease.tenant)).toEqual(['halted', 'halted']);
+    } finally {
+      await c.shutdown(200);
+    }
   });
 });
 
