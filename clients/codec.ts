@@ -6,9 +6,9 @@
  * application/json`, which tells the worker to parse it. `undefined` is JSON
  * with an empty body, decoded back to `undefined`.
  *
- * Results carry their media type (Complete.result_content_type): a Buffer or
- * Uint8Array result travels as is (`application/octet-stream`), anything else
- * as JSON (`undefined` = empty). Progress carries none and is always JSON.
+ * Results and progress carry their media type (Complete.result_content_type,
+ * Progress.content_type): a Buffer or Uint8Array travels as is
+ * (`application/octet-stream`), anything else as JSON (`undefined` = empty).
  * Where no media type was given (an older worker), readers parse JSON and fall
  * back to the raw bytes when it is not JSON.
  */
@@ -70,15 +70,15 @@ export function encodePayload(
   return { payload: encodeJson(payload), headers: out };
 }
 
-/** A handler's result as Complete carries it (see the module comment). Throws TypeError like `encodeJson`. */
-export function encodeResult(value: unknown): { bytes: Buffer; contentType: string } {
+/** A result or progress value as the worker reports it (see the module comment). Throws TypeError like `encodeJson`. */
+export function encodeReported(value: unknown): { bytes: Buffer; contentType: string } {
   if (value instanceof Uint8Array)
     return { bytes: asBuffer(value), contentType: BYTES_CONTENT_TYPE };
   return { bytes: encodeJson(value), contentType: JSON_CONTENT_TYPE };
 }
 
-/** A stored result, decoded by its media type ('' = not given, see the module comment). */
-export function decodeResult(bytes: Buffer, contentType: string): unknown {
+/** A stored result or progress, decoded by its media type ('' = not given, see the module comment). */
+export function decodeReported(bytes: Buffer, contentType: string): unknown {
   if (contentType === '' || isJsonMediaType(contentType)) return decodeJsonOrBytes(bytes);
   return bytes;
 }

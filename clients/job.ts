@@ -2,7 +2,7 @@
 import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js';
 import type { Job__Output } from '../src/generated/rota/v1/Job.js';
 import type { JobState__Output } from '../src/generated/rota/v1/JobState.js';
-import { decodeJsonOrBytes, decodePayload, decodeResult, encodePayload } from './codec.js';
+import { decodePayload, decodeReported, encodePayload } from './codec.js';
 import { wireInteger } from './wire-integers.js';
 
 /** State of a job (rota.v1.JobState). Terminal: COMPLETED, DEAD, CANCELLED. */
@@ -51,7 +51,7 @@ export interface JobInfo {
   timeoutMs: number;
   idempotencyKey: string;
   headers: Record<string, string>;
-  /** Last progress reported by the worker (JSON-decoded; undefined when none). */
+  /** Last progress reported by the worker, decoded as the result is; undefined when none. */
   progress: unknown;
   /**
    * Result of the successful attempt: what the handler returned, a Buffer as a
@@ -131,8 +131,8 @@ export function toJobInfo(job: Job__Output): JobInfo {
     timeoutMs: job.timeout_ms,
     idempotencyKey: job.idempotency_key,
     headers: job.headers,
-    progress: decodeJsonOrBytes(job.progress),
-    result: decodeResult(job.result, job.result_content_type),
+    progress: decodeReported(job.progress, job.progress_content_type),
+    result: decodeReported(job.result, job.result_content_type),
     lastError: job.last_error,
     backoff: { initialMs: job.backoff?.initial_ms ?? 0, maxMs: job.backoff?.max_ms ?? 0 },
     createdAt: Number(job.created_at_unix_ms),

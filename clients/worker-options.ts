@@ -30,7 +30,8 @@ export interface HandlerContext {
    */
   readonly signal: AbortSignal;
   /**
-   * Stores a JSON progress value on the job (visible in getJob). Updates of one
+   * Stores a progress value on the job, read back by getJob as the result is (a
+   * Buffer as bytes, anything else as JSON). Updates of one
    * tick are coalesced to the latest. Resolves once handed to the stream (at
    * once while disconnected; the latest value is sent after the reconnect).
    * Bound to its job: it may be passed on or destructured.

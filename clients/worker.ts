@@ -26,7 +26,7 @@ import type { Fail } from '../src/generated/rota/v1/Fail.js';
 import type { Lease__Output } from '../src/generated/rota/v1/Lease.js';
 import type { Welcome__Output } from '../src/generated/rota/v1/Welcome.js';
 import type { WorkerMessage } from '../src/generated/rota/v1/WorkerMessage.js';
-import { decodePayload, encodeJson, encodeResult } from './codec.js';
+import { decodePayload, encodeReported } from './codec.js';
 import { connect, type Connection } from './connection.js';
 import {
   AckRefusedError,
@@ -114,6 +114,7 @@ interface HeldLease {
 interface PendingProgress {
   readonly token: string;
   data: Buffer;
+  contentType: string;
   readonly waiters: Array<() => void>;
 }
 
@@ -461,7 +462,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     if (outcome.ok) {
       try {
-        const result = encodeResult(outcome.value);
+        const result = encodeReported(outcome.value);
         ack = {
           complete: {
             job_id: job.id,
@@ -490,10 +491,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   #reportProgress(held: HeldLease, value: unknown): Promise<void> {
     if (held.phase !== 'running') return Promise.resolve();
-    const data = encodeJson(value);
+    const { bytes: data, contentType } = encodeReported(value);
     const pending = this.#progress.get(held.job.id);
-    if (pending !== undefined) pending.data = data;
-    else this.#progress.set(held.job.id, { token: held.token, data, waiters: [] });
+    if (pending !== undefined) Object.assign(pending, { data, contentType });
+    else this.#progress.set(held.job.id, { token: held.token, data, contentType, waiters: [] });
     if (this.#session?.welcome === undefined) return Promise.resolve();
     this.#scheduleFlush();
     return new Promise((resolve) => this.#progress.get(held.job.id)?.waiters.push(resolve));
@@ -539,7 +540,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (session?.welcome === undefined || session.ended) return;
     for (const [jobId, pending] of this.#progress) {
       this.#send(session, {
-        progress: { job_id: jobId, lease_token: pending.token, data: pending.data },
+        progress: {
+          job_id: jobId,
+          lease_token: pending.token,
+          data: pending.data,
+          content_type: pending.contentType,
+        },
       });
       for (const resolve of pending.waiters) resolve();
     }

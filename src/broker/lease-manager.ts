@@ -247,8 +247,7 @@ export class LeaseManager {
           ack.jobId,
           (ack.result.length > maxResult &&
             `result is ${ack.result.length} bytes; the limit is ${maxResult}. Fail the job or store the result elsewhere`) ||
-            (Buffer.byteLength(ack.resultContentType) > MAX_CONTENT_TYPE_BYTES &&
-              `result_content_type is ${Buffer.byteLength(ack.resultContentType)} bytes; it must be at most ${MAX_CONTENT_TYPE_BYTES}`),
+            contentTypeProblem('result_content_type', ack.resultContentType),
           refusals,
         ),
       )
@@ -344,22 +343,28 @@ export class LeaseManager {
     if (refusals.length > 0) session.send({ kind: 'ackResult', outcomes: refusals });
   }
 
-  async progress(session: Session, jobId: string, token: string, data: Buffer): Promise<void> {
+  async progress(
+    session: Session,
+    jobId: string,
+    token: string,
+    data: Buffer,
+    contentType: string,
+  ): Promise<void> {
     this.touch(session);
     const lease = this.leases.get(jobId);
     let refusal: AckRefusal | undefined;
-    if (data.length > MAX_PROGRESS_BYTES) {
-      refusal = {
-        jobId,
-        status: 'invalid',
-        message: `progress is ${data.length} bytes; the limit is ${MAX_PROGRESS_BYTES}`,
-      };
+    const problem =
+      (data.length > MAX_PROGRESS_BYTES &&
+        `progress is ${data.length} bytes; the limit is ${MAX_PROGRESS_BYTES}`) ||
+      contentTypeProblem('content_type', contentType);
+    if (problem) {
+      refusal = { jobId, status: 'invalid', message: problem };
     } else if (!lease || lease.token !== token) {
       refusal = { jobId, status: 'stale', message: 'this lease is not current' };
     } else {
       let outcome: Awaited<ReturnType<JobStore['progress']>>;
       try {
-        outcome = await this.deps.store.progress(lease.job.tenant, jobId, token, data);
+        outcome = await this.deps.store.progress(lease.job.tenant, jobId, token, data, contentType);
       } catch (error) {
         // Progress is best effort, and a worker may report it often: while
         // Redis is full or down, one line per second, not an error per message.
@@ -663,6 +668,15 @@ export class LeaseManager {
 }
 
 /** False, with an ACK_INVALID refusal, when the ack has a `problem`. */
+/** Why a media type of a result or progress is refused, or false when it is not. */
+function contentTypeProblem(field: string, value: string): string | false {
+  const bytes = Buffer.byteLength(value);
+  return (
+    bytes > MAX_CONTENT_TYPE_BYTES &&
+    `${field} is ${bytes} bytes; it must be at most ${MAX_CONTENT_TYPE_BYTES}`
+  );
+}
+
 function acceptable(jobId: string, problem: string | false, refusals: AckRefusal[]): boolean {
   if (problem === false) return true;
   refusals.push({ jobId, status: 'invalid', message: problem });

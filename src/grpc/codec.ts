@@ -63,6 +63,7 @@ export function toWireJob(job: JobRecord): Job {
     progress: job.progress ?? Buffer.alloc(0),
     result: job.result ?? Buffer.alloc(0),
     result_content_type: job.resultContentType,
+    progress_content_type: job.progressContentType,
     last_error: job.lastError,
     created_at_unix_ms: job.createdAt,
     run_at_unix_ms: job.runAt,

@@ -260,7 +260,7 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
           return leases.drain(session);
         case 'progress': {
           const p = message.progress!;
-          return leases.progress(session, p.job_id, p.lease_token, p.data);
+          return leases.progress(session, p.job_id, p.lease_token, p.data, p.content_type);
         }
         case 'complete':
         case 'fail':

@@ -354,12 +354,18 @@ export class JobStore {
     return replies.map((reply) => Number(reply) === 1);
   }
 
-  async progress(tenant: string, jobId: string, token: string, data: Buffer): Promise<AckOutcome> {
+  async progress(
+    tenant: string,
+    jobId: string,
+    token: string,
+    data: Buffer,
+    contentType: string,
+  ): Promise<AckOutcome> {
     const code = await runScript(
       this.redis,
       'progress',
       [this.keys.job(tenant, jobId)],
-      [token, data],
+      [token, data, contentType],
     );
     return ACK_OUTCOMES[Number(code)] ?? 'unknown';
   }
@@ -749,6 +755,7 @@ function decodeJob(
     headers: parseHeaders(text('headers')),
     createdAt: num('createdAt'),
     progress: hash.progress,
+    progressContentType: text('progressType'),
     result: hash.result,
     resultContentType: text('resultType'),
     lastError: text('error'),

@@ -24,6 +24,8 @@ export interface JobRecord extends NewJob {
   readonly state: JobState;
   readonly attempts: number;
   readonly progress: Buffer | undefined;
+  /** Media type of the progress, as the worker gave it ('' = none given). */
+  readonly progressContentType: string;
   readonly result: Buffer | undefined;
   /** Media type of the result, as the worker gave it ('' = none given). */
   readonly resultContentType: string;

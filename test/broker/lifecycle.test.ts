@@ -298,6 +298,38 @@ describe('job lifecycle', () => {
     expect(other.result_content_type).toBe('');
   });
 
+  it('stores progress with its media type; refuses one over 128 bytes as ACK_INVALID', async () => {
+    const w = await h.worker({ queues: ['typed-progress'] });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'typed-progress' });
+    const [lease] = await w.take(1);
+    const progress = (contentType: string): void =>
+      w.send({
+        progress: {
+          job_id,
+          lease_token: lease!.lease_token,
+          data: Buffer.from('<half/>'),
+          content_type: contentType,
+        },
+      });
+    progress('y'.repeat(129));
+    await expect
+      .poll(() => w.ackOutcomes())
+      .toEqual([
+        {
+          job_id,
+          status: 'ACK_INVALID',
+          message: 'content_type is 129 bytes; it must be at most 128',
+        },
+      ]);
+    expect((await h.getJob('acme', job_id)).progress).toEqual(Buffer.alloc(0));
+    progress('application/xml');
+    await expect
+      .poll(async () => (await h.getJob('acme', job_id)).progress_content_type)
+      .toBe('application/xml');
+    expect((await h.getJob('acme', job_id)).progress).toEqual(Buffer.from('<half/>'));
+    w.complete(lease!);
+  });
+
   it('pages dead letters of large payloads in pages that fit a gRPC message', async () => {
     // 20 dead jobs of 256 KiB each: a page of the default 100 would be 5 MiB,
     // over grpc-js's default 4 MiB receive limit.

@@ -80,12 +80,16 @@ describe('Producer', () => {
     expect(job.result).toBeUndefined();
   });
 
-  it('gives back a Buffer result as bytes, even bytes that read as JSON', async () => {
+  it('gives back a Buffer result and progress as bytes, even bytes that read as JSON', async () => {
     const producer = rota.producer();
     const results = [Buffer.from([0, 1, 2, 255]), Buffer.from('123'), new Uint8Array([7, 8])];
     const worker = rota.worker({
       queues: ['bin-result'],
-      handler: (job) => results[(job.payload as { i: number }).i],
+      handler: async (job, ctx) => {
+        const returned = results[(job.payload as { i: number }).i]!;
+        await ctx.progress(returned);
+        return returned;
+      },
     });
     await worker.start();
     for (const [i, returned] of results.entries()) {
@@ -100,6 +104,8 @@ describe('Producer', () => {
       });
       expect(Buffer.isBuffer(job.result)).toBe(true);
       expect(job.result).toEqual(Buffer.from(returned));
+      expect(Buffer.isBuffer(job.progress)).toBe(true);
+      expect(job.progress).toEqual(Buffer.from(returned));
     }
   });
 

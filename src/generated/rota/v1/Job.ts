@@ -23,7 +23,8 @@ export interface Job {
   'idempotency_key'?: (string);
   'headers'?: ({[key: string]: string});
   /**
-   * Last progress reported by the worker (opaque; the TS client sends JSON).
+   * Last progress reported by the worker (opaque; the TS client sends JSON, or
+   * the bytes of a Buffer).
    */
   'progress'?: (Buffer | Uint8Array | string);
   /**
@@ -54,6 +55,10 @@ export interface Job {
    * none: an older worker; the TS client then reads JSON, else the bytes).
    */
   'result_content_type'?: (string);
+  /**
+   * Media type of progress, as the worker's Progress gave it ('' when none).
+   */
+  'progress_content_type'?: (string);
 }
 
 /**
@@ -75,7 +80,8 @@ export interface Job__Output {
   'idempotency_key': (string);
   'headers': ({[key: string]: string});
   /**
-   * Last progress reported by the worker (opaque; the TS client sends JSON).
+   * Last progress reported by the worker (opaque; the TS client sends JSON, or
+   * the bytes of a Buffer).
    */
   'progress': (Buffer);
   /**
@@ -106,4 +112,8 @@ export interface Job__Output {
    * none: an older worker; the TS client then reads JSON, else the bytes).
    */
   'result_content_type': (string);
+  /**
+   * Media type of progress, as the worker's Progress gave it ('' when none).
+   */
+  'progress_content_type': (string);
 }

@@ -8,6 +8,11 @@ export interface Progress {
    * Stored on the job record (opaque; at most 64 KiB).
    */
   'data'?: (Buffer | Uint8Array | string);
+  /**
+   * Media type of data, stored with it and answered in Job (at most 128
+   * bytes; longer is refused with ACK_INVALID), as Complete's.
+   */
+  'content_type'?: (string);
 }
 
 export interface Progress__Output {
@@ -17,4 +22,9 @@ export interface Progress__Output {
    * Stored on the job record (opaque; at most 64 KiB).
    */
   'data': (Buffer);
+  /**
+   * Media type of data, stored with it and answered in Job (at most 128
+   * bytes; longer is refused with ACK_INVALID), as Complete's.
+   */
+  'content_type': (string);
 }
