@@ -1,13 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/harness.js';
-import {
-  call,
-  eventually,
-  rawClients,
-  startTestBroker,
-  type TestBroker,
-} from '../helpers/broker.js';
+import { call, eventually, rawClients, type TestBroker } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 
 // Two brokers on one Redis and one key prefix: A (the harness's) and B.
@@ -16,11 +10,7 @@ let b: TestBroker;
 const workers: RawWorker[] = [];
 
 beforeAll(async () => {
-  b = await startTestBroker({
-    ...h.broker.config,
-    redisUrl: h.redis.url,
-    grpcAddress: '127.0.0.1:0',
-  });
+  b = await h.startPeer();
 });
 
 afterAll(async () => {
@@ -68,11 +58,7 @@ describe('several brokers on one Redis', () => {
     // retirement of it; then C dies holding it. Only a tenant in the index is
     // swept, so A gets the job back only if the index still names its tenant.
     // C's long lease TTL keeps its own sweep (every half TTL) from retiring the tenant first.
-    const c = await startTestBroker({
-      ...h.broker.config,
-      redisUrl: h.redis.url,
-      leaseTtlMs: 60_000,
-    });
+    const c = await h.startPeer({ leaseTtlMs: 60_000 });
     const holder = await RawWorker.connect(c.address, { queues: ['reindex'], capacity: 1 });
     workers.push(holder);
     const heir = await h.worker({ queues: ['reindex'], capacity: 1 });

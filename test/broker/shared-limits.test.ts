@@ -1,13 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/harness.js';
-import {
-  call,
-  eventually,
-  rawClients,
-  startTestBroker,
-  type TestBroker,
-} from '../helpers/broker.js';
+import { call, eventually, rawClients, type TestBroker } from '../helpers/broker.js';
 import { RawWorker, autoComplete } from '../helpers/raw-worker.js';
 import { Keys } from '../../src/store/keys.js';
 
@@ -19,11 +13,7 @@ const workers: RawWorker[] = [];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
-  b = await startTestBroker({
-    ...h.broker.config,
-    redisUrl: h.redis.url,
-    grpcAddress: '127.0.0.1:0',
-  });
+  b = await h.startPeer();
   redis = new Redis(h.redis.url);
 });
 
@@ -180,11 +170,7 @@ describe('in-flight caps with several brokers', () => {
 
 describe('a pause with several brokers', () => {
   it('stops and resumes the tenant on a broker other than the one that took the call', async () => {
-    const c = await startTestBroker({
-      ...h.broker.config,
-      redisUrl: h.redis.url,
-      grpcAddress: '127.0.0.1:0',
-    });
+    const c = await h.startPeer();
     try {
       const onC = await RawWorker.connect(c.address, { queues: ['paused-c'], capacity: 5 });
       workers.push(onC);
@@ -209,11 +195,7 @@ describe('a pause with several brokers', () => {
 
 describe('a broker that shuts down', () => {
   it('gives up its share of an in-flight cap at once', async () => {
-    const c = await startTestBroker({
-      ...h.broker.config,
-      redisUrl: h.redis.url,
-      grpcAddress: '127.0.0.1:0',
-    });
+    const c = await h.startPeer();
     await h.setTenant({ tenant: 'leaving', max_in_flight: 3 });
     await flood('leaving', 'leave', 3);
     const onC = await RawWorker.connect(c.address, { queues: ['leave'], capacity: 5 });

@@ -4,7 +4,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { useBroker } from '../helpers/harness.js';
-import { startTestBroker } from '../helpers/broker.js';
 import { autoComplete } from '../helpers/raw-worker.js';
 import { eventually } from '../helpers/broker.js';
 
@@ -248,11 +247,7 @@ describe('weighted fair dispatch', () => {
   });
 
   it('applies changed weights live, on every broker', async () => {
-    const second = await startTestBroker({
-      ...h.broker.config,
-      redisUrl: h.redis.url,
-      grpcAddress: '127.0.0.1:0',
-    });
+    const second = await h.startPeer();
     try {
       await h.setTenant({ tenant: 'live', weight: 1 });
       await h.setTenant({ tenant: 'live', weight: 5 });
@@ -314,12 +309,7 @@ describe('tenants file', () => {
         '',
       ].join('\n'),
     );
-    const second = await startTestBroker({
-      ...h.broker.config,
-      redisUrl: h.redis.url,
-      grpcAddress: '127.0.0.1:0',
-      tenantsFile: file,
-    });
+    const second = await h.startPeer({ tenantsFile: file });
     try {
       const tenant = await h.getTenant('from-file');
       expect(tenant).toMatchObject({ weight: 3, max_in_flight: 7 });
@@ -332,14 +322,9 @@ describe('tenants file', () => {
       await second.shutdown();
     }
     await writeFile(file, '- tenant: typo\n  maxInFlite: 2\n');
-    await expect(
-      startTestBroker({
-        ...h.broker.config,
-        redisUrl: h.redis.url,
-        grpcAddress: '127.0.0.1:0',
-        tenantsFile: file,
-      }),
-    ).rejects.toThrow(`${file}: tenants[0] has an unknown field "maxInFlite"`);
+    await expect(h.startPeer({ tenantsFile: file })).rejects.toThrow(
+      `${file}: tenants[0] has an unknown field "maxInFlite"`,
+    );
     await rm(dir, { recursive: true });
   });
 });

@@ -47,6 +47,8 @@ export interface Harness {
   worker(hello: Hello, options?: { heartbeat?: boolean }): Promise<RawWorker>;
   /** Replaces the broker by a new one on the same Redis and key prefix (after a kill or shutdown). */
   restartBroker(): Promise<void>;
+  /** Another broker on the same Redis and key prefix, on a port of its own; the caller stops it. */
+  startPeer(overrides?: Partial<TestBrokerOptions>): Promise<TestBroker>;
 }
 
 export function useBroker(
@@ -106,14 +108,16 @@ export function useBroker(
     },
     async restartBroker() {
       clients.close();
-      const { config } = broker;
-      broker = await startTestBroker({
-        ...config,
-        redisUrl: redis.url,
-        grpcAddress: '127.0.0.1:0',
-      });
+      broker = await harness.startPeer();
       clients = rawClients(broker.address);
     },
+    startPeer: (overrides = {}) =>
+      startTestBroker({
+        ...broker.config,
+        redisUrl: redis.url,
+        grpcAddress: '127.0.0.1:0',
+        ...overrides,
+      }),
   };
   return harness;
 }
