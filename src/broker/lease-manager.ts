@@ -667,7 +667,6 @@ export class LeaseManager {
   }
 }
 
-/** False, with an ACK_INVALID refusal, when the ack has a `problem`. */
 /** Why a media type of a result or progress is refused, or false when it is not. */
 function contentTypeProblem(field: string, value: string): string | false {
   const bytes = Buffer.byteLength(value);
@@ -677,6 +676,7 @@ function contentTypeProblem(field: string, value: string): string | false {
   );
 }
 
+/** False, with an ACK_INVALID refusal, when the ack has a `problem`. */
 function acceptable(jobId: string, problem: string | false, refusals: AckRefusal[]): boolean {
   if (problem === false) return true;
   refusals.push({ jobId, status: 'invalid', message: problem });
