@@ -14,8 +14,8 @@
  *     IDLE       nothing buffered; rejoins on `setAvailable(t, n > 0)`;
  *     THROTTLED  out of tokens; rejoins when its token is due, found lazily by
  *                `next()` at the top of a min-heap of wake times;
- *     SATURATED  at maxInFlight; rejoins on `TenantLimits.onChange` (a release
- *                or a settings change, possibly from another queue).
+ *     SATURATED  at maxInFlight, or paused; rejoins on `TenantLimits.onChange`
+ *                (a release or a settings change, possibly from another queue).
  *   Limits are shared with the other queues' schedulers, so they are checked
  *   again when a tenant reaches the head; one that turned out blocked is parked
  *   there and `next()` goes on with the following tenant (work-conserving: a
@@ -72,7 +72,8 @@ export interface FairSchedulerOptions {
 
 /**
  * Where a tenant stands: READY in the ring; parked as IDLE (nothing buffered),
- * THROTTLED (waiting for a token, in the wake heap) or SATURATED (at maxInFlight).
+ * THROTTLED (waiting for a token, in the wake heap) or SATURATED (at maxInFlight,
+ * or paused).
  */
 export type TenantState = 'READY' | 'IDLE' | 'THROTTLED' | 'SATURATED';
 
