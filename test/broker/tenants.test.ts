@@ -325,6 +325,10 @@ describe('tenants file', () => {
     await expect(h.startPeer({ tenantsFile: file })).rejects.toThrow(
       `${file}: tenants[0] has an unknown field "maxInFlite"`,
     );
+    await writeFile(file, '- tenant: unsure\n  paused: "yes"\n');
+    await expect(h.startPeer({ tenantsFile: file })).rejects.toThrow(
+      'tenant "unsure": paused must be true or false, got yes',
+    );
     await rm(dir, { recursive: true });
   });
 });
