@@ -1,6 +1,6 @@
 /**
  * Admin: the operator API (`rota.v1.Admin`) for scripts and dashboards:
- * tenant settings, queue statistics, and the dead letter queue. Every call
+ * tenant settings, queue statistics, the dead letter queue, and purges. Every call
  * needs an admin token when the broker checks tokens (`token` option); an
  * admin token limited to some tenants may only name those.
  *
@@ -13,6 +13,7 @@ import type { AdminClient } from '../src/generated/rota/v1/Admin.js';
 import type { ListDeadLettersResponse__Output } from '../src/generated/rota/v1/ListDeadLettersResponse.js';
 import type { ListTenantsResponse__Output } from '../src/generated/rota/v1/ListTenantsResponse.js';
 import type { Percentiles__Output } from '../src/generated/rota/v1/Percentiles.js';
+import type { PurgeQueueResponse__Output } from '../src/generated/rota/v1/PurgeQueueResponse.js';
 import type { ReplayDeadLettersResponse__Output } from '../src/generated/rota/v1/ReplayDeadLettersResponse.js';
 import type { Stats__Output } from '../src/generated/rota/v1/Stats.js';
 import type { Tenant__Output } from '../src/generated/rota/v1/Tenant.js';
@@ -237,6 +238,19 @@ export class Admin {
       ),
     );
     return { replayed: reply.replayed, notFound: reply.not_found };
+  }
+
+  /**
+   * Cancels the jobs of a tenant×queue that wait to run (ready, delayed, or
+   * waiting out a retry's backoff), enqueued before the call; leased jobs run
+   * to their end. Answers how many were cancelled. Pause the queue first
+   * (`setTenant`) to keep workers from taking the backlog meanwhile.
+   */
+  async purgeQueue(tenant: string, queue: string): Promise<{ purged: number }> {
+    const reply = await this.#call<PurgeQueueResponse__Output>((client, ...call) =>
+      client.PurgeQueue({ tenant, queue }, ...call),
+    );
+    return { purged: reply.purged };
   }
 
   /** Closes the channel; calls under way fail with CANCELLED. */

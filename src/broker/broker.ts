@@ -48,6 +48,8 @@ const DEAD_READ_CHUNK = 16;
 /** A page token is the decimal offset of the next page. */
 const PAGE_TOKEN = /^\d{1,15}$/;
 const REPLAY_CHUNK = 500;
+/** Jobs a purge step looks at: a few ms of Redis, so other clients are not held up long. */
+const PURGE_STEP = 500;
 const SETTINGS_RELOAD_MS = 5000;
 const DEPTH_REFRESH_MS = 5000;
 /** How often the stats of idle tenant×queues are looked for and dropped (see StatsBook). */
@@ -436,6 +438,28 @@ export class Broker {
     }
     if (replayed > 0) this.announceWork(queue, tenant, 0);
     return { replayed, notFound };
+  }
+
+  /**
+   * Cancels the jobs of a tenant×queue that wait to run (ready, delayed, or
+   * waiting out a retry's backoff) and were enqueued before the call began;
+   * leased jobs run to their end. In steps, so Redis serves others meanwhile.
+   */
+  async purgeQueue(tenant: string, queue: string): Promise<{ purged: number }> {
+    checkName('tenant', tenant);
+    checkQueue('queue', queue);
+    const createdBy = this.clock();
+    let purged = 0;
+    let cursor = '';
+    do {
+      const step = await this.guard(
+        this.store.purgeStep(tenant, queue, createdBy, this.clock(), PURGE_STEP, cursor),
+      );
+      purged += step.purged;
+      cursor = step.cursor;
+    } while (cursor !== '');
+    this.logger.info({ tenant, queue, purged }, 'purged the waiting jobs of a queue');
+    return { purged };
   }
 
   /** What each queue's prefetch buffers hold (the rota.prefetch.* gauges). */

@@ -38,6 +38,8 @@ import type { ListTenantsRequest as _rota_v1_ListTenantsRequest, ListTenantsRequ
 import type { ListTenantsResponse as _rota_v1_ListTenantsResponse, ListTenantsResponse__Output as _rota_v1_ListTenantsResponse__Output } from './rota/v1/ListTenantsResponse.js';
 import type { Percentiles as _rota_v1_Percentiles, Percentiles__Output as _rota_v1_Percentiles__Output } from './rota/v1/Percentiles.js';
 import type { Progress as _rota_v1_Progress, Progress__Output as _rota_v1_Progress__Output } from './rota/v1/Progress.js';
+import type { PurgeQueueRequest as _rota_v1_PurgeQueueRequest, PurgeQueueRequest__Output as _rota_v1_PurgeQueueRequest__Output } from './rota/v1/PurgeQueueRequest.js';
+import type { PurgeQueueResponse as _rota_v1_PurgeQueueResponse, PurgeQueueResponse__Output as _rota_v1_PurgeQueueResponse__Output } from './rota/v1/PurgeQueueResponse.js';
 import type { QueueSettings as _rota_v1_QueueSettings, QueueSettings__Output as _rota_v1_QueueSettings__Output } from './rota/v1/QueueSettings.js';
 import type { QueueTenantStats as _rota_v1_QueueTenantStats, QueueTenantStats__Output as _rota_v1_QueueTenantStats__Output } from './rota/v1/QueueTenantStats.js';
 import type { ReplayDeadLettersRequest as _rota_v1_ReplayDeadLettersRequest, ReplayDeadLettersRequest__Output as _rota_v1_ReplayDeadLettersRequest__Output } from './rota/v1/ReplayDeadLettersRequest.js';
@@ -102,6 +104,8 @@ export interface ProtoGrpcType {
       ListTenantsResponse: MessageTypeDefinition<_rota_v1_ListTenantsResponse, _rota_v1_ListTenantsResponse__Output>
       Percentiles: MessageTypeDefinition<_rota_v1_Percentiles, _rota_v1_Percentiles__Output>
       Progress: MessageTypeDefinition<_rota_v1_Progress, _rota_v1_Progress__Output>
+      PurgeQueueRequest: MessageTypeDefinition<_rota_v1_PurgeQueueRequest, _rota_v1_PurgeQueueRequest__Output>
+      PurgeQueueResponse: MessageTypeDefinition<_rota_v1_PurgeQueueResponse, _rota_v1_PurgeQueueResponse__Output>
       QueueSettings: MessageTypeDefinition<_rota_v1_QueueSettings, _rota_v1_QueueSettings__Output>
       QueueTenantStats: MessageTypeDefinition<_rota_v1_QueueTenantStats, _rota_v1_QueueTenantStats__Output>
       ReplayDeadLettersRequest: MessageTypeDefinition<_rota_v1_ReplayDeadLettersRequest, _rota_v1_ReplayDeadLettersRequest__Output>

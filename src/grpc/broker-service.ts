@@ -171,6 +171,10 @@ export function adminHandlers(
       );
       return { replayed: outcome.replayed, not_found: outcome.notFound };
     }),
+    PurgeQueue: unary(logger, tokens, 'admin', async (request, principal) => {
+      requireTenant(principal, request.tenant);
+      return broker.purgeQueue(request.tenant, request.queue);
+    }),
   };
 }
 

@@ -461,6 +461,37 @@ export class JobStore {
   }
 
   /**
+   * One step of a purge (purge.lua): cancels up to `limit` of the jobs of a
+   * tenant×queue that wait (ready, delayed or retrying) and were created by
+   * `createdBy`. Begin with cursor ''; repeat with the cursor answered until
+   * it is ''.
+   */
+  async purgeStep(
+    tenant: string,
+    queue: string,
+    createdBy: number,
+    now: number,
+    limit: number,
+    cursor: string,
+  ): Promise<{ purged: number; cursor: string }> {
+    const [purged, next] = (await runScript(
+      this.redis,
+      'purge',
+      [this.keys.delayed(tenant, queue)],
+      [
+        this.keys.queueBase(tenant, queue),
+        this.keys.jobBase(tenant),
+        createdBy,
+        now,
+        this.options.completedRetentionMs,
+        limit,
+        cursor,
+      ],
+    )) as [number, string];
+    return { purged: Number(purged), cursor: String(next) };
+  }
+
+  /**
    * Takes over entries idle longer than `minIdleMs` (their holder died), for
    * each tenant of a queue, in one round trip (more only when a call reached
    * RECLAIM_LIMIT); also says what each has left.

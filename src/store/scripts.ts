@@ -28,6 +28,8 @@ const SCRIPTS = {
   fail: { allowOom: true },
   progress: { allowOom: false },
   cancel: { allowOom: true },
+  // a full Redis is when an operator most needs to throw a backlog away
+  purge: { allowOom: true },
   replay: { allowOom: false },
   reclaim: { allowOom: true },
   stats: { allowOom: false },

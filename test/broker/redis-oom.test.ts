@@ -1,8 +1,8 @@
 /**
  * Redis at its memory limit with `noeviction` (the policy Rota asks for):
  * writes that add data are refused. Enqueue must say so (RESOURCE_EXHAUSTED,
- * nothing stored), while leasing, completing, failing, retrying and
- * cancelling go on, so the queues drain and memory comes back by itself.
+ * nothing stored), while leasing, completing, failing, retrying,
+ * cancelling and purging go on, so the queues drain and memory comes back.
  */
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
@@ -97,6 +97,26 @@ describe('Redis out of memory', () => {
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'oom' });
     const [after] = await worker.take(1);
     expect(after!.job_id).toBe(job_id);
+  });
+
+  it('purges a backlog while full, so memory comes back at once', async () => {
+    const backlog = await h.enqueueBatch(
+      Array.from({ length: 30 }, (_, i) => ({
+        tenant: 'flood',
+        queue: 'oom-purge',
+        delay_ms: i % 3 === 0 ? 60_000 : 0,
+      })),
+    );
+    await fillRedis();
+    try {
+      expect(await h.purge({ tenant: 'flood', queue: 'oom-purge' })).toEqual({ purged: 30 });
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+    const states = await Promise.all(
+      backlog.results.map(async (item) => (await h.getJob('flood', item.job_id)).state),
+    );
+    expect(new Set(states)).toEqual(new Set(['CANCELLED']));
   });
 
   it('leases the jobs of a limited tenant while full (shared tokens and slots are taken)', async () => {

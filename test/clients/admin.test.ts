@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { Admin, type AdminOptions, type TenantSettings } from '../../clients/admin.js';
 import { NonRetryableError, RotaError } from '../../clients/errors.js';
+import type { EnqueueBatchItem } from '../../clients/producer.js';
 import { freePort } from '../../src/redis/local-server.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { startTestRedis } from '../helpers/redis.js';
@@ -19,6 +20,11 @@ function admin(options: AdminOptions = {}): Admin {
   const client = new Admin({ address: rota.address, ...options });
   admins.push(client);
   return client;
+}
+
+function storedId(item: EnqueueBatchItem): string {
+  if ('error' in item) throw item.error;
+  return item.jobId;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<RotaError> {
@@ -147,6 +153,74 @@ describe('Admin', () => {
       notFound: [],
     });
     expect((await client.listDeadLetters('acme', 'poison')).total).toBe(0);
+  });
+
+  it('purges a queue’s waiting jobs; a leased job runs to its end, other tenants keep theirs', async () => {
+    const producer = rota.producer();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const ran: string[] = [];
+    const worker = rota.worker({
+      queues: ['bulk'],
+      concurrency: 1,
+      handler: async (job) => {
+        ran.push(job.id);
+        if (ran.length === 1) await held;
+      },
+    });
+    await worker.start();
+    const leased = (await producer.enqueue({ tenant: 'acme', queue: 'bulk' })).jobId;
+    await waitFor(() => (ran.length === 1 ? true : undefined));
+    // More than one purge step, some read into the broker's buffer by now,
+    // some delayed, some at another priority.
+    const backlog: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const batch = await producer.enqueueBatch(
+        Array.from({ length: 400 }, (_, k) => ({
+          tenant: 'acme',
+          queue: 'bulk',
+          priority: k % 3,
+          delayMs: k % 10 === 0 ? 60_000 : 0,
+        })),
+      );
+      backlog.push(...batch.map(storedId));
+    }
+    const other = await producer.enqueueBatch([
+      { tenant: 'globex', queue: 'bulk', delayMs: 60_000 },
+      { tenant: 'acme', queue: 'other', delayMs: 60_000 },
+    ]);
+    const client = admin();
+    expect(await client.purgeQueue('acme', 'bulk')).toEqual({ purged: 1200 });
+    for (const id of [backlog[0]!, backlog[1]!, backlog[1199]!]) {
+      expect((await producer.getJob('acme', id)).state).toBe('CANCELLED');
+    }
+    expect((await producer.getJob('globex', storedId(other[0]!))).state).toBe('DELAYED');
+    expect((await producer.getJob('acme', storedId(other[1]!))).state).toBe('DELAYED');
+    const [row] = (await client.getStats({ queue: 'bulk', tenant: 'acme' })).entries;
+    expect(row).toMatchObject({ waiting: 0, delayed: 0 });
+
+    release();
+    await waitFor(async () =>
+      (await producer.getJob('acme', leased)).state === 'COMPLETED' ? true : undefined,
+    );
+    const after = (await producer.enqueue({ tenant: 'acme', queue: 'bulk' })).jobId;
+    await waitFor(async () =>
+      (await producer.getJob('acme', after)).state === 'COMPLETED' ? true : undefined,
+    );
+    expect(ran).toEqual([leased, after]);
+    expect(await client.purgeQueue('acme', 'bulk')).toEqual({ purged: 0 });
+  });
+
+  it('refuses a purge of a bad or reserved queue name with INVALID_ARGUMENT', async () => {
+    const client = admin();
+    const bad = await rejection(client.purgeQueue('acme', 'no spaces'));
+    expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(bad.message).toMatch(/^queue /);
+    const reserved = await rejection(client.purgeQueue('acme', 'job'));
+    expect(reserved.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(reserved.message).toMatch(/reserved/);
+    const tenant = await rejection(client.purgeQueue('', 'bulk'));
+    expect(tenant.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
   it('fails with UNAVAILABLE when no broker listens, within its deadline', async () => {

@@ -10,6 +10,8 @@ import type { EnqueueBatchResponse__Output } from '../../src/generated/rota/v1/E
 import type { Job__Output } from '../../src/generated/rota/v1/Job.js';
 import type { CancelJobResponse__Output } from '../../src/generated/rota/v1/CancelJobResponse.js';
 import type { ListDeadLettersResponse__Output } from '../../src/generated/rota/v1/ListDeadLettersResponse.js';
+import type { PurgeQueueRequest } from '../../src/generated/rota/v1/PurgeQueueRequest.js';
+import type { PurgeQueueResponse__Output } from '../../src/generated/rota/v1/PurgeQueueResponse.js';
 import type { ReplayDeadLettersRequest } from '../../src/generated/rota/v1/ReplayDeadLettersRequest.js';
 import type { ReplayDeadLettersResponse__Output } from '../../src/generated/rota/v1/ReplayDeadLettersResponse.js';
 import type { ListDeadLettersRequest } from '../../src/generated/rota/v1/ListDeadLettersRequest.js';
@@ -39,6 +41,7 @@ export interface Harness {
   cancel(tenant: string, jobId: string): Promise<CancelJobResponse__Output>;
   listDead(request: ListDeadLettersRequest): Promise<ListDeadLettersResponse__Output>;
   replay(request: ReplayDeadLettersRequest): Promise<ReplayDeadLettersResponse__Output>;
+  purge(request: PurgeQueueRequest): Promise<PurgeQueueResponse__Output>;
   setTenant(tenant: Tenant): Promise<Tenant__Output>;
   getTenant(tenant: string): Promise<Tenant__Output>;
   listTenants(): Promise<Tenant__Output[]>;
@@ -96,6 +99,7 @@ export function useBroker(
       call(clients.broker.CancelJob.bind(clients.broker), { tenant, job_id }),
     listDead: (request) => call(clients.admin.ListDeadLetters.bind(clients.admin), request),
     replay: (request) => call(clients.admin.ReplayDeadLetters.bind(clients.admin), request),
+    purge: (request) => call(clients.admin.PurgeQueue.bind(clients.admin), request),
     setTenant: (tenant) => call(clients.admin.SetTenant.bind(clients.admin), { tenant }),
     getTenant: (tenant) => call(clients.admin.GetTenant.bind(clients.admin), { tenant }),
     listTenants: async () =>

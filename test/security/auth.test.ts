@@ -99,6 +99,7 @@ describe('authentication', () => {
     ['GetStats', (s) => outcome(s.admin.GetStats.bind(s.admin), {})],
     ['ListDeadLetters', (s) => outcome(s.admin.ListDeadLetters.bind(s.admin), { tenant: 'acme', queue: 'q' })],
     ['ReplayDeadLetters', (s) => outcome(s.admin.ReplayDeadLetters.bind(s.admin), { tenant: 'acme', queue: 'q', all: true })],
+    ['PurgeQueue', (s) => outcome(s.admin.PurgeQueue.bind(s.admin), { tenant: 'acme', queue: 'q' })],
   ]; // prettier-ignore
 
   it.each(calls)('%s without a token is UNAUTHENTICATED', async (_name, run) => {
@@ -218,6 +219,11 @@ describe('roles', () => {
         code: grpc.status.PERMISSION_DENIED,
         details: `rota.v1.Admin/GetTenant needs an admin token; this token's role is ${role}`,
       });
+      expect(await outcome(s.admin.PurgeQueue.bind(s.admin), { tenant: 'acme', queue: 'q' })).toEqual({
+        ok: false,
+        code: grpc.status.PERMISSION_DENIED,
+        details: `rota.v1.Admin/PurgeQueue needs an admin token; this token's role is ${role}`,
+      });
     } // prettier-ignore
     const admin = as(T.admin);
     await ok(admin.admin.SetTenant.bind(admin.admin), { tenant: { tenant: 'globex', weight: 2 } });
@@ -315,6 +321,7 @@ describe('tenant scopes', () => {
     expect(await outcome(s.admin.ReplayDeadLetters.bind(s.admin), { ...dlq, all: true })).toEqual(
       denied,
     );
+    expect(await outcome(s.admin.PurgeQueue.bind(s.admin), dlq)).toEqual(denied);
 
     await ok(s.admin.SetTenant.bind(s.admin), { tenant: { tenant: 'acme', weight: 3 } });
     expect((await ok(s.admin.GetTenant.bind(s.admin), { tenant: 'acme' })).weight).toBe(3);

@@ -341,6 +341,88 @@ describe('JobStore', () => {
     });
   });
 
+  it('purges the jobs waiting when it began, in steps; leased, dead and newer jobs stay', async () => {
+    const tenant = 'purged';
+    const state = async (id: string): Promise<string | null> =>
+      redis.hget(store.keys.job(tenant, id), 'state');
+    const enqueue = async (fields: Partial<NewJob>, at = now): Promise<string> => {
+      const stored = job('x', { tenant, ...fields, createdAt: at });
+      await store.enqueue([stored], () => 0, at);
+      return stored.id;
+    };
+    // Leased, then failed: one waits out its backoff, one is dead.
+    const failed = await Promise.all(
+      [true, false].map(async (retryable) => {
+        const id = await enqueue({ priority: 9, backoffInitialMs: 60_000 });
+        await store.fetch('q', [{ tenant, count: 1, leaseTokens: ['t'] }], now);
+        const failure = { tenant, queue: 'q', jobId: id, token: 't', message: 'no' };
+        await store.fail([{ ...failure, retryable, retryAfterMs: 0 }], now);
+        return id;
+      }),
+    );
+    expect(await Promise.all(failed.map(state))).toEqual(['retrying', 'dead']);
+    const leased = await enqueue({ priority: 9 });
+    await store.fetch('q', [{ tenant, count: 1, leaseTokens: ['held'] }], now);
+    // Read into a broker's buffer but not leased: still waiting, so purged,
+    // and a lease of it afterwards is refused.
+    const buffered = await enqueue({ priority: 9 });
+    const [read] = await store.fetch('q', [{ tenant, count: 1 }], now);
+    const waiting = [];
+    for (let i = 0; i < 7; i++) waiting.push(await enqueue({ priority: i % 2 === 0 ? 0 : 5 }));
+    const delayed = [await enqueue({ runAt: now + 60_000 }), await enqueue({ runAt: now + 1 })];
+
+    const createdBy = now + 5;
+    // Enqueued after the purge began: kept, whether they come before its
+    // first step (through a broker whose call was in flight) or between steps.
+    const enqueueNewer = async (): Promise<string[]> => [
+      await enqueue({}, now + 10),
+      await enqueue({ runAt: now + 60_000 }, now + 10),
+    ];
+    const newer = await enqueueNewer();
+    const steps: Array<{ purged: number; cursor: string }> = [];
+    let cursor = '';
+    do {
+      const step = await store.purgeStep(tenant, 'q', createdBy, now + 6, 3, cursor);
+      steps.push(step);
+      cursor = step.cursor;
+      if (steps.length === 1) newer.push(...(await enqueueNewer()));
+    } while (cursor !== '' && steps.length < 50);
+
+    expect(cursor).toBe('');
+    expect(steps.length).toBeGreaterThan(3);
+    expect(steps.every((step) => step.purged <= 3)).toBe(true);
+    expect(steps.reduce((sum, step) => sum + step.purged, 0)).toBe(7 + 2 + 2);
+    const purged = [failed[0]!, buffered, ...waiting, ...delayed];
+    expect(await Promise.all(purged.map(state))).toEqual(purged.map(() => 'cancelled'));
+    expect(await state(leased)).toBe('leased');
+    expect(await state(failed[1]!)).toBe('dead');
+    expect(await Promise.all(newer.map(state))).toEqual([
+      'waiting',
+      'delayed',
+      'waiting',
+      'delayed',
+    ]);
+    const stillDelayed = await redis.zrange(store.keys.delayed(tenant, 'q'), '0', '-1');
+    expect(stillDelayed.sort()).toEqual([newer[1]!, newer[3]!].sort());
+    const entries = async (priority: number): Promise<string[]> =>
+      (await redis.xrange(store.keys.ready(tenant, 'q', priority), '-', '+')).map(
+        ([, fields]) => fields[1]!,
+      );
+    expect(await entries(0)).toEqual([newer[0], newer[2]]);
+    expect(await entries(5)).toEqual([]);
+    expect(await entries(9)).toEqual([leased]);
+    expect(await store.lease([{ job: read!.jobs[0]!, token: 'late' }], now + 7)).toEqual([0]);
+    expect(await store.purgeStep(tenant, 'q', createdBy, now + 8, 20, '')).toEqual({
+      purged: 0,
+      cursor: '',
+    });
+    // A purge that begins later takes them.
+    expect(await store.purgeStep(tenant, 'q', now + 10, now + 11, 20, '')).toEqual({
+      purged: 4,
+      cursor: '',
+    });
+  });
+
   it('renews 200,000 held entries of one stream (in XCLAIM calls of 1,000)', async () => {
     const stream = store.keys.ready('t', 'q', 0);
     await redis.xgroup('CREATE', stream, 'rota', '$', 'MKSTREAM');

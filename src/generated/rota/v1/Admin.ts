@@ -8,6 +8,8 @@ import type { ListDeadLettersRequest as _rota_v1_ListDeadLettersRequest, ListDea
 import type { ListDeadLettersResponse as _rota_v1_ListDeadLettersResponse, ListDeadLettersResponse__Output as _rota_v1_ListDeadLettersResponse__Output } from '../../rota/v1/ListDeadLettersResponse.js';
 import type { ListTenantsRequest as _rota_v1_ListTenantsRequest, ListTenantsRequest__Output as _rota_v1_ListTenantsRequest__Output } from '../../rota/v1/ListTenantsRequest.js';
 import type { ListTenantsResponse as _rota_v1_ListTenantsResponse, ListTenantsResponse__Output as _rota_v1_ListTenantsResponse__Output } from '../../rota/v1/ListTenantsResponse.js';
+import type { PurgeQueueRequest as _rota_v1_PurgeQueueRequest, PurgeQueueRequest__Output as _rota_v1_PurgeQueueRequest__Output } from '../../rota/v1/PurgeQueueRequest.js';
+import type { PurgeQueueResponse as _rota_v1_PurgeQueueResponse, PurgeQueueResponse__Output as _rota_v1_PurgeQueueResponse__Output } from '../../rota/v1/PurgeQueueResponse.js';
 import type { ReplayDeadLettersRequest as _rota_v1_ReplayDeadLettersRequest, ReplayDeadLettersRequest__Output as _rota_v1_ReplayDeadLettersRequest__Output } from '../../rota/v1/ReplayDeadLettersRequest.js';
 import type { ReplayDeadLettersResponse as _rota_v1_ReplayDeadLettersResponse, ReplayDeadLettersResponse__Output as _rota_v1_ReplayDeadLettersResponse__Output } from '../../rota/v1/ReplayDeadLettersResponse.js';
 import type { SetTenantRequest as _rota_v1_SetTenantRequest, SetTenantRequest__Output as _rota_v1_SetTenantRequest__Output } from '../../rota/v1/SetTenantRequest.js';
@@ -89,6 +91,35 @@ export interface AdminClient extends grpc.Client {
   listTenants(argument: _rota_v1_ListTenantsRequest, callback: grpc.requestCallback<_rota_v1_ListTenantsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * PurgeQueue cancels the jobs of a tenant×queue that wait to run: ready,
+   * delayed, or waiting out a retry's backoff, enqueued before the call began.
+   * Each ends CANCELLED, as by CancelJob. Leased jobs run to their end (cancel
+   * them by id), dead jobs stay in the dead letter queue, and jobs enqueued
+   * while it runs are kept. Pause the tenant or queue first (SetTenant) to
+   * keep workers from taking the backlog meanwhile. It works in steps of a few
+   * milliseconds of Redis; on UNAVAILABLE part of the backlog may be gone, and
+   * calling it again cancels the rest.
+   */
+  PurgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
+  PurgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
+  PurgeQueue(argument: _rota_v1_PurgeQueueRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
+  PurgeQueue(argument: _rota_v1_PurgeQueueRequest, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * PurgeQueue cancels the jobs of a tenant×queue that wait to run: ready,
+   * delayed, or waiting out a retry's backoff, enqueued before the call began.
+   * Each ends CANCELLED, as by CancelJob. Leased jobs run to their end (cancel
+   * them by id), dead jobs stay in the dead letter queue, and jobs enqueued
+   * while it runs are kept. Pause the tenant or queue first (SetTenant) to
+   * keep workers from taking the backlog meanwhile. It works in steps of a few
+   * milliseconds of Redis; on UNAVAILABLE part of the backlog may be gone, and
+   * calling it again cancels the rest.
+   */
+  purgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
+  purgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
+  purgeQueue(argument: _rota_v1_PurgeQueueRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
+  purgeQueue(argument: _rota_v1_PurgeQueueRequest, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
    * ReplayDeadLetters moves dead jobs back to their ready queue with a fresh
    * attempt budget: the named ids, or every dead job of the tenant×queue.
    */
@@ -155,6 +186,18 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   ListTenants: grpc.handleUnaryCall<_rota_v1_ListTenantsRequest__Output, _rota_v1_ListTenantsResponse>;
   
   /**
+   * PurgeQueue cancels the jobs of a tenant×queue that wait to run: ready,
+   * delayed, or waiting out a retry's backoff, enqueued before the call began.
+   * Each ends CANCELLED, as by CancelJob. Leased jobs run to their end (cancel
+   * them by id), dead jobs stay in the dead letter queue, and jobs enqueued
+   * while it runs are kept. Pause the tenant or queue first (SetTenant) to
+   * keep workers from taking the backlog meanwhile. It works in steps of a few
+   * milliseconds of Redis; on UNAVAILABLE part of the backlog may be gone, and
+   * calling it again cancels the rest.
+   */
+  PurgeQueue: grpc.handleUnaryCall<_rota_v1_PurgeQueueRequest__Output, _rota_v1_PurgeQueueResponse>;
+  
+  /**
    * ReplayDeadLetters moves dead jobs back to their ready queue with a fresh
    * attempt budget: the named ids, or every dead job of the tenant×queue.
    */
@@ -173,6 +216,7 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   GetTenant: MethodDefinition<_rota_v1_GetTenantRequest, _rota_v1_Tenant, _rota_v1_GetTenantRequest__Output, _rota_v1_Tenant__Output>
   ListDeadLetters: MethodDefinition<_rota_v1_ListDeadLettersRequest, _rota_v1_ListDeadLettersResponse, _rota_v1_ListDeadLettersRequest__Output, _rota_v1_ListDeadLettersResponse__Output>
   ListTenants: MethodDefinition<_rota_v1_ListTenantsRequest, _rota_v1_ListTenantsResponse, _rota_v1_ListTenantsRequest__Output, _rota_v1_ListTenantsResponse__Output>
+  PurgeQueue: MethodDefinition<_rota_v1_PurgeQueueRequest, _rota_v1_PurgeQueueResponse, _rota_v1_PurgeQueueRequest__Output, _rota_v1_PurgeQueueResponse__Output>
   ReplayDeadLetters: MethodDefinition<_rota_v1_ReplayDeadLettersRequest, _rota_v1_ReplayDeadLettersResponse, _rota_v1_ReplayDeadLettersRequest__Output, _rota_v1_ReplayDeadLettersResponse__Output>
   SetTenant: MethodDefinition<_rota_v1_SetTenantRequest, _rota_v1_Tenant, _rota_v1_SetTenantRequest__Output, _rota_v1_Tenant__Output>
 }
