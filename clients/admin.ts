@@ -10,6 +10,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import type { AdminClient } from '../src/generated/rota/v1/Admin.js';
+import type { DeleteDeadLettersResponse__Output } from '../src/generated/rota/v1/DeleteDeadLettersResponse.js';
 import type { ListDeadLettersResponse__Output } from '../src/generated/rota/v1/ListDeadLettersResponse.js';
 import type { ListTenantsResponse__Output } from '../src/generated/rota/v1/ListTenantsResponse.js';
 import type { Percentiles__Output } from '../src/generated/rota/v1/Percentiles.js';
@@ -132,6 +133,24 @@ export interface ReplayResult {
   notFound: string[];
 }
 
+export interface DeleteResult {
+  /** Dead jobs deleted. */
+  deleted: number;
+  /** Ids that were not in this dead letter queue. */
+  notFound: string[];
+}
+
+/** The request of ReplayDeadLetters and DeleteDeadLetters: some ids, or all. */
+function deadLetterSelection(
+  tenant: string,
+  queue: string,
+  jobs: readonly string[] | 'all',
+): { tenant: string; queue: string; job_ids: string[]; all: boolean } {
+  return jobs === 'all'
+    ? { tenant, queue, job_ids: [], all: true }
+    : { tenant, queue, job_ids: [...jobs], all: false };
+}
+
 export class Admin {
   readonly #connection: Connection<AdminClient>;
   readonly #timeoutMs: number | undefined;
@@ -230,14 +249,24 @@ export class Admin {
     jobs: readonly string[] | 'all',
   ): Promise<ReplayResult> {
     const reply = await this.#call<ReplayDeadLettersResponse__Output>((client, ...call) =>
-      client.ReplayDeadLetters(
-        jobs === 'all'
-          ? { tenant, queue, all: true }
-          : { tenant, queue, job_ids: [...jobs], all: false },
-        ...call,
-      ),
+      client.ReplayDeadLetters(deadLetterSelection(tenant, queue, jobs), ...call),
     );
     return { replayed: reply.replayed, notFound: reply.not_found };
+  }
+
+  /**
+   * Deletes dead jobs for good (getJob then fails with NOT_FOUND): the ids
+   * given, or with 'all' every one dead now.
+   */
+  async deleteDeadLetters(
+    tenant: string,
+    queue: string,
+    jobs: readonly string[] | 'all',
+  ): Promise<DeleteResult> {
+    const reply = await this.#call<DeleteDeadLettersResponse__Output>((client, ...call) =>
+      client.DeleteDeadLetters(deadLetterSelection(tenant, queue, jobs), ...call),
+    );
+    return { deleted: reply.deleted, notFound: reply.not_found };
   }
 
   /**

@@ -4,6 +4,7 @@ export { Admin } from './admin.js';
 export type {
   AdminOptions,
   DeadLetterPage,
+  DeleteResult,
   Percentiles,
   QueueSettings,
   QueueTenantStats,

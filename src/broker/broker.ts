@@ -5,7 +5,7 @@ import { createNoopMeter } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { RENEW_MS, TenantLimits, type Clock } from '../scheduler/index.js';
 import { JobStore, type HeldEntry } from '../store/job-store.js';
-import type { JobRecord, JobState, NewJob } from '../store/types.js';
+import type { DeadLetterAction, JobRecord, JobState, NewJob } from '../store/types.js';
 import type { BrokerConfig } from '../config.js';
 import { QueueDispatcher, type PlannedFetch } from './dispatcher.js';
 import { Doorbell } from './doorbell.js';
@@ -47,7 +47,8 @@ const DEAD_PAGE_BYTES = 1024 * 1024;
 const DEAD_READ_CHUNK = 16;
 /** A page token is the decimal offset of the next page. */
 const PAGE_TOKEN = /^\d{1,15}$/;
-const REPLAY_CHUNK = 500;
+/** Dead jobs replayed or deleted per script call. */
+const DEAD_LETTER_STEP = 500;
 /** Jobs a purge step looks at: a few ms of Redis, so other clients are not held up long. */
 const PURGE_STEP = 500;
 const SETTINGS_RELOAD_MS = 5000;
@@ -402,16 +403,42 @@ export class Broker {
     jobIds: readonly string[],
     all: boolean,
   ): Promise<{ replayed: number; notFound: string[] }> {
+    const { taken, notFound } = await this.takeDeadLetters('replay', tenant, queue, jobIds, all);
+    if (taken > 0) this.announceWork(queue, tenant, 0);
+    return { replayed: taken, notFound };
+  }
+
+  async deleteDeadLetters(
+    tenant: string,
+    queue: string,
+    jobIds: readonly string[],
+    all: boolean,
+  ): Promise<{ deleted: number; notFound: string[] }> {
+    const { taken, notFound } = await this.takeDeadLetters('delete', tenant, queue, jobIds, all);
+    if (taken > 0) {
+      this.logger.info({ tenant, queue, deleted: taken }, 'deleted dead letters');
+    }
+    return { deleted: taken, notFound };
+  }
+
+  /** Replays or deletes dead jobs: the ids given, or all of the tenant×queue. */
+  private async takeDeadLetters(
+    action: DeadLetterAction,
+    tenant: string,
+    queue: string,
+    jobIds: readonly string[],
+    all: boolean,
+  ): Promise<{ taken: number; notFound: string[] }> {
     checkName('tenant', tenant);
     checkQueue('queue', queue);
     if (jobIds.length === 0 && !all) {
       throw invalidArgument(
-        'name the job_ids to replay, or set all = true to replay the whole dead letter queue',
+        `name the job_ids to ${action}, or set all = true to ${action} the whole dead letter queue`,
       );
     }
     if (jobIds.length > 0 && all) throw invalidArgument('set either job_ids or all, not both');
     jobIds.forEach(checkJobId);
-    let replayed = 0;
+    let taken = 0;
     const notFound: string[] = [];
     if (all) {
       // "All" is the jobs dead when the call began: the steps after the first
@@ -419,25 +446,24 @@ export class Broker {
       let diedBy = '';
       for (;;) {
         const step = await this.guard(
-          this.store.replayOldestDead(tenant, queue, REPLAY_CHUNK, diedBy),
+          this.store.takeOldestDead(action, tenant, queue, DEAD_LETTER_STEP, diedBy),
         );
-        replayed += step.replayed;
+        taken += step.taken;
         diedBy = step.diedBy;
-        if (step.taken < REPLAY_CHUNK) break;
+        if (step.looked < DEAD_LETTER_STEP) break;
       }
     } else {
-      // An id named twice is replayed once and not also reported as not found.
+      // An id named twice is taken once and not also reported as not found.
       const unique = [...new Set(jobIds)];
-      for (let i = 0; i < unique.length; i += REPLAY_CHUNK) {
+      for (let i = 0; i < unique.length; i += DEAD_LETTER_STEP) {
         const chunk = await this.guard(
-          this.store.replayDead(tenant, queue, unique.slice(i, i + REPLAY_CHUNK)),
+          this.store.takeDead(action, tenant, queue, unique.slice(i, i + DEAD_LETTER_STEP)),
         );
-        replayed += chunk.replayed;
+        taken += chunk.taken;
         notFound.push(...chunk.notFound);
       }
     }
-    if (replayed > 0) this.announceWork(queue, tenant, 0);
-    return { replayed, notFound };
+    return { taken, notFound };
   }
 
   /**

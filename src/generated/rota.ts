@@ -13,6 +13,8 @@ import type { CancelJobRequest as _rota_v1_CancelJobRequest, CancelJobRequest__O
 import type { CancelJobResponse as _rota_v1_CancelJobResponse, CancelJobResponse__Output as _rota_v1_CancelJobResponse__Output } from './rota/v1/CancelJobResponse.js';
 import type { Complete as _rota_v1_Complete, Complete__Output as _rota_v1_Complete__Output } from './rota/v1/Complete.js';
 import type { Credit as _rota_v1_Credit, Credit__Output as _rota_v1_Credit__Output } from './rota/v1/Credit.js';
+import type { DeleteDeadLettersRequest as _rota_v1_DeleteDeadLettersRequest, DeleteDeadLettersRequest__Output as _rota_v1_DeleteDeadLettersRequest__Output } from './rota/v1/DeleteDeadLettersRequest.js';
+import type { DeleteDeadLettersResponse as _rota_v1_DeleteDeadLettersResponse, DeleteDeadLettersResponse__Output as _rota_v1_DeleteDeadLettersResponse__Output } from './rota/v1/DeleteDeadLettersResponse.js';
 import type { Drain as _rota_v1_Drain, Drain__Output as _rota_v1_Drain__Output } from './rota/v1/Drain.js';
 import type { EnqueueBatchRequest as _rota_v1_EnqueueBatchRequest, EnqueueBatchRequest__Output as _rota_v1_EnqueueBatchRequest__Output } from './rota/v1/EnqueueBatchRequest.js';
 import type { EnqueueBatchResponse as _rota_v1_EnqueueBatchResponse, EnqueueBatchResponse__Output as _rota_v1_EnqueueBatchResponse__Output } from './rota/v1/EnqueueBatchResponse.js';
@@ -78,6 +80,8 @@ export interface ProtoGrpcType {
       CancelJobResponse: MessageTypeDefinition<_rota_v1_CancelJobResponse, _rota_v1_CancelJobResponse__Output>
       Complete: MessageTypeDefinition<_rota_v1_Complete, _rota_v1_Complete__Output>
       Credit: MessageTypeDefinition<_rota_v1_Credit, _rota_v1_Credit__Output>
+      DeleteDeadLettersRequest: MessageTypeDefinition<_rota_v1_DeleteDeadLettersRequest, _rota_v1_DeleteDeadLettersRequest__Output>
+      DeleteDeadLettersResponse: MessageTypeDefinition<_rota_v1_DeleteDeadLettersResponse, _rota_v1_DeleteDeadLettersResponse__Output>
       Drain: MessageTypeDefinition<_rota_v1_Drain, _rota_v1_Drain__Output>
       EnqueueBatchRequest: MessageTypeDefinition<_rota_v1_EnqueueBatchRequest, _rota_v1_EnqueueBatchRequest__Output>
       EnqueueBatchResponse: MessageTypeDefinition<_rota_v1_EnqueueBatchResponse, _rota_v1_EnqueueBatchResponse__Output>

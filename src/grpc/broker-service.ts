@@ -171,6 +171,16 @@ export function adminHandlers(
       );
       return { replayed: outcome.replayed, not_found: outcome.notFound };
     }),
+    DeleteDeadLetters: unary(logger, tokens, 'admin', async (request, principal) => {
+      requireTenant(principal, request.tenant);
+      const outcome = await broker.deleteDeadLetters(
+        request.tenant,
+        request.queue,
+        request.job_ids,
+        request.all,
+      );
+      return { deleted: outcome.deleted, not_found: outcome.notFound };
+    }),
     PurgeQueue: unary(logger, tokens, 'admin', async (request, principal) => {
       requireTenant(principal, request.tenant);
       return broker.purgeQueue(request.tenant, request.queue);

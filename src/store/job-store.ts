@@ -6,6 +6,7 @@ import { defineScripts, runScript, sendBatch, type Batch, type ScriptArg } from 
 import type {
   AckOutcome,
   CancelOutcome,
+  DeadLetterAction,
   EnqueueOutcome,
   EnqueueReply,
   FailOutcome,
@@ -412,52 +413,62 @@ export class JobStore {
     return { ids, total };
   }
 
-  /** Moves the named dead jobs back to their ready stream; says which were not dead. */
-  async replayDead(
+  /**
+   * Takes the named jobs out of a dead letter queue: replays them (back to
+   * their ready stream with a fresh attempt budget) or deletes them for good.
+   * Says which were not dead there.
+   */
+  async takeDead(
+    action: DeadLetterAction,
     tenant: string,
     queue: string,
     jobIds: readonly string[],
-  ): Promise<{ replayed: number; notFound: string[] }> {
-    const { replayed, notFound } = await this.replay(tenant, queue, 0, '', jobIds);
-    return { replayed, notFound };
+  ): Promise<{ taken: number; notFound: string[] }> {
+    const { taken, notFound } = await this.runTakeDead(action, tenant, queue, 0, '', jobIds);
+    return { taken, notFound };
   }
 
   /**
-   * Moves up to `limit` of the oldest dead jobs back, of those that died by
+   * Takes up to `limit` of the oldest dead jobs out, of those that died by
    * `diedBy` ('' = by the newest death now). Answers the bound it used, for
-   * the next call of a replay in steps, and how many dead-set entries it took.
+   * the next call of a pass in steps, and how many dead-set entries it looked at.
    */
-  async replayOldestDead(
+  async takeOldestDead(
+    action: DeadLetterAction,
     tenant: string,
     queue: string,
     limit: number,
     diedBy: string,
-  ): Promise<{ replayed: number; taken: number; diedBy: string }> {
-    const { replayed, notFound, bound } = await this.replay(tenant, queue, limit, diedBy, []);
-    return { replayed, taken: replayed + notFound.length, diedBy: bound };
+  ): Promise<{ taken: number; looked: number; diedBy: string }> {
+    const reply = await this.runTakeDead(action, tenant, queue, limit, diedBy, []);
+    return { taken: reply.taken, looked: reply.taken + reply.notFound.length, diedBy: reply.bound };
   }
 
-  private async replay(
+  private async runTakeDead(
+    action: DeadLetterAction,
     tenant: string,
     queue: string,
     limit: number,
     diedBy: string,
     jobIds: readonly string[],
-  ): Promise<{ replayed: number; notFound: string[]; bound: string }> {
-    // Marked first, on its own: a full Redis refuses the SADD, and so nothing
-    // is replayed. The script would not be refused (its first write, a ZREM,
-    // adds no memory, and Redis then lets the rest of it write).
-    await this.markActive(queue, tenant);
-    const [reply] = (await sendBatch(this.redis, (batch) => {
-      batch.script(
-        'replay',
-        [this.keys.dead(tenant, queue)],
-        [this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), limit, diedBy, ...jobIds],
-      );
-      this.reindexTenants(batch, queue, [tenant]);
-    })) as [[number, string, ...string[]]];
-    const [replayed, bound, ...notFound] = reply;
-    return { replayed: Number(replayed), notFound: notFound.map(String), bound: String(bound) };
+  ): Promise<{ taken: number; notFound: string[]; bound: string }> {
+    const keys = [this.keys.dead(tenant, queue)];
+    const args = [this.keys.jobBase(tenant), limit, diedBy, ...jobIds];
+    let reply: [number, string, ...string[]];
+    if (action === 'delete') {
+      reply = (await runScript(this.redis, 'delete_dead', keys, args)) as typeof reply;
+    } else {
+      // Marked first, on its own: a full Redis refuses the SADD, and so nothing
+      // is replayed. The script would not be refused (its first write, a ZREM,
+      // adds no memory, and Redis then lets the rest of it write).
+      await this.markActive(queue, tenant);
+      [reply] = (await sendBatch(this.redis, (batch) => {
+        batch.script('replay', keys, args);
+        this.reindexTenants(batch, queue, [tenant]);
+      })) as [typeof reply];
+    }
+    const [taken, bound, ...notFound] = reply;
+    return { taken: Number(taken), notFound: notFound.map(String), bound: String(bound) };
   }
 
   /**

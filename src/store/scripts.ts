@@ -31,6 +31,8 @@ const SCRIPTS = {
   // a full Redis is when an operator most needs to throw a backlog away
   purge: { allowOom: true },
   replay: { allowOom: false },
+  // runs when Redis is full without the flag: it only removes (ZREM, DEL)
+  delete_dead: { allowOom: false },
   reclaim: { allowOom: true },
   stats: { allowOom: false },
   // a few bytes per rate-limited tenant; without it a full Redis could not lease their jobs

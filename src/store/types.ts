@@ -102,6 +102,9 @@ export type CancelOutcome =
   | { readonly kind: 'ended'; readonly state: JobState }
   | { readonly kind: 'cancelled'; readonly previous: JobState };
 
+/** What taking a job out of a dead letter queue does with it. */
+export type DeadLetterAction = 'replay' | 'delete';
+
 export interface ReclaimOutcome {
   readonly requeued: number;
   readonly retrying: number;

@@ -416,6 +416,53 @@ describe('job lifecycle', () => {
     expect(await deadCount()).toBe(0);
   });
 
+  it('deletes dead letters by id and all at once, past one step; refuses a call naming neither', async () => {
+    const count = 1100; // more than two steps of the broker's loop
+    const jobs = Array.from({ length: count }, () => ({
+      tenant: 'acme',
+      queue: 'delete-dead',
+      max_attempts: 1,
+    }));
+    const ids: string[] = [];
+    for (const half of [jobs.slice(0, count / 2), jobs.slice(count / 2)]) {
+      ids.push(...(await h.enqueueBatch(half)).results.map((item) => item.job_id));
+    }
+    const w = await h.worker({ queues: ['delete-dead'], capacity: count / 2 });
+    for (let round = 0; round < 2; round++) {
+      for (const lease of await w.take(count / 2)) w.fail(lease, 'nope');
+    }
+    const deadCount = async (): Promise<number> =>
+      Number((await h.listDead({ tenant: 'acme', queue: 'delete-dead' })).total);
+    await eventually(async () => ((await deadCount()) === count ? true : undefined));
+
+    const one = await h.deleteDead({
+      tenant: 'acme',
+      queue: 'delete-dead',
+      job_ids: [ids[0]!, 'missing-id', ids[0]!],
+    });
+    expect(one).toEqual({ deleted: 1, not_found: ['missing-id'] });
+    await expect(h.getJob('acme', ids[0]!)).rejects.toMatchObject({ code: status.NOT_FOUND });
+    for (const request of [
+      { tenant: 'acme', queue: 'delete-dead' },
+      { tenant: 'acme', queue: 'delete-dead', job_ids: [ids[1]!], all: true },
+    ]) {
+      const refused = await h.deleteDead(request).then(
+        () => undefined,
+        (error: unknown) => error as { code: number; details: string },
+      );
+      expect(refused?.code).toBe(status.INVALID_ARGUMENT);
+      expect(refused?.details).toMatch(/job_ids to delete|either job_ids or all/);
+    }
+    expect(await h.deleteDead({ tenant: 'acme', queue: 'delete-dead', all: true })).toEqual({
+      deleted: count - 1,
+      not_found: [],
+    });
+    expect(await deadCount()).toBe(0);
+    await expect(h.getJob('acme', ids[count - 1]!)).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
+  });
+
   it('cancels a waiting and a delayed job', async () => {
     const waiting = await h.enqueue({ tenant: 'acme', queue: 'cancel-me' });
     const delayed = await h.enqueue({ tenant: 'acme', queue: 'cancel-me', delay_ms: 60_000 });

@@ -2,7 +2,8 @@
  * Redis at its memory limit with `noeviction` (the policy Rota asks for):
  * writes that add data are refused. Enqueue must say so (RESOURCE_EXHAUSTED,
  * nothing stored), while leasing, completing, failing, retrying,
- * cancelling and purging go on, so the queues drain and memory comes back.
+ * cancelling, purging and deleting dead letters go on, so the queues drain
+ * and memory comes back.
  */
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
@@ -99,7 +100,11 @@ describe('Redis out of memory', () => {
     expect(after!.job_id).toBe(job_id);
   });
 
-  it('purges a backlog while full, so memory comes back at once', async () => {
+  it('purges a backlog and deletes dead letters while full, so memory comes back at once', async () => {
+    const burier = await h.worker({ queues: ['oom-purge-dead'], capacity: 1 });
+    const dead = await h.enqueue({ tenant: 'flood', queue: 'oom-purge-dead', max_attempts: 1 });
+    burier.fail((await burier.take(1))[0]!, 'no', false);
+    await h.waitState('flood', dead.job_id, 'DEAD');
     const backlog = await h.enqueueBatch(
       Array.from({ length: 30 }, (_, i) => ({
         tenant: 'flood',
@@ -110,6 +115,10 @@ describe('Redis out of memory', () => {
     await fillRedis();
     try {
       expect(await h.purge({ tenant: 'flood', queue: 'oom-purge' })).toEqual({ purged: 30 });
+      expect(await h.deleteDead({ tenant: 'flood', queue: 'oom-purge-dead', all: true })).toEqual({
+        deleted: 1,
+        not_found: [],
+      });
     } finally {
       await admin.config('SET', 'maxmemory', '0');
     }

@@ -155,6 +155,37 @@ describe('Admin', () => {
     expect((await client.listDeadLetters('acme', 'poison')).total).toBe(0);
   });
 
+  it('deletes dead letters by id or all; a deleted job is gone', async () => {
+    const producer = rota.producer();
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      ids.push((await producer.enqueue({ tenant: 'acme', queue: 'doomed' })).jobId);
+    }
+    const worker = rota.worker({
+      queues: ['doomed'],
+      handler: () => {
+        throw new NonRetryableError('bad input');
+      },
+    });
+    await worker.start();
+    const client = admin();
+    await waitFor(async () =>
+      (await client.listDeadLetters('acme', 'doomed')).total === 2 ? true : undefined,
+    );
+    expect(await client.deleteDeadLetters('acme', 'doomed', [ids[0]!, 'no-such-job'])).toEqual({
+      deleted: 1,
+      notFound: ['no-such-job'],
+    });
+    expect(await client.deleteDeadLetters('acme', 'doomed', 'all')).toEqual({
+      deleted: 1,
+      notFound: [],
+    });
+    for (const id of ids) {
+      expect((await rejection(producer.getJob('acme', id))).code).toBe(grpc.status.NOT_FOUND);
+    }
+    expect((await client.listDeadLetters('acme', 'doomed')).total).toBe(0);
+  });
+
   it('purges a queue’s waiting jobs; a leased job runs to its end, other tenants keep theirs', async () => {
     const producer = rota.producer();
     let release: () => void = () => undefined;

@@ -99,6 +99,7 @@ describe('authentication', () => {
     ['GetStats', (s) => outcome(s.admin.GetStats.bind(s.admin), {})],
     ['ListDeadLetters', (s) => outcome(s.admin.ListDeadLetters.bind(s.admin), { tenant: 'acme', queue: 'q' })],
     ['ReplayDeadLetters', (s) => outcome(s.admin.ReplayDeadLetters.bind(s.admin), { tenant: 'acme', queue: 'q', all: true })],
+    ['DeleteDeadLetters', (s) => outcome(s.admin.DeleteDeadLetters.bind(s.admin), { tenant: 'acme', queue: 'q', all: true })],
     ['PurgeQueue', (s) => outcome(s.admin.PurgeQueue.bind(s.admin), { tenant: 'acme', queue: 'q' })],
   ]; // prettier-ignore
 
@@ -319,6 +320,9 @@ describe('tenant scopes', () => {
     const dlq = { tenant: 'globex', queue: 'q' };
     expect(await outcome(s.admin.ListDeadLetters.bind(s.admin), dlq)).toEqual(denied);
     expect(await outcome(s.admin.ReplayDeadLetters.bind(s.admin), { ...dlq, all: true })).toEqual(
+      denied,
+    );
+    expect(await outcome(s.admin.DeleteDeadLetters.bind(s.admin), { ...dlq, all: true })).toEqual(
       denied,
     );
     expect(await outcome(s.admin.PurgeQueue.bind(s.admin), dlq)).toEqual(denied);

@@ -288,7 +288,7 @@ describe('JobStore', () => {
     const failure = { tenant: 'marked', queue: 'q', jobId: id, token: 'x', message: 'no' };
     await store.fail([{ ...failure, retryable: false, retryAfterMs: 0 }], now);
     await redis.ping();
-    expect(await store.replayDead('marked', 'q', [id])).toEqual({ replayed: 1, notFound: [] });
+    expect(await store.takeDead('replay', 'marked', 'q', [id])).toEqual({ taken: 1, notFound: [] });
     await redis.ping();
     await store.enqueue([job('b', { tenant: 'marked' })], () => 0, now);
     await redis.ping();
@@ -302,43 +302,77 @@ describe('JobStore', () => {
     expect(enqueue).toBe('index script index');
   });
 
+  /** A job of `tenant` that dies at `at`: leased with whatever else waits, failed for good. */
+  const kill = async (tenant: string, payload: string, at: number): Promise<string> => {
+    await store.enqueue([job(payload, { tenant, maxAttempts: 1 })], () => 0, at);
+    // replayed jobs wait before it: all are leased, it alone fails
+    const tokens = Array.from({ length: 10 }, (_, i) => `${payload}-${i}`);
+    const [fetched] = await store.fetch('q', [{ tenant, count: 10, leaseTokens: tokens }], at);
+    const index = fetched!.jobs.findIndex((read) => read.payload.toString() === payload);
+    const { id } = fetched!.jobs[index]!;
+    const token = tokens[index]!;
+    const failure = { tenant, queue: 'q', jobId: id, token, message: 'no' };
+    await store.fail([{ ...failure, retryable: false, retryAfterMs: 0 }], at);
+    return id;
+  };
+
   it('replays the oldest dead jobs in steps, keeping to the bound of the first step', async () => {
-    const kill = async (payload: string, at: number): Promise<string> => {
-      await store.enqueue([job(payload, { tenant: 'poison', maxAttempts: 1 })], () => 0, at);
-      // replayed jobs wait before it: all are leased, it alone fails
-      const tokens = Array.from({ length: 10 }, (_, i) => `${payload}-${i}`);
-      const [fetched] = await store.fetch(
-        'q',
-        [{ tenant: 'poison', count: 10, leaseTokens: tokens }],
-        at,
-      );
-      const index = fetched!.jobs.findIndex((read) => read.payload.toString() === payload);
-      const { id } = fetched!.jobs[index]!;
-      const token = tokens[index]!;
-      const failure = { tenant: 'poison', queue: 'q', jobId: id, token, message: 'no' };
-      await store.fail([{ ...failure, retryable: false, retryAfterMs: 0 }], at);
-      return id;
-    };
-    const early = [await kill('a', now), await kill('b', now + 1), await kill('c', now + 2)];
-    const first = await store.replayOldestDead('poison', 'q', 2, '');
-    expect(first).toEqual({ replayed: 2, taken: 2, diedBy: String(now + 2) });
+    const early = [
+      await kill('poison', 'a', now),
+      await kill('poison', 'b', now + 1),
+      await kill('poison', 'c', now + 2),
+    ];
+    const first = await store.takeOldestDead('replay', 'poison', 'q', 2, '');
+    expect(first).toEqual({ taken: 2, looked: 2, diedBy: String(now + 2) });
     // one that dies after the replay began is not part of it
-    const late = await kill('d', now + 3);
-    const second = await store.replayOldestDead('poison', 'q', 2, first.diedBy);
-    expect(second).toEqual({ replayed: 1, taken: 1, diedBy: first.diedBy });
+    const late = await kill('poison', 'd', now + 3);
+    const second = await store.takeOldestDead('replay', 'poison', 'q', 2, first.diedBy);
+    expect(second).toEqual({ taken: 1, looked: 1, diedBy: first.diedBy });
     expect((await store.listDead('poison', 'q', 0, 10)).ids).toEqual([late]);
     const jobs = await Promise.all(early.map((id) => store.getJob('poison', id)));
     expect(jobs.map((stored) => stored?.state)).toEqual(['leased', 'leased', 'waiting']);
-    expect(await store.replayOldestDead('poison', 'q', 2, '')).toEqual({
-      replayed: 1,
+    expect(await store.takeOldestDead('replay', 'poison', 'q', 2, '')).toEqual({
       taken: 1,
+      looked: 1,
       diedBy: String(now + 3),
     });
-    expect(await store.replayOldestDead('poison', 'q', 2, '')).toEqual({
-      replayed: 0,
+    expect(await store.takeOldestDead('replay', 'poison', 'q', 2, '')).toEqual({
       taken: 0,
+      looked: 0,
       diedBy: '-inf',
     });
+  });
+
+  it('deletes dead jobs by id, and the oldest in steps within the first step’s bound', async () => {
+    const ids = [
+      await kill('gone', 'a', now),
+      await kill('gone', 'b', now + 1),
+      await kill('gone', 'c', now + 2),
+    ];
+    expect(await store.takeDead('delete', 'gone', 'q', [ids[0]!, 'no-such-job'])).toEqual({
+      taken: 1,
+      notFound: ['no-such-job'],
+    });
+    expect(await redis.exists(store.keys.job('gone', ids[0]!))).toBe(0);
+    const first = await store.takeOldestDead('delete', 'gone', 'q', 1, '');
+    expect(first).toEqual({ taken: 1, looked: 1, diedBy: String(now + 2) });
+    const late = await kill('gone', 'd', now + 3);
+    expect(await store.takeOldestDead('delete', 'gone', 'q', 5, first.diedBy)).toEqual({
+      taken: 1,
+      looked: 1,
+      diedBy: first.diedBy,
+    });
+    expect((await store.listDead('gone', 'q', 0, 10)).ids).toEqual([late]);
+    for (const id of ids) expect(await store.getJob('gone', id)).toBeUndefined();
+    expect((await store.getJob('gone', late))?.state).toBe('dead');
+    // a job that is not dead is left as it is, though named
+    const alive = await kill('gone', 'e', now + 4);
+    await redis.hset(store.keys.job('gone', alive), 'state', 'waiting');
+    expect(await store.takeDead('delete', 'gone', 'q', [alive])).toEqual({
+      taken: 0,
+      notFound: [alive],
+    });
+    expect(await redis.exists(store.keys.job('gone', alive))).toBe(1);
   });
 
   it('purges the jobs waiting when it began, in steps; leased, dead and newer jobs stay', async () => {

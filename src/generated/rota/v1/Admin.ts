@@ -2,6 +2,8 @@
 
 import type * as grpc from '@grpc/grpc-js'
 import type { MethodDefinition } from '@grpc/proto-loader'
+import type { DeleteDeadLettersRequest as _rota_v1_DeleteDeadLettersRequest, DeleteDeadLettersRequest__Output as _rota_v1_DeleteDeadLettersRequest__Output } from '../../rota/v1/DeleteDeadLettersRequest.js';
+import type { DeleteDeadLettersResponse as _rota_v1_DeleteDeadLettersResponse, DeleteDeadLettersResponse__Output as _rota_v1_DeleteDeadLettersResponse__Output } from '../../rota/v1/DeleteDeadLettersResponse.js';
 import type { GetStatsRequest as _rota_v1_GetStatsRequest, GetStatsRequest__Output as _rota_v1_GetStatsRequest__Output } from '../../rota/v1/GetStatsRequest.js';
 import type { GetTenantRequest as _rota_v1_GetTenantRequest, GetTenantRequest__Output as _rota_v1_GetTenantRequest__Output } from '../../rota/v1/GetTenantRequest.js';
 import type { ListDeadLettersRequest as _rota_v1_ListDeadLettersRequest, ListDeadLettersRequest__Output as _rota_v1_ListDeadLettersRequest__Output } from '../../rota/v1/ListDeadLettersRequest.js';
@@ -22,6 +24,25 @@ import type { Tenant as _rota_v1_Tenant, Tenant__Output as _rota_v1_Tenant__Outp
  * those tenants.
  */
 export interface AdminClient extends grpc.Client {
+  /**
+   * DeleteDeadLetters removes dead jobs for good, records and all (GetJob then
+   * answers NOT_FOUND): the named ids, or every dead job of the tenant×queue.
+   * Without it dead jobs stay for ROTA_DEAD_RETENTION_MS.
+   */
+  DeleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  DeleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  DeleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  DeleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * DeleteDeadLetters removes dead jobs for good, records and all (GetJob then
+   * answers NOT_FOUND): the named ids, or every dead job of the tenant×queue.
+   * Without it dead jobs stay for ROTA_DEAD_RETENTION_MS.
+   */
+  deleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  deleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  deleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  deleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  
   /**
    * GetStats returns, per queue × tenant, the depth by state (from Redis) and
    * the answering broker's rates and wait/run percentiles (since it started;
@@ -162,6 +183,13 @@ export interface AdminClient extends grpc.Client {
  */
 export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   /**
+   * DeleteDeadLetters removes dead jobs for good, records and all (GetJob then
+   * answers NOT_FOUND): the named ids, or every dead job of the tenant×queue.
+   * Without it dead jobs stay for ROTA_DEAD_RETENTION_MS.
+   */
+  DeleteDeadLetters: grpc.handleUnaryCall<_rota_v1_DeleteDeadLettersRequest__Output, _rota_v1_DeleteDeadLettersResponse>;
+  
+  /**
    * GetStats returns, per queue × tenant, the depth by state (from Redis) and
    * the answering broker's rates and wait/run percentiles (since it started;
    * a queue × tenant with no job event for an hour starts afresh, and so does
@@ -212,6 +240,7 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
 }
 
 export interface AdminDefinition extends grpc.ServiceDefinition {
+  DeleteDeadLetters: MethodDefinition<_rota_v1_DeleteDeadLettersRequest, _rota_v1_DeleteDeadLettersResponse, _rota_v1_DeleteDeadLettersRequest__Output, _rota_v1_DeleteDeadLettersResponse__Output>
   GetStats: MethodDefinition<_rota_v1_GetStatsRequest, _rota_v1_Stats, _rota_v1_GetStatsRequest__Output, _rota_v1_Stats__Output>
   GetTenant: MethodDefinition<_rota_v1_GetTenantRequest, _rota_v1_Tenant, _rota_v1_GetTenantRequest__Output, _rota_v1_Tenant__Output>
   ListDeadLetters: MethodDefinition<_rota_v1_ListDeadLettersRequest, _rota_v1_ListDeadLettersResponse, _rota_v1_ListDeadLettersRequest__Output, _rota_v1_ListDeadLettersResponse__Output>
