@@ -1,6 +1,7 @@
 /**
  * Admin: the operator API (`rota.v1.Admin`) for scripts and dashboards:
- * tenant settings, queue statistics, the dead letter queue, and purges. Every call
+ * tenant settings, queue statistics, the jobs that wait, the dead letter
+ * queue, and purges. Every call
  * needs an admin token when the broker checks tokens (`token` option); an
  * admin token limited to some tenants may only name those.
  *
@@ -12,6 +13,7 @@ import { status } from '@grpc/grpc-js';
 import type { AdminClient } from '../src/generated/rota/v1/Admin.js';
 import type { DeleteDeadLettersResponse__Output } from '../src/generated/rota/v1/DeleteDeadLettersResponse.js';
 import type { ListDeadLettersResponse__Output } from '../src/generated/rota/v1/ListDeadLettersResponse.js';
+import type { ListJobsResponse__Output } from '../src/generated/rota/v1/ListJobsResponse.js';
 import type { ListTenantsResponse__Output } from '../src/generated/rota/v1/ListTenantsResponse.js';
 import type { Percentiles__Output } from '../src/generated/rota/v1/Percentiles.js';
 import type { PurgeQueueResponse__Output } from '../src/generated/rota/v1/PurgeQueueResponse.js';
@@ -117,14 +119,19 @@ export interface Stats {
   truncated: boolean;
 }
 
-export interface DeadLetterPage {
-  /** Newest first. */
+export interface JobPage {
   jobs: JobInfo[];
   /** Pass to the next call; undefined on the last page. */
   nextPageToken: string | undefined;
+}
+
+export interface DeadLetterPage extends JobPage {
   /** Dead jobs in this tenant×queue. */
   total: number;
 }
+
+/** The states listJobs lists: ready to run, or waiting for a run time (FAILED_RETRYING jobs too). */
+export type WaitingState = 'WAITING' | 'DELAYED';
 
 export interface ReplayResult {
   /** Jobs moved back to their ready queue, with a fresh attempt budget. */
@@ -138,6 +145,18 @@ export interface DeleteResult {
   deleted: number;
   /** Ids that were not in this dead letter queue. */
   notFound: string[];
+}
+
+/** The jobs of every page, read one page after another. */
+async function* followPages(
+  read: (pageToken: string | undefined) => Promise<JobPage>,
+): AsyncGenerator<JobInfo> {
+  let pageToken: string | undefined;
+  do {
+    const page = await read(pageToken);
+    yield* page.jobs;
+    pageToken = page.nextPageToken;
+  } while (pageToken !== undefined);
 }
 
 /** The request of ReplayDeadLetters and DeleteDeadLetters: some ids, or all. */
@@ -233,13 +252,44 @@ export class Admin {
   }
 
   /** Every dead job of a tenant×queue, newest first, page by page. */
-  async *deadLetters(tenant: string, queue: string, pageSize?: number): AsyncGenerator<JobInfo> {
-    let pageToken: string | undefined;
-    do {
-      const page = await this.listDeadLetters(tenant, queue, { pageSize, pageToken });
-      yield* page.jobs;
-      pageToken = page.nextPageToken;
-    } while (pageToken !== undefined);
+  deadLetters(tenant: string, queue: string, pageSize?: number): AsyncGenerator<JobInfo> {
+    return followPages((pageToken) => this.listDeadLetters(tenant, queue, { pageSize, pageToken }));
+  }
+
+  /**
+   * A page of the jobs of a tenant×queue that wait to run: 'WAITING' ones in
+   * the order they will be leased (highest priority, then oldest first), or
+   * 'DELAYED' ones (delays and retries waiting out their backoff) soonest due
+   * first. A page of waiting jobs can be short, even empty, before the last:
+   * follow nextPageToken until it is undefined.
+   */
+  async listJobs(
+    tenant: string,
+    queue: string,
+    state: WaitingState,
+    page: { pageSize?: number; pageToken?: string } = {},
+  ): Promise<JobPage> {
+    const pageSize = refuseBadNumbers(() => wireInteger('pageSize', page.pageSize ?? 0, 'uint32'));
+    const reply = await this.#call<ListJobsResponse__Output>((client, ...call) =>
+      client.ListJobs(
+        { tenant, queue, state, page_size: pageSize, page_token: page.pageToken ?? '' },
+        ...call,
+      ),
+    );
+    return {
+      jobs: reply.jobs.map(toJobInfo),
+      nextPageToken: reply.next_page_token === '' ? undefined : reply.next_page_token,
+    };
+  }
+
+  /** Every job of a tenant×queue in `state`, page by page (see listJobs). */
+  jobs(
+    tenant: string,
+    queue: string,
+    state: WaitingState,
+    pageSize?: number,
+  ): AsyncGenerator<JobInfo> {
+    return followPages((pageToken) => this.listJobs(tenant, queue, state, { pageSize, pageToken }));
   }
 
   /** Moves dead jobs back to their ready queue: the ids given, or with 'all' every one dead now. */

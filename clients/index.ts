@@ -5,6 +5,7 @@ export type {
   AdminOptions,
   DeadLetterPage,
   DeleteResult,
+  JobPage,
   Percentiles,
   QueueSettings,
   QueueTenantStats,
@@ -13,6 +14,7 @@ export type {
   Stats,
   Tenant,
   TenantSettings,
+  WaitingState,
 } from './admin.js';
 export type { CancelResult, EnqueueBatchItem, EnqueueResult, ProducerOptions } from './producer.js';
 export { Worker } from './worker.js';

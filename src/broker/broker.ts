@@ -9,7 +9,7 @@ import type { DeadLetterAction, JobRecord, JobState, NewJob } from '../store/typ
 import type { BrokerConfig } from '../config.js';
 import { QueueDispatcher, type PlannedFetch } from './dispatcher.js';
 import { Doorbell } from './doorbell.js';
-import { BrokerError, coerceError, invalidArgument, quoted } from './errors.js';
+import { BrokerError, coerceError, guarded, invalidArgument, quoted } from './errors.js';
 import { LeaseManager } from './lease-manager.js';
 import { TenantRegistry } from './tenants.js';
 import { ThrottledWarning } from './throttled-warning.js';
@@ -22,7 +22,7 @@ import { StatsBook, type ActivityStats } from './stats.js';
 import { LocalHistograms } from '../telemetry/histograms.js';
 import { BrokerMetrics, type MetricsSink, type PrefetchUse } from '../telemetry/metrics.js';
 import { TelemetryObserver } from '../telemetry/observer.js';
-import { jobBytes } from './session.js';
+import { JobPages, type JobPage } from './job-pages.js';
 import { checkName, checkQueue, toNewJob, type EnqueueInput } from './validation.js';
 import {
   SpanKind,
@@ -35,18 +35,6 @@ import {
 
 export type EnqueueResult = { readonly jobId: string; readonly duplicate: boolean } | BrokerError;
 
-const MAX_DEAD_PAGE = 1000;
-const DEFAULT_DEAD_PAGE = 100;
-/**
- * Most bytes of job data a page of dead jobs carries (at least one job), like
- * a LeaseBatch: well inside grpc-js's default 4 MiB receive limit, so a client
- * with default options reads a page of large payloads as more, shorter pages.
- */
-const DEAD_PAGE_BYTES = 1024 * 1024;
-/** Dead job records read from Redis at a time, so a page of large ones is not read whole. */
-const DEAD_READ_CHUNK = 16;
-/** A page token is the decimal offset of the next page. */
-const PAGE_TOKEN = /^\d{1,15}$/;
 /** Dead jobs replayed or deleted per script call. */
 const DEAD_LETTER_STEP = 500;
 /** Jobs a purge step looks at: a few ms of Redis, so other clients are not held up long. */
@@ -87,6 +75,7 @@ export class Broker {
   readonly leases: LeaseManager;
   readonly limits: TenantLimits;
   readonly tenants: TenantRegistry;
+  private readonly pages: JobPages;
   private readonly dispatchers = new Map<string, QueueDispatcher>();
   /** Queues whose sweep is running: a sweep that outlasts its interval is not started twice. */
   private readonly sweeping = new Set<string>();
@@ -119,6 +108,7 @@ export class Broker {
       deadRetentionMs: config.deadRetentionMs,
       idempotencyRetentionMs: config.idempotencyRetentionMs,
     });
+    this.pages = new JobPages(this.store);
     this.shared = new SharedLimitSupply(
       new SharedLimitStore(deps.redis, this.store.keys, this.id),
       {
@@ -328,7 +318,7 @@ export class Broker {
   async getJob(tenant: string, jobId: string): Promise<JobRecord> {
     checkName('tenant', tenant);
     checkJobId(jobId);
-    const job = await this.guard(this.store.getJob(tenant, jobId));
+    const job = await guarded(this.store.getJob(tenant, jobId));
     if (!job) throw notFound(tenant, jobId);
     return job;
   }
@@ -336,7 +326,7 @@ export class Broker {
   async cancel(tenant: string, jobId: string): Promise<{ cancelled: boolean; state: JobState }> {
     checkName('tenant', tenant);
     checkJobId(jobId);
-    const outcome = await this.guard(this.store.cancel(tenant, jobId, this.clock()));
+    const outcome = await guarded(this.store.cancel(tenant, jobId, this.clock()));
     if (outcome.kind === 'not_found') throw notFound(tenant, jobId);
     if (outcome.kind === 'ended') return { cancelled: false, state: outcome.state };
     if (outcome.previous === 'leased') {
@@ -346,55 +336,32 @@ export class Broker {
     return { cancelled: true, state: 'cancelled' };
   }
 
-  async listDeadLetters(
+  listDeadLetters(
     tenant: string,
     queue: string,
     pageSize: number,
     pageToken: string,
-  ): Promise<{ jobs: JobRecord[]; nextPageToken: string; total: number }> {
+  ): Promise<JobPage & { total: number }> {
     checkName('tenant', tenant);
     checkQueue('queue', queue);
-    const size = pageSize || DEFAULT_DEAD_PAGE;
-    if (!Number.isInteger(size) || size < 1 || size > MAX_DEAD_PAGE) {
-      throw invalidArgument(`page_size is ${pageSize}; it must be from 1 to ${MAX_DEAD_PAGE}`);
-    }
-    if (pageToken !== '' && !PAGE_TOKEN.test(pageToken)) {
-      throw invalidArgument(`page_token ${quoted(pageToken)} is not one this broker returned`);
-    }
-    const offset = Number(pageToken);
-    const { ids, total } = await this.guard(this.store.listDead(tenant, queue, offset, size));
-    const { jobs, read } = await this.readDeadPage(tenant, ids);
-    const next = offset + read;
-    return { jobs, nextPageToken: next < total ? String(next) : '', total };
+    return this.pages.dead(tenant, queue, pageSize, pageToken);
   }
 
-  /**
-   * The records of `ids` that fit in DEAD_PAGE_BYTES (at least one), and how
-   * many ids they used up: the next page starts after those.
-   */
-  private async readDeadPage(
+  /** A page of the jobs of a tenant×queue that wait to run: ready ones, or delayed ones. */
+  listJobs(
     tenant: string,
-    ids: readonly string[],
-  ): Promise<{ jobs: JobRecord[]; read: number }> {
-    const jobs: JobRecord[] = [];
-    let bytes = 0;
-    let read = 0;
-    while (read < ids.length) {
-      const chunk = ids.slice(read, read + DEAD_READ_CHUNK);
-      const records = await this.guard(this.store.getJobs(tenant, chunk));
-      const byId = new Map(records.map((job) => [job.id, job]));
-      for (const id of chunk) {
-        const job = byId.get(id);
-        if (job) {
-          const size = dataBytes(job);
-          if (jobs.length > 0 && bytes + size > DEAD_PAGE_BYTES) return { jobs, read };
-          jobs.push(job);
-          bytes += size;
-        }
-        read++;
-      }
-    }
-    return { jobs, read };
+    queue: string,
+    state: JobState | undefined,
+    pageSize: number,
+    pageToken: string,
+  ): Promise<JobPage> {
+    checkName('tenant', tenant);
+    checkQueue('queue', queue);
+    if (state === 'waiting') return this.pages.waiting(tenant, queue, pageSize, pageToken);
+    if (state === 'delayed') return this.pages.delayed(tenant, queue, pageSize, pageToken);
+    throw invalidArgument(
+      'state must be WAITING (ready to run) or DELAYED (delayed or waiting out a retry); ListDeadLetters lists DEAD jobs',
+    );
   }
 
   async replayDeadLetters(
@@ -445,7 +412,7 @@ export class Broker {
       // keep to its bound, so a job that dies again meanwhile stays dead.
       let diedBy = '';
       for (;;) {
-        const step = await this.guard(
+        const step = await guarded(
           this.store.takeOldestDead(action, tenant, queue, DEAD_LETTER_STEP, diedBy),
         );
         taken += step.taken;
@@ -456,7 +423,7 @@ export class Broker {
       // An id named twice is taken once and not also reported as not found.
       const unique = [...new Set(jobIds)];
       for (let i = 0; i < unique.length; i += DEAD_LETTER_STEP) {
-        const chunk = await this.guard(
+        const chunk = await guarded(
           this.store.takeDead(action, tenant, queue, unique.slice(i, i + DEAD_LETTER_STEP)),
         );
         taken += chunk.taken;
@@ -478,7 +445,7 @@ export class Broker {
     let purged = 0;
     let cursor = '';
     do {
-      const step = await this.guard(
+      const step = await guarded(
         this.store.purgeStep(tenant, queue, createdBy, this.clock(), PURGE_STEP, cursor),
       );
       purged += step.purged;
@@ -601,8 +568,8 @@ export class Broker {
   ): Promise<{ rows: TenantQueueStats[]; truncated: boolean }> {
     if (queue) checkQueue('queue', queue);
     if (tenant) checkName('tenant', tenant);
-    const { pairs, truncated } = await this.guard(this.statsPairs(queue, tenant, MAX_STATS_ROWS));
-    const depths = await this.guard(this.store.depths(pairs));
+    const { pairs, truncated } = await guarded(this.statsPairs(queue, tenant, MAX_STATS_ROWS));
+    const depths = await guarded(this.store.depths(pairs));
     const now = this.clock();
     const rows = depths.map((depth) => ({
       ...depth,
@@ -673,20 +640,6 @@ export class Broker {
     timer.unref();
     this.timers.push(timer);
   }
-
-  private async guard<T>(promise: Promise<T>): Promise<T> {
-    try {
-      return await promise;
-    } catch (error) {
-      throw coerceError(error);
-    }
-  }
-}
-
-/** Bytes a job's variable fields take in a Job message, near enough to bound a page. */
-function dataBytes(job: JobRecord): number {
-  const outcome = (job.progress?.length ?? 0) + (job.result?.length ?? 0) + job.lastError.length;
-  return 256 + jobBytes(job) + outcome;
 }
 
 function checkJobId(jobId: string): void {

@@ -62,6 +62,15 @@ export function coerceError(error: unknown): BrokerError {
   return new BrokerError('internal', message, { cause: error });
 }
 
+/** Awaits a store call, its failure turned into a BrokerError (see coerceError). */
+export async function guarded<T>(promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    throw coerceError(error);
+  }
+}
+
 function isRedisUnavailable(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as NodeJS.ErrnoException).code;

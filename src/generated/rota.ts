@@ -36,6 +36,8 @@ import type { LeaseBatch as _rota_v1_LeaseBatch, LeaseBatch__Output as _rota_v1_
 import type { LeaseRef as _rota_v1_LeaseRef, LeaseRef__Output as _rota_v1_LeaseRef__Output } from './rota/v1/LeaseRef.js';
 import type { ListDeadLettersRequest as _rota_v1_ListDeadLettersRequest, ListDeadLettersRequest__Output as _rota_v1_ListDeadLettersRequest__Output } from './rota/v1/ListDeadLettersRequest.js';
 import type { ListDeadLettersResponse as _rota_v1_ListDeadLettersResponse, ListDeadLettersResponse__Output as _rota_v1_ListDeadLettersResponse__Output } from './rota/v1/ListDeadLettersResponse.js';
+import type { ListJobsRequest as _rota_v1_ListJobsRequest, ListJobsRequest__Output as _rota_v1_ListJobsRequest__Output } from './rota/v1/ListJobsRequest.js';
+import type { ListJobsResponse as _rota_v1_ListJobsResponse, ListJobsResponse__Output as _rota_v1_ListJobsResponse__Output } from './rota/v1/ListJobsResponse.js';
 import type { ListTenantsRequest as _rota_v1_ListTenantsRequest, ListTenantsRequest__Output as _rota_v1_ListTenantsRequest__Output } from './rota/v1/ListTenantsRequest.js';
 import type { ListTenantsResponse as _rota_v1_ListTenantsResponse, ListTenantsResponse__Output as _rota_v1_ListTenantsResponse__Output } from './rota/v1/ListTenantsResponse.js';
 import type { Percentiles as _rota_v1_Percentiles, Percentiles__Output as _rota_v1_Percentiles__Output } from './rota/v1/Percentiles.js';
@@ -104,6 +106,8 @@ export interface ProtoGrpcType {
       LeaseRef: MessageTypeDefinition<_rota_v1_LeaseRef, _rota_v1_LeaseRef__Output>
       ListDeadLettersRequest: MessageTypeDefinition<_rota_v1_ListDeadLettersRequest, _rota_v1_ListDeadLettersRequest__Output>
       ListDeadLettersResponse: MessageTypeDefinition<_rota_v1_ListDeadLettersResponse, _rota_v1_ListDeadLettersResponse__Output>
+      ListJobsRequest: MessageTypeDefinition<_rota_v1_ListJobsRequest, _rota_v1_ListJobsRequest__Output>
+      ListJobsResponse: MessageTypeDefinition<_rota_v1_ListJobsResponse, _rota_v1_ListJobsResponse__Output>
       ListTenantsRequest: MessageTypeDefinition<_rota_v1_ListTenantsRequest, _rota_v1_ListTenantsRequest__Output>
       ListTenantsResponse: MessageTypeDefinition<_rota_v1_ListTenantsResponse, _rota_v1_ListTenantsResponse__Output>
       Percentiles: MessageTypeDefinition<_rota_v1_Percentiles, _rota_v1_Percentiles__Output>

@@ -7,6 +7,7 @@ import type { AdminHandlers } from '../generated/rota/v1/Admin.js';
 import {
   toEnqueueInput,
   toTenantUpdate,
+  fromWireState,
   toWireJob,
   toWireState,
   toWireStats,
@@ -160,6 +161,17 @@ export function adminHandlers(
         next_page_token: page.nextPageToken,
         total: page.total,
       };
+    }),
+    ListJobs: unary(logger, tokens, 'admin', async (request, principal) => {
+      requireTenant(principal, request.tenant);
+      const page = await broker.listJobs(
+        request.tenant,
+        request.queue,
+        fromWireState(request.state),
+        request.page_size,
+        request.page_token,
+      );
+      return { jobs: page.jobs.map(toWireJob), next_page_token: page.nextPageToken };
     }),
     ReplayDeadLetters: unary(logger, tokens, 'admin', async (request, principal) => {
       requireTenant(principal, request.tenant);

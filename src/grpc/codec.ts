@@ -25,6 +25,17 @@ const WIRE_STATE: Readonly<Record<JobState, WireJobState>> = {
 export const toWireState = (state: JobState): WireJobState =>
   WIRE_STATE[state] ?? 'JOB_STATE_UNSPECIFIED';
 
+const STATE_OF_WIRE = new Map<string, JobState>(
+  Object.entries(WIRE_STATE).map(([state, wire]): [string, JobState] => [
+    String(wire),
+    state as JobState,
+  ]),
+);
+
+/** undefined for JOB_STATE_UNSPECIFIED and values this broker does not know. */
+export const fromWireState = (state: string | number): JobState | undefined =>
+  STATE_OF_WIRE.get(String(state));
+
 /** uint64 fields arrive as decimal strings (longs: String); beyond 2^53 they are out of range anyway. */
 export function toNumber(value: string | number | undefined): number {
   const parsed = Number(value ?? 0);

@@ -17,6 +17,8 @@ import type {
   JobState,
   NewJob,
   QueueDepth,
+  ReadyEntry,
+  ReadyPosition,
   ReclaimOutcome,
 } from './types.js';
 
@@ -411,6 +413,46 @@ export class JobStore {
       this.redis.zcard(key),
     ]);
     return { ids, total };
+  }
+
+  /** Delayed job ids (delays and retries), soonest due first, from `offset`; with the set's size. */
+  async listDelayed(
+    tenant: string,
+    queue: string,
+    offset: number,
+    limit: number,
+  ): Promise<{ ids: string[]; total: number }> {
+    const key = this.keys.delayed(tenant, queue);
+    const [ids, total] = await Promise.all([
+      this.redis.zrange(key, String(offset), String(offset + limit - 1)),
+      this.redis.zcard(key),
+    ]);
+    return { ids, total };
+  }
+
+  /**
+   * Up to `limit` entries of a tenant×queue's ready streams, in the order
+   * brokers read them (highest priority first, then oldest first), after
+   * `from` when given. Entries of leased jobs are among them until completed.
+   */
+  async readyEntries(
+    tenant: string,
+    queue: string,
+    from: ReadyPosition | undefined,
+    limit: number,
+  ): Promise<ReadyEntry[]> {
+    const levels = (await this.redis.zrevrange(this.keys.levels(tenant, queue), 0, -1))
+      .map(Number)
+      .filter((level) => from === undefined || level <= from.level);
+    const found: ReadyEntry[] = [];
+    for (const level of levels) {
+      if (found.length >= limit) break;
+      const start = from?.level === level ? `(${from.entry}` : '-';
+      const stream = this.keys.ready(tenant, queue, level);
+      const entries = await this.redis.xrange(stream, start, '+', 'COUNT', limit - found.length);
+      for (const [entry, fields] of entries) found.push({ level, entry, jobId: fields[1] ?? '' });
+    }
+    return found;
   }
 
   /**

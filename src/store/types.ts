@@ -102,6 +102,16 @@ export type CancelOutcome =
   | { readonly kind: 'ended'; readonly state: JobState }
   | { readonly kind: 'cancelled'; readonly previous: JobState };
 
+/** A place in a tenant×queue's ready streams: a priority level, an entry of its stream. */
+export interface ReadyPosition {
+  level: number;
+  entry: string;
+}
+
+export interface ReadyEntry extends ReadyPosition {
+  jobId: string;
+}
+
 /** What taking a job out of a dead letter queue does with it. */
 export type DeadLetterAction = 'replay' | 'delete';
 

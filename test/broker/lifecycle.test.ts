@@ -463,6 +463,74 @@ describe('job lifecycle', () => {
     });
   });
 
+  it('lists the jobs that wait: ready ones in lease order, delayed and retrying ones soonest first', async () => {
+    const queue = 'list-jobs';
+    const w = await h.worker({ queues: [queue], capacity: 1 });
+    const retried = (await h.enqueue({ tenant: 'acme', queue, priority: 9 })).job_id;
+    const [lease] = await w.take(1);
+    expect(lease!.job_id).toBe(retried);
+    // The worker is full from here on; the broker may read some ahead (still waiting).
+    const ids = new Map<string, string>();
+    for (const [name, priority] of [
+      ['low-1', 0],
+      ['high-1', 9],
+      ['mid', 5],
+      ['low-2', 0],
+      ['high-2', 9],
+    ] as const) {
+      ids.set(name, (await h.enqueue({ tenant: 'acme', queue, priority })).job_id);
+    }
+    const later = (await h.enqueue({ tenant: 'acme', queue, delay_ms: 120_000 })).job_id;
+    const sooner = (await h.enqueue({ tenant: 'acme', queue, delay_ms: 60_000 })).job_id;
+
+    const listed: string[] = [];
+    let pageToken = '';
+    let pages = 0;
+    do {
+      const page = await h.listJobs({
+        tenant: 'acme',
+        queue,
+        state: 'WAITING',
+        page_size: 2,
+        page_token: pageToken,
+      });
+      expect(page.jobs.every((job) => job.state === 'WAITING')).toBe(true);
+      listed.push(...page.jobs.map((job) => job.id));
+      pageToken = page.next_page_token;
+      pages++;
+    } while (pageToken !== '' && pages < 10);
+    // the leased job is not among them
+    expect(listed).toEqual(['high-1', 'high-2', 'mid', 'low-1', 'low-2'].map((n) => ids.get(n)));
+    expect(pages).toBeGreaterThanOrEqual(3);
+
+    w.fail(lease!, 'later', true, 90_000);
+    await h.waitState('acme', retried, 'FAILED_RETRYING');
+    const delayed = await h.listJobs({ tenant: 'acme', queue, state: 'DELAYED' });
+    expect(delayed.jobs.map((job) => [job.id, job.state])).toEqual([
+      [sooner, 'DELAYED'],
+      [retried, 'FAILED_RETRYING'],
+      [later, 'DELAYED'],
+    ]);
+    expect(delayed.next_page_token).toBe('');
+
+    const refusals: Array<[Parameters<typeof h.listJobs>[0], RegExp]> = [
+      [{ tenant: 'acme', queue, state: 'LEASED' }, /^state must be WAITING .* or DELAYED/],
+      [{ tenant: 'acme', queue }, /^state must be WAITING/],
+      [{ tenant: 'acme', queue, state: 'WAITING', page_token: '7' }, /page_token "7" is not one/],
+      [{ tenant: 'acme', queue, state: 'DELAYED', page_token: '9:1-1' }, /page_token "9:1-1"/],
+      [{ tenant: 'acme', queue, state: 'DELAYED', page_size: 1001 }, /^page_size is 1001/],
+      [{ tenant: 'acme', queue: 'job', state: 'WAITING' }, /reserved/],
+    ];
+    for (const [request, message] of refusals) {
+      const refused = await h.listJobs(request).then(
+        () => undefined,
+        (error: unknown) => error as { code: number; details: string },
+      );
+      expect(refused?.code).toBe(status.INVALID_ARGUMENT);
+      expect(refused?.details).toMatch(message);
+    }
+  });
+
   it('cancels a waiting and a delayed job', async () => {
     const waiting = await h.enqueue({ tenant: 'acme', queue: 'cancel-me' });
     const delayed = await h.enqueue({ tenant: 'acme', queue: 'cancel-me', delay_ms: 60_000 });

@@ -155,6 +155,34 @@ describe('Admin', () => {
     expect((await client.listDeadLetters('acme', 'poison')).total).toBe(0);
   });
 
+  it('lists the jobs that wait, page by page, and refuses a state it does not list', async () => {
+    const producer = rota.producer();
+    const batch = await producer.enqueueBatch([
+      { tenant: 'acme', queue: 'browse', priority: 1 },
+      { tenant: 'acme', queue: 'browse', priority: 7 },
+      { tenant: 'acme', queue: 'browse', payload: { kind: 'late' }, delayMs: 60_000 },
+      { tenant: 'acme', queue: 'browse' },
+    ]);
+    const [low, high, delayed, lowest] = batch.map(storedId);
+    const client = admin();
+    const waiting: string[] = [];
+    for await (const job of client.jobs('acme', 'browse', 'WAITING', 1)) waiting.push(job.id);
+    expect(waiting).toEqual([high, low, lowest]);
+    const page = await client.listJobs('acme', 'browse', 'DELAYED');
+    expect(page.nextPageToken).toBeUndefined();
+    expect(page.jobs).toHaveLength(1);
+    expect(page.jobs[0]).toMatchObject({
+      id: delayed,
+      state: 'DELAYED',
+      payload: { kind: 'late' },
+    });
+    const error = await rejection(
+      client.listJobs('acme', 'browse', 'DEAD' as unknown as 'WAITING'),
+    );
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error.message).toMatch(/ListDeadLetters lists DEAD jobs/);
+  });
+
   it('deletes dead letters by id or all; a deleted job is gone', async () => {
     const producer = rota.producer();
     const ids: string[] = [];

@@ -12,6 +12,8 @@ import type { CancelJobResponse__Output } from '../../src/generated/rota/v1/Canc
 import type { ListDeadLettersResponse__Output } from '../../src/generated/rota/v1/ListDeadLettersResponse.js';
 import type { DeleteDeadLettersRequest } from '../../src/generated/rota/v1/DeleteDeadLettersRequest.js';
 import type { DeleteDeadLettersResponse__Output } from '../../src/generated/rota/v1/DeleteDeadLettersResponse.js';
+import type { ListJobsRequest } from '../../src/generated/rota/v1/ListJobsRequest.js';
+import type { ListJobsResponse__Output } from '../../src/generated/rota/v1/ListJobsResponse.js';
 import type { PurgeQueueRequest } from '../../src/generated/rota/v1/PurgeQueueRequest.js';
 import type { PurgeQueueResponse__Output } from '../../src/generated/rota/v1/PurgeQueueResponse.js';
 import type { ReplayDeadLettersRequest } from '../../src/generated/rota/v1/ReplayDeadLettersRequest.js';
@@ -44,6 +46,7 @@ export interface Harness {
   listDead(request: ListDeadLettersRequest): Promise<ListDeadLettersResponse__Output>;
   replay(request: ReplayDeadLettersRequest): Promise<ReplayDeadLettersResponse__Output>;
   purge(request: PurgeQueueRequest): Promise<PurgeQueueResponse__Output>;
+  listJobs(request: ListJobsRequest): Promise<ListJobsResponse__Output>;
   deleteDead(request: DeleteDeadLettersRequest): Promise<DeleteDeadLettersResponse__Output>;
   setTenant(tenant: Tenant): Promise<Tenant__Output>;
   getTenant(tenant: string): Promise<Tenant__Output>;
@@ -103,6 +106,7 @@ export function useBroker(
     listDead: (request) => call(clients.admin.ListDeadLetters.bind(clients.admin), request),
     replay: (request) => call(clients.admin.ReplayDeadLetters.bind(clients.admin), request),
     purge: (request) => call(clients.admin.PurgeQueue.bind(clients.admin), request),
+    listJobs: (request) => call(clients.admin.ListJobs.bind(clients.admin), request),
     deleteDead: (request) => call(clients.admin.DeleteDeadLetters.bind(clients.admin), request),
     setTenant: (tenant) => call(clients.admin.SetTenant.bind(clients.admin), { tenant }),
     getTenant: (tenant) => call(clients.admin.GetTenant.bind(clients.admin), { tenant }),

@@ -100,6 +100,7 @@ describe('authentication', () => {
     ['ListDeadLetters', (s) => outcome(s.admin.ListDeadLetters.bind(s.admin), { tenant: 'acme', queue: 'q' })],
     ['ReplayDeadLetters', (s) => outcome(s.admin.ReplayDeadLetters.bind(s.admin), { tenant: 'acme', queue: 'q', all: true })],
     ['DeleteDeadLetters', (s) => outcome(s.admin.DeleteDeadLetters.bind(s.admin), { tenant: 'acme', queue: 'q', all: true })],
+    ['ListJobs', (s) => outcome(s.admin.ListJobs.bind(s.admin), { tenant: 'acme', queue: 'q', state: 'WAITING' })],
     ['PurgeQueue', (s) => outcome(s.admin.PurgeQueue.bind(s.admin), { tenant: 'acme', queue: 'q' })],
   ]; // prettier-ignore
 
@@ -326,6 +327,9 @@ describe('tenant scopes', () => {
       denied,
     );
     expect(await outcome(s.admin.PurgeQueue.bind(s.admin), dlq)).toEqual(denied);
+    expect(await outcome(s.admin.ListJobs.bind(s.admin), { ...dlq, state: 'DELAYED' })).toEqual(
+      denied,
+    );
 
     await ok(s.admin.SetTenant.bind(s.admin), { tenant: { tenant: 'acme', weight: 3 } });
     expect((await ok(s.admin.GetTenant.bind(s.admin), { tenant: 'acme' })).weight).toBe(3);

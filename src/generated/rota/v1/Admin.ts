@@ -8,6 +8,8 @@ import type { GetStatsRequest as _rota_v1_GetStatsRequest, GetStatsRequest__Outp
 import type { GetTenantRequest as _rota_v1_GetTenantRequest, GetTenantRequest__Output as _rota_v1_GetTenantRequest__Output } from '../../rota/v1/GetTenantRequest.js';
 import type { ListDeadLettersRequest as _rota_v1_ListDeadLettersRequest, ListDeadLettersRequest__Output as _rota_v1_ListDeadLettersRequest__Output } from '../../rota/v1/ListDeadLettersRequest.js';
 import type { ListDeadLettersResponse as _rota_v1_ListDeadLettersResponse, ListDeadLettersResponse__Output as _rota_v1_ListDeadLettersResponse__Output } from '../../rota/v1/ListDeadLettersResponse.js';
+import type { ListJobsRequest as _rota_v1_ListJobsRequest, ListJobsRequest__Output as _rota_v1_ListJobsRequest__Output } from '../../rota/v1/ListJobsRequest.js';
+import type { ListJobsResponse as _rota_v1_ListJobsResponse, ListJobsResponse__Output as _rota_v1_ListJobsResponse__Output } from '../../rota/v1/ListJobsResponse.js';
 import type { ListTenantsRequest as _rota_v1_ListTenantsRequest, ListTenantsRequest__Output as _rota_v1_ListTenantsRequest__Output } from '../../rota/v1/ListTenantsRequest.js';
 import type { ListTenantsResponse as _rota_v1_ListTenantsResponse, ListTenantsResponse__Output as _rota_v1_ListTenantsResponse__Output } from '../../rota/v1/ListTenantsResponse.js';
 import type { PurgeQueueRequest as _rota_v1_PurgeQueueRequest, PurgeQueueRequest__Output as _rota_v1_PurgeQueueRequest__Output } from '../../rota/v1/PurgeQueueRequest.js';
@@ -95,6 +97,31 @@ export interface AdminClient extends grpc.Client {
   listDeadLetters(argument: _rota_v1_ListDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   listDeadLetters(argument: _rota_v1_ListDeadLettersRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   listDeadLetters(argument: _rota_v1_ListDeadLettersRequest, callback: grpc.requestCallback<_rota_v1_ListDeadLettersResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * ListJobs pages through the jobs of a tenant×queue that wait to run:
+   * WAITING ones (ready; also those a broker has read ahead but not leased)
+   * in the order they will be leased, highest priority first, then oldest
+   * first; or DELAYED ones (delayed, or waiting out a retry's backoff, state
+   * FAILED_RETRYING) soonest due first. Jobs move on while it pages: one that
+   * moves meanwhile may be missed or listed twice.
+   */
+  ListJobs(argument: _rota_v1_ListJobsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListJobsResponse__Output>): grpc.ClientUnaryCall;
+  ListJobs(argument: _rota_v1_ListJobsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ListJobsResponse__Output>): grpc.ClientUnaryCall;
+  ListJobs(argument: _rota_v1_ListJobsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListJobsResponse__Output>): grpc.ClientUnaryCall;
+  ListJobs(argument: _rota_v1_ListJobsRequest, callback: grpc.requestCallback<_rota_v1_ListJobsResponse__Output>): grpc.ClientUnaryCall;
+  /**
+   * ListJobs pages through the jobs of a tenant×queue that wait to run:
+   * WAITING ones (ready; also those a broker has read ahead but not leased)
+   * in the order they will be leased, highest priority first, then oldest
+   * first; or DELAYED ones (delayed, or waiting out a retry's backoff, state
+   * FAILED_RETRYING) soonest due first. Jobs move on while it pages: one that
+   * moves meanwhile may be missed or listed twice.
+   */
+  listJobs(argument: _rota_v1_ListJobsRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListJobsResponse__Output>): grpc.ClientUnaryCall;
+  listJobs(argument: _rota_v1_ListJobsRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ListJobsResponse__Output>): grpc.ClientUnaryCall;
+  listJobs(argument: _rota_v1_ListJobsRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ListJobsResponse__Output>): grpc.ClientUnaryCall;
+  listJobs(argument: _rota_v1_ListJobsRequest, callback: grpc.requestCallback<_rota_v1_ListJobsResponse__Output>): grpc.ClientUnaryCall;
   
   /**
    * ListTenants returns every tenant with stored settings.
@@ -209,6 +236,16 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   ListDeadLetters: grpc.handleUnaryCall<_rota_v1_ListDeadLettersRequest__Output, _rota_v1_ListDeadLettersResponse>;
   
   /**
+   * ListJobs pages through the jobs of a tenant×queue that wait to run:
+   * WAITING ones (ready; also those a broker has read ahead but not leased)
+   * in the order they will be leased, highest priority first, then oldest
+   * first; or DELAYED ones (delayed, or waiting out a retry's backoff, state
+   * FAILED_RETRYING) soonest due first. Jobs move on while it pages: one that
+   * moves meanwhile may be missed or listed twice.
+   */
+  ListJobs: grpc.handleUnaryCall<_rota_v1_ListJobsRequest__Output, _rota_v1_ListJobsResponse>;
+  
+  /**
    * ListTenants returns every tenant with stored settings.
    */
   ListTenants: grpc.handleUnaryCall<_rota_v1_ListTenantsRequest__Output, _rota_v1_ListTenantsResponse>;
@@ -244,6 +281,7 @@ export interface AdminDefinition extends grpc.ServiceDefinition {
   GetStats: MethodDefinition<_rota_v1_GetStatsRequest, _rota_v1_Stats, _rota_v1_GetStatsRequest__Output, _rota_v1_Stats__Output>
   GetTenant: MethodDefinition<_rota_v1_GetTenantRequest, _rota_v1_Tenant, _rota_v1_GetTenantRequest__Output, _rota_v1_Tenant__Output>
   ListDeadLetters: MethodDefinition<_rota_v1_ListDeadLettersRequest, _rota_v1_ListDeadLettersResponse, _rota_v1_ListDeadLettersRequest__Output, _rota_v1_ListDeadLettersResponse__Output>
+  ListJobs: MethodDefinition<_rota_v1_ListJobsRequest, _rota_v1_ListJobsResponse, _rota_v1_ListJobsRequest__Output, _rota_v1_ListJobsResponse__Output>
   ListTenants: MethodDefinition<_rota_v1_ListTenantsRequest, _rota_v1_ListTenantsResponse, _rota_v1_ListTenantsRequest__Output, _rota_v1_ListTenantsResponse__Output>
   PurgeQueue: MethodDefinition<_rota_v1_PurgeQueueRequest, _rota_v1_PurgeQueueResponse, _rota_v1_PurgeQueueRequest__Output, _rota_v1_PurgeQueueResponse__Output>
   ReplayDeadLetters: MethodDefinition<_rota_v1_ReplayDeadLettersRequest, _rota_v1_ReplayDeadLettersResponse, _rota_v1_ReplayDeadLettersRequest__Output, _rota_v1_ReplayDeadLettersResponse__Output>
