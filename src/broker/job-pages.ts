@@ -171,7 +171,7 @@ function checkPageSize(pageSize: number): number {
 }
 
 function notOurs(pageToken: string): Error {
-  return invalidArgument(`page_token ${quoted(pageToken)} is not one this listing returned`);
+  return invalidArgument(`page_token ${quoted(pageToken)} is not one this broker returned`);
 }
 
 function offsetOf(pageToken: string): number {
