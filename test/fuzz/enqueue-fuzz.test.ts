@@ -1,6 +1,7 @@
 /**
  * Fuzz of the producer RPCs: thousands of random and malformed Enqueue,
- * EnqueueBatch, GetJob, CancelJob and SetTenant requests, built byte by byte
+ * EnqueueBatch, GetJob, CancelJob and Admin (SetTenant, listings, dead letter
+ * replays and deletions, purges) requests, built byte by byte
  * (random strings incl. unicode, huge and empty ones, negative and oversized
  * numbers, NaN and infinite doubles, huge maps, raw garbage that is no
  * protobuf), sent to a broker process with a deadline each.
@@ -45,7 +46,14 @@ const CALL_DEADLINE_MS = 5000;
  * still shows: it outlasts any deadline.
  */
 const DEADLINE_MS_PER_MIB = 1000;
-const SERVICE_OF: Record<string, string> = { SetTenant: 'rota.v1.Admin' };
+const ADMIN_METHODS = [
+  'SetTenant',
+  'ListJobs',
+  'ListDeadLetters',
+  'ReplayDeadLetters',
+  'DeleteDeadLetters',
+  'PurgeQueue',
+];
 
 const seed = fuzzSeed();
 const clusters = useCluster();
@@ -83,7 +91,8 @@ describe('fuzz: producer RPCs', () => {
         ...known,
         ...load.acked.slice(-20).map((a) => ['fz-a', a.jobId] as const),
       ]);
-      const path = `/${SERVICE_OF[request.method] ?? 'rota.v1.Broker'}/${request.method}`;
+      const service = ADMIN_METHODS.includes(request.method) ? 'rota.v1.Admin' : 'rota.v1.Broker';
+      const path = `/${service}/${request.method}`;
       const deadline = CALL_DEADLINE_MS + (DEADLINE_MS_PER_MIB * request.bytes.length) / 2 ** 20;
       const outcome = await rawUnary(client, path, request.bytes, deadline);
       slowest = Math.max(slowest, outcome.ms);

@@ -1,6 +1,8 @@
 /**
  * Random producer-side requests, as raw protobuf bytes (see wire.ts): Enqueue,
- * EnqueueBatch, GetJob, CancelJob, plus bytes that are no valid protobuf at all.
+ * EnqueueBatch, GetJob, CancelJob, and the Admin calls SetTenant, ListJobs,
+ * ListDeadLetters, ReplayDeadLetters, DeleteDeadLetters and PurgeQueue (on the
+ * fuzz's own tenants and queues), plus bytes that are no valid protobuf at all.
  * Each comes with a short description for failure messages.
  */
 import type { Rng } from './prng.js';
@@ -11,7 +13,17 @@ export const FUZZ_TENANTS = ['fz-a', 'fz-b', 'fz.c', 'fz_d'];
 export const FUZZ_QUEUES = ['fz-q0', 'fz-q1'];
 
 export interface FuzzRequest {
-  readonly method: 'Enqueue' | 'EnqueueBatch' | 'GetJob' | 'CancelJob' | 'SetTenant';
+  readonly method:
+    | 'Enqueue'
+    | 'EnqueueBatch'
+    | 'GetJob'
+    | 'CancelJob'
+    | 'SetTenant'
+    | 'ListJobs'
+    | 'ListDeadLetters'
+    | 'ReplayDeadLetters'
+    | 'DeleteDeadLetters'
+    | 'PurgeQueue';
   readonly bytes: Buffer;
   readonly describe: string;
   /** Not a valid message: the broker must answer INVALID_ARGUMENT "does not decode". */
@@ -179,6 +191,11 @@ export function producerRequest(
     [2, 'GetJob'],
     [2, 'CancelJob'],
     [1, 'SetTenant'],
+    [0.5, 'ListJobs'],
+    [0.3, 'ListDeadLetters'],
+    [0.3, 'ReplayDeadLetters'],
+    [0.3, 'DeleteDeadLetters'],
+    [0.2, 'PurgeQueue'],
   ]);
   if (rng.bool(0.08)) {
     return { method, bytes: garbage(rng), describe: `${method}(garbage)`, garbage: true };
@@ -255,6 +272,30 @@ function build(
         garbage: false,
       };
     }
+    case 'ListJobs':
+    case 'ListDeadLetters': {
+      const w = tenantQueue(rng);
+      const listJobs = method === 'ListJobs';
+      // JobState: WAITING 1 and DELAYED 3 are listed; the others, and unknown values, are refused
+      if (listJobs && rng.bool(0.9)) w.uint(3, rng.bool(0.7) ? rng.int(0, 8) : u32(rng));
+      if (rng.bool(0.5)) w.uint(listJobs ? 4 : 3, u32(rng));
+      if (rng.bool(0.5)) w.bytes(listJobs ? 5 : 4, pageToken(rng));
+      return { method, bytes: w.finish(), describe: method, garbage: false };
+    }
+    case 'ReplayDeadLetters':
+    case 'DeleteDeadLetters': {
+      const w = tenantQueue(rng);
+      const ids = rng.weighted<number>([
+        [5, rng.int(0, 3)],
+        [0.3, 1200],
+      ]);
+      for (let i = 0; i < ids; i++)
+        w.bytes(3, rng.bool(0.5) ? rng.ascii(rng.int(1, 40)) : rng.string());
+      if (rng.bool(0.6)) w.uint(4, rng.bool(0.8) ? 1 : u32(rng));
+      return { method, bytes: w.finish(), describe: `${method}(${ids} ids)`, garbage: false };
+    }
+    case 'PurgeQueue':
+      return { method, bytes: tenantQueue(rng).finish(), describe: method, garbage: false };
     default: {
       // A fixed number of draws, so the requests after this one do not depend on `jobIds`.
       const useKnown = rng.bool(0.5);
@@ -277,6 +318,21 @@ function build(
       };
     }
   }
+}
+
+/** Fields 1 and 2 of every Admin request about a tenant×queue. */
+function tenantQueue(rng: Rng): Wire {
+  return new Wire().bytes(1, name(rng, FUZZ_TENANTS)).bytes(2, name(rng, FUZZ_QUEUES));
+}
+
+/** Page tokens of each kind the listings hand out, and others. */
+function pageToken(rng: Rng): string {
+  return rng.weighted<() => string>([
+    [2, () => `${rng.int(0, 12)}:${rng.int(0, 2 ** 31)}-${rng.int(0, 9)}`],
+    [2, () => String(rng.int(0, 2 ** 31))],
+    [1, () => '99999999999999999999'],
+    [2, () => rng.string()],
+  ])();
 }
 
 export function shuffle<T>(rng: Rng, items: T[]): T[] {
