@@ -336,7 +336,7 @@ export class Broker {
     return { cancelled: true, state: 'cancelled' };
   }
 
-  listDeadLetters(
+  async listDeadLetters(
     tenant: string,
     queue: string,
     pageSize: number,
@@ -344,11 +344,11 @@ export class Broker {
   ): Promise<JobPage & { total: number }> {
     checkName('tenant', tenant);
     checkQueue('queue', queue);
-    return this.pages.dead(tenant, queue, pageSize, pageToken);
+    return await this.pages.dead(tenant, queue, pageSize, pageToken);
   }
 
   /** A page of the jobs of a tenant×queue that wait to run: ready ones, or delayed ones. */
-  listJobs(
+  async listJobs(
     tenant: string,
     queue: string,
     state: JobState | undefined,
@@ -357,8 +357,8 @@ export class Broker {
   ): Promise<JobPage> {
     checkName('tenant', tenant);
     checkQueue('queue', queue);
-    if (state === 'waiting') return this.pages.waiting(tenant, queue, pageSize, pageToken);
-    if (state === 'delayed') return this.pages.delayed(tenant, queue, pageSize, pageToken);
+    if (state === 'waiting') return await this.pages.waiting(tenant, queue, pageSize, pageToken);
+    if (state === 'delayed') return await this.pages.delayed(tenant, queue, pageSize, pageToken);
     throw invalidArgument(
       'state must be WAITING (ready to run) or DELAYED (delayed or waiting out a retry); ListDeadLetters lists DEAD jobs',
     );
