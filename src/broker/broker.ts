@@ -329,6 +329,7 @@ export class Broker {
     const outcome = await guarded(this.store.cancel(tenant, jobId, this.clock()));
     if (outcome.kind === 'not_found') throw notFound(tenant, jobId);
     if (outcome.kind === 'ended') return { cancelled: false, state: outcome.state };
+    this.observer.cancelled(tenant, outcome.queue, 1, 'cancel');
     if (outcome.previous === 'leased') {
       this.leases.revoke(jobId, 'cancelled');
       this.doorbell.announceCancel(jobId);
@@ -451,6 +452,7 @@ export class Broker {
       purged += step.purged;
       cursor = step.cursor;
     } while (cursor !== '');
+    if (purged > 0) this.observer.cancelled(tenant, queue, purged, 'purge');
     this.logger.info({ tenant, queue, purged }, 'purged the waiting jobs of a queue');
     return { purged };
   }

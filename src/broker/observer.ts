@@ -16,6 +16,8 @@ export interface BrokerObserver {
   enqueued(job: NewJob, duplicate: boolean): void;
   dispatched(lease: Lease, session: Session): void;
   settled(lease: Lease, settlement: Settlement): void;
+  /** `count` jobs were cancelled: one by CancelJob, or a queue's backlog by PurgeQueue. */
+  cancelled(tenant: string, queue: string, count: number, by: 'cancel' | 'purge'): void;
   /** A tenant with work was held back by its rate limit or in-flight cap. */
   heldBack(tenant: string, queue: string): void;
 }

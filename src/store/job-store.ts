@@ -379,10 +379,10 @@ export class JobStore {
       'cancel',
       [this.keys.job(tenant, jobId)],
       [this.keys.tenantBase(tenant), jobId, now, this.options.completedRetentionMs],
-    )) as [number, string?];
+    )) as [number, string?, string?];
     if (reply[0] === 0) return { kind: 'not_found' };
     if (reply[0] === 1) return { kind: 'ended', state: reply[1] as JobState };
-    return { kind: 'cancelled', previous: reply[1] as JobState };
+    return { kind: 'cancelled', previous: reply[1] as JobState, queue: reply[2] ?? '' };
   }
 
   async getJob(tenant: string, jobId: string): Promise<JobRecord | undefined> {

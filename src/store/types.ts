@@ -100,7 +100,7 @@ export type FailOutcome =
 export type CancelOutcome =
   | { readonly kind: 'not_found' }
   | { readonly kind: 'ended'; readonly state: JobState }
-  | { readonly kind: 'cancelled'; readonly previous: JobState };
+  | { readonly kind: 'cancelled'; readonly previous: JobState; readonly queue: string };
 
 /** A place in a tenant×queue's ready streams: a priority level, an entry of its stream. */
 export interface ReadyPosition {

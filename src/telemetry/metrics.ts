@@ -5,7 +5,7 @@ import type { LocalHistogram, LocalHistograms } from './histograms.js';
 /**
  * Broker metrics through the OpenTelemetry API. Prometheus names (the exporter
  * turns dots into underscores and adds `_total` to counters):
- * rota_jobs_{enqueued,dispatched,completed,failed,dead,expired,throttled}_total,
+ * rota_jobs_{enqueued,dispatched,completed,failed,dead,expired,cancelled,throttled}_total,
  * rota_job_wait_time / rota_job_run_time (histograms in ms),
  * rota_queue_depth{state}, rota_queue_oldest_waiting_age (ms), rota_sessions,
  * rota_sessions_capacity, rota_prefetch_{jobs,bytes,waiting} (label queue only).
@@ -43,7 +43,14 @@ export interface PrefetchUse {
 
 /** The job counters, each exported as `rota.jobs.<name>`. */
 export type JobCount =
-  'enqueued' | 'dispatched' | 'completed' | 'failed' | 'dead' | 'expired' | 'throttled';
+  | 'enqueued'
+  | 'dispatched'
+  | 'completed'
+  | 'failed'
+  | 'dead'
+  | 'expired'
+  | 'cancelled'
+  | 'throttled';
 
 const JOB_COUNTS: Readonly<Record<JobCount, string>> = {
   enqueued: 'Jobs stored by Enqueue (duplicates excluded)',
@@ -52,6 +59,7 @@ const JOB_COUNTS: Readonly<Record<JobCount, string>> = {
   failed: 'Attempts that failed (reported, expired or timed out)',
   dead: 'Jobs moved to the dead letter queue',
   expired: 'Leases revoked by expiry or job timeout',
+  cancelled: 'Jobs cancelled, by CancelJob (reason cancel) or PurgeQueue (reason purge)',
   throttled: 'Times a tenant with work was held back by its limits',
 };
 
@@ -114,19 +122,22 @@ export class BrokerMetrics {
     this.runTime.record(ms, this.labels(tenant, queue));
   }
 
-  /** Adds to a job counter; `reason` is an extra label (expired: `expired` or `timeout`). */
-  count(name: JobCount, tenant: string, queue: string, reason?: string): void {
+  /**
+   * Adds `amount` (1 unless given) to a job counter; `reason` is an extra
+   * label (expired: `expired` or `timeout`; cancelled: `cancel` or `purge`).
+   */
+  count(name: JobCount, tenant: string, queue: string, reason?: string, amount = 1): void {
     const labels = this.labels(tenant, queue);
     const key = `${String(labels.tenant)}\n${queue}\n${reason ?? ''}`;
     const tallies = this.tallies.get(name)!;
     const tally = tallies.get(key);
     if (tally) {
-      tally.value++;
+      tally.value += amount;
       return;
     }
     tallies.set(key, {
       attributes: reason === undefined ? labels : { ...labels, reason },
-      value: 1,
+      value: amount,
     });
   }
 

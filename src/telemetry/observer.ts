@@ -53,6 +53,10 @@ export class TelemetryObserver implements BrokerObserver {
     }
   }
 
+  cancelled(tenant: string, queue: string, count: number, by: 'cancel' | 'purge'): void {
+    this.metrics.count('cancelled', tenant, queue, by, count);
+  }
+
   settled(lease: Lease, settlement: Settlement): void {
     const { job } = lease;
     const now = this.clock();

@@ -60,6 +60,20 @@ describe('Prometheus metrics', () => {
     expect(after.get('rota_sessions')).toBeGreaterThanOrEqual(1);
   });
 
+  it('counts cancelled jobs, by CancelJob and by PurgeQueue', async () => {
+    const one = await h.enqueue({ tenant: 'acme', queue: 'dropped' });
+    for (let i = 0; i < 3; i++) {
+      await h.enqueue({ tenant: 'acme', queue: 'dropped', delay_ms: 60_000 });
+    }
+    await h.cancel('acme', one.job_id);
+    await h.cancel('acme', one.job_id); // already cancelled: not counted again
+    expect(await h.purge({ tenant: 'acme', queue: 'dropped' })).toEqual({ purged: 3 });
+    const series = await scrape();
+    const labels = 'tenant="acme",queue="dropped"';
+    expect(value(series, 'rota_jobs_cancelled_total', `${labels},reason="cancel"`)).toBe(1);
+    expect(value(series, 'rota_jobs_cancelled_total', `${labels},reason="purge"`)).toBe(3);
+  });
+
   it('puts tenants past the label limit under "other"', async () => {
     for (const tenant of ['t1', 't2', 't3', 't4']) await h.enqueue({ tenant, queue: 'many' });
     const series = await scrape();

@@ -193,6 +193,7 @@ describe('JobStore', () => {
     expect(await on.cancel('ended', waiting.id, now)).toEqual({
       kind: 'cancelled',
       previous: 'waiting',
+      queue: 'q',
     });
     return waiting.id;
   };
