@@ -458,6 +458,27 @@ describe('JobStore', () => {
     });
   });
 
+  it('ends a purge while new jobs arrive faster than it steps', async () => {
+    const tenant = 'busy';
+    const arrive = async (count: number, at: number): Promise<void> => {
+      const jobs = Array.from({ length: count }, () => job('x', { tenant, createdAt: at }));
+      await store.enqueue(jobs, () => 0, at);
+    };
+    await arrive(7, now); // not a whole number of steps: the last step reaches past them
+    let cursor = '';
+    let steps = 0;
+    let purged = 0;
+    do {
+      const step = await store.purgeStep(tenant, 'q', now, now + 1, 3, cursor);
+      purged += step.purged;
+      cursor = step.cursor;
+      await arrive(5, now + 10 + steps); // more than a step looks at
+    } while (cursor !== '' && ++steps < 20);
+    expect(cursor).toBe('');
+    expect(purged).toBe(7);
+    expect(await redis.xlen(store.keys.ready(tenant, 'q', 0))).toBe(5 * (steps + 1));
+  });
+
   it('renews 200,000 held entries of one stream (in XCLAIM calls of 1,000)', async () => {
     const stream = store.keys.ready('t', 'q', 0);
     await redis.xgroup('CREATE', stream, 'rota', '$', 'MKSTREAM');
