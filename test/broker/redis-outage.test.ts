@@ -18,6 +18,21 @@ describe('Redis outage', () => {
     )) as ServiceError;
     expect(refused.code).toBe(status.UNAVAILABLE);
     expect(refused.details).toMatch(/^Redis is unreachable \(.*\); retry later$/);
+    // The operator calls that walk a queue in steps say so as well, at their first step.
+    const operatorCalls = [
+      h.purge({ tenant: 'acme', queue: 'outage' }),
+      h.listJobs({ tenant: 'acme', queue: 'outage', state: 'WAITING' }),
+      h.deleteDead({ tenant: 'acme', queue: 'outage', all: true }),
+    ].map((attempt) =>
+      attempt.then(
+        () => undefined,
+        (e: unknown) => e as ServiceError,
+      ),
+    );
+    for (const attempt of operatorCalls) {
+      expect(await attempt).toMatchObject({ code: status.UNAVAILABLE });
+      expect((await attempt)?.details).toMatch(/^Redis is unreachable \(.*\); retry later$/);
+    }
     worker.complete(lease!, Buffer.from('done during the outage')); // kept and written once Redis is back
     await new Promise((resolve) => setTimeout(resolve, 2000)); // longer than the lease TTL
     await h.redis.restart();
