@@ -401,30 +401,37 @@ export class JobStore {
   }
 
   /** Dead job ids, newest first, from `offset`; with the queue's total. */
-  async listDead(
+  listDead(
     tenant: string,
     queue: string,
     offset: number,
     limit: number,
   ): Promise<{ ids: string[]; total: number }> {
-    const key = this.keys.dead(tenant, queue);
-    const [ids, total] = await Promise.all([
-      this.redis.zrevrange(key, offset, offset + limit - 1),
-      this.redis.zcard(key),
-    ]);
-    return { ids, total };
+    return this.rankPage(this.keys.dead(tenant, queue), offset, limit, 'highest score first');
   }
 
   /** Delayed job ids (delays and retries), soonest due first, from `offset`; with the set's size. */
-  async listDelayed(
+  listDelayed(
     tenant: string,
     queue: string,
     offset: number,
     limit: number,
   ): Promise<{ ids: string[]; total: number }> {
-    const key = this.keys.delayed(tenant, queue);
+    return this.rankPage(this.keys.delayed(tenant, queue), offset, limit, 'lowest score first');
+  }
+
+  /** Up to `limit` members of a sorted set from rank `offset`, in `order`; with its size. */
+  private async rankPage(
+    key: string,
+    offset: number,
+    limit: number,
+    order: 'highest score first' | 'lowest score first',
+  ): Promise<{ ids: string[]; total: number }> {
+    const last = offset + limit - 1;
     const [ids, total] = await Promise.all([
-      this.redis.zrange(key, String(offset), String(offset + limit - 1)),
+      order === 'highest score first'
+        ? this.redis.zrevrange(key, offset, last)
+        : this.redis.zrange(key, String(offset), String(last)),
       this.redis.zcard(key),
     ]);
     return { ids, total };
