@@ -408,28 +408,33 @@ export class Broker {
     jobIds.forEach(checkJobId);
     let taken = 0;
     const notFound: string[] = [];
-    if (all) {
-      // "All" is the jobs dead when the call began: the steps after the first
-      // keep to its bound, so a job that dies again meanwhile stays dead.
-      let diedBy = '';
-      for (;;) {
-        const step = await guarded(
-          this.store.takeOldestDead(action, tenant, queue, DEAD_LETTER_STEP, diedBy),
-        );
-        taken += step.taken;
-        diedBy = step.diedBy;
-        if (step.looked < DEAD_LETTER_STEP) break;
+    try {
+      if (all) {
+        // "All" is the jobs dead when the call began: the steps after the first
+        // keep to its bound, so a job that dies again meanwhile stays dead.
+        let diedBy = '';
+        for (;;) {
+          const step = await guarded(
+            this.store.takeOldestDead(action, tenant, queue, DEAD_LETTER_STEP, diedBy),
+          );
+          taken += step.taken;
+          diedBy = step.diedBy;
+          if (step.looked < DEAD_LETTER_STEP) break;
+        }
+      } else {
+        // An id named twice is taken once and not also reported as not found.
+        const unique = [...new Set(jobIds)];
+        for (let i = 0; i < unique.length; i += DEAD_LETTER_STEP) {
+          const chunk = await guarded(
+            this.store.takeDead(action, tenant, queue, unique.slice(i, i + DEAD_LETTER_STEP)),
+          );
+          taken += chunk.taken;
+          notFound.push(...chunk.notFound);
+        }
       }
-    } else {
-      // An id named twice is taken once and not also reported as not found.
-      const unique = [...new Set(jobIds)];
-      for (let i = 0; i < unique.length; i += DEAD_LETTER_STEP) {
-        const chunk = await guarded(
-          this.store.takeDead(action, tenant, queue, unique.slice(i, i + DEAD_LETTER_STEP)),
-        );
-        taken += chunk.taken;
-        notFound.push(...chunk.notFound);
-      }
+    } finally {
+      // Counted also when a later step fails: the jobs of the steps before are gone.
+      if (taken > 0) this.observer.deadLettersTaken(tenant, queue, taken, action);
     }
     return { taken, notFound };
   }

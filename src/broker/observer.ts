@@ -1,4 +1,4 @@
-import type { NewJob } from '../store/types.js';
+import type { DeadLetterAction, NewJob } from '../store/types.js';
 import type { Lease, Session } from './session.js';
 
 /** How a lease ended. */
@@ -18,6 +18,8 @@ export interface BrokerObserver {
   settled(lease: Lease, settlement: Settlement): void;
   /** `count` jobs were cancelled: one by CancelJob, or a queue's backlog by PurgeQueue. */
   cancelled(tenant: string, queue: string, count: number, by: 'cancel' | 'purge'): void;
+  /** `count` dead jobs left the dead letter queue, replayed or deleted by an operator. */
+  deadLettersTaken(tenant: string, queue: string, count: number, by: DeadLetterAction): void;
   /** A tenant with work was held back by its rate limit or in-flight cap. */
   heldBack(tenant: string, queue: string): void;
 }

@@ -5,7 +5,7 @@ import type { LocalHistogram, LocalHistograms } from './histograms.js';
 /**
  * Broker metrics through the OpenTelemetry API. Prometheus names (the exporter
  * turns dots into underscores and adds `_total` to counters):
- * rota_jobs_{enqueued,dispatched,completed,failed,dead,expired,cancelled,throttled}_total,
+ * rota_jobs_{enqueued,dispatched,completed,failed,dead,dead_letters_taken,expired,cancelled,throttled}_total,
  * rota_job_wait_time / rota_job_run_time (histograms in ms),
  * rota_queue_depth{state}, rota_queue_oldest_waiting_age (ms), rota_sessions,
  * rota_sessions_capacity, rota_prefetch_{jobs,bytes,waiting} (label queue only).
@@ -48,6 +48,7 @@ export type JobCount =
   | 'completed'
   | 'failed'
   | 'dead'
+  | 'dead_letters_taken'
   | 'expired'
   | 'cancelled'
   | 'throttled';
@@ -58,6 +59,8 @@ const JOB_COUNTS: Readonly<Record<JobCount, string>> = {
   completed: 'Attempts that completed',
   failed: 'Attempts that failed (reported, expired or timed out)',
   dead: 'Jobs moved to the dead letter queue',
+  dead_letters_taken:
+    'Dead jobs taken out of the dead letter queue, by ReplayDeadLetters (reason replay) or DeleteDeadLetters (reason delete)',
   expired: 'Leases revoked by expiry or job timeout',
   cancelled: 'Jobs cancelled, by CancelJob (reason cancel) or PurgeQueue (reason purge)',
   throttled: 'Times a tenant with work was held back by its limits',
@@ -124,7 +127,8 @@ export class BrokerMetrics {
 
   /**
    * Adds `amount` (1 unless given) to a job counter; `reason` is an extra
-   * label (expired: `expired` or `timeout`; cancelled: `cancel` or `purge`).
+   * label (expired: `expired` or `timeout`; cancelled: `cancel` or `purge`;
+   * dead_letters_taken: `replay` or `delete`).
    */
   count(name: JobCount, tenant: string, queue: string, reason?: string, amount = 1): void {
     const labels = this.labels(tenant, queue);

@@ -2,7 +2,7 @@ import type { BrokerObserver, Settlement } from '../broker/observer.js';
 import type { Lease, Session } from '../broker/session.js';
 import type { StatsBook } from '../broker/stats.js';
 import type { Clock } from '../scheduler/index.js';
-import type { NewJob } from '../store/types.js';
+import type { DeadLetterAction, NewJob } from '../store/types.js';
 import type { BrokerMetrics } from './metrics.js';
 import {
   SpanKind,
@@ -55,6 +55,10 @@ export class TelemetryObserver implements BrokerObserver {
 
   cancelled(tenant: string, queue: string, count: number, by: 'cancel' | 'purge'): void {
     this.metrics.count('cancelled', tenant, queue, by, count);
+  }
+
+  deadLettersTaken(tenant: string, queue: string, count: number, by: DeadLetterAction): void {
+    this.metrics.count('dead_letters_taken', tenant, queue, by, count);
   }
 
   settled(lease: Lease, settlement: Settlement): void {

@@ -74,6 +74,36 @@ describe('Prometheus metrics', () => {
     expect(value(series, 'rota_jobs_cancelled_total', `${labels},reason="purge"`)).toBe(3);
   });
 
+  it('counts dead jobs taken out of the dead letter queue, by replay and by deletion', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await h.enqueue({ tenant: 'acme', queue: 'graveyard', max_attempts: 1 })).job_id);
+    }
+    const worker = await h.worker({ queues: ['graveyard'] });
+    for (const lease of await worker.take(3)) worker.fail(lease, 'boom');
+    const labels = 'tenant="acme",queue="graveyard"';
+    await eventually(async () =>
+      value(await scrape(), 'rota_jobs_dead_total', labels) === 3 ? true : undefined,
+    );
+    worker.end();
+    expect(
+      await h.replay({ tenant: 'acme', queue: 'graveyard', job_ids: [ids[0]!] }),
+    ).toMatchObject({ replayed: 1 });
+    expect(
+      await h.deleteDead({ tenant: 'acme', queue: 'graveyard', job_ids: [ids[1]!, 'no-such-job'] }),
+    ).toMatchObject({ deleted: 1 });
+    expect(await h.deleteDead({ tenant: 'acme', queue: 'graveyard', all: true })).toMatchObject({
+      deleted: 1,
+    });
+    const series = await scrape();
+    expect(value(series, 'rota_jobs_dead_letters_taken_total', `${labels},reason="replay"`)).toBe(
+      1,
+    );
+    expect(value(series, 'rota_jobs_dead_letters_taken_total', `${labels},reason="delete"`)).toBe(
+      2,
+    );
+  });
+
   it('puts tenants past the label limit under "other"', async () => {
     for (const tenant of ['t1', 't2', 't3', 't4']) await h.enqueue({ tenant, queue: 'many' });
     const series = await scrape();
