@@ -78,6 +78,8 @@ export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 export const OPTIONS: readonly OptionSpec[] = [
   {
     key: 'redisUrl',
@@ -141,7 +143,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--log-level',
     kind: 'string',
     fallback: 'info',
-    help: 'pino log level: fatal, error, warn, info, debug, trace, silent.',
+    help: `pino log level: ${LOG_LEVELS.join(', ')}.`,
   },
   {
     key: 'metricsAddress',
@@ -386,29 +388,42 @@ export function loadConfig(
   return Object.freeze(config);
 }
 
+/** An option as a user sets it: its flag and its environment variable. */
+function optionName(key: keyof BrokerConfig): string {
+  const spec = OPTIONS.find((o) => o.key === key)!;
+  return `${spec.flag} (${spec.env})`;
+}
+
 function validate(config: BrokerConfig): void {
   if (config.heartbeatIntervalMs * 3 > config.leaseTtlMs) {
-    throw new TypeError(
-      `heartbeatIntervalMs (${config.heartbeatIntervalMs}) must be at most a third of leaseTtlMs (${config.leaseTtlMs}), so one lost heartbeat does not kill a session`,
+    throw new ConfigError(
+      `${optionName('heartbeatIntervalMs')} is ${config.heartbeatIntervalMs}; it must be at most a third of ${optionName('leaseTtlMs')}, ${config.leaseTtlMs}, so one lost heartbeat does not kill a session`,
     );
   }
   if (config.defaultBackoffInitialMs > config.defaultBackoffMaxMs) {
-    throw new TypeError(
-      `defaultBackoffInitialMs (${config.defaultBackoffInitialMs}) must not exceed defaultBackoffMaxMs (${config.defaultBackoffMaxMs})`,
+    throw new ConfigError(
+      `${optionName('defaultBackoffInitialMs')} is ${config.defaultBackoffInitialMs}; it must not exceed ${optionName('defaultBackoffMaxMs')}, ${config.defaultBackoffMaxMs}`,
     );
   }
   if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
-    throw new TypeError(
-      'tlsCertFile (ROTA_TLS_CERT_FILE) and tlsKeyFile (ROTA_TLS_KEY_FILE) must be given together',
+    throw new ConfigError(
+      `${optionName('tlsCertFile')} and ${optionName('tlsKeyFile')} must be given together`,
     );
   }
   if (config.tlsClientCaFile !== undefined && config.tlsCertFile === undefined) {
-    throw new TypeError(
-      'tlsClientCaFile (ROTA_TLS_CLIENT_CA_FILE) needs tlsCertFile and tlsKeyFile: mutual TLS is TLS first',
+    throw new ConfigError(
+      `${optionName('tlsClientCaFile')} needs ${optionName('tlsCertFile')} and ${optionName('tlsKeyFile')}: mutual TLS is TLS first`,
     );
   }
   if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(config.keyPrefix)) {
-    throw new TypeError(`keyPrefix "${config.keyPrefix}" must match [A-Za-z0-9_.:-]{1,64}`);
+    throw new ConfigError(
+      `${optionName('keyPrefix')} is "${config.keyPrefix}"; it must match [A-Za-z0-9_.:-]{1,64}`,
+    );
+  }
+  if (!LOG_LEVELS.includes(config.logLevel)) {
+    throw new ConfigError(
+      `${optionName('logLevel')} is "${config.logLevel}"; it must be one of ${LOG_LEVELS.join(', ')}`,
+    );
   }
 }
 
@@ -422,8 +437,8 @@ export function helpText(): string {
     'Security: without ROTA_AUTH_FILE/ROTA_AUTH_TOKENS (or client certificates) every',
     'caller may do anything, so the broker then only listens on loopback unless',
     '--insecure. With tokens, clients send "authorization: Bearer <token>"; roles:',
-    'producer (Enqueue, EnqueueBatch, GetJob, CancelJob), worker (Work), admin (all);',
-    'a token with tenants may only name those tenants.',
+    'producer (Enqueue, EnqueueBatch, EnqueueStream, GetJob, CancelJob), worker (Work),',
+    'admin (all); a token with tenants may only name those tenants.',
     '',
   ];
   for (const spec of OPTIONS) {

@@ -23,6 +23,18 @@ describe('config', () => {
       'ROTA_DEAD_RETENTION_MS must be a positive whole number, got "0"',
     ],
     [{ ROTA_LEASE_TTL_MS: '0' }, 'ROTA_LEASE_TTL_MS must be a positive whole number, got "0"'],
+    [
+      { ROTA_LEASE_TTL_MS: '9000', ROTA_HEARTBEAT_INTERVAL_MS: '5000' },
+      '--heartbeat-interval-ms (ROTA_HEARTBEAT_INTERVAL_MS) is 5000; it must be at most a third of --lease-ttl-ms (ROTA_LEASE_TTL_MS), 9000, so one lost heartbeat does not kill a session',
+    ],
+    [
+      { ROTA_LOG_LEVEL: 'loud' },
+      '--log-level (ROTA_LOG_LEVEL) is "loud"; it must be one of fatal, error, warn, info, debug, trace, silent',
+    ],
+    [
+      { ROTA_KEY_PREFIX: 'a b' },
+      '--key-prefix (ROTA_KEY_PREFIX) is "a b"; it must match [A-Za-z0-9_.:-]{1,64}',
+    ],
   ])('refuses %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });

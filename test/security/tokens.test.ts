@@ -264,10 +264,10 @@ describe('configuration', () => {
 
   it('refuses half a TLS configuration', () => {
     expect(() => loadConfig({ ROTA_TLS_CERT_FILE: '/c.pem' })).toThrow(
-      'tlsCertFile (ROTA_TLS_CERT_FILE) and tlsKeyFile (ROTA_TLS_KEY_FILE) must be given together',
+      '--tls-cert-file (ROTA_TLS_CERT_FILE) and --tls-key-file (ROTA_TLS_KEY_FILE) must be given together',
     );
     expect(() => loadConfig({ ROTA_TLS_CLIENT_CA_FILE: '/ca.pem' })).toThrow(
-      'tlsClientCaFile (ROTA_TLS_CLIENT_CA_FILE) needs tlsCertFile and tlsKeyFile: mutual TLS is TLS first',
+      '--tls-client-ca-file (ROTA_TLS_CLIENT_CA_FILE) needs --tls-cert-file (ROTA_TLS_CERT_FILE) and --tls-key-file (ROTA_TLS_KEY_FILE): mutual TLS is TLS first',
     );
   });
 
