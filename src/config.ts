@@ -58,6 +58,8 @@ export interface BrokerConfig {
   readonly shutdownGraceMs: number;
   /** How long the start waits for an unreachable Redis before giving up. */
   readonly redisStartTimeoutMs: number;
+  /** How long a Redis connection may owe replies without sending any before it counts as dead. */
+  readonly redisTimeoutMs: number;
 }
 
 type Kind = 'string' | 'optional' | 'ms' | 'int' | 'bool';
@@ -281,6 +283,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'ms',
     fallback: 30_000,
     help: 'At start, how long to keep trying an unreachable Redis before exiting with an error.',
+  },
+  {
+    key: 'redisTimeoutMs',
+    env: 'ROTA_REDIS_TIMEOUT_MS',
+    flag: '--redis-timeout-ms',
+    kind: 'ms',
+    fallback: 10_000,
+    help: 'A Redis connection that owes replies and sends nothing for this long (Redis hung, or the network lost without a reset) is closed and reconnected: calls answer UNAVAILABLE meanwhile, not hang.',
   },
   {
     key: 'shutdownGraceMs',

@@ -126,7 +126,19 @@ export async function startBroker(
   }
   // Tokens, TLS and the loopback rule first: a refused start touches nothing.
   const security = await loadSecurity(config, logger);
-  const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'rota' };
+  // A Redis that stops answering without closing the connection (stopped, or a
+  // network that drops packets) would otherwise hold every call until TCP gives
+  // up, many minutes later. commandTimeout fails the calls (UNAVAILABLE);
+  // socketTimeout closes the connection, so health says NOT_SERVING until a
+  // reconnect finds Redis answering (a command sent before the close is resent
+  // then, as after any dropped connection: the scripts' fencing makes that safe).
+  const redisOptions = {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    connectionName: 'rota',
+    commandTimeout: config.redisTimeoutMs,
+    socketTimeout: config.redisTimeoutMs,
+  };
   // No enableAutoPipelining: it defers single commands to the next tick while
   // the store's batches (sendBatch) go out at once, so a Progress written just before its
   // job's Complete reached Redis after it and was refused. Redis must see each

@@ -79,7 +79,7 @@ function isRedisUnavailable(error: unknown): boolean {
     code === 'ECONNRESET' ||
     code === 'EPIPE' ||
     code === 'ETIMEDOUT' ||
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|LOADING|READONLY/i.test(
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|Command timed out|Socket timeout|LOADING|READONLY/i.test(
       error.message,
     )
   );
