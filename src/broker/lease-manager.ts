@@ -14,7 +14,7 @@ import { checkCapacity, checkHello, type HelloInput, type InFlightRef } from './
 const MAX_ERROR_LENGTH = 4096;
 const MAX_PROGRESS_BYTES = 64 * 1024;
 const MAX_CONTENT_TYPE_BYTES = 128;
-const ACK_RETRY_MS = 1000;
+const WRITE_RETRY_MS = 1000;
 
 export interface LeaseSettings {
   readonly leaseTtlMs: number;
@@ -323,7 +323,10 @@ export class LeaseManager {
         { err: error, acks: completing.length + failing.length },
         'recording acks failed; retrying in 1 s',
       );
-      const retry = setTimeout(() => void this.record(session, completing, failing), ACK_RETRY_MS);
+      const retry = setTimeout(
+        () => void this.record(session, completing, failing),
+        WRITE_RETRY_MS,
+      );
       retry.unref();
       return;
     }
@@ -472,17 +475,17 @@ export class LeaseManager {
       session.leases.set(job.id, lease);
     }
     if (!adopted) this.deps.observer.dispatched(lease, session);
-    if (deadline > 0) {
-      lease.timeoutTimer = setTimeout(
-        () => {
-          if (!lease.settling && this.leases.get(job.id) === lease) {
-            this.revokeAttempts('timeout', [lease], `timed out after ${job.timeoutMs} ms`);
-          }
-        },
-        Math.max(0, deadline - this.deps.clock()),
-      );
-    }
+    if (deadline > 0) this.armTimeout(lease, Math.max(0, deadline - this.deps.clock()));
     return lease;
+  }
+
+  /** Revokes the lease as timed out in `delayMs`, unless it has ended or is being acked by then. */
+  private armTimeout(lease: Lease, delayMs: number): void {
+    lease.timeoutTimer = setTimeout(() => {
+      if (!lease.settling && this.leases.get(lease.job.id) === lease) {
+        this.revokeAttempts('timeout', [lease], `timed out after ${lease.job.timeoutMs} ms`);
+      }
+    }, delayMs);
   }
 
   /**
@@ -548,9 +551,18 @@ export class LeaseManager {
       },
       (error: unknown) => {
         for (const lease of leases) lease.settling = false;
+        if (this.stopped) return;
+        // An expired orphan is swept again; a timed-out lease sits on a live
+        // session the sweep never looks at, so its timeout is armed again
+        // (else the job stayed leased and its slot lost for good).
+        if (cause === 'timeout') {
+          for (const lease of leases) this.armTimeout(lease, WRITE_RETRY_MS);
+        }
         this.deps.logger.error(
-          { err: error },
-          'revoking leases failed; retrying on the next sweep',
+          { err: error, jobs: leases.map((l) => l.job.id), reason },
+          cause === 'timeout'
+            ? 'revoking leases failed; retrying in 1 s'
+            : 'revoking leases failed; retrying on the next sweep',
         );
       },
     );

@@ -48,6 +48,35 @@ describe('Redis outage', () => {
     await h.waitState('acme', after.job_id, 'COMPLETED');
   });
 
+  it('times a job out once Redis is back when its timeout passed while Redis was down', async () => {
+    // The timeout fires once per lease, and the sweep only expires the leases
+    // of closed sessions: a failed write of the timeout must be retried, or
+    // the job stays leased and the worker's slot is lost.
+    const worker = await h.worker({ queues: ['late-timeout'], capacity: 1 });
+    const { job_id } = await h.enqueue({
+      tenant: 'acme',
+      queue: 'late-timeout',
+      timeout_ms: 1000,
+      max_attempts: 3,
+      backoff: { initial_ms: 1 },
+    });
+    const [first] = await worker.take(1);
+    await h.redis.kill();
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // the timeout fires, its write fails
+    expect(worker.cancels()).toEqual([]);
+    await h.redis.restart();
+
+    await expect.poll(() => worker.cancels(), { timeout: 15_000 }).toEqual([job_id]);
+    const [retry] = await worker.take(1, 15_000); // the slot is free again
+    expect(retry!.job_id).toBe(job_id);
+    expect(retry!.attempt).toBe(2);
+    expect(retry!.lease_token).not.toBe(first!.lease_token);
+    expect((await h.getJob('acme', job_id)).last_error).toBe('timed out after 1000 ms');
+    expect(worker.ended).toBe(false);
+    worker.complete(retry!); // the next test's shutdown waits for held leases
+    await h.waitState('acme', job_id, 'COMPLETED');
+  });
+
   it('keeps a draining broker up until an ack that waits for Redis is recorded', async () => {
     // An acked lease leaves its session's slots before Redis has the outcome;
     // a shutdown must still wait for that write, or the job would run again.
