@@ -598,6 +598,11 @@ export class LeaseManager {
    * by its old session), or any whose token is still the job's current one in
    * Redis (after a broker restart, or a move to another broker). Adopting makes
    * this broker the lease's holder, so the previous one can no longer expire it.
+   *
+   * Nothing moves before Redis has answered: a Hello that fails on Redis
+   * leaves every lease as it was. Why: an orphan moved onto a session that
+   * then never opened was neither orphaned nor held by a live session, so it
+   * never expired, and its renewed entry was never reclaimed.
    */
   private async reattach(
     session: Session,
@@ -605,15 +610,12 @@ export class LeaseManager {
   ): Promise<{ reattached: string[]; refused: string[] }> {
     const reattached: string[] = [];
     const refused: string[] = [];
+    const ours: InFlightRef[] = [];
     const lookups: InFlightRef[] = [];
     // A job named twice is adopted once: each adoption takes a slot of the
     // tenant's in-flight cap, and only one lease would ever give it back.
     const refs = new Map(inFlight.map((ref) => [ref.jobId, ref])).values();
-    for (const ref of refs) {
-      const lease = this.leases.get(ref.jobId);
-      if (!lease) lookups.push(ref);
-      else (this.takeOver(lease, ref, session) ? reattached : refused).push(ref.jobId);
-    }
+    for (const ref of refs) (this.leases.has(ref.jobId) ? ours : lookups).push(ref);
     const byTenant = new Map<string, string[]>();
     for (const ref of lookups)
       byTenant.set(ref.tenant, [...(byTenant.get(ref.tenant) ?? []), ref.jobId]);
@@ -637,6 +639,10 @@ export class LeaseManager {
     const won = await this.deps.store.adopt(
       candidates.map((ref) => ({ tenant: ref.tenant, jobId: ref.jobId, token: ref.token })),
     );
+    for (const ref of ours) {
+      const lease = this.leases.get(ref.jobId);
+      (lease && this.takeOver(lease, ref, session) ? reattached : refused).push(ref.jobId);
+    }
     candidates.forEach((ref, i) => {
       const record = records.get(ref.jobId)!;
       if (!won[i]) {

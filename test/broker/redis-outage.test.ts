@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { useBroker } from '../helpers/harness.js';
+import { RawWorker } from '../helpers/raw-worker.js';
 
 // Redis with AOF appendfsync always: every acknowledged write survives its SIGKILL.
 const h = useBroker({}, { appendfsync: 'always' });
@@ -74,6 +75,43 @@ describe('Redis outage', () => {
     expect((await h.getJob('acme', job_id)).last_error).toBe('timed out after 1000 ms');
     expect(worker.ended).toBe(false);
     worker.complete(retry!); // the next test's shutdown waits for held leases
+    await h.waitState('acme', job_id, 'COMPLETED');
+  });
+
+  it('leaves an orphaned lease to expire when the Hello that names it fails on Redis', async () => {
+    const first = await h.worker({ queues: ['hello-outage'], capacity: 1 });
+    const { job_id } = await h.enqueue({
+      tenant: 'acme',
+      queue: 'hello-outage',
+      max_attempts: 3,
+      backoff: { initial_ms: 1 },
+    });
+    const [lease] = await first.take(1);
+    first.drop(); // its lease is an orphan of this broker
+    await h.redis.kill();
+    // Back during the outage, with a lease this broker does not know (looked up in Redis).
+    const back = RawWorker.open(h.broker.address, {
+      worker_id: 'back',
+      queues: ['hello-outage'],
+      capacity: 1,
+      in_flight: [
+        { job_id, lease_token: lease!.lease_token, tenant: 'acme' },
+        { job_id: 'held-elsewhere', lease_token: 'x', tenant: 'acme' },
+      ],
+    });
+    const refused = await back.waitStatus();
+    expect(refused.code).toBe(status.UNAVAILABLE);
+    expect(refused.details).toMatch(/^Redis is unreachable \(.*\); retry later$/);
+    back.drop();
+    await h.redis.restart();
+
+    // That worker never comes back: the orphan expires as a failed attempt and runs again.
+    const heir = await h.worker({ queues: ['hello-outage'], capacity: 1 });
+    const [retry] = await heir.take(1, 15_000);
+    expect(retry!.job_id).toBe(job_id);
+    expect(retry!.attempt).toBe(2);
+    expect((await h.getJob('acme', job_id)).last_error).toMatch(/^lease expired/);
+    heir.complete(retry!); // the next test's shutdown waits for held leases
     await h.waitState('acme', job_id, 'COMPLETED');
   });
 
