@@ -452,6 +452,15 @@ export class LeaseManager {
     session: Session,
     adopted = false,
   ): Lease {
+    // A lease of ours for an earlier attempt is stale: Redis leased the job
+    // anew, so another broker adopted that lease and ended it. Left in place,
+    // it could no longer be settled (finish takes only the job's current
+    // lease) and held a slot of the tenant's in-flight cap for good.
+    const stale = this.leases.get(job.id);
+    if (stale) {
+      stale.session?.send({ kind: 'cancel', jobId: job.id, reason: 'lease lost' });
+      this.finish(stale, { result: 'stale', cause: 'superseded' });
+    }
     const lease: Lease = {
       job,
       token,
@@ -594,10 +603,14 @@ export class LeaseManager {
   }
 
   /**
-   * Re-attaches leases a reconnecting worker still runs: ours (orphaned or held
-   * by its old session), or any whose token is still the job's current one in
-   * Redis (after a broker restart, or a move to another broker). Adopting makes
-   * this broker the lease's holder, so the previous one can no longer expire it.
+   * Re-attaches leases a reconnecting worker still runs whose token is still
+   * the job's current one in Redis: ours (orphaned or held by its old
+   * session), or another broker's (after a broker restart, or a move).
+   * Adopting makes this broker the lease's holder, so the previous one can no
+   * longer expire it. Ours are adopted too: the worker may have re-attached
+   * one to another broker since (A → B → A), and an ack is recorded only by
+   * the holder (complete.lua), so a lease taken over here without it had the
+   * worker's valid Complete refused as stale, and B expired it and ran it again.
    *
    * Nothing moves before Redis has answered: a Hello that fails on Redis
    * leaves every lease as it was. Why: an orphan moved onto a session that
@@ -615,7 +628,13 @@ export class LeaseManager {
     // A job named twice is adopted once: each adoption takes a slot of the
     // tenant's in-flight cap, and only one lease would ever give it back.
     const refs = new Map(inFlight.map((ref) => [ref.jobId, ref])).values();
-    for (const ref of refs) (this.leases.has(ref.jobId) ? ours : lookups).push(ref);
+    for (const ref of refs) {
+      const lease = this.leases.get(ref.jobId);
+      // Another token of ours may be a stale copy: Redis tells.
+      if (!lease || !names(ref, lease)) lookups.push(ref);
+      else if (lease.settling) refused.push(ref.jobId);
+      else ours.push(ref);
+    }
     const byTenant = new Map<string, string[]>();
     for (const ref of lookups)
       byTenant.set(ref.tenant, [...(byTenant.get(ref.tenant) ?? []), ref.jobId]);
@@ -636,39 +655,36 @@ export class LeaseManager {
       if (!current) refused.push(ref.jobId);
       return current;
     });
+    const adopting = [...ours, ...candidates];
     const won = await this.deps.store.adopt(
-      candidates.map((ref) => ({ tenant: ref.tenant, jobId: ref.jobId, token: ref.token })),
+      adopting.map((ref) => ({ tenant: ref.tenant, jobId: ref.jobId, token: ref.token })),
     );
-    for (const ref of ours) {
-      const lease = this.leases.get(ref.jobId);
-      (lease && this.takeOver(lease, ref, session) ? reattached : refused).push(ref.jobId);
-    }
-    candidates.forEach((ref, i) => {
-      const record = records.get(ref.jobId)!;
+    adopting.forEach((ref, i) => {
+      const held = this.leases.get(ref.jobId);
+      const record = records.get(ref.jobId);
       if (!won[i]) {
         refused.push(ref.jobId);
-        return;
-      }
-      // Another Hello adopted it while this one waited for Redis.
-      const held = this.leases.get(ref.jobId);
-      if (held) {
+      } else if (held && names(ref, held)) {
+        // Ours, or another Hello adopted it while this one waited for Redis.
         (this.takeOver(held, ref, session) ? reattached : refused).push(ref.jobId);
-        return;
+      } else if (!record) {
+        // Ours, and it ended while Redis answered.
+        refused.push(ref.jobId);
+      } else {
+        const deadline = record.timeoutMs > 0 ? record.leasedAt + record.timeoutMs : 0;
+        this.deps.limits.onDispatch(record.tenant, record.queue);
+        // The reattaching worker holds the job already: no payload to keep.
+        const job = withoutPayload(record);
+        this.register(job, ref.token, record.attempts, deadline, session, true);
+        reattached.push(ref.jobId);
       }
-      const deadline = record.timeoutMs > 0 ? record.leasedAt + record.timeoutMs : 0;
-      this.deps.limits.onDispatch(record.tenant, record.queue);
-      // The reattaching worker holds the job already: no payload to keep.
-      const job = withoutPayload(record);
-      this.register(job, ref.token, record.attempts, deadline, session, true);
-      reattached.push(ref.jobId);
     });
     return { reattached, refused };
   }
 
-  /** Moves a lease this broker holds to `session` if `ref` names it rightly. */
+  /** Moves a lease this broker holds, that `ref` names, to `session` unless it is being settled. */
   private takeOver(lease: Lease, ref: InFlightRef, session: Session): boolean {
-    if (lease.token !== ref.token || lease.job.tenant !== ref.tenant || lease.settling)
-      return false;
+    if (!names(ref, lease) || lease.settling) return false;
     this.move(lease, session);
     return true;
   }
@@ -683,6 +699,11 @@ export class LeaseManager {
   private pumpQueues(session: Session): void {
     for (const queue of session.queues) this.deps.dispatcher(queue).pump();
   }
+}
+
+/** Whether a worker's in-flight `ref` is this lease (its token, of its job's tenant). */
+function names(ref: InFlightRef, lease: Lease): boolean {
+  return lease.token === ref.token && lease.job.tenant === ref.tenant;
 }
 
 /** Why a media type of a result or progress is refused, or false when it is not. */

@@ -4,7 +4,8 @@ import type { Lease, Session } from './session.js';
 /** How a lease ended. */
 export interface Settlement {
   readonly result: 'completed' | 'retrying' | 'dead' | 'cancelled' | 'stale';
-  readonly cause: 'ack' | 'fail' | 'expired' | 'timeout' | 'cancel';
+  /** `superseded`: the job was leased anew after another broker adopted this lease. */
+  readonly cause: 'ack' | 'fail' | 'expired' | 'timeout' | 'cancel' | 'superseded';
   readonly error?: string;
 }
 

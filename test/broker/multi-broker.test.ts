@@ -53,6 +53,70 @@ describe('several brokers on one Redis', () => {
     expect(job.attempts).toBe(1);
   });
 
+  it('records the ack of a lease moved back to the broker that still holds it (A → B → A)', async () => {
+    const first = await h.worker({ queues: ['pingpong'], capacity: 1 });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'pingpong' });
+    const [lease] = await first.take(1);
+    const inFlight = [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }];
+    first.drop(); // A keeps the lease as an orphan
+    const onB = await RawWorker.connect(b.address, {
+      queues: ['pingpong'],
+      capacity: 1,
+      in_flight: inFlight,
+    });
+    workers.push(onB);
+    expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
+    onB.drop(); // B keeps it as an orphan now
+    const backOnA = await h.worker({ queues: ['pingpong'], capacity: 1, in_flight: inFlight });
+    expect((await backOnA.welcome()).reattached_job_ids).toEqual([job_id]);
+
+    backOnA.complete(lease!, Buffer.from('done'));
+    const job = await h.waitState('acme', job_id, 'COMPLETED');
+    expect(job.attempts).toBe(1);
+    expect(job.result.toString()).toBe('done');
+    expect(backOnA.ackOutcomes()).toEqual([]);
+  });
+
+  it('re-attaches a later lease of a job this broker holds a stale copy of, and frees its slot', async () => {
+    // A still holds attempt 1 (orphaned) when the worker brings back attempt 2,
+    // granted by B after B adopted attempt 1 and the worker failed it there.
+    await h.setTenant({ tenant: 'relay', max_in_flight: 2 });
+    const first = await h.worker({ queues: ['relay'], capacity: 1 });
+    const { job_id } = await h.enqueue({ tenant: 'relay', queue: 'relay', max_attempts: 3 });
+    const [attempt1] = await first.take(1);
+    first.drop();
+    const adopter = await RawWorker.connect(b.address, {
+      queues: ['relay'],
+      capacity: 1,
+      in_flight: [{ job_id, lease_token: attempt1!.lease_token, tenant: 'relay' }],
+    });
+    workers.push(adopter);
+    expect((await adopter.welcome()).reattached_job_ids).toEqual([job_id]);
+    adopter.send({ drain: {} });
+    adopter.fail(attempt1!, 'try again', true, 1);
+    const second = await workerOnB(['relay'], 1);
+    const [attempt2] = await second.take(1);
+    expect(attempt2!.attempt).toBe(2);
+    second.drop();
+    const backOnA = await h.worker({
+      queues: ['relay'],
+      capacity: 2,
+      in_flight: [{ job_id, lease_token: attempt2!.lease_token, tenant: 'relay' }],
+    });
+    expect((await backOnA.welcome()).reattached_job_ids).toEqual([job_id]);
+    backOnA.complete(attempt2!);
+    expect((await h.waitState('relay', job_id, 'COMPLETED')).attempts).toBe(2);
+
+    // Past the stale copy's expiry: its slot of the tenant's 2 is free again.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    await h.enqueueBatch([
+      { tenant: 'relay', queue: 'relay' },
+      { tenant: 'relay', queue: 'relay' },
+    ]);
+    const next = await backOnA.take(2);
+    for (const lease of next) backOnA.complete(lease);
+  });
+
   it('keeps in the index a tenant whose job another broker took while this one retired it', async () => {
     // The job reaches C between A's fetch that found the tenant empty and A's
     // retirement of it; then C dies holding it. Only a tenant in the index is
