@@ -104,17 +104,35 @@ export function toNewJob(input: EnqueueInput, limits: EnqueueLimits, now: number
   };
 }
 
+/**
+ * Headers the protocol itself sets (the payload's media type, the W3C trace
+ * context): clients add them to the caller's headers, so counting them would
+ * refuse a caller who stays within the limits they were told. Each is exempt
+ * only up to PROTOCOL_HEADER_MAX_BYTES (a W3C tracestate is at most 512), so
+ * they cannot carry unbounded data past the limits; a longer one counts.
+ */
+const PROTOCOL_HEADERS: readonly string[] = ['content-type', 'traceparent', 'tracestate'];
+const PROTOCOL_HEADER_MAX_BYTES = 512;
+
 function checkHeaders(headers: Readonly<Record<string, string>>): void {
-  const entries = Object.entries(headers);
-  if (entries.length > MAX_HEADERS) {
-    throw invalidArgument(`headers has ${entries.length} entries; the limit is ${MAX_HEADERS}`);
-  }
+  let count = 0;
   let bytes = 0;
-  for (const [name, value] of entries) {
+  for (const [name, value] of Object.entries(headers)) {
     if (name === '') throw invalidArgument('headers has an empty name');
-    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+    const size = Buffer.byteLength(value);
+    if (PROTOCOL_HEADERS.includes(name) && size <= PROTOCOL_HEADER_MAX_BYTES) continue;
+    count++;
+    bytes += Buffer.byteLength(name) + size;
+  }
+  const uncounted = `${PROTOCOL_HEADERS.join(', ')} of up to ${PROTOCOL_HEADER_MAX_BYTES} bytes not counted`;
+  if (count > MAX_HEADERS) {
+    throw invalidArgument(
+      `headers has ${count} entries; the limit is ${MAX_HEADERS} (${uncounted})`,
+    );
   }
   if (bytes > MAX_HEADER_BYTES) {
-    throw invalidArgument(`headers are ${bytes} bytes in all; the limit is ${MAX_HEADER_BYTES}`);
+    throw invalidArgument(
+      `headers are ${bytes} bytes in all; the limit is ${MAX_HEADER_BYTES} (${uncounted})`,
+    );
   }
 }

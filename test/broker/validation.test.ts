@@ -17,6 +17,13 @@ async function rejection(promise: Promise<unknown>): Promise<{ code: number; det
 
 const valid: EnqueueRequest = { tenant: 'acme', queue: 'email' };
 
+/** `count` headers h0…, of a few bytes each. */
+const headers = (count: number): Record<string, string> =>
+  Object.fromEntries(Array.from({ length: count }, (_, i) => [`h${i}`, 'v']));
+
+const headerBytes = (entries: Record<string, string>): number =>
+  Object.entries(entries).reduce((sum, [name, value]) => sum + name.length + value.length, 0);
+
 describe('invalid input', () => {
   it.each<[string, EnqueueRequest, string]>([
     [
@@ -74,7 +81,17 @@ describe('invalid input', () => {
     [
       'header size',
       { ...valid, headers: { big: 'x'.repeat(9000) } },
-      'headers are 9003 bytes in all; the limit is 8192',
+      'headers are 9003 bytes in all; the limit is 8192 (content-type, traceparent, tracestate of up to 512 bytes not counted)',
+    ],
+    [
+      'header count',
+      { ...valid, headers: { ...headers(65), 'content-type': 'application/json' } },
+      'headers has 65 entries; the limit is 64 (content-type, traceparent, tracestate of up to 512 bytes not counted)',
+    ],
+    [
+      'protocol header too long to be exempt',
+      { ...valid, headers: { ...headers(64), tracestate: 'x'.repeat(513) } },
+      'headers has 65 entries; the limit is 64 (content-type, traceparent, tracestate of up to 512 bytes not counted)',
     ],
   ])('Enqueue answers INVALID_ARGUMENT for %s', async (_name, request, details) => {
     expect(await rejection(h.enqueue(request))).toEqual({ code: status.INVALID_ARGUMENT, details });
@@ -116,6 +133,19 @@ describe('invalid input', () => {
       details: `tenant is "a${'😀'.repeat(79)}…"; it must match [A-Za-z0-9_.-]{1,64}`,
     });
     expect((await h.enqueue(valid)).job_id).toBeTruthy();
+  });
+
+  it("does not count the protocol's own headers against the limits", async () => {
+    const protocol = {
+      'content-type': 'application/json',
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      tracestate: 'v=' + 'x'.repeat(510),
+    };
+    const full = { ...headers(63), last: 'x'.repeat(8192 - headerBytes(headers(63)) - 4) };
+    expect(Object.keys(full)).toHaveLength(64);
+    expect(headerBytes(full)).toBe(8192);
+    const { job_id } = await h.enqueue({ ...valid, headers: { ...full, ...protocol } });
+    expect((await h.getJob('acme', job_id)).headers).toEqual({ ...full, ...protocol });
   });
 
   it('refuses an EnqueueBatch over the batch limit as a whole', async () => {

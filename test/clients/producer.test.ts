@@ -174,6 +174,15 @@ describe('Producer', () => {
     expect((await producer.getJob('acme', good.jobId)).maxAttempts).toBe(3);
   });
 
+  it('lets a caller send the 64 headers README allows with a JSON payload (content-type not counted)', async () => {
+    const producer = rota.producer();
+    const headers = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`h${i}`, 'v']));
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'h', headers, payload: 1 });
+    const job = await producer.getJob('acme', jobId);
+    expect(job.headers).toEqual({ ...headers, 'content-type': 'application/json' });
+    expect(job.payload).toBe(1);
+  });
+
   it('enqueueBatch answers item by item (one invalid tenant among valid ones)', async () => {
     const producer = rota.producer();
     const results = await producer.enqueueBatch([

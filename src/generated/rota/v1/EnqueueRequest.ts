@@ -46,7 +46,9 @@ export interface EnqueueRequest {
   'idempotency_key'?: (string);
   /**
    * Free-form headers delivered with the lease. Carries the W3C trace context
-   * (traceparent, tracestate). At most 64 entries of 8 KiB in all.
+   * (traceparent, tracestate). At most 64 entries of 8 KiB in all, not
+   * counting the headers the protocol defines (content-type, traceparent,
+   * tracestate) while each of those is at most 512 bytes.
    */
   'headers'?: ({[key: string]: string});
 }
@@ -94,7 +96,9 @@ export interface EnqueueRequest__Output {
   'idempotency_key': (string);
   /**
    * Free-form headers delivered with the lease. Carries the W3C trace context
-   * (traceparent, tracestate). At most 64 entries of 8 KiB in all.
+   * (traceparent, tracestate). At most 64 entries of 8 KiB in all, not
+   * counting the headers the protocol defines (content-type, traceparent,
+   * tracestate) while each of those is at most 512 bytes.
    */
   'headers': ({[key: string]: string});
 }
