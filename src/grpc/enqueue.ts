@@ -29,13 +29,29 @@ export const MAX_UNANSWERED_REQUESTS = 64;
 
 /** Refuses a batch over the limit as a whole: it is a client bug, not an item error. */
 export function checkBatchSize(jobs: number, maxBatchSize: number): void {
-  if (jobs > maxBatchSize) {
-    throw new BrokerError(
-      'invalid_argument',
-      `jobs has ${jobs} items; the limit is ${maxBatchSize} (ROTA_MAX_BATCH_SIZE). Split the batch`,
-    );
-  }
+  const error = batchSizeError(jobs, maxBatchSize);
+  if (error !== undefined) throw error;
 }
+
+function batchSizeError(jobs: number, maxBatchSize: number): BrokerError | undefined {
+  if (jobs <= maxBatchSize) return undefined;
+  return new BrokerError(
+    'invalid_argument',
+    `jobs has ${jobs} items; the limit is ${maxBatchSize} (ROTA_MAX_BATCH_SIZE). Split the batch`,
+  );
+}
+
+/**
+ * Largest answer built to refuse a stream request item by item. Every item
+ * repeats the error, about 100 bytes, where a job of the request may take 2:
+ * without a bound a 16 MiB request would make the broker build an 800 MB
+ * answer. 4 MiB fits any gRPC client's default receive limit and some 40,000
+ * items; a request refused with more jobs than that ends its stream.
+ */
+const MAX_REFUSAL_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/** Per item: the error's bytes plus its code and the field tags and lengths. */
+const REFUSED_ITEM_OVERHEAD_BYTES = 8;
 
 /**
  * Stores the jobs the principal may enqueue and answers item by item, in
@@ -85,15 +101,32 @@ type EnqueueStreamCall = ServerDuplexStream<
 /**
  * EnqueueStream: the token is checked when the stream opens and each job's
  * tenant as it arrives. Each request is answered once its jobs are stored; a
- * failure of the whole store is answered in every item, and the stream stays
- * open. The stream ends (OK) once the client has half-closed it and every
- * request is answered; a request that is no usable request ends it with
- * INVALID_ARGUMENT once the requests before it are answered.
+ * request refused as a whole (more jobs than the batch limit) or a failure of
+ * the whole store is answered in every item, and the stream stays open for
+ * the other requests, which may be other callers' jobs. The stream ends (OK)
+ * once the client has half-closed it and every request is answered. Only what
+ * cannot be answered by request ends it, with INVALID_ARGUMENT, once the
+ * requests before it are answered: bytes that do not decode (no request id to
+ * answer), or a refused request whose answer would pass
+ * MAX_REFUSAL_ANSWER_BYTES.
  */
 export function enqueueStreamHandler(
   options: EnqueueStreamOptions,
 ): (call: EnqueueStreamCall) => void {
   const { broker, logger, tokens, maxBatchSize } = options;
+
+  const failedItems = (jobs: readonly unknown[], error: unknown): EnqueueResult[] => {
+    const { code, details } = toCallError(error);
+    if (code === status.INTERNAL) logger.error({ err: error }, 'enqueue stream request failed');
+    const item: EnqueueResult = {
+      job_id: '',
+      duplicate: false,
+      code: code ?? status.INTERNAL,
+      error: details ?? String(error),
+    };
+    return jobs.map(() => item);
+  };
+
   return (call) => {
     let principal: Principal;
     try {
@@ -141,31 +174,23 @@ export function enqueueStreamHandler(
         refuse(new BrokerError('invalid_argument', request.description));
         return;
       }
-      try {
-        checkBatchSize(request.jobs.length, maxBatchSize);
-      } catch (error) {
-        refuse(error);
+      const { jobs } = request;
+      const oversize = batchSizeError(jobs.length, maxBatchSize);
+      if (
+        oversize !== undefined &&
+        jobs.length * (Buffer.byteLength(oversize.message) + REFUSED_ITEM_OVERHEAD_BYTES) >
+          MAX_REFUSAL_ANSWER_BYTES
+      ) {
+        refuse(oversize);
         return;
       }
       unanswered++;
       if (unanswered >= MAX_UNANSWERED_REQUESTS) call.pause();
-      enqueueItems(broker, principal, request.jobs).then(
+      const stored =
+        oversize === undefined ? enqueueItems(broker, principal, jobs) : Promise.reject(oversize);
+      stored.then(
         (results) => answer(request, results),
-        (error: unknown) => {
-          const { code, details } = toCallError(error);
-          if (code === status.INTERNAL)
-            logger.error({ err: error }, 'enqueue stream request failed');
-          const item: EnqueueResult = {
-            job_id: '',
-            duplicate: false,
-            code: code ?? status.INTERNAL,
-            error: details ?? String(error),
-          };
-          answer(
-            request,
-            request.jobs.map(() => item),
-          );
-        },
+        (error: unknown) => answer(request, failedItems(jobs, error)),
       );
     });
     call.on('end', () => {

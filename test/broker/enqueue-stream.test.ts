@@ -98,46 +98,67 @@ describe('EnqueueStream', () => {
     expect((await stream.status).code).toBe(grpc.status.OK);
   });
 
-  it('ends the stream with INVALID_ARGUMENT for a request over the batch limit', async () => {
+  it('answers a request over the batch limit in every item, stores none of it, and keeps the stream open', async () => {
     const stream = new RawEnqueueStream(h.broker.address);
-    stream.send({ request_id: '1', jobs: Array.from({ length: 6 }, () => job('acme')) });
-    const status = await stream.status;
-    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(status.details).toBe(
-      'jobs has 6 items; the limit is 5 (ROTA_MAX_BATCH_SIZE). Split the batch',
-    );
+    const key = `over-${Math.random()}`;
+    stream.send({ request_id: '1', jobs: [job('acme', 'before')] });
+    stream.send({
+      request_id: '2',
+      jobs: Array.from({ length: 6 }, (_, i) => ({
+        ...job('acme'),
+        idempotency_key: `${key}${i}`,
+      })),
+    });
+    stream.send({ request_id: '3', jobs: [job('globex', 'after')] });
+    const refused = await stream.answer('2');
+    expect(refused.results).toHaveLength(6);
+    for (const result of refused.results) {
+      expect(result).toMatchObject({
+        job_id: '',
+        code: grpc.status.INVALID_ARGUMENT,
+        error: 'jobs has 6 items; the limit is 5 (ROTA_MAX_BATCH_SIZE). Split the batch',
+      });
+    }
+    const before = (await stream.answer('1')).results[0]!;
+    const after = (await stream.answer('3')).results[0]!;
+    expect((await h.getJob('acme', before.job_id)).payload.toString()).toBe('before');
+    expect((await h.getJob('globex', after.job_id)).payload.toString()).toBe('after');
+    expect((await h.enqueue({ ...job('acme'), idempotency_key: `${key}0` })).duplicate).toBe(false);
+
+    stream.end();
+    expect((await stream.status).code).toBe(grpc.status.OK);
   });
 
   it.each([
     [
-      'a request over the batch limit',
-      { request_id: '2', jobs: Array.from({ length: 6 }, () => job('acme')) },
+      'a request so far over the batch limit that its answer would pass 4 MiB',
+      { request_id: '2', jobs: Array.from({ length: 60_000 }, () => ({})) },
+      'jobs has 60000 items; the limit is 5 (ROTA_MAX_BATCH_SIZE). Split the batch',
     ],
-    ['bytes that do not decode', Buffer.from([0x12, 0x85])],
-  ])('answers the requests read before %s, and stores none after it', async (_name, refused) => {
-    const stream = new RawEnqueueStream(h.broker.address);
-    const key = `after-${Math.random()}`;
-    stream.send({ request_id: '1', jobs: [job('acme', 'x'), job('globex', 'y')] });
-    stream.send(refused);
-    stream.send({ request_id: '3', jobs: [{ ...job('acme'), idempotency_key: key }] });
-    expect((await stream.status).code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(stream.responses.map((r) => r.request_id)).toEqual(['1']);
-    const [x, y] = stream.responses[0]!.results;
-    expect((await h.getJob('acme', x!.job_id)).payload.toString()).toBe('x');
-    expect((await h.getJob('globex', y!.job_id)).payload.toString()).toBe('y');
-    const later = await h.enqueue({ ...job('acme'), idempotency_key: key });
-    expect(later.duplicate).toBe(false);
-  });
-
-  it('ends the stream with INVALID_ARGUMENT for bytes that do not decode', async () => {
-    const stream = new RawEnqueueStream(h.broker.address);
-    stream.send(Buffer.from([0x12, 0x85])); // a job whose length varint is cut off
-    const status = await stream.status;
-    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(status.details).toMatch(
+    [
+      'bytes that do not decode',
+      Buffer.from([0x12, 0x85]), // a job whose length varint is cut off
       /^the request does not decode as rota\.v1\.EnqueueStreamRequest/,
-    );
-  });
+    ],
+  ])(
+    'ends the stream for %s, once the requests read before it are answered, and stores none after it',
+    async (_name, refused, details) => {
+      const stream = new RawEnqueueStream(h.broker.address);
+      const key = `after-${Math.random()}`;
+      stream.send({ request_id: '1', jobs: [job('acme', 'x'), job('globex', 'y')] });
+      stream.send(refused);
+      stream.send({ request_id: '3', jobs: [{ ...job('acme'), idempotency_key: key }] });
+      const status = await stream.status;
+      expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(status.details).toMatch(details);
+      expect(stream.responses.map((r) => r.request_id)).toEqual(['1']);
+      const [x, y] = stream.responses[0]!.results;
+      expect((await h.getJob('acme', x!.job_id)).payload.toString()).toBe('x');
+      expect((await h.getJob('globex', y!.job_id)).payload.toString()).toBe('y');
+      const later = await h.enqueue({ ...job('acme'), idempotency_key: key });
+      expect(later.duplicate).toBe(false);
+    },
+  );
 
   it('answers UNAVAILABLE per item while Redis is down, and stores again on the same stream after', async () => {
     const stream = new RawEnqueueStream(h.broker.address);

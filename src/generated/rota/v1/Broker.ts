@@ -87,10 +87,15 @@ export interface BrokerClient extends grpc.Client {
    * Answers may come out of order across requests. A gRPC message on an open
    * stream costs a fraction of a unary call, so producers that send single
    * jobs at a high rate should use this (the TypeScript Producer does).
-   * A request with more jobs than the batch limit, or bytes that do not
-   * decode, end the stream with INVALID_ARGUMENT once the requests read before
-   * it are answered (nothing after it is read or stored); the broker stops
-   * reading a stream with 64 requests unanswered until answers go out.
+   * A request with more jobs than the batch limit is answered like the
+   * others, with INVALID_ARGUMENT in every item (the error reads "jobs has N
+   * items; the limit is M (ROTA_MAX_BATCH_SIZE). Split the batch"); none of
+   * its jobs is stored and the stream goes on. Only what cannot be answered
+   * by request ends the stream with INVALID_ARGUMENT, once the requests read
+   * before it are answered (nothing after it is read or stored): bytes that
+   * do not decode, or a request so far over the limit that its answer would
+   * pass 4 MiB (tens of thousands of jobs). The broker stops reading a stream
+   * with 64 requests unanswered until answers go out.
    */
   EnqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
   EnqueueStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
@@ -101,10 +106,15 @@ export interface BrokerClient extends grpc.Client {
    * Answers may come out of order across requests. A gRPC message on an open
    * stream costs a fraction of a unary call, so producers that send single
    * jobs at a high rate should use this (the TypeScript Producer does).
-   * A request with more jobs than the batch limit, or bytes that do not
-   * decode, end the stream with INVALID_ARGUMENT once the requests read before
-   * it are answered (nothing after it is read or stored); the broker stops
-   * reading a stream with 64 requests unanswered until answers go out.
+   * A request with more jobs than the batch limit is answered like the
+   * others, with INVALID_ARGUMENT in every item (the error reads "jobs has N
+   * items; the limit is M (ROTA_MAX_BATCH_SIZE). Split the batch"); none of
+   * its jobs is stored and the stream goes on. Only what cannot be answered
+   * by request ends the stream with INVALID_ARGUMENT, once the requests read
+   * before it are answered (nothing after it is read or stored): bytes that
+   * do not decode, or a request so far over the limit that its answer would
+   * pass 4 MiB (tens of thousands of jobs). The broker stops reading a stream
+   * with 64 requests unanswered until answers go out.
    */
   enqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
   enqueueStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
@@ -181,10 +191,15 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
    * Answers may come out of order across requests. A gRPC message on an open
    * stream costs a fraction of a unary call, so producers that send single
    * jobs at a high rate should use this (the TypeScript Producer does).
-   * A request with more jobs than the batch limit, or bytes that do not
-   * decode, end the stream with INVALID_ARGUMENT once the requests read before
-   * it are answered (nothing after it is read or stored); the broker stops
-   * reading a stream with 64 requests unanswered until answers go out.
+   * A request with more jobs than the batch limit is answered like the
+   * others, with INVALID_ARGUMENT in every item (the error reads "jobs has N
+   * items; the limit is M (ROTA_MAX_BATCH_SIZE). Split the batch"); none of
+   * its jobs is stored and the stream goes on. Only what cannot be answered
+   * by request ends the stream with INVALID_ARGUMENT, once the requests read
+   * before it are answered (nothing after it is read or stored): bytes that
+   * do not decode, or a request so far over the limit that its answer would
+   * pass 4 MiB (tens of thousands of jobs). The broker stops reading a stream
+   * with 64 requests unanswered until answers go out.
    */
   EnqueueStream: grpc.handleBidiStreamingCall<_rota_v1_EnqueueStreamRequest__Output, _rota_v1_EnqueueStreamResponse>;
   

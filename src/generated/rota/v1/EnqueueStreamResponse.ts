@@ -9,9 +9,10 @@ export interface EnqueueStreamResponse {
    */
   'request_id'?: (number | string | Long);
   /**
-   * One per job of the request, in the same order. A broker-side failure of
-   * the whole request (e.g. Redis unreachable: UNAVAILABLE) is reported in
-   * every item; the stream stays open.
+   * One per job of the request, in the same order. A refusal of the whole
+   * request (more jobs than the batch limit: INVALID_ARGUMENT) or a
+   * broker-side failure of it (e.g. Redis unreachable: UNAVAILABLE) is
+   * reported in every item; the stream stays open.
    */
   'results'?: (_rota_v1_EnqueueResult)[];
 }
@@ -22,9 +23,10 @@ export interface EnqueueStreamResponse__Output {
    */
   'request_id': (string);
   /**
-   * One per job of the request, in the same order. A broker-side failure of
-   * the whole request (e.g. Redis unreachable: UNAVAILABLE) is reported in
-   * every item; the stream stays open.
+   * One per job of the request, in the same order. A refusal of the whole
+   * request (more jobs than the batch limit: INVALID_ARGUMENT) or a
+   * broker-side failure of it (e.g. Redis unreachable: UNAVAILABLE) is
+   * reported in every item; the stream stays open.
    */
   'results': (_rota_v1_EnqueueResult__Output)[];
 }
