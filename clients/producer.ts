@@ -8,6 +8,11 @@
  * RotaError with its own item's code and message; a failure of the whole
  * batch rejects every caller of that batch. 1,000 concurrent `enqueue()` calls
  * therefore cost two messages, not a thousand calls.
+ *
+ * A batch also stops at MAX_BATCH_BYTES, and at the broker's batch limit once
+ * the broker has refused a batch as over it (the refused batch is resent in
+ * parts): jobs each within the broker's limits are then never refused for
+ * the company they were sent in.
  */
 import * as grpc from '@grpc/grpc-js';
 
@@ -36,7 +41,10 @@ import { toEnqueueRequest, toJobInfo, type JobInfo, type JobInput, type JobState
 export interface ProducerOptions extends ConnectionOptions {
   /**
    * Most jobs in one batch (coalesced `enqueue()` calls and chunks of
-   * `enqueueBatch()`). Keep it at or below the broker's batch limit (1000).
+   * `enqueueBatch()`); a batch also holds at most 4 MiB of payloads and
+   * headers (a larger job goes alone). When the broker refuses a batch as
+   * over its limit (ROTA_MAX_BATCH_SIZE, default 1000), the Producer resends
+   * it in parts of that size and keeps to it from then on.
    * @default 500
    */
   maxBatch?: number;
@@ -66,6 +74,15 @@ interface CompiledProducerOptions {
   readonly timeoutMs: number | undefined;
 }
 
+/**
+ * Most payload and header bytes of one batch message; a job larger than this
+ * still goes, alone. The broker receives messages up to 16 MiB (or twice its
+ * payload limit, so one job within that limit always fits): batches of many
+ * large jobs could pass it, and a message the broker cannot receive ends the
+ * stream, failing every batch on it. The margin covers the other fields.
+ */
+export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
 function compileOptions(options: ProducerOptions): CompiledProducerOptions {
   const maxBatch = options.maxBatch ?? 500;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) {
@@ -78,6 +95,55 @@ interface Waiter {
   readonly request: EnqueueRequest;
   resolve(result: EnqueueResult): void;
   reject(err: RotaError): void;
+}
+
+function jobBytes(request: EnqueueRequest): number {
+  let bytes = Buffer.byteLength(request.payload ?? '');
+  for (const [name, value] of Object.entries(request.headers ?? {})) {
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+  }
+  return bytes;
+}
+
+/** Splits items, in order, into batches of at most `maxJobs` jobs and MAX_BATCH_BYTES, at least one job each. */
+function splitBatches<T>(
+  items: readonly T[],
+  requestOf: (item: T) => EnqueueRequest,
+  maxJobs: number,
+): T[][] {
+  const batches: T[][] = [];
+  let batch: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = jobBytes(requestOf(item));
+    if (batch.length > 0 && (batch.length >= maxJobs || bytes + size > MAX_BATCH_BYTES)) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(item);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
+/**
+ * The broker's batch limit, when it refused a batch of `sent` jobs for having
+ * more than that: every item then carries the error the proto's EnqueueStream
+ * comment spells out ("jobs has N items; the limit is M (ROTA_MAX_BATCH_SIZE)…").
+ */
+function refusedBatchLimit(
+  results: readonly EnqueueResult__Output[],
+  sent: number,
+): number | undefined {
+  const first = results[0];
+  if (first?.code !== (grpc.status.INVALID_ARGUMENT as number)) return undefined;
+  const stated = new RegExp(
+    `^jobs has ${sent} items; the limit is (\\d+) \\(ROTA_MAX_BATCH_SIZE\\)`,
+  ).exec(first.error);
+  const limit = Number(stated?.[1]);
+  return limit >= 1 && limit < sent ? limit : undefined;
 }
 
 function itemOutcome(item: EnqueueResult__Output | undefined): EnqueueBatchItem {
@@ -123,6 +189,8 @@ function endSendSpan(span: Span, outcome: EnqueueBatchItem): void {
 
 export class Producer {
   readonly #options: CompiledProducerOptions;
+  /** options.maxBatch, or the broker's batch limit once it refused a batch as over it. */
+  #maxBatch: number;
   readonly #connection: Connection;
   readonly #stream: EnqueueStream;
   #waiting: Waiter[] = [];
@@ -132,6 +200,7 @@ export class Producer {
 
   constructor(options: ProducerOptions = {}) {
     this.#options = compileOptions(options);
+    this.#maxBatch = this.#options.maxBatch;
     this.#connection = connect(options);
     this.#stream = new EnqueueStream(this.#connection, this.#options.timeoutMs);
   }
@@ -144,7 +213,7 @@ export class Producer {
     const { request, span } = prepared;
     const result = new Promise<EnqueueResult>((resolve, reject) => {
       this.#waiting.push({ request, resolve, reject });
-      if (this.#waiting.length >= this.#options.maxBatch) this.#flush();
+      if (this.#waiting.length >= this.#maxBatch) this.#flush();
       else this.#flushScheduled ??= setImmediate(() => this.#flush());
     });
     result.then(
@@ -155,40 +224,35 @@ export class Producer {
   }
 
   /**
-   * Stores many jobs (in RPCs of at most `maxBatch`). Every item gets its own
-   * outcome, in input order: its id, or `{ error }` (the item's own error, or
-   * the error of its batch when that whole batch failed). Never rejects for a
-   * broker failure, so no stored job's id is lost.
+   * Stores many jobs (in messages of at most `maxBatch` jobs and 4 MiB). The
+   * items are independent, as in EnqueueBatch: there is no all-or-nothing
+   * either way. Every item gets its own outcome, in input order: its id, or
+   * `{ error }` (the item's own error, or the error of its batch when that
+   * whole batch failed). Never rejects for a broker failure, so no stored
+   * job's id is lost.
    */
   async enqueueBatch(jobs: readonly JobInput[]): Promise<EnqueueBatchItem[]> {
     if (this.#closed) throw closedError();
     const out = new Array<EnqueueBatchItem>(jobs.length);
-    const chunks: Array<{ indexes: number[]; requests: EnqueueRequest[] }> = [];
-    let chunk: (typeof chunks)[number] | undefined;
     const spans = new Array<Span | undefined>(jobs.length);
+    const sendable: Array<{ index: number; request: EnqueueRequest }> = [];
     jobs.forEach((job, index) => {
       const prepared = prepare(job);
       if ('error' in prepared) {
         out[index] = prepared;
         return;
       }
-      const { request } = prepared;
       spans[index] = prepared.span;
-      if (chunk === undefined || chunk.requests.length >= this.#options.maxBatch) {
-        chunk = { indexes: [], requests: [] };
-        chunks.push(chunk);
-      }
-      chunk.indexes.push(index);
-      chunk.requests.push(request);
+      sendable.push({ index, request: prepared.request });
     });
-    // One chunk after the other, so the jobs are stored (and run) in the order given.
-    for (const { indexes, requests } of chunks) {
+    // One batch after the other, so the jobs are stored (and run) in the order given.
+    for (const batch of splitBatches(sendable, (item) => item.request, this.#maxBatch)) {
       try {
-        const results = await this.#send(requests);
-        indexes.forEach((index, i) => (out[index] = itemOutcome(results[i])));
+        const results = await this.#send(batch.map((item) => item.request));
+        batch.forEach(({ index }, i) => (out[index] = itemOutcome(results[i])));
       } catch (err) {
         const error = toRotaError(err);
-        for (const index of indexes) out[index] = { error };
+        for (const { index } of batch) out[index] = { error };
       }
     }
     spans.forEach((span, index) => span && endSendSpan(span, out[index]!));
@@ -239,8 +303,9 @@ export class Producer {
       clearImmediate(this.#flushScheduled);
       this.#flushScheduled = undefined;
     }
-    while (this.#waiting.length > 0) {
-      const batch = this.#waiting.splice(0, this.#options.maxBatch);
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const batch of splitBatches(waiting, (waiter) => waiter.request, this.#maxBatch)) {
       this.#send(batch.map((w) => w.request)).then(
         (results) =>
           batch.forEach((waiter, i) => {
@@ -256,8 +321,30 @@ export class Producer {
     }
   }
 
+  /** Tracked whole, resends included, so close() waits for them. */
   #send(jobs: EnqueueRequest[]): Promise<EnqueueResult__Output[]> {
-    return this.#track(this.#stream.send(jobs));
+    return this.#track(this.#store(jobs));
+  }
+
+  /**
+   * One result per job, in order. A batch the broker refuses as over its
+   * limit stored nothing, so its parts are sent again, one after the other to
+   * keep the order; the limit then holds for every later batch.
+   */
+  async #store(jobs: EnqueueRequest[]): Promise<EnqueueResult__Output[]> {
+    if (jobs.length <= this.#maxBatch) {
+      const results = await this.#stream.send(jobs);
+      const limit = refusedBatchLimit(results, jobs.length);
+      if (limit === undefined) return results;
+      this.#maxBatch = Math.min(this.#maxBatch, limit);
+    }
+    const results: EnqueueResult__Output[] = [];
+    for (let start = 0; start < jobs.length;) {
+      const part = jobs.slice(start, start + this.#maxBatch);
+      start += part.length;
+      results.push(...(await this.#store(part)));
+    }
+    return results;
   }
 
   #track<T>(promise: Promise<T>): Promise<T> {

@@ -4,6 +4,7 @@
  * Producer and Worker a test makes is closed after it, and a Worker that did
  * not stop fails the test.
  */
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 
 import { Producer, type ProducerOptions } from '../../clients/producer.js';
@@ -108,3 +109,29 @@ export function gate<T = void>(): { promise: Promise<T>; open(value: T): void } 
   const promise = new Promise<T>((resolve) => (open = resolve));
   return { promise, open };
 }
+
+/** Counts calls and messages sent per method path, e.g. '/rota.v1.Broker/EnqueueStream'. */
+export function callCounter(): {
+  calls: Map<string, number>;
+  messages: Map<string, number>;
+  interceptor: grpc.Interceptor;
+} {
+  const calls = new Map<string, number>();
+  const messages = new Map<string, number>();
+  const count = (map: Map<string, number>, path: string): void => {
+    map.set(path, (map.get(path) ?? 0) + 1);
+  };
+  const interceptor: grpc.Interceptor = (options, nextCall) => {
+    const path = options.method_definition.path;
+    count(calls, path);
+    return new grpc.InterceptingCall(nextCall(options), {
+      sendMessage: (message, next) => {
+        count(messages, path);
+        next(message);
+      },
+    });
+  };
+  return { calls, messages, interceptor };
+}
+
+export const STREAM = '/rota.v1.Broker/EnqueueStream';

@@ -3,35 +3,9 @@ import { describe, expect, it } from 'vitest';
 
 import { RotaError } from '../../clients/errors.js';
 import { Producer } from '../../clients/producer.js';
-import { useRota, waitFor } from './fixture.js';
+import { callCounter, STREAM, useRota, waitFor } from './fixture.js';
 
 const rota = useRota();
-
-/** Counts calls and messages sent per method path, e.g. '/rota.v1.Broker/EnqueueStream'. */
-function callCounter(): {
-  calls: Map<string, number>;
-  messages: Map<string, number>;
-  interceptor: grpc.Interceptor;
-} {
-  const calls = new Map<string, number>();
-  const messages = new Map<string, number>();
-  const count = (map: Map<string, number>, path: string): void => {
-    map.set(path, (map.get(path) ?? 0) + 1);
-  };
-  const interceptor: grpc.Interceptor = (options, nextCall) => {
-    const path = options.method_definition.path;
-    count(calls, path);
-    return new grpc.InterceptingCall(nextCall(options), {
-      sendMessage: (message, next) => {
-        count(messages, path);
-        next(message);
-      },
-    });
-  };
-  return { calls, messages, interceptor };
-}
-
-const STREAM = '/rota.v1.Broker/EnqueueStream';
 
 describe('Producer', () => {
   it('enqueues a job a Worker runs; getJob shows it COMPLETED with the result', async () => {

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+
+import { MAX_BATCH_BYTES } from '../../clients/producer.js';
+import { callCounter, STREAM, useRota, waitFor } from './fixture.js';
+
+// The broker's receive limit is then 16 MiB, its batch limit below the Producer's default (500).
+const rota = useRota({ maxBatchSize: 100 });
+
+/** Just under the broker's default payload limit (1 MiB). */
+const LARGE = 1024 * 1024 - 100;
+
+describe('Producer batches', () => {
+  it('splits coalesced enqueue() calls by bytes, so twenty 1 MiB jobs all get stored', async () => {
+    const { messages, interceptor } = callCounter();
+    const producer = rota.producer({ interceptors: [interceptor] });
+    const payload = Buffer.alloc(LARGE, 7);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        producer.enqueue({ tenant: 'acme', queue: 'files', payload }),
+      ),
+    );
+    expect(new Set(results.map((r) => r.jobId)).size).toBe(20);
+    expect(messages.get(STREAM)).toBe(Math.ceil(20 / Math.floor(MAX_BATCH_BYTES / LARGE)));
+    expect((await producer.getJob('acme', results[19]!.jobId)).rawPayload.equals(payload)).toBe(
+      true,
+    );
+  });
+
+  it('splits enqueueBatch() by bytes too, with the results in the caller order', async () => {
+    const producer = rota.producer();
+    const results = await producer.enqueueBatch(
+      Array.from({ length: 20 }, (_, i) => ({
+        tenant: 'acme',
+        queue: 'files',
+        payload: Buffer.alloc(LARGE, i),
+      })),
+    );
+    expect(results.flatMap((r) => ('error' in r ? [r.error.message] : []))).toEqual([]);
+    const ids = results.map((r) => ('jobId' in r ? r.jobId : ''));
+    for (const i of [0, 4, 19]) {
+      const { rawPayload } = await producer.getJob('acme', ids[i]!);
+      expect([rawPayload.length, rawPayload[0], rawPayload.at(-1)]).toEqual([LARGE, i, i]);
+    }
+  });
+
+  it('resends a coalesced batch the broker refuses as over its limit, and keeps to that limit', async () => {
+    const { messages, interceptor } = callCounter();
+    const producer = rota.producer({ maxBatch: 150, interceptors: [interceptor] });
+    const round = (): Promise<unknown>[] =>
+      Array.from({ length: 150 }, (_, i) =>
+        producer.enqueue({ tenant: 'acme', queue: 'q', payload: i }),
+      );
+    const big = round();
+    await new Promise((resolve) => setImmediate(resolve));
+    // another caller's job on the same stream, while the 150 are refused
+    const other = producer.enqueue({ tenant: 'globex', queue: 'q', payload: 'x' });
+    const outcomes = await Promise.allSettled([...big, other]);
+    const errors = outcomes.flatMap((o) =>
+      o.status === 'rejected' ? [(o.reason as Error).message] : [],
+    );
+    expect([...new Set(errors)]).toEqual([]);
+    const { jobId } = await other;
+    expect((await producer.getJob('globex', jobId)).payload).toBe('x');
+    const sent = messages.get(STREAM)!;
+
+    await Promise.all(round());
+    expect(messages.get(STREAM)! - sent).toBe(2); // 100 + 50, none refused
+  });
+
+  it('stores an enqueueBatch() over the broker limit whole, in the order given', async () => {
+    const producer = rota.producer(); // maxBatch 500
+    const jobs = Array.from({ length: 250 }, (_, i) => ({
+      tenant: 'acme',
+      queue: 'ordered',
+      payload: { i },
+    }));
+    const results = await producer.enqueueBatch(jobs);
+    expect([...new Set(results.flatMap((r) => ('error' in r ? [r.error.message] : [])))]).toEqual(
+      [],
+    );
+    const seen: number[] = [];
+    const worker = rota.worker({
+      queues: ['ordered'],
+      concurrency: 1,
+      handler: (job) => {
+        seen.push((job.payload as { i: number }).i);
+      },
+    });
+    await worker.start();
+    await waitFor(() => (seen.length === 250 ? true : undefined));
+    expect(seen).toEqual(jobs.map((_, i) => i));
+  });
+});
