@@ -19,6 +19,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js';
 import type { EnqueueResult__Output } from '../src/generated/rota/v1/EnqueueResult.js';
 import type { CancelJobResponse__Output } from '../src/generated/rota/v1/CancelJobResponse.js';
+import type { EnqueueResponse__Output } from '../src/generated/rota/v1/EnqueueResponse.js';
 import {
   checkTimeoutMs,
   connect,
@@ -82,6 +83,14 @@ interface CompiledProducerOptions {
  * stream, failing every batch on it. The margin covers the other fields.
  */
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A job over this many bytes could pass the broker's receive limit (16 MiB
+ * at least) when it is over the payload limit as well, and the stream would
+ * end for every batch on it. It goes by a unary Enqueue of its own, whose
+ * refusal is its caller's alone.
+ */
+const MAX_STREAMED_JOB_BYTES = 15 * 1024 * 1024;
 
 function compileOptions(options: ProducerOptions): CompiledProducerOptions {
   const maxBatch = options.maxBatch ?? 500;
@@ -332,6 +341,15 @@ export class Producer {
    * keep the order; the limit then holds for every later batch.
    */
   async #store(jobs: EnqueueRequest[]): Promise<EnqueueResult__Output[]> {
+    const [first] = jobs;
+    if (first !== undefined && jobs.length === 1 && jobBytes(first) > MAX_STREAMED_JOB_BYTES) {
+      const { job_id, duplicate } = await unary<EnqueueResponse__Output>(
+        this.#connection,
+        this.#options.timeoutMs,
+        (...call) => this.#connection.client.Enqueue(first, ...call),
+      );
+      return [{ job_id, duplicate, code: grpc.status.OK, error: '' }];
+    }
     if (jobs.length <= this.#maxBatch) {
       const results = await this.#stream.send(jobs);
       const limit = refusedBatchLimit(results, jobs.length);

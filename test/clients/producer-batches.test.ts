@@ -43,6 +43,22 @@ describe('Producer batches', () => {
     }
   });
 
+  it('sends a job past the broker receive limit on a call of its own: the jobs behind it are stored', async () => {
+    const { calls, interceptor } = callCounter();
+    const producer = rota.producer({ interceptors: [interceptor] });
+    const payload = Buffer.alloc(17 * 1024 * 1024);
+    const huge = producer.enqueue({ tenant: 'acme', queue: 'files', payload });
+    await new Promise((resolve) => setImmediate(resolve));
+    const behind = producer.enqueue({ tenant: 'acme', queue: 'files', payload: 'x' });
+    await expect(huge).rejects.toMatchObject({
+      codeName: 'RESOURCE_EXHAUSTED',
+      message: expect.stringMatching(/^Received message larger than max/) as unknown,
+    });
+    expect((await producer.getJob('acme', (await behind).jobId)).payload).toBe('x');
+    await producer.enqueue({ tenant: 'acme', queue: 'files', payload: 'y' });
+    expect(calls.get(STREAM)).toBe(1); // the stream was never ended
+  });
+
   it('resends a coalesced batch the broker refuses as over its limit, and keeps to that limit', async () => {
     const { messages, interceptor } = callCounter();
     const producer = rota.producer({ maxBatch: 150, interceptors: [interceptor] });
