@@ -30,7 +30,11 @@ export interface JobInput {
   delayMs?: number;
   /** Deduplication key (≤ 256 chars, scoped to the tenant). */
   idempotencyKey?: string;
-  /** Delivered with the lease; carries trace context. */
+  /**
+   * Delivered with the lease; carries trace context. At most 64 entries and
+   * 8 KiB, not counting the `content-type`, `traceparent` and `tracestate`
+   * the Producer adds (up to 512 bytes each).
+   */
   headers?: Record<string, string>;
 }
 

@@ -274,7 +274,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--max-batch-size',
     kind: 'int',
     fallback: 1000,
-    help: 'Most jobs in one EnqueueBatch.',
+    help: 'Most jobs in one EnqueueBatch or EnqueueStream request; one over it is refused with INVALID_ARGUMENT (the TS Producer then resends it in parts of this size).',
   },
   {
     key: 'redisStartTimeoutMs',
