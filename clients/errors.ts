@@ -4,7 +4,8 @@
  * - `RotaError`: a call to the broker failed; `code` is the gRPC status code
  *   (see the table at the top of rota.proto), `codeName` its name.
  * - `AckRefusedError`: the broker did not record a worker's Complete/Fail
- *   (stale lease, unknown job, malformed ack). Emitted, never thrown.
+ *   (stale lease, unknown job, malformed ack), or the Worker failed the job
+ *   instead of sending a Complete the broker would refuse. Emitted, never thrown.
  * - `JobAbortedError`: the reason of a handler's aborted `signal`.
  * - `NonRetryableError` / `RetryAfterError`: thrown by a worker handler to steer
  *   what happens to the job.

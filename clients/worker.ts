@@ -3,9 +3,10 @@
  *
  * Session protocol (rota.proto, "Work stream"): Hello → Welcome → leases;
  * a Heartbeat every Welcome.heartbeat_interval_ms; outcomes go back batched,
- * one `acks` message per tick. Cancel (cancelled, timed out, lease lost) aborts
- * the job's signal and its outcome is never sent: the broker already revoked
- * the lease and would refuse it.
+ * one `acks` message per tick, never an ack the broker would refuse (acks.ts).
+ * Cancel (cancelled, timed out, lease lost) aborts the job's
+ * signal and its outcome is never sent: the broker already revoked the lease
+ * and would refuse it.
  *
  * Reconnects: when the stream fails (not during close()) the worker reconnects
  * with backoff; Hello.in_flight lists every lease it still holds, running or
@@ -21,18 +22,16 @@ import { context, trace } from '@opentelemetry/api';
 import * as grpc from '@grpc/grpc-js';
 
 import type { BrokerMessage__Output } from '../src/generated/rota/v1/BrokerMessage.js';
-import type { Complete } from '../src/generated/rota/v1/Complete.js';
-import type { Fail } from '../src/generated/rota/v1/Fail.js';
 import type { Lease__Output } from '../src/generated/rota/v1/Lease.js';
 import type { Welcome__Output } from '../src/generated/rota/v1/Welcome.js';
 import type { WorkerMessage } from '../src/generated/rota/v1/WorkerMessage.js';
+import { completeProblem, failMessage, type Ack, type CompleteAck, type FailAck } from './acks.js';
 import { decodePayload, encodeReported } from './codec.js';
 import { connect, type Connection } from './connection.js';
 import {
   AckRefusedError,
   JobAbortedError,
   NonRetryableError,
-  RetryAfterError,
   RotaError,
   errorMessage,
   toRotaError,
@@ -70,7 +69,11 @@ export interface WorkerEvents {
   error: [error: Error];
   /** The handler resolved; its result will be reported. */
   completed: [job: WorkerJob, result: unknown];
-  /** The handler threw, or the job was aborted (the error is then a JobAbortedError). */
+  /**
+   * The handler threw; or its result cannot be reported (not JSON, or larger
+   * than the broker takes: a NonRetryableError, and the job is failed for
+   * good); or the job was aborted (the error is then a JobAbortedError).
+   */
   failed: [job: WorkerJob, error: unknown];
   connected: [info: { sessionId: string; reattachedJobIds: string[]; refusedJobIds: string[] }];
   disconnected: [error: RotaError | undefined];
@@ -107,7 +110,7 @@ interface HeldLease {
   /** Aborts the handler's ctx.signal when the lease is lost, cancelled or timed out. */
   readonly abort: LazyAbort;
   phase: 'running' | 'acking' | 'dropped';
-  ack: { complete: Complete } | { fail: Fail } | undefined;
+  ack: Ack | undefined;
   deadlineTimer: NodeJS.Timeout | undefined;
 }
 
@@ -135,6 +138,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly #handlers = new Map<HeldLease, Promise<void>>();
   #started: { promise: Promise<void>; resolve(): void; reject(err: Error): void } | undefined;
   #everWelcomed = false;
+  /** Welcome.max_result_bytes of the latest session (0 = not said). */
+  #maxResultBytes = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: WorkerOptions) {
@@ -309,6 +314,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   #onWelcome(session: Session, welcome: Welcome__Output): void {
     session.welcome = welcome;
+    this.#maxResultBytes = welcome.max_result_bytes;
     this.#reconnectAttempt = 0;
     const interval =
       welcome.heartbeat_interval_ms ||
@@ -427,7 +433,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async #run(held: HeldLease, decodeError: unknown): Promise<void> {
     const { job, abort } = held;
     const ctx = new JobContext(abort, job.attempt, (value) => this.#reportProgress(held, value));
-    let ack: HeldLease['ack'];
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
     // One CONSUMER span per attempt, a child of the producer's span.
     const parent = contextFromHeaders(job.headers);
@@ -460,26 +465,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.emit('failed', job, abort.reason ?? new JobAbortedError(job.id, 'lease lost'));
       return;
     }
-    if (outcome.ok) {
-      try {
-        const result = encodeReported(outcome.value);
-        ack = {
-          complete: {
-            job_id: job.id,
-            lease_token: held.token,
-            result: result.bytes,
-            result_content_type: result.contentType,
-          },
-        };
-        this.emit('completed', job, outcome.value);
-      } catch (err) {
-        const error = new NonRetryableError(`result: ${errorMessage(err)}`, { cause: err });
-        ack = { fail: failMessage(job.id, held.token, error) };
-        this.emit('failed', job, error);
-      }
+    const reported = outcome.ok ? this.#completion(held, outcome.value) : outcome;
+    let ack: Ack;
+    if (reported.ok) {
+      ack = { complete: reported.complete };
+      this.emit('completed', job, reported.value);
     } else {
-      ack = { fail: failMessage(job.id, held.token, outcome.error) };
-      this.emit('failed', job, outcome.error);
+      ack = { fail: failMessage(job.id, held.token, reported.error) };
+      this.emit('failed', job, reported.error);
     }
     // A listener may have closed the worker and dropped the lease meanwhile.
     if (held.phase !== 'running') return;
@@ -487,6 +480,43 @@ export class Worker extends EventEmitter<WorkerEvents> {
     held.ack = ack;
     this.#ackQueue.add(job.id);
     this.#scheduleFlush();
+  }
+
+  /** The Complete reporting a handler's value, or the error to fail the job with when none can. */
+  #completion(
+    held: HeldLease,
+    value: unknown,
+  ): { ok: true; value: unknown; complete: CompleteAck } | { ok: false; error: unknown } {
+    let result: ReturnType<typeof encodeReported>;
+    try {
+      result = encodeReported(value);
+    } catch (err) {
+      return {
+        ok: false,
+        error: new NonRetryableError(`result: ${errorMessage(err)}`, { cause: err }),
+      };
+    }
+    const complete: CompleteAck = {
+      job_id: held.job.id,
+      lease_token: held.token,
+      result: result.bytes,
+      result_content_type: result.contentType,
+    };
+    const error = this.#refusal(complete, this.#maxResultBytes);
+    return error === undefined ? { ok: true, value, complete } : { ok: false, error };
+  }
+
+  /**
+   * The error to fail the job with instead when the broker would refuse this
+   * Complete (see acks.ts), also emitted as an AckRefusedError; else undefined.
+   */
+  #refusal(complete: CompleteAck, maxResultBytes: number): NonRetryableError | undefined {
+    const problem = completeProblem(complete, maxResultBytes);
+    if (problem === undefined) return undefined;
+    this.#emitError(
+      new AckRefusedError(complete.job_id, 'ACK_INVALID', `${problem}; failed the job instead`),
+    );
+    return new NonRetryableError(problem);
   }
 
   #reportProgress(held: HeldLease, value: unknown): Promise<void> {
@@ -537,7 +567,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#flushScheduled = undefined;
     }
     const session = this.#session;
-    if (session?.welcome === undefined || session.ended) return;
+    const welcome = session?.welcome;
+    if (session === undefined || welcome === undefined || session.ended) return;
     for (const [jobId, pending] of this.#progress) {
       this.#send(session, {
         progress: {
@@ -551,11 +582,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.#progress.clear();
     if (this.#ackQueue.size === 0) return;
-    const completed: Complete[] = [];
-    const failed: Fail[] = [];
+    const completed: CompleteAck[] = [];
+    const failed: FailAck[] = [];
     for (const jobId of this.#ackQueue) {
       const held = this.#held.get(jobId);
       if (held?.ack === undefined) continue;
+      // This broker may take smaller results than the one the job finished under.
+      const error =
+        'complete' in held.ack
+          ? this.#refusal(held.ack.complete, welcome.max_result_bytes)
+          : undefined;
+      if (error !== undefined) held.ack = { fail: failMessage(jobId, held.token, error) };
       if ('complete' in held.ack) completed.push(held.ack.complete);
       else failed.push(held.ack.fail);
     }
@@ -567,16 +604,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #emitError(error: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
-}
-
-function failMessage(jobId: string, token: string, error: unknown): Fail {
-  return {
-    job_id: jobId,
-    lease_token: token,
-    message: errorMessage(error),
-    retryable: !(error instanceof NonRetryableError),
-    retry_after_ms: error instanceof RetryAfterError ? error.retryAfterMs : 0,
-  };
 }
 
 /** Resolves when `promise` settles or after `ms`, whichever comes first. */

@@ -81,6 +81,7 @@ function addRotaServices(
       maxBatchSize: config.maxBatchSize,
       maxSessions: config.maxSessions,
       helloTimeoutMs: config.leaseTtlMs,
+      maxPayloadBytes: config.maxPayloadBytes,
       tokens: security.tokens,
     }),
   );

@@ -35,6 +35,8 @@ export interface ServiceOptions {
   readonly maxSessions: number;
   /** A Work stream must say Hello within this long (the lease TTL). */
   readonly helloTimeoutMs: number;
+  /** Largest job payload and result (ROTA_MAX_PAYLOAD_BYTES). */
+  readonly maxPayloadBytes: number;
   /** Undefined = no auth: every caller is an unscoped admin. */
   readonly tokens: TokenStore | undefined;
 }
@@ -111,6 +113,7 @@ export function brokerHandlers(
       tokens,
       maxSessions: options.maxSessions,
       helloTimeoutMs: options.helloTimeoutMs,
+      maxResultBytes: options.maxPayloadBytes,
       onWritable: (session) => {
         for (const queue of session.queues) broker.dispatcher(queue).pump();
       },

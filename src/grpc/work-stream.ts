@@ -64,7 +64,10 @@ function leaseGroups(leases: readonly Lease[]): Array<{ leases: Lease[]; bytes: 
   return groups;
 }
 
-function encode(message: Exclude<SessionMessage, { kind: 'leases' }>): BrokerMessage {
+function encode(
+  message: Exclude<SessionMessage, { kind: 'leases' }>,
+  maxResultBytes: number,
+): BrokerMessage {
   switch (message.kind) {
     case 'welcome':
       return {
@@ -75,6 +78,7 @@ function encode(message: Exclude<SessionMessage, { kind: 'leases' }>): BrokerMes
           protocol_version: 1,
           reattached_job_ids: [...message.reattached],
           refused_job_ids: [...message.refused],
+          max_result_bytes: maxResultBytes,
         },
       };
     case 'cancel':
@@ -105,6 +109,8 @@ export interface WorkStreamOptions {
   readonly maxSessions: number;
   /** A stream without Hello this long after it opened is ended. */
   readonly helloTimeoutMs: number;
+  /** Largest result a Complete may carry (ROTA_MAX_PAYLOAD_BYTES), told in Welcome. */
+  readonly maxResultBytes: number;
   /** The session's stream drained below the high-water mark: offer it leases again. */
   onWritable(session: Session): void;
 }
@@ -180,7 +186,7 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
       send(message) {
         if (ended) return;
         if (message.kind !== 'leases') {
-          write(encode(message), MESSAGE_OVERHEAD_BYTES);
+          write(encode(message, options.maxResultBytes), MESSAGE_OVERHEAD_BYTES);
           return;
         }
         for (const group of leaseGroups(message.leases)) {

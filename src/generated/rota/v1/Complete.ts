@@ -5,7 +5,9 @@ export interface Complete {
   'job_id'?: (string);
   'lease_token'?: (string);
   /**
-   * Stored on the job record; at most the broker's max payload size.
+   * Stored on the job record; at most Welcome.max_result_bytes (the broker's
+   * ROTA_MAX_PAYLOAD_BYTES). Larger is refused with ACK_INVALID and the lease
+   * stays the worker's: send a non-retryable Fail instead.
    */
   'result'?: (Buffer | Uint8Array | string);
   /**
@@ -20,7 +22,9 @@ export interface Complete__Output {
   'job_id': (string);
   'lease_token': (string);
   /**
-   * Stored on the job record; at most the broker's max payload size.
+   * Stored on the job record; at most Welcome.max_result_bytes (the broker's
+   * ROTA_MAX_PAYLOAD_BYTES). Larger is refused with ACK_INVALID and the lease
+   * stays the worker's: send a non-retryable Fail instead.
    */
   'result': (Buffer);
   /**

@@ -26,6 +26,13 @@ export interface Welcome {
    * cancelled or already ended): the worker should stop those jobs.
    */
   'refused_job_ids'?: (string)[];
+  /**
+   * The largest Complete.result this broker records, in bytes (its
+   * ROTA_MAX_PAYLOAD_BYTES). A larger result is refused with ACK_INVALID and
+   * the lease stays the worker's, so a worker should send a non-retryable Fail
+   * instead. 0 = not said (a broker older than this field).
+   */
+  'max_result_bytes'?: (number);
 }
 
 export interface Welcome__Output {
@@ -53,4 +60,11 @@ export interface Welcome__Output {
    * cancelled or already ended): the worker should stop those jobs.
    */
   'refused_job_ids': (string)[];
+  /**
+   * The largest Complete.result this broker records, in bytes (its
+   * ROTA_MAX_PAYLOAD_BYTES). A larger result is refused with ACK_INVALID and
+   * the lease stays the worker's, so a worker should send a non-retryable Fail
+   * instead. 0 = not said (a broker older than this field).
+   */
+  'max_result_bytes': (number);
 }

@@ -1,0 +1,57 @@
+/**
+ * The acks a Worker sends, and what the broker would refuse of them.
+ *
+ * A refused ack is worse than a failed job: the broker keeps the lease the
+ * worker's (rota.proto, Complete.result, Fail.retry_after_ms), so while the
+ * session lives the job stays LEASED and the worker's slot stays taken. So the
+ * Worker never sends an ack it knows the broker refuses: an oversized result
+ * becomes a non-retryable Fail, and retry_after_ms is clamped to the maximum.
+ */
+import type { Complete } from '../src/generated/rota/v1/Complete.js';
+import type { Fail } from '../src/generated/rota/v1/Fail.js';
+import { MAX_DELAY_MS } from '../src/broker/validation.js';
+import { NonRetryableError, RetryAfterError, errorMessage } from './errors.js';
+
+interface AckIds {
+  job_id: string;
+  lease_token: string;
+}
+export type CompleteAck = Complete & AckIds & { result: Buffer; result_content_type: string };
+export type FailAck = Fail & AckIds & { message: string };
+export type Ack = { complete: CompleteAck } | { fail: FailAck };
+
+/** The broker's limit on result_content_type (rota.proto, Complete). */
+const MAX_CONTENT_TYPE_BYTES = 128;
+
+/**
+ * Why the broker would refuse this Complete, or undefined when it would not.
+ * `maxResultBytes` is Welcome.max_result_bytes (0 = the broker did not say: not checked).
+ */
+export function completeProblem(complete: CompleteAck, maxResultBytes: number): string | undefined {
+  const bytes = complete.result.length;
+  if (maxResultBytes > 0 && bytes > maxResultBytes) {
+    return `result is ${bytes} bytes; the broker's limit is ${maxResultBytes} (ROTA_MAX_PAYLOAD_BYTES): store the result elsewhere`;
+  }
+  const typeBytes = Buffer.byteLength(complete.result_content_type);
+  if (typeBytes > MAX_CONTENT_TYPE_BYTES) {
+    return `result_content_type is ${typeBytes} bytes; the broker's limit is ${MAX_CONTENT_TYPE_BYTES}: use a shorter media type`;
+  }
+  return undefined;
+}
+
+/**
+ * The Fail reporting `error`: retried unless it is a NonRetryableError, after
+ * a RetryAfterError's delay (clamped to 365 days, the broker's maximum).
+ */
+export function failMessage(jobId: string, token: string, error: unknown): FailAck {
+  return {
+    job_id: jobId,
+    lease_token: token,
+    message: errorMessage(error),
+    retryable: !(error instanceof NonRetryableError),
+    retry_after_ms:
+      error instanceof RetryAfterError
+        ? Math.min(MAX_DELAY_MS, Math.max(0, Math.ceil(error.retryAfterMs) || 0))
+        : 0,
+  };
+}
