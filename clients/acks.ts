@@ -1,11 +1,18 @@
 /**
- * The acks a Worker sends, and what the broker would refuse of them.
+ * The acks a Worker sends: what the broker would refuse, and how they are
+ * grouped into messages.
  *
  * A refused ack is worse than a failed job: the broker keeps the lease the
  * worker's (rota.proto, Complete.result, Fail.retry_after_ms), so while the
  * session lives the job stays LEASED and the worker's slot stays taken. So the
  * Worker never sends an ack it knows the broker refuses: an oversized result
  * becomes a non-retryable Fail, and retry_after_ms is clamped to the maximum.
+ *
+ * The broker reads messages of at most max(16 MiB, 2 × ROTA_MAX_PAYLOAD_BYTES
+ * + 64 KiB) and ends the stream on a larger one, losing every ack in it. One
+ * `acks` message carries at most ACK_MESSAGE_BYTES of results and error texts,
+ * or a single ack that is larger alone (a result at the payload limit still
+ * goes, and fits the broker's limit).
  */
 import type { Complete } from '../src/generated/rota/v1/Complete.js';
 import type { Fail } from '../src/generated/rota/v1/Fail.js';
@@ -20,8 +27,13 @@ export type CompleteAck = Complete & AckIds & { result: Buffer; result_content_t
 export type FailAck = Fail & AckIds & { message: string };
 export type Ack = { complete: CompleteAck } | { fail: FailAck };
 
+export const ACK_MESSAGE_BYTES = 4 * 1024 * 1024;
 /** The broker's limit on result_content_type (rota.proto, Complete). */
 const MAX_CONTENT_TYPE_BYTES = 128;
+/** The broker stores this much of Fail.message; more would only weigh on the message. */
+const MAX_ERROR_LENGTH = 4096;
+/** Job id, lease token, content type and framing of one ack, roughly. */
+const ACK_OVERHEAD_BYTES = 256;
 
 /**
  * Why the broker would refuse this Complete, or undefined when it would not.
@@ -47,11 +59,36 @@ export function failMessage(jobId: string, token: string, error: unknown): FailA
   return {
     job_id: jobId,
     lease_token: token,
-    message: errorMessage(error),
+    message: errorMessage(error).slice(0, MAX_ERROR_LENGTH),
     retryable: !(error instanceof NonRetryableError),
     retry_after_ms:
       error instanceof RetryAfterError
         ? Math.min(MAX_DELAY_MS, Math.max(0, Math.ceil(error.retryAfterMs) || 0))
         : 0,
   };
+}
+
+function ackBytes(ack: Ack): number {
+  return 'complete' in ack
+    ? ACK_OVERHEAD_BYTES + ack.complete.result.length
+    : ACK_OVERHEAD_BYTES + Buffer.byteLength(ack.fail.message);
+}
+
+/** Splits acks, in order, into groups of one `acks` message each (see the module comment). */
+export function ackGroups<T>(items: readonly T[], ackOf: (item: T) => Ack): T[][] {
+  const groups: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = ackBytes(ackOf(item));
+    if (current.length > 0 && bytes + size > ACK_MESSAGE_BYTES) {
+      groups.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
 }

@@ -3,8 +3,8 @@
  *
  * Session protocol (rota.proto, "Work stream"): Hello → Welcome → leases;
  * a Heartbeat every Welcome.heartbeat_interval_ms; outcomes go back batched,
- * one `acks` message per tick, never an ack the broker would refuse (acks.ts).
- * Cancel (cancelled, timed out, lease lost) aborts the job's
+ * in `acks` messages of bounded size each tick (acks.ts), never one the broker
+ * would refuse. Cancel (cancelled, timed out, lease lost) aborts the job's
  * signal and its outcome is never sent: the broker already revoked the lease
  * and would refuse it.
  *
@@ -25,7 +25,14 @@ import type { BrokerMessage__Output } from '../src/generated/rota/v1/BrokerMessa
 import type { Lease__Output } from '../src/generated/rota/v1/Lease.js';
 import type { Welcome__Output } from '../src/generated/rota/v1/Welcome.js';
 import type { WorkerMessage } from '../src/generated/rota/v1/WorkerMessage.js';
-import { completeProblem, failMessage, type Ack, type CompleteAck, type FailAck } from './acks.js';
+import {
+  ackGroups,
+  completeProblem,
+  failMessage,
+  type Ack,
+  type CompleteAck,
+  type FailAck,
+} from './acks.js';
 import { decodePayload, encodeReported } from './codec.js';
 import { connect, type Connection } from './connection.js';
 import {
@@ -560,7 +567,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#flushScheduled ??= setImmediate(() => this.#flush());
   }
 
-  /** Sends queued progress, then every queued ack in one `acks` message. Kept while not connected. */
+  /**
+   * Sends queued progress, then the queued acks in `acks` messages of bounded
+   * size; a lease is forgotten once its ack's message is written. Kept while
+   * not connected.
+   */
   #flush(): void {
     if (this.#flushScheduled !== undefined) {
       clearImmediate(this.#flushScheduled);
@@ -581,9 +592,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       for (const resolve of pending.waiters) resolve();
     }
     this.#progress.clear();
-    if (this.#ackQueue.size === 0) return;
-    const completed: CompleteAck[] = [];
-    const failed: FailAck[] = [];
+    const queued: Array<{ held: HeldLease; ack: Ack }> = [];
     for (const jobId of this.#ackQueue) {
       const held = this.#held.get(jobId);
       if (held?.ack === undefined) continue;
@@ -593,12 +602,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
           ? this.#refusal(held.ack.complete, welcome.max_result_bytes)
           : undefined;
       if (error !== undefined) held.ack = { fail: failMessage(jobId, held.token, error) };
-      if ('complete' in held.ack) completed.push(held.ack.complete);
-      else failed.push(held.ack.fail);
+      queued.push({ held, ack: held.ack });
     }
-    if (!this.#send(session, { acks: { completed, failed } })) return;
-    for (const jobId of this.#ackQueue) this.#held.delete(jobId);
-    this.#ackQueue.clear();
+    for (const group of ackGroups(queued, (item) => item.ack)) {
+      const completed: CompleteAck[] = [];
+      const failed: FailAck[] = [];
+      for (const { ack } of group) {
+        if ('complete' in ack) completed.push(ack.complete);
+        else failed.push(ack.fail);
+      }
+      if (!this.#send(session, { acks: { completed, failed } })) return;
+      for (const { held } of group) {
+        this.#held.delete(held.job.id);
+        this.#ackQueue.delete(held.job.id);
+      }
+    }
   }
 
   #emitError(error: Error): void {
