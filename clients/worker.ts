@@ -8,13 +8,14 @@
  * signal and its outcome is never sent: the broker already revoked the lease
  * and would refuse it.
  *
- * Reconnects: when the stream fails (not during close()) the worker reconnects
- * with backoff; Hello.in_flight lists every lease it still holds, running or
- * finished-but-unacked, so the new session re-attaches them and accepts their
- * acks; Welcome.refused_job_ids are aborted and their acks dropped. An ack
- * written to a stream that then dies may be lost: the lease then expires and
- * the job runs again (at-least-once), which costs less than keeping every
- * result until the broker confirms it.
+ * Reconnects: when the stream fails the worker reconnects with backoff (during
+ * close() too, while it holds leases and the grace lasts); Hello.in_flight
+ * lists every lease it still holds, running or finished-but-unacked, so the
+ * new session re-attaches them and accepts their acks; Welcome.refused_job_ids
+ * are aborted and their acks dropped. An ack written to a stream that then
+ * dies may be lost: the lease then expires and the job runs again
+ * (at-least-once), which costs less than keeping every result until the
+ * broker confirms it.
  */
 import { EventEmitter } from 'node:events';
 import { context, trace } from '@opentelemetry/api';
@@ -66,7 +67,8 @@ export type { Handler, HandlerContext, WorkerJob, WorkerOptions } from './worker
  * Lifecycle, only ever moving forwards:
  * - `IDLE`: constructed, start() not called.
  * - `RUNNING`: connected or reconnecting; taking leases.
- * - `DRAINING`: close() called; finishing the jobs it holds, no reconnects.
+ * - `DRAINING`: close() called; finishing and reporting the jobs it holds,
+ *   reconnecting only for those and only until shutdownGraceMs is over.
  * - `STOPPED`: stream and channel closed.
  */
 export type WorkerState = 'IDLE' | 'RUNNING' | 'DRAINING' | 'STOPPED';
@@ -148,6 +150,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Welcome.max_result_bytes of the latest session (0 = not said). */
   #maxResultBytes = 0;
   #closing: Promise<void> | undefined;
+  /** While closing: reconnects go on until then (for the leases still held). */
+  #graceEnd = 0;
+  /** Wakes close() when a handler ended, acks went out or a lease was dropped. */
+  #wakeClose: (() => void) | undefined;
 
   constructor(options: WorkerOptions) {
     super();
@@ -199,8 +205,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /**
    * Graceful stop: sends Drain, waits up to shutdownGraceMs for running
-   * handlers, sends their acks, half-closes the stream, then aborts handlers
-   * still running (their leases expire on the broker).
+   * handlers and for their acks to be sent (reconnecting meanwhile if the
+   * broker is away), half-closes the stream, then aborts handlers still
+   * running (their leases expire on the broker).
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -222,24 +229,30 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#stopListeningForSignals();
     const wasIdle = this.#state === 'IDLE';
     this.#state = 'DRAINING';
-    clearTimeout(this.#reconnectTimer);
+    this.#graceEnd = Date.now() + this.#options.shutdownGraceMs;
     if (this.#started !== undefined && !this.#everWelcomed) {
       this.#started.reject(
         new RotaError(grpc.status.CANCELLED, 'the Worker was closed before it connected'),
       );
     }
     if (!wasIdle) {
-      const session = this.#session;
-      if (session !== undefined) this.#send(session, { drain: {} });
-      // Leases may still arrive until the broker has read Drain: wait for those too.
-      const deadline = Date.now() + this.#options.shutdownGraceMs;
-      while (this.#handlers.size > 0 && Date.now() < deadline) {
-        await waitAtMost(Promise.race(this.#handlers.values()), deadline - Date.now());
+      if (this.#session !== undefined) this.#send(this.#session, { drain: {} });
+      // Leases may still arrive until the broker has read Drain: wait for those
+      // too. Acks wait for a session: a reconnect (see #mayReconnect) brings one.
+      while ((this.#handlers.size > 0 || this.#ackQueue.size > 0) && Date.now() < this.#graceEnd) {
+        const woken = new Promise<void>((resolve) => (this.#wakeClose = resolve));
+        await waitAtMost(woken, this.#graceEnd - Date.now());
       }
+      this.#graceEnd = 0;
+      clearTimeout(this.#reconnectTimer);
       this.#flush();
+      const session = this.#session;
       if (session !== undefined && !session.ended) {
-        session.call.end();
-        await waitAtMost(session.closed, END_GRACE_MS);
+        // Not welcomed yet: it cannot take the acks anyway.
+        if (session.welcome !== undefined) {
+          session.call.end();
+          await waitAtMost(session.closed, END_GRACE_MS);
+        }
         if (!session.ended) session.call.cancel();
       }
       for (const held of [...this.#held.values()]) this.#drop(held, 'shutdown');
@@ -287,6 +300,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
         })),
       },
     });
+    // A reconnect while closing is only for the leases held: no new ones.
+    if (this.#state === 'DRAINING') this.#send(session, { drain: {} });
   }
 
   #onMessage(session: Session, msg: BrokerMessage__Output): void {
@@ -356,7 +371,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (session !== this.#session) return;
     this.#session = undefined;
     if (session.welcome !== undefined) this.emit('disconnected', session.error);
-    if (this.#state !== 'RUNNING') return;
+    if (!this.#mayReconnect()) return;
     const error =
       session.error ?? new RotaError(grpc.status.UNAVAILABLE, 'the broker ended the Work stream');
     if (!this.#everWelcomed && FATAL_CODES.has(error.code)) {
@@ -371,8 +386,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#options.reconnectMaxMs,
     );
     this.#reconnectTimer = setTimeout(() => {
-      if (this.#state === 'RUNNING') this.#openSession();
+      if (this.#mayReconnect()) this.#openSession();
     }, delay);
+  }
+
+  /** Always while running; while closing, for the leases still held until the grace is over. */
+  #mayReconnect(): boolean {
+    if (this.#state === 'RUNNING') return true;
+    return this.#state === 'DRAINING' && this.#held.size > 0 && Date.now() < this.#graceEnd;
   }
 
   #send(session: Session, msg: WorkerMessage): boolean {
@@ -433,7 +454,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     this.#handlers.set(
       held,
-      this.#run(held, decodeError).finally(() => this.#handlers.delete(held)),
+      this.#run(held, decodeError).finally(() => {
+        this.#handlers.delete(held);
+        this.#wakeClose?.();
+      }),
     );
   }
 
@@ -558,6 +582,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const wasRunning = held.phase === 'running';
     held.phase = 'dropped';
     this.#handlers.delete(held);
+    this.#wakeClose?.();
     if (wasRunning) held.abort.abort(new JobAbortedError(id, reason));
   }
 
@@ -616,6 +641,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.#held.delete(held.job.id);
         this.#ackQueue.delete(held.job.id);
       }
+      this.#wakeClose?.();
     }
   }
 

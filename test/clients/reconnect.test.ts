@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
+import { JobAbortedError } from '../../clients/errors.js';
 import { reconnectDelayMs } from '../../clients/reconnect.js';
 import { Worker } from '../../clients/worker.js';
 import { gate, useRota, waitFor } from './fixture.js';
@@ -93,6 +94,86 @@ describe('Worker reconnect', () => {
     });
     expect(job.result).toBe(42);
     expect(job.attempts).toBe(1);
+  });
+
+  it('close() while the broker is down reconnects to report a job that finishes within the grace', async () => {
+    const producer = rota.producer();
+    const started = gate();
+    const release = gate();
+    let calls = 0;
+    const aborts: unknown[] = [];
+    const worker = rota.worker({
+      queues: ['close-offline'],
+      shutdownGraceMs: 10_000,
+      handler: async (_job, ctx) => {
+        calls++;
+        ctx.signal.addEventListener('abort', () => aborts.push(ctx.signal.reason));
+        started.open();
+        await release.promise;
+        return 'reported';
+      },
+    });
+    let disconnects = 0;
+    worker.on('disconnected', () => disconnects++);
+    worker.on('error', () => undefined);
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'close-offline' });
+    await started.promise;
+    let closing: Promise<void> | undefined;
+    await rota.crashAndRestartBroker(async () => {
+      await waitFor(() => (disconnects > 0 ? true : undefined));
+      closing = worker.close();
+      release.open(); // finishes while no broker is there
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    });
+    await closing;
+    expect(worker.state).toBe('STOPPED');
+    const job = await waitFor(async () => {
+      const info = await producer.getJob('acme', jobId);
+      return info.state === 'COMPLETED' ? info : undefined;
+    });
+    expect(job.result).toBe('reported');
+    expect(job.attempts).toBe(1);
+    expect(calls).toBe(1);
+    expect(aborts).toEqual([]);
+  });
+
+  it('close() while the broker is down stops reconnecting when the grace is over', async () => {
+    const producer = rota.producer();
+    const started = gate();
+    const aborts: unknown[] = [];
+    const worker = rota.worker({
+      queues: ['close-offline-long'],
+      shutdownGraceMs: 300,
+      handler: (_job, ctx) => {
+        started.open();
+        return new Promise((_resolve, reject) =>
+          ctx.signal.addEventListener('abort', () => {
+            aborts.push(ctx.signal.reason);
+            reject(ctx.signal.reason as Error);
+          }),
+        );
+      },
+    });
+    let connects = 0;
+    let disconnects = 0;
+    worker.on('connected', () => connects++);
+    worker.on('disconnected', () => disconnects++);
+    worker.on('error', () => undefined);
+    await worker.start();
+    await producer.enqueue({ tenant: 'acme', queue: 'close-offline-long' });
+    await started.promise;
+    await rota.crashAndRestartBroker(async () => {
+      await waitFor(() => (disconnects > 0 ? true : undefined));
+      await worker.close();
+    });
+    expect(worker.state).toBe('STOPPED');
+    expect(aborts).toHaveLength(1);
+    expect(aborts[0]).toBeInstanceOf(JobAbortedError);
+    expect((aborts[0] as Error).message).toBe('shutdown');
+    // A reconnect still pending would have found the restarted broker by now.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(connects).toBe(1);
   });
 
   it('start() rejects when the broker refuses the Hello', async () => {
