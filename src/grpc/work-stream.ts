@@ -41,6 +41,14 @@ const ACK_STATUS: Readonly<Record<'stale' | 'unknown' | 'invalid', AckStatus>> =
  */
 export const LEASE_MESSAGE_BYTES = 1024 * 1024;
 export const BACKLOG_HIGH_WATER_BYTES = 4 * 1024 * 1024;
+/**
+ * The other messages (heartbeat acks, ack results, cancels) are sent whatever
+ * the backlog, one per message the worker sends: a worker that sends and never
+ * reads would make the broker queue them without end. Past this much unread,
+ * its stream ends with RESOURCE_EXHAUSTED. A grpc-js worker never gets there:
+ * it reads everything into its own memory as it arrives.
+ */
+export const MAX_UNREAD_BYTES = 4 * BACKLOG_HIGH_WATER_BYTES;
 /** Framing and fixed fields of one message or lease, roughly. */
 const MESSAGE_OVERHEAD_BYTES = 128;
 
@@ -154,8 +162,20 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
     let backlog = 0;
     let notifyWritable = false;
 
+    let overflowed = false;
     const write = (message: BrokerMessage, bytes: number): void => {
+      if (overflowed) return;
       backlog += bytes;
+      if (backlog > MAX_UNREAD_BYTES) {
+        overflowed = true;
+        const error = new BrokerError(
+          'resource_exhausted',
+          `the worker left ${backlog} bytes of this stream unread (the limit is ${MAX_UNREAD_BYTES}): read what the broker sends`,
+        );
+        // On the next turn: a write may come from inside the lease manager's own work.
+        setImmediate(() => fail(error));
+        return;
+      }
       call.write(message, () => {
         const wasFull = backlog >= BACKLOG_HIGH_WATER_BYTES;
         backlog -= bytes;

@@ -9,7 +9,11 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import type { WorkerMessage } from '../../src/generated/rota/v1/WorkerMessage.js';
 import { loadRotaProto } from '../../src/grpc/proto.js';
-import { BACKLOG_HIGH_WATER_BYTES, LEASE_MESSAGE_BYTES } from '../../src/grpc/work-stream.js';
+import {
+  BACKLOG_HIGH_WATER_BYTES,
+  LEASE_MESSAGE_BYTES,
+  MAX_UNREAD_BYTES,
+} from '../../src/grpc/work-stream.js';
 import { eventually } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
 import { RawWorker } from '../helpers/raw-worker.js';
@@ -151,6 +155,34 @@ describe('a worker that does not read its stream', () => {
       deaf.close();
     }
   }); // prettier-ignore
+});
+
+describe('a worker that sends and never reads', () => {
+  const h = useBroker();
+
+  it('has its stream ended once the replies it leaves unread pass MAX_UNREAD_BYTES', async () => {
+    const deaf = deafWorker(h.broker.address);
+    deaf.send({ hello: { worker_id: 'flood', queues: ['flood'], capacity: 1 } });
+    // Keeps the session alive throughout: only the unread replies may end it.
+    const beats = setInterval(() => deaf.send({ heartbeat: {} }), 200);
+    try {
+      await eventually(() => (h.broker.broker.leases.sessionCount === 1 ? true : undefined));
+      // Each heartbeat is answered with a HeartbeatAck the worker never reads,
+      // counted as 128 bytes; the HTTP/2 windows take the first few thousand.
+      // Sent in rounds, so the test's own socket writes never pile up.
+      const acksPastLimit = Math.ceil(MAX_UNREAD_BYTES / 128) + 50_000;
+      for (let sent = 0; sent < acksPastLimit; sent += 5000) {
+        for (let i = 0; i < 5000; i++) deaf.send({ heartbeat: {} });
+        await sleep(20);
+      }
+      await eventually(() => (h.broker.broker.leases.sessionCount === 0 ? true : undefined), {
+        timeoutMs: 15_000,
+      });
+    } finally {
+      clearInterval(beats);
+      deaf.close();
+    }
+  }, 30_000);
 });
 
 describe('large jobs, counted in bytes', () => {
