@@ -35,10 +35,16 @@ export interface JobStoreOptions {
 const PROMOTE_LIMIT = 500;
 /**
  * Most stale entries one reclaim call takes per stream; past that many in all,
- * it skips its remaining tenants (sent again in a further call), so one call
- * never fails thousands of leases while Redis waits.
+ * it stops (the rest is sent again in a further call), so one call never fails
+ * thousands of leases while Redis waits.
  */
 const RECLAIM_LIMIT = 200;
+/**
+ * Most XAUTOCLAIMs of one reclaim call, each looking at up to 10 × RECLAIM_LIMIT
+ * pending entries: 20,000 at most, live ones included, before the call stops
+ * and the rest is sent again.
+ */
+const RECLAIM_SCANS = 10;
 /** Values per job in a fetch reply (see fetch.lua). */
 const FETCH_FIELDS = 10;
 /** Marks a claim the enqueue script could not do (see enqueue.lua). */
@@ -553,8 +559,10 @@ export class JobStore {
 
   /**
    * Takes over entries idle longer than `minIdleMs` (their holder died), for
-   * each tenant of a queue, in one round trip (more only when a call reached
-   * RECLAIM_LIMIT); also says what each has left.
+   * each tenant of a queue, in one round trip (more when a call reached its
+   * bounds, RECLAIM_LIMIT or RECLAIM_SCANS: those tenants are sent again from
+   * where it stopped, so every entry is looked at once per call of this);
+   * also says what each has left.
    */
   async reclaim(
     queue: string,
@@ -562,7 +570,14 @@ export class JobStore {
     minIdleMs: number,
     now: number,
   ): Promise<ReclaimOutcome[]> {
-    const outcomes = new Array<ReclaimOutcome>(tenants.length);
+    const outcomes = tenants.map(() => ({
+      requeued: 0,
+      retrying: 0,
+      dead: 0,
+      nextRunAt: undefined as number | undefined,
+      unread: false,
+      pending: 0,
+    }));
     const shared = [
       this.options.consumer,
       minIdleMs,
@@ -570,8 +585,9 @@ export class JobStore {
       Math.random(),
       this.options.deadRetentionMs,
       RECLAIM_LIMIT,
+      RECLAIM_SCANS,
     ];
-    // A call that has reclaimed its limit skips the tenants after it: send those again.
+    const from = tenants.map(() => ({ level: '-inf', entry: '0-0' }));
     for (let left = tenants.map((_, index) => index); left.length > 0;) {
       const groups = left.map((index) => ({
         routingKey: this.keys.levels(tenants[index]!, queue),
@@ -579,29 +595,31 @@ export class JobStore {
         items: [index],
       }));
       const replies = await sendPacked(this.redis, 'reclaim', shared, groups, (index, args) => {
-        args.push(this.keys.queueBase(tenants[index]!, queue), this.keys.jobBase(tenants[index]!));
+        const tenant = tenants[index]!;
+        const { level, entry } = from[index]!;
+        args.push(this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant), level, entry);
       });
-      const skipped: number[] = [];
+      const unfinished: number[] = [];
       for (const reply of replies) {
-        const values = reply.values.map(Number);
         reply.items.forEach((index, k) => {
-          const [requeued = 0, retrying = 0, dead = 0, nextRunAt = -1, unread = 0, pending = 0] =
-            values.slice(6 * k, 6 * k + 6);
-          if (requeued < 0) {
-            skipped.push(index);
-            return;
+          const values = reply.values.slice(8 * k, 8 * k + 8);
+          const [requeued, retrying, dead, nextRunAt, unread, pending] = values.map(Number);
+          const outcome = outcomes[index]!;
+          outcome.requeued += requeued ?? 0;
+          outcome.retrying += retrying ?? 0;
+          outcome.dead += dead ?? 0;
+          outcome.unread ||= unread === 1;
+          outcome.pending += pending ?? 0;
+          const entry = String(values[7] ?? '');
+          if (entry === '') {
+            outcome.nextRunAt = nextRunAt !== undefined && nextRunAt >= 0 ? nextRunAt : undefined;
+          } else {
+            from[index] = { level: String(values[6]), entry };
+            unfinished.push(index);
           }
-          outcomes[index] = {
-            requeued,
-            retrying,
-            dead,
-            nextRunAt: nextRunAt >= 0 ? nextRunAt : undefined,
-            unread: unread === 1,
-            pending,
-          };
         });
       }
-      left = skipped;
+      left = unfinished;
     }
     return outcomes;
   }

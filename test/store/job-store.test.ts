@@ -561,4 +561,52 @@ describe('JobStore', () => {
     );
     expect(again.map((result) => result.jobs.length)).toEqual(tenants.map(() => perTenant));
   });
+
+  // XAUTOCLAIM looks at no more than 10 × COUNT (2,000) pending entries per
+  // command: a sweep that always began at 0-0 never reached the entries behind
+  // 2,000 live ones.
+  it('reclaims a dead holder’s lease behind 2,000 live pending entries', async () => {
+    const live = storeOf(redis, 'broker-live');
+    const count = 2000;
+    await live.enqueue(
+      Array.from({ length: count }, (_, i) => job(`live-${i}`)),
+      () => 0,
+      now,
+    );
+    const tokens = Array.from({ length: count }, (_, i) => `live-${i}`);
+    const [held] = await live.fetch('q', [{ tenant: 't', count, leaseTokens: tokens }], now);
+    expect(held!.leased).toBe(count);
+    const victim = job('victim');
+    await store.enqueue([victim], () => 0, now);
+    const deadRedis = new Redis(server.url);
+    await storeOf(deadRedis, 'broker-dead').fetch(
+      'q',
+      [{ tenant: 't', count: 1, leaseTokens: ['dead'] }],
+      now,
+    );
+    deadRedis.disconnect();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await live.renew(
+      held!.jobs.map(({ entry }) => ({ tenant: 't', queue: 'q', priority: 0, entry })),
+    );
+
+    const [outcome] = await store.reclaim('q', ['t'], 40, now);
+    expect(outcome).toMatchObject({ requeued: 0, retrying: 1, dead: 0, pending: count });
+    expect((await store.getJob('t', victim.id))!.state).toBe('retrying');
+  });
+
+  it('reclaims all of a stream past one call’s limit, going on where the call stopped', async () => {
+    const count = 450; // more than two calls take (200 each)
+    const jobs = Array.from({ length: count }, (_, i) => job(`held-${i}`, { priority: i % 2 }));
+    await store.enqueue(jobs, () => 0, now);
+    const deadRedis = new Redis(server.url);
+    await storeOf(deadRedis, 'broker-dead').fetch('q', [{ tenant: 't', count }], now);
+    deadRedis.disconnect();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+
+    const [outcome] = await store.reclaim('q', ['t'], 10, now);
+    expect(outcome).toMatchObject({ requeued: count, unread: true, pending: 0 });
+    const [again] = await store.fetch('q', [{ tenant: 't', count: count + 1 }], now);
+    expect(again!.jobs).toHaveLength(count);
+  });
 });

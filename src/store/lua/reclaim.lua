@@ -4,32 +4,44 @@
 -- as a failed attempt ("lease expired") and is retried or buried. Packed (see
 -- packed.ts): one call carries many tenant×queues; a call per tenant took 30%
 -- longer (10,000 tenants: 167–199 ms, now 114–128) and 15% more of Redis.
--- What one call reclaims stays bounded: once `limit` entries are taken, the
--- tenant×queues after it are answered as skipped, and the caller sends them again.
+-- What one call does stays bounded: once `limit` entries are taken, or `scans`
+-- XAUTOCLAIMs are spent, the call stops where it is and answers, per
+-- tenant×queue, the point to go on from; the caller sends those again.
+-- Why the scans count: an XAUTOCLAIM looks at no more than 10 × COUNT entries
+-- of the pending list, idle or not, and answers the id to go on from. Each
+-- sweep starting again from 0-0 looked only at the first 2,000 entries, so a
+-- dead broker's entry behind 2,000 live ones was never reclaimed.
 -- KEYS[1] any key of the first tenant (routes the call)
 -- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
 -- ARGS[1] consumer  ARGS[2] min idle (ms)  ARGS[3] now (ms)  ARGS[4] random in [0, 1)
 -- ARGS[5] retention of a dead job (ms)  ARGS[6] limit: most entries per stream, and
---   the entries after which the call skips the rest
+--   the entries after which the call stops  ARGS[7] scans: most XAUTOCLAIMs per call
 -- then groups of each_group with no header: a count n, then n tenant×queues,
---   each as its tenant×queue key base and its job key base
+--   each as its tenant×queue key base, its job key base, and where to begin:
+--   a priority level ('-inf' = the lowest) and an entry id of its stream ('0-0')
 -- Returns one cmsgpack-packed list (see cmsgpack.ts): per tenant×queue in
--- argument order, 6 values: requeued (-1: skipped, send it again), retrying, dead,
+-- argument order, 8 values, counting what this call did: requeued, retrying, dead,
 -- earliest run-at in the delayed set or -1, 1 when a ready stream holds entries no
 -- broker has read (else 0), entries read and not yet acked (leased or prefetched,
--- by any broker)
+-- by any broker), then the level and entry id to go on from, the id '' when done
+-- (the run-at is only given then; the last two counts cover the levels finished)
 -- @include common
 local ARGS = packed_args()
 local consumer, minIdle, now = ARGS[1], ARGS[2], tonumber(ARGS[3])
 local random, deadRetention, limit = tonumber(ARGS[4]), tonumber(ARGS[5]), tonumber(ARGS[6])
+local scansLeft = tonumber(ARGS[7])
 local out = {}
 local taken = 0
 
-local function reclaim(base, jobBase)
-  local result = {0, 0, 0, -1, 0, 0}
-  for _, level in ipairs(redis.call('ZRANGE', base .. 'levels', 0, -1)) do
-    local stream = base .. 'ready:' .. level
-    local claimed = redis.call('XAUTOCLAIM', stream, GROUP, consumer, minIdle, '0-0', 'COUNT', limit)
+-- Takes the idle entries of one stream from `cursor` on; answers the id to go
+-- on from when the call's bounds stop it first, else nil.
+local function reclaim_stream(base, jobBase, level, cursor, result)
+  local stream = base .. 'ready:' .. level
+  repeat
+    if taken >= limit or scansLeft == 0 then return cursor end
+    scansLeft = scansLeft - 1
+    local claimed = redis.call('XAUTOCLAIM', stream, GROUP, consumer, minIdle, cursor, 'COUNT', limit)
+    cursor = claimed[1]
     taken = taken + #claimed[2]
     for _, item in ipairs(claimed[2]) do
       if item then
@@ -57,20 +69,34 @@ local function reclaim(base, jobBase)
         end
       end
     end
-    -- what is left tells the sweep whether a fetch would find anything
-    local pending, unread = group_state(stream)
-    result[6] = result[6] + pending
-    if unread then result[5] = 1 end
+  until cursor == '0-0'
+  -- what is left tells the sweep whether a fetch would find anything
+  local pending, unread = group_state(stream)
+  result[6] = result[6] + pending
+  if unread then result[5] = 1 end
+  return nil
+end
+
+local function reclaim(base, jobBase, fromLevel, cursor)
+  local result = {0, 0, 0, -1, 0, 0, fromLevel, cursor}
+  for _, level in ipairs(redis.call('ZRANGE', base .. 'levels', fromLevel, '+inf', 'BYSCORE')) do
+    local stopped = reclaim_stream(base, jobBase, level, cursor, result)
+    if stopped then
+      result[7], result[8] = level, stopped
+      return result
+    end
+    cursor = '0-0'
   end
   result[4] = earliest_due(base .. 'delayed') or -1
+  result[8] = ''
   return result
 end
 
-each_group(ARGS, 7, 0, function(_, i, n)
-  for k = i, i + 2 * n - 1, 2 do
-    local result = taken < limit and reclaim(ARGS[k], ARGS[k + 1]) or {-1, 0, 0, -1, 0, 0}
+each_group(ARGS, 8, 0, function(_, i, n)
+  for k = i, i + 4 * n - 1, 4 do
+    local result = reclaim(ARGS[k], ARGS[k + 1], ARGS[k + 2], ARGS[k + 3])
     for _, value in ipairs(result) do out[#out + 1] = value end
   end
-  return i + 2 * n
+  return i + 4 * n
 end)
 return cmsgpack.pack(out)
