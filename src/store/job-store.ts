@@ -91,6 +91,17 @@ export class JobStore {
    * neither sends that fetch nor reads back payloads it already holds. With
    * 10,000 tenants of one job each per batch, that fetch was a script part per
    * job. A request the store did not take was not asked for.
+   *
+   * Idempotency keys hold as if the jobs came one call each, in order: the
+   * first job of the batch with a tenant's key is the one stored, and later
+   * ones with that key are answered as its duplicates (or as duplicates of
+   * the job the first turned out to duplicate). Only the first goes to Redis:
+   * the script groups jobs by tenant×queue, so a later job of another queue
+   * would otherwise be stored first and take the key. When the first is over
+   * its queue's limit, nothing holds the key, and the next job with it is
+   * sent in a further round trip, as a call of its own would be (after the
+   * rest of the batch, which its limit check then counts; `claim` may be
+   * asked again).
    */
   async enqueue(
     jobs: readonly NewJob[],
@@ -98,9 +109,48 @@ export class JobStore {
     now: number,
     claim: (tenant: string, queue: string) => FetchRequest | undefined = () => undefined,
   ): Promise<EnqueueReply> {
-    const groups = groupBy(jobs, (job) => `${job.queue}\n${job.tenant}`);
+    const reply: EnqueueReply = {
+      outcomes: new Array<EnqueueOutcome>(jobs.length),
+      claimed: new Map(),
+    };
+    for (let left = jobs.map((_, index) => index); left.length > 0;) {
+      const firsts = new Map<string, number>();
+      const sent: number[] = [];
+      const later: Array<{ index: number; first: number }> = [];
+      for (const index of left) {
+        const { tenant, idempotencyKey } = jobs[index]!;
+        const key = `${tenant}\n${idempotencyKey}`;
+        const first = idempotencyKey === '' ? undefined : firsts.get(key);
+        if (first === undefined) {
+          if (idempotencyKey !== '') firsts.set(key, index);
+          sent.push(index);
+        } else later.push({ index, first });
+      }
+      await this.enqueueRound(jobs, sent, maxQueued, now, claim, reply);
+      left = [];
+      for (const { index, first } of later) {
+        const outcome = reply.outcomes[first]!;
+        if (outcome.kind === 'full') left.push(index);
+        else reply.outcomes[index] = { kind: 'duplicate', jobId: outcome.jobId };
+      }
+    }
+    return reply;
+  }
+
+  /** One round trip of enqueue: stores jobs[i] for each i of `sent`, answering into `reply`. */
+  private async enqueueRound(
+    jobs: readonly NewJob[],
+    sent: readonly number[],
+    maxQueued: (tenant: string, queue: string) => number,
+    now: number,
+    claim: (tenant: string, queue: string) => FetchRequest | undefined,
+    reply: EnqueueReply,
+  ): Promise<void> {
+    const groups = [
+      ...groupBy(sent, (index) => `${jobs[index]!.queue}\n${jobs[index]!.tenant}`).values(),
+    ].map((positions) => positions.map((position) => sent[position]!));
     const tenantsByQueue = new Map<string, string[]>();
-    for (const indexes of groups.values()) {
+    for (const indexes of groups) {
       const { tenant, queue } = jobs[indexes[0]!]!;
       const tenants = tenantsByQueue.get(queue);
       if (tenants) tenants.push(tenant);
@@ -112,7 +162,7 @@ export class JobStore {
       Array<{ request: FetchRequest; indexes: readonly number[]; queue: string }>
     > = [];
     const claimedJobs: number[] = [];
-    for (const indexes of groups.values()) {
+    for (const indexes of groups) {
       const { tenant, queue } = jobs[indexes[0]!]!;
       const trailer = (call: number, last: boolean): ScriptArg[] => {
         const asked = (claimedJobs[call] ??= 0);
@@ -167,8 +217,7 @@ export class JobStore {
         },
       },
     );
-    const outcomes = new Array<EnqueueOutcome>(jobs.length);
-    const claimed = new Map<FetchRequest, FetchResult | Error>();
+    const { outcomes, claimed } = reply;
     replies.forEach(({ items, values }, call) => {
       items.forEach((index, k) => {
         const code = Number(values[2 * k]);
@@ -200,7 +249,6 @@ export class JobStore {
         claimed.set(request, { ...part.result, jobs: jobsRead });
       }
     });
-    return { outcomes, claimed };
   }
 
   /**

@@ -136,6 +136,50 @@ describe('JobStore', () => {
     expect(await store.getJob('t', next.id)).toMatchObject({ state: 'waiting' });
   });
 
+  // The script stores a batch grouped by tenant×queue: a later job of another
+  // queue once took the key from the first job that carried it.
+  it('gives an idempotency key to the first job of a batch that carries it, whatever its queue', async () => {
+    const existing = job('existing', { queue: 'z', idempotencyKey: 'old' });
+    await store.enqueue([existing], () => 0, now);
+    const j0 = job('j0', { queue: 'x' });
+    const j1 = job('j1', { queue: 'y', idempotencyKey: 'K' });
+    const j2 = job('j2', { queue: 'x', idempotencyKey: 'K' });
+    const j3 = job('j3', { queue: 'y', idempotencyKey: 'old' });
+    const j4 = job('j4', { queue: 'x', idempotencyKey: 'old' });
+    const j5 = job('j5', { queue: 'x', idempotencyKey: 'K', tenant: 'other' });
+    const { outcomes } = await store.enqueue([j0, j1, j2, j3, j4, j5], () => 0, now);
+    expect(outcomes).toEqual([
+      { kind: 'stored', jobId: j0.id },
+      { kind: 'stored', jobId: j1.id },
+      { kind: 'duplicate', jobId: j1.id },
+      { kind: 'duplicate', jobId: existing.id },
+      { kind: 'duplicate', jobId: existing.id },
+      { kind: 'stored', jobId: j5.id },
+    ]);
+    expect((await store.getJob('t', j1.id))!.queue).toBe('y');
+    expect(await store.getJob('t', j2.id)).toBeUndefined();
+  });
+
+  it('sends the next job with a key on when the first was over its queue’s limit, as calls one by one would', async () => {
+    await store.enqueue([job('filler', { queue: 'full' })], () => 0, now);
+    const maxQueued = (_tenant: string, queue: string): number => (queue === 'full' ? 1 : 0);
+    const refused = job('refused', { queue: 'full', idempotencyKey: 'K' });
+    const alsoRefused = job('also refused', { queue: 'full', idempotencyKey: 'K' });
+    const stored = job('stored', { queue: 'open', idempotencyKey: 'K' });
+    const duplicate = job('duplicate', { queue: 'full', idempotencyKey: 'K' });
+    const { outcomes } = await store.enqueue(
+      [refused, alsoRefused, stored, duplicate],
+      maxQueued,
+      now,
+    );
+    expect(outcomes).toEqual([
+      { kind: 'full', queued: 1 },
+      { kind: 'full', queued: 1 },
+      { kind: 'stored', jobId: stored.id },
+      { kind: 'duplicate', jobId: stored.id },
+    ]);
+  });
+
   it('reads depths of many tenant×queues in packed calls, each row its own', async () => {
     // 450 pairs: three script calls of at most 200; the tenants with jobs sit at the edges.
     const pairs = Array.from({ length: 450 }, (_, i) => ({ tenant: `d${i}`, queue: 'q' }));

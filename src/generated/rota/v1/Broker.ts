@@ -63,7 +63,10 @@ export interface BrokerClient extends grpc.Client {
    * EnqueueBatch stores many jobs in one call. Each item succeeds or fails on
    * its own (an item naming a tenant outside the token's tenants gets
    * PERMISSION_DENIED); the call itself fails only when the whole request is
-   * unusable (for example more items than the broker's batch limit).
+   * unusable (for example more items than the broker's batch limit). Items
+   * with the same tenant and idempotency_key count in order, as separate
+   * Enqueue calls would: the first is stored, the later ones are its
+   * duplicates (when the first is refused for max_queued, the next one is tried).
    */
   EnqueueBatch(argument: _rota_v1_EnqueueBatchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
   EnqueueBatch(argument: _rota_v1_EnqueueBatchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
@@ -73,7 +76,10 @@ export interface BrokerClient extends grpc.Client {
    * EnqueueBatch stores many jobs in one call. Each item succeeds or fails on
    * its own (an item naming a tenant outside the token's tenants gets
    * PERMISSION_DENIED); the call itself fails only when the whole request is
-   * unusable (for example more items than the broker's batch limit).
+   * unusable (for example more items than the broker's batch limit). Items
+   * with the same tenant and idempotency_key count in order, as separate
+   * Enqueue calls would: the first is stored, the later ones are its
+   * duplicates (when the first is refused for max_queued, the next one is tried).
    */
   enqueueBatch(argument: _rota_v1_EnqueueBatchRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
   enqueueBatch(argument: _rota_v1_EnqueueBatchRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_EnqueueBatchResponse__Output>): grpc.ClientUnaryCall;
@@ -180,7 +186,10 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
    * EnqueueBatch stores many jobs in one call. Each item succeeds or fails on
    * its own (an item naming a tenant outside the token's tenants gets
    * PERMISSION_DENIED); the call itself fails only when the whole request is
-   * unusable (for example more items than the broker's batch limit).
+   * unusable (for example more items than the broker's batch limit). Items
+   * with the same tenant and idempotency_key count in order, as separate
+   * Enqueue calls would: the first is stored, the later ones are its
+   * duplicates (when the first is refused for max_queued, the next one is tried).
    */
   EnqueueBatch: grpc.handleUnaryCall<_rota_v1_EnqueueBatchRequest__Output, _rota_v1_EnqueueBatchResponse>;
   
