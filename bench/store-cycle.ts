@@ -141,7 +141,10 @@ async function round(tenants: number): Promise<RoundResult> {
   for (let done = values.claim ? jobs : 0; done < jobs;) {
     const fetched: FetchedJob[] = (
       await timed('fetch', () => store.fetch('q', wants, now))
-    ).flatMap((result) => result.jobs);
+    ).flatMap((result) => {
+      if (result instanceof Error) throw result;
+      return result.jobs;
+    });
     if (fetched.length === 0) throw new Error(`fetch found nothing after ${done} of ${jobs} jobs`);
     await settle(fetched);
     done += fetched.length;

@@ -531,7 +531,12 @@ export class QueueDispatcher {
     const wants = this.fetchWants.splice(0);
     const now = this.deps.clock();
     this.deps.store.fetch(this.queue, wants, now).then(
-      (results) => results.forEach((result, i) => this.onFetched(wants[i]!, result, now)),
+      (results) =>
+        results.forEach((result, i) => {
+          // One tenant's failed read: the others' results, leases among them, stand.
+          if (result instanceof Error) this.onFetchFailed([wants[i]!], result);
+          else this.onFetched(wants[i]!, result, now);
+        }),
       (error: unknown) => this.onFetchFailed(wants, error),
     );
   }

@@ -47,8 +47,8 @@ const RECLAIM_LIMIT = 200;
 const RECLAIM_SCANS = 10;
 /** Values per job in a fetch reply (see fetch.lua). */
 const FETCH_FIELDS = 10;
-/** Marks a claim the enqueue script could not do (see enqueue.lua). */
-const CLAIM_FAILED = -2;
+/** Marks a part of a fetch (or an enqueue's claim) whose read failed (see read_ready.lua). */
+const PART_FAILED = -2;
 /** Jobs one fetch call asks for before the next tenant goes into another call. */
 const FETCH_BATCH = 1024;
 /**
@@ -231,13 +231,12 @@ export class JobStore {
       });
       let i = 2 * items.length;
       for (const { request, indexes, queue } of claims[call] ?? []) {
-        if (Number(values[i]) === CLAIM_FAILED) {
-          claimed.set(request, new Error(`claiming new jobs: ${String(values[i + 1])}`));
-          i += 2;
-          continue;
-        }
         const part = readFetchPart(values, i, request.tenant, queue);
         i = part.next;
+        if (part.result instanceof Error) {
+          claimed.set(request, part.result);
+          continue;
+        }
         // The script answers the jobs it has just stored without their payload
         // and headers. The payload is copied: the request's is a view into its
         // whole message, which a buffered or leased job would keep alive.
@@ -256,8 +255,14 @@ export class JobStore {
    * most for each, fewer when its streams run dry. Calls carry many tenants
    * each, up to about FETCH_BATCH jobs asked for. With `leaseTokens`, the first
    * jobs read are leased at once under those tokens (a direct dispatch).
+   * Answers per request, in order; a tenant whose read failed gets its Error,
+   * and the others their jobs (some of them leased already).
    */
-  async fetch(queue: string, wants: readonly FetchRequest[], now: number): Promise<FetchResult[]> {
+  async fetch(
+    queue: string,
+    wants: readonly FetchRequest[],
+    now: number,
+  ): Promise<Array<FetchResult | Error>> {
     const shared = [this.options.consumer, now, PROMOTE_LIMIT];
     const replies = await sendBatch(this.redis, (batch) => {
       for (let start = 0; start < wants.length;) {
@@ -272,7 +277,7 @@ export class JobStore {
         batch.script('fetch', [this.keys.levels(first, queue)], [packArgs(args)], true);
       }
     });
-    const results: FetchResult[] = [];
+    const results: Array<FetchResult | Error> = [];
     for (const reply of replies) {
       const values = unpackReply(reply as Buffer);
       for (let i = 0; i < values.length;) {
@@ -847,13 +852,23 @@ function encodeHeaders(headers: Readonly<Record<string, string>>): string {
   return '';
 }
 
-/** One tenant×queue's part of a fetch (or claim) reply from `values[i]` on (see read_ready.lua). */
+/**
+ * One tenant×queue's part of a fetch (or claim) reply from `values[i]` on (see
+ * read_ready.lua), or the error its read met.
+ */
 function readFetchPart(
   values: ReadonlyArray<number | Buffer>,
   i: number,
   tenant: string,
   queue: string,
-): { result: FetchResult; next: number } {
+): { result: FetchResult | Error; next: number } {
+  if (Number(values[i]) === PART_FAILED) {
+    const message = String(values[i + 1]);
+    return {
+      result: new Error(`reading jobs of tenant ${tenant} in ${queue}: ${message}`),
+      next: i + 2,
+    };
+  }
   const nextDue = Number(values[i]);
   const idle = Number(values[i + 1]) === 1;
   const found = Number(values[i + 2]);

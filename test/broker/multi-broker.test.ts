@@ -133,7 +133,9 @@ describe('several brokers on one Redis', () => {
     store.fetch = async (queue, wants, now) => {
       const results = await fetch(queue, wants, now);
       const late = wants.findIndex((want) => want.tenant === 'late');
-      if (queue === 'reindex' && late >= 0 && results[late]!.idle && jobId === undefined) {
+      const result = results[late];
+      const idle = result !== undefined && !(result instanceof Error) && result.idle;
+      if (queue === 'reindex' && idle && jobId === undefined) {
         const clients = rawClients(c.address);
         const enqueue = clients.broker.Enqueue.bind(clients.broker);
         jobId = (await call(enqueue, { tenant: 'late', queue: 'reindex' })).job_id;

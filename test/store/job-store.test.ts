@@ -16,6 +16,16 @@ const storeOf = (redis: Redis, consumer: string, completedRetentionMs = 60_000):
     idempotencyRetentionMs: 60_000,
   });
 
+/** A fetch whose every tenant's read went through (a failed one fails the test). */
+const fetchAll = async (
+  on: JobStore,
+  ...args: Parameters<JobStore['fetch']>
+): Promise<FetchResult[]> =>
+  (await on.fetch(...args)).map((result) => {
+    if (result instanceof Error) throw result;
+    return result;
+  });
+
 describe('JobStore', () => {
   let server: TestRedis;
   let redis: Redis;
@@ -82,7 +92,7 @@ describe('JobStore', () => {
     }
     expect(result.leased).toBe(0);
     // Claimed means read into this broker's pending list: a fetch finds nothing more.
-    const [fetched] = await store.fetch('q', [{ tenant: 't', count: 10 }], now);
+    const [fetched] = await fetchAll(store, 'q', [{ tenant: 't', count: 10 }], now);
     expect(fetched!.jobs).toEqual([]);
   });
 
@@ -98,7 +108,7 @@ describe('JobStore', () => {
     const claimed = await enqueueClaiming([claimedJob!], { tenant: 't', count: 10 });
     if (claimed instanceof Error) throw claimed;
     await store.enqueue([firstFetched!, secondFetched!], () => 0, now);
-    const [fetched] = await store.fetch('q', [{ tenant: 't', count: 10 }], now);
+    const [fetched] = await fetchAll(store, 'q', [{ tenant: 't', count: 10 }], now);
     const read = [...claimed.jobs, ...fetched!.jobs];
     expect(read.map((job) => job.id)).toEqual([
       claimedJob!.id,
@@ -134,6 +144,30 @@ describe('JobStore', () => {
     expect(result).toBeInstanceOf(Error);
     expect((result as Error).message).toMatch(/NOGROUP/);
     expect(await store.getJob('t', next.id)).toMatchObject({ state: 'waiting' });
+  });
+
+  // A script error used to drop the whole reply: the broker never learnt of
+  // tenant a's job, leased by the same call, and it expired as a failed attempt.
+  it('answers a tenant whose read fails with its error, the other tenants with their jobs', async () => {
+    const a = job('a', { tenant: 'a' });
+    const b = job('b', { tenant: 'b' });
+    const c = job('c', { tenant: 'c' });
+    await store.enqueue([a, b, c], () => 0, now);
+    await redis.xgroup('DESTROY', store.keys.ready('b', 'q', 0), 'rota');
+    const [forA, forB, forC] = await store.fetch(
+      'q',
+      [
+        { tenant: 'a', count: 1, leaseTokens: ['tok-a'] },
+        { tenant: 'b', count: 1 },
+        { tenant: 'c', count: 1 },
+      ],
+      now,
+    );
+    expect(forA).toMatchObject({ leased: 1, jobs: [{ id: a.id }] });
+    expect(forB).toBeInstanceOf(Error);
+    expect((forB as Error).message).toMatch(/tenant b .*NOGROUP/);
+    expect(forC).toMatchObject({ leased: 0, jobs: [{ id: c.id }] });
+    expect(await store.getJob('a', a.id)).toMatchObject({ state: 'leased', leaseToken: 'tok-a' });
   });
 
   // The script stores a batch grouped by tenant×queue: a later job of another
@@ -212,7 +246,8 @@ describe('JobStore', () => {
   const leaseOne = async (on: JobStore, payload: string) => {
     const stored = job(payload, { tenant: 'ended' });
     await on.enqueue([stored], () => 0, now);
-    const [fetched] = await on.fetch(
+    const [fetched] = await fetchAll(
+      on,
       'q',
       [{ tenant: 'ended', count: 1, leaseTokens: ['current'] }],
       now,
@@ -276,7 +311,8 @@ describe('JobStore', () => {
     const indexed = async (tenant: string): Promise<boolean> =>
       (await redis.sismember(index, tenant)) === 1;
     await store.enqueue([job('done', { tenant: 'idle' })], () => 0, now);
-    const [fetched] = await store.fetch(
+    const [fetched] = await fetchAll(
+      store,
       'q',
       [{ tenant: 'idle', count: 4, leaseTokens: ['x'] }],
       now,
@@ -324,7 +360,8 @@ describe('JobStore', () => {
       }
     });
     await store.enqueue([job('a', { tenant: 'marked', maxAttempts: 1 })], () => 0, now);
-    const [fetched] = await store.fetch(
+    const [fetched] = await fetchAll(
+      store,
       'q',
       [{ tenant: 'marked', count: 1, leaseTokens: ['x'] }],
       now,
@@ -352,7 +389,7 @@ describe('JobStore', () => {
     await store.enqueue([job(payload, { tenant, maxAttempts: 1 })], () => 0, at);
     // replayed jobs wait before it: all are leased, it alone fails
     const tokens = Array.from({ length: 10 }, (_, i) => `${payload}-${i}`);
-    const [fetched] = await store.fetch('q', [{ tenant, count: 10, leaseTokens: tokens }], at);
+    const [fetched] = await fetchAll(store, 'q', [{ tenant, count: 10, leaseTokens: tokens }], at);
     const index = fetched!.jobs.findIndex((read) => read.payload.toString() === payload);
     const { id } = fetched!.jobs[index]!;
     const token = tokens[index]!;
@@ -433,7 +470,7 @@ describe('JobStore', () => {
     const failed = await Promise.all(
       [true, false].map(async (retryable) => {
         const id = await enqueue({ priority: 9, backoffInitialMs: 60_000 });
-        await store.fetch('q', [{ tenant, count: 1, leaseTokens: ['t'] }], now);
+        await fetchAll(store, 'q', [{ tenant, count: 1, leaseTokens: ['t'] }], now);
         const failure = { tenant, queue: 'q', jobId: id, token: 't', message: 'no' };
         await store.fail([{ ...failure, retryable, retryAfterMs: 0 }], now);
         return id;
@@ -441,11 +478,11 @@ describe('JobStore', () => {
     );
     expect(await Promise.all(failed.map(state))).toEqual(['retrying', 'dead']);
     const leased = await enqueue({ priority: 9 });
-    await store.fetch('q', [{ tenant, count: 1, leaseTokens: ['held'] }], now);
+    await fetchAll(store, 'q', [{ tenant, count: 1, leaseTokens: ['held'] }], now);
     // Read into a broker's buffer but not leased: still waiting, so purged,
     // and a lease of it afterwards is refused.
     const buffered = await enqueue({ priority: 9 });
-    const [read] = await store.fetch('q', [{ tenant, count: 1 }], now);
+    const [read] = await fetchAll(store, 'q', [{ tenant, count: 1 }], now);
     const waiting = [];
     for (let i = 0; i < 7; i++) waiting.push(await enqueue({ priority: i % 2 === 0 ? 0 : 5 }));
     const delayed = [await enqueue({ runAt: now + 60_000 }), await enqueue({ runAt: now + 1 })];
@@ -574,7 +611,8 @@ describe('JobStore', () => {
     // Another broker prefetches them all, then dies.
     const deadRedis = new Redis(server.url);
     const deadBroker = storeOf(deadRedis, 'broker-dead');
-    const fetched = await deadBroker.fetch(
+    const fetched = await fetchAll(
+      deadBroker,
       'q',
       tenants.map((tenant) => ({ tenant, count: perTenant })),
       now,
@@ -598,7 +636,8 @@ describe('JobStore', () => {
     // r1 and r2 fill the first call (300 entries), r3 and r4 the second, r5 the third.
     expect((await calls()) - before).toBe(3);
     // Back in their streams, unread: this broker reads them all.
-    const again = await store.fetch(
+    const again = await fetchAll(
+      store,
       'q',
       tenants.map((tenant) => ({ tenant, count: perTenant + 1 })),
       now,
@@ -618,7 +657,7 @@ describe('JobStore', () => {
       now,
     );
     const tokens = Array.from({ length: count }, (_, i) => `live-${i}`);
-    const [held] = await live.fetch('q', [{ tenant: 't', count, leaseTokens: tokens }], now);
+    const [held] = await fetchAll(live, 'q', [{ tenant: 't', count, leaseTokens: tokens }], now);
     expect(held!.leased).toBe(count);
     const victim = job('victim');
     await store.enqueue([victim], () => 0, now);
@@ -629,12 +668,13 @@ describe('JobStore', () => {
       now,
     );
     deadRedis.disconnect();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Idle for 1 s when reclaimed, the live ones (renewed just before) for far less.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     await live.renew(
       held!.jobs.map(({ entry }) => ({ tenant: 't', queue: 'q', priority: 0, entry })),
     );
 
-    const [outcome] = await store.reclaim('q', ['t'], 40, now);
+    const [outcome] = await store.reclaim('q', ['t'], 500, now);
     expect(outcome).toMatchObject({ requeued: 0, retrying: 1, dead: 0, pending: count });
     expect((await store.getJob('t', victim.id))!.state).toBe('retrying');
   });
@@ -650,7 +690,7 @@ describe('JobStore', () => {
 
     const [outcome] = await store.reclaim('q', ['t'], 10, now);
     expect(outcome).toMatchObject({ requeued: count, unread: true, pending: 0 });
-    const [again] = await store.fetch('q', [{ tenant: 't', count: count + 1 }], now);
+    const [again] = await fetchAll(store, 'q', [{ tenant: 't', count: count + 1 }], now);
     expect(again!.jobs).toHaveLength(count);
   });
 });

@@ -69,16 +69,9 @@ each_group(ARGS, 5, 5, function(group, i, n)
   end
   local claim, leases = tonumber(ARGS[i]), tonumber(ARGS[i + 1])
   if claim > 0 then
-    -- The jobs are stored whatever happens to the claim: a failed read is
-    -- answered as -2 and its message, not as an error of the whole script.
-    local mark = #claims
-    local ok, err = pcall(read_ready, claims, base, jobBase, claim, {unpack(ARGS, i + 2, i + 1 + leases)},
+    -- the jobs are stored whatever happens to the claim
+    read_ready_part(claims, base, jobBase, claim, {unpack(ARGS, i + 2, i + 1 + leases)},
       now, consumer, promoteLimit, own)
-    if not ok then
-      for k = #claims, mark + 1, -1 do claims[k] = nil end
-      claims[mark + 1] = -2
-      claims[mark + 2] = type(err) == 'table' and tostring(err.err) or tostring(err)
-    end
   end
   return i + 2 + leases
 end)

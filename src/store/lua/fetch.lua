@@ -11,14 +11,15 @@
 -- then per tenant×queue (a group of each_group): tenant×queue key base, job key
 --   base, count, the number of jobs to lease at once L (0 = none), then L lease tokens
 -- Returns one cmsgpack-packed list (see cmsgpack.ts): per tenant×queue, in
---   argument order, the values read_ready appends (see read_ready.lua)
+--   argument order, the values read_ready appends (see read_ready.lua), or -2
+--   and an error message when its read failed (see read_ready_part)
 -- @include common
 -- @include read_ready
 local ARGS = packed_args()
 local consumer, now, promoteLimit = ARGS[1], tonumber(ARGS[2]), tonumber(ARGS[3])
 local out = {}
 each_group(ARGS, 4, 3, function(part, i, n)
-  read_ready(out, part[1], part[2], tonumber(part[3]), {unpack(ARGS, i, i + n - 1)}, now, consumer, promoteLimit)
+  read_ready_part(out, part[1], part[2], tonumber(part[3]), {unpack(ARGS, i, i + n - 1)}, now, consumer, promoteLimit)
   return i + n
 end)
 return cmsgpack.pack(out)

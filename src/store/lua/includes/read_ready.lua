@@ -68,3 +68,19 @@ local function read_ready(out, base, jobBase, count, tokens, now, consumer, prom
     if backlog == 0 then out[head + 2] = 1 end
   end
 end
+
+-- read_ready for one part of a call that carries many tenants: a failure (a
+-- ready stream without its consumer group, say) is answered in place of the
+-- part as -2 and its message. A script error would drop the whole reply, and
+-- with it the jobs the parts before had leased at once: those expired later
+-- as failed attempts, never sent. What the failed part wrote before its error
+-- stays (promotions; a lease of its own, only if an earlier level read fine).
+local function read_ready_part(out, ...)
+  local mark = #out
+  local ok, err = pcall(read_ready, out, ...)
+  if not ok then
+    for k = #out, mark + 1, -1 do out[k] = nil end
+    out[mark + 1] = -2
+    out[mark + 2] = type(err) == 'table' and tostring(err.err) or tostring(err)
+  end
+end
