@@ -107,6 +107,7 @@ export class Broker {
       completedRetentionMs: config.completedRetentionMs,
       deadRetentionMs: config.deadRetentionMs,
       idempotencyRetentionMs: config.idempotencyRetentionMs,
+      clock: this.clock,
     });
     this.pages = new JobPages(this.store);
     this.shared = new SharedLimitSupply(

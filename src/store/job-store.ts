@@ -29,6 +29,13 @@ export interface JobStoreOptions {
   readonly completedRetentionMs: number;
   readonly deadRetentionMs: number;
   readonly idempotencyRetentionMs: number;
+  /**
+   * The time of the broker's clock, for the reads of dead letters (depths, the
+   * dead letter queue's pages, replay and delete), which drop those past their
+   * retention: the calls that kill jobs stamp them with the same clock's `now`.
+   * @default Date.now
+   */
+  readonly clock?: () => number;
 }
 
 /** Most delayed jobs one fetch promotes; the rest wait for the next fetch. */
@@ -460,13 +467,24 @@ export class JobStore {
   }
 
   /** Dead job ids, newest first, from `offset`; with the queue's total. */
-  listDead(
+  async listDead(
     tenant: string,
     queue: string,
     offset: number,
     limit: number,
   ): Promise<{ ids: string[]; total: number }> {
-    return this.rankPage(this.keys.dead(tenant, queue), offset, limit, 'highest score first');
+    const key = this.keys.dead(tenant, queue);
+    // Sent ahead on the same connection: the page and the total are read after it.
+    const [, page] = await Promise.all([
+      this.redis.zremrangebyscore(key, '-inf', this.deadExpiredBy()),
+      this.rankPage(key, offset, limit, 'highest score first'),
+    ]);
+    return page;
+  }
+
+  /** The death time up to which dead letters are past their retention (their job hashes expired). */
+  private deadExpiredBy(): number {
+    return (this.options.clock ?? Date.now)() - this.options.deadRetentionMs;
   }
 
   /** Delayed job ids (delays and retries), soonest due first, from `offset`; with the set's size. */
@@ -561,7 +579,7 @@ export class JobStore {
     jobIds: readonly string[],
   ): Promise<{ taken: number; notFound: string[]; bound: string }> {
     const keys = [this.keys.dead(tenant, queue)];
-    const args = [this.keys.jobBase(tenant), limit, diedBy, ...jobIds];
+    const args = [this.keys.jobBase(tenant), this.deadExpiredBy(), limit, diedBy, ...jobIds];
     let reply: [number, string, ...string[]];
     if (action === 'delete') {
       reply = (await runScript(this.redis, 'delete_dead', keys, args)) as typeof reply;
@@ -710,7 +728,8 @@ export class JobStore {
       header: [],
       items: [index],
     }));
-    const replies = await sendPacked(this.redis, 'stats', [], groups, (index, args) => {
+    const shared = [this.deadExpiredBy()];
+    const replies = await sendPacked(this.redis, 'stats', shared, groups, (index, args) => {
       const { tenant, queue } = pairs[index]!;
       args.push(this.keys.queueBase(tenant, queue));
     });

@@ -6,14 +6,22 @@ import { monitor } from '../helpers/monitor.js';
 import { newJob } from '../helpers/new-job.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
+const now = 1_700_000_000_000;
+
 /** A broker's store: every broker of these tests shares one key prefix. */
-const storeOf = (redis: Redis, consumer: string, completedRetentionMs = 60_000): JobStore =>
+const storeOf = (
+  redis: Redis,
+  consumer: string,
+  completedRetentionMs = 60_000,
+  clock = (): number => now,
+): JobStore =>
   new JobStore(redis, {
     keyPrefix: 'claim:',
     consumer,
     completedRetentionMs,
     deadRetentionMs: 60_000,
     idempotencyRetentionMs: 60_000,
+    clock,
   });
 
 /** A fetch whose every tenant's read went through (a failed one fails the test). */
@@ -30,7 +38,6 @@ describe('JobStore', () => {
   let server: TestRedis;
   let redis: Redis;
   let store: JobStore;
-  const now = 1_700_000_000_000;
 
   beforeAll(async () => {
     server = await startTestRedis();
@@ -397,6 +404,44 @@ describe('JobStore', () => {
     await store.fail([{ ...failure, retryable: false, retryAfterMs: 0 }], at);
     return id;
   };
+
+  // The dead set was trimmed only when another job of the tenant×queue died:
+  // past the retention, its job hash gone, a dead letter was counted for good.
+  it('drops dead letters past their retention wherever the dead letter queue is read', async () => {
+    let clock = now;
+    const later = storeOf(redis, 'broker-a', 60_000, () => clock);
+    const ids: string[] = [];
+    for (const at of [now, now + 1000]) {
+      const dying = job(`dies at ${at}`, { maxAttempts: 1 });
+      ids.push(dying.id);
+      await later.enqueue([dying], () => 0, at);
+      await fetchAll(later, 'q', [{ tenant: 't', count: 1, leaseTokens: ['tok'] }], at);
+      const failure = { tenant: 't', queue: 'q', jobId: dying.id, token: 'tok', message: 'no' };
+      expect(await later.fail([{ ...failure, retryable: false, retryAfterMs: 0 }], at)).toEqual([
+        { kind: 'dead' },
+      ]);
+    }
+    const [older, newer] = ids as [string, string];
+    const dead = async (): Promise<number> =>
+      (await later.depths([{ tenant: 't', queue: 'q' }]))[0]!.dead;
+    clock = now + 59_999;
+    expect(await dead()).toBe(2);
+    clock = now + 60_000; // the older one's retention is over, the newer one's not
+    expect(await later.listDead('t', 'q', 0, 10)).toEqual({ ids: [newer], total: 1 });
+    await redis.zadd(later.keys.dead('t', 'q'), now, older); // as it stood before that read
+    expect(await dead()).toBe(1);
+    await redis.zadd(later.keys.dead('t', 'q'), now, older);
+    expect(await later.takeDead('replay', 't', 'q', [older, newer])).toEqual({
+      taken: 1,
+      notFound: [older],
+    });
+    await redis.zadd(later.keys.dead('t', 'q'), now, older);
+    expect(await later.takeOldestDead('delete', 't', 'q', 10, '')).toEqual({
+      taken: 0,
+      looked: 0,
+      diedBy: '-inf',
+    });
+  });
 
   it('replays the oldest dead jobs in steps, keeping to the bound of the first step', async () => {
     const early = [

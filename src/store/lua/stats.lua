@@ -1,16 +1,21 @@
--- Depths of tenant×queues, read only. Packed (see packed.ts): one call carries
--- many tenant×queues, so the metrics' depth gauges read 10,000 of them in a
--- few dozen calls rather than 10,000.
+-- Depths of tenant×queues. Packed (see packed.ts): one call carries many
+-- tenant×queues, so the metrics' depth gauges read 10,000 of them in a few
+-- dozen calls rather than 10,000. Its one write: dead letters past their
+-- retention leave the dead set first. Their job hashes have expired, and the
+-- set is otherwise trimmed only when another job of the tenant×queue dies, so
+-- they were counted for good.
 -- KEYS[1] any key of the first tenant (routes the call)
 -- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
--- per tenant×queue (a group of each_group with no header): 1, then its key base
+-- ARGS[1] death time (ms) up to which a dead letter is past its retention
+-- then per tenant×queue (a group of each_group with no header): 1, then its key base
 -- Returns one cmsgpack-packed list (see cmsgpack.ts): per tenant×queue in
 -- argument order, waiting, leased (read by a broker: leased or prefetched),
 -- delayed, dead, enqueue time (ms) of the oldest waiting job or -1
 -- @include common
 local ARGS = packed_args()
+local expiredBy = ARGS[1]
 local out = {}
-each_group(ARGS, 1, 0, function(_, i, n)
+each_group(ARGS, 2, 0, function(_, i, n)
   for k = i, i + n - 1 do
     local base = ARGS[k]
     local waiting, leased, oldest = 0, 0, -1
@@ -28,6 +33,7 @@ each_group(ARGS, 1, 0, function(_, i, n)
     out[#out + 1] = waiting
     out[#out + 1] = leased
     out[#out + 1] = redis.call('ZCARD', base .. 'delayed')
+    redis.call('ZREMRANGEBYSCORE', base .. 'dead', '-inf', expiredBy)
     out[#out + 1] = redis.call('ZCARD', base .. 'dead')
     out[#out + 1] = oldest
   end

@@ -1,22 +1,25 @@
 -- Takes jobs out of a tenant×queue's dead letter queue, KEYS[1], and hands
--- each to act(jobId, jobKey). ARGV[1] is the tenant's job key base. Which
--- jobs: the ids in ARGV[4..]; with none, the oldest ARGV[2] that died by
--- ARGV[3] ('' = by the newest death now). A call over the whole queue that
+-- each to act(jobId, jobKey). ARGV[1] is the tenant's job key base; dead
+-- letters that died by ARGV[2] are past their retention and leave the set
+-- first (their job hashes have expired). Which jobs: the ids in ARGV[5..];
+-- with none, the oldest ARGV[3] that died by ARGV[4] ('' = by the newest
+-- death now). A call over the whole queue that
 -- takes many steps passes the first step's bound on, so jobs that die again
 -- meanwhile (a poison job failing at once after a replay) wait for the next
 -- call instead of looping in this one.
 -- Returns {jobs taken, the death time bound used ('' with ids), then the ids
 -- that were not (or no longer) in the dead letter queue}
 local function take_dead(act)
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
   local ids, diedBy = {}, ''
-  if #ARGV >= 4 then
-    for i = 4, #ARGV do ids[#ids + 1] = ARGV[i] end
+  if #ARGV >= 5 then
+    for i = 5, #ARGV do ids[#ids + 1] = ARGV[i] end
   else
-    diedBy = ARGV[3]
+    diedBy = ARGV[4]
     if diedBy == '' then
       diedBy = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2] or '-inf'
     end
-    ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', diedBy, 'LIMIT', 0, tonumber(ARGV[2]))
+    ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', diedBy, 'LIMIT', 0, tonumber(ARGV[3]))
   end
   local out = {0, diedBy}
   for _, jobId in ipairs(ids) do
