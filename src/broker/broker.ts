@@ -300,7 +300,7 @@ export class Broker {
       if (outcome.kind === 'full') {
         results[position] = new BrokerError(
           'resource_exhausted',
-          `tenant ${job.tenant} has ${outcome.queued} unfinished jobs in queue ${job.queue}, its max_queued limit; retry later, or raise max_queued with Admin.SetTenant`,
+          `tenant ${job.tenant} has ${outcome.queued} jobs waiting (ready or delayed) in queue ${job.queue}, its max_queued limit; retry later, or raise max_queued with Admin.SetTenant`,
         );
         return;
       }

@@ -87,6 +87,7 @@ export interface EnqueueReply {
 export type EnqueueOutcome =
   | { readonly kind: 'stored'; readonly jobId: string }
   | { readonly kind: 'duplicate'; readonly jobId: string }
+  /** Over max queued: `queued` jobs wait (ready or delayed; see enqueue.lua). */
   | { readonly kind: 'full'; readonly queued: number };
 
 export type AckOutcome = 'ok' | 'stale' | 'unknown';

@@ -117,7 +117,7 @@ describe('tenant settings', () => {
     expect(await rejection(h.enqueue({ tenant: 'capped', queue: 'q' }))).toEqual({
       code: status.RESOURCE_EXHAUSTED,
       details:
-        'tenant capped has 3 unfinished jobs in queue q, its max_queued limit; retry later, or raise max_queued with Admin.SetTenant',
+        'tenant capped has 3 jobs waiting (ready or delayed) in queue q, its max_queued limit; retry later, or raise max_queued with Admin.SetTenant',
     });
     const { results } = await h.enqueueBatch([
       { tenant: 'capped', queue: 'q' },

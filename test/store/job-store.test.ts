@@ -177,6 +177,25 @@ describe('JobStore', () => {
     expect(await store.getJob('a', a.id)).toMatchObject({ state: 'leased', leaseToken: 'tok-a' });
   });
 
+  it('counts jobs waiting and delayed against max queued, not those leased or read ahead', async () => {
+    const limit = (): number => 3;
+    const first = [job('a'), job('b'), job('c', { priority: 4 }), job('d')];
+    expect((await store.enqueue(first, limit, now)).outcomes.map((o) => o.kind)).toEqual([
+      'stored',
+      'stored',
+      'stored',
+      'full',
+    ]);
+    // One leased and one only read ahead: one job still waits.
+    await fetchAll(store, 'q', [{ tenant: 't', count: 2, leaseTokens: ['tok'] }], now);
+    const more = [job('e'), job('f', { runAt: now + 60_000 }), job('g')];
+    expect((await store.enqueue(more, limit, now)).outcomes).toEqual([
+      { kind: 'stored', jobId: more[0]!.id },
+      { kind: 'stored', jobId: more[1]!.id },
+      { kind: 'full', queued: 3 },
+    ]);
+  });
+
   // The script stores a batch grouped by tenant×queue: a later job of another
   // queue once took the key from the first job that carried it.
   it('gives an idempotency key to the first job of a batch that carries it, whatever its queue', async () => {

@@ -17,7 +17,7 @@
 --   then L lease tokens
 -- Returns one cmsgpack-packed list (see cmsgpack.ts): per job in argument
 -- order, two values:
---   0, jobId (stored) | 1, firstJobId (duplicate) | 2, queued (over the limit)
+--   0, jobId (stored) | 1, firstJobId (duplicate) | 2, jobs waiting (over the limit)
 -- then, per group with a claim in argument order, what read_ready appends, or
 -- -2 and an error message when the claim failed (its jobs are stored all the same).
 -- @include common
@@ -30,11 +30,17 @@ each_group(ARGS, 5, 5, function(group, i, n)
   local base, jobBase, idemBase, maxQueued, queue =
     group[1], group[2], group[3], tonumber(group[4]), group[5]
   local delayed = base .. 'delayed'
+  -- The limit counts jobs waiting (ready, delayed, retrying), not those out
+  -- with workers: a ready stream keeps a leased job's entry until it ends, and
+  -- so subtracts the entries brokers have read. That also leaves out the few
+  -- a broker read ahead into its buffer, not leased yet: a tenant may have up
+  -- to that many waiting beyond its limit.
   local queued = -1
   if maxQueued > 0 then
     queued = redis.call('ZCARD', delayed)
     for _, level in ipairs(redis.call('ZRANGE', base .. 'levels', 0, -1)) do
-      queued = queued + redis.call('XLEN', base .. 'ready:' .. level)
+      local stream = base .. 'ready:' .. level
+      queued = queued + redis.call('XLEN', stream) - group_state(stream)
     end
   end
   local own = {} -- jobs stored here, as a claim's read_ready wants them

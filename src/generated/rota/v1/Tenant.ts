@@ -28,7 +28,8 @@ export interface Tenant {
   'max_in_flight'?: (number);
   /**
    * Jobs waiting (ready + delayed) per queue before Enqueue answers
-   * RESOURCE_EXHAUSTED. 0 = unlimited (default).
+   * RESOURCE_EXHAUSTED. 0 = unlimited (default). Leased jobs do not count,
+   * nor do the few a broker has read ahead for its workers (its prefetch).
    */
   'max_queued'?: (number | string | Long);
   'queues'?: (_rota_v1_QueueSettings)[];
@@ -72,7 +73,8 @@ export interface Tenant__Output {
   'max_in_flight'?: (number);
   /**
    * Jobs waiting (ready + delayed) per queue before Enqueue answers
-   * RESOURCE_EXHAUSTED. 0 = unlimited (default).
+   * RESOURCE_EXHAUSTED. 0 = unlimited (default). Leased jobs do not count,
+   * nor do the few a broker has read ahead for its workers (its prefetch).
    */
   'max_queued'?: (string);
   'queues': (_rota_v1_QueueSettings__Output)[];
