@@ -8,9 +8,12 @@
  * Holds: every stream ends with a status (never the deadline: the broker
  * ends a half-closed stream, and a silent one after the lease TTL), among the
  * expected codes (CANCELLED when we cancelled, UNAVAILABLE only for the
- * silence timeout, "does not decode" only for garbage frames); an ack with a wrong
- * token is refused; the broker stays up and serves; the good pair completes
- * every job, and never because a fuzz stream acked it.
+ * silence timeout of a worker silent that long, "does not decode" only for
+ * garbage frames); an ack with a wrong token is refused; the broker stays up
+ * and serves; the good pair completes every job, and never because a fuzz
+ * stream acked it. A stream's patience runs from when its messages and
+ * half-close have left this process: on a loaded machine a message of
+ * megabytes takes seconds to cross the shared connection (see stream-gen.ts).
  *
  * Seeded: the seed is printed; replay with ROTA_FUZZ_SEED=<seed>. Stream #i is
  * driven by `new Rng(seed + i)` (the job ids it picks depend on timing).
@@ -49,12 +52,19 @@ const LEASE_TTL_MS = Number(process.env.ROTA_FUZZ_TTL_MS ?? 4000);
 const seed = fuzzSeed();
 const clusters = useCluster();
 
-function allowed(outcome: StreamOutcome): boolean {
+/** `lagMs`: how late this process may run a callback (its event-loop delay so far). */
+function allowed(outcome: StreamOutcome, lagMs: number): boolean {
   if (UNDECODABLE.test(outcome.details) && !outcome.sentGarbage) return false;
   if (EXPECTED_CODES.has(outcome.code)) return true;
   if (outcome.code === grpc.status.CANCELLED) return outcome.ended === 'cancel';
   if (outcome.code === grpc.status.UNAVAILABLE) {
-    return outcome.ended === 'silence' && /no message from the worker/.test(outcome.details);
+    // Silent a lease TTL as the broker saw it: on purpose, or behind a message
+    // of megabytes still leaving (only whole messages count). This process
+    // notes a message gone up to lagMs after it went, so a gap reads that short.
+    return (
+      outcome.longestSilenceMs + lagMs >= LEASE_TTL_MS &&
+      /no message from the worker/.test(outcome.details)
+    );
   }
   return false;
 }
@@ -127,9 +137,10 @@ describe('fuzz: Work streams', () => {
         slowest = Math.max(slowest, outcome.ms);
         const key = `${outcome.ended} ${codeName(outcome.code)}`;
         codes.set(key, (codes.get(key) ?? 0) + 1);
-        if (!allowed(outcome)) {
+        // Its event-loop delay so far, plus the histogram's 20 ms resolution.
+        if (!allowed(outcome, loopDelay.max / 1e6 + 20)) {
           unexpected.push(
-            `#${i} (new Rng(${seed} + ${i})) [${outcome.describe.slice(0, 400)}] → ${codeName(outcome.code)} "${outcome.details.slice(0, 200)}" after ${outcome.ms} ms`,
+            `#${i} (new Rng(${seed} + ${i})) [${outcome.describe.slice(0, 400)}] → ${codeName(outcome.code)} "${outcome.details.slice(0, 200)}" after ${outcome.ms} ms (silent up to ${outcome.longestSilenceMs} ms)`,
           );
         }
         if (outcome.unrefusedStaleAck !== undefined) {
