@@ -18,6 +18,7 @@ import type { Complete } from '../src/generated/rota/v1/Complete.js';
 import type { Fail } from '../src/generated/rota/v1/Fail.js';
 import { MAX_DELAY_MS } from '../src/broker/validation.js';
 import { NonRetryableError, RetryAfterError, errorMessage } from './errors.js';
+import { messageGroups } from './message-groups.js';
 
 interface AckIds {
   job_id: string;
@@ -76,19 +77,5 @@ function ackBytes(ack: Ack): number {
 
 /** Splits acks, in order, into groups of one `acks` message each (see the module comment). */
 export function ackGroups<T>(items: readonly T[], ackOf: (item: T) => Ack): T[][] {
-  const groups: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = ackBytes(ackOf(item));
-    if (current.length > 0 && bytes + size > ACK_MESSAGE_BYTES) {
-      groups.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += size;
-  }
-  if (current.length > 0) groups.push(current);
-  return groups;
+  return messageGroups(items, (item) => ackBytes(ackOf(item)), ACK_MESSAGE_BYTES);
 }

@@ -37,6 +37,7 @@ import {
   messagingAttributes,
   startSpan,
 } from '../src/telemetry/tracing.js';
+import { messageGroups } from './message-groups.js';
 import { toEnqueueRequest, toJobInfo, type JobInfo, type JobInput, type JobState } from './job.js';
 
 export interface ProducerOptions extends ConnectionOptions {
@@ -112,29 +113,6 @@ function jobBytes(request: EnqueueRequest): number {
     bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
   }
   return bytes;
-}
-
-/** Splits items, in order, into batches of at most `maxJobs` jobs and MAX_BATCH_BYTES, at least one job each. */
-function splitBatches<T>(
-  items: readonly T[],
-  requestOf: (item: T) => EnqueueRequest,
-  maxJobs: number,
-): T[][] {
-  const batches: T[][] = [];
-  let batch: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    const size = jobBytes(requestOf(item));
-    if (batch.length > 0 && (batch.length >= maxJobs || bytes + size > MAX_BATCH_BYTES)) {
-      batches.push(batch);
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(item);
-    bytes += size;
-  }
-  if (batch.length > 0) batches.push(batch);
-  return batches;
 }
 
 /**
@@ -255,7 +233,12 @@ export class Producer {
       sendable.push({ index, request: prepared.request });
     });
     // One batch after the other, so the jobs are stored (and run) in the order given.
-    for (const batch of splitBatches(sendable, (item) => item.request, this.#maxBatch)) {
+    for (const batch of messageGroups(
+      sendable,
+      (item) => jobBytes(item.request),
+      MAX_BATCH_BYTES,
+      this.#maxBatch,
+    )) {
       try {
         const results = await this.#send(batch.map((item) => item.request));
         batch.forEach(({ index }, i) => (out[index] = itemOutcome(results[i])));
@@ -314,7 +297,12 @@ export class Producer {
     }
     const waiting = this.#waiting;
     this.#waiting = [];
-    for (const batch of splitBatches(waiting, (waiter) => waiter.request, this.#maxBatch)) {
+    for (const batch of messageGroups(
+      waiting,
+      (waiter) => jobBytes(waiter.request),
+      MAX_BATCH_BYTES,
+      this.#maxBatch,
+    )) {
       this.#send(batch.map((w) => w.request)).then(
         (results) =>
           batch.forEach((waiter, i) => {
