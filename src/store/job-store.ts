@@ -482,9 +482,13 @@ export class JobStore {
     return page;
   }
 
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
+  }
+
   /** The death time up to which dead letters are past their retention (their job hashes expired). */
-  private deadExpiredBy(): number {
-    return (this.options.clock ?? Date.now)() - this.options.deadRetentionMs;
+  private deadExpiredBy(now = this.now()): number {
+    return now - this.options.deadRetentionMs;
   }
 
   /** Delayed job ids (delays and retries), soonest due first, from `offset`; with the set's size. */
@@ -579,7 +583,15 @@ export class JobStore {
     jobIds: readonly string[],
   ): Promise<{ taken: number; notFound: string[]; bound: string }> {
     const keys = [this.keys.dead(tenant, queue)];
-    const args = [this.keys.jobBase(tenant), this.deadExpiredBy(), limit, diedBy, ...jobIds];
+    const now = this.now();
+    const args = [
+      this.keys.jobBase(tenant),
+      this.deadExpiredBy(now),
+      limit,
+      diedBy,
+      now,
+      ...jobIds,
+    ];
     let reply: [number, string, ...string[]];
     if (action === 'delete') {
       reply = (await runScript(this.redis, 'delete_dead', keys, args)) as typeof reply;

@@ -365,7 +365,10 @@ describe('job lifecycle', () => {
     }
     for (const lease of await w.take(3)) w.fail(lease, 'nope');
     for (const id of ids) await h.waitState('acme', id, 'DEAD');
+    const enqueuedRunAt = Number((await h.getJob('acme', ids[0]!)).run_at_unix_ms);
+    await new Promise((resolve) => setTimeout(resolve, 50));
 
+    const replayedAt = Date.now();
     const one = await h.replay({
       tenant: 'acme',
       queue: 'replay',
@@ -377,6 +380,10 @@ describe('job lifecycle', () => {
     const [replayed] = await w.take(1);
     expect(replayed!.job_id).toBe(ids[0]);
     expect(replayed!.attempt).toBe(1);
+    // Runnable from the replay: its wait does not count the time it lay dead.
+    const runAt = Number((await h.getJob('acme', ids[0]!)).run_at_unix_ms);
+    expect(runAt).toBeGreaterThan(enqueuedRunAt);
+    expect(runAt).toBeGreaterThanOrEqual(replayedAt);
     w.complete(replayed!);
 
     const rest = await h.replay({ tenant: 'acme', queue: 'replay', all: true });

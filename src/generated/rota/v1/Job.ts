@@ -38,7 +38,8 @@ export interface Job {
   'last_error'?: (string);
   'created_at_unix_ms'?: (number | string | Long);
   /**
-   * When the job becomes runnable (delay or retry backoff).
+   * When the job becomes runnable (delay or retry backoff; a replayed job: its
+   * replay).
    */
   'run_at_unix_ms'?: (number | string | Long);
   /**
@@ -95,7 +96,8 @@ export interface Job__Output {
   'last_error': (string);
   'created_at_unix_ms': (string);
   /**
-   * When the job becomes runnable (delay or retry backoff).
+   * When the job becomes runnable (delay or retry backoff; a replayed job: its
+   * replay).
    */
   'run_at_unix_ms': (string);
   /**

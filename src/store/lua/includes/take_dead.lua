@@ -1,9 +1,9 @@
 -- Takes jobs out of a tenant×queue's dead letter queue, KEYS[1], and hands
 -- each to act(jobId, jobKey). ARGV[1] is the tenant's job key base; dead
 -- letters that died by ARGV[2] are past their retention and leave the set
--- first (their job hashes have expired). Which jobs: the ids in ARGV[5..];
--- with none, the oldest ARGV[3] that died by ARGV[4] ('' = by the newest
--- death now). A call over the whole queue that
+-- first (their job hashes have expired). ARGV[5] is now (ms). Which jobs: the
+-- ids in ARGV[6..]; with none, the oldest ARGV[3] that died by ARGV[4] ('' =
+-- by the newest death now). A call over the whole queue that
 -- takes many steps passes the first step's bound on, so jobs that die again
 -- meanwhile (a poison job failing at once after a replay) wait for the next
 -- call instead of looping in this one.
@@ -12,8 +12,8 @@
 local function take_dead(act)
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
   local ids, diedBy = {}, ''
-  if #ARGV >= 5 then
-    for i = 5, #ARGV do ids[#ids + 1] = ARGV[i] end
+  if #ARGV >= 6 then
+    for i = 6, #ARGV do ids[#ids + 1] = ARGV[i] end
   else
     diedBy = ARGV[4]
     if diedBy == '' then
