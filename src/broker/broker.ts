@@ -553,6 +553,9 @@ export class Broker {
         if (outcome.retrying + outcome.dead + outcome.requeued > 0) {
           this.logger.warn({ tenant, queue, ...outcome }, 'reclaimed entries of a dead holder');
         }
+        if (outcome.retrying + outcome.dead > 0) {
+          this.observer.attemptsReclaimed(tenant, queue, outcome.retrying, outcome.dead);
+        }
         const followed = dispatcher.follows(tenant);
         if (outcome.nextRunAt !== undefined && (!followed || outcome.retrying > 0)) {
           dispatcher.onWork(tenant, outcome.nextRunAt);

@@ -19,6 +19,12 @@ export interface BrokerObserver {
   settled(lease: Lease, settlement: Settlement): void;
   /** `count` jobs were cancelled: one by CancelJob, or a queue's backlog by PurgeQueue. */
   cancelled(tenant: string, queue: string, count: number, by: 'cancel' | 'purge'): void;
+  /**
+   * The recovery sweep ended attempts whose holder stopped renewing them (a
+   * broker that died): `retrying` go on after their backoff, `dead` went to the
+   * dead letter queue.
+   */
+  attemptsReclaimed(tenant: string, queue: string, retrying: number, dead: number): void;
   /** `count` dead jobs left the dead letter queue, replayed or deleted by an operator. */
   deadLettersTaken(tenant: string, queue: string, count: number, by: DeadLetterAction): void;
   /** A tenant with work was held back by its rate limit or in-flight cap. */

@@ -57,6 +57,13 @@ export class TelemetryObserver implements BrokerObserver {
     this.metrics.count('cancelled', tenant, queue, by, count);
   }
 
+  attemptsReclaimed(tenant: string, queue: string, retrying: number, dead: number): void {
+    // As a lease this broker expires itself: a failed attempt, by expiry.
+    this.metrics.count('failed', tenant, queue, undefined, retrying + dead);
+    this.metrics.count('expired', tenant, queue, 'expired', retrying + dead);
+    if (dead > 0) this.metrics.count('dead', tenant, queue, undefined, dead);
+  }
+
   deadLettersTaken(tenant: string, queue: string, count: number, by: DeadLetterAction): void {
     this.metrics.count('dead_letters_taken', tenant, queue, by, count);
   }

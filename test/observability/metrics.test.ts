@@ -104,6 +104,29 @@ describe('Prometheus metrics', () => {
     );
   });
 
+  it('counts attempts the recovery sweep ends after their broker died', async () => {
+    const retried = await h.enqueue({ tenant: 'acme', queue: 'orphaned', max_attempts: 2 });
+    const buried = await h.enqueue({ tenant: 'acme', queue: 'orphaned', max_attempts: 1 });
+    const worker = await h.worker({ queues: ['orphaned'] }, { heartbeat: false });
+    await worker.take(2);
+    await h.broker.kill(); // its leases stay in Redis, held by no one
+    worker.drop();
+    await h.restartBroker();
+    // The new broker sweeps the queues its workers take.
+    const next = await h.worker({ queues: ['orphaned'] });
+    await h.waitState('acme', buried.job_id, 'DEAD', 15_000);
+    const [again] = await next.take(1, 15_000);
+    expect(again).toMatchObject({ job_id: retried.job_id, attempt: 2 });
+    next.complete(again!);
+    const labels = 'tenant="acme",queue="orphaned"';
+    const series = await eventually(async () => {
+      const scraped = await scrape();
+      return value(scraped, 'rota_jobs_dead_total', labels) === 1 ? scraped : undefined;
+    });
+    expect(value(series, 'rota_jobs_failed_total', labels)).toBe(2);
+    expect(value(series, 'rota_jobs_expired_total', `${labels},reason="expired"`)).toBe(2);
+  });
+
   it('puts tenants past the label limit under "other"', async () => {
     for (const tenant of ['t1', 't2', 't3', 't4']) await h.enqueue({ tenant, queue: 'many' });
     const series = await scrape();
