@@ -51,6 +51,16 @@ export interface DispatcherDeps {
   onBoundReached(): void;
 }
 
+/**
+ * How long the buffers of tenants no session takes any more are kept after a
+ * session leaves: a worker that reconnects to this broker within it finds its
+ * tenants' jobs here. Kept longer, they were out of reach of the other
+ * brokers' workers (this broker renews them, so no sweep takes them) until a
+ * worker came back here or the prefetch bound was reached: after a worker moved
+ * to another broker, its tenant's read-ahead jobs waited for good.
+ */
+const UNSERVED_GRACE_MS = 2_000;
+
 /** Retired tenants a queue's dispatcher remembers (about 8 MB of names). */
 const MAX_RETIRED_REMEMBERED = 100_000;
 
@@ -142,6 +152,7 @@ export class QueueDispatcher {
   private sessionsForAll = 0;
   /** A session left: some buffer may be of a tenant no session takes any more. */
   private mayHoldUnservable = false;
+  private unservedTimer: NodeJS.Timeout | undefined;
   /**
    * Tenants taken out of the Redis index as idle; a doorbell puts them back.
    * Bounded: a broker that retired a million tenants of a queue kept 81 MB of
@@ -229,6 +240,11 @@ export class QueueDispatcher {
     if (!this.sessions.delete(session)) return;
     if (!session.tenants) this.sessionsForAll--;
     this.mayHoldUnservable = true;
+    clearTimeout(this.unservedTimer);
+    this.unservedTimer = setTimeout(() => {
+      if (!this.stopped && this.mayHoldUnservable) this.dropUnservable();
+    }, UNSERVED_GRACE_MS);
+    this.unservedTimer.unref();
   }
 
   private served(tenant: string): boolean {
@@ -238,10 +254,11 @@ export class QueueDispatcher {
   }
 
   /**
-   * Under the bound, drops the buffers of tenants no session takes any more
-   * (their dedicated workers left): held for nobody, they would keep every
-   * other tenant waiting. Not renewed, their entries go back to the stream
-   * when the sweep finds them idle past the lease TTL; a worker that takes the
+   * Drops the buffers of tenants no session takes any more (their workers
+   * left): under the bound, held for nobody, they would keep every other
+   * tenant waiting; and UNSERVED_GRACE_MS after a session left, for the
+   * workers of other brokers. Not renewed, their entries go back to the stream
+   * when a sweep finds them idle past the lease TTL; a worker that takes the
    * tenant gets its other jobs at once, these after that.
    */
   private dropUnservable(): void {
@@ -302,6 +319,7 @@ export class QueueDispatcher {
 
   stop(): void {
     this.stopped = true;
+    clearTimeout(this.unservedTimer);
     this.scheduler.dispose();
     clearTimeout(this.dueTimer);
     clearTimeout(this.wakeTimer);

@@ -161,6 +161,32 @@ describe('several brokers on one Redis', () => {
     }
   });
 
+  it('hands the jobs a broker read ahead to the workers of another once its own workers left', async () => {
+    // A worker of capacity 1 on A: A reads more of acme's jobs than it leases.
+    const onA = await h.worker({ queues: ['moved'], capacity: 1 });
+    const ids = new Set<string>();
+    for (let i = 0; i < 20; i++) {
+      ids.add((await h.enqueue({ tenant: 'acme', queue: 'moved' })).job_id);
+    }
+    const [first] = await onA.take(1);
+    onA.complete(first!);
+    await onA.take(1); // lost with the worker: it expires and runs again
+    onA.drop(); // the worker restarts and connects to B, as behind a load balancer
+    const onB = await workerOnB(['moved']);
+    const done = new Set([first!.job_id]);
+    await eventually(
+      () => {
+        for (const lease of onB.leases) {
+          if (done.has(lease.job_id)) continue;
+          done.add(lease.job_id);
+          onB.complete(lease);
+        }
+        return done.size === ids.size ? true : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
+  }, 30_000);
+
   it("takes over a dead broker's leases and prefetched jobs", async () => {
     const onA = await h.worker({ queues: ['takeover'], capacity: 3 });
     const { results } = await h.enqueueBatch(
