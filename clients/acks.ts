@@ -16,7 +16,7 @@
  */
 import type { Complete } from '../src/generated/rota/v1/Complete.js';
 import type { Fail } from '../src/generated/rota/v1/Fail.js';
-import { MAX_DELAY_MS } from '../src/broker/validation.js';
+import { MAX_DELAY_MS, MAX_ERROR_LENGTH } from '../src/broker/validation.js';
 import { NonRetryableError, RetryAfterError, errorMessage } from './errors.js';
 import { messageGroups } from './message-groups.js';
 
@@ -29,10 +29,6 @@ export type FailAck = Fail & AckIds & { message: string };
 export type Ack = { complete: CompleteAck } | { fail: FailAck };
 
 export const ACK_MESSAGE_BYTES = 4 * 1024 * 1024;
-/** The broker's limit on result_content_type (rota.proto, Complete). */
-const MAX_CONTENT_TYPE_BYTES = 128;
-/** The broker stores this much of Fail.message; more would only weigh on the message. */
-const MAX_ERROR_LENGTH = 4096;
 /** Job id, lease token, content type and framing of one ack, roughly. */
 const ACK_OVERHEAD_BYTES = 256;
 
@@ -41,13 +37,11 @@ const ACK_OVERHEAD_BYTES = 256;
  * `maxResultBytes` is Welcome.max_result_bytes (0 = the broker did not say: not checked).
  */
 export function completeProblem(complete: CompleteAck, maxResultBytes: number): string | undefined {
+  // Its media type is one of the two the Worker sends (encodeReported), well
+  // under the broker's 128 bytes: only the size can be over.
   const bytes = complete.result.length;
   if (maxResultBytes > 0 && bytes > maxResultBytes) {
     return `result is ${bytes} bytes; the broker's limit is ${maxResultBytes} (ROTA_MAX_PAYLOAD_BYTES): store the result elsewhere`;
-  }
-  const typeBytes = Buffer.byteLength(complete.result_content_type);
-  if (typeBytes > MAX_CONTENT_TYPE_BYTES) {
-    return `result_content_type is ${typeBytes} bytes; the broker's limit is ${MAX_CONTENT_TYPE_BYTES}: use a shorter media type`;
   }
   return undefined;
 }

@@ -24,6 +24,8 @@ export const MAX_PRIORITY = 9;
 export const MAX_ATTEMPTS = 1000;
 export const MAX_DELAY_MS = 365 * DAY_MS;
 export const MAX_TIMEOUT_MS = 7 * DAY_MS;
+/** Characters of a Fail's message stored on the job; the rest is cut. */
+export const MAX_ERROR_LENGTH = 4096;
 export const MAX_BACKOFF_MS = 7 * DAY_MS;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
 export const MAX_HEADERS = 64;

@@ -126,10 +126,14 @@ export class JobStore {
       const later: Array<{ index: number; first: number }> = [];
       for (const index of left) {
         const { tenant, idempotencyKey } = jobs[index]!;
+        if (idempotencyKey === '') {
+          sent.push(index);
+          continue;
+        }
         const key = `${tenant}\n${idempotencyKey}`;
-        const first = idempotencyKey === '' ? undefined : firsts.get(key);
+        const first = firsts.get(key);
         if (first === undefined) {
-          if (idempotencyKey !== '') firsts.set(key, index);
+          firsts.set(key, index);
           sent.push(index);
         } else later.push({ index, first });
       }
