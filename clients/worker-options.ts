@@ -16,7 +16,10 @@ export interface WorkerJob {
   attempt: number;
   maxAttempts: number;
   headers: Record<string, string>;
-  /** Unix ms when the job's timeoutMs passes (the signal aborts then); undefined = no limit. */
+  /**
+   * Unix ms, on this process's clock, when the job's timeoutMs passes (the
+   * signal aborts then); undefined = no limit.
+   */
   deadline?: number;
   /** Unix ms of the Enqueue. */
   createdAt: number;

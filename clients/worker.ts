@@ -413,7 +413,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const previous = this.#held.get(lease.job_id);
     if (previous?.token === lease.lease_token) return;
     if (previous !== undefined) this.#drop(previous, 'lease lost');
-    const deadline = Number(lease.deadline_unix_ms);
+    // On this process's clock: a broker's clock may differ from ours by more
+    // than the timeout (deadline_unix_ms is the broker's; brokers before
+    // timeout_left_ms sent only that).
+    const deadline =
+      lease.timeout_left_ms > 0
+        ? Date.now() + lease.timeout_left_ms
+        : Number(lease.deadline_unix_ms);
     // A copy: the decoded payload is a view into the whole lease message, which
     // a long-running handler would keep alive with every other job's payload.
     const rawPayload = Buffer.from(lease.payload);

@@ -209,6 +209,7 @@ export class LeaseManager {
   ): void {
     const granted: Lease[] = [];
     const registered: Lease[] = [];
+    const now = this.deps.clock();
     grants.forEach(({ job, token }, i) => {
       const attempt = attempts[i] ?? 0;
       if (attempt === 0) {
@@ -224,9 +225,9 @@ export class LeaseManager {
       const lease = this.register(job, token, attempt, deadline, holder);
       registered.push(lease);
       if (holder === session) granted.push(lease);
-      else holder.send({ kind: 'leases', leases: [lease] });
+      else holder.send({ kind: 'leases', leases: [lease], now });
     });
-    if (granted.length > 0) session.send({ kind: 'leases', leases: granted });
+    if (granted.length > 0) session.send({ kind: 'leases', leases: granted, now });
     // Sent (the messages hold the payloads until written), or orphaned unseen.
     for (const lease of registered) lease.job = withoutPayload(lease.job);
     if (granted.length < grants.length) this.pumpQueues(session);

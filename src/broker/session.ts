@@ -11,7 +11,8 @@ export type SessionMessage =
       readonly reattached: readonly string[];
       readonly refused: readonly string[];
     }
-  | { readonly kind: 'leases'; readonly leases: readonly Lease[] }
+  /** `now`: the broker's clock as it sends them, which the job timeouts left are counted from. */
+  | { readonly kind: 'leases'; readonly leases: readonly Lease[]; readonly now: number }
   | { readonly kind: 'cancel'; readonly jobId: string; readonly reason: string }
   | { readonly kind: 'heartbeatAck'; readonly now: number }
   | { readonly kind: 'drain'; readonly graceMs: number }

@@ -84,7 +84,8 @@ export function toWireJob(job: JobRecord): Job {
   };
 }
 
-export function toWireLease(lease: Lease): WireLease {
+/** `now`: the broker's clock as the lease goes out. */
+export function toWireLease(lease: Lease, now: number): WireLease {
   const { job } = lease;
   return {
     job_id: job.id,
@@ -97,6 +98,7 @@ export function toWireLease(lease: Lease): WireLease {
     headers: job.headers,
     max_attempts: job.maxAttempts,
     created_at_unix_ms: job.createdAt,
+    timeout_left_ms: lease.deadline > 0 ? Math.max(1, lease.deadline - now) : 0,
   };
 }
 

@@ -210,7 +210,10 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
           return;
         }
         for (const group of leaseGroups(message.leases)) {
-          write({ leases: { leases: group.leases.map(toWireLease) } }, group.bytes);
+          write(
+            { leases: { leases: group.leases.map((lease) => toWireLease(lease, message.now)) } },
+            group.bytes,
+          );
         }
       },
       close(error) {

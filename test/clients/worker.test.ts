@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import { JobAbortedError, NonRetryableError, RetryAfterError } from '../../clients/errors.js';
 import type { JobInfo, JobState } from '../../clients/job.js';
@@ -286,6 +286,39 @@ describe('Worker', () => {
     expect(deadline).toBeGreaterThan(0);
     const job = await waitState(producer, 'acme', jobId, 'DEAD');
     expect(job.lastError).toMatch(/timed out/);
+  });
+
+  it('times a job by its own clock, so a clock ahead of the broker’s does not abort it', async () => {
+    const producer = rota.producer();
+    const realNow = Date.now.bind(Date);
+    // The broker took Date.now when it started; from here on only the client side runs ahead.
+    const ahead = vi.spyOn(Date, 'now').mockImplementation(() => realNow() + 10 * 60_000);
+    try {
+      const seen = gate<{ aborted: boolean; deadline: number | undefined; at: number }>();
+      const worker = rota.worker({
+        queues: ['skewed'],
+        handler: async (job, ctx) => {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          seen.open({ aborted: ctx.signal.aborted, deadline: job.deadline, at: Date.now() });
+          return 'done';
+        },
+      });
+      await worker.start();
+      const { jobId } = await producer.enqueue({
+        tenant: 'acme',
+        queue: 'skewed',
+        timeoutMs: 5000,
+        maxAttempts: 1,
+      });
+      const { aborted, deadline, at } = await seen.promise;
+      expect(aborted).toBe(false);
+      expect(deadline).toBeGreaterThan(at);
+      expect(deadline).toBeLessThanOrEqual(at + 5000);
+      const job = await waitState(producer, 'acme', jobId, 'COMPLETED');
+      expect(job.attempts).toBe(1);
+    } finally {
+      ahead.mockRestore();
+    }
   });
 
   it('close() waits for a running handler and reports its outcome', async () => {

@@ -22,6 +22,12 @@ export interface Lease {
   'headers'?: ({[key: string]: string});
   'max_attempts'?: (number);
   'created_at_unix_ms'?: (number | string | Long);
+  /**
+   * The job's timeout left when the broker sent this lease, in ms (0 = no
+   * timeout; at least 1 otherwise): time the job by this on your own clock,
+   * not by deadline_unix_ms, which is on the broker's clock.
+   */
+  'timeout_left_ms'?: (number);
 }
 
 export interface Lease__Output {
@@ -44,4 +50,10 @@ export interface Lease__Output {
   'headers': ({[key: string]: string});
   'max_attempts': (number);
   'created_at_unix_ms': (string);
+  /**
+   * The job's timeout left when the broker sent this lease, in ms (0 = no
+   * timeout; at least 1 otherwise): time the job by this on your own clock,
+   * not by deadline_unix_ms, which is on the broker's clock.
+   */
+  'timeout_left_ms': (number);
 }
