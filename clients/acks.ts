@@ -48,7 +48,10 @@ export function completeProblem(complete: CompleteAck, maxResultBytes: number): 
 
 /**
  * The Fail reporting `error`: retried unless it is a NonRetryableError, after
- * a RetryAfterError's delay (clamped to 365 days, the broker's maximum).
+ * a RetryAfterError's delay (clamped to 1 ms – 365 days, the broker's maximum).
+ * Why not 0: retry_after_ms 0 is "not set" on the wire, and the broker then
+ * waits out the backoff (up to an hour by default) where the handler asked
+ * for the next attempt now.
  */
 export function failMessage(jobId: string, token: string, error: unknown): FailAck {
   return {
@@ -58,7 +61,7 @@ export function failMessage(jobId: string, token: string, error: unknown): FailA
     retryable: !(error instanceof NonRetryableError),
     retry_after_ms:
       error instanceof RetryAfterError
-        ? Math.min(MAX_DELAY_MS, Math.max(0, Math.ceil(error.retryAfterMs) || 0))
+        ? Math.min(MAX_DELAY_MS, Math.max(1, Math.ceil(error.retryAfterMs) || 0))
         : 0,
   };
 }

@@ -93,6 +93,32 @@ describe('Worker', () => {
     expect(startedAt[1]! - startedAt[0]!).toBeGreaterThanOrEqual(550);
   });
 
+  it('retries at once after a RetryAfterError(0), not after the backoff', async () => {
+    const producer = rota.producer();
+    let failedAt = 0;
+    const worker = rota.worker({
+      queues: ['now-again'],
+      handler: (job) => {
+        if (job.attempt > 1) return 'ok';
+        failedAt = Date.now();
+        throw new RetryAfterError(0, 'try again now');
+      },
+    });
+    await worker.start();
+    // The backoff would wait anywhere up to an hour.
+    const { jobId } = await producer.enqueue({
+      tenant: 'acme',
+      queue: 'now-again',
+      backoff: { initialMs: 3_600_000, maxMs: 3_600_000 },
+    });
+    const retried = await waitFor(async () => {
+      const job = await producer.getJob('acme', jobId);
+      return job.lastError === 'try again now' ? job : undefined;
+    });
+    expect(retried.runAt - failedAt).toBeLessThan(1000);
+    expect((await waitState(producer, 'acme', jobId, 'COMPLETED')).attempts).toBe(2);
+  });
+
   it('refuses a concurrency its wire field would wrap (2^32 + 1 would be sent as 1)', () => {
     const options = { queues: ['q'], handler: () => undefined };
     expect(() => compileWorkerOptions({ ...options, concurrency: 2 ** 32 + 1 })).toThrow(
