@@ -27,7 +27,7 @@ export const JobState = {
    */
   DEAD: 'DEAD',
   /**
-   * Cancelled by CancelJob (terminal).
+   * Cancelled by CancelJob or PurgeQueue (terminal).
    */
   CANCELLED: 'CANCELLED',
 } as const;
@@ -66,7 +66,7 @@ export type JobState =
   | 'DEAD'
   | 6
   /**
-   * Cancelled by CancelJob (terminal).
+   * Cancelled by CancelJob or PurgeQueue (terminal).
    */
   | 'CANCELLED'
   | 7
