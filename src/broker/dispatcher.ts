@@ -144,8 +144,10 @@ export class QueueDispatcher {
   private readonly waiting = new WeightedLine();
   /**
    * Tenants with work that no session here takes (no session at all, or only
-   * dedicated ones for other tenants): not fetched, so their jobs hold no
-   * room, until a session that takes them joins.
+   * dedicated ones for other tenants), or that are paused: not fetched, so
+   * their jobs hold no room, until a session that takes them joins or the
+   * pause ends. A paused tenant's backlog read ahead held the bound until the
+   * pause ended, and no other tenant of the queue was read meanwhile.
    */
   private readonly parked = new Set<string>();
   /** Sessions that take every tenant (no dedicated list). */
@@ -169,6 +171,7 @@ export class QueueDispatcher {
   private pumpScheduled = false;
   private sessionCursor = 0;
   private stopped = false;
+  private readonly unsubscribeLimits: () => void;
 
   constructor(
     readonly queue: string,
@@ -181,6 +184,20 @@ export class QueueDispatcher {
       clock: deps.clock,
       onHeldBack: (tenant) => deps.onHeldBack(tenant),
     });
+    this.unsubscribeLimits = deps.limits.onChange((tenant) => this.limitsChanged(tenant));
+  }
+
+  /** A tenant's settings changed (or a lease of it ended): a pause may have begun or ended. */
+  private limitsChanged(tenant: string): void {
+    if (this.parked.has(tenant)) {
+      if (this.served(tenant)) {
+        this.parked.delete(tenant);
+        this.refill(tenant, true);
+      }
+    } else if (this.buffers.has(tenant) && this.deps.limits.paused(tenant, this.queue)) {
+      // Its buffer is let go when the room runs out (see room()).
+      this.mayHoldUnservable = true;
+    }
   }
 
   /** A tenant has (or may have) new work: runnable now, or at `dueAt`. */
@@ -247,7 +264,9 @@ export class QueueDispatcher {
     this.unservedTimer.unref();
   }
 
+  /** Whether a session here takes the tenant's jobs now (and it is not paused). */
   private served(tenant: string): boolean {
+    if (this.deps.limits.paused(tenant, this.queue)) return false;
     if (this.sessionsForAll > 0) return true;
     for (const session of this.sessions) if (session.accepts(tenant)) return true;
     return false;
@@ -255,7 +274,7 @@ export class QueueDispatcher {
 
   /**
    * Drops the buffers of tenants no session takes any more (their workers
-   * left): under the bound, held for nobody, they would keep every other
+   * left, or they were paused): under the bound, held for nobody, they would keep every other
    * tenant waiting; and UNSERVED_GRACE_MS after a session left, for the
    * workers of other brokers. Not renewed, their entries go back to the stream
    * when a sweep finds them idle past the lease TTL; a worker that takes the
@@ -320,6 +339,7 @@ export class QueueDispatcher {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.unservedTimer);
+    this.unsubscribeLimits();
     this.scheduler.dispose();
     clearTimeout(this.dueTimer);
     clearTimeout(this.wakeTimer);

@@ -125,6 +125,14 @@ export class TenantLimits {
     );
   }
 
+  /** Whether the tenant, or the tenant on this queue, is paused. */
+  paused(tenant: string, queue: string): boolean {
+    const record = this.#tenants.get(tenant);
+    return (
+      record?.settings?.paused === true || record?.queues.get(queue)?.override?.paused === true
+    );
+  }
+
   /**
    * 0 when a dispatch of tenant×queue is allowed now; otherwise the clock time
    * when it may be: when the later of the two buckets has a token (or when to

@@ -240,4 +240,34 @@ describe('prefetch bound', () => {
     expect(leases.every((l) => l.tenant === 'other')).toBe(true);
     expect((await prefetchGauges(queue)).bytes).toBe(0);
   });
+
+  it("does not let a paused tenant's backlog hold the bound", async () => {
+    const queue = 'paused-backlog';
+    const enqueue = (tenant: string, count: number) =>
+      h.enqueueBatch(
+        Array.from({ length: count }, () => ({ tenant, queue, payload: Buffer.alloc(BIG) })),
+      );
+    await h.setTenant({ tenant: 'sleeper', paused: true });
+    const worker = await h.worker({ queues: [queue], capacity: 5 });
+    // Four jobs of 16 KiB are the whole byte bound: read ahead, they would
+    // sit there until the pause ends, and no other tenant's job be read.
+    await enqueue('sleeper', 8);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await enqueue('awake', 2);
+    const leases = await worker.take(2, 5000);
+    expect(leases.map((l) => l.tenant)).toEqual(['awake', 'awake']);
+
+    // Resumed, its jobs are read and served (none is lost to the pause).
+    await h.setTenant({ tenant: 'sleeper', paused: false });
+    const completer = autoComplete(worker);
+    try {
+      await eventually(
+        () =>
+          completer.order.filter((tenant) => tenant === 'sleeper').length === 8 ? true : undefined,
+        { timeoutMs: 20_000 },
+      );
+    } finally {
+      completer.stop();
+    }
+  });
 });
