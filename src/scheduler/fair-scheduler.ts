@@ -295,7 +295,13 @@ export class FairScheduler {
 
   #limitsChanged(tenant: string): void {
     const entry = this.#entries.get(tenant);
-    if (entry?.state === 'THROTTLED' || entry?.state === 'SATURATED') this.#join(entry);
+    if (entry === undefined) return;
+    // A lowered weight applies to the visit under way: a tenant lowered from
+    // weight 1000 mid-visit went on alone for the 4,000 dispatches its old
+    // weight had credited. Without a change the deficit stays below share + 1.
+    const share = this.#share(entry);
+    if (entry.deficit >= share + 1) entry.deficit = share;
+    if (entry.state === 'THROTTLED' || entry.state === 'SATURATED') this.#join(entry);
   }
 
   /** Moves the tenants whose token is due back into the ring. */

@@ -123,6 +123,21 @@ describe('FairScheduler', () => {
     expect(picks.slice(0, 4)).toEqual(['b', 'a', 'a', 'b']); // finishes its visit, no new credit
   });
 
+  it('applies a lowered weight to the visit under way, not after it', () => {
+    const { limits, scheduler } = setup(4); // the dispatcher's quantum
+    limits.setTenant('a', { weight: 1000 });
+    scheduler.setAvailable('a', 10_000);
+    scheduler.setAvailable('b', 10_000);
+    expect(scheduler.next()).toBe('a'); // a visit of 4,000 dispatches begins
+    limits.setTenant('a', { weight: 1 });
+    // At weight 1 a visit is 4 dispatches: b is served after at most 4 more of a,
+    // not after the 3,999 the old weight credited.
+    const picks = take(scheduler, 10);
+    expect(picks.indexOf('b')).toBeGreaterThan(-1);
+    expect(picks.indexOf('b')).toBeLessThanOrEqual(4);
+    expect(tally(picks)).toEqual({ a: 6, b: 4 });
+  });
+
   it('un-parks a tenant at maxInFlight when a lease is released on any queue', () => {
     const clock = new FakeClock();
     const limits = new TenantLimits(clock.read);
