@@ -88,6 +88,12 @@ const PREFETCH_BUDGET = 8192;
  * rate) held by whichever broker fetched first.
  */
 const PREFETCH_RATE_SECONDS = 1;
+/*
+ * Likewise a tenant under an in-flight cap buffers its cap (PREFETCH_MIN at
+ * least), no more: at max_in_flight 1, with its lease held, it read the whole
+ * bound ahead (512 jobs, or 64 MiB of big ones), and no other tenant of the
+ * queue was read until that lease ended.
+ */
 /**
  * Dispatches per visit of a tenant of weight 1 (the DRR quantum). More than 1
  * keeps a tenant's jobs together in a grant, so the lease and complete scripts
@@ -417,6 +423,7 @@ export class QueueDispatcher {
         PREFETCH_MAX,
         Math.floor((PREFETCH_BUDGET * weight) / tenants),
         Math.ceil(this.deps.limits.rate(tenant, this.queue) * PREFETCH_RATE_SECONDS),
+        this.deps.limits.maxInFlight(tenant, this.queue),
       ),
     );
     const size = this.jobSize.get(tenant);

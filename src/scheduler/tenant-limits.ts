@@ -115,6 +115,15 @@ export class TenantLimits {
     );
   }
 
+  /** Leases tenant×queue may hold at once (the smaller cap); Infinity without one. */
+  maxInFlight(tenant: string, queue: string): number {
+    const record = this.#tenants.get(tenant);
+    return Math.min(
+      record?.settings?.maxInFlight || Infinity,
+      record?.queues.get(queue)?.override?.maxInFlight || Infinity,
+    );
+  }
+
   /** Effective weight: the override's, else the tenant's, else the default. */
   weight(tenant: string, queue: string): number {
     const record = this.#tenants.get(tenant);

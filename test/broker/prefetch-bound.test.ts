@@ -270,4 +270,17 @@ describe('prefetch bound', () => {
       completer.stop();
     }
   });
+
+  it('does not let the backlog of a tenant at its max_in_flight hold the bound', async () => {
+    const queue = 'capped-backlog';
+    await h.setTenant({ tenant: 'narrow', max_in_flight: 1 });
+    const worker = await h.worker({ queues: [queue], capacity: 5 });
+    await h.enqueueBatch(Array.from({ length: 30 }, () => ({ tenant: 'narrow', queue })));
+    await worker.take(1); // held: the tenant is at its cap until it completes
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Read ahead, its backlog took the whole job bound (10), for one dispatch at a time.
+    await h.enqueueBatch(Array.from({ length: 2 }, () => ({ tenant: 'wide', queue })));
+    const leases = await worker.take(2, 5000);
+    expect(leases.map((l) => l.tenant)).toEqual(['wide', 'wide']);
+  });
 });
