@@ -88,12 +88,6 @@ const PREFETCH_BUDGET = 8192;
  * rate) held by whichever broker fetched first.
  */
 const PREFETCH_RATE_SECONDS = 1;
-/*
- * Likewise a tenant under an in-flight cap buffers its cap (PREFETCH_MIN at
- * least), no more: at max_in_flight 1, with its lease held, it read the whole
- * bound ahead (512 jobs, or 64 MiB of big ones), and no other tenant of the
- * queue was read until that lease ended.
- */
 /**
  * Dispatches per visit of a tenant of weight 1 (the DRR quantum). More than 1
  * keeps a tenant's jobs together in a grant, so the lease and complete scripts
@@ -412,7 +406,11 @@ export class QueueDispatcher {
    * byte budgets, by weight. Why by weight: when the budgets are tight (many
    * tenants, big jobs) a tenant's buffer is all the DRR sees of its backlog; a
    * tenant of weight 4 with one job buffered was dispatched as often as one of
-   * weight 1 with one.
+   * weight 1 with one. A tenant under an in-flight cap buffers its cap
+   * (PREFETCH_MIN at least), no more, as a rate-limited one buffers its rate:
+   * at max_in_flight 1, with its lease held, it read the whole bound ahead (512
+   * jobs, or 64 MiB of big ones), and no other tenant of the queue was read
+   * until that lease ended.
    */
   private prefetchTarget(tenant: string): number {
     const tenants = Math.max(1, this.buffers.size);
