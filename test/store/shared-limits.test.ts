@@ -47,6 +47,22 @@ describe('SharedLimitStore: token buckets (take_tokens.lua)', () => {
     expect(third!.granted).toBe(0);
   });
 
+  it('serves the other buckets of a call when one refills too slowly for a Redis expiry', async () => {
+    const buckets = new SharedLimitStore(redis, keys, 'broker-redis');
+    const grants = await buckets.takeTokens([
+      request({ tenant: 'glacial', rate: 1e-15, size: 1, wanted: 1 }),
+      request({ tenant: 'acme' }),
+    ]);
+    expect(grants[0]!.granted).toBe(1);
+    expect(grants[1]).toEqual({ granted: 3, waitMs: 0 });
+    const [again] = await buckets.takeTokens([
+      request({ tenant: 'glacial', rate: 1e-15, size: 1 }),
+    ]);
+    expect(again!.granted).toBe(0);
+    expect(again!.waitMs).toBeGreaterThan(0);
+    expect(Number.isSafeInteger(again!.waitMs)).toBe(true);
+  });
+
   it('refills at its rate, never above its size', async () => {
     const buckets = new SharedLimitStore(redis, keys, 'broker-redis');
     await buckets.takeTokens([request({ wanted: 5 })]); // empty now

@@ -13,6 +13,11 @@
 -- again (0 when it does)
 -- @include common
 local ARGS = packed_args()
+-- A bucket takes at most this long to refill, as far as its key and the wait
+-- are concerned (a year): a rate so low that the refill time ran past 1e16 ms
+-- made PEXPIRE refuse a number Lua writes with an exponent, and failed the
+-- call for every bucket in it.
+local LONGEST_MS = 366 * 24 * 3600 * 1000
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local out = {}
@@ -26,8 +31,8 @@ for i = 1, #ARGS, 4 do
   local granted = math.max(0, math.min(wanted, math.floor(tokens)))
   tokens = tokens - granted
   redis.call('HSET', key, 'tokens', tokens, 'at', now)
-  redis.call('PEXPIRE', key, math.ceil((size - tokens) * 1000 / rate) + 1)
+  redis.call('PEXPIRE', key, math.min(LONGEST_MS, math.ceil((size - tokens) * 1000 / rate) + 1))
   out[#out + 1] = granted
-  out[#out + 1] = tokens >= 1 and 0 or math.ceil((1 - tokens) * 1000 / rate)
+  out[#out + 1] = tokens >= 1 and 0 or math.min(LONGEST_MS, math.ceil((1 - tokens) * 1000 / rate))
 end
 return cmsgpack.pack(out)
