@@ -72,7 +72,10 @@ export function toNewJob(input: EnqueueInput, limits: EnqueueLimits, now: number
   checkRange('priority', input.priority, 0, MAX_PRIORITY);
   const maxAttempts = input.maxAttempts || limits.defaultMaxAttempts;
   checkRange('max_attempts', maxAttempts, 1, MAX_ATTEMPTS);
-  const backoffInitialMs = input.backoffInitialMs || limits.defaultBackoffInitialMs;
+  // A max below the default initial delay, given alone, lowers the initial to it.
+  const backoffInitialMs =
+    input.backoffInitialMs ||
+    Math.min(limits.defaultBackoffInitialMs, input.backoffMaxMs || Infinity);
   const backoffMaxMs = input.backoffMaxMs || Math.max(limits.defaultBackoffMaxMs, backoffInitialMs);
   checkRange('backoff.initial_ms', backoffInitialMs, 1, MAX_BACKOFF_MS);
   checkRange('backoff.max_ms', backoffMaxMs, 1, MAX_BACKOFF_MS);

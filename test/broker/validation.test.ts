@@ -169,6 +169,12 @@ describe('invalid input', () => {
     });
   });
 
+  it('takes a backoff max below the default initial delay alone, lowering the initial to it', async () => {
+    const { job_id } = await h.enqueue({ ...valid, backoff: { initial_ms: 0, max_ms: 100 } });
+    const job = await h.getJob('acme', job_id);
+    expect(job.backoff).toEqual({ initial_ms: 100, max_ms: 100 });
+  });
+
   it('does not show a job to another tenant', async () => {
     const { job_id } = await h.enqueue(valid);
     expect((await rejection(h.getJob('globex', job_id))).code).toBe(status.NOT_FOUND);

@@ -7,7 +7,8 @@
  */
 export interface Backoff {
   /**
-   * Base delay in ms. 0 = the broker default (1000).
+   * Base delay in ms. 0 = the broker default (1000), or max_ms when that is
+   * set and smaller.
    */
   'initial_ms'?: (number);
   /**
@@ -22,7 +23,8 @@ export interface Backoff {
  */
 export interface Backoff__Output {
   /**
-   * Base delay in ms. 0 = the broker default (1000).
+   * Base delay in ms. 0 = the broker default (1000), or max_ms when that is
+   * set and smaller.
    */
   'initial_ms': (number);
   /**
