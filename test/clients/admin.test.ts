@@ -187,7 +187,10 @@ describe('Admin', () => {
     const producer = rota.producer();
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
-      ids.push((await producer.enqueue({ tenant: 'acme', queue: 'doomed' })).jobId);
+      ids.push(
+        (await producer.enqueue({ tenant: 'acme', queue: 'doomed', idempotencyKey: `k${i}` }))
+          .jobId,
+      );
     }
     const worker = rota.worker({
       queues: ['doomed'],
@@ -212,6 +215,10 @@ describe('Admin', () => {
       expect((await rejection(producer.getJob('acme', id))).code).toBe(grpc.status.NOT_FOUND);
     }
     expect((await client.listDeadLetters('acme', 'doomed')).total).toBe(0);
+    // The key still answers the deleted job (README): a late retry runs nothing.
+    expect(
+      await producer.enqueue({ tenant: 'acme', queue: 'doomed', idempotencyKey: 'k0' }),
+    ).toMatchObject({ jobId: ids[0], duplicate: true });
   });
 
   it('purges a queue’s waiting jobs; a leased job runs to its end, other tenants keep theirs', async () => {

@@ -29,7 +29,9 @@ export interface AdminClient extends grpc.Client {
   /**
    * DeleteDeadLetters removes dead jobs for good, records and all (GetJob then
    * answers NOT_FOUND): the named ids, or every dead job of the tenant×queue.
-   * Without it dead jobs stay for ROTA_DEAD_RETENTION_MS.
+   * Their idempotency keys stay (an Enqueue under one answers the deleted job
+   * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
+   * jobs stay for ROTA_DEAD_RETENTION_MS.
    */
   DeleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   DeleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -38,7 +40,9 @@ export interface AdminClient extends grpc.Client {
   /**
    * DeleteDeadLetters removes dead jobs for good, records and all (GetJob then
    * answers NOT_FOUND): the named ids, or every dead job of the tenant×queue.
-   * Without it dead jobs stay for ROTA_DEAD_RETENTION_MS.
+   * Their idempotency keys stay (an Enqueue under one answers the deleted job
+   * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
+   * jobs stay for ROTA_DEAD_RETENTION_MS.
    */
   deleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   deleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -212,7 +216,9 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   /**
    * DeleteDeadLetters removes dead jobs for good, records and all (GetJob then
    * answers NOT_FOUND): the named ids, or every dead job of the tenant×queue.
-   * Without it dead jobs stay for ROTA_DEAD_RETENTION_MS.
+   * Their idempotency keys stay (an Enqueue under one answers the deleted job
+   * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
+   * jobs stay for ROTA_DEAD_RETENTION_MS.
    */
   DeleteDeadLetters: grpc.handleUnaryCall<_rota_v1_DeleteDeadLettersRequest__Output, _rota_v1_DeleteDeadLettersResponse>;
   
