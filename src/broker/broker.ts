@@ -33,6 +33,14 @@ import {
   startSpan,
 } from '../telemetry/tracing.js';
 
+/**
+ * Milliseconds that only go forward, on the Unix epoch scale as of the process
+ * start: the clock of the limits and the schedulers. On the wall clock, a step
+ * back (NTP, a VM resumed) put every throttled tenant's next token as far in
+ * the future, and it waited out the whole step.
+ */
+const monotonicClock: Clock = () => performance.timeOrigin + performance.now();
+
 export type EnqueueResult = { readonly jobId: string; readonly duplicate: boolean } | BrokerError;
 
 /** Dead jobs replayed or deleted per script call. */
@@ -124,7 +132,7 @@ export class Broker {
       },
       this.logger,
     );
-    this.limits = new TenantLimits(this.clock, this.shared);
+    this.limits = new TenantLimits(monotonicClock, this.shared);
     const metrics = new BrokerMetrics(
       deps.metrics?.meter ?? createNoopMeter(),
       deps.metrics?.histograms ?? new LocalHistograms('rota'),
@@ -483,6 +491,7 @@ export class Broker {
         store: this.store,
         limits: this.limits,
         clock: this.clock,
+        limitsClock: monotonicClock,
         prefetch: {
           jobs: prefetchJobs,
           bytes: prefetchBytes,

@@ -32,7 +32,10 @@ export interface PrefetchBound {
 export interface DispatcherDeps {
   readonly store: JobStore;
   readonly limits: TenantLimits;
+  /** The wall clock: due times of delayed jobs and retries (stored in Redis, shared by brokers). */
   readonly clock: Clock;
+  /** The limits' own clock (monotonic): the scheduler's, and its wake-ups'. */
+  readonly limitsClock: Clock;
   readonly prefetch: PrefetchBound;
   /** Hands jobs chosen for a session to the lease path (which writes them to Redis). */
   grant(session: Session, jobs: FetchedJob[]): void;
@@ -181,7 +184,7 @@ export class QueueDispatcher {
       queue,
       quantum: DISPATCH_QUANTUM,
       limits: deps.limits,
-      clock: deps.clock,
+      clock: deps.limitsClock,
       onHeldBack: (tenant) => deps.onHeldBack(tenant),
     });
     this.unsubscribeLimits = deps.limits.onChange((tenant) => this.limitsChanged(tenant));
@@ -725,7 +728,7 @@ export class QueueDispatcher {
         this.wakeTimerAt = Infinity;
         this.pump();
       },
-      timerDelay(at - this.deps.clock()),
+      timerDelay(at - this.deps.limitsClock()),
     );
   }
 }
