@@ -72,17 +72,21 @@ export class TelemetryObserver implements BrokerObserver {
     const { job } = lease;
     const now = this.clock();
     const runMs = Math.max(0, now - lease.leasedAt);
-    this.metrics.ran(job.tenant, job.queue, runMs);
+    // A cancelled or stale lease is no attempt's outcome: a stale one was
+    // adopted by another broker, which counts its outcome, so counting its
+    // expiry or run time here too made one completed job look expired as well.
     if (settlement.result === 'completed') {
+      this.metrics.ran(job.tenant, job.queue, runMs);
       this.metrics.count('completed', job.tenant, job.queue);
       this.stats.completed(job.tenant, job.queue, now, runMs);
     } else if (settlement.result === 'retrying' || settlement.result === 'dead') {
+      this.metrics.ran(job.tenant, job.queue, runMs);
       this.metrics.count('failed', job.tenant, job.queue);
       this.stats.failed(job.tenant, job.queue, now, runMs);
       if (settlement.result === 'dead') this.metrics.count('dead', job.tenant, job.queue);
-    }
-    if (settlement.cause === 'expired' || settlement.cause === 'timeout') {
-      this.metrics.count('expired', job.tenant, job.queue, settlement.cause);
+      if (settlement.cause === 'expired' || settlement.cause === 'timeout') {
+        this.metrics.count('expired', job.tenant, job.queue, settlement.cause);
+      }
     }
     if (lease.span) {
       lease.span.setAttribute('rota.outcome', settlement.result);
