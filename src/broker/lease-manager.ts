@@ -450,7 +450,7 @@ export class LeaseManager {
     attempt: number,
     deadline: number,
     session: Session,
-    adopted = false,
+    adoptedLeasedAt?: number,
   ): Lease {
     // A lease of ours for an earlier attempt is stale: Redis leased the job
     // anew, so another broker adopted that lease and ended it. Left in place,
@@ -467,7 +467,8 @@ export class LeaseManager {
       attempt,
       deadline,
       session,
-      leasedAt: this.deps.clock(),
+      // An adopted lease began on another broker: its run time counts from then.
+      leasedAt: adoptedLeasedAt ?? this.deps.clock(),
       lastSeenAt: this.deps.clock(),
       settling: false,
       timeoutTimer: undefined,
@@ -483,7 +484,7 @@ export class LeaseManager {
     } else {
       session.leases.set(job.id, lease);
     }
-    if (!adopted) this.deps.observer.dispatched(lease, session);
+    if (adoptedLeasedAt === undefined) this.deps.observer.dispatched(lease, session);
     if (deadline > 0) this.armTimeout(lease, Math.max(0, deadline - this.deps.clock()));
     return lease;
   }
@@ -675,7 +676,7 @@ export class LeaseManager {
         this.deps.limits.onDispatch(record.tenant, record.queue);
         // The reattaching worker holds the job already: no payload to keep.
         const job = withoutPayload(record);
-        this.register(job, ref.token, record.attempts, deadline, session, true);
+        this.register(job, ref.token, record.attempts, deadline, session, record.leasedAt);
         reattached.push(ref.jobId);
       }
     });

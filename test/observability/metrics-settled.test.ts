@@ -89,3 +89,29 @@ describe('metrics of leases that end without an attempt outcome', () => {
     ).toBe(1);
   });
 });
+
+describe('run time of a lease another broker adopted', () => {
+  it('runs from the lease, not from the adoption', async () => {
+    const onA = await h.worker({ queues: ['adopted-run'], capacity: 1 });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'adopted-run' });
+    const [lease] = await onA.take(1);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // the job runs a second on A's watch
+    onA.drop();
+    const onB = await RawWorker.connect(b.address, {
+      queues: ['adopted-run'],
+      capacity: 1,
+      in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
+    });
+    workers.push(onB);
+    expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
+    onB.complete(lease!);
+    await h.waitState('acme', job_id, 'COMPLETED');
+    const labels = 'tenant="acme",queue="adopted-run"';
+    const series = await eventually(async () => {
+      const scraped = await scrape(b.metricsUrl!);
+      return value(scraped, 'rota_job_run_time_count', labels) === 1 ? scraped : undefined;
+    });
+    // At least the second on A (less a timer's rounding), not the moments since B adopted it.
+    expect(value(series, 'rota_job_run_time_sum', labels)).toBeGreaterThanOrEqual(900);
+  });
+});
