@@ -588,8 +588,7 @@ export class Broker {
   ): Promise<{ rows: TenantQueueStats[]; truncated: boolean }> {
     if (queue) checkQueue('queue', queue);
     if (tenant) checkName('tenant', tenant);
-    const { pairs, truncated } = await guarded(this.statsPairs(queue, tenant, MAX_STATS_ROWS));
-    const depths = await guarded(this.store.depths(pairs));
+    const { depths, truncated } = await guarded(this.depthsOf(queue, tenant, MAX_STATS_ROWS));
     const now = this.clock();
     const rows = depths.map((depth) => ({
       ...depth,
@@ -598,11 +597,39 @@ export class Broker {
     return { rows, truncated };
   }
 
+  /**
+   * Depths of the pairs of statsPairs; tenants listed only for their dead jobs
+   * that have none left are taken out of that index meanwhile.
+   */
+  private async depthsOf(
+    queue: string,
+    tenant: string,
+    limit: number,
+  ): Promise<{ depths: QueueDepth[]; truncated: boolean }> {
+    const { pairs, truncated, buried } = await this.statsPairs(queue, tenant, limit);
+    const depths = await this.store.depths(pairs);
+    for (const depth of depths) {
+      if (depth.dead > 0 || !buried.has(`${depth.queue}\n${depth.tenant}`)) continue;
+      this.store.forgetDeadTenant(depth.queue, depth.tenant).catch((error: unknown) => {
+        this.logger.warn(
+          { err: error, queue: depth.queue, tenant: depth.tenant },
+          'could not update the index of tenants with dead jobs',
+        );
+      });
+    }
+    return { depths, truncated };
+  }
+
   private async statsPairs(
     queue: string,
     tenant: string,
     limit: number,
-  ): Promise<{ pairs: Array<{ tenant: string; queue: string }>; truncated: boolean }> {
+  ): Promise<{
+    pairs: Array<{ tenant: string; queue: string }>;
+    truncated: boolean;
+    /** Pairs (`queue\ntenant`) from the index of tenants with dead jobs. */
+    buried: Set<string>;
+  }> {
     const queues = queue ? [queue] : await this.store.queues();
     const seen = new Set<string>();
     const pairs: Array<{ tenant: string; queue: string }> = [];
@@ -613,25 +640,29 @@ export class Broker {
         pairs.push(pair);
       }
     };
+    const buried = new Set<string>();
     for (const q of queues) {
       const tenants = tenant ? [tenant] : await this.store.activeTenants(q);
       for (const t of tenants) add({ tenant: t, queue: q });
+      if (tenant) continue;
+      for (const t of await this.store.deadTenants(q)) {
+        buried.add(`${q}\n${t}`);
+        add({ tenant: t, queue: q });
+      }
     }
     for (const pair of this.stats.pairs()) add(pair);
     pairs.sort((a, b) => a.queue.localeCompare(b.queue) || a.tenant.localeCompare(b.tenant));
-    return { pairs: pairs.slice(0, limit), truncated: pairs.length > limit };
+    return { pairs: pairs.slice(0, limit), truncated: pairs.length > limit, buried };
   }
 
   private refreshDepths(): void {
-    this.statsPairs('', '', MAX_METRIC_DEPTH_ROWS)
-      .then(({ pairs }) => this.store.depths(pairs))
-      .then(
-        (depths) => {
-          this.depths = depths;
-        },
-        (error: unknown) =>
-          this.logger.warn({ err: error }, 'could not read queue depths for metrics'),
-      );
+    this.depthsOf('', '', MAX_METRIC_DEPTH_ROWS).then(
+      ({ depths }) => {
+        this.depths = depths;
+      },
+      (error: unknown) =>
+        this.logger.warn({ err: error }, 'could not read queue depths for metrics'),
+    );
   }
 
   private pumpAll(): void {

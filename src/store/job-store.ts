@@ -834,15 +834,54 @@ export class JobStore {
    * every job stored before it; a write that stores jobs after it marks the
    * tenant again after its script (see indexTenants). Two commands, not one
    * script: the index lies outside the tenant's hash slot (see keys.ts).
+   *
+   * A tenant that leaves with dead jobs goes to the queue's index of tenants
+   * with dead jobs: stats and metrics list only indexed tenants, so its dead
+   * letters were out of GetStats and rota_queue_depth after a broker restart
+   * (or an hour without events), while they still waited for an operator. No
+   * job can die after this without an enqueue (or replay) marking it again.
    */
   async retire(queue: string, tenant: string): Promise<boolean> {
     const [, [depth]] = await Promise.all([
       this.redis.srem(this.keys.activeTenants(queue), tenant),
       this.depths([{ tenant, queue }]),
     ]);
-    if (depth!.waiting + depth!.leased + depth!.delayed === 0) return true;
+    if (depth!.waiting + depth!.leased + depth!.delayed === 0) {
+      if (depth!.dead > 0) await this.redis.sadd(this.keys.deadTenants(queue), tenant);
+      return true;
+    }
     await this.markActive(queue, tenant);
     return false;
+  }
+
+  /** Every tenant that left the queue's index of active tenants with dead jobs (see retire). */
+  async deadTenants(queue: string): Promise<string[]> {
+    const tenants = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, page] = await this.redis.sscan(
+        this.keys.deadTenants(queue),
+        cursor,
+        'COUNT',
+        1000,
+      );
+      for (const tenant of page) tenants.add(tenant);
+      cursor = next;
+    } while (cursor !== '0');
+    return [...tenants];
+  }
+
+  /**
+   * Takes a tenant whose dead jobs are gone (replayed, deleted, or past their
+   * retention) out of the queue's index of tenants with dead jobs; as retire,
+   * removed first and put back if its depth, read after, has dead jobs.
+   */
+  async forgetDeadTenant(queue: string, tenant: string): Promise<void> {
+    const [, [depth]] = await Promise.all([
+      this.redis.srem(this.keys.deadTenants(queue), tenant),
+      this.depths([{ tenant, queue }]),
+    ]);
+    if (depth!.dead > 0) await this.redis.sadd(this.keys.deadTenants(queue), tenant);
   }
 
   /** Every tenant marked as having work in the queue. */

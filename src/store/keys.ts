@@ -86,6 +86,14 @@ export class Keys {
   }
 
   /**
+   * Set of tenants that left a queue's index of active tenants with dead jobs
+   * left: stats and metrics read it too, so dead letters stay in sight.
+   */
+  deadTenants(queue: string): string {
+    return `${this.prefix}:queue:${queue}:dead-tenants`;
+  }
+
+  /**
    * Set of every queue that has had an index of active tenants: read for stats
    * instead of a SCAN of the keyspace (which costs Redis about 0.8 s per million
    * keys, job hashes included).
