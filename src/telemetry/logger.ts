@@ -10,6 +10,7 @@ export function createLogger(level: string, destination?: pino.DestinationStream
   const options: pino.LoggerOptions = {
     level,
     base: { service: 'rota' },
+    serializers: { err: serializeError },
     mixin() {
       const span = trace.getActiveSpan();
       if (!span) return {};
@@ -18,4 +19,21 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     },
   };
   return destination ? pino(options, destination) : pino(options);
+}
+
+/**
+ * pino's error serializer, less the `command` ioredis puts on a Redis reply
+ * error (its name kept): its args are the script's source and the packed
+ * arguments, job payloads, results and lease tokens among them. Logged as
+ * is, an ack batch Redis refused wrote its results (a byte array, 4 bytes of
+ * log per byte) in a line repeated every second until Redis took the write.
+ */
+export function serializeError(error: unknown): unknown {
+  const serialized = pino.stdSerializers.err(error as Error) as unknown;
+  if (typeof serialized !== 'object' || serialized === null || !('command' in serialized)) {
+    return serialized;
+  }
+  const { command, ...rest } = serialized as { command?: { name?: unknown } | null };
+  const name = command?.name;
+  return typeof name === 'string' ? { ...rest, command: name } : rest;
 }
