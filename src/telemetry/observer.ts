@@ -90,7 +90,9 @@ export class TelemetryObserver implements BrokerObserver {
     }
     if (lease.span) {
       lease.span.setAttribute('rota.outcome', settlement.result);
-      const failed = settlement.result !== 'completed';
+      // As the README says: failures, expiries and timeouts. A cancel is the
+      // operator's, and a stale lease's attempt went on under another lease.
+      const failed = settlement.result === 'retrying' || settlement.result === 'dead';
       endSpan(
         lease.span,
         failed ? (settlement.error ?? `${settlement.cause}: ${settlement.result}`) : undefined,

@@ -116,6 +116,52 @@ describe('traces from producer to worker', () => {
     });
   });
 
+  it('keeps the trace of a job that waited through a broker crash', async () => {
+    exporter.reset();
+    const producer = rota.producer();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'restarted', payload: {} });
+    await producer.close();
+    await rota.crashAndRestartBroker();
+    const worker = rota.worker({ queues: ['restarted'], handler: () => 'ok' });
+    await worker.start();
+    const spans = await eventually(() => {
+      const finished = exporter.getFinishedSpans();
+      return finished.some((s) => s.name === 'process restarted') &&
+        finished.some((s) => s.name === 'dispatch restarted')
+        ? finished
+        : undefined;
+    });
+    const send = spans.find((s) => s.name === 'send restarted')!;
+    for (const name of ['dispatch restarted', 'process restarted']) {
+      const span = spans.find((s) => s.name === name)!;
+      expect(span.spanContext().traceId).toBe(send.spanContext().traceId);
+      expect(parentOf(span)).toBe(send.spanContext().spanId);
+      expect(span.attributes['messaging.message.id']).toBe(jobId);
+    }
+  });
+
+  it('does not mark the broker span of a cancelled lease as an error', async () => {
+    exporter.reset();
+    const producer = rota.producer();
+    const worker = rota.worker({
+      queues: ['cancelled'],
+      handler: (_job, { signal }) =>
+        new Promise((resolve) => signal.addEventListener('abort', resolve)),
+    });
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'cancelled', payload: {} });
+    await eventually(async () =>
+      (await producer.getJob('acme', jobId)).state === 'LEASED' ? true : undefined,
+    );
+    expect(await producer.cancel('acme', jobId)).toMatchObject({ cancelled: true });
+    const dispatch = await eventually(() =>
+      exporter.getFinishedSpans().find((s) => s.name === 'dispatch cancelled'),
+    );
+    expect(dispatch.attributes['rota.outcome']).toBe('cancelled');
+    // Failures, expiries and timeouts are errors (README); an operator's cancel is not.
+    expect(dispatch.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
   it('writes the trace id into log lines written inside a span', () => {
     const lines: string[] = [];
     const sink = new Writable({
