@@ -31,9 +31,9 @@ class RollingRates {
   private readonly slots = new Float64Array(SLOTS * SERIES);
   private slotIndex = -1;
 
-  add(series: number, now: number): void {
+  add(series: number, now: number, count = 1): void {
     this.advance(now);
-    this.slots[series * SLOTS + (this.slotIndex % SLOTS)]! += 1;
+    this.slots[series * SLOTS + (this.slotIndex % SLOTS)]! += count;
   }
 
   perSecond(series: number, now: number): number {
@@ -171,6 +171,14 @@ export class StatsBook {
     const activity = this.of(tenant, queue, now);
     activity.rates.add(FAILED, now);
     activity.run.record(runMs);
+  }
+
+  /**
+   * `count` attempts this broker ended as failed without having leased them:
+   * the recovery sweep's, of a broker that died (no run time known here).
+   */
+  failedUnleased(tenant: string, queue: string, now: number, count: number): void {
+    this.of(tenant, queue, now).rates.add(FAILED, now, count);
   }
 
   waited(tenant: string, queue: string, now: number, waitMs: number): void {

@@ -60,6 +60,7 @@ export class TelemetryObserver implements BrokerObserver {
   attemptsReclaimed(tenant: string, queue: string, retrying: number, dead: number): void {
     // As a lease this broker expires itself: a failed attempt, by expiry.
     this.metrics.count('failed', tenant, queue, undefined, retrying + dead);
+    this.stats.failedUnleased(tenant, queue, this.clock(), retrying + dead);
     this.metrics.count('expired', tenant, queue, 'expired', retrying + dead);
     if (dead > 0) this.metrics.count('dead', tenant, queue, undefined, dead);
   }

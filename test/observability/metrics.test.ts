@@ -125,6 +125,9 @@ describe('Prometheus metrics', () => {
     });
     expect(value(series, 'rota_jobs_failed_total', labels)).toBe(2);
     expect(value(series, 'rota_jobs_expired_total', `${labels},reason="expired"`)).toBe(2);
+    // GetStats of the broker that ended them counts them too, as its failed_per_second.
+    const [row] = (await h.stats({ queue: 'orphaned', tenant: 'acme' })).entries;
+    expect(row!.failed_per_second).toBeCloseTo(2 / 60, 5);
   });
 
   it('puts tenants past the label limit under "other"', async () => {
