@@ -557,7 +557,12 @@ export class LeaseManager {
           lease.session?.send({ kind: 'cancel', jobId: lease.job.id, reason });
           this.afterFailure(lease, outcomes[i] ?? { kind: 'unknown' }, cause, message);
         });
-        this.deps.logger.info({ jobs: leases.map((l) => l.job.id), reason }, 'leases revoked');
+        // A timeout is one job's event (at debug, as every per-job line: under
+        // load that was an info line per job); an expiry is one sweep's.
+        this.deps.logger[cause === 'timeout' ? 'debug' : 'info'](
+          { jobs: leases.map((l) => l.job.id), reason },
+          'leases revoked',
+        );
       },
       (error: unknown) => {
         for (const lease of leases) lease.settling = false;

@@ -2,7 +2,11 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/telemetry/logger.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../helpers/redis.js';
+import { call, eventually, rawClients } from '../helpers/broker.js';
+import { RawWorker } from '../helpers/raw-worker.js';
+import { loadConfig } from '../../src/config.js';
+import { startBroker } from '../../src/server.js';
 
 let redis: TestRedis;
 
@@ -48,6 +52,49 @@ describe('log lines of Redis errors', () => {
     } finally {
       await client.config('SET', 'min-replicas-to-write', '0');
       client.disconnect();
+    }
+  });
+});
+
+describe('log lines of a broker under load', () => {
+  it('are not one info line per timed-out job', async () => {
+    const { logger, lines } = capture();
+    const broker = await startBroker(
+      loadConfig({}, [], {
+        redisUrl: redis.url,
+        grpcAddress: '127.0.0.1:0',
+        keyPrefix: uniquePrefix(),
+        leaseTtlMs: 1500,
+        heartbeatIntervalMs: 300,
+        metricsAddress: undefined,
+      }),
+      logger,
+    );
+    const worker = await RawWorker.connect(broker.address, { queues: ['slow'], capacity: 50 });
+    try {
+      const clients = rawClients(broker.address);
+      try {
+        await call(clients.broker.EnqueueBatch.bind(clients.broker), {
+          jobs: Array.from({ length: 50 }, () => ({
+            tenant: 'acme',
+            queue: 'slow',
+            timeout_ms: 100,
+            max_attempts: 1,
+          })),
+        });
+      } finally {
+        clients.close();
+      }
+      await worker.take(50);
+      // The worker never answers: every lease times out.
+      await eventually(() => (worker.cancels().length === 50 ? true : undefined));
+      const revoked = lines
+        .map((line) => JSON.parse(line) as { level: number; msg: string })
+        .filter((line) => line.msg === 'leases revoked' && line.level >= 30);
+      expect(revoked.length).toBeLessThan(50);
+    } finally {
+      worker.drop();
+      await broker.shutdown();
     }
   });
 });
