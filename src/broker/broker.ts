@@ -35,9 +35,9 @@ import {
 
 /**
  * Milliseconds that only go forward, on the Unix epoch scale as of the process
- * start: the clock of the limits and the schedulers. On the wall clock, a step
- * back (NTP, a VM resumed) put every throttled tenant's next token as far in
- * the future, and it waited out the whole step.
+ * start: the clock of the limits, the schedulers and the workers' liveness.
+ * On the wall clock, a step back (NTP, a VM resumed) put every throttled
+ * tenant's next token as far in the future, and it waited out the whole step.
  */
 const monotonicClock: Clock = () => performance.timeOrigin + performance.now();
 
@@ -152,6 +152,7 @@ export class Broker {
       store: this.store,
       limits: this.limits,
       clock: this.clock,
+      livenessClock: monotonicClock,
       settings: config,
       logger: this.logger,
       dispatcher: (queue) => this.dispatcher(queue),

@@ -25,7 +25,14 @@ export interface LeaseSettings {
 export interface LeaseManagerDeps {
   readonly store: JobStore;
   readonly limits: TenantLimits;
+  /** The wall clock: lease times and deadlines, which Redis keeps and other brokers read. */
   readonly clock: Clock;
+  /**
+   * A monotonic clock: when each worker was last heard from. On the wall
+   * clock, a step forward past the lease TTL (NTP, a VM resumed) closed every
+   * session as silent, and their jobs ran again.
+   */
+  readonly livenessClock: Clock;
   readonly settings: LeaseSettings;
   readonly logger: Logger;
   /** The dispatcher of a queue, created on first use. */
@@ -104,7 +111,7 @@ export class LeaseManager {
       [...new Set(hello.queues)],
       tenants,
       hello.capacity,
-      this.deps.clock(),
+      this.deps.livenessClock(),
       transport,
     );
     const { reattached, refused } = await this.reattach(session, hello.inFlight);
@@ -132,12 +139,12 @@ export class LeaseManager {
 
   /** Any message from the worker. */
   touch(session: Session): void {
-    session.lastSeenAt = this.deps.clock();
+    session.lastSeenAt = this.deps.livenessClock();
   }
 
   heartbeat(session: Session): void {
     this.touch(session);
-    session.send({ kind: 'heartbeatAck', now: session.lastSeenAt });
+    session.send({ kind: 'heartbeatAck', now: this.deps.clock() });
   }
 
   credit(session: Session, capacity: number): void {
@@ -389,7 +396,7 @@ export class LeaseManager {
 
   /** Closes silent sessions and expires orphans whose holder has been gone a lease TTL. */
   sweep(): void {
-    const now = this.deps.clock();
+    const now = this.deps.livenessClock();
     const ttl = this.deps.settings.leaseTtlMs;
     for (const session of this.sessions.values()) {
       if (now - session.lastSeenAt > ttl) {
@@ -469,7 +476,7 @@ export class LeaseManager {
       session,
       // An adopted lease began on another broker: its run time counts from then.
       leasedAt: adoptedLeasedAt ?? this.deps.clock(),
-      lastSeenAt: this.deps.clock(),
+      lastSeenAt: this.deps.livenessClock(),
       settling: false,
       timeoutTimer: undefined,
       span: undefined,

@@ -15,7 +15,7 @@ afterAll(() => {
 const h = useBroker();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('a wall clock stepped back', () => {
+describe('a wall clock that steps', () => {
   it('does not stall a rate-limited tenant for the length of the step', async () => {
     await h.setTenant({ tenant: 'limited', rate: 20, burst: 1 });
     await h.enqueueBatch(
@@ -33,6 +33,25 @@ describe('a wall clock stepped back', () => {
     } finally {
       run.stop();
       step = 0;
+    }
+  });
+
+  it("does not count a step forward past the lease TTL as the workers' silence", async () => {
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'held' });
+    const worker = await h.worker({ queues: ['held'], capacity: 1 });
+    const [lease] = await worker.take(1);
+    step = 60_000; // 40 lease TTLs
+    try {
+      // Two sweeps (a third of the TTL apart) see the step; the heartbeats go on.
+      await sleep(h.broker.config.leaseTtlMs);
+      expect(worker.ended).toBe(false);
+      worker.complete(lease!);
+      await h.waitState('acme', job_id, 'COMPLETED');
+      expect(worker.ackOutcomes()).toEqual([]);
+      expect((await h.getJob('acme', job_id)).attempts).toBe(1);
+    } finally {
+      step = 0;
+      worker.end();
     }
   });
 });
