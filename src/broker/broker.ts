@@ -532,7 +532,9 @@ export class Broker {
    * The slow sweep of a queue: takes over entries whose holder died (idle past
    * the lease TTL) and follows the tenants of the Redis index that the
    * dispatcher does not know and that have something to fetch (entries nobody
-   * read, or delayed jobs), which repairs a lost doorbell or a restart. A
+   * read, or delayed jobs), and those it knows with entries nobody read that
+   * it would not read by itself (see readsAgain), which repairs a lost doorbell
+   * or a restart. A
    * tenant with nothing at all is fetched once, and that fetch drops it from
    * the index. Why not fetch every unknown tenant: with 10,000 tenants whose
    * jobs are all out with workers, each sweep fetched 10,000 empty tenants.
@@ -571,7 +573,10 @@ export class Broker {
           dispatcher.onWork(tenant, outcome.nextRunAt);
         }
         const empty = outcome.pending === 0 && outcome.nextRunAt === undefined;
-        if (outcome.requeued > 0 || (!followed && (outcome.unread || empty))) {
+        // Unread entries of a followed tenant too: followed for a job delayed
+        // by an hour, a lost doorbell's job waited that hour.
+        const unread = outcome.unread && !dispatcher.readsAgain(tenant);
+        if (outcome.requeued > 0 || unread || (!followed && empty)) {
           dispatcher.onWork(tenant);
         }
       });

@@ -313,6 +313,22 @@ export class QueueDispatcher {
     );
   }
 
+  /**
+   * Whether the dispatcher reads the tenant's streams again by itself: a buffer
+   * it refills, a fetch in flight, a turn in the line for room, or a park that
+   * a session's arrival ends. A tenant followed only for a delayed job (read at
+   * its due time) or whose last fetch came back short is not: new entries of
+   * it wait for a doorbell, and one that was lost for the sweep.
+   */
+  readsAgain(tenant: string): boolean {
+    return (
+      (this.buffers.has(tenant) && !this.drained.has(tenant)) ||
+      this.fetching.has(tenant) ||
+      this.waiting.has(tenant) ||
+      this.parked.has(tenant)
+    );
+  }
+
   prefetchUse(): PrefetchUse {
     return { jobs: this.held.jobs, bytes: this.held.bytes, waiting: this.waiting.size };
   }
