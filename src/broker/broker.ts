@@ -95,6 +95,8 @@ export class Broker {
   private readonly stats: StatsBook;
   private readonly observer: TelemetryObserver;
   private depths: readonly QueueDepth[] = [];
+  /** Before this time the sweep takes over no entry (see start). */
+  private reclaimFrom = 0;
 
   constructor(private readonly deps: BrokerDeps) {
     const { config } = deps;
@@ -181,8 +183,16 @@ export class Broker {
     for (const warning of await redisDurabilityWarnings(this.deps.redis)) {
       this.logger.warn({ redis: 'durability' }, `WARNING: ${warning}`);
     }
-    // After an outage, renew held entries before any reclaim can take them as abandoned.
-    this.deps.redis.on('ready', () => this.renew());
+    // After an outage, renew held entries before any reclaim can take them as
+    // abandoned. And take none over for a lease TTL: when Redis itself was down
+    // longer than the TTL, every broker's entries are idle past it when it is
+    // back, and a broker that reconnected a moment later than this one (up to
+    // ioredis's 2 s backoff) had its live leases failed as "lease expired" and
+    // run again, its workers' acks refused as stale.
+    this.deps.redis.on('ready', () => {
+      this.reclaimFrom = this.clock() + this.deps.config.leaseTtlMs;
+      this.renew();
+    });
     await this.doorbell.start();
     const registered = await this.store.registerQueues();
     if (registered !== undefined) {
@@ -557,9 +567,8 @@ export class Broker {
    * the broker queued behind that pipeline on its connection.
    */
   private async sweep(queue: string, dispatcher: QueueDispatcher): Promise<void> {
-    const { leaseTtlMs } = this.deps.config;
     for await (const tenants of this.store.activeTenantPages(queue)) {
-      const outcomes = await this.store.reclaim(queue, tenants, leaseTtlMs, this.clock());
+      const outcomes = await this.store.reclaim(queue, tenants, this.reclaimIdleMs(), this.clock());
       outcomes.forEach((outcome, i) => {
         const tenant = tenants[i]!;
         if (outcome.retrying + outcome.dead + outcome.requeued > 0) {
@@ -581,6 +590,18 @@ export class Broker {
         }
       });
     }
+  }
+
+  /**
+   * How long an entry must have been idle for the sweep to take it over: the
+   * lease TTL, or never while the connection is down or was re-established
+   * less than a TTL ago (see start). Asked per call: a sweep that began
+   * during an outage sends its calls once Redis is back. Held back, the sweep
+   * still follows the tenants it finds.
+   */
+  private reclaimIdleMs(): number {
+    const holdBack = this.deps.redis.status !== 'ready' || this.clock() < this.reclaimFrom;
+    return holdBack ? Number.MAX_SAFE_INTEGER : this.deps.config.leaseTtlMs;
   }
 
   /**

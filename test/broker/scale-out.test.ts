@@ -6,7 +6,8 @@ import { eventually, type TestBroker } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 
 // Two brokers on one Redis and one key prefix: A (the harness's) and B.
-const h = useBroker();
+// Redis with AOF appendfsync always: its restarts keep every acknowledged write.
+const h = useBroker({}, { appendfsync: 'always' });
 let b: TestBroker;
 const workers: RawWorker[] = [];
 
@@ -65,5 +66,37 @@ describe('several brokers on one Redis: a lost doorbell', () => {
     expect(lease!.job_id).toBe(job_id);
     worker.complete(lease!);
     await h.waitState('acme', job_id, 'COMPLETED');
+  });
+});
+
+describe('several brokers on one Redis: a Redis restart', () => {
+  it('leaves the live leases of a broker that reconnects a little later than another alone', async () => {
+    // Down longer than the lease TTL, so every entry is idle past it when
+    // Redis is back. B reconnects first and sweeps; A, whose worker still runs
+    // the job, reconnects a moment later (ioredis's backoff put them up to 2 s apart).
+    const onA = await h.worker({ queues: ['restart-two'], capacity: 1 });
+    await workerOnB(['restart-two'], 1);
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'restart-two' });
+    const [lease] = await onA.take(1);
+    // B retries every 100 ms, A 3.3 s after its connection closed: A is back
+    // about 1.2 s after B (less than the 1.5 s TTL, more than B's sweep interval).
+    const a = connections(h.broker).redis;
+    const { redis: bRedis } = connections(b);
+    const strategies = [a, bRedis].map((redis) => redis.options.retryStrategy);
+    a.options.retryStrategy = () => 3300;
+    bRedis.options.retryStrategy = () => 100;
+    try {
+      await h.redis.kill();
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await h.redis.restart();
+      await eventually(() => (a.status === 'ready' ? true : undefined));
+    } finally {
+      [a.options.retryStrategy, bRedis.options.retryStrategy] = strategies;
+    }
+    onA.complete(lease!, Buffer.from('done'));
+    const job = await h.waitState('acme', job_id, 'COMPLETED');
+    expect(job.attempts).toBe(1);
+    expect(job.result.toString()).toBe('done');
+    expect(onA.ackOutcomes()).toEqual([]);
   });
 });
