@@ -210,6 +210,9 @@ export class Broker {
         this.logger.error({ err: error }, 'reloading tenant settings failed');
       });
     });
+    this.every(Math.min(SETTINGS_RELOAD_MS, this.deps.config.redisTimeoutMs), () =>
+      this.doorbell.ping(),
+    );
     this.every(Math.min(heartbeatIntervalMs, leaseTtlMs / 3), () => this.leases.sweep());
     this.every(leaseTtlMs / 3, () => this.renew());
     if (this.deps.metrics) this.every(DEPTH_REFRESH_MS, () => this.refreshDepths());

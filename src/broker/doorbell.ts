@@ -76,6 +76,19 @@ export class Doorbell {
     });
   }
 
+  /**
+   * A PING on the pub/sub connection. Once subscribed it sends nothing, and
+   * only a command owing a reply arms the connection's timeout: one that went
+   * silent (a NAT or firewall dropped it while idle) was never noticed, and
+   * every doorbell, cancellation and settings change after that was lost until
+   * the process restarted. Unanswered, the timeout closes it, and the
+   * reconnect subscribes again.
+   */
+  ping(): void {
+    if (this.subscriber.status !== 'ready') return;
+    this.subscriber.ping().catch(() => undefined); // the reconnect says enough
+  }
+
   ring(queue: string, tenant: string, dueAt: number): void {
     let tenants = this.pending.get(queue);
     if (!tenants) {

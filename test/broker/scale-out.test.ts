@@ -1,3 +1,6 @@
+import { rm } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerDeps } from '../../src/broker/broker.js';
@@ -99,4 +102,107 @@ describe('several brokers on one Redis: a Redis restart', () => {
     expect(job.result.toString()).toBe('done');
     expect(onA.ackOutcomes()).toEqual([]);
   });
+});
+
+describe('several brokers on one Redis: a Redis restart that lost every key', () => {
+  it('serves the workers waiting on either broker again, without a reconnect', async () => {
+    const onA = await h.worker({ queues: ['amnesia'], capacity: 2 });
+    const onB = await workerOnB(['amnesia-b'], 2);
+    for (const queue of ['amnesia', 'amnesia-b']) {
+      await h.enqueueBatch(Array.from({ length: 10 }, () => ({ tenant: 'acme', queue })));
+    }
+    const held = [...(await onA.take(2)), ...(await onB.take(2))];
+    await h.redis.kill();
+    await rm(path.join(h.redis.dir, 'appendonlydir'), { recursive: true, force: true });
+    await h.redis.restart();
+    // Their jobs are gone with the data: the acks free the slots all the same.
+    for (const lease of held.slice(0, 2)) onA.complete(lease);
+    for (const lease of held.slice(2)) onB.complete(lease);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const queue = i % 2 === 0 ? 'amnesia' : 'amnesia-b';
+      const { job_id } = await eventually(() =>
+        h.enqueue({ tenant: 'acme', queue }).catch(() => undefined),
+      );
+      ids.push(job_id);
+    }
+    const seen = new Set<string>();
+    await eventually(() => {
+      for (const worker of [onA, onB]) {
+        for (const lease of worker.leases) {
+          if (!ids.includes(lease.job_id) || seen.has(lease.job_id)) continue;
+          seen.add(lease.job_id);
+          worker.complete(lease);
+        }
+      }
+      return seen.size === ids.length ? true : undefined;
+    });
+    for (const id of ids) await h.waitState('acme', id, 'COMPLETED');
+  });
+});
+
+/**
+ * A TCP proxy to Redis whose open connections can go silent (freeze): no byte
+ * passes either way and neither side is told, as when a NAT or firewall drops
+ * an idle connection. New connections pass.
+ */
+async function silencingProxy(upstreamPort: number): Promise<{
+  url: string;
+  freeze(): void;
+  close(): Promise<void>;
+}> {
+  const open = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: '127.0.0.1', port: upstreamPort });
+    const pair = { client, upstream };
+    open.add(pair);
+    for (const socket of [client, upstream]) {
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        open.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    freeze() {
+      for (const { client, upstream } of open) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.removeAllListeners('data');
+        upstream.removeAllListeners('data');
+        client.resume(); // read and drop
+        upstream.resume();
+      }
+      open.clear();
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe('several brokers on one Redis: a connection to Redis that went silent', () => {
+  it('is noticed on the pub/sub connection too: a cancellation still reaches the worker', async () => {
+    const proxy = await silencingProxy(h.redis.port);
+    const c = await h.startPeer({ redisUrl: proxy.url, redisTimeoutMs: 1000 });
+    const worker = await RawWorker.connect(c.address, { queues: ['silent'], capacity: 1 });
+    try {
+      const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'silent' });
+      await worker.take(1);
+      proxy.freeze();
+      // C's command connection times out and reconnects; its pub/sub one must as well.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      expect(await h.cancel('acme', job_id)).toEqual({ cancelled: true, state: 'CANCELLED' });
+      await expect.poll(() => worker.cancels(), { timeout: 5000 }).toContain(job_id);
+    } finally {
+      worker.drop();
+      await c.kill();
+      await proxy.close();
+    }
+  }, 20_000);
 });
