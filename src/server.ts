@@ -26,7 +26,8 @@ export interface RunningBroker {
   /**
    * Graceful stop: accepts no new calls, tells worker sessions to drain, records
    * their acks for up to `graceMs` (default: the configured grace), then ends
-   * the streams and closes Redis. Leases still held stay in Redis for recovery.
+   * the streams and closes Redis. Leases still held stay in Redis for recovery;
+   * jobs read ahead go back to their queues.
    */
   shutdown(graceMs?: number): Promise<void>;
   /** Dies abruptly, as a crash would: no cleanup beyond closing sockets. For tests. */
@@ -208,8 +209,12 @@ export async function startBroker(
       if (left > 0)
         logger.warn({ leases: left }, 'grace period over: leases left in Redis for recovery');
       broker.stop();
-      // Bounded: with Redis unreachable the holdings lapse by themselves.
-      await Promise.race([broker.releaseShared(), sleep(FORCE_CLOSE_AFTER_MS)]);
+      // Bounded: with Redis unreachable the holdings lapse by themselves, and
+      // the jobs read ahead go back when a sweep finds them idle.
+      await Promise.race([
+        Promise.all([broker.releaseShared(), broker.releaseBuffered()]),
+        sleep(FORCE_CLOSE_AFTER_MS),
+      ]);
       await Promise.race([callsDone, sleep(FORCE_CLOSE_AFTER_MS)]);
       server.forceShutdown();
       await Promise.allSettled([redis.quit(), subscriber.quit(), metrics?.close()]);

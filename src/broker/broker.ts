@@ -245,6 +245,30 @@ export class Broker {
     }
   }
 
+  /**
+   * Gives the jobs read ahead and not leased back to their streams (after
+   * stop), and rings their doorbells, so the workers of other brokers get them
+   * at once. Left in this broker's pending list, they reached nobody until a
+   * sweep found them idle past the lease TTL.
+   */
+  async releaseBuffered(): Promise<void> {
+    const jobs = [...this.dispatchers.values()].flatMap((dispatcher) => [
+      ...dispatcher.bufferedJobs(),
+    ]);
+    try {
+      const released = await this.store.release(jobs);
+      jobs.forEach((job, i) => {
+        if (released[i]) this.doorbell.ring(job.queue, job.tenant, 0);
+      });
+      this.doorbell.flush();
+    } catch (error) {
+      this.logger.warn(
+        { err: error, jobs: jobs.length },
+        'could not give back the jobs read ahead; other brokers take them after the lease TTL',
+      );
+    }
+  }
+
   /** Stops timers and sessions; leases stay in Redis for a restarted broker or a replica. */
   stop(): void {
     for (const timer of this.timers) clearInterval(timer);

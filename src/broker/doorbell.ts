@@ -109,7 +109,8 @@ export class Doorbell {
     });
   }
 
-  private flush(): void {
+  /** Publishes the rings pending now (they otherwise go at the end of this event-loop turn). */
+  flush(): void {
     this.flushScheduled = false;
     for (const [queue, tenants] of this.pending) {
       const message: WorkMessage = { from: this.brokerId, work: [...tenants] };

@@ -712,6 +712,34 @@ export class JobStore {
   }
 
   /**
+   * Gives back jobs this broker read ahead and will not lease (release.lua):
+   * each still waiting on its entry goes to the tail of its ready stream, for
+   * any broker. Answers, per job in order, whether it was given back.
+   */
+  async release(jobs: readonly FetchedJob[]): Promise<boolean[]> {
+    if (jobs.length === 0) return [];
+    const groups = [...groupBy(jobs, (job) => `${job.queue}\n${job.tenant}`).values()].map(
+      (indexes) => {
+        const { tenant, queue } = jobs[indexes[0]!]!;
+        return {
+          routingKey: this.keys.levels(tenant, queue),
+          header: [this.keys.queueBase(tenant, queue), this.keys.jobBase(tenant)],
+          items: indexes,
+        };
+      },
+    );
+    const replies = await sendPacked(this.redis, 'release', [], groups, (index, args) => {
+      const job = jobs[index]!;
+      args.push(job.id, job.entry, job.priority);
+    });
+    const released = new Array<boolean>(jobs.length).fill(false);
+    for (const { items, values } of replies) {
+      values.forEach((value, k) => (released[items[k]!] = Number(value) === 1));
+    }
+    return released;
+  }
+
+  /**
    * Resets the idle time of entries this broker holds (buffered or leased), one
    * XCLAIM … JUSTID per stream, so other brokers' reclaim leaves them alone.
    */

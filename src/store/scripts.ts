@@ -34,6 +34,8 @@ const SCRIPTS = {
   // runs when Redis is full without the flag: it only removes (ZREM, DEL)
   delete_dead: { allowOom: false },
   reclaim: { allowOom: true },
+  // a stopping broker's read-ahead: lost to every worker for a lease TTL otherwise
+  release: { allowOom: true },
   stats: { allowOom: false },
   // a few bytes per rate-limited tenant; without it a full Redis could not lease their jobs
   take_tokens: { allowOom: true },

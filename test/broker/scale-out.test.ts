@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrokerDeps } from '../../src/broker/broker.js';
 import { useBroker } from '../helpers/harness.js';
-import { eventually, type TestBroker } from '../helpers/broker.js';
+import { call, eventually, rawClients, type TestBroker } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 
 // Two brokers on one Redis and one key prefix: A (the harness's) and B.
@@ -205,4 +205,36 @@ describe('several brokers on one Redis: a connection to Redis that went silent',
       await proxy.close();
     }
   }, 20_000);
+});
+
+describe('several brokers on one Redis: a graceful stop', () => {
+  it('gives the jobs it read ahead back at once, for the workers of the other broker', async () => {
+    // A lease TTL of a minute: a job left in the stopped broker's pending list
+    // would reach the other broker's worker only after it.
+    const slow = { leaseTtlMs: 60_000, heartbeatIntervalMs: 300 };
+    const stopping = await h.startPeer(slow);
+    const staying = await h.startPeer(slow);
+    const clients = rawClients(stopping.address);
+    const busy = await RawWorker.connect(stopping.address, { queues: ['handover'], capacity: 1 });
+    const idle = await RawWorker.connect(staying.address, { queues: ['handover'], capacity: 1 });
+    try {
+      const enqueue = clients.broker.EnqueueBatch.bind(clients.broker);
+      const { results } = await call(enqueue, {
+        jobs: Array.from({ length: 2 }, () => ({ tenant: 'acme', queue: 'handover' })),
+      });
+      const [running] = await busy.take(1); // the other job waits in the broker's buffer
+      await stopping.shutdown(100);
+      const [lease] = await idle.take(1, 10_000);
+      const waiting = results.map((r) => r.job_id).find((id) => id !== running!.job_id);
+      expect([lease!.job_id, lease!.attempt]).toEqual([waiting, 1]);
+      idle.complete(lease!);
+      await h.waitState('acme', waiting!, 'COMPLETED');
+    } finally {
+      busy.drop();
+      idle.drop();
+      clients.close();
+      await stopping.shutdown();
+      await staying.shutdown();
+    }
+  }, 30_000);
 });
