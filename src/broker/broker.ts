@@ -173,6 +173,14 @@ export class Broker {
             this.logger.error({ err: error, tenant }, 'could not reload tenant settings');
           });
         },
+        onResubscribed: () => {
+          this.leases.revokeCancelled().catch((error: unknown) => {
+            this.logger.warn(
+              { err: error },
+              'could not look for leases cancelled while the pub/sub connection was down',
+            );
+          });
+        },
       },
       this.logger,
     );

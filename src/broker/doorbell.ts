@@ -9,6 +9,8 @@ export interface DoorbellHandlers {
   onCancel(jobId: string): void;
   /** A tenant's settings changed in Redis. */
   onSettings(tenant: string): void;
+  /** Listening again after a reconnect: announcements sent meanwhile were lost. */
+  onResubscribed(): void;
 }
 
 interface WorkMessage {
@@ -65,15 +67,21 @@ export class Doorbell {
     await this.subscriber.subscribe(...channels);
   }
 
-  /** After a reconnect: what was missed meanwhile is found by the sweep and the settings reload. */
+  /**
+   * After a reconnect: the work missed meanwhile is found by the sweep, the
+   * settings by their reload, the cancellations by onResubscribed.
+   */
   private resubscribe(): void {
     if (this.channels.size === 0) return;
-    this.subscriber.subscribe(...this.channels).catch((error: unknown) => {
-      this.logger.warn(
-        { err: error },
-        'could not subscribe again after a reconnect; the next reconnect tries again',
-      );
-    });
+    this.subscriber.subscribe(...this.channels).then(
+      () => this.handlers.onResubscribed(),
+      (error: unknown) => {
+        this.logger.warn(
+          { err: error },
+          'could not subscribe again after a reconnect; the next reconnect tries again',
+        );
+      },
+    );
   }
 
   /**

@@ -394,6 +394,22 @@ export class LeaseManager {
     this.finish(lease, { result: 'cancelled', cause: 'cancel' });
   }
 
+  /**
+   * Revokes the leases whose job was cancelled meanwhile. Called once this
+   * broker listens again after its pub/sub connection was down: the
+   * cancellations announced then were lost, and their workers ran the jobs to
+   * the end, their results refused.
+   */
+  async revokeCancelled(): Promise<void> {
+    const leases = [...this.leases.values()].filter((lease) => !lease.settling);
+    const states = await this.deps.store.jobStates(
+      leases.map(({ job }) => ({ tenant: job.tenant, jobId: job.id })),
+    );
+    leases.forEach((lease, i) => {
+      if (states[i] === 'cancelled') this.revoke(lease.job.id, 'cancelled');
+    });
+  }
+
   /** Closes silent sessions and expires orphans whose holder has been gone a lease TTL. */
   sweep(): void {
     const now = this.deps.livenessClock();

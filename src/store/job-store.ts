@@ -470,6 +470,21 @@ export class JobStore {
       .filter((job): job is JobRecord => job !== undefined);
   }
 
+  /** Each job's state (undefined once it no longer exists), in one round trip. */
+  async jobStates(
+    jobs: ReadonlyArray<{ tenant: string; jobId: string }>,
+  ): Promise<Array<JobState | undefined>> {
+    if (jobs.length === 0) return [];
+    const replies = await sendBatch(this.redis, (batch) => {
+      for (const { tenant, jobId } of jobs) {
+        batch.add(this.redis.hget(this.keys.job(tenant, jobId), 'state'));
+      }
+    });
+    return (replies as Array<string | null>).map(
+      (state) => (state ?? undefined) as JobState | undefined,
+    );
+  }
+
   /** Dead job ids, newest first, from `offset`; with the queue's total. */
   async listDead(
     tenant: string,

@@ -70,6 +70,16 @@ describe('several brokers on one Redis: a lost doorbell', () => {
     worker.complete(lease!);
     await h.waitState('acme', job_id, 'COMPLETED');
   });
+
+  it('tells the worker of a job cancelled while its broker was not listening, once it is back', async () => {
+    const worker = await workerOnB(['lost-cancel'], 1);
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'lost-cancel' });
+    await worker.take(1);
+    await cutSubscriber(b, 1000);
+    // The announcement goes out while B's pub/sub connection is down.
+    expect(await h.cancel('acme', job_id)).toEqual({ cancelled: true, state: 'CANCELLED' });
+    await expect.poll(() => worker.cancels(), { timeout: 5000 }).toContain(job_id);
+  });
 });
 
 describe('several brokers on one Redis: a Redis restart', () => {
