@@ -95,7 +95,7 @@ export class Broker {
   private readonly stats: StatsBook;
   private readonly observer: TelemetryObserver;
   private depths: readonly QueueDepth[] = [];
-  /** Before this time the sweep takes over no entry (see start). */
+  /** Before this time (monotonic) the sweep takes over no entry (see start). */
   private reclaimFrom = 0;
 
   constructor(private readonly deps: BrokerDeps) {
@@ -198,7 +198,7 @@ export class Broker {
     // ioredis's 2 s backoff) had its live leases failed as "lease expired" and
     // run again, its workers' acks refused as stale.
     this.deps.redis.on('ready', () => {
-      this.reclaimFrom = this.clock() + this.deps.config.leaseTtlMs;
+      this.reclaimFrom = monotonicClock() + this.deps.config.leaseTtlMs;
       this.renew();
     });
     await this.doorbell.start();
@@ -635,7 +635,7 @@ export class Broker {
    * still follows the tenants it finds.
    */
   private reclaimIdleMs(): number {
-    const holdBack = this.deps.redis.status !== 'ready' || this.clock() < this.reclaimFrom;
+    const holdBack = this.deps.redis.status !== 'ready' || monotonicClock() < this.reclaimFrom;
     return holdBack ? Number.MAX_SAFE_INTEGER : this.deps.config.leaseTtlMs;
   }
 
