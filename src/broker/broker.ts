@@ -48,6 +48,8 @@ const DEAD_LETTER_STEP = 500;
 /** Jobs a purge step looks at: a few ms of Redis, so other clients are not held up long. */
 const PURGE_STEP = 500;
 const SETTINGS_RELOAD_MS = 5000;
+/** How often a broker with idle workers of a queue tells the other brokers so (Doorbell.announceRoom). */
+const ROOM_ANNOUNCE_MS = 1000;
 const DEPTH_REFRESH_MS = 5000;
 /** How often the stats of idle tenant×queues are looked for and dropped (see StatsBook). */
 const STATS_FORGET_EVERY_MS = 60_000;
@@ -173,6 +175,7 @@ export class Broker {
             this.logger.error({ err: error, tenant }, 'could not reload tenant settings');
           });
         },
+        onRoomElsewhere: (queue) => this.dispatchers.get(queue)?.roomElsewhere(),
         onResubscribed: () => {
           this.leases.revokeCancelled().catch((error: unknown) => {
             this.logger.warn(
@@ -221,6 +224,11 @@ export class Broker {
     this.every(Math.min(SETTINGS_RELOAD_MS, this.deps.config.redisTimeoutMs), () =>
       this.doorbell.ping(),
     );
+    this.every(ROOM_ANNOUNCE_MS, () => {
+      for (const [queue, dispatcher] of this.dispatchers) {
+        if (dispatcher.hasIdleRoom()) this.doorbell.announceRoom(queue);
+      }
+    });
     this.every(Math.min(heartbeatIntervalMs, leaseTtlMs / 3), () => this.leases.sweep());
     this.every(leaseTtlMs / 3, () => this.renew());
     if (this.deps.metrics) this.every(DEPTH_REFRESH_MS, () => this.refreshDepths());
@@ -549,6 +557,7 @@ export class Broker {
         onError: (error, context) => this.logger.error({ err: error }, context),
         onHeldBack: (tenant) => this.observer.heldBack(tenant, queue),
         onBoundReached: () => boundReached.warn(boundFields),
+        onIdleRoom: () => this.doorbell.announceRoom(queue),
       });
       // Built only when the warning is logged: a blocked refill happens per fetch under the bound.
       const boundFields = (): Record<string, unknown> => ({

@@ -52,6 +52,8 @@ export interface DispatcherDeps {
   onHeldBack(tenant: string): void;
   /** A tenant's fetch waits for room: the buffers hold what the bound allows (prefetchUse() says how much). */
   onBoundReached(): void;
+  /** A session joined with free slots and nothing to give them: tell the other brokers. */
+  onIdleRoom(): void;
 }
 
 /**
@@ -112,6 +114,19 @@ const MARK_RETRY_MS = 1000;
  * the stream's byte budget, and a burst goes through the buffer anyway.
  */
 const DIRECT_MAX = 4;
+/**
+ * How long another broker's word that it has idle workers of the queue holds
+ * (it says so each ROOM_ANNOUNCE_MS while it has; see Broker).
+ */
+const ROOM_ELSEWHERE_HELD_MS = 2_500;
+/**
+ * How long a broker with no free slot for a tenant waits before it reads the
+ * tenant's new jobs, while another broker has idle workers: that broker's
+ * doorbell fetch takes them in a few ms. Read at once, they sat in this
+ * broker's buffer until one of its own busy workers freed a slot (minutes,
+ * with long jobs) while the other broker's workers idled.
+ */
+const ARRIVAL_YIELD_MS = 20;
 
 /**
  * Dispatch of one queue: asks the pure FairScheduler which tenant is next and
@@ -175,6 +190,8 @@ export class QueueDispatcher {
   private sessionCursor = 0;
   private stopped = false;
   private readonly unsubscribeLimits: () => void;
+  /** Until then (limits clock) another broker has idle workers of this queue. */
+  private roomElsewhereUntil = 0;
 
   constructor(
     readonly queue: string,
@@ -247,12 +264,25 @@ export class QueueDispatcher {
     });
   }
 
+  /** Another broker said it has idle workers of this queue (Doorbell.announceRoom). */
+  roomElsewhere(): void {
+    this.roomElsewhereUntil = this.deps.limitsClock() + ROOM_ELSEWHERE_HELD_MS;
+  }
+
+  /** Whether a session here has free slots and no tenant has jobs ready for it. */
+  hasIdleRoom(): boolean {
+    if (this.scheduler.ready > 0) return false;
+    for (const session of this.sessions) if (session.free > 0) return true;
+    return false;
+  }
+
   addSession(session: Session): void {
     this.sessions.add(session);
     if (!session.tenants) this.sessionsForAll++;
     for (const tenant of session.tenants ?? [...this.parked]) {
       if (this.parked.delete(tenant)) this.refill(tenant, true);
     }
+    if (this.hasIdleRoom()) this.deps.onIdleRoom();
     this.pump();
   }
 
@@ -520,6 +550,16 @@ export class QueueDispatcher {
     const buffer = this.buffers.get(tenant) ?? [];
     const wanted = this.prefetchTarget(tenant) - buffer.length;
     if (wanted <= 0) return undefined;
+    if (
+      direct &&
+      this.deps.limitsClock() < this.roomElsewhereUntil &&
+      !this.sessionWithRoomFor(tenant)
+    ) {
+      // New jobs, no free slot here, idle workers elsewhere: theirs first (see
+      // ARRIVAL_YIELD_MS). What is left is read when the yield is over.
+      this.setDue(tenant, this.deps.clock() + ARRIVAL_YIELD_MS);
+      return undefined;
+    }
     const size = this.expectedSize(tenant);
     // While others wait in line, a tenant takes its turn there too, however
     // much room a dispatch has just freed: refilling at once, the tenants

@@ -11,12 +11,16 @@ export interface DoorbellHandlers {
   onSettings(tenant: string): void;
   /** Listening again after a reconnect: announcements sent meanwhile were lost. */
   onResubscribed(): void;
+  /** Another broker has workers of the queue with free slots and nothing to give them. */
+  onRoomElsewhere(queue: string): void;
 }
 
 interface WorkMessage {
   readonly from: string;
   /** [tenant, dueAt or 0] pairs. */
   readonly work: ReadonlyArray<readonly [string, number]>;
+  /** The sender has idle workers of the queue (see announceRoom); `work` is then empty. */
+  readonly room?: true;
 }
 
 /**
@@ -111,6 +115,19 @@ export class Doorbell {
     }
   }
 
+  /**
+   * Tells the other brokers of the queue that this one has workers with free
+   * slots and nothing to give them, so a broker whose own workers are busy
+   * leaves newly arrived jobs to them (QueueDispatcher.roomElsewhere). `work`
+   * is empty, so a broker that knows no `room` reads a ring of nothing.
+   */
+  announceRoom(queue: string): void {
+    const message: WorkMessage = { from: this.brokerId, work: [], room: true };
+    this.publisher
+      .publish(this.keys.doorbell(queue), JSON.stringify(message))
+      .catch(() => undefined); // a lost announcement only costs a job its read-ahead here
+  }
+
   announceCancel(jobId: string): void {
     this.publisher.publish(this.keys.cancellations(), jobId).catch((error: unknown) => {
       this.logger.warn({ err: error, jobId }, 'could not announce a cancellation');
@@ -147,6 +164,7 @@ export class Doorbell {
     try {
       const parsed = JSON.parse(message) as WorkMessage;
       if (parsed.from === this.brokerId) return;
+      if (parsed.room) this.handlers.onRoomElsewhere(queue);
       for (const [tenant, dueAt] of parsed.work)
         this.handlers.onWork(queue, tenant, dueAt || undefined);
     } catch (error) {

@@ -250,14 +250,10 @@ describe('several brokers on one Redis: a graceful stop', () => {
 });
 
 describe('several brokers on one Redis: where a job goes', () => {
-  // KNOWN LIMITATION, marked it.fails while it stands: a broker reads a
-  // tenant's new jobs ahead (into its pending list) even when every worker it
-  // has for them is busy, and an idle worker on another broker then gets them
-  // only when one of those workers frees a slot (after its job, minutes maybe).
-  // Holding back the read-ahead costs the one-broker case its instant dispatch
-  // at saturation (the buffer is what a freed slot takes from), so it asks
-  // for a design decision, not a patch.
-  it.fails('reaches an idle worker on another broker while its own are busy', async () => {
+  // A broker whose workers are busy used to read a tenant's new jobs ahead all
+  // the same, and an idle worker on another broker got them only once one of
+  // those workers freed a slot (after its job: minutes, maybe).
+  it('reaches an idle worker on another broker while its own are busy', async () => {
     const busy = await h.worker({ queues: ['busy'], capacity: 1 });
     const idle = await workerOnB(['busy'], 1);
     const first = await h.enqueue({ tenant: 'acme', queue: 'busy' });
