@@ -398,7 +398,9 @@ export class LeaseManager {
    * Revokes the leases whose job was cancelled meanwhile. Called once this
    * broker listens again after its pub/sub connection was down: the
    * cancellations announced then were lost, and their workers ran the jobs to
-   * the end, their results refused.
+   * the end, their results refused. A job that no longer exists counts as
+   * cancelled: with ROTA_COMPLETED_RETENTION_MS 0 a cancel deletes the job,
+   * and nothing else deletes a leased one (its lease is ended here first).
    */
   async revokeCancelled(): Promise<void> {
     const leases = [...this.leases.values()].filter((lease) => !lease.settling);
@@ -406,7 +408,11 @@ export class LeaseManager {
       leases.map(({ job }) => ({ tenant: job.tenant, jobId: job.id })),
     );
     leases.forEach((lease, i) => {
-      if (states[i] === 'cancelled') this.revoke(lease.job.id, 'cancelled');
+      // An ack sent meanwhile (a completion with retention 0 deletes the job too) settles it.
+      if (lease.settling || this.leases.get(lease.job.id) !== lease) return;
+      if (states[i] === 'cancelled' || states[i] === undefined) {
+        this.revoke(lease.job.id, 'cancelled');
+      }
     });
   }
 

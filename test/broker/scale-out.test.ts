@@ -80,6 +80,27 @@ describe('several brokers on one Redis: a lost doorbell', () => {
     expect(await h.cancel('acme', job_id)).toEqual({ cancelled: true, state: 'CANCELLED' });
     await expect.poll(() => worker.cancels(), { timeout: 5000 }).toContain(job_id);
   });
+
+  it('tells it also when cancelled jobs are deleted at once (completed retention 0)', async () => {
+    // The cancel goes through C, which keeps no record of a cancelled job.
+    const c = await h.startPeer({ completedRetentionMs: 0 });
+    const clients = rawClients(c.address);
+    try {
+      const worker = await workerOnB(['lost-cancel-0'], 1);
+      const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'lost-cancel-0' });
+      await worker.take(1);
+      await cutSubscriber(b, 1000);
+      const cancel = clients.broker.CancelJob.bind(clients.broker);
+      expect(await call(cancel, { tenant: 'acme', job_id })).toEqual({
+        cancelled: true,
+        state: 'CANCELLED',
+      });
+      await expect.poll(() => worker.cancels(), { timeout: 5000 }).toContain(job_id);
+    } finally {
+      clients.close();
+      await c.shutdown();
+    }
+  });
 });
 
 describe('several brokers on one Redis: a Redis restart', () => {
