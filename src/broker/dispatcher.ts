@@ -192,6 +192,8 @@ export class QueueDispatcher {
   private readonly unsubscribeLimits: () => void;
   /** Until then (limits clock) another broker has idle workers of this queue. */
   private roomElsewhereUntil = 0;
+  /** Tenants whose due time is the end of an arrival yield (see planFetch), not a job's. */
+  private readonly yielded = new Set<string>();
 
   constructor(
     readonly queue: string,
@@ -528,16 +530,22 @@ export class QueueDispatcher {
   /**
    * `direct`: new work arrived, so the fetch may lease at once (see
    * takeDirectSlots). `admitted`: the tenant's turn in the line has come.
+   * `cameDue`: a due time passed (delayed jobs or retries may be runnable now).
    */
-  private refill(tenant: string, direct = false, admitted = false): void {
-    const want = this.planFetch(tenant, direct, admitted);
+  private refill(tenant: string, direct = false, admitted = false, cameDue = false): void {
+    const want = this.planFetch(tenant, direct, admitted, cameDue);
     if (!want) return;
     this.fetchWants.push(want);
     if (this.fetchWants.length === 1) queueMicrotask(() => this.fetchWanted());
   }
 
   /** The fetch the tenant needs now, marked in flight; none while one is (it runs again after). */
-  private planFetch(tenant: string, direct: boolean, admitted = false): PlannedFetch | undefined {
+  private planFetch(
+    tenant: string,
+    direct: boolean,
+    admitted = false,
+    cameDue = false,
+  ): PlannedFetch | undefined {
     if (this.stopped) return undefined;
     if (this.fetching.has(tenant)) {
       this.refetch.add(tenant);
@@ -551,12 +559,15 @@ export class QueueDispatcher {
     const wanted = this.prefetchTarget(tenant) - buffer.length;
     if (wanted <= 0) return undefined;
     if (
-      direct &&
+      (direct || cameDue) &&
       this.deps.limitsClock() < this.roomElsewhereUntil &&
       !this.sessionWithRoomFor(tenant)
     ) {
       // New jobs, no free slot here, idle workers elsewhere: theirs first (see
-      // ARRIVAL_YIELD_MS). What is left is read when the yield is over.
+      // ARRIVAL_YIELD_MS). What is left is read when the yield is over. Jobs
+      // that come due too: every broker reads them at the same time, and one
+      // with busy workers read them ahead as often as not.
+      this.yielded.add(tenant);
       this.setDue(tenant, this.deps.clock() + ARRIVAL_YIELD_MS);
       return undefined;
     }
@@ -765,7 +776,7 @@ export class QueueDispatcher {
       if (at <= now) {
         this.dueAt.delete(tenant);
         this.drained.delete(tenant);
-        this.refill(tenant);
+        this.refill(tenant, false, false, !this.yielded.delete(tenant));
       } else if (at < next) {
         next = at;
       }

@@ -291,3 +291,31 @@ describe('several brokers on one Redis: where a job goes', () => {
     }
   });
 });
+
+describe('several brokers on one Redis: where a job that comes due goes', () => {
+  // As a new job: a broker whose workers are busy read a delayed job (or a
+  // retry) ahead at its due time as fast as the other broker, and it waited
+  // there for a busy worker while the other broker's worker idled.
+  it('reaches an idle worker on another broker while its own are busy', async () => {
+    const busy = await h.worker({ queues: ['due'], capacity: 1 });
+    const idle = await workerOnB(['due'], 10);
+    const first = await h.enqueue({ tenant: 'acme', queue: 'due' });
+    const [running] = await busy.take(1);
+    try {
+      expect(running!.job_id).toBe(first.job_id);
+      // Rounds: which broker reads first at a due time is a race.
+      for (let round = 0; round < 4; round++) {
+        const { results } = await h.enqueueBatch(
+          Array.from({ length: 5 }, (_, i) => ({ tenant: `t${i}`, queue: 'due', delay_ms: 300 })),
+        );
+        const leases = await idle.take(5, 5000);
+        expect(leases.map((lease) => lease.job_id).sort()).toEqual(
+          results.map((result) => result.job_id).sort(),
+        );
+        for (const lease of leases) idle.complete(lease);
+      }
+    } finally {
+      busy.complete(running!);
+    }
+  });
+});
