@@ -268,6 +268,9 @@ export class Broker {
    * sweep found them idle past the lease TTL.
    */
   async releaseBuffered(): Promise<void> {
+    // A fetch answered after this would leave its jobs in our pending list; on
+    // the same connection, the release would wait behind it anyway.
+    await Promise.all([...this.dispatchers.values()].map((d) => d.fetchesAnswered()));
     const jobs = [...this.dispatchers.values()].flatMap((dispatcher) => [
       ...dispatcher.bufferedJobs(),
     ]);

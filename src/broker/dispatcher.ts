@@ -194,6 +194,9 @@ export class QueueDispatcher {
   private roomElsewhereUntil = 0;
   /** Tenants whose due time is the end of an arrival yield (see planFetch), not a job's. */
   private readonly yielded = new Set<string>();
+  /** Fetches sent (or claimed by an enqueue) and not answered yet. */
+  private unanswered = 0;
+  private answeredWaiters: Array<() => void> = [];
 
   constructor(
     readonly queue: string,
@@ -237,7 +240,24 @@ export class QueueDispatcher {
    */
   claim(tenant: string): PlannedFetch | undefined {
     this.noteWork(tenant);
-    return this.planFetch(tenant, true);
+    const want = this.planFetch(tenant, true);
+    if (want) this.unanswered++;
+    return want;
+  }
+
+  /**
+   * Resolves once every fetch sent has answered (after stop: their jobs are
+   * then in the buffers, for Broker.releaseBuffered).
+   */
+  fetchesAnswered(): Promise<void> {
+    if (this.unanswered === 0) return Promise.resolve();
+    return new Promise((resolve) => this.answeredWaiters.push(resolve));
+  }
+
+  private answered(count: number): void {
+    this.unanswered -= count;
+    if (this.unanswered > 0) return;
+    for (const resolve of this.answeredWaiters.splice(0)) resolve();
   }
 
   private noteWork(tenant: string): void {
@@ -643,6 +663,7 @@ export class QueueDispatcher {
     if (this.stopped) return;
     const wants = this.fetchWants.splice(0);
     const now = this.deps.clock();
+    this.unanswered += wants.length;
     this.deps.store.fetch(this.queue, wants, now).then(
       (results) =>
         results.forEach((result, i) => {
@@ -666,6 +687,7 @@ export class QueueDispatcher {
       this.setDue(tenant, this.deps.clock() + FETCH_RETRY_MS);
     }
     this.deps.onError(error, `fetching ${wants.length} tenant(s) of queue ${this.queue}`);
+    this.answered(wants.length);
     this.admitWaiting();
   }
 
@@ -685,7 +707,16 @@ export class QueueDispatcher {
         this.deps.deliver(direct.session, grants, attempts, fetchedAt);
       }
     }
-    if (this.stopped) return;
+    if (this.stopped) {
+      // Read after the stop began: buffered, so the shutdown gives them back
+      // with the others. Dropped, they waited a lease TTL in this broker's
+      // pending list, for the sweep of another broker.
+      const late = result.jobs.slice(result.leased);
+      if (late.length > 0) this.buffers.set(tenant, [...(this.buffers.get(tenant) ?? []), ...late]);
+      this.answered(1);
+      return;
+    }
+    this.answered(1);
     if (result.nextDueAt !== undefined) this.setDue(tenant, result.nextDueAt);
     let total = 0;
     let kept = 0; // the bytes of the jobs not leased at once, which go to the buffer

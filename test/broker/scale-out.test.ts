@@ -319,3 +319,47 @@ describe('several brokers on one Redis: where a job that comes due goes', () => 
     }
   });
 });
+
+describe('several brokers on one Redis: a graceful stop during a read', () => {
+  it('gives back the jobs of a read that answers after the stop began', async () => {
+    const slow = { leaseTtlMs: 60_000, heartbeatIntervalMs: 300 };
+    const stopping = await h.startPeer(slow);
+    const staying = await h.startPeer(slow);
+    const clients = rawClients(stopping.address);
+    const busy = await RawWorker.connect(stopping.address, { queues: ['late-read'], capacity: 1 });
+    const admin = new Redis(h.redis.url);
+    let idle: RawWorker | undefined;
+    try {
+      const enqueue = clients.broker.Enqueue.bind(clients.broker);
+      await call(enqueue, { tenant: 'acme', queue: 'late-read' });
+      const [running] = await busy.take(1);
+      // Redis busy for a moment: the next enqueue's read (it rides on the
+      // enqueue script) answers only after the stop has begun.
+      const blocked = admin.eval(
+        "local t = redis.call('TIME') local s = t[1] * 1e6 + t[2] " +
+          "repeat local n = redis.call('TIME') until n[1] * 1e6 + n[2] - s > 600000 return 1",
+        0,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const second = call(enqueue, { tenant: 'acme', queue: 'late-read' });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const stopped = stopping.shutdown(100);
+      await blocked;
+      const { job_id } = await second;
+      await stopped;
+      idle = await RawWorker.connect(staying.address, { queues: ['late-read'], capacity: 1 });
+      const [lease] = await idle.take(1, 10_000);
+      expect([lease!.job_id, lease!.attempt]).toEqual([job_id, 1]);
+      expect(running!.job_id).not.toBe(job_id);
+      idle.complete(lease!);
+      await h.waitState('acme', job_id, 'COMPLETED');
+    } finally {
+      busy.drop();
+      idle?.drop();
+      admin.disconnect();
+      clients.close();
+      await stopping.shutdown();
+      await staying.shutdown();
+    }
+  }, 30_000);
+});
