@@ -18,6 +18,7 @@
  * broker confirms it.
  */
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { context, trace } from '@opentelemetry/api';
 
 import * as grpc from '@grpc/grpc-js';
@@ -106,6 +107,8 @@ interface Session {
   readonly call: grpc.ClientDuplexStream<WorkerMessage, BrokerMessage__Output>;
   welcome: Welcome__Output | undefined;
   heartbeat: NodeJS.Timeout | undefined;
+  /** performance.now() of the broker's latest message (or of the session's start). */
+  heardAt: number;
   ended: boolean;
   error: RotaError | undefined;
   readonly closed: Promise<void>;
@@ -132,7 +135,9 @@ interface PendingProgress {
 
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly #options: CompiledWorkerOptions;
-  readonly #connection: Connection;
+  #connection: Connection;
+  /** Makes a channel: a new one replaces a channel whose connection went silent. */
+  readonly #connect: () => Connection;
   #state: WorkerState = 'IDLE';
   #session: Session | undefined;
   #reconnectAttempt = 0;
@@ -160,14 +165,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#options = compileWorkerOptions(options);
     // Let the channel itself retry at our pace too: grpc-js would otherwise wait
     // 1 s, 1.6 s, 2.6 s… between TCP attempts, longer than a short lease TTL.
-    this.#connection = connect({
-      ...options,
-      channelOptions: {
-        'grpc.initial_reconnect_backoff_ms': Math.max(10, this.#options.reconnectInitialMs),
-        'grpc.max_reconnect_backoff_ms': Math.max(10, this.#options.reconnectMaxMs),
-        ...options.channelOptions,
-      },
-    });
+    this.#connect = () =>
+      connect({
+        ...options,
+        channelOptions: {
+          'grpc.initial_reconnect_backoff_ms': Math.max(10, this.#options.reconnectInitialMs),
+          'grpc.max_reconnect_backoff_ms': Math.max(10, this.#options.reconnectMaxMs),
+          ...options.channelOptions,
+        },
+      });
+    this.#connection = this.#connect();
   }
 
   get state(): WorkerState {
@@ -271,6 +278,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       call,
       welcome: undefined,
       heartbeat: undefined,
+      heardAt: performance.now(),
       ended: false,
       error: undefined,
       closed,
@@ -278,7 +286,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
     this.#session = session;
     call.on('data', (msg: BrokerMessage__Output) => this.#onMessage(session, msg));
-    call.on('error', (err: unknown) => (session.error = toRotaError(err)));
+    call.on('error', (err: unknown) => (session.error ??= toRotaError(err)));
     // Leases and Cancels read before the status must be handled first: end the
     // session once the readable side has ended too (data always comes first).
     call.on('status', () => {
@@ -306,6 +314,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   #onMessage(session: Session, msg: BrokerMessage__Output): void {
     if (session !== this.#session) return;
+    session.heardAt = performance.now();
     switch (msg.msg) {
       case 'welcome':
         if (msg.welcome) this.#onWelcome(session, msg.welcome);
@@ -341,7 +350,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const interval =
       welcome.heartbeat_interval_ms ||
       (welcome.lease_ttl_ms > 0 ? Math.max(100, Math.floor(welcome.lease_ttl_ms / 3)) : 5000);
-    session.heartbeat = setInterval(() => this.#send(session, { heartbeat: {} }), interval);
+    // The broker answers every Heartbeat, and closes a session it has not heard
+    // from for a lease TTL. A broker silent longer than that is gone without a
+    // reset (power loss, a network partition): TCP would take many minutes to
+    // say so, while the worker idled on a session the broker dropped long ago.
+    const silenceLimitMs = welcome.lease_ttl_ms > 0 ? welcome.lease_ttl_ms + interval : 0;
+    session.heartbeat = setInterval(() => {
+      if (silenceLimitMs > 0 && performance.now() - session.heardAt > silenceLimitMs) {
+        // After the poll phase: replies a busy event loop has not read yet count.
+        setImmediate(() => this.#leaveIfSilent(session, silenceLimitMs));
+      }
+      this.#send(session, { heartbeat: {} });
+    }, interval);
     session.heartbeat.unref();
     for (const jobId of welcome.refused_job_ids) {
       const held = this.#held.get(jobId);
@@ -388,6 +408,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#reconnectTimer = setTimeout(() => {
       if (this.#mayReconnect()) this.#openSession();
     }, delay);
+  }
+
+  #leaveIfSilent(session: Session, silenceLimitMs: number): void {
+    if (session.ended || performance.now() - session.heardAt <= silenceLimitMs) return;
+    session.error = new RotaError(
+      grpc.status.UNAVAILABLE,
+      `the broker sent nothing for ${silenceLimitMs} ms (lease TTL and a heartbeat interval); reconnecting`,
+    );
+    session.call.cancel();
+    // The next Work call would go out on the same silent connection: closing
+    // the channel lets its connection go, and a new channel connects afresh.
+    this.#connection.client.close();
+    this.#connection = this.#connect();
+    this.#onSessionEnd(session);
   }
 
   /** Always while running; while closing, for the leases still held until the grace is over. */

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 
 import { JobAbortedError } from '../../clients/errors.js';
@@ -185,6 +186,54 @@ describe('Worker reconnect', () => {
     await expect(worker.start()).rejects.toMatchObject({ codeName: 'INVALID_ARGUMENT' });
     await worker.close();
     expect(worker.state).toBe('STOPPED');
+  });
+
+  it('leaves a broker that went silent without closing the connection, and reconnects', async () => {
+    // A broker host that lost power or its network sends no reset: the TCP
+    // connection stays open and silent. This proxy stops forwarding on the
+    // connections open when stalled, and forwards new ones.
+    const stalled = new Set<net.Socket>();
+    let stalling = false;
+    const proxy = net.createServer((client) => {
+      const upstream = net.connect(Number(rota.address.split(':')[1]), '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        socket.on('error', () => undefined);
+        socket.on('close', () => (client.destroy(), upstream.destroy()));
+      }
+      client.pipe(upstream);
+      upstream.pipe(client);
+      if (!stalling) stalled.add(client).add(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as net.AddressInfo).port;
+    const ran: string[] = [];
+    const worker = new Worker({
+      address: `127.0.0.1:${port}`,
+      queues: ['silent-broker'],
+      reconnect: { initialMs: 20, maxMs: 200 },
+      shutdownGraceMs: 500,
+      handler: (job) => void ran.push(job.id),
+    });
+    let disconnects = 0;
+    worker.on('disconnected', () => disconnects++);
+    worker.on('error', () => undefined);
+    try {
+      await worker.start();
+      stalling = true;
+      for (const socket of stalled) {
+        socket.unpipe();
+        socket.pause();
+      }
+      // The broker drops the silent session after its lease TTL (1.5 s); the
+      // worker must notice the silence as well, not wait for TCP to give up.
+      await waitFor(() => (disconnects > 0 ? true : undefined), { timeoutMs: 8000 });
+      const { jobId } = await rota.producer().enqueue({ tenant: 'acme', queue: 'silent-broker' });
+      await waitFor(() => (ran.includes(jobId) ? true : undefined));
+    } finally {
+      await worker.close();
+      for (const socket of stalled) socket.destroy();
+      proxy.close();
+    }
   });
 });
 
