@@ -34,7 +34,7 @@ import { toJobInfo, type JobInfo } from './job.js';
 import { wireInteger } from './wire-integers.js';
 
 export interface AdminOptions extends ConnectionOptions {
-  /** Deadline of each call in ms. @default none */
+  /** Deadline of each call in ms, at most 2^31 − 1 (24.8 days). @default none */
   timeoutMs?: number;
 }
 

@@ -169,10 +169,18 @@ export function unary<Response>(
   );
 }
 
-/** A call deadline option, checked: undefined (none) or a number of ms > 0. */
+/**
+ * Longest wait a Node.js timer takes: setTimeout fires after 1 ms for any
+ * longer one (Infinity too), so a deadline past it would expire at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A call deadline option, checked: undefined (none) or a number of ms from 1 to MAX_TIMER_MS. */
 export function checkTimeoutMs(owner: string, timeoutMs: number | undefined): number | undefined {
-  if (timeoutMs !== undefined && !(timeoutMs > 0)) {
-    throw new TypeError(`${owner}: timeoutMs must be > 0, got ${timeoutMs}`);
+  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
+    throw new TypeError(
+      `${owner}: timeoutMs must be a number of ms from 1 to ${MAX_TIMER_MS} (24.8 days; leave it unset for no deadline), got ${timeoutMs}`,
+    );
   }
   return timeoutMs;
 }

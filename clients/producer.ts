@@ -52,7 +52,7 @@ export interface ProducerOptions extends ConnectionOptions {
   maxBatch?: number;
   /**
    * Deadline of each call in ms (getJob, cancel) and of each batch's answer
-   * on the enqueue stream. @default none
+   * on the enqueue stream, at most 2^31 − 1 (24.8 days). @default none
    */
   timeoutMs?: number;
 }

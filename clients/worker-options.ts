@@ -1,7 +1,7 @@
 /** Worker options: what the caller may set, and the compiled, frozen form the Worker runs on. */
 import { hostname } from 'node:os';
 
-import type { ConnectionOptions } from './connection.js';
+import { MAX_TIMER_MS, type ConnectionOptions } from './connection.js';
 import { wireInteger } from './wire-integers.js';
 
 /** A leased job as the handler sees it. */
@@ -95,9 +95,12 @@ function positiveInt(name: string, value: number): number {
   return wireInteger(`Worker: ${name}`, value, 'uint32');
 }
 
-function nonNegative(name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new TypeError(`Worker: ${name} must be a number ≥ 0, got ${value}`);
+/** A duration a timer waits: setTimeout fires after 1 ms for a longer one. */
+function duration(name: string, value: number): number {
+  if (!(value >= 0 && value <= MAX_TIMER_MS)) {
+    throw new TypeError(
+      `Worker: ${name} must be a number from 0 to ${MAX_TIMER_MS} (24.8 days), got ${value}`,
+    );
   }
   return value;
 }
@@ -108,11 +111,8 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
   }
   if (typeof options.handler !== 'function')
     throw new TypeError('Worker: handler must be a function');
-  const reconnectInitialMs = nonNegative(
-    'reconnect.initialMs',
-    options.reconnect?.initialMs ?? 100,
-  );
-  const reconnectMaxMs = nonNegative('reconnect.maxMs', options.reconnect?.maxMs ?? 5000);
+  const reconnectInitialMs = duration('reconnect.initialMs', options.reconnect?.initialMs ?? 100);
+  const reconnectMaxMs = duration('reconnect.maxMs', options.reconnect?.maxMs ?? 5000);
   if (reconnectInitialMs > reconnectMaxMs) {
     throw new TypeError(
       `Worker: reconnect.initialMs (${reconnectInitialMs}) must not exceed reconnect.maxMs (${reconnectMaxMs})`,
@@ -126,7 +126,7 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     handler: options.handler,
     reconnectInitialMs,
     reconnectMaxMs,
-    shutdownGraceMs: nonNegative('shutdownGraceMs', options.shutdownGraceMs ?? 10_000),
+    shutdownGraceMs: duration('shutdownGraceMs', options.shutdownGraceMs ?? 10_000),
     shutdownSignals: Object.freeze([...(options.shutdownSignals ?? ['SIGINT', 'SIGTERM'])]),
   });
 }

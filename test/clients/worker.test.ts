@@ -119,6 +119,20 @@ describe('Worker', () => {
     expect((await waitState(producer, 'acme', jobId, 'COMPLETED')).attempts).toBe(2);
   });
 
+  it('refuses durations past what a timer can wait (it would fire after 1 ms, in a loop)', () => {
+    const options = { queues: ['q'], handler: () => undefined };
+    const month = 30 * 24 * 3_600_000;
+    expect(() => compileWorkerOptions({ ...options, shutdownGraceMs: month })).toThrow(
+      'Worker: shutdownGraceMs must be a number from 0 to 2147483647 (24.8 days), got 2592000000',
+    );
+    expect(() => compileWorkerOptions({ ...options, reconnect: { maxMs: month } })).toThrow(
+      'Worker: reconnect.maxMs must be a number from 0 to 2147483647 (24.8 days), got 2592000000',
+    );
+    expect(compileWorkerOptions({ ...options, shutdownGraceMs: 2 ** 31 - 1 }).shutdownGraceMs).toBe(
+      2 ** 31 - 1,
+    );
+  });
+
   it('refuses a concurrency its wire field would wrap (2^32 + 1 would be sent as 1)', () => {
     const options = { queues: ['q'], handler: () => undefined };
     expect(() => compileWorkerOptions({ ...options, concurrency: 2 ** 32 + 1 })).toThrow(
