@@ -9,7 +9,7 @@
  * (INVALID_ARGUMENT for a bad setting, PERMISSION_DENIED for a tenant the token
  * does not cover, UNAVAILABLE when the broker cannot be reached …).
  */
-import { status } from '@grpc/grpc-js';
+import { status, type ClientUnaryCall } from '@grpc/grpc-js';
 import type { AdminClient } from '../src/generated/rota/v1/Admin.js';
 import type { DeleteDeadLettersResponse__Output } from '../src/generated/rota/v1/DeleteDeadLettersResponse.js';
 import type { ListDeadLettersResponse__Output } from '../src/generated/rota/v1/ListDeadLettersResponse.js';
@@ -173,6 +173,9 @@ function deadLetterSelection(
 export class Admin {
   readonly #connection: Connection<AdminClient>;
   readonly #timeoutMs: number | undefined;
+  /** Calls sent and not answered yet, for close(). */
+  readonly #underWay = new Set<ClientUnaryCall>();
+  #closed = false;
 
   constructor(options: AdminOptions = {}) {
     this.#timeoutMs = checkTimeoutMs('Admin', options.timeoutMs);
@@ -332,17 +335,29 @@ export class Admin {
     return { purged: reply.purged };
   }
 
-  /** Closes the channel; calls under way fail with CANCELLED. */
+  /** Closes the channel; calls under way fail with CANCELLED, later ones with FAILED_PRECONDITION. */
   close(): void {
+    this.#closed = true;
+    // Closing the channel alone leaves a call the broker has not answered
+    // pending until its deadline, or for ever without one.
+    for (const call of this.#underWay) call.cancel();
     this.#connection.client.close();
   }
 
-  #call<Response>(
-    start: (client: AdminClient, ...call: CallTail<Response>) => void,
+  async #call<Response>(
+    start: (client: AdminClient, ...call: CallTail<Response>) => ClientUnaryCall,
   ): Promise<Response> {
-    return unary<Response>(this.#connection, this.#timeoutMs, (...call) =>
-      start(this.#connection.client, ...call),
-    );
+    if (this.#closed) throw new RotaError(status.FAILED_PRECONDITION, 'the Admin is closed');
+    let sent: ClientUnaryCall | undefined;
+    const reply = unary<Response>(this.#connection, this.#timeoutMs, (...call) => {
+      sent = start(this.#connection.client, ...call);
+    });
+    if (sent !== undefined) this.#underWay.add(sent);
+    try {
+      return await reply;
+    } finally {
+      if (sent !== undefined) this.#underWay.delete(sent);
+    }
   }
 }
 

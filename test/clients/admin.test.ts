@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Admin, type AdminOptions, type TenantSettings } from '../../clients/admin.js';
 import { NonRetryableError, RotaError } from '../../clients/errors.js';
 import type { EnqueueBatchItem } from '../../clients/producer.js';
+import { loadRotaProto } from '../../src/grpc/proto.js';
 import { freePort } from '../../src/redis/local-server.js';
 import { startTestBroker } from '../helpers/broker.js';
 import { startTestRedis } from '../helpers/redis.js';
@@ -293,6 +294,30 @@ describe('Admin', () => {
     const client = admin({ address: `127.0.0.1:${await freePort()}`, timeoutMs: 2000 });
     const error = await rejection(client.listTenants());
     expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(error.code);
+  });
+
+  it('close() fails the calls under way with CANCELLED, and later calls with a RotaError', async () => {
+    // A broker that takes the call and never answers it.
+    const server = new grpc.Server();
+    let received = 0;
+    server.addService(loadRotaProto().rota.v1.Admin.service, {
+      ListTenants: () => void received++,
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    try {
+      const client = admin({ address: `127.0.0.1:${port}` });
+      const underWay = rejection(client.listTenants());
+      await waitFor(() => (received > 0 ? true : undefined));
+      client.close();
+      expect((await underWay).codeName).toBe('CANCELLED');
+      expect((await rejection(client.getTenant('acme'))).codeName).toBe('FAILED_PRECONDITION');
+    } finally {
+      server.forceShutdown();
+    }
   });
 
   it('refuses a timeoutMs that is not > 0', () => {
