@@ -220,6 +220,12 @@ export class Producer {
    */
   async enqueueBatch(jobs: readonly JobInput[]): Promise<EnqueueBatchItem[]> {
     if (this.#closed) throw closedError();
+    // Tracked whole: close() waits for its later parts too, which would
+    // otherwise go out on the stream it has ended.
+    return this.#track(this.#enqueueBatch(jobs));
+  }
+
+  async #enqueueBatch(jobs: readonly JobInput[]): Promise<EnqueueBatchItem[]> {
     const out = new Array<EnqueueBatchItem>(jobs.length);
     const spans = new Array<Span | undefined>(jobs.length);
     const sendable: Array<{ index: number; request: EnqueueRequest }> = [];
@@ -285,7 +291,7 @@ export class Producer {
     if (this.#closed) return;
     this.#closed = true;
     this.#flush();
-    await Promise.allSettled([...this.#inFlight]);
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
     await this.#stream.close();
     this.#connection.client.close();
   }

@@ -226,6 +226,18 @@ describe('Producer', () => {
     expect((await producer.getJob('acme', jobId)).state).toBe('WAITING');
   });
 
+  it('close() waits for an enqueueBatch under way, every part of it stored', async () => {
+    const producer = rota.producer({ maxBatch: 2 });
+    const jobs = Array.from({ length: 7 }, () => ({ tenant: 'acme', queue: 'close-batch' }));
+    const batch = producer.enqueueBatch(jobs);
+    let batchDone = false;
+    void batch.then(() => (batchDone = true));
+    await producer.close();
+    expect(batchDone, 'close() resolved before the batch').toBe(true);
+    const results = await batch;
+    expect(results.filter((item) => 'error' in item)).toEqual([]);
+  });
+
   it('refuses calls after close()', async () => {
     const producer = rota.producer();
     await producer.close();
