@@ -135,6 +135,13 @@ function open<Client>(
     // 4 MiB default would refuse the lease or job record of a job the broker
     // took, once that limit is raised past about 2 MiB.
     'grpc.max_receive_message_length': -1,
+    // A broker host that vanishes without a reset (power loss, a network
+    // partition) leaves the calls on its connection waiting until TCP gives up,
+    // many minutes, and for ever those without a deadline (the Producer's by
+    // default). Pings while calls are open find such a connection within 25 s
+    // and fail its calls with UNAVAILABLE; the next call connects afresh.
+    'grpc.keepalive_time_ms': 15_000,
+    'grpc.keepalive_timeout_ms': 10_000,
     ...security.channelOptions,
     ...options.channelOptions,
     ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),

@@ -1,9 +1,10 @@
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 
 import { JobAbortedError } from '../../clients/errors.js';
 import { reconnectDelayMs } from '../../clients/reconnect.js';
+import { Producer } from '../../clients/producer.js';
 import { Worker } from '../../clients/worker.js';
+import { startStallingProxy } from '../helpers/stalling-proxy.js';
 import { gate, useRota, waitFor } from './fixture.js';
 
 const rota = useRota();
@@ -189,26 +190,10 @@ describe('Worker reconnect', () => {
   });
 
   it('leaves a broker that went silent without closing the connection, and reconnects', async () => {
-    // A broker host that lost power or its network sends no reset: the TCP
-    // connection stays open and silent. This proxy stops forwarding on the
-    // connections open when stalled, and forwards new ones.
-    const stalled = new Set<net.Socket>();
-    let stalling = false;
-    const proxy = net.createServer((client) => {
-      const upstream = net.connect(Number(rota.address.split(':')[1]), '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        socket.on('error', () => undefined);
-        socket.on('close', () => (client.destroy(), upstream.destroy()));
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
-      if (!stalling) stalled.add(client).add(upstream);
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const port = (proxy.address() as net.AddressInfo).port;
+    const proxy = await startStallingProxy(rota.address);
     const ran: string[] = [];
     const worker = new Worker({
-      address: `127.0.0.1:${port}`,
+      address: proxy.address,
       queues: ['silent-broker'],
       reconnect: { initialMs: 20, maxMs: 200 },
       shutdownGraceMs: 500,
@@ -219,11 +204,7 @@ describe('Worker reconnect', () => {
     worker.on('error', () => undefined);
     try {
       await worker.start();
-      stalling = true;
-      for (const socket of stalled) {
-        socket.unpipe();
-        socket.pause();
-      }
+      proxy.stall();
       // The broker drops the silent session after its lease TTL (1.5 s); the
       // worker must notice the silence as well, not wait for TCP to give up.
       await waitFor(() => (disconnects > 0 ? true : undefined), { timeoutMs: 8000 });
@@ -231,7 +212,6 @@ describe('Worker reconnect', () => {
       await waitFor(() => (ran.includes(jobId) ? true : undefined));
     } finally {
       await worker.close();
-      for (const socket of stalled) socket.destroy();
       proxy.close();
     }
   });
@@ -255,4 +235,24 @@ describe('Producer reconnect', () => {
     expect(after.jobId).not.toBe(before.jobId);
     expect((await producer.getJob('acme', after.jobId)).state).toBe('WAITING');
   });
+
+  it('fails the calls of a broker gone silent with UNAVAILABLE, without a deadline, and goes on', async () => {
+    const proxy = await startStallingProxy(rota.address);
+    const producer = new Producer({ address: proxy.address });
+    try {
+      await producer.enqueue({ tenant: 'acme', queue: 'silent-producer' });
+      proxy.stall();
+      // Without keepalive pings this waited for TCP to give up (many minutes).
+      const error = await producer.enqueue({ tenant: 'acme', queue: 'silent-producer' }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({ codeName: 'UNAVAILABLE' });
+      const after = await producer.enqueue({ tenant: 'acme', queue: 'silent-producer' });
+      expect((await producer.getJob('acme', after.jobId)).state).toBe('WAITING');
+    } finally {
+      await producer.close();
+      proxy.close();
+    }
+  }, 60_000);
 });
