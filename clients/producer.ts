@@ -184,6 +184,7 @@ export class Producer {
   #flushScheduled: NodeJS.Immediate | undefined;
   readonly #inFlight = new Set<Promise<unknown>>();
   #closed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(options: ProducerOptions = {}) {
     this.#options = compileOptions(options);
@@ -287,8 +288,14 @@ export class Producer {
   }
 
   /** Sends what is still waiting to be coalesced, waits for calls under way, then closes the channel. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    // Every caller waits for the one close: a second one that resolved at once
+    // let a shutdown path exit before the jobs under way were stored.
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
     this.#flush();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);

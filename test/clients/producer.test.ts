@@ -238,6 +238,15 @@ describe('Producer', () => {
     expect(results.filter((item) => 'error' in item)).toEqual([]);
   });
 
+  it('a second close() resolves only when the first is done', async () => {
+    const producer = rota.producer();
+    let stored = false;
+    void producer.enqueue({ tenant: 'acme', queue: 'close-twice' }).then(() => (stored = true));
+    void producer.close();
+    await producer.close();
+    expect(stored, 'the second close() resolved before the enqueue it waits for').toBe(true);
+  });
+
   it('refuses calls after close()', async () => {
     const producer = rota.producer();
     await producer.close();
