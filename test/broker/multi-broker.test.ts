@@ -1,32 +1,16 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useBroker } from '../helpers/harness.js';
-import { call, eventually, rawClients, type TestBroker } from '../helpers/broker.js';
+import { describe, expect, it } from 'vitest';
+import { useBroker, usePeer } from '../helpers/harness.js';
+import { call, eventually, rawClients } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 
 // Two brokers on one Redis and one key prefix: A (the harness's) and B.
 const h = useBroker();
-let b: TestBroker;
-const workers: RawWorker[] = [];
-
-beforeAll(async () => {
-  b = await h.startPeer();
-});
-
-afterAll(async () => {
-  for (const worker of workers) worker.drop();
-  await b.shutdown();
-});
-
-async function workerOnB(queues: string[], capacity = 10): Promise<RawWorker> {
-  const worker = await RawWorker.connect(b.address, { queues, capacity });
-  workers.push(worker);
-  return worker;
-}
+const peer = usePeer(h);
 
 describe('several brokers on one Redis', () => {
   it('delivers a job enqueued on one broker to a worker on another at once', async () => {
-    const worker = await workerOnB(['shared']);
+    const worker = await peer.worker(['shared']);
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'shared' });
     const [lease] = await worker.take(1, 2000);
     expect(lease!.job_id).toBe(job_id);
@@ -39,12 +23,12 @@ describe('several brokers on one Redis', () => {
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'move' });
     const [lease] = await onA.take(1);
     onA.drop();
-    const onB = await RawWorker.connect(b.address, {
+    const onB = await RawWorker.connect(peer.broker.address, {
       queues: ['move'],
       capacity: 1,
       in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
     });
-    workers.push(onB);
+    peer.keep(onB);
     expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
     await new Promise((resolve) => setTimeout(resolve, 2500)); // A's orphan would have expired by now
     expect((await h.getJob('acme', job_id)).state).toBe('LEASED');
@@ -59,12 +43,12 @@ describe('several brokers on one Redis', () => {
     const [lease] = await first.take(1);
     const inFlight = [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }];
     first.drop(); // A keeps the lease as an orphan
-    const onB = await RawWorker.connect(b.address, {
+    const onB = await RawWorker.connect(peer.broker.address, {
       queues: ['pingpong'],
       capacity: 1,
       in_flight: inFlight,
     });
-    workers.push(onB);
+    peer.keep(onB);
     expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
     onB.drop(); // B keeps it as an orphan now
     const backOnA = await h.worker({ queues: ['pingpong'], capacity: 1, in_flight: inFlight });
@@ -85,16 +69,16 @@ describe('several brokers on one Redis', () => {
     const { job_id } = await h.enqueue({ tenant: 'relay', queue: 'relay', max_attempts: 3 });
     const [attempt1] = await first.take(1);
     first.drop();
-    const adopter = await RawWorker.connect(b.address, {
+    const adopter = await RawWorker.connect(peer.broker.address, {
       queues: ['relay'],
       capacity: 1,
       in_flight: [{ job_id, lease_token: attempt1!.lease_token, tenant: 'relay' }],
     });
-    workers.push(adopter);
+    peer.keep(adopter);
     expect((await adopter.welcome()).reattached_job_ids).toEqual([job_id]);
     adopter.send({ drain: {} });
     adopter.fail(attempt1!, 'try again', true, 1);
-    const second = await workerOnB(['relay'], 1);
+    const second = await peer.worker(['relay'], 1);
     const [attempt2] = await second.take(1);
     expect(attempt2!.attempt).toBe(2);
     second.drop();
@@ -124,7 +108,7 @@ describe('several brokers on one Redis', () => {
     // C's long lease TTL keeps its own sweep (every half TTL) from retiring the tenant first.
     const c = await h.startPeer({ leaseTtlMs: 60_000 });
     const holder = await RawWorker.connect(c.address, { queues: ['reindex'], capacity: 1 });
-    workers.push(holder);
+    peer.keep(holder);
     const heir = await h.worker({ queues: ['reindex'], capacity: 1 });
     const redis = new Redis(h.redis.url);
     const store = h.broker.broker.store;
@@ -172,7 +156,7 @@ describe('several brokers on one Redis', () => {
     onA.complete(first!);
     await onA.take(1); // lost with the worker: it expires and runs again
     onA.drop(); // the worker restarts and connects to B, as behind a load balancer
-    const onB = await workerOnB(['moved']);
+    const onB = await peer.worker(['moved']);
     const done = new Set([first!.job_id]);
     await eventually(
       () => {
@@ -197,7 +181,7 @@ describe('several brokers on one Redis', () => {
       })),
     );
     const held = await onA.take(3); // A also holds the rest in its prefetch buffer
-    const heir = await workerOnB(['takeover'], 30);
+    const heir = await peer.worker(['takeover'], 30);
     await h.broker.kill();
     onA.drop();
 
@@ -231,7 +215,7 @@ describe('several brokers on one Redis, after Redis restarted', () => {
     } finally {
       observer.disconnect();
     }
-    const worker = await workerOnB(['cancel-after-restart']);
+    const worker = await peer.worker(['cancel-after-restart']);
     const { job_id } = await eventually(() =>
       h.enqueue({ tenant: 'acme', queue: 'cancel-after-restart' }).catch(() => undefined),
     );

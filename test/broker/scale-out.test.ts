@@ -2,32 +2,16 @@ import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { BrokerDeps } from '../../src/broker/broker.js';
-import { useBroker } from '../helpers/harness.js';
+import { useBroker, usePeer } from '../helpers/harness.js';
 import { call, eventually, rawClients, type TestBroker } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 
 // Two brokers on one Redis and one key prefix: A (the harness's) and B.
 // Redis with AOF appendfsync always: its restarts keep every acknowledged write.
 const h = useBroker({}, { appendfsync: 'always' });
-let b: TestBroker;
-const workers: RawWorker[] = [];
-
-beforeAll(async () => {
-  b = await h.startPeer();
-});
-
-afterAll(async () => {
-  for (const worker of workers) worker.drop();
-  await b.shutdown();
-});
-
-async function workerOnB(queues: string[], capacity = 10): Promise<RawWorker> {
-  const worker = await RawWorker.connect(b.address, { queues, capacity });
-  workers.push(worker);
-  return worker;
-}
+const peer = usePeer(h);
 
 /** A broker's Redis connections (commands and pub/sub). */
 function connections(broker: TestBroker): { redis: Redis; subscriber: Redis } {
@@ -58,11 +42,11 @@ async function cutSubscriber(broker: TestBroker, downMs: number): Promise<void> 
 
 describe('several brokers on one Redis: a lost doorbell', () => {
   it('is repaired by the sweep for a tenant the broker follows only for a far delayed job', async () => {
-    const worker = await workerOnB(['lost-bell'], 1);
+    const worker = await peer.worker(['lost-bell'], 1);
     // B follows the tenant for this job: it runs in a minute.
     await h.enqueue({ tenant: 'acme', queue: 'lost-bell', delay_ms: 60_000 });
     await new Promise((resolve) => setTimeout(resolve, 300)); // its doorbell reaches B
-    await cutSubscriber(b, 1000);
+    await cutSubscriber(peer.broker, 1000);
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'lost-bell' });
     // Not in a minute: the sweep (every half lease TTL) finds the job nobody read.
     const [lease] = await worker.take(1, 5000);
@@ -72,10 +56,10 @@ describe('several brokers on one Redis: a lost doorbell', () => {
   });
 
   it('tells the worker of a job cancelled while its broker was not listening, once it is back', async () => {
-    const worker = await workerOnB(['lost-cancel'], 1);
+    const worker = await peer.worker(['lost-cancel'], 1);
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'lost-cancel' });
     await worker.take(1);
-    await cutSubscriber(b, 1000);
+    await cutSubscriber(peer.broker, 1000);
     // The announcement goes out while B's pub/sub connection is down.
     expect(await h.cancel('acme', job_id)).toEqual({ cancelled: true, state: 'CANCELLED' });
     await expect.poll(() => worker.cancels(), { timeout: 5000 }).toContain(job_id);
@@ -86,10 +70,10 @@ describe('several brokers on one Redis: a lost doorbell', () => {
     const c = await h.startPeer({ completedRetentionMs: 0 });
     const clients = rawClients(c.address);
     try {
-      const worker = await workerOnB(['lost-cancel-0'], 1);
+      const worker = await peer.worker(['lost-cancel-0'], 1);
       const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'lost-cancel-0' });
       await worker.take(1);
-      await cutSubscriber(b, 1000);
+      await cutSubscriber(peer.broker, 1000);
       const cancel = clients.broker.CancelJob.bind(clients.broker);
       expect(await call(cancel, { tenant: 'acme', job_id })).toEqual({
         cancelled: true,
@@ -109,13 +93,13 @@ describe('several brokers on one Redis: a Redis restart', () => {
     // Redis is back. B reconnects first and sweeps; A, whose worker still runs
     // the job, reconnects a moment later (ioredis's backoff put them up to 2 s apart).
     const onA = await h.worker({ queues: ['restart-two'], capacity: 1 });
-    await workerOnB(['restart-two'], 1);
+    await peer.worker(['restart-two'], 1);
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'restart-two' });
     const [lease] = await onA.take(1);
     // B retries every 100 ms, A 3.3 s after its connection closed: A is back
     // about 1.2 s after B (less than the 1.5 s TTL, more than B's sweep interval).
     const a = connections(h.broker).redis;
-    const { redis: bRedis } = connections(b);
+    const { redis: bRedis } = connections(peer.broker);
     const strategies = [a, bRedis].map((redis) => redis.options.retryStrategy);
     a.options.retryStrategy = () => 3300;
     bRedis.options.retryStrategy = () => 100;
@@ -138,7 +122,7 @@ describe('several brokers on one Redis: a Redis restart', () => {
 describe('several brokers on one Redis: a Redis restart that lost every key', () => {
   it('serves the workers waiting on either broker again, without a reconnect', async () => {
     const onA = await h.worker({ queues: ['amnesia'], capacity: 2 });
-    const onB = await workerOnB(['amnesia-b'], 2);
+    const onB = await peer.worker(['amnesia-b'], 2);
     for (const queue of ['amnesia', 'amnesia-b']) {
       await h.enqueueBatch(Array.from({ length: 10 }, () => ({ tenant: 'acme', queue })));
     }
@@ -276,7 +260,7 @@ describe('several brokers on one Redis: where a job goes', () => {
   // those workers freed a slot (after its job: minutes, maybe).
   it('reaches an idle worker on another broker while its own are busy', async () => {
     const busy = await h.worker({ queues: ['busy'], capacity: 1 });
-    const idle = await workerOnB(['busy'], 1);
+    const idle = await peer.worker(['busy'], 1);
     const first = await h.enqueue({ tenant: 'acme', queue: 'busy' });
     const [running] = await busy.take(1);
     try {
@@ -298,7 +282,7 @@ describe('several brokers on one Redis: where a job that comes due goes', () => 
   // there for a busy worker while the other broker's worker idled.
   it('reaches an idle worker on another broker while its own are busy', async () => {
     const busy = await h.worker({ queues: ['due'], capacity: 1 });
-    const idle = await workerOnB(['due'], 10);
+    const idle = await peer.worker(['due'], 10);
     const first = await h.enqueue({ tenant: 'acme', queue: 'due' });
     const [running] = await busy.take(1);
     try {

@@ -133,3 +133,37 @@ export function useBroker(
   };
   return harness;
 }
+
+/**
+ * A second broker (B) on the harness's Redis and key prefix, started once per
+ * file; `worker` connects a raw worker to it, dropped with B at the end.
+ */
+export function usePeer(h: Harness): {
+  readonly broker: TestBroker;
+  worker(queues: string[], capacity?: number): Promise<RawWorker>;
+  /** Drops the worker with B at the end (one connected by hand). */
+  keep(worker: RawWorker): RawWorker;
+} {
+  let peer: TestBroker | undefined;
+  const workers: RawWorker[] = [];
+  beforeAll(async () => {
+    peer = await h.startPeer();
+  });
+  afterAll(async () => {
+    for (const worker of workers) worker.drop();
+    await peer?.shutdown();
+  });
+  const keep = (worker: RawWorker): RawWorker => {
+    workers.push(worker);
+    return worker;
+  };
+  return {
+    get broker() {
+      if (peer === undefined) throw new Error('no peer broker: use it inside a test');
+      return peer;
+    },
+    keep,
+    worker: async (queues, capacity = 10) =>
+      keep(await RawWorker.connect(peer!.address, { queues, capacity })),
+  };
+}

@@ -1,21 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { useBroker } from '../helpers/harness.js';
-import { eventually, type TestBroker } from '../helpers/broker.js';
+import { describe, expect, it } from 'vitest';
+import { useBroker, usePeer } from '../helpers/harness.js';
+import { eventually } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 
 // Two brokers on one Redis, each with a Prometheus endpoint of its own: A (the harness's) and B.
 const h = useBroker({ metricsAddress: '127.0.0.1:0' });
-let b: TestBroker;
-const workers: RawWorker[] = [];
-
-beforeAll(async () => {
-  b = await h.startPeer();
-});
-
-afterAll(async () => {
-  for (const worker of workers) worker.drop();
-  await b.shutdown();
-});
+const peer = usePeer(h);
 
 /** Prometheus text → value by series (`name{labels}`). */
 async function scrape(url: string): Promise<Map<string, number>> {
@@ -60,12 +50,12 @@ describe('metrics of leases that end without an attempt outcome', () => {
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'adopted' });
     const [lease] = await onA.take(1);
     onA.drop(); // A keeps the lease as an orphan and expires it a lease TTL later
-    const onB = await RawWorker.connect(b.address, {
+    const onB = await RawWorker.connect(peer.broker.address, {
       queues: ['adopted'],
       capacity: 1,
       in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
     });
-    workers.push(onB);
+    peer.keep(onB);
     expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
     // A's orphan is past its lease TTL (1.5 s) and swept by now: Redis answers it is not A's.
     await new Promise((resolve) => setTimeout(resolve, 2500));
@@ -73,7 +63,7 @@ describe('metrics of leases that end without an attempt outcome', () => {
     await h.waitState('acme', job_id, 'COMPLETED');
     const labels = 'tenant="acme",queue="adopted"';
     const onBSeries = await eventually(async () => {
-      const scraped = await scrape(b.metricsUrl!);
+      const scraped = await scrape(peer.broker.metricsUrl!);
       return value(scraped, 'rota_jobs_completed_total', labels) === 1 ? scraped : undefined;
     });
     const onASeries = await scrape(h.broker.metricsUrl!);
@@ -97,18 +87,18 @@ describe('run time of a lease another broker adopted', () => {
     const [lease] = await onA.take(1);
     await new Promise((resolve) => setTimeout(resolve, 1000)); // the job runs a second on A's watch
     onA.drop();
-    const onB = await RawWorker.connect(b.address, {
+    const onB = await RawWorker.connect(peer.broker.address, {
       queues: ['adopted-run'],
       capacity: 1,
       in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
     });
-    workers.push(onB);
+    peer.keep(onB);
     expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
     onB.complete(lease!);
     await h.waitState('acme', job_id, 'COMPLETED');
     const labels = 'tenant="acme",queue="adopted-run"';
     const series = await eventually(async () => {
-      const scraped = await scrape(b.metricsUrl!);
+      const scraped = await scrape(peer.broker.metricsUrl!);
       return value(scraped, 'rota_job_run_time_count', labels) === 1 ? scraped : undefined;
     });
     // At least the second on A (less a timer's rounding), not the moments since B adopted it.
