@@ -182,11 +182,18 @@ export function unary<Response>(
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/** A call deadline option, checked: undefined (none) or a number of ms from 1 to MAX_TIMER_MS. */
+/**
+ * The longest call deadline: grpc-js sends it to the broker in whole seconds,
+ * rounded up, and at MAX_TIMER_MS that passed Node's timer limit there, so
+ * the broker's deadline timer fired at once (DEADLINE_EXCEEDED, now and then).
+ */
+const MAX_CALL_TIMEOUT_MS = MAX_TIMER_MS - 1000;
+
+/** A call deadline option, checked: undefined (none) or a number of ms from 1 to MAX_CALL_TIMEOUT_MS. */
 export function checkTimeoutMs(owner: string, timeoutMs: number | undefined): number | undefined {
-  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS)) {
+  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= MAX_CALL_TIMEOUT_MS)) {
     throw new TypeError(
-      `${owner}: timeoutMs must be a number of ms from 1 to ${MAX_TIMER_MS} (24.8 days; leave it unset for no deadline), got ${timeoutMs}`,
+      `${owner}: timeoutMs must be a number of ms from 1 to ${MAX_CALL_TIMEOUT_MS} (24.8 days; leave it unset for no deadline), got ${timeoutMs}`,
     );
   }
   return timeoutMs;
