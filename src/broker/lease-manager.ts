@@ -467,7 +467,10 @@ export class LeaseManager {
   stop(error: Error): void {
     this.stopped = true;
     for (const session of [...this.sessions.values()]) this.close(session, error);
-    for (const lease of this.leases.values()) clearTimeout(lease.timeoutTimer);
+    for (const lease of this.leases.values()) {
+      clearTimeout(lease.timeoutTimer);
+      this.deps.observer.settled(lease, { result: 'left', cause: 'shutdown' });
+    }
     this.leases.clear();
     this.recording.clear();
     this.orphans.clear();

@@ -3,9 +3,10 @@ import type { Lease, Session } from './session.js';
 
 /** How a lease ended. */
 export interface Settlement {
-  readonly result: 'completed' | 'retrying' | 'dead' | 'cancelled' | 'stale';
+  /** `left`: the broker stopped and left the lease in Redis, to its worker's next broker or recovery. */
+  readonly result: 'completed' | 'retrying' | 'dead' | 'cancelled' | 'stale' | 'left';
   /** `superseded`: the job was leased anew after another broker adopted this lease. */
-  readonly cause: 'ack' | 'fail' | 'expired' | 'timeout' | 'cancel' | 'superseded';
+  readonly cause: 'ack' | 'fail' | 'expired' | 'timeout' | 'cancel' | 'superseded' | 'shutdown';
   readonly error?: string;
 }
 

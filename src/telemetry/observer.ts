@@ -92,7 +92,8 @@ export class TelemetryObserver implements BrokerObserver {
     if (lease.span) {
       lease.span.setAttribute('rota.outcome', settlement.result);
       // As the README says: failures, expiries and timeouts. A cancel is the
-      // operator's, and a stale lease's attempt went on under another lease.
+      // operator's; a stale lease's attempt went on under another lease, and a
+      // left one goes on or is recovered after this broker stopped.
       const failed = settlement.result === 'retrying' || settlement.result === 'dead';
       endSpan(
         lease.span,

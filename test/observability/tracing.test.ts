@@ -162,6 +162,28 @@ describe('traces from producer to worker', () => {
     expect(dispatch.status.code).toBe(SpanStatusCode.UNSET);
   });
 
+  it('ends the broker span of a lease the broker leaves in Redis at shutdown', async () => {
+    exporter.reset();
+    const producer = rota.producer();
+    const worker = rota.worker({
+      queues: ['left'],
+      handler: (_job, { signal }) =>
+        new Promise((resolve) => signal.addEventListener('abort', resolve)),
+    });
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'left', payload: {} });
+    await eventually(async () =>
+      (await producer.getJob('acme', jobId)).state === 'LEASED' ? true : undefined,
+    );
+    await rota.broker.shutdown(50);
+    // An unended span is never exported: the attempt vanished from the trace.
+    const dispatch = exporter.getFinishedSpans().find((s) => s.name === 'dispatch left');
+    expect(dispatch?.attributes['messaging.message.id']).toBe(jobId);
+    expect(dispatch?.attributes['rota.outcome']).toBe('left');
+    // The attempt goes on (or is recovered) elsewhere: no outcome, no error.
+    expect(dispatch?.status.code).toBe(SpanStatusCode.UNSET);
+  });
+
   it('writes the trace id into log lines written inside a span', () => {
     const lines: string[] = [];
     const sink = new Writable({
