@@ -330,6 +330,43 @@ describe('job lifecycle', () => {
     w.complete(lease!);
   });
 
+  it('shows the progress of an attempt until the next one is runnable, after a retry and a replay', async () => {
+    const w = await h.worker({ queues: ['progress-retry'] });
+    const { job_id } = await h.enqueue({
+      tenant: 'acme',
+      queue: 'progress-retry',
+      max_attempts: 2,
+      backoff: { initial_ms: 1, max_ms: 1 },
+    });
+    const reportAndFail = async (retryable: boolean, state: string): Promise<void> => {
+      const [lease] = await w.take(1);
+      w.send({
+        progress: { job_id, lease_token: lease!.lease_token, data: Buffer.from('90%') },
+      });
+      await expect
+        .poll(async () => (await h.getJob('acme', job_id)).progress.toString())
+        .toBe('90%');
+      w.fail(lease!, 'late failure', retryable);
+      // The failed attempt's progress stays readable while the job waits or lies dead.
+      expect((await h.waitState('acme', job_id, state)).progress.toString()).toBe('90%');
+    };
+    await reportAndFail(true, 'FAILED_RETRYING');
+    const [second] = await w.take(1);
+    expect(second!.attempt).toBe(2);
+    expect((await h.getJob('acme', job_id)).progress).toEqual(Buffer.alloc(0));
+    w.fail(second!, 'again', false);
+    await h.waitState('acme', job_id, 'DEAD');
+
+    await h.replay({ tenant: 'acme', queue: 'progress-retry', job_ids: [job_id] });
+    await reportAndFail(false, 'DEAD');
+    await h.replay({ tenant: 'acme', queue: 'progress-retry', job_ids: [job_id] });
+    const [replayed] = await w.take(1);
+    const job = await h.getJob('acme', job_id);
+    expect(job.progress).toEqual(Buffer.alloc(0));
+    expect(job.progress_content_type).toBe('');
+    w.complete(replayed!);
+  });
+
   it('pages dead letters of large payloads in pages that fit a gRPC message', async () => {
     // 20 dead jobs of 256 KiB each: a page of the default 100 would be 5 MiB,
     // over grpc-js's default 4 MiB receive limit.

@@ -23,8 +23,10 @@ export interface Job {
   'idempotency_key'?: (string);
   'headers'?: ({[key: string]: string});
   /**
-   * Last progress reported by the worker (opaque; the TS client sends JSON, or
-   * the bytes of a Buffer).
+   * Last progress reported by the worker for the current or last attempt
+   * (opaque; the TS client sends JSON, or the bytes of a Buffer). A failed
+   * attempt's progress stays while the job waits out its backoff or lies dead,
+   * and is cleared when a retry or a replay makes the job runnable again.
    */
   'progress'?: (Buffer | Uint8Array | string);
   /**
@@ -81,8 +83,10 @@ export interface Job__Output {
   'idempotency_key': (string);
   'headers': ({[key: string]: string});
   /**
-   * Last progress reported by the worker (opaque; the TS client sends JSON, or
-   * the bytes of a Buffer).
+   * Last progress reported by the worker for the current or last attempt
+   * (opaque; the TS client sends JSON, or the bytes of a Buffer). A failed
+   * attempt's progress stays while the job waits out its backoff or lies dead,
+   * and is cleared when a retry or a replay makes the job runnable again.
    */
   'progress': (Buffer);
   /**

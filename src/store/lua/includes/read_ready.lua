@@ -22,6 +22,8 @@ local function read_ready(out, base, jobBase, count, tokens, now, consumer, prom
       local jobKey = jobBase .. jobId
       local job = redis.call('HMGET', jobKey, 'state', 'priority')
       if job[1] == 'delayed' or job[1] == 'retrying' then
+        -- a retry's attempt starts without the failed attempt's progress
+        if job[1] == 'retrying' then redis.call('HDEL', jobKey, 'progress', 'progressType') end
         make_ready(base, jobKey, jobId, job[2])
       end
     end
