@@ -169,7 +169,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--tenants-file',
     kind: 'optional',
     fallback: undefined,
-    help: 'JSON or YAML file of tenant settings applied at start: a list (or { tenants: [...] }) of SetTenant bodies.',
+    help: 'JSON or YAML file of tenant settings applied at start: a list (or { tenants: [...] }) of SetTenant bodies. Applied again when Redis is back without its keys (restarted without persistence, an empty replica, flushed); not on a mere reconnect, which keeps the SetTenant changes made since.',
   },
   {
     key: 'authFile',

@@ -214,13 +214,12 @@ export class Broker {
     if (tenantsFile) {
       const count = await this.tenants.loadFile(tenantsFile);
       this.logger.info({ tenantsFile, count }, 'loaded tenant settings');
+      // A Redis back without its keys lost the file's settings with them.
+      this.deps.redis.on('ready', () => void this.restoreTenantsFile(tenantsFile));
     }
-    // Announcements apply changes at once; this repairs one missed while disconnected.
-    this.every(SETTINGS_RELOAD_MS, () => {
-      this.tenants.reloadAll().catch((error: unknown) => {
-        this.logger.error({ err: error }, 'reloading tenant settings failed');
-      });
-    });
+    // Announcements apply changes at once; this repairs one missed while
+    // disconnected, and the file's settings lost with keys flushed in place.
+    this.every(SETTINGS_RELOAD_MS, () => void this.refreshSettings(tenantsFile));
     this.every(Math.min(SETTINGS_RELOAD_MS, this.deps.config.redisTimeoutMs), () =>
       this.doorbell.ping(),
     );
@@ -758,6 +757,30 @@ export class Broker {
   private *heldEntries(): Iterable<HeldEntry> {
     yield* this.leases.heldEntries();
     for (const dispatcher of this.dispatchers.values()) yield* dispatcher.bufferedJobs();
+  }
+
+  /** The periodic repair of tenant settings (see start). */
+  private async refreshSettings(tenantsFile: string | undefined): Promise<void> {
+    // While Redis is down the check would only fail: the reconnect makes it.
+    if (tenantsFile && this.deps.redis.status === 'ready') {
+      await this.restoreTenantsFile(tenantsFile);
+    }
+    try {
+      await this.tenants.reloadAll();
+    } catch (error) {
+      this.logger.error({ err: error }, 'reloading tenant settings failed');
+    }
+  }
+
+  private async restoreTenantsFile(tenantsFile: string): Promise<void> {
+    try {
+      await this.tenants.restoreFile(tenantsFile);
+    } catch (error) {
+      this.logger.error(
+        { err: error, tenantsFile },
+        'could not check that Redis still holds the settings of the tenants file, or apply it again; retrying in a few seconds',
+      );
+    }
   }
 
   private every(ms: number, task: () => void): void {

@@ -38,6 +38,8 @@ const MAX_QUEUE_OVERRIDES = 256;
 export class TenantRegistry {
   private readonly maxQueuedOf = new Map<string, number>();
   private readonly applied = new Map<string, StoredTenant>();
+  /** The restoreFile under way: a reconnect and the periodic check may ask at once. */
+  private restoring: Promise<void> | undefined;
 
   constructor(
     private readonly store: TenantStore,
@@ -98,14 +100,43 @@ export class TenantRegistry {
     if (stored) this.apply(tenant, stored);
   }
 
+  /**
+   * Applies every tenant found in Redis. A tenant not found keeps what was
+   * applied: after Redis lost its keys, this broker goes on with the settings
+   * it had until restoreFile writes them again.
+   */
   async reloadAll(): Promise<void> {
     for (const [tenant, stored] of await this.store.getAll()) this.apply(tenant, stored);
   }
 
   /**
+   * Applies the tenants file again when Redis lost its keys since it was
+   * applied (its marker is gone); a mere reconnect finds the marker, so the
+   * SetTenant changes made since stay. Until then GetTenant shows the
+   * defaults and a SetTenant merges with them. Two brokers that both notice
+   * both apply the file: the same settings twice.
+   */
+  restoreFile(path: string): Promise<void> {
+    this.restoring ??= this.restoreIfLost(path).finally(() => {
+      this.restoring = undefined;
+    });
+    return this.restoring;
+  }
+
+  private async restoreIfLost(path: string): Promise<void> {
+    if (await this.store.fileApplied()) return;
+    const count = await this.loadFile(path);
+    this.logger.warn(
+      { tenantsFile: path, count },
+      'Redis lost the tenant settings (restarted without persistence, failed over to an empty replica, or flushed): applied the tenants file again',
+    );
+  }
+
+  /**
    * Loads a JSON or YAML file: a list of tenants, or `{ tenants: [...] }`, each
    * as SetTenant takes it (field names as in the proto, `max_in_flight`, or in
-   * camelCase, `maxInFlight`).
+   * camelCase, `maxInFlight`). Then marks Redis as holding them (restoreFile);
+   * a load that fails part way leaves the mark as it was.
    */
   async loadFile(path: string): Promise<number> {
     const text = await readFile(path, 'utf8');
@@ -126,6 +157,7 @@ export class TenantRegistry {
     }
     for (const [index, entry] of list.entries())
       await this.set(toUpdate(entry, `${path}: tenants[${index}]`));
+    await this.store.markFileApplied();
     return list.length;
   }
 

@@ -120,6 +120,14 @@ export class Keys {
     return `${this.prefix}:tenants`;
   }
 
+  /**
+   * Marker (no TTL) that a tenants file was applied to this Redis: gone, it
+   * says Redis lost its keys since (see TenantStore.fileApplied).
+   */
+  tenantsFileMarker(): string {
+    return `${this.prefix}:tenants-file`;
+  }
+
   /** Pub/sub channel: "tenant has new work in this queue". */
   doorbell(queue: string): string {
     return `${this.prefix}:doorbell:${queue}`;

@@ -19,8 +19,8 @@ export interface StoredTenant extends QueueOverride {
 
 /**
  * Tenant settings in Redis, outside the tenant slots: one JSON string per
- * tenant and a set naming them. A write is announced on a pub/sub channel so
- * every broker applies it at once.
+ * tenant, a set naming them, and the marker of an applied tenants file. A
+ * write is announced on a pub/sub channel so every broker applies it at once.
  */
 export class TenantStore {
   constructor(
@@ -43,6 +43,20 @@ export class TenantStore {
       if (text) all.set(tenant, JSON.parse(text) as StoredTenant);
     });
     return all;
+  }
+
+  /**
+   * Whether the marker of markFileApplied is still there. A reconnect finds
+   * it; a Redis that lost its keys (restarted without persistence, failed over
+   * to an empty replica, flushed) does not, and the settings were lost with it.
+   */
+  async fileApplied(): Promise<boolean> {
+    return (await this.redis.exists(this.keys.tenantsFileMarker())) === 1;
+  }
+
+  /** Marks the tenants file's settings as written to this Redis (the value: when). */
+  async markFileApplied(): Promise<void> {
+    await this.redis.set(this.keys.tenantsFileMarker(), new Date().toISOString());
   }
 
   async put(tenant: string, settings: StoredTenant): Promise<void> {

@@ -1,6 +1,4 @@
-import { rm } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { BrokerDeps } from '../../src/broker/broker.js';
@@ -127,9 +125,7 @@ describe('several brokers on one Redis: a Redis restart that lost every key', ()
       await h.enqueueBatch(Array.from({ length: 10 }, () => ({ tenant: 'acme', queue })));
     }
     const held = [...(await onA.take(2)), ...(await onB.take(2))];
-    await h.redis.kill();
-    await rm(path.join(h.redis.dir, 'appendonlydir'), { recursive: true, force: true });
-    await h.redis.restart();
+    await h.redis.restartEmpty();
     // Their jobs are gone with the data: the acks free the slots all the same.
     for (const lease of held.slice(0, 2)) onA.complete(lease);
     for (const lease of held.slice(2)) onB.complete(lease);

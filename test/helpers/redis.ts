@@ -22,6 +22,8 @@ export interface TestRedisOptions {
 export interface TestRedis extends LocalRedis {
   /** Kill the server and delete its data folder. */
   dispose(): Promise<void>;
+  /** Kill the server and start it again without its AOF: a restart that lost every key. */
+  restartEmpty(): Promise<void>;
 }
 
 /** Starts a redis-server on a free port in a fresh temp dir; AOF off unless asked (faster). */
@@ -43,6 +45,11 @@ export async function startTestRedis(options: TestRedisOptions = {}): Promise<Te
     async dispose(): Promise<void> {
       await redis.kill();
       await rm(dir, { recursive: true, force: true });
+    },
+    async restartEmpty(): Promise<void> {
+      await redis.kill();
+      await rm(path.join(dir, 'appendonlydir'), { recursive: true, force: true });
+      await redis.restart();
     },
   });
 }
