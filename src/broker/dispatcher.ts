@@ -4,6 +4,7 @@ import type { PrefetchUse } from '../telemetry/metrics.js';
 import type { FetchedJob, FetchRequest, FetchResult } from '../store/types.js';
 import { newLeaseToken } from './ids.js';
 import { BoundedSet } from './bounded-set.js';
+import { DueTimes, timerDelay } from './due-times.js';
 import { jobBytes, type Session } from './session.js';
 
 /** Dispatches taken for a tenant whose fetch leases at once: its session and one token each. */
@@ -180,10 +181,8 @@ export class QueueDispatcher {
    * path that creates work marks the index itself (JobStore.enqueue, replay).
    */
   private readonly retired = new BoundedSet<string>(MAX_RETIRED_REMEMBERED);
-  /** Earliest known run time of each tenant's delayed jobs. */
-  private readonly dueAt = new Map<string, number>();
-  private dueTimer: NodeJS.Timeout | undefined;
-  private dueTimerAt = Infinity;
+  /** Earliest known run time of each tenant's delayed jobs, and this broker's short waits. */
+  private readonly due: DueTimes;
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeTimerAt = Infinity;
   private pumpScheduled = false;
@@ -210,6 +209,7 @@ export class QueueDispatcher {
       onHeldBack: (tenant) => deps.onHeldBack(tenant),
     });
     this.unsubscribeLimits = deps.limits.onChange((tenant) => this.limitsChanged(tenant));
+    this.due = new DueTimes(deps.clock, deps.limitsClock, (tenant) => this.onDue(tenant));
   }
 
   /** A tenant's settings changed (or a lease of it ended): a pause may have begun or ended. */
@@ -228,7 +228,7 @@ export class QueueDispatcher {
   /** A tenant has (or may have) new work: runnable now, or at `dueAt`. */
   onWork(tenant: string, dueAt?: number): void {
     this.noteWork(tenant);
-    if (dueAt !== undefined && dueAt > this.deps.clock()) this.setDue(tenant, dueAt);
+    if (dueAt !== undefined && dueAt > this.deps.clock()) this.due.runAt(tenant, dueAt);
     else this.refill(tenant, true);
   }
 
@@ -360,7 +360,7 @@ export class QueueDispatcher {
       this.buffers.has(tenant) ||
       this.fetching.has(tenant) ||
       this.waiting.has(tenant) ||
-      this.dueAt.has(tenant) ||
+      this.due.has(tenant) ||
       this.parked.has(tenant)
     );
   }
@@ -412,7 +412,7 @@ export class QueueDispatcher {
     clearTimeout(this.unservedTimer);
     this.unsubscribeLimits();
     this.scheduler.dispose();
-    clearTimeout(this.dueTimer);
+    this.due.stop();
     clearTimeout(this.wakeTimer);
   }
 
@@ -588,7 +588,7 @@ export class QueueDispatcher {
       // that come due too: every broker reads them at the same time, and one
       // with busy workers read them ahead as often as not.
       this.yielded.add(tenant);
-      this.setDue(tenant, this.deps.clock() + ARRIVAL_YIELD_MS);
+      this.due.after(tenant, ARRIVAL_YIELD_MS);
       return undefined;
     }
     const size = this.expectedSize(tenant);
@@ -684,7 +684,7 @@ export class QueueDispatcher {
       if (direct) this.releaseDirectSlots(tenant, direct, 0);
       this.fetching.delete(tenant);
       this.refetch.delete(tenant);
-      this.setDue(tenant, this.deps.clock() + FETCH_RETRY_MS);
+      this.due.after(tenant, FETCH_RETRY_MS);
     }
     this.deps.onError(error, `fetching ${wants.length} tenant(s) of queue ${this.queue}`);
     this.answered(wants.length);
@@ -717,7 +717,7 @@ export class QueueDispatcher {
       return;
     }
     this.answered(1);
-    if (result.nextDueAt !== undefined) this.setDue(tenant, result.nextDueAt);
+    if (result.nextDueAt !== undefined) this.due.runAt(tenant, result.nextDueAt);
     let total = 0;
     let kept = 0; // the bytes of the jobs not leased at once, which go to the buffer
     result.jobs.forEach((job, i) => {
@@ -786,33 +786,9 @@ export class QueueDispatcher {
     );
   }
 
-  private setDue(tenant: string, at: number): void {
-    const known = this.dueAt.get(tenant);
-    if (known !== undefined && known <= at) return;
-    this.dueAt.set(tenant, at);
-    if (at < this.dueTimerAt) this.armDueTimer(at);
-  }
-
-  private armDueTimer(at: number): void {
-    clearTimeout(this.dueTimer);
-    this.dueTimerAt = at;
-    this.dueTimer = setTimeout(() => this.onDue(), timerDelay(at - this.deps.clock()));
-  }
-
-  private onDue(): void {
-    this.dueTimerAt = Infinity;
-    const now = this.deps.clock();
-    let next = Infinity;
-    for (const [tenant, at] of this.dueAt) {
-      if (at <= now) {
-        this.dueAt.delete(tenant);
-        this.drained.delete(tenant);
-        this.refill(tenant, false, false, !this.yielded.delete(tenant));
-      } else if (at < next) {
-        next = at;
-      }
-    }
-    if (next < Infinity) this.armDueTimer(next);
+  private onDue(tenant: string): void {
+    this.drained.delete(tenant);
+    this.refill(tenant, false, false, !this.yielded.delete(tenant));
   }
 
   /** One timer for the earliest token a throttled tenant gets: no polling. */
@@ -829,17 +805,6 @@ export class QueueDispatcher {
       timerDelay(at - this.deps.limitsClock()),
     );
   }
-}
-
-/**
- * Node runs a timer of more than 2^31 − 1 ms (24.8 days) after 1 ms instead:
- * a job delayed by 30 days made the due timer fire, find nothing due and
- * re-arm every millisecond. A capped timer fires early and re-arms for the rest.
- */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function timerDelay(ms: number): number {
-  return Math.min(MAX_TIMER_MS, Math.max(0, ms));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { Redis } from 'ioredis';
 import { useBroker } from '../helpers/harness.js';
 import { autoComplete } from '../helpers/raw-worker.js';
 import { eventually } from '../helpers/broker.js';
@@ -52,6 +53,36 @@ describe('a wall clock that steps', () => {
     } finally {
       step = 0;
       worker.end();
+    }
+  });
+});
+
+describe('a wall clock that steps back during a short local wait', () => {
+  // A long lease TTL, as in production: the recovery sweep, which would also
+  // find the job, runs every half TTL (30 s), past the test's wait.
+  const slow = useBroker({ leaseTtlMs: 60_000 });
+
+  it('retries a failed fetch after its second, not after the step', async () => {
+    const worker = await slow.worker({ queues: ['refetch'], capacity: 1 });
+    const stream = `${slow.broker.config.keyPrefix}:{stepped}:refetch:ready:0`;
+    const redis = new Redis(slow.redis.url);
+    try {
+      // A first job makes the stream and its group; the group is then destroyed
+      // under the broker, so the next job's fetch fails (NOGROUP).
+      const { job_id: firstId } = await slow.enqueue({ tenant: 'stepped', queue: 'refetch' });
+      const [first] = await worker.take(1);
+      worker.complete(first!);
+      await slow.waitState('stepped', firstId, 'COMPLETED');
+      await redis.xgroup('DESTROY', stream, 'rota');
+      const { job_id } = await slow.enqueue({ tenant: 'stepped', queue: 'refetch' });
+      await sleep(100);
+      step = -3_600_000; // within the second before the retry
+      await redis.xgroup('CREATE', stream, 'rota', '0');
+      const [lease] = await worker.take(1, 5000);
+      expect(lease!.job_id).toBe(job_id);
+    } finally {
+      step = 0;
+      redis.disconnect();
     }
   });
 });
