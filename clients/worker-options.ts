@@ -63,7 +63,12 @@ export interface WorkerOptions extends ConnectionOptions {
   /** Name for the broker's logs, ≤ 128 chars. @default `${hostname}:${pid}` */
   workerId?: string;
   handler: Handler;
-  /** Reconnect backoff (exponential, full jitter). @default { initialMs: 100, maxMs: 5000 } */
+  /**
+   * Reconnect backoff (exponential, full jitter): each value from 1 ms to
+   * 2^31 − 1, initialMs ≤ maxMs. 0 is refused: the delay grows from
+   * initialMs, so a worker whose broker is down would retry in a busy loop.
+   * @default { initialMs: 100, maxMs: 5000 }
+   */
   reconnect?: { initialMs?: number; maxMs?: number };
   /** How long close() waits for running handlers before aborting them. @default 10000 */
   shutdownGraceMs?: number;
@@ -96,10 +101,10 @@ function positiveInt(name: string, value: number): number {
 }
 
 /** A duration a timer waits: setTimeout fires after 1 ms for a longer one. */
-function duration(name: string, value: number): number {
-  if (!(value >= 0 && value <= MAX_TIMER_MS)) {
+function duration(name: string, value: number, min = 0): number {
+  if (!(value >= min && value <= MAX_TIMER_MS)) {
     throw new TypeError(
-      `Worker: ${name} must be a number from 0 to ${MAX_TIMER_MS} (24.8 days), got ${value}`,
+      `Worker: ${name} must be a number from ${min} to ${MAX_TIMER_MS} (24.8 days), got ${value}`,
     );
   }
   return value;
@@ -111,8 +116,15 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
   }
   if (typeof options.handler !== 'function')
     throw new TypeError('Worker: handler must be a function');
-  const reconnectInitialMs = duration('reconnect.initialMs', options.reconnect?.initialMs ?? 100);
-  const reconnectMaxMs = duration('reconnect.maxMs', options.reconnect?.maxMs ?? 5000);
+  // At least 1 ms each: a worker whose broker is down would otherwise retry in
+  // a busy loop, and the jitter cannot help, as it spreads the delay from
+  // initialMs up to a ceiling that grows from initialMs (0 stays 0).
+  const reconnectMaxMs = duration('reconnect.maxMs', options.reconnect?.maxMs ?? 5000, 1);
+  const reconnectInitialMs = duration(
+    'reconnect.initialMs',
+    options.reconnect?.initialMs ?? 100,
+    1,
+  );
   if (reconnectInitialMs > reconnectMaxMs) {
     throw new TypeError(
       `Worker: reconnect.initialMs (${reconnectInitialMs}) must not exceed reconnect.maxMs (${reconnectMaxMs})`,

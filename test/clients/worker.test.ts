@@ -2,7 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 
 import { JobAbortedError, NonRetryableError, RetryAfterError } from '../../clients/errors.js';
 import type { JobInfo, JobState } from '../../clients/job.js';
-import type { HandlerContext } from '../../clients/worker.js';
+import { reconnectDelayMs } from '../../clients/reconnect.js';
+import { Worker, type HandlerContext } from '../../clients/worker.js';
 import { compileWorkerOptions } from '../../clients/worker-options.js';
 import type { Producer } from '../../clients/producer.js';
 import { gate, useRota, waitFor } from './fixture.js';
@@ -126,11 +127,30 @@ describe('Worker', () => {
       'Worker: shutdownGraceMs must be a number from 0 to 2147483647 (24.8 days), got 2592000000',
     );
     expect(() => compileWorkerOptions({ ...options, reconnect: { maxMs: month } })).toThrow(
-      'Worker: reconnect.maxMs must be a number from 0 to 2147483647 (24.8 days), got 2592000000',
+      'Worker: reconnect.maxMs must be a number from 1 to 2147483647 (24.8 days), got 2592000000',
     );
     expect(compileWorkerOptions({ ...options, shutdownGraceMs: 2 ** 31 - 1 }).shutdownGraceMs).toBe(
       2 ** 31 - 1,
     );
+  });
+
+  it('refuses a reconnect backoff of 0 ms, which would retry a broker that is down in a busy loop', () => {
+    const options = { queues: ['q'], handler: () => undefined };
+    expect(() => new Worker({ ...options, reconnect: { initialMs: 0, maxMs: 0 } })).toThrow(
+      new TypeError(
+        'Worker: reconnect.maxMs must be a number from 1 to 2147483647 (24.8 days), got 0',
+      ),
+    );
+    // The jitter spreads the delay from initialMs up: from 0 it stays 0, whatever maxMs is.
+    expect(reconnectDelayMs(5, 0, 5000, () => 1)).toBe(0);
+    expect(() => new Worker({ ...options, reconnect: { initialMs: 0, maxMs: 5000 } })).toThrow(
+      new TypeError(
+        'Worker: reconnect.initialMs must be a number from 1 to 2147483647 (24.8 days), got 0',
+      ),
+    );
+    expect(
+      compileWorkerOptions({ ...options, reconnect: { initialMs: 1, maxMs: 1 } }),
+    ).toMatchObject({ reconnectInitialMs: 1, reconnectMaxMs: 1 });
   });
 
   it('refuses a concurrency its wire field would wrap (2^32 + 1 would be sent as 1)', () => {
