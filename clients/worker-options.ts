@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 
 import { MAX_TIMER_MS, type ConnectionOptions } from './connection.js';
+import { stringList } from './string-lists.js';
 import { wireInteger } from './wire-integers.js';
 
 /** A leased job as the handler sees it. */
@@ -54,9 +55,15 @@ export interface HandlerContext {
 export type Handler = (job: WorkerJob, ctx: HandlerContext) => Promise<unknown> | unknown;
 
 export interface WorkerOptions extends ConnectionOptions {
-  /** Queues to take jobs from. At least one. */
+  /**
+   * Queues to take jobs from: an array of at least one name (a lone string is
+   * refused with a TypeError, not spread into letters).
+   */
   queues: string[];
-  /** Only take jobs of these tenants (a dedicated worker). @default all tenants */
+  /**
+   * Only take jobs of these tenants (a dedicated worker): an array of names, as
+   * `queues`. @default all tenants
+   */
   tenants?: string[];
   /** Jobs run at once (the session's capacity). @default 10 */
   concurrency?: number;
@@ -75,7 +82,8 @@ export interface WorkerOptions extends ConnectionOptions {
   /**
    * Signals that close the worker gracefully (drain, finish, ack). While a
    * worker runs, these signals no longer end the process by themselves: it
-   * exits once close() is done and nothing else keeps it alive. [] = none.
+   * exits once close() is done and nothing else keeps it alive. [] = none;
+   * an array, as `queues`.
    * @default ['SIGINT', 'SIGTERM']
    */
   shutdownSignals?: NodeJS.Signals[];
@@ -111,9 +119,8 @@ function duration(name: string, value: number, min = 0): number {
 }
 
 export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOptions {
-  if (!Array.isArray(options.queues) || options.queues.length === 0) {
-    throw new TypeError('Worker: queues must name at least one queue');
-  }
+  const queues = stringList('Worker: queues', options.queues);
+  if (queues.length === 0) throw new TypeError('Worker: queues must name at least one queue');
   if (typeof options.handler !== 'function')
     throw new TypeError('Worker: handler must be a function');
   // At least 1 ms each: a worker whose broker is down would otherwise retry in
@@ -131,14 +138,17 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     );
   }
   return Object.freeze({
-    queues: Object.freeze([...options.queues]),
-    tenants: Object.freeze([...(options.tenants ?? [])]),
+    queues,
+    tenants: stringList('Worker: tenants', options.tenants ?? []),
     concurrency: positiveInt('concurrency', options.concurrency ?? 10),
     workerId: options.workerId ?? `${hostname()}:${process.pid}`,
     handler: options.handler,
     reconnectInitialMs,
     reconnectMaxMs,
     shutdownGraceMs: duration('shutdownGraceMs', options.shutdownGraceMs ?? 10_000),
-    shutdownSignals: Object.freeze([...(options.shutdownSignals ?? ['SIGINT', 'SIGTERM'])]),
+    shutdownSignals: stringList<NodeJS.Signals>(
+      'Worker: shutdownSignals',
+      options.shutdownSignals ?? ['SIGINT', 'SIGTERM'],
+    ),
   });
 }

@@ -153,6 +153,39 @@ describe('Worker', () => {
     ).toMatchObject({ reconnectInitialMs: 1, reconnectMaxMs: 1 });
   });
 
+  // A string from JavaScript was spread into its letters: tenants 'acme' served tenants a, c, m, e.
+  it('refuses queues, tenants and shutdownSignals that are not arrays of strings', () => {
+    const options = { queues: ['q'], handler: () => undefined };
+    const bad = (value: unknown): string[] => value as string[];
+    expect(() => new Worker({ ...options, tenants: bad('acme') })).toThrow(
+      new TypeError(
+        'Worker: tenants must be an array of strings, got the string "acme": write ["acme"]',
+      ),
+    );
+    expect(() => new Worker({ ...options, queues: bad('email') })).toThrow(
+      new TypeError(
+        'Worker: queues must be an array of strings, got the string "email": write ["email"]',
+      ),
+    );
+    expect(() =>
+      compileWorkerOptions({ ...options, shutdownSignals: bad('SIGTERM') as NodeJS.Signals[] }),
+    ).toThrow(
+      new TypeError(
+        'Worker: shutdownSignals must be an array of strings, got the string "SIGTERM": write ["SIGTERM"]',
+      ),
+    );
+    expect(() => compileWorkerOptions({ ...options, tenants: bad(new Set(['acme'])) })).toThrow(
+      new TypeError('Worker: tenants must be an array of strings, got object'),
+    );
+    expect(() => compileWorkerOptions({ ...options, tenants: bad(['acme', 7]) })).toThrow(
+      new TypeError('Worker: tenants[1] must be a string, got number'),
+    );
+    expect(() => compileWorkerOptions({ ...options, queues: [] })).toThrow(
+      new TypeError('Worker: queues must name at least one queue'),
+    );
+    expect(compileWorkerOptions({ ...options, tenants: ['acme'] }).tenants).toEqual(['acme']);
+  });
+
   it('refuses a concurrency its wire field would wrap (2^32 + 1 would be sent as 1)', () => {
     const options = { queues: ['q'], handler: () => undefined };
     expect(() => compileWorkerOptions({ ...options, concurrency: 2 ** 32 + 1 })).toThrow(
