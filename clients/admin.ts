@@ -31,6 +31,7 @@ import {
 import { toTenantUpdate, toWireTenant } from '../src/grpc/codec.js';
 import { RotaError } from './errors.js';
 import { toJobInfo, type JobInfo } from './job.js';
+import { stringList } from './string-lists.js';
 import { wireInteger } from './wire-integers.js';
 
 export interface AdminOptions extends ConnectionOptions {
@@ -165,9 +166,9 @@ function deadLetterSelection(
   queue: string,
   jobs: readonly string[] | 'all',
 ): { tenant: string; queue: string; job_ids: string[]; all: boolean } {
-  return jobs === 'all'
-    ? { tenant, queue, job_ids: [], all: true }
-    : { tenant, queue, job_ids: [...jobs], all: false };
+  if (jobs === 'all') return { tenant, queue, job_ids: [], all: true };
+  const ids = refuseUnsendable(() => stringList('jobs', jobs, "an array of job ids or 'all'"));
+  return { tenant, queue, job_ids: [...ids], all: false };
 }
 
 export class Admin {
@@ -184,7 +185,7 @@ export class Admin {
 
   /** Stores settings of a tenant (running brokers apply them within a second); returns them all. */
   async setTenant(tenant: string, settings: TenantSettings): Promise<Tenant> {
-    const wire = refuseBadNumbers(() => toWireTenant({ tenant, ...checkedCounts(settings) }));
+    const wire = refuseUnsendable(() => toWireTenant({ tenant, ...checkedCounts(settings) }));
     const stored = await this.#call<Tenant__Output>((client, ...call) =>
       client.SetTenant({ tenant: wire }, ...call),
     );
@@ -240,7 +241,7 @@ export class Admin {
     queue: string,
     page: { pageSize?: number; pageToken?: string } = {},
   ): Promise<DeadLetterPage> {
-    const pageSize = refuseBadNumbers(() => wireInteger('pageSize', page.pageSize ?? 0, 'uint32'));
+    const pageSize = refuseUnsendable(() => wireInteger('pageSize', page.pageSize ?? 0, 'uint32'));
     const reply = await this.#call<ListDeadLettersResponse__Output>((client, ...call) =>
       client.ListDeadLetters(
         { tenant, queue, page_size: pageSize, page_token: page.pageToken ?? '' },
@@ -272,7 +273,7 @@ export class Admin {
     state: WaitingState,
     page: { pageSize?: number; pageToken?: string } = {},
   ): Promise<JobPage> {
-    const pageSize = refuseBadNumbers(() => wireInteger('pageSize', page.pageSize ?? 0, 'uint32'));
+    const pageSize = refuseUnsendable(() => wireInteger('pageSize', page.pageSize ?? 0, 'uint32'));
     const reply = await this.#call<ListJobsResponse__Output>((client, ...call) =>
       client.ListJobs(
         { tenant, queue, state, page_size: pageSize, page_token: page.pageToken ?? '' },
@@ -295,29 +296,34 @@ export class Admin {
     return followPages((pageToken) => this.listJobs(tenant, queue, state, { pageSize, pageToken }));
   }
 
-  /** Moves dead jobs back to their ready queue: the ids given, or with 'all' every one dead now. */
+  /**
+   * Moves dead jobs back to their ready queue: the ids given (an array: a lone
+   * id string is refused with INVALID_ARGUMENT), or with 'all' every one dead now.
+   */
   async replayDeadLetters(
     tenant: string,
     queue: string,
     jobs: readonly string[] | 'all',
   ): Promise<ReplayResult> {
+    const selection = deadLetterSelection(tenant, queue, jobs);
     const reply = await this.#call<ReplayDeadLettersResponse__Output>((client, ...call) =>
-      client.ReplayDeadLetters(deadLetterSelection(tenant, queue, jobs), ...call),
+      client.ReplayDeadLetters(selection, ...call),
     );
     return { replayed: reply.replayed, notFound: reply.not_found };
   }
 
   /**
    * Deletes dead jobs for good (getJob then fails with NOT_FOUND): the ids
-   * given, or with 'all' every one dead now.
+   * given (an array, as replayDeadLetters'), or with 'all' every one dead now.
    */
   async deleteDeadLetters(
     tenant: string,
     queue: string,
     jobs: readonly string[] | 'all',
   ): Promise<DeleteResult> {
+    const selection = deadLetterSelection(tenant, queue, jobs);
     const reply = await this.#call<DeleteDeadLettersResponse__Output>((client, ...call) =>
-      client.DeleteDeadLetters(deadLetterSelection(tenant, queue, jobs), ...call),
+      client.DeleteDeadLetters(selection, ...call),
     );
     return { deleted: reply.deleted, notFound: reply.not_found };
   }
@@ -374,7 +380,7 @@ function checkedCounts(settings: TenantSettings): TenantSettings {
 }
 
 /** A request that cannot be sent as asked fails as the broker would answer it: INVALID_ARGUMENT. */
-function refuseBadNumbers<T>(build: () => T): T {
+function refuseUnsendable<T>(build: () => T): T {
   try {
     return build();
   } catch (err) {

@@ -184,6 +184,24 @@ describe('Admin', () => {
     expect(error.message).toMatch(/ListDeadLetters lists DEAD jobs/);
   });
 
+  // From JavaScript a lone id was spread into its letters, each answered as not found.
+  it('refuses dead letter ids that are neither an array of strings nor all, with INVALID_ARGUMENT', async () => {
+    const client = admin();
+    const bad = (value: unknown): string[] => value as string[];
+    for (const call of [
+      client.replayDeadLetters('acme', 'poison', bad('job-1')),
+      client.deleteDeadLetters('acme', 'poison', bad('job-1')),
+    ]) {
+      const error = await rejection(call);
+      expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(error.message).toBe(
+        `jobs must be an array of job ids or 'all', got the string "job-1": write ["job-1"]`,
+      );
+    }
+    const error = await rejection(client.deleteDeadLetters('acme', 'poison', bad(['job-1', 7])));
+    expect(error.message).toBe('jobs[1] must be a string, got number');
+  });
+
   it('deletes dead letters by id or all; a deleted job is gone', async () => {
     const producer = rota.producer();
     const ids: string[] = [];
