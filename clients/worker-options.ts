@@ -38,9 +38,13 @@ export interface HandlerContext {
    * Buffer as bytes, anything else as JSON). Updates of one
    * tick are coalesced to the latest. Resolves once handed to the stream (at
    * once while disconnected; the latest value is sent after the reconnect).
+   * A value over 64 KiB encoded (the broker's limit) is not sent: the promise
+   * rejects with a RotaError INVALID_ARGUMENT, also emitted on 'error' (a
+   * caller that does not await it is not charged an unhandled rejection), and
+   * the job keeps its previous progress. A value JSON cannot encode throws.
    * Bound to its job: it may be passed on or destructured.
    */
-  progress: (value: unknown) => Promise<void> | void;
+  progress: (value: unknown) => Promise<void>;
   /** 1 for the first attempt. */
   attempt: number;
 }

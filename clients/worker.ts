@@ -46,6 +46,7 @@ import {
   toRotaError,
 } from './errors.js';
 import { reconnectDelayMs } from './reconnect.js';
+import { MAX_PROGRESS_BYTES } from '../src/broker/validation.js';
 import { JobContext } from './job-context.js';
 import { LazyAbort } from './lazy-abort.js';
 import {
@@ -593,6 +594,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
   #reportProgress(held: HeldLease, value: unknown): Promise<void> {
     if (held.phase !== 'running') return Promise.resolve();
     const { bytes: data, contentType } = encodeReported(value);
+    if (data.length > MAX_PROGRESS_BYTES) {
+      const error = new RotaError(
+        grpc.status.INVALID_ARGUMENT,
+        `progress of job ${held.job.id} is ${data.length} bytes; the limit is ${MAX_PROGRESS_BYTES}: not sent`,
+      );
+      // A handler that awaits the promise learns from it; one that does not
+      // from 'error', and its rejection must not count as unhandled, which
+      // would end the process.
+      this.#emitError(error);
+      const refused = Promise.reject(error);
+      refused.catch(() => undefined);
+      return refused;
+    }
     const pending = this.#progress.get(held.job.id);
     if (pending !== undefined) Object.assign(pending, { data, contentType });
     else this.#progress.set(held.job.id, { token: held.token, data, contentType, waiters: [] });

@@ -8,10 +8,9 @@ import { newLeaseToken, newSessionId } from './ids.js';
 import type { QueueDispatcher } from './dispatcher.js';
 import type { BrokerObserver, Settlement } from './observer.js';
 import { Session, type AckRefusal, type Lease, type SessionTransport } from './session.js';
-import { isName, MAX_DELAY_MS, MAX_ERROR_LENGTH } from './validation.js';
+import { isName, MAX_DELAY_MS, MAX_ERROR_LENGTH, MAX_PROGRESS_BYTES } from './validation.js';
 import { checkCapacity, checkHello, type HelloInput, type InFlightRef } from './hello.js';
 
-const MAX_PROGRESS_BYTES = 64 * 1024;
 const MAX_CONTENT_TYPE_BYTES = 128;
 const WRITE_RETRY_MS = 1000;
 

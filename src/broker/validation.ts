@@ -30,6 +30,8 @@ export const MAX_BACKOFF_MS = 7 * DAY_MS;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 256;
 export const MAX_HEADERS = 64;
 export const MAX_HEADER_BYTES = 8 * 1024;
+/** Bytes of a Progress.data the broker stores; it refuses a larger one (ACK_INVALID). */
+export const MAX_PROGRESS_BYTES = 64 * 1024;
 
 export const isName = (value: string): boolean => NAME.test(value);
 

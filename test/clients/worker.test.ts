@@ -1,6 +1,11 @@
 import { describe, expect, it, vi } from 'vitest';
 
-import { JobAbortedError, NonRetryableError, RetryAfterError } from '../../clients/errors.js';
+import {
+  JobAbortedError,
+  NonRetryableError,
+  RetryAfterError,
+  RotaError,
+} from '../../clients/errors.js';
 import type { JobInfo, JobState } from '../../clients/job.js';
 import { reconnectDelayMs } from '../../clients/reconnect.js';
 import { Worker, type HandlerContext } from '../../clients/worker.js';
@@ -290,6 +295,47 @@ describe('Worker', () => {
       ([, progress]) => (progress as { step?: string })?.step !== 'sent',
     );
     expect(notSent).toEqual([]);
+  });
+
+  it('rejects a progress over 64 KiB to the handler that awaits it; the job runs on', async () => {
+    const producer = rota.producer();
+    const errors: Error[] = [];
+    const refused = gate<unknown>();
+    const release = gate();
+    const worker = rota.worker({
+      queues: ['big-progress'],
+      handler: async (_job, ctx) => {
+        await ctx.progress({ step: 1 });
+        const big = 'x'.repeat(64 * 1024); // JSON adds its quotes
+        refused.open(
+          await ctx.progress(big).then(
+            () => undefined,
+            (error: unknown) => error,
+          ),
+        );
+        // Not awaited: no unhandled rejection (it would end the process); 'error' tells.
+        void ctx.progress(Buffer.alloc(64 * 1024 + 1));
+        await release.promise;
+        return 'done';
+      },
+    });
+    worker.on('error', (error) => errors.push(error));
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'big-progress' });
+    const error = await refused.promise;
+    expect(error).toBeInstanceOf(RotaError);
+    expect((error as RotaError).codeName).toBe('INVALID_ARGUMENT');
+    expect((error as Error).message).toBe(
+      `progress of job ${jobId} is 65538 bytes; the limit is 65536: not sent`,
+    );
+    await waitFor(() => (errors.length === 2 ? true : undefined));
+    expect(errors[0]).toBe(error);
+    expect(errors[1]!.message).toBe(
+      `progress of job ${jobId} is 65537 bytes; the limit is 65536: not sent`,
+    );
+    expect((await producer.getJob('acme', jobId)).progress).toEqual({ step: 1 });
+    release.open();
+    expect((await waitState(producer, 'acme', jobId, 'COMPLETED')).result).toBe('done');
   });
 
   it('aborts the signal of a running job that is cancelled', async () => {
