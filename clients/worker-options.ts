@@ -36,8 +36,10 @@ export interface HandlerContext {
   /**
    * Stores a progress value on the job, read back by getJob as the result is (a
    * Buffer as bytes, anything else as JSON). Updates of one
-   * tick are coalesced to the latest. Resolves once handed to the stream (at
-   * once while disconnected; the latest value is sent after the reconnect).
+   * tick are coalesced to the latest. Best effort: resolves once handed to the
+   * stream, or at once while disconnected or when the session ends before it
+   * went out (the latest value is sent after the reconnect, if the lease is
+   * still held; a lost lease aborts `signal`), or when the job is dropped.
    * A value over 64 KiB encoded (the broker's limit) is not sent: the promise
    * rejects with a RotaError INVALID_ARGUMENT, also emitted on 'error' (a
    * caller that does not await it is not charged an unhandled rejection), and

@@ -391,6 +391,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     session.markClosed();
     if (session !== this.#session) return;
     this.#session = undefined;
+    // Progress is best effort: its callers do not wait for a reconnect (which
+    // may never come, or find the lease gone), as those of progress reported
+    // while disconnected do not. The latest values stay queued for the next session.
+    for (const pending of this.#progress.values()) {
+      for (const resolve of pending.waiters.splice(0)) resolve();
+    }
     if (session.welcome !== undefined) this.emit('disconnected', session.error);
     if (!this.#mayReconnect()) return;
     const error =

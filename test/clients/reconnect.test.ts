@@ -1,9 +1,10 @@
+import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 
 import { JobAbortedError } from '../../clients/errors.js';
 import { reconnectDelayMs } from '../../clients/reconnect.js';
 import { Producer } from '../../clients/producer.js';
-import { Worker } from '../../clients/worker.js';
+import { Worker, type HandlerContext } from '../../clients/worker.js';
 import { startStallingProxy } from '../helpers/stalling-proxy.js';
 import { gate, useRota, waitFor } from './fixture.js';
 
@@ -96,6 +97,61 @@ describe('Worker reconnect', () => {
     });
     expect(job.result).toBe(42);
     expect(job.attempts).toBe(1);
+  });
+
+  it('settles ctx.progress() when the session ends before the progress went out; sends it after the reconnect', async () => {
+    const producer = rota.producer();
+    // Work calls go through this: the test cuts the session, and fails the
+    // reconnects at once while `blocked`.
+    let work: grpc.InterceptingCall | undefined;
+    let blocked = false;
+    let refused = 0;
+    const interceptor: grpc.Interceptor = (options, nextCall) => {
+      const call = new grpc.InterceptingCall(nextCall(options));
+      if (options.method_definition.path === '/rota.v1.Broker/Work') {
+        work = call;
+        if (blocked) {
+          refused++;
+          setImmediate(() => call.cancelWithStatus(grpc.status.UNAVAILABLE, 'blocked by the test'));
+        }
+      }
+      return call;
+    };
+    const started = gate<HandlerContext>();
+    const release = gate();
+    const worker = rota.worker({
+      queues: ['cut-progress'],
+      interceptors: [interceptor],
+      handler: async (_job, ctx) => {
+        started.open(ctx);
+        await release.promise;
+        return 'done';
+      },
+    });
+    worker.on('error', () => undefined);
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'cut-progress' });
+    const ctx = await started.promise;
+    let settled: unknown = 'pending';
+    // Queued for the flush, and the session ends before it runs.
+    ctx.progress({ step: 'cut' }).then(
+      () => (settled = 'resolved'),
+      (error: unknown) => (settled = error),
+    );
+    blocked = true;
+    work!.cancelWithStatus(grpc.status.UNAVAILABLE, 'cut by the test');
+    await waitFor(() => (refused >= 3 ? true : undefined));
+    // Best effort, as a progress reported while disconnected: not held up by the reconnect.
+    expect(settled).toBe('resolved');
+    blocked = false;
+    await waitFor(async () => {
+      const job = await producer.getJob('acme', jobId);
+      return (job.progress as { step?: string } | undefined)?.step === 'cut' ? true : undefined;
+    });
+    release.open();
+    await waitFor(async () =>
+      (await producer.getJob('acme', jobId)).state === 'COMPLETED' ? true : undefined,
+    );
   });
 
   it('close() while the broker is down reconnects to report a job that finishes within the grace', async () => {
