@@ -332,7 +332,10 @@ export class Admin {
    * Cancels the jobs of a tenant×queue that wait to run (ready, delayed, or
    * waiting out a retry's backoff), enqueued before the call; leased jobs run
    * to their end. Answers how many were cancelled. Pause the queue first
-   * (`setTenant`) to keep workers from taking the backlog meanwhile.
+   * (`setTenant`) to keep workers from taking the backlog meanwhile. When it
+   * fails part way (UNAVAILABLE: Redis went away), the jobs it reached stay
+   * cancelled and the error's message says how many; calling it again
+   * cancels the rest.
    */
   async purgeQueue(tenant: string, queue: string): Promise<{ purged: number }> {
     const reply = await this.#call<PurgeQueueResponse__Output>((client, ...call) =>

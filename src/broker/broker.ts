@@ -508,6 +508,9 @@ export class Broker {
    * Cancels the jobs of a tenant×queue that wait to run (ready, delayed, or
    * waiting out a retry's backoff) and were enqueued before the call began;
    * leased jobs run to their end. In steps, so Redis serves others meanwhile.
+   * A step that fails fails the call with its status, and the message says how
+   * many jobs the steps before cancelled: those are gone, and a purge of a
+   * large backlog may have done most of its work.
    */
   async purgeQueue(tenant: string, queue: string): Promise<{ purged: number }> {
     checkName('tenant', tenant);
@@ -515,14 +518,34 @@ export class Broker {
     const createdBy = this.clock();
     let purged = 0;
     let cursor = '';
-    do {
-      const step = await guarded(
-        this.store.purgeStep(tenant, queue, createdBy, this.clock(), PURGE_STEP, cursor),
+    try {
+      do {
+        const step = await this.store.purgeStep(
+          tenant,
+          queue,
+          createdBy,
+          this.clock(),
+          PURGE_STEP,
+          cursor,
+        );
+        purged += step.purged;
+        cursor = step.cursor;
+      } while (cursor !== '');
+    } catch (error) {
+      const failure = coerceError(error);
+      this.logger.warn(
+        { err: error, tenant, queue, purged },
+        'a purge failed part way; the jobs cancelled before stay cancelled',
       );
-      purged += step.purged;
-      cursor = step.cursor;
-    } while (cursor !== '');
-    if (purged > 0) this.observer.cancelled(tenant, queue, purged, 'purge');
+      // Calling again is safe: a purge takes only the jobs still waiting.
+      throw new BrokerError(
+        failure.code,
+        `${failure.message}; the purge stopped after ${purged} jobs were cancelled: call PurgeQueue again to cancel the rest`,
+        { cause: error },
+      );
+    } finally {
+      if (purged > 0) this.observer.cancelled(tenant, queue, purged, 'purge');
+    }
     this.logger.info({ tenant, queue, purged }, 'purged the waiting jobs of a queue');
     return { purged };
   }

@@ -19,8 +19,9 @@ describe('Redis outage', () => {
     )) as ServiceError;
     expect(refused.code).toBe(status.UNAVAILABLE);
     expect(refused.details).toMatch(/^Redis is unreachable \(.*\); retry later$/);
-    // The operator calls that walk a queue in steps say so as well, at their first step.
-    const operatorCalls = [
+    // The operator calls that walk a queue in steps say so as well, at their
+    // first step; a purge adds how far it got.
+    const [purge, ...operatorCalls] = [
       h.purge({ tenant: 'acme', queue: 'outage' }),
       h.listJobs({ tenant: 'acme', queue: 'outage', state: 'WAITING' }),
       h.deleteDead({ tenant: 'acme', queue: 'outage', all: true }),
@@ -29,6 +30,10 @@ describe('Redis outage', () => {
         () => undefined,
         (e: unknown) => e as ServiceError,
       ),
+    );
+    expect(await purge).toMatchObject({ code: status.UNAVAILABLE });
+    expect((await purge)?.details).toMatch(
+      /^Redis is unreachable \(.*\); retry later; the purge stopped after 0 jobs were cancelled: call PurgeQueue again to cancel the rest$/,
     );
     for (const attempt of operatorCalls) {
       expect(await attempt).toMatchObject({ code: status.UNAVAILABLE });

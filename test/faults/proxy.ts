@@ -1,16 +1,23 @@
 /**
- * A TCP proxy on 127.0.0.1 between workers and the broker, to cut their
- * connections: `cut()` destroys every open connection (both sides) and turns
- * new ones away until `restore()`; the listening port never changes, so
- * clients reconnect to the same address.
+ * A TCP proxy on 127.0.0.1 between workers and the broker (or a broker and
+ * Redis), to cut their connections: `cut()` destroys every open connection
+ * (both sides) and turns new ones away until `restore()`; the listening port
+ * never changes, so clients reconnect to the same address. `cutWhenSent` cuts
+ * at an exact point of a conversation: before a given request reaches the
+ * server.
  */
 import net from 'node:net';
+import { Transform } from 'node:stream';
+
+/** Bytes of a connection kept to match a pattern split across two reads. */
+const MATCH_TAIL = 256;
 
 export class TcpProxy {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
   #upstreamPort: number;
   #down = false;
+  #trigger: { pattern: RegExp; fired: () => void } | undefined;
   /** Connections accepted and forwarded, connections turned away while cut. */
   accepted = 0;
   refused = 0;
@@ -66,6 +73,14 @@ export class TcpProxy {
     this.#down = false;
   }
 
+  /**
+   * Cuts (as `cut()`) as soon as a client sends bytes matching `pattern`
+   * (read as latin1), before they are forwarded; resolves then. One cut.
+   */
+  cutWhenSent(pattern: RegExp): Promise<void> {
+    return new Promise((fired) => (this.#trigger = { pattern, fired }));
+  }
+
   async close(): Promise<void> {
     this.cut();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -89,7 +104,25 @@ export class TcpProxy {
         upstream.destroy();
       });
     }
-    client.pipe(upstream);
+    let tail = '';
+    const watch = new Transform({
+      transform: (chunk: Buffer, _encoding, done) => {
+        const trigger = this.#trigger;
+        if (trigger) {
+          const seen = tail + chunk.toString('latin1');
+          if (trigger.pattern.test(seen)) {
+            this.#trigger = undefined;
+            this.cut();
+            trigger.fired();
+            done();
+            return;
+          }
+          tail = seen.slice(-MATCH_TAIL);
+        }
+        done(null, chunk);
+      },
+    });
+    client.pipe(watch).pipe(upstream);
     upstream.pipe(client);
   }
 }

@@ -1,27 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { useBroker, usePeer } from '../helpers/harness.js';
 import { eventually } from '../helpers/broker.js';
+import { scrape, value } from '../helpers/metrics.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 
 // Two brokers on one Redis, each with a Prometheus endpoint of its own: A (the harness's) and B.
 const h = useBroker({ metricsAddress: '127.0.0.1:0' });
 const peer = usePeer(h);
-
-/** Prometheus text → value by series (`name{labels}`). */
-async function scrape(url: string): Promise<Map<string, number>> {
-  const response = await fetch(url);
-  expect(response.status).toBe(200);
-  const series = new Map<string, number>();
-  for (const line of (await response.text()).split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    series.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return series;
-}
-
-const value = (series: Map<string, number>, name: string, labels: string): number =>
-  series.get(`${name}{${labels}}`) ?? 0;
 
 describe('metrics of leases that end without an attempt outcome', () => {
   it('observes no run time for a leased job that is cancelled', async () => {

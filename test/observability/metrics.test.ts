@@ -3,29 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/harness.js';
 import { autoComplete } from '../helpers/raw-worker.js';
 import { call, eventually, rawClients } from '../helpers/broker.js';
+import { scrape, value } from '../helpers/metrics.js';
 import type { Stats__Output } from '../../src/generated/rota/v1/Stats.js';
 
 const h = useBroker({ metricsAddress: '127.0.0.1:0', metricsMaxTenants: 2 });
 
-/** Prometheus text → value by series (`name{labels}`), labels sorted by the exporter. */
-async function scrape(): Promise<Map<string, number>> {
-  const response = await fetch(h.broker.metricsUrl!);
-  expect(response.status).toBe(200);
-  const series = new Map<string, number>();
-  for (const line of (await response.text()).split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    series.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return series;
-}
-
-const value = (series: Map<string, number>, name: string, labels: string): number =>
-  series.get(`${name}{${labels}}`) ?? 0;
-
 describe('Prometheus metrics', () => {
   it('counts jobs as they flow, per tenant and queue', async () => {
-    const before = await scrape();
+    const before = await scrape(h.broker.metricsUrl!);
     for (let i = 0; i < 3; i++) await h.enqueue({ tenant: 'acme', queue: 'metered' });
     await h.enqueue({
       tenant: 'acme',
@@ -41,7 +26,7 @@ describe('Prometheus metrics', () => {
     }
     const labels = 'tenant="acme",queue="metered"';
     const after = await eventually(async () => {
-      const series = await scrape();
+      const series = await scrape(h.broker.metricsUrl!);
       return value(series, 'rota_jobs_dead_total', labels) === 1 ? series : undefined;
     });
     expect(
@@ -68,7 +53,7 @@ describe('Prometheus metrics', () => {
     await h.cancel('acme', one.job_id);
     await h.cancel('acme', one.job_id); // already cancelled: not counted again
     expect(await h.purge({ tenant: 'acme', queue: 'dropped' })).toEqual({ purged: 3 });
-    const series = await scrape();
+    const series = await scrape(h.broker.metricsUrl!);
     const labels = 'tenant="acme",queue="dropped"';
     expect(value(series, 'rota_jobs_cancelled_total', `${labels},reason="cancel"`)).toBe(1);
     expect(value(series, 'rota_jobs_cancelled_total', `${labels},reason="purge"`)).toBe(3);
@@ -83,7 +68,9 @@ describe('Prometheus metrics', () => {
     for (const lease of await worker.take(3)) worker.fail(lease, 'boom');
     const labels = 'tenant="acme",queue="graveyard"';
     await eventually(async () =>
-      value(await scrape(), 'rota_jobs_dead_total', labels) === 3 ? true : undefined,
+      value(await scrape(h.broker.metricsUrl!), 'rota_jobs_dead_total', labels) === 3
+        ? true
+        : undefined,
     );
     worker.end();
     expect(
@@ -95,7 +82,7 @@ describe('Prometheus metrics', () => {
     expect(await h.deleteDead({ tenant: 'acme', queue: 'graveyard', all: true })).toMatchObject({
       deleted: 1,
     });
-    const series = await scrape();
+    const series = await scrape(h.broker.metricsUrl!);
     expect(value(series, 'rota_jobs_dead_letters_taken_total', `${labels},reason="replay"`)).toBe(
       1,
     );
@@ -120,7 +107,7 @@ describe('Prometheus metrics', () => {
     next.complete(again!);
     const labels = 'tenant="acme",queue="orphaned"';
     const series = await eventually(async () => {
-      const scraped = await scrape();
+      const scraped = await scrape(h.broker.metricsUrl!);
       return value(scraped, 'rota_jobs_dead_total', labels) === 1 ? scraped : undefined;
     });
     expect(value(series, 'rota_jobs_failed_total', labels)).toBe(2);
@@ -132,7 +119,7 @@ describe('Prometheus metrics', () => {
 
   it('puts tenants past the label limit under "other"', async () => {
     for (const tenant of ['t1', 't2', 't3', 't4']) await h.enqueue({ tenant, queue: 'many' });
-    const series = await scrape();
+    const series = await scrape(h.broker.metricsUrl!);
     const tenants = [...series.keys()]
       .filter((k) => k.startsWith('rota_jobs_enqueued_total{'))
       .map((k) => /tenant="([^"]*)"/.exec(k)?.[1]);
@@ -218,11 +205,11 @@ describe('Admin.GetStats', () => {
 
 describe('Node.js runtime metrics', () => {
   it('report event-loop delay (a stall shows), utilization, GC and heap', async () => {
-    await scrape(); // the delay figures start afresh from here
+    await scrape(h.broker.metricsUrl!); // the delay figures start afresh from here
     const stallUntil = Date.now() + 150;
     while (Date.now() < stallUntil); // the broker runs in this process: its loop stalls too
     await new Promise((resolve) => setTimeout(resolve, 100)); // enough samples after the stall
-    const series = await scrape();
+    const series = await scrape(h.broker.metricsUrl!);
     expect(series.get('nodejs_eventloop_delay_max')).toBeGreaterThanOrEqual(0.1);
     expect(series.get('nodejs_eventloop_delay_p50')).toBeLessThan(
       series.get('nodejs_eventloop_delay_max')!,

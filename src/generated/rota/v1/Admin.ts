@@ -149,8 +149,10 @@ export interface AdminClient extends grpc.Client {
    * them by id), dead jobs stay in the dead letter queue, and jobs enqueued
    * while it runs are kept. Pause the tenant or queue first (SetTenant) to
    * keep workers from taking the backlog meanwhile. It works in steps of a few
-   * milliseconds of Redis; on UNAVAILABLE part of the backlog may be gone, and
-   * calling it again cancels the rest.
+   * milliseconds of Redis. A step that fails fails the call (UNAVAILABLE when
+   * Redis is unreachable), and the jobs of the steps before stay cancelled:
+   * the status message says how many ("the purge stopped after N jobs were
+   * cancelled"), and calling it again cancels the rest.
    */
   PurgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
   PurgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
@@ -163,8 +165,10 @@ export interface AdminClient extends grpc.Client {
    * them by id), dead jobs stay in the dead letter queue, and jobs enqueued
    * while it runs are kept. Pause the tenant or queue first (SetTenant) to
    * keep workers from taking the backlog meanwhile. It works in steps of a few
-   * milliseconds of Redis; on UNAVAILABLE part of the backlog may be gone, and
-   * calling it again cancels the rest.
+   * milliseconds of Redis. A step that fails fails the call (UNAVAILABLE when
+   * Redis is unreachable), and the jobs of the steps before stay cancelled:
+   * the status message says how many ("the purge stopped after N jobs were
+   * cancelled"), and calling it again cancels the rest.
    */
   purgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
   purgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
@@ -263,8 +267,10 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
    * them by id), dead jobs stay in the dead letter queue, and jobs enqueued
    * while it runs are kept. Pause the tenant or queue first (SetTenant) to
    * keep workers from taking the backlog meanwhile. It works in steps of a few
-   * milliseconds of Redis; on UNAVAILABLE part of the backlog may be gone, and
-   * calling it again cancels the rest.
+   * milliseconds of Redis. A step that fails fails the call (UNAVAILABLE when
+   * Redis is unreachable), and the jobs of the steps before stay cancelled:
+   * the status message says how many ("the purge stopped after N jobs were
+   * cancelled"), and calling it again cancels the rest.
    */
   PurgeQueue: grpc.handleUnaryCall<_rota_v1_PurgeQueueRequest__Output, _rota_v1_PurgeQueueResponse>;
   
