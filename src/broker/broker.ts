@@ -209,6 +209,13 @@ export class Broker {
     if (registered !== undefined) {
       this.logger.info({ queues: registered }, 'built the set of queues from the keyspace (once)');
     }
+    const buried = await this.store.indexDeadTenants();
+    if (buried !== undefined) {
+      this.logger.info(
+        { withDeadLetters: buried.found, notIndexedBefore: buried.added },
+        'built the index of tenants with dead jobs from the keyspace (once)',
+      );
+    }
     await this.tenants.reloadAll();
     const { leaseTtlMs, heartbeatIntervalMs, tenantsFile } = this.deps.config;
     if (tenantsFile) {

@@ -843,6 +843,57 @@ export class JobStore {
     return found.size;
   }
 
+  /**
+   * Builds the indexes of tenants with dead jobs (see retire) from the
+   * keyspace, once per Redis: a tenant whose jobs had all died before they
+   * were kept is in none, so its dead letters were out of GetStats and
+   * rota_queue_depth until something touched it. Marked done only after the
+   * whole SCAN, so a broker that dies part way leaves it to the next start;
+   * brokers starting together scan twice, adding the same tenants. Each page
+   * is added as it comes, so memory stays bounded; the queues go to the set of
+   * queues too (stats look only at those). Call after registerQueues, which
+   * scans only when that set is missing. Returns how many tenant×queues with
+   * dead letters were found (one may come twice, as SCAN may return a key
+   * twice) and how many of those were missing from the indexes, or undefined
+   * when the indexes were built before.
+   */
+  async indexDeadTenants(): Promise<{ found: number; added: number } | undefined> {
+    if ((await this.redis.exists(this.keys.deadTenantsIndexed())) === 1) return undefined;
+    let found = 0;
+    let added = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        this.keys.deadLettersPattern(),
+        'COUNT',
+        1000,
+      );
+      const byQueue = new Map<string, string[]>();
+      for (const key of keys) {
+        const pair = this.keys.deadLettersOf(key);
+        if (!pair) continue;
+        found++;
+        const tenants = byQueue.get(pair.queue) ?? [];
+        tenants.push(pair.tenant);
+        byQueue.set(pair.queue, tenants);
+      }
+      if (byQueue.size > 0) {
+        const [, ...counts] = await Promise.all([
+          this.redis.sadd(this.keys.queues(), ...byQueue.keys()),
+          ...[...byQueue].map(([queue, tenants]) =>
+            this.redis.sadd(this.keys.deadTenants(queue), ...tenants),
+          ),
+        ]);
+        for (const count of counts) added += count;
+      }
+      cursor = next;
+    } while (cursor !== '0');
+    await this.redis.set(this.keys.deadTenantsIndexed(), String(Date.now()));
+    return { found, added };
+  }
+
   async markActive(queue: string, tenant: string): Promise<void> {
     await sendBatch(this.redis, (batch) => this.indexTenants(batch, queue, [tenant]));
   }

@@ -94,6 +94,41 @@ export class Keys {
   }
 
   /**
+   * Set once the indexes of tenants with dead jobs were built from the
+   * keyspace (JobStore.indexDeadTenants): data written before they were kept
+   * is in none of them.
+   */
+  deadTenantsIndexed(): string {
+    return `${this.prefix}:dead-tenants-indexed`;
+  }
+
+  /**
+   * SCAN pattern of every tenant×queue's dead letters (to build the indexes of
+   * tenants with dead jobs once). It also matches some keys that are none:
+   * `deadLettersOf` tells them apart.
+   */
+  deadLettersPattern(): string {
+    return `${this.prefix}:{*}:*:dead`;
+  }
+
+  /**
+   * The tenant and queue whose dead letters a key of `deadLettersPattern()`
+   * holds; undefined for a job record or an idempotency key that ends so (its
+   * part after `{tenant}:` holds a `:` or is a reserved name; a tenant name
+   * never holds a `}`).
+   */
+  deadLettersOf(key: string): { tenant: string; queue: string } | undefined {
+    const middle = key.slice(`${this.prefix}:{`.length, -':dead'.length);
+    const close = middle.indexOf('}:');
+    if (close <= 0) return undefined;
+    const queue = middle.slice(close + 2);
+    if (queue === '' || queue.includes(':') || RESERVED_QUEUE_NAMES.includes(queue)) {
+      return undefined;
+    }
+    return { tenant: middle.slice(0, close), queue };
+  }
+
+  /**
    * Set of every queue that has had an index of active tenants: read for stats
    * instead of a SCAN of the keyspace (which costs Redis about 0.8 s per million
    * keys, job hashes included).

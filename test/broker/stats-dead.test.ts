@@ -1,55 +1,96 @@
 import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/harness.js';
 import { eventually } from '../helpers/broker.js';
 
 const h = useBroker({ metricsAddress: '127.0.0.1:0' });
+let redis: Redis;
+beforeAll(() => {
+  redis = new Redis(h.redis.url);
+});
+afterAll(() => redis.disconnect());
 
-async function deadGauge(): Promise<number | undefined> {
+const key = (suffix: string): string => `${h.broker.config.keyPrefix}:${suffix}`;
+
+async function deadGauge(tenant: string, queue: string): Promise<number | undefined> {
   const text = await (await fetch(h.broker.metricsUrl!)).text();
   const line = text
     .split('\n')
     .find(
       (l) =>
         l.startsWith('rota_queue_depth{') &&
-        l.includes('tenant="buried"') &&
-        l.includes('queue="dead-only"') &&
+        l.includes(`tenant="${tenant}"`) &&
+        l.includes(`queue="${queue}"`) &&
         l.includes('state="dead"'),
     );
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
+/** One job of the tenant dies, and the dispatcher, finding no work left, takes the tenant out of the queue's index. */
+async function buryOne(tenant: string, queue: string): Promise<void> {
+  const { job_id } = await h.enqueue({ tenant, queue, max_attempts: 1 });
+  const worker = await h.worker({ queues: [queue] });
+  const [lease] = await worker.take(1);
+  worker.fail(lease!, 'boom');
+  await h.waitState(tenant, job_id, 'DEAD');
+  await eventually(async () =>
+    (await redis.sismember(key(`queue:${queue}:tenants`), tenant)) === 0 ? true : undefined,
+  );
+  worker.end();
+}
+
+async function restartBroker(): Promise<void> {
+  await h.broker.shutdown();
+  await h.restartBroker();
+}
+
 describe('depths of a tenant whose only jobs are dead', () => {
   it('are in GetStats and rota_queue_depth after a broker restart, until the dead jobs are gone', async () => {
-    const { job_id } = await h.enqueue({ tenant: 'buried', queue: 'dead-only', max_attempts: 1 });
-    const worker = await h.worker({ queues: ['dead-only'] });
-    const [lease] = await worker.take(1);
-    worker.fail(lease!, 'boom');
-    await h.waitState('buried', job_id, 'DEAD');
-    const redis = new Redis(h.redis.url);
-    const prefix = h.broker.config.keyPrefix;
-    try {
-      // The dispatcher finds no work left and takes the tenant out of the queue's index.
-      const active = `${prefix}:queue:dead-only:tenants`;
-      await eventually(async () =>
-        (await redis.sismember(active, 'buried')) === 0 ? true : undefined,
-      );
-      worker.end();
-      await h.broker.shutdown();
-      await h.restartBroker();
-      const { entries } = await h.stats({ queue: 'dead-only', tenant: '' });
-      expect(entries).toEqual([expect.objectContaining({ tenant: 'buried', dead: '1' })]);
-      expect(await eventually(deadGauge, { timeoutMs: 15_000 })).toBe(1);
+    await buryOne('buried', 'dead-only');
+    await restartBroker();
+    const { entries } = await h.stats({ queue: 'dead-only', tenant: '' });
+    expect(entries).toEqual([expect.objectContaining({ tenant: 'buried', dead: '1' })]);
+    expect(await eventually(() => deadGauge('buried', 'dead-only'), { timeoutMs: 15_000 })).toBe(1);
 
-      expect(await h.deleteDead({ tenant: 'buried', queue: 'dead-only', all: true })).toMatchObject(
-        { deleted: 1 },
-      );
-      // Read once with no dead job left, the tenant leaves that index too.
-      await h.stats({ queue: 'dead-only', tenant: '' });
-      const dead = `${prefix}:queue:dead-only:dead-tenants`;
-      await eventually(async () => ((await redis.scard(dead)) === 0 ? true : undefined));
-    } finally {
-      redis.disconnect();
-    }
+    expect(await h.deleteDead({ tenant: 'buried', queue: 'dead-only', all: true })).toMatchObject({
+      deleted: 1,
+    });
+    // Read once with no dead job left, the tenant leaves that index too.
+    await h.stats({ queue: 'dead-only', tenant: '' });
+    await eventually(async () =>
+      (await redis.scard(key('queue:dead-only:dead-tenants'))) === 0 ? true : undefined,
+    );
+  });
+
+  it('are there after an upgrade for a tenant whose jobs all died before that index was kept', async () => {
+    await buryOne('legacy', 'old-dead');
+    // Its key ends as dead letters do, but it holds a job id (`{keyed}:idem:late:dead`).
+    await h.enqueue({
+      tenant: 'keyed',
+      queue: 'other',
+      idempotency_key: 'late:dead',
+      delay_ms: 60_000,
+    });
+    // The data of a version before the index: neither it nor the mark that it was built.
+    await redis.del(key('queue:old-dead:dead-tenants'), key('dead-tenants-indexed'));
+    await restartBroker();
+    const { entries } = await h.stats({ queue: 'old-dead', tenant: '' });
+    expect(entries).toEqual([expect.objectContaining({ tenant: 'legacy', dead: '1' })]);
+    expect(await redis.keys(key('queue:*:dead-tenants'))).toEqual([
+      key('queue:old-dead:dead-tenants'),
+    ]);
+    expect((await redis.smembers(key('queues'))).sort()).toEqual([
+      'dead-only',
+      'old-dead',
+      'other',
+    ]);
+    expect(await eventually(() => deadGauge('legacy', 'old-dead'), { timeoutMs: 15_000 })).toBe(1);
+  });
+
+  it('builds that index from the keyspace once per Redis, not at every start', async () => {
+    expect(await redis.exists(key('dead-tenants-indexed'))).toBe(1);
+    await redis.srem(key('queue:old-dead:dead-tenants'), 'legacy');
+    await restartBroker();
+    expect(await redis.sismember(key('queue:old-dead:dead-tenants'), 'legacy')).toBe(0);
   });
 });
