@@ -133,7 +133,8 @@ export async function startBroker(
   // up, many minutes later. commandTimeout fails the calls (UNAVAILABLE);
   // socketTimeout closes the connection, so health says NOT_SERVING until a
   // reconnect finds Redis answering (a command sent before the close is resent
-  // then, as after any dropped connection: the scripts' fencing makes that safe).
+  // then, as after any dropped connection: the scripts' fencing makes that
+  // safe, and an ack's scripts answer a second run as the first).
   const redisOptions = {
     lazyConnect: true,
     maxRetriesPerRequest: 2,

@@ -285,11 +285,15 @@ export class LeaseManager {
    * Writes acknowledged outcomes to Redis. While Redis is unreachable they are
    * kept (their leases stay settling, so nothing expires them) and written again
    * every second until Redis answers: an ack the worker sent is never dropped.
+   * A failed write may have been recorded all the same (Redis ran the scripts,
+   * the replies were lost): the scripts answer such an ack again as recorded,
+   * and `resent` tells the store it was sent before.
    */
   private async record(
     session: Session,
     completing: ReadonlyArray<{ ack: CompleteInput; lease: Lease }>,
     failing: ReadonlyArray<{ fail: FailInput; lease: Lease }>,
+    resent = false,
   ): Promise<void> {
     if (completing.length === 0 && failing.length === 0) return;
     const now = this.deps.clock();
@@ -309,6 +313,7 @@ export class LeaseManager {
             priority: lease.job.priority,
           })),
           now,
+          resent,
         ),
         this.deps.store.fail(
           failing.map(({ fail, lease }) => ({
@@ -330,7 +335,7 @@ export class LeaseManager {
         'recording acks failed; retrying in 1 s',
       );
       const retry = setTimeout(
-        () => void this.record(session, completing, failing),
+        () => void this.record(session, completing, failing, true),
         WRITE_RETRY_MS,
       );
       retry.unref();

@@ -327,6 +327,18 @@ export class JobStore {
     return attempts;
   }
 
+  /**
+   * Records completions (complete.lua). `resent`: these same acks went out
+   * before in a call that failed, which may have recorded them all the same.
+   *
+   * A second run of an ack (this one, or ioredis sending the command again on
+   * a new connection when the reply to the first did not come on the old one)
+   * is answered 'ok' by the script, except when the first run deleted the job
+   * (completed retention 0, or a retention shorter than the wait): Redis then
+   * says 'no such job', which here means that run completed it. Only a job
+   * cancelled, and deleted, before the first run (a race with CancelJob while
+   * the connection dropped) would be taken for completed.
+   */
   async complete(
     acks: ReadonlyArray<{
       tenant: string;
@@ -339,8 +351,10 @@ export class JobStore {
       priority: number;
     }>,
     now: number,
+    resent = false,
   ): Promise<AckOutcome[]> {
     if (acks.length === 0) return [];
+    const connection = this.redis.stream;
     const groups = [...groupBy(acks, (ack) => ack.tenant).values()].map((indexes) => {
       const tenant = acks[indexes[0]!]!.tenant;
       return {
@@ -362,9 +376,15 @@ export class JobStore {
         ack.priority,
       );
     });
+    // ioredis sends a call again on its next connection when the one it went
+    // out on closed before the reply: on a new connection, it may have run twice.
+    const sentBefore = resent || this.redis.stream !== connection;
     const outcomes = new Array<AckOutcome>(acks.length);
     for (const { items, values } of replies) {
-      values.forEach((code, k) => (outcomes[items[k]!] = ACK_OUTCOMES[Number(code)] ?? 'unknown'));
+      values.forEach((code, k) => {
+        const outcome = ACK_OUTCOMES[Number(code)] ?? 'unknown';
+        outcomes[items[k]!] = outcome === 'unknown' && sentBefore ? 'ok' : outcome;
+      });
     }
     return outcomes;
   }

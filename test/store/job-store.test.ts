@@ -332,6 +332,73 @@ describe('JobStore', () => {
     expect(await keepsNone.cancel('ended', cancelled, now)).toEqual({ kind: 'not_found' });
   });
 
+  // A reply lost on the way back (a dropped connection, a timed-out call) has
+  // the same ack run again: by ioredis on its next connection, or by the broker.
+  it('answers a Complete run again as the first run, and records nothing more', async () => {
+    const { ack, key } = await leaseOne(store, 'twice');
+    const complete = { ...ack, token: 'current' };
+    expect(await store.complete([complete], now)).toEqual(['ok']);
+    const recorded = await redis.hgetall(key);
+    expect(await store.complete([complete], now + 1000)).toEqual(['ok']);
+    expect(await redis.hgetall(key)).toEqual(recorded);
+    // Only for the broker that held the lease, and not as a Fail of it.
+    expect(await storeOf(redis, 'broker-b').complete([complete], now)).toEqual(['stale']);
+    const failure = { ...complete, message: 'no', retryable: true, retryAfterMs: 0 };
+    expect(await store.fail([failure], now)).toEqual([{ kind: 'stale' }]);
+  });
+
+  it('with a retention of 0, takes a Complete sent again whose job is gone for recorded', async () => {
+    const keepsNone = storeOf(redis, 'broker-a', 0);
+    const { ack, key } = await leaseOne(keepsNone, 'gone twice');
+    const complete = { ...ack, token: 'current' };
+    expect(await keepsNone.complete([complete], now)).toEqual(['ok']);
+    expect(await redis.exists(key)).toBe(0);
+    expect(await keepsNone.complete([complete], now, true)).toEqual(['ok']);
+    // Not sent before: the job is not there.
+    expect(await keepsNone.complete([complete], now)).toEqual(['unknown']);
+  });
+
+  it('answers a Fail run again as the first run: the same retry, or dead', async () => {
+    const { ack, key } = await leaseOne(store, 'retried');
+    const failure = {
+      ...ack,
+      token: 'current',
+      message: 'no',
+      retryable: true,
+      retryAfterMs: 5000,
+    };
+    const retrying = { kind: 'retrying', runAt: now + 5000 };
+    expect(await store.fail([failure], now)).toEqual([retrying]);
+    const recorded = await redis.hgetall(key);
+    expect(await store.fail([failure], now + 1000)).toEqual([retrying]);
+    expect(await redis.hgetall(key)).toEqual(recorded);
+    expect(await storeOf(redis, 'broker-b').fail([failure], now)).toEqual([{ kind: 'stale' }]);
+    expect(await store.complete([failure], now)).toEqual(['stale']);
+    // Promoted and leased again, by the same broker: still that retry.
+    const [next] = await fetchAll(
+      store,
+      'q',
+      [{ tenant: 'ended', count: 1, leaseTokens: ['next'] }],
+      now + 6000,
+    );
+    expect(next!.leased).toBe(1);
+    expect(await store.fail([failure], now + 6000)).toEqual([retrying]);
+
+    const dying = await leaseOne(store, 'dies');
+    const fatal = {
+      ...dying.ack,
+      token: 'current',
+      message: 'no',
+      retryable: false,
+      retryAfterMs: 0,
+    };
+    expect(await store.fail([fatal], now)).toEqual([{ kind: 'dead' }]);
+    expect(await store.fail([fatal], now)).toEqual([{ kind: 'dead' }]);
+    // Replayed, the job is no longer what that Fail left.
+    await store.takeDead('replay', 'ended', 'q', [dying.ack.jobId]);
+    expect(await store.fail([fatal], now)).toEqual([{ kind: 'stale' }]);
+  });
+
   it('retires a tenant from the index only while it has no job at all', async () => {
     const index = store.keys.activeTenants('q');
     const indexed = async (tenant: string): Promise<boolean> =>

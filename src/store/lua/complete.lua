@@ -9,6 +9,10 @@
 -- Returns one cmsgpack-packed list (see cmsgpack.ts), per job in argument
 -- order: 0 recorded | 1 stale (not the current lease, or held by another
 -- broker) | 2 no such job
+-- The same Complete run again (its reply was lost: ioredis sends a command
+-- again on a new connection, the broker writes an ack again after a failed
+-- call) is answered 0 and records nothing more; with a retention of 0 the job
+-- is gone by then, and the answer is 2 (JobStore.complete tells).
 -- @include common
 local ARGS = packed_args()
 local now, retention, holder = ARGS[1], ARGS[2], ARGS[3]
@@ -22,10 +26,13 @@ each_group(ARGS, 4, 1, function(tenant, i, n)
   local tenantBase = tenant[1]
   for _ = 1, n do
     local jobKey = tenantBase .. 'job:' .. ARGS[i]
-    local job = redis.call('HMGET', jobKey, 'state', 'token', 'holder')
+    local token = ARGS[i + 2]
+    local job = redis.call('HMGET', jobKey, 'state', 'token', 'holder', 'endedToken')
     if not job[1] then
       out[#out + 1] = 2
-    elseif job[1] ~= 'leased' or job[2] ~= ARGS[i + 2] or job[3] ~= holder then
+    elseif job[1] == 'completed' and job[4] == token and job[3] == holder then
+      out[#out + 1] = 0
+    elseif job[1] ~= 'leased' or job[2] ~= token or job[3] ~= holder then
       out[#out + 1] = 1
     else
       -- the broker holding the lease knows its entry: no need to read it back
@@ -38,7 +45,7 @@ each_group(ARGS, 4, 1, function(tenant, i, n)
       end
       entries[#entries + 1] = ARGS[i + 5]
       end_job(jobKey, retention, 'state', 'completed', 'result', ARGS[i + 3], 'resultType', ARGS[i + 4],
-        'finishedAt', now, 'token', '', 'entry', '')
+        'finishedAt', now, 'token', '', 'endedToken', token, 'entry', '')
       out[#out + 1] = 0
     end
     i = i + 7

@@ -58,7 +58,7 @@ local function reclaim_stream(base, jobBase, level, cursor, result)
           -- a golden-ratio sequence spreads one random number over many jobs
           random = (random + 0.6180339887) % 1
           local outcome = fail_attempt(base, jobKey, jobId, now,
-            'lease expired: its holder stopped renewing it', true, 0, random, deadRetention)
+            'lease expired: its holder stopped renewing it', true, 0, random, deadRetention, '')
           if outcome[1] == 1 then
             result[2] = result[2] + 1
           else

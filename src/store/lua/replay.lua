@@ -8,7 +8,8 @@
 local base = string.sub(KEYS[1], 1, -#'dead' - 1)
 return take_dead(function(jobId, jobKey)
   redis.call('PERSIST', jobKey)
-  redis.call('HSET', jobKey, 'attempts', 0, 'runAt', ARGV[5])
+  -- no longer the job the attempt that killed it left: a Fail of it run again is stale
+  redis.call('HSET', jobKey, 'attempts', 0, 'runAt', ARGV[5], 'endedToken', '')
   redis.call('HDEL', jobKey, 'finishedAt', 'progress', 'progressType')
   make_ready(base, jobKey, jobId, redis.call('HGET', jobKey, 'priority'))
 end)

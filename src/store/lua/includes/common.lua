@@ -94,13 +94,18 @@ end
 -- full jitter (uniform in [0, min(max, initial * 2^(attempts-1))]) unless
 -- retryAfterMs > 0 asks for a fixed delay; out of attempts, or not retryable,
 -- the job goes to the dead letter queue.
+-- The job's field `endedToken` keeps `endedToken`: the attempt's lease token
+-- when the lease's holder ends it (fail.lua; complete.lua writes it too), so a
+-- second run of the same ack knows it ran; '' when a broker that does not hold
+-- the lease ends it (reclaim.lua).
 -- Returns {1, runAt} when an attempt follows, {2, 0} when the job is dead.
-local function fail_attempt(base, jobKey, jobId, now, message, retryable, retryAfterMs, random, deadRetentionMs)
+local function fail_attempt(base, jobKey, jobId, now, message, retryable, retryAfterMs, random, deadRetentionMs,
+                            endedToken)
   release_entry(base, jobKey)
   local job = redis.call('HMGET', jobKey, 'attempts', 'maxAttempts', 'backoffInitialMs', 'backoffMaxMs')
   local attempts = tonumber(job[1]) or 0
   local maxAttempts = tonumber(job[2]) or 1
-  redis.call('HSET', jobKey, 'error', message, 'token', '')
+  redis.call('HSET', jobKey, 'error', message, 'token', '', 'endedToken', endedToken)
   if retryable and attempts < maxAttempts then
     local delay = retryAfterMs
     if delay <= 0 then
