@@ -299,6 +299,9 @@ export class Admin {
   /**
    * Moves dead jobs back to their ready queue: the ids given (an array: a lone
    * id string is refused with INVALID_ARGUMENT), or with 'all' every one dead now.
+   * When it fails part way (UNAVAILABLE: Redis went away), the jobs it reached
+   * stay replayed and the error's message says how many; calling it again
+   * replays the rest.
    */
   async replayDeadLetters(
     tenant: string,
@@ -315,6 +318,7 @@ export class Admin {
   /**
    * Deletes dead jobs for good (getJob then fails with NOT_FOUND): the ids
    * given (an array, as replayDeadLetters'), or with 'all' every one dead now.
+   * A failure part way says how many were deleted, as replayDeadLetters' does.
    */
   async deleteDeadLetters(
     tenant: string,

@@ -60,6 +60,39 @@ const MAX_METRIC_DEPTH_ROWS = 10_000;
 /** A queue at its prefetch bound says so once a minute, with the tenants in line then. */
 const BOUND_WARNING_EVERY_MS = 60_000;
 
+/**
+ * The operator calls that work in steps, by the word their messages use for
+ * them, and how a step that fails part way names the jobs the steps before
+ * took: in the status message, and as the field (`count`) of the warn log.
+ */
+const STEPPED_CALLS = {
+  purge: { rpc: 'PurgeQueue', jobs: 'jobs', verb: 'cancel', done: 'cancelled', count: 'purged' },
+  replay: {
+    rpc: 'ReplayDeadLetters',
+    jobs: 'dead jobs',
+    verb: 'replay',
+    done: 'replayed',
+    count: 'replayed',
+  },
+  delete: {
+    rpc: 'DeleteDeadLetters',
+    jobs: 'dead jobs',
+    verb: 'delete',
+    done: 'deleted',
+    count: 'deleted',
+  },
+} as const;
+
+interface SteppedCall {
+  readonly kind: keyof typeof STEPPED_CALLS;
+  readonly tenant: string;
+  readonly queue: string;
+  /** The jobs the steps took so far. */
+  readonly taken: () => number;
+  /** Counts the jobs taken in the metrics (once, when the steps end, at least one taken). */
+  readonly counted: (taken: number) => void;
+}
+
 export interface BrokerDeps {
   readonly config: BrokerConfig;
   /** Commands. */
@@ -480,14 +513,25 @@ export class Broker {
     jobIds.forEach(checkJobId);
     let taken = 0;
     const notFound: string[] = [];
-    try {
+    const call: SteppedCall = {
+      kind: action,
+      tenant,
+      queue,
+      taken: () => taken,
+      counted: (n) => this.observer.deadLettersTaken(tenant, queue, n, action),
+    };
+    await this.inSteps(call, async () => {
       if (all) {
         // "All" is the jobs dead when the call began: the steps after the first
         // keep to its bound, so a job that dies again meanwhile stays dead.
         let diedBy = '';
         for (;;) {
-          const step = await guarded(
-            this.store.takeOldestDead(action, tenant, queue, DEAD_LETTER_STEP, diedBy),
+          const step = await this.store.takeOldestDead(
+            action,
+            tenant,
+            queue,
+            DEAD_LETTER_STEP,
+            diedBy,
           );
           taken += step.taken;
           diedBy = step.diedBy;
@@ -497,17 +541,17 @@ export class Broker {
         // An id named twice is taken once and not also reported as not found.
         const unique = [...new Set(jobIds)];
         for (let i = 0; i < unique.length; i += DEAD_LETTER_STEP) {
-          const chunk = await guarded(
-            this.store.takeDead(action, tenant, queue, unique.slice(i, i + DEAD_LETTER_STEP)),
+          const chunk = await this.store.takeDead(
+            action,
+            tenant,
+            queue,
+            unique.slice(i, i + DEAD_LETTER_STEP),
           );
           taken += chunk.taken;
           notFound.push(...chunk.notFound);
         }
       }
-    } finally {
-      // Counted also when a later step fails: the jobs of the steps before are gone.
-      if (taken > 0) this.observer.deadLettersTaken(tenant, queue, taken, action);
-    }
+    });
     return { taken, notFound };
   }
 
@@ -515,9 +559,6 @@ export class Broker {
    * Cancels the jobs of a tenant×queue that wait to run (ready, delayed, or
    * waiting out a retry's backoff) and were enqueued before the call began;
    * leased jobs run to their end. In steps, so Redis serves others meanwhile.
-   * A step that fails fails the call with its status, and the message says how
-   * many jobs the steps before cancelled: those are gone, and a purge of a
-   * large backlog may have done most of its work.
    */
   async purgeQueue(tenant: string, queue: string): Promise<{ purged: number }> {
     checkName('tenant', tenant);
@@ -525,7 +566,14 @@ export class Broker {
     const createdBy = this.clock();
     let purged = 0;
     let cursor = '';
-    try {
+    const call: SteppedCall = {
+      kind: 'purge',
+      tenant,
+      queue,
+      taken: () => purged,
+      counted: (n) => this.observer.cancelled(tenant, queue, n, 'purge'),
+    };
+    await this.inSteps(call, async () => {
       do {
         const step = await this.store.purgeStep(
           tenant,
@@ -538,23 +586,40 @@ export class Broker {
         purged += step.purged;
         cursor = step.cursor;
       } while (cursor !== '');
+    });
+    this.logger.info({ tenant, queue, purged }, 'purged the waiting jobs of a queue');
+    return { purged };
+  }
+
+  /**
+   * Runs the steps of an operator call over a tenant×queue, each step done for
+   * good when it returns. A step that fails fails the call with its status,
+   * and the message (and a warn log) says how many jobs the steps before took:
+   * those stay taken, and a call over a large queue may have done most of its
+   * work. They are counted in the metrics all the same.
+   */
+  private async inSteps(call: SteppedCall, steps: () => Promise<void>): Promise<void> {
+    try {
+      await steps();
     } catch (error) {
       const failure = coerceError(error);
+      const { rpc, jobs, verb, done, count } = STEPPED_CALLS[call.kind];
+      const { kind, tenant, queue } = call;
+      const taken = call.taken();
       this.logger.warn(
-        { err: error, tenant, queue, purged },
-        'a purge failed part way; the jobs cancelled before stay cancelled',
+        { err: error, tenant, queue, [count]: taken },
+        `a ${kind} failed part way; the ${jobs} ${done} before stay ${done}`,
       );
-      // Calling again is safe: a purge takes only the jobs still waiting.
+      // Calling again is safe: each of these calls takes only the jobs still there.
       throw new BrokerError(
         failure.code,
-        `${failure.message}; the purge stopped after ${purged} jobs were cancelled: call PurgeQueue again to cancel the rest`,
+        `${failure.message}; the ${kind} stopped after ${taken} ${jobs} were ${done}: call ${rpc} again to ${verb} the rest`,
         { cause: error },
       );
     } finally {
-      if (purged > 0) this.observer.cancelled(tenant, queue, purged, 'purge');
+      const taken = call.taken();
+      if (taken > 0) call.counted(taken);
     }
-    this.logger.info({ tenant, queue, purged }, 'purged the waiting jobs of a queue');
-    return { purged };
   }
 
   /** What each queue's prefetch buffers hold (the rota.prefetch.* gauges). */

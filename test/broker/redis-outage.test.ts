@@ -20,10 +20,10 @@ describe('Redis outage', () => {
     expect(refused.code).toBe(status.UNAVAILABLE);
     expect(refused.details).toMatch(/^Redis is unreachable \(.*\); retry later$/);
     // The operator calls that walk a queue in steps say so as well, at their
-    // first step; a purge adds how far it got.
-    const [purge, ...operatorCalls] = [
-      h.purge({ tenant: 'acme', queue: 'outage' }),
+    // first step; those that take jobs add how far they got.
+    const [listing, purge, deletion] = [
       h.listJobs({ tenant: 'acme', queue: 'outage', state: 'WAITING' }),
+      h.purge({ tenant: 'acme', queue: 'outage' }),
       h.deleteDead({ tenant: 'acme', queue: 'outage', all: true }),
     ].map((attempt) =>
       attempt.then(
@@ -31,13 +31,20 @@ describe('Redis outage', () => {
         (e: unknown) => e as ServiceError,
       ),
     );
-    expect(await purge).toMatchObject({ code: status.UNAVAILABLE });
-    expect((await purge)?.details).toMatch(
-      /^Redis is unreachable \(.*\); retry later; the purge stopped after 0 jobs were cancelled: call PurgeQueue again to cancel the rest$/,
-    );
-    for (const attempt of operatorCalls) {
+    for (const [attempt, suffix] of [
+      [listing, ''],
+      [
+        purge,
+        '; the purge stopped after 0 jobs were cancelled: call PurgeQueue again to cancel the rest',
+      ],
+      [
+        deletion,
+        '; the delete stopped after 0 dead jobs were deleted: call DeleteDeadLetters again to delete the rest',
+      ],
+    ] as const) {
       expect(await attempt).toMatchObject({ code: status.UNAVAILABLE });
-      expect((await attempt)?.details).toMatch(/^Redis is unreachable \(.*\); retry later$/);
+      expect((await attempt)?.details).toMatch(/^Redis is unreachable \(.*\); retry later/);
+      expect((await attempt)?.details.replace(/^.*; retry later/, '')).toBe(suffix);
     }
     worker.complete(lease!, Buffer.from('done during the outage')); // kept and written once Redis is back
     await new Promise((resolve) => setTimeout(resolve, 2000)); // longer than the lease TTL

@@ -31,7 +31,9 @@ export interface AdminClient extends grpc.Client {
    * answers NOT_FOUND): the named ids, or every dead job of the tenant×queue.
    * Their idempotency keys stay (an Enqueue under one answers the deleted job
    * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
-   * jobs stay for ROTA_DEAD_RETENTION_MS.
+   * jobs stay for ROTA_DEAD_RETENTION_MS. It works in steps as
+   * ReplayDeadLetters does, and a step that fails the same way says how many
+   * were deleted ("the delete stopped after N dead jobs were deleted").
    */
   DeleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   DeleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -42,7 +44,9 @@ export interface AdminClient extends grpc.Client {
    * answers NOT_FOUND): the named ids, or every dead job of the tenant×queue.
    * Their idempotency keys stay (an Enqueue under one answers the deleted job
    * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
-   * jobs stay for ROTA_DEAD_RETENTION_MS.
+   * jobs stay for ROTA_DEAD_RETENTION_MS. It works in steps as
+   * ReplayDeadLetters does, and a step that fails the same way says how many
+   * were deleted ("the delete stopped after N dead jobs were deleted").
    */
   deleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   deleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -177,7 +181,11 @@ export interface AdminClient extends grpc.Client {
   
   /**
    * ReplayDeadLetters moves dead jobs back to their ready queue with a fresh
-   * attempt budget: the named ids, or every dead job of the tenant×queue.
+   * attempt budget: the named ids, or every dead job of the tenant×queue. It
+   * works in steps of 500 jobs. A step that fails fails the call (UNAVAILABLE
+   * when Redis is unreachable), and the jobs of the steps before stay
+   * replayed: the status message says how many ("the replay stopped after N
+   * dead jobs were replayed"), and calling it again replays the rest.
    */
   ReplayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   ReplayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -185,7 +193,11 @@ export interface AdminClient extends grpc.Client {
   ReplayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   /**
    * ReplayDeadLetters moves dead jobs back to their ready queue with a fresh
-   * attempt budget: the named ids, or every dead job of the tenant×queue.
+   * attempt budget: the named ids, or every dead job of the tenant×queue. It
+   * works in steps of 500 jobs. A step that fails fails the call (UNAVAILABLE
+   * when Redis is unreachable), and the jobs of the steps before stay
+   * replayed: the status message says how many ("the replay stopped after N
+   * dead jobs were replayed"), and calling it again replays the rest.
    */
   replayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   replayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -222,7 +234,9 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
    * answers NOT_FOUND): the named ids, or every dead job of the tenant×queue.
    * Their idempotency keys stay (an Enqueue under one answers the deleted job
    * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
-   * jobs stay for ROTA_DEAD_RETENTION_MS.
+   * jobs stay for ROTA_DEAD_RETENTION_MS. It works in steps as
+   * ReplayDeadLetters does, and a step that fails the same way says how many
+   * were deleted ("the delete stopped after N dead jobs were deleted").
    */
   DeleteDeadLetters: grpc.handleUnaryCall<_rota_v1_DeleteDeadLettersRequest__Output, _rota_v1_DeleteDeadLettersResponse>;
   
@@ -276,7 +290,11 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   
   /**
    * ReplayDeadLetters moves dead jobs back to their ready queue with a fresh
-   * attempt budget: the named ids, or every dead job of the tenant×queue.
+   * attempt budget: the named ids, or every dead job of the tenant×queue. It
+   * works in steps of 500 jobs. A step that fails fails the call (UNAVAILABLE
+   * when Redis is unreachable), and the jobs of the steps before stay
+   * replayed: the status message says how many ("the replay stopped after N
+   * dead jobs were replayed"), and calling it again replays the rest.
    */
   ReplayDeadLetters: grpc.handleUnaryCall<_rota_v1_ReplayDeadLettersRequest__Output, _rota_v1_ReplayDeadLettersResponse>;
   

@@ -1,0 +1,134 @@
+/**
+ * Operator calls that work in steps (a purge; a replay or delete of all dead
+ * letters) whose Redis connection drops after their first step: the jobs of
+ * that step stay done, and the caller, the metric and the log say how many, so
+ * a second call (which takes only the jobs still there) finishes the job.
+ */
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import { TcpProxy } from '../faults/proxy.js';
+import { call, eventually, rawClients, type TestBroker } from '../helpers/broker.js';
+import { useBroker } from '../helpers/harness.js';
+import { scrape, value } from '../helpers/metrics.js';
+
+const h = useBroker();
+
+interface PeerBehindProxy {
+  readonly proxy: TcpProxy;
+  readonly peer: TestBroker;
+  readonly clients: ReturnType<typeof rawClients>;
+  /** The peer's log lines. */
+  readonly logged: Array<Record<string, unknown>>;
+}
+
+/** Runs `test` with a peer that reaches Redis through a proxy; the harness's broker does not. */
+async function withPeerBehindProxy(test: (setup: PeerBehindProxy) => Promise<void>): Promise<void> {
+  const proxy = await TcpProxy.start(h.redis.port);
+  const logged: Array<Record<string, unknown>> = [];
+  const peer = await h.startPeer({
+    redisUrl: `redis://${proxy.address}`,
+    metricsAddress: '127.0.0.1:0',
+    onLog: (line) => logged.push(line),
+  });
+  const clients = rawClients(peer.address);
+  try {
+    await test({ proxy, peer, clients, logged });
+  } finally {
+    clients.close();
+    await peer.shutdown();
+    await proxy.close();
+  }
+}
+
+/** The error a call fails with; undefined when it succeeds. */
+const failureOf = (pending: Promise<unknown>): Promise<ServiceError | undefined> =>
+  pending.then(
+    () => undefined,
+    (e: unknown) => e as ServiceError,
+  );
+
+describe('a purge that fails part way', () => {
+  it('answers UNAVAILABLE with the jobs purged before, counts and logs them', async () => {
+    await withPeerBehindProxy(async ({ proxy, peer, clients, logged }) => {
+      for (let i = 0; i < 3; i++) {
+        await h.enqueueBatch(
+          Array.from({ length: 400 }, () => ({ tenant: 'acme', queue: 'flood' })),
+        );
+      }
+      const purge = (): Promise<unknown> =>
+        call(clients.admin.PurgeQueue.bind(clients.admin), { tenant: 'acme', queue: 'flood' });
+      // Every step but the first sends the cursor its step before answered,
+      // 'delayed …' or 'ready …': the connection drops before the second reaches Redis.
+      const cut = proxy.cutWhenSent(/\r\n(?:ready|delayed) /);
+      const failed = await failureOf(purge());
+      await cut;
+      expect(failed?.code).toBe(status.UNAVAILABLE);
+      expect(failed?.details).toMatch(
+        /^Redis is unreachable \(.*\); retry later; the purge stopped after 500 jobs were cancelled: call PurgeQueue again to cancel the rest$/,
+      );
+      expect(logged).toContainEqual(
+        expect.objectContaining({ tenant: 'acme', queue: 'flood', purged: 500 }),
+      );
+      proxy.restore();
+      const labels = 'tenant="acme",queue="flood",reason="purge"';
+      expect(value(await scrape(peer.metricsUrl!), 'rota_jobs_cancelled_total', labels)).toBe(500);
+
+      const [row] = (await h.stats({ queue: 'flood', tenant: 'acme' })).entries;
+      expect(row).toMatchObject({ waiting: '700' });
+      expect(await eventually(purge)).toEqual({ purged: 700 });
+      expect(value(await scrape(peer.metricsUrl!), 'rota_jobs_cancelled_total', labels)).toBe(1200);
+    });
+  });
+});
+
+describe.each([
+  { action: 'replay', rpc: 'ReplayDeadLetters', field: 'replayed' },
+  { action: 'delete', rpc: 'DeleteDeadLetters', field: 'deleted' },
+] as const)('a $rpc of all dead letters that fails part way', ({ action, rpc, field }) => {
+  it(`answers UNAVAILABLE with the jobs ${field} before, counts and logs them`, async () => {
+    const queue = `${action}-graveyard`;
+    const count = 600; // two steps of 500
+    await h.enqueueBatch(
+      Array.from({ length: count }, () => ({ tenant: 'acme', queue, max_attempts: 1 })),
+    );
+    const worker = await h.worker({ queues: [queue], capacity: count });
+    for (const lease of await worker.take(count)) worker.fail(lease, 'nope');
+    await eventually(async () => {
+      const [row] = (await h.stats({ queue, tenant: 'acme' })).entries;
+      return row?.dead === String(count) ? true : undefined;
+    });
+    worker.drop(); // a replayed job stays waiting
+
+    await withPeerBehindProxy(async ({ proxy, peer, clients, logged }) => {
+      const request = { tenant: 'acme', queue, all: true };
+      const takeAll = (): Promise<unknown> =>
+        action === 'replay'
+          ? call(clients.admin.ReplayDeadLetters.bind(clients.admin), request)
+          : call(clients.admin.DeleteDeadLetters.bind(clients.admin), request);
+      // The steps after the first send the first's death-time bound ('' in the
+      // first) after the step size: the connection drops before the second reaches Redis.
+      const cut = proxy.cutWhenSent(/\r\n500\r\n\$\d+\r\n\d/);
+      const failed = await failureOf(takeAll());
+      await cut;
+      expect(failed?.code).toBe(status.UNAVAILABLE);
+      expect(failed?.details).toMatch(
+        new RegExp(
+          `^Redis is unreachable \\(.*\\); retry later; the ${action} stopped after 500 dead jobs were ${field}: call ${rpc} again to ${action} the rest$`,
+        ),
+      );
+      expect(logged).toContainEqual(
+        expect.objectContaining({ tenant: 'acme', queue, [field]: 500 }),
+      );
+      proxy.restore();
+      const labels = `tenant="acme",queue="${queue}",reason="${action}"`;
+      const taken = async (): Promise<number> =>
+        value(await scrape(peer.metricsUrl!), 'rota_jobs_dead_letters_taken_total', labels);
+      expect(await taken()).toBe(500);
+
+      const [row] = (await h.stats({ queue, tenant: 'acme' })).entries;
+      expect(row).toMatchObject({ dead: '100' });
+      expect(await eventually(takeAll)).toEqual({ [field]: 100, not_found: [] });
+      expect(await taken()).toBe(count);
+    });
+  });
+});
