@@ -29,9 +29,9 @@ import {
   type ConnectionOptions,
 } from './connection.js';
 import { toTenantUpdate, toWireTenant } from '../src/grpc/codec.js';
-import { RotaError } from './errors.js';
+import { RotaError, refuseUnsendable } from './errors.js';
 import { toJobInfo, type JobInfo } from './job.js';
-import { stringList } from './string-lists.js';
+import { objectArgument, objectList, stringList } from './input-shapes.js';
 import { wireInteger } from './wire-integers.js';
 
 export interface AdminOptions extends ConnectionOptions {
@@ -185,7 +185,7 @@ export class Admin {
 
   /** Stores settings of a tenant (running brokers apply them within a second); returns them all. */
   async setTenant(tenant: string, settings: TenantSettings): Promise<Tenant> {
-    const wire = refuseUnsendable(() => toWireTenant({ tenant, ...checkedCounts(settings) }));
+    const wire = refuseUnsendable(() => toWireTenant({ tenant, ...checkedSettings(settings) }));
     const stored = await this.#call<Tenant__Output>((client, ...call) =>
       client.SetTenant({ tenant: wire }, ...call),
     );
@@ -374,8 +374,15 @@ export class Admin {
   }
 }
 
-/** The counts of settings, checked to fit their wire fields (see wire-integers.ts). */
-function checkedCounts(settings: TenantSettings): TenantSettings {
+/**
+ * Settings shaped as TenantSettings (from JavaScript they may be anything), their
+ * counts checked to fit their wire fields (see wire-integers.ts).
+ */
+function checkedSettings(given: TenantSettings): TenantSettings {
+  const settings = objectArgument<TenantSettings>('settings', given);
+  if (settings.queues !== undefined) {
+    objectList('queues', settings.queues, 'an array of queue settings ({ queue, weight, … })');
+  }
   wireInteger('burst', settings.burst, 'uint32');
   wireInteger('maxInFlight', settings.maxInFlight, 'uint32');
   wireInteger('maxQueued', settings.maxQueued, 'uint64');
@@ -384,15 +391,6 @@ function checkedCounts(settings: TenantSettings): TenantSettings {
     wireInteger(`queues[${override.queue}].maxInFlight`, override.maxInFlight, 'uint32');
   }
   return settings;
-}
-
-/** A request that cannot be sent as asked fails as the broker would answer it: INVALID_ARGUMENT. */
-function refuseUnsendable<T>(build: () => T): T {
-  try {
-    return build();
-  } catch (err) {
-    throw new RotaError(status.INVALID_ARGUMENT, (err as Error).message, { cause: err });
-  }
 }
 
 /** The broker answers every field; the defaults only guard against an older broker. */

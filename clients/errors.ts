@@ -141,3 +141,15 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message === '' ? err.name : err.message;
   return typeof err === 'string' ? err : String(err);
 }
+
+/**
+ * A request that cannot be sent as asked (`build` throws a TypeError naming
+ * the field) fails as the broker would answer it: a RotaError INVALID_ARGUMENT.
+ */
+export function refuseUnsendable<T>(build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    throw new RotaError(status.INVALID_ARGUMENT, errorMessage(err), { cause: err });
+  }
+}

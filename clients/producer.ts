@@ -28,7 +28,8 @@ import {
   type ConnectionOptions,
 } from './connection.js';
 import { EnqueueStream } from './enqueue-stream.js';
-import { RotaError, toRotaError } from './errors.js';
+import { RotaError, refuseUnsendable, toRotaError } from './errors.js';
+import { arrayArgument, objectArgument } from './input-shapes.js';
 import type { Span } from '@opentelemetry/api';
 import {
   SpanKind,
@@ -149,17 +150,19 @@ function itemOutcome(item: EnqueueResult__Output | undefined): EnqueueBatchItem 
  * traceparent/tracestate), so the broker's and the worker's spans join the trace.
  */
 function prepare(job: JobInput): { request: EnqueueRequest; span: Span } | { error: RotaError } {
-  const span = startSpan(`send ${job.queue}`, SpanKind.PRODUCER, messagingAttributes('send', job));
+  let span: Span | undefined;
   try {
-    return {
-      request: toEnqueueRequest({ ...job, headers: headersWithSpan(job.headers, span) }),
-      span,
-    };
-  } catch (err) {
-    const error = new RotaError(grpc.status.INVALID_ARGUMENT, (err as Error).message, {
-      cause: err,
+    return refuseUnsendable(() => {
+      objectArgument('job', job);
+      span = startSpan(`send ${job.queue}`, SpanKind.PRODUCER, messagingAttributes('send', job));
+      return {
+        request: toEnqueueRequest({ ...job, headers: headersWithSpan(job.headers, span) }),
+        span,
+      };
     });
-    endSpan(span, error);
+  } catch (err) {
+    const error = err as RotaError;
+    if (span !== undefined) endSpan(span, error);
     return { error };
   }
 }
@@ -221,6 +224,8 @@ export class Producer {
    */
   async enqueueBatch(jobs: readonly JobInput[]): Promise<EnqueueBatchItem[]> {
     if (this.#closed) throw closedError();
+    // Not an item's error: there are no items to answer it for.
+    refuseUnsendable(() => arrayArgument('jobs', jobs, 'an array of jobs ({ tenant, queue, … })'));
     // Tracked whole: close() waits for its later parts too, which would
     // otherwise go out on the stream it has ended.
     return this.#track(this.#enqueueBatch(jobs));

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 
 import { MAX_TIMER_MS, type ConnectionOptions } from './connection.js';
-import { stringList } from './string-lists.js';
+import { stringList } from './input-shapes.js';
 import { wireInteger } from './wire-integers.js';
 
 /** A leased job as the handler sees it. */

@@ -202,6 +202,33 @@ describe('Admin', () => {
     expect(error.message).toBe('jobs[1] must be a string, got number');
   });
 
+  // From JavaScript a lone override failed with "view.queues?.map is not a function".
+  it('refuses settings that are not an object and queue overrides that are not an array of objects, with INVALID_ARGUMENT, storing nothing', async () => {
+    const client = admin();
+    const before = await client.getTenant('shapeless');
+    const bad = (value: unknown): TenantSettings => value as TenantSettings;
+    const cases: Array<[TenantSettings, string]> = [
+      [
+        bad({ queues: 'email' }),
+        'queues must be an array of queue settings ({ queue, weight, … }), got the string "email"',
+      ],
+      [
+        bad({ queues: { queue: 'email' } }),
+        'queues must be an array of queue settings ({ queue, weight, … }), got object',
+      ],
+      [bad({ queues: [{ queue: 'email' }, 'sms'] }), 'queues[1] must be an object, got string'],
+      [bad({ queues: [null] }), 'queues[0] must be an object, got null'],
+      [bad('email'), 'settings must be an object, got string'],
+      [bad(undefined), 'settings must be an object, got undefined'],
+    ];
+    for (const [settings, message] of cases) {
+      const error = await rejection(client.setTenant('shapeless', settings));
+      expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(error.message).toBe(message);
+    }
+    expect(await client.getTenant('shapeless')).toEqual(before);
+  });
+
   it('deletes dead letters by id or all; a deleted job is gone', async () => {
     const producer = rota.producer();
     const ids: string[] = [];

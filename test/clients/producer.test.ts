@@ -7,6 +7,13 @@ import { callCounter, STREAM, useRota, waitFor } from './fixture.js';
 
 const rota = useRota();
 
+/** What a call rejects with (a call that throws instead fails the test). */
+const rejection = (pending: Promise<unknown>): Promise<unknown> =>
+  pending.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+
 describe('Producer', () => {
   it('enqueues a job a Worker runs; getJob shows it COMPLETED with the result', async () => {
     const producer = rota.producer();
@@ -174,6 +181,33 @@ describe('Producer', () => {
     const ok = results[2]!;
     if (!('jobId' in ok)) throw new Error('item 2 should have succeeded');
     expect((await producer.getJob('globex', ok.jobId)).payload).toBe('c');
+  });
+
+  // From JavaScript these failed with "jobs.forEach is not a function", or
+  // threw "Cannot read properties of null" out of enqueue() rather than rejecting.
+  it('refuses jobs that are not objects, and a batch that is not an array, with INVALID_ARGUMENT', async () => {
+    const { messages, interceptor } = callCounter();
+    const producer = rota.producer({ interceptors: [interceptor] });
+    const bad = (value: unknown): never => value as never;
+    const notArray = await rejection(producer.enqueueBatch(bad({ tenant: 'acme' })));
+    expect(notArray).toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      message: 'jobs must be an array of jobs ({ tenant, queue, … }), got object',
+    });
+    const lone = await rejection(producer.enqueue(bad(null)));
+    expect(lone).toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      message: 'job must be an object, got null',
+    });
+    const [nullJob, good] = await producer.enqueueBatch([
+      bad(null),
+      { tenant: 'acme', queue: 'shapes' },
+    ]);
+    expect(nullJob).toMatchObject({
+      error: { code: grpc.status.INVALID_ARGUMENT, message: 'job must be an object, got null' },
+    });
+    expect(good).toMatchObject({ duplicate: false });
+    expect(messages.get(STREAM)).toBe(1);
   });
 
   it('rejects every caller of a batch when the whole RPC fails', async () => {

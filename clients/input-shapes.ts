@@ -1,0 +1,67 @@
+/**
+ * From JavaScript the clients get whatever their caller passes. A lone string
+ * where they take a list of names would be spread into its letters (tenants
+ * 'acme' as the tenants a, c, m and e), a list of other things sent as
+ * whatever protobuf makes of them, and a string or null where they take an
+ * object, or a list of objects, would fail deep inside ("….map is not a
+ * function"): the clients refuse each with a TypeError naming the argument.
+ */
+
+/** How a message names the kind of a value (typeof, but null and arrays by name). */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'array' : typeof value;
+}
+
+function notAList(name: string, value: unknown, expected: string, stringHint = ''): TypeError {
+  const got =
+    typeof value === 'string' ? `the string ${JSON.stringify(value)}${stringHint}` : kindOf(value);
+  return new TypeError(`${name} must be ${expected}, got ${got}`);
+}
+
+/** A frozen copy of `value` when it is an array of strings; else a TypeError naming `name`. */
+export function stringList<T extends string = string>(
+  name: string,
+  value: unknown,
+  expected = 'an array of strings',
+): readonly T[] {
+  if (!Array.isArray(value)) {
+    throw notAList(
+      name,
+      value,
+      expected,
+      typeof value === 'string' ? `: write [${JSON.stringify(value)}]` : '',
+    );
+  }
+  value.forEach((item: unknown, i) => {
+    if (typeof item !== 'string') {
+      throw new TypeError(`${name}[${i}] must be a string, got ${kindOf(item)}`);
+    }
+  });
+  return Object.freeze([...(value as T[])]);
+}
+
+/** `value` when it is an object (not null, not an array); else a TypeError naming `name`. */
+export function objectArgument<T extends object>(name: string, value: unknown): T {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`${name} must be an object, got ${kindOf(value)}`);
+  }
+  return value as T;
+}
+
+/** `value` when it is an array, its items left to the caller; else a TypeError naming `name`. */
+export function arrayArgument<T>(name: string, value: unknown, expected: string): readonly T[] {
+  if (!Array.isArray(value)) throw notAList(name, value, expected);
+  return value as readonly T[];
+}
+
+/** `value` when it is an array of objects; else a TypeError naming `name` (or the item). */
+export function objectList<T extends object>(
+  name: string,
+  value: unknown,
+  expected: string,
+): readonly T[] {
+  const list = arrayArgument<unknown>(name, value, expected);
+  list.forEach((item, i) => objectArgument(`${name}[${i}]`, item));
+  return list as readonly T[];
+}
