@@ -40,10 +40,11 @@ export interface HandlerContext {
    * stream, or at once while disconnected or when the session ends before it
    * went out (the latest value is sent after the reconnect, if the lease is
    * still held; a lost lease aborts `signal`), or when the job is dropped.
-   * A value over 64 KiB encoded (the broker's limit) is not sent: the promise
-   * rejects with a RotaError INVALID_ARGUMENT, also emitted on 'error' (a
-   * caller that does not await it is not charged an unhandled rejection), and
-   * the job keeps its previous progress. A value JSON cannot encode throws.
+   * A value over 64 KiB encoded (the broker's limit), or one JSON cannot
+   * encode (a BigInt, a circular object), is not sent: the promise rejects
+   * (it never throws) with a RotaError INVALID_ARGUMENT, also emitted on
+   * 'error' (a caller that does not await it is not charged an unhandled
+   * rejection), and the job keeps its previous progress.
    * Bound to its job: it may be passed on or destructured.
    */
   progress: (value: unknown) => Promise<void>;

@@ -44,6 +44,7 @@ import {
   RotaError,
   errorMessage,
   toRotaError,
+  type RotaErrorOptions,
 } from './errors.js';
 import { reconnectDelayMs } from './reconnect.js';
 import { MAX_PROGRESS_BYTES } from '../src/broker/validation.js';
@@ -599,19 +600,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   #reportProgress(held: HeldLease, value: unknown): Promise<void> {
     if (held.phase !== 'running') return Promise.resolve();
-    const { bytes: data, contentType } = encodeReported(value);
+    let encoded: ReturnType<typeof encodeReported>;
+    try {
+      encoded = encodeReported(value);
+    } catch (err) {
+      return this.#refuseProgress(
+        `progress of job ${held.job.id} cannot be encoded as JSON, not sent: ${errorMessage(err)}`,
+        { cause: err },
+      );
+    }
+    const { bytes: data, contentType } = encoded;
     if (data.length > MAX_PROGRESS_BYTES) {
-      const error = new RotaError(
-        grpc.status.INVALID_ARGUMENT,
+      return this.#refuseProgress(
         `progress of job ${held.job.id} is ${data.length} bytes; the limit is ${MAX_PROGRESS_BYTES}: not sent`,
       );
-      // A handler that awaits the promise learns from it; one that does not
-      // from 'error', and its rejection must not count as unhandled, which
-      // would end the process.
-      this.#emitError(error);
-      const refused = Promise.reject(error);
-      refused.catch(() => undefined);
-      return refused;
     }
     const pending = this.#progress.get(held.job.id);
     if (pending !== undefined) Object.assign(pending, { data, contentType });
@@ -619,6 +621,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.#session?.welcome === undefined) return Promise.resolve();
     this.#scheduleFlush();
     return new Promise((resolve) => this.#progress.get(held.job.id)?.waiters.push(resolve));
+  }
+
+  /**
+   * Refuses a progress value without sending it: the promise ctx.progress()
+   * returns rejects with a RotaError INVALID_ARGUMENT (never a throw, so a
+   * handler's `.catch()` sees it). A handler that awaits the promise learns
+   * from it; one that does not from 'error', and its rejection must not count
+   * as unhandled, which would end the process.
+   */
+  #refuseProgress(message: string, options?: RotaErrorOptions): Promise<void> {
+    const error = new RotaError(grpc.status.INVALID_ARGUMENT, message, options);
+    this.#emitError(error);
+    const refused = Promise.reject(error);
+    refused.catch(() => undefined);
+    return refused;
   }
 
   /** Stops a held job for good: aborts its handler (if running) and forgets its ack. */

@@ -338,6 +338,61 @@ describe('Worker', () => {
     expect((await waitState(producer, 'acme', jobId, 'COMPLETED')).result).toBe('done');
   });
 
+  it('rejects a progress that cannot be encoded as JSON to the handler that awaits it; the job runs on', async () => {
+    const producer = rota.producer();
+    const errors: Error[] = [];
+    const refused = gate<unknown>();
+    const worker = rota.worker({
+      queues: ['unencodable-progress'],
+      handler: async (_job, ctx) => {
+        await ctx.progress({ step: 1 });
+        try {
+          refused.open(await ctx.progress(10n).catch((error: unknown) => error));
+        } catch (thrown) {
+          refused.open({ thrown }); // a promise's .catch() never sees this
+        }
+        const circular: Record<string, unknown> = {};
+        circular.self = circular;
+        // Not awaited: no unhandled rejection (it would end the process); 'error' tells.
+        void ctx.progress(circular);
+        return 'done';
+      },
+    });
+    worker.on('error', (error) => errors.push(error));
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'unencodable-progress' });
+    const error = await refused.promise;
+    expect(error).toBeInstanceOf(RotaError);
+    expect((error as RotaError).codeName).toBe('INVALID_ARGUMENT');
+    expect((error as Error).message).toBe(
+      `progress of job ${jobId} cannot be encoded as JSON, not sent: value is not JSON-serializable: Do not know how to serialize a BigInt`,
+    );
+    const job = await waitState(producer, 'acme', jobId, 'COMPLETED');
+    expect(job.result).toBe('done');
+    expect(job.progress).toEqual({ step: 1 });
+    await waitFor(() => (errors.length === 2 ? true : undefined));
+    expect(errors[0]).toBe(error);
+    expect(errors[1]!.message).toMatch(
+      new RegExp(`^progress of job ${jobId} cannot be encoded as JSON, not sent: .*circular`),
+    );
+  });
+
+  it('fails a job whose handler returns a result that cannot be encoded as JSON, without retrying it', async () => {
+    const producer = rota.producer();
+    const worker = rota.worker({ queues: ['unencodable-result'], handler: () => 10n });
+    await worker.start();
+    const { jobId } = await producer.enqueue({
+      tenant: 'acme',
+      queue: 'unencodable-result',
+      maxAttempts: 3,
+    });
+    const job = await waitState(producer, 'acme', jobId, 'DEAD');
+    expect(job.attempts).toBe(1);
+    expect(job.lastError).toBe(
+      'result: value is not JSON-serializable: Do not know how to serialize a BigInt',
+    );
+  });
+
   it('aborts the signal of a running job that is cancelled', async () => {
     const producer = rota.producer();
     const started = gate<AbortSignal>();
