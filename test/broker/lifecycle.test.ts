@@ -298,18 +298,13 @@ describe('job lifecycle', () => {
     expect(other.result_content_type).toBe('');
   });
 
-  it('stores progress with its media type; refuses one over 128 bytes as ACK_INVALID', async () => {
+  it('stores progress with its media type; refuses data over 64 KiB or a type over 128 bytes as ACK_INVALID', async () => {
     const w = await h.worker({ queues: ['typed-progress'] });
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'typed-progress' });
     const [lease] = await w.take(1);
-    const progress = (contentType: string): void =>
+    const progress = (contentType: string, data = Buffer.from('<half/>')): void =>
       w.send({
-        progress: {
-          job_id,
-          lease_token: lease!.lease_token,
-          data: Buffer.from('<half/>'),
-          content_type: contentType,
-        },
+        progress: { job_id, lease_token: lease!.lease_token, data, content_type: contentType },
       });
     progress('y'.repeat(129));
     await expect
@@ -327,6 +322,21 @@ describe('job lifecycle', () => {
       .poll(async () => (await h.getJob('acme', job_id)).progress_content_type)
       .toBe('application/xml');
     expect((await h.getJob('acme', job_id)).progress).toEqual(Buffer.from('<half/>'));
+    // Over the limit: refused, and the job keeps the progress it had.
+    progress('application/octet-stream', Buffer.alloc(64 * 1024 + 1));
+    await expect
+      .poll(() => w.ackOutcomes()[1])
+      .toEqual({
+        job_id,
+        status: 'ACK_INVALID',
+        message: 'progress is 65537 bytes; the limit is 65536',
+      });
+    const kept = await h.getJob('acme', job_id);
+    expect([kept.state, kept.progress, kept.progress_content_type]).toEqual([
+      'LEASED',
+      Buffer.from('<half/>'),
+      'application/xml',
+    ]);
     w.complete(lease!);
   });
 

@@ -5,7 +5,10 @@ export interface Progress {
   'job_id'?: (string);
   'lease_token'?: (string);
   /**
-   * Stored on the job record (opaque; at most 64 KiB).
+   * Stored on the job record (opaque), replacing the progress before. At
+   * most 64 KiB (65,536 bytes): larger is refused with ACK_INVALID ("progress
+   * is N bytes; the limit is 65536"): the job keeps its previous progress,
+   * and the lease stays the worker's.
    */
   'data'?: (Buffer | Uint8Array | string);
   /**
@@ -19,7 +22,10 @@ export interface Progress__Output {
   'job_id': (string);
   'lease_token': (string);
   /**
-   * Stored on the job record (opaque; at most 64 KiB).
+   * Stored on the job record (opaque), replacing the progress before. At
+   * most 64 KiB (65,536 bytes): larger is refused with ACK_INVALID ("progress
+   * is N bytes; the limit is 65536"): the job keeps its previous progress,
+   * and the lease stays the worker's.
    */
   'data': (Buffer);
   /**
