@@ -52,7 +52,7 @@ export interface SessionTransport {
 /** One job handed to one session under a fencing token. */
 export interface Lease {
   /**
-   * Without its payload once the lease is sent (LeaseManager.deliver): the
+   * Without its payload once the lease is sent (Grants.deliver): the
    * worker has it, and a job may run for minutes.
    */
   job: FetchedJob;

@@ -1,0 +1,79 @@
+import type { FetchedJob } from '../store/types.js';
+import { withoutPayload, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
+import { newLeaseToken } from './ids.js';
+import type { Lease, Session } from './session.js';
+
+/** Jobs a dispatcher chose for a session, leased in Redis and sent to its worker. */
+export class Grants {
+  constructor(
+    private readonly deps: LeaseManagerDeps,
+    private readonly held: HeldLeases,
+  ) {}
+
+  /** Jobs chosen by a dispatcher for this session: lease them in Redis, then send them. */
+  grant(session: Session, jobs: FetchedJob[]): void {
+    const grants = jobs.map((job) => ({ job, token: newLeaseToken() }));
+    const now = this.deps.clock();
+    this.deps.store.lease(grants, now).then(
+      (attempts) => {
+        session.unreserve(jobs);
+        this.deliver(session, grants, attempts, now);
+      },
+      (error: unknown) => {
+        session.unreserve(jobs);
+        for (const job of jobs) this.deps.limits.onRelease(job.tenant, job.queue);
+        // The jobs stay in our pending list unrenewed; reclaim returns them after the lease TTL.
+        this.deps.logger.error({ err: error, sessionId: session.id }, 'leasing jobs failed');
+        this.pumpQueues(session);
+      },
+    );
+  }
+
+  /**
+   * Leases written to Redis (by the lease script, or by a direct dispatch's
+   * fetch) go to the worker; `attempts[i]` 0 means grant i was not leased.
+   *
+   * When the session closed while they were written, each goes to another
+   * session of its queue with a free slot, as it is (its token and attempt are
+   * valid; no worker has seen it). Why: left to expire with the closed
+   * session's leases, a job no worker had seen lost an attempt and waited a
+   * lease TTL and a backoff (with max_attempts 1 it went to the dead letters
+   * without having run). With no free slot anywhere it does expire.
+   */
+  deliver(
+    session: Session,
+    grants: ReadonlyArray<{ job: FetchedJob; token: string }>,
+    attempts: readonly number[],
+    leasedAt: number,
+  ): void {
+    const granted: Lease[] = [];
+    const registered: Lease[] = [];
+    const now = this.deps.clock();
+    grants.forEach(({ job, token }, i) => {
+      const attempt = attempts[i] ?? 0;
+      if (attempt === 0) {
+        // Cancelled or re-queued since it was prefetched.
+        this.deps.limits.onRelease(job.tenant, job.queue);
+        return;
+      }
+      const deadline = job.timeoutMs > 0 ? leasedAt + job.timeoutMs : 0;
+      const holder =
+        session.state === 'CLOSED'
+          ? (this.deps.dispatcher(job.queue).sessionWithRoomFor(job.tenant) ?? session)
+          : session;
+      const lease = this.held.register(job, token, attempt, deadline, holder);
+      registered.push(lease);
+      if (holder === session) granted.push(lease);
+      else holder.send({ kind: 'leases', leases: [lease], now });
+    });
+    if (granted.length > 0) session.send({ kind: 'leases', leases: granted, now });
+    // Sent (the messages hold the payloads until written), or orphaned unseen.
+    for (const lease of registered) lease.job = withoutPayload(lease.job);
+    if (granted.length < grants.length) this.pumpQueues(session);
+  }
+
+  /** The session may have room for more: its queues' dispatchers look again. */
+  pumpQueues(session: Session): void {
+    for (const queue of session.queues) this.deps.dispatcher(queue).pump();
+  }
+}

@@ -1,0 +1,105 @@
+import type { JobRecord } from '../store/types.js';
+import { withoutPayload, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
+import type { InFlightRef } from './hello.js';
+import type { Lease, Session } from './session.js';
+import { isName } from './validation.js';
+
+/** A reconnecting worker's leases, taken back onto its new session. */
+export class Reattachment {
+  constructor(
+    private readonly deps: LeaseManagerDeps,
+    private readonly held: HeldLeases,
+  ) {}
+
+  /**
+   * Re-attaches leases a reconnecting worker still runs whose token is still
+   * the job's current one in Redis: ours (orphaned or held by its old
+   * session), or another broker's (after a broker restart, or a move).
+   * Adopting makes this broker the lease's holder, so the previous one can no
+   * longer expire it. Ours are adopted too: the worker may have re-attached
+   * one to another broker since (A → B → A), and an ack is recorded only by
+   * the holder (complete.lua), so a lease taken over here without it had the
+   * worker's valid Complete refused as stale, and B expired it and ran it again.
+   *
+   * Nothing moves before Redis has answered: a Hello that fails on Redis
+   * leaves every lease as it was. Why: an orphan moved onto a session that
+   * then never opened was neither orphaned nor held by a live session, so it
+   * never expired, and its renewed entry was never reclaimed.
+   */
+  async reattach(
+    session: Session,
+    inFlight: readonly InFlightRef[],
+  ): Promise<{ reattached: string[]; refused: string[] }> {
+    const reattached: string[] = [];
+    const refused: string[] = [];
+    const ours: InFlightRef[] = [];
+    const lookups: InFlightRef[] = [];
+    // A job named twice is adopted once: each adoption takes a slot of the
+    // tenant's in-flight cap, and only one lease would ever give it back.
+    const refs = new Map(inFlight.map((ref) => [ref.jobId, ref])).values();
+    for (const ref of refs) {
+      const lease = this.held.leases.get(ref.jobId);
+      // Another token of ours may be a stale copy: Redis tells.
+      if (!lease || !names(ref, lease)) lookups.push(ref);
+      else if (lease.settling) refused.push(ref.jobId);
+      else ours.push(ref);
+    }
+    const byTenant = new Map<string, string[]>();
+    for (const ref of lookups)
+      byTenant.set(ref.tenant, [...(byTenant.get(ref.tenant) ?? []), ref.jobId]);
+    const records = new Map<string, JobRecord>();
+    for (const [tenant, ids] of byTenant) {
+      if (!isName(tenant)) continue;
+      for (const record of await this.deps.store.getJobs(tenant, ids))
+        records.set(record.id, record);
+    }
+    const candidates = lookups.filter((ref) => {
+      const record = records.get(ref.jobId);
+      const current =
+        record !== undefined &&
+        record.tenant === ref.tenant &&
+        record.state === 'leased' &&
+        record.leaseToken === ref.token &&
+        record.entry !== '';
+      if (!current) refused.push(ref.jobId);
+      return current;
+    });
+    const adopting = [...ours, ...candidates];
+    const won = await this.deps.store.adopt(
+      adopting.map((ref) => ({ tenant: ref.tenant, jobId: ref.jobId, token: ref.token })),
+    );
+    adopting.forEach((ref, i) => {
+      const held = this.held.leases.get(ref.jobId);
+      const record = records.get(ref.jobId);
+      if (!won[i]) {
+        refused.push(ref.jobId);
+      } else if (held && names(ref, held)) {
+        // Ours, or another Hello adopted it while this one waited for Redis.
+        (this.takeOver(held, ref, session) ? reattached : refused).push(ref.jobId);
+      } else if (!record) {
+        // Ours, and it ended while Redis answered.
+        refused.push(ref.jobId);
+      } else {
+        const deadline = record.timeoutMs > 0 ? record.leasedAt + record.timeoutMs : 0;
+        this.deps.limits.onDispatch(record.tenant, record.queue);
+        // The reattaching worker holds the job already: no payload to keep.
+        const job = withoutPayload(record);
+        this.held.register(job, ref.token, record.attempts, deadline, session, record.leasedAt);
+        reattached.push(ref.jobId);
+      }
+    });
+    return { reattached, refused };
+  }
+
+  /** Moves a lease this broker holds, that `ref` names, to `session` unless it is being settled. */
+  private takeOver(lease: Lease, ref: InFlightRef, session: Session): boolean {
+    if (!names(ref, lease) || lease.settling) return false;
+    this.held.move(lease, session);
+    return true;
+  }
+}
+
+/** Whether a worker's in-flight `ref` is this lease (its token, of its job's tenant). */
+function names(ref: InFlightRef, lease: Lease): boolean {
+  return lease.token === ref.token && lease.job.tenant === ref.tenant;
+}

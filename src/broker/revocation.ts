@@ -1,0 +1,109 @@
+import { WRITE_RETRY_MS, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
+import type { Lease } from './session.js';
+
+/**
+ * Ends leases without their worker: a cancelled job, a job timeout, an orphan
+ * whose holder has been gone a lease TTL. The worker, if still there, is told
+ * to stop.
+ */
+export class Revocation {
+  constructor(
+    private readonly deps: LeaseManagerDeps,
+    private readonly held: HeldLeases,
+  ) {}
+
+  /** The job was cancelled (here or on another broker): tell the worker holding it. */
+  revoke(jobId: string, reason: string): void {
+    const lease = this.held.leases.get(jobId);
+    if (!lease) return;
+    lease.session?.send({ kind: 'cancel', jobId, reason });
+    this.held.finish(lease, { result: 'cancelled', cause: 'cancel' });
+  }
+
+  /**
+   * Revokes the leases whose job was cancelled meanwhile. Called once this
+   * broker listens again after its pub/sub connection was down: the
+   * cancellations announced then were lost, and their workers ran the jobs to
+   * the end, their results refused. A job that no longer exists counts as
+   * cancelled: with ROTA_COMPLETED_RETENTION_MS 0 a cancel deletes the job,
+   * and nothing else deletes a leased one (its lease is ended here first).
+   */
+  async revokeCancelled(): Promise<void> {
+    const leases = [...this.held.leases.values()].filter((lease) => !lease.settling);
+    const states = await this.deps.store.jobStates(
+      leases.map(({ job }) => ({ tenant: job.tenant, jobId: job.id })),
+    );
+    leases.forEach((lease, i) => {
+      // An ack sent meanwhile (a completion with retention 0 deletes the job too) settles it.
+      if (lease.settling || this.held.leases.get(lease.job.id) !== lease) return;
+      if (states[i] === 'cancelled' || states[i] === undefined) {
+        this.revoke(lease.job.id, 'cancelled');
+      }
+    });
+  }
+
+  /** Expires the orphans whose holder was last seen more than a lease TTL before `now`. */
+  expireOrphans(now: number): void {
+    const ttl = this.deps.settings.leaseTtlMs;
+    const expired = [...this.held.orphans].filter(
+      (lease) => !lease.settling && now - lease.lastSeenAt > ttl,
+    );
+    if (expired.length > 0) {
+      this.revokeAttempts(
+        'expired',
+        expired,
+        `lease expired: the worker sent no heartbeat for ${ttl} ms`,
+      );
+    }
+  }
+
+  /** The lease's job timeout passed (HeldLeases.armTimeout). */
+  timedOut(lease: Lease): void {
+    this.revokeAttempts('timeout', [lease], `timed out after ${lease.job.timeoutMs} ms`);
+  }
+
+  /** Ends attempts without the worker (expiry, timeout): failed attempts, worker told to stop. */
+  private revokeAttempts(cause: 'expired' | 'timeout', leases: Lease[], message: string): void {
+    const reason = cause === 'timeout' ? 'timeout' : 'lease lost';
+    for (const lease of leases) lease.settling = true;
+    const failures = leases.map((lease) => ({
+      tenant: lease.job.tenant,
+      queue: lease.job.queue,
+      jobId: lease.job.id,
+      token: lease.token,
+      message,
+      retryable: true,
+      retryAfterMs: 0,
+    }));
+    this.deps.store.fail(failures, this.deps.clock()).then(
+      (outcomes) => {
+        leases.forEach((lease, i) => {
+          lease.session?.send({ kind: 'cancel', jobId: lease.job.id, reason });
+          this.held.afterFailure(lease, outcomes[i] ?? { kind: 'unknown' }, cause, message);
+        });
+        // A timeout is one job's event (at debug, as every per-job line: under
+        // load that was an info line per job); an expiry is one sweep's.
+        this.deps.logger[cause === 'timeout' ? 'debug' : 'info'](
+          { jobs: leases.map((l) => l.job.id), reason },
+          'leases revoked',
+        );
+      },
+      (error: unknown) => {
+        for (const lease of leases) lease.settling = false;
+        if (this.held.stopped) return;
+        // An expired orphan is swept again; a timed-out lease sits on a live
+        // session the sweep never looks at, so its timeout is armed again
+        // (else the job stayed leased and its slot lost for good).
+        if (cause === 'timeout') {
+          for (const lease of leases) this.held.armTimeout(lease, WRITE_RETRY_MS);
+        }
+        this.deps.logger.error(
+          { err: error, jobs: leases.map((l) => l.job.id), reason },
+          cause === 'timeout'
+            ? 'revoking leases failed; retrying in 1 s'
+            : 'revoking leases failed; retrying on the next sweep',
+        );
+      },
+    );
+  }
+}
