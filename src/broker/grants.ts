@@ -1,5 +1,10 @@
 import type { FetchedJob } from '../store/types.js';
-import { withoutPayload, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
+import {
+  WRITE_RETRY_MS,
+  withoutPayload,
+  type HeldLeases,
+  type LeaseManagerDeps,
+} from './held-leases.js';
 import { newLeaseToken } from './ids.js';
 import type { Lease, Session } from './session.js';
 
@@ -12,7 +17,23 @@ export class Grants {
 
   /** Jobs chosen by a dispatcher for this session: lease them in Redis, then send them. */
   grant(session: Session, jobs: FetchedJob[]): void {
-    const grants = jobs.map((job) => ({ job, token: newLeaseToken() }));
+    this.write(
+      session,
+      jobs.map((job) => ({ job, token: newLeaseToken() })),
+    );
+  }
+
+  /**
+   * A write that failed may have leased the jobs all the same (Redis ran the
+   * script, its reply was lost): it is written again, under the same tokens,
+   * every second until Redis answers, and the script answers a lease its
+   * earlier run wrote as leased. Given up, those leases went unheld, expired
+   * after the lease TTL as failed attempts and ran again (with max_attempts 1:
+   * dead without having run). Jobs reclaimed meanwhile (their entries go
+   * unrenewed) are answered as not leased.
+   */
+  private write(session: Session, grants: ReadonlyArray<{ job: FetchedJob; token: string }>): void {
+    const jobs = grants.map(({ job }) => job);
     const now = this.deps.clock();
     this.deps.store.lease(grants, now).then(
       (attempts) => {
@@ -20,11 +41,17 @@ export class Grants {
         this.deliver(session, grants, attempts, now);
       },
       (error: unknown) => {
-        session.unreserve(jobs);
-        for (const job of jobs) this.deps.limits.onRelease(job.tenant, job.queue);
-        // The jobs stay in our pending list unrenewed; reclaim returns them after the lease TTL.
-        this.deps.logger.error({ err: error, sessionId: session.id }, 'leasing jobs failed');
-        this.pumpQueues(session);
+        if (this.held.stopped) {
+          // Left in Redis: reclaim returns the jobs, or expires leases written, after the lease TTL.
+          session.unreserve(jobs);
+          for (const job of jobs) this.deps.limits.onRelease(job.tenant, job.queue);
+          return;
+        }
+        this.deps.logger.error(
+          { err: error, sessionId: session.id, jobs: jobs.length },
+          'leasing jobs failed; retrying in 1 s',
+        );
+        setTimeout(() => this.write(session, grants), WRITE_RETRY_MS).unref();
       },
     );
   }

@@ -124,32 +124,40 @@ describe('an ack whose reply from Redis is lost', () => {
 });
 
 describe('a lease whose reply from Redis is lost', () => {
-  it('hands out the job it leased when the script runs again on the next connection', async () => {
-    const queue = 'lost-lease';
-    const broker = await h.startPeer({ redisUrl: `redis://${proxy.address}`, redisTimeoutMs: 500 });
-    const worker = await RawWorker.connect(broker.address, { queues: [queue], capacity: 1 });
-    try {
-      await h.enqueue({ tenant: 'acme', queue });
-      const [first] = await worker.take(1);
-      // The worker is busy: the next job is read ahead, and leased by the
-      // lease script (its id in the call) when the first one is acked.
-      const { job_id } = await h.enqueue({ tenant: 'acme', queue });
-      await eventually(() =>
-        broker.broker.dispatcher(queue).prefetchUse().jobs === 1 ? true : undefined,
-      );
-      const lost = proxy.loseReply(Buffer.from(job_id), 'cut');
-      worker.complete(first!);
-      await lost;
-      const [second] = await worker.take(1, 5000);
-      expect(second!.job_id).toBe(job_id);
-      // Not refused as skipped, left to expire and run again as attempt 2.
-      expect(second!.attempt).toBe(1);
-      expect(worker.ackOutcomes()).toEqual([]);
-      worker.complete(second!);
-      await h.waitState('acme', job_id, 'COMPLETED');
-    } finally {
-      worker.drop();
-      await broker.shutdown();
-    }
-  });
+  it.each(['cut', 'stall'] as const)(
+    'hands out the job it leased, as the same attempt (%s)',
+    async (then) => {
+      const queue = `lost-lease-${then}`;
+      const broker = await h.startPeer({
+        redisUrl: `redis://${proxy.address}`,
+        redisTimeoutMs: 500,
+      });
+      const worker = await RawWorker.connect(broker.address, { queues: [queue], capacity: 1 });
+      try {
+        await h.enqueue({ tenant: 'acme', queue });
+        const [first] = await worker.take(1);
+        // The worker is busy: the next job is read ahead, and leased by the
+        // lease script (its id in the call) when the first one is acked.
+        const { job_id } = await h.enqueue({ tenant: 'acme', queue });
+        await eventually(() =>
+          broker.broker.dispatcher(queue).prefetchUse().jobs === 1 ? true : undefined,
+        );
+        // Cut, ioredis sends the script again on its next connection; stalled,
+        // the call times out and the broker writes the same leases again.
+        const lost = proxy.loseReply(Buffer.from(job_id), then);
+        worker.complete(first!);
+        await lost;
+        const [second] = await worker.take(1, 5000);
+        expect(second!.job_id).toBe(job_id);
+        // Not refused as skipped, left to expire and run again as attempt 2.
+        expect(second!.attempt).toBe(1);
+        expect(worker.ackOutcomes()).toEqual([]);
+        worker.complete(second!);
+        await h.waitState('acme', job_id, 'COMPLETED');
+      } finally {
+        worker.drop();
+        await broker.shutdown();
+      }
+    },
+  );
 });

@@ -19,7 +19,7 @@ describe('bugs found by fault injection', () => {
   // after a broker restart left 3 of 400 jobs LEASED forever, attempts 1, never
   // started by any worker, e.g. 0mwsmx2yl926392691ca69a3d): a lease whose Redis
   // write (store.lease) is still in flight when its session closes is
-  // registered on the CLOSED session anyway. LeaseManager.grant()'s callback
+  // registered on the CLOSED session anyway. Grants.grant()'s callback
   // calls register(job, token, …, session) without checking session.state;
   // close() already moved that session's leases to the orphans and cleared
   // session.leases, so the new lease is neither an orphan (sweep never expires
