@@ -59,7 +59,7 @@ export class Acknowledgements {
           refusals,
         ),
       )
-      .map((ack) => ({ ack, lease: this.claim(ack.jobId, ack.token, refusals) }))
+      .map((ack) => ({ ack, lease: this.claim(session, ack.jobId, ack.token, refusals) }))
       .filter((item): item is { ack: CompleteInput; lease: Lease } => item.lease !== undefined);
     const failing = fails
       .filter((fail) =>
@@ -70,7 +70,7 @@ export class Acknowledgements {
           refusals,
         ),
       )
-      .map((fail) => ({ fail, lease: this.claim(fail.jobId, fail.token, refusals) }))
+      .map((fail) => ({ fail, lease: this.claim(session, fail.jobId, fail.token, refusals) }))
       .filter((item): item is { fail: FailInput; lease: Lease } => item.lease !== undefined);
 
     if (refusals.length > 0) session.send({ kind: 'ackResult', outcomes: refusals });
@@ -166,7 +166,7 @@ export class Acknowledgements {
     data: Buffer,
     contentType: string,
   ): Promise<void> {
-    const lease = this.held.leases.get(jobId);
+    const lease = this.leaseFor(session, jobId);
     let refusal: AckRefusal | undefined;
     const problem =
       (data.length > MAX_PROGRESS_BYTES &&
@@ -206,8 +206,13 @@ export class Acknowledgements {
    * p99 27–38 ms either way). Freeing the slot without the reordering gained
    * nothing: the lease script then queued behind the complete on the connection.
    */
-  private claim(jobId: string, token: string, refusals: AckRefusal[]): Lease | undefined {
-    const lease = this.held.leases.get(jobId);
+  private claim(
+    session: Session,
+    jobId: string,
+    token: string,
+    refusals: AckRefusal[],
+  ): Lease | undefined {
+    const lease = this.leaseFor(session, jobId);
     if (!lease || lease.token !== token) {
       refusals.push({
         jobId,
@@ -229,6 +234,16 @@ export class Acknowledgements {
     lease.session?.leases.delete(jobId);
     this.held.recording.add(lease);
     return lease;
+  }
+  /**
+   * The lease of `jobId` as the session may see it: one of a tenant outside
+   * its token's scope is answered as one that does not exist, so a worker
+   * that learned another tenant's job id and lease token can neither settle
+   * that job nor tell that it runs.
+   */
+  private leaseFor(session: Session, jobId: string): Lease | undefined {
+    const lease = this.held.leases.get(jobId);
+    return lease && session.mayActFor(lease.job.tenant) ? lease : undefined;
   }
 }
 

@@ -54,7 +54,12 @@ export class LeaseManager {
     return { sessions: this.sessions.size, capacity };
   }
 
-  async open(hello: HelloInput, transport: SessionTransport): Promise<Session> {
+  /** `scope`: the tenants the worker's token may act for (undefined = all). */
+  async open(
+    hello: HelloInput,
+    transport: SessionTransport,
+    scope?: ReadonlySet<string>,
+  ): Promise<Session> {
     const { settings } = this.deps;
     checkHello(hello, settings.maxSessionCapacity);
     const tenants = hello.tenants.length > 0 ? new Set(hello.tenants) : undefined;
@@ -63,6 +68,7 @@ export class LeaseManager {
       hello.workerId,
       [...new Set(hello.queues)],
       tenants,
+      scope,
       hello.capacity,
       this.deps.livenessClock(),
       transport,

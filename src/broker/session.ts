@@ -94,6 +94,12 @@ export class Session {
     readonly queues: readonly string[],
     /** Dedicated worker: only these tenants. Undefined = all tenants. */
     readonly tenants: ReadonlySet<string> | undefined,
+    /**
+     * Tenants the worker's token may act for (undefined = all): it acks and
+     * reports progress only on leases of these. Wider than `tenants` when
+     * Hello named fewer than the token's, or re-attached leases of others.
+     */
+    readonly scope: ReadonlySet<string> | undefined,
     public capacity: number,
     public lastSeenAt: number,
     readonly transport: SessionTransport,
@@ -133,6 +139,11 @@ export class Session {
 
   readonly accepts = (tenant: string): boolean =>
     this.tenants === undefined || this.tenants.has(tenant);
+
+  /** Whether the worker's token may act on a lease of `tenant`. */
+  mayActFor(tenant: string): boolean {
+    return this.scope === undefined || this.scope.has(tenant);
+  }
 
   send(message: SessionMessage): void {
     if (this.state !== 'CLOSED') this.transport.send(message);

@@ -139,8 +139,9 @@ function sessionTenants(principal: Principal, hello: Hello__Output): readonly st
 /**
  * The Work stream: decodes worker messages into LeaseManager calls and encodes
  * what the session sends. The token is checked when the stream opens, its
- * tenant scope at Hello. Until Hello is answered, later messages wait their
- * turn so a Heartbeat or ack right behind Hello is not lost.
+ * tenant scope at Hello (and, by the LeaseManager, on each ack and Progress).
+ * Until Hello is answered, later messages wait their turn so a Heartbeat or
+ * ack right behind Hello is not lost.
  */
 export function workHandler(options: WorkStreamOptions): (call: WorkCall) => void {
   const { leases, logger } = options;
@@ -258,6 +259,7 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
             protocolVersion: hello.protocol_version || 1,
           },
           transport,
+          principal.tenants,
         );
       } finally {
         opening--;

@@ -393,6 +393,53 @@ describe('tenant scopes', () => {
     await expect.poll(() => everyone.leases.length).toBe(5);
     expect(everyone.leases.map((l) => l.job_id).sort()).toEqual([...ids.globex].sort());
   });
+
+  it('gives a scoped worker no hold on another tenant’s lease, even knowing its id and token', async () => {
+    const admin = as(T.admin);
+    const { job_id } = await ok(admin.broker.Enqueue.bind(admin.broker), {
+      tenant: 'globex',
+      queue: 'foreign-lease',
+    });
+    const holder = work(as(T.workerAll), { queues: ['foreign-lease'], tenants: ['globex'] });
+    await holder.welcome();
+    holder.startHeartbeats();
+    await expect.poll(() => holder.leases.length).toBe(1);
+    const { lease_token } = holder.leases[0]!;
+
+    const intruder = work(as(T.workerAcme), { queues: ['foreign-lease'] });
+    await intruder.welcome();
+    intruder.startHeartbeats();
+    const madeUp = '0000000000000000deadbeef';
+    for (const id of [job_id, madeUp]) {
+      intruder.send({ progress: { job_id: id, lease_token, data: Buffer.from('p') } });
+      intruder.send({ complete: { job_id: id, lease_token, result: Buffer.from('r') } });
+      intruder.send({ fail: { job_id: id, lease_token, message: 'x', retryable: false } });
+    }
+    const outcomes = () => intruder.messages.flatMap((m) => m.ack_result?.outcomes ?? []);
+    await expect.poll(() => outcomes().length).toBe(6);
+    // Answered as a lease that does not exist: nothing tells that the job is live.
+    const answers = outcomes().map(({ status, message }) => ({ status, message }));
+    expect(answers.slice(0, 3)).toEqual(answers.slice(3));
+    expect(new Set(answers.map((a) => a.status))).toEqual(new Set(['ACK_STALE']));
+
+    // Nor may it re-attach the lease by naming a tenant of its own.
+    const reattach = work(as(T.workerAcme), {
+      queues: ['foreign-lease'],
+      in_flight: [{ job_id, lease_token, tenant: 'acme' }],
+    });
+    expect((await reattach.welcome()).refused_job_ids).toEqual([job_id]);
+
+    const leased = await ok(admin.broker.GetJob.bind(admin.broker), { tenant: 'globex', job_id });
+    expect(leased).toMatchObject({ state: 'LEASED', progress: Buffer.alloc(0) });
+    holder.send({ complete: { job_id, lease_token, result: Buffer.from('mine') } });
+    await expect
+      .poll(async () => {
+        const job = await ok(admin.broker.GetJob.bind(admin.broker), { tenant: 'globex', job_id });
+        return [job.state, job.result.toString()];
+      })
+      .toEqual(['COMPLETED', 'mine']);
+    expect(holder.messages.filter((m) => m.ack_result)).toEqual([]);
+  });
 });
 
 describe('Producer and Worker with a token', () => {
