@@ -177,7 +177,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--auth-file',
     kind: 'optional',
     fallback: undefined,
-    help: 'Bearer tokens, JSON or YAML: a list (or { tokens: [...] }) of { token, role, tenants?, name? }. token is the secret (at least 16 characters) or sha256:<hex of its SHA-256>; role is producer, worker or admin; tenants limits the token to those tenants (none = all). Clients send "authorization: Bearer <token>".',
+    help: 'Bearer tokens, JSON or YAML: a list (or { tokens: [...] }) of { token, role, tenants?, name? }. token is the secret (at least 16 characters) or sha256:<hex of its SHA-256>; role is producer, worker or admin; tenants limits the token to those tenants (left out: all tenants; an empty list is refused at start). Clients send "authorization: Bearer <token>".',
   },
   {
     key: 'authTokens',
@@ -185,7 +185,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--auth-tokens',
     kind: 'optional',
     fallback: undefined,
-    help: 'Bearer tokens inline, added to the file\'s: entries token:role[:tenant1,tenant2] separated by ";", e.g. "9c1e0f5b2a7d4e86:producer:acme,globex;sha256:<64 hex>:admin". Plain tokens here must not contain ":" or ";".',
+    help: 'Bearer tokens inline, added to the file\'s: entries token:role[:tenant1,tenant2] separated by ";", e.g. "9c1e0f5b2a7d4e86:producer:acme,globex;sha256:<64 hex>:admin". Without :tenants, of every tenant (token:role: is refused). Plain tokens here must not contain ":" or ";".',
   },
   {
     key: 'insecure',

@@ -7,7 +7,7 @@
  *   producer  Enqueue, EnqueueBatch, EnqueueStream, GetJob, CancelJob
  *   worker    Work
  *   admin     everything
- * and its tenants (none = all) the tenants those RPCs may name. Without tokens
+ * and its tenants (left out = all) the tenants those RPCs may name. Without tokens
  * every caller is an unscoped admin; the broker then only listens on loopback
  * unless started with --insecure (see security.ts). Health and reflection stay
  * open, so probes need no token.

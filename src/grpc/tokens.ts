@@ -6,7 +6,7 @@
  *
  *     - token: sha256:9f86d081884c7d65…   # or the token itself (≥ 16 characters)
  *       role: producer                    # producer | worker | admin
- *       tenants: [acme, globex]           # optional; none = every tenant
+ *       tenants: [acme, globex]           # optional; left out = every tenant (empty is refused)
  *       name: acme-api                    # optional; shown in logs instead of a digest prefix
  *
  * Environment, entries separated by `;`: `token:role[:tenant1,tenant2]`, where
@@ -104,7 +104,14 @@ export function toTokenEntry(raw: RawToken, where: string): TokenEntry {
     throw new ConfigError(`${where}: role must be one of ${ROLES.join(', ')}`);
   }
   let tenants: Set<string> | undefined;
-  if (raw.tenants !== undefined && raw.tenants !== null) {
+  if (raw.tenants !== undefined) {
+    // Fail closed: an empty list (a template's variable that came out empty,
+    // `tenants:` with nothing after it) taken as "none" would be every tenant.
+    if (raw.tenants === null || (Array.isArray(raw.tenants) && raw.tenants.length === 0)) {
+      throw new ConfigError(
+        `${where}: tenants is empty; name at least one tenant, or leave tenants out for a token of every tenant`,
+      );
+    }
     if (!Array.isArray(raw.tenants) || raw.tenants.some((t) => typeof t !== 'string')) {
       throw new ConfigError(`${where}: tenants must be a list of tenant ids`);
     }
@@ -113,7 +120,7 @@ export function toTokenEntry(raw: RawToken, where: string): TokenEntry {
         throw new ConfigError(`${where}: tenant "${tenant}" must match [A-Za-z0-9_.-]{1,64}`);
       }
     }
-    if (raw.tenants.length > 0) tenants = new Set(raw.tenants as string[]);
+    tenants = new Set(raw.tenants as string[]);
   }
   let id = `${DIGEST_PREFIX}${digest.toString('hex').slice(0, 12)}`;
   if (raw.name !== undefined && raw.name !== null) {

@@ -37,6 +37,8 @@ const A = 'alpha-token-0123456789';
 const B = 'bravo-token-0123456789';
 const C = 'charlie-token-0123456789';
 const hex = (token: string): string => sha256(token).toString('hex');
+const NO_TENANTS =
+  'tenants is empty; name at least one tenant, or leave tenants out for a token of every tenant';
 
 let dir: string;
 beforeAll(async () => {
@@ -64,6 +66,9 @@ describe('ROTA_AUTH_TOKENS', () => {
     [`${B}:worker;${A}:producer:acme:extra`, 'ROTA_AUTH_TOKENS entry 2: expected token:role[:tenant1,tenant2], found more fields'],
     [`${A}:producer:bad/tenant`, 'ROTA_AUTH_TOKENS entry 1: tenant "bad/tenant" must match [A-Za-z0-9_.-]{1,64}'],
     ['sha256:abc:admin', 'ROTA_AUTH_TOKENS entry 1: a sha256: token must be followed by 64 hex digits'],
+    // An empty list (a template's variable that came out empty, say) must not mean every tenant.
+    [`${A}:producer:`, `ROTA_AUTH_TOKENS entry 1: ${NO_TENANTS}`],
+    [`${B}:worker;${A}:producer: , `, `ROTA_AUTH_TOKENS entry 2: ${NO_TENANTS}`],
   ])('refuses %s', (text, message) => {
     expect(() => parseTokenList(text)).toThrow(message);
   }); // prettier-ignore
@@ -89,7 +94,7 @@ describe('ROTA_AUTH_FILE', () => {
       `tokens:\n  - token: ${A}\n    role: producer\n    tenants: [acme]\n    name: acme-api\n  - token: sha256:${hex(B)}\n    role: worker\n`,
     );
     const jsonFile = path.join(dir, 'tokens.json');
-    await writeFile(jsonFile, JSON.stringify([{ token: C, role: 'admin', tenants: [] }]));
+    await writeFile(jsonFile, JSON.stringify([{ token: C, role: 'admin', name: null }]));
     const fromYaml = await readTokenFile(yamlFile);
     expect(fromYaml.map((e) => e.principal)).toEqual([
       { id: 'acme-api', role: 'producer', tenants: new Set(['acme']) },
@@ -109,6 +114,12 @@ describe('ROTA_AUTH_FILE', () => {
     await expect(readTokenFile(file)).rejects.toThrow(
       `ROTA_AUTH_FILE ${file}, entry 2: token is missing (the token, or sha256:<hex of its SHA-256>)`,
     );
+    for (const tenants of ['[]', '', 'null']) {
+      await writeFile(file, `- token: ${A}\n  role: producer\n  tenants: ${tenants}\n`);
+      await expect(readTokenFile(file)).rejects.toThrow(
+        `ROTA_AUTH_FILE ${file}, entry 1: ${NO_TENANTS}`,
+      );
+    }
     await writeFile(file, 'tokens: 3\n');
     await expect(readTokenFile(file)).rejects.toThrow(
       `ROTA_AUTH_FILE ${file} must hold a list of tokens, or { tokens: [...] }`,
