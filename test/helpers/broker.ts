@@ -14,7 +14,10 @@ import { uniquePrefix } from './redis.js';
 
 export interface TestBrokerOptions extends Partial<BrokerConfig> {
   redisUrl: string;
-  /** Gets each line the broker logs at warn or above, parsed; without it the broker logs at ROTA_TEST_LOG_LEVEL. */
+  /**
+   * Gets each line the broker logs at warn or above (at logLevel when given),
+   * parsed; without it the broker logs at ROTA_TEST_LOG_LEVEL.
+   */
   onLog?: (line: Record<string, unknown>) => void;
 }
 
@@ -35,7 +38,7 @@ export async function startTestBroker({
   });
   const logger = onLog
     ? pino(
-        { level: 'warn' },
+        { level: options.logLevel ?? 'warn' },
         new Writable({
           write(chunk: Buffer, _encoding, done) {
             for (const line of chunk.toString().split('\n')) {

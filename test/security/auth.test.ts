@@ -1,7 +1,8 @@
 /**
  * Bearer tokens against a real broker: every UNAUTHENTICATED and
  * PERMISSION_DENIED path with its exact message, tenant scopes of producers,
- * workers and admins, and the Producer/Worker `token` option. Tokens come
+ * workers and admins, and the Producer/Worker `token` option; and that no
+ * token reaches the logs (the broker logs at debug into `logged`). Tokens come
  * from a YAML file and from ROTA_AUTH_TOKENS at once.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { Producer } from '../../clients/producer.js';
 import { Worker } from '../../clients/worker.js';
 import { RotaError } from '../../clients/errors.js';
 import { sha256 } from '../../src/grpc/tokens.js';
+import type { EnqueueStreamResponse__Output } from '../../src/generated/rota/v1/EnqueueStreamResponse.js';
 import type { Hello } from '../../src/generated/rota/v1/Hello.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -40,6 +42,8 @@ const denyTenant = (tenant: string, scope: string): string =>
 
 let redis: TestRedis;
 let broker: TestBroker;
+/** Every line the broker logged, as written. */
+const logged: string[] = [];
 let dir: string;
 const open: Array<{ close(): unknown }> = [];
 const as = (token: string | undefined): Stubs => {
@@ -77,6 +81,8 @@ beforeAll(async () => {
     redisUrl: redis.url,
     authFile,
     authTokens: `${T.producerAcme}:producer:acme,initech; ${T.workerAll}:worker;sha256:${hex(T.admin)}:admin`,
+    logLevel: 'debug',
+    onLog: (line) => logged.push(JSON.stringify(line)),
   });
 });
 
@@ -148,6 +154,50 @@ describe('authentication', () => {
     await hashed.welcome();
     const hashedEnv = as(T.admin);
     await ok(hashedEnv.admin.ListTenants.bind(hashedEnv.admin), {});
+  });
+
+  it('does not take a configured digest for the token', async () => {
+    for (const token of [`sha256:${hex(T.admin)}`, hex(T.admin)]) {
+      const s = as(token);
+      expect(await outcome(s.admin.ListTenants.bind(s.admin), {})).toEqual({
+        ok: false,
+        code: grpc.status.UNAUTHENTICATED,
+        details: INVALID,
+      });
+    }
+  });
+
+  it('logs no token, of calls let in or refused', async () => {
+    const withMetadata = (decorate: (metadata: grpc.Metadata) => void) => {
+      const s = stubs(broker.address, decorate);
+      open.push(s);
+      return outcome(s.admin.ListTenants.bind(s.admin), {});
+    };
+    await withMetadata((md) => md.set('authorization', `Basic ${T.admin}`));
+    await withMetadata((md) => {
+      md.add('authorization', `Bearer ${T.admin}`);
+      md.add('authorization', `Bearer ${T.producerAll}`);
+    });
+    const unknown = as(`${T.admin}x`);
+    await outcome(unknown.admin.ListTenants.bind(unknown.admin), {});
+    const worker = as(T.workerAcme);
+    await outcome(worker.broker.Enqueue.bind(worker.broker), { tenant: 'acme', queue: 'logs' });
+    const producer = as(T.producerAcme);
+    await outcome(producer.broker.Enqueue.bind(producer.broker), {
+      tenant: 'globex',
+      queue: 'logs',
+    });
+    await ok(producer.broker.Enqueue.bind(producer.broker), { tenant: 'acme', queue: 'logs' });
+    const w = work(as(T.workerAcme), { queues: ['logs'] });
+    await expect.poll(() => w.leases.length).toBe(1);
+    await work(as(T.producerAll), { queues: ['logs'] }).ended();
+
+    expect(logged.some((line) => line.includes('"msg":"call refused"'))).toBe(true);
+    for (const token of Object.values(T)) {
+      expect(logged.filter((line) => line.includes(token) || line.includes(hex(token)))).toEqual(
+        [],
+      );
+    }
   });
 
   it('ends a Work stream without a valid token as UNAUTHENTICATED', async () => {
@@ -271,6 +321,19 @@ describe('tenant scopes', () => {
     };
     expect(await outcome(s.broker.GetJob.bind(s.broker), ref)).toEqual(denied);
     expect(await outcome(s.broker.CancelJob.bind(s.broker), ref)).toEqual(denied);
+    // Refused before any lookup: a made-up id is answered alike, so nothing tells that globex's job exists.
+    const madeUp = { tenant: 'globex', job_id: '0000000000000000deadbeef' };
+    expect(await outcome(s.broker.GetJob.bind(s.broker), madeUp)).toEqual(denied);
+    expect(await outcome(s.broker.CancelJob.bind(s.broker), madeUp)).toEqual(denied);
+    // Under its own tenant, globex's id names no job.
+    const underOwn = { tenant: 'acme', job_id: other.job_id };
+    const missing = {
+      ok: false,
+      code: grpc.status.NOT_FOUND,
+      details: `job ${other.job_id} of tenant acme does not exist (wrong id or tenant, or it ended and its retention is over)`,
+    };
+    expect(await outcome(s.broker.GetJob.bind(s.broker), underOwn)).toEqual(missing);
+    expect(await outcome(s.broker.CancelJob.bind(s.broker), underOwn)).toEqual(missing);
     const still = await ok(admin.broker.GetJob.bind(admin.broker), {
       tenant: 'globex',
       job_id: other.job_id,
@@ -304,6 +367,31 @@ describe('tenant scopes', () => {
     const admin = as(T.admin);
     const stats = await ok(admin.admin.GetStats.bind(admin.admin), { queue: 'batch' });
     expect(stats.entries.map((e) => e.tenant).sort()).toEqual(['acme', 'initech']);
+  });
+
+  it('refuses out-of-scope items of an EnqueueStream one by one, and goes on', async () => {
+    const call = as(T.producerAcme).broker.EnqueueStream();
+    const answers: EnqueueStreamResponse__Output[] = [];
+    call.on('data', (answer: EnqueueStreamResponse__Output) => answers.push(answer));
+    call.on('error', () => undefined);
+    const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    const job = (tenant: string) => ({ tenant, queue: 'stream-scope' });
+    call.write({ request_id: 1, jobs: [job('globex'), job('acme')] });
+    call.write({ request_id: 2, jobs: [job('initech'), job('globex')] });
+    call.end();
+    expect((await ended).code).toBe(grpc.status.OK);
+    const denied = {
+      job_id: '',
+      duplicate: false,
+      code: grpc.status.PERMISSION_DENIED,
+      error: denyTenant('globex', 'acme, initech'),
+    };
+    const byRequest = Object.fromEntries(answers.map((a) => [a.request_id, a.results]));
+    expect(byRequest['1']).toEqual([denied, expect.objectContaining({ code: 0 })]);
+    expect(byRequest['2']).toEqual([expect.objectContaining({ code: 0 }), denied]);
+    const admin = as(T.admin);
+    const stats = await ok(admin.admin.GetStats.bind(admin.admin), { queue: 'stream-scope' });
+    expect(stats.entries.map((e) => e.tenant)).toEqual(['acme', 'initech']);
   });
 
   it('keeps a scoped admin to its tenants', async () => {
