@@ -1,0 +1,166 @@
+/**
+ * Runs the handler of each lease the broker sends: the job as the handler sees
+ * it, its timeout on this process's clock, one CONSUMER span per attempt, and
+ * the outcome handed to the Outbox, unless the lease was lost meanwhile.
+ */
+import { context, trace } from '@opentelemetry/api';
+
+import type { Lease__Output } from '../src/generated/rota/v1/Lease.js';
+import { failMessage, type Ack, type CompleteAck } from './acks.js';
+import { decodePayload, encodeReported } from './codec.js';
+import { JobAbortedError, NonRetryableError, errorMessage } from './errors.js';
+import type { HeldLease, WorkerShared } from './held-jobs.js';
+import { JobContext } from './job-context.js';
+import { LazyAbort } from './lazy-abort.js';
+import type { Outbox } from './outbox.js';
+import {
+  SpanKind,
+  contextFromHeaders,
+  endSpan,
+  messagingAttributes,
+  startSpan,
+} from '../src/telemetry/tracing.js';
+import type { WorkerJob } from './worker-options.js';
+
+export class JobRunner {
+  constructor(
+    private readonly shared: WorkerShared,
+    private readonly outbox: Outbox,
+  ) {}
+
+  /** A lease from the broker: held from now on, its handler started. */
+  take(lease: Lease__Output): void {
+    const { jobs } = this.shared;
+    const previous = jobs.leases.get(lease.job_id);
+    if (previous?.token === lease.lease_token) return;
+    if (previous !== undefined) jobs.drop(previous, 'lease lost');
+    // On this process's clock: a broker's clock may differ from ours by more
+    // than the timeout (deadline_unix_ms is the broker's; brokers before
+    // timeout_left_ms sent only that).
+    const deadline =
+      lease.timeout_left_ms > 0
+        ? Date.now() + lease.timeout_left_ms
+        : Number(lease.deadline_unix_ms);
+    // A copy: the decoded payload is a view into the whole lease message, which
+    // a long-running handler would keep alive with every other job's payload.
+    const rawPayload = Buffer.from(lease.payload);
+    const job: WorkerJob = {
+      id: lease.job_id,
+      tenant: lease.tenant,
+      queue: lease.queue,
+      payload: undefined,
+      rawPayload,
+      attempt: lease.attempt,
+      maxAttempts: lease.max_attempts,
+      headers: lease.headers,
+      createdAt: Number(lease.created_at_unix_ms),
+      ...(deadline > 0 ? { deadline } : {}),
+    };
+    let decodeError: unknown;
+    try {
+      job.payload = decodePayload(rawPayload, lease.headers);
+    } catch (err) {
+      decodeError = err;
+    }
+    const held: HeldLease = {
+      job,
+      token: lease.lease_token,
+      abort: new LazyAbort(),
+      phase: 'running',
+      ack: undefined,
+      deadlineTimer: undefined,
+    };
+    jobs.leases.set(job.id, held);
+    if (deadline > 0) {
+      // The broker sends Cancel at the deadline; this covers a broker we cannot hear.
+      held.deadlineTimer = setTimeout(
+        () => jobs.abort(job.id, 'timeout'),
+        Math.max(0, deadline - Date.now()),
+      );
+      held.deadlineTimer.unref();
+    }
+    jobs.handlers.set(
+      held,
+      this.#run(held, decodeError).finally(() => {
+        jobs.handlers.delete(held);
+        jobs.changed();
+      }),
+    );
+  }
+
+  async #run(held: HeldLease, decodeError: unknown): Promise<void> {
+    const { job, abort } = held;
+    const { events } = this.shared;
+    const ctx = new JobContext(abort, job.attempt, (value) =>
+      this.outbox.reportProgress(held, value),
+    );
+    let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
+    // One CONSUMER span per attempt, a child of the producer's span.
+    const parent = contextFromHeaders(job.headers);
+    const span = startSpan(
+      `process ${job.queue}`,
+      SpanKind.CONSUMER,
+      messagingAttributes('process', job),
+      parent,
+    );
+    try {
+      if (decodeError !== undefined) {
+        throw new NonRetryableError(`payload is not valid JSON: ${errorMessage(decodeError)}`, {
+          cause: decodeError,
+        });
+      }
+      const value: unknown = await context.with(trace.setSpan(parent, span), () =>
+        this.shared.options.handler(job, ctx),
+      );
+      outcome = { ok: true, value };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    clearTimeout(held.deadlineTimer);
+    if (held.phase !== 'running') {
+      endSpan(span, abort.reason ?? 'lease lost');
+    } else {
+      endSpan(span, outcome.ok ? undefined : outcome.error);
+    }
+    if (held.phase !== 'running') {
+      events.emit('failed', job, abort.reason ?? new JobAbortedError(job.id, 'lease lost'));
+      return;
+    }
+    const reported = outcome.ok ? this.#completion(held, outcome.value) : outcome;
+    let ack: Ack;
+    if (reported.ok) {
+      ack = { complete: reported.complete };
+      events.emit('completed', job, reported.value);
+    } else {
+      ack = { fail: failMessage(job.id, held.token, reported.error) };
+      events.emit('failed', job, reported.error);
+    }
+    // A listener may have closed the worker and dropped the lease meanwhile.
+    if (held.phase !== 'running') return;
+    this.outbox.ack(held, ack);
+  }
+
+  /** The Complete reporting a handler's value, or the error to fail the job with when none can. */
+  #completion(
+    held: HeldLease,
+    value: unknown,
+  ): { ok: true; value: unknown; complete: CompleteAck } | { ok: false; error: unknown } {
+    let result: ReturnType<typeof encodeReported>;
+    try {
+      result = encodeReported(value);
+    } catch (err) {
+      return {
+        ok: false,
+        error: new NonRetryableError(`result: ${errorMessage(err)}`, { cause: err }),
+      };
+    }
+    const complete: CompleteAck = {
+      job_id: held.job.id,
+      lease_token: held.token,
+      result: result.bytes,
+      result_content_type: result.contentType,
+    };
+    const error = this.outbox.refusal(complete, this.shared.maxResultBytes);
+    return error === undefined ? { ok: true, value, complete } : { ok: false, error };
+  }
+}
