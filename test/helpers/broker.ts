@@ -15,8 +15,9 @@ import { uniquePrefix } from './redis.js';
 export interface TestBrokerOptions extends Partial<BrokerConfig> {
   redisUrl: string;
   /**
-   * Gets each line the broker logs at warn or above (at logLevel when given),
-   * parsed; without it the broker logs at ROTA_TEST_LOG_LEVEL.
+   * Gets each line the broker logs at warn or above (or at logLevel, when that
+   * is lower), parsed; without it the broker logs at ROTA_TEST_LOG_LEVEL.
+   * A peer copies its first broker's config, `logLevel: 'silent'` among it.
    */
   onLog?: (line: Record<string, unknown>) => void;
 }
@@ -38,7 +39,7 @@ export async function startTestBroker({
   });
   const logger = onLog
     ? pino(
-        { level: options.logLevel ?? 'warn' },
+        { level: lowerLevel(options.logLevel, 'warn') },
         new Writable({
           write(chunk: Buffer, _encoding, done) {
             for (const line of chunk.toString().split('\n')) {
@@ -119,4 +120,9 @@ export async function eventually<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+function lowerLevel(a: string | undefined, b: string): string {
+  const { values } = pino.levels;
+  return a !== undefined && (values[a] ?? Infinity) < (values[b] ?? Infinity) ? a : b;
 }
