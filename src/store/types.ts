@@ -78,7 +78,7 @@ export interface EnqueueReply {
   /** Per job, in input order. */
   readonly outcomes: EnqueueOutcome[];
   /**
-   * The result of each claim the enqueue made (see JobStore.enqueue), or the
+   * The result of each claim the enqueue made (see Intake.enqueue), or the
    * error that claim met (the jobs were stored all the same).
    */
   readonly claimed: Map<FetchRequest, FetchResult | Error>;

@@ -1,0 +1,299 @@
+import { packArgs, unpackReply } from './cmsgpack.js';
+import { encodeHeaders, parseHeaders } from './job-headers.js';
+import { groupBy, type JobStoreContext } from './job-store-context.js';
+import { sendPacked, type PackedGroup } from './packed.js';
+import { sendBatch, type ScriptArg } from './scripts.js';
+import type { TenantIndexes } from './tenant-indexes.js';
+import type {
+  EnqueueOutcome,
+  EnqueueReply,
+  FetchRequest,
+  FetchResult,
+  FetchedJob,
+  NewJob,
+} from './types.js';
+
+/** Most delayed jobs one fetch promotes; the rest wait for the next fetch. */
+const PROMOTE_LIMIT = 500;
+/** Values per job in a fetch reply (see fetch.lua). */
+const FETCH_FIELDS = 10;
+/** Marks a part of a fetch (or an enqueue's claim) whose read failed (see read_ready.lua). */
+const PART_FAILED = -2;
+/** Jobs one fetch call asks for before the next tenant goes into another call. */
+const FETCH_BATCH = 1024;
+
+/**
+ * Jobs coming in: stored (enqueue) and read into this broker's pending list,
+ * by a fetch or by the enqueue that stored them (a claim).
+ */
+export class Intake {
+  constructor(
+    private readonly context: JobStoreContext,
+    private readonly indexes: TenantIndexes,
+  ) {}
+
+  /**
+   * Stores jobs in one round trip. The per-queue index of tenants with work is
+   * written before the tenant's script: a crash between the two leaves a tenant
+   * marked active with nothing to do (dropped when found empty), never a job no
+   * broker can find.
+   *
+   * `claim(tenant, queue)` is asked once per tenant×queue (while a call has
+   * room for it) for the fetch its new jobs need; the enqueue script then reads
+   * them into this broker's pending list itself, as fetch would, so the broker
+   * neither sends that fetch nor reads back payloads it already holds. With
+   * 10,000 tenants of one job each per batch, that fetch was a script part per
+   * job. A request the store did not take was not asked for.
+   *
+   * Idempotency keys hold as if the jobs came one call each, in order: the
+   * first job of the batch with a tenant's key is the one stored, and later
+   * ones with that key are answered as its duplicates (or as duplicates of
+   * the job the first turned out to duplicate). Only the first goes to Redis:
+   * the script groups jobs by tenant×queue, so a later job of another queue
+   * would otherwise be stored first and take the key. When the first is over
+   * its queue's limit, nothing holds the key, and the next job with it is
+   * sent in a further round trip, as a call of its own would be (after the
+   * rest of the batch, which its limit check then counts; `claim` may be
+   * asked again).
+   */
+  async enqueue(
+    jobs: readonly NewJob[],
+    maxQueued: (tenant: string, queue: string) => number,
+    now: number,
+    claim: (tenant: string, queue: string) => FetchRequest | undefined = () => undefined,
+  ): Promise<EnqueueReply> {
+    const reply: EnqueueReply = {
+      outcomes: new Array<EnqueueOutcome>(jobs.length),
+      claimed: new Map(),
+    };
+    for (let left = jobs.map((_, index) => index); left.length > 0;) {
+      const firsts = new Map<string, number>();
+      const sent: number[] = [];
+      const later: Array<{ index: number; first: number }> = [];
+      for (const index of left) {
+        const { tenant, idempotencyKey } = jobs[index]!;
+        if (idempotencyKey === '') {
+          sent.push(index);
+          continue;
+        }
+        const key = `${tenant}\n${idempotencyKey}`;
+        const first = firsts.get(key);
+        if (first === undefined) {
+          firsts.set(key, index);
+          sent.push(index);
+        } else later.push({ index, first });
+      }
+      await this.enqueueRound(jobs, sent, maxQueued, now, claim, reply);
+      left = [];
+      for (const { index, first } of later) {
+        const outcome = reply.outcomes[first]!;
+        if (outcome.kind === 'full') left.push(index);
+        else reply.outcomes[index] = { kind: 'duplicate', jobId: outcome.jobId };
+      }
+    }
+    return reply;
+  }
+
+  /** One round trip of enqueue: stores jobs[i] for each i of `sent`, answering into `reply`. */
+  private async enqueueRound(
+    jobs: readonly NewJob[],
+    sent: readonly number[],
+    maxQueued: (tenant: string, queue: string) => number,
+    now: number,
+    claim: (tenant: string, queue: string) => FetchRequest | undefined,
+    reply: EnqueueReply,
+  ): Promise<void> {
+    const { redis, keys, options } = this.context;
+    const groups = [
+      ...groupBy(sent, (index) => `${jobs[index]!.queue}\n${jobs[index]!.tenant}`).values(),
+    ].map((positions) => positions.map((position) => sent[position]!));
+    const tenantsByQueue = new Map<string, string[]>();
+    for (const indexes of groups) {
+      const { tenant, queue } = jobs[indexes[0]!]!;
+      const tenants = tenantsByQueue.get(queue);
+      if (tenants) tenants.push(tenant);
+      else tenantsByQueue.set(queue, [tenant]);
+    }
+    const tenantQueues: PackedGroup[] = [];
+    /** Per call, its claims in argument order, with the jobs of their groups. */
+    const claims: Array<
+      Array<{ request: FetchRequest; indexes: readonly number[]; queue: string }>
+    > = [];
+    const claimedJobs: number[] = [];
+    for (const indexes of groups) {
+      const { tenant, queue } = jobs[indexes[0]!]!;
+      const trailer = (call: number, last: boolean): ScriptArg[] => {
+        const asked = (claimedJobs[call] ??= 0);
+        const request = last && asked < FETCH_BATCH ? claim(tenant, queue) : undefined;
+        if (!request) return [0, 0];
+        claimedJobs[call] = asked + request.count;
+        (claims[call] ??= []).push({ request, indexes, queue });
+        const tokens = request.leaseTokens ?? [];
+        return [request.count, tokens.length, ...tokens];
+      };
+      tenantQueues.push({
+        trailer,
+        routingKey: keys.delayed(tenant, queue),
+        header: [
+          keys.queueBase(tenant, queue),
+          keys.jobBase(tenant),
+          keys.idempotency(tenant, ''),
+          maxQueued(tenant, queue),
+          queue,
+        ],
+        items: indexes,
+      });
+    }
+    const shared = [now, options.idempotencyRetentionMs, options.consumer, PROMOTE_LIMIT];
+    const replies = await sendPacked(
+      redis,
+      'enqueue',
+      shared,
+      tenantQueues,
+      (index, args) => {
+        const job = jobs[index]!;
+        args.push(
+          job.id,
+          job.idempotencyKey,
+          job.runAt,
+          job.priority,
+          job.payload,
+          job.maxAttempts,
+          job.backoffInitialMs,
+          job.backoffMaxMs,
+          job.timeoutMs,
+          encodeHeaders(job.headers),
+          job.createdAt,
+        );
+      },
+      {
+        before: (batch) => {
+          for (const [queue, tenants] of tenantsByQueue) {
+            this.indexes.indexTenants(batch, queue, tenants);
+          }
+        },
+        after: (batch) => {
+          for (const [queue, tenants] of tenantsByQueue) {
+            this.indexes.reindexTenants(batch, queue, tenants);
+          }
+        },
+      },
+    );
+    const { outcomes, claimed } = reply;
+    replies.forEach(({ items, values }, call) => {
+      items.forEach((index, k) => {
+        const code = Number(values[2 * k]);
+        const value = values[2 * k + 1]!;
+        outcomes[index] =
+          code === 0
+            ? { kind: 'stored', jobId: value.toString() }
+            : code === 1
+              ? { kind: 'duplicate', jobId: value.toString() }
+              : { kind: 'full', queued: Number(value) };
+      });
+      let i = 2 * items.length;
+      for (const { request, indexes, queue } of claims[call] ?? []) {
+        const part = readFetchPart(values, i, request.tenant, queue);
+        i = part.next;
+        if (part.result instanceof Error) {
+          claimed.set(request, part.result);
+          continue;
+        }
+        // The script answers the jobs it has just stored without their payload
+        // and headers. The payload is copied: the request's is a view into its
+        // whole message, which a buffered or leased job would keep alive.
+        const stored = new Map(indexes.map((index) => [jobs[index]!.id, jobs[index]!]));
+        const jobsRead = part.result.jobs.map((job) => {
+          const own = stored.get(job.id);
+          return own ? { ...job, payload: Buffer.from(own.payload), headers: own.headers } : job;
+        });
+        claimed.set(request, { ...part.result, jobs: jobsRead });
+      }
+    });
+  }
+
+  /**
+   * Prefetch for many tenants of a queue in one round trip: `count` new jobs at
+   * most for each, fewer when its streams run dry. Calls carry many tenants
+   * each, up to about FETCH_BATCH jobs asked for. With `leaseTokens`, the first
+   * jobs read are leased at once under those tokens (a direct dispatch).
+   * Answers per request, in order; a tenant whose read failed gets its Error,
+   * and the others their jobs (some of them leased already).
+   */
+  async fetch(
+    queue: string,
+    wants: readonly FetchRequest[],
+    now: number,
+  ): Promise<Array<FetchResult | Error>> {
+    const { keys } = this.context;
+    const shared = [this.context.options.consumer, now, PROMOTE_LIMIT];
+    const replies = await sendBatch(this.context.redis, (batch) => {
+      for (let start = 0; start < wants.length;) {
+        const first = wants[start]!.tenant;
+        const args: Array<string | number> = [...shared];
+        for (let asked = 0; start < wants.length && asked < FETCH_BATCH; start++) {
+          const { tenant, count, leaseTokens = [] } = wants[start]!;
+          args.push(keys.queueBase(tenant, queue), keys.jobBase(tenant), count);
+          args.push(leaseTokens.length, ...leaseTokens);
+          asked += count;
+        }
+        batch.script('fetch', [keys.levels(first, queue)], [packArgs(args)], true);
+      }
+    });
+    const results: Array<FetchResult | Error> = [];
+    for (const reply of replies) {
+      const values = unpackReply(reply as Buffer);
+      for (let i = 0; i < values.length;) {
+        const part = readFetchPart(values, i, wants[results.length]!.tenant, queue);
+        results.push(part.result);
+        i = part.next;
+      }
+    }
+    return results;
+  }
+}
+
+/**
+ * One tenant×queue's part of a fetch (or claim) reply from `values[i]` on (see
+ * read_ready.lua), or the error its read met.
+ */
+function readFetchPart(
+  values: ReadonlyArray<number | Buffer>,
+  i: number,
+  tenant: string,
+  queue: string,
+): { result: FetchResult | Error; next: number } {
+  if (Number(values[i]) === PART_FAILED) {
+    const message = String(values[i + 1]);
+    return {
+      result: new Error(`reading jobs of tenant ${tenant} in ${queue}: ${message}`),
+      next: i + 2,
+    };
+  }
+  const nextDue = Number(values[i]);
+  const idle = Number(values[i + 1]) === 1;
+  const found = Number(values[i + 2]);
+  const leased = Number(values[i + 3]);
+  i += 4;
+  const jobs: FetchedJob[] = [];
+  for (let k = 0; k < found; k++, i += FETCH_FIELDS) {
+    const field = (offset: number): Buffer => values[i + offset] as Buffer;
+    jobs.push({
+      id: field(0).toString(),
+      tenant,
+      queue,
+      entry: field(1).toString(),
+      priority: Number(field(2).toString()),
+      attempts: Number(field(3).toString()),
+      maxAttempts: Number(field(4).toString()),
+      timeoutMs: Number(field(5).toString()),
+      // A copy: a view would keep the whole reply (up to FETCH_BATCH jobs) alive
+      // for as long as this job waits in a buffer or runs.
+      payload: Buffer.from(field(6)),
+      headers: parseHeaders(field(7).toString()),
+      createdAt: Number(field(8).toString()),
+      runAt: Number(field(9).toString()),
+    });
+  }
+  return { result: { jobs, nextDueAt: nextDue >= 0 ? nextDue : undefined, idle, leased }, next: i };
+}
