@@ -1,0 +1,115 @@
+import type { QueueDepth } from '../store/types.js';
+import type { BrokerContext } from './broker-context.js';
+import { guarded } from './errors.js';
+import type { ActivityStats, StatsBook } from './stats.js';
+import { checkName, checkQueue } from './validation.js';
+
+const MAX_STATS_ROWS = 1000;
+const MAX_METRIC_DEPTH_ROWS = 10_000;
+
+export interface TenantQueueStats extends QueueDepth, ActivityStats {}
+
+/** How many jobs each tenant×queue holds by state: for GetStats, and for the depth gauges. */
+export class QueueDepths {
+  private depths: readonly QueueDepth[] = [];
+
+  constructor(
+    private readonly context: BrokerContext,
+    private readonly stats: StatsBook,
+  ) {}
+
+  /**
+   * Depth by state from Redis plus this broker's rates and percentiles, per
+   * tenant×queue: every queue (or the one named) and every tenant with work in
+   * it (or the one named), at most MAX_STATS_ROWS rows.
+   */
+  async getStats(
+    queue: string,
+    tenant: string,
+  ): Promise<{ rows: TenantQueueStats[]; truncated: boolean }> {
+    if (queue) checkQueue('queue', queue);
+    if (tenant) checkName('tenant', tenant);
+    const { depths, truncated } = await guarded(this.depthsOf(queue, tenant, MAX_STATS_ROWS));
+    const now = this.context.clock();
+    const rows = depths.map((depth) => ({
+      ...depth,
+      ...this.stats.snapshot(depth.tenant, depth.queue, now),
+    }));
+    return { rows, truncated };
+  }
+
+  /** The depths the gauges report: those of the last refresh. */
+  get latest(): readonly QueueDepth[] {
+    return this.depths;
+  }
+
+  refresh(): void {
+    this.depthsOf('', '', MAX_METRIC_DEPTH_ROWS).then(
+      ({ depths }) => {
+        this.depths = depths;
+      },
+      (error: unknown) =>
+        this.context.logger.warn({ err: error }, 'could not read queue depths for metrics'),
+    );
+  }
+
+  /**
+   * Depths of the pairs of statsPairs; tenants listed only for their dead jobs
+   * that have none left are taken out of that index meanwhile.
+   */
+  private async depthsOf(
+    queue: string,
+    tenant: string,
+    limit: number,
+  ): Promise<{ depths: QueueDepth[]; truncated: boolean }> {
+    const { store, logger } = this.context;
+    const { pairs, truncated, buried } = await this.statsPairs(queue, tenant, limit);
+    const depths = await store.depths(pairs);
+    for (const depth of depths) {
+      if (depth.dead > 0 || !buried.has(`${depth.queue}\n${depth.tenant}`)) continue;
+      store.forgetDeadTenant(depth.queue, depth.tenant).catch((error: unknown) => {
+        logger.warn(
+          { err: error, queue: depth.queue, tenant: depth.tenant },
+          'could not update the index of tenants with dead jobs',
+        );
+      });
+    }
+    return { depths, truncated };
+  }
+
+  private async statsPairs(
+    queue: string,
+    tenant: string,
+    limit: number,
+  ): Promise<{
+    pairs: Array<{ tenant: string; queue: string }>;
+    truncated: boolean;
+    /** Pairs (`queue\ntenant`) from the index of tenants with dead jobs. */
+    buried: Set<string>;
+  }> {
+    const { store } = this.context;
+    const queues = queue ? [queue] : await store.queues();
+    const seen = new Set<string>();
+    const pairs: Array<{ tenant: string; queue: string }> = [];
+    const add = (pair: { tenant: string; queue: string }): void => {
+      const k = `${pair.queue}\n${pair.tenant}`;
+      if (!seen.has(k) && (!tenant || pair.tenant === tenant) && (!queue || pair.queue === queue)) {
+        seen.add(k);
+        pairs.push(pair);
+      }
+    };
+    const buried = new Set<string>();
+    for (const q of queues) {
+      const tenants = tenant ? [tenant] : await store.activeTenants(q);
+      for (const t of tenants) add({ tenant: t, queue: q });
+      if (tenant) continue;
+      for (const t of await store.deadTenants(q)) {
+        buried.add(`${q}\n${t}`);
+        add({ tenant: t, queue: q });
+      }
+    }
+    for (const pair of this.stats.pairs()) add(pair);
+    pairs.sort((a, b) => a.queue.localeCompare(b.queue) || a.tenant.localeCompare(b.tenant));
+    return { pairs: pairs.slice(0, limit), truncated: pairs.length > limit, buried };
+  }
+}
