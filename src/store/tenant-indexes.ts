@@ -1,6 +1,10 @@
+import type { ScanStream } from 'ioredis';
 import type { JobReads } from './job-reads.js';
 import type { JobStoreContext } from './job-store-context.js';
 import { sendBatch, type Batch } from './scripts.js';
+
+/** Keys a SCAN or SSCAN command looks at: a few ms of Redis (its default, 10, meant 100× the commands). */
+const SCAN_COUNT = 1000;
 
 /**
  * The indexes outside the tenant slots: per queue, the tenants with work (what
@@ -28,18 +32,11 @@ export class TenantIndexes {
     const { redis, keys } = this.context;
     if ((await redis.exists(keys.queues())) === 1) return undefined;
     const found = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, page] = await redis.scan(
-        cursor,
-        'MATCH',
-        keys.activeTenantsPattern(),
-        'COUNT',
-        1000,
-      );
+    for await (const page of pages(
+      redis.scanStream({ match: keys.activeTenantsPattern(), count: SCAN_COUNT }),
+    )) {
       for (const key of page) found.add(keys.queueOfActiveTenants(key));
-      cursor = next;
-    } while (cursor !== '0');
+    }
     if (found.size > 0) await redis.sadd(keys.queues(), ...found);
     return found.size;
   }
@@ -63,15 +60,9 @@ export class TenantIndexes {
     if ((await redis.exists(keys.deadTenantsIndexed())) === 1) return undefined;
     let found = 0;
     let added = 0;
-    let cursor = '0';
-    do {
-      const [next, page] = await redis.scan(
-        cursor,
-        'MATCH',
-        keys.deadLettersPattern(),
-        'COUNT',
-        1000,
-      );
+    for await (const page of pages(
+      redis.scanStream({ match: keys.deadLettersPattern(), count: SCAN_COUNT }),
+    )) {
       const byQueue = new Map<string, string[]>();
       for (const key of page) {
         const pair = keys.deadLettersOf(key);
@@ -90,8 +81,7 @@ export class TenantIndexes {
         ]);
         for (const count of counts) added += count;
       }
-      cursor = next;
-    } while (cursor !== '0');
+    }
     await redis.set(keys.deadTenantsIndexed(), String(Date.now()));
     return { found, added };
   }
@@ -154,17 +144,12 @@ export class TenantIndexes {
   /** Every tenant that left the queue's index of active tenants with dead jobs (see retire). */
   async deadTenants(queue: string): Promise<string[]> {
     const tenants = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, page] = await this.context.redis.sscan(
-        this.context.keys.deadTenants(queue),
-        cursor,
-        'COUNT',
-        1000,
-      );
+    const { redis, keys } = this.context;
+    for await (const page of pages(
+      redis.sscanStream(keys.deadTenants(queue), { count: SCAN_COUNT }),
+    )) {
       for (const tenant of page) tenants.add(tenant);
-      cursor = next;
-    } while (cursor !== '0');
+    }
     return [...tenants];
   }
 
@@ -191,16 +176,23 @@ export class TenantIndexes {
 
   /** The index of a queue's active tenants, a page (about 1,000) at a time; a tenant may come twice. */
   async *activeTenantPages(queue: string): AsyncGenerator<string[]> {
+    // The cursor by hand, not a scan stream: a stream reads up to 16 pages
+    // ahead, and the sweep takes a page only when it has served the one before.
     let cursor = '0';
     do {
       const [next, page] = await this.context.redis.sscan(
         this.context.keys.activeTenants(queue),
         cursor,
         'COUNT',
-        1000,
+        SCAN_COUNT,
       );
       if (page.length > 0) yield page;
       cursor = next;
     } while (cursor !== '0');
   }
+}
+
+/** The pages of an ioredis scan stream, which follows the cursor (a few pages ahead of the reader). */
+function pages(stream: ScanStream): AsyncIterable<string[]> {
+  return stream as AsyncIterable<string[]>;
 }

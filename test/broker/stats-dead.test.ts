@@ -94,3 +94,13 @@ describe('depths of a tenant whose only jobs are dead', () => {
     expect(await redis.sismember(key('queue:old-dead:dead-tenants'), 'legacy')).toBe(0);
   });
 });
+
+describe('the set of queues', () => {
+  it('is rebuilt at start from the indexes of active tenants when it is missing', async () => {
+    await h.enqueue({ tenant: 'waiting', queue: 'unlisted', delay_ms: 60_000 });
+    // The data of a version before the set was kept.
+    await redis.del(key('queues'));
+    await restartBroker();
+    expect(await redis.smembers(key('queues'))).toContain('unlisted');
+  });
+});
