@@ -109,6 +109,7 @@ export class Broker {
       completedRetentionMs: config.completedRetentionMs,
       deadRetentionMs: config.deadRetentionMs,
       idempotencyRetentionMs: config.idempotencyRetentionMs,
+      fetchRecordMs: config.leaseTtlMs,
       clock: this.clock,
     });
     this.shared = new SharedLimitSupply(

@@ -38,6 +38,8 @@ export interface DispatcherDeps {
   onBoundReached(): void;
   /** A session joined with free slots and nothing to give them: tell the other brokers. */
   onIdleRoom(): void;
+  /** Jobs went back to the tenant's streams, unread: this broker and the others may fetch them. */
+  onGivenBack(tenant: string): void;
 }
 
 /**
@@ -123,6 +125,7 @@ export class QueueDispatcher {
       clock: deps.clock,
       onFetched: (want, result, fetchedAt) => this.onFetched(want, result, fetchedAt),
       onFetchFailed: (wants, error) => this.onFetchFailed(wants, error),
+      onGivenBack: (tenants) => tenants.forEach((tenant) => deps.onGivenBack(tenant)),
     });
     this.parking = new Parking({
       queue,
@@ -374,7 +377,7 @@ export class QueueDispatcher {
     for (const want of wants) {
       const { tenant, direct } = want;
       this.prefetch.settle(want);
-      // A direct lease Redis may have written expires after the lease TTL, as an unsent one.
+      // A direct lease Redis may have written is given back (see FetchBatches.abandon).
       if (direct) releaseDirectSlots(this.deps.limits, this.queue, tenant, direct, 0);
       this.fetching.delete(tenant);
       this.refetch.delete(tenant);

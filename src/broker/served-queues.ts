@@ -46,6 +46,7 @@ export class ServedQueues {
         onHeldBack: (tenant) => this.context.observer.heldBack(tenant, queue),
         onBoundReached: () => boundReached.warn(boundFields),
         onIdleRoom: () => doorbell.announceRoom(queue),
+        onGivenBack: (tenant) => this.announceWork(queue, tenant, 0),
       });
       // Built only when the warning is logged: a blocked refill happens per fetch under the bound.
       const boundFields = (): Record<string, unknown> => ({

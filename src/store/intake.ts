@@ -2,7 +2,7 @@ import { packArgs, unpackReply } from './cmsgpack.js';
 import { encodeHeaders, parseHeaders } from './job-headers.js';
 import { groupBy, type JobStoreContext } from './job-store-context.js';
 import { sendPacked, type PackedGroup } from './packed.js';
-import { sendBatch, type ScriptArg } from './scripts.js';
+import { runScript, sendBatch, type ScriptArg } from './scripts.js';
 import type { TenantIndexes } from './tenant-indexes.js';
 import type {
   EnqueueOutcome,
@@ -21,12 +21,41 @@ const FETCH_FIELDS = 10;
 const PART_FAILED = -2;
 /** Jobs one fetch call asks for before the next tenant goes into another call. */
 const FETCH_BATCH = 1024;
+/** Most records of answered fetch calls one fetch deletes (see fetch.lua); the rest expire. */
+const RECORDS_FORGOTTEN_PER_FETCH = 64;
+const DEFAULT_FETCH_RECORD_MS = 30_000;
+
+/** A fetch call sent to Redis: the key of its record, and the tenants it carried. */
+export interface FetchCall {
+  readonly record: string;
+  readonly tenants: readonly string[];
+}
+
+/**
+ * A fetch whose reply never came (a timeout, a connection that failed for
+ * good). Its calls may have run in Redis all the same, and read and leased
+ * jobs this broker does not know: JobStore.abandonFetch gives them back.
+ */
+export class FetchLost extends Error {
+  constructor(
+    readonly calls: readonly FetchCall[],
+    cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'FetchLost';
+  }
+}
 
 /**
  * Jobs coming in: stored (enqueue) and read into this broker's pending list,
  * by a fetch or by the enqueue that stored them (a claim).
  */
 export class Intake {
+  /** Fetch calls sent so far: numbers their records. */
+  private fetchCalls = 0;
+  /** Records of fetch calls whose answers came, for the next fetch to delete. */
+  private readonly answeredRecords: string[] = [];
+
   constructor(
     private readonly context: JobStoreContext,
     private readonly indexes: TenantIndexes,
@@ -225,21 +254,35 @@ export class Intake {
     wants: readonly FetchRequest[],
     now: number,
   ): Promise<Array<FetchResult | Error>> {
-    const { keys } = this.context;
-    const shared = [this.context.options.consumer, now, PROMOTE_LIMIT];
-    const replies = await sendBatch(this.context.redis, (batch) => {
-      for (let start = 0; start < wants.length;) {
-        const first = wants[start]!.tenant;
-        const args: Array<string | number> = [...shared];
-        for (let asked = 0; start < wants.length && asked < FETCH_BATCH; start++) {
-          const { tenant, count, leaseTokens = [] } = wants[start]!;
-          args.push(keys.queueBase(tenant, queue), keys.jobBase(tenant), count);
-          args.push(leaseTokens.length, ...leaseTokens);
-          asked += count;
+    const { keys, options } = this.context;
+    const recordMs = options.fetchRecordMs ?? DEFAULT_FETCH_RECORD_MS;
+    const forgotten = this.answeredRecords.splice(0, RECORDS_FORGOTTEN_PER_FETCH);
+    const calls: FetchCall[] = [];
+    let replies: unknown[];
+    try {
+      replies = await sendBatch(this.context.redis, (batch) => {
+        for (let start = 0; start < wants.length;) {
+          const first = wants[start]!.tenant;
+          const record = keys.fetchRecord(first, options.consumer, ++this.fetchCalls);
+          const forget = calls.length === 0 ? forgotten : [];
+          const args: Array<string | number> = [options.consumer, now, PROMOTE_LIMIT, record];
+          args.push(recordMs, forget.length, ...forget);
+          const tenants: string[] = [];
+          for (let asked = 0; start < wants.length && asked < FETCH_BATCH; start++) {
+            const { tenant, count, leaseTokens = [] } = wants[start]!;
+            args.push(keys.queueBase(tenant, queue), keys.jobBase(tenant), count);
+            args.push(leaseTokens.length, ...leaseTokens);
+            tenants.push(tenant);
+            asked += count;
+          }
+          calls.push({ record, tenants });
+          batch.script('fetch', [keys.levels(first, queue)], [packArgs(args)], true);
         }
-        batch.script('fetch', [keys.levels(first, queue)], [packArgs(args)], true);
-      }
-    });
+      });
+    } catch (error) {
+      throw new FetchLost(calls, error);
+    }
+    for (const call of calls) this.answeredRecords.push(call.record);
     const results: Array<FetchResult | Error> = [];
     for (const reply of replies) {
       const values = unpackReply(reply as Buffer);
@@ -250,6 +293,23 @@ export class Intake {
       }
     }
     return results;
+  }
+
+  /**
+   * Gives back what a fetch call whose reply never came had read (see
+   * abandon_fetch.lua), or keeps it from reading anything if it has not run
+   * yet. Answers how many jobs went back to their streams.
+   */
+  async abandonFetch(call: FetchCall): Promise<number> {
+    const { options } = this.context;
+    const recordMs = options.fetchRecordMs ?? DEFAULT_FETCH_RECORD_MS;
+    const given = await runScript(
+      this.context.redis,
+      'abandon_fetch',
+      [call.record],
+      [options.consumer, recordMs],
+    );
+    return Number(given);
   }
 }
 

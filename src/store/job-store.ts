@@ -72,6 +72,10 @@ export class JobStore {
     return this.intake.fetch(...args);
   }
 
+  abandonFetch(...args: Parameters<Intake['abandonFetch']>): Promise<number> {
+    return this.intake.abandonFetch(...args);
+  }
+
   lease(...args: Parameters<LeaseWrites['lease']>): Promise<number[]> {
     return this.leases.lease(...args);
   }

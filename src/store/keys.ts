@@ -36,6 +36,15 @@ export class Keys {
     return `${this.jobBase(tenant)}${jobId}`;
   }
 
+  /**
+   * The record of what one fetch call of a broker read (see
+   * lua/includes/fetch_record.lua). `@` keeps it apart from queue keys: no
+   * queue name holds one.
+   */
+  fetchRecord(tenant: string, consumer: string, call: number): string {
+    return `${this.tenantBase(tenant)}@fetch:${consumer}:${call}`;
+  }
+
   /** Base of the tenant×queue keys; scripts append `ready:<priority>`, `levels`, … */
   queueBase(tenant: string, queue: string): string {
     return `${this.tenantBase(tenant)}${queue}:`;
