@@ -1,0 +1,345 @@
+/**
+ * Every option of the broker: its field in BrokerConfig, its environment
+ * variable and `--flag`, its default and its help. This table is the one list
+ * of options; src/config.ts reads the environment and argv by it and prints
+ * `--help` from it. Kept apart from that reading: declaring or documenting an
+ * option changes this file, not the parser.
+ */
+
+export interface BrokerConfig {
+  /** Redis URL; undefined = start a private redis-server child. */
+  readonly redisUrl: string | undefined;
+  /** Folder of the private redis-server's data (AOF). */
+  readonly redisDataDir: string;
+  /** host:port the gRPC server binds. @default 127.0.0.1:50051 */
+  readonly grpcAddress: string;
+  readonly leaseTtlMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly maxPayloadBytes: number;
+  readonly keyPrefix: string;
+  readonly logLevel: string;
+  /** host:port of the Prometheus endpoint; undefined = no endpoint. */
+  readonly metricsAddress: string | undefined;
+  /** Tenants with a metric label of their own; the rest are "other". */
+  readonly metricsMaxTenants: number;
+  readonly tenantsFile: string | undefined;
+  /** Bearer token file (JSON or YAML); see src/grpc/tokens.ts. */
+  readonly authFile: string | undefined;
+  /** Bearer tokens inline: `token:role[:tenant1,tenant2]` entries separated by `;`. */
+  readonly authTokens: string | undefined;
+  /** Listen on a non-loopback address without auth (logs a warning). @default false */
+  readonly insecure: boolean;
+  /** PEM certificate chain of the gRPC server; with tlsKeyFile turns TLS on. */
+  readonly tlsCertFile: string | undefined;
+  /** PEM private key of tlsCertFile. */
+  readonly tlsKeyFile: string | undefined;
+  /** PEM CA bundle: clients must present a certificate it signed (mutual TLS). */
+  readonly tlsClientCaFile: string | undefined;
+  /** Retention of completed and cancelled jobs; 0 deletes them as they end. */
+  readonly completedRetentionMs: number;
+  /** Retention of dead jobs (and their dead letter entries). */
+  readonly deadRetentionMs: number;
+  /** How long an idempotency key maps to its first job. */
+  readonly idempotencyRetentionMs: number;
+  readonly defaultMaxAttempts: number;
+  readonly defaultBackoffInitialMs: number;
+  readonly defaultBackoffMaxMs: number;
+  /** Most items in one EnqueueBatch. */
+  readonly maxBatchSize: number;
+  /** Most leases one worker session may hold. */
+  readonly maxSessionCapacity: number;
+  /** Most jobs a queue's prefetch buffers hold. */
+  readonly prefetchJobs: number;
+  /** Most payload and header bytes a queue's prefetch buffers hold. */
+  readonly prefetchBytes: number;
+  /** Most worker sessions (Work streams past Hello) at once. */
+  readonly maxSessions: number;
+  /** Most tenant×queue pairs whose rates and percentiles the broker keeps for GetStats. */
+  readonly statsMaxPairs: number;
+  /** How long a graceful shutdown waits for workers to finish their leases. */
+  readonly shutdownGraceMs: number;
+  /** How long the start waits for an unreachable Redis before giving up. */
+  readonly redisStartTimeoutMs: number;
+  /** How long a Redis connection may owe replies without sending any before it counts as dead. */
+  readonly redisTimeoutMs: number;
+}
+
+type Kind = 'string' | 'optional' | 'ms' | 'int' | 'bool';
+
+export interface OptionSpec {
+  readonly key: keyof BrokerConfig;
+  readonly env: string;
+  readonly flag: string;
+  readonly kind: Kind;
+  readonly fallback: string | number | boolean | undefined;
+  readonly help: string;
+  /** A number that may also be 0 (its help says what 0 means). */
+  readonly zeroAllowed?: true;
+}
+
+const MINUTE = 60_000;
+export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export const OPTIONS: readonly OptionSpec[] = [
+  {
+    key: 'redisUrl',
+    env: 'ROTA_REDIS_URL',
+    flag: '--redis-url',
+    kind: 'optional',
+    fallback: undefined,
+    help: 'Redis to use (redis://host:port/db; with a password redis://:password@host:port, or redis://user:password@host:port). Unset: start a private redis-server (AOF on).',
+  },
+  {
+    key: 'redisDataDir',
+    env: 'ROTA_REDIS_DATA_DIR',
+    flag: '--redis-data-dir',
+    kind: 'string',
+    fallback: '.rota/redis',
+    help: 'Data folder of the private redis-server (only when no Redis URL is given).',
+  },
+  {
+    key: 'grpcAddress',
+    env: 'ROTA_GRPC_ADDRESS',
+    flag: '--grpc-address',
+    kind: 'string',
+    fallback: '127.0.0.1:50051',
+    help: 'host:port the gRPC server listens on. A non-loopback address needs auth (tokens or client certificates) or --insecure.',
+  },
+  {
+    key: 'leaseTtlMs',
+    env: 'ROTA_LEASE_TTL_MS',
+    flag: '--lease-ttl-ms',
+    kind: 'ms',
+    fallback: 30_000,
+    help: 'A worker session silent this long is dead and its leases expire.',
+  },
+  {
+    key: 'heartbeatIntervalMs',
+    env: 'ROTA_HEARTBEAT_INTERVAL_MS',
+    flag: '--heartbeat-interval-ms',
+    kind: 'ms',
+    fallback: 5_000,
+    help: 'How often workers are told to send a heartbeat (at most a third of the lease TTL).',
+  },
+  {
+    key: 'maxPayloadBytes',
+    env: 'ROTA_MAX_PAYLOAD_BYTES',
+    flag: '--max-payload-bytes',
+    kind: 'int',
+    fallback: 1024 * 1024,
+    help: 'Largest job payload (and result) accepted.',
+  },
+  {
+    key: 'keyPrefix',
+    env: 'ROTA_KEY_PREFIX',
+    flag: '--key-prefix',
+    kind: 'string',
+    fallback: 'rota',
+    help: 'Prefix of every Redis key.',
+  },
+  {
+    key: 'logLevel',
+    env: 'ROTA_LOG_LEVEL',
+    flag: '--log-level',
+    kind: 'string',
+    fallback: 'info',
+    help: `pino log level: ${LOG_LEVELS.join(', ')}.`,
+  },
+  {
+    key: 'metricsAddress',
+    env: 'ROTA_METRICS_ADDRESS',
+    flag: '--metrics-address',
+    kind: 'optional',
+    fallback: DEFAULT_METRICS_ADDRESS,
+    help: 'host:port of the Prometheus endpoint (/metrics); "off" for none.',
+  },
+  {
+    key: 'metricsMaxTenants',
+    env: 'ROTA_METRICS_MAX_TENANTS',
+    flag: '--metrics-max-tenants',
+    kind: 'int',
+    fallback: 100,
+    help: 'Tenants that get a metric label of their own; later ones are counted as "other".',
+  },
+  {
+    key: 'tenantsFile',
+    env: 'ROTA_TENANTS_FILE',
+    flag: '--tenants-file',
+    kind: 'optional',
+    fallback: undefined,
+    help: 'JSON or YAML file of tenant settings applied at start: a list (or { tenants: [...] }) of SetTenant bodies. Applied again when Redis is back without its keys (restarted without persistence, an empty replica, flushed); not on a mere reconnect, which keeps the SetTenant changes made since.',
+  },
+  {
+    key: 'authFile',
+    env: 'ROTA_AUTH_FILE',
+    flag: '--auth-file',
+    kind: 'optional',
+    fallback: undefined,
+    help: 'Bearer tokens, JSON or YAML: a list (or { tokens: [...] }) of { token, role, tenants?, name? }. token is the secret (at least 16 characters) or sha256:<hex of its SHA-256>; role is producer, worker or admin; tenants limits the token to those tenants (left out: all tenants; an empty list is refused at start). Clients send "authorization: Bearer <token>".',
+  },
+  {
+    key: 'authTokens',
+    env: 'ROTA_AUTH_TOKENS',
+    flag: '--auth-tokens',
+    kind: 'optional',
+    fallback: undefined,
+    help: 'Bearer tokens inline, added to the file\'s: entries token:role[:tenant1,tenant2] separated by ";", e.g. "9c1e0f5b2a7d4e86:producer:acme,globex;sha256:<64 hex>:admin". Without :tenants, of every tenant (token:role: is refused). Plain tokens here must not contain ":" or ";".',
+  },
+  {
+    key: 'insecure',
+    env: 'ROTA_INSECURE',
+    flag: '--insecure',
+    kind: 'bool',
+    fallback: false,
+    help: 'Allow listening on a non-loopback address without auth (no tokens, no client certificates). Without it such a start fails. Logs a warning.',
+  },
+  {
+    key: 'tlsCertFile',
+    env: 'ROTA_TLS_CERT_FILE',
+    flag: '--tls-cert-file',
+    kind: 'optional',
+    fallback: undefined,
+    help: 'PEM certificate (chain) of the gRPC server; with --tls-key-file turns TLS on.',
+  },
+  {
+    key: 'tlsKeyFile',
+    env: 'ROTA_TLS_KEY_FILE',
+    flag: '--tls-key-file',
+    kind: 'optional',
+    fallback: undefined,
+    help: 'PEM private key of the server certificate.',
+  },
+  {
+    key: 'tlsClientCaFile',
+    env: 'ROTA_TLS_CLIENT_CA_FILE',
+    flag: '--tls-client-ca-file',
+    kind: 'optional',
+    fallback: undefined,
+    help: 'PEM CA certificate(s): clients must present a certificate signed by one (mutual TLS). Needs the server certificate and key.',
+  },
+  {
+    key: 'completedRetentionMs',
+    env: 'ROTA_COMPLETED_RETENTION_MS',
+    flag: '--completed-retention-ms',
+    kind: 'ms',
+    fallback: DAY,
+    zeroAllowed: true,
+    help: "How long completed and cancelled jobs stay readable (GetJob, results). 0: deleted as they end, as BullMQ's removeOnComplete; cheapest for Redis.",
+  },
+  {
+    key: 'deadRetentionMs',
+    env: 'ROTA_DEAD_RETENTION_MS',
+    flag: '--dead-retention-ms',
+    kind: 'ms',
+    fallback: 14 * DAY,
+    help: 'How long dead jobs stay in the dead letter queue.',
+  },
+  {
+    key: 'idempotencyRetentionMs',
+    env: 'ROTA_IDEMPOTENCY_RETENTION_MS',
+    flag: '--idempotency-retention-ms',
+    kind: 'ms',
+    fallback: DAY,
+    help: 'How long an idempotency key returns its first job.',
+  },
+  {
+    key: 'defaultMaxAttempts',
+    env: 'ROTA_DEFAULT_MAX_ATTEMPTS',
+    flag: '--default-max-attempts',
+    kind: 'int',
+    fallback: 3,
+    help: 'Attempts of a job that does not set max_attempts.',
+  },
+  {
+    key: 'defaultBackoffInitialMs',
+    env: 'ROTA_DEFAULT_BACKOFF_INITIAL_MS',
+    flag: '--default-backoff-initial-ms',
+    kind: 'ms',
+    fallback: 1_000,
+    help: 'Base retry delay of a job that sets none.',
+  },
+  {
+    key: 'defaultBackoffMaxMs',
+    env: 'ROTA_DEFAULT_BACKOFF_MAX_MS',
+    flag: '--default-backoff-max-ms',
+    kind: 'ms',
+    fallback: HOUR,
+    help: 'Cap of one retry delay of a job that sets none.',
+  },
+  {
+    key: 'maxBatchSize',
+    env: 'ROTA_MAX_BATCH_SIZE',
+    flag: '--max-batch-size',
+    kind: 'int',
+    fallback: 1000,
+    help: 'Most jobs in one EnqueueBatch or EnqueueStream request; one over it is refused with INVALID_ARGUMENT (the TS Producer then resends it in parts of this size).',
+  },
+  {
+    key: 'redisStartTimeoutMs',
+    env: 'ROTA_REDIS_START_TIMEOUT_MS',
+    flag: '--redis-start-timeout-ms',
+    kind: 'ms',
+    fallback: 30_000,
+    help: 'At start, how long to keep trying an unreachable Redis before exiting with an error.',
+  },
+  {
+    key: 'redisTimeoutMs',
+    env: 'ROTA_REDIS_TIMEOUT_MS',
+    flag: '--redis-timeout-ms',
+    kind: 'ms',
+    fallback: 10_000,
+    help: 'A Redis connection that owes replies and sends nothing for this long (Redis hung, or the network lost without a reset) is closed and reconnected: calls answer UNAVAILABLE meanwhile, not hang.',
+  },
+  {
+    key: 'shutdownGraceMs',
+    env: 'ROTA_SHUTDOWN_GRACE_MS',
+    flag: '--shutdown-grace-ms',
+    kind: 'ms',
+    fallback: 10_000,
+    help: 'On SIGTERM/SIGINT, how long workers get to finish and report their leases.',
+  },
+  {
+    key: 'maxSessionCapacity',
+    env: 'ROTA_MAX_SESSION_CAPACITY',
+    flag: '--max-session-capacity',
+    kind: 'int',
+    fallback: 1000,
+    help: 'Most leases one worker session may hold.',
+  },
+  {
+    key: 'prefetchJobs',
+    env: 'ROTA_PREFETCH_JOBS',
+    flag: '--prefetch-jobs',
+    kind: 'int',
+    fallback: 65_536,
+    help: 'Most jobs of one queue the broker reads ahead of its workers (its memory bound per queue).',
+  },
+  {
+    key: 'prefetchBytes',
+    env: 'ROTA_PREFETCH_BYTES',
+    flag: '--prefetch-bytes',
+    kind: 'int',
+    fallback: 64 * 1024 * 1024,
+    help: 'Most payload and header bytes of one queue the broker reads ahead of its workers; one job may go past it.',
+  },
+  {
+    key: 'maxSessions',
+    env: 'ROTA_MAX_SESSIONS',
+    flag: '--max-sessions',
+    kind: 'int',
+    fallback: 10_000,
+    help: 'Most worker sessions at once; a Hello beyond it gets RESOURCE_EXHAUSTED.',
+  },
+  {
+    key: 'statsMaxPairs',
+    env: 'ROTA_STATS_MAX_PAIRS',
+    flag: '--stats-max-pairs',
+    kind: 'int',
+    fallback: 50_000,
+    help: 'Most queue × tenant pairs whose rates and wait/run percentiles the broker keeps for GetStats (up to 1.4 KB each); past it the longest idle are forgotten (their depths still come from Redis).',
+  },
+];
