@@ -16,13 +16,23 @@
  * A SIGKILLed parent cannot run that hook; the child then lives on until stopped by hand
  * (Ctrl-C in a terminal still reaches it: it shares our process group).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  HOST,
+  RedisServerStartError,
+  launch,
+  type AppendFsync,
+  type Child,
+  type Settings,
+} from './server-process.js';
 
-export type AppendFsync = 'always' | 'everysec' | 'no';
+export {
+  RedisServerMissingError,
+  RedisServerStartError,
+  type AppendFsync,
+} from './server-process.js';
 
 export interface LocalRedisOptions {
   /** TCP port on 127.0.0.1. 0 or unset = pick a free one. @default 0 */
@@ -57,57 +67,8 @@ export interface LocalRedis {
   readonly pid: number | undefined;
 }
 
-/** The `redis-server` executable was not found. */
-export class RedisServerMissingError extends Error {
-  override readonly name = 'RedisServerMissingError';
-  readonly code = 'redis_server_missing';
-
-  constructor(
-    readonly binary: string,
-    options?: { cause?: unknown },
-  ) {
-    super(
-      `cannot run ${JSON.stringify(binary)}: redis-server is not installed or not on PATH. ` +
-        'Install it (Debian/Ubuntu: `apt-get install redis-server`, macOS: `brew install redis`) ' +
-        'or set ROTA_REDIS_URL / --redis-url to an existing Redis.',
-      options,
-    );
-  }
-}
-
-/** `redis-server` started but did not become ready; `output` is the tail of its log. */
-export class RedisServerStartError extends Error {
-  override readonly name = 'RedisServerStartError';
-
-  constructor(
-    readonly code: 'port_in_use' | 'exited' | 'timeout' | 'spawn_failed',
-    message: string,
-    readonly output: string,
-    options?: { cause?: unknown },
-  ) {
-    super(
-      output === '' ? message : `${message}\n--- redis-server output (tail) ---\n${output}`,
-      options,
-    );
-  }
-}
-
-const HOST = '127.0.0.1';
-const OUTPUT_TAIL_CHARS = 4_000;
 const STOP_TIMEOUT_MS = 10_000;
-const PROBE_TIMEOUT_MS = 500;
-const PROBE_INTERVAL_MS = 25;
 const FREE_PORT_ATTEMPTS = 5;
-
-interface Settings {
-  readonly port: number;
-  readonly dir: string;
-  readonly appendonly: boolean;
-  readonly appendfsync: AppendFsync;
-  readonly logFile: string | undefined;
-  readonly binary: string;
-  readonly startTimeoutMs: number;
-}
 
 function compileOptions(options: LocalRedisOptions): Settings {
   const port = options.port ?? 0;
@@ -152,18 +113,6 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
       if (!portTaken || attempt >= FREE_PORT_ATTEMPTS) throw error;
     }
   }
-}
-
-interface Exit {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-}
-
-/** One spawned child. `exited` settles when it is gone (or never started). */
-interface Child {
-  readonly process: ChildProcess;
-  readonly exited: Promise<Exit>;
-  exit: Exit | undefined;
 }
 
 class LocalRedisServer implements LocalRedis {
@@ -226,127 +175,6 @@ class LocalRedisServer implements LocalRedis {
   }
 }
 
-/** Spawns one child on `port` and resolves once it answers PING; on failure it is gone. */
-async function launch(settings: Settings, port: number): Promise<Child> {
-  const output = new OutputTail(settings.logFile);
-  await output.markStart();
-  // prettier-ignore
-  const args = [
-    '--port', String(port),
-    '--bind', HOST,
-    '--protected-mode', 'yes',
-    '--daemonize', 'no',
-    '--save', '',
-    '--dir', settings.dir,
-    '--appendonly', settings.appendonly ? 'yes' : 'no',
-    '--appendfsync', settings.appendfsync,
-    '--logfile', settings.logFile ?? '',
-  ];
-  const proc = spawn(settings.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let spawnError: NodeJS.ErrnoException | undefined;
-  const child: Child = {
-    process: proc,
-    exit: undefined,
-    exited: new Promise<Exit>((resolve) => {
-      proc.once('exit', (code, signal) => resolve((child.exit = { code, signal })));
-      proc.once('error', (error) => {
-        spawnError ??= error;
-        if (proc.pid === undefined) resolve((child.exit = { code: null, signal: null }));
-      });
-    }),
-  };
-  proc.stdout?.setEncoding('utf8').on('data', (text: string) => output.append(text));
-  proc.stderr?.setEncoding('utf8').on('data', (text: string) => output.append(text));
-  trackUntilExit(child);
-
-  const where = `${HOST}:${port} (dir ${settings.dir})`;
-  const deadline = Date.now() + settings.startTimeoutMs;
-  for (;;) {
-    const error = spawnError;
-    if (error?.code === 'ENOENT') {
-      throw new RedisServerMissingError(settings.binary, { cause: error });
-    }
-    if (error !== undefined && proc.pid === undefined) {
-      const message = `cannot run ${settings.binary}: ${error.message}`;
-      throw new RedisServerStartError('spawn_failed', message, '', { cause: error });
-    }
-    if (child.exit !== undefined) {
-      const tail = await output.tail();
-      const code = /address already in use/i.test(tail) ? 'port_in_use' : 'exited';
-      const how = child.exit.signal ?? `code ${child.exit.code}`;
-      const why = code === 'port_in_use' ? `port ${port} is already in use` : `exited (${how})`;
-      throw new RedisServerStartError(
-        code,
-        `redis-server on ${where} ${why} before answering PING`,
-        tail,
-      );
-    }
-    if (Date.now() >= deadline) {
-      proc.kill('SIGKILL');
-      await child.exited;
-      throw new RedisServerStartError(
-        'timeout',
-        `redis-server on ${where} did not answer PING within ${settings.startTimeoutMs} ms`,
-        await output.tail(),
-      );
-    }
-    const answer = await Promise.race([probe(port), child.exited.then(() => undefined)]);
-    if (answer !== undefined && answer.ready && answer.pid === proc.pid) break;
-    await sleep(PROBE_INTERVAL_MS);
-  }
-  unrefChild(proc);
-  return child;
-}
-
-/** Children still alive, terminated when this process exits. */
-const liveChildren = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function trackUntilExit(child: Child): void {
-  if (!exitHookInstalled) {
-    process.on('exit', terminateLiveChildren);
-    exitHookInstalled = true;
-  }
-  liveChildren.add(child.process);
-  void child.exited.then(() => liveChildren.delete(child.process));
-}
-
-function terminateLiveChildren(): void {
-  for (const child of liveChildren) child.kill('SIGTERM');
-}
-
-/** A running child must not keep Node alive: the exit hook stops it. */
-function unrefChild(proc: ChildProcess): void {
-  proc.unref();
-  for (const stream of [proc.stdout, proc.stderr]) {
-    if (stream instanceof net.Socket) stream.unref();
-  }
-}
-
-/** Sends `PING` and `INFO server`: ready = `+PONG`; pid = the answering server's process_id. */
-function probe(port: number): Promise<{ ready: boolean; pid: number | undefined }> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: HOST, port });
-    let reply = '';
-    const finish = (ready: boolean, pid?: number): void => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve({ ready, pid });
-    };
-    const timer = setTimeout(() => finish(false), PROBE_TIMEOUT_MS);
-    socket.setEncoding('utf8');
-    socket.once('connect', () => socket.write('PING\r\nINFO server\r\n'));
-    socket.on('data', (chunk: string) => {
-      reply += chunk;
-      if (reply.includes('\r\n') && !reply.startsWith('+PONG\r\n')) return finish(false);
-      const pid = /\r\nprocess_id:(\d+)\r\n/.exec(reply)?.[1];
-      if (pid !== undefined) finish(true, Number(pid));
-    });
-    socket.once('error', () => finish(false));
-    socket.once('close', () => finish(false));
-  });
-}
-
 /**
  * A TCP port on 127.0.0.1 that was free a moment ago: the OS picks it and the
  * listener is closed before the caller's server binds it (redis-server here;
@@ -363,53 +191,4 @@ export function freePort(): Promise<number> {
       server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port found'))));
     });
   });
-}
-
-/** The last few KB of the child's output: its stdout/stderr, plus its log file when it has one. */
-class OutputTail {
-  #text = '';
-  #logOffset = 0;
-
-  constructor(private readonly logFile: string | undefined) {}
-
-  /** Remember where this run's lines start in a log file shared with earlier runs. */
-  async markStart(): Promise<void> {
-    if (this.logFile === undefined) return;
-    this.#logOffset = await fileSize(this.logFile);
-  }
-
-  append(text: string): void {
-    this.#text = (this.#text + text).slice(-OUTPUT_TAIL_CHARS);
-  }
-
-  async tail(): Promise<string> {
-    let text = this.#text;
-    if (this.logFile !== undefined) text += await readFrom(this.logFile, this.#logOffset);
-    return text.slice(-OUTPUT_TAIL_CHARS).trimEnd();
-  }
-}
-
-async function fileSize(file: string): Promise<number> {
-  try {
-    return (await stat(file)).size;
-  } catch {
-    return 0; // not written yet
-  }
-}
-
-async function readFrom(file: string, offset: number): Promise<string> {
-  try {
-    const handle = await open(file, 'r');
-    try {
-      const size = (await handle.stat()).size;
-      const start = Math.max(offset, size - OUTPUT_TAIL_CHARS);
-      const buffer = Buffer.alloc(Math.max(0, size - start));
-      await handle.read(buffer, 0, buffer.length, start);
-      return buffer.toString('utf8');
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return '';
-  }
 }
