@@ -300,8 +300,9 @@ export class Admin {
    * Moves dead jobs back to their ready queue: the ids given (an array: a lone
    * id string is refused with INVALID_ARGUMENT), or with 'all' every one dead now.
    * When it fails part way (UNAVAILABLE: Redis went away), the jobs it reached
-   * stay replayed and the error's message says how many; calling it again
-   * replays the rest.
+   * stay replayed and the error's message says how many, and which of the ids
+   * given were not found until then (the first 20); calling it again replays
+   * the rest, and answers the ids already replayed in `notFound` as well.
    */
   async replayDeadLetters(
     tenant: string,
@@ -318,7 +319,8 @@ export class Admin {
   /**
    * Deletes dead jobs for good (getJob then fails with NOT_FOUND): the ids
    * given (an array, as replayDeadLetters'), or with 'all' every one dead now.
-   * A failure part way says how many were deleted, as replayDeadLetters' does.
+   * A failure part way says how many were deleted, and which ids were not
+   * found, as replayDeadLetters' does.
    */
   async deleteDeadLetters(
     tenant: string,

@@ -10,6 +10,8 @@ import { checkName, checkQueue } from './validation.js';
 const DEAD_LETTER_STEP = 500;
 /** Jobs a purge step looks at: a few ms of Redis, so other clients are not held up long. */
 const PURGE_STEP = 500;
+/** Not-found ids a failed step's message lists; the rest are counted. Job ids are up to 64 characters. */
+const LISTED_NOT_FOUND = 20;
 
 /**
  * The operator calls that work in steps, by the word their messages use for
@@ -42,6 +44,13 @@ interface SteppedCall {
   readonly taken: () => number;
   /** Counts the jobs taken in the metrics (once, when the steps end, at least one taken). */
   readonly counted: (taken: number) => void;
+  /**
+   * Of the job ids the call named, those the steps so far found not dead
+   * (absent for a call over all the jobs). A call made again answers the ids
+   * the steps before took as not found too, so only a failed call's message
+   * can tell them from ids that never named a dead job.
+   */
+  readonly notFound?: () => readonly string[];
 }
 
 /**
@@ -137,6 +146,7 @@ export class QueueAdmin {
       queue,
       taken: () => taken,
       counted: (n) => observer.deadLettersTaken(tenant, queue, n, action),
+      ...(all ? {} : { notFound: () => notFound }),
     };
     await this.inSteps(call, async () => {
       if (all) {
@@ -202,7 +212,8 @@ export class QueueAdmin {
    * good when it returns. A step that fails fails the call with its status,
    * and the message (and a warn log) says how many jobs the steps before took:
    * those stay taken, and a call over a large queue may have done most of its
-   * work. They are counted in the metrics all the same.
+   * work. They are counted in the metrics all the same. A call by job ids also
+   * names the ids the steps before did not find (the first few, and how many).
    */
   private async inSteps(call: SteppedCall, steps: () => Promise<void>): Promise<void> {
     try {
@@ -212,14 +223,22 @@ export class QueueAdmin {
       const { rpc, jobs, verb, done, count } = STEPPED_CALLS[call.kind];
       const { kind, tenant, queue } = call;
       const taken = call.taken();
+      const missing = call.notFound?.() ?? [];
+      const listed = missing.slice(0, LISTED_NOT_FOUND);
       this.context.logger.warn(
-        { err: error, tenant, queue, [count]: taken },
+        {
+          err: error,
+          tenant,
+          queue,
+          [count]: taken,
+          ...(missing.length > 0 ? { notFound: listed, notFoundCount: missing.length } : {}),
+        },
         `a ${kind} failed part way; the ${jobs} ${done} before stay ${done}`,
       );
       // Calling again is safe: each of these calls takes only the jobs still there.
       throw new BrokerError(
         failure.code,
-        `${failure.message}; the ${kind} stopped after ${taken} ${jobs} were ${done}: call ${rpc} again to ${verb} the rest`,
+        `${failure.message}; the ${kind} stopped after ${taken} ${jobs} were ${done}${notFoundClause(missing)}: call ${rpc} again to ${verb} the rest`,
         { cause: error },
       );
     } finally {
@@ -227,4 +246,13 @@ export class QueueAdmin {
       if (taken > 0) call.counted(taken);
     }
   }
+}
+
+/** ` and 2 job_ids were not found (a, b)`, listing the first few; '' for none. */
+function notFoundClause(missing: readonly string[]): string {
+  if (missing.length === 0) return '';
+  const unlisted = missing.length - LISTED_NOT_FOUND;
+  const list = missing.slice(0, LISTED_NOT_FOUND).join(', ');
+  const were = missing.length === 1 ? 'job_id was' : 'job_ids were';
+  return ` and ${missing.length} ${were} not found (${list}${unlisted > 0 ? ` and ${unlisted} more` : ''})`;
 }

@@ -1,8 +1,9 @@
 /**
- * Operator calls that work in steps (a purge; a replay or delete of all dead
- * letters) whose Redis connection drops after their first step: the jobs of
- * that step stay done, and the caller, the metric and the log say how many, so
- * a second call (which takes only the jobs still there) finishes the job.
+ * Operator calls that work in steps (a purge; a replay or delete of dead
+ * letters, all or by ids) whose Redis connection drops after their first step:
+ * the jobs of that step stay done, and the caller, the metric and the log say
+ * how many (and which named ids were not found), so a second call (which takes
+ * only the jobs still there) finishes the job.
  */
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
@@ -81,30 +82,40 @@ describe('a purge that fails part way', () => {
   });
 });
 
+/** Kills `count` jobs of acme's `queue` (one attempt each, failed); answers their ids. */
+async function deadJobs(queue: string, count: number): Promise<string[]> {
+  const { results } = await h.enqueueBatch(
+    Array.from({ length: count }, () => ({ tenant: 'acme', queue, max_attempts: 1 })),
+  );
+  const worker = await h.worker({ queues: [queue], capacity: count });
+  for (const lease of await worker.take(count)) worker.fail(lease, 'nope');
+  await eventually(async () => {
+    const [row] = (await h.stats({ queue, tenant: 'acme' })).entries;
+    return row?.dead === String(count) ? true : undefined;
+  });
+  worker.drop(); // a replayed job stays waiting
+  return results.map((result) => result.job_id);
+}
+
 describe.each([
   { action: 'replay', rpc: 'ReplayDeadLetters', field: 'replayed' },
   { action: 'delete', rpc: 'DeleteDeadLetters', field: 'deleted' },
-] as const)('a $rpc of all dead letters that fails part way', ({ action, rpc, field }) => {
-  it(`answers UNAVAILABLE with the jobs ${field} before, counts and logs them`, async () => {
+] as const)('a $rpc that fails part way', ({ action, rpc, field }) => {
+  const takeWith =
+    (clients: PeerBehindProxy['clients']) =>
+    (request: { tenant: string; queue: string; all?: boolean; job_ids?: string[] }) =>
+      action === 'replay'
+        ? call(clients.admin.ReplayDeadLetters.bind(clients.admin), request)
+        : call(clients.admin.DeleteDeadLetters.bind(clients.admin), request);
+
+  it(`of all dead letters, answers UNAVAILABLE with the jobs ${field} before, counts and logs them`, async () => {
     const queue = `${action}-graveyard`;
     const count = 600; // two steps of 500
-    await h.enqueueBatch(
-      Array.from({ length: count }, () => ({ tenant: 'acme', queue, max_attempts: 1 })),
-    );
-    const worker = await h.worker({ queues: [queue], capacity: count });
-    for (const lease of await worker.take(count)) worker.fail(lease, 'nope');
-    await eventually(async () => {
-      const [row] = (await h.stats({ queue, tenant: 'acme' })).entries;
-      return row?.dead === String(count) ? true : undefined;
-    });
-    worker.drop(); // a replayed job stays waiting
+    await deadJobs(queue, count);
 
     await withPeerBehindProxy(async ({ proxy, peer, clients, logged }) => {
-      const request = { tenant: 'acme', queue, all: true };
       const takeAll = (): Promise<unknown> =>
-        action === 'replay'
-          ? call(clients.admin.ReplayDeadLetters.bind(clients.admin), request)
-          : call(clients.admin.DeleteDeadLetters.bind(clients.admin), request);
+        takeWith(clients)({ tenant: 'acme', queue, all: true });
       // The steps after the first send the first's death-time bound ('' in the
       // first) after the step size: the connection drops before the second reaches Redis.
       const cut = proxy.cutWhenSent(/\r\n500\r\n\$\d+\r\n\d/);
@@ -129,6 +140,42 @@ describe.each([
       expect(row).toMatchObject({ dead: '100' });
       expect(await eventually(takeAll)).toEqual({ [field]: 100, not_found: [] });
       expect(await taken()).toBe(count);
+    });
+  });
+
+  it(`by job ids, also names the ids the steps before did not find`, async () => {
+    // A call made again answers the ids the failed call took as not found
+    // too: only the failed call can tell the caller which never named a dead job.
+    const queue = `${action}-named-graveyard`;
+    const dead = await deadJobs(queue, 600);
+    const madeUp = Array.from({ length: 25 }, (_, i) => `made-up-${i}`);
+    const jobIds = [...madeUp, ...dead]; // the first step: 25 made up, 475 dead
+
+    await withPeerBehindProxy(async ({ proxy, clients, logged }) => {
+      const take = (): Promise<{ not_found: string[] }> =>
+        takeWith(clients)({ tenant: 'acme', queue, job_ids: jobIds });
+      // The second step is the first to send the 476th dead job's id.
+      const cut = proxy.cutWhenSent(new RegExp(`\\$${dead[475]!.length}\\r\\n${dead[475]}\\r\\n`));
+      const failed = await failureOf(take());
+      await cut;
+      expect(failed?.code).toBe(status.UNAVAILABLE);
+      const listed = madeUp.slice(0, 20).join(', ');
+      expect(failed?.details.replace(/^.*; retry later/, '')).toBe(
+        `; the ${action} stopped after 475 dead jobs were ${field} and 25 job_ids were not found (${listed} and 5 more): call ${rpc} again to ${action} the rest`,
+      );
+      expect(logged).toContainEqual(
+        expect.objectContaining({
+          tenant: 'acme',
+          queue,
+          [field]: 475,
+          notFound: madeUp.slice(0, 20),
+          notFoundCount: 25,
+        }),
+      );
+      proxy.restore();
+      const again = await eventually(take);
+      expect(again).toMatchObject({ [field]: 125 });
+      expect(again.not_found).toHaveLength(500); // the made-up ids and the ones taken before
     });
   });
 });

@@ -33,7 +33,8 @@ export interface AdminClient extends grpc.Client {
    * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
    * jobs stay for ROTA_DEAD_RETENTION_MS. It works in steps as
    * ReplayDeadLetters does, and a step that fails the same way says how many
-   * were deleted ("the delete stopped after N dead jobs were deleted").
+   * were deleted ("the delete stopped after N dead jobs were deleted") and,
+   * for a call by ids, which of them were not found.
    */
   DeleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   DeleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -46,7 +47,8 @@ export interface AdminClient extends grpc.Client {
    * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
    * jobs stay for ROTA_DEAD_RETENTION_MS. It works in steps as
    * ReplayDeadLetters does, and a step that fails the same way says how many
-   * were deleted ("the delete stopped after N dead jobs were deleted").
+   * were deleted ("the delete stopped after N dead jobs were deleted") and,
+   * for a call by ids, which of them were not found.
    */
   deleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   deleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -185,7 +187,10 @@ export interface AdminClient extends grpc.Client {
    * works in steps of 500 jobs. A step that fails fails the call (UNAVAILABLE
    * when Redis is unreachable), and the jobs of the steps before stay
    * replayed: the status message says how many ("the replay stopped after N
-   * dead jobs were replayed"), and calling it again replays the rest.
+   * dead jobs were replayed"), and calling it again replays the rest. A call
+   * by ids also says which of them the steps before did not find ("and K
+   * job_ids were not found (a, b, … and M more)", the first 20 listed): called
+   * again, it answers the ids already replayed in not_found as well.
    */
   ReplayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   ReplayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -197,7 +202,10 @@ export interface AdminClient extends grpc.Client {
    * works in steps of 500 jobs. A step that fails fails the call (UNAVAILABLE
    * when Redis is unreachable), and the jobs of the steps before stay
    * replayed: the status message says how many ("the replay stopped after N
-   * dead jobs were replayed"), and calling it again replays the rest.
+   * dead jobs were replayed"), and calling it again replays the rest. A call
+   * by ids also says which of them the steps before did not find ("and K
+   * job_ids were not found (a, b, … and M more)", the first 20 listed): called
+   * again, it answers the ids already replayed in not_found as well.
    */
   replayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
   replayDeadLetters(argument: _rota_v1_ReplayDeadLettersRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_ReplayDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -236,7 +244,8 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
    * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
    * jobs stay for ROTA_DEAD_RETENTION_MS. It works in steps as
    * ReplayDeadLetters does, and a step that fails the same way says how many
-   * were deleted ("the delete stopped after N dead jobs were deleted").
+   * were deleted ("the delete stopped after N dead jobs were deleted") and,
+   * for a call by ids, which of them were not found.
    */
   DeleteDeadLetters: grpc.handleUnaryCall<_rota_v1_DeleteDeadLettersRequest__Output, _rota_v1_DeleteDeadLettersResponse>;
   
@@ -294,7 +303,10 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
    * works in steps of 500 jobs. A step that fails fails the call (UNAVAILABLE
    * when Redis is unreachable), and the jobs of the steps before stay
    * replayed: the status message says how many ("the replay stopped after N
-   * dead jobs were replayed"), and calling it again replays the rest.
+   * dead jobs were replayed"), and calling it again replays the rest. A call
+   * by ids also says which of them the steps before did not find ("and K
+   * job_ids were not found (a, b, … and M more)", the first 20 listed): called
+   * again, it answers the ids already replayed in not_found as well.
    */
   ReplayDeadLetters: grpc.handleUnaryCall<_rota_v1_ReplayDeadLettersRequest__Output, _rota_v1_ReplayDeadLettersResponse>;
   
