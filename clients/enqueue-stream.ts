@@ -4,7 +4,9 @@
  * the first batch; when it fails, the batches it had not answered are rejected
  * with its status and the next batch opens a new one. Whether those unanswered
  * jobs were stored is unknown, as after a unary deadline: retry them with the
- * same idempotency keys.
+ * same idempotency keys. Each answer states the broker's batch limit, which
+ * belongs to the stream it came on: the broker a new stream reaches (restarted,
+ * or another behind the same address) may have another.
  */
 import * as grpc from '@grpc/grpc-js';
 
@@ -15,8 +17,16 @@ import type { EnqueueStreamResponse__Output } from '../src/generated/rota/v1/Enq
 import type { Connection } from './connection.js';
 import { RotaError, toRotaError } from './errors.js';
 
+/** The answer to one batch. */
+export interface BatchAnswer {
+  /** One per job, in order. */
+  readonly results: EnqueueResult__Output[];
+  /** The broker's batch limit; a batch over it was refused whole. Undefined: not said. */
+  readonly batchLimit: number | undefined;
+}
+
 interface Pending {
-  resolve(results: EnqueueResult__Output[]): void;
+  resolve(answer: BatchAnswer): void;
   reject(error: RotaError): void;
   timer: NodeJS.Timeout | undefined;
 }
@@ -26,6 +36,8 @@ interface OpenStream {
   readonly pending: Map<string, Pending>;
   /** Resolves when the stream has its status (whatever it is). */
   readonly closed: Promise<void>;
+  /** The batch limit its latest answer stated; undefined until one does. */
+  batchLimit: number | undefined;
 }
 
 const CLOSE_WAIT_MS = 5000;
@@ -40,8 +52,16 @@ export class EnqueueStream {
     private readonly timeoutMs: number | undefined,
   ) {}
 
-  /** Sends one batch; resolves with one result per job, in order. */
-  send(jobs: EnqueueRequest[]): Promise<EnqueueResult__Output[]> {
+  /**
+   * The batch limit the broker of the open stream stated; undefined while no
+   * stream is open, or none of its answers has come.
+   */
+  get batchLimit(): number | undefined {
+    return this.#stream?.batchLimit;
+  }
+
+  /** Sends one batch; resolves with its answer. */
+  send(jobs: EnqueueRequest[]): Promise<BatchAnswer> {
     const stream = (this.#stream ??= this.#open());
     const id = String(this.#nextId++);
     return new Promise((resolve, reject) => {
@@ -86,6 +106,7 @@ export class EnqueueStream {
       call,
       pending,
       closed: new Promise((resolve) => (markClosed = resolve)),
+      batchLimit: undefined,
     };
     const failAll = (error: RotaError): void => {
       if (this.#stream === stream) this.#stream = undefined;
@@ -96,11 +117,13 @@ export class EnqueueStream {
       pending.clear();
     };
     call.on('data', (response: EnqueueStreamResponse__Output) => {
+      const batchLimit = response.max_batch_size || undefined; // 0: a broker older than the field
+      stream.batchLimit = batchLimit;
       const waiter = pending.get(response.request_id);
       if (waiter === undefined) return; // timed out already
       pending.delete(response.request_id);
       clearTimeout(waiter.timer);
-      waiter.resolve(response.results);
+      waiter.resolve({ results: response.results, batchLimit });
     });
     call.on('error', (error: grpc.ServiceError) => failAll(streamError(error)));
     call.on('status', (status: grpc.StatusObject) => {

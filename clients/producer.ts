@@ -9,10 +9,11 @@
  * batch rejects every caller of that batch. 1,000 concurrent `enqueue()` calls
  * therefore cost two messages, not a thousand calls.
  *
- * A batch also stops at MAX_BATCH_BYTES, and at the broker's batch limit once
- * the broker has refused a batch as over it (the refused batch is resent in
- * parts): jobs each within the broker's limits are then never refused for
- * the company they were sent in.
+ * A batch also stops at MAX_BATCH_BYTES, and at the broker's batch limit,
+ * which every answer on the stream states (a batch sent before the first
+ * answer that is over it is refused whole and resent in parts): jobs each
+ * within the broker's limits are then never refused for the company they were
+ * sent in.
  */
 import * as grpc from '@grpc/grpc-js';
 
@@ -45,9 +46,13 @@ export interface ProducerOptions extends ConnectionOptions {
   /**
    * Most jobs in one batch (coalesced `enqueue()` calls and chunks of
    * `enqueueBatch()`); a batch also holds at most 4 MiB of payloads and
-   * headers (a larger job goes alone). When the broker refuses a batch as
-   * over its limit (ROTA_MAX_BATCH_SIZE, default 1000), the Producer resends
-   * it in parts of that size and keeps to it from then on.
+   * headers (a larger job goes alone). When the broker's limit
+   * (ROTA_MAX_BATCH_SIZE, default 1000) is lower, batches hold at most that
+   * many: each answer on the enqueue stream states it, and a batch over it
+   * sent before an answer came is refused whole and resent in parts. It holds
+   * for the stream it came on: on a new one (the broker restarted, or another
+   * behind the same address) batches go back to `maxBatch` until an answer
+   * states a lower limit.
    * @default 500
    */
   maxBatch?: number;
@@ -116,24 +121,6 @@ function jobBytes(request: EnqueueRequest): number {
   return bytes;
 }
 
-/**
- * The broker's batch limit, when it refused a batch of `sent` jobs for having
- * more than that: every item then carries the error the proto's EnqueueStream
- * comment spells out ("jobs has N items; the limit is M (ROTA_MAX_BATCH_SIZE)…").
- */
-function refusedBatchLimit(
-  results: readonly EnqueueResult__Output[],
-  sent: number,
-): number | undefined {
-  const first = results[0];
-  if (first?.code !== (grpc.status.INVALID_ARGUMENT as number)) return undefined;
-  const stated = new RegExp(
-    `^jobs has ${sent} items; the limit is (\\d+) \\(ROTA_MAX_BATCH_SIZE\\)`,
-  ).exec(first.error);
-  const limit = Number(stated?.[1]);
-  return limit >= 1 && limit < sent ? limit : undefined;
-}
-
 function itemOutcome(item: EnqueueResult__Output | undefined): EnqueueBatchItem {
   if (item === undefined) {
     return {
@@ -179,8 +166,6 @@ function endSendSpan(span: Span, outcome: EnqueueBatchItem): void {
 
 export class Producer {
   readonly #options: CompiledProducerOptions;
-  /** options.maxBatch, or the broker's batch limit once it refused a batch as over it. */
-  #maxBatch: number;
   readonly #connection: Connection;
   readonly #stream: EnqueueStream;
   #waiting: Waiter[] = [];
@@ -191,7 +176,6 @@ export class Producer {
 
   constructor(options: ProducerOptions = {}) {
     this.#options = compileOptions(options);
-    this.#maxBatch = this.#options.maxBatch;
     this.#connection = connect(options);
     this.#stream = new EnqueueStream(this.#connection, this.#options.timeoutMs);
   }
@@ -204,7 +188,7 @@ export class Producer {
     const { request, span } = prepared;
     const result = new Promise<EnqueueResult>((resolve, reject) => {
       this.#waiting.push({ request, resolve, reject });
-      if (this.#waiting.length >= this.#maxBatch) this.#flush();
+      if (this.#waiting.length >= this.#batchLimit) this.#flush();
       else this.#flushScheduled ??= setImmediate(() => this.#flush());
     });
     result.then(
@@ -249,7 +233,7 @@ export class Producer {
       sendable,
       (item) => jobBytes(item.request),
       MAX_BATCH_BYTES,
-      this.#maxBatch,
+      this.#batchLimit,
     )) {
       try {
         const results = await this.#send(batch.map((item) => item.request));
@@ -319,7 +303,7 @@ export class Producer {
       waiting,
       (waiter) => jobBytes(waiter.request),
       MAX_BATCH_BYTES,
-      this.#maxBatch,
+      this.#batchLimit,
     )) {
       this.#send(batch.map((w) => w.request)).then(
         (results) =>
@@ -341,10 +325,15 @@ export class Producer {
     return this.#track(this.#store(jobs));
   }
 
+  /** Most jobs of a batch now: maxBatch, or the lower limit the broker of the open stream stated. */
+  get #batchLimit(): number {
+    return Math.min(this.#options.maxBatch, this.#stream.batchLimit ?? Number.POSITIVE_INFINITY);
+  }
+
   /**
-   * One result per job, in order. A batch the broker refuses as over its
-   * limit stored nothing, so its parts are sent again, one after the other to
-   * keep the order; the limit then holds for every later batch.
+   * One result per job, in order. A batch over the broker's limit (one made
+   * before an answer stated it, or refused as over it) is sent in parts, one
+   * after the other to keep the order; a refused batch stored nothing.
    */
   async #store(jobs: EnqueueRequest[]): Promise<EnqueueResult__Output[]> {
     const [first] = jobs;
@@ -356,15 +345,17 @@ export class Producer {
       );
       return [{ job_id, duplicate, code: grpc.status.OK, error: '' }];
     }
-    if (jobs.length <= this.#maxBatch) {
-      const results = await this.#stream.send(jobs);
-      const limit = refusedBatchLimit(results, jobs.length);
-      if (limit === undefined) return results;
-      this.#maxBatch = Math.min(this.#maxBatch, limit);
+    let limit = this.#batchLimit;
+    if (jobs.length <= limit) {
+      const { results, batchLimit } = await this.#stream.send(jobs);
+      if (batchLimit === undefined || jobs.length <= batchLimit) return results;
+      // Refused whole. Its own answer's limit, not the open stream's: that
+      // stream may have ended since, and a new one not yet stated any.
+      limit = batchLimit;
     }
     const results: EnqueueResult__Output[] = [];
     for (let start = 0; start < jobs.length;) {
-      const part = jobs.slice(start, start + this.#maxBatch);
+      const part = jobs.slice(start, start + limit);
       start += part.length;
       results.push(...(await this.#store(part)));
     }

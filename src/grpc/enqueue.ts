@@ -103,7 +103,9 @@ type EnqueueStreamCall = ServerDuplexStream<
  * tenant as it arrives. Each request is answered once its jobs are stored; a
  * request refused as a whole (more jobs than the batch limit) or a failure of
  * the whole store is answered in every item, and the stream stays open for
- * the other requests, which may be other callers' jobs. The stream ends (OK)
+ * the other requests, which may be other callers' jobs. Every answer states
+ * the batch limit, so the client learns it from the first answer it reads,
+ * whether or not its batch was over it. The stream ends (OK)
  * once the client has half-closed it and every request is answered. Only what
  * cannot be answered by request ends it, with INVALID_ARGUMENT, once the
  * requests before it are answered: bytes that do not decode (no request id to
@@ -158,7 +160,7 @@ export function enqueueStreamHandler(
     const answer = (request: EnqueueStreamRequest__Output, results: EnqueueResult[]): void => {
       unanswered--;
       if (ended) return;
-      call.write({ request_id: request.request_id, results });
+      call.write({ request_id: request.request_id, results, max_batch_size: maxBatchSize });
       if (unanswered < MAX_UNANSWERED_REQUESTS && call.isPaused()) call.resume();
       endWhenAnswered();
     };

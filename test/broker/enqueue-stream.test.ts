@@ -80,6 +80,7 @@ describe('EnqueueStream', () => {
     stream.send({ request_id: '7', jobs: [job('acme', 'a'), job('bad tenant'), job('globex')] });
     stream.send({ request_id: '8', jobs: [job('acme', 'b')] });
     const first = await stream.answer('7');
+    expect(first.max_batch_size).toBe(5); // every answer states the batch limit
     expect(first.results.map((r) => r.code)).toEqual([
       grpc.status.OK,
       grpc.status.INVALID_ARGUMENT,
@@ -111,6 +112,7 @@ describe('EnqueueStream', () => {
     });
     stream.send({ request_id: '3', jobs: [job('globex', 'after')] });
     const refused = await stream.answer('2');
+    expect(refused.max_batch_size).toBe(5);
     expect(refused.results).toHaveLength(6);
     for (const result of refused.results) {
       expect(result).toMatchObject({

@@ -18,8 +18,14 @@ export interface RotaFixture {
   readonly broker: TestBroker;
   producer(options?: Omit<ProducerOptions, 'address'>): Producer;
   worker(options: Omit<WorkerOptions, 'address'>): Worker;
-  /** Kills the broker (crash) and starts a new one on the same address, Redis and key prefix. */
-  crashAndRestartBroker(between?: () => Promise<void>): Promise<void>;
+  /**
+   * Kills the broker (crash) and starts a new one on the same address, Redis
+   * and key prefix; `overrides` change its other options.
+   */
+  crashAndRestartBroker(
+    between?: () => Promise<void>,
+    overrides?: Omit<TestBrokerOptions, 'redisUrl'>,
+  ): Promise<void>;
 }
 
 export const LEASE_TTL_MS = 1500;
@@ -84,7 +90,7 @@ export function useRota(options: Omit<TestBrokerOptions, 'redisUrl'> = {}): Rota
       workers.push(w);
       return w;
     },
-    async crashAndRestartBroker(between) {
+    async crashAndRestartBroker(between, overrides = {}) {
       const old = current();
       await old.kill();
       await between?.();
@@ -95,6 +101,7 @@ export function useRota(options: Omit<TestBrokerOptions, 'redisUrl'> = {}): Rota
         leaseTtlMs: LEASE_TTL_MS,
         heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
         ...options,
+        ...overrides,
       });
     },
   };

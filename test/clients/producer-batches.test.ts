@@ -83,6 +83,30 @@ describe('Producer batches', () => {
     expect(messages.get(STREAM)! - sent).toBe(2); // 100 + 50, none refused
   });
 
+  it('sizes batches to the limit the answers state, larger again on a new stream to a broker whose limit was raised', async () => {
+    const { messages, interceptor } = callCounter();
+    const producer = rota.producer({ maxBatch: 150, interceptors: [interceptor] });
+    const round = (): Promise<unknown> =>
+      Promise.all(
+        Array.from({ length: 150 }, (_, i) =>
+          producer.enqueue({ tenant: 'acme', queue: 'q', payload: i }),
+        ),
+      );
+    await producer.enqueue({ tenant: 'acme', queue: 'q', payload: 'first' });
+    let sent = messages.get(STREAM)!;
+    await round();
+    expect(messages.get(STREAM)! - sent).toBe(2); // 100 + 50, none refused: the first answer said 100
+
+    await rota.crashAndRestartBroker(undefined, { maxBatchSize: 1000 });
+    // The first enqueue that succeeds went on a stream to the restarted broker.
+    await waitFor(() =>
+      producer.enqueue({ tenant: 'acme', queue: 'q', payload: 'x' }).catch(() => undefined),
+    );
+    sent = messages.get(STREAM)!;
+    await round();
+    expect(messages.get(STREAM)! - sent).toBe(1); // the Producer's own maxBatch again
+  });
+
   it('stores an enqueueBatch() over the broker limit whole, in the order given', async () => {
     const producer = rota.producer(); // maxBatch 500
     const jobs = Array.from({ length: 250 }, (_, i) => ({

@@ -96,12 +96,13 @@ export interface BrokerClient extends grpc.Client {
    * A request with more jobs than the batch limit is answered like the
    * others, with INVALID_ARGUMENT in every item (the error reads "jobs has N
    * items; the limit is M (ROTA_MAX_BATCH_SIZE). Split the batch"); none of
-   * its jobs is stored and the stream goes on. Only what cannot be answered
-   * by request ends the stream with INVALID_ARGUMENT, once the requests read
-   * before it are answered (nothing after it is read or stored): bytes that
-   * do not decode, or a request so far over the limit that its answer would
-   * pass 4 MiB (tens of thousands of jobs). The broker stops reading a stream
-   * with 64 requests unanswered until answers go out.
+   * its jobs is stored and the stream goes on. Every answer states the limit
+   * (max_batch_size), so a client can size its batches to this broker's. Only
+   * what cannot be answered by request ends the stream with INVALID_ARGUMENT,
+   * once the requests read before it are answered (nothing after it is read
+   * or stored): bytes that do not decode, or a request so far over the limit
+   * that its answer would pass 4 MiB (tens of thousands of jobs). The broker
+   * stops reading a stream with 64 requests unanswered until answers go out.
    */
   EnqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
   EnqueueStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
@@ -115,12 +116,13 @@ export interface BrokerClient extends grpc.Client {
    * A request with more jobs than the batch limit is answered like the
    * others, with INVALID_ARGUMENT in every item (the error reads "jobs has N
    * items; the limit is M (ROTA_MAX_BATCH_SIZE). Split the batch"); none of
-   * its jobs is stored and the stream goes on. Only what cannot be answered
-   * by request ends the stream with INVALID_ARGUMENT, once the requests read
-   * before it are answered (nothing after it is read or stored): bytes that
-   * do not decode, or a request so far over the limit that its answer would
-   * pass 4 MiB (tens of thousands of jobs). The broker stops reading a stream
-   * with 64 requests unanswered until answers go out.
+   * its jobs is stored and the stream goes on. Every answer states the limit
+   * (max_batch_size), so a client can size its batches to this broker's. Only
+   * what cannot be answered by request ends the stream with INVALID_ARGUMENT,
+   * once the requests read before it are answered (nothing after it is read
+   * or stored): bytes that do not decode, or a request so far over the limit
+   * that its answer would pass 4 MiB (tens of thousands of jobs). The broker
+   * stops reading a stream with 64 requests unanswered until answers go out.
    */
   enqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
   enqueueStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
@@ -203,12 +205,13 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
    * A request with more jobs than the batch limit is answered like the
    * others, with INVALID_ARGUMENT in every item (the error reads "jobs has N
    * items; the limit is M (ROTA_MAX_BATCH_SIZE). Split the batch"); none of
-   * its jobs is stored and the stream goes on. Only what cannot be answered
-   * by request ends the stream with INVALID_ARGUMENT, once the requests read
-   * before it are answered (nothing after it is read or stored): bytes that
-   * do not decode, or a request so far over the limit that its answer would
-   * pass 4 MiB (tens of thousands of jobs). The broker stops reading a stream
-   * with 64 requests unanswered until answers go out.
+   * its jobs is stored and the stream goes on. Every answer states the limit
+   * (max_batch_size), so a client can size its batches to this broker's. Only
+   * what cannot be answered by request ends the stream with INVALID_ARGUMENT,
+   * once the requests read before it are answered (nothing after it is read
+   * or stored): bytes that do not decode, or a request so far over the limit
+   * that its answer would pass 4 MiB (tens of thousands of jobs). The broker
+   * stops reading a stream with 64 requests unanswered until answers go out.
    */
   EnqueueStream: grpc.handleBidiStreamingCall<_rota_v1_EnqueueStreamRequest__Output, _rota_v1_EnqueueStreamResponse>;
   

@@ -15,6 +15,14 @@ export interface EnqueueStreamResponse {
    * reported in every item; the stream stays open.
    */
   'results'?: (_rota_v1_EnqueueResult)[];
+  /**
+   * The broker's batch limit (ROTA_MAX_BATCH_SIZE), in every answer: a
+   * request with more jobs than this was refused whole (nothing stored), and
+   * later requests on this stream should hold at most this many. It holds for
+   * this stream only: a restarted broker, or another one behind the same
+   * address, may have another. 0 = not said (a broker older than this field).
+   */
+  'max_batch_size'?: (number);
 }
 
 export interface EnqueueStreamResponse__Output {
@@ -29,4 +37,12 @@ export interface EnqueueStreamResponse__Output {
    * reported in every item; the stream stays open.
    */
   'results': (_rota_v1_EnqueueResult__Output)[];
+  /**
+   * The broker's batch limit (ROTA_MAX_BATCH_SIZE), in every answer: a
+   * request with more jobs than this was refused whole (nothing stored), and
+   * later requests on this stream should hold at most this many. It holds for
+   * this stream only: a restarted broker, or another one behind the same
+   * address, may have another. 0 = not said (a broker older than this field).
+   */
+  'max_batch_size': (number);
 }
