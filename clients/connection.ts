@@ -5,6 +5,7 @@ import type { AdminClient } from '../src/generated/rota/v1/Admin.js';
 import type { BrokerClient } from '../src/generated/rota/v1/Broker.js';
 import { loadRotaProto } from '../src/grpc/proto.js';
 import { toRotaError } from './errors.js';
+import { shown } from './input-shapes.js';
 
 /** TLS to the broker. PEM contents (not file names), as Buffers or strings. */
 export interface TlsOptions {
@@ -191,9 +192,12 @@ const MAX_CALL_TIMEOUT_MS = MAX_TIMER_MS - 1000;
 
 /** A call deadline option, checked: undefined (none) or a number of ms from 1 to MAX_CALL_TIMEOUT_MS. */
 export function checkTimeoutMs(owner: string, timeoutMs: number | undefined): number | undefined {
-  if (timeoutMs !== undefined && !(timeoutMs > 0 && timeoutMs <= MAX_CALL_TIMEOUT_MS)) {
+  if (
+    timeoutMs !== undefined &&
+    (typeof timeoutMs !== 'number' || !(timeoutMs > 0 && timeoutMs <= MAX_CALL_TIMEOUT_MS))
+  ) {
     throw new TypeError(
-      `${owner}: timeoutMs must be a number of ms from 1 to ${MAX_CALL_TIMEOUT_MS} (24.8 days; leave it unset for no deadline), got ${timeoutMs}`,
+      `${owner}: timeoutMs must be a number of ms from 1 to ${MAX_CALL_TIMEOUT_MS} (24.8 days; leave it unset for no deadline), got ${shown(timeoutMs)}`,
     );
   }
   return timeoutMs;

@@ -5,12 +5,23 @@
  * whatever protobuf makes of them, and a string or null where they take an
  * object, or a list of objects, would fail deep inside ("….map is not a
  * function"): the clients refuse each with a TypeError naming the argument.
+ * A number given as a string (from process.env, say) passes a range check,
+ * which compares it as a number, and is then misread (`Date.now() + '5000'`
+ * is a string): the clients take numbers only, and their messages show a
+ * string as one, so "got 5" does not hide that the 5 was "5".
  */
 
 /** How a message names the kind of a value (typeof, but null and arrays by name). */
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
   return Array.isArray(value) ? 'array' : typeof value;
+}
+
+/** A value as a message shows it: a string quoted and named, an object by its kind. */
+export function shown(value: unknown): string {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'bigint') return `the bigint ${value}n`;
+  return typeof value === 'object' && value !== null ? kindOf(value) : String(value);
 }
 
 function notAList(name: string, value: unknown, expected: string, stringHint = ''): TypeError {

@@ -30,7 +30,7 @@ import {
 } from './connection.js';
 import { EnqueueStream } from './enqueue-stream.js';
 import { RotaError, refuseUnsendable, toRotaError } from './errors.js';
-import { arrayArgument, objectArgument } from './input-shapes.js';
+import { arrayArgument, objectArgument, shown } from './input-shapes.js';
 import type { Span } from '@opentelemetry/api';
 import {
   SpanKind,
@@ -102,7 +102,7 @@ const MAX_STREAMED_JOB_BYTES = 15 * 1024 * 1024;
 function compileOptions(options: ProducerOptions): CompiledProducerOptions {
   const maxBatch = options.maxBatch ?? 500;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) {
-    throw new TypeError(`Producer: maxBatch must be an integer ≥ 1, got ${maxBatch}`);
+    throw new TypeError(`Producer: maxBatch must be an integer ≥ 1, got ${shown(maxBatch)}`);
   }
   return Object.freeze({ maxBatch, timeoutMs: checkTimeoutMs('Producer', options.timeoutMs) });
 }

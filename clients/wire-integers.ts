@@ -5,6 +5,8 @@
  * different, valid-looking one, so the clients refuse it before sending; the
  * broker checks the narrower ranges of its own (priority 0–9, …).
  */
+import { shown } from './input-shapes.js';
+
 const RANGES = {
   int32: [-(2 ** 31), 2 ** 31 - 1],
   uint32: [0, 2 ** 32 - 1],
@@ -22,7 +24,7 @@ export function wireInteger<T extends number | undefined>(
   if (value === undefined) return value;
   const [min, max] = RANGES[type];
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
+    throw new TypeError(`${name} must be an integer from ${min} to ${max}, got ${shown(value)}`);
   }
   return value;
 }

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 
 import { MAX_TIMER_MS, type ConnectionOptions } from './connection.js';
-import { stringList } from './input-shapes.js';
+import { shown, stringList } from './input-shapes.js';
 import { wireInteger } from './wire-integers.js';
 
 /** A leased job as the handler sees it. */
@@ -110,16 +110,16 @@ export interface CompiledWorkerOptions {
 
 function positiveInt(name: string, value: number): number {
   if (!Number.isInteger(value) || value < 1) {
-    throw new TypeError(`Worker: ${name} must be an integer ≥ 1, got ${value}`);
+    throw new TypeError(`Worker: ${name} must be an integer ≥ 1, got ${shown(value)}`);
   }
   return wireInteger(`Worker: ${name}`, value, 'uint32');
 }
 
 /** A duration a timer waits: setTimeout fires after 1 ms for a longer one. */
 function duration(name: string, value: number, min = 0): number {
-  if (!(value >= min && value <= MAX_TIMER_MS)) {
+  if (typeof value !== 'number' || !(value >= min && value <= MAX_TIMER_MS)) {
     throw new TypeError(
-      `Worker: ${name} must be a number from ${min} to ${MAX_TIMER_MS} (24.8 days), got ${value}`,
+      `Worker: ${name} must be a number from ${min} to ${MAX_TIMER_MS} (24.8 days), got ${shown(value)}`,
     );
   }
   return value;

@@ -365,9 +365,13 @@ describe('Admin', () => {
     }
   });
 
-  it('refuses a timeoutMs that is not > 0', () => {
+  it('refuses a timeoutMs that is not > 0, or not a number', () => {
     expect(() => new Admin({ timeoutMs: 0 })).toThrow(
       /Admin: timeoutMs must be a number of ms from 1 to .*, got 0/,
+    );
+    // '5000' (from process.env) passed, and every call failed: "deadline must be a number or Date"
+    expect(() => new Admin({ timeoutMs: '5000' as unknown as number })).toThrow(
+      /Admin: timeoutMs must be a number of ms from 1 to .*, got the string "5000"$/,
     );
   });
 

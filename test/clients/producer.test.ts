@@ -249,6 +249,27 @@ describe('Producer', () => {
     expect(await producer.cancel('acme', jobId)).toEqual({ cancelled: false, state: 'CANCELLED' });
   });
 
+  // From process.env: a timeoutMs of '5000' passed the range check and made every
+  // getJob and cancel fail ("deadline must be a number or Date": Date.now() + '5000').
+  it('refuses numbers given as strings, naming them as strings', async () => {
+    const text = (value: string): number => value as unknown as number;
+    expect(() => new Producer({ timeoutMs: text('5000') })).toThrow(
+      new TypeError(
+        'Producer: timeoutMs must be a number of ms from 1 to 2147482647 (24.8 days; leave it unset for no deadline), got the string "5000"',
+      ),
+    );
+    expect(() => new Producer({ maxBatch: text('100') })).toThrow(
+      new TypeError('Producer: maxBatch must be an integer ≥ 1, got the string "100"'),
+    );
+    const producer = rota.producer();
+    await expect(
+      producer.enqueue({ tenant: 'acme', queue: 'q', priority: text('5') }),
+    ).rejects.toMatchObject({
+      codeName: 'INVALID_ARGUMENT',
+      message: 'priority must be an integer from -2147483648 to 2147483647, got the string "5"',
+    });
+  });
+
   it('refuses a timeoutMs past what a timer can wait, which failed every enqueue at once', async () => {
     // setTimeout waits 1 ms for anything over 2^31 − 1 ms (24.8 days).
     expect(() => new Producer({ timeoutMs: 30 * 24 * 3_600_000 })).toThrow(

@@ -202,6 +202,29 @@ describe('Worker', () => {
     expect(compileWorkerOptions({ ...options, concurrency: 7 }).concurrency).toBe(7);
   });
 
+  // From process.env: '5000' passed the range checks (compared as a number) and
+  // was then misread, a reconnect delay of '100' + 0.5 × 900 waiting '100450' ms.
+  it('refuses numbers given as strings, naming them as strings', () => {
+    const options = { queues: ['q'], handler: () => undefined };
+    const text = (value: string): number => value as unknown as number;
+    expect(() => compileWorkerOptions({ ...options, shutdownGraceMs: text('5000') })).toThrow(
+      new TypeError(
+        'Worker: shutdownGraceMs must be a number from 0 to 2147483647 (24.8 days), got the string "5000"',
+      ),
+    );
+    expect(() =>
+      compileWorkerOptions({ ...options, reconnect: { initialMs: text('100'), maxMs: 5000 } }),
+    ).toThrow(
+      new TypeError(
+        'Worker: reconnect.initialMs must be a number from 1 to 2147483647 (24.8 days), got the string "100"',
+      ),
+    );
+    // refused before too, as "got 8", which read as a valid concurrency
+    expect(() => compileWorkerOptions({ ...options, concurrency: text('8') })).toThrow(
+      new TypeError('Worker: concurrency must be an integer ≥ 1, got the string "8"'),
+    );
+  });
+
   it('refuses a RetryAfterError delay the broker would refuse', () => {
     for (const bad of [-1, Number.NaN, 366 * 86_400_000]) {
       expect(() => new RetryAfterError(bad)).toThrow(
