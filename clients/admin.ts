@@ -31,7 +31,7 @@ import {
 import { toTenantUpdate, toWireTenant } from '../src/grpc/codec.js';
 import { RotaError, refuseUnsendable } from './errors.js';
 import { toJobInfo, type JobInfo } from './job.js';
-import { objectArgument, objectList, stringList } from './input-shapes.js';
+import { objectArgument, objectList, optionalBoolean, stringList } from './input-shapes.js';
 import { wireInteger } from './wire-integers.js';
 
 export interface AdminOptions extends ConnectionOptions {
@@ -378,7 +378,8 @@ export class Admin {
 
 /**
  * Settings shaped as TenantSettings (from JavaScript they may be anything), their
- * counts checked to fit their wire fields (see wire-integers.ts).
+ * counts checked to fit their wire fields (see wire-integers.ts) and `paused`
+ * to be a boolean.
  */
 function checkedSettings(given: TenantSettings): TenantSettings {
   const settings = objectArgument<TenantSettings>('settings', given);
@@ -388,9 +389,11 @@ function checkedSettings(given: TenantSettings): TenantSettings {
   wireInteger('burst', settings.burst, 'uint32');
   wireInteger('maxInFlight', settings.maxInFlight, 'uint32');
   wireInteger('maxQueued', settings.maxQueued, 'uint64');
+  optionalBoolean('paused', settings.paused);
   for (const override of settings.queues ?? []) {
     wireInteger(`queues[${override.queue}].burst`, override.burst, 'uint32');
     wireInteger(`queues[${override.queue}].maxInFlight`, override.maxInFlight, 'uint32');
+    optionalBoolean(`queues[${override.queue}].paused`, override.paused);
   }
   return settings;
 }

@@ -60,6 +60,17 @@ export function objectArgument<T extends object>(name: string, value: unknown): 
   return value as T;
 }
 
+/**
+ * `value` when it is a boolean or undefined; else a TypeError naming `name`.
+ * protobuf sends any other value as its truthiness: the string 'false' as true.
+ */
+export function optionalBoolean(name: string, value: unknown): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new TypeError(`${name} must be true or false, got ${shown(value)}`);
+  }
+  return value;
+}
+
 /** `value` when it is an array, its items left to the caller; else a TypeError naming `name`. */
 export function arrayArgument<T>(name: string, value: unknown, expected: string): readonly T[] {
   if (!Array.isArray(value)) throw notAList(name, value, expected);

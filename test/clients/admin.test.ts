@@ -100,6 +100,25 @@ describe('Admin', () => {
     expect(error.message).toMatch(/^pageSize must be an integer/);
   });
 
+  // protobuf sends a value as its truthiness: paused 'false' paused the tenant.
+  it('refuses a paused that is not a boolean, storing nothing', async () => {
+    const client = admin();
+    const before = await client.getTenant('unpaused');
+    const text = (value: string): boolean => value as unknown as boolean;
+    const cases: Array<[string, TenantSettings]> = [
+      ['paused must be true or false, got the string "false"', { paused: text('false') }],
+      [
+        'queues[email].paused must be true or false, got 0',
+        { queues: [{ queue: 'email', paused: 0 as unknown as boolean }] },
+      ],
+    ];
+    for (const [message, settings] of cases) {
+      const error = await rejection(client.setTenant('unpaused', settings));
+      expect(error).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, message });
+    }
+    expect(await client.getTenant('unpaused')).toEqual(before);
+  });
+
   it('reports the depth of each queue × tenant, narrowed by tenant', async () => {
     const producer = rota.producer();
     await producer.enqueueBatch([
