@@ -148,6 +148,30 @@ export interface DeleteResult {
   notFound: string[];
 }
 
+/** Which page a list call reads. */
+export interface PageRequest {
+  /** Jobs per page. @default 100 */
+  pageSize?: number;
+  /** The nextPageToken of the page before; none for the first page. */
+  pageToken?: string;
+}
+
+/**
+ * A page request as the wire has it. From JavaScript a pageSize given where
+ * the page goes (`listDeadLetters(tenant, queue, 50)`, as `deadLetters`
+ * takes it) would be ignored: refused instead, as is a pageSize its field
+ * would wrap.
+ */
+function toWirePage(page: PageRequest): { page_size: number; page_token: string } {
+  return refuseUnsendable(() => {
+    const { pageSize, pageToken } = objectArgument<PageRequest>('page', page);
+    return {
+      page_size: wireInteger('pageSize', pageSize ?? 0, 'uint32'),
+      page_token: pageToken ?? '',
+    };
+  });
+}
+
 /** The jobs of every page, read one page after another. */
 async function* followPages(
   read: (pageToken: string | undefined) => Promise<JobPage>,
@@ -209,8 +233,12 @@ export class Admin {
 
   /** Per queue × tenant with work: depth by state, rates, wait and run percentiles. */
   async getStats(filter: { queue?: string; tenant?: string } = {}): Promise<Stats> {
+    // From JavaScript getStats('acme') would answer every tenant's rows.
+    const { queue, tenant } = refuseUnsendable(() =>
+      objectArgument<{ queue?: string; tenant?: string }>('filter', filter),
+    );
     const reply = await this.#call<Stats__Output>((client, ...call) =>
-      client.GetStats({ queue: filter.queue ?? '', tenant: filter.tenant ?? '' }, ...call),
+      client.GetStats({ queue: queue ?? '', tenant: tenant ?? '' }, ...call),
     );
     return {
       entries: reply.entries.map((row) => ({
@@ -239,14 +267,11 @@ export class Admin {
   async listDeadLetters(
     tenant: string,
     queue: string,
-    page: { pageSize?: number; pageToken?: string } = {},
+    page: PageRequest = {},
   ): Promise<DeadLetterPage> {
-    const pageSize = refuseUnsendable(() => wireInteger('pageSize', page.pageSize ?? 0, 'uint32'));
+    const wirePage = toWirePage(page);
     const reply = await this.#call<ListDeadLettersResponse__Output>((client, ...call) =>
-      client.ListDeadLetters(
-        { tenant, queue, page_size: pageSize, page_token: page.pageToken ?? '' },
-        ...call,
-      ),
+      client.ListDeadLetters({ tenant, queue, ...wirePage }, ...call),
     );
     return {
       jobs: reply.jobs.map(toJobInfo),
@@ -271,14 +296,11 @@ export class Admin {
     tenant: string,
     queue: string,
     state: WaitingState,
-    page: { pageSize?: number; pageToken?: string } = {},
+    page: PageRequest = {},
   ): Promise<JobPage> {
-    const pageSize = refuseUnsendable(() => wireInteger('pageSize', page.pageSize ?? 0, 'uint32'));
+    const wirePage = toWirePage(page);
     const reply = await this.#call<ListJobsResponse__Output>((client, ...call) =>
-      client.ListJobs(
-        { tenant, queue, state, page_size: pageSize, page_token: page.pageToken ?? '' },
-        ...call,
-      ),
+      client.ListJobs({ tenant, queue, state, ...wirePage }, ...call),
     );
     return {
       jobs: reply.jobs.map(toJobInfo),

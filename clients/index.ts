@@ -6,6 +6,7 @@ export type {
   DeadLetterPage,
   DeleteResult,
   JobPage,
+  PageRequest,
   Percentiles,
   QueueSettings,
   QueueTenantStats,

@@ -3,6 +3,7 @@ import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js'
 import type { Job__Output } from '../src/generated/rota/v1/Job.js';
 import type { JobState__Output } from '../src/generated/rota/v1/JobState.js';
 import { decodePayload, decodeReported, encodePayload } from './codec.js';
+import { objectArgument } from './input-shapes.js';
 import { wireInteger } from './wire-integers.js';
 
 /** State of a job (rota.v1.JobState). Terminal: COMPLETED, DEAD, CANCELLED. */
@@ -87,16 +88,19 @@ export function toEnqueueRequest(job: JobInput): EnqueueRequest {
     headers,
     priority: wireInteger('priority', job.priority ?? 0, 'int32'),
     max_attempts: wireInteger('maxAttempts', job.maxAttempts ?? 0, 'uint32'),
-    backoff:
-      job.backoff === undefined
-        ? null
-        : {
-            initial_ms: wireInteger('backoff.initialMs', job.backoff.initialMs ?? 0, 'uint32'),
-            max_ms: wireInteger('backoff.maxMs', job.backoff.maxMs ?? 0, 'uint32'),
-          },
+    backoff: job.backoff === undefined ? null : toWireBackoff(job.backoff),
     timeout_ms: wireInteger('timeoutMs', job.timeoutMs ?? 0, 'uint32'),
     delay_ms: wireInteger('delayMs', job.delayMs ?? 0, 'uint64'),
     idempotency_key: job.idempotencyKey ?? '',
+  };
+}
+
+/** From JavaScript a backoff that is not an object (`backoff: 1000`) would send the broker's defaults. */
+function toWireBackoff(given: JobInput['backoff']): EnqueueRequest['backoff'] {
+  const backoff = objectArgument<NonNullable<JobInput['backoff']>>('backoff', given);
+  return {
+    initial_ms: wireInteger('backoff.initialMs', backoff.initialMs ?? 0, 'uint32'),
+    max_ms: wireInteger('backoff.maxMs', backoff.maxMs ?? 0, 'uint32'),
   };
 }
 

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 
 import { MAX_TIMER_MS, type ConnectionOptions } from './connection.js';
-import { shown, stringList } from './input-shapes.js';
+import { objectArgument, shown, stringList } from './input-shapes.js';
 import { wireInteger } from './wire-integers.js';
 
 /** A leased job as the handler sees it. */
@@ -130,15 +130,16 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
   if (queues.length === 0) throw new TypeError('Worker: queues must name at least one queue');
   if (typeof options.handler !== 'function')
     throw new TypeError('Worker: handler must be a function');
+  // From JavaScript a reconnect that is not an object (`reconnect: 5000`) would be ignored.
+  const reconnect = objectArgument<NonNullable<WorkerOptions['reconnect']>>(
+    'Worker: reconnect',
+    options.reconnect ?? {},
+  );
   // At least 1 ms each: a worker whose broker is down would otherwise retry in
   // a busy loop, and the jitter cannot help, as it spreads the delay from
   // initialMs up to a ceiling that grows from initialMs (0 stays 0).
-  const reconnectMaxMs = duration('reconnect.maxMs', options.reconnect?.maxMs ?? 5000, 1);
-  const reconnectInitialMs = duration(
-    'reconnect.initialMs',
-    options.reconnect?.initialMs ?? 100,
-    1,
-  );
+  const reconnectMaxMs = duration('reconnect.maxMs', reconnect.maxMs ?? 5000, 1);
+  const reconnectInitialMs = duration('reconnect.initialMs', reconnect.initialMs ?? 100, 1);
   if (reconnectInitialMs > reconnectMaxMs) {
     throw new TypeError(
       `Worker: reconnect.initialMs (${reconnectInitialMs}) must not exceed reconnect.maxMs (${reconnectMaxMs})`,

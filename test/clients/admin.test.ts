@@ -248,6 +248,27 @@ describe('Admin', () => {
     expect(await client.getTenant('shapeless')).toEqual(before);
   });
 
+  // From JavaScript these were ignored: getStats('acme') answered every tenant's
+  // rows, listDeadLetters(…, 1) (as deadLetters takes its pageSize) a page of 100.
+  it('refuses a stats filter and a page that are not objects, with INVALID_ARGUMENT', async () => {
+    const client = admin();
+    const bad = (value: unknown): never => value as never;
+    const cases: Array<[() => Promise<unknown>, string]> = [
+      [() => client.getStats(bad('acme')), 'filter must be an object, got string'],
+      [() => client.listDeadLetters('acme', 'email', bad(1)), 'page must be an object, got number'],
+      [
+        () => client.listJobs('acme', 'email', 'WAITING', bad(1)),
+        'page must be an object, got number',
+      ],
+    ];
+    for (const [call, message] of cases) {
+      expect(await rejection(call())).toMatchObject({
+        code: grpc.status.INVALID_ARGUMENT,
+        message,
+      });
+    }
+  });
+
   it('deletes dead letters by id or all; a deleted job is gone', async () => {
     const producer = rota.producer();
     const ids: string[] = [];

@@ -210,6 +210,20 @@ describe('Producer', () => {
     expect(messages.get(STREAM)).toBe(1);
   });
 
+  // From JavaScript backoff: 1000 was ignored: the job got the broker's default backoff.
+  it('refuses a backoff that is not an object, with INVALID_ARGUMENT', async () => {
+    const { messages, interceptor } = callCounter();
+    const producer = rota.producer({ interceptors: [interceptor] });
+    const refused = await rejection(
+      producer.enqueue({ tenant: 'acme', queue: 'q', backoff: 1000 as never }),
+    );
+    expect(refused).toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      message: 'backoff must be an object, got number',
+    });
+    expect(messages.get(STREAM)).toBeUndefined();
+  });
+
   it('rejects every caller of a batch when the whole RPC fails', async () => {
     const producer = new Producer({ address: '127.0.0.1:1', timeoutMs: 2000 });
     try {

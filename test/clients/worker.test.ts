@@ -225,6 +225,13 @@ describe('Worker', () => {
     );
   });
 
+  it('refuses a reconnect that is not an object, which was ignored', () => {
+    const options = { queues: ['q'], handler: () => undefined };
+    expect(() => compileWorkerOptions({ ...options, reconnect: 5000 as never })).toThrow(
+      new TypeError('Worker: reconnect must be an object, got number'),
+    );
+  });
+
   it('refuses a RetryAfterError delay the broker would refuse', () => {
     for (const bad of [-1, Number.NaN, 366 * 86_400_000]) {
       expect(() => new RetryAfterError(bad)).toThrow(
