@@ -1,5 +1,5 @@
 /** Worker options: what the caller may set, and the compiled, frozen form the Worker runs on. */
-import { hostname } from 'node:os';
+import { constants, hostname } from 'node:os';
 
 import { MAX_TIMER_MS, type ConnectionOptions } from './connection.js';
 import { objectArgument, shown, stringList } from './input-shapes.js';
@@ -90,7 +90,9 @@ export interface WorkerOptions extends ConnectionOptions {
    * Signals that close the worker gracefully (drain, finish, ack). While a
    * worker runs, these signals no longer end the process by themselves: it
    * exits once close() is done and nothing else keeps it alive. [] = none;
-   * an array, as `queues`.
+   * an array, as `queues`, of signal names this platform has (`'SIGTERM'`,
+   * not `'TERM'` or `'sigterm'`), SIGKILL and SIGSTOP aside (no process
+   * can catch them).
    * @default ['SIGINT', 'SIGTERM']
    */
   shutdownSignals?: NodeJS.Signals[];
@@ -125,6 +127,26 @@ function duration(name: string, value: number, min = 0): number {
   return value;
 }
 
+/** Signals no process can catch: Node.js throws when one listens for them. */
+const UNCATCHABLE_SIGNALS: ReadonlySet<string> = new Set(['SIGKILL', 'SIGSTOP']);
+
+/**
+ * The shutdown signals, each one the process can catch. Node.js takes any
+ * other name as a plain event that never comes, so a worker told to stop on
+ * 'TERM' or 'sigterm' would be killed by SIGTERM without draining.
+ */
+function shutdownSignals(value: unknown): readonly NodeJS.Signals[] {
+  const signals = stringList<NodeJS.Signals>('Worker: shutdownSignals', value);
+  signals.forEach((signal, i) => {
+    if (!Object.hasOwn(constants.signals, signal) || UNCATCHABLE_SIGNALS.has(signal)) {
+      throw new TypeError(
+        `Worker: shutdownSignals[${i}] is ${JSON.stringify(signal)}, not a signal this process can catch (names look like 'SIGTERM'; SIGKILL and SIGSTOP cannot be caught)`,
+      );
+    }
+  });
+  return signals;
+}
+
 export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOptions {
   const queues = stringList('Worker: queues', options.queues);
   if (queues.length === 0) throw new TypeError('Worker: queues must name at least one queue');
@@ -154,9 +176,6 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     reconnectInitialMs,
     reconnectMaxMs,
     shutdownGraceMs: duration('shutdownGraceMs', options.shutdownGraceMs ?? 10_000),
-    shutdownSignals: stringList<NodeJS.Signals>(
-      'Worker: shutdownSignals',
-      options.shutdownSignals ?? ['SIGINT', 'SIGTERM'],
-    ),
+    shutdownSignals: shutdownSignals(options.shutdownSignals ?? ['SIGINT', 'SIGTERM']),
   });
 }

@@ -225,6 +225,25 @@ describe('Worker', () => {
     );
   });
 
+  // Node.js took 'TERM' as a plain event that never comes (SIGTERM then killed
+  // the worker without draining), and threw out of start() for SIGKILL.
+  it('refuses shutdownSignals a process cannot catch', () => {
+    const options = { queues: ['q'], handler: () => undefined };
+    const signals = (...names: string[]): NodeJS.Signals[] => names as NodeJS.Signals[];
+    for (const name of ['TERM', 'sigterm', 'SIGKILL']) {
+      expect(() =>
+        compileWorkerOptions({ ...options, shutdownSignals: signals('SIGINT', name) }),
+      ).toThrow(
+        new TypeError(
+          `Worker: shutdownSignals[1] is "${name}", not a signal this process can catch (names look like 'SIGTERM'; SIGKILL and SIGSTOP cannot be caught)`,
+        ),
+      );
+    }
+    expect(
+      compileWorkerOptions({ ...options, shutdownSignals: ['SIGHUP', 'SIGUSR2'] }).shutdownSignals,
+    ).toEqual(['SIGHUP', 'SIGUSR2']);
+  });
+
   it('refuses a reconnect that is not an object, which was ignored', () => {
     const options = { queues: ['q'], handler: () => undefined };
     expect(() => compileWorkerOptions({ ...options, reconnect: 5000 as never })).toThrow(
