@@ -3,7 +3,7 @@ import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js'
 import type { Job__Output } from '../src/generated/rota/v1/Job.js';
 import type { JobState__Output } from '../src/generated/rota/v1/JobState.js';
 import { decodePayload, decodeReported, encodePayload } from './codec.js';
-import { objectArgument } from './input-shapes.js';
+import { objectArgument, shown } from './input-shapes.js';
 import { wireInteger } from './wire-integers.js';
 
 /** State of a job (rota.v1.JobState). Terminal: COMPLETED, DEAD, CANCELLED. */
@@ -91,8 +91,20 @@ export function toEnqueueRequest(job: JobInput): EnqueueRequest {
     backoff: job.backoff === undefined ? null : toWireBackoff(job.backoff),
     timeout_ms: wireInteger('timeoutMs', job.timeoutMs ?? 0, 'uint32'),
     delay_ms: wireInteger('delayMs', job.delayMs ?? 0, 'uint64'),
-    idempotency_key: job.idempotencyKey ?? '',
+    idempotency_key: idempotencyKey(job.idempotencyKey),
   };
+}
+
+/**
+ * The key, '' for none. protobuf would send any other value as String(value):
+ * every object key as '[object Object]', all of them duplicates of the first.
+ */
+function idempotencyKey(key: unknown): string {
+  if (key === undefined || key === null) return '';
+  if (typeof key !== 'string') {
+    throw new TypeError(`idempotencyKey must be a string, got ${shown(key)}`);
+  }
+  return key;
 }
 
 /** From JavaScript a backoff that is not an object (`backoff: 1000`) would send the broker's defaults. */

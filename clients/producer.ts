@@ -141,6 +141,8 @@ function prepare(job: JobInput): { request: EnqueueRequest; span: Span } | { err
   try {
     return refuseUnsendable(() => {
       objectArgument('job', job);
+      // Spread into the trace headers, headers ['k', 'v'] would be sent as { 0: 'k', 1: 'v' }.
+      if (job.headers !== undefined) objectArgument('headers', job.headers);
       span = startSpan(`send ${job.queue}`, SpanKind.PRODUCER, messagingAttributes('send', job));
       return {
         request: toEnqueueRequest({ ...job, headers: headersWithSpan(job.headers, span) }),

@@ -224,6 +224,29 @@ describe('Producer', () => {
     expect(messages.get(STREAM)).toBeUndefined();
   });
 
+  // protobuf sent String(value): every object key as '[object Object]', so the
+  // second job was answered as a duplicate of the first and never stored.
+  it('refuses an idempotencyKey that is not a string, and headers that are not an object', async () => {
+    const producer = rota.producer();
+    const job = { tenant: 'acme', queue: 'q' };
+    const first = await producer.enqueue({ ...job, idempotencyKey: { order: 1 } as never }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(first).toMatchObject({
+      codeName: 'INVALID_ARGUMENT',
+      message: 'idempotencyKey must be a string, got object',
+    });
+    const [stored, other] = await producer.enqueueBatch([
+      { ...job, idempotencyKey: 'order-1' },
+      { ...job, headers: ['trace', 'x'] as never },
+    ]);
+    expect(stored).toMatchObject({ duplicate: false });
+    expect(other).toMatchObject({
+      error: { codeName: 'INVALID_ARGUMENT', message: 'headers must be an object, got array' },
+    });
+  });
+
   it('rejects every caller of a batch when the whole RPC fails', async () => {
     const producer = new Producer({ address: '127.0.0.1:1', timeoutMs: 2000 });
     try {
