@@ -109,7 +109,7 @@ export class Broker {
       completedRetentionMs: config.completedRetentionMs,
       deadRetentionMs: config.deadRetentionMs,
       idempotencyRetentionMs: config.idempotencyRetentionMs,
-      fetchRecordMs: config.leaseTtlMs,
+      recordMs: config.leaseTtlMs,
       clock: this.clock,
     });
     this.shared = new SharedLimitSupply(

@@ -1,4 +1,5 @@
 import { FairScheduler, type Clock, type TenantLimits } from '../scheduler/index.js';
+import type { StoreCall } from '../store/intake.js';
 import type { JobStore } from '../store/job-store.js';
 import type { PrefetchUse } from '../telemetry/metrics.js';
 import type { FetchedJob, FetchResult } from '../store/types.js';
@@ -38,8 +39,8 @@ export interface DispatcherDeps {
   onBoundReached(): void;
   /** A session joined with free slots and nothing to give them: tell the other brokers. */
   onIdleRoom(): void;
-  /** Jobs went back to the tenant's streams, unread: this broker and the others may fetch them. */
-  onGivenBack(tenant: string): void;
+  /** Fetch calls whose replies never came, to give up (see LostCalls). */
+  onRepliesLost(calls: readonly StoreCall[]): void;
 }
 
 /**
@@ -125,7 +126,7 @@ export class QueueDispatcher {
       clock: deps.clock,
       onFetched: (want, result, fetchedAt) => this.onFetched(want, result, fetchedAt),
       onFetchFailed: (wants, error) => this.onFetchFailed(wants, error),
-      onGivenBack: (tenants) => tenants.forEach((tenant) => deps.onGivenBack(tenant)),
+      onRepliesLost: (calls) => deps.onRepliesLost(calls),
     });
     this.parking = new Parking({
       queue,
@@ -377,7 +378,7 @@ export class QueueDispatcher {
     for (const want of wants) {
       const { tenant, direct } = want;
       this.prefetch.settle(want);
-      // A direct lease Redis may have written is given back (see FetchBatches.abandon).
+      // A direct lease Redis may have written is given back (see LostCalls).
       if (direct) releaseDirectSlots(this.deps.limits, this.queue, tenant, direct, 0);
       this.fetching.delete(tenant);
       this.refetch.delete(tenant);

@@ -1,4 +1,5 @@
 import type { NewJob } from '../store/types.js';
+import { RepliesLost } from '../store/intake.js';
 import {
   SpanKind,
   contextFromHeaders,
@@ -68,7 +69,12 @@ export class Enqueuer {
     try {
       reply = await store.enqueue(jobs, (tenant) => this.tenants.maxQueued(tenant), now, claim);
     } catch (error) {
-      const failure = coerceError(error);
+      let cause = error;
+      if (error instanceof RepliesLost) {
+        this.queues.lostCalls.abandon(error.calls);
+        cause = error.cause;
+      }
+      const failure = coerceError(cause);
       for (const { dispatcher, request } of claims) dispatcher.onFetchFailed([request], failure);
       for (const span of spans) if (span) endSpan(span, failure);
       throw failure;

@@ -1,5 +1,5 @@
 import type { Clock } from '../scheduler/index.js';
-import { FetchLost, type FetchCall } from '../store/intake.js';
+import { RepliesLost, type StoreCall } from '../store/intake.js';
 import type { JobStore } from '../store/job-store.js';
 import type { FetchRequest, FetchResult } from '../store/types.js';
 import type { DirectSlots } from './direct-slots.js';
@@ -18,12 +18,9 @@ export interface FetchBatchesDeps {
   readonly clock: Clock;
   onFetched(want: PlannedFetch, result: FetchResult, fetchedAt: number): void;
   onFetchFailed(wants: readonly PlannedFetch[], error: unknown): void;
-  /** Jobs a lost fetch had read went back to the tenants' streams (see abandon). */
-  onGivenBack(tenants: readonly string[]): void;
+  /** Fetch calls whose replies never came, to give up (see LostCalls). */
+  onRepliesLost(calls: readonly StoreCall[]): void;
 }
-
-/** After a failed try to give back what a lost fetch read, try again this much later. */
-const ABANDON_RETRY_MS = 1000;
 
 /**
  * A queue's planned fetches on their way to Redis, sent in batches, and a count
@@ -86,28 +83,8 @@ export class FetchBatches {
           else this.deps.onFetched(wants[i]!, result, now);
         }),
       (error: unknown) => {
-        if (error instanceof FetchLost) for (const call of error.calls) this.abandon(call);
+        if (error instanceof RepliesLost) this.deps.onRepliesLost(error.calls);
         this.deps.onFetchFailed(wants, error);
-      },
-    );
-  }
-
-  /**
-   * A fetch call whose reply never came may have run all the same, and read
-   * and leased jobs this broker does not know. Left alone, they sat in its
-   * pending list: read ones until a sweep found them idle for the lease TTL,
-   * leased ones until their lease expired as a failed attempt (with
-   * max_attempts 1, dead without having run). JobStore.abandonFetch gives them
-   * back, tried every ABANDON_RETRY_MS until Redis answers (once only when
-   * stopping: the recovery sweep of another broker is left the rest).
-   */
-  private abandon(call: FetchCall): void {
-    this.deps.store.abandonFetch(call).then(
-      (given) => {
-        if (given > 0) this.deps.onGivenBack(call.tenants);
-      },
-      () => {
-        if (!this.stopped) setTimeout(() => this.abandon(call), ABANDON_RETRY_MS).unref();
       },
     );
   }

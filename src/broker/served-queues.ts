@@ -2,6 +2,7 @@ import type { FetchedJob } from '../store/types.js';
 import type { PrefetchUse } from '../telemetry/metrics.js';
 import { monotonicClock, type BrokerContext } from './broker-context.js';
 import { QueueDispatcher } from './dispatcher.js';
+import { LostCalls } from './lost-calls.js';
 import { ThrottledWarning } from './throttled-warning.js';
 
 /** A queue at its prefetch bound says so once a minute, with the tenants in line then. */
@@ -10,12 +11,19 @@ const BOUND_WARNING_EVERY_MS = 60_000;
 /** The queues this broker serves: one dispatcher each, made when a worker first asks for it. */
 export class ServedQueues {
   private readonly dispatchers = new Map<string, QueueDispatcher>();
+  /** Fetches and enqueues whose replies never came (see LostCalls). */
+  readonly lostCalls: LostCalls;
 
   constructor(
     private readonly context: BrokerContext,
     /** Sweeps a queue newly served (Recovery.recover). */
     private readonly recover: (queue: string) => void,
-  ) {}
+  ) {
+    this.lostCalls = new LostCalls({
+      store: context.store,
+      onGivenBack: (queue, tenant) => this.announceWork(queue, tenant, 0),
+    });
+  }
 
   /** The dispatcher of a queue this broker serves, created (and recovered) on first use. */
   dispatcher(queue: string): QueueDispatcher {
@@ -46,7 +54,7 @@ export class ServedQueues {
         onHeldBack: (tenant) => this.context.observer.heldBack(tenant, queue),
         onBoundReached: () => boundReached.warn(boundFields),
         onIdleRoom: () => doorbell.announceRoom(queue),
-        onGivenBack: (tenant) => this.announceWork(queue, tenant, 0),
+        onRepliesLost: (calls) => this.lostCalls.abandon(calls),
       });
       // Built only when the warning is logged: a blocked refill happens per fetch under the bound.
       const boundFields = (): Record<string, unknown> => ({
@@ -130,5 +138,6 @@ export class ServedQueues {
 
   stop(): void {
     for (const dispatcher of this.dispatchers.values()) dispatcher.stop();
+    this.lostCalls.stop();
   }
 }

@@ -1,7 +1,7 @@
 import { packArgs, unpackReply } from './cmsgpack.js';
 import { encodeHeaders, parseHeaders } from './job-headers.js';
 import { groupBy, type JobStoreContext } from './job-store-context.js';
-import { sendPacked, type PackedGroup } from './packed.js';
+import { sendPacked, type PackedGroup, type PackedReply } from './packed.js';
 import { runScript, sendBatch, type ScriptArg } from './scripts.js';
 import type { TenantIndexes } from './tenant-indexes.js';
 import type {
@@ -21,28 +21,29 @@ const FETCH_FIELDS = 10;
 const PART_FAILED = -2;
 /** Jobs one fetch call asks for before the next tenant goes into another call. */
 const FETCH_BATCH = 1024;
-/** Most records of answered fetch calls one fetch deletes (see fetch.lua); the rest expire. */
-const RECORDS_FORGOTTEN_PER_FETCH = 64;
-const DEFAULT_FETCH_RECORD_MS = 30_000;
+/** Most records of answered calls one call deletes (see call_record.lua); the rest expire. */
+const RECORDS_FORGOTTEN_PER_CALL = 64;
+const DEFAULT_RECORD_MS = 30_000;
 
-/** A fetch call sent to Redis: the key of its record, and the tenants it carried. */
-export interface FetchCall {
+/** A call that reads jobs, sent to Redis: the key of its record, and the tenant×queues it read. */
+export interface StoreCall {
   readonly record: string;
-  readonly tenants: readonly string[];
+  readonly parts: ReadonlyArray<{ readonly tenant: string; readonly queue: string }>;
 }
 
 /**
- * A fetch whose reply never came (a timeout, a connection that failed for
- * good). Its calls may have run in Redis all the same, and read and leased
- * jobs this broker does not know: JobStore.abandonFetch gives them back.
+ * Fetch or enqueue calls whose replies never came (a timeout, a connection
+ * that failed for good). They may have run in Redis all the same, and read
+ * and leased jobs this broker does not know: JobStore.abandonCall gives them
+ * back. The message is the failure's.
  */
-export class FetchLost extends Error {
+export class RepliesLost extends Error {
   constructor(
-    readonly calls: readonly FetchCall[],
+    readonly calls: readonly StoreCall[],
     cause: unknown,
   ) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
-    this.name = 'FetchLost';
+    this.name = 'RepliesLost';
   }
 }
 
@@ -51,9 +52,9 @@ export class FetchLost extends Error {
  * by a fetch or by the enqueue that stored them (a claim).
  */
 export class Intake {
-  /** Fetch calls sent so far: numbers their records. */
-  private fetchCalls = 0;
-  /** Records of fetch calls whose answers came, for the next fetch to delete. */
+  /** Calls that keep a record, sent so far: numbers their records. */
+  private recordedCalls = 0;
+  /** Records of calls whose answers came, for the next calls to delete. */
   private readonly answeredRecords: string[] = [];
 
   constructor(
@@ -144,6 +145,7 @@ export class Intake {
       else tenantsByQueue.set(queue, [tenant]);
     }
     const tenantQueues: PackedGroup[] = [];
+    const tenantOf = new Map<PackedGroup, string>();
     /** Per call, its claims in argument order, with the jobs of their groups. */
     const claims: Array<
       Array<{ request: FetchRequest; indexes: readonly number[]; queue: string }>
@@ -160,7 +162,7 @@ export class Intake {
         const tokens = request.leaseTokens ?? [];
         return [request.count, tokens.length, ...tokens];
       };
-      tenantQueues.push({
+      const group: PackedGroup = {
         trailer,
         routingKey: keys.delayed(tenant, queue),
         header: [
@@ -171,43 +173,65 @@ export class Intake {
           queue,
         ],
         items: indexes,
-      });
+      };
+      tenantQueues.push(group);
+      tenantOf.set(group, tenant);
     }
-    const shared = [now, options.idempotencyRetentionMs, options.consumer, PROMOTE_LIMIT];
-    const replies = await sendPacked(
-      redis,
-      'enqueue',
-      shared,
-      tenantQueues,
-      (index, args) => {
-        const job = jobs[index]!;
-        args.push(
-          job.id,
-          job.idempotencyKey,
-          job.runAt,
-          job.priority,
-          job.payload,
-          job.maxAttempts,
-          job.backoffInitialMs,
-          job.backoffMaxMs,
-          job.timeoutMs,
-          encodeHeaders(job.headers),
-          job.createdAt,
-        );
-      },
-      {
-        before: (batch) => {
-          for (const [queue, tenants] of tenantsByQueue) {
-            this.indexes.indexTenants(batch, queue, tenants);
-          }
+    const records: string[] = [];
+    const shared = (call: number, first: PackedGroup): ScriptArg[] => {
+      const record = this.newRecord(tenantOf.get(first)!);
+      records[call] = record;
+      const head = this.recordArgs(record, call);
+      return [...head, now, options.idempotencyRetentionMs, PROMOTE_LIMIT];
+    };
+    const calls = (): StoreCall[] =>
+      records.map((record, call) => ({
+        record,
+        parts: (claims[call] ?? []).map(({ request, queue }) => ({
+          tenant: request.tenant,
+          queue,
+        })),
+      }));
+    let replies: PackedReply[];
+    try {
+      replies = await sendPacked(
+        redis,
+        'enqueue',
+        shared,
+        tenantQueues,
+        (index, args) => {
+          const job = jobs[index]!;
+          args.push(
+            job.id,
+            job.idempotencyKey,
+            job.runAt,
+            job.priority,
+            job.payload,
+            job.maxAttempts,
+            job.backoffInitialMs,
+            job.backoffMaxMs,
+            job.timeoutMs,
+            encodeHeaders(job.headers),
+            job.createdAt,
+          );
         },
-        after: (batch) => {
-          for (const [queue, tenants] of tenantsByQueue) {
-            this.indexes.reindexTenants(batch, queue, tenants);
-          }
+        {
+          before: (batch) => {
+            for (const [queue, tenants] of tenantsByQueue) {
+              this.indexes.indexTenants(batch, queue, tenants);
+            }
+          },
+          after: (batch) => {
+            for (const [queue, tenants] of tenantsByQueue) {
+              this.indexes.reindexTenants(batch, queue, tenants);
+            }
+          },
         },
-      },
-    );
+      );
+    } catch (error) {
+      throw new RepliesLost(calls(), error);
+    }
+    this.answered(calls());
     const { outcomes, claimed } = reply;
     replies.forEach(({ items, values }, call) => {
       items.forEach((index, k) => {
@@ -254,35 +278,31 @@ export class Intake {
     wants: readonly FetchRequest[],
     now: number,
   ): Promise<Array<FetchResult | Error>> {
-    const { keys, options } = this.context;
-    const recordMs = options.fetchRecordMs ?? DEFAULT_FETCH_RECORD_MS;
-    const forgotten = this.answeredRecords.splice(0, RECORDS_FORGOTTEN_PER_FETCH);
-    const calls: FetchCall[] = [];
+    const { keys } = this.context;
+    const calls: StoreCall[] = [];
     let replies: unknown[];
     try {
       replies = await sendBatch(this.context.redis, (batch) => {
         for (let start = 0; start < wants.length;) {
           const first = wants[start]!.tenant;
-          const record = keys.fetchRecord(first, options.consumer, ++this.fetchCalls);
-          const forget = calls.length === 0 ? forgotten : [];
-          const args: Array<string | number> = [options.consumer, now, PROMOTE_LIMIT, record];
-          args.push(recordMs, forget.length, ...forget);
-          const tenants: string[] = [];
+          const record = this.newRecord(first);
+          const args = [...this.recordArgs(record, calls.length), now, PROMOTE_LIMIT];
+          const parts: StoreCall['parts'][number][] = [];
           for (let asked = 0; start < wants.length && asked < FETCH_BATCH; start++) {
             const { tenant, count, leaseTokens = [] } = wants[start]!;
             args.push(keys.queueBase(tenant, queue), keys.jobBase(tenant), count);
             args.push(leaseTokens.length, ...leaseTokens);
-            tenants.push(tenant);
+            parts.push({ tenant, queue });
             asked += count;
           }
-          calls.push({ record, tenants });
+          calls.push({ record, parts });
           batch.script('fetch', [keys.levels(first, queue)], [packArgs(args)], true);
         }
       });
     } catch (error) {
-      throw new FetchLost(calls, error);
+      throw new RepliesLost(calls, error);
     }
-    for (const call of calls) this.answeredRecords.push(call.record);
+    this.answered(calls);
     const results: Array<FetchResult | Error> = [];
     for (const reply of replies) {
       const values = unpackReply(reply as Buffer);
@@ -296,20 +316,43 @@ export class Intake {
   }
 
   /**
-   * Gives back what a fetch call whose reply never came had read (see
-   * abandon_fetch.lua), or keeps it from reading anything if it has not run
-   * yet. Answers how many jobs went back to their streams.
+   * Gives back what a call whose reply never came had read (see
+   * abandon_call.lua), or keeps it from doing anything if it has not run yet.
+   * Answers how many jobs went back to their streams.
    */
-  async abandonFetch(call: FetchCall): Promise<number> {
-    const { options } = this.context;
-    const recordMs = options.fetchRecordMs ?? DEFAULT_FETCH_RECORD_MS;
+  async abandonCall(call: StoreCall): Promise<number> {
     const given = await runScript(
       this.context.redis,
-      'abandon_fetch',
+      'abandon_call',
       [call.record],
-      [options.consumer, recordMs],
+      [this.context.options.consumer, this.recordMs()],
     );
     return Number(given);
+  }
+
+  private recordMs(): number {
+    return this.context.options.recordMs ?? DEFAULT_RECORD_MS;
+  }
+
+  private newRecord(tenant: string): string {
+    const { keys, options } = this.context;
+    return keys.callRecord(tenant, options.consumer, ++this.recordedCalls);
+  }
+
+  /**
+   * The arguments every recorded call begins with (see call_record.lua): this
+   * broker's consumer name, the call's record key and how long it is kept,
+   * and (in a batch's first call) the records of answered calls to delete.
+   */
+  private recordArgs(record: string, callInBatch: number): ScriptArg[] {
+    const forget =
+      callInBatch === 0 ? this.answeredRecords.splice(0, RECORDS_FORGOTTEN_PER_CALL) : [];
+    return [this.context.options.consumer, record, this.recordMs(), forget.length, ...forget];
+  }
+
+  /** The calls answered: their records are deleted by the next calls. */
+  private answered(calls: readonly StoreCall[]): void {
+    for (const call of calls) this.answeredRecords.push(call.record);
   }
 }
 

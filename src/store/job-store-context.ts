@@ -9,12 +9,12 @@ export interface JobStoreOptions {
   readonly deadRetentionMs: number;
   readonly idempotencyRetentionMs: number;
   /**
-   * How long a fetch call keeps its record of what it read (see
-   * lua/includes/fetch_record.lua): the lease TTL, after which the recovery
+   * How long a call that reads jobs (fetch, enqueue) keeps its record (see
+   * lua/includes/call_record.lua): the lease TTL, after which the recovery
    * sweep takes back what a call whose reply was lost had read.
    * @default 30000
    */
-  readonly fetchRecordMs?: number;
+  readonly recordMs?: number;
   /**
    * The time of the broker's clock, for the reads of dead letters (depths, the
    * dead letter queue's pages, replay and delete), which drop those past their

@@ -72,8 +72,8 @@ export class JobStore {
     return this.intake.fetch(...args);
   }
 
-  abandonFetch(...args: Parameters<Intake['abandonFetch']>): Promise<number> {
-    return this.intake.abandonFetch(...args);
+  abandonCall(...args: Parameters<Intake['abandonCall']>): Promise<number> {
+    return this.intake.abandonCall(...args);
   }
 
   lease(...args: Parameters<LeaseWrites['lease']>): Promise<number[]> {

@@ -37,12 +37,12 @@ export class Keys {
   }
 
   /**
-   * The record of what one fetch call of a broker read (see
-   * lua/includes/fetch_record.lua). `@` keeps it apart from queue keys: no
-   * queue name holds one.
+   * The record of one call of a broker that reads jobs: a fetch, or an enqueue
+   * with claims (see lua/includes/call_record.lua). `@` keeps it apart from
+   * queue keys: no queue name holds one.
    */
-  fetchRecord(tenant: string, consumer: string, call: number): string {
-    return `${this.tenantBase(tenant)}@fetch:${consumer}:${call}`;
+  callRecord(tenant: string, consumer: string, call: number): string {
+    return `${this.tenantBase(tenant)}@call:${consumer}:${call}`;
   }
 
   /** Base of the tenant×queue keys; scripts append `ready:<priority>`, `levels`, … */

@@ -24,7 +24,8 @@ export interface PackedGroup {
 /**
  * Queues on `batch` script calls that each carry the jobs of many tenants, up to
  * SCRIPT_BATCH jobs per call. The arguments, packed into ARGV[1] (see
- * cmsgpack.ts), are `shared`, then per group its header, its job count, per
+ * cmsgpack.ts), are `shared` (a function: the call's own, given its index and
+ * its first group), then per group its header, its job count, per
  * job `itemArgs(index)` and its trailer, if any; the script walks them with `each_group`
  * (lua/includes/common.lua) and answers one packed list (read it with
  * unpackReply). Returns, per call queued, the job indexes in the order the
@@ -36,10 +37,14 @@ export interface PackedGroup {
  * only; what a call spans is several tenants' slots, which a single Redis runs
  * as one script. A Redis Cluster mode would split the groups by hash slot.
  */
+/** The arguments ahead of a packed call's groups: the same for every call, or each call's own. */
+export type SharedArgs =
+  readonly ScriptArg[] | ((call: number, first: PackedGroup) => readonly ScriptArg[]);
+
 function queuePacked(
   batch: Batch,
   name: ScriptName,
-  shared: readonly ScriptArg[],
+  shared: SharedArgs,
   groups: Iterable<PackedGroup>,
   itemArgs: (index: number, args: ScriptArg[]) => void,
 ): number[][] {
@@ -56,7 +61,7 @@ function queuePacked(
   for (const group of groups) {
     for (let start = 0; start < group.items.length;) {
       if (order.length === 0) {
-        args = [...shared];
+        args = [...(typeof shared === 'function' ? shared(calls.length, group) : shared)];
         routingKey = group.routingKey;
       }
       const take = Math.min(SCRIPT_BATCH - order.length, group.items.length - start);
@@ -90,7 +95,7 @@ export interface AlongsidePacked {
 export async function sendPacked(
   redis: Redis,
   name: ScriptName,
-  shared: readonly ScriptArg[],
+  shared: SharedArgs,
   groups: Iterable<PackedGroup>,
   itemArgs: (index: number, args: ScriptArg[]) => void,
   alongside: AlongsidePacked = {},

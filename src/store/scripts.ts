@@ -22,8 +22,8 @@ import type { Redis } from 'ioredis';
 const SCRIPTS = {
   enqueue: { allowOom: false },
   fetch: { allowOom: true },
-  // gives back jobs a fetch read and the broker never heard of: they wait a lease TTL otherwise
-  abandon_fetch: { allowOom: true },
+  // gives back jobs a call read and the broker never heard of: they wait a lease TTL otherwise
+  abandon_call: { allowOom: true },
   lease: { allowOom: true },
   adopt: { allowOom: true },
   complete: { allowOom: true },

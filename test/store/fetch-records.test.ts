@@ -10,7 +10,7 @@ import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 // A fetch call keeps a record of what it read, so that running it a second
 // time (ioredis sends a call again when the connection dropped before its
 // reply) answers the same jobs, and a call whose reply never came can give
-// them back (JobStore.abandonFetch). The calls here are made by hand, as the
+// them back (JobStore.abandonCall). The calls here are made by hand, as the
 // store makes them, so that one call can be run twice.
 const now = 1_700_000_000_000;
 const consumer = 'broker-a';
@@ -50,9 +50,13 @@ describe('fetch records', () => {
     return jobs;
   };
 
-  /** The record key of a store's `call`th fetch call (tenant t first in it). */
-  const recordOf = (call: number): string => store.keys.fetchRecord('t', consumer, call);
-  /** The record of the first call (the calls run by hand here reuse it). */
+  /**
+   * The record key of the `call`th call made by hand here (by `maker`; the
+   * store's own calls, its enqueues among them, are named after `consumer`).
+   */
+  const recordOf = (call: number, maker = 'by-hand'): string =>
+    store.keys.callRecord('t', maker, call);
+  /** The record of the first call by hand (run twice where a test says so). */
   let record: string;
 
   /** One run of a fetch call of tenant t: its jobs' ids, how many leased, and their attempts. */
@@ -62,7 +66,7 @@ describe('fetch records', () => {
     recordKey = record,
   ): Promise<{ ids: string[]; leased: number; attempts: number[] }> => {
     const { keys } = store;
-    const args = [consumer, now, 500, recordKey, 60_000, 0];
+    const args = [consumer, recordKey, 60_000, 0, now, 500];
     args.push(keys.queueBase('t', 'q'), keys.jobBase('t'), count, tokens.length, ...tokens);
     const reply = await runScript(redis, 'fetch', [keys.levels('t', 'q')], [packArgs(args)], true);
     const values = unpackReply(reply as Buffer).map(String);
@@ -100,7 +104,7 @@ describe('fetch records', () => {
   it('gives back what a call read, its leases uncounted, and keeps a second run from answering it', async () => {
     const [a, b] = await enqueue(2);
     await runFetch(2, ['tok-a']);
-    expect(await store.abandonFetch({ record, tenants: ['t'] })).toBe(2);
+    expect(await store.abandonCall({ record, parts: [{ tenant: 't', queue: 'q' }] })).toBe(2);
     expect(await store.getJob('t', a!.id)).toMatchObject({ state: 'waiting', attempts: 0 });
     expect(await store.getJob('t', b!.id)).toMatchObject({ state: 'waiting' });
     expect(await runFetch(2, ['tok-a'])).toEqual({ ids: [], leased: 0, attempts: [] });
@@ -114,19 +118,21 @@ describe('fetch records', () => {
 
   it('keeps a call given up before it ran from reading anything when it runs', async () => {
     const [a] = await enqueue(1);
-    expect(await store.abandonFetch({ record, tenants: ['t'] })).toBe(0);
+    expect(await store.abandonCall({ record, parts: [{ tenant: 't', queue: 'q' }] })).toBe(0);
     expect(await runFetch(1, ['tok-a'])).toEqual({ ids: [], leased: 0, attempts: [] });
     expect(await store.getJob('t', a!.id)).toMatchObject({ state: 'waiting', attempts: 0 });
     expect((await runFetch(1, [], recordOf(2))).ids).toEqual([a!.id]);
   });
 
-  it('deletes the records of the calls the broker has had its answers to', async () => {
-    await enqueue(1);
+  it('deletes the records of the calls (enqueues, fetches) the broker has had its answers to', async () => {
     const fresh = newStore();
+    await fresh.enqueue([newJob(now)], () => 0, now);
+    expect(await redis.pttl(recordOf(1, consumer))).toBeGreaterThan(0);
     await fresh.fetch('q', [{ tenant: 't', count: 1 }], now);
-    expect(await redis.exists(record)).toBe(1);
+    expect(await redis.exists(recordOf(1, consumer))).toBe(0);
+    expect(await redis.exists(recordOf(2, consumer))).toBe(1);
     await fresh.fetch('q', [{ tenant: 't', count: 1 }], now);
-    expect(await redis.exists(record)).toBe(0);
-    expect(await redis.pttl(recordOf(2))).toBeGreaterThan(0);
+    expect(await redis.exists(recordOf(2, consumer))).toBe(0);
+    expect(await redis.pttl(recordOf(3, consumer))).toBeGreaterThan(0);
   });
 });

@@ -4,10 +4,17 @@
 -- per-job cost low when a batch spreads over many tenants. A group may end with
 -- a claim: the fetch its new jobs would need next (read_ready.lua), done here
 -- so the broker neither sends a fetch nor reads back the jobs it just sent.
+-- The call keeps a record of its outcomes and of what its claims read (see
+-- includes/call_record.lua): a second run of it (ioredis sends a call again
+-- when the connection dropped before its reply) answers as the first did, and
+-- neither stores the jobs again (a second entry each, a leased job reset to
+-- waiting, an idempotency key answered as its own duplicate) nor claims others.
 -- KEYS[1] any key of the first tenant (routes the call)
 -- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
--- ARGS[1] now (ms)   ARGS[2] idempotency TTL (ms)   ARGS[3] consumer (claims read
---   into its pending list)   ARGS[4] most delayed jobs a claim promotes
+-- ARGS[1] consumer (claims read into its pending list)  ARGS[2] this call's
+--   record key  ARGS[3] how long it is kept (ms)  ARGS[4] a count d, then d
+--   record keys of answered calls, to delete
+-- then: now (ms), idempotency TTL (ms), most delayed jobs a claim promotes,
 -- then per tenant×queue, 5 values: tenant×queue key base, job key base,
 --   idempotency key base, max queued (0 = no limit), queue name;
 --   its job count, then per job 11 values: id, idempotency key or '', run at,
@@ -22,11 +29,38 @@
 -- -2 and an error message when the claim failed (its jobs are stored all the same).
 -- @include common
 -- @include read_ready
+-- @include call_record
 local ARGS = packed_args()
-local now, idemTtl, consumer, promoteLimit = tonumber(ARGS[1]), ARGS[2], ARGS[3], tonumber(ARGS[4])
+local consumer, recordKey, recordMs, at = recorded_call(ARGS)
+local now, idemTtl, promoteLimit = tonumber(ARGS[at]), ARGS[at + 1], tonumber(ARGS[at + 2])
+local first = at + 3
 local out, claims = {}, {}
 
-each_group(ARGS, 5, 5, function(group, i, n)
+local recorded = redis.call('GET', recordKey)
+-- given up by the broker (abandon_call.lua) before it ran: it stores nothing
+if recorded == RECORD_ABANDONED then return cmsgpack.pack(out) end
+if recorded then
+  -- The outcomes of the first run (a stored job's id is its own, in ARGS),
+  -- then its claims answered again.
+  local record = cmsgpack.unpack(recorded)
+  local k = 1
+  each_group(ARGS, first, 5, function(_, i, n)
+    for _ = 1, n do
+      out[#out + 1] = record.o[k]
+      out[#out + 1] = record.o[k] == 0 and ARGS[i] or record.o[k + 1]
+      k = k + 2
+      i = i + 11
+    end
+    return i + 2 + tonumber(ARGS[i + 1])
+  end)
+  for _, part in ipairs(read_record(record.p, consumer)) do answer_again(out, part) end
+  forget_answered(ARGS)
+  return cmsgpack.pack(out)
+end
+
+-- per job as in `out`, a stored job's id left out (0); the claims' reads
+local outcomes, reads = {}, {}
+each_group(ARGS, first, 5, function(group, i, n)
   local base, jobBase, idemBase, maxQueued, queue =
     group[1], group[2], group[3], tonumber(group[4]), group[5]
   local delayed = base .. 'delayed'
@@ -46,10 +80,10 @@ each_group(ARGS, 5, 5, function(group, i, n)
   local own = {} -- jobs stored here, as a claim's read_ready wants them
   for _ = 1, n do
     local jobId, idem, runAt, priority = ARGS[i], ARGS[i + 1], tonumber(ARGS[i + 2]), ARGS[i + 3]
-    local first = idem ~= '' and redis.call('GET', idemBase .. idem)
-    if first then
+    local earlier = idem ~= '' and redis.call('GET', idemBase .. idem)
+    if earlier then
       out[#out + 1] = 1
-      out[#out + 1] = first
+      out[#out + 1] = earlier
     elseif maxQueued > 0 and queued >= maxQueued then
       out[#out + 1] = 2
       out[#out + 1] = queued
@@ -71,15 +105,20 @@ each_group(ARGS, 5, 5, function(group, i, n)
       out[#out + 1] = 0
       out[#out + 1] = jobId
     end
+    outcomes[#outcomes + 1] = out[#out - 1]
+    outcomes[#outcomes + 1] = out[#out - 1] == 0 and 0 or out[#out]
     i = i + 11
   end
   local claim, leases = tonumber(ARGS[i]), tonumber(ARGS[i + 1])
   if claim > 0 then
     -- the jobs are stored whatever happens to the claim
-    read_ready_part(claims, base, jobBase, claim, {unpack(ARGS, i + 2, i + 1 + leases)},
-      now, consumer, promoteLimit, own)
+    local head, tokens = #claims, {unpack(ARGS, i + 2, i + 1 + leases)}
+    read_ready_part(claims, base, jobBase, claim, tokens, now, consumer, promoteLimit, own)
+    record_part(reads, claims, head, base, jobBase, tokens)
   end
   return i + 2 + leases
 end)
+redis.call('SET', recordKey, cmsgpack.pack({o = outcomes, p = reads}), 'PX', recordMs)
+forget_answered(ARGS)
 for _, value in ipairs(claims) do out[#out + 1] = value end
 return cmsgpack.pack(out)

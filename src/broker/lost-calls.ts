@@ -1,0 +1,48 @@
+import type { JobStore } from '../store/job-store.js';
+import type { StoreCall } from '../store/intake.js';
+
+/** After a failed try to give back what a lost call read, try again this much later. */
+const ABANDON_RETRY_MS = 1000;
+
+export interface LostCallsDeps {
+  readonly store: JobStore;
+  /** Jobs went back to the tenant×queue's streams, unread: the brokers may fetch them. */
+  onGivenBack(queue: string, tenant: string): void;
+}
+
+/**
+ * Calls that read jobs (a fetch, an enqueue's claims) whose Redis reply never
+ * came: they may have run all the same, and read and leased jobs this broker
+ * does not know. Left alone, those sat in its pending list: read ones until a
+ * sweep found them idle for the lease TTL, leased ones until their lease
+ * expired as a failed attempt (with max_attempts 1, dead without having run).
+ * Each call is given up (JobStore.abandonCall: its jobs go back, or a call
+ * still on its way does nothing), tried every ABANDON_RETRY_MS until Redis
+ * answers; once only after stop, the recovery sweep of another broker being
+ * left the rest.
+ */
+export class LostCalls {
+  private stopped = false;
+
+  constructor(private readonly deps: LostCallsDeps) {}
+
+  abandon(calls: readonly StoreCall[]): void {
+    for (const call of calls) this.abandonOne(call);
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private abandonOne(call: StoreCall): void {
+    this.deps.store.abandonCall(call).then(
+      (given) => {
+        if (given === 0) return;
+        for (const { queue, tenant } of call.parts) this.deps.onGivenBack(queue, tenant);
+      },
+      () => {
+        if (!this.stopped) setTimeout(() => this.abandonOne(call), ABANDON_RETRY_MS).unref();
+      },
+    );
+  }
+}
