@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Broker } from './broker/broker.js';
 import { DEFAULT_METRICS_ADDRESS, type BrokerConfig } from './config.js';
+import { Audit } from './grpc/audit.js';
 import { adminHandlers, brokerHandlers } from './grpc/broker-service.js';
 import { loadRotaProto } from './grpc/proto.js';
 import { addHealthAndReflection, type BrokerHealth } from './grpc/health.js';
@@ -76,20 +77,17 @@ function addRotaServices(
   logger: Logger,
 ): void {
   const { rota } = loadRotaProto();
+  const edge = { logger, tokens: security.tokens, audit: new Audit(logger) };
   server.addService(
     withTolerantDecoding(rota.v1.Broker.service),
-    brokerHandlers(broker, logger, {
+    brokerHandlers(broker, edge, {
       maxBatchSize: config.maxBatchSize,
       maxSessions: config.maxSessions,
       helloTimeoutMs: config.leaseTtlMs,
       maxPayloadBytes: config.maxPayloadBytes,
-      tokens: security.tokens,
     }),
   );
-  server.addService(
-    withTolerantDecoding(rota.v1.Admin.service),
-    adminHandlers(broker, logger, security.tokens),
-  );
+  server.addService(withTolerantDecoding(rota.v1.Admin.service), adminHandlers(broker, edge));
 }
 
 /**

@@ -9,6 +9,14 @@ import { Reattachment } from './reattach.js';
 import { Revocation } from './revocation.js';
 import { Session, type SessionTransport } from './session.js';
 
+/** Who opens a session, as the gRPC edge authenticated it. */
+export interface SessionCaller {
+  /** For logs: its token's log id (name or digest prefix), or that auth is off. */
+  readonly id: string;
+  /** The tenants its token may act for; undefined = every tenant. */
+  readonly tenants: ReadonlySet<string> | undefined;
+}
+
 /**
  * Sessions and their leases: the heartbeat contract.
  *
@@ -54,11 +62,10 @@ export class LeaseManager {
     return { sessions: this.sessions.size, capacity };
   }
 
-  /** `scope`: the tenants the worker's token may act for (undefined = all). */
   async open(
     hello: HelloInput,
     transport: SessionTransport,
-    scope?: ReadonlySet<string>,
+    caller: SessionCaller,
   ): Promise<Session> {
     const { settings } = this.deps;
     checkHello(hello, settings.maxSessionCapacity);
@@ -68,7 +75,7 @@ export class LeaseManager {
       hello.workerId,
       [...new Set(hello.queues)],
       tenants,
-      scope,
+      caller.tenants,
       hello.capacity,
       this.deps.livenessClock(),
       transport,
@@ -88,6 +95,7 @@ export class LeaseManager {
       {
         sessionId: session.id,
         workerId: session.workerId,
+        caller: caller.id,
         queues: session.queues,
         capacity: session.capacity,
       },

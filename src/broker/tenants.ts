@@ -54,6 +54,10 @@ export class TenantRegistry {
     return this.maxQueuedOf.get(tenant) ?? 0;
   }
 
+  /**
+   * Validates, stores and applies an update. Logged by whoever asked, which
+   * knows by whom: SetTenant's audit line at the gRPC edge, or loadFile.
+   */
   async set(update: TenantUpdate): Promise<TenantView> {
     checkName('tenant.tenant', update.tenant);
     const current = (await this.store.get(update.tenant)) ?? { queues: {} };
@@ -81,7 +85,6 @@ export class TenantRegistry {
     check(update.tenant, merged);
     await this.store.put(update.tenant, merged);
     this.apply(update.tenant, merged);
-    this.logger.info({ tenant: update.tenant, settings: merged }, 'tenant settings changed');
     return view(update.tenant, merged);
   }
 
@@ -155,8 +158,10 @@ export class TenantRegistry {
         `tenants file ${path} must hold a list of tenants, or { tenants: [...] }`,
       );
     }
-    for (const [index, entry] of list.entries())
-      await this.set(toUpdate(entry, `${path}: tenants[${index}]`));
+    for (const [index, entry] of list.entries()) {
+      const { tenant, ...settings } = await this.set(toUpdate(entry, `${path}: tenants[${index}]`));
+      this.logger.info({ tenantsFile: path, tenant, settings }, 'tenant settings changed');
+    }
     await this.store.markFileApplied();
     return list.length;
   }

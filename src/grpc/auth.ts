@@ -31,9 +31,9 @@ export class AuthError extends Error {
   }
 }
 
-/** The caller when the broker has no tokens: may do anything. */
+/** The caller when the broker has no tokens: may do anything; logs say auth is off. */
 export const ANONYMOUS: Principal = Object.freeze({
-  id: 'anonymous',
+  id: 'anonymous (auth off)',
   role: 'admin',
   tenants: undefined,
 });

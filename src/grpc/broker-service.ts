@@ -15,18 +15,33 @@ import {
 } from './codec.js';
 import {
   AuthError,
-  authenticate,
   mayActFor,
-  requireRole,
   requireTenant,
   toCallError,
   type Principal,
   type Role,
 } from './auth.js';
+import { Audit, rpcOf, type AuditedCall } from './audit.js';
+import {
+  DEAD_LETTERS_DELETED,
+  DEAD_LETTERS_REPLAYED,
+  JOB_CANCELLED,
+  QUEUE_PURGED,
+  TENANT_SET,
+  type Change,
+} from './audited-calls.js';
 import type { TokenStore } from './tokens.js';
 import { checkBatchSize, enqueueItems, enqueueStreamHandler } from './enqueue.js';
 import { UndecodableMessage } from './undecodable.js';
 import { workHandler } from './work-stream.js';
+
+/** What every handler of the edge shares: the log, the tokens, the audit trail. */
+export interface Edge {
+  readonly logger: Logger;
+  /** Undefined = no auth: every caller is an unscoped admin. */
+  readonly tokens: TokenStore | undefined;
+  readonly audit: Audit;
+}
 
 export interface ServiceOptions {
   /** Most items in one EnqueueBatch (ROTA_MAX_BATCH_SIZE). */
@@ -37,44 +52,62 @@ export interface ServiceOptions {
   readonly helloTimeoutMs: number;
   /** Largest job payload and result (ROTA_MAX_PAYLOAD_BYTES). */
   readonly maxPayloadBytes: number;
-  /** Undefined = no auth: every caller is an unscoped admin. */
-  readonly tokens: TokenStore | undefined;
 }
+
+type Handler<Req, Res> = (request: Req, principal: Principal) => Promise<Res>;
+type UnaryCall<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
 /**
  * Adapts an async handler to grpc-js's callback style: authenticates the
  * caller, checks its role, and maps errors to status codes. The handler checks
  * the tenants the request names.
  */
-function unary<Req, Res>(
-  logger: Logger,
-  tokens: TokenStore | undefined,
+function unary<Req, Res>(edge: Edge, role: Role, handler: Handler<Req, Res>): UnaryCall<Req, Res> {
+  return audited(edge, role, undefined, handler);
+}
+
+/** A unary call that changes state: as `unary`, and once it ended, its audit line. */
+function audited<Req, Res>(
+  edge: Edge,
   role: Role,
-  handler: (request: Req, principal: Principal) => Promise<Res>,
-): (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void {
+  change: Change<Req, Res> | undefined,
+  handler: Handler<Req, Res>,
+): UnaryCall<Req, Res> {
+  const { logger, tokens, audit } = edge;
   return (call, callback) => {
     let principal: Principal;
     try {
-      principal = authenticate(tokens, call.metadata);
-      requireRole(principal, role, call.getPath());
+      principal = audit.admit(tokens, call, role);
     } catch (error) {
-      logger.debug({ err: error, path: call.getPath() }, 'call refused');
       callback(toCallError(error), null);
       return;
     }
+    const rpc = rpcOf(call.getPath());
     const request: unknown = call.request;
-    if (request instanceof UndecodableMessage) {
-      callback(toCallError(new BrokerError('invalid_argument', request.description)), null);
-      return;
-    }
-    handler(call.request, principal).then(
-      (response) => callback(null, response),
+    const undecodable = request instanceof UndecodableMessage;
+    const changing: AuditedCall | undefined = change && {
+      caller: principal,
+      rpc,
+      target: undecodable ? {} : change.target(call.request),
+    };
+    const answer = undecodable
+      ? Promise.reject(new BrokerError('invalid_argument', request.description))
+      : handler(call.request, principal);
+    answer.then(
+      (response) => {
+        if (change && changing) audit.changed(changing, change.done, change.outcome(response));
+        callback(null, response);
+      },
       (error: unknown) => {
-        const serviceError = toCallError(error);
-        const expected =
-          error instanceof AuthError || (error instanceof BrokerError && error.code !== 'internal');
-        if (!expected) logger.error({ err: error, path: call.getPath() }, 'request failed');
-        callback(serviceError, null);
+        if (error instanceof AuthError) {
+          audit.refused({ rpc, peer: call.getPeer(), caller: principal }, error);
+        } else {
+          if (changing) audit.failed(changing, error);
+          if (!(error instanceof BrokerError && error.code !== 'internal')) {
+            logger.error({ err: error, path: call.getPath() }, 'request failed');
+          }
+        }
+        callback(toCallError(error), null);
       },
     );
   };
@@ -82,35 +115,34 @@ function unary<Req, Res>(
 
 export function brokerHandlers(
   broker: Broker,
-  logger: Logger,
+  edge: Edge,
   options: ServiceOptions,
 ): BrokerHandlers {
-  const { tokens, maxBatchSize } = options;
+  const { maxBatchSize } = options;
   return {
-    Enqueue: unary(logger, tokens, 'producer', async (request, principal) => {
+    Enqueue: unary(edge, 'producer', async (request, principal) => {
       requireTenant(principal, request.tenant);
       const [result] = await broker.enqueue([toEnqueueInput(request)]);
       if (result instanceof BrokerError) throw result;
       return { job_id: result!.jobId, duplicate: result!.duplicate };
     }),
-    EnqueueBatch: unary(logger, tokens, 'producer', async (request, principal) => {
+    EnqueueBatch: unary(edge, 'producer', async (request, principal) => {
       checkBatchSize(request.jobs.length, maxBatchSize);
       return { results: await enqueueItems(broker, principal, request.jobs) };
     }),
-    EnqueueStream: enqueueStreamHandler({ broker, logger, tokens, maxBatchSize }),
-    GetJob: unary(logger, tokens, 'producer', async (request, principal) => {
+    EnqueueStream: enqueueStreamHandler({ broker, ...edge, maxBatchSize }),
+    GetJob: unary(edge, 'producer', async (request, principal) => {
       requireTenant(principal, request.tenant);
       return toWireJob(await broker.getJob(request.tenant, request.job_id));
     }),
-    CancelJob: unary(logger, tokens, 'producer', async (request, principal) => {
+    CancelJob: audited(edge, 'producer', JOB_CANCELLED, async (request, principal) => {
       requireTenant(principal, request.tenant);
       const outcome = await broker.cancel(request.tenant, request.job_id);
       return { cancelled: outcome.cancelled, state: toWireState(outcome.state) };
     }),
     Work: workHandler({
       leases: broker.leases,
-      logger,
-      tokens,
+      ...edge,
       maxSessions: options.maxSessions,
       helloTimeoutMs: options.helloTimeoutMs,
       maxResultBytes: options.maxPayloadBytes,
@@ -122,26 +154,22 @@ export function brokerHandlers(
 }
 
 /** Admin RPCs need an admin token; a scoped admin only sees and changes its tenants. */
-export function adminHandlers(
-  broker: Broker,
-  logger: Logger,
-  tokens: TokenStore | undefined,
-): AdminHandlers {
+export function adminHandlers(broker: Broker, edge: Edge): AdminHandlers {
   return {
-    SetTenant: unary(logger, tokens, 'admin', async (request, principal) => {
+    SetTenant: audited(edge, 'admin', TENANT_SET, async (request, principal) => {
       requireTenant(principal, request.tenant?.tenant ?? '');
       return toWireTenant(await broker.tenants.set(toTenantUpdate(request.tenant)));
     }),
-    GetTenant: unary(logger, tokens, 'admin', async (request, principal) => {
+    GetTenant: unary(edge, 'admin', async (request, principal) => {
       requireTenant(principal, request.tenant);
       return toWireTenant(await broker.tenants.get(request.tenant));
     }),
-    ListTenants: unary(logger, tokens, 'admin', async (_request, principal) => ({
+    ListTenants: unary(edge, 'admin', async (_request, principal) => ({
       tenants: (await broker.tenants.list())
         .filter((view) => mayActFor(principal, view.tenant))
         .map(toWireTenant),
     })),
-    GetStats: unary(logger, tokens, 'admin', async (request, principal) => {
+    GetStats: unary(edge, 'admin', async (request, principal) => {
       requireTenant(principal, request.tenant);
       const { rows, truncated } = await statsFor(broker, principal, request.queue, request.tenant);
       const now = Date.now();
@@ -151,7 +179,7 @@ export function adminHandlers(
         truncated,
       };
     }),
-    ListDeadLetters: unary(logger, tokens, 'admin', async (request, principal) => {
+    ListDeadLetters: unary(edge, 'admin', async (request, principal) => {
       requireTenant(principal, request.tenant);
       const page = await broker.listDeadLetters(
         request.tenant,
@@ -165,7 +193,7 @@ export function adminHandlers(
         total: page.total,
       };
     }),
-    ListJobs: unary(logger, tokens, 'admin', async (request, principal) => {
+    ListJobs: unary(edge, 'admin', async (request, principal) => {
       requireTenant(principal, request.tenant);
       const page = await broker.listJobs(
         request.tenant,
@@ -176,7 +204,7 @@ export function adminHandlers(
       );
       return { jobs: page.jobs.map(toWireJob), next_page_token: page.nextPageToken };
     }),
-    ReplayDeadLetters: unary(logger, tokens, 'admin', async (request, principal) => {
+    ReplayDeadLetters: audited(edge, 'admin', DEAD_LETTERS_REPLAYED, async (request, principal) => {
       requireTenant(principal, request.tenant);
       const outcome = await broker.replayDeadLetters(
         request.tenant,
@@ -186,7 +214,7 @@ export function adminHandlers(
       );
       return { replayed: outcome.replayed, not_found: outcome.notFound };
     }),
-    DeleteDeadLetters: unary(logger, tokens, 'admin', async (request, principal) => {
+    DeleteDeadLetters: audited(edge, 'admin', DEAD_LETTERS_DELETED, async (request, principal) => {
       requireTenant(principal, request.tenant);
       const outcome = await broker.deleteDeadLetters(
         request.tenant,
@@ -196,7 +224,7 @@ export function adminHandlers(
       );
       return { deleted: outcome.deleted, not_found: outcome.notFound };
     }),
-    PurgeQueue: unary(logger, tokens, 'admin', async (request, principal) => {
+    PurgeQueue: audited(edge, 'admin', QUEUE_PURGED, async (request, principal) => {
       requireTenant(principal, request.tenant);
       return broker.purgeQueue(request.tenant, request.queue);
     }),

@@ -14,7 +14,8 @@ import type { EnqueueRequest__Output } from '../generated/rota/v1/EnqueueRequest
 import type { EnqueueResult } from '../generated/rota/v1/EnqueueResult.js';
 import type { EnqueueStreamRequest__Output } from '../generated/rota/v1/EnqueueStreamRequest.js';
 import type { EnqueueStreamResponse } from '../generated/rota/v1/EnqueueStreamResponse.js';
-import { authenticate, requireRole, requireTenant, toCallError, type AuthError } from './auth.js';
+import { requireTenant, toCallError, type AuthError } from './auth.js';
+import type { Audit } from './audit.js';
 import { toEnqueueInput } from './codec.js';
 import { STATUS_OF } from './status.js';
 import type { Principal, TokenStore } from './tokens.js';
@@ -90,6 +91,7 @@ export interface EnqueueStreamOptions {
   readonly broker: Broker;
   readonly logger: Logger;
   readonly tokens: TokenStore | undefined;
+  readonly audit: Audit;
   readonly maxBatchSize: number;
 }
 
@@ -115,7 +117,7 @@ type EnqueueStreamCall = ServerDuplexStream<
 export function enqueueStreamHandler(
   options: EnqueueStreamOptions,
 ): (call: EnqueueStreamCall) => void {
-  const { broker, logger, tokens, maxBatchSize } = options;
+  const { broker, logger, tokens, audit, maxBatchSize } = options;
 
   const failedItems = (jobs: readonly unknown[], error: unknown): EnqueueResult[] => {
     const { code, details } = toCallError(error);
@@ -132,8 +134,7 @@ export function enqueueStreamHandler(
   return (call) => {
     let principal: Principal;
     try {
-      principal = authenticate(tokens, call.metadata);
-      requireRole(principal, 'producer', call.getPath());
+      principal = audit.admit(tokens, call, 'producer');
     } catch (error) {
       call.emit('error', toCallError(error));
       return;

@@ -15,7 +15,8 @@ import type { BrokerMessage } from '../generated/rota/v1/BrokerMessage.js';
 import type { Hello__Output } from '../generated/rota/v1/Hello.js';
 import type { WorkerMessage__Output } from '../generated/rota/v1/WorkerMessage.js';
 import type { AckStatus } from '../generated/rota/v1/AckStatus.js';
-import { authenticate, mayActFor, requireRole, tenantDenied, toCallError } from './auth.js';
+import { mayActFor, tenantDenied, toCallError, type AuthError } from './auth.js';
+import { rpcOf, type Audit } from './audit.js';
 import { toNumber, toWireLease } from './codec.js';
 import type { Principal, TokenStore } from './tokens.js';
 
@@ -113,6 +114,7 @@ export interface WorkStreamOptions {
   readonly logger: Logger;
   /** Undefined = no auth. */
   readonly tokens: TokenStore | undefined;
+  readonly audit: Audit;
   /** Most sessions at once (ROTA_MAX_SESSIONS). */
   readonly maxSessions: number;
   /** A stream without Hello this long after it opened is ended. */
@@ -125,7 +127,8 @@ export interface WorkStreamOptions {
 
 /**
  * The tenants a session may receive: Hello.tenants, all within the token's
- * scope (else PERMISSION_DENIED naming the first outside it); none = the scope.
+ * scope (else a PERMISSION_DENIED AuthError naming the first outside it); none
+ * = the scope.
  * Leases to re-attach must be of the scope too. Malformed ids are left to
  * Hello validation (INVALID_ARGUMENT).
  */
@@ -150,8 +153,7 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
   return (call) => {
     let principal: Principal;
     try {
-      principal = authenticate(options.tokens, call.metadata);
-      requireRole(principal, 'worker', call.getPath());
+      principal = options.audit.admit(options.tokens, call, 'worker');
     } catch (error) {
       call.emit('error', toCallError(error));
       return;
@@ -236,7 +238,14 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
     };
 
     const open = async (hello: Hello__Output): Promise<Session> => {
-      const tenants = sessionTenants(principal, hello);
+      let tenants: readonly string[];
+      try {
+        tenants = sessionTenants(principal, hello);
+      } catch (error) {
+        const refused = { rpc: rpcOf(call.getPath()), peer: call.getPeer(), caller: principal };
+        options.audit.refused(refused, error as AuthError);
+        throw error;
+      }
       if (leases.sessionCount + opening >= options.maxSessions) {
         throw new BrokerError(
           'resource_exhausted',
@@ -259,7 +268,7 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
             protocolVersion: hello.protocol_version || 1,
           },
           transport,
-          principal.tenants,
+          principal,
         );
       } finally {
         opening--;

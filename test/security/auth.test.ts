@@ -192,7 +192,7 @@ describe('authentication', () => {
     await expect.poll(() => w.leases.length).toBe(1);
     await work(as(T.producerAll), { queues: ['logs'] }).ended();
 
-    expect(logged.some((line) => line.includes('"msg":"call refused"'))).toBe(true);
+    expect(logged.some((line) => line.includes('"msg":"call refused: '))).toBe(true);
     for (const token of Object.values(T)) {
       expect(logged.filter((line) => line.includes(token) || line.includes(hex(token)))).toEqual(
         [],
