@@ -7,13 +7,26 @@ import {
 } from './held-leases.js';
 import { newLeaseToken } from './ids.js';
 import type { Lease, Session } from './session.js';
+import { ThrottledWarning } from './throttled-warning.js';
 
 /** Jobs a dispatcher chose for a session, leased in Redis and sent to its worker. */
 export class Grants {
+  /**
+   * Every batch whose write failed is retried each second: while Redis is
+   * down, that was a line per batch per second. One a second now, saying how
+   * many were left out.
+   */
+  private readonly writeFailed: ThrottledWarning;
+
   constructor(
     private readonly deps: LeaseManagerDeps,
     private readonly held: HeldLeases,
-  ) {}
+  ) {
+    this.writeFailed = new ThrottledWarning(
+      deps.logger,
+      'leasing jobs failed; each batch is retried every 1 s',
+    );
+  }
 
   /** Jobs chosen by a dispatcher for this session: lease them in Redis, then send them. */
   grant(session: Session, jobs: FetchedJob[]): void {
@@ -47,10 +60,7 @@ export class Grants {
           for (const job of jobs) this.deps.limits.onRelease(job.tenant, job.queue);
           return;
         }
-        this.deps.logger.error(
-          { err: error, sessionId: session.id, jobs: jobs.length },
-          'leasing jobs failed; retrying in 1 s',
-        );
+        this.writeFailed.warn(() => ({ err: error, sessionId: session.id, jobs: jobs.length }));
         setTimeout(() => this.write(session, grants), WRITE_RETRY_MS).unref();
       },
     );

@@ -1,0 +1,49 @@
+/**
+ * Lease writes that fail while Redis is down are retried every second, batch
+ * by batch; the log says so once a second however many batches wait, and
+ * counts the lines it left out.
+ */
+import { describe, expect, it } from 'vitest';
+import { useBroker } from '../helpers/harness.js';
+import type { RawWorker } from '../helpers/raw-worker.js';
+
+const logged: Array<Record<string, unknown>> = [];
+// AOF appendfsync always: the jobs survive Redis's SIGKILL.
+const h = useBroker({ onLog: (line) => logged.push(line) }, { appendfsync: 'always' });
+
+const WORKERS = 5;
+const OUTAGE_MS = 3500;
+
+describe('lease writes during a Redis outage', () => {
+  it('logs their failures at most once a second, with the count left out, and leases once Redis is back', async () => {
+    const workers: RawWorker[] = [];
+    for (let i = 0; i < WORKERS; i++) {
+      workers.push(await h.worker({ worker_id: `w${i}`, queues: ['lease-outage'], capacity: 1 }));
+    }
+    await h.enqueueBatch(
+      Array.from({ length: 4 * WORKERS }, () => ({ tenant: 'acme', queue: 'lease-outage' })),
+    );
+    const first = await Promise.all(workers.map(async (worker) => (await worker.take(1))[0]!));
+    // The broker reads ahead of its workers: the next jobs wait in its buffer.
+    await expect
+      .poll(async () => Number((await h.stats({ queue: 'lease-outage' })).entries[0]?.leased))
+      .toBeGreaterThan(WORKERS);
+
+    await h.redis.kill();
+    // Each ack frees its worker's slot at once; each grant's write then fails
+    // and is retried every second, one batch per worker.
+    workers.forEach((worker, i) => worker.complete(first[i]!));
+    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    const warnings = logged.filter((line) => String(line.msg).startsWith('leasing jobs failed'));
+    await h.redis.restart();
+
+    // Unthrottled: a line per batch per second, about WORKERS × 3.5.
+    expect(warnings.length).toBeGreaterThan(0);
+    expect(warnings.length).toBeLessThanOrEqual(Math.ceil(OUTAGE_MS / 1000) + 1);
+    expect(warnings.some((line) => Number(line.leftOut) > 0)).toBe(true);
+    for (const worker of workers) {
+      const [next] = await worker.take(1, 15_000);
+      worker.complete(next!);
+    }
+  }, 30_000);
+});
