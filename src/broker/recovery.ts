@@ -3,6 +3,9 @@ import { monotonicClock, type BrokerContext } from './broker-context.js';
 import type { QueueDispatcher } from './dispatcher.js';
 import type { ServedQueues } from './served-queues.js';
 
+/** How many queue×tenant pairs the line about lost entries names. */
+const LOST_PAIRS_LOGGED = 20;
+
 /**
  * The entries this broker holds in Redis, renewed so no other broker takes
  * them over, and the slow sweep that takes over those of a broker that died
@@ -13,6 +16,8 @@ export class Recovery {
   private readonly sweeping = new Set<string>();
   /** Before this time (monotonic) the sweep takes over no entry (see reconnected). */
   private reclaimFrom = 0;
+  /** Held entries whose stream Redis lost (see forget), by entryKey. */
+  private lost = new Set<string>();
 
   constructor(
     private readonly context: BrokerContext,
@@ -107,19 +112,59 @@ export class Recovery {
   }
 
   renew(): void {
-    this.context.store.renew(this.heldEntries()).catch((error: unknown) => {
-      this.context.logger.error({ err: error }, 'renewing held entries failed');
-    });
+    const { store, logger } = this.context;
+    store.renew(this.heldEntries()).then(
+      (lost) => this.forget(lost),
+      (error: unknown) => logger.error({ err: error }, 'renewing held entries failed'),
+    );
   }
 
   /**
-   * The entries this broker holds in Redis: its leases and its buffered jobs.
-   * Not pushed into one array as call arguments (`push(...jobs)`): with 50,000
-   * tenants queued a broker buffered about 200,000 jobs, and that overflowed
-   * the call stack in the renew timer, which crashed the broker.
+   * Held entries whose stream Redis lost are not renewed again, and said so
+   * once. Why: their renewal failed (NOGROUP) on every tick until the worker
+   * acked or the buffer let the job go: an error line every TTL/3 for as long
+   * as a job runs, for ever for the buffered jobs of a paused tenant. And a
+   * stream made again under the same key holds new entries; an old id renewed
+   * there could only match another's. Their workers are answered as before:
+   * an ack of a job Redis lost is answered ACK_UNKNOWN_JOB (or the lease was
+   * revoked, see Revocation.revokeCancelled), a buffered job is not leased.
+   */
+  private forget(lost: readonly HeldEntry[]): void {
+    if (lost.length === 0) return;
+    for (const held of lost) this.lost.add(entryKey(held));
+    const pairs = new Set(lost.map(({ tenant, queue }) => `${queue}/${tenant}`));
+    this.context.logger.warn(
+      { entries: lost.length, queues: [...pairs].slice(0, LOST_PAIRS_LOGGED) },
+      'Redis no longer has the streams of entries this broker holds (it lost its keys: restarted without persistence, failed over to an empty replica, or flushed); they are not renewed again',
+    );
+  }
+
+  /**
+   * The entries this broker holds in Redis: its leases and its buffered jobs,
+   * but those Redis lost. Not pushed into one array as call arguments
+   * (`push(...jobs)`): with 50,000 tenants queued a broker buffered about
+   * 200,000 jobs, and that overflowed the call stack in the renew timer, which
+   * crashed the broker.
    */
   private *heldEntries(): Iterable<HeldEntry> {
-    yield* this.context.leases.heldEntries();
-    yield* this.queues.bufferedJobs();
+    const held = [this.context.leases.heldEntries(), this.queues.bufferedJobs()];
+    if (this.lost.size === 0) {
+      for (const entries of held) yield* entries;
+      return;
+    }
+    // Only the lost entries still held are kept, so the set ends with them.
+    const stillLost = new Set<string>();
+    for (const entries of held) {
+      for (const entry of entries) {
+        const key = entryKey(entry);
+        if (!this.lost.has(key)) yield entry;
+        else stillLost.add(key);
+      }
+    }
+    this.lost = stillLost;
   }
 }
+
+/** A held entry's identity: its stream (tenant, queue, priority) and its id there. */
+const entryKey = ({ tenant, queue, priority, entry }: HeldEntry): string =>
+  `${tenant} ${queue} ${priority} ${entry}`;

@@ -6,7 +6,7 @@ import { JobReads } from './job-reads.js';
 import { JobStoreContext, type JobStoreOptions } from './job-store-context.js';
 import type { Keys } from './keys.js';
 import { LeaseWrites } from './lease-writes.js';
-import { Recovery } from './recovery.js';
+import { Recovery, type HeldEntry } from './recovery.js';
 import { defineScripts } from './scripts.js';
 import { TenantIndexes } from './tenant-indexes.js';
 import type {
@@ -126,7 +126,7 @@ export class JobStore {
     return this.recovery.release(...args);
   }
 
-  renew(...args: Parameters<Recovery['renew']>): Promise<void> {
+  renew(...args: Parameters<Recovery['renew']>): Promise<HeldEntry[]> {
     return this.recovery.renew(...args);
   }
 

@@ -137,24 +137,35 @@ export class Recovery {
   /**
    * Resets the idle time of entries this broker holds (buffered or leased), one
    * XCLAIM … JUSTID per stream, so other brokers' reclaim leaves them alone.
+   * Answers the entries of streams Redis no longer has (NOGROUP: it lost its
+   * keys, restarted without persistence, failed over to an empty replica, or
+   * flushed): none of them can be renewed again. Any other error fails the call.
    */
-  async renew(entries: Iterable<HeldEntry>): Promise<void> {
+  async renew(entries: Iterable<HeldEntry>): Promise<HeldEntry[]> {
     const { redis, keys, options } = this.context;
-    const byStream = new Map<string, string[]>();
+    const byStream = new Map<string, HeldEntry[]>();
     for (const held of entries) {
       const stream = keys.ready(held.tenant, held.queue, held.priority);
       const list = byStream.get(stream);
-      if (list) list.push(held.entry);
-      else byStream.set(stream, [held.entry]);
+      if (list) list.push(held);
+      else byStream.set(stream, [held]);
     }
-    if (byStream.size === 0) return;
+    if (byStream.size === 0) return [];
+    const gone = new Set<string>();
     await sendBatch(redis, (batch) => {
-      for (const [stream, ids] of byStream) {
-        for (let i = 0; i < ids.length; i += RENEW_BATCH) {
-          const some = ids.slice(i, i + RENEW_BATCH);
-          batch.add(redis.call('XCLAIM', stream, GROUP, options.consumer, 0, ...some, 'JUSTID'));
+      for (const [stream, held] of byStream) {
+        for (let i = 0; i < held.length; i += RENEW_BATCH) {
+          const some = held.slice(i, i + RENEW_BATCH).map(({ entry }) => entry);
+          const reply = redis.call('XCLAIM', stream, GROUP, options.consumer, 0, ...some, 'JUSTID');
+          batch.add(
+            reply.catch((error: unknown) => {
+              if (!(error instanceof Error && error.message.startsWith('NOGROUP '))) throw error;
+              gone.add(stream);
+            }),
+          );
         }
       }
     });
+    return [...gone].flatMap((stream) => byStream.get(stream) ?? []);
   }
 }
