@@ -194,7 +194,7 @@ describe('authenticate and authorize', () => {
 
   it('lets everyone in as an unscoped admin without tokens', () => {
     expect(authenticate(undefined, metadata())).toBe(ANONYMOUS);
-    expect(ANONYMOUS).toEqual({ id: 'anonymous', role: 'admin', tenants: undefined });
+    expect(ANONYMOUS).toEqual({ id: 'anonymous (auth off)', role: 'admin', tenants: undefined });
   });
 
   it('refuses missing, malformed, repeated and unknown tokens', () => {
