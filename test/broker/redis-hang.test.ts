@@ -44,10 +44,18 @@ describe('Redis that hangs', () => {
     const job = await h.waitState('acme', job_id, 'COMPLETED', 15_000);
     expect(job.attempts).toBe(1);
     expect(job.result.toString()).toBe('done while Redis hung');
+    // The refused enqueue reached Redis before it stopped: Redis ran it when it
+    // woke, and the broker, which had given the call up, gave back the job its
+    // claim had leased for the idle worker. It runs too, as a first attempt.
     const after = await h.enqueue({ tenant: 'acme', queue: 'hang' });
-    const [next] = await worker.take(1, 15_000);
-    expect(next!.job_id).toBe(after.job_id);
-    worker.complete(next!);
+    const ran: string[] = [];
+    while (!ran.includes(after.job_id)) {
+      const [next] = await worker.take(1, 15_000);
+      expect(next!.attempt).toBe(1);
+      worker.complete(next!);
+      ran.push(next!.job_id);
+    }
+    expect(ran.length).toBeLessThanOrEqual(2);
     await h.waitState('acme', after.job_id, 'COMPLETED');
   }, 30_000);
 });
