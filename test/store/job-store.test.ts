@@ -177,6 +177,26 @@ describe('JobStore', () => {
     expect(await store.getJob('a', a.id)).toMatchObject({ state: 'leased', leaseToken: 'tok-a' });
   });
 
+  // The part's jobs read at a higher level before the error were dropped from
+  // the reply but stayed read (and leased) by this broker, unknown to it.
+  it('gives back what a failed tenant read before its error, its lease taken back', async () => {
+    const high = job('high', { priority: 5 });
+    const low = job('low');
+    await store.enqueue([high, low], () => 0, now);
+    await redis.xgroup('DESTROY', store.keys.ready('t', 'q', 0), 'rota');
+    const [result] = await store.fetch('q', [{ tenant: 't', count: 2, leaseTokens: ['tok'] }], now);
+    expect(result).toBeInstanceOf(Error);
+    expect(await store.getJob('t', high.id)).toMatchObject({ state: 'waiting', attempts: 0 });
+    await redis.xgroup('CREATE', store.keys.ready('t', 'q', 0), 'rota', '0');
+    const [again] = await fetchAll(
+      store,
+      'q',
+      [{ tenant: 't', count: 1, leaseTokens: ['tok-2'] }],
+      now,
+    );
+    expect(again).toMatchObject({ leased: 1, jobs: [{ id: high.id, attempts: 0 }] });
+  });
+
   it('counts jobs waiting and delayed against max queued, not those leased or read ahead', async () => {
     const limit = (): number => 3;
     const first = [job('a'), job('b'), job('c', { priority: 4 }), job('d')];

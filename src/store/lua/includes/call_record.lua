@@ -67,7 +67,7 @@ end
 -- Takes back a lease of the call's that no worker got: the job waits again on
 -- the same entry, the attempt it began not counted.
 local function unlease(job)
-  redis.call('HSET', job.key, 'state', 'waiting', 'attempts', job.attempts, 'token', '')
+  redis.call('HSET', job.key, 'state', 'waiting', 'attempts', tonumber(job.attempts) or 0, 'token', '')
 end
 
 -- Appends to `out` a part of the call's answer again, from its record, as

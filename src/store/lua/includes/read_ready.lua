@@ -75,12 +75,26 @@ end
 -- ready stream without its consumer group, say) is answered in place of the
 -- part as -2 and its message. A script error would drop the whole reply, and
 -- with it the jobs the parts before had leased at once: those expired later
--- as failed attempts, never sent. What the failed part wrote before its error
--- stays (promotions; a lease of its own, only if an earlier level read fine).
-local function read_ready_part(out, ...)
+-- as failed attempts, never sent. The jobs the failed part had read before its
+-- error (at a higher priority level) go back to the tail of their streams,
+-- unread, a lease begun on one taken back: the broker never hears of them, and
+-- they sat in its pending list until the sweep, a leased one to expire as a
+-- failed attempt. Its promotions stay.
+local function read_ready_part(out, base, jobBase, count, tokens, ...)
   local mark = #out
-  local ok, err = pcall(read_ready, out, ...)
+  local ok, err = pcall(read_ready, out, base, jobBase, count, tokens, ...)
   if not ok then
+    local read = 0
+    for i = mark + 5, #out, 10 do
+      read = read + 1
+      local jobId, level, attempts = out[i], out[i + 2], out[i + 3]
+      local jobKey = jobBase .. jobId
+      if read <= #tokens then
+        redis.call('HSET', jobKey, 'state', 'waiting', 'attempts', tonumber(attempts) or 0, 'token', '')
+      end
+      release_entry(base, jobKey)
+      make_ready(base, jobKey, jobId, level)
+    end
     for k = #out, mark + 1, -1 do out[k] = nil end
     out[mark + 1] = -2
     out[mark + 2] = type(err) == 'table' and tostring(err.err) or tostring(err)
