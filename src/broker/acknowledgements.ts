@@ -1,10 +1,11 @@
 import type { JobStore } from '../store/job-store.js';
 import type { FailOutcome } from '../store/types.js';
 import { coerceError } from './errors.js';
-import { WRITE_RETRY_MS, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
+import type { HeldLeases, LeaseManagerDeps } from './held-leases.js';
 import type { AckRefusal, Lease, Session } from './session.js';
 import { ThrottledWarning } from './throttled-warning.js';
 import { MAX_DELAY_MS, MAX_ERROR_LENGTH, MAX_PROGRESS_BYTES } from './validation.js';
+import { WriteRetry } from './write-retry.js';
 
 const MAX_CONTENT_TYPE_BYTES = 128;
 
@@ -31,6 +32,7 @@ export interface FailInput {
  */
 export class Acknowledgements {
   private readonly progressNotStored: ThrottledWarning;
+  private readonly writeRetry: WriteRetry;
 
   constructor(
     private readonly deps: LeaseManagerDeps,
@@ -40,6 +42,7 @@ export class Acknowledgements {
       deps.logger,
       'progress not stored (it is best effort); the job runs on',
     );
+    this.writeRetry = new WriteRetry(deps.logger, 'recording acks');
   }
 
   async acknowledge(
@@ -132,15 +135,10 @@ export class Acknowledgements {
       ]);
     } catch (error) {
       if (this.held.stopped) return;
-      this.deps.logger.warn(
-        { err: error, acks: completing.length + failing.length },
-        'recording acks failed; retrying in 1 s',
-      );
-      const retry = setTimeout(
+      this.writeRetry.retry(
+        () => ({ err: error, acks: completing.length + failing.length }),
         () => void this.record(session, completing, failing, true),
-        WRITE_RETRY_MS,
       );
-      retry.unref();
       return;
     }
     const refusals: AckRefusal[] = [];

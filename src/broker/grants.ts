@@ -1,31 +1,18 @@
 import type { FetchedJob } from '../store/types.js';
-import {
-  WRITE_RETRY_MS,
-  withoutPayload,
-  type HeldLeases,
-  type LeaseManagerDeps,
-} from './held-leases.js';
+import { withoutPayload, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
 import { newLeaseToken } from './ids.js';
 import type { Lease, Session } from './session.js';
-import { ThrottledWarning } from './throttled-warning.js';
+import { WriteRetry } from './write-retry.js';
 
 /** Jobs a dispatcher chose for a session, leased in Redis and sent to its worker. */
 export class Grants {
-  /**
-   * Every batch whose write failed is retried each second: while Redis is
-   * down, that was a line per batch per second. One a second now, saying how
-   * many were left out.
-   */
-  private readonly writeFailed: ThrottledWarning;
+  private readonly writeRetry: WriteRetry;
 
   constructor(
     private readonly deps: LeaseManagerDeps,
     private readonly held: HeldLeases,
   ) {
-    this.writeFailed = new ThrottledWarning(
-      deps.logger,
-      'leasing jobs failed; each batch is retried every 1 s',
-    );
+    this.writeRetry = new WriteRetry(deps.logger, 'leasing jobs');
   }
 
   /** Jobs chosen by a dispatcher for this session: lease them in Redis, then send them. */
@@ -60,8 +47,10 @@ export class Grants {
           for (const job of jobs) this.deps.limits.onRelease(job.tenant, job.queue);
           return;
         }
-        this.writeFailed.warn(() => ({ err: error, sessionId: session.id, jobs: jobs.length }));
-        setTimeout(() => this.write(session, grants), WRITE_RETRY_MS).unref();
+        this.writeRetry.retry(
+          () => ({ err: error, sessionId: session.id, jobs: jobs.length }),
+          () => this.write(session, grants),
+        );
       },
     );
   }
