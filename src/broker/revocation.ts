@@ -1,5 +1,6 @@
 import { WRITE_RETRY_MS, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
 import type { Lease } from './session.js';
+import { ThrottledWarning } from './throttled-warning.js';
 
 /**
  * Ends leases without their worker: a cancelled job, a job timeout, an orphan
@@ -7,10 +8,29 @@ import type { Lease } from './session.js';
  * to stop.
  */
 export class Revocation {
+  /**
+   * While Redis is down each timed-out lease's revocation fails and is tried
+   * again every second, and each sweep's expiry fails: that was an error line
+   * per lease per second. At warn, as the other failures of an outage that
+   * retry by themselves are, and at most one a second of each, saying how
+   * many were left out.
+   */
+  private readonly timeoutFailed: ThrottledWarning;
+  private readonly expiryFailed: ThrottledWarning;
+
   constructor(
     private readonly deps: LeaseManagerDeps,
     private readonly held: HeldLeases,
-  ) {}
+  ) {
+    this.timeoutFailed = new ThrottledWarning(
+      deps.logger,
+      'revoking timed-out leases failed; each is retried every 1 s',
+    );
+    this.expiryFailed = new ThrottledWarning(
+      deps.logger,
+      'revoking expired leases failed; they are retried on the next sweep',
+    );
+  }
 
   /** The job was cancelled (here or on another broker): tell the worker holding it. */
   revoke(jobId: string, reason: string): void {
@@ -97,12 +117,11 @@ export class Revocation {
         if (cause === 'timeout') {
           for (const lease of leases) this.held.armTimeout(lease, WRITE_RETRY_MS);
         }
-        this.deps.logger.error(
-          { err: error, jobs: leases.map((l) => l.job.id), reason },
-          cause === 'timeout'
-            ? 'revoking leases failed; retrying in 1 s'
-            : 'revoking leases failed; retrying on the next sweep',
-        );
+        (cause === 'timeout' ? this.timeoutFailed : this.expiryFailed).warn(() => ({
+          err: error,
+          jobs: leases.map((l) => l.job.id),
+          reason,
+        }));
       },
     );
   }

@@ -38,3 +38,34 @@ describe('ack writes during a Redis outage', () => {
     }
   }, 30_000);
 });
+
+describe('timeouts during a Redis outage', () => {
+  const TIMEOUT_MS = 1000;
+  const OUTAGE_MS = 5500;
+
+  it('logs the failed revocations at most once a second, with the count left out, and revokes once Redis is back', async () => {
+    // One attempt: a timed-out job goes dead, and no retry is leased again.
+    const { workers, leases } = await workersHoldingJobs(h, 'timeout-outage', WORKERS, {
+      tenant: 'acme',
+      timeout_ms: TIMEOUT_MS,
+      max_attempts: 1,
+    });
+
+    await h.redis.kill();
+    // Each lease times out after 1 s; its revocation fails 1 s later (the
+    // command timeout) and is tried again a second after that: two tries each.
+    await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS));
+    const warnings = logged.filter(
+      (line) => line.reason === 'timeout' && String(line.msg).includes('failed'),
+    );
+    await h.redis.restart();
+
+    // Unthrottled: a line per lease each time it is tried (10 lines here).
+    expectThrottled(warnings, OUTAGE_MS);
+    for (const [i, lease] of leases.entries()) {
+      await expect.poll(() => workers[i]!.cancels(), { timeout: 15_000 }).toEqual([lease.job_id]);
+      const job = await h.waitState('acme', lease.job_id, 'DEAD', 15_000);
+      expect(job.last_error).toBe(`timed out after ${TIMEOUT_MS} ms`);
+    }
+  }, 30_000);
+});
