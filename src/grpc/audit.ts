@@ -4,16 +4,17 @@
  * Every call that changes state (SetTenant, CancelJob, PurgeQueue,
  * ReplayDeadLetters, DeleteDeadLetters) logs one info line: the caller (its
  * token's log id, see Principal.id), the RPC, what it targets, and its outcome
- * (counts, or the status code). A call refused for its token
+ * (counts, or the status code); without tokens, the caller is its client
+ * certificate's name (mutual TLS) or anonymous. A call refused for its token
  * (UNAUTHENTICATED, PERMISSION_DENIED), whatever the RPC, logs a warning
  * instead, throttled: a client that retries a bad token in a loop would
  * otherwise write a line per attempt. No line holds a token: callers are named
  * by log id, and the refusals' messages never repeat the token.
  */
-import { status, type Metadata } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ThrottledWarning } from '../broker/throttled-warning.js';
-import { AuthError, authenticate, requireRole, toCallError } from './auth.js';
+import { AuthError, authenticate, requireRole, toCallError, type Credentials } from './auth.js';
 import type { Principal, Role, TokenStore } from './tokens.js';
 
 /** A refusal warning, then at most one per kind this often, with how many were left out. */
@@ -85,12 +86,12 @@ export class Audit {
    */
   admit(
     tokens: TokenStore | undefined,
-    call: { readonly metadata: Metadata; getPath(): string; getPeer(): string },
+    call: Credentials & { getPath(): string; getPeer(): string },
     role: Role,
   ): Principal {
     let caller: Principal | undefined;
     try {
-      caller = authenticate(tokens, call.metadata);
+      caller = authenticate(tokens, call);
       requireRole(caller, role, call.getPath());
       return caller;
     } catch (error) {

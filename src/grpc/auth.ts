@@ -8,13 +8,15 @@
  *   worker    Work
  *   admin     everything
  * and its tenants (left out = all) the tenants those RPCs may name. Without tokens
- * every caller is an unscoped admin; the broker then only listens on loopback
- * unless started with --insecure (see security.ts). Health and reflection stay
- * open, so probes need no token.
+ * every caller is an unscoped admin, named in the logs by its client
+ * certificate (mutual TLS) or as anonymous; the broker then only listens on
+ * loopback unless it has client certificates or was started with --insecure
+ * (see security.ts). Health and reflection stay open, so probes need no token.
  */
 import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { isName } from '../broker/validation.js';
 import { toServiceError, withDetails } from './status.js';
+import { clientCertificateName, type TransportAuth } from './tls.js';
 import type { Principal, Role, TokenStore } from './tokens.js';
 
 export type { Principal, Role } from './tokens.js';
@@ -31,20 +33,39 @@ export class AuthError extends Error {
   }
 }
 
-/** The caller when the broker has no tokens: may do anything; logs say auth is off. */
+/**
+ * The caller when the broker has no tokens and no client certificate names
+ * it: may do anything; logs say auth is off.
+ */
 export const ANONYMOUS: Principal = Object.freeze({
   id: 'anonymous (auth off)',
   role: 'admin',
   tenants: undefined,
 });
 
+/** What a call shows of who makes it: its metadata (a bearer token) and its TLS transport. */
+export interface Credentials {
+  readonly metadata: Metadata;
+  getAuthContext(): TransportAuth;
+}
+
 const HOW_TO_SEND = 'send the metadata "authorization: Bearer <token>" (clients: the token option)';
 const BEARER = /^Bearer +(\S+) *$/i;
 
-/** Who is calling: the token's principal, ANONYMOUS without auth, or an UNAUTHENTICATED AuthError. */
-export function authenticate(tokens: TokenStore | undefined, metadata: Metadata): Principal {
-  if (tokens === undefined) return ANONYMOUS;
-  const values = metadata.get('authorization');
+/**
+ * Who is calling: the token's principal, or an UNAUTHENTICATED AuthError.
+ * Without tokens, an unscoped admin: named by its client certificate when the
+ * handshake verified one (mutual TLS), else ANONYMOUS. With tokens the token
+ * names the caller, certificate or not.
+ */
+export function authenticate(tokens: TokenStore | undefined, call: Credentials): Principal {
+  if (tokens === undefined) {
+    const certified = clientCertificateName(call.getAuthContext());
+    return certified === undefined
+      ? ANONYMOUS
+      : { id: certified, role: 'admin', tenants: undefined };
+  }
+  const values = call.metadata.get('authorization');
   if (values.length === 0) {
     throw new AuthError(
       status.UNAUTHENTICATED,

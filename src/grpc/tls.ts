@@ -1,10 +1,11 @@
 /**
  * TLS of the gRPC server: ROTA_TLS_CERT_FILE and ROTA_TLS_KEY_FILE (PEM) turn
  * it on; ROTA_TLS_CLIENT_CA_FILE also makes it mutual: a client must present a
- * certificate signed by that CA, or the handshake fails.
+ * certificate signed by that CA, or the handshake fails. The certificate then
+ * names the caller in the logs of a broker without tokens.
  */
 import { readFile } from 'node:fs/promises';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type PeerCertificate } from 'node:tls';
 import { ServerCredentials } from '@grpc/grpc-js';
 import { ConfigError } from '../config.js';
 
@@ -65,4 +66,30 @@ export async function serverCredentials(
     );
   }
   return { credentials, mode: clientCa === undefined ? 'tls' : 'mtls' };
+}
+
+/** What grpc-js tells of a call's transport: its client certificate, once verified. */
+export interface TransportAuth {
+  /** Set only when the TLS handshake verified it against ROTA_TLS_CLIENT_CA_FILE. */
+  readonly sslPeerCertificate?: PeerCertificate | undefined;
+}
+
+/** The first entry of a subjectaltname (`DNS:a, URI:"b,c"`: values with a comma are quoted). */
+const FIRST_ALT_NAME = /^[^:,]+:(?:"(?:[^"\\]|\\.)*"|[^,]*)/;
+
+/**
+ * Who a verified client certificate names, for the logs: `CN=` and its
+ * subject's common name, or, without one, its first subject alternative name
+ * as Node.js writes it (`DNS:worker.acme.internal`, `URI:spiffe://acme/worker`);
+ * undefined without a verified certificate, or for one with neither. Only that
+ * name: it is what an operator looks for in an audit line, and the rest of the
+ * certificate (issuer, serial, other names) would only lengthen every line.
+ */
+export function clientCertificateName(transport: TransportAuth): string | undefined {
+  const certificate = transport.sslPeerCertificate;
+  if (certificate === undefined) return undefined;
+  // A subject may hold several CNs (Node.js gives an array then): the first names it.
+  const cn = [certificate.subject?.CN ?? []].flat()[0];
+  if (cn) return `CN=${cn}`;
+  return FIRST_ALT_NAME.exec(certificate.subjectaltname ?? '')?.[0];
 }

@@ -34,8 +34,10 @@ export interface TestPki {
   readonly ca: Pem;
   /** For localhost and 127.0.0.1 (subjectAltName). */
   readonly server: Pem;
-  /** A client certificate signed by the CA (for mutual TLS). */
+  /** A client certificate signed by the CA (for mutual TLS), subject CN=client. */
   readonly client: Pem;
+  /** One signed by the CA without a CN, named by subjectAltName URI:spiffe://acme/worker-1. */
+  readonly altNameClient: Pem;
   /** A client certificate signed by another CA, which the broker must not trust. */
   readonly rogueClient: Pem;
   dispose(): Promise<void>;
@@ -63,10 +65,16 @@ async function makeCa(dir: string, name: string): Promise<void> {
   ]); // prettier-ignore
 }
 
-async function makeLeaf(dir: string, name: string, ca: string, extensions: string): Promise<void> {
+async function makeLeaf(
+  dir: string,
+  name: string,
+  ca: string,
+  extensions: string,
+  subject = `/CN=${name}`,
+): Promise<void> {
   await writeFile(path.join(dir, `${name}.ext`), extensions);
   await openssl(dir, [
-    'req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`,
+    'req', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject,
   ]); // prettier-ignore
   await openssl(dir, [
     'x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`,
@@ -74,7 +82,7 @@ async function makeLeaf(dir: string, name: string, ca: string, extensions: strin
   ]); // prettier-ignore
 }
 
-/** A CA, a server certificate for localhost/127.0.0.1, a client certificate, and a rogue one. */
+/** A CA, a server certificate for localhost/127.0.0.1, two client certificates, and a rogue one. */
 export async function makePki(): Promise<TestPki> {
   const dir = await mkdtemp(path.join(tmpdir(), 'rota-test-pki-'));
   try {
@@ -89,15 +97,23 @@ export async function makePki(): Promise<TestPki> {
       makeLeaf(dir, 'client', 'ca', 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n'),
       makeLeaf(
         dir,
+        'alt-name-client',
+        'ca',
+        'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\nsubjectAltName=URI:spiffe://acme/worker-1\n',
+        '/O=Acme',
+      ),
+      makeLeaf(
+        dir,
         'rogue',
         'rogue-ca',
         'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n',
       ),
     ]);
-    const [ca, server, client, rogueClient] = await Promise.all([
+    const [ca, server, client, altNameClient, rogueClient] = await Promise.all([
       pem(dir, 'ca'),
       pem(dir, 'server'),
       pem(dir, 'client'),
+      pem(dir, 'alt-name-client'),
       pem(dir, 'rogue'),
     ]);
     return {
@@ -105,6 +121,7 @@ export async function makePki(): Promise<TestPki> {
       ca,
       server,
       client,
+      altNameClient,
       rogueClient,
       dispose: () => rm(dir, { recursive: true, force: true }),
     };

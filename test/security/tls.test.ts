@@ -1,15 +1,16 @@
 /**
  * TLS and mutual TLS end to end with the Producer and Worker clients, using
- * certificates openssl makes for this run; and the start-up checks of TLS
- * files.
+ * certificates openssl makes for this run; the caller a client certificate
+ * names in the logs; and the start-up checks of TLS files.
  */
+import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Producer, type ProducerOptions } from '../../clients/producer.js';
 import { Worker, type WorkerOptions } from '../../clients/worker.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
-import { makePki, ok, outcome, stubs, type TestPki } from './fixture.js';
+import { makePki, ok, outcome, stubs, WorkStream, type Pem, type TestPki } from './fixture.js';
 
 const TOKEN = 'tls-admin-token-0123456789';
 
@@ -17,11 +18,14 @@ let pki: TestPki;
 let redis: TestRedis;
 let tlsBroker: TestBroker;
 let mtlsBroker: TestBroker;
+/** Mutual TLS and no tokens: the certificate is all that names a caller. */
+let certifiedBroker: TestBroker;
+const certifiedLogged: Array<Record<string, unknown>> = [];
 const closers: Array<() => Promise<void> | void> = [];
 
 beforeAll(async () => {
   [pki, redis] = await Promise.all([makePki(), startTestRedis()]);
-  [tlsBroker, mtlsBroker] = await Promise.all([
+  [tlsBroker, mtlsBroker, certifiedBroker] = await Promise.all([
     startTestBroker({
       redisUrl: redis.url,
       tlsCertFile: pki.server.certFile,
@@ -34,12 +38,20 @@ beforeAll(async () => {
       tlsClientCaFile: pki.ca.certFile,
       authTokens: `${TOKEN}:admin`,
     }),
+    startTestBroker({
+      redisUrl: redis.url,
+      tlsCertFile: pki.server.certFile,
+      tlsKeyFile: pki.server.keyFile,
+      tlsClientCaFile: pki.ca.certFile,
+      logLevel: 'info',
+      onLog: (line) => certifiedLogged.push(line),
+    }),
   ]);
 });
 
 afterAll(async () => {
   for (const close of closers) await close();
-  await Promise.all([tlsBroker?.shutdown(), mtlsBroker?.shutdown()]);
+  await Promise.all([tlsBroker?.shutdown(), mtlsBroker?.shutdown(), certifiedBroker?.shutdown()]);
   await redis?.dispose();
   await pki?.dispose();
 });
@@ -182,6 +194,46 @@ describe('mutual TLS', () => {
     );
     closers.push(() => authed.close());
     await ok(authed.admin.ListTenants.bind(authed.admin), {});
+  });
+});
+
+describe('mutual TLS without tokens', () => {
+  const as = (client: Pem) => {
+    const s = stubs(
+      certifiedBroker.address,
+      undefined,
+      grpc.credentials.createSsl(pki.ca.cert, client.key, client.cert),
+    );
+    closers.push(() => s.close());
+    return s;
+  };
+  const purgeLines = () =>
+    certifiedLogged.filter((line) => line.msg === 'purged the waiting jobs of a queue');
+
+  it('names the caller by its certificate in the audit trail, and by nothing more of it', async () => {
+    const client = as(pki.client);
+    await ok(client.admin.PurgeQueue.bind(client.admin), { tenant: 'acme', queue: 'cert' });
+    const w = new WorkStream(client, { worker_id: 'w-cert', queues: ['cert'] });
+    closers.push(() => w.close());
+    await w.welcome();
+    // Without a CN, its first subject alternative name.
+    const altNamed = as(pki.altNameClient);
+    await ok(altNamed.admin.PurgeQueue.bind(altNamed.admin), { tenant: 'acme', queue: 'alt' });
+
+    expect(purgeLines()).toEqual([
+      expect.objectContaining({ caller: 'CN=client', rpc: 'PurgeQueue', queue: 'cert' }),
+      expect.objectContaining({ caller: 'URI:spiffe://acme/worker-1', queue: 'alt' }),
+    ]);
+    expect(certifiedLogged.filter((line) => line.msg === 'worker session opened')).toEqual([
+      expect.objectContaining({ caller: 'CN=client', workerId: 'w-cert' }),
+    ]);
+    const text = JSON.stringify(certifiedLogged);
+    for (const { cert } of [pki.client, pki.altNameClient]) {
+      const x509 = new X509Certificate(cert);
+      for (const detail of [x509.serialNumber, x509.fingerprint256, x509.issuer, 'Acme']) {
+        expect(text).not.toContain(detail);
+      }
+    }
   });
 });
 

@@ -7,6 +7,7 @@ import * as crypto from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { helpText, loadConfig } from '../../src/config.js';
@@ -14,6 +15,7 @@ import {
   ANONYMOUS,
   AuthError,
   authenticate,
+  type Credentials,
   requireRole,
   requireTenant,
 } from '../../src/grpc/auth.js';
@@ -177,10 +179,11 @@ describe('TokenStore.match', () => {
 
 describe('authenticate and authorize', () => {
   const store = new TokenStore(parseTokenList(`${A}:producer:acme,initech;${C}:admin`));
-  const metadata = (...values: string[]): grpc.Metadata => {
-    const md = new grpc.Metadata();
-    for (const value of values) md.add('authorization', value);
-    return md;
+  /** A call sending these authorization values, without a client certificate. */
+  const call = (...values: string[]): Credentials => {
+    const metadata = new grpc.Metadata();
+    for (const value of values) metadata.add('authorization', value);
+    return { metadata, getAuthContext: () => ({}) };
   };
   const refusal = (run: () => unknown): { code: number; message: string } | undefined => {
     try {
@@ -193,33 +196,62 @@ describe('authenticate and authorize', () => {
   };
 
   it('lets everyone in as an unscoped admin without tokens', () => {
-    expect(authenticate(undefined, metadata())).toBe(ANONYMOUS);
+    expect(authenticate(undefined, call())).toBe(ANONYMOUS);
     expect(ANONYMOUS).toEqual({ id: 'anonymous (auth off)', role: 'admin', tenants: undefined });
   });
 
+  it('names a caller without a token by its verified client certificate', () => {
+    const certified = (certificate: Pick<PeerCertificate, 'subject' | 'subjectaltname'>) =>
+      authenticate(undefined, {
+        metadata: new grpc.Metadata(),
+        getAuthContext: () => ({ sslPeerCertificate: certificate as PeerCertificate }),
+      });
+    const noCn = { C: 'DE', O: 'Acme', OU: 'ops', ST: '', L: '' };
+    const subject = { ...noCn, CN: 'night-worker' };
+    expect(certified({ subject })).toEqual({ id: 'CN=night-worker', role: 'admin', tenants: undefined });
+    // Several CNs (Node.js gives an array): the first.
+    expect(certified({ subject: { ...subject, CN: ['a', 'b'] } }).id).toBe('CN=a');
+    // No CN: the first alternative name, whole even where its value holds a comma (quoted).
+    expect(certified({ subject: noCn, subjectaltname: 'URI:"spiffe://acme/a,b", DNS:x' }).id).toBe(
+      'URI:"spiffe://acme/a,b"',
+    );
+    expect(certified({ subject: noCn, subjectaltname: 'DNS:w.acme.internal, DNS:x' }).id).toBe(
+      'DNS:w.acme.internal',
+    );
+    // Neither: nothing names it.
+    expect(certified({ subject: noCn })).toBe(ANONYMOUS);
+    // With tokens the token names the caller, certificate or not.
+    expect(
+      authenticate(store, {
+        ...call(`Bearer ${C}`),
+        getAuthContext: () => ({ sslPeerCertificate: { subject } as PeerCertificate }),
+      }).id,
+    ).toBe(`sha256:${sha256(C).toString('hex').slice(0, 12)}`);
+  }); // prettier-ignore
+
   it('refuses missing, malformed, repeated and unknown tokens', () => {
-    expect(refusal(() => authenticate(store, metadata()))).toEqual({
+    expect(refusal(() => authenticate(store, call()))).toEqual({
       code: grpc.status.UNAUTHENTICATED,
       message:
         'this broker requires a bearer token: send the metadata "authorization: Bearer <token>" (clients: the token option)',
     });
-    expect(refusal(() => authenticate(store, metadata(`Bearer ${A}`, `Bearer ${C}`)))).toEqual({
+    expect(refusal(() => authenticate(store, call(`Bearer ${A}`, `Bearer ${C}`)))).toEqual({
       code: grpc.status.UNAUTHENTICATED,
       message:
         '2 authorization values were sent; send exactly one "authorization: Bearer <token>"',
     });
-    expect(refusal(() => authenticate(store, metadata(`Token ${A}`)))?.message).toBe(
+    expect(refusal(() => authenticate(store, call(`Token ${A}`)))?.message).toBe(
       'the authorization metadata must be "Bearer <token>" (the word Bearer, a space, the token)',
     );
-    expect(refusal(() => authenticate(store, metadata('Bearer nope-nope-nope-nope')))?.message).toBe(
+    expect(refusal(() => authenticate(store, call('Bearer nope-nope-nope-nope')))?.message).toBe(
       'the bearer token is not valid on this broker: send the metadata "authorization: Bearer <token>" (clients: the token option) with a token from its ROTA_AUTH_FILE or ROTA_AUTH_TOKENS',
     );
-    expect(authenticate(store, metadata(`BEARER  ${A}`)).role).toBe('producer');
+    expect(authenticate(store, call(`BEARER  ${A}`)).role).toBe('producer');
   }); // prettier-ignore
 
   it('checks roles and tenant scopes', () => {
-    const producer = authenticate(store, metadata(`Bearer ${A}`));
-    const admin = authenticate(store, metadata(`Bearer ${C}`));
+    const producer = authenticate(store, call(`Bearer ${A}`));
+    const admin = authenticate(store, call(`Bearer ${C}`));
     expect(refusal(() => requireRole(producer, 'admin', '/rota.v1.Admin/GetStats'))).toEqual({
       code: grpc.status.PERMISSION_DENIED,
       message: "rota.v1.Admin/GetStats needs an admin token; this token's role is producer",
