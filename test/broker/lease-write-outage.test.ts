@@ -4,12 +4,9 @@
  * counts the lines it left out.
  */
 import { describe, expect, it } from 'vitest';
-import { useBroker } from '../helpers/harness.js';
-import { expectThrottled, oneSlotWorkers } from '../helpers/throttled-outage.js';
+import { expectThrottled, oneSlotWorkers, useOutageBroker } from '../helpers/throttled-outage.js';
 
-const logged: Array<Record<string, unknown>> = [];
-// AOF appendfsync always: the jobs survive Redis's SIGKILL.
-const h = useBroker({ onLog: (line) => logged.push(line) }, { appendfsync: 'always' });
+const { h, logged } = useOutageBroker();
 
 const WORKERS = 5;
 const OUTAGE_MS = 3500;
