@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EnqueueBatchRequest } from '../../src/generated/rota/v1/EnqueueBatchRequest.js';
+import type { EnqueueBatchResponse__Output } from '../../src/generated/rota/v1/EnqueueBatchResponse.js';
 import { Keys } from '../../src/store/keys.js';
 import { call, rawClients, type TestBroker } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
@@ -81,6 +83,39 @@ describe('an enqueue whose reply from Redis is lost', () => {
       expect(worker.ackOutcomes()).toEqual([]);
     } finally {
       worker.drop();
+      clients.close();
+      await broker.shutdown();
+    }
+  });
+
+  it('answers each job of a batch as the first run did, duplicates among them (cut)', async () => {
+    const queue = 'lost-batch-cut';
+    const broker = await brokerOnProxy();
+    const clients = rawClients(broker.address);
+    try {
+      const enqueueBatch = (request: EnqueueBatchRequest): Promise<EnqueueBatchResponse__Output> =>
+        call(clients.broker.EnqueueBatch.bind(clients.broker), request);
+      const [earlier] = (
+        await enqueueBatch({ jobs: [{ tenant: 'acme', queue, idempotency_key: 'first' }] })
+      ).results;
+      const marker = `the reply to this batch is lost (${queue})`;
+      const lost = proxy.loseReply(Buffer.from(marker), 'cut');
+      const { results } = await enqueueBatch({
+        jobs: [
+          { tenant: 'acme', queue, idempotency_key: 'first' },
+          { tenant: 'acme', queue, idempotency_key: 'second', payload: Buffer.from(marker) },
+          { tenant: 'acme', queue },
+        ],
+      });
+      await lost;
+      expect(results.map((r) => [r.code, r.duplicate])).toEqual([
+        [0, true],
+        [0, false],
+        [0, false],
+      ]);
+      expect(results[0]!.job_id).toBe(earlier!.job_id);
+      expect(new Set(results.map((r) => r.job_id)).size).toBe(3);
+    } finally {
       clients.close();
       await broker.shutdown();
     }

@@ -43,12 +43,16 @@ if recorded then
   -- The outcomes of the first run (a stored job's id is its own, in ARGS),
   -- then its claims answered again.
   local record = cmsgpack.unpack(recorded)
-  local k = 1
+  local job, k = 0, 1
   each_group(ARGS, first, 5, function(_, i, n)
     for _ = 1, n do
-      out[#out + 1] = record.o[k]
-      out[#out + 1] = record.o[k] == 0 and ARGS[i] or record.o[k + 1]
-      k = k + 2
+      job = job + 1
+      if record.o[k] == job then
+        out[#out + 1], out[#out + 2] = record.o[k + 1], record.o[k + 2]
+        k = k + 3
+      else
+        out[#out + 1], out[#out + 2] = 0, ARGS[i]
+      end
       i = i + 11
     end
     return i + 2 + tonumber(ARGS[i + 1])
@@ -58,8 +62,9 @@ if recorded then
   return cmsgpack.pack(out)
 end
 
--- per job as in `out`, a stored job's id left out (0); the claims' reads
-local outcomes, reads = {}, {}
+-- the outcomes other than stored, each as its job's number in the call and
+-- the two values of `out`; the claims' reads
+local outcomes, reads, numbered = {}, {}, 0
 each_group(ARGS, first, 5, function(group, i, n)
   local base, jobBase, idemBase, maxQueued, queue =
     group[1], group[2], group[3], tonumber(group[4]), group[5]
@@ -105,8 +110,12 @@ each_group(ARGS, first, 5, function(group, i, n)
       out[#out + 1] = 0
       out[#out + 1] = jobId
     end
-    outcomes[#outcomes + 1] = out[#out - 1]
-    outcomes[#outcomes + 1] = out[#out - 1] == 0 and 0 or out[#out]
+    numbered = numbered + 1
+    if out[#out - 1] ~= 0 then
+      outcomes[#outcomes + 1] = numbered
+      outcomes[#outcomes + 1] = out[#out - 1]
+      outcomes[#outcomes + 1] = out[#out]
+    end
     i = i + 11
   end
   local claim, leases = tonumber(ARGS[i]), tonumber(ARGS[i + 1])
@@ -114,7 +123,7 @@ each_group(ARGS, first, 5, function(group, i, n)
     -- the jobs are stored whatever happens to the claim
     local head, tokens = #claims, {unpack(ARGS, i + 2, i + 1 + leases)}
     read_ready_part(claims, base, jobBase, claim, tokens, now, consumer, promoteLimit, own)
-    record_part(reads, claims, head, base, jobBase, tokens)
+    record_part(reads, claims, head, base, jobBase)
   end
   return i + 2 + leases
 end)

@@ -41,7 +41,7 @@ else
   each_group(ARGS, first, 3, function(part, i, n)
     local head, tokens = #out, {unpack(ARGS, i, i + n - 1)}
     read_ready_part(out, part[1], part[2], tonumber(part[3]), tokens, now, consumer, promoteLimit)
-    record_part(record, out, head, part[1], part[2], tokens)
+    record_part(record, out, head, part[1], part[2])
     return i + n
   end)
   redis.call('SET', recordKey, cmsgpack.pack({p = record}), 'PX', recordMs)
