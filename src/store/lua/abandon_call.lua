@@ -14,17 +14,12 @@
 -- @include call_record
 local recorded = redis.call('GET', KEYS[1])
 if recorded == RECORD_ABANDONED then return 0 end
-if not recorded then
-  redis.call('SET', KEYS[1], RECORD_ABANDONED, 'PX', ARGV[2])
-  return 0
-end
 local given = 0
-for _, part in ipairs(read_record(cmsgpack.unpack(recorded).p, ARGV[1])) do
+for _, part in ipairs(recorded and read_record(cmsgpack.unpack(recorded).p, ARGV[1]) or {}) do
   for _, job in ipairs(part.jobs) do
-    if job.still == 'leased' then unlease(job) end
+    if job.still == 'leased' then unlease_recorded(job) end
     if job.still then
-      release_entry(part.base, job.key)
-      make_ready(part.base, job.key, job.id, job.level)
+      requeue(part.base, job.key, job.id, job.level)
       given = given + 1
     end
   end

@@ -51,8 +51,7 @@ local function reclaim_stream(base, jobBase, level, cursor, result)
         if job[2] ~= entry then
           drop_entries(stream, entry)
         elseif job[1] == 'waiting' then
-          release_entry(base, jobKey)
-          make_ready(base, jobKey, jobId, level)
+          requeue(base, jobKey, jobId, level)
           result[1] = result[1] + 1
         elseif job[1] == 'leased' then
           -- a golden-ratio sequence spreads one random number over many jobs

@@ -20,8 +20,7 @@ each_group(ARGS, 1, 2, function(part, i, n)
     local jobKey = jobBase .. jobId
     local job = redis.call('HMGET', jobKey, 'state', 'entry')
     if job[1] == 'waiting' and job[2] == entry then
-      release_entry(base, jobKey)
-      make_ready(base, jobKey, jobId, level)
+      requeue(base, jobKey, jobId, level)
       out[#out + 1] = 1
     else
       out[#out + 1] = 0

@@ -64,11 +64,11 @@ local function read_record(record, consumer)
   return parts
 end
 
--- Takes back a lease of the call's that no worker got: the job waits again on
--- the same entry, the attempt it began not counted.
-local function unlease(job)
+-- Takes back a lease of the call's that no worker got (see unlease): the job
+-- waits again on the same entry.
+local function unlease_recorded(job)
   job.attempts, job.still = job.attempts - 1, 'read'
-  redis.call('HSET', job.key, 'state', 'waiting', 'attempts', job.attempts, 'token', '')
+  unlease(job.key, job.attempts)
 end
 
 -- Appends to `out` a part of the call's answer again, from its record, as
@@ -88,7 +88,7 @@ local function answer_again(out, part)
       else
         inOrder = false
         if job.still == 'leased' then
-          unlease(job)
+          unlease_recorded(job)
           read[#read + 1] = job
         end
       end

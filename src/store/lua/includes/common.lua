@@ -90,6 +90,20 @@ local function release_entry(base, jobKey)
   end
 end
 
+-- Gives a job read by a broker back to the tail of its ready stream, as a new
+-- entry no broker has read (the held one acked and deleted), so any broker's
+-- next fetch takes it: a read ahead let go, a reclaim, a lost call's job.
+local function requeue(base, jobKey, jobId, level)
+  release_entry(base, jobKey)
+  make_ready(base, jobKey, jobId, level)
+end
+
+-- Takes back a lease no worker got: the job waits again, `attempts` (those
+-- before the lease) restored, so the attempt it began is not counted.
+local function unlease(jobKey, attempts)
+  redis.call('HSET', jobKey, 'state', 'waiting', 'attempts', attempts, 'token', '')
+end
+
 -- After a failed attempt: the next attempt waits out exponential backoff with
 -- full jitter (uniform in [0, min(max, initial * 2^(attempts-1))]) unless
 -- retryAfterMs > 0 asks for a fixed delay; out of attempts, or not retryable,

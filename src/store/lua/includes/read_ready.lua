@@ -89,11 +89,8 @@ local function read_ready_part(out, base, jobBase, count, tokens, ...)
       read = read + 1
       local jobId, level, attempts = out[i], out[i + 2], out[i + 3]
       local jobKey = jobBase .. jobId
-      if read <= #tokens then
-        redis.call('HSET', jobKey, 'state', 'waiting', 'attempts', tonumber(attempts) or 0, 'token', '')
-      end
-      release_entry(base, jobKey)
-      make_ready(base, jobKey, jobId, level)
+      if read <= #tokens then unlease(jobKey, tonumber(attempts) or 0) end
+      requeue(base, jobKey, jobId, level)
     end
     for k = #out, mark + 1, -1 do out[k] = nil end
     out[mark + 1] = -2
