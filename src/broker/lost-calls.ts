@@ -1,11 +1,11 @@
+import type { Logger } from 'pino';
 import type { JobStore } from '../store/job-store.js';
 import type { StoreCall } from '../store/intake.js';
-
-/** After a failed try to give back what a lost call read, try again this much later. */
-const ABANDON_RETRY_MS = 1000;
+import { WriteRetry } from './write-retry.js';
 
 export interface LostCallsDeps {
   readonly store: JobStore;
+  readonly logger: Logger;
   /** Jobs went back to the tenant×queue's streams, unread: the brokers may fetch them. */
   onGivenBack(queue: string, tenant: string): void;
 }
@@ -17,14 +17,20 @@ export interface LostCallsDeps {
  * sweep found them idle for the lease TTL, leased ones until their lease
  * expired as a failed attempt (with max_attempts 1, dead without having run).
  * Each call is given up (JobStore.abandonCall: its jobs go back, or a call
- * still on its way does nothing), tried every ABANDON_RETRY_MS until Redis
- * answers; once only after stop, the recovery sweep of another broker being
- * left the rest.
+ * still on its way does nothing), written again every second until Redis
+ * answers (WriteRetry); once only after stop, the recovery sweep of another
+ * broker being left the rest.
  */
 export class LostCalls {
   private stopped = false;
+  private readonly writeRetry: WriteRetry;
 
-  constructor(private readonly deps: LostCallsDeps) {}
+  constructor(private readonly deps: LostCallsDeps) {
+    this.writeRetry = new WriteRetry(
+      deps.logger,
+      'giving back the jobs of calls whose replies were lost',
+    );
+  }
 
   abandon(calls: readonly StoreCall[]): void {
     for (const call of calls) this.abandonOne(call);
@@ -40,8 +46,12 @@ export class LostCalls {
         if (given === 0) return;
         for (const { queue, tenant } of call.parts) this.deps.onGivenBack(queue, tenant);
       },
-      () => {
-        if (!this.stopped) setTimeout(() => this.abandonOne(call), ABANDON_RETRY_MS).unref();
+      (error: unknown) => {
+        if (this.stopped) return;
+        this.writeRetry.retry(
+          () => ({ err: error, record: call.record }),
+          () => this.abandonOne(call),
+        );
       },
     );
   }

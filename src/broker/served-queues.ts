@@ -21,6 +21,7 @@ export class ServedQueues {
   ) {
     this.lostCalls = new LostCalls({
       store: context.store,
+      logger: context.logger,
       onGivenBack: (queue, tenant) => this.announceWork(queue, tenant, 0),
     });
   }

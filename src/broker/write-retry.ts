@@ -3,8 +3,8 @@ import { WRITE_RETRY_MS } from './held-leases.js';
 import { ThrottledWarning } from './throttled-warning.js';
 
 /**
- * A Redis write of the lease manager (a batch of leases, of acks) that is
- * written again every second until Redis answers. While Redis is down every
+ * A Redis write (a batch of leases or acks, the give-back of a call whose
+ * reply was lost) that is written again every second until Redis answers. While Redis is down every
  * waiting batch fails each second, and a line per failure was a line per
  * batch per second; the failures go through a ThrottledWarning instead: the
  * first at once, then one a second that says how many were left out. At warn,

@@ -5,6 +5,7 @@ import { Keys } from '../../src/store/keys.js';
 import { call, rawClients, type TestBroker } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
 import { RawWorker } from '../helpers/raw-worker.js';
+import { TcpProxy } from '../faults/proxy.js';
 import { startStallingProxy, type StallingProxy } from '../helpers/stalling-proxy.js';
 
 // A broker whose Redis connection loses the reply to a call that reads jobs (a
@@ -53,6 +54,46 @@ describe('a fetch whose reply from Redis is lost', () => {
       }
     },
   );
+});
+
+describe('giving back what a call whose reply was lost had read', () => {
+  it('is tried again until Redis answers, then the job runs as its first attempt', async () => {
+    const queue = 'lost-fetch-give-back';
+    // peer → gate → stalling proxy → Redis: the gate refuses the peer's
+    // reconnects for a while after the fetch's reply is lost.
+    const gate = await TcpProxy.start(Number(proxy.address.split(':')[1]));
+    const logged: Array<Record<string, unknown>> = [];
+    const broker = await h.startPeer({
+      redisUrl: `redis://${gate.address}`,
+      redisTimeoutMs: 500,
+      leaseTtlMs: 20_000,
+      logLevel: 'warn',
+      onLog: (line) => logged.push(line),
+    });
+    const worker = await RawWorker.connect(broker.address, { queues: [queue], capacity: 1 });
+    try {
+      const levels = new Keys(broker.config.keyPrefix).levels('acme', queue);
+      const lost = proxy.loseReply(Buffer.from(levels), 'stall');
+      const { job_id } = await h.enqueue({ tenant: 'acme', queue, max_attempts: 1 });
+      await lost;
+      gate.cut();
+      await expect
+        .poll(() => logged.some((line) => String(line.msg).startsWith('giving back')), {
+          timeout: 10_000,
+        })
+        .toBe(true);
+      gate.restore();
+      const [lease] = await worker.take(1, 10_000);
+      expect(lease!.job_id).toBe(job_id);
+      expect(lease!.attempt).toBe(1);
+      worker.complete(lease!);
+      await h.waitState('acme', job_id, 'COMPLETED');
+    } finally {
+      worker.drop();
+      await broker.shutdown();
+      await gate.close();
+    }
+  });
 });
 
 describe('an enqueue whose reply from Redis is lost', () => {
