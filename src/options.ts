@@ -22,12 +22,14 @@ export interface BrokerConfig {
   readonly metricsAddress: string | undefined;
   /** Tenants with a metric label of their own; the rest are "other". */
   readonly metricsMaxTenants: number;
+  /** Bearer token a scrape of the Prometheus endpoint must send (or its sha256: digest). */
+  readonly metricsToken: string | undefined;
   readonly tenantsFile: string | undefined;
   /** Bearer token file (JSON or YAML); see src/grpc/tokens.ts. */
   readonly authFile: string | undefined;
   /** Bearer tokens inline: `token:role[:tenant1,tenant2]` entries separated by `;`. */
   readonly authTokens: string | undefined;
-  /** Listen on a non-loopback address without auth (logs a warning). @default false */
+  /** Listen on a non-loopback address without auth, gRPC or metrics (logs a warning). @default false */
   readonly insecure: boolean;
   /** PEM certificate chain of the gRPC server; with tlsKeyFile turns TLS on. */
   readonly tlsCertFile: string | undefined;
@@ -166,6 +168,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     help: 'Tenants that get a metric label of their own; later ones are counted as "other".',
   },
   {
+    key: 'metricsToken',
+    env: 'ROTA_METRICS_TOKEN',
+    flag: '--metrics-token',
+    kind: 'optional',
+    fallback: undefined,
+    help: 'Bearer token a scrape of /metrics must send ("authorization: Bearer <token>"; else 401): the token (16 to 4096 printable characters) or sha256:<hex of its SHA-256>. The metrics name every tenant and queue, so a non-loopback metrics address needs it or --insecure.',
+  },
+  {
     key: 'tenantsFile',
     env: 'ROTA_TENANTS_FILE',
     flag: '--tenants-file',
@@ -195,7 +205,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--insecure',
     kind: 'bool',
     fallback: false,
-    help: 'Allow listening on a non-loopback address without auth (no tokens, no client certificates). Without it such a start fails. Logs a warning.',
+    help: 'Allow listening on a non-loopback address without auth: the gRPC port without tokens or client certificates, the metrics endpoint without --metrics-token. Without it such a start fails. Logs a warning.',
   },
   {
     key: 'tlsCertFile',

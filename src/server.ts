@@ -48,11 +48,12 @@ function maxMessageBytes(config: BrokerConfig): number {
 async function openMetrics(
   config: BrokerConfig,
   logger: Logger,
+  scrapeDigest: Buffer | undefined,
 ): Promise<MetricsEndpoint | undefined> {
   if (!config.metricsAddress && !otlpMetricsWanted(process.env)) return undefined;
   let metrics: MetricsEndpoint;
   try {
-    metrics = await startMetrics(config.metricsAddress);
+    metrics = await startMetrics(config.metricsAddress, scrapeDigest);
   } catch (error) {
     const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
     if (!inUse || config.metricsAddress !== DEFAULT_METRICS_ADDRESS) throw error;
@@ -61,7 +62,7 @@ async function openMetrics(
       'metrics port in use (another broker?): running without a metrics endpoint; set ROTA_METRICS_ADDRESS',
     );
     if (!otlpMetricsWanted(process.env)) return undefined;
-    metrics = await startMetrics(undefined);
+    metrics = await startMetrics(undefined, undefined);
   }
   if (metrics.url) logger.info({ url: metrics.url }, 'Prometheus metrics endpoint listening');
   if (metrics.otlp) logger.info('exporting metrics over OTLP (OTEL_METRICS_EXPORTER=otlp)');
@@ -164,7 +165,7 @@ export async function startBroker(
         untilReady(connection, config.redisStartTimeoutMs, logger),
       ),
     );
-    metrics = await openMetrics(config, logger);
+    metrics = await openMetrics(config, logger, security.metricsDigest);
     broker = new Broker({
       config,
       redis,

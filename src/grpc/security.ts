@@ -2,20 +2,24 @@
  * What the server needs before it binds: its credentials (TLS), the token store
  * (auth), and the loopback rule: without tokens or client certificates anyone
  * who reaches the port may enqueue, take and cancel any tenant's jobs, so the
- * broker then only listens on a loopback address, unless told --insecure.
+ * broker then only listens on a loopback address, unless told --insecure. The
+ * metrics endpoint follows the same rule with its own token: its series name
+ * every tenant and queue.
  */
 import { isIP } from 'node:net';
 import type { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ConfigError, type BrokerConfig } from '../config.js';
 import { serverCredentials, type TlsMode } from './tls.js';
-import { loadTokens, type TokenStore } from './tokens.js';
+import { loadTokens, toDigest, type TokenStore } from './tokens.js';
 
 export interface ServerSecurity {
   readonly credentials: ServerCredentials;
   /** Undefined = no auth: every caller is an unscoped admin. */
   readonly tokens: TokenStore | undefined;
   readonly tls: TlsMode;
+  /** SHA-256 of the token a metrics scrape must send; undefined = scrapes are open. */
+  readonly metricsDigest: Buffer | undefined;
 }
 
 /** The host part of a gRPC bind address (`host:port`, `[v6]:port`, `dns:host:port`). */
@@ -62,9 +66,36 @@ export async function loadSecurity(config: BrokerConfig, logger: Logger): Promis
       'bearer tokens travel in clear text: configure TLS (ROTA_TLS_CERT_FILE, ROTA_TLS_KEY_FILE)',
     );
   }
+  const metricsDigest = metricsTokenDigest(config, logger);
   logger.info(
-    { auth: tokens === undefined ? 'off' : tokens.roles(), tls: mode },
+    {
+      auth: tokens === undefined ? 'off' : tokens.roles(),
+      tls: mode,
+      metricsAuth: metricsDigest === undefined ? 'off' : 'token',
+    },
     'transport security',
   );
-  return { credentials, tokens, tls: mode };
+  return { credentials, tokens, tls: mode, metricsDigest };
+}
+
+/** The metrics token's digest, after the loopback rule for the metrics address. */
+function metricsTokenDigest(config: BrokerConfig, logger: Logger): Buffer | undefined {
+  const digest =
+    config.metricsToken === undefined
+      ? undefined
+      : toDigest(config.metricsToken, 'ROTA_METRICS_TOKEN (--metrics-token)');
+  const address = config.metricsAddress;
+  if (digest !== undefined || address === undefined || isLoopbackAddress(address)) return digest;
+  if (!config.insecure) {
+    throw new ConfigError(
+      `refusing to serve metrics on ${address} without a token: they name every tenant and queue. ` +
+        'Set ROTA_METRICS_TOKEN (--metrics-token), serve them on a loopback address (ROTA_METRICS_ADDRESS=127.0.0.1:9464), ' +
+        'or accept the risk with --insecure (ROTA_INSECURE=1)',
+    );
+  }
+  logger.warn(
+    { address },
+    'INSECURE: serving metrics on a non-loopback address without a token (--insecure); anyone who reaches it can read every tenant and queue name',
+  );
+  return undefined;
 }

@@ -132,7 +132,8 @@ export function toTokenEntry(raw: RawToken, where: string): TokenEntry {
   return { digest, principal: Object.freeze({ id, role: raw.role as Role, tenants }) };
 }
 
-function toDigest(token: unknown, where: string): Buffer {
+/** A token as configured (the secret, or sha256:<hex>) → the digest presented tokens are matched against. */
+export function toDigest(token: unknown, where: string): Buffer {
   if (typeof token !== 'string' || token === '') {
     throw new ConfigError(`${where}: token is missing (the token, or sha256:<hex of its SHA-256>)`);
   }

@@ -1,10 +1,12 @@
-import { createServer, type Server } from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
+import { sha256 } from '../grpc/tokens.js';
 import { LocalHistograms } from './histograms.js';
 import type { MetricsSink } from './metrics.js';
 import { otlpMetricReader } from './otlp-metrics.js';
@@ -28,7 +30,8 @@ export const EVENT_LOOP_SAMPLE_MS = 10;
  * The broker's meter, with a meter provider of its own (not the global one, so
  * several brokers in one process stay apart), read by a Prometheus scrape
  * endpoint at http://<address>/metrics and/or pushed over OTLP. We own the
- * HTTP server, so port 0 works and the bound port is known.
+ * HTTP server, so port 0 works and the bound port is known, and a scrape can
+ * be made to send a bearer token (`scrapeDigest`, its SHA-256).
  *
  * The same provider reports the Node.js runtime (OpenTelemetry's runtime-node
  * instrumentation): event-loop delay percentiles and utilization, GC pauses,
@@ -38,6 +41,7 @@ export const EVENT_LOOP_SAMPLE_MS = 10;
  */
 export async function startMetrics(
   address: string | undefined,
+  scrapeDigest: Buffer | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<MetricsEndpoint> {
   const histograms = new LocalHistograms('rota');
@@ -64,7 +68,7 @@ export async function startMetrics(
   let server: Server | undefined;
   try {
     if (address !== undefined && prometheus !== undefined) {
-      server = await serveScrapes(address, prometheus);
+      server = await serveScrapes(address, prometheus, scrapeDigest);
     }
   } catch (error) {
     runtime.disable();
@@ -89,14 +93,29 @@ function hostOf(address: string): string {
   return address.slice(0, address.lastIndexOf(':')) || '127.0.0.1';
 }
 
-async function serveScrapes(address: string, exporter: PrometheusExporter): Promise<Server> {
+/** Whether the request carries `authorization: Bearer <token>` of that digest (compared in constant time). */
+function bearerMatches(request: IncomingMessage, digest: Buffer): boolean {
+  const match = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '');
+  if (!match) return false;
+  return timingSafeEqual(sha256(match[1]!), digest);
+}
+
+async function serveScrapes(
+  address: string,
+  exporter: PrometheusExporter,
+  scrapeDigest: Buffer | undefined,
+): Promise<Server> {
   const separator = address.lastIndexOf(':');
   const port = Number(address.slice(separator + 1));
   if (separator < 0 || !Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new TypeError(`metrics address "${address}" must be host:port, e.g. 127.0.0.1:9464`);
   }
   const server: Server = createServer((request, response) => {
-    if (request.url?.split('?')[0] === '/metrics') {
+    if (scrapeDigest !== undefined && !bearerMatches(request, scrapeDigest)) {
+      response.statusCode = 401;
+      response.setHeader('WWW-Authenticate', 'Bearer realm="rota metrics"');
+      response.end('unauthorized: send Authorization: Bearer <the token of ROTA_METRICS_TOKEN>\n');
+    } else if (request.url?.split('?')[0] === '/metrics') {
       exporter.getMetricsRequestHandler(request, response);
     } else {
       response.statusCode = 404;
