@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ThrottledWarning } from '../../src/broker/throttled-warning.js';
 
 /** A pino logger whose lines land, parsed, in `lines`. */
@@ -49,5 +49,56 @@ describe('ThrottledWarning', () => {
       { built: 2, leftOut: 9 },
       { built: 3, leftOut: 9 },
     ]);
+  });
+
+  describe('at the end of a burst', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('logs the warnings left out once the interval passes without another', () => {
+      vi.useFakeTimers();
+      const { lines, logger } = capturedLogger();
+      const warning = new ThrottledWarning(logger, 'write failed', 1000);
+      warning.warn({ jobId: 'a' });
+      vi.advanceTimersByTime(200);
+      warning.warn({ jobId: 'b' });
+      vi.advanceTimersByTime(300);
+      warning.warn({ jobId: 'c' });
+      warning.warn({ jobId: 'd' });
+      // the outage ends: nothing more comes
+      vi.advanceTimersByTime(499);
+      expect(lines).toHaveLength(1);
+      vi.advanceTimersByTime(1);
+      expect(lines.map(({ jobId, leftOut }) => ({ jobId, leftOut }))).toEqual([
+        { jobId: 'a', leftOut: undefined },
+        { jobId: 'd', leftOut: 2 },
+      ]);
+      // the flushed line starts an interval of its own; a lone warning after it is logged alone
+      vi.advanceTimersByTime(5000);
+      expect(lines).toHaveLength(2);
+      warning.warn({ jobId: 'e' });
+      expect(lines.map(({ jobId, leftOut }) => ({ jobId, leftOut }))[2]).toEqual({
+        jobId: 'e',
+        leftOut: undefined,
+      });
+    });
+
+    it('flushes nothing when the next interval logged the warnings left out itself', () => {
+      vi.useFakeTimers();
+      const { lines, logger } = capturedLogger();
+      const warning = new ThrottledWarning(logger, 'write failed', 1000);
+      warning.warn({ jobId: 'a' });
+      vi.advanceTimersByTime(500);
+      warning.warn({ jobId: 'b' });
+      // the next warning comes due before the flush timer runs (a busy event loop)
+      vi.setSystemTime(Date.now() + 500);
+      warning.warn({ jobId: 'c' });
+      vi.advanceTimersByTime(10_000);
+      expect(lines.map(({ jobId, leftOut }) => ({ jobId, leftOut }))).toEqual([
+        { jobId: 'a', leftOut: undefined },
+        { jobId: 'c', leftOut: 1 },
+      ]);
+    });
   });
 });
