@@ -65,7 +65,10 @@ export interface QueueSettings extends SchedulingSettings {
 export interface TenantSettings extends SchedulingSettings {
   /** Waiting + delayed jobs per queue before Enqueue answers RESOURCE_EXHAUSTED; 0 = unlimited. */
   maxQueued?: number;
-  /** Overrides given replace the stored override of their queue. */
+  /**
+   * Overrides given replace the stored override of their queue; with an admin
+   * token limited to tenants, which may set only `paused`, they change only that.
+   */
   queues?: QueueSettings[];
 }
 

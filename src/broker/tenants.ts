@@ -57,8 +57,11 @@ export class TenantRegistry {
   /**
    * Validates, stores and applies an update. Logged by whoever asked, which
    * knows by whom: SetTenant's audit line at the gRPC edge, or loadFile.
+   * `overrides`: whether a queue override given replaces the stored override
+   * of its queue (unset fields then inherit the tenant's again) or merges into
+   * it (unset fields keep their stored value).
    */
-  async set(update: TenantUpdate): Promise<TenantView> {
+  async set(update: TenantUpdate, overrides: 'replace' | 'merge' = 'replace'): Promise<TenantView> {
     checkName('tenant.tenant', update.tenant);
     const current = (await this.store.get(update.tenant)) ?? { queues: {} };
     const queues: Record<string, QueueOverride> = { ...current.queues };
@@ -69,7 +72,8 @@ export class TenantRegistry {
     }
     for (const { queue, ...override } of update.queues ?? []) {
       checkQueue('tenant.queues[].queue', queue);
-      queues[queue] = definedFields(override);
+      const given = definedFields(override);
+      queues[queue] = overrides === 'merge' ? { ...current.queues[queue], ...given } : given;
     }
     const merged: StoredTenant = {
       ...definedFields({

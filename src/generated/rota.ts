@@ -68,7 +68,7 @@ export interface ProtoGrpcType {
       /**
        * Admin is the operator API. Every RPC needs an admin token. An admin token
        * with tenants may only name those; ListTenants and GetStats then show only
-       * those tenants.
+       * those tenants, and SetTenant may only pause and resume them.
        */
       Admin: SubtypeConstructor<typeof grpc.Client, _rota_v1_AdminClient> & { service: _rota_v1_AdminDefinition }
       Backoff: MessageTypeDefinition<_rota_v1_Backoff, _rota_v1_Backoff__Output>

@@ -7,7 +7,9 @@
  *   producer  Enqueue, EnqueueBatch, EnqueueStream, GetJob, CancelJob
  *   worker    Work
  *   admin     everything
- * and its tenants (left out = all) the tenants those RPCs may name. Without tokens
+ * and its tenants (left out = all) the tenants those RPCs may name. An admin
+ * limited to tenants may pause and resume them with SetTenant but not set what
+ * decides their share against the other tenants (see requireShareUnset). Without tokens
  * every caller is an unscoped admin, named in the logs by its client
  * certificate (mutual TLS) or as anonymous; the broker then only listens on
  * loopback unless it has client certificates or was started with --insecure
@@ -17,6 +19,7 @@ import { status, type Metadata, type ServiceError } from '@grpc/grpc-js';
 import { isName } from '../broker/validation.js';
 import { toServiceError, withDetails } from './status.js';
 import { clientCertificateName, type TransportAuth } from './tls.js';
+import type { Tenant__Output } from '../generated/rota/v1/Tenant.js';
 import type { Principal, Role, TokenStore } from './tokens.js';
 
 export type { Principal, Role } from './tokens.js';
@@ -125,6 +128,35 @@ export function tenantDenied(principal: Principal, tenant: string): AuthError {
 export function requireTenant(principal: Principal, tenant: string): void {
   if (mayActFor(principal, tenant) || !isName(tenant)) return;
   throw tenantDenied(principal, tenant);
+}
+
+/** The fields of a tenant, and of its queue overrides, that decide its share against the other tenants. */
+const TENANT_SHARE = ['weight', 'rate', 'burst', 'max_in_flight', 'max_queued'] as const;
+const QUEUE_SHARE = ['weight', 'rate', 'burst', 'max_in_flight'] as const;
+
+/**
+ * Refuses a SetTenant of an admin limited to tenants that sets any field of
+ * their share, whatever its value (the value stored already too: a request is
+ * judged by itself, not by what it happens to find), naming every such field;
+ * `paused`, of the tenant and of its queues, is all it may set. Called before
+ * anything is stored, so a refused call changes nothing.
+ */
+export function requireShareUnset(principal: Principal, tenant: Tenant__Output | null): void {
+  if (principal.tenants === undefined || !tenant) return;
+  const fields: string[] = TENANT_SHARE.filter((field) => tenant[field] !== undefined);
+  for (const override of tenant.queues) {
+    for (const field of QUEUE_SHARE) {
+      if (override[field] !== undefined) fields.push(`queues[${override.queue}].${field}`);
+    }
+  }
+  if (fields.length === 0) return;
+  const scope = [...principal.tenants].sort().join(', ');
+  throw new AuthError(
+    status.PERMISSION_DENIED,
+    `this token is limited to tenants (${scope}): with SetTenant it may pause and resume them, ` +
+      `but not set ${fields.join(', ')}, which decide their share against the other tenants; ` +
+      'leave those fields unset, or use an admin token of every tenant (one without tenants)',
+  );
 }
 
 /** Any error to the status a call ends with: AuthError as is, the rest by the domain table. */

@@ -16,6 +16,7 @@ import {
 import {
   AuthError,
   mayActFor,
+  requireShareUnset,
   requireTenant,
   toCallError,
   type Principal,
@@ -153,12 +154,19 @@ export function brokerHandlers(
   };
 }
 
-/** Admin RPCs need an admin token; a scoped admin only sees and changes its tenants. */
+/**
+ * Admin RPCs need an admin token; a scoped admin only sees and changes its
+ * tenants, and of their settings only paused.
+ */
 export function adminHandlers(broker: Broker, edge: Edge): AdminHandlers {
   return {
     SetTenant: audited(edge, 'admin', TENANT_SET, async (request, principal) => {
       requireTenant(principal, request.tenant?.tenant ?? '');
-      return toWireTenant(await broker.tenants.set(toTenantUpdate(request.tenant)));
+      requireShareUnset(principal, request.tenant);
+      // A scoped admin's queue override sets only paused: merged, not
+      // replacing, it keeps the weight and caps stored for that queue.
+      const overrides = principal.tenants === undefined ? 'replace' : 'merge';
+      return toWireTenant(await broker.tenants.set(toTenantUpdate(request.tenant), overrides));
     }),
     GetTenant: unary(edge, 'admin', async (request, principal) => {
       requireTenant(principal, request.tenant);

@@ -419,11 +419,34 @@ describe('Admin', () => {
     const redis = await startTestRedis();
     const secured = await startTestBroker({
       redisUrl: redis.url,
-      authTokens: 'admin-token-of-acme-only:admin:acme',
+      authTokens: 'admin-token-of-acme-only:admin:acme;admin-token-of-every-tenant:admin',
     });
     try {
       const client = admin({ address: secured.address, token: 'admin-token-of-acme-only' });
-      expect((await client.setTenant('acme', { weight: 3 })).weight).toBe(3);
+      const operator = admin({ address: secured.address, token: 'admin-token-of-every-tenant' });
+      const share = { weight: 3, maxInFlight: 2, queues: [{ queue: 'email', rate: 5 }] };
+      await operator.setTenant('acme', share);
+      const paused = await client.setTenant('acme', {
+        paused: true,
+        queues: [{ queue: 'email', paused: true }],
+      });
+      expect(paused).toMatchObject({
+        ...share,
+        paused: true,
+        queues: [{ queue: 'email', rate: 5, paused: true }],
+      });
+      expect((await client.setTenant('acme', { paused: false })).paused).toBe(false);
+      for (const settings of [
+        { weight: 30 },
+        { maxQueued: 0 },
+        { queues: [{ queue: 'email', maxInFlight: 0 }] },
+      ]) {
+        const refused = await rejection(client.setTenant('acme', settings));
+        expect(refused.codeName).toBe('PERMISSION_DENIED');
+        expect(refused.message).toMatch(/use an admin token of every tenant/);
+      }
+      expect(await operator.getTenant('acme')).toMatchObject({ ...share, paused: false });
+      expect((await operator.setTenant('acme', { weight: 30 })).weight).toBe(30);
       const denied = await rejection(client.getTenant('globex'));
       expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
       const anonymous = await rejection(admin({ address: secured.address }).listTenants());

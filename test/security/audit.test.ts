@@ -231,6 +231,44 @@ describe('audit trail', () => {
     expect(linesOf(logged, 'PurgeQueue').filter((line) => line.tenant === 'globex')).toEqual([]);
   });
 
+  it('warns of a scoped admin changing its tenants’ share as of any PERMISSION_DENIED', async () => {
+    // A broker of its own: the refusal warnings above hold this one back for 10 s.
+    const lines: Line[] = [];
+    const own = await startTestBroker({
+      redisUrl: redis.url,
+      authFile: path.join(dir, 'tokens.json'),
+      logLevel: 'info',
+      onLog: (line) => lines.push(line),
+    });
+    try {
+      const scoped = as(T.adminAcme, own.address);
+      const refused = await outcome(scoped.admin.SetTenant.bind(scoped.admin), {
+        tenant: { tenant: 'acme', paused: true, weight: 100 },
+      });
+      expect(refused).toMatchObject({ ok: false, code: grpc.status.PERMISSION_DENIED });
+      expect(lines.filter((line) => line.level === 40 && line.rpc === 'SetTenant')).toEqual([
+        expect.objectContaining({
+          msg: 'call refused: the token may not make it (PERMISSION_DENIED)',
+          rpc: 'SetTenant',
+          caller: `sha256:${hex(T.adminAcme).slice(0, 12)}`,
+          reason: expect.stringMatching(
+            /^this token is limited to tenants \(acme\).* not set weight,/,
+          ) as unknown,
+        }),
+      ]);
+      // Refused for the token, as a tenant outside its scope: not tried, so not in the info trail.
+      expect(linesOf(lines, 'SetTenant')).toEqual([]);
+      await ok(scoped.admin.SetTenant.bind(scoped.admin), {
+        tenant: { tenant: 'acme', paused: false },
+      });
+      expect(linesOf(lines, 'SetTenant')).toEqual([
+        expect.objectContaining({ tenant: 'acme', changes: { paused: false }, outcome: 'OK' }),
+      ]);
+    } finally {
+      await own.shutdown();
+    }
+  });
+
   it('logs no token', () => {
     const text = JSON.stringify(logged);
     for (const token of Object.values(T)) {

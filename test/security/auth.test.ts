@@ -419,8 +419,9 @@ describe('tenant scopes', () => {
       denied,
     );
 
-    await ok(s.admin.SetTenant.bind(s.admin), { tenant: { tenant: 'acme', weight: 3 } });
-    expect((await ok(s.admin.GetTenant.bind(s.admin), { tenant: 'acme' })).weight).toBe(3);
+    await ok(s.admin.SetTenant.bind(s.admin), { tenant: { tenant: 'acme', paused: true } });
+    expect((await ok(s.admin.GetTenant.bind(s.admin), { tenant: 'acme' })).paused).toBe(true);
+    await ok(s.admin.SetTenant.bind(s.admin), { tenant: { tenant: 'acme', paused: false } });
     const admin = as(T.admin);
     await ok(admin.admin.SetTenant.bind(admin.admin), { tenant: { tenant: 'globex', weight: 2 } });
     const listed = await ok(s.admin.ListTenants.bind(s.admin), {});
@@ -431,6 +432,84 @@ describe('tenant scopes', () => {
     expect(stats.entries.map((e) => e.tenant)).toEqual(['acme']);
     const all = await ok(admin.admin.GetStats.bind(admin.admin), { queue: 'admin-scope' });
     expect(all.entries.map((e) => e.tenant)).toEqual(['acme', 'globex']);
+  });
+
+  it('lets a scoped admin pause and resume its tenants, not change their share', async () => {
+    const admin = as(T.admin);
+    const s = as(T.adminAcme);
+    const share = {
+      tenant: 'acme',
+      weight: 2,
+      rate: 1000,
+      burst: 0,
+      max_in_flight: 1000,
+      max_queued: '100000',
+      queues: [{ queue: 'scoped-admin', weight: 3, max_in_flight: 2 }],
+    };
+    await ok(admin.admin.SetTenant.bind(admin.admin), { tenant: share });
+    const stored = await ok(admin.admin.GetTenant.bind(admin.admin), { tenant: 'acme' });
+
+    // Pausing a queue keeps the weight and cap an admin of every tenant gave it.
+    const paused = await ok(s.admin.SetTenant.bind(s.admin), {
+      tenant: { tenant: 'acme', paused: true, queues: [{ queue: 'scoped-admin', paused: true }] },
+    });
+    expect(paused).toMatchObject({
+      ...stored,
+      paused: true,
+      queues: [{ queue: 'scoped-admin', weight: 3, max_in_flight: 2, paused: true }],
+    });
+    const resumed = await ok(s.admin.SetTenant.bind(s.admin), {
+      tenant: { tenant: 'acme', paused: false, queues: [{ queue: 'scoped-admin', paused: false }] },
+    });
+    expect(resumed).toMatchObject({
+      ...stored,
+      queues: [{ queue: 'scoped-admin', weight: 3, max_in_flight: 2, paused: false }],
+    });
+    const settled = await ok(admin.admin.GetTenant.bind(admin.admin), { tenant: 'acme' });
+
+    const refused = (fields: string): unknown => ({
+      ok: false,
+      code: grpc.status.PERMISSION_DENIED,
+      details:
+        `this token is limited to tenants (acme): with SetTenant it may pause and resume them, ` +
+        `but not set ${fields}, which decide their share against the other tenants; ` +
+        'leave those fields unset, or use an admin token of every tenant (one without tenants)',
+    });
+    const attempts: Array<[Record<string, unknown>, string]> = [
+      [{ weight: 9 }, 'weight'],
+      [{ weight: 2 }, 'weight'], // the value it has: still a change request
+      [{ rate: 0 }, 'rate'],
+      [{ burst: 50 }, 'burst'],
+      [{ max_in_flight: 0 }, 'max_in_flight'],
+      [{ max_queued: '0' }, 'max_queued'],
+      [{ queues: [{ queue: 'scoped-admin', weight: 1000 }] }, 'queues[scoped-admin].weight'],
+      [
+        { queues: [{ queue: 'other', rate: 5, burst: 5 }] },
+        'queues[other].rate, queues[other].burst',
+      ],
+      [
+        { queues: [{ queue: 'scoped-admin', max_in_flight: 0 }] },
+        'queues[scoped-admin].max_in_flight',
+      ],
+      // Nothing of a refused call is applied, not even its pause.
+      [
+        { paused: true, weight: 5, queues: [{ queue: 'scoped-admin', paused: true, rate: 1 }] },
+        'weight, queues[scoped-admin].rate',
+      ],
+    ];
+    for (const [fields, named] of attempts) {
+      expect(
+        await outcome(s.admin.SetTenant.bind(s.admin), { tenant: { tenant: 'acme', ...fields } }),
+      ).toEqual(refused(named));
+    }
+    expect(await ok(admin.admin.GetTenant.bind(admin.admin), { tenant: 'acme' })).toEqual(settled);
+
+    // An admin of every tenant still sets them; then acme is back to the defaults.
+    const reset = { weight: 1, rate: 0, max_in_flight: 0, max_queued: '0' };
+    const back = await ok(admin.admin.SetTenant.bind(admin.admin), {
+      tenant: { tenant: 'acme', ...reset, queues: [{ queue: 'scoped-admin' }] },
+    });
+    expect(back).toMatchObject({ ...reset, queues: [{ queue: 'scoped-admin' }] });
   });
 
   it('refuses a scoped worker Hello.tenants and re-attachments outside its scope', async () => {

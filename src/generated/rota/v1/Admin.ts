@@ -23,7 +23,7 @@ import type { Tenant as _rota_v1_Tenant, Tenant__Output as _rota_v1_Tenant__Outp
 /**
  * Admin is the operator API. Every RPC needs an admin token. An admin token
  * with tenants may only name those; ListTenants and GetStats then show only
- * those tenants.
+ * those tenants, and SetTenant may only pause and resume them.
  */
 export interface AdminClient extends grpc.Client {
   /**
@@ -215,6 +215,12 @@ export interface AdminClient extends grpc.Client {
   /**
    * SetTenant stores a tenant's scheduling settings. Running brokers apply
    * them within a second. Fields left unset keep their current value.
+   * An admin token with tenants may set only paused (of the tenant and of its
+   * queues; its queue overrides keep the queue's other stored fields): a
+   * request that sets weight, rate, burst, max_in_flight, max_queued or a
+   * queue's weight, rate, burst or max_in_flight, even to the stored value,
+   * is PERMISSION_DENIED and changes nothing. Those take an admin token
+   * without tenants.
    */
   SetTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
   SetTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
@@ -223,6 +229,12 @@ export interface AdminClient extends grpc.Client {
   /**
    * SetTenant stores a tenant's scheduling settings. Running brokers apply
    * them within a second. Fields left unset keep their current value.
+   * An admin token with tenants may set only paused (of the tenant and of its
+   * queues; its queue overrides keep the queue's other stored fields): a
+   * request that sets weight, rate, burst, max_in_flight, max_queued or a
+   * queue's weight, rate, burst or max_in_flight, even to the stored value,
+   * is PERMISSION_DENIED and changes nothing. Those take an admin token
+   * without tenants.
    */
   setTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
   setTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
@@ -234,7 +246,7 @@ export interface AdminClient extends grpc.Client {
 /**
  * Admin is the operator API. Every RPC needs an admin token. An admin token
  * with tenants may only name those; ListTenants and GetStats then show only
- * those tenants.
+ * those tenants, and SetTenant may only pause and resume them.
  */
 export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   /**
@@ -313,6 +325,12 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   /**
    * SetTenant stores a tenant's scheduling settings. Running brokers apply
    * them within a second. Fields left unset keep their current value.
+   * An admin token with tenants may set only paused (of the tenant and of its
+   * queues; its queue overrides keep the queue's other stored fields): a
+   * request that sets weight, rate, burst, max_in_flight, max_queued or a
+   * queue's weight, rate, burst or max_in_flight, even to the stored value,
+   * is PERMISSION_DENIED and changes nothing. Those take an admin token
+   * without tenants.
    */
   SetTenant: grpc.handleUnaryCall<_rota_v1_SetTenantRequest__Output, _rota_v1_Tenant>;
   
