@@ -66,8 +66,10 @@ export interface TenantSettings extends SchedulingSettings {
   /** Waiting + delayed jobs per queue before Enqueue answers RESOURCE_EXHAUSTED; 0 = unlimited. */
   maxQueued?: number;
   /**
-   * Overrides given replace the stored override of their queue; with an admin
-   * token limited to tenants, which may set only `paused`, they change only that.
+   * Per-queue overrides: the fields given change the stored override of their
+   * queue, the others keep their stored value; `{ queue }` alone clears it
+   * (the queue follows the tenant's settings again). An admin token limited to
+   * tenants may set only `paused`.
    */
   queues?: QueueSettings[];
 }

@@ -57,11 +57,12 @@ export class TenantRegistry {
   /**
    * Validates, stores and applies an update. Logged by whoever asked, which
    * knows by whom: SetTenant's audit line at the gRPC edge, or loadFile.
-   * `overrides`: whether a queue override given replaces the stored override
-   * of its queue (unset fields then inherit the tenant's again) or merges into
-   * it (unset fields keep their stored value).
+   * Fields left unset keep their stored value, a queue override's too: pausing
+   * a queue must not drop the weight and caps stored for it. A queue override
+   * that sets nothing at all clears that queue's override, whose fields then
+   * follow the tenant's again.
    */
-  async set(update: TenantUpdate, overrides: 'replace' | 'merge' = 'replace'): Promise<TenantView> {
+  async set(update: TenantUpdate): Promise<TenantView> {
     checkName('tenant.tenant', update.tenant);
     const current = (await this.store.get(update.tenant)) ?? { queues: {} };
     const queues: Record<string, QueueOverride> = { ...current.queues };
@@ -73,7 +74,8 @@ export class TenantRegistry {
     for (const { queue, ...override } of update.queues ?? []) {
       checkQueue('tenant.queues[].queue', queue);
       const given = definedFields(override);
-      queues[queue] = overrides === 'merge' ? { ...current.queues[queue], ...given } : given;
+      if (Object.keys(given).length === 0) delete queues[queue];
+      else queues[queue] = { ...current.queues[queue], ...given };
     }
     const merged: StoredTenant = {
       ...definedFields({

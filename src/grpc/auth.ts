@@ -137,16 +137,20 @@ const QUEUE_SHARE = ['weight', 'rate', 'burst', 'max_in_flight'] as const;
 /**
  * Refuses a SetTenant of an admin limited to tenants that sets any field of
  * their share, whatever its value (the value stored already too: a request is
- * judged by itself, not by what it happens to find), naming every such field;
- * `paused`, of the tenant and of its queues, is all it may set. Called before
+ * judged by itself, not by what it happens to find), naming every such field,
+ * or a queue override that sets nothing (it would clear the queue's stored
+ * share); `paused`, of the tenant and of its queues, is all it may set. Called before
  * anything is stored, so a refused call changes nothing.
  */
 export function requireShareUnset(principal: Principal, tenant: Tenant__Output | null): void {
   if (principal.tenants === undefined || !tenant) return;
   const fields: string[] = TENANT_SHARE.filter((field) => tenant[field] !== undefined);
   for (const override of tenant.queues) {
-    for (const field of QUEUE_SHARE) {
-      if (override[field] !== undefined) fields.push(`queues[${override.queue}].${field}`);
+    const set = QUEUE_SHARE.filter((field) => override[field] !== undefined);
+    for (const field of set) fields.push(`queues[${override.queue}].${field}`);
+    // an override that sets nothing clears the queue's stored weight and caps
+    if (set.length === 0 && override.paused === undefined) {
+      fields.push(`queues[${override.queue}] (an override that sets nothing clears the queue's)`);
     }
   }
   if (fields.length === 0) return;

@@ -163,10 +163,7 @@ export function adminHandlers(broker: Broker, edge: Edge): AdminHandlers {
     SetTenant: audited(edge, 'admin', TENANT_SET, async (request, principal) => {
       requireTenant(principal, request.tenant?.tenant ?? '');
       requireShareUnset(principal, request.tenant);
-      // A scoped admin's queue override sets only paused: merged, not
-      // replacing, it keeps the weight and caps stored for that queue.
-      const overrides = principal.tenants === undefined ? 'replace' : 'merge';
-      return toWireTenant(await broker.tenants.set(toTenantUpdate(request.tenant), overrides));
+      return toWireTenant(await broker.tenants.set(toTenantUpdate(request.tenant)));
     }),
     GetTenant: unary(edge, 'admin', async (request, principal) => {
       requireTenant(principal, request.tenant);

@@ -55,6 +55,43 @@ describe('tenant settings', () => {
     expect((await h.listTenants()).map((t) => t.tenant)).toContain('acme');
   });
 
+  it('changes only the fields a queue override gives, and clears one that gives none', async () => {
+    await h.setTenant({
+      tenant: 'overrides',
+      weight: 2,
+      queues: [{ queue: 'email', weight: 5, rate: 20, burst: 4, max_in_flight: 3 }],
+    });
+    const email = async () =>
+      (await h.getTenant('overrides')).queues.find((q) => q.queue === 'email');
+    // Pausing the queue (as an operator would before a purge) keeps its weight and caps.
+    await h.setTenant({ tenant: 'overrides', queues: [{ queue: 'email', paused: true }] });
+    expect(await email()).toMatchObject({
+      weight: 5,
+      rate: 20,
+      burst: 4,
+      max_in_flight: 3,
+      paused: true,
+    });
+    await h.setTenant({
+      tenant: 'overrides',
+      queues: [{ queue: 'email', max_in_flight: 6, paused: false }],
+    });
+    expect(await email()).toMatchObject({
+      weight: 5,
+      rate: 20,
+      burst: 4,
+      max_in_flight: 6,
+      paused: false,
+    });
+    // A burst alone is checked against the rate the override keeps.
+    await h.setTenant({ tenant: 'overrides', queues: [{ queue: 'email', burst: 8 }] });
+    expect(await email()).toMatchObject({ rate: 20, burst: 8 });
+    // The queue name alone clears the override: the queue follows the tenant's settings again.
+    const cleared = await h.setTenant({ tenant: 'overrides', queues: [{ queue: 'email' }] });
+    expect(cleared.queues).toEqual([]);
+    expect(cleared.weight).toBe(2);
+  });
+
   it.each([
     [
       { tenant: 'acme', weight: 0 },

@@ -491,6 +491,11 @@ describe('tenant scopes', () => {
         { queues: [{ queue: 'scoped-admin', max_in_flight: 0 }] },
         'queues[scoped-admin].max_in_flight',
       ],
+      // Clearing the queue's override would drop the weight and cap it was given.
+      [
+        { queues: [{ queue: 'scoped-admin' }] },
+        "queues[scoped-admin] (an override that sets nothing clears the queue's)",
+      ],
       // Nothing of a refused call is applied, not even its pause.
       [
         { paused: true, weight: 5, queues: [{ queue: 'scoped-admin', paused: true, rate: 1 }] },
@@ -509,7 +514,7 @@ describe('tenant scopes', () => {
     const back = await ok(admin.admin.SetTenant.bind(admin.admin), {
       tenant: { tenant: 'acme', ...reset, queues: [{ queue: 'scoped-admin' }] },
     });
-    expect(back).toMatchObject({ ...reset, queues: [{ queue: 'scoped-admin' }] });
+    expect(back).toMatchObject({ ...reset, queues: [] });
   });
 
   it('refuses a scoped worker Hello.tenants and re-attachments outside its scope', async () => {

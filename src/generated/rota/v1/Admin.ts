@@ -214,13 +214,15 @@ export interface AdminClient extends grpc.Client {
   
   /**
    * SetTenant stores a tenant's scheduling settings. Running brokers apply
-   * them within a second. Fields left unset keep their current value.
+   * them within a second. Fields left unset keep their current value, those
+   * of a queue override too (pausing a queue keeps its weight and caps); a
+   * queue override that sets nothing but its queue clears that queue's
+   * override, so it follows the tenant's settings again.
    * An admin token with tenants may set only paused (of the tenant and of its
-   * queues; its queue overrides keep the queue's other stored fields): a
-   * request that sets weight, rate, burst, max_in_flight, max_queued or a
-   * queue's weight, rate, burst or max_in_flight, even to the stored value,
-   * is PERMISSION_DENIED and changes nothing. Those take an admin token
-   * without tenants.
+   * queues): a request that sets weight, rate, burst, max_in_flight,
+   * max_queued or a queue's weight, rate, burst or max_in_flight, even to the
+   * stored value, or clears a queue's override, is PERMISSION_DENIED and
+   * changes nothing. Those take an admin token without tenants.
    */
   SetTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
   SetTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
@@ -228,13 +230,15 @@ export interface AdminClient extends grpc.Client {
   SetTenant(argument: _rota_v1_SetTenantRequest, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
   /**
    * SetTenant stores a tenant's scheduling settings. Running brokers apply
-   * them within a second. Fields left unset keep their current value.
+   * them within a second. Fields left unset keep their current value, those
+   * of a queue override too (pausing a queue keeps its weight and caps); a
+   * queue override that sets nothing but its queue clears that queue's
+   * override, so it follows the tenant's settings again.
    * An admin token with tenants may set only paused (of the tenant and of its
-   * queues; its queue overrides keep the queue's other stored fields): a
-   * request that sets weight, rate, burst, max_in_flight, max_queued or a
-   * queue's weight, rate, burst or max_in_flight, even to the stored value,
-   * is PERMISSION_DENIED and changes nothing. Those take an admin token
-   * without tenants.
+   * queues): a request that sets weight, rate, burst, max_in_flight,
+   * max_queued or a queue's weight, rate, burst or max_in_flight, even to the
+   * stored value, or clears a queue's override, is PERMISSION_DENIED and
+   * changes nothing. Those take an admin token without tenants.
    */
   setTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
   setTenant(argument: _rota_v1_SetTenantRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_Tenant__Output>): grpc.ClientUnaryCall;
@@ -324,13 +328,15 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
   
   /**
    * SetTenant stores a tenant's scheduling settings. Running brokers apply
-   * them within a second. Fields left unset keep their current value.
+   * them within a second. Fields left unset keep their current value, those
+   * of a queue override too (pausing a queue keeps its weight and caps); a
+   * queue override that sets nothing but its queue clears that queue's
+   * override, so it follows the tenant's settings again.
    * An admin token with tenants may set only paused (of the tenant and of its
-   * queues; its queue overrides keep the queue's other stored fields): a
-   * request that sets weight, rate, burst, max_in_flight, max_queued or a
-   * queue's weight, rate, burst or max_in_flight, even to the stored value,
-   * is PERMISSION_DENIED and changes nothing. Those take an admin token
-   * without tenants.
+   * queues): a request that sets weight, rate, burst, max_in_flight,
+   * max_queued or a queue's weight, rate, burst or max_in_flight, even to the
+   * stored value, or clears a queue's override, is PERMISSION_DENIED and
+   * changes nothing. Those take an admin token without tenants.
    */
   SetTenant: grpc.handleUnaryCall<_rota_v1_SetTenantRequest__Output, _rota_v1_Tenant>;
   

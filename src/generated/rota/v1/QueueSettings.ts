@@ -3,6 +3,8 @@
 
 /**
  * Per-queue override of a tenant's settings. Unset fields inherit the tenant's.
+ * In SetTenant, the fields given change the stored override and the others
+ * keep their stored value; an override with no field but queue clears it.
  */
 export interface QueueSettings {
   'queue'?: (string);
@@ -23,6 +25,8 @@ export interface QueueSettings {
 
 /**
  * Per-queue override of a tenant's settings. Unset fields inherit the tenant's.
+ * In SetTenant, the fields given change the stored override and the others
+ * keep their stored value; an override with no field but queue clears it.
  */
 export interface QueueSettings__Output {
   'queue': (string);
