@@ -11,7 +11,7 @@ import { checkName, checkQueue } from './validation.js';
 export interface TenantUpdate extends QueueOverride {
   readonly tenant: string;
   readonly maxQueued?: number;
-  /** Queue overrides given replace the stored override of that queue. */
+  /** Queue overrides given change the fields they set; one that sets none clears its queue's. */
   readonly queues?: ReadonlyArray<QueueOverride & { readonly queue: string }>;
 }
 
@@ -28,6 +28,8 @@ export interface TenantView {
 }
 
 const MAX_QUEUE_OVERRIDES = 256;
+/** SetTenant calls of one tenant at once that one call outlasts (see set). */
+const MAX_MERGE_ATTEMPTS = 100;
 
 /**
  * Tenant settings: validated, persisted in Redis, and applied live to this
@@ -64,34 +66,28 @@ export class TenantRegistry {
    */
   async set(update: TenantUpdate): Promise<TenantView> {
     checkName('tenant.tenant', update.tenant);
-    const current = (await this.store.get(update.tenant)) ?? { queues: {} };
-    const queues: Record<string, QueueOverride> = { ...current.queues };
     if ((update.queues?.length ?? 0) > MAX_QUEUE_OVERRIDES) {
       throw invalidArgument(
         `tenant.queues has ${update.queues?.length} overrides; the limit is ${MAX_QUEUE_OVERRIDES}`,
       );
     }
-    for (const { queue, ...override } of update.queues ?? []) {
-      checkQueue('tenant.queues[].queue', queue);
-      const given = definedFields(override);
-      if (Object.keys(given).length === 0) delete queues[queue];
-      else queues[queue] = { ...current.queues[queue], ...given };
+    for (const { queue } of update.queues ?? []) checkQueue('tenant.queues[].queue', queue);
+    // Merged here and stored only if nobody stored another change meanwhile
+    // (each lost race means another call's change landed), so that calls at
+    // once each keep the others' changes.
+    for (let attempt = 1; attempt <= MAX_MERGE_ATTEMPTS; attempt++) {
+      const { settings, version } = await this.store.read(update.tenant);
+      const merged = mergeUpdate(settings ?? { queues: {} }, update);
+      check(update.tenant, merged);
+      if (await this.store.put(update.tenant, merged, version)) {
+        this.apply(update.tenant, merged);
+        return view(update.tenant, merged);
+      }
     }
-    const merged: StoredTenant = {
-      ...definedFields({
-        weight: update.weight ?? current.weight,
-        rate: update.rate ?? current.rate,
-        burst: update.burst ?? current.burst,
-        maxInFlight: update.maxInFlight ?? current.maxInFlight,
-        paused: update.paused ?? current.paused,
-        maxQueued: update.maxQueued ?? current.maxQueued,
-      }),
-      queues,
-    };
-    check(update.tenant, merged);
-    await this.store.put(update.tenant, merged);
-    this.apply(update.tenant, merged);
-    return view(update.tenant, merged);
+    throw new BrokerError(
+      'unavailable',
+      `tenant ${quoted(update.tenant)}: its settings changed ${MAX_MERGE_ATTEMPTS} times while this call merged its update into them, so nothing of it was stored; retry`,
+    );
   }
 
   async get(tenant: string): Promise<TenantView> {
@@ -188,6 +184,31 @@ export class TenantRegistry {
     else this.maxQueuedOf.delete(tenant);
     this.onApplied();
   }
+}
+
+/**
+ * An update merged into stored settings: unset fields keep their stored
+ * value, a queue override's too, and an override that sets nothing clears
+ * its queue's.
+ */
+function mergeUpdate(current: StoredTenant, update: TenantUpdate): StoredTenant {
+  const queues: Record<string, QueueOverride> = { ...current.queues };
+  for (const { queue, ...override } of update.queues ?? []) {
+    const given = definedFields(override);
+    if (Object.keys(given).length === 0) delete queues[queue];
+    else queues[queue] = { ...current.queues[queue], ...given };
+  }
+  return {
+    ...definedFields({
+      weight: update.weight ?? current.weight,
+      rate: update.rate ?? current.rate,
+      burst: update.burst ?? current.burst,
+      maxInFlight: update.maxInFlight ?? current.maxInFlight,
+      paused: update.paused ?? current.paused,
+      maxQueued: update.maxQueued ?? current.maxQueued,
+    }),
+    queues,
+  };
 }
 
 function definedFields<T extends object>(value: T): T {

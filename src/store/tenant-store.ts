@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from './keys.js';
-import { sendBatch } from './scripts.js';
+import { runScript } from './scripts.js';
 
 /** Scheduling knobs of a tenant×queue override; unset fields inherit the tenant's. */
 export interface QueueOverride {
@@ -29,8 +29,15 @@ export class TenantStore {
   ) {}
 
   async get(tenant: string): Promise<StoredTenant | undefined> {
+    return (await this.read(tenant)).settings;
+  }
+
+  /** A tenant's settings and their version: what put() checks is still stored. */
+  async read(tenant: string): Promise<{ settings: StoredTenant | undefined; version: string }> {
     const text = await this.redis.get(this.keys.tenantSettings(tenant));
-    return text === null ? undefined : (JSON.parse(text) as StoredTenant);
+    return text === null
+      ? { settings: undefined, version: '' }
+      : { settings: JSON.parse(text) as StoredTenant, version: text };
   }
 
   async getAll(): Promise<Map<string, StoredTenant>> {
@@ -59,11 +66,23 @@ export class TenantStore {
     await this.redis.set(this.keys.tenantsFileMarker(), new Date().toISOString());
   }
 
-  async put(tenant: string, settings: StoredTenant): Promise<void> {
-    await sendBatch(this.redis, (batch) => {
-      batch.add(this.redis.sadd(this.keys.tenantIndex(), tenant));
-      batch.add(this.redis.set(this.keys.tenantSettings(tenant), JSON.stringify(settings)));
-      batch.add(this.redis.publish(this.keys.settingsChanged(), tenant));
-    });
+  /**
+   * Stores a tenant's settings and announces them, if the stored ones are
+   * still of `version` (see read); false, storing nothing, when they changed.
+   */
+  async put(tenant: string, settings: StoredTenant, version: string): Promise<boolean> {
+    const stored = await runScript(
+      this.redis,
+      'put_tenant',
+      [this.keys.tenantSettings(tenant)],
+      [
+        version,
+        JSON.stringify(settings),
+        this.keys.tenantIndex(),
+        this.keys.settingsChanged(),
+        tenant,
+      ],
+    );
+    return stored === 1;
   }
 }

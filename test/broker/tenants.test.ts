@@ -92,6 +92,19 @@ describe('tenant settings', () => {
     expect(cleared.weight).toBe(2);
   });
 
+  it('loses none of concurrent SetTenant calls of one tenant', async () => {
+    const queues = Array.from({ length: 20 }, (_, i) => `concurrent-${i}`);
+    await Promise.all(
+      queues.map((queue, i) =>
+        h.setTenant({ tenant: 'busy-admins', queues: [{ queue, max_in_flight: i + 1 }] }),
+      ),
+    );
+    const stored = await h.getTenant('busy-admins');
+    expect(new Map(stored.queues.map((q) => [q.queue, q.max_in_flight]))).toEqual(
+      new Map(queues.map((queue, i) => [queue, i + 1])),
+    );
+  });
+
   it.each([
     [
       { tenant: 'acme', weight: 0 },
