@@ -113,7 +113,9 @@ export function helpText(): string {
     'caller may do anything, so the broker then only listens on loopback unless',
     '--insecure. With tokens, clients send "authorization: Bearer <token>"; roles:',
     'producer (Enqueue, EnqueueBatch, EnqueueStream, GetJob, CancelJob), worker (Work),',
-    'admin (all); a token with tenants may only name those tenants.',
+    'admin (all); a token with tenants may only name those tenants, and an admin',
+    'one only pause and resume them (SetTenant). /metrics follows the same loopback',
+    'rule with its own token (--metrics-token).',
     '',
   ];
   for (const spec of OPTIONS) {
