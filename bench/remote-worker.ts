@@ -7,6 +7,8 @@
  * with HTTP/2's default 64 KiB receive window (set through channelOptions, as
  * the clients had it) and with the clients' own (CLIENT_RECEIVE_WINDOW), and
  * prints the seconds from the enqueue to the last handler start and the MiB/s.
+ * Then a producer behind the same proxy uploads as many jobs in one batch: the
+ * broker's own receive window (SERVER_RECEIVE_WINDOW) decides that one.
  * Writes bench/results/remote-worker-<timestamp>.json. Starts and stops its own
  * redis-server and broker.
  */
@@ -17,6 +19,7 @@ import { parseArgs } from 'node:util';
 
 import { Producer, Worker } from '../clients/index.js';
 import { CLIENT_RECEIVE_WINDOW } from '../clients/connection.js';
+import { SERVER_RECEIVE_WINDOW } from '../src/grpc/receive-window.js';
 import { startTestBroker } from '../test/helpers/broker.js';
 import { startTestRedis } from '../test/helpers/redis.js';
 import { REPO_ROOT } from './lib/rota-broker.js';
@@ -120,6 +123,24 @@ async function run(window: number, queue: string): Promise<number> {
   return seconds;
 }
 
+/** Seconds a producer behind the proxy takes to store the jobs (one enqueueBatch). */
+async function upload(): Promise<number> {
+  const far = new Producer({ address: `127.0.0.1:${proxy.port}` });
+  try {
+    const from = performance.now();
+    await far.enqueueBatch(
+      Array.from({ length: jobs }, () => ({
+        tenant: 'far',
+        queue: 'remote-upload',
+        payload: Buffer.alloc(sizeBytes, 1),
+      })),
+    );
+    return (performance.now() - from) / 1000;
+  } finally {
+    await far.close();
+  }
+}
+
 const results = [];
 try {
   for (const [label, window] of [
@@ -133,6 +154,13 @@ try {
       `${label.padEnd(34)} ${seconds.toFixed(2).padStart(7)} s  ${mibPerSecond.toFixed(1).padStart(7)} MiB/s`,
     );
   }
+  const seconds = await upload();
+  const mibPerSecond = (jobs * sizeBytes) / 1024 / 1024 / seconds;
+  const label = 'a producer uploading them';
+  results.push({ label, window: SERVER_RECEIVE_WINDOW, seconds, mibPerSecond });
+  console.log(
+    `${label.padEnd(34)} ${seconds.toFixed(2).padStart(7)} s  ${mibPerSecond.toFixed(1).padStart(7)} MiB/s`,
+  );
 } finally {
   await producer.close();
   proxy.close();

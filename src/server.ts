@@ -9,6 +9,7 @@ import { adminHandlers, brokerHandlers } from './grpc/broker-service.js';
 import { loadRotaProto } from './grpc/proto.js';
 import { addHealthAndReflection, type BrokerHealth } from './grpc/health.js';
 import { withTolerantDecoding } from './grpc/undecodable.js';
+import { widenReceiveWindow } from './grpc/receive-window.js';
 import { loadSecurity, type ServerSecurity } from './grpc/security.js';
 import { createLogger } from './telemetry/logger.js';
 import { otlpMetricsWanted } from './telemetry/otlp-metrics.js';
@@ -177,6 +178,7 @@ export async function startBroker(
     addRotaServices(server, broker, config, security, logger);
     health = addHealthAndReflection(server, redis, logger);
     port = await bindServer(server, config.grpcAddress, security.credentials);
+    widenReceiveWindow(server, logger);
   } catch (error) {
     // A start that fails part way leaves nothing running (timers, connections,
     // the metrics port), so a process that embeds the broker can go on or exit.
