@@ -2,18 +2,32 @@
  * Soak run under faults: `npx tsx bench/soak.ts --duration 60 [--fault-every 10]`.
  *
  * Starts a private redis-server (AOF, appendfsync always), the broker as a
- * process (`src/cli.ts`), worker processes (test/faults/agents/worker-agent.ts)
- * connected through a TCP proxy, and a producer that retries failed Enqueues
- * under the same idempotency key. Every `--fault-every` seconds it injects the
- * next fault of the cycle: kill -9 a worker (and start a new one), kill -9 and
- * restart the broker, cut the worker connections, kill -9 and restart Redis.
- * After `--duration` seconds it stops producing, lets the jobs settle, and
- * reports jobs enqueued (acknowledged), completed, dead, duplicated and lost
- * (lost must read 0) as a table and as JSON under bench/results/.
+ * process (`src/cli.ts`; `--brokers n` starts n of them on the one Redis),
+ * worker processes (test/faults/agents/worker-agent.ts) connected through a
+ * TCP proxy (worker i to broker i mod n), and producers (lane i to broker
+ * i mod n) that retry failed Enqueues under the same idempotency key. Every
+ * `--fault-every` seconds it injects the next fault of the cycle: kill -9 a
+ * worker (and start a new one), kill -9 and restart a broker (one at a time,
+ * in turn), cut the worker connections, kill -9 and restart Redis. After
+ * `--duration` seconds it stops producing, lets the jobs settle, and reports
+ * jobs enqueued (acknowledged), completed, dead, cancelled, duplicated, lost
+ * and stuck (lost and stuck must read 0) as a table and as JSON under
+ * bench/results/.
  *
  * Options: --duration <s> (60) --fault-every <s> (10) --workers <n> (3)
  *   --concurrency <n> per worker (8) --rate <jobs/s> (100) --job-ms <min>-<max> (10-100)
  *   --faults worker,broker,net,redis (all) --settle <s> (30) --keep-logs
+ *   --brokers <n> (1): brokers sharing the Redis; a broker killed holds leases
+ *   that another broker's recovery sweep reclaims, and --limits are shared.
+ *   --mix: a mixed workload (test/faults/mixed-workload.ts): priorities 0-3,
+ *   15% of the jobs fail their first 1-2 attempts and then succeed, 5% fail
+ *   every attempt (2 of them) and must go DEAD with their error, 20% are
+ *   delayed by 0.2-3 s and must not start before then, 10% are cancelled
+ *   0-0.6 s after the Enqueue and must end as CancelJob answered and not start
+ *   after it answered CANCELLED, and 8% are enqueued again under their key
+ *   and must be answered as a duplicate of the first. Once every job settled,
+ *   the agents are healed and the dead letters replayed: every dead job must
+ *   then complete, and no dead letter may be left.
  *   --limits: tenant globex gets max_in_flight 4, and initech a rate of 1.5 times
  *   its share (a third of --rate reaches each tenant) with a burst of 5, so it
  *   falls behind in each outage and catches up at its limit: the limits every
@@ -24,11 +38,12 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-import { Admin } from '../clients/index.js';
+import { Admin, type JobInfo } from '../clients/index.js';
 import { Cluster, waitBrokerReady, type WorkerAgent } from '../test/faults/cluster.js';
 import { checkInvariants, leftovers, settle, type FaultWindow } from '../test/faults/invariants.js';
 import { startCount, type JournalRecord } from '../test/faults/journal.js';
-import { LoadGenerator } from '../test/faults/load.js';
+import { LoadGenerator, type AckedJob } from '../test/faults/load.js';
+import { MixedWorkload } from '../test/faults/mixed-workload.js';
 import { REPO_ROOT, sleep } from '../test/faults/processes.js';
 
 type FaultKind = 'worker' | 'broker' | 'net' | 'redis';
@@ -45,6 +60,8 @@ interface SoakOptions {
   readonly settleS: number;
   readonly keepLogs: boolean;
   readonly limits: boolean;
+  readonly brokers: number;
+  readonly mix: boolean;
 }
 
 function usage(message: string): never {
@@ -52,7 +69,12 @@ function usage(message: string): never {
   console.error(
     'usage: npx tsx bench/soak.ts [--duration 60] [--fault-every 10] [--workers 3] [--concurrency 8]\n' +
       '                             [--rate 100] [--job-ms 10-100] [--faults worker,broker,net,redis]\n' +
-      '                             [--settle 30] [--keep-logs] [--limits]',
+      '                             [--settle 30] [--keep-logs] [--limits] [--brokers 1] [--mix]\n\n' +
+      '  --brokers n  n brokers on one Redis; producers and workers spread over them,\n' +
+      '               broker faults kill -9 one at a time\n' +
+      '  --mix        retried, dead (then replayed), delayed, prioritized, cancelled and\n' +
+      '               re-enqueued jobs, each checked for the end it promised\n' +
+      '  --limits     a capped tenant (globex) and a rate-limited one (initech)',
   );
   process.exit(2);
 }
@@ -63,7 +85,7 @@ function parseArgs(argv: readonly string[]): SoakOptions {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') usage('options');
-    if (arg === '--keep-logs' || arg === '--limits') {
+    if (arg === '--keep-logs' || arg === '--limits' || arg === '--mix') {
       flags.add(arg);
       continue;
     }
@@ -82,6 +104,7 @@ function parseArgs(argv: readonly string[]): SoakOptions {
     '--job-ms',
     '--faults',
     '--settle',
+    '--brokers',
   ];
   for (const name of values.keys()) if (!known.includes(name)) usage(`unknown option ${name}`);
   const num = (name: string, fallback: number, min: number): number => {
@@ -111,6 +134,8 @@ function parseArgs(argv: readonly string[]): SoakOptions {
     settleS: num('--settle', 30, 1),
     keepLogs: flags.has('--keep-logs'),
     limits: flags.has('--limits'),
+    brokers: Math.floor(num('--brokers', 1, 1)),
+    mix: flags.has('--mix'),
   };
 }
 
@@ -122,6 +147,7 @@ async function inject(
   kind: FaultKind,
   cluster: Cluster,
   options: SoakOptions,
+  round: number,
 ): Promise<FaultWindow> {
   const start = Date.now();
   switch (kind) {
@@ -132,21 +158,28 @@ async function inject(
         random(0, Math.max(0, (busy.length > 0 ? busy : alive).length - 1))
       ];
       if (victim) await victim.process.kill('SIGKILL');
-      await cluster.startWorker({ concurrency: options.concurrency });
+      await cluster.startWorker({ concurrency: options.concurrency, broker: victim?.broker ?? 0 });
       return { kind: 'kill -9 worker', start, end: Date.now(), detail: victim?.name ?? 'none' };
     }
     case 'broker': {
-      await cluster.killBroker();
+      const index = round % options.brokers;
+      await cluster.killBroker(index);
       const downMs = random(0, 2500);
       await sleep(downMs);
-      await cluster.startBroker();
-      return { kind: 'kill -9 broker', start, end: Date.now(), detail: `down ${downMs} ms` };
+      await cluster.startBroker(index);
+      const which = options.brokers > 1 ? `broker ${index} ` : '';
+      return {
+        kind: 'kill -9 broker',
+        start,
+        end: Date.now(),
+        detail: `${which}down ${downMs} ms`,
+      };
     }
     case 'net': {
       const downMs = random(100, 2500);
-      cluster.proxy!.cut();
+      for (const proxy of cluster.proxies) proxy.cut();
       await sleep(downMs);
-      cluster.proxy!.restore();
+      for (const proxy of cluster.proxies) proxy.restore();
       return { kind: 'cut connections', start, end: Date.now(), detail: `${downMs} ms` };
     }
     case 'redis': {
@@ -154,10 +187,58 @@ async function inject(
       const downMs = random(100, 2000);
       await sleep(downMs);
       await cluster.redis.restart();
-      await waitBrokerReady(cluster.brokerAddress, cluster.broker);
+      await Promise.all(
+        cluster.brokerPorts.map((_, i) =>
+          waitBrokerReady(cluster.brokerAddressOf(i), cluster.brokers[i]),
+        ),
+      );
       return { kind: 'kill -9 redis', start, end: Date.now(), detail: `down ${downMs} ms` };
     }
   }
+}
+
+interface ReplayOutcome {
+  /** When the replay began. */
+  readonly at: number;
+  /** Jobs DEAD before it. */
+  readonly dead: number;
+  readonly replayed: number;
+  readonly attemptsBefore: ReadonlyMap<string, number>;
+  readonly violations: string[];
+}
+
+/**
+ * Checks the jobs that went DEAD, heals the agents, replays every dead letter
+ * and settles the replayed jobs again; `records` gets their new state.
+ */
+async function replayPoison(
+  cluster: Cluster,
+  mix: MixedWorkload,
+  load: LoadGenerator,
+  records: Map<string, JobInfo | undefined>,
+  faults: readonly FaultWindow[],
+): Promise<ReplayOutcome> {
+  const violations = mix.checkBeforeReplay(load.acked, records, faults);
+  const dead: AckedJob[] = load.acked.filter((a) => records.get(a.jobId)?.state === 'DEAD');
+  const attemptsBefore = new Map(dead.map((a) => [a.jobId, records.get(a.jobId)!.attempts]));
+  await cluster.healPoison();
+  const at = Date.now();
+  const admin = new Admin({ address: cluster.brokerAddress, timeoutMs: 10_000 });
+  let replayed = 0;
+  try {
+    for (const tenant of new Set(load.acked.map((a) => a.tenant))) {
+      replayed += (await admin.replayDeadLetters(tenant, 'faults', 'all')).replayed;
+    }
+  } finally {
+    admin.close();
+  }
+  if (replayed !== dead.length) {
+    violations.push(`the replay took ${replayed} dead letters, but ${dead.length} jobs read DEAD`);
+  }
+  const after = await settle(load.producer, dead, { timeoutMs: 30_000, intervalMs: 250 });
+  for (const [jobId, info] of after) records.set(jobId, info);
+  console.log(`soak: replayed ${replayed} dead letters after healing the agents`);
+  return { at, dead: dead.length, replayed, attemptsBefore, violations };
 }
 
 function table(rows: ReadonlyArray<readonly [string, string | number]>): string {
@@ -210,6 +291,7 @@ async function main(): Promise<number> {
     proxy: true,
     logLevel: 'warn',
     keepDir: options.keepLogs,
+    brokers: options.brokers,
   });
   let interrupted = false;
   const onSignal = (): void => {
@@ -226,13 +308,16 @@ async function main(): Promise<number> {
       admin.close();
     }
     await Promise.all(
-      Array.from({ length: options.workers }, () =>
-        cluster.startWorker({ concurrency: options.concurrency }),
+      Array.from({ length: options.workers }, (_, i) =>
+        cluster.startWorker({ concurrency: options.concurrency, broker: i % options.brokers }),
       ),
     );
+    const mix = options.mix ? new MixedWorkload() : undefined;
     const lanes = 8;
     load = new LoadGenerator({
       address: cluster.brokerAddress,
+      addresses: cluster.brokerPorts.map((_, i) => cluster.brokerAddressOf(i)),
+      ...(mix ? { shapeJob: mix.shapeJob, onAcked: mix.onAcked } : {}),
       total: Number.MAX_SAFE_INTEGER,
       concurrency: lanes,
       pauseMs: Math.max(0, (lanes * 1000) / options.rate - 3),
@@ -249,7 +334,8 @@ async function main(): Promise<number> {
       while (Date.now() < wakeAt && !interrupted) await sleep(Math.min(250, wakeAt - Date.now()));
       if (Date.now() >= endAt || interrupted || options.faults.length === 0) break;
       const kind = options.faults[next++ % options.faults.length]!;
-      const window = await inject(kind, cluster, options);
+      const brokerFaults = faults.filter((f) => f.kind === 'kill -9 broker').length;
+      const window = await inject(kind, cluster, options, brokerFaults);
       faults.push(window);
       console.log(
         `[${((Date.now() - started) / 1000).toFixed(1)} s] ${window.kind} (${window.detail}), whole again after ${window.end - window.start} ms; acked ${load.acked.length}, started ${startCount(cluster.journal())}`,
@@ -257,6 +343,7 @@ async function main(): Promise<number> {
     }
     load.stop();
     await load.done;
+    await mix?.drain();
     const producedS = (Date.now() - started) / 1000;
     console.log(
       `soak: producing stopped after ${producedS.toFixed(1)} s; settling (≤ ${options.settleS} s)…`,
@@ -265,8 +352,23 @@ async function main(): Promise<number> {
       timeoutMs: options.settleS * 1000,
       intervalMs: 500,
     });
+    const replay = mix ? await replayPoison(cluster, mix, load, records, faults) : undefined;
     const journal = cluster.journal();
-    const report = checkInvariants({ acked: load.acked, records, journal, faults });
+    const report = checkInvariants({
+      acked: load.acked,
+      records,
+      journal,
+      faults,
+      ...(mix
+        ? { expected: mix.expectedStates(load.acked), attemptsBefore: replay!.attemptsBefore }
+        : {}),
+    });
+    if (mix && replay) {
+      report.violations.push(
+        ...replay.violations,
+        ...mix.check({ acked: load.acked, records, journal, replayedAt: replay.at }),
+      );
+    }
     const limited = options.limits ? busiestWindow(journal, 'initech', limit) : undefined;
     if (limited && limited.starts > limited.allowed) {
       report.violations.push(
@@ -291,7 +393,11 @@ async function main(): Promise<number> {
       cancelled: report.cancelled,
       duplicated: report.duplicates.length,
       unexplainedDuplicates: report.unexplainedDuplicates.length,
-      lost: report.lost.length,
+      lost: report.lost.filter((l) => l.state === 'NOT_FOUND').length,
+      stuck: report.lost.filter((l) => l.state !== 'NOT_FOUND').length,
+      deadBeforeReplay: replay?.dead,
+      replayed: replay?.replayed,
+      mix: mix?.counts(load.acked),
       neverRan: report.neverRan.length,
       enqueueRetries: load.retries,
       ackedAsDuplicate: load.acked.filter((a) => a.duplicate).length,
@@ -313,9 +419,18 @@ async function main(): Promise<number> {
           ['jobs enqueued (acknowledged)', result.enqueued],
           ['completed', result.completed],
           ['dead', result.dead],
+          ['cancelled', result.cancelled],
+          ...(replay
+            ? ([
+                ['dead before the replay', replay.dead],
+                ['dead letters replayed', replay.replayed],
+              ] as const)
+            : []),
+          ...Object.entries(result.mix ?? {}).map(([k, v]): [string, number] => [`  mix: ${k}`, v]),
           ['duplicated (ran > once)', result.duplicated],
           ['  of which unexplained by a fault', result.unexplainedDuplicates],
           ['lost', result.lost],
+          ['stuck (not terminal after the settle)', result.stuck],
           ['enqueue retries', result.enqueueRetries],
           ['acked as duplicate on retry', result.ackedAsDuplicate],
           ['enqueues given up', result.enqueueGaveUp],

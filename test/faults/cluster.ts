@@ -1,13 +1,14 @@
 /**
  * A whole Rota deployment made of real processes, for fault injection:
- * a private redis-server, the broker as `node --import tsx src/cli.ts` on a
- * fixed port (so a restarted broker comes back on the same address), worker
- * agent processes (agents/worker-agent.ts), and optionally a TCP proxy the
+ * a private redis-server, one or more brokers sharing it, each as
+ * `node --import tsx src/cli.ts` on a fixed port (so a restarted broker comes
+ * back on the same address), worker agent processes (agents/worker-agent.ts),
+ * each connected to one broker, and optionally a TCP proxy per broker the
  * workers connect through. Everything lives in one temp folder (Redis data,
  * process logs, worker journals) and `dispose()` kills and removes it all.
  */
 import * as grpc from '@grpc/grpc-js';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -40,6 +41,8 @@ export interface ClusterOptions {
   brokerEnv?: Record<string, string>;
   /** Keep the temp folder (logs) after dispose; so does ROTA_KEEP_LOGS=1. @default false */
   keepDir?: boolean;
+  /** Broker processes on the one Redis. @default 1 */
+  brokers?: number;
 }
 
 export interface WorkerAgentOptions {
@@ -51,10 +54,14 @@ export interface WorkerAgentOptions {
   defaultMs?: number;
   /** Wait for its first Welcome. @default true */
   waitReady?: boolean;
+  /** Index of the broker it connects to. @default 0 */
+  broker?: number;
 }
 
 export interface WorkerAgent {
   readonly name: string;
+  /** Index of the broker it connects to. */
+  readonly broker: number;
   readonly process: ManagedProcess;
   readonly journal: string;
 }
@@ -65,15 +72,17 @@ export class Cluster {
   readonly group = new ProcessGroup();
   readonly keyPrefix = uniquePrefix();
   readonly workers: WorkerAgent[] = [];
-  broker: ManagedProcess | undefined;
-  proxy: TcpProxy | undefined;
+  /** The broker processes by index (the latest start of each). */
+  readonly brokers: Array<ManagedProcess | undefined> = [];
+  /** The proxy in front of each broker, when `proxy` is set. */
+  readonly proxies: TcpProxy[] = [];
   #brokerStarts = 0;
   #workerCount = 0;
 
   private constructor(
     readonly dir: string,
     readonly redis: LocalRedis,
-    readonly brokerPort: number,
+    readonly brokerPorts: readonly number[],
     private readonly options: ClusterOptions,
   ) {}
 
@@ -88,7 +97,9 @@ export class Cluster {
         ...(options.appendfsync ? { appendfsync: options.appendfsync } : {}),
         logFile: path.join(dir, 'redis.log'),
       });
-      cluster = new Cluster(dir, redis, await freePort(), options);
+      const ports: number[] = [];
+      for (let i = 0; i < (options.brokers ?? 1); i++) ports.push(await freePort());
+      cluster = new Cluster(dir, redis, ports, options);
       // Should this process be SIGKILLed, the reaper takes redis-server down with it.
       cluster.group.spawnTs({
         name: 'reaper',
@@ -97,12 +108,14 @@ export class Cluster {
         env: { REAPER_REDIS_PORT: String(redis.port) },
         exitWithParent: false,
       });
-      if (options.proxy) cluster.proxy = await TcpProxy.start(cluster.brokerPort);
-      await cluster.startBroker();
+      for (const port of ports) {
+        if (options.proxy) cluster.proxies.push(await TcpProxy.start(port));
+      }
+      await Promise.all(ports.map((_, index) => cluster!.startBroker(index)));
       return cluster;
     } catch (error) {
       await cluster?.group.killAll();
-      await cluster?.proxy?.close();
+      await Promise.all(cluster?.proxies.map((proxy) => proxy.close()) ?? []);
       await redis?.kill();
       await rm(dir, { recursive: true, force: true });
       throw error;
@@ -113,27 +126,48 @@ export class Cluster {
     return this.options.leaseTtlMs ?? 1500;
   }
 
-  /** Where producers connect: the broker itself. */
+  /** The first broker (the only one unless `brokers` was set). */
+  get broker(): ManagedProcess | undefined {
+    return this.brokers[0];
+  }
+
+  get proxy(): TcpProxy | undefined {
+    return this.proxies[0];
+  }
+
+  /** Where producers connect: the first broker itself. */
   get brokerAddress(): string {
-    return `127.0.0.1:${this.brokerPort}`;
+    return this.brokerAddressOf(0);
   }
 
-  /** Where workers connect: the proxy when there is one. */
+  /** Where workers connect: the first broker's proxy when there is one. */
   get workerAddress(): string {
-    return this.proxy?.address ?? this.brokerAddress;
+    return this.workerAddressOf(0);
   }
 
-  /** Starts the broker process and waits until it answers RPCs. */
-  async startBroker(): Promise<ManagedProcess> {
-    if (this.broker?.alive) throw new Error('the broker is already running');
+  brokerAddressOf(index: number): string {
+    const port = this.brokerPorts[index];
+    if (port === undefined) throw new Error(`no broker ${index}`);
+    return `127.0.0.1:${port}`;
+  }
+
+  workerAddressOf(index: number): string {
+    return this.proxies[index]?.address ?? this.brokerAddressOf(index);
+  }
+
+  /** Starts broker `index` and waits until it answers RPCs. */
+  async startBroker(index = 0): Promise<ManagedProcess> {
+    if (this.brokers[index]?.alive) throw new Error(`broker ${index} is already running`);
+    const address = this.brokerAddressOf(index);
     const n = ++this.#brokerStarts;
+    const name = this.brokerPorts.length > 1 ? `broker${index}-${n}` : `broker-${n}`;
     const broker = this.group.spawnTs({
-      name: `broker-${n}`,
+      name,
       entry: this.options.brokerEntry ?? 'src/cli.ts',
-      logFile: path.join(this.dir, `broker-${n}.log`),
+      logFile: path.join(this.dir, `${name}.log`),
       env: {
         ROTA_REDIS_URL: this.redis.url,
-        ROTA_GRPC_ADDRESS: this.brokerAddress,
+        ROTA_GRPC_ADDRESS: address,
         ROTA_KEY_PREFIX: this.keyPrefix,
         ROTA_LEASE_TTL_MS: String(this.leaseTtlMs),
         ROTA_HEARTBEAT_INTERVAL_MS: String(this.options.heartbeatIntervalMs ?? 300),
@@ -149,13 +183,13 @@ export class Cluster {
         ...this.options.brokerEnv,
       },
     });
-    this.broker = broker;
-    await waitBrokerReady(this.brokerAddress, broker);
+    this.brokers[index] = broker;
+    await waitBrokerReady(address, broker);
     return broker;
   }
 
-  async killBroker(): Promise<void> {
-    await this.broker?.kill('SIGKILL');
+  async killBroker(index = 0): Promise<void> {
+    await this.brokers[index]?.kill('SIGKILL');
   }
 
   async startWorker(options: WorkerAgentOptions = {}): Promise<WorkerAgent> {
@@ -166,16 +200,17 @@ export class Cluster {
       entry: 'test/faults/agents/worker-agent.ts',
       logFile: path.join(this.dir, `${name}.log`),
       env: {
-        ROTA_ADDRESS: this.workerAddress,
+        ROTA_ADDRESS: this.workerAddressOf(options.broker ?? 0),
         AGENT_NAME: name,
         AGENT_JOURNAL: journal,
         AGENT_QUEUES: (options.queues ?? ['faults']).join(','),
         AGENT_CONCURRENCY: String(options.concurrency ?? 8),
         AGENT_DEFAULT_MS: String(options.defaultMs ?? 50),
+        AGENT_HEAL_FILE: this.healFile,
         OTEL_SDK_DISABLED: 'true',
       },
     });
-    const agent: WorkerAgent = { name, process: proc, journal };
+    const agent: WorkerAgent = { name, broker: options.broker ?? 0, process: proc, journal };
     this.workers.push(agent);
     if (options.waitReady ?? true) {
       const deadline = Date.now() + 20_000;
@@ -191,6 +226,16 @@ export class Cluster {
     return agent;
   }
 
+  /** While this file is missing, the agents fail every attempt of a `poison` job. */
+  get healFile(): string {
+    return path.join(this.dir, 'poison-healed');
+  }
+
+  /** From now on the agents run `poison` jobs as any other (a fix deployed before a replay). */
+  async healPoison(): Promise<void> {
+    await writeFile(this.healFile, `${Date.now()}\n`);
+  }
+
   /** Every journal record of every worker agent so far, in time order. */
   journal(): JournalRecord[] {
     return readJournals(this.workers.map((w) => w.journal));
@@ -201,7 +246,8 @@ export class Cluster {
     const open = new Map<string, number>();
     for (const r of readJournals([agent.journal])) {
       if (r.ev === 'start') open.set(`${r.job}/${r.attempt}`, 1);
-      if (r.ev === 'end' || r.ev === 'aborted') open.delete(`${r.job}/${r.attempt}`);
+      if (r.ev === 'end' || r.ev === 'fail' || r.ev === 'aborted')
+        open.delete(`${r.job}/${r.attempt}`);
     }
     return [...open.keys()].map((key) => key.split('/')[0]!);
   }
@@ -209,7 +255,7 @@ export class Cluster {
   /** Kills everything (SIGKILL), removes the temp folder; returns pids that survived. */
   async dispose(): Promise<number[]> {
     await this.group.killAll();
-    await this.proxy?.close();
+    await Promise.all(this.proxies.map((proxy) => proxy.close()));
     await this.redis.kill();
     const left = this.group.leftovers();
     if (this.redis.pid !== undefined) left.push(this.redis.pid);

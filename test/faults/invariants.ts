@@ -2,14 +2,16 @@
  * The delivery invariants of DESIGN.md ("Delivery guarantees"), checked from
  * Redis state (via Producer.getJob) and the worker agents' journals:
  *
- * 1. every acknowledged job ends in exactly one terminal state, and here that
- *    state is COMPLETED (every handler succeeds), with a result written by an
- *    agent whose journal shows it ran the job;
- * 2. every acknowledged job ran at least once (a `start` in some journal);
+ * 1. every acknowledged job ends in exactly one terminal state, the one
+ *    expected of it (COMPLETED unless told otherwise), a COMPLETED one with a
+ *    result written by an agent whose journal shows it ran the job;
+ * 2. every acknowledged job not CANCELLED ran at least once (a `start` in
+ *    some journal);
  * 3. a job started more than once is a duplicate, allowed only when the
- *    attempt before each re-run was in flight at a fault: it started before the
- *    fault window ended and had not finished (handler resolved) before the
- *    window began, give or take `slackMs` for the ack on its way;
+ *    attempt before each re-run failed as its payload asked (a `fail` in the
+ *    journal), or was in flight at a fault: it started before the fault window
+ *    ended and had not finished (handler resolved) before the window began,
+ *    give or take `slackMs` for the ack on its way;
  * 4. no job ran more often than the attempts Redis counted, and no journal
  *    shows a job nobody acknowledged (stored but never acked is only possible
  *    for keys the producer gave up on).
@@ -114,6 +116,10 @@ export function checkInvariants(input: {
   slackMs?: number;
   /** Terminal state every job must reach. @default 'COMPLETED' */
   expectState?: string;
+  /** Terminal state of particular jobs (by id), where it is not `expectState`. */
+  expected?: ReadonlyMap<string, string>;
+  /** Attempts counted before a dead-letter replay reset the count, by job id. */
+  attemptsBefore?: ReadonlyMap<string, number>;
 }): InvariantReport {
   const { acked, records, journal, faults } = input;
   const slack = input.slackMs ?? 300;
@@ -125,17 +131,22 @@ export function checkInvariants(input: {
   for (const r of journal) {
     if (r.job === undefined) continue;
     const into =
-      r.ev === 'start' ? starts : r.ev === 'end' || r.ev === 'aborted' ? ends : undefined;
+      r.ev === 'start'
+        ? starts
+        : r.ev === 'end' || r.ev === 'fail' || r.ev === 'aborted'
+          ? ends
+          : undefined;
     if (!into) continue;
     const list = into.get(r.job);
     if (list) list.push(r);
     else into.set(r.job, [r]);
   }
-  /** When the handler of this start finished (same agent, attempt, job), if it did. */
-  const endOf = (start: JournalRecord): number | undefined =>
+  /** How the handler of this start finished (same agent, attempt, job), if it did. */
+  const endRecordOf = (start: JournalRecord): JournalRecord | undefined =>
     ends
       .get(start.job!)
-      ?.find((e) => e.agent === start.agent && e.attempt === start.attempt && e.t >= start.t)?.t;
+      ?.find((e) => e.agent === start.agent && e.attempt === start.attempt && e.t >= start.t);
+  const endOf = (start: JournalRecord): number | undefined => endRecordOf(start)?.t;
 
   const violations: string[] = [];
   let completed = 0;
@@ -167,18 +178,20 @@ export function checkInvariants(input: {
       });
       continue;
     }
-    if (state !== expectState) {
+    const expected = input.expected?.get(job.jobId) ?? expectState;
+    if (state !== expected) {
       violations.push(
-        `job ${job.jobId} (${job.tenant}) ended ${state}, expected ${expectState}; attempts ${info.attempts}, last error: ${info.lastError}`,
+        `job ${job.jobId} (${job.tenant}) ended ${state}, expected ${expected}; attempts ${info.attempts}, last error: ${info.lastError}`,
       );
     }
     if (info.finishedAt === undefined) {
       violations.push(`job ${job.jobId} is ${state} but has no finishedAt`);
     }
     const ran = starts.get(job.jobId) ?? [];
-    if (ran.length === 0) neverRan.push(job.jobId);
-    if (ran.length > info.attempts) {
-      startsBeyondAttempts.push({ jobId: job.jobId, starts: ran.length, attempts: info.attempts });
+    if (ran.length === 0 && state !== 'CANCELLED') neverRan.push(job.jobId);
+    const attempts = info.attempts + (input.attemptsBefore?.get(job.jobId) ?? 0);
+    if (ran.length > attempts) {
+      startsBeyondAttempts.push({ jobId: job.jobId, starts: ran.length, attempts });
     }
     if (state === 'COMPLETED') {
       const by = (info.result as { by?: unknown } | undefined)?.by;
@@ -192,14 +205,21 @@ export function checkInvariants(input: {
   for (const [jobId, list] of starts) {
     if (list.length < 2) continue;
     const explainedBy: Array<string | undefined> = [];
+    let planned = 0;
     for (let i = 1; i < list.length; i++) {
       const previous = list[i - 1]!;
-      const endedAt = endOf(previous);
+      const ending = endRecordOf(previous);
+      if (ending?.ev === 'fail') {
+        planned++;
+        continue; // a retry of an attempt that failed as asked: no duplicate
+      }
+      const endedAt = ending?.t;
       const fault = faults.find(
         (f) => previous.t <= f.end + slack && (endedAt === undefined || endedAt >= f.start - slack),
       );
       explainedBy.push(fault ? `${fault.kind}@${fault.start}` : undefined);
     }
+    if (list.length - planned < 2) continue;
     duplicates.push({
       jobId,
       starts: list.map((s) => {

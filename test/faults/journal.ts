@@ -3,7 +3,15 @@ import { readFileSync } from 'node:fs';
 
 export interface JournalRecord {
   readonly ev:
-    'ready' | 'connected' | 'disconnected' | 'start' | 'end' | 'aborted' | 'error' | 'fatal';
+    | 'ready'
+    | 'connected'
+    | 'disconnected'
+    | 'start'
+    | 'end'
+    | 'fail'
+    | 'aborted'
+    | 'error'
+    | 'fatal';
   readonly t: number;
   readonly agent: string;
   readonly pid: number;

@@ -9,6 +9,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 
+import type { JobInput } from '../../clients/job.js';
 import { Producer } from '../../clients/producer.js';
 import { RotaError } from '../../clients/errors.js';
 import { sleep } from './processes.js';
@@ -17,6 +18,8 @@ export interface AckedJob {
   readonly tenant: string;
   readonly jobId: string;
   readonly key: string;
+  /** When the first Enqueue of it was sent. */
+  readonly firstTryAt: number;
   /** When Enqueue returned OK. */
   readonly at: number;
   /** Enqueue calls it took. */
@@ -34,6 +37,8 @@ export interface EnqueueAnomaly {
 
 export interface LoadOptions {
   readonly address: string;
+  /** Brokers to spread the lanes over (lane i uses the i-th mod n). @default [address] */
+  readonly addresses?: readonly string[];
   readonly total: number;
   /** Enqueues in flight at once. @default 4 */
   readonly concurrency?: number;
@@ -47,6 +52,10 @@ export interface LoadOptions {
   readonly giveUpMs?: number;
   /** Prefix of idempotency keys (unique per run). */
   readonly keyPrefix?: string;
+  /** Changes each job before it is sent (priority, delay, failures the payload asks for…). */
+  readonly shapeJob?: (job: JobInput, seq: number) => JobInput;
+  /** Called once a job is acknowledged, with the producer of its lane. */
+  readonly onAcked?: (acked: AckedJob, job: JobInput, producer: Producer) => void;
 }
 
 const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
@@ -60,24 +69,30 @@ export class LoadGenerator {
   #submitted = 0;
   #stopped = false;
   #aborted = false;
-  readonly #producer: Producer;
+  readonly #producers: Producer[];
   readonly done: Promise<void>;
 
   constructor(readonly options: LoadOptions) {
-    this.#producer = new Producer({
-      address: options.address,
-      timeoutMs: 2000,
-      channelOptions: {
-        'grpc.initial_reconnect_backoff_ms': 50,
-        'grpc.max_reconnect_backoff_ms': 250,
-      },
-    });
-    const lanes = Array.from({ length: options.concurrency ?? 4 }, () => this.#lane());
+    this.#producers = (options.addresses ?? [options.address]).map(
+      (address) =>
+        new Producer({
+          address,
+          timeoutMs: 2000,
+          channelOptions: {
+            'grpc.initial_reconnect_backoff_ms': 50,
+            'grpc.max_reconnect_backoff_ms': 250,
+          },
+        }),
+    );
+    const lanes = Array.from({ length: options.concurrency ?? 4 }, (_, lane) =>
+      this.#lane(this.#producers[lane % this.#producers.length]!),
+    );
     this.done = Promise.all(lanes).then(() => undefined);
   }
 
+  /** The producer of the first broker. */
   get producer(): Producer {
-    return this.#producer;
+    return this.#producers[0]!;
   }
 
   get submitted(): number {
@@ -98,10 +113,10 @@ export class LoadGenerator {
   async close(): Promise<void> {
     this.stop();
     await this.done;
-    await this.#producer.close();
+    await Promise.all(this.#producers.map((producer) => producer.close()));
   }
 
-  async #lane(): Promise<void> {
+  async #lane(producer: Producer): Promise<void> {
     const { total, tenants = ['acme', 'globex', 'initech'], queue = 'faults' } = this.options;
     const [minMs, maxMs] = this.options.jobMs ?? [10, 80];
     const prefix = this.options.keyPrefix ?? `load-${Date.now().toString(36)}`;
@@ -110,24 +125,36 @@ export class LoadGenerator {
       const tenant = tenants[seq % tenants.length]!;
       const key = `${prefix}-${seq}`;
       const ms = Math.floor(minMs + Math.random() * (maxMs - minMs));
-      await this.#enqueueUntilAcked(key, {
+      const job: JobInput = {
         tenant,
         queue,
         payload: { ms, seq },
         idempotencyKey: key,
         maxAttempts: 50,
         backoff: { initialMs: 50, maxMs: 250 },
-      });
+      };
+      await this.#enqueueUntilAcked(producer, key, this.options.shapeJob?.(job, seq) ?? job);
       await sleep(this.options.pauseMs ?? 10);
     }
   }
 
-  async #enqueueUntilAcked(key: string, job: Parameters<Producer['enqueue']>[0]): Promise<void> {
-    const giveUpAt = Date.now() + (this.options.giveUpMs ?? 25_000);
+  async #enqueueUntilAcked(producer: Producer, key: string, job: JobInput): Promise<void> {
+    const firstTryAt = Date.now();
+    const giveUpAt = firstTryAt + (this.options.giveUpMs ?? 25_000);
     for (let tries = 1; ; tries++) {
       try {
-        const { jobId, duplicate } = await this.#producer.enqueue(job);
-        this.acked.push({ tenant: job.tenant, jobId, key, at: Date.now(), tries, duplicate });
+        const { jobId, duplicate } = await producer.enqueue(job);
+        const acked = {
+          tenant: job.tenant,
+          jobId,
+          key,
+          firstTryAt,
+          at: Date.now(),
+          tries,
+          duplicate,
+        };
+        this.acked.push(acked);
+        this.options.onAcked?.(acked, job, producer);
         return;
       } catch (error) {
         const code = error instanceof RotaError ? error.code : grpc.status.UNKNOWN;

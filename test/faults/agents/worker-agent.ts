@@ -2,7 +2,10 @@
  * A worker process for the fault suite and the soak run: one Worker client
  * that runs each job for the milliseconds its JSON payload asks (`{ ms }`) and
  * journals everything to a JSON-lines file with synchronous writes, so every
- * line written before a SIGKILL survives it.
+ * line written before a SIGKILL survives it. A payload may also ask for
+ * failures: `{ failFirst: n }` fails attempts 1..n, `{ poison: true }` fails
+ * every attempt until the file AGENT_HEAL_FILE exists (the soak creates it
+ * before it replays the dead letters, as an operator would after a fix).
  *
  * Journal records (each with `t` = Date.now(), `agent`, `pid`):
  *   {ev:'ready'}                                   process up, Worker started
@@ -10,14 +13,15 @@
  *   {ev:'disconnected', code}
  *   {ev:'start', job, tenant, attempt}             handler entered
  *   {ev:'end', job, attempt}                       handler resolved (ack queued)
+ *   {ev:'fail', job, attempt, message}             handler threw as the payload asked
  *   {ev:'aborted', job, attempt, reason}           signal fired (cancel, lease lost)
  *   {ev:'error', name, message}                    Worker 'error' events (refused acks…)
  *
  * Environment: ROTA_ADDRESS, AGENT_NAME, AGENT_JOURNAL, AGENT_QUEUES (comma list),
- * AGENT_CONCURRENCY, AGENT_DEFAULT_MS. SIGTERM closes the Worker gracefully; the
+ * AGENT_CONCURRENCY, AGENT_DEFAULT_MS, AGENT_HEAL_FILE. SIGTERM closes the Worker gracefully; the
  * exit-with-parent.ts preload ends it when the process that started it is gone.
  */
-import { openSync, writeSync } from 'node:fs';
+import { existsSync, openSync, writeSync } from 'node:fs';
 
 import { Worker } from '../../../clients/worker.js';
 
@@ -30,6 +34,7 @@ const env = (name: string, fallback?: string): string => {
 const name = env('AGENT_NAME');
 const journal = openSync(env('AGENT_JOURNAL'), 'a');
 const defaultMs = Number(env('AGENT_DEFAULT_MS', '50'));
+const healFile = process.env.AGENT_HEAL_FILE;
 
 function record(fields: Record<string, unknown>): void {
   writeSync(
@@ -44,6 +49,18 @@ function jobMs(payload: unknown): number {
     if (Number.isFinite(ms) && ms >= 0) return ms;
   }
   return defaultMs;
+}
+
+/** The error this attempt must end with, as its payload asks; undefined to succeed. */
+function plannedFailure(payload: unknown, attempt: number): string | undefined {
+  if (typeof payload !== 'object' || payload === null) return undefined;
+  if ('poison' in payload && payload.poison === true) {
+    if (healFile === undefined || !existsSync(healFile)) return `poison attempt ${attempt}`;
+  }
+  if ('failFirst' in payload && attempt <= Number(payload.failFirst)) {
+    return `planned failure of attempt ${attempt}`;
+  }
+  return undefined;
 }
 
 function wait(ms: number, signal: AbortSignal): Promise<void> {
@@ -78,6 +95,11 @@ const worker = new Worker({
         reason: reason instanceof Error ? reason.message : String(reason),
       });
       throw reason;
+    }
+    const failure = plannedFailure(job.payload, job.attempt);
+    if (failure !== undefined) {
+      record({ ev: 'fail', job: job.id, attempt: job.attempt, message: failure });
+      throw new Error(failure);
     }
     record({ ev: 'end', job: job.id, attempt: job.attempt });
     return { by: name, attempt: job.attempt };
