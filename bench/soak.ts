@@ -28,12 +28,15 @@
  *   and must be answered as a duplicate of the first. Once every job settled,
  *   the agents are healed and the dead letters replayed: every dead job must
  *   then complete, and no dead letter may be left.
- *   --limits: tenant globex gets max_in_flight 4, and initech a rate of 1.5 times
+ *   --limits: tenant globex gets max_in_flight 4 (or twice the handlers its share
+ *   keeps busy, when --job-ms is long), and initech a rate of 1.5 times
  *   its share (a third of --rate reaches each tenant) with a burst of 5, so it
  *   falls behind in each outage and catches up at its limit: the limits every
  *   broker shares in Redis go through the faults too. The run then also checks
- *   that initech never started more than its rate + burst jobs in any second.
- * Exit code 1 when a job was lost or another invariant broke.
+ *   that initech never started more than its rate + burst jobs in any second,
+ *   and that globex never ran more jobs at once than its cap, away from faults
+ *   (a fault may overdraw it for a while: CAP_CONVERGENCE_MS).
+ * Exit code 1 when a job was lost or stuck, or another invariant broke.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -252,6 +255,15 @@ function table(rows: ReadonlyArray<readonly [string, string | number]>): string 
   ].join('\n');
 }
 
+/**
+ * globex's cap under --limits: 4, or twice the handlers its third of the load
+ * keeps busy, so long jobs do not leave it a backlog the settle cannot drain.
+ */
+function cappedTenant(rate: number, jobMs: readonly [number, number]): number {
+  const busy = ((rate / 3) * (jobMs[0] + jobMs[1])) / 2 / 1000;
+  return Math.max(4, Math.ceil(2 * busy));
+}
+
 /** initech's limit under --limits: half again its share of the load, so it falls behind only in outages. */
 function limitedTenant(rate: number): { rate: number; burst: number } {
   return { rate: Math.max(1, Math.round((1.5 * rate) / 3)), burst: 5 };
@@ -282,9 +294,65 @@ function busiestWindow(
   return { starts, allowed };
 }
 
+/**
+ * How long the brokers' holdings of an in-flight cap may stay overdrawn after
+ * a fault (README, "In-flight caps"): a dead broker's holding lapses in 3 s,
+ * and holdings are renewed, and learn who waits, every second.
+ */
+const CAP_CONVERGENCE_MS = 4000;
+
+/**
+ * Most handlers of the tenant running at once, counted only outside faults:
+ * a fault may leave a handler running whose lease was reclaimed and leased
+ * again (at least once), or a lease re-attached beyond the cap, for up to
+ * `graceMs` after it. A worker killed takes
+ * its handlers with it.
+ */
+function mostRunningAtOnce(
+  journal: readonly JournalRecord[],
+  tenant: string,
+  faults: readonly FaultWindow[],
+  graceMs: number,
+  brokerOf: ReadonlyMap<string, number>,
+): { running: number; at: number | undefined; byBroker: number[] } {
+  const killedAt = faults
+    .filter((f) => f.kind === 'kill -9 worker' && f.detail !== undefined)
+    .map((f) => ({ t: f.start, agent: f.detail! }));
+  const tenantOf = new Map<string, string>();
+  const running = new Set<string>();
+  let most = { running: 0, at: undefined as number | undefined, byBroker: [] as number[] };
+  let nextKill = 0;
+  for (const r of journal) {
+    while (nextKill < killedAt.length && killedAt[nextKill]!.t <= r.t) {
+      const { agent } = killedAt[nextKill++]!;
+      for (const key of running) if (key.endsWith(`/${agent}`)) running.delete(key);
+    }
+    if (r.job === undefined) continue;
+    const key = `${r.job}/${r.attempt}/${r.agent}`;
+    if (r.ev === 'start') {
+      tenantOf.set(r.job, r.tenant ?? '');
+      if (r.tenant !== tenant) continue;
+      running.add(key);
+      const excused = faults.some((f) => r.t >= f.start && r.t <= f.end + graceMs);
+      if (!excused && running.size > most.running) {
+        const byBroker: number[] = [];
+        for (const held of running) {
+          const broker = brokerOf.get(held.slice(held.lastIndexOf('/') + 1)) ?? 0;
+          byBroker[broker] = (byBroker[broker] ?? 0) + 1;
+        }
+        most = { running: running.size, at: r.t, byBroker };
+      }
+    } else if (r.ev === 'end' || r.ev === 'fail' || r.ev === 'aborted') {
+      running.delete(key);
+    }
+  }
+  return most;
+}
+
 async function main(): Promise<number> {
   const options = parseArgs(process.argv.slice(2));
   const limit = limitedTenant(options.rate);
+  const cap = cappedTenant(options.rate, options.jobMs);
   console.log(`soak: ${JSON.stringify(options)}`);
   const cluster = await Cluster.start({
     appendfsync: 'always',
@@ -303,7 +371,7 @@ async function main(): Promise<number> {
   try {
     if (options.limits) {
       const admin = new Admin({ address: cluster.brokerAddress, timeoutMs: 10_000 });
-      await admin.setTenant('globex', { maxInFlight: 4 });
+      await admin.setTenant('globex', { maxInFlight: cap });
       await admin.setTenant('initech', limit);
       admin.close();
     }
@@ -370,6 +438,20 @@ async function main(): Promise<number> {
       );
     }
     const limited = options.limits ? busiestWindow(journal, 'initech', limit) : undefined;
+    const capped = options.limits
+      ? mostRunningAtOnce(
+          journal,
+          'globex',
+          faults,
+          options.jobMs[1] + 2 * cluster.leaseTtlMs + CAP_CONVERGENCE_MS,
+          new Map(cluster.workers.map((w) => [w.name, w.broker])),
+        )
+      : undefined;
+    if (capped && capped.running > cap) {
+      report.violations.push(
+        `globex (max_in_flight ${cap}) ran ${capped.running} jobs at once at ${new Date(capped.at!).toISOString()}, outside any fault (by broker: ${capped.byBroker.join(', ')})`,
+      );
+    }
     if (limited && limited.starts > limited.allowed) {
       report.violations.push(
         `initech (rate ${limit.rate}/s, burst ${limit.burst}) started ${limited.starts} jobs in ${RATE_WINDOW_MS / 1000} s; its limit allows ${limited.allowed}`,
@@ -405,6 +487,7 @@ async function main(): Promise<number> {
       enqueueAnomalies: load.anomalies.length,
       jobStarts: startCount(journal),
       limitedTenantBusiestWindow: limited,
+      cappedTenantMostRunning: capped,
       faults: faults.map((f) => ({ ...f, ms: f.end - f.start })),
       faultsByKind: Object.fromEntries(byKind),
       violations: report.violations,
@@ -443,6 +526,9 @@ async function main(): Promise<number> {
                   limited.starts,
                 ] as const,
               ]
+            : []),
+          ...(capped
+            ? [[`globex jobs running at once, outside faults (≤ ${cap})`, capped.running] as const]
             : []),
           ['faults injected', faults.length],
           ...[...byKind].map(([kind, n]): [string, number] => [`  ${kind}`, n]),
