@@ -434,7 +434,7 @@ async function main(): Promise<number> {
     if (mix && replay) {
       report.violations.push(
         ...replay.violations,
-        ...mix.check({ acked: load.acked, records, journal, replayedAt: replay.at }),
+        ...mix.check({ acked: load.acked, records, journal, faults, replayedAt: replay.at }),
       );
     }
     const limited = options.limits ? busiestWindow(journal, 'initech', limit) : undefined;

@@ -16,7 +16,9 @@
  *   found them cancelled), else the terminal state it reported; and none may
  *   start once CANCELLED was answered (README: a cancelled lease is revoked
  *   and its worker told to stop; a lease on its way may still start, so a
- *   start counts only after CANCEL_START_SLACK_MS);
+ *   start counts only after CANCEL_START_SLACK_MS), and a handler running
+ *   when CANCELLED was answered must be told to stop within
+ *   CANCEL_STOP_SLACK_MS unless a fault is in the way;
  * - re-enqueued jobs (the same request again, after the ack) must be answered
  *   `duplicate` with the first job's id.
  * Priorities 0–3 are spread over all jobs; nothing checks their order, which
@@ -60,6 +62,10 @@ const RUN_AT_TOLERANCE_MS = 50;
 const CANCEL_START_SLACK_MS = 1000;
 /** How long a follow-up call (cancel, re-enqueue) keeps retrying an unreachable broker. */
 const FOLLOW_UP_GIVE_UP_MS = 60_000;
+/** A running job's worker is told of its cancel within this long, unless a fault is in the way. */
+const CANCEL_STOP_SLACK_MS = 1000;
+/** How long after a fault a connection may still be coming back. */
+const FAULT_SLACK_MS = 3000;
 const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
 
 /** A small deterministic generator per job, so a run's mix depends on its seq only. */
@@ -97,6 +103,8 @@ export class MixedWorkload {
   /** Problems of the follow-up calls themselves (a wrong answer, a give-up). */
   readonly #violations: string[] = [];
   #reEnqueued = 0;
+  /** Cancelled handlers told to stop only after CANCEL_STOP_SLACK_MS (in a fault). */
+  #stoppedLate = 0;
 
   /** For LoadOptions.shapeJob. */
   readonly shapeJob = (job: JobInput, seq: number): JobInput => {
@@ -164,6 +172,7 @@ export class MixedWorkload {
       cancelAsked: 0,
       cancelledByCall: 0,
       reEnqueued: this.#reEnqueued,
+      cancelReachedWorkerLate: this.#stoppedLate,
     };
     for (const job of acked) {
       const plan = this.#plans.get(job.key);
@@ -222,16 +231,30 @@ export class MixedWorkload {
     acked: readonly AckedJob[];
     records: ReadonlyMap<string, JobInfo | undefined>;
     journal: readonly JournalRecord[];
+    faults: readonly FaultWindow[];
     replayedAt: number | undefined;
   }): string[] {
     const violations = [...this.#violations];
     const starts = new Map<string, JournalRecord[]>();
+    const ends = new Map<string, JournalRecord[]>();
     for (const r of input.journal) {
-      if (r.ev !== 'start' || r.job === undefined) continue;
-      const list = starts.get(r.job);
+      if (r.job === undefined) continue;
+      const into =
+        r.ev === 'start'
+          ? starts
+          : r.ev === 'end' || r.ev === 'fail' || r.ev === 'aborted'
+            ? ends
+            : undefined;
+      const list = into?.get(r.job);
       if (list) list.push(r);
-      else starts.set(r.job, [r]);
+      else into?.set(r.job, [r]);
     }
+    const endOf = (start: JournalRecord): JournalRecord | undefined =>
+      ends
+        .get(start.job!)
+        ?.find((e) => e.agent === start.agent && e.attempt === start.attempt && e.t >= start.t);
+    const inFault = (from: number, to: number): boolean =>
+      input.faults.some((f) => f.start <= to && f.end + FAULT_SLACK_MS >= from);
     for (const job of input.acked) {
       const plan = this.#plans.get(job.key);
       const info = input.records.get(job.jobId);
@@ -258,6 +281,16 @@ export class MixedWorkload {
           violations.push(
             `cancelled job ${job.jobId} has a result: ${JSON.stringify(info.result)}`,
           );
+        }
+        for (const start of ran.filter((s) => s.t <= cancel.answeredAt)) {
+          const end = endOf(start);
+          if (!end || end.t <= cancel.answeredAt + CANCEL_STOP_SLACK_MS) continue;
+          if (end.ev === 'aborted' && end.reason === 'cancelled') this.#stoppedLate++;
+          else if (!inFault(start.t, end.t)) {
+            violations.push(
+              `cancelled job ${job.jobId} ran on (attempt ${start.attempt}, ${start.agent}) until ${end.ev} ${end.t - cancel.answeredAt} ms after CancelJob answered CANCELLED, with no fault to keep its worker from being told`,
+            );
+          }
         }
       }
       if (
