@@ -45,8 +45,11 @@ export class Reattachment {
       else ours.push(ref);
     }
     const byTenant = new Map<string, string[]>();
-    for (const ref of lookups)
-      byTenant.set(ref.tenant, [...(byTenant.get(ref.tenant) ?? []), ref.jobId]);
+    for (const ref of lookups) {
+      const ids = byTenant.get(ref.tenant);
+      if (ids) ids.push(ref.jobId);
+      else byTenant.set(ref.tenant, [ref.jobId]);
+    }
     const records = new Map<string, JobRecord>();
     for (const [tenant, ids] of byTenant) {
       if (!isName(tenant)) continue;

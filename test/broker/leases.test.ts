@@ -257,6 +257,22 @@ describe('protocol errors', () => {
       status.FAILED_PRECONDITION,
       'protocol_version 2 is not supported; this broker speaks 1. Use a matching client',
     ],
+    [
+      // A worker holds at most its capacity. Unbounded, 40,000 refs (480 KB)
+      // blocked the broker's event loop for over 10 s (found by fuzzing).
+      {
+        worker_id: 'w',
+        queues: ['q'],
+        capacity: 1,
+        in_flight: Array.from({ length: 1001 }, (_, i) => ({
+          job_id: `j${i}`,
+          lease_token: 't',
+          tenant: 'acme',
+        })),
+      },
+      status.INVALID_ARGUMENT,
+      'hello.in_flight has 1001 leases; the limit is 1000 (ROTA_MAX_SESSION_CAPACITY), the most a session holds: name only the leases this worker still runs',
+    ],
   ])('refuses a bad Hello %#', async (hello, code, details) => {
     const w = RawWorker.open(h.broker.address, hello);
     const result = await w.waitStatus();

@@ -17,7 +17,9 @@ export interface Hello {
   'capacity'?: (number);
   /**
    * Leases held from a previous session, to re-attach. A job named twice
-   * counts once; a ref whose tenant is not the job's is refused.
+   * counts once; a ref whose tenant is not the job's is refused. At most the
+   * broker's session capacity limit (ROTA_MAX_SESSION_CAPACITY, default 1000);
+   * more ends the stream with INVALID_ARGUMENT.
    */
   'in_flight'?: (_rota_v1_LeaseRef)[];
   /**
@@ -48,7 +50,9 @@ export interface Hello__Output {
   'capacity': (number);
   /**
    * Leases held from a previous session, to re-attach. A job named twice
-   * counts once; a ref whose tenant is not the job's is refused.
+   * counts once; a ref whose tenant is not the job's is refused. At most the
+   * broker's session capacity limit (ROTA_MAX_SESSION_CAPACITY, default 1000);
+   * more ends the stream with INVALID_ARGUMENT.
    */
   'in_flight': (_rota_v1_LeaseRef__Output)[];
   /**
