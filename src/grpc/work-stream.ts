@@ -144,7 +144,7 @@ function sessionTenants(principal: Principal, hello: Hello__Output): readonly st
  * what the session sends. The token is checked when the stream opens, its
  * tenant scope at Hello (and, by the LeaseManager, on each ack and Progress).
  * Until Hello is answered, later messages wait their turn so a Heartbeat or
- * ack right behind Hello is not lost.
+ * ack right behind Hello is not lost, and a half-close waits for them.
  */
 export function workHandler(options: WorkStreamOptions): (call: WorkCall) => void {
   const { leases, logger } = options;
@@ -346,8 +346,13 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
       else queue = (queue ?? Promise.resolve()).then(run);
     });
     call.on('end', () => {
-      if (session) leases.close(session);
-      else transport.close();
+      // After the messages waiting behind Hello: ending at once dropped an
+      // ack sent right behind it (a worker re-attaching only to report
+      // what finished while it was away) and still answered OK.
+      void (queue ?? Promise.resolve()).then(() => {
+        if (session) leases.close(session);
+        else transport.close();
+      });
     });
     call.on('error', () => {
       ended = true;

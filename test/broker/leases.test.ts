@@ -192,6 +192,26 @@ describe('leases', () => {
     expect(job.attempts).toBe(1);
   });
 
+  it('records an ack sent right behind Hello when the stream half-closes before Welcome', async () => {
+    const first = await h.worker({ queues: ['ack-behind-hello'] });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'ack-behind-hello' });
+    const [lease] = await first.take(1);
+    first.drop();
+    // Re-attach, ack and say goodbye at once, as a worker that reconnects
+    // only to report what finished while it was away.
+    const second = RawWorker.open(h.broker.address, {
+      worker_id: 'raw',
+      queues: ['ack-behind-hello'],
+      capacity: 1,
+      in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
+    });
+    second.complete(lease!, Buffer.from('done'));
+    second.end();
+    expect((await second.waitStatus()).code).toBe(status.OK);
+    const job = await h.waitState('acme', job_id, 'COMPLETED', 4000);
+    expect(job.attempts).toBe(1);
+  });
+
   it('stops sending leases after Drain', async () => {
     const w = await h.worker({ queues: ['drain'] });
     w.send({ drain: {} });
