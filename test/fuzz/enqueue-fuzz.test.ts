@@ -1,6 +1,7 @@
 /**
  * Fuzz of the producer RPCs: thousands of random and malformed Enqueue,
- * EnqueueBatch, GetJob, CancelJob and Admin (SetTenant, listings, dead letter
+ * EnqueueBatch, EnqueueStream (enqueue-stream-gen.ts), GetJob, CancelJob and
+ * Admin (SetTenant, GetTenant, ListTenants, GetStats, listings, dead letter
  * replays and deletions, purges) requests, built byte by byte
  * (random strings incl. unicode, huge and empty ones, negative and oversized
  * numbers, NaN and infinite doubles, huge maps, raw garbage that is no
@@ -8,7 +9,9 @@
  *
  * Holds: every call gets a status (never the deadline), among OK,
  * INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, RESOURCE_EXHAUSTED (garbage
- * gets INVALID_ARGUMENT saying it does not decode); the broker
+ * gets INVALID_ARGUMENT saying it does not decode; a stream we cancelled,
+ * CANCELLED); each EnqueueStream answer fits a request sent, and a stream that
+ * ends OK answered them all; the broker
  * process stays up and still answers a health probe; a well-behaved producer
  * and worker running alongside complete every job.
  *
@@ -22,12 +25,14 @@ import { Producer } from '../../clients/producer.js';
 import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
 import { finish, useCluster } from '../faults/fixture.js';
 import { producerRequest } from './enqueue-gen.js';
+import { fuzzEnqueueStream } from './enqueue-stream-gen.js';
 import {
   brokerErrors,
   codeName,
   EXPECTED_CODES,
   GOOD_QUEUE,
   GOOD_TENANTS,
+  goodJobCount,
   UNDECODABLE,
   rawClient,
   rawUnary,
@@ -46,8 +51,13 @@ const CALL_DEADLINE_MS = 5000;
  * still shows: it outlasts any deadline.
  */
 const DEADLINE_MS_PER_MIB = 1000;
+/** Of the requests, the share that are an EnqueueStream of several instead. */
+const ENQUEUE_STREAM_SHARE = 0.03;
 const ADMIN_METHODS = [
   'SetTenant',
+  'GetTenant',
+  'ListTenants',
+  'GetStats',
   'ListJobs',
   'ListDeadLetters',
   'ReplayDeadLetters',
@@ -55,17 +65,21 @@ const ADMIN_METHODS = [
   'PurgeQueue',
 ];
 
+const GOOD_JOBS = goodJobCount(BUDGET_MS);
+/** The run, then the settling of the good pair (30 s at the default budget). */
+const TEST_TIMEOUT_MS = BUDGET_MS + 23_000;
+
 const seed = fuzzSeed();
 const clusters = useCluster();
 
-describe('fuzz: producer RPCs', () => {
+describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
   it(`answers every malformed request and keeps serving (seed ${seed})`, async () => {
     console.info(`enqueue fuzz seed ${seed}; replay with ROTA_FUZZ_SEED=${seed}`);
     const cluster = await clusters.start({ logLevel: 'warn' });
     await cluster.startWorker({ queues: [GOOD_QUEUE], concurrency: 8 });
     const load = clusters.load({
       address: cluster.brokerAddress,
-      total: 150,
+      total: GOOD_JOBS,
       concurrency: 2,
       pauseMs: 60,
       queue: GOOD_QUEUE,
@@ -87,6 +101,22 @@ describe('fuzz: producer RPCs', () => {
 
     const sent = await runPool(16, MAX_REQUESTS, Date.now() + BUDGET_MS, async (i) => {
       const rng = new Rng(seed + i);
+      if (rng.bool(ENQUEUE_STREAM_SHARE)) {
+        const outcome = await fuzzEnqueueStream(rng, client, 2 * CALL_DEADLINE_MS);
+        slowest = Math.max(slowest, outcome.ms);
+        const key = `EnqueueStream ${outcome.ended} ${codeName(outcome.code)}`;
+        codes.set(key, (codes.get(key) ?? 0) + 1);
+        const allowed =
+          (EXPECTED_CODES.has(outcome.code) ||
+            (outcome.code === grpc.status.CANCELLED && outcome.ended === 'cancel')) &&
+          (outcome.sentGarbage || !UNDECODABLE.test(outcome.details));
+        if (!allowed || outcome.problems.length > 0) {
+          unexpected.push(
+            `#${i} (new Rng(${seed} + ${i})) EnqueueStream [${outcome.describe.slice(0, 400)}] → ${codeName(outcome.code)} "${outcome.details.slice(0, 300)}" after ${outcome.ms} ms; ${outcome.problems.slice(0, 3).join('; ')}`,
+          );
+        }
+        return;
+      }
       const request = producerRequest(rng, [
         ...known,
         ...load.acked.slice(-20).map((a) => ['fz-a', a.jobId] as const),
@@ -137,7 +167,7 @@ describe('fuzz: producer RPCs', () => {
     expect(unexpected.slice(0, 20), `unexpected statuses (seed ${seed})`).toEqual([]);
     expect(load.anomalies).toEqual([]);
     expect(report.violations).toEqual([]);
-    expect(report.completed).toBe(150);
+    expect(report.completed).toBe(GOOD_JOBS);
     expect(sent).toBeGreaterThan(500);
   });
 });

@@ -1,8 +1,9 @@
 /**
  * Random producer-side requests, as raw protobuf bytes (see wire.ts): Enqueue,
- * EnqueueBatch, GetJob, CancelJob, and the Admin calls SetTenant, ListJobs,
- * ListDeadLetters, ReplayDeadLetters, DeleteDeadLetters and PurgeQueue (on the
- * fuzz's own tenants and queues), plus bytes that are no valid protobuf at all.
+ * EnqueueBatch, GetJob, CancelJob, and the Admin calls SetTenant, GetTenant,
+ * ListTenants, GetStats, ListJobs, ListDeadLetters, ReplayDeadLetters,
+ * DeleteDeadLetters and PurgeQueue (on the fuzz's own tenants and queues),
+ * plus bytes that are no valid protobuf at all.
  * Each comes with a short description for failure messages.
  */
 import type { Rng } from './prng.js';
@@ -19,6 +20,9 @@ export interface FuzzRequest {
     | 'GetJob'
     | 'CancelJob'
     | 'SetTenant'
+    | 'GetTenant'
+    | 'ListTenants'
+    | 'GetStats'
     | 'ListJobs'
     | 'ListDeadLetters'
     | 'ReplayDeadLetters'
@@ -99,16 +103,35 @@ function headers(rng: Rng, w: Wire): void {
   for (let i = 0; i < count; i++) {
     const entry = new Wire();
     const shape = rng.int(0, 9);
-    if (shape !== 0)
-      entry.bytes(1, rng.bool(0.8) ? `h${i}-${rng.ascii(rng.int(0, 10))}` : stringBytes(rng));
-    if (shape !== 1)
-      entry.bytes(
-        2,
-        rng.bool(0.95) ? rng.ascii(rng.int(0, 40)) : 'v'.repeat(rng.int(1000, 20_000)),
-      );
+    if (shape !== 0) entry.bytes(1, headerName(rng, i));
+    if (shape !== 1) entry.bytes(2, headerValue(rng));
     if (shape === 2) entry.uint(3, 7); // unknown field inside the entry
     w.message(10, entry);
   }
+}
+
+/**
+ * A header name: mostly free-form, sometimes one the protocol defines (its
+ * own size limit, 512 bytes, outside the 8 KiB of the others), in any case.
+ */
+function headerName(rng: Rng, i: number): Buffer | string {
+  return rng.weighted<() => Buffer | string>([
+    [8, () => `h${i}-${rng.ascii(rng.int(0, 10))}`],
+    [
+      1,
+      () => rng.pick(['traceparent', 'tracestate', 'content-type', 'Content-Type', 'TRACEPARENT']),
+    ],
+    [2, () => stringBytes(rng)],
+  ])();
+}
+
+/** A header value; around the 512-byte limit of the protocol's own headers now and then. */
+function headerValue(rng: Rng): string {
+  return rng.weighted<() => string>([
+    [16, () => rng.ascii(rng.int(0, 40))],
+    [2, () => 'v'.repeat(rng.int(500, 520))],
+    [1, () => 'v'.repeat(rng.int(1000, 20_000))],
+  ])();
 }
 
 /** One EnqueueRequest, fields in random order, some missing, some repeated. */
@@ -191,6 +214,9 @@ export function producerRequest(
     [2, 'GetJob'],
     [2, 'CancelJob'],
     [1, 'SetTenant'],
+    [0.3, 'GetTenant'],
+    [0.1, 'ListTenants'],
+    [0.3, 'GetStats'],
     [0.5, 'ListJobs'],
     [0.3, 'ListDeadLetters'],
     [0.3, 'ReplayDeadLetters'],
@@ -200,11 +226,17 @@ export function producerRequest(
   if (rng.bool(0.08)) {
     return { method, bytes: garbage(rng), describe: `${method}(garbage)`, garbage: true };
   }
-  undecodable = false;
-  const request = build(rng, method, jobIds);
+  const { value: request, undecodable } = tracked(() => build(rng, method, jobIds));
   return undecodable
     ? { ...request, describe: `${request.describe} with a 6-9 byte varint`, garbage: true }
     : request;
+}
+
+/** What `make` built, and whether protobufjs will refuse to decode it (see `undecodable`). */
+export function tracked<T>(make: () => T): { value: T; undecodable: boolean } {
+  undecodable = false;
+  const value = make();
+  return { value, undecodable };
 }
 
 function build(
@@ -296,6 +328,26 @@ function build(
     }
     case 'PurgeQueue':
       return { method, bytes: tenantQueue(rng).finish(), describe: method, garbage: false };
+    case 'GetTenant':
+      return {
+        method,
+        bytes: new Wire().bytes(1, name(rng, FUZZ_TENANTS)).finish(),
+        describe: method,
+        garbage: false,
+      };
+    case 'ListTenants': {
+      // No fields; an unknown one must be skipped.
+      const w = new Wire();
+      if (rng.bool(0.3)) w.uint(rng.int(1, 100), rng.int(0, 1000));
+      return { method, bytes: w.finish(), describe: method, garbage: false };
+    }
+    case 'GetStats': {
+      // Either filter may be empty (= all), a name, or anything.
+      const w = new Wire();
+      if (rng.bool(0.6)) w.bytes(1, name(rng, FUZZ_QUEUES));
+      if (rng.bool(0.6)) w.bytes(2, name(rng, FUZZ_TENANTS));
+      return { method, bytes: w.finish(), describe: method, garbage: false };
+    }
     default: {
       // A fixed number of draws, so the requests after this one do not depend on `jobIds`.
       const useKnown = rng.bool(0.5);

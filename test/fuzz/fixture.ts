@@ -12,6 +12,15 @@ import type { Cluster } from '../faults/cluster.js';
 export const GOOD_QUEUE = 'good';
 export const GOOD_TENANTS = ['good-a', 'good-b'];
 
+/**
+ * Jobs of the well-behaved pair for a fuzzing budget: 150 per default budget
+ * of 7 s, so a long run (ROTA_FUZZ_BUDGET_MS=60000) has them running
+ * throughout, not only in its first seconds.
+ */
+export function goodJobCount(budgetMs: number): number {
+  return Math.max(150, Math.round((150 * budgetMs) / 7000));
+}
+
 /** What a broker may answer a request it does not like. */
 export const EXPECTED_CODES: ReadonlySet<grpc.status> = new Set([
   grpc.status.OK,

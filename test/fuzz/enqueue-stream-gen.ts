@@ -1,0 +1,149 @@
+/**
+ * One random EnqueueStream: 0–12 requests as raw bytes (random and valid jobs
+ * from enqueue-gen.ts; request ids repeated, zero or 2^64 − 1; empty requests,
+ * batches just over the broker's limit, one so far over it that its refusal
+ * would pass 4 MiB; garbage frames), then a half-close, a cancel, or a
+ * half-close before anything was sent. Checks each answer against what was
+ * sent: a known request id, one result per job, an error where the code is
+ * not OK, the batch limit stated; and, once the stream ended OK, an answer for
+ * every request.
+ */
+import * as grpc from '@grpc/grpc-js';
+
+import type { EnqueueStreamResponse__Output } from '../../src/generated/rota/v1/EnqueueStreamResponse.js';
+import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
+import { enqueueRequest, garbage, tracked } from './enqueue-gen.js';
+import type { Rng } from './prng.js';
+import { Wire } from './wire.js';
+
+interface MethodDefinition {
+  path: string;
+  responseDeserialize(bytes: Buffer): unknown;
+}
+
+export interface EnqueueStreamOutcome {
+  readonly describe: string;
+  readonly code: grpc.status;
+  readonly details: string;
+  readonly ended: 'half-close' | 'cancel';
+  readonly sentGarbage: boolean;
+  /** Answers that do not fit the requests sent. */
+  readonly problems: readonly string[];
+  readonly ms: number;
+}
+
+const REQUEST_IDS: ReadonlyArray<bigint | number> = [0, 1, 2n ** 64n - 1n, 2n ** 63n];
+
+export async function fuzzEnqueueStream(
+  rng: Rng,
+  client: grpc.Client,
+  deadlineMs: number,
+): Promise<EnqueueStreamOutcome> {
+  const method = (
+    loadRotaPackageDefinition()['rota.v1.Broker'] as unknown as Record<string, MethodDefinition>
+  ).EnqueueStream!;
+  const started = Date.now();
+  const call = client.makeBidiStreamRequest<Buffer, EnqueueStreamResponse__Output>(
+    method.path,
+    (bytes) => bytes,
+    (bytes) => method.responseDeserialize(bytes) as EnqueueStreamResponse__Output,
+    new grpc.Metadata(),
+    { deadline: started + deadlineMs },
+  );
+  /** Jobs per request id not yet answered (a repeated id: one entry per request). */
+  const unanswered = new Map<string, number[]>();
+  const problems: string[] = [];
+  /**
+   * Garbage, or a request with a 6–9 byte varint, may decode all the same as
+   * some request (protobufjs skips unknown groups, and misreads what follows
+   * such a varint), answered under any id: past one, answers are not matched
+   * to requests. All writes are made before the first answer can arrive.
+   */
+  let sentGarbage = false;
+  call.on('data', (response: EnqueueStreamResponse__Output) => {
+    if (!sentGarbage) matchAnswer(response);
+    if (response.max_batch_size === 0) problems.push('an answer without max_batch_size');
+    const unexplained = response.results.find((r) => r.code !== 0 && r.error === '');
+    if (unexplained) problems.push(`an item refused with code ${unexplained.code} and no error`);
+  });
+  const matchAnswer = (response: EnqueueStreamResponse__Output): void => {
+    const pending = unanswered.get(response.request_id);
+    const index = pending?.indexOf(response.results.length) ?? -1;
+    if (pending === undefined || index < 0) {
+      problems.push(
+        `answer to request ${response.request_id} with ${response.results.length} results; unanswered: ${JSON.stringify([...unanswered])}`,
+      );
+      return;
+    }
+    pending.splice(index, 1);
+    if (pending.length === 0) unanswered.delete(response.request_id);
+  };
+  call.on('error', () => undefined);
+  const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+
+  const log: string[] = [];
+  const count = rng.weighted<number>([
+    [1, 0],
+    [8, rng.int(1, 4)],
+    [2, rng.int(5, 12)],
+  ]);
+  for (let i = 0; i < count; i++) {
+    const kind = rng.weighted<string>([
+      [10, 'jobs'],
+      [1, 'empty'],
+      [1, 'over-limit'],
+      [0.3, 'far-over-limit'],
+      [0.5, 'garbage'],
+    ]);
+    if (kind === 'garbage') {
+      sentGarbage = true;
+      const bytes = garbage(rng);
+      log.push(`garbage(${bytes.length}:${bytes.subarray(0, 4).toString('hex')})`);
+      call.write(bytes);
+      continue;
+    }
+    const jobs =
+      kind === 'empty'
+        ? 0
+        : kind === 'over-limit'
+          ? rng.int(1001, 1010)
+          : kind === 'far-over-limit'
+            ? rng.int(45_000, 50_000)
+            : rng.int(1, 20);
+    const id = rng.bool(0.8) ? BigInt(rng.int(1, 20)) : BigInt(rng.pick(REQUEST_IDS));
+    const { value: w, undecodable } = tracked(() => {
+      const request = new Wire();
+      if (id !== 0n || rng.bool(0.5)) request.uint(1, id);
+      for (let k = 0; k < jobs; k++) {
+        // Past the limit the jobs are never looked at: keep them small and cheap.
+        if (jobs > 1000) request.message(2, new Wire());
+        else request.message(2, enqueueRequest(rng, rng.bool(0.5)));
+      }
+      return request;
+    });
+    const key = id.toString();
+    log.push(`${kind}(id ${key}, ${jobs} jobs${undecodable ? ', a 6-9 byte varint' : ''})`);
+    if (undecodable) sentGarbage = true;
+    unanswered.set(key, [...(unanswered.get(key) ?? []), jobs]);
+    call.write(w.finish());
+  }
+  const ended = rng.bool(0.8) ? 'half-close' : 'cancel';
+  log.push(ended);
+  if (ended === 'half-close') call.end();
+  else call.cancel();
+  const final = await status;
+  // A refused request (garbage, far over the limit) ends the stream with what
+  // follows it unanswered; only a stream that ended OK answered everything.
+  if (final.code === grpc.status.OK && unanswered.size > 0 && !sentGarbage) {
+    problems.push(`ended OK with requests unanswered: ${JSON.stringify([...unanswered])}`);
+  }
+  return {
+    describe: log.join(' '),
+    code: final.code,
+    details: final.details,
+    ended,
+    sentGarbage,
+    problems,
+    ms: Date.now() - started,
+  };
+}
