@@ -1,7 +1,10 @@
 /**
- * One random Work stream: a (mostly) Hello, then random WorkerMessages in
- * random order (unknown job ids, wrong tokens, huge capacities, Credit 0,
- * Progress with huge data, Drain then Hello, empty messages, garbage frames),
+ * One random Work stream: a (mostly) Hello, maybe re-attaching leases (other
+ * streams', with their real tokens; stale, foreign, repeated; too many), then
+ * random WorkerMessages in random order (unknown job ids, wrong tokens, acks
+ * of other streams' leases, one lease acked several ways at once and its
+ * Progress after, huge capacities, Credit 0, Progress with huge data, media
+ * types around their limit, Drain then Hello, empty messages, garbage frames),
  * ended by a half-close, a cancel or silence at a random point. Sent through a
  * raw bidi call whose serializer passes Buffers through untouched.
  */
@@ -35,6 +38,13 @@ export interface StreamContext {
   readonly protectedTenants: ReadonlySet<string>;
   /** Job ids seen (for unknown/foreign acks). */
   readonly knownJobIds: ReadonlyArray<readonly [string, string]>;
+  /**
+   * Leases of the fuzz tenants that streams received, with their real tokens,
+   * shared by all streams (each adds its own; the newest SHARED_LEASES kept):
+   * re-attached by a later Hello, or acked by a stream other than their own,
+   * maybe while that one still holds them or is ending.
+   */
+  readonly sharedLeases: Lease__Output[];
   readonly leaseTtlMs: number;
 }
 
@@ -44,7 +54,8 @@ export interface StreamOutcome {
   readonly details: string;
   readonly ended: 'half-close' | 'cancel' | 'silence' | 'server';
   readonly sentGarbage: boolean;
-  readonly leases: number;
+  /** The leases the stream received. */
+  readonly leases: readonly Lease__Output[];
   /** A wrong-token ack whose refusal never came while the stream stayed open. */
   readonly unrefusedStaleAck: string | undefined;
   /**
@@ -69,6 +80,21 @@ const STATUS_PATIENCE_MS = 3000;
 /** Past the lease TTL, for the broker's sweep to notice a silent session. */
 const SILENCE_PATIENCE_MS = 3000;
 
+const SHARED_LEASES = 300;
+
+/** Media types for Complete and Progress: none, usual, around the 128-byte limit, anything. */
+function contentType(rng: Rng): string {
+  return rng.weighted<() => string>([
+    [6, () => ''],
+    [
+      4,
+      () => rng.pick(['application/json', 'application/octet-stream', 'text/plain; charset=utf-8']),
+    ],
+    [1, () => 't/'.padEnd(rng.int(127, 129), 'x')],
+    [1, () => rng.string()],
+  ])();
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOutcome> {
@@ -89,7 +115,12 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
   let status: grpc.StatusObject | undefined;
   call.on('data', (message: BrokerMessage__Output) => {
     if (process.env.ROTA_FUZZ_TRACE) log.push(`<${message.msg}@${Date.now() - started}>`);
-    if (message.leases) leases.push(...message.leases.leases);
+    if (message.leases) {
+      leases.push(...message.leases.leases);
+      const shared = ctx.sharedLeases;
+      shared.push(...message.leases.leases.filter((l) => !ctx.protectedTenants.has(l.tenant)));
+      if (shared.length > SHARED_LEASES) shared.splice(0, shared.length - SHARED_LEASES);
+    }
     for (const outcome of message.ack_result?.outcomes ?? []) refusedIds.add(outcome.job_id);
     if (message.heartbeat_ack) heartbeatAcks++;
   });
@@ -181,6 +212,8 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
   } => {
     const useHeld = rng.bool(0.6);
     const heldPick = rng.next();
+    const useShared = rng.bool(0.25);
+    const sharedPick = rng.next();
     const useKnown = rng.bool(0.5);
     const knownPick = rng.next();
     // Mostly short ids: huge ones (echoed back in AckResult) cost the fuzzing
@@ -189,8 +222,13 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
     const randomId = rng.bool(0.9) ? rng.ascii(rng.int(1, 40)) : rng.string();
     const randomTenant = name(rng, FUZZ_TENANTS);
     const randomToken = rng.bool(0.5) ? rng.ascii(16) : rng.string();
+    const shared = ctx.sharedLeases;
     const held =
-      useHeld && leases.length > 0 ? leases[Math.floor(heldPick * leases.length)] : undefined;
+      useHeld && leases.length > 0
+        ? leases[Math.floor(heldPick * leases.length)]
+        : useShared && shared.length > 0
+          ? shared[Math.floor(sharedPick * shared.length)]
+          : undefined;
     if (held)
       return {
         job_id: held.job_id,
@@ -229,22 +267,52 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
         [1, 2],
         [0.5, 0xffffffff],
       ]),
-      in_flight: rng.bool(0.7)
-        ? []
-        : Array.from(
-            {
-              length: rng.weighted<number>([
-                [5, rng.int(1, 5)],
-                [1, rng.int(200, 1000)],
-              ]),
-            },
-            () => {
-              const ref = jobRef();
-              return { job_id: ref.job_id, tenant: ref.tenant, lease_token: `${ref.lease_token}x` };
-            },
-          ),
+      in_flight: rng.bool(0.7) ? [] : inFlight(),
     },
   });
+  /**
+   * Hello.in_flight: leases other streams hold or held (their real token
+   * half the time), unknown and stale ones, a ref with another tenant, the
+   * same ref twice; now and then more than a session may hold (refused), or
+   * tens of thousands (each ref cost a Redis lookup: 40,000 stalled the
+   * broker for seconds).
+   */
+  const inFlight = (): Array<{ job_id: string; tenant: string; lease_token: string }> => {
+    const count = rng.weighted<number>([
+      [5, rng.int(1, 5)],
+      [1, rng.int(200, 1000)],
+      [0.2, rng.int(1001, 1100)],
+      [0.03, rng.int(20_000, 40_000)],
+    ]);
+    if (count > 1100) {
+      // Cheap to make: random refs would cost this process seconds (and megabytes).
+      const tenant = rng.pick(FUZZ_TENANTS);
+      return Array.from({ length: count }, (_, k) => ({
+        job_id: `j${k}`,
+        tenant,
+        lease_token: 't',
+      }));
+    }
+    const refs: Array<{ job_id: string; tenant: string; lease_token: string }> = [];
+    for (let k = 0; k < count; k++) {
+      const ref = jobRef();
+      const lease_token = token(ref);
+      const otherTenant = name(rng, FUZZ_TENANTS);
+      const shape = rng.weighted<string>([
+        [20, 'as is'],
+        [1, 'other tenant'],
+        [1, 'again'],
+      ]);
+      if (shape === 'again' && k > 0) refs.push(refs[k - 1]!);
+      else
+        refs.push({
+          job_id: ref.job_id,
+          lease_token,
+          tenant: shape === 'as is' ? ref.tenant : otherTenant,
+        });
+    }
+    return refs;
+  };
 
   // The first message.
   rng.weighted<() => void>([
@@ -274,6 +342,7 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
               job_id: ref.job_id,
               lease_token: token(ref),
               result: rng.bytes(rng.int(0, 100)),
+              result_content_type: contentType(rng),
             },
           });
         },
@@ -314,8 +383,37 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
               job_id: ref.job_id,
               lease_token: rng.bool(0.5) ? ref.lease_token : 'bad',
               data: Buffer.alloc(size, 1),
+              content_type: contentType(rng),
             },
           });
+        },
+      ],
+      [
+        1.5,
+        () => {
+          // One lease settled every way at once (its real token half the time):
+          // Complete twice and Fail in one Acks; or one after another, with
+          // Progress after the ack.
+          const ref = jobRef();
+          const lease_token = token(ref);
+          const complete = { job_id: ref.job_id, lease_token, result: Buffer.from('r') };
+          const fail = {
+            job_id: ref.job_id,
+            lease_token,
+            message: 'twice',
+            retryable: rng.bool(0.5),
+            retry_after_ms: '0',
+          };
+          const progress = { job_id: ref.job_id, lease_token, data: Buffer.from('p') };
+          if (rng.bool(0.5)) {
+            send('acks(same lease ×3)', {
+              acks: { completed: [complete, complete], failed: [fail] },
+            });
+          } else {
+            send('complete(same lease)', { complete });
+            send('progress(after ack)', { progress });
+            send('fail(same lease)', { fail });
+          }
         },
       ],
       [2, () => send('credit', { credit: { capacity: capacity() } })],
@@ -450,7 +548,7 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
     details: final.details,
     ended: endedBy,
     sentGarbage,
-    leases: leases.length,
+    leases,
     unrefusedStaleAck,
     longestSilenceMs: silenceMs,
     ms: Date.now() - started,

@@ -11,7 +11,8 @@
  * silence timeout of a worker silent that long, "does not decode" only for
  * garbage frames); an ack with a wrong token is refused; the broker stays up
  * and serves; the good pair completes every job, and never because a fuzz
- * stream acked it. A stream's patience runs from when its messages and
+ * stream acked it; once every stream has ended, no job a fuzz stream leased
+ * stays LEASED past a lease TTL. A stream's patience runs from when its messages and
  * half-close have left this process: on a loaded machine a message of
  * megabytes takes seconds to cross the shared connection (see stream-gen.ts).
  *
@@ -23,6 +24,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 
 import { Producer } from '../../clients/producer.js';
+import type { Lease__Output } from '../../src/generated/rota/v1/Lease.js';
 import { finish, useCluster } from '../faults/fixture.js';
 import { FUZZ_QUEUES, FUZZ_TENANTS } from './enqueue-gen.js';
 import {
@@ -31,6 +33,7 @@ import {
   EXPECTED_CODES,
   GOOD_QUEUE,
   GOOD_TENANTS,
+  goodJobCount,
   UNDECODABLE,
   latencyMonitor,
   rawClient,
@@ -49,8 +52,49 @@ const BUDGET_MS = Number(process.env.ROTA_FUZZ_BUDGET_MS ?? 7000);
  */
 const LEASE_TTL_MS = Number(process.env.ROTA_FUZZ_TTL_MS ?? 4000);
 
+/** The run, then the settling of the good pair (45 s at the default budget). */
+const TEST_TIMEOUT_MS = BUDGET_MS + 38_000;
+const GOOD_JOBS = goodJobCount(BUDGET_MS);
+
 const seed = fuzzSeed();
 const clusters = useCluster();
+
+/** How many of the fuzz tenants' jobs leased last are checked for being left LEASED. */
+const STUCK_SAMPLE = 2000;
+
+/** Of `jobs` ([id, tenant]), those still LEASED once `withinMs` has passed (or none before). */
+async function stillLeased(
+  address: string,
+  jobs: ReadonlyArray<readonly [string, string]>,
+  withinMs: number,
+): Promise<string[]> {
+  const producer = new Producer({ address, timeoutMs: 5000 });
+  const deadline = Date.now() + withinMs;
+  try {
+    let leased = [...jobs];
+    while (leased.length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const states: string[] = [];
+      for (let i = 0; i < leased.length; i += 100) {
+        const chunk = leased.slice(i, i + 100);
+        states.push(
+          ...(await Promise.all(
+            chunk.map(([id, tenant]) =>
+              producer.getJob(tenant, id).then(
+                (job) => job.state,
+                () => 'GONE', // retention over: not stuck
+              ),
+            ),
+          )),
+        );
+      }
+      leased = leased.filter((_, k) => states[k] === 'LEASED');
+    }
+    return leased.map(([id, tenant]) => `${tenant}/${id}`);
+  } finally {
+    await producer.close();
+  }
+}
 
 /** `lagMs`: how late this process may run a callback (its event-loop delay so far). */
 function allowed(outcome: StreamOutcome, lagMs: number): boolean {
@@ -69,7 +113,7 @@ function allowed(outcome: StreamOutcome, lagMs: number): boolean {
   return false;
 }
 
-describe('fuzz: Work streams', () => {
+describe('fuzz: Work streams', { timeout: TEST_TIMEOUT_MS }, () => {
   it(`ends every random stream with a sane status and keeps serving (seed ${seed})`, async () => {
     console.info(`work stream fuzz seed ${seed}; replay with ROTA_FUZZ_SEED=${seed}`);
     const cluster = await clusters.start({
@@ -82,7 +126,7 @@ describe('fuzz: Work streams', () => {
     await cluster.startWorker({ queues: [GOOD_QUEUE], concurrency: 8 });
     const load = clusters.load({
       address: cluster.brokerAddress,
-      total: 150,
+      total: GOOD_JOBS,
       concurrency: 2,
       pauseMs: 60,
       queue: GOOD_QUEUE,
@@ -113,6 +157,9 @@ describe('fuzz: Work streams', () => {
     const latency = latencyMonitor(cluster.brokerAddress);
     const loopDelay = monitorEventLoopDelay({ resolution: 20 });
     loopDelay.enable();
+    const sharedLeases: Lease__Output[] = [];
+    /** Fuzz tenants' jobs leased to fuzz streams: job id → tenant. */
+    const leasedJobs = new Map<string, string>();
     const unexpected: string[] = [];
     const codes = new Map<string, number>();
     let leases = 0;
@@ -132,8 +179,14 @@ describe('fuzz: Work streams', () => {
             ...load.acked.slice(-20).map((a) => [a.tenant, a.jobId] as const),
           ],
           leaseTtlMs: LEASE_TTL_MS,
+          sharedLeases,
         });
-        leases += outcome.leases;
+        leases += outcome.leases.length;
+        for (const lease of outcome.leases) {
+          if (GOOD_TENANTS.includes(lease.tenant)) continue;
+          leasedJobs.delete(lease.job_id); // the newest last
+          leasedJobs.set(lease.job_id, lease.tenant);
+        }
         slowest = Math.max(slowest, outcome.ms);
         const key = `${outcome.ended} ${codeName(outcome.code)}`;
         codes.set(key, (codes.get(key) ?? 0) + 1);
@@ -175,12 +228,20 @@ describe('fuzz: Work streams', () => {
     const errors = brokerErrors(cluster);
     if (errors.size > 0) console.warn(`broker error log lines: ${JSON.stringify([...errors])}`);
     expect(unexpected.slice(0, 20), `unexpected stream outcomes (seed ${seed})`).toEqual([]);
+    // Every fuzz stream has ended, so a lease TTL (and a sweep) on none of
+    // their jobs may still be LEASED: each went back to its queue.
+    const stuck = await stillLeased(
+      cluster.brokerAddress,
+      [...leasedJobs].slice(-STUCK_SAMPLE),
+      2 * LEASE_TTL_MS + 5000,
+    );
+    expect(stuck, `fuzz jobs still LEASED after every stream ended (seed ${seed})`).toEqual([]);
     expect(load.anomalies).toEqual([]);
     // A good job leased to a fuzz session that closed while the lease write was
     // in flight once stayed LEASED for good (B3, test/faults/known-bugs.test.ts).
     expect(report.lost).toEqual([]);
     expect(report.violations).toEqual([]);
-    expect(report.completed).toBe(150);
+    expect(report.completed).toBe(GOOD_JOBS);
     expect(ran).toBeGreaterThan(100);
-  }, 45_000);
+  });
 });
