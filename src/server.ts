@@ -8,6 +8,7 @@ import { Audit } from './grpc/audit.js';
 import { adminHandlers, brokerHandlers } from './grpc/broker-service.js';
 import { loadRotaProto } from './grpc/proto.js';
 import { addHealthAndReflection, type BrokerHealth } from './grpc/health.js';
+import { requestBounds } from './grpc/request-bounds.js';
 import { withTolerantDecoding } from './grpc/undecodable.js';
 import { widenReceiveWindow } from './grpc/receive-window.js';
 import { loadSecurity, type ServerSecurity } from './grpc/security.js';
@@ -80,8 +81,9 @@ function addRotaServices(
 ): void {
   const { rota } = loadRotaProto();
   const edge = { logger, tokens: security.tokens, audit: new Audit(logger) };
+  const bounds = requestBounds(config);
   server.addService(
-    withTolerantDecoding(rota.v1.Broker.service),
+    withTolerantDecoding(rota.v1.Broker.service, bounds),
     brokerHandlers(broker, edge, {
       maxBatchSize: config.maxBatchSize,
       maxSessions: config.maxSessions,
@@ -89,7 +91,10 @@ function addRotaServices(
       maxPayloadBytes: config.maxPayloadBytes,
     }),
   );
-  server.addService(withTolerantDecoding(rota.v1.Admin.service), adminHandlers(broker, edge));
+  server.addService(
+    withTolerantDecoding(rota.v1.Admin.service, bounds),
+    adminHandlers(broker, edge),
+  );
 }
 
 /**

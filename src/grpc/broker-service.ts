@@ -92,7 +92,7 @@ function audited<Req, Res>(
       target: undecodable ? {} : change.target(call.request),
     };
     const answer = undecodable
-      ? Promise.reject(new BrokerError('invalid_argument', request.description))
+      ? Promise.reject(request.toError())
       : handler(call.request, principal);
     answer.then(
       (response) => {

@@ -174,7 +174,7 @@ export function enqueueStreamHandler(
     call.on('data', (request: EnqueueStreamRequest__Output | UndecodableMessage) => {
       if (ended || refusal !== undefined) return;
       if (request instanceof UndecodableMessage) {
-        refuse(new BrokerError('invalid_argument', request.description));
+        refuse(request.toError());
         return;
       }
       const { jobs } = request;

@@ -332,7 +332,7 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
     call.on('data', (message: WorkerMessage__Output | UndecodableMessage) => {
       const run = (): Promise<void> =>
         (message instanceof UndecodableMessage
-          ? Promise.reject(new BrokerError('invalid_argument', message.description))
+          ? Promise.reject(message.toError())
           : handle(message)
         ).catch((error: unknown) => {
           const clientFault =

@@ -17,6 +17,7 @@ import {
 import { eventually } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
 import { RawWorker } from '../helpers/raw-worker.js';
+import { rawClient, rawUnary } from '../fuzz/fixture.js';
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -41,6 +42,62 @@ describe('message size', () => {
     const [lease] = await next.take(1);
     expect(lease!.job_id).toBe(job_id);
   }); // prettier-ignore
+
+  it('refuses a request of more messages or fields than it decodes, before decoding it', async () => {
+    // Two bytes make an empty job, ack or header entry, and each decoded one
+    // costs about 2 µs and 400 bytes: a 16 MiB EnqueueBatch of empty jobs
+    // held the event loop for some 17 s and took gigabytes (found by fuzzing).
+    const repeated = (tag: number, count: number): Buffer => {
+      const bytes = Buffer.alloc(2 * count);
+      for (let i = 0; i < count; i++) bytes[2 * i] = tag;
+      return bytes;
+    };
+    const client = rawClient(h.broker.address);
+    try {
+      const emptyJobs = repeated(0x0a, 100_001); // EnqueueBatchRequest.jobs
+      const refusedBatch = await rawUnary(
+        client,
+        '/rota.v1.Broker/EnqueueBatch',
+        emptyJobs,
+        10_000,
+      );
+      expect(refusedBatch.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(refusedBatch.details).toBe(
+        'the request (rota.v1.EnqueueBatchRequest) holds more than 100000 messages (jobs, header entries, leases, acks…), the most the broker decodes in one request: split it into smaller requests',
+      );
+      // A scalar field repeated (each repeat replaces the last) counts too.
+      const tenants = repeated(0x0a, 1_000_001); // GetJobRequest.tenant, empty
+      const refusedGet = await rawUnary(client, '/rota.v1.Broker/GetJob', tenants, 10_000);
+      expect(refusedGet.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(refusedGet.details).toMatch(
+        /^the request \(rota\.v1\.GetJobRequest\) holds more than 1000000 fields,/,
+      );
+    } finally {
+      client.close();
+    }
+    const w = await h.worker({ queues: ['many-acks'] });
+    const completes = Array.from({ length: 100_001 }, () => ({}));
+    w.send({ acks: { completed: completes } });
+    const ended = await w.waitStatus();
+    expect(ended.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(ended.details).toMatch(
+      /^the request \(rota\.v1\.WorkerMessage\) holds more than 100000 messages/,
+    );
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'after-many' });
+    expect((await h.getJob('acme', job_id)).state).toBe('WAITING');
+
+    // The largest batch a producer sends on purpose is within the bounds:
+    // 1,000 jobs (ROTA_MAX_BATCH_SIZE) of a backoff and 64 headers each.
+    const headers = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`h${i}`, 'v']));
+    const full = Array.from({ length: 1000 }, () => ({
+      tenant: 'acme',
+      queue: 'full-batch',
+      backoff: { initial_ms: 10, max_ms: 100 },
+      headers,
+    }));
+    const { results } = await h.enqueueBatch(full);
+    expect(results.filter((r) => r.code !== 0)).toEqual([]);
+  });
 });
 
 describe('sessions', () => {

@@ -101,7 +101,9 @@ export interface BrokerClient extends grpc.Client {
    * what cannot be answered by request ends the stream with INVALID_ARGUMENT,
    * once the requests read before it are answered (nothing after it is read
    * or stored): bytes that do not decode, or a request so far over the limit
-   * that its answer would pass 4 MiB (tens of thousands of jobs). The broker
+   * that its answer would pass 4 MiB (tens of thousands of jobs), or
+   * RESOURCE_EXHAUSTED one past the messages or fields a request may hold
+   * (100,000 and 1,000,000 by default). The broker
    * stops reading a stream with 64 requests unanswered until answers go out.
    */
   EnqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
@@ -121,7 +123,9 @@ export interface BrokerClient extends grpc.Client {
    * what cannot be answered by request ends the stream with INVALID_ARGUMENT,
    * once the requests read before it are answered (nothing after it is read
    * or stored): bytes that do not decode, or a request so far over the limit
-   * that its answer would pass 4 MiB (tens of thousands of jobs). The broker
+   * that its answer would pass 4 MiB (tens of thousands of jobs), or
+   * RESOURCE_EXHAUSTED one past the messages or fields a request may hold
+   * (100,000 and 1,000,000 by default). The broker
    * stops reading a stream with 64 requests unanswered until answers go out.
    */
   enqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
@@ -210,7 +214,9 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
    * what cannot be answered by request ends the stream with INVALID_ARGUMENT,
    * once the requests read before it are answered (nothing after it is read
    * or stored): bytes that do not decode, or a request so far over the limit
-   * that its answer would pass 4 MiB (tens of thousands of jobs). The broker
+   * that its answer would pass 4 MiB (tens of thousands of jobs), or
+   * RESOURCE_EXHAUSTED one past the messages or fields a request may hold
+   * (100,000 and 1,000,000 by default). The broker
    * stops reading a stream with 64 requests unanswered until answers go out.
    */
   EnqueueStream: grpc.handleBidiStreamingCall<_rota_v1_EnqueueStreamRequest__Output, _rota_v1_EnqueueStreamResponse>;
