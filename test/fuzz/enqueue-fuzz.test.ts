@@ -51,6 +51,9 @@ const CALL_DEADLINE_MS = 5000;
  * still shows: it outlasts any deadline.
  */
 const DEADLINE_MS_PER_MIB = 1000;
+/** A call's deadline for `bytes` of requests. */
+const deadlineFor = (bytes: number): number =>
+  CALL_DEADLINE_MS + (DEADLINE_MS_PER_MIB * bytes) / 2 ** 20;
 /** Of the requests, the share that are an EnqueueStream of several instead. */
 const ENQUEUE_STREAM_SHARE = 0.03;
 const ADMIN_METHODS = [
@@ -102,7 +105,12 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
     const sent = await runPool(16, MAX_REQUESTS, Date.now() + BUDGET_MS, async (i) => {
       const rng = new Rng(seed + i);
       if (rng.bool(ENQUEUE_STREAM_SHARE)) {
-        const outcome = await fuzzEnqueueStream(rng, client, 2 * CALL_DEADLINE_MS);
+        // Several requests and answers: twice a call's base deadline, the same per MiB.
+        const outcome = await fuzzEnqueueStream(
+          rng,
+          client,
+          (bytes) => CALL_DEADLINE_MS + deadlineFor(bytes),
+        );
         slowest = Math.max(slowest, outcome.ms);
         const key = `EnqueueStream ${outcome.ended} ${codeName(outcome.code)}`;
         codes.set(key, (codes.get(key) ?? 0) + 1);
@@ -123,8 +131,12 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
       ]);
       const service = ADMIN_METHODS.includes(request.method) ? 'rota.v1.Admin' : 'rota.v1.Broker';
       const path = `/${service}/${request.method}`;
-      const deadline = CALL_DEADLINE_MS + (DEADLINE_MS_PER_MIB * request.bytes.length) / 2 ** 20;
-      const outcome = await rawUnary(client, path, request.bytes, deadline);
+      const outcome = await rawUnary(
+        client,
+        path,
+        request.bytes,
+        deadlineFor(request.bytes.length),
+      );
       slowest = Math.max(slowest, outcome.ms);
       const key = `${request.method} ${codeName(outcome.code)}`;
       codes.set(key, (codes.get(key) ?? 0) + 1);

@@ -37,51 +37,23 @@ const REQUEST_IDS: ReadonlyArray<bigint | number> = [0, 1, 2n ** 64n - 1n, 2n **
 export async function fuzzEnqueueStream(
   rng: Rng,
   client: grpc.Client,
-  deadlineMs: number,
+  /** The stream's deadline for this many bytes of requests. */
+  deadlineMs: (bytes: number) => number,
 ): Promise<EnqueueStreamOutcome> {
   const method = (
     loadRotaPackageDefinition()['rota.v1.Broker'] as unknown as Record<string, MethodDefinition>
   ).EnqueueStream!;
-  const started = Date.now();
-  const call = client.makeBidiStreamRequest<Buffer, EnqueueStreamResponse__Output>(
-    method.path,
-    (bytes) => bytes,
-    (bytes) => method.responseDeserialize(bytes) as EnqueueStreamResponse__Output,
-    new grpc.Metadata(),
-    { deadline: started + deadlineMs },
-  );
   /** Jobs per request id not yet answered (a repeated id: one entry per request). */
   const unanswered = new Map<string, number[]>();
-  const problems: string[] = [];
   /**
    * Garbage, or a request with a 6–9 byte varint, may decode all the same as
    * some request (protobufjs skips unknown groups, and misreads what follows
    * such a varint), answered under any id: past one, answers are not matched
-   * to requests. All writes are made before the first answer can arrive.
+   * to requests.
    */
   let sentGarbage = false;
-  call.on('data', (response: EnqueueStreamResponse__Output) => {
-    if (!sentGarbage) matchAnswer(response);
-    if (response.max_batch_size === 0) problems.push('an answer without max_batch_size');
-    const unexplained = response.results.find((r) => r.code !== 0 && r.error === '');
-    if (unexplained) problems.push(`an item refused with code ${unexplained.code} and no error`);
-  });
-  const matchAnswer = (response: EnqueueStreamResponse__Output): void => {
-    const pending = unanswered.get(response.request_id);
-    const index = pending?.indexOf(response.results.length) ?? -1;
-    if (pending === undefined || index < 0) {
-      problems.push(
-        `answer to request ${response.request_id} with ${response.results.length} results; unanswered: ${JSON.stringify([...unanswered])}`,
-      );
-      return;
-    }
-    pending.splice(index, 1);
-    if (pending.length === 0) unanswered.delete(response.request_id);
-  };
-  call.on('error', () => undefined);
-  const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
-
   const log: string[] = [];
+  const frames: Buffer[] = [];
   const count = rng.weighted<number>([
     [1, 0],
     [8, rng.int(1, 4)],
@@ -99,7 +71,7 @@ export async function fuzzEnqueueStream(
       sentGarbage = true;
       const bytes = garbage(rng);
       log.push(`garbage(${bytes.length}:${bytes.subarray(0, 4).toString('hex')})`);
-      call.write(bytes);
+      frames.push(bytes);
       continue;
     }
     const jobs =
@@ -125,10 +97,43 @@ export async function fuzzEnqueueStream(
     log.push(`${kind}(id ${key}, ${jobs} jobs${undecodable ? ', a 6-9 byte varint' : ''})`);
     if (undecodable) sentGarbage = true;
     unanswered.set(key, [...(unanswered.get(key) ?? []), jobs]);
-    call.write(w.finish());
+    frames.push(w.finish());
   }
   const ended = rng.bool(0.8) ? 'half-close' : 'cancel';
   log.push(ended);
+
+  // Requests of payloads take megabytes: made first, so the deadline can allow for them.
+  const started = Date.now();
+  const bytes = frames.reduce((sum, frame) => sum + frame.length, 0);
+  const call = client.makeBidiStreamRequest<Buffer, EnqueueStreamResponse__Output>(
+    method.path,
+    (frame) => frame,
+    (frame) => method.responseDeserialize(frame) as EnqueueStreamResponse__Output,
+    new grpc.Metadata(),
+    { deadline: started + deadlineMs(bytes) },
+  );
+  const problems: string[] = [];
+  const matchAnswer = (response: EnqueueStreamResponse__Output): void => {
+    const pending = unanswered.get(response.request_id);
+    const index = pending?.indexOf(response.results.length) ?? -1;
+    if (pending === undefined || index < 0) {
+      problems.push(
+        `answer to request ${response.request_id} with ${response.results.length} results; unanswered: ${JSON.stringify([...unanswered])}`,
+      );
+      return;
+    }
+    pending.splice(index, 1);
+    if (pending.length === 0) unanswered.delete(response.request_id);
+  };
+  call.on('data', (response: EnqueueStreamResponse__Output) => {
+    if (!sentGarbage) matchAnswer(response);
+    if (response.max_batch_size === 0) problems.push('an answer without max_batch_size');
+    const unexplained = response.results.find((r) => r.code !== 0 && r.error === '');
+    if (unexplained) problems.push(`an item refused with code ${unexplained.code} and no error`);
+  });
+  call.on('error', () => undefined);
+  const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+  for (const frame of frames) call.write(frame);
   if (ended === 'half-close') call.end();
   else call.cancel();
   const final = await status;
