@@ -101,6 +101,18 @@ const MALFORMED = new Error('malformed protobuf');
 const MAX_GROUP_DEPTH = 100;
 
 /**
+ * The shortest request the walk reads. A field takes a byte at least (its
+ * tag: an empty group's end tag is one) and a sub-message two (its tag and
+ * length), so no shorter request can pass either bound: with the default
+ * bounds, 200,000 bytes. The walk costs about 40% of decoding (0.35 µs a job
+ * of a 1,000-job batch of 129 KB, against 0.9 µs), and nearly every request
+ * is shorter.
+ */
+export function walkedFrom(bounds: RequestBounds): number {
+  return Math.min(bounds.fields, 2 * bounds.messages);
+}
+
+/**
  * Which bound `bytes`, a message of `type`, passes ('messages' or 'fields'),
  * or undefined. Malformed bytes are left to the decoder, which refuses them
  * where the walk stopped (what came before counted).
@@ -111,6 +123,7 @@ export function boundPassed(
   schema: Schema,
   bounds: RequestBounds,
 ): keyof RequestBounds | undefined {
+  if (bytes.length <= walkedFrom(bounds)) return undefined;
   const walk = new Walk(bytes, schema, bounds);
   try {
     walk.message(schema.get(type));

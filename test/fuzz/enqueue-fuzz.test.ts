@@ -44,11 +44,11 @@ const MAX_REQUESTS = Number(process.env.ROTA_FUZZ_REQUESTS ?? 4000);
 const BUDGET_MS = Number(process.env.ROTA_FUZZ_BUDGET_MS ?? 7000);
 const CALL_DEADLINE_MS = 5000;
 /**
- * More time per MiB of request: grpc-js's server keeps HTTP/2's default 64 KiB
- * receive windows, so a big request arrives 64 KiB per turn of the broker's
- * event loop, and under this load an 8 MiB batch took over 5 s to arrive (seed
- * 2044819085, request #43) while the broker answered everything else. A hang
- * still shows: it outlasts any deadline.
+ * More time per MiB of request: under this load a big request takes a while
+ * to arrive and decode (with grpc-js's default 64 KiB receive window, before
+ * the broker opened 8 MiB, an 8 MiB batch took over 5 s: seed 2044819085,
+ * request #43) while the broker answers everything else. A hang still shows:
+ * it outlasts any deadline.
  */
 const DEADLINE_MS_PER_MIB = 1000;
 /** A call's deadline for `bytes` of requests. */
