@@ -55,7 +55,12 @@ export interface ServiceOptions {
   readonly maxPayloadBytes: number;
 }
 
-type Handler<Req, Res> = (request: Req, principal: Principal) => Promise<Res>;
+/** `refused` logs a refusal for the token that does not end the call (an item of a batch). */
+type Handler<Req, Res> = (
+  request: Req,
+  principal: Principal,
+  refused: (error: AuthError) => void,
+) => Promise<Res>;
 type UnaryCall<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
 /**
@@ -93,7 +98,9 @@ function audited<Req, Res>(
     };
     const answer = undecodable
       ? Promise.reject(request.toError())
-      : handler(call.request, principal);
+      : handler(call.request, principal, (error) =>
+          audit.refused({ rpc, peer: call.getPeer(), caller: principal }, error),
+        );
     answer.then(
       (response) => {
         if (change && changing) audit.changed(changing, change.done, change.outcome(response));
@@ -127,9 +134,9 @@ export function brokerHandlers(
       if (result instanceof BrokerError) throw result;
       return { job_id: result!.jobId, duplicate: result!.duplicate };
     }),
-    EnqueueBatch: unary(edge, 'producer', async (request, principal) => {
+    EnqueueBatch: unary(edge, 'producer', async (request, principal, refused) => {
       checkBatchSize(request.jobs.length, maxBatchSize);
-      return { results: await enqueueItems(broker, principal, request.jobs) };
+      return { results: await enqueueItems(broker, principal, request.jobs, refused) };
     }),
     EnqueueStream: enqueueStreamHandler({ broker, ...edge, maxBatchSize }),
     GetJob: unary(edge, 'producer', async (request, principal) => {

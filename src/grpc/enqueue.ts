@@ -15,7 +15,7 @@ import type { EnqueueResult } from '../generated/rota/v1/EnqueueResult.js';
 import type { EnqueueStreamRequest__Output } from '../generated/rota/v1/EnqueueStreamRequest.js';
 import type { EnqueueStreamResponse } from '../generated/rota/v1/EnqueueStreamResponse.js';
 import { requireTenant, toCallError, type AuthError } from './auth.js';
-import type { Audit } from './audit.js';
+import { rpcOf, type Audit } from './audit.js';
 import { toEnqueueInput } from './codec.js';
 import { STATUS_OF } from './status.js';
 import type { Principal, TokenStore } from './tokens.js';
@@ -58,24 +58,35 @@ const REFUSED_ITEM_OVERHEAD_BYTES = 8;
  * Stores the jobs the principal may enqueue and answers item by item, in
  * order: items naming a tenant outside the token's scope get PERMISSION_DENIED,
  * invalid or refused items their own code. Rejects only when the whole store
- * failed (e.g. Redis unreachable).
+ * failed (e.g. Redis unreachable). `refused` hears of the first item refused
+ * for the token, for the audit trail's warning: a producer that names tenants
+ * it may not is a refusal like a call's, though the call goes on.
  */
 export async function enqueueItems(
   broker: Broker,
   principal: Principal,
   jobs: readonly EnqueueRequest__Output[],
+  refused: (error: AuthError) => void,
 ): Promise<EnqueueResult[]> {
   const results = new Array<EnqueueResult>(jobs.length);
   const allowed: number[] = [];
+  let firstRefusal: AuthError | undefined;
   jobs.forEach((job, i) => {
     try {
       requireTenant(principal, job.tenant);
       allowed.push(i);
     } catch (error) {
-      const { message } = error as AuthError;
-      results[i] = { job_id: '', duplicate: false, code: status.PERMISSION_DENIED, error: message };
+      const denied = error as AuthError;
+      firstRefusal ??= denied;
+      results[i] = {
+        job_id: '',
+        duplicate: false,
+        code: status.PERMISSION_DENIED,
+        error: denied.message,
+      };
     }
   });
+  if (firstRefusal !== undefined) refused(firstRefusal);
   const outcomes =
     allowed.length === 0 ? [] : await broker.enqueue(allowed.map((i) => toEnqueueInput(jobs[i]!)));
   outcomes.forEach((result, k) => {
@@ -139,6 +150,8 @@ export function enqueueStreamHandler(
       call.emit('error', toCallError(error));
       return;
     }
+    const refused = (error: AuthError): void =>
+      audit.refused({ rpc: rpcOf(call.getPath()), peer: call.getPeer(), caller: principal }, error);
     let unanswered = 0;
     let clientDone = false;
     let ended = false;
@@ -190,7 +203,9 @@ export function enqueueStreamHandler(
       unanswered++;
       if (unanswered >= MAX_UNANSWERED_REQUESTS) call.pause();
       const stored =
-        oversize === undefined ? enqueueItems(broker, principal, jobs) : Promise.reject(oversize);
+        oversize === undefined
+          ? enqueueItems(broker, principal, jobs, refused)
+          : Promise.reject(oversize);
       stored.then(
         (results) => answer(request, results),
         (error: unknown) => answer(request, failedItems(jobs, error)),

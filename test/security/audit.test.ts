@@ -19,6 +19,7 @@ const T = {
   admin: 'audit-admin-0123456789', // named ops-admin
   adminAcme: 'audit-admin-acme-0123456789', // unnamed; acme
   producer: 'audit-producer-0123456789', // named billing-api
+  producerAcme: 'audit-producer-acme-0123456789', // unnamed; acme
   worker: 'audit-worker-0123456789', // named night-worker
 };
 const hex = (token: string): string => sha256(token).toString('hex');
@@ -47,6 +48,7 @@ beforeAll(async () => {
     { token: T.admin, role: 'admin', name: 'ops-admin' },
     { token: T.adminAcme, role: 'admin', tenants: ['acme'] },
     { token: T.producer, role: 'producer', name: 'billing-api' },
+    { token: T.producerAcme, role: 'producer', tenants: ['acme'] },
     { token: T.worker, role: 'worker', name: 'night-worker' },
   ];
   dir = await mkdtemp(path.join(tmpdir(), 'rota-test-audit-'));
@@ -266,6 +268,69 @@ describe('audit trail', () => {
       ]);
     } finally {
       await own.shutdown();
+    }
+  });
+
+  it('warns of a batch item refused for the token, as of a refused call', async () => {
+    const denied = (rpc: string): unknown =>
+      expect.objectContaining({
+        msg: 'call refused: the token may not make it (PERMISSION_DENIED)',
+        rpc,
+        caller: `sha256:${hex(T.producerAcme).slice(0, 12)}`,
+        reason: 'this token may not act for tenant "globex"; its tenants are: acme',
+      });
+    const warnings = (lines: readonly Line[], rpc: string) =>
+      lines.filter((line) => line.level === 40 && line.rpc === rpc);
+    // A broker of its own per call: a refusal warning holds the next back for 10 s.
+    const own = async (lines: Line[]) =>
+      startTestBroker({
+        redisUrl: redis.url,
+        authFile: path.join(dir, 'tokens.json'),
+        logLevel: 'info',
+        onLog: (line) => lines.push(line),
+      });
+
+    const batchLines: Line[] = [];
+    const batchBroker = await own(batchLines);
+    try {
+      const producer = as(T.producerAcme, batchBroker.address);
+      const { results } = await ok(producer.broker.EnqueueBatch.bind(producer.broker), {
+        jobs: [
+          { tenant: 'acme', queue: 'audit-batch' },
+          { tenant: 'globex', queue: 'audit-batch' },
+          { tenant: 'globex', queue: 'audit-batch' },
+        ],
+      });
+      expect(results.map((item) => item.code)).toEqual([
+        grpc.status.OK,
+        grpc.status.PERMISSION_DENIED,
+        grpc.status.PERMISSION_DENIED,
+      ]);
+      expect(warnings(batchLines, 'EnqueueBatch')).toEqual([denied('EnqueueBatch')]);
+    } finally {
+      await batchBroker.shutdown();
+    }
+
+    const streamLines: Line[] = [];
+    const streamBroker = await own(streamLines);
+    try {
+      const producer = as(T.producerAcme, streamBroker.address);
+      const stream = producer.broker.EnqueueStream();
+      const answers: Array<{ results: Array<{ code: number }> }> = [];
+      const ended = new Promise<void>((resolve, reject) => {
+        stream.on('data', (answer: { results: Array<{ code: number }> }) => answers.push(answer));
+        stream.on('end', resolve);
+        stream.on('error', reject);
+      });
+      stream.write({ request_id: '1', jobs: [{ tenant: 'globex', queue: 'audit-stream' }] });
+      stream.end();
+      await ended;
+      expect(answers.map((answer) => answer.results.map((item) => item.code))).toEqual([
+        [grpc.status.PERMISSION_DENIED],
+      ]);
+      expect(warnings(streamLines, 'EnqueueStream')).toEqual([denied('EnqueueStream')]);
+    } finally {
+      await streamBroker.shutdown();
     }
   });
 
