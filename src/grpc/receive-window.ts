@@ -14,8 +14,13 @@ import type { ServerHttp2Session } from 'node:http2';
 import type { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
-/** The broker's receive window, per stream and per connection. */
-export const SERVER_RECEIVE_WINDOW = 8 * 1024 * 1024;
+/**
+ * The broker's receive window, per stream and per connection: a producer
+ * 40 ms away uploads 16 MiB in 1.4 s (16 s with 64 KiB). 8 MiB made that 0.7 s
+ * but cost about 8% more broker CPU per job at full load on loopback, where
+ * producers then send faster than the broker stores (BENCHMARKS.md).
+ */
+export const SERVER_RECEIVE_WINDOW = 1024 * 1024;
 
 /** Widens the window of every HTTP/2 session the server accepts from now on; call once it is bound. */
 export function widenReceiveWindow(server: Server, logger: Logger): void {
