@@ -19,7 +19,7 @@
 import type { Producer } from '../../clients/producer.js';
 import type { JobInfo } from '../../clients/job.js';
 import { RotaError } from '../../clients/errors.js';
-import type { JournalRecord } from './journal.js';
+import { attemptsOf, type JournalRecord } from './journal.js';
 import type { AckedJob } from './load.js';
 import { sleep } from './processes.js';
 import { rawClients } from '../helpers/broker.js';
@@ -126,26 +126,7 @@ export function checkInvariants(input: {
   const expectState = input.expectState ?? 'COMPLETED';
   const ackedIds = new Set(acked.map((a) => a.jobId));
 
-  const starts = new Map<string, JournalRecord[]>();
-  const ends = new Map<string, JournalRecord[]>();
-  for (const r of journal) {
-    if (r.job === undefined) continue;
-    const into =
-      r.ev === 'start'
-        ? starts
-        : r.ev === 'end' || r.ev === 'fail' || r.ev === 'aborted'
-          ? ends
-          : undefined;
-    if (!into) continue;
-    const list = into.get(r.job);
-    if (list) list.push(r);
-    else into.set(r.job, [r]);
-  }
-  /** How the handler of this start finished (same agent, attempt, job), if it did. */
-  const endRecordOf = (start: JournalRecord): JournalRecord | undefined =>
-    ends
-      .get(start.job!)
-      ?.find((e) => e.agent === start.agent && e.attempt === start.attempt && e.t >= start.t);
+  const { starts, endOf: endRecordOf } = attemptsOf(journal);
   const endOf = (start: JournalRecord): number | undefined => endRecordOf(start)?.t;
 
   const violations: string[] = [];

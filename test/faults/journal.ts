@@ -53,3 +53,35 @@ export function startCount(records: readonly JournalRecord[]): number {
   for (const r of records) if (r.ev === 'start') n++;
   return n;
 }
+
+/** Each job's handler starts, and how a start finished, from the journal. */
+export interface Attempts {
+  readonly starts: ReadonlyMap<string, readonly JournalRecord[]>;
+  /** The end, fail or aborted record of the same job, agent and attempt after it, if any. */
+  readonly endOf: (start: JournalRecord) => JournalRecord | undefined;
+}
+
+export function attemptsOf(records: readonly JournalRecord[]): Attempts {
+  const starts = new Map<string, JournalRecord[]>();
+  const ends = new Map<string, JournalRecord[]>();
+  for (const r of records) {
+    if (r.job === undefined) continue;
+    const into =
+      r.ev === 'start'
+        ? starts
+        : r.ev === 'end' || r.ev === 'fail' || r.ev === 'aborted'
+          ? ends
+          : undefined;
+    if (!into) continue;
+    const list = into.get(r.job);
+    if (list) list.push(r);
+    else into.set(r.job, [r]);
+  }
+  return {
+    starts,
+    endOf: (start) =>
+      ends
+        .get(start.job!)
+        ?.find((e) => e.agent === start.agent && e.attempt === start.attempt && e.t >= start.t),
+  };
+}

@@ -30,9 +30,10 @@ import { RotaError } from '../../clients/errors.js';
 import type { JobInfo, JobInput } from '../../clients/job.js';
 import type { Producer } from '../../clients/producer.js';
 import type { FaultWindow } from './invariants.js';
-import type { JournalRecord } from './journal.js';
+import { attemptsOf, type JournalRecord } from './journal.js';
 import type { AckedJob } from './load.js';
 import { sleep } from './processes.js';
+import { prng } from '../helpers/prng.js';
 
 type Kind = 'plain' | 'flaky' | 'poison';
 
@@ -68,20 +69,9 @@ const CANCEL_STOP_SLACK_MS = 1000;
 const FAULT_SLACK_MS = 3000;
 const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]);
 
-/** A small deterministic generator per job, so a run's mix depends on its seq only. */
-function generator(seed: number): () => number {
-  let state = (seed * 0x9e3779b1) >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function planOf(seq: number): Plan {
-  const next = generator(seq + 1);
+  // a generator per job, so a run's mix depends on its seq only
+  const next = prng(((seq + 1) * 0x9e3779b1) >>> 0);
   const roll = next();
   const kind: Kind = roll < 0.05 ? 'poison' : roll < 0.2 ? 'flaky' : 'plain';
   const delayed = next() < 0.2;
@@ -235,24 +225,7 @@ export class MixedWorkload {
     replayedAt: number | undefined;
   }): string[] {
     const violations = [...this.#violations];
-    const starts = new Map<string, JournalRecord[]>();
-    const ends = new Map<string, JournalRecord[]>();
-    for (const r of input.journal) {
-      if (r.job === undefined) continue;
-      const into =
-        r.ev === 'start'
-          ? starts
-          : r.ev === 'end' || r.ev === 'fail' || r.ev === 'aborted'
-            ? ends
-            : undefined;
-      const list = into?.get(r.job);
-      if (list) list.push(r);
-      else into?.set(r.job, [r]);
-    }
-    const endOf = (start: JournalRecord): JournalRecord | undefined =>
-      ends
-        .get(start.job!)
-        ?.find((e) => e.agent === start.agent && e.attempt === start.attempt && e.t >= start.t);
+    const { starts, endOf } = attemptsOf(input.journal);
     const inFault = (from: number, to: number): boolean =>
       input.faults.some((f) => f.start <= to && f.end + FAULT_SLACK_MS >= from);
     for (const job of input.acked) {

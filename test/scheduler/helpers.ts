@@ -1,5 +1,7 @@
 import { FairScheduler, TenantLimits, type Clock } from '../../src/scheduler/index.js';
 
+export { prng } from '../helpers/prng.js';
+
 /** A clock that only moves when the test moves it. */
 export class FakeClock {
   now = 0;
@@ -20,18 +22,6 @@ export function setup(quantum?: number): {
   const limits = new TenantLimits(clock.read);
   const scheduler = new FairScheduler({ queue: 'q', limits, clock: clock.read, quantum });
   return { clock, limits, scheduler };
-}
-
-/** mulberry32: a small seeded PRNG, so randomized tests replay exactly. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Jain's fairness index of xs: 1 when all equal, 1/n when one takes everything. */
