@@ -7,9 +7,12 @@
  * broker announces, and an upload larger than the default window still lands.
  */
 import http2 from 'node:http2';
+import { Writable } from 'node:stream';
+import type { Server } from '@grpc/grpc-js';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Producer } from '../../clients/index.js';
-import { SERVER_RECEIVE_WINDOW } from '../../src/grpc/receive-window.js';
+import { SERVER_RECEIVE_WINDOW, widenReceiveWindow } from '../../src/grpc/receive-window.js';
 import { eventually } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
 
@@ -53,5 +56,23 @@ describe('broker receive window', () => {
     } finally {
       await producer.close();
     }
+  });
+
+  it('warns, and keeps the default window, when grpc-js no longer has its HTTP/2 servers where it did', () => {
+    const warnings: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        warnings.push((JSON.parse(chunk.toString()) as { msg: string }).msg);
+        done();
+      },
+    });
+    for (const moved of [{}, { http2Servers: new Map([[{}, {}]]) }]) {
+      widenReceiveWindow(moved as unknown as Server, pino({ level: 'warn' }, sink));
+    }
+    expect(warnings).toEqual(
+      Array(2).fill(
+        "could not reach grpc-js's HTTP/2 servers (has grpc-js changed?): uploads to this broker keep HTTP/2's 64 KiB receive window",
+      ),
+    );
   });
 });
