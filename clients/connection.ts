@@ -25,7 +25,9 @@ export interface TlsOptions {
 
 export interface ConnectionOptions {
   /**
-   * Broker address, `host:port`.
+   * Broker address: `host:port`, or any gRPC target, such as every broker of
+   * one Redis (`ipv4:10.0.0.1:50051,10.0.0.2:50051`, `dns:///rota.internal:50051`):
+   * the channel uses the first that answers and moves on when it goes away.
    * @default '127.0.0.1:50051'
    */
   address?: string;

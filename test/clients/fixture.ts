@@ -16,8 +16,10 @@ export interface RotaFixture {
   /** Address of the current broker. */
   readonly address: string;
   readonly broker: TestBroker;
-  producer(options?: Omit<ProducerOptions, 'address'>): Producer;
-  worker(options: Omit<WorkerOptions, 'address'>): Worker;
+  /** A Producer of the current broker, or of `options.address` (several brokers, say). */
+  producer(options?: ProducerOptions): Producer;
+  /** A Worker of the current broker, or of `options.address`. */
+  worker(options: WorkerOptions): Worker;
   /**
    * Kills the broker (crash) and starts a new one on the same address, Redis
    * and key prefix; `overrides` change its other options.
@@ -76,7 +78,7 @@ export function useRota(options: Omit<TestBrokerOptions, 'redisUrl'> = {}): Rota
       return current();
     },
     producer(options = {}) {
-      const p = new Producer({ ...options, address: current().address });
+      const p = new Producer({ ...options, address: options.address ?? current().address });
       producers.push(p);
       return p;
     },
@@ -85,7 +87,7 @@ export function useRota(options: Omit<TestBrokerOptions, 'redisUrl'> = {}): Rota
         reconnect: { initialMs: 20, maxMs: 200 },
         shutdownGraceMs: 2000,
         ...options,
-        address: current().address,
+        address: options.address ?? current().address,
       });
       workers.push(w);
       return w;

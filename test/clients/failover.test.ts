@@ -1,0 +1,154 @@
+/**
+ * Several brokers on one Redis, and clients given all their addresses (a
+ * gRPC target such as `ipv4:host1:port,host2:port`): when the broker a client
+ * is connected to dies or is stopped for a deploy, grpc-js moves the channel
+ * to the next address that answers, and the Worker re-attaches its running
+ * jobs there. Nothing runs twice and nothing waits for the dead broker.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { gate, HEARTBEAT_INTERVAL_MS, LEASE_TTL_MS, useRota, waitFor } from './fixture.js';
+
+const rota = useRota();
+
+let peers: TestBroker[] = [];
+afterEach(async () => {
+  await Promise.all(peers.map((peer) => peer.shutdown(1000)));
+  peers = [];
+});
+
+/** A second broker on the fixture broker's Redis and key prefix, and a target naming both. */
+async function secondBroker(): Promise<{ peer: TestBroker; both: string }> {
+  const { redisUrl, keyPrefix } = rota.broker.config;
+  const peer = await startTestBroker({
+    redisUrl: redisUrl!,
+    keyPrefix,
+    leaseTtlMs: LEASE_TTL_MS,
+    heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+  });
+  peers.push(peer);
+  return { peer, both: `ipv4:${rota.address},${peer.address}` };
+}
+
+interface Connected {
+  reattachedJobIds: string[];
+  refusedJobIds: string[];
+}
+
+describe('clients given several brokers', () => {
+  it('a Worker moves to the second broker when the first is killed; its running job completes there, once', async () => {
+    const { both } = await secondBroker();
+    const producer = rota.producer({ address: both });
+    const started = gate();
+    const release = gate();
+    let calls = 0;
+    const worker = rota.worker({
+      address: both,
+      queues: ['failover'],
+      handler: async () => {
+        calls++;
+        started.open();
+        await release.promise;
+        return 'moved';
+      },
+    });
+    const connected: Connected[] = [];
+    worker.on('connected', (info) => connected.push(info));
+    worker.on('error', () => undefined); // the failed reconnects to the dead address
+    await worker.start();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'failover' });
+    await started.promise;
+
+    await rota.broker.kill();
+    const second = await waitFor(() => connected[1]);
+    expect(second.reattachedJobIds).toEqual([jobId]);
+    expect(second.refusedJobIds).toEqual([]);
+    // Well past the lease TTL: had the lease stayed with the dead broker's
+    // session, a recovery sweep would have run the job again by now.
+    await new Promise((resolve) => setTimeout(resolve, 2 * LEASE_TTL_MS));
+    release.open();
+
+    const done = await waitFor(async () => {
+      const info = await producer.getJob('acme', jobId);
+      return info.state === 'COMPLETED' ? info : undefined;
+    });
+    expect(done.result).toBe('moved');
+    expect(done.attempts).toBe(1);
+    expect(calls).toBe(1);
+
+    // New work goes through the surviving broker, producer and worker alike.
+    const next = await producer.enqueue({ tenant: 'acme', queue: 'failover' });
+    const nextDone = await waitFor(async () => {
+      const info = await producer.getJob('acme', next.jobId);
+      return info.state === 'COMPLETED' ? info : undefined;
+    });
+    expect(nextDone.attempts).toBe(1);
+    expect(calls).toBe(2);
+  });
+
+  it('a deploy that stops the first broker gracefully loses nothing: jobs enqueued meanwhile run on the second', async () => {
+    const { both } = await secondBroker();
+    const producer = rota.producer({ address: both });
+    const completed: string[] = [];
+    const worker = rota.worker({
+      address: both,
+      queues: ['deploy'],
+      concurrency: 4,
+      handler: async (job) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        completed.push(job.id);
+      },
+    });
+    worker.on('error', () => undefined);
+    await worker.start();
+
+    const jobIds: string[] = [];
+    const enqueueSome = async (count: number): Promise<void> => {
+      for (let i = 0; i < count; i++) {
+        jobIds.push((await producer.enqueue({ tenant: 'acme', queue: 'deploy' })).jobId);
+      }
+    };
+    await enqueueSome(20);
+    await Promise.all([rota.broker.shutdown(2000), enqueueSome(20)]);
+    await enqueueSome(20);
+
+    await waitFor(() => (completed.length >= jobIds.length ? true : undefined));
+    expect(new Set(completed)).toEqual(new Set(jobIds));
+    expect(completed).toHaveLength(jobIds.length);
+    for (const jobId of jobIds) {
+      const info = await producer.getJob('acme', jobId);
+      expect(info.state, jobId).toBe('COMPLETED');
+      expect(info.attempts, jobId).toBe(1);
+    }
+  });
+
+  it('spreads workers given the addresses in other orders; a dead broker takes only its own', async () => {
+    const { peer } = await secondBroker();
+    // grpc-js 1.14.7 does not spread one list: pick_first's shuffleAddressList
+    // leaves two addresses in order (its loop stops at index 1), and
+    // round_robin's stream takes the connection that comes up first.
+    const orders = [`ipv4:${rota.address},${peer.address}`, `ipv4:${peer.address},${rota.address}`];
+    const workers = Array.from({ length: 8 }, (_, i) =>
+      rota.worker({
+        address: orders[i % 2],
+        queues: ['spread'],
+        handler: () => Promise.resolve(),
+      }),
+    );
+    let disconnected = 0;
+    let connected = 0;
+    for (const worker of workers) {
+      worker.on('connected', () => connected++);
+      worker.on('disconnected', () => disconnected++);
+      worker.on('error', () => undefined);
+    }
+    await Promise.all(workers.map((worker) => worker.start()));
+    await rota.broker.kill();
+    await waitFor(() => (disconnected > 0 ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(disconnected).toBe(workers.length / 2);
+    // ... and those went on with the other broker.
+    await waitFor(() => (connected === workers.length * 1.5 ? true : undefined));
+  });
+});
