@@ -324,8 +324,9 @@ export class Admin {
   }
 
   /**
-   * Moves dead jobs back to their ready queue: the ids given (an array: a lone
-   * id string is refused with INVALID_ARGUMENT), or with 'all' every one dead now.
+   * Moves dead jobs back to their ready queue: the ids given (an array of at
+   * most 10,000: more, or a lone id string, is refused with INVALID_ARGUMENT),
+   * or with 'all' every one dead now.
    * When it fails part way (UNAVAILABLE: Redis went away), the jobs it reached
    * stay replayed and the error's message says how many, and which of the ids
    * given were not found until then (the first 20); calling it again replays

@@ -518,6 +518,35 @@ describe('job lifecycle', () => {
     });
   });
 
+  it('refuses a call naming over 10,000 job_ids before taking any; answers one naming 10,000', async () => {
+    const queue = 'many-ids';
+    const w = await h.worker({ queues: [queue] });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue, max_attempts: 1 });
+    const [lease] = await w.take(1);
+    w.fail(lease!, 'nope');
+    await h.waitState('acme', job_id, 'DEAD');
+    // Ids of 64 characters, the longest: 10,000 of them not found answer in some 660 KiB.
+    const unknown = Array.from({ length: 10_000 }, (_, i) => `gone-${String(i).padStart(59, '0')}`);
+    const named = [job_id, ...unknown];
+    const calls = [
+      ['replay', () => h.replay({ tenant: 'acme', queue, job_ids: named })],
+      ['delete', () => h.deleteDead({ tenant: 'acme', queue, job_ids: named })],
+    ] as const;
+    for (const [action, take] of calls) {
+      await expect(take()).rejects.toMatchObject({
+        code: status.INVALID_ARGUMENT,
+        details: `job_ids names 10001 jobs; a call may name at most 10000: split them over several calls, or set all = true to ${action} the whole dead letter queue`,
+      });
+    }
+    expect((await h.getJob('acme', job_id)).state).toBe('DEAD');
+
+    const within = await h.replay({ tenant: 'acme', queue, job_ids: named.slice(0, 10_000) });
+    expect(within.replayed).toBe(1);
+    expect(within.not_found).toEqual(unknown.slice(0, 9_999));
+    const [replayed] = await w.take(1);
+    w.complete(replayed!);
+  });
+
   it('lists the jobs that wait: ready ones in lease order, delayed and retrying ones soonest first', async () => {
     const queue = 'list-jobs';
     const w = await h.worker({ queues: [queue], capacity: 1 });
