@@ -140,7 +140,7 @@ export class Broker {
       new TenantStore(deps.redis, this.store.keys),
       this.limits,
       this.logger,
-      () => this.queues.pumpAll(),
+      { onApplied: () => this.queues.pumpAll() },
     );
     this.leases = new LeaseManager({
       store: this.store,

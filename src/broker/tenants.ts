@@ -28,8 +28,18 @@ export interface TenantView {
 }
 
 const MAX_QUEUE_OVERRIDES = 256;
-/** SetTenant calls of one tenant at once that one call outlasts (see set). */
-const MAX_MERGE_ATTEMPTS = 100;
+
+export interface TenantRegistryOptions {
+  /** Called after settings changed, so dispatchers re-evaluate parked tenants. */
+  readonly onApplied?: () => void;
+  /**
+   * Merges one SetTenant tries before it gives up (UNAVAILABLE): each one lost
+   * means another call's change of the tenant landed meanwhile (see set), so
+   * up to this many calls of one tenant at once all succeed.
+   * @default 100
+   */
+  readonly maxMergeAttempts?: number;
+}
 
 /**
  * Tenant settings: validated, persisted in Redis, and applied live to this
@@ -43,13 +53,18 @@ export class TenantRegistry {
   /** The restoreFile under way: a reconnect and the periodic check may ask at once. */
   private restoring: Promise<void> | undefined;
 
+  private readonly onApplied: () => void;
+  private readonly maxMergeAttempts: number;
+
   constructor(
     private readonly store: TenantStore,
     private readonly limits: TenantLimits,
     private readonly logger: Logger,
-    /** Called after settings changed, so dispatchers re-evaluate parked tenants. */
-    private readonly onApplied: () => void = () => {},
-  ) {}
+    options: TenantRegistryOptions = {},
+  ) {
+    this.onApplied = options.onApplied ?? (() => {});
+    this.maxMergeAttempts = options.maxMergeAttempts ?? 100;
+  }
 
   /** The queue limit of a tenant (0 = none). */
   maxQueued(tenant: string): number {
@@ -75,7 +90,7 @@ export class TenantRegistry {
     // Merged here and stored only if nobody stored another change meanwhile
     // (each lost race means another call's change landed), so that calls at
     // once each keep the others' changes.
-    for (let attempt = 1; attempt <= MAX_MERGE_ATTEMPTS; attempt++) {
+    for (let attempt = 1; attempt <= this.maxMergeAttempts; attempt++) {
       const { settings, version } = await this.store.read(update.tenant);
       const merged = mergeUpdate(settings ?? { queues: {} }, update);
       check(update.tenant, merged);
@@ -86,7 +101,7 @@ export class TenantRegistry {
     }
     throw new BrokerError(
       'unavailable',
-      `tenant ${quoted(update.tenant)}: its settings changed ${MAX_MERGE_ATTEMPTS} times while this call merged its update into them, so nothing of it was stored; retry`,
+      `tenant ${quoted(update.tenant)}: its settings changed ${this.maxMergeAttempts} times while this call merged its update into them, so nothing of it was stored; retry`,
     );
   }
 
