@@ -80,7 +80,7 @@ function addRotaServices(
   logger: Logger,
 ): void {
   const { rota } = loadRotaProto();
-  const edge = { logger, tokens: security.tokens, audit: new Audit(logger) };
+  const edge = { logger, tokens: security.tokens, audit: new Audit(logger, broker.warnings) };
   const bounds = requestBounds(config);
   server.addService(
     withTolerantDecoding(rota.v1.Broker.service, bounds),

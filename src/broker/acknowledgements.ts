@@ -3,7 +3,7 @@ import type { FailOutcome } from '../store/types.js';
 import { coerceError } from './errors.js';
 import type { HeldLeases, LeaseManagerDeps } from './held-leases.js';
 import type { AckRefusal, Lease, Session } from './session.js';
-import { ThrottledWarning } from './throttled-warning.js';
+import type { ThrottledWarning } from './throttled-warning.js';
 import { MAX_DELAY_MS, MAX_ERROR_LENGTH, MAX_PROGRESS_BYTES } from './validation.js';
 import { WriteRetry } from './write-retry.js';
 
@@ -38,11 +38,10 @@ export class Acknowledgements {
     private readonly deps: LeaseManagerDeps,
     private readonly held: HeldLeases,
   ) {
-    this.progressNotStored = new ThrottledWarning(
-      deps.logger,
+    this.progressNotStored = deps.warnings.make(
       'progress not stored (it is best effort); the job runs on',
     );
-    this.writeRetry = new WriteRetry(deps.logger, 'recording acks');
+    this.writeRetry = new WriteRetry(deps.warnings, 'recording acks');
   }
 
   async acknowledge(

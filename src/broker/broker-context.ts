@@ -6,6 +6,7 @@ import type { JobStore } from '../store/job-store.js';
 import type { Doorbell } from './doorbell.js';
 import type { LeaseManager } from './lease-manager.js';
 import type { BrokerObserver } from './observer.js';
+import type { ThrottledWarnings } from './throttled-warning.js';
 
 /**
  * Milliseconds that only go forward, on the Unix epoch scale as of the process
@@ -25,6 +26,8 @@ export interface BrokerContext {
   /** The wall clock: job times, which Redis keeps and other brokers read. */
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Where the parts make their throttled warnings, so the broker's stop closes them. */
+  readonly warnings: ThrottledWarnings;
   /** Sees the job lifecycle (traces, metrics, stats). */
   readonly observer: BrokerObserver;
   readonly doorbell: Doorbell;

@@ -11,7 +11,7 @@ import { Doorbell } from './doorbell.js';
 import { BrokerError } from './errors.js';
 import { LeaseManager } from './lease-manager.js';
 import { TenantRegistry } from './tenants.js';
-import { ThrottledWarning } from './throttled-warning.js';
+import { ThrottledWarnings } from './throttled-warning.js';
 import { TenantStore } from '../store/tenant-store.js';
 import { SharedLimitStore } from '../store/shared-limits.js';
 import { SharedLimitSupply } from './shared-limit-supply.js';
@@ -69,6 +69,8 @@ export class Broker {
   readonly leases: LeaseManager;
   readonly limits: TenantLimits;
   readonly tenants: TenantRegistry;
+  /** Every throttled warning of this broker, the gRPC edge's too: stop closes them. */
+  readonly warnings: ThrottledWarnings;
   private readonly doorbell: Doorbell;
   private readonly shared: SharedLimitSupply;
   private readonly clock: Clock;
@@ -94,8 +96,8 @@ export class Broker {
     const { config } = deps;
     this.clock = deps.clock ?? Date.now;
     this.logger = deps.logger;
-    const statsFull = new ThrottledWarning(
-      this.logger,
+    this.warnings = new ThrottledWarnings(this.logger);
+    const statsFull = this.warnings.make(
       'GetStats rates and percentiles of the longest idle queue × tenant pairs forgotten to stay within ROTA_STATS_MAX_PAIRS; raise it to keep more',
       STATS_FULL_WARNING_EVERY_MS,
       this.clock,
@@ -124,7 +126,7 @@ export class Broker {
           this.queues.pumpAll();
         },
       },
-      this.logger,
+      this.warnings,
     );
     this.limits = new TenantLimits(monotonicClock, this.shared);
     const metrics = new BrokerMetrics(
@@ -149,6 +151,7 @@ export class Broker {
       livenessClock: monotonicClock,
       settings: config,
       logger: this.logger,
+      warnings: this.warnings,
       dispatcher: (queue) => this.queues.dispatcher(queue),
       observer,
     });
@@ -184,6 +187,7 @@ export class Broker {
       limits: this.limits,
       clock: this.clock,
       logger: this.logger,
+      warnings: this.warnings,
       observer,
       doorbell: this.doorbell,
       leases: this.leases,
@@ -269,11 +273,16 @@ export class Broker {
     return this.queues.releaseBuffered();
   }
 
-  /** Stops timers and sessions; leases stay in Redis for a restarted broker or a replica. */
+  /**
+   * Stops timers and sessions; leases stay in Redis for a restarted broker or
+   * a replica. The warnings left out so far are logged now (see
+   * ThrottledWarning.close), none later.
+   */
   stop(): void {
     for (const timer of this.timers) clearInterval(timer);
     this.queues.stop();
     this.leases.stop(new BrokerError('unavailable', 'the broker is shutting down; reconnect'));
+    this.warnings.close();
   }
 
   /** The dispatcher of a queue this broker serves, created (and recovered) on first use. */

@@ -12,7 +12,7 @@ export class Grants {
     private readonly deps: LeaseManagerDeps,
     private readonly held: HeldLeases,
   ) {
-    this.writeRetry = new WriteRetry(deps.logger, 'leasing jobs');
+    this.writeRetry = new WriteRetry(deps.warnings, 'leasing jobs');
   }
 
   /** Jobs chosen by a dispatcher for this session: lease them in Redis, then send them. */

@@ -5,6 +5,7 @@ import type { FailOutcome, FetchedJob } from '../store/types.js';
 import type { QueueDispatcher } from './dispatcher.js';
 import type { BrokerObserver, Settlement } from './observer.js';
 import type { Lease, Session } from './session.js';
+import type { ThrottledWarnings } from './throttled-warning.js';
 
 export const WRITE_RETRY_MS = 1000;
 
@@ -29,6 +30,7 @@ export interface LeaseManagerDeps {
   readonly livenessClock: Clock;
   readonly settings: LeaseSettings;
   readonly logger: Logger;
+  readonly warnings: ThrottledWarnings;
   /** The dispatcher of a queue, created on first use. */
   dispatcher(queue: string): QueueDispatcher;
   /** Sees every lease start and end (traces, metrics, stats). */

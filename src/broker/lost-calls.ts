@@ -1,11 +1,11 @@
-import type { Logger } from 'pino';
 import type { JobStore } from '../store/job-store.js';
 import type { StoreCall } from '../store/intake.js';
+import type { ThrottledWarnings } from './throttled-warning.js';
 import { WriteRetry } from './write-retry.js';
 
 export interface LostCallsDeps {
   readonly store: JobStore;
-  readonly logger: Logger;
+  readonly warnings: ThrottledWarnings;
   /** Jobs went back to the tenant×queue's streams, unread: the brokers may fetch them. */
   onGivenBack(queue: string, tenant: string): void;
 }
@@ -27,7 +27,7 @@ export class LostCalls {
 
   constructor(private readonly deps: LostCallsDeps) {
     this.writeRetry = new WriteRetry(
-      deps.logger,
+      deps.warnings,
       'giving back the jobs of calls whose replies were lost',
     );
   }

@@ -1,6 +1,6 @@
 import { WRITE_RETRY_MS, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
 import type { Lease } from './session.js';
-import { ThrottledWarning } from './throttled-warning.js';
+import type { ThrottledWarning } from './throttled-warning.js';
 
 /**
  * Ends leases without their worker: a cancelled job, a job timeout, an orphan
@@ -22,12 +22,10 @@ export class Revocation {
     private readonly deps: LeaseManagerDeps,
     private readonly held: HeldLeases,
   ) {
-    this.timeoutFailed = new ThrottledWarning(
-      deps.logger,
+    this.timeoutFailed = deps.warnings.make(
       'revoking timed-out leases failed; each is retried every 1 s',
     );
-    this.expiryFailed = new ThrottledWarning(
-      deps.logger,
+    this.expiryFailed = deps.warnings.make(
       'revoking expired leases failed; they are retried on the next sweep',
     );
   }

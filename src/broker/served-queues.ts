@@ -3,7 +3,6 @@ import type { PrefetchUse } from '../telemetry/metrics.js';
 import { monotonicClock, type BrokerContext } from './broker-context.js';
 import { QueueDispatcher } from './dispatcher.js';
 import { LostCalls } from './lost-calls.js';
-import { ThrottledWarning } from './throttled-warning.js';
 
 /** A queue at its prefetch bound says so once a minute, with the tenants in line then. */
 const BOUND_WARNING_EVERY_MS = 60_000;
@@ -21,7 +20,7 @@ export class ServedQueues {
   ) {
     this.lostCalls = new LostCalls({
       store: context.store,
-      logger: context.logger,
+      warnings: context.warnings,
       onGivenBack: (queue, tenant) => this.announceWork(queue, tenant, 0),
     });
   }
@@ -32,8 +31,7 @@ export class ServedQueues {
     if (!dispatcher) {
       const { config, logger, leases, doorbell } = this.context;
       const { prefetchJobs, prefetchBytes } = config;
-      const boundReached = new ThrottledWarning(
-        logger,
+      const boundReached = this.context.warnings.make(
         'prefetch bound reached: tenants of this queue wait for room before their jobs are read; ' +
           'raise ROTA_PREFETCH_JOBS / ROTA_PREFETCH_BYTES if memory allows, or add brokers',
         BOUND_WARNING_EVERY_MS,

@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import {
   HOLDING_TTL_MS,
   type SharedLimits,
@@ -6,7 +5,7 @@ import {
   type TokenRequest,
 } from '../scheduler/index.js';
 import type { SharedLimitStore } from '../store/shared-limits.js';
-import { ThrottledWarning } from './throttled-warning.js';
+import type { ThrottledWarning, ThrottledWarnings } from './throttled-warning.js';
 
 /** After a failed take of tokens, wait this long before asking Redis again. */
 const TOKEN_RETRY_AFTER_ERROR_MS = 1000;
@@ -33,14 +32,12 @@ export class SharedLimitSupply implements SharedLimits {
   constructor(
     private readonly store: SharedLimitStore,
     private readonly answers: SharedLimitAnswers,
-    logger: Logger,
+    warnings: ThrottledWarnings,
   ) {
-    this.tokensFailed = new ThrottledWarning(
-      logger,
+    this.tokensFailed = warnings.make(
       'could not take rate-limit tokens from Redis; those tenants wait and retry',
     );
-    this.slotsFailed = new ThrottledWarning(
-      logger,
+    this.slotsFailed = warnings.make(
       'could not hold in-flight slots in Redis; those tenants wait and retry',
     );
   }

@@ -1,6 +1,5 @@
-import type { Logger } from 'pino';
 import { WRITE_RETRY_MS } from './held-leases.js';
-import { ThrottledWarning } from './throttled-warning.js';
+import type { ThrottledWarning, ThrottledWarnings } from './throttled-warning.js';
 
 /**
  * A Redis write (a batch of leases or acks, the give-back of a call whose
@@ -14,8 +13,8 @@ export class WriteRetry {
   private readonly failed: ThrottledWarning;
 
   /** `what`: the write, as the log line names it ('leasing jobs'). */
-  constructor(logger: Logger, what: string) {
-    this.failed = new ThrottledWarning(logger, `${what} failed; each batch is retried every 1 s`);
+  constructor(warnings: ThrottledWarnings, what: string) {
+    this.failed = warnings.make(`${what} failed; each batch is retried every 1 s`);
   }
 
   /** Logs the failure (`fields` is built only when the line is logged) and calls `write` in 1 s. */

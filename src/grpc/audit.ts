@@ -13,7 +13,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { ThrottledWarning } from '../broker/throttled-warning.js';
+import type { ThrottledWarning, ThrottledWarnings } from '../broker/throttled-warning.js';
 import { AuthError, authenticate, requireRole, toCallError, type Credentials } from './auth.js';
 import type { Principal, Role, TokenStore } from './tokens.js';
 
@@ -44,14 +44,16 @@ export class Audit {
   readonly #unauthenticated: ThrottledWarning;
   readonly #denied: ThrottledWarning;
 
-  constructor(private readonly logger: Logger) {
-    this.#unauthenticated = new ThrottledWarning(
-      logger,
+  /** `warnings`: the broker's, so that its stop closes the refusal warnings too. */
+  constructor(
+    private readonly logger: Logger,
+    warnings: ThrottledWarnings,
+  ) {
+    this.#unauthenticated = warnings.make(
       'call refused: no valid token (UNAUTHENTICATED)',
       REFUSAL_WARNING_EVERY_MS,
     );
-    this.#denied = new ThrottledWarning(
-      logger,
+    this.#denied = warnings.make(
       'call refused: the token may not make it (PERMISSION_DENIED)',
       REFUSAL_WARNING_EVERY_MS,
     );

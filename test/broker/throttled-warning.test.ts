@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ThrottledWarning } from '../../src/broker/throttled-warning.js';
+import { ThrottledWarning, ThrottledWarnings } from '../../src/broker/throttled-warning.js';
 
 /** A pino logger whose lines land, parsed, in `lines`. */
 function capturedLogger(): { lines: Array<Record<string, unknown>>; logger: Logger } {
@@ -99,6 +99,44 @@ describe('ThrottledWarning', () => {
         { jobId: 'a', leftOut: undefined },
         { jobId: 'c', leftOut: 1 },
       ]);
+    });
+
+    it('logs the warnings left out when the broker stops, and nothing after', () => {
+      vi.useFakeTimers();
+      const { lines, logger } = capturedLogger();
+      const warnings = new ThrottledWarnings(logger);
+      const writes = warnings.make('write failed', 1000);
+      const quiet = warnings.make('nothing left out', 1000);
+      writes.warn({ jobId: 'a' });
+      quiet.warn({ jobId: 'q' });
+      vi.advanceTimersByTime(200);
+      writes.warn({ jobId: 'b' });
+      writes.warn({ jobId: 'c' });
+      warnings.close();
+      const fields = ({ msg, jobId, leftOut }: Record<string, unknown>) => ({
+        msg,
+        jobId,
+        leftOut,
+      });
+      const atStop = [
+        { msg: 'write failed', jobId: 'a', leftOut: undefined },
+        { msg: 'nothing left out', jobId: 'q', leftOut: undefined },
+        { msg: 'write failed', jobId: 'c', leftOut: 1 },
+      ];
+      expect(lines.map(fields)).toEqual(atStop);
+      vi.advanceTimersByTime(10_000);
+      expect(lines.map(fields)).toEqual(atStop);
+      expect(vi.getTimerCount()).toBe(0);
+      // A straggler after the stop, or a warning made after it, is logged at once; no timer is left.
+      writes.warn({ jobId: 'd' });
+      writes.warn({ jobId: 'e' });
+      warnings.make('made late', 1000).warn({ jobId: 'f' });
+      expect(lines.slice(atStop.length).map(fields)).toEqual([
+        { msg: 'write failed', jobId: 'd', leftOut: undefined },
+        { msg: 'write failed', jobId: 'e', leftOut: undefined },
+        { msg: 'made late', jobId: 'f', leftOut: undefined },
+      ]);
+      expect(vi.getTimerCount()).toBe(0);
     });
   });
 });

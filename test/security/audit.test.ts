@@ -41,6 +41,17 @@ const as = (token: string | undefined, address = broker.address): Stubs => {
 };
 const linesOf = (lines: readonly Line[], rpc: string): Line[] =>
   lines.filter((line) => line.rpc === rpc && line.level === 30);
+/**
+ * A broker with the tokens of `broker`, logging into `lines`: of its own, as a
+ * refusal warning holds the next of its kind back for 10 s. The caller stops it.
+ */
+const brokerOfItsOwn = (lines: Line[]): Promise<TestBroker> =>
+  startTestBroker({
+    redisUrl: redis.url,
+    authFile: path.join(dir, 'tokens.json'),
+    logLevel: 'info',
+    onLog: (line) => lines.push(line),
+  });
 
 beforeAll(async () => {
   redis = await startTestRedis();
@@ -233,15 +244,35 @@ describe('audit trail', () => {
     expect(linesOf(logged, 'PurgeQueue').filter((line) => line.tenant === 'globex')).toEqual([]);
   });
 
-  it('warns of a scoped admin changing its tenants’ share as of any PERMISSION_DENIED', async () => {
-    // A broker of its own: the refusal warnings above hold this one back for 10 s.
+  it('warns of the refusals left out when the broker stops, before it says it stopped', async () => {
     const lines: Line[] = [];
-    const own = await startTestBroker({
-      redisUrl: redis.url,
-      authFile: path.join(dir, 'tokens.json'),
-      logLevel: 'info',
-      onLog: (line) => lines.push(line),
-    });
+    const own = await brokerOfItsOwn(lines);
+    const told = () =>
+      lines
+        .filter(({ msg }) => msg === 'call refused: no valid token (UNAUTHENTICATED)')
+        .map(({ leftOut }) => leftOut);
+    try {
+      const intruder = as('not-a-token-of-this-broker', own.address);
+      for (let i = 0; i < 3; i++) {
+        const refused = await outcome(intruder.admin.PurgeQueue.bind(intruder.admin), {
+          tenant: 'acme',
+          queue: 'audit',
+        });
+        expect(refused).toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      }
+      expect(told()).toEqual([undefined]);
+    } finally {
+      await own.shutdown();
+    }
+    // The last two are told at the stop: their flush timer would have told them
+    // 10 s after the broker said it stopped, and it is gone.
+    expect(told()).toEqual([undefined, 1]);
+    expect(lines.at(-1)).toMatchObject({ msg: 'rota broker stopped' });
+  });
+
+  it('warns of a scoped admin changing its tenants’ share as of any PERMISSION_DENIED', async () => {
+    const lines: Line[] = [];
+    const own = await brokerOfItsOwn(lines);
     try {
       const scoped = as(T.adminAcme, own.address);
       const refused = await outcome(scoped.admin.SetTenant.bind(scoped.admin), {
@@ -282,16 +313,8 @@ describe('audit trail', () => {
     const warnings = (lines: readonly Line[], rpc: string) =>
       lines.filter((line) => line.level === 40 && line.rpc === rpc);
     // A broker of its own per call: a refusal warning holds the next back for 10 s.
-    const own = async (lines: Line[]) =>
-      startTestBroker({
-        redisUrl: redis.url,
-        authFile: path.join(dir, 'tokens.json'),
-        logLevel: 'info',
-        onLog: (line) => lines.push(line),
-      });
-
     const batchLines: Line[] = [];
-    const batchBroker = await own(batchLines);
+    const batchBroker = await brokerOfItsOwn(batchLines);
     try {
       const producer = as(T.producerAcme, batchBroker.address);
       const { results } = await ok(producer.broker.EnqueueBatch.bind(producer.broker), {
@@ -312,7 +335,7 @@ describe('audit trail', () => {
     }
 
     const streamLines: Line[] = [];
-    const streamBroker = await own(streamLines);
+    const streamBroker = await brokerOfItsOwn(streamLines);
     try {
       const producer = as(T.producerAcme, streamBroker.address);
       const stream = producer.broker.EnqueueStream();
