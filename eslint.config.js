@@ -16,5 +16,24 @@ export default tseslint.config(
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
     },
   },
+  {
+    // Data flows one way (DESIGN.md): the gRPC edge translates wire calls into
+    // the layers below, and none of them depends on it.
+    files: ['src/broker/**', 'src/scheduler/**', 'src/store/**', 'src/telemetry/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/grpc/*'],
+              message:
+                'src/grpc is the edge: the broker, scheduler, store and telemetry must not depend on it; move what both need to a module of their own',
+            },
+          ],
+        },
+      ],
+    },
+  },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
 );

@@ -14,11 +14,12 @@
  *
  * Errors never repeat a token: they name the entry by its position.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { isName } from '../broker/validation.js';
 import { ConfigError } from '../config.js';
+import { sha256 } from '../token-digest.js';
 
 export type Role = 'producer' | 'worker' | 'admin';
 export const ROLES: readonly Role[] = ['producer', 'worker', 'admin'];
@@ -44,8 +45,6 @@ const DIGEST_PREFIX = 'sha256:';
 const HEX_DIGEST = /^[0-9a-fA-F]{64}$/;
 /** Printable ASCII without spaces: what an HTTP/2 header value can carry unchanged. */
 const TOKEN_CHARS = /^[\x21-\x7e]+$/;
-
-export const sha256 = (text: string): Buffer => createHash('sha256').update(text, 'utf8').digest();
 
 /**
  * The known tokens. `match` hashes the presented token and compares the digest

@@ -6,7 +6,7 @@ import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runti
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
-import { sha256 } from '../grpc/tokens.js';
+import { sha256 } from '../token-digest.js';
 import { LocalHistograms } from './histograms.js';
 import type { MetricsSink } from './metrics.js';
 import { otlpMetricReader } from './otlp-metrics.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sha256 } from '../../src/grpc/tokens.js';
+import { sha256 } from '../../src/token-digest.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 import { ok, outcome, stubs, WorkStream, type Stubs } from './fixture.js';

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Producer } from '../../clients/producer.js';
 import { Worker } from '../../clients/worker.js';
 import { RotaError } from '../../clients/errors.js';
-import { sha256 } from '../../src/grpc/tokens.js';
+import { sha256 } from '../../src/token-digest.js';
 import type { EnqueueStreamResponse__Output } from '../../src/generated/rota/v1/EnqueueStreamResponse.js';
 import type { Hello } from '../../src/generated/rota/v1/Hello.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';

@@ -20,13 +20,8 @@ import {
   requireTenant,
 } from '../../src/grpc/auth.js';
 import { isLoopbackAddress } from '../../src/grpc/security.js';
-import {
-  loadTokens,
-  parseTokenList,
-  readTokenFile,
-  sha256,
-  TokenStore,
-} from '../../src/grpc/tokens.js';
+import { loadTokens, parseTokenList, readTokenFile, TokenStore } from '../../src/grpc/tokens.js';
+import { sha256 } from '../../src/token-digest.js';
 
 // A pass-through spy: the real timingSafeEqual runs; the test sees every call.
 vi.mock('node:crypto', async (importOriginal) => {
