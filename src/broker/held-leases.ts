@@ -145,7 +145,10 @@ export class HeldLeases {
     this.recording.delete(lease);
     lease.session?.leases.delete(lease.job.id);
     clearTimeout(lease.timeoutTimer);
-    this.deps.limits.onRelease(lease.job.tenant, lease.job.queue);
+    // A stale lease may run on at the broker that holds it now, in a slot held here.
+    if (settlement.result === 'stale')
+      this.deps.limits.onLeaseLost(lease.job.tenant, lease.job.queue);
+    else this.deps.limits.onRelease(lease.job.tenant, lease.job.queue);
     this.deps.dispatcher(lease.job.queue).pump();
   }
 

@@ -1,3 +1,4 @@
+import { HOLDING_TTL_MS } from '../scheduler/index.js';
 import type { JobRecord } from '../store/types.js';
 import { withoutPayload, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
 import type { InFlightRef } from './hello.js';
@@ -68,8 +69,20 @@ export class Reattachment {
       return current;
     });
     const adopting = [...ours, ...candidates];
+    // A lease of another broker brings its slots of the tenant's caps along;
+    // one of ours holds them here already.
+    const caps = (ref: InFlightRef): Array<string | undefined> => {
+      const record = records.get(ref.jobId);
+      return record ? this.deps.limits.sharedCaps(record.tenant, record.queue) : [];
+    };
     const won = await this.deps.store.adopt(
-      adopting.map((ref) => ({ tenant: ref.tenant, jobId: ref.jobId, token: ref.token })),
+      adopting.map((ref) => ({
+        tenant: ref.tenant,
+        jobId: ref.jobId,
+        token: ref.token,
+        caps: caps(ref),
+      })),
+      HOLDING_TTL_MS,
     );
     adopting.forEach((ref, i) => {
       const held = this.held.leases.get(ref.jobId);
@@ -84,7 +97,7 @@ export class Reattachment {
         refused.push(ref.jobId);
       } else {
         const deadline = record.timeoutMs > 0 ? record.leasedAt + record.timeoutMs : 0;
-        this.deps.limits.onDispatch(record.tenant, record.queue);
+        this.deps.limits.onAdopt(record.tenant, record.queue);
         // The reattaching worker holds the job already: no payload to keep.
         const job = withoutPayload(record);
         this.held.register(job, ref.token, record.attempts, deadline, session, record.leasedAt);

@@ -31,6 +31,10 @@ export class SharedSlots {
   #othersWait = false;
   #asking = false;
   #askAgainAt = 0;
+  /** Leases were adopted while a request was out: Redis is told again once it is answered. */
+  #recount = false;
+  /** A lease ended as stale while a request was out: its answer may count that slot as free. */
+  #forfeited = false;
 
   get held(): number {
     return this.#held;
@@ -66,13 +70,47 @@ export class SharedSlots {
    * costs no renewals, and its next dispatch asks again).
    */
   renewal(inFlight: number): number | undefined {
-    if (this.#asking || this.#held === 0) return undefined;
+    if (this.#asking || (this.#held === 0 && inFlight === 0)) return undefined;
     if (this.#othersWait || inFlight === 0) {
       this.#shrinkTo(Math.min(this.#held, inFlight));
       return inFlight;
     }
     this.#asking = true;
     return Math.max(this.#held, inFlight);
+  }
+
+  /**
+   * A lease another broker held was re-attached here; Redis moved a slot to
+   * this broker's holding with it (adopt.lua). What to tell Redis now (hold
+   * at least the leases in flight), or undefined while a request is out:
+   * Redis may answer that one as it was before the adoption, so it is told
+   * again after (see recount).
+   */
+  adopted(inFlight: number): number | undefined {
+    if (this.#asking) {
+      this.#recount = true;
+      return undefined;
+    }
+    this.#asking = true;
+    return Math.max(this.#held, inFlight);
+  }
+
+  /** After an answer: what to tell Redis at once for leases adopted while it was on its way. */
+  recount(inFlight: number): number | undefined {
+    if (!this.#recount) return undefined;
+    this.#recount = false;
+    return this.adopted(inFlight);
+  }
+
+  /**
+   * A lease here ended as stale: Redis says it is no longer this broker's (a
+   * worker re-attached it to another broker, or it was reclaimed), so it may
+   * still run elsewhere, in a slot this broker still holds in Redis. That
+   * slot is not used again before Redis has been asked.
+   */
+  forfeit(inFlight: number): void {
+    this.#held = Math.min(this.#held, inFlight);
+    if (this.#asking) this.#forfeited = true;
   }
 
   #shrinkTo(held: number): void {
@@ -83,9 +121,10 @@ export class SharedSlots {
   /** The answer to a request: the holding now, and whether other brokers wait for slots. */
   answered(held: number, othersWait: boolean, now: number, inFlight: number): void {
     this.#asking = false;
-    this.#held = held;
+    this.#held = this.#forfeited ? Math.min(held, inFlight) : held;
+    this.#forfeited = false;
     this.#othersWait = othersWait;
-    if (held <= inFlight) this.#askAgainAt = now + SLOT_RETRY_MS;
+    if (this.#held <= inFlight) this.#askAgainAt = now + SLOT_RETRY_MS;
   }
 }
 

@@ -47,6 +47,14 @@ export interface SharedLimits {
   shareSlots(request: SlotRequest): void;
 }
 
+/** An in-flight cap shared with other brokers, of a tenant (`queue` undefined) or of its override on `queue`. */
+interface SharedCap {
+  queue: string | undefined;
+  cap: number;
+  limited: Limited;
+  slots: SharedSlots;
+}
+
 interface QueueRecord extends Limited {
   override: Readonly<Partial<TenantSettings>> | undefined;
 }
@@ -181,6 +189,10 @@ export class TenantLimits {
     const limited = this.#limitedOf(request);
     if (limited?.slots === undefined) return;
     limited.slots.answered(held, othersWait, this.#clock(), limited.inFlight);
+    const recount = limited.slots.recount(limited.inFlight);
+    if (recount !== undefined) {
+      this.#shared?.shareSlots({ ...request, wanted: recount, keep: limited.inFlight });
+    }
     this.#emit(request.tenant);
   }
 
@@ -202,23 +214,30 @@ export class TenantLimits {
     }
   }
 
-  *#slotHolders(): Iterable<{
-    tenant: string;
-    queue: string | undefined;
-    cap: number;
-    limited: Limited;
-    slots: SharedSlots;
-  }> {
+  *#slotHolders(): Iterable<SharedCap & { tenant: string }> {
     for (const [tenant, record] of this.#tenants) {
-      if (record.slots) {
-        const cap = record.settings?.maxInFlight ?? 0;
-        yield { tenant, queue: undefined, cap, limited: record, slots: record.slots };
-      }
-      for (const [queue, perQueue] of record.queues) {
-        if (perQueue.slots) {
-          const cap = perQueue.override?.maxInFlight ?? 0;
-          yield { tenant, queue, cap, limited: perQueue, slots: perQueue.slots };
-        }
+      for (const held of this.#sharedSlotsIn(record, record.queues.keys()))
+        yield { tenant, ...held };
+    }
+  }
+
+  /** The shared caps a lease of tenant×queue counts against. */
+  #sharedSlotsOf(tenant: string, queue: string): Iterable<SharedCap> {
+    const record = this.#tenants.get(tenant);
+    return record === undefined ? [] : this.#sharedSlotsIn(record, [queue]);
+  }
+
+  /** The tenant's own shared cap, and those of the overrides of `queues`. */
+  *#sharedSlotsIn(record: TenantRecord, queues: Iterable<string>): Iterable<SharedCap> {
+    if (record.slots) {
+      const cap = record.settings?.maxInFlight ?? 0;
+      yield { queue: undefined, cap, limited: record, slots: record.slots };
+    }
+    for (const queue of queues) {
+      const perQueue = record.queues.get(queue);
+      if (perQueue?.slots) {
+        const cap = perQueue.override?.maxInFlight ?? 0;
+        yield { queue, cap, limited: perQueue, slots: perQueue.slots };
       }
     }
   }
@@ -256,13 +275,55 @@ export class TenantLimits {
     perQueue.inFlight += 1;
   }
 
+  /**
+   * The in-flight caps of tenant×queue shared with other brokers, each named
+   * as its key takes it: undefined for the tenant's own, else the queue's
+   * override (see JobStore.adopt).
+   */
+  sharedCaps(tenant: string, queue: string): Array<string | undefined> {
+    return [...this.#sharedSlotsOf(tenant, queue)].map((held) => held.queue);
+  }
+
+  /**
+   * Records a lease another broker held, re-attached here, as one dispatch;
+   * its slot of each shared cap came along in Redis (see JobStore.adopt), and
+   * Redis is told this broker's holding now.
+   */
+  onAdopt(tenant: string, queue: string): void {
+    this.onDispatch(tenant, queue);
+    for (const { queue: capQueue, cap, limited, slots } of this.#sharedSlotsOf(tenant, queue)) {
+      const wanted = slots.adopted(limited.inFlight);
+      if (wanted !== undefined) {
+        this.#shared?.shareSlots(slotRequest(tenant, capQueue, cap, wanted, limited.inFlight));
+      }
+    }
+  }
+
   /** Records the end of one lease of tenant×queue. Ignored when none is in flight there. */
   onRelease(tenant: string, queue: string): void {
+    this.#release(tenant, queue, false);
+  }
+
+  /**
+   * Records the end of a lease that Redis called stale: no longer this
+   * broker's, it may run on at another broker, in a slot still held here
+   * (see SharedSlots.forfeit).
+   */
+  onLeaseLost(tenant: string, queue: string): void {
+    this.#release(tenant, queue, true);
+  }
+
+  #release(tenant: string, queue: string, lost: boolean): void {
     const record = this.#tenants.get(tenant);
     const perQueue = record?.queues.get(queue);
     if (record === undefined || perQueue === undefined || perQueue.inFlight === 0) return;
     perQueue.inFlight -= 1;
     record.inFlight -= 1;
+    if (lost) {
+      for (const { limited, slots } of this.#sharedSlotsOf(tenant, queue)) {
+        slots.forfeit(limited.inFlight);
+      }
+    }
     this.#giveBackSlots(record, tenant, undefined, record.settings?.maxInFlight ?? 0);
     this.#giveBackSlots(perQueue, tenant, queue, perQueue.override?.maxInFlight ?? 0);
     this.#prune(tenant, record, queue);

@@ -3,6 +3,15 @@ import { sendPacked } from './packed.js';
 import { runScript, sendBatch } from './scripts.js';
 import type { AckOutcome, FailOutcome, FetchedJob } from './types.js';
 
+/** A lease a worker re-attached, to be held by this broker (see LeaseWrites.adopt). */
+export interface AdoptedLease {
+  readonly tenant: string;
+  readonly jobId: string;
+  readonly token: string;
+  /** The in-flight caps whose slot it takes along: a queue's override, or undefined for the tenant's. */
+  readonly caps: ReadonlyArray<string | undefined>;
+}
+
 const ACK_OUTCOMES: Record<number, AckOutcome> = { 0: 'ok', 1: 'stale', 2: 'unknown' };
 
 /**
@@ -146,10 +155,14 @@ export class LeaseWrites {
     });
   }
 
-  /** Makes this broker the holder of leases re-attached here; false where the lease is not current. */
-  async adopt(
-    leases: ReadonlyArray<{ tenant: string; jobId: string; token: string }>,
-  ): Promise<boolean[]> {
+  /**
+   * Makes this broker the holder of leases re-attached here; false where the
+   * lease is not current. A lease another broker held takes a slot of each of
+   * its `caps` with it (adopt.lua): the in-flight caps it counts against, each
+   * named as `Keys.slots` takes it (a queue, or undefined for the tenant's own),
+   * in holdings that lapse after `holdingTtlMs`.
+   */
+  async adopt(leases: ReadonlyArray<AdoptedLease>, holdingTtlMs: number): Promise<boolean[]> {
     if (leases.length === 0) return [];
     const { keys } = this.context;
     const replies = await sendBatch(this.context.redis, (batch) => {
@@ -157,7 +170,12 @@ export class LeaseWrites {
         batch.script(
           'adopt',
           [keys.job(lease.tenant, lease.jobId)],
-          [lease.token, this.context.options.consumer],
+          [
+            lease.token,
+            this.context.options.consumer,
+            holdingTtlMs,
+            ...lease.caps.map((queue) => keys.slots(lease.tenant, queue)),
+          ],
         );
       }
     });

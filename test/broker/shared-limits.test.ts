@@ -151,6 +151,38 @@ describe('in-flight caps with several brokers', () => {
     expect(leases.map((l) => l.tenant)).toEqual(Array(3).fill('unheld'));
   });
 
+  it('counts a lease a worker moved to another broker against the cap there, not freed here', async () => {
+    await h.setTenant({ tenant: 'moved', max_in_flight: 2 });
+    await flood('moved', 'move-cap', 2);
+    const first = await h.worker({ queues: ['move-cap'], capacity: 2 });
+    const moved = await first.take(2); // A holds both slots
+    first.drop(); // A keeps the leases as orphans until they expire (stale: B adopts them)
+    const onB = await RawWorker.connect(b.address, {
+      queues: ['move-cap-b'], // B has no job of the tenant to dispatch
+      capacity: 2,
+      in_flight: moved.map((l) => ({
+        job_id: l.job_id,
+        lease_token: l.lease_token,
+        tenant: l.tenant,
+      })),
+    });
+    workers.push(onB);
+    expect((await onB.welcome()).reattached_job_ids).toHaveLength(2);
+
+    await flood('moved', 'move-cap', 2);
+    const onA = await h.worker({ queues: ['move-cap'], capacity: 2 });
+    // Past A's orphan expiry (lease TTL 1.5 s) and a renewal of the holdings.
+    await sleep(3500);
+    for (const lease of moved) {
+      expect((await h.getJob('moved', lease.job_id)).state).toBe('LEASED'); // both still run on B
+    }
+    expect(onA.leases).toHaveLength(0);
+
+    for (const lease of moved) onB.complete(lease);
+    const leases = await onA.take(2, 10_000);
+    expect(leases.map((l) => l.tenant)).toEqual(['moved', 'moved']);
+  });
+
   it('lets the slots of a broker that died lapse, so the other broker serves the tenant', async () => {
     await h.setTenant({ tenant: 'orphaned', max_in_flight: 2 });
     await flood('orphaned', 'lapse-b', 2);

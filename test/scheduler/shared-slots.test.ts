@@ -106,6 +106,39 @@ describe('shared in-flight slots', () => {
     expect([...limits.slotHoldings()]).toEqual([]);
   });
 
+  it('tells Redis at once of leases adopted from another broker, again when a request was out', () => {
+    const { limits, asked } = setup();
+    limits.setTenant('t', { maxInFlight: 4 });
+    limits.onAdopt('t', 'q'); // holding nothing yet: Redis learns of the lease at once
+    expect(asked).toEqual([{ tenant: 't', queue: undefined, cap: 4, wanted: 1, keep: 1 }]);
+    limits.onAdopt('t', 'q'); // its answer may predate this one
+    expect(asked).toHaveLength(1);
+    limits.slotsAnswered(asked[0]!, 1, false);
+    expect(asked[1]).toEqual({ tenant: 't', queue: undefined, cap: 4, wanted: 2, keep: 2 });
+    limits.slotsAnswered(asked[1]!, 2, false);
+    expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0); // both slots are the adopted leases'
+    expect([...limits.slotRenewals()]).toEqual([
+      { tenant: 't', queue: undefined, cap: 4, wanted: 2, keep: 2 },
+    ]);
+    expect(limits.sharedCaps('t', 'q')).toEqual([undefined]);
+  });
+
+  it('uses no slot of a lease that ended as stale before Redis has been asked', () => {
+    const { limits, asked } = setup();
+    limits.setTenant('t', { maxInFlight: 2 });
+    limits.blockedUntil('t', 'q', 2);
+    limits.slotsAnswered(asked[0]!, 2, false);
+    expect(dispatchAll(limits, 't', 'q')).toBe(2);
+    limits.onLeaseLost('t', 'q'); // re-attached to another broker, which runs it in that slot
+    expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0);
+    expect(asked.at(-1)).toEqual({ tenant: 't', queue: undefined, cap: 2, wanted: 2, keep: 1 });
+
+    // Lost while a request is out: its answer may still count the slot as this broker's.
+    limits.onLeaseLost('t', 'q');
+    limits.slotsAnswered(asked.at(-1)!, 2, false);
+    expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0);
+  });
+
   it("holds a queue override's cap apart, and drops the holding with the cap", () => {
     const { limits, asked } = setup();
     limits.setQueueOverride('t', 'narrow', { maxInFlight: 2 });

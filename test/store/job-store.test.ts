@@ -711,6 +711,27 @@ describe('JobStore', () => {
     expect(await redis.xlen(store.keys.ready(tenant, 'q', 0))).toBe(5 * (steps + 1));
   });
 
+  it('moves a lease another broker held, with its slot of each cap, in one step (adopt.lua)', async () => {
+    const leased = job('leased', { tenant: 'capped' });
+    await store.enqueue([leased], () => 0, now);
+    await fetchAll(store, 'q', [{ tenant: 'capped', count: 1, leaseTokens: ['tok'] }], now);
+    const other = storeOf(redis, 'broker-b');
+    const caps = [undefined, 'q'];
+    const slots = caps.map((queue) => store.keys.slots('capped', queue));
+    const adopt = (by: JobStore, token: string): Promise<boolean[]> =>
+      by.adopt([{ tenant: 'capped', jobId: leased.id, token, caps }], 10_000);
+
+    expect(await adopt(other, 'wrong token')).toEqual([false]);
+    expect(await adopt(other, 'tok')).toEqual([true]);
+    // The broker it comes from learns of the move (a stale ack) only after B holds its slot.
+    for (const key of slots) expect(await redis.hgetall(key)).toEqual({ 'broker-b': '1' });
+    for (const key of slots) expect(await redis.zscore(`${key}:until`, 'broker-b')).not.toBeNull();
+    expect(await redis.pttl(slots[0]!)).toBeGreaterThan(0);
+    // Re-attached again to the broker that holds it: its slot is held already.
+    expect(await adopt(other, 'tok')).toEqual([true]);
+    for (const key of slots) expect(await redis.hgetall(key)).toEqual({ 'broker-b': '1' });
+  });
+
   it('renews 200,000 held entries of one stream (in XCLAIM calls of 1,000)', async () => {
     const stream = store.keys.ready('t', 'q', 0);
     await redis.xgroup('CREATE', stream, 'rota', '$', 'MKSTREAM');

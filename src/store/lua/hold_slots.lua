@@ -5,9 +5,7 @@
 -- (those cannot be taken back). What it wanted and did not get is noted, so
 -- the others learn that someone waits and give slots back as they free them.
 -- A holding not renewed within the TTL lapses: its broker is taken for dead.
--- Per cap, under its key K: hash K (broker → slots held), hash K..':wants'
--- (broker → slots wanted beyond those), sorted set K..':until' (broker → when
--- its entries lapse, Redis time in ms).
+-- The keys of a cap: see holdings.lua.
 -- KEYS[1] the first cap's key (routes the call)
 -- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
 -- ARGS[1] this broker's name  ARGS[2] TTL of a holding (ms)
@@ -16,10 +14,10 @@
 -- order: the slots this broker now holds, and 1 when other brokers wait for
 -- slots (else 0)
 -- @include common
+-- @include holdings
 local ARGS = packed_args()
 local me, ttl = ARGS[1], tonumber(ARGS[2])
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now = holdings_now()
 local out = {}
 for i = 3, #ARGS, 4 do
   local held, wants, lapse = ARGS[i], ARGS[i] .. ':wants', ARGS[i] .. ':until'
@@ -42,8 +40,7 @@ for i = 3, #ARGS, 4 do
   if hold > 0 then redis.call('HSET', held, me, hold) else redis.call('HDEL', held, me) end
   if wanted > hold then redis.call('HSET', wants, me, wanted - hold) else redis.call('HDEL', wants, me) end
   if hold > 0 or wanted > hold then
-    redis.call('ZADD', lapse, now + ttl, me)
-    for _, key in ipairs({held, wants, lapse}) do redis.call('PEXPIRE', key, ttl) end
+    renew_holding(held, me, now, ttl)
   else
     redis.call('ZREM', lapse, me)
   end
