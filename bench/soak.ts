@@ -301,12 +301,40 @@ function busiestWindow(
  */
 const CAP_CONVERGENCE_MS = 4000;
 
+/** A handler run in the journal: job, attempt and agent. */
+const runKey = (r: JournalRecord): string => `${r.job}/${r.attempt}/${r.agent}`;
+
 /**
- * Most handlers of the tenant running at once, counted only outside faults:
- * a fault may leave a handler running whose lease was reclaimed and leased
- * again (at least once), or a lease re-attached beyond the cap, for up to
- * `graceMs` after it. A worker killed takes
- * its handlers with it.
+ * Handler runs whose lease was lost under them: aborted (the lease was
+ * revoked, or refused at a re-attach), or still running when the job started
+ * again (the later start holds the job's current lease). At-least-once
+ * delivery accepts such a run (DESIGN.md, lease protocol 4-5): its lease
+ * expired, the broker no longer counts it against the cap, and it may run
+ * on beside the job's next attempt.
+ */
+function staleRuns(journal: readonly JournalRecord[]): Set<string> {
+  const stale = new Set<string>();
+  const open = new Map<string, Set<string>>();
+  for (const r of journal) {
+    if (r.job === undefined) continue;
+    const runs = open.get(r.job) ?? new Set<string>();
+    open.set(r.job, runs);
+    if (r.ev === 'start') {
+      for (const run of runs) stale.add(run);
+      runs.add(runKey(r));
+    } else if (r.ev === 'end' || r.ev === 'fail' || r.ev === 'aborted') {
+      runs.delete(runKey(r));
+      if (r.ev === 'aborted') stale.add(runKey(r));
+    }
+  }
+  return stale;
+}
+
+/**
+ * Most handlers of the tenant running at once, counted only outside faults,
+ * and never the runs whose lease was lost (staleRuns): a fault may leave the
+ * brokers' holdings overdrawn for up to `graceMs` after it. A worker killed
+ * takes its handlers with it.
  */
 function mostRunningAtOnce(
   journal: readonly JournalRecord[],
@@ -318,7 +346,7 @@ function mostRunningAtOnce(
   const killedAt = faults
     .filter((f) => f.kind === 'kill -9 worker' && f.detail !== undefined)
     .map((f) => ({ t: f.start, agent: f.detail! }));
-  const tenantOf = new Map<string, string>();
+  const stale = staleRuns(journal);
   const running = new Set<string>();
   let most = { running: 0, at: undefined as number | undefined, byBroker: [] as number[] };
   let nextKill = 0;
@@ -328,10 +356,9 @@ function mostRunningAtOnce(
       for (const key of running) if (key.endsWith(`/${agent}`)) running.delete(key);
     }
     if (r.job === undefined) continue;
-    const key = `${r.job}/${r.attempt}/${r.agent}`;
+    const key = runKey(r);
     if (r.ev === 'start') {
-      tenantOf.set(r.job, r.tenant ?? '');
-      if (r.tenant !== tenant) continue;
+      if (r.tenant !== tenant || stale.has(key)) continue;
       running.add(key);
       const excused = faults.some((f) => r.t >= f.start && r.t <= f.end + graceMs);
       if (!excused && running.size > most.running) {
