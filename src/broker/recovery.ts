@@ -130,11 +130,14 @@ export class Recovery {
    * revoked, see Revocation.revokeCancelled), a buffered job is not leased.
    */
   private forget(lost: readonly HeldEntry[]): void {
-    if (lost.length === 0) return;
-    for (const held of lost) this.lost.add(entryKey(held));
-    const pairs = new Set(lost.map(({ tenant, queue }) => `${queue}/${tenant}`));
+    // Renewals sent while Redis was down are all answered once it is back,
+    // each naming the same lost entries: those are said once.
+    const fresh = lost.filter((held) => !this.lost.has(entryKey(held)));
+    if (fresh.length === 0) return;
+    for (const held of fresh) this.lost.add(entryKey(held));
+    const pairs = new Set(fresh.map(({ tenant, queue }) => `${queue}/${tenant}`));
     this.context.logger.warn(
-      { entries: lost.length, queues: [...pairs].slice(0, LOST_PAIRS_LOGGED) },
+      { entries: fresh.length, queues: [...pairs].slice(0, LOST_PAIRS_LOGGED) },
       'Redis no longer has the streams of entries this broker holds (it lost its keys: restarted without persistence, failed over to an empty replica, or flushed); they are not renewed again',
     );
   }
