@@ -43,6 +43,20 @@ export interface ClusterOptions {
   keepDir?: boolean;
   /** Broker processes on the one Redis. @default 1 */
   brokers?: number;
+  /** Bearer tokens: the brokers' and those of the cluster's own clients. @default auth off */
+  auth?: ClusterAuth;
+}
+
+/** A cluster with tokens: the brokers' table and the tokens its own clients send. */
+export interface ClusterAuth {
+  /** The brokers' ROTA_AUTH_TOKENS. */
+  readonly tokens: string;
+  /** Of the load generator (fixture.ts). */
+  readonly producer: string;
+  /** Of the worker agents. */
+  readonly worker: string;
+  /** Of the checks that read the broker's stats (invariants.ts). */
+  readonly admin: string;
 }
 
 export interface WorkerAgentOptions {
@@ -122,6 +136,10 @@ export class Cluster {
     }
   }
 
+  get auth(): ClusterAuth | undefined {
+    return this.options.auth;
+  }
+
   get leaseTtlMs(): number {
     return this.options.leaseTtlMs ?? 1500;
   }
@@ -180,6 +198,7 @@ export class Cluster {
         ...(process.env.ROTA_BROKER_GRPC_TRACE
           ? { GRPC_TRACE: process.env.ROTA_BROKER_GRPC_TRACE, GRPC_VERBOSITY: 'DEBUG' }
           : {}),
+        ...(this.options.auth ? { ROTA_AUTH_TOKENS: this.options.auth.tokens } : {}),
         ...this.options.brokerEnv,
       },
     });
@@ -207,6 +226,7 @@ export class Cluster {
         AGENT_CONCURRENCY: String(options.concurrency ?? 8),
         AGENT_DEFAULT_MS: String(options.defaultMs ?? 50),
         AGENT_HEAL_FILE: this.healFile,
+        ...(this.options.auth ? { AGENT_TOKEN: this.options.auth.worker } : {}),
         OTEL_SDK_DISABLED: 'true',
       },
     });

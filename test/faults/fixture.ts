@@ -114,7 +114,9 @@ export async function finish(
     journal: cluster.journal(),
     faults,
   });
-  const left = await leftovers(cluster.brokerAddress, load.options.queue ?? 'faults');
+  const left = await leftovers(cluster.brokerAddress, load.options.queue ?? 'faults', {
+    token: cluster.auth?.admin,
+  });
   if (left.length > 0) {
     report.violations.push(
       `state left behind after every job ended (Admin.GetStats): ${JSON.stringify(left)}`,

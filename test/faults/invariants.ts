@@ -16,6 +16,8 @@
  *    shows a job nobody acknowledged (stored but never acked is only possible
  *    for keys the producer gave up on).
  */
+import * as grpc from '@grpc/grpc-js';
+
 import type { Producer } from '../../clients/producer.js';
 import type { JobInfo } from '../../clients/job.js';
 import { RotaError } from '../../clients/errors.js';
@@ -272,17 +274,31 @@ export interface Leftover {
 export async function leftovers(
   address: string,
   queue: string,
-  { timeoutMs = 5000, intervalMs = 250 } = {},
+  {
+    timeoutMs = 5000,
+    intervalMs = 250,
+    token,
+  }: {
+    timeoutMs?: number;
+    intervalMs?: number;
+    /** An admin's bearer token. */ token?: string;
+  } = {},
 ): Promise<Leftover[]> {
   const clients = rawClients(address);
+  const metadata = new grpc.Metadata();
+  if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
       let rows: Leftover[] = [];
       try {
         const stats = await new Promise<Stats__Output>((resolve, reject) =>
-          clients.admin.GetStats({ queue }, { deadline: Date.now() + 2000 }, (error, reply) =>
-            error || !reply ? reject(error ?? new Error('no reply')) : resolve(reply),
+          clients.admin.GetStats(
+            { queue },
+            metadata,
+            { deadline: Date.now() + 2000 },
+            (error, reply) =>
+              error || !reply ? reject(error ?? new Error('no reply')) : resolve(reply),
           ),
         );
         rows = stats.entries

@@ -40,6 +40,8 @@ export interface LoadOptions {
   /** Brokers to spread the lanes over (lane i uses the i-th mod n). @default [address] */
   readonly addresses?: readonly string[];
   readonly total: number;
+  /** Bearer token of its producers. @default none */
+  readonly token?: string;
   /** Enqueues in flight at once. @default 4 */
   readonly concurrency?: number;
   /** Pause between two enqueues of one lane. @default 10 */
@@ -77,6 +79,7 @@ export class LoadGenerator {
       (address) =>
         new Producer({
           address,
+          token: options.token,
           timeoutMs: 2000,
           channelOptions: {
             'grpc.initial_reconnect_backoff_ms': 50,

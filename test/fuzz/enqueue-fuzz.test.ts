@@ -7,13 +7,25 @@
  * numbers, NaN and infinite doubles, huge maps, raw garbage that is no
  * protobuf), sent to a broker process with a deadline each.
  *
- * Holds: every call gets a status (never the deadline), among OK,
- * INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, RESOURCE_EXHAUSTED (garbage
- * gets INVALID_ARGUMENT saying it does not decode; a stream we cancelled,
+ * The broker has tokens (credentials.ts; ROTA_FUZZ_AUTH=off: none): each call
+ * goes mostly as the unscoped token of its role, else as any token of the
+ * table (a producer, worker or admin one; of every tenant or limited to some),
+ * with none, an unknown or malformed one; a batch or stream mixes tenants in
+ * and out of its token's.
+ *
+ * Holds: every call gets a status (never the deadline); one its token may not
+ * make (no valid token, another role, a tenant outside it, a SetTenant of an
+ * admin limited to tenants that sets their share) exactly UNAUTHENTICATED or
+ * PERMISSION_DENIED, the others among OK, INVALID_ARGUMENT,
+ * FAILED_PRECONDITION, NOT_FOUND, RESOURCE_EXHAUSTED (garbage gets
+ * INVALID_ARGUMENT saying it does not decode; a stream we cancelled,
  * CANCELLED); each EnqueueStream answer fits a request sent, and a stream that
- * ends OK answered them all; the broker
+ * ends OK answered them all; in batches and streams exactly the items outside
+ * the token are PERMISSION_DENIED, and none of those is stored, while each
+ * accepted job is stored once and reads back (ledger.ts); the broker
  * process stays up and still answers a health probe; a well-behaved producer
- * and worker running alongside complete every job.
+ * and worker running alongside (with tokens of their own tenants) complete
+ * every job.
  *
  * Seeded: the seed is printed; replay with ROTA_FUZZ_SEED=<seed>. Request #i is
  * generated from `new Rng(seed + i)` alone.
@@ -22,10 +34,25 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 
 import { Producer } from '../../clients/producer.js';
+import type { EnqueueBatchRequest__Output } from '../../src/generated/rota/v1/EnqueueBatchRequest.js';
+import type { EnqueueBatchResponse__Output } from '../../src/generated/rota/v1/EnqueueBatchResponse.js';
+import type { EnqueueRequest__Output } from '../../src/generated/rota/v1/EnqueueRequest.js';
+import type { EnqueueResponse__Output } from '../../src/generated/rota/v1/EnqueueResponse.js';
+import type { EnqueueResult__Output } from '../../src/generated/rota/v1/EnqueueResult.js';
 import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
 import { finish, useCluster } from '../faults/fixture.js';
-import { producerRequest } from './enqueue-gen.js';
+import {
+  AUTH_CODES,
+  CLUSTER_AUTH,
+  credential,
+  expectedRefusal,
+  roleOf,
+  tokenOf,
+  type Caller,
+} from './credentials.js';
+import { producerRequest, type FuzzRequest } from './enqueue-gen.js';
 import { fuzzEnqueueStream } from './enqueue-stream-gen.js';
+import { EnqueueLedger } from './ledger.js';
 import {
   brokerErrors,
   codeName,
@@ -37,6 +64,7 @@ import {
   rawClient,
   rawUnary,
   runPool,
+  type CallOutcome,
 } from './fixture.js';
 import { fuzzSeed, Rng } from './prng.js';
 
@@ -69,8 +97,12 @@ const ADMIN_METHODS = [
 ];
 
 const GOOD_JOBS = goodJobCount(BUDGET_MS);
-/** The run, then the settling of the good pair (30 s at the default budget). */
-const TEST_TIMEOUT_MS = BUDGET_MS + 23_000;
+/**
+ * The run, the calls it left in flight (the slowest take seconds more in a
+ * long run), the ledger's checks and the settling of the good pair (34 s at
+ * the default budget).
+ */
+const TEST_TIMEOUT_MS = 1.25 * BUDGET_MS + 25_000;
 
 const seed = fuzzSeed();
 const clusters = useCluster();
@@ -78,10 +110,11 @@ const clusters = useCluster();
 describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
   it(`answers every malformed request and keeps serving (seed ${seed})`, async () => {
     console.info(`enqueue fuzz seed ${seed}; replay with ROTA_FUZZ_SEED=${seed}`);
-    const cluster = await clusters.start({ logLevel: 'warn' });
+    const cluster = await clusters.start({ logLevel: 'warn', auth: CLUSTER_AUTH });
     await cluster.startWorker({ queues: [GOOD_QUEUE], concurrency: 8 });
     const load = clusters.load({
       address: cluster.brokerAddress,
+      token: cluster.auth?.producer,
       total: GOOD_JOBS,
       concurrency: 2,
       pauseMs: 60,
@@ -90,12 +123,7 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
       jobMs: [1, 20],
     });
     const client = rawClient(cluster.brokerAddress);
-    const enqueueMethod = (
-      loadRotaPackageDefinition()['rota.v1.Broker'] as unknown as Record<
-        string,
-        { requestDeserialize(b: Buffer): unknown; responseDeserialize(b: Buffer): unknown }
-      >
-    ).Enqueue!;
+    const ledger = new EnqueueLedger();
     const known: Array<readonly [string, string]> = [];
     // Good jobs too: Get/Cancel must not touch them under a wrong tenant.
     const unexpected: string[] = [];
@@ -106,21 +134,27 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
       const rng = new Rng(seed + i);
       if (rng.bool(ENQUEUE_STREAM_SHARE)) {
         // Several requests and answers: twice a call's base deadline, the same per MiB.
+        const as = credential(rng, 'producer');
         const outcome = await fuzzEnqueueStream(
           rng,
           client,
           (bytes) => CALL_DEADLINE_MS + deadlineFor(bytes),
+          as,
+          ledger,
         );
         slowest = Math.max(slowest, outcome.ms);
         const key = `EnqueueStream ${outcome.ended} ${codeName(outcome.code)}`;
         codes.set(key, (codes.get(key) ?? 0) + 1);
+        const cancelled = outcome.code === grpc.status.CANCELLED && outcome.ended === 'cancel';
         const allowed =
-          (EXPECTED_CODES.has(outcome.code) ||
-            (outcome.code === grpc.status.CANCELLED && outcome.ended === 'cancel')) &&
-          (outcome.sentGarbage || !UNDECODABLE.test(outcome.details));
+          cancelled ||
+          (outcome.refusal === undefined
+            ? EXPECTED_CODES.has(outcome.code) &&
+              (outcome.sentGarbage || !UNDECODABLE.test(outcome.details))
+            : outcome.code === outcome.refusal);
         if (!allowed || outcome.problems.length > 0) {
           unexpected.push(
-            `#${i} (new Rng(${seed} + ${i})) EnqueueStream [${outcome.describe.slice(0, 400)}] → ${codeName(outcome.code)} "${outcome.details.slice(0, 300)}" after ${outcome.ms} ms; ${outcome.problems.slice(0, 3).join('; ')}`,
+            `#${i} (new Rng(${seed} + ${i})) EnqueueStream as ${as.label} [${outcome.describe.slice(0, 400)}] → ${codeName(outcome.code)} "${outcome.details.slice(0, 300)}" after ${outcome.ms} ms; ${outcome.problems.slice(0, 3).join('; ')}`,
           );
         }
         return;
@@ -129,6 +163,7 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
         ...known,
         ...load.acked.slice(-20).map((a) => ['fz-a', a.jobId] as const),
       ]);
+      const as = credential(rng, roleOf(request.method));
       const service = ADMIN_METHODS.includes(request.method) ? 'rota.v1.Admin' : 'rota.v1.Broker';
       const path = `/${service}/${request.method}`;
       const outcome = await rawUnary(
@@ -136,21 +171,32 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
         path,
         request.bytes,
         deadlineFor(request.bytes.length),
+        as.metadata,
       );
       slowest = Math.max(slowest, outcome.ms);
       const key = `${request.method} ${codeName(outcome.code)}`;
       codes.set(key, (codes.get(key) ?? 0) + 1);
+      const decoded = decode(service, request);
+      const refusal = expectedRefusal(request.method, decoded, as.caller);
+      const problems: string[] = [];
       // Random bytes may still decode; only garbage may be refused as undecodable.
-      const allowed =
-        EXPECTED_CODES.has(outcome.code) && (request.garbage || !UNDECODABLE.test(outcome.details));
-      if (!allowed) {
+      if (refusal !== undefined) {
+        if (outcome.code !== refusal) problems.push(`its token's refusal is ${codeName(refusal)}`);
+      } else if (
+        !EXPECTED_CODES.has(outcome.code) ||
+        (!request.garbage && UNDECODABLE.test(outcome.details))
+      ) {
+        problems.push(AUTH_CODES.has(outcome.code) ? 'its token may make it' : 'unexpected code');
+      }
+      problems.push(...recordEnqueues(ledger, request, decoded, as.caller, outcome, refusal));
+      if (problems.length > 0) {
         unexpected.push(
-          `#${i} (new Rng(${seed} + ${i})) ${request.describe} → ${codeName(outcome.code)} "${outcome.details.slice(0, 300)}" after ${outcome.ms} ms`,
+          `#${i} (new Rng(${seed} + ${i})) ${request.describe} as ${as.label} → ${codeName(outcome.code)} "${outcome.details.slice(0, 300)}" after ${outcome.ms} ms: ${problems.join('; ')}`,
         );
       }
       if (request.method === 'Enqueue' && outcome.code === grpc.status.OK && outcome.response) {
-        const reply = enqueueMethod.responseDeserialize(outcome.response) as { job_id: string };
-        const { tenant } = enqueueMethod.requestDeserialize(request.bytes) as { tenant: string };
+        const reply = responseOf(service, request.method, outcome.response) as { job_id: string };
+        const { tenant } = decoded as { tenant: string };
         if (known.length < 500) known.push([tenant, reply.job_id]);
       }
     });
@@ -161,7 +207,11 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
 
     // The broker is up and still serves a plain Enqueue.
     expect(cluster.broker?.alive, 'broker process alive').toBe(true);
-    const probe = new Producer({ address: cluster.brokerAddress, timeoutMs: 5000 });
+    const probe = new Producer({
+      address: cluster.brokerAddress,
+      token: tokenOf('producer'),
+      timeoutMs: 5000,
+    });
     try {
       const { jobId } = await probe.enqueue({
         tenant: 'probe',
@@ -173,13 +223,77 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
       await probe.close();
     }
 
+    const stored = await ledger.check(cluster.brokerAddress);
+    console.info(
+      `items let through ${ledger.acceptedItems}, refused for the token ${ledger.refusedItems}; probed ${stored.probed} refused, read back ${stored.read} accepted`,
+    );
     const report = await finish(cluster, load, []);
     const errors = brokerErrors(cluster);
     if (errors.size > 0) console.warn(`broker error log lines: ${JSON.stringify([...errors])}`);
     expect(unexpected.slice(0, 20), `unexpected statuses (seed ${seed})`).toEqual([]);
+    expect(stored.problems.slice(0, 20), `stored against the token (seed ${seed})`).toEqual([]);
     expect(load.anomalies).toEqual([]);
     expect(report.violations).toEqual([]);
     expect(report.completed).toBe(GOOD_JOBS);
     expect(sent).toBeGreaterThan(500);
   });
 });
+
+type Service = 'rota.v1.Admin' | 'rota.v1.Broker';
+interface Codec {
+  requestDeserialize(bytes: Buffer): unknown;
+  responseDeserialize(bytes: Buffer): unknown;
+}
+const codecOf = (service: Service, method: string): Codec =>
+  (loadRotaPackageDefinition()[service] as unknown as Record<string, Codec>)[method]!;
+
+/** The request as the broker decodes it; undefined when it does not. */
+function decode(service: Service, request: FuzzRequest): Record<string, unknown> | undefined {
+  try {
+    return codecOf(service, request.method).requestDeserialize(request.bytes) as Record<
+      string,
+      unknown
+    >;
+  } catch {
+    return undefined;
+  }
+}
+
+const responseOf = (service: Service, method: string, bytes: Buffer): unknown =>
+  codecOf(service, method).responseDeserialize(bytes);
+
+/** Enqueue and EnqueueBatch's jobs into the ledger, with the problems of their answer. */
+function recordEnqueues(
+  ledger: EnqueueLedger,
+  request: FuzzRequest,
+  decoded: Record<string, unknown> | undefined,
+  caller: Caller | undefined,
+  outcome: CallOutcome,
+  refusal: grpc.status | undefined,
+): string[] {
+  if (decoded === undefined) return [];
+  if (request.method === 'DeleteDeadLetters' && outcome.code === grpc.status.OK) {
+    ledger.deletedDeadLetters(decoded.tenant as string);
+  }
+  const jobs =
+    request.method === 'Enqueue'
+      ? [decoded as unknown as EnqueueRequest__Output]
+      : request.method === 'EnqueueBatch'
+        ? (decoded as unknown as EnqueueBatchRequest__Output).jobs
+        : [];
+  if (jobs.length === 0) return [];
+  if (refusal !== undefined) {
+    ledger.refused(jobs, request.describe);
+    return [];
+  }
+  if (outcome.code !== grpc.status.OK || !outcome.response || caller === undefined) {
+    ledger.sent(jobs);
+    return [];
+  }
+  const response = responseOf('rota.v1.Broker', request.method, outcome.response);
+  const results: EnqueueResult__Output[] =
+    request.method === 'Enqueue'
+      ? [{ ...(response as EnqueueResponse__Output), code: 0, error: '' }]
+      : (response as EnqueueBatchResponse__Output).results;
+  return ledger.answered(caller, jobs, results, request.describe);
+}

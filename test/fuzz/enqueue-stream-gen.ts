@@ -3,21 +3,28 @@
  * from enqueue-gen.ts; request ids repeated, zero or 2^64 − 1; empty requests,
  * batches just over the broker's limit, one so far over it that its refusal
  * would pass 4 MiB; garbage frames), then a half-close, a cancel, or a
- * half-close before anything was sent. Checks each answer against what was
+ * half-close before anything was sent; as a token of the table
+ * (credentials.ts), or with no valid one. Checks each answer against what was
  * sent: a known request id, one result per job, an error where the code is
- * not OK, the batch limit stated; and, once the stream ended OK, an answer for
- * every request.
+ * not OK, the batch limit stated, each item refused for the token where it
+ * names a tenant outside it and only there (ledger.ts); and, once the stream
+ * ended OK, an answer for every request.
  */
 import * as grpc from '@grpc/grpc-js';
 
+import type { EnqueueRequest__Output } from '../../src/generated/rota/v1/EnqueueRequest.js';
+import type { EnqueueStreamRequest__Output } from '../../src/generated/rota/v1/EnqueueStreamRequest.js';
 import type { EnqueueStreamResponse__Output } from '../../src/generated/rota/v1/EnqueueStreamResponse.js';
 import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
+import { refusalFor, type Credential } from './credentials.js';
 import { enqueueRequest, garbage, tracked } from './enqueue-gen.js';
+import type { EnqueueLedger } from './ledger.js';
 import type { Rng } from './prng.js';
 import { Wire } from './wire.js';
 
 interface MethodDefinition {
   path: string;
+  requestDeserialize(bytes: Buffer): unknown;
   responseDeserialize(bytes: Buffer): unknown;
 }
 
@@ -27,6 +34,8 @@ export interface EnqueueStreamOutcome {
   readonly details: string;
   readonly ended: 'half-close' | 'cancel';
   readonly sentGarbage: boolean;
+  /** The code the stream must end with for its token, if any (a cancel may come first). */
+  readonly refusal: grpc.status | undefined;
   /** Answers that do not fit the requests sent. */
   readonly problems: readonly string[];
   readonly ms: number;
@@ -39,12 +48,15 @@ export async function fuzzEnqueueStream(
   client: grpc.Client,
   /** The stream's deadline for this many bytes of requests. */
   deadlineMs: (bytes: number) => number,
+  credential: Credential,
+  ledger: EnqueueLedger,
 ): Promise<EnqueueStreamOutcome> {
   const method = (
     loadRotaPackageDefinition()['rota.v1.Broker'] as unknown as Record<string, MethodDefinition>
   ).EnqueueStream!;
-  /** Jobs per request id not yet answered (a repeated id: one entry per request). */
-  const unanswered = new Map<string, number[]>();
+  const { caller } = credential;
+  /** Jobs of the requests not yet answered, per request id (a repeated id: one entry per request). */
+  const unanswered = new Map<string, EnqueueRequest__Output[][]>();
   /**
    * Garbage, or a request with a 6–9 byte varint, may decode all the same as
    * some request (protobufjs skips unknown groups, and misreads what follows
@@ -54,6 +66,14 @@ export async function fuzzEnqueueStream(
   let sentGarbage = false;
   const log: string[] = [];
   const frames: Buffer[] = [];
+  /** The jobs of a frame, as the broker may decode them (none when it does not). */
+  const decodeJobs = (frame: Buffer): EnqueueRequest__Output[] => {
+    try {
+      return (method.requestDeserialize(frame) as EnqueueStreamRequest__Output).jobs;
+    } catch {
+      return [];
+    }
+  };
   const count = rng.weighted<number>([
     [1, 0],
     [8, rng.int(1, 4)],
@@ -96,8 +116,9 @@ export async function fuzzEnqueueStream(
     const key = id.toString();
     log.push(`${kind}(id ${key}, ${jobs} jobs${undecodable ? ', a 6-9 byte varint' : ''})`);
     if (undecodable) sentGarbage = true;
-    unanswered.set(key, [...(unanswered.get(key) ?? []), jobs]);
-    frames.push(w.finish());
+    const frame = w.finish();
+    unanswered.set(key, [...(unanswered.get(key) ?? []), decodeJobs(frame)]);
+    frames.push(frame);
   }
   const ended = rng.bool(0.8) ? 'half-close' : 'cancel';
   log.push(ended);
@@ -109,23 +130,37 @@ export async function fuzzEnqueueStream(
     method.path,
     (frame) => frame,
     (frame) => method.responseDeserialize(frame) as EnqueueStreamResponse__Output,
-    new grpc.Metadata(),
+    credential.metadata,
     { deadline: started + deadlineMs(bytes) },
   );
   const problems: string[] = [];
+  const refusal = refusalFor(caller, 'producer');
+  /** Items refused for the token: PERMISSION_DENIED where the token may not name the tenant. */
+  const denials = (jobs: readonly EnqueueRequest__Output[]): string =>
+    jobs.map((job) => (refusalFor(caller, 'producer', [job.tenant]) ? 'D' : '-')).join('');
   const matchAnswer = (response: EnqueueStreamResponse__Output): void => {
     const pending = unanswered.get(response.request_id);
-    const index = pending?.indexOf(response.results.length) ?? -1;
-    if (pending === undefined || index < 0) {
+    const { results } = response;
+    const sameSize = pending?.filter((jobs) => jobs.length === results.length) ?? [];
+    if (pending === undefined || sameSize.length === 0) {
       problems.push(
-        `answer to request ${response.request_id} with ${response.results.length} results; unanswered: ${JSON.stringify([...unanswered])}`,
+        `answer to request ${response.request_id} with ${results.length} results; unanswered: ${JSON.stringify([...unanswered].map(([id, list]) => [id, list.map((jobs) => jobs.length)]))}`,
       );
       return;
     }
-    pending.splice(index, 1);
+    // Of the requests under this id with as many jobs, the one whose items the token lets through.
+    const answered = results.map((r) =>
+      (r.code as grpc.status) === grpc.status.PERMISSION_DENIED ? 'D' : '-',
+    );
+    const jobs = sameSize.find((list) => denials(list) === answered.join('')) ?? sameSize[0]!;
+    pending.splice(pending.indexOf(jobs), 1);
     if (pending.length === 0) unanswered.delete(response.request_id);
+    if (caller !== undefined) {
+      problems.push(...ledger.answered(caller, jobs, results, `request ${response.request_id}`));
+    }
   };
   call.on('data', (response: EnqueueStreamResponse__Output) => {
+    if (refusal !== undefined) problems.push(`an answer on a stream its token may not open`);
     if (!sentGarbage) matchAnswer(response);
     if (response.max_batch_size === 0) problems.push('an answer without max_batch_size');
     const unexplained = response.results.find((r) => r.code !== 0 && r.error === '');
@@ -140,14 +175,21 @@ export async function fuzzEnqueueStream(
   // A refused request (garbage, far over the limit) ends the stream with what
   // follows it unanswered; only a stream that ended OK answered everything.
   if (final.code === grpc.status.OK && unanswered.size > 0 && !sentGarbage) {
-    problems.push(`ended OK with requests unanswered: ${JSON.stringify([...unanswered])}`);
+    problems.push(
+      `ended OK with requests unanswered: ${JSON.stringify([...unanswered].map(([id, list]) => [id, list.length]))}`,
+    );
   }
+  // Jobs of a stream refused as it opened are stored nowhere; the others' outcome may be unknown.
+  const rest = [...unanswered.values()].flat(2);
+  if (refusal !== undefined) ledger.refused(rest, 'an EnqueueStream its token may not open');
+  else ledger.sent(sentGarbage ? frames.flatMap(decodeJobs) : rest);
   return {
     describe: log.join(' '),
     code: final.code,
     details: final.details,
     ended,
     sentGarbage,
+    refusal,
     problems,
     ms: Date.now() - started,
   };

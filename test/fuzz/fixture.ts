@@ -46,6 +46,7 @@ export function rawUnary(
   path: string,
   bytes: Buffer,
   deadlineMs: number,
+  metadata = new grpc.Metadata(),
 ): Promise<CallOutcome> {
   const started = Date.now();
   return new Promise((resolve) => {
@@ -54,7 +55,7 @@ export function rawUnary(
       (b) => b,
       (b) => b,
       bytes,
-      new grpc.Metadata(),
+      metadata,
       { deadline: Date.now() + deadlineMs },
       (error, response) =>
         resolve({
@@ -136,9 +137,13 @@ export async function runPool(
  */
 export function latencyMonitor(
   address: string,
+  /** A producer's; without it, where the broker has tokens, it times their refusal. */
+  token: string | undefined,
   everyMs = 100,
 ): { stop(): Promise<{ max: number; p99: number; samples: number }> } {
   const client = rawClient(address);
+  const metadata = new grpc.Metadata();
+  if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
   const samples: number[] = [];
   let running = true;
   const loop = (async () => {
@@ -148,6 +153,7 @@ export function latencyMonitor(
         '/rota.v1.Broker/GetJob',
         Buffer.from('0a0170120171', 'hex'),
         10_000,
+        metadata,
       );
       samples.push(outcome.ms);
       await new Promise((resolve) => setTimeout(resolve, everyMs));

@@ -5,8 +5,11 @@
  * of other streams' leases, one lease acked several ways at once and its
  * Progress after, huge capacities, Credit 0, Progress with huge data, media
  * types around their limit, Drain then Hello, empty messages, garbage frames),
- * ended by a half-close, a cancel or silence at a random point. Sent through a
- * raw bidi call whose serializer passes Buffers through untouched.
+ * ended by a half-close, a cancel or silence at a random point. Sent as a
+ * token of the table (credentials.ts), or with no valid one; a worker token
+ * limited to tenants also tries to settle other tenants' leases with their
+ * real lease tokens (scope probes). Sent through a raw bidi call whose
+ * serializer passes Buffers through untouched.
  */
 import * as grpc from '@grpc/grpc-js';
 
@@ -14,6 +17,7 @@ import type { BrokerMessage__Output } from '../../src/generated/rota/v1/BrokerMe
 import type { Lease__Output } from '../../src/generated/rota/v1/Lease.js';
 import type { WorkerMessage } from '../../src/generated/rota/v1/WorkerMessage.js';
 import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
+import { covers, credential, refusalFor } from './credentials.js';
 import { FUZZ_QUEUES, FUZZ_TENANTS, garbage, name } from './enqueue-gen.js';
 import type { Rng } from './prng.js';
 
@@ -50,6 +54,14 @@ export interface StreamContext {
 
 export interface StreamOutcome {
   readonly describe: string;
+  /** The code the stream must end with for its token (or Hello's tenants), if any. */
+  readonly refusal: grpc.status | undefined;
+  /** Leases of tenants outside the stream's token, or the tenants its Hello named. */
+  readonly foreignLeases: readonly string[];
+  /** A settlement of a lease outside the token's tenants that was not refused. */
+  readonly unrefusedForeignAck: string | undefined;
+  /** Such settlements whose refusal was awaited (see unrefusedForeignAck). */
+  readonly scopeProbes: number;
   readonly code: grpc.status;
   readonly details: string;
   readonly ended: 'half-close' | 'cancel' | 'silence' | 'server';
@@ -100,13 +112,18 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOutcome> {
   const method = workMethod();
   const started = Date.now();
+  const as = credential(rng, 'worker');
+  const { caller } = as;
   const call = ctx.client.makeBidiStreamRequest<WorkerMessage | Buffer, BrokerMessage__Output>(
     method.path,
     (value) => (Buffer.isBuffer(value) ? value : method.requestSerialize(value)),
     (bytes) => method.responseDeserialize(bytes) as BrokerMessage__Output,
-    new grpc.Metadata(),
+    as.metadata,
     { deadline: Date.now() + 2 * ctx.leaseTtlMs + 10_000 },
   );
+  /** The tenants the session may receive: its token's, and those its Hello named (none = all). */
+  let helloTenants: readonly string[] = [];
+  const foreignLeases: string[] = [];
   const leases: Lease__Output[] = [];
   const refusedIds = new Set<string>();
   /** Heartbeats written and answered: the broker handles a stream's messages in order. */
@@ -117,6 +134,12 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
     if (process.env.ROTA_FUZZ_TRACE) log.push(`<${message.msg}@${Date.now() - started}>`);
     if (message.leases) {
       leases.push(...message.leases.leases);
+      for (const lease of message.leases.leases) {
+        const named = helloTenants.length === 0 || helloTenants.includes(lease.tenant);
+        if (caller === undefined || !covers(caller, lease.tenant) || !named) {
+          foreignLeases.push(`${lease.tenant}/${lease.job_id} to ${as.label}`);
+        }
+      }
       const shared = ctx.sharedLeases;
       shared.push(...message.leases.leases.filter((l) => !ctx.protectedTenants.has(l.tenant)));
       if (shared.length > SHARED_LEASES) shared.splice(0, shared.length - SHARED_LEASES);
@@ -154,6 +177,8 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
   let sentGarbage = false;
   let writable = true;
   let unrefusedStaleAck: string | undefined;
+  let unrefusedForeignAck: string | undefined;
+  let scopeProbes = 0;
   const send = (label: string, message: WorkerMessage | Buffer): void => {
     if (!writable || status) return;
     if (!Buffer.isBuffer(message) && message.heartbeat) heartbeatsSent++;
@@ -314,10 +339,18 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
     return refs;
   };
 
-  // The first message.
+  // The first message. A Hello naming a tenant outside the token is refused.
+  let refusal = refusalFor(caller, 'worker');
+  const first = (message: WorkerMessage): WorkerMessage => {
+    const { tenants, in_flight } = message.hello!;
+    helloTenants = tenants ?? [];
+    const named = [...helloTenants, ...(in_flight ?? []).map((ref) => ref.tenant ?? '')];
+    refusal = refusalFor(caller, 'worker', named);
+    return message;
+  };
   rng.weighted<() => void>([
-    [16, () => send('hello', hello(false))],
-    [2, () => send('hello(random)', hello(true))],
+    [16, () => send('hello', first(hello(false)))],
+    [2, () => send('hello(random)', first(hello(true)))],
     [1, () => send('heartbeat-first', { heartbeat: {} })],
     [
       1,
@@ -487,6 +520,40 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
           }
         },
       ],
+      [
+        2,
+        async () => {
+          // Scope probe: another tenant's lease, its real token, settled by a
+          // worker whose token does not cover that tenant: refused, whoever holds it.
+          const pick = rng.next();
+          const asFail = rng.bool(0.5);
+          const foreign = ctx.sharedLeases.filter((l) => caller && !covers(caller, l.tenant));
+          const lease = foreign[Math.floor(pick * foreign.length)];
+          if (!lease || status || refusal !== undefined) {
+            send('heartbeat', { heartbeat: {} });
+            return;
+          }
+          refusedIds.delete(lease.job_id);
+          const { job_id, lease_token } = lease;
+          if (asFail) {
+            send(`scope-probe(fail ${lease.tenant})`, {
+              fail: { job_id, lease_token, message: 'scope', retryable: true, retry_after_ms: '0' },
+            });
+          } else {
+            send(`scope-probe(complete ${lease.tenant})`, {
+              complete: { job_id, lease_token, result: Buffer.alloc(0) },
+            });
+          }
+          send('heartbeat', { heartbeat: {} });
+          const answered = heartbeatsSent;
+          const until = Date.now() + 3000;
+          while (heartbeatAcks < answered && !status && Date.now() < until) await sleep(10);
+          if (heartbeatAcks >= answered) scopeProbes++;
+          if (heartbeatAcks >= answered && !refusedIds.has(job_id)) {
+            unrefusedForeignAck = `${lease.tenant}/${job_id} by ${as.label}`;
+          }
+        },
+      ],
     ])();
     await Promise.resolve();
   }
@@ -543,7 +610,11 @@ export async function fuzzStream(rng: Rng, ctx: StreamContext): Promise<StreamOu
   const silenceMs = longestSilenceMs;
   if (!status) call.cancel();
   return {
-    describe: log.join(' '),
+    describe: `as ${as.label}: ${log.join(' ')}`,
+    refusal,
+    foreignLeases,
+    unrefusedForeignAck,
+    scopeProbes,
     code: final.code,
     details: final.details,
     ended: endedBy,

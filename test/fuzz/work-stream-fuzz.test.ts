@@ -5,11 +5,21 @@
  * worker agent run on a queue of their own (the fuzz streams may lease its
  * jobs and drop them, but never ack them with their real token).
  *
+ * The broker has tokens (credentials.ts; ROTA_FUZZ_AUTH=off: none): a stream
+ * goes mostly as the unscoped worker token, else as any token of the table,
+ * with none, an unknown or malformed one.
+ *
  * Holds: every stream ends with a status (never the deadline: the broker
- * ends a half-closed stream, and a silent one after the lease TTL), among the
+ * ends a half-closed stream, and a silent one after the lease TTL); one its
+ * token may not open (no valid token, a producer's), or whose Hello names a
+ * tenant outside its token, exactly UNAUTHENTICATED or PERMISSION_DENIED
+ * (CANCELLED when we cancelled first); the others among the
  * expected codes (CANCELLED when we cancelled, UNAVAILABLE only for the
  * silence timeout of a worker silent that long, "does not decode" only for
- * garbage frames); an ack with a wrong token is refused; the broker stays up
+ * garbage frames); a stream receives only leases of its token's tenants (and
+ * of those its Hello named); an ack with a wrong lease token is refused, and
+ * so is one with the real lease token of a tenant outside the worker's token,
+ * whoever holds that lease; the broker stays up
  * and serves; the good pair completes every job, and never because a fuzz
  * stream acked it; once every stream has ended, no job a fuzz stream leased
  * stays LEASED past a lease TTL. A stream's patience runs from when its messages and
@@ -26,6 +36,7 @@ import { describe, expect, it } from 'vitest';
 import { Producer } from '../../clients/producer.js';
 import type { Lease__Output } from '../../src/generated/rota/v1/Lease.js';
 import { finish, useCluster } from '../faults/fixture.js';
+import { CLUSTER_AUTH, tokenOf } from './credentials.js';
 import { FUZZ_QUEUES, FUZZ_TENANTS } from './enqueue-gen.js';
 import {
   brokerErrors,
@@ -68,7 +79,7 @@ async function stillLeased(
   jobs: ReadonlyArray<readonly [string, string]>,
   withinMs: number,
 ): Promise<string[]> {
-  const producer = new Producer({ address, timeoutMs: 5000 });
+  const producer = new Producer({ address, token: tokenOf('producer'), timeoutMs: 5000 });
   const deadline = Date.now() + withinMs;
   try {
     let leased = [...jobs];
@@ -98,6 +109,8 @@ async function stillLeased(
 
 /** `lagMs`: how late this process may run a callback (its event-loop delay so far). */
 function allowed(outcome: StreamOutcome, lagMs: number): boolean {
+  if (outcome.code === grpc.status.CANCELLED && outcome.ended === 'cancel') return true;
+  if (outcome.refusal !== undefined) return outcome.code === outcome.refusal;
   if (UNDECODABLE.test(outcome.details) && !outcome.sentGarbage) return false;
   if (EXPECTED_CODES.has(outcome.code)) return true;
   if (outcome.code === grpc.status.CANCELLED) return outcome.ended === 'cancel';
@@ -117,6 +130,7 @@ describe('fuzz: Work streams', { timeout: TEST_TIMEOUT_MS }, () => {
   it(`ends every random stream with a sane status and keeps serving (seed ${seed})`, async () => {
     console.info(`work stream fuzz seed ${seed}; replay with ROTA_FUZZ_SEED=${seed}`);
     const cluster = await clusters.start({
+      auth: CLUSTER_AUTH,
       // info: on a failure the log tail shows lifecycle events too (a once-seen
       // flake had the broker refuse connections mid-run with nothing at warn).
       logLevel: 'info',
@@ -126,6 +140,7 @@ describe('fuzz: Work streams', { timeout: TEST_TIMEOUT_MS }, () => {
     await cluster.startWorker({ queues: [GOOD_QUEUE], concurrency: 8 });
     const load = clusters.load({
       address: cluster.brokerAddress,
+      token: cluster.auth?.producer,
       total: GOOD_JOBS,
       concurrency: 2,
       pauseMs: 60,
@@ -135,7 +150,11 @@ describe('fuzz: Work streams', { timeout: TEST_TIMEOUT_MS }, () => {
     });
 
     // Jobs for the fuzz streams to lease, refilled as they go.
-    const feeder = new Producer({ address: cluster.brokerAddress, timeoutMs: 5000 });
+    const feeder = new Producer({
+      address: cluster.brokerAddress,
+      token: tokenOf('producer'),
+      timeoutMs: 5000,
+    });
     const known: Array<readonly [string, string]> = [];
     const feed = async (count: number): Promise<void> => {
       const items = await feeder.enqueueBatch(
@@ -154,7 +173,7 @@ describe('fuzz: Work streams', { timeout: TEST_TIMEOUT_MS }, () => {
     await feed(400);
 
     const client = rawClient(cluster.brokerAddress);
-    const latency = latencyMonitor(cluster.brokerAddress);
+    const latency = latencyMonitor(cluster.brokerAddress, tokenOf('producer'));
     const loopDelay = monitorEventLoopDelay({ resolution: 20 });
     loopDelay.enable();
     const sharedLeases: Lease__Output[] = [];
@@ -163,6 +182,7 @@ describe('fuzz: Work streams', { timeout: TEST_TIMEOUT_MS }, () => {
     const unexpected: string[] = [];
     const codes = new Map<string, number>();
     let leases = 0;
+    let scopeProbes = 0;
     let slowest = 0;
     const ran = await runPool(
       Number(process.env.ROTA_FUZZ_LANES ?? 12),
@@ -182,6 +202,7 @@ describe('fuzz: Work streams', { timeout: TEST_TIMEOUT_MS }, () => {
           sharedLeases,
         });
         leases += outcome.leases.length;
+        scopeProbes += outcome.scopeProbes;
         for (const lease of outcome.leases) {
           if (GOOD_TENANTS.includes(lease.tenant)) continue;
           leasedJobs.delete(lease.job_id); // the newest last
@@ -196,6 +217,16 @@ describe('fuzz: Work streams', { timeout: TEST_TIMEOUT_MS }, () => {
             `#${i} (new Rng(${seed} + ${i})) [${outcome.describe.slice(0, 400)}] → ${codeName(outcome.code)} "${outcome.details.slice(0, 200)}" after ${outcome.ms} ms (silent up to ${outcome.longestSilenceMs} ms)`,
           );
         }
+        if (outcome.foreignLeases.length > 0) {
+          unexpected.push(
+            `#${i} (new Rng(${seed} + ${i})): leases outside its token or Hello: ${outcome.foreignLeases.slice(0, 5).join(', ')}`,
+          );
+        }
+        if (outcome.unrefusedForeignAck !== undefined) {
+          unexpected.push(
+            `#${i} (new Rng(${seed} + ${i})): the settlement of ${outcome.unrefusedForeignAck}, outside its token, was not refused`,
+          );
+        }
         if (outcome.unrefusedStaleAck !== undefined) {
           unexpected.push(
             `#${i} (new Rng(${seed} + ${i})): a Complete with a wrong token for ${outcome.unrefusedStaleAck} was not refused`,
@@ -208,11 +239,15 @@ describe('fuzz: Work streams', { timeout: TEST_TIMEOUT_MS }, () => {
     const lag = await latency.stop();
     loopDelay.disable();
     console.info(
-      `ran ${ran} streams, ${leases} leases received; slowest ${slowest} ms; GetJob latency meanwhile max ${lag.max} ms, p99 ${lag.p99} ms; this process's event-loop delay max ${Math.round(loopDelay.max / 1e6)} ms; by end and status: ${JSON.stringify(Object.fromEntries([...codes].sort()))}`,
+      `ran ${ran} streams, ${leases} leases received, ${scopeProbes} settlements outside the token refused; slowest ${slowest} ms; GetJob latency meanwhile max ${lag.max} ms, p99 ${lag.p99} ms; this process's event-loop delay max ${Math.round(loopDelay.max / 1e6)} ms; by end and status: ${JSON.stringify(Object.fromEntries([...codes].sort()))}`,
     );
 
     expect(cluster.broker?.alive, 'broker process alive').toBe(true);
-    const probe = new Producer({ address: cluster.brokerAddress, timeoutMs: 5000 });
+    const probe = new Producer({
+      address: cluster.brokerAddress,
+      token: tokenOf('producer'),
+      timeoutMs: 5000,
+    });
     try {
       const { jobId } = await probe.enqueue({
         tenant: 'probe',

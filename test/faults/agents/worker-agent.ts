@@ -18,7 +18,7 @@
  *   {ev:'error', name, message}                    Worker 'error' events (refused acks…)
  *
  * Environment: ROTA_ADDRESS, AGENT_NAME, AGENT_JOURNAL, AGENT_QUEUES (comma list),
- * AGENT_CONCURRENCY, AGENT_DEFAULT_MS, AGENT_HEAL_FILE. SIGTERM closes the Worker gracefully; the
+ * AGENT_CONCURRENCY, AGENT_DEFAULT_MS, AGENT_HEAL_FILE, AGENT_TOKEN (a bearer token). SIGTERM closes the Worker gracefully; the
  * exit-with-parent.ts preload ends it when the process that started it is gone.
  */
 import { existsSync, openSync, writeSync } from 'node:fs';
@@ -78,6 +78,7 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
 
 const worker = new Worker({
   address: env('ROTA_ADDRESS'),
+  token: process.env.AGENT_TOKEN,
   queues: env('AGENT_QUEUES', 'faults').split(','),
   concurrency: Number(env('AGENT_CONCURRENCY', '8')),
   workerId: name,
