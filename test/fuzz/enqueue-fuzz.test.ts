@@ -43,6 +43,7 @@ import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
 import { finish, useCluster } from '../faults/fixture.js';
 import {
   AUTH_CODES,
+  AUTH_ON,
   CLUSTER_AUTH,
   credential,
   expectedRefusal,
@@ -235,7 +236,9 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
     expect(load.anomalies).toEqual([]);
     expect(report.violations).toEqual([]);
     expect(report.completed).toBe(GOOD_JOBS);
-    expect(sent).toBeGreaterThan(500);
+    // With tokens a run sends fewer: 223 to 405 in the default budget on the
+    // shared 2-core machine, where the same seed (261365032) sent 808 without.
+    expect(sent).toBeGreaterThan(AUTH_ON ? 150 : 500);
   });
 });
 
