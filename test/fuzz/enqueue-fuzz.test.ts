@@ -43,7 +43,6 @@ import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
 import { finish, useCluster } from '../faults/fixture.js';
 import {
   AUTH_CODES,
-  AUTH_ON,
   CLUSTER_AUTH,
   credential,
   expectedRefusal,
@@ -70,6 +69,8 @@ import {
 import { fuzzSeed, Rng } from './prng.js';
 
 const MAX_REQUESTS = Number(process.env.ROTA_FUZZ_REQUESTS ?? 4000);
+/** Sent even past the budget: a busy machine runs longer (223–405 requests in 7 s with tokens, 808 without). */
+const MIN_REQUESTS = Math.min(MAX_REQUESTS, 150);
 const BUDGET_MS = Number(process.env.ROTA_FUZZ_BUDGET_MS ?? 7000);
 const CALL_DEADLINE_MS = 5000;
 /**
@@ -131,76 +132,81 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
     const codes = new Map<string, number>();
     let slowest = 0;
 
-    const sent = await runPool(16, MAX_REQUESTS, Date.now() + BUDGET_MS, async (i) => {
-      const rng = new Rng(seed + i);
-      if (rng.bool(ENQUEUE_STREAM_SHARE)) {
-        // Several requests and answers: twice a call's base deadline, the same per MiB.
-        const as = credential(rng, 'producer');
-        const outcome = await fuzzEnqueueStream(
-          rng,
+    const sent = await runPool(
+      16,
+      { count: MAX_REQUESTS, minimum: MIN_REQUESTS, deadline: Date.now() + BUDGET_MS },
+      async (i) => {
+        const rng = new Rng(seed + i);
+        if (rng.bool(ENQUEUE_STREAM_SHARE)) {
+          // Several requests and answers: twice a call's base deadline, the same per MiB.
+          const as = credential(rng, 'producer');
+          const outcome = await fuzzEnqueueStream(
+            rng,
+            client,
+            (bytes) => CALL_DEADLINE_MS + deadlineFor(bytes),
+            as,
+            ledger,
+          );
+          slowest = Math.max(slowest, outcome.ms);
+          const key = `EnqueueStream ${outcome.ended} ${codeName(outcome.code)}`;
+          codes.set(key, (codes.get(key) ?? 0) + 1);
+          const cancelled = outcome.code === grpc.status.CANCELLED && outcome.ended === 'cancel';
+          const allowed =
+            cancelled ||
+            (outcome.refusal === undefined
+              ? EXPECTED_CODES.has(outcome.code) &&
+                (outcome.sentGarbage || !UNDECODABLE.test(outcome.details))
+              : outcome.code === outcome.refusal);
+          if (!allowed || outcome.problems.length > 0) {
+            unexpected.push(
+              `#${i} (new Rng(${seed} + ${i})) EnqueueStream as ${as.label} [${outcome.describe.slice(0, 400)}] → ${codeName(outcome.code)} "${outcome.details.slice(0, 300)}" after ${outcome.ms} ms; ${outcome.problems.slice(0, 3).join('; ')}`,
+            );
+          }
+          return;
+        }
+        const request = producerRequest(rng, [
+          ...known,
+          ...load.acked.slice(-20).map((a) => ['fz-a', a.jobId] as const),
+        ]);
+        const as = credential(rng, roleOf(request.method));
+        const service = ADMIN_METHODS.includes(request.method) ? 'rota.v1.Admin' : 'rota.v1.Broker';
+        const path = `/${service}/${request.method}`;
+        const outcome = await rawUnary(
           client,
-          (bytes) => CALL_DEADLINE_MS + deadlineFor(bytes),
-          as,
-          ledger,
+          path,
+          request.bytes,
+          deadlineFor(request.bytes.length),
+          as.metadata,
         );
         slowest = Math.max(slowest, outcome.ms);
-        const key = `EnqueueStream ${outcome.ended} ${codeName(outcome.code)}`;
+        const key = `${request.method} ${codeName(outcome.code)}`;
         codes.set(key, (codes.get(key) ?? 0) + 1);
-        const cancelled = outcome.code === grpc.status.CANCELLED && outcome.ended === 'cancel';
-        const allowed =
-          cancelled ||
-          (outcome.refusal === undefined
-            ? EXPECTED_CODES.has(outcome.code) &&
-              (outcome.sentGarbage || !UNDECODABLE.test(outcome.details))
-            : outcome.code === outcome.refusal);
-        if (!allowed || outcome.problems.length > 0) {
+        const decoded = decode(service, request);
+        const refusal = expectedRefusal(request.method, decoded, as.caller);
+        const problems: string[] = [];
+        // Random bytes may still decode; only garbage may be refused as undecodable.
+        if (refusal !== undefined) {
+          if (outcome.code !== refusal)
+            problems.push(`its token's refusal is ${codeName(refusal)}`);
+        } else if (
+          !EXPECTED_CODES.has(outcome.code) ||
+          (!request.garbage && UNDECODABLE.test(outcome.details))
+        ) {
+          problems.push(AUTH_CODES.has(outcome.code) ? 'its token may make it' : 'unexpected code');
+        }
+        problems.push(...recordEnqueues(ledger, request, decoded, as.caller, outcome, refusal));
+        if (problems.length > 0) {
           unexpected.push(
-            `#${i} (new Rng(${seed} + ${i})) EnqueueStream as ${as.label} [${outcome.describe.slice(0, 400)}] → ${codeName(outcome.code)} "${outcome.details.slice(0, 300)}" after ${outcome.ms} ms; ${outcome.problems.slice(0, 3).join('; ')}`,
+            `#${i} (new Rng(${seed} + ${i})) ${request.describe} as ${as.label} → ${codeName(outcome.code)} "${outcome.details.slice(0, 300)}" after ${outcome.ms} ms: ${problems.join('; ')}`,
           );
         }
-        return;
-      }
-      const request = producerRequest(rng, [
-        ...known,
-        ...load.acked.slice(-20).map((a) => ['fz-a', a.jobId] as const),
-      ]);
-      const as = credential(rng, roleOf(request.method));
-      const service = ADMIN_METHODS.includes(request.method) ? 'rota.v1.Admin' : 'rota.v1.Broker';
-      const path = `/${service}/${request.method}`;
-      const outcome = await rawUnary(
-        client,
-        path,
-        request.bytes,
-        deadlineFor(request.bytes.length),
-        as.metadata,
-      );
-      slowest = Math.max(slowest, outcome.ms);
-      const key = `${request.method} ${codeName(outcome.code)}`;
-      codes.set(key, (codes.get(key) ?? 0) + 1);
-      const decoded = decode(service, request);
-      const refusal = expectedRefusal(request.method, decoded, as.caller);
-      const problems: string[] = [];
-      // Random bytes may still decode; only garbage may be refused as undecodable.
-      if (refusal !== undefined) {
-        if (outcome.code !== refusal) problems.push(`its token's refusal is ${codeName(refusal)}`);
-      } else if (
-        !EXPECTED_CODES.has(outcome.code) ||
-        (!request.garbage && UNDECODABLE.test(outcome.details))
-      ) {
-        problems.push(AUTH_CODES.has(outcome.code) ? 'its token may make it' : 'unexpected code');
-      }
-      problems.push(...recordEnqueues(ledger, request, decoded, as.caller, outcome, refusal));
-      if (problems.length > 0) {
-        unexpected.push(
-          `#${i} (new Rng(${seed} + ${i})) ${request.describe} as ${as.label} → ${codeName(outcome.code)} "${outcome.details.slice(0, 300)}" after ${outcome.ms} ms: ${problems.join('; ')}`,
-        );
-      }
-      if (request.method === 'Enqueue' && outcome.code === grpc.status.OK && outcome.response) {
-        const reply = responseOf(service, request.method, outcome.response) as { job_id: string };
-        const { tenant } = decoded as { tenant: string };
-        if (known.length < 500) known.push([tenant, reply.job_id]);
-      }
-    });
+        if (request.method === 'Enqueue' && outcome.code === grpc.status.OK && outcome.response) {
+          const reply = responseOf(service, request.method, outcome.response) as { job_id: string };
+          const { tenant } = decoded as { tenant: string };
+          if (known.length < 500) known.push([tenant, reply.job_id]);
+        }
+      },
+    );
     client.close();
     console.info(
       `sent ${sent} requests; slowest ${slowest} ms; by outcome: ${JSON.stringify(Object.fromEntries([...codes].sort()))}`,
@@ -236,9 +242,7 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
     expect(load.anomalies).toEqual([]);
     expect(report.violations).toEqual([]);
     expect(report.completed).toBe(GOOD_JOBS);
-    // With tokens a run sends fewer: 223 to 405 in the default budget on the
-    // shared 2-core machine, where the same seed (261365032) sent 808 without.
-    expect(sent).toBeGreaterThan(AUTH_ON ? 150 : 500);
+    expect(sent).toBeGreaterThanOrEqual(MIN_REQUESTS);
   });
 });
 

@@ -115,17 +115,20 @@ export function brokerErrors(cluster: Cluster): Map<string, number> {
   return counts;
 }
 
-/** Runs `task(i, lane)` for i = 0, 1, … with `lanes` in parallel until `count` or `deadline`. */
+/**
+ * Runs `task(i, lane)` for i = 0, 1, … with `lanes` in parallel until `count`,
+ * or until `deadline` once at least `minimum` have started: a slow or busy
+ * machine runs longer rather than fuzzing less (tests never judge speed).
+ */
 export async function runPool(
   lanes: number,
-  count: number,
-  deadline: number,
+  { count, minimum, deadline }: { count: number; minimum: number; deadline: number },
   task: (index: number, lane: number) => Promise<void>,
 ): Promise<number> {
   let next = 0;
   await Promise.all(
     Array.from({ length: lanes }, async (_, lane) => {
-      while (next < count && Date.now() < deadline) await task(next++, lane);
+      while (next < count && (next < minimum || Date.now() < deadline)) await task(next++, lane);
     }),
   );
   return next;
