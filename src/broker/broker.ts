@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createNoopMeter } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { RENEW_MS, TenantLimits, type Clock } from '../scheduler/index.js';
+import { RENEW_MS, TenantLimits, holdingTtls, type Clock } from '../scheduler/index.js';
 import { JobStore } from '../store/job-store.js';
 import type { BrokerConfig } from '../config.js';
 import type { QueueDispatcher } from './dispatcher.js';
@@ -126,6 +126,7 @@ export class Broker {
           this.queues.pumpAll();
         },
       },
+      holdingTtls(config.leaseTtlMs),
       this.warnings,
     );
     this.limits = new TenantLimits(monotonicClock, this.shared);
@@ -255,7 +256,8 @@ export class Broker {
 
   /**
    * Gives up this broker's share of in-flight caps (after the drain), so other
-   * brokers, or this one restarted, need not wait for it to lapse.
+   * brokers, or this one restarted, need not wait for it to lapse: all of it
+   * but the slots of the leases left with workers (see SharedLimitSupply.releaseSlots).
    */
   async releaseShared(): Promise<void> {
     try {

@@ -1,4 +1,4 @@
-import { HOLDING_TTL_MS } from '../scheduler/index.js';
+import { holdingTtls } from '../scheduler/index.js';
 import type { JobRecord } from '../store/types.js';
 import { withoutPayload, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
 import type { InFlightRef } from './hello.js';
@@ -82,7 +82,7 @@ export class Reattachment {
         token: ref.token,
         caps: caps(ref),
       })),
-      HOLDING_TTL_MS,
+      holdingTtls(this.deps.settings.leaseTtlMs),
     );
     adopting.forEach((ref, i) => {
       const held = this.held.leases.get(ref.jobId);

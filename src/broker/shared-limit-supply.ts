@@ -1,9 +1,4 @@
-import {
-  HOLDING_TTL_MS,
-  type SharedLimits,
-  type SlotRequest,
-  type TokenRequest,
-} from '../scheduler/index.js';
+import type { HoldingTtls, SharedLimits, SlotRequest, TokenRequest } from '../scheduler/index.js';
 import type { SharedLimitStore } from '../store/shared-limits.js';
 import type { ThrottledWarning, ThrottledWarnings } from './throttled-warning.js';
 
@@ -32,6 +27,8 @@ export class SharedLimitSupply implements SharedLimits {
   constructor(
     private readonly store: SharedLimitStore,
     private readonly answers: SharedLimitAnswers,
+    /** How long this broker's holdings last without a renewal (see holdingTtls). */
+    private readonly ttls: HoldingTtls,
     warnings: ThrottledWarnings,
   ) {
     this.tokensFailed = warnings.make(
@@ -52,10 +49,14 @@ export class SharedLimitSupply implements SharedLimits {
     this.schedule();
   }
 
-  /** Gives up this broker's holdings at once (at shutdown), so no other broker waits for them to lapse. */
+  /**
+   * Gives up this broker's holdings at once (at shutdown), so no other broker
+   * waits for them to lapse; but the slots of leases its workers still hold
+   * (`keep`): those run on, and lapse with the leases or move with them.
+   */
   async releaseSlots(holdings: Iterable<SlotRequest>): Promise<void> {
-    const releases = [...holdings].map((request) => ({ ...request, wanted: 0, keep: 0 }));
-    if (releases.length > 0) await this.store.holdSlots(releases, HOLDING_TTL_MS);
+    const releases = [...holdings].map((request) => ({ ...request, wanted: 0 }));
+    if (releases.length > 0) await this.store.holdSlots(releases, this.ttls);
   }
 
   private schedule(): void {
@@ -81,7 +82,7 @@ export class SharedLimitSupply implements SharedLimits {
       );
     }
     if (slots.length > 0) {
-      this.store.holdSlots(slots, HOLDING_TTL_MS).then(
+      this.store.holdSlots(slots, this.ttls).then(
         (holdings) =>
           holdings.forEach(({ held, othersWait }, i) =>
             this.answers.slots(slots[i]!, held, othersWait),

@@ -9,6 +9,13 @@ export {
 export { TokenBucket } from './token-bucket.js';
 export { SharedTokens, tokensWanted, type TokenRequest } from './shared-tokens.js';
 export { TenantLimits, type SharedLimits } from './tenant-limits.js';
-export { SharedSlots, RENEW_MS, HOLDING_TTL_MS, type SlotRequest } from './shared-slots.js';
+export {
+  SharedSlots,
+  RENEW_MS,
+  HOLDING_TTL_MS,
+  holdingTtls,
+  type HoldingTtls,
+  type SlotRequest,
+} from './shared-slots.js';
 export { FairScheduler, type FairSchedulerOptions, type TenantState } from './fair-scheduler.js';
 export { WeightedLine } from './weighted-line.js';

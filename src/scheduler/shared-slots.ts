@@ -23,8 +23,13 @@ export interface SlotRequest {
  * Slots are not handed back at every release, which would cost a Redis call
  * per job: a broker keeps what it holds until Redis says other brokers are
  * waiting, and then gives back each slot its releases free. Holdings are
- * renewed every RENEW_MS and lapse in Redis after HOLDING_TTL_MS without a
- * renewal, so a broker that died blocks the cap for at most that long.
+ * renewed every RENEW_MS. Without a renewal a holding lapses in Redis after
+ * HOLDING_TTL_MS down to the slots of its leases, which lapse a lease TTL
+ * later (see holdingTtls): the leases of a broker that died run on at its
+ * workers, in those slots, until they are re-attached elsewhere (taking their
+ * slots along) or reclaimed. So Redis is told at once when more leases are in
+ * flight than it last heard of (see grew): a slot dispatched in since the
+ * last renewal then outlives the broker too.
  */
 export class SharedSlots {
   #held = 0;
@@ -35,6 +40,8 @@ export class SharedSlots {
   #recount = false;
   /** A lease ended as stale while a request was out: its answer may count that slot as free. */
   #forfeited = false;
+  /** The leases in flight the latest request told Redis of (the slots it keeps for them). */
+  #told = 0;
 
   get held(): number {
     return this.#held;
@@ -47,7 +54,7 @@ export class SharedSlots {
   blockedUntil(now: number, inFlight: number, ask: () => void): number {
     if (inFlight < this.#held) return 0;
     if (!this.#asking && now >= this.#askAgainAt) {
-      this.#asking = true;
+      this.#ask(inFlight);
       ask();
     }
     return this.#asking ? now + ANSWER_PATIENCE_MS : this.#askAgainAt;
@@ -60,7 +67,7 @@ export class SharedSlots {
    */
   givesBack(inFlight: number): boolean {
     if (!this.#othersWait || this.#asking || this.#held <= inFlight) return false;
-    this.#shrinkTo(inFlight);
+    this.#shrinkTo(inFlight, inFlight);
     return true;
   }
 
@@ -72,50 +79,59 @@ export class SharedSlots {
   renewal(inFlight: number): number | undefined {
     if (this.#asking || (this.#held === 0 && inFlight === 0)) return undefined;
     if (this.#othersWait || inFlight === 0) {
-      this.#shrinkTo(Math.min(this.#held, inFlight));
+      this.#shrinkTo(Math.min(this.#held, inFlight), inFlight);
       return inFlight;
     }
-    this.#asking = true;
+    this.#ask(inFlight);
     return Math.max(this.#held, inFlight);
   }
 
   /**
-   * A lease another broker held was re-attached here; Redis moved a slot to
-   * this broker's holding with it (adopt.lua). What to tell Redis now (hold
-   * at least the leases in flight), or undefined while a request is out:
-   * Redis may answer that one as it was before the adoption, so it is told
-   * again after (see recount).
+   * After a dispatch, or a lease another broker held re-attached here (Redis
+   * moved its slot to this broker's holding, see adopt.lua): what to tell
+   * Redis now when more leases are in flight than it last heard of (hold at
+   * least those), else undefined. Undefined too while a request is out, which
+   * Redis may answer as it was before: it is told once that one is answered
+   * (see recount).
    */
-  adopted(inFlight: number): number | undefined {
+  grew(inFlight: number): number | undefined {
+    if (inFlight <= this.#told) return undefined;
     if (this.#asking) {
       this.#recount = true;
       return undefined;
     }
-    this.#asking = true;
+    this.#ask(inFlight);
     return Math.max(this.#held, inFlight);
   }
 
-  /** After an answer: what to tell Redis at once for leases adopted while it was on its way. */
+  /** After an answer: what to tell Redis at once of leases that came while it was on its way. */
   recount(inFlight: number): number | undefined {
     if (!this.#recount) return undefined;
     this.#recount = false;
-    return this.adopted(inFlight);
+    return this.grew(inFlight);
   }
 
   /**
    * A lease here ended as stale: Redis says it is no longer this broker's (a
    * worker re-attached it to another broker, or it was reclaimed), so it may
    * still run elsewhere, in a slot this broker still holds in Redis. That
-   * slot is not used again before Redis has been asked.
+   * slot is not used again before Redis has been asked (which also tells it
+   * of the leases here: adopt.lua may have taken that one off its count).
    */
   forfeit(inFlight: number): void {
     this.#held = Math.min(this.#held, inFlight);
     if (this.#asking) this.#forfeited = true;
   }
 
-  #shrinkTo(held: number): void {
+  #shrinkTo(held: number, inFlight: number): void {
     this.#held = held;
+    this.#ask(inFlight);
+  }
+
+  /** A request goes to Redis, telling it of `inFlight` leases. */
+  #ask(inFlight: number): void {
     this.#asking = true;
+    this.#told = inFlight;
   }
 
   /** The answer to a request: the holding now, and whether other brokers wait for slots. */
@@ -130,6 +146,29 @@ export class SharedSlots {
 
 /** How often a broker renews its holdings (and learns whether others wait). */
 export const RENEW_MS = 1000;
-/** A holding not renewed for this long lapses (its broker is taken for dead). */
+/** A holding not renewed for this long lapses (its broker is taken for dead) down to its leased slots. */
 export const HOLDING_TTL_MS = 3 * RENEW_MS;
 const SLOT_RETRY_MS = 100;
+
+/** How long a holding lasts in Redis without a renewal (see hold_slots.lua). */
+export interface HoldingTtls {
+  /** Its wants and spare slots. */
+  readonly holdingMs: number;
+  /** The slots of its leases in flight. */
+  readonly leasesMs: number;
+}
+
+/**
+ * The TTLs of the holdings of a broker whose leases last `leaseTtlMs`. The
+ * slots of its leases outlive a broker that died as long as those leases may
+ * be re-attached: their entries are reclaimed once idle for a lease TTL, and
+ * were renewed up to a RENEW_MS after its holdings were. Its spare slots
+ * lapse after HOLDING_TTL_MS, so a dead broker holds no idle capacity for
+ * longer.
+ */
+export function holdingTtls(leaseTtlMs: number): HoldingTtls {
+  return {
+    holdingMs: HOLDING_TTL_MS,
+    leasesMs: Math.max(HOLDING_TTL_MS, leaseTtlMs + RENEW_MS),
+  };
+}

@@ -273,6 +273,16 @@ export class TenantLimits {
     perQueue.tokens?.spend();
     record.inFlight += 1;
     perQueue.inFlight += 1;
+    this.#tellGrowth(record, tenant, undefined, record.settings?.maxInFlight ?? 0);
+    this.#tellGrowth(perQueue, tenant, queue, perQueue.override?.maxInFlight ?? 0);
+  }
+
+  /** Tells Redis of more leases in flight than it last heard of (see SharedSlots.grew). */
+  #tellGrowth(limited: Limited, tenant: string, queue: string | undefined, cap: number): void {
+    const wanted = limited.slots?.grew(limited.inFlight);
+    if (wanted !== undefined) {
+      this.#shared?.shareSlots(slotRequest(tenant, queue, cap, wanted, limited.inFlight));
+    }
   }
 
   /**
@@ -286,17 +296,10 @@ export class TenantLimits {
 
   /**
    * Records a lease another broker held, re-attached here, as one dispatch;
-   * its slot of each shared cap came along in Redis (see JobStore.adopt), and
-   * Redis is told this broker's holding now.
+   * its slot of each shared cap came along in Redis (see JobStore.adopt).
    */
   onAdopt(tenant: string, queue: string): void {
     this.onDispatch(tenant, queue);
-    for (const { queue: capQueue, cap, limited, slots } of this.#sharedSlotsOf(tenant, queue)) {
-      const wanted = slots.adopted(limited.inFlight);
-      if (wanted !== undefined) {
-        this.#shared?.shareSlots(slotRequest(tenant, capQueue, cap, wanted, limited.inFlight));
-      }
-    }
   }
 
   /** Records the end of one lease of tenant×queue. Ignored when none is in flight there. */

@@ -1,3 +1,4 @@
+import type { HoldingTtls } from '../scheduler/index.js';
 import { groupBy, type JobStoreContext } from './job-store-context.js';
 import { sendPacked } from './packed.js';
 import { runScript, sendBatch } from './scripts.js';
@@ -157,12 +158,13 @@ export class LeaseWrites {
 
   /**
    * Makes this broker the holder of leases re-attached here; false where the
-   * lease is not current. A lease another broker held takes a slot of each of
-   * its `caps` with it (adopt.lua): the in-flight caps it counts against, each
-   * named as `Keys.slots` takes it (a queue, or undefined for the tenant's own),
-   * in holdings that lapse after `holdingTtlMs`.
+   * lease is not current. A lease another broker held moves its slot of each
+   * of its `caps` from that broker's holding to this one's (adopt.lua): the
+   * in-flight caps it counts against, each named as `Keys.slots` takes it (a
+   * queue, or undefined for the tenant's own), in holdings that lapse after
+   * `ttls`.
    */
-  async adopt(leases: ReadonlyArray<AdoptedLease>, holdingTtlMs: number): Promise<boolean[]> {
+  async adopt(leases: ReadonlyArray<AdoptedLease>, ttls: HoldingTtls): Promise<boolean[]> {
     if (leases.length === 0) return [];
     const { keys } = this.context;
     const replies = await sendBatch(this.context.redis, (batch) => {
@@ -173,7 +175,8 @@ export class LeaseWrites {
           [
             lease.token,
             this.context.options.consumer,
-            holdingTtlMs,
+            ttls.holdingMs,
+            ttls.leasesMs,
             ...lease.caps.map((queue) => keys.slots(lease.tenant, queue)),
           ],
         );

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { SlotRequest, TokenRequest } from '../scheduler/index.js';
+import type { HoldingTtls, SlotRequest, TokenRequest } from '../scheduler/index.js';
 import { packArgs, unpackReply } from './cmsgpack.js';
 import type { Keys } from './keys.js';
 import { SCRIPT_BATCH } from './packed.js';
@@ -46,9 +46,13 @@ export class SharedLimitStore {
     return pairs(values, (granted, waitMs) => ({ granted, waitMs }));
   }
 
-  /** Sets this broker's holding of each cap (`ttlMs` until it lapses); one answer per request, in order. */
-  async holdSlots(requests: readonly SlotRequest[], ttlMs: number): Promise<SlotHolding[]> {
-    const values = await this.run('hold_slots', [this.broker, ttlMs], requests, (r) => [
+  /**
+   * Sets this broker's holding of each cap, lapsing after `ttls` without a
+   * renewal; one answer per request, in order.
+   */
+  async holdSlots(requests: readonly SlotRequest[], ttls: HoldingTtls): Promise<SlotHolding[]> {
+    const shared = [this.broker, ttls.holdingMs, ttls.leasesMs];
+    const values = await this.run('hold_slots', shared, requests, (r) => [
       this.keys.slots(r.tenant, r.queue),
       r.cap,
       r.wanted,

@@ -24,7 +24,7 @@ function dispatchAll(limits: TenantLimits, tenant: string, queue: string): numbe
 
 describe('shared in-flight slots', () => {
   it('holds a capped tenant until slots are held, then dispatches only that many', () => {
-    const { limits, asked } = setup();
+    const { clock, limits, asked } = setup();
     limits.setTenant('t', { maxInFlight: 5 });
     const changes: string[] = [];
     limits.onChange((tenant) => changes.push(tenant));
@@ -36,7 +36,13 @@ describe('shared in-flight slots', () => {
     limits.slotsAnswered(asked[0]!, 2, false); // another broker holds the rest
     expect(changes).toEqual(['t']);
     expect(dispatchAll(limits, 't', 'q')).toBe(2);
-    expect(asked[1]).toEqual({ tenant: 't', queue: undefined, cap: 5, wanted: 5, keep: 2 });
+    // Redis hears of the leases (see the test of that below) before more is asked.
+    limits.slotsAnswered(asked[1]!, 2, false);
+    limits.slotsAnswered(asked[2]!, 2, false);
+    expect(asked).toHaveLength(3);
+    clock.now = limits.blockedUntil('t', 'q', 3); // all it holds is in use: it asks again a little later
+    limits.blockedUntil('t', 'q', 3);
+    expect(asked[3]).toEqual({ tenant: 't', queue: undefined, cap: 5, wanted: 5, keep: 2 });
   });
 
   it('asks again a little later when refused', () => {
@@ -58,8 +64,10 @@ describe('shared in-flight slots', () => {
     limits.blockedUntil('t', 'q');
     limits.slotsAnswered(asked[0]!, 3, false);
     expect(dispatchAll(limits, 't', 'q')).toBe(3);
+    limits.slotsAnswered(asked[1]!, 3, false); // Redis heard of the leases
+    limits.slotsAnswered(asked[2]!, 3, false);
     limits.onRelease('t', 'q');
-    expect(asked).toHaveLength(1); // nobody waits: the slot stays held
+    expect(asked).toHaveLength(3); // nobody waits: the slot stays held
     expect(dispatchAll(limits, 't', 'q')).toBe(1);
 
     // A renewal learns that another broker waits: freed slots go back one by one.
@@ -79,6 +87,7 @@ describe('shared in-flight slots', () => {
     expect([...limits.slotRenewals()]).toEqual([]); // a request is out
     limits.slotsAnswered(asked[0]!, 4, false);
     limits.onDispatch('t', 'q');
+    limits.slotsAnswered(asked[1]!, 4, false); // Redis heard of the lease
     const keep = [...limits.slotRenewals()];
     expect(keep).toEqual([{ tenant: 't', queue: undefined, cap: 4, wanted: 4, keep: 1 }]);
     limits.slotsAnswered(keep[0]!, 4, true);
@@ -98,6 +107,7 @@ describe('shared in-flight slots', () => {
     limits.blockedUntil('t', 'q');
     limits.slotsAnswered(asked[0]!, 2, false);
     limits.onDispatch('t', 'q');
+    limits.slotsAnswered(asked[1]!, 2, false); // Redis heard of the lease
     limits.onRelease('t', 'q');
     const [release] = [...limits.slotRenewals()];
     expect(release).toEqual({ tenant: 't', queue: undefined, cap: 2, wanted: 0, keep: 0 });
@@ -121,6 +131,41 @@ describe('shared in-flight slots', () => {
       { tenant: 't', queue: undefined, cap: 4, wanted: 2, keep: 2 },
     ]);
     expect(limits.sharedCaps('t', 'q')).toEqual([undefined]);
+  });
+
+  it('tells Redis at once of more leases than it last heard of, so their slots outlive a crash', () => {
+    const { clock, limits, asked } = setup();
+    const told = (keep: number) => ({ tenant: 't', queue: undefined, cap: 4, wanted: 4, keep });
+    limits.setTenant('t', { maxInFlight: 4 });
+    limits.blockedUntil('t', 'q', 4);
+    limits.slotsAnswered(asked[0]!, 4, false);
+    limits.onDispatch('t', 'q');
+    expect(asked[1]).toEqual(told(1));
+    limits.onDispatch('t', 'q');
+    limits.onDispatch('t', 'q');
+    expect(asked).toHaveLength(2); // one request out at a time
+    limits.slotsAnswered(asked[1]!, 4, false);
+    expect(asked[2]).toEqual(told(3));
+    limits.slotsAnswered(asked[2]!, 4, false);
+
+    // Leases ending and starting again within what Redis heard of cost no call.
+    limits.onRelease('t', 'q');
+    limits.onRelease('t', 'q');
+    limits.onDispatch('t', 'q');
+    limits.onDispatch('t', 'q');
+    expect(asked).toHaveLength(3);
+    limits.onDispatch('t', 'q');
+    expect(asked[3]).toEqual(told(4));
+    limits.slotsAnswered(asked[3]!, 4, false);
+
+    // A lease re-attached elsewhere took its slot along: Redis counts one fewer here.
+    limits.onLeaseLost('t', 'q');
+    clock.now = limits.blockedUntil('t', 'q'); // Redis said all 4 were in use: ask a little later
+    limits.blockedUntil('t', 'q');
+    expect(asked[4]).toEqual(told(3));
+    limits.slotsAnswered(asked[4]!, 4, false);
+    limits.onDispatch('t', 'q');
+    expect(asked[5]).toEqual(told(4));
   });
 
   it('uses no slot of a lease that ended as stale before Redis has been asked', () => {

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { JobStore } from '../../src/store/job-store.js';
+import { SharedLimitStore } from '../../src/store/shared-limits.js';
 import type { FetchRequest, FetchResult, NewJob } from '../../src/store/types.js';
 import { monitor } from '../helpers/monitor.js';
 import { newJob } from '../helpers/new-job.js';
@@ -718,18 +719,31 @@ describe('JobStore', () => {
     const other = storeOf(redis, 'broker-b');
     const caps = [undefined, 'q'];
     const slots = caps.map((queue) => store.keys.slots('capped', queue));
+    const ttls = { holdingMs: 10_000, leasesMs: 20_000 };
+    // Broker A holds 3 slots of each cap, 1 for this lease.
+    await new SharedLimitStore(redis, store.keys, 'broker-a').holdSlots(
+      caps.map((queue) => ({ tenant: 'capped', queue, cap: 4, wanted: 3, keep: 1 })),
+      ttls,
+    );
     const adopt = (by: JobStore, token: string): Promise<boolean[]> =>
-      by.adopt([{ tenant: 'capped', jobId: leased.id, token, caps }], 10_000);
+      by.adopt([{ tenant: 'capped', jobId: leased.id, token, caps }], ttls);
 
     expect(await adopt(other, 'wrong token')).toEqual([false]);
     expect(await adopt(other, 'tok')).toEqual([true]);
-    // The broker it comes from learns of the move (a stale ack) only after B holds its slot.
-    for (const key of slots) expect(await redis.hgetall(key)).toEqual({ 'broker-b': '1' });
-    for (const key of slots) expect(await redis.zscore(`${key}:until`, 'broker-b')).not.toBeNull();
-    expect(await redis.pttl(slots[0]!)).toBeGreaterThan(0);
+    // A learns of the move (a stale ack) only after B holds its slot; A, maybe
+    // dead, no longer holds it for its leases.
+    for (const key of slots) {
+      expect(await redis.hgetall(key)).toEqual({ 'broker-a': '2', 'broker-b': '1' });
+      expect(await redis.hgetall(`${key}:leased`)).toEqual({ 'broker-b': '1' });
+      expect(await redis.zscore(`${key}:until`, 'broker-b')).not.toBeNull();
+      expect(await redis.zscore(`${key}:leases-until`, 'broker-b')).not.toBeNull();
+      expect(await redis.pttl(key)).toBeGreaterThan(10_000); // the leased slots' lapse
+    }
     // Re-attached again to the broker that holds it: its slot is held already.
     expect(await adopt(other, 'tok')).toEqual([true]);
-    for (const key of slots) expect(await redis.hgetall(key)).toEqual({ 'broker-b': '1' });
+    for (const key of slots) {
+      expect(await redis.hgetall(key)).toEqual({ 'broker-a': '2', 'broker-b': '1' });
+    }
   });
 
   it('renews 200,000 held entries of one stream (in XCLAIM calls of 1,000)', async () => {

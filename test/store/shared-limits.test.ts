@@ -122,6 +122,8 @@ describe('SharedLimitStore: token buckets (take_tokens.lua)', () => {
 });
 
 describe('SharedLimitStore: in-flight slots (hold_slots.lua)', () => {
+  const LASTING = { holdingMs: 10_000, leasesMs: 10_000 };
+  const BRIEF = { holdingMs: 50, leasesMs: 50 };
   const hold = (fields: Partial<SlotRequest> = {}): SlotRequest => ({
     tenant: 'acme',
     queue: undefined,
@@ -134,17 +136,17 @@ describe('SharedLimitStore: in-flight slots (hold_slots.lua)', () => {
   it('never lets the holdings of all brokers exceed the cap, and tells who waits', async () => {
     const a = new SharedLimitStore(redis, keys, 'a');
     const b = new SharedLimitStore(other, keys, 'b');
-    expect(await a.holdSlots([hold({ wanted: 3 })], 10_000)).toEqual([
+    expect(await a.holdSlots([hold({ wanted: 3 })], LASTING)).toEqual([
       { held: 3, othersWait: false },
     ]);
-    expect(await b.holdSlots([hold({ wanted: 4 })], 10_000)).toEqual([
+    expect(await b.holdSlots([hold({ wanted: 4 })], LASTING)).toEqual([
       { held: 2, othersWait: false },
     ]);
     // A learns that B waits for 2 more; it gives one back.
-    expect(await a.holdSlots([hold({ wanted: 2, keep: 2 })], 10_000)).toEqual([
+    expect(await a.holdSlots([hold({ wanted: 2, keep: 2 })], LASTING)).toEqual([
       { held: 2, othersWait: true },
     ]);
-    expect(await b.holdSlots([hold({ wanted: 4, keep: 2 })], 10_000)).toEqual([
+    expect(await b.holdSlots([hold({ wanted: 4, keep: 2 })], LASTING)).toEqual([
       { held: 3, othersWait: false },
     ]);
     expect(await redis.hgetall(keys.slots('acme'))).toEqual({ a: '2', b: '3' });
@@ -153,9 +155,9 @@ describe('SharedLimitStore: in-flight slots (hold_slots.lua)', () => {
   it('keeps the leases a broker has in flight even beyond the cap', async () => {
     const a = new SharedLimitStore(redis, keys, 'a');
     const b = new SharedLimitStore(redis, keys, 'b');
-    await a.holdSlots([hold({ wanted: 5 })], 10_000);
+    await a.holdSlots([hold({ wanted: 5 })], LASTING);
     // B took over leases (workers re-attached them): it keeps them, gets no more.
-    expect(await b.holdSlots([hold({ wanted: 4, keep: 2 })], 10_000)).toEqual([
+    expect(await b.holdSlots([hold({ wanted: 4, keep: 2 })], LASTING)).toEqual([
       { held: 2, othersWait: false },
     ]);
   });
@@ -163,22 +165,52 @@ describe('SharedLimitStore: in-flight slots (hold_slots.lua)', () => {
   it('lets the holding of a broker that stopped renewing lapse', async () => {
     const gone = new SharedLimitStore(redis, keys, 'gone');
     const alive = new SharedLimitStore(redis, keys, 'alive');
-    await gone.holdSlots([hold({ wanted: 5 })], 50);
-    expect((await alive.holdSlots([hold({ wanted: 5 })], 50))[0]!.held).toBe(0);
+    await gone.holdSlots([hold({ wanted: 5 })], BRIEF);
+    expect((await alive.holdSlots([hold({ wanted: 5 })], BRIEF))[0]!.held).toBe(0);
     await sleep(80);
-    expect((await alive.holdSlots([hold({ wanted: 5 })], 10_000))[0]!.held).toBe(5);
+    expect((await alive.holdSlots([hold({ wanted: 5 })], LASTING))[0]!.held).toBe(5);
     expect(await redis.hgetall(keys.slots('acme'))).toEqual({ alive: '5' });
+  });
+
+  it("lets a dead broker's spare slots lapse with its holding, the slots of its leases later", async () => {
+    const gone = new SharedLimitStore(redis, keys, 'gone');
+    const alive = new SharedLimitStore(redis, keys, 'alive');
+    await gone.holdSlots([hold({ wanted: 5, keep: 2 })], { holdingMs: 50, leasesMs: 400 });
+    await sleep(80);
+    expect((await alive.holdSlots([hold({ wanted: 5 })], BRIEF))[0]!.held).toBe(3);
+    expect(await redis.hgetall(keys.slots('acme'))).toEqual({ gone: '2', alive: '3' });
+    expect(await redis.hgetall(`${keys.slots('acme')}:wants`)).toEqual({ alive: '2' });
+    await sleep(400);
+    expect((await alive.holdSlots([hold({ wanted: 5 })], LASTING))[0]!.held).toBe(5);
+    expect(await redis.hgetall(keys.slots('acme'))).toEqual({ alive: '5' });
+    expect(await redis.zcard(`${keys.slots('acme')}:leases-until`)).toBe(0);
+  });
+
+  it("keeps a holding's keys until the last lapse of any broker's", async () => {
+    const a = new SharedLimitStore(redis, keys, 'a');
+    const b = new SharedLimitStore(redis, keys, 'b');
+    await a.holdSlots([hold({ wanted: 2, keep: 2 })], { holdingMs: 50, leasesMs: 10_000 });
+    await b.holdSlots([hold({ wanted: 2, keep: 1 })], BRIEF); // lapses first
+    for (const part of ['', ':wants', ':leased', ':until', ':leases-until']) {
+      const ttl = await redis.pttl(`${keys.slots('acme')}${part}`);
+      if (ttl !== -2) expect(ttl).toBeGreaterThan(5000); // -2: no such key (nothing wanted)
+    }
+    await sleep(80);
+    expect((await b.holdSlots([hold({ wanted: 5 })], BRIEF))[0]!.held).toBe(3);
   });
 
   it('gives a holding up, and keeps queue overrides apart from the tenant', async () => {
     const a = new SharedLimitStore(redis, keys, 'a');
     const answers = await a.holdSlots(
       [hold({ wanted: 5 }), hold({ queue: 'email', cap: 1, wanted: 4 })],
-      10_000,
+      LASTING,
     );
     expect(answers.map((x) => x.held)).toEqual([5, 1]);
-    await a.holdSlots([hold({ wanted: 0 }), hold({ queue: 'email', cap: 1, wanted: 0 })], 10_000);
+    await a.holdSlots([hold({ wanted: 5, keep: 2 })], LASTING); // 2 leases in flight
+    await a.holdSlots([hold({ wanted: 0 }), hold({ queue: 'email', cap: 1, wanted: 0 })], LASTING);
     expect(await redis.exists(keys.slots('acme'), keys.slots('acme', 'email'))).toBe(0);
-    expect(await redis.zcard(`${keys.slots('acme')}:until`)).toBe(0);
+    for (const part of [':wants', ':leased', ':until', ':leases-until']) {
+      expect(await redis.exists(`${keys.slots('acme')}${part}`)).toBe(0);
+    }
   });
 });

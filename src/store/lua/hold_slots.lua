@@ -1,32 +1,36 @@
 -- Records how many slots of an in-flight cap (`maxInFlight`) each broker holds,
 -- so that the holdings of all brokers on this Redis never add up to more than
 -- the cap (scheduler/shared-slots.ts). A broker asks for the slots it wants
--- and gets what the others leave, never less than its leases in flight
--- (those cannot be taken back). What it wanted and did not get is noted, so
--- the others learn that someone waits and give slots back as they free them.
--- A holding not renewed within the TTL lapses: its broker is taken for dead.
+-- and gets what the others leave, never less than the slots of its leases in
+-- flight (those cannot be taken back). What it wanted and did not get is
+-- noted, so the others learn that someone waits and give slots back as they
+-- free them.
+-- A holding not renewed within the TTL of a holding lapses, its broker taken
+-- for dead, but only down to the slots of its leases: those run on at its
+-- workers, which may re-attach them to another broker (adopt.lua moves their
+-- slots) until they are reclaimed, a lease TTL after their last renewal. So
+-- these lapse after the longer TTL of leased slots; a dead broker's spare
+-- slots go to the others as soon as its holding lapses.
 -- The keys of a cap: see holdings.lua.
 -- KEYS[1] the first cap's key (routes the call)
 -- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
 -- ARGS[1] this broker's name  ARGS[2] TTL of a holding (ms)
--- then per cap 4 values: key, cap (≥ 1), slots wanted, slots kept at least
+-- ARGS[3] TTL of its leased slots (ms, at least the TTL of a holding)
+-- then per cap 4 values: key, cap (≥ 1), slots wanted, slots of its leases
+-- in flight (kept at least)
 -- Returns one cmsgpack-packed list (see cmsgpack.ts), per cap in argument
 -- order: the slots this broker now holds, and 1 when other brokers wait for
 -- slots (else 0)
 -- @include common
 -- @include holdings
 local ARGS = packed_args()
-local me, ttl = ARGS[1], tonumber(ARGS[2])
+local me, ttl, leasesTtl = ARGS[1], tonumber(ARGS[2]), tonumber(ARGS[3])
 local now = holdings_now()
 local out = {}
-for i = 3, #ARGS, 4 do
-  local held, wants, lapse = ARGS[i], ARGS[i] .. ':wants', ARGS[i] .. ':until'
+for i = 4, #ARGS, 4 do
+  local held, wants, leased = ARGS[i], ARGS[i] .. ':wants', ARGS[i] .. ':leased'
   local cap, wanted, keep = tonumber(ARGS[i + 1]), tonumber(ARGS[i + 2]), tonumber(ARGS[i + 3])
-  for _, gone in ipairs(redis.call('ZRANGEBYSCORE', lapse, '-inf', now)) do
-    redis.call('HDEL', held, gone)
-    redis.call('HDEL', wants, gone)
-    redis.call('ZREM', lapse, gone)
-  end
+  lapse_holdings(held, now)
   local others, othersWant = 0, 0
   local holdings = redis.call('HGETALL', held)
   for j = 1, #holdings, 2 do
@@ -37,12 +41,13 @@ for i = 3, #ARGS, 4 do
     if waiting[j] ~= me then othersWant = othersWant + tonumber(waiting[j + 1]) end
   end
   local hold = math.max(keep, math.min(wanted, cap - others))
-  if hold > 0 then redis.call('HSET', held, me, hold) else redis.call('HDEL', held, me) end
-  if wanted > hold then redis.call('HSET', wants, me, wanted - hold) else redis.call('HDEL', wants, me) end
   if hold > 0 or wanted > hold then
-    renew_holding(held, me, now, ttl)
+    if hold > 0 then redis.call('HSET', held, me, hold) else redis.call('HDEL', held, me) end
+    if wanted > hold then redis.call('HSET', wants, me, wanted - hold) else redis.call('HDEL', wants, me) end
+    if keep > 0 then redis.call('HSET', leased, me, keep) else redis.call('HDEL', leased, me) end
+    renew_holding(held, me, now, ttl, leasesTtl)
   else
-    redis.call('ZREM', lapse, me)
+    forget_holding(held, me)
   end
   out[#out + 1] = hold
   out[#out + 1] = othersWant > 0 and 1 or 0

@@ -1,7 +1,9 @@
 -- The holdings of an in-flight cap (see hold_slots.lua), under the cap's key K:
 -- hash K (broker → slots held), hash K..':wants' (broker → slots wanted beyond
--- those), sorted set K..':until' (broker → when its entries lapse, Redis time
--- in ms).
+-- those), hash K..':leased' (broker → how many of the slots it holds back its
+-- leases in flight), and when they lapse, Redis time in ms: sorted set
+-- K..':until' (broker → when its wants and spare slots lapse, those beyond
+-- its leased) and K..':leases-until' (broker → when its leased slots lapse).
 
 -- Now on Redis's clock (ms), which every broker's holdings lapse by.
 local function holdings_now()
@@ -9,8 +11,48 @@ local function holdings_now()
   return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
 
--- `me`'s entries of the cap under `key` lapse `ttl` ms after `now`.
-local function renew_holding(key, me, now, ttl)
-  redis.call('ZADD', key .. ':until', now + ttl, me)
-  for _, part in ipairs({key, key .. ':wants', key .. ':until'}) do redis.call('PEXPIRE', part, ttl) end
+-- Drops what lapsed by `now` of the cap under `key`: a broker's leased slots
+-- once their lapse passed, its wants and spare slots (the holding shrinks to
+-- the leased ones) once its holding's did.
+local function lapse_holdings(key, now)
+  local spareUntil, leasesUntil = key .. ':until', key .. ':leases-until'
+  for _, gone in ipairs(redis.call('ZRANGEBYSCORE', leasesUntil, '-inf', now)) do
+    redis.call('HDEL', key .. ':leased', gone)
+    redis.call('ZREM', leasesUntil, gone)
+    if not redis.call('ZSCORE', spareUntil, gone) then redis.call('HDEL', key, gone) end
+  end
+  for _, idle in ipairs(redis.call('ZRANGEBYSCORE', spareUntil, '-inf', now)) do
+    local leased = redis.call('HGET', key .. ':leased', idle)
+    if leased then redis.call('HSET', key, idle, leased) else redis.call('HDEL', key, idle) end
+    redis.call('HDEL', key .. ':wants', idle)
+    redis.call('ZREM', spareUntil, idle)
+  end
+end
+
+-- `me`'s entries of the cap under `key` lapse `ttl` ms after `now`, its
+-- leased slots (when it has any) `leasesTtl` ms after. The keys live until
+-- the last lapse of any broker's.
+local function renew_holding(key, me, now, ttl, leasesTtl)
+  local spareUntil, leasesUntil = key .. ':until', key .. ':leases-until'
+  redis.call('ZADD', spareUntil, now + ttl, me)
+  if redis.call('HEXISTS', key .. ':leased', me) == 1 then
+    redis.call('ZADD', leasesUntil, now + leasesTtl, me)
+  else
+    redis.call('ZREM', leasesUntil, me)
+  end
+  local last = now + ttl
+  for _, lapses in ipairs({spareUntil, leasesUntil}) do
+    local latest = redis.call('ZRANGE', lapses, -1, -1, 'WITHSCORES')
+    if latest[2] then last = math.max(last, tonumber(latest[2])) end
+  end
+  for _, part in ipairs({key, key .. ':wants', key .. ':leased', spareUntil, leasesUntil}) do
+    redis.call('PEXPIREAT', part, last)
+  end
+end
+
+-- `me` no longer holds or wants slots of the cap under `key`.
+local function forget_holding(key, me)
+  for _, part in ipairs({key, key .. ':wants', key .. ':leased'}) do redis.call('HDEL', part, me) end
+  redis.call('ZREM', key .. ':until', me)
+  redis.call('ZREM', key .. ':leases-until', me)
 end

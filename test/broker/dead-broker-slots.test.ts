@@ -1,0 +1,78 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { useBroker } from '../helpers/harness.js';
+import type { TestBroker } from '../helpers/broker.js';
+import { RawWorker } from '../helpers/raw-worker.js';
+
+// B is the harness's broker; each test starts its own A and kills it. The
+// lease TTL (9 s) is well past the holding TTL (3 s), as by default (30 s):
+// A's entries, renewed every 3 s, cannot be reclaimed before 6 s after A died.
+const h = useBroker({ leaseTtlMs: 9000 });
+const workers: RawWorker[] = [];
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+afterAll(() => {
+  for (const worker of workers) worker.drop();
+});
+
+async function flood(tenant: string, queue: string, count: number): Promise<void> {
+  await h.enqueueBatch(Array.from({ length: count }, () => ({ tenant, queue })));
+}
+
+/** A broker that dies, as a crash would, while its worker's leases run on. */
+async function killWithWorker(a: TestBroker, worker: RawWorker): Promise<void> {
+  await a.kill();
+  worker.drop();
+}
+
+describe('the in-flight slots of a broker that died', () => {
+  it("keep its leases' slots while those leases may run, and let its spare slots lapse", async () => {
+    await h.setTenant({ tenant: 'stranded', max_in_flight: 4 });
+    const a = await h.startPeer();
+    await flood('stranded', 'stranded-a', 4);
+    const onA = await RawWorker.connect(a.address, { queues: ['stranded-a'], capacity: 4 });
+    const leases = await onA.take(4); // A holds all 4 slots
+    for (const lease of leases.slice(2)) onA.complete(lease);
+    for (const lease of leases.slice(2)) await h.waitState('stranded', lease.job_id, 'COMPLETED');
+    await sleep(1200); // a renewal tells Redis that 2 of A's 4 slots back leases
+    const onB = await h.worker({ queues: ['stranded-b'], capacity: 10 });
+    await flood('stranded', 'stranded-a', 1);
+    // In a slot A held spare at its last renewal: A tells Redis at once, not at the next.
+    const running = [...leases.slice(0, 2), ...(await onA.take(1))];
+    await killWithWorker(a, onA);
+    await flood('stranded', 'stranded-b', 10);
+
+    // Past A's holding TTL: its spare slot went to B, not the 3 of its leases.
+    await sleep(4500);
+    for (const lease of running) {
+      expect((await h.getJob('stranded', lease.job_id)).state).toBe('LEASED');
+    }
+    expect(onB.leases).toHaveLength(1);
+
+    // Those lapse with A's leases (a lease TTL after A's last renewal).
+    await onB.take(4, 10_000);
+  }, 30_000);
+
+  it('hand a lease re-attached to another broker its slot at once', async () => {
+    await h.setTenant({ tenant: 'rescued', max_in_flight: 4 });
+    const a = await h.startPeer();
+    await flood('rescued', 'rescued-a', 2);
+    const onA = await RawWorker.connect(a.address, { queues: ['rescued-a'], capacity: 2 });
+    const leases = await onA.take(2);
+    await killWithWorker(a, onA);
+    // Its worker re-attaches them to B (as to A restarted, under a new name).
+    const moved = await RawWorker.connect(h.broker.address, {
+      queues: ['rescued-idle'],
+      capacity: 2,
+      in_flight: leases.map(({ job_id, lease_token, tenant }) => ({ job_id, lease_token, tenant })),
+    });
+    workers.push(moved);
+    expect((await moved.welcome()).reattached_job_ids).toHaveLength(2);
+
+    // A's holding, lapsing or not, no longer counts them: B serves the rest of the cap now.
+    const onB = await h.worker({ queues: ['rescued-b'], capacity: 10 });
+    await flood('rescued', 'rescued-b', 10);
+    await onB.take(2, 1000);
+    await sleep(500);
+    expect(onB.leases).toHaveLength(2);
+  });
+});
