@@ -19,6 +19,12 @@
  *   --faults worker,broker,net,redis (all) --settle <s> (30) --keep-logs
  *   --brokers <n> (1): brokers sharing the Redis; a broker killed holds leases
  *   that another broker's recovery sweep reclaims, and --limits are shared.
+ *   --spread (with --brokers ≥ 2): workers and producer lanes are given every
+ *   broker's address as one gRPC target, each list rotated (worker i and lane
+ *   i start at broker i mod n), so they spread over the brokers and, when
+ *   theirs is killed, fail over to the next one that answers: workers
+ *   re-attach their running leases there (src/broker/reattach.ts) instead of
+ *   waiting for the restart.
  *   --mix: a mixed workload (test/faults/mixed-workload.ts): priorities 0-3,
  *   15% of the jobs fail their first 1-2 attempts and then succeed, 5% fail
  *   every attempt (2 of them) and must go DEAD with their error, 20% are
@@ -65,6 +71,7 @@ interface SoakOptions {
   readonly limits: boolean;
   readonly brokers: number;
   readonly mix: boolean;
+  readonly spread: boolean;
 }
 
 function usage(message: string): never {
@@ -72,9 +79,12 @@ function usage(message: string): never {
   console.error(
     'usage: npx tsx bench/soak.ts [--duration 60] [--fault-every 10] [--workers 3] [--concurrency 8]\n' +
       '                             [--rate 100] [--job-ms 10-100] [--faults worker,broker,net,redis]\n' +
-      '                             [--settle 30] [--keep-logs] [--limits] [--brokers 1] [--mix]\n\n' +
+      '                             [--settle 30] [--keep-logs] [--limits] [--brokers 1] [--mix]\n' +
+      '                             [--spread]\n\n' +
       '  --brokers n  n brokers on one Redis; producers and workers spread over them,\n' +
       '               broker faults kill -9 one at a time\n' +
+      "  --spread     with --brokers ≥ 2: workers and producers get every broker's address\n" +
+      '               (rotated, so they spread) and fail over when theirs is killed\n' +
       '  --mix        retried, dead (then replayed), delayed, prioritized, cancelled and\n' +
       '               re-enqueued jobs, each checked for the end it promised\n' +
       '  --limits     a capped tenant (globex) and a rate-limited one (initech)',
@@ -88,7 +98,7 @@ function parseArgs(argv: readonly string[]): SoakOptions {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') usage('options');
-    if (arg === '--keep-logs' || arg === '--limits' || arg === '--mix') {
+    if (arg === '--keep-logs' || arg === '--limits' || arg === '--mix' || arg === '--spread') {
       flags.add(arg);
       continue;
     }
@@ -126,6 +136,8 @@ function parseArgs(argv: readonly string[]): SoakOptions {
     if (!ALL_FAULTS.includes(fault as FaultKind))
       usage(`unknown fault ${fault} (one of ${ALL_FAULTS.join(', ')})`);
   }
+  const brokers = Math.floor(num('--brokers', 1, 1));
+  if (flags.has('--spread') && brokers < 2) usage('--spread needs --brokers 2 or more');
   return {
     durationS: num('--duration', 60, 1),
     faultEveryS: num('--fault-every', 10, 1),
@@ -137,8 +149,9 @@ function parseArgs(argv: readonly string[]): SoakOptions {
     settleS: num('--settle', 30, 1),
     keepLogs: flags.has('--keep-logs'),
     limits: flags.has('--limits'),
-    brokers: Math.floor(num('--brokers', 1, 1)),
+    brokers,
     mix: flags.has('--mix'),
+    spread: flags.has('--spread'),
   };
 }
 
@@ -161,7 +174,11 @@ async function inject(
         random(0, Math.max(0, (busy.length > 0 ? busy : alive).length - 1))
       ];
       if (victim) await victim.process.kill('SIGKILL');
-      await cluster.startWorker({ concurrency: options.concurrency, broker: victim?.broker ?? 0 });
+      await cluster.startWorker({
+        concurrency: options.concurrency,
+        broker: victim?.broker ?? 0,
+        spread: options.spread,
+      });
       return { kind: 'kill -9 worker', start, end: Date.now(), detail: victim?.name ?? 'none' };
     }
     case 'broker': {
@@ -404,14 +421,20 @@ async function main(): Promise<number> {
     }
     await Promise.all(
       Array.from({ length: options.workers }, (_, i) =>
-        cluster.startWorker({ concurrency: options.concurrency, broker: i % options.brokers }),
+        cluster.startWorker({
+          concurrency: options.concurrency,
+          broker: i % options.brokers,
+          spread: options.spread,
+        }),
       ),
     );
     const mix = options.mix ? new MixedWorkload() : undefined;
     const lanes = 8;
     load = new LoadGenerator({
       address: cluster.brokerAddress,
-      addresses: cluster.brokerPorts.map((_, i) => cluster.brokerAddressOf(i)),
+      addresses: cluster.brokerPorts.map((_, i) =>
+        options.spread ? cluster.brokerTargetFrom(i) : cluster.brokerAddressOf(i),
+      ),
       ...(mix ? { shapeJob: mix.shapeJob, onAcked: mix.onAcked } : {}),
       total: Number.MAX_SAFE_INTEGER,
       concurrency: lanes,

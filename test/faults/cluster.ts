@@ -3,8 +3,8 @@
  * a private redis-server, one or more brokers sharing it, each as
  * `node --import tsx src/cli.ts` on a fixed port (so a restarted broker comes
  * back on the same address), worker agent processes (agents/worker-agent.ts),
- * each connected to one broker, and optionally a TCP proxy per broker the
- * workers connect through. Everything lives in one temp folder (Redis data,
+ * each connected to one broker (or given every broker, from one on), and
+ * optionally a TCP proxy per broker the workers connect through. Everything lives in one temp folder (Redis data,
  * process logs, worker journals) and `dispose()` kills and removes it all.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -70,11 +70,16 @@ export interface WorkerAgentOptions {
   waitReady?: boolean;
   /** Index of the broker it connects to. @default 0 */
   broker?: number;
+  /**
+   * Give it every broker's address, from `broker` on (workerTargetFrom): it
+   * connects to the first that answers and fails over to the next. @default false
+   */
+  spread?: boolean;
 }
 
 export interface WorkerAgent {
   readonly name: string;
-  /** Index of the broker it connects to. */
+  /** Index of the broker it connects to (with `spread`, the first it tries). */
   readonly broker: number;
   readonly process: ManagedProcess;
   readonly journal: string;
@@ -173,6 +178,22 @@ export class Cluster {
     return this.proxies[index]?.address ?? this.brokerAddressOf(index);
   }
 
+  /** Every broker's address as one gRPC target, broker `first` first and the rest in turn after it. */
+  brokerTargetFrom(first: number): string {
+    return this.#targetFrom(first, (index) => this.brokerAddressOf(index));
+  }
+
+  /** As brokerTargetFrom, through the proxies when there are any. */
+  workerTargetFrom(first: number): string {
+    return this.#targetFrom(first, (index) => this.workerAddressOf(index));
+  }
+
+  #targetFrom(first: number, addressOf: (index: number) => string): string {
+    const n = this.brokerPorts.length;
+    const order = Array.from({ length: n }, (_, i) => addressOf((first + i) % n));
+    return `ipv4:${order.join(',')}`;
+  }
+
   /** Starts broker `index` and waits until it answers RPCs. */
   async startBroker(index = 0): Promise<ManagedProcess> {
     if (this.brokers[index]?.alive) throw new Error(`broker ${index} is already running`);
@@ -219,7 +240,9 @@ export class Cluster {
       entry: 'test/faults/agents/worker-agent.ts',
       logFile: path.join(this.dir, `${name}.log`),
       env: {
-        ROTA_ADDRESS: this.workerAddressOf(options.broker ?? 0),
+        ROTA_ADDRESS: options.spread
+          ? this.workerTargetFrom(options.broker ?? 0)
+          : this.workerAddressOf(options.broker ?? 0),
         AGENT_NAME: name,
         AGENT_JOURNAL: journal,
         AGENT_QUEUES: (options.queues ?? ['faults']).join(','),
