@@ -158,10 +158,11 @@ export class LeaseWrites {
 
   /**
    * Makes this broker the holder of leases re-attached here; false where the
-   * lease is not current. A lease another broker held moves its slot of each
-   * of its `caps` from that broker's holding to this one's (adopt.lua): the
-   * in-flight caps it counts against, each named as `Keys.slots` takes it (a
-   * queue, or undefined for the tenant's own), in holdings that lapse after
+   * lease is not current. A lease another broker held is renewed here in the
+   * same step (its stream entry moves to this broker), and moves its slot of
+   * each of its `caps` from that broker's holding to this one's (adopt.lua):
+   * the in-flight caps it counts against, each named as `Keys.slots` takes it
+   * (a queue, or undefined for the tenant's own), in holdings that lapse after
    * `ttls`.
    */
   async adopt(leases: ReadonlyArray<AdoptedLease>, ttls: HoldingTtls): Promise<boolean[]> {
@@ -175,6 +176,7 @@ export class LeaseWrites {
           [
             lease.token,
             this.context.options.consumer,
+            keys.tenantBase(lease.tenant),
             ttls.holdingMs,
             ttls.leasesMs,
             ...lease.caps.map((queue) => keys.slots(lease.tenant, queue)),

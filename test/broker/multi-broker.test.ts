@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { useBroker, usePeer } from '../helpers/harness.js';
 import { call, eventually, rawClients } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
+import { Keys } from '../../src/store/keys.js';
 
 // Two brokers on one Redis and one key prefix: A (the harness's) and B.
 const h = useBroker();
@@ -195,6 +196,53 @@ describe('several brokers on one Redis', () => {
     expect([...seen.keys()].sort()).toEqual(results.map((r) => r.job_id).sort());
     const heldIds = new Set(held.map((l) => l.job_id));
     for (const [id, attempt] of seen) expect([id, attempt]).toEqual([id, heldIds.has(id) ? 2 : 1]);
+  });
+});
+
+describe('several brokers on one Redis, one of them dead', () => {
+  it("renews a dead broker's lease as it moves: a sweep just after leaves the job to its worker", async () => {
+    await h.restartBroker(); // the test before killed A
+    const onA = await h.worker({ queues: ['late-move'], capacity: 1 });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'late-move' });
+    const [lease] = await onA.take(1);
+    await h.broker.kill();
+    onA.drop();
+    // The worker reaches B most of a lease TTL (1.5 s) after A's last renewal.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const onB = await RawWorker.connect(peer.broker.address, {
+      queues: ['late-move'],
+      capacity: 1,
+      in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
+    });
+    peer.keep(onB);
+    expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
+
+    // Its entry idles from the move on, not from A's last renewal: no sweep
+    // takes it as expired before B's first renewal, up to 500 ms later.
+    const redis = new Redis(h.redis.url);
+    try {
+      const stream = new Keys(h.broker.config.keyPrefix).ready('acme', 'late-move', 0);
+      const [pending] = (await redis.xpending(stream, 'rota', '-', '+', 1)) as Array<
+        [string, string, number, number]
+      >;
+      expect(pending?.[2]).toBeLessThan(500);
+    } finally {
+      redis.disconnect();
+    }
+    onB.complete(lease!);
+    const onPeer = rawClients(peer.broker.address);
+    try {
+      const job = await eventually(async () => {
+        const read = await call(onPeer.broker.GetJob.bind(onPeer.broker), {
+          tenant: 'acme',
+          job_id,
+        });
+        return read.state === 'COMPLETED' ? read : undefined;
+      });
+      expect(job.attempts).toBe(1);
+    } finally {
+      onPeer.close();
+    }
   });
 });
 

@@ -746,6 +746,27 @@ describe('JobStore', () => {
     }
   });
 
+  it('renews the entry of a lease it moves (adopt.lua): a sweep right after leaves the lease to its new holder', async () => {
+    const { ack } = await leaseOne(store, 'moved');
+    // Broker A died after its last renewal: the entry idles from then on, and
+    // the worker reaches broker B only a while later.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const b = storeOf(redis, 'broker-b');
+    const lease = { tenant: 'ended', jobId: ack.jobId, token: 'current', caps: [] };
+    expect(await b.adopt([lease], { holdingMs: 10_000, leasesMs: 20_000 })).toEqual([true]);
+
+    // Another broker's sweep before B's first renewal, with a lease TTL that
+    // the entry's idle time since A's last renewal has passed.
+    const [swept] = await storeOf(redis, 'broker-c').reclaim('q', ['ended'], 200, now);
+    expect(swept).toMatchObject({ requeued: 0, retrying: 0, dead: 0 });
+    const stream = store.keys.ready('ended', 'q', ack.priority);
+    const [pending] = (await redis.xpending(stream, 'rota', '-', '+', 1)) as Array<
+      [string, string]
+    >;
+    expect(pending?.[1]).toBe('broker-b');
+    expect(await b.complete([{ ...ack, token: 'current' }], now)).toEqual(['ok']);
+  });
+
   it('renews 200,000 held entries of one stream (in XCLAIM calls of 1,000)', async () => {
     const stream = store.keys.ready('t', 'q', 0);
     await redis.xgroup('CREATE', stream, 'rota', '$', 'MKSTREAM');

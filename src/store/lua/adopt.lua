@@ -11,19 +11,29 @@
 -- only a lease TTL later; counted there too, the lease held two slots for
 -- that long. A live one that still counts it holds it again at its next
 -- request, until it learns of the move: one slot unused, never one too many.
+-- Its stream entry moves to this broker's pending list as a renewal does
+-- (XCLAIM … JUSTID). Why: the entry idled since the broker it left last
+-- renewed it, a dead one maybe most of a lease TTL ago; until this broker's
+-- next renewal (up to a third of the TTL later) any broker's sweep took it as
+-- expired, failed the attempt and ran the job again while it ran here.
 -- KEYS[1] job hash
--- ARGV[1] lease token  ARGV[2] this broker's consumer name
--- ARGV[3] TTL of a holding (ms)  ARGV[4] TTL of leased slots (ms)
--- ARGV[5..] the keys of the in-flight caps the job counts against (holdings.lua)
+-- ARGV[1] lease token  ARGV[2] this broker's consumer name  ARGV[3] tenant key base
+-- ARGV[4] TTL of a holding (ms)  ARGV[5] TTL of leased slots (ms)
+-- ARGV[6..] the keys of the in-flight caps the job counts against (holdings.lua)
 -- Returns 1 adopted | 0 the lease is not current
+-- @include common
 -- @include holdings
-local job = redis.call('HMGET', KEYS[1], 'state', 'token', 'holder')
+local job = redis.call('HMGET', KEYS[1], 'state', 'token', 'holder', 'entry', 'queue', 'priority')
 if job[1] ~= 'leased' or job[2] ~= ARGV[1] then return 0 end
 local from, me = job[3], ARGV[2]
 if from ~= me then
   redis.call('HSET', KEYS[1], 'holder', me)
+  if job[4] and job[4] ~= '' then
+    local stream = ARGV[3] .. job[5] .. ':ready:' .. job[6]
+    redis.call('XCLAIM', stream, GROUP, me, 0, job[4], 'JUSTID')
+  end
   local now = holdings_now()
-  for i = 5, #ARGV do
+  for i = 6, #ARGV do
     local key = ARGV[i]
     if from then
       for _, part in ipairs({key, key .. ':leased'}) do
@@ -33,7 +43,7 @@ if from ~= me then
     end
     redis.call('HINCRBY', key, me, 1)
     redis.call('HINCRBY', key .. ':leased', me, 1)
-    renew_holding(key, me, now, tonumber(ARGV[3]), tonumber(ARGV[4]))
+    renew_holding(key, me, now, tonumber(ARGV[4]), tonumber(ARGV[5]))
   end
 end
 return 1
