@@ -11,7 +11,8 @@
  * in turn), cut the worker connections, kill -9 and restart Redis. After
  * `--duration` seconds it stops producing, lets the jobs settle, and reports
  * jobs enqueued (acknowledged), completed, dead, cancelled, duplicated, lost
- * and stuck (lost and stuck must read 0) as a table and as JSON under
+ * and stuck (lost and stuck must read 0), and the leases the workers
+ * re-attached at a reconnect (or had refused), as a table and as JSON under
  * bench/results/.
  *
  * Options: --duration <s> (60) --fault-every <s> (10) --workers <n> (3)
@@ -50,7 +51,7 @@ import path from 'node:path';
 import { Admin, type JobInfo } from '../clients/index.js';
 import { Cluster, waitBrokerReady, type WorkerAgent } from '../test/faults/cluster.js';
 import { checkInvariants, leftovers, settle, type FaultWindow } from '../test/faults/invariants.js';
-import { startCount, type JournalRecord } from '../test/faults/journal.js';
+import { reattachments, startCount, type JournalRecord } from '../test/faults/journal.js';
 import { LoadGenerator, type AckedJob } from '../test/faults/load.js';
 import { MixedWorkload } from '../test/faults/mixed-workload.js';
 import { REPO_ROOT, sleep } from '../test/faults/processes.js';
@@ -513,6 +514,7 @@ async function main(): Promise<number> {
         `state left behind after every job ended (Admin.GetStats): ${JSON.stringify(left)}`,
       );
     }
+    const moves = reattachments(journal);
     const byKind = new Map<string, number>();
     for (const f of faults) byKind.set(f.kind, (byKind.get(f.kind) ?? 0) + 1);
     const result = {
@@ -536,6 +538,8 @@ async function main(): Promise<number> {
       enqueueGaveUp: load.unacked.length,
       enqueueAnomalies: load.anomalies.length,
       jobStarts: startCount(journal),
+      leasesReattached: moves.reattached,
+      leasesRefusedAtReconnect: moves.refused,
       limitedTenantBusiestWindow: limited,
       cappedTenantMostRunning: capped,
       faults: faults.map((f) => ({ ...f, ms: f.end - f.start })),
@@ -569,6 +573,8 @@ async function main(): Promise<number> {
           ['enqueues given up', result.enqueueGaveUp],
           ['enqueue anomalies (bad status)', result.enqueueAnomalies],
           ['job starts', result.jobStarts],
+          ['leases re-attached at a reconnect', result.leasesReattached],
+          ['  refused there (no longer current)', result.leasesRefusedAtReconnect],
           ...(limited
             ? [
                 [

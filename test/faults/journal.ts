@@ -85,3 +85,17 @@ export function attemptsOf(records: readonly JournalRecord[]): Attempts {
         ?.find((e) => e.agent === start.agent && e.attempt === start.attempt && e.t >= start.t),
   };
 }
+
+/** Leases the agents' reconnects re-attached, and those refused (Welcome), over all 'connected' records. */
+export function reattachments(records: readonly JournalRecord[]): {
+  reattached: number;
+  refused: number;
+} {
+  let reattached = 0;
+  let refused = 0;
+  for (const r of records) {
+    reattached += r.reattached?.length ?? 0;
+    refused += r.refused?.length ?? 0;
+  }
+  return { reattached, refused };
+}
