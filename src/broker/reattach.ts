@@ -97,7 +97,9 @@ export class Reattachment {
         refused.push(ref.jobId);
       } else {
         const deadline = record.timeoutMs > 0 ? record.leasedAt + record.timeoutMs : 0;
-        this.deps.limits.onAdopt(record.tenant, record.queue);
+        // One dispatch here; its slot of each shared cap came along in Redis
+        // (adopt.lua), and Redis hears of the lease at once (SharedSlots.grew).
+        this.deps.limits.onDispatch(record.tenant, record.queue);
         // The reattaching worker holds the job already: no payload to keep.
         const job = withoutPayload(record);
         this.held.register(job, ref.token, record.attempts, deadline, session, record.leasedAt);

@@ -55,9 +55,7 @@ export class ThrottledWarning {
 
   /** Logs the last warning left out, with how many others were, if the interval passed without another. */
   private flush(): void {
-    clearTimeout(this.flushTimer);
-    this.flushTimer = undefined;
-    const fields = this.lastLeftOut;
+    const fields = this.lastLeftOut; // set exactly while a flush timer is pending
     if (fields === undefined) return;
     this.log(this.clock(), fields, this.leftOut - 1);
   }

@@ -36,7 +36,7 @@ export class SharedSlots {
   #othersWait = false;
   #asking = false;
   #askAgainAt = 0;
-  /** Leases were adopted while a request was out: Redis is told again once it is answered. */
+  /** Leases came (dispatched or adopted) while a request was out: Redis is told again once it is answered. */
   #recount = false;
   /** A lease ended as stale while a request was out: its answer may count that slot as free. */
   #forfeited = false;

@@ -294,14 +294,6 @@ export class TenantLimits {
     return [...this.#sharedSlotsOf(tenant, queue)].map((held) => held.queue);
   }
 
-  /**
-   * Records a lease another broker held, re-attached here, as one dispatch;
-   * its slot of each shared cap came along in Redis (see JobStore.adopt).
-   */
-  onAdopt(tenant: string, queue: string): void {
-    this.onDispatch(tenant, queue);
-  }
-
   /** Records the end of one lease of tenant×queue. Ignored when none is in flight there. */
   onRelease(tenant: string, queue: string): void {
     this.#release(tenant, queue, false);

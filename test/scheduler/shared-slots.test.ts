@@ -119,9 +119,9 @@ describe('shared in-flight slots', () => {
   it('tells Redis at once of leases adopted from another broker, again when a request was out', () => {
     const { limits, asked } = setup();
     limits.setTenant('t', { maxInFlight: 4 });
-    limits.onAdopt('t', 'q'); // holding nothing yet: Redis learns of the lease at once
+    limits.onDispatch('t', 'q'); // adopted, holding nothing yet: Redis learns of the lease at once
     expect(asked).toEqual([{ tenant: 't', queue: undefined, cap: 4, wanted: 1, keep: 1 }]);
-    limits.onAdopt('t', 'q'); // its answer may predate this one
+    limits.onDispatch('t', 'q'); // adopted too: its answer may predate this one
     expect(asked).toHaveLength(1);
     limits.slotsAnswered(asked[0]!, 1, false);
     expect(asked[1]).toEqual({ tenant: 't', queue: undefined, cap: 4, wanted: 2, keep: 2 });
