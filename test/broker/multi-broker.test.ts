@@ -24,12 +24,7 @@ describe('several brokers on one Redis', () => {
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'move' });
     const [lease] = await onA.take(1);
     onA.drop();
-    const onB = await RawWorker.connect(peer.broker.address, {
-      queues: ['move'],
-      capacity: 1,
-      in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
-    });
-    peer.keep(onB);
+    const onB = await peer.reattach('move', 'acme', lease!);
     expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
     await new Promise((resolve) => setTimeout(resolve, 2500)); // A's orphan would have expired by now
     expect((await h.getJob('acme', job_id)).state).toBe('LEASED');
@@ -70,12 +65,7 @@ describe('several brokers on one Redis', () => {
     const { job_id } = await h.enqueue({ tenant: 'relay', queue: 'relay', max_attempts: 3 });
     const [attempt1] = await first.take(1);
     first.drop();
-    const adopter = await RawWorker.connect(peer.broker.address, {
-      queues: ['relay'],
-      capacity: 1,
-      in_flight: [{ job_id, lease_token: attempt1!.lease_token, tenant: 'relay' }],
-    });
-    peer.keep(adopter);
+    const adopter = await peer.reattach('relay', 'relay', attempt1!);
     expect((await adopter.welcome()).reattached_job_ids).toEqual([job_id]);
     adopter.send({ drain: {} });
     adopter.fail(attempt1!, 'try again', true, 1);
@@ -209,12 +199,7 @@ describe('several brokers on one Redis, one of them dead', () => {
     onA.drop();
     // The worker reaches B most of a lease TTL (1.5 s) after A's last renewal.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const onB = await RawWorker.connect(peer.broker.address, {
-      queues: ['late-move'],
-      capacity: 1,
-      in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
-    });
-    peer.keep(onB);
+    const onB = await peer.reattach('late-move', 'acme', lease!);
     expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
 
     // Its entry idles from the move on, not from A's last renewal: no sweep

@@ -8,7 +8,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
-import { gate, HEARTBEAT_INTERVAL_MS, LEASE_TTL_MS, useRota, waitFor } from './fixture.js';
+import {
+  gate,
+  HEARTBEAT_INTERVAL_MS,
+  LEASE_TTL_MS,
+  useRota,
+  waitFor,
+  completed,
+} from './fixture.js';
 
 const rota = useRota();
 
@@ -69,20 +76,14 @@ describe('clients given several brokers', () => {
     await new Promise((resolve) => setTimeout(resolve, 2 * LEASE_TTL_MS));
     release.open();
 
-    const done = await waitFor(async () => {
-      const info = await producer.getJob('acme', jobId);
-      return info.state === 'COMPLETED' ? info : undefined;
-    });
+    const done = await completed(producer, 'acme', jobId);
     expect(done.result).toBe('moved');
     expect(done.attempts).toBe(1);
     expect(calls).toBe(1);
 
     // New work goes through the surviving broker, producer and worker alike.
     const next = await producer.enqueue({ tenant: 'acme', queue: 'failover' });
-    const nextDone = await waitFor(async () => {
-      const info = await producer.getJob('acme', next.jobId);
-      return info.state === 'COMPLETED' ? info : undefined;
-    });
+    const nextDone = await completed(producer, 'acme', next.jobId);
     expect(nextDone.attempts).toBe(1);
     expect(calls).toBe(2);
   });
@@ -90,14 +91,14 @@ describe('clients given several brokers', () => {
   it('a deploy that stops the first broker gracefully loses nothing: jobs enqueued meanwhile run on the second', async () => {
     const { both } = await secondBroker();
     const producer = rota.producer({ address: both });
-    const completed: string[] = [];
+    const finished: string[] = [];
     const worker = rota.worker({
       address: both,
       queues: ['deploy'],
       concurrency: 4,
       handler: async (job) => {
         await new Promise((resolve) => setTimeout(resolve, 20));
-        completed.push(job.id);
+        finished.push(job.id);
       },
     });
     worker.on('error', () => undefined);
@@ -113,9 +114,9 @@ describe('clients given several brokers', () => {
     await Promise.all([rota.broker.shutdown(2000), enqueueSome(20)]);
     await enqueueSome(20);
 
-    await waitFor(() => (completed.length >= jobIds.length ? true : undefined));
-    expect(new Set(completed)).toEqual(new Set(jobIds));
-    expect(completed).toHaveLength(jobIds.length);
+    await waitFor(() => (finished.length >= jobIds.length ? true : undefined));
+    expect(new Set(finished)).toEqual(new Set(jobIds));
+    expect(finished).toHaveLength(jobIds.length);
     for (const jobId of jobIds) {
       const info = await producer.getJob('acme', jobId);
       expect(info.state, jobId).toBe('COMPLETED');

@@ -9,7 +9,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 
 import { Producer, type ProducerOptions } from '../../clients/producer.js';
 import { Worker, type WorkerOptions } from '../../clients/worker.js';
-import { startTestBroker, type TestBroker, type TestBrokerOptions } from '../helpers/broker.js';
+import {
+  eventually,
+  startTestBroker,
+  type TestBroker,
+  type TestBrokerOptions,
+} from '../helpers/broker.js';
+import type { JobInfo } from '../../clients/job.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 export interface RotaFixture {
@@ -111,6 +117,14 @@ export function useRota(options: Omit<TestBrokerOptions, 'redisUrl'> = {}): Rota
 
 /** Polls until `check` returns something other than undefined (tests wait on state, not time). */
 export { eventually as waitFor } from '../helpers/broker.js';
+
+/** Waits until the job is COMPLETED, and returns it as the producer reads it. */
+export function completed(producer: Producer, tenant: string, jobId: string): Promise<JobInfo> {
+  return eventually(async () => {
+    const info = await producer.getJob(tenant, jobId);
+    return info.state === 'COMPLETED' ? info : undefined;
+  });
+}
 
 /** A promise with its resolver, for handlers the test releases. */
 export function gate<T = void>(): { promise: Promise<T>; open(value: T): void } {

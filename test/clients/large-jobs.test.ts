@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { gate, useRota, waitFor } from './fixture.js';
+import { completed, gate, useRota } from './fixture.js';
 
 // A lease of it fits grpc-js's default 4 MiB receive limit; its job record,
 // with the result as well, does not.
@@ -22,10 +22,7 @@ describe('jobs as large as a raised ROTA_MAX_PAYLOAD_BYTES', () => {
     await worker.start();
     const producer = rota.producer();
     const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'big', payload });
-    const job = await waitFor(async () => {
-      const info = await producer.getJob('acme', jobId);
-      return info.state === 'COMPLETED' ? info : undefined;
-    });
+    const job = await completed(producer, 'acme', jobId);
     expect(received.map((bytes) => bytes.equals(payload))).toEqual([true]);
     expect((job.payload as Buffer).equals(payload)).toBe(true);
     expect(job.result).toBe(result);
@@ -58,12 +55,7 @@ describe('jobs as large as a raised ROTA_MAX_PAYLOAD_BYTES', () => {
     const jobs = [];
     // One at a time: a finished job answers with its 3 MiB result.
     for (const id of ids) {
-      jobs.push(
-        await waitFor(async () => {
-          const info = await producer.getJob('acme', id);
-          return info.state === 'COMPLETED' ? info : undefined;
-        }),
-      );
+      jobs.push(await completed(producer, 'acme', id));
     }
     expect(jobs.map((job) => job.attempts)).toEqual(ids.map(() => 1));
     expect(jobs.every((job) => job.result === result)).toBe(true);

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import { RotaError } from '../../clients/errors.js';
 import { Producer } from '../../clients/producer.js';
-import { callCounter, STREAM, useRota, waitFor } from './fixture.js';
+import { callCounter, STREAM, useRota, waitFor, completed } from './fixture.js';
 
 const rota = useRota();
 
@@ -28,10 +28,7 @@ describe('Producer', () => {
       payload: { to: 'a@example.com' },
     });
     expect(duplicate).toBe(false);
-    const job = await waitFor(async () => {
-      const info = await producer.getJob('acme', jobId);
-      return info.state === 'COMPLETED' ? info : undefined;
-    });
+    const job = await completed(producer, 'acme', jobId);
     expect(job.result).toEqual({ sentTo: 'a@example.com', attempt: 1 });
     expect(job.payload).toEqual({ to: 'a@example.com' });
     expect(job.headers['content-type']).toBe('application/json');

@@ -6,7 +6,7 @@ import { reconnectDelayMs } from '../../clients/reconnect.js';
 import { Producer } from '../../clients/producer.js';
 import { Worker, type HandlerContext } from '../../clients/worker.js';
 import { startStallingProxy } from '../helpers/stalling-proxy.js';
-import { gate, useRota, waitFor } from './fixture.js';
+import { gate, useRota, waitFor, completed } from './fixture.js';
 
 const rota = useRota();
 
@@ -58,10 +58,7 @@ describe('Worker reconnect', () => {
 
     release.open();
     // The producer's channel reconnects by itself to the same address.
-    const job = await waitFor(async () => {
-      const info = await producer.getJob('acme', jobId);
-      return info.state === 'COMPLETED' ? info : undefined;
-    });
+    const job = await completed(producer, 'acme', jobId);
     expect(job.result).toBe('survived');
     expect(job.attempts).toBe(1);
     expect(calls).toBe(1);
@@ -91,10 +88,7 @@ describe('Worker reconnect', () => {
       release.open(); // finishes while no broker is there
       await new Promise((resolve) => setTimeout(resolve, 50));
     });
-    const job = await waitFor(async () => {
-      const info = await producer.getJob('acme', jobId);
-      return info.state === 'COMPLETED' ? info : undefined;
-    });
+    const job = await completed(producer, 'acme', jobId);
     expect(job.result).toBe(42);
     expect(job.attempts).toBe(1);
   });
@@ -186,10 +180,7 @@ describe('Worker reconnect', () => {
     });
     await closing;
     expect(worker.state).toBe('STOPPED');
-    const job = await waitFor(async () => {
-      const info = await producer.getJob('acme', jobId);
-      return info.state === 'COMPLETED' ? info : undefined;
-    });
+    const job = await completed(producer, 'acme', jobId);
     expect(job.result).toBe('reported');
     expect(job.attempts).toBe(1);
     expect(calls).toBe(1);

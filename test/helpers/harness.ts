@@ -143,6 +143,12 @@ export function usePeer(h: Harness): {
   worker(queues: string[], capacity?: number): Promise<RawWorker>;
   /** Drops the worker with B at the end (one connected by hand). */
   keep(worker: RawWorker): RawWorker;
+  /** A raw worker on B (capacity 1) whose Hello re-attaches `lease` of `tenant`, kept until B stops. */
+  reattach(
+    queue: string,
+    tenant: string,
+    lease: { job_id: string; lease_token: string },
+  ): Promise<RawWorker>;
 } {
   let peer: TestBroker | undefined;
   const workers: RawWorker[] = [];
@@ -165,5 +171,13 @@ export function usePeer(h: Harness): {
     keep,
     worker: async (queues, capacity = 10) =>
       keep(await RawWorker.connect(peer!.address, { queues, capacity })),
+    reattach: async (queue, tenant, { job_id, lease_token }) =>
+      keep(
+        await RawWorker.connect(peer!.address, {
+          queues: [queue],
+          capacity: 1,
+          in_flight: [{ job_id, lease_token, tenant }],
+        }),
+      ),
   };
 }

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { useBroker, usePeer } from '../helpers/harness.js';
 import { eventually } from '../helpers/broker.js';
 import { scrape, value } from '../helpers/metrics.js';
-import { RawWorker } from '../helpers/raw-worker.js';
 
 // Two brokers on one Redis, each with a Prometheus endpoint of its own: A (the harness's) and B.
 const h = useBroker({ metricsAddress: '127.0.0.1:0' });
@@ -35,12 +34,7 @@ describe('metrics of leases that end without an attempt outcome', () => {
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'adopted' });
     const [lease] = await onA.take(1);
     onA.drop(); // A keeps the lease as an orphan and expires it a lease TTL later
-    const onB = await RawWorker.connect(peer.broker.address, {
-      queues: ['adopted'],
-      capacity: 1,
-      in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
-    });
-    peer.keep(onB);
+    const onB = await peer.reattach('adopted', 'acme', lease!);
     expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
     // A's orphan is past its lease TTL (1.5 s) and swept by now: Redis answers it is not A's.
     await new Promise((resolve) => setTimeout(resolve, 2500));
@@ -72,12 +66,7 @@ describe('run time of a lease another broker adopted', () => {
     const [lease] = await onA.take(1);
     await new Promise((resolve) => setTimeout(resolve, 1000)); // the job runs a second on A's watch
     onA.drop();
-    const onB = await RawWorker.connect(peer.broker.address, {
-      queues: ['adopted-run'],
-      capacity: 1,
-      in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
-    });
-    peer.keep(onB);
+    const onB = await peer.reattach('adopted-run', 'acme', lease!);
     expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
     onB.complete(lease!);
     await h.waitState('acme', job_id, 'COMPLETED');
