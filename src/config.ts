@@ -3,7 +3,14 @@
  * of `npm start` / `rota`. One table (src/options.ts) drives parsing, defaults
  * and `--help`, so the three cannot drift apart.
  */
-import { LOG_LEVELS, OPTIONS, type BrokerConfig, type OptionSpec } from './options.js';
+import {
+  INT_BOUND,
+  LOG_LEVELS,
+  OPTIONS,
+  TIMER_BOUND,
+  type BrokerConfig,
+  type OptionSpec,
+} from './options.js';
 
 export { DEFAULT_METRICS_ADDRESS, OPTIONS, type BrokerConfig } from './options.js';
 
@@ -24,13 +31,41 @@ function parseValue(spec: OptionSpec, raw: string, source: string): string | num
     if (raw === '') throw new ConfigError(`${source} must not be empty`);
     return raw;
   }
+  // Plain digits only: Number() also reads "0x10" as 16 and "1e4" as 10000,
+  // so a value in another notation (or a typo) would pass as some number.
   const value = Number(raw);
   const least = spec.zeroAllowed ? 0 : 1;
-  if (!Number.isInteger(value) || value < least) {
-    const wanted = spec.zeroAllowed ? 'whole number, 0 or more' : 'positive whole number';
-    throw new ConfigError(`${source} must be a ${wanted}, got "${raw}"`);
+  const max = spec.max ?? (spec.kind === 'ms' ? TIMER_BOUND : INT_BOUND);
+  if (!/^[0-9]+$/.test(raw) || value < least || value > max.value) {
+    const why = max.why === undefined ? '' : ` (${max.why})`;
+    throw new ConfigError(
+      `${source} must be a whole number from ${least} to ${max.value}${why}, got "${raw}"`,
+    );
   }
   return value;
+}
+
+const REDIS_URL_FORMS = '(redis://host:port/db, redis://:password@host:port)';
+
+/**
+ * ioredis reads what is not a redis:// URL its own ways: "http://host:6379"
+ * as the path of a unix socket, so the start waited out its timeout on an
+ * error that named neither the option nor the fix. The URL is never shown:
+ * it may hold a password.
+ */
+function checkRedisUrl(url: string): void {
+  if (url.startsWith('/')) return; // a unix socket path, which ioredis takes as well
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new ConfigError(`${optionName('redisUrl')} is not a valid URL ${REDIS_URL_FORMS}`);
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') {
+    throw new ConfigError(
+      `${optionName('redisUrl')} must be a redis:// or rediss:// URL ${REDIS_URL_FORMS}, got one of scheme "${protocol}"`,
+    );
+  }
 }
 
 /** Builds a frozen config from defaults, then the environment, then argv flags. */
@@ -70,6 +105,7 @@ function optionName(key: keyof BrokerConfig): string {
 }
 
 function validate(config: BrokerConfig): void {
+  if (config.redisUrl !== undefined) checkRedisUrl(config.redisUrl);
   if (config.heartbeatIntervalMs * 3 > config.leaseTtlMs) {
     throw new ConfigError(
       `${optionName('heartbeatIntervalMs')} is ${config.heartbeatIntervalMs}; it must be at most a third of ${optionName('leaseTtlMs')}, ${config.leaseTtlMs}, so one lost heartbeat does not kill a session`,
@@ -107,7 +143,8 @@ export function helpText(): string {
     'Usage: rota [options]     (npm start -- [options])',
     '',
     'Starts the Rota job broker. Every option is also an environment variable.',
-    'Telemetry is configured by the standard OTEL_* variables.',
+    'Telemetry is configured by the standard OTEL_* variables. Numbers are whole, in',
+    'plain digits; one out of range is refused with its bounds.',
     '',
     'Security: without ROTA_AUTH_FILE/ROTA_AUTH_TOKENS (or client certificates) every',
     'caller may do anything, so the broker then only listens on loopback unless',

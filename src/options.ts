@@ -1,3 +1,5 @@
+import { MAX_ATTEMPTS, MAX_BACKOFF_MS } from './broker/validation.js';
+
 /**
  * Every option of the broker: its field in BrokerConfig, its environment
  * variable and `--flag`, its default and its help. This table is the one list
@@ -77,12 +79,31 @@ export interface OptionSpec {
   readonly help: string;
   /** A number that may also be 0 (its help says what 0 means). */
   readonly zeroAllowed?: true;
+  /**
+   * The largest number taken, and why, when it is not the kind's own (a timer
+   * for 'ms', a safe integer for 'int'): beyond its bound a value does not
+   * fail at once but later, and far from the option that caused it.
+   */
+  readonly max?: NumberBound;
+}
+
+export interface NumberBound {
+  readonly value: number;
+  readonly why?: string;
 }
 
 const MINUTE = 60_000;
 export const DEFAULT_METRICS_ADDRESS = '127.0.0.1:9464';
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
+
+/** Node.js fires a longer timer after 1 ms (a lease TTL past it killed every session at once). */
+export const TIMER_BOUND: NumberBound = { value: 2 ** 31 - 1, why: '24.8 days, the longest timer' };
+/** Sent to clients in a uint32 field, which would wrap a larger value. */
+const UINT32_BOUND: NumberBound = { value: 2 ** 32 - 1, why: 'its uint32 wire field' };
+/** Retentions go to Redis as key TTLs; a bound well past any need keeps them integers there. */
+const RETENTION_BOUND: NumberBound = { value: 3650 * DAY, why: '10 years' };
+export const INT_BOUND: NumberBound = { value: Number.MAX_SAFE_INTEGER };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -133,6 +154,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--max-payload-bytes',
     kind: 'int',
     fallback: 1024 * 1024,
+    max: { value: 512 * 1024 * 1024, why: '512 MiB, the largest string Redis stores' },
     help: 'Largest job payload (and result) accepted.',
   },
   {
@@ -238,6 +260,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'ms',
     fallback: DAY,
     zeroAllowed: true,
+    max: RETENTION_BOUND,
     help: "How long completed and cancelled jobs stay readable (GetJob, results). 0: deleted as they end, as BullMQ's removeOnComplete; cheapest for Redis.",
   },
   {
@@ -246,6 +269,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--dead-retention-ms',
     kind: 'ms',
     fallback: 14 * DAY,
+    max: RETENTION_BOUND,
     help: 'How long dead jobs stay in the dead letter queue.',
   },
   {
@@ -254,6 +278,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--idempotency-retention-ms',
     kind: 'ms',
     fallback: DAY,
+    max: RETENTION_BOUND,
     help: 'How long an idempotency key returns its first job.',
   },
   {
@@ -262,6 +287,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--default-max-attempts',
     kind: 'int',
     fallback: 3,
+    max: { value: MAX_ATTEMPTS, why: "a job's max_attempts limit" },
     help: 'Attempts of a job that does not set max_attempts.',
   },
   {
@@ -270,6 +296,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--default-backoff-initial-ms',
     kind: 'ms',
     fallback: 1_000,
+    max: { value: MAX_BACKOFF_MS, why: "7 days, a job's backoff limit" },
     help: 'Base retry delay of a job that sets none.',
   },
   {
@@ -278,6 +305,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--default-backoff-max-ms',
     kind: 'ms',
     fallback: HOUR,
+    max: { value: MAX_BACKOFF_MS, why: "7 days, a job's backoff limit" },
     help: 'Cap of one retry delay of a job that sets none.',
   },
   {
@@ -286,6 +314,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--max-batch-size',
     kind: 'int',
     fallback: 1000,
+    max: UINT32_BOUND,
     help: 'Most jobs in one EnqueueBatch or EnqueueStream request; one over it is refused with INVALID_ARGUMENT (the TS Producer then resends it in parts of this size).',
   },
   {
@@ -318,6 +347,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--max-session-capacity',
     kind: 'int',
     fallback: 1000,
+    max: UINT32_BOUND,
     help: 'Most leases one worker session may hold.',
   },
   {

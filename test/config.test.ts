@@ -12,17 +12,59 @@ describe('config', () => {
   it.each([
     [
       { ROTA_COMPLETED_RETENTION_MS: '-1' },
-      'ROTA_COMPLETED_RETENTION_MS must be a whole number, 0 or more, got "-1"',
+      'ROTA_COMPLETED_RETENTION_MS must be a whole number from 0 to 315360000000 (10 years), got "-1"',
     ],
     [
       { ROTA_COMPLETED_RETENTION_MS: '1.5' },
-      'ROTA_COMPLETED_RETENTION_MS must be a whole number, 0 or more, got "1.5"',
+      'ROTA_COMPLETED_RETENTION_MS must be a whole number from 0 to 315360000000 (10 years), got "1.5"',
     ],
     [
       { ROTA_DEAD_RETENTION_MS: '0' },
-      'ROTA_DEAD_RETENTION_MS must be a positive whole number, got "0"',
+      'ROTA_DEAD_RETENTION_MS must be a whole number from 1 to 315360000000 (10 years), got "0"',
     ],
-    [{ ROTA_LEASE_TTL_MS: '0' }, 'ROTA_LEASE_TTL_MS must be a positive whole number, got "0"'],
+    [
+      { ROTA_LEASE_TTL_MS: '0' },
+      'ROTA_LEASE_TTL_MS must be a whole number from 1 to 2147483647 (24.8 days, the longest timer), got "0"',
+    ],
+    // Number() read these as 16 and 10000: a typo or another notation passed as a value.
+    [
+      { ROTA_MAX_BATCH_SIZE: '0x10' },
+      'ROTA_MAX_BATCH_SIZE must be a whole number from 1 to 4294967295 (its uint32 wire field), got "0x10"',
+    ],
+    [
+      { ROTA_PREFETCH_JOBS: '1e4' },
+      'ROTA_PREFETCH_JOBS must be a whole number from 1 to 9007199254740991, got "1e4"',
+    ],
+    // Past a timer's range, Node.js fires it after 1 ms: every session would die at once.
+    [
+      { ROTA_LEASE_TTL_MS: '3000000000' },
+      'ROTA_LEASE_TTL_MS must be a whole number from 1 to 2147483647 (24.8 days, the longest timer), got "3000000000"',
+    ],
+    [
+      { ROTA_SHUTDOWN_GRACE_MS: '99999999999' },
+      'ROTA_SHUTDOWN_GRACE_MS must be a whole number from 1 to 2147483647 (24.8 days, the longest timer), got "99999999999"',
+    ],
+    // Defaults a job could not set itself: every Enqueue without them was refused.
+    [
+      { ROTA_DEFAULT_MAX_ATTEMPTS: '5000' },
+      'ROTA_DEFAULT_MAX_ATTEMPTS must be a whole number from 1 to 1000 (a job\'s max_attempts limit), got "5000"',
+    ],
+    [
+      { ROTA_DEFAULT_BACKOFF_MAX_MS: '2592000000' },
+      'ROTA_DEFAULT_BACKOFF_MAX_MS must be a whole number from 1 to 604800000 (7 days, a job\'s backoff limit), got "2592000000"',
+    ],
+    [
+      { ROTA_MAX_PAYLOAD_BYTES: '99999999999999999999' },
+      'ROTA_MAX_PAYLOAD_BYTES must be a whole number from 1 to 536870912 (512 MiB, the largest string Redis stores), got "99999999999999999999"',
+    ],
+    [
+      { ROTA_REDIS_URL: 'http://127.0.0.1:6379' },
+      '--redis-url (ROTA_REDIS_URL) must be a redis:// or rediss:// URL (redis://host:port/db, redis://:password@host:port), got one of scheme "http:"',
+    ],
+    [
+      { ROTA_REDIS_URL: 'redis://:secret@[bad' },
+      '--redis-url (ROTA_REDIS_URL) is not a valid URL (redis://host:port/db, redis://:password@host:port)',
+    ],
     [
       { ROTA_LEASE_TTL_MS: '9000', ROTA_HEARTBEAT_INTERVAL_MS: '5000' },
       '--heartbeat-interval-ms (ROTA_HEARTBEAT_INTERVAL_MS) is 5000; it must be at most a third of --lease-ttl-ms (ROTA_LEASE_TTL_MS), 9000, so one lost heartbeat does not kill a session',
@@ -37,6 +79,30 @@ describe('config', () => {
     ],
   ])('refuses %o', (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
+  });
+
+  it('takes the largest values, and whole numbers in plain digits only', () => {
+    expect(
+      loadConfig({ ROTA_LEASE_TTL_MS: '2147483647', ROTA_MAX_PAYLOAD_BYTES: '536870912' }),
+    ).toMatchObject({ leaseTtlMs: 2_147_483_647, maxPayloadBytes: 536_870_912 });
+    expect(loadConfig({}, ['--max-batch-size', '4294967295']).maxBatchSize).toBe(4_294_967_295);
+    expect(() => loadConfig({}, ['--max-batch-size', ' 7'])).toThrow(
+      '--max-batch-size must be a whole number from 1 to 4294967295 (its uint32 wire field), got " 7"',
+    );
+  });
+
+  it('takes redis:// and rediss:// URLs and unix socket paths, and never shows a password', () => {
+    for (const url of [
+      'redis://127.0.0.1:6379/2',
+      'rediss://u:p@redis.internal:6380',
+      '/run/redis.sock',
+    ]) {
+      expect(loadConfig({ ROTA_REDIS_URL: url }).redisUrl).toBe(url);
+    }
+    for (const url of ['https://user:hunter2@host', 'redis://:hunter2@[bad']) {
+      expect(() => loadConfig({ ROTA_REDIS_URL: url })).toThrow(ConfigError);
+      expect(() => loadConfig({ ROTA_REDIS_URL: url })).not.toThrow('hunter2');
+    }
   });
 
   it("is documented: the README's option table has a row per option, with its flag and default", () => {
