@@ -80,13 +80,7 @@ export class TenantRegistry {
    * follow the tenant's again.
    */
   async set(update: TenantUpdate): Promise<TenantView> {
-    checkName('tenant.tenant', update.tenant);
-    if ((update.queues?.length ?? 0) > MAX_QUEUE_OVERRIDES) {
-      throw invalidArgument(
-        `tenant.queues has ${update.queues?.length} overrides; the limit is ${MAX_QUEUE_OVERRIDES}`,
-      );
-    }
-    for (const { queue } of update.queues ?? []) checkQueue('tenant.queues[].queue', queue);
+    checkNames(update);
     // Merged here and stored only if nobody stored another change meanwhile
     // (each lost race means another call's change landed), so that calls at
     // once each keep the others' changes.
@@ -159,7 +153,14 @@ export class TenantRegistry {
    * a load that fails part way leaves the mark as it was.
    */
   async loadFile(path: string): Promise<number> {
-    const text = await readFile(path, 'utf8');
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      throw invalidArgument(
+        `ROTA_TENANTS_FILE ${path}: cannot read it (${(error as Error).message})`,
+      );
+    }
     let parsed: unknown;
     try {
       parsed = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
@@ -175,12 +176,34 @@ export class TenantRegistry {
         `tenants file ${path} must hold a list of tenants, or { tenants: [...] }`,
       );
     }
+    // Every entry is checked before any is stored: a file refused part way
+    // left its first entries in Redis, written by a broker that did not start.
+    const updates: TenantUpdate[] = [];
     for (const [index, entry] of list.entries()) {
-      const { tenant, ...settings } = await this.set(toUpdate(entry, `${path}: tenants[${index}]`));
+      updates.push(await this.checkedEntry(entry, `${path}: tenants[${index}]`));
+    }
+    for (const update of updates) {
+      const { tenant, ...settings } = await this.set(update);
       this.logger.info({ tenantsFile: path, tenant, settings }, 'tenant settings changed');
     }
     await this.store.markFileApplied();
     return list.length;
+  }
+
+  /** An entry of a tenants file, checked as set() will check it; errors name the entry. */
+  private async checkedEntry(entry: unknown, where: string): Promise<TenantUpdate> {
+    const update = toUpdate(entry, where);
+    try {
+      checkNames(update);
+      const { settings } = await this.store.read(update.tenant);
+      check(update.tenant, mergeUpdate(settings ?? { queues: {} }, update));
+    } catch (error) {
+      if (error instanceof BrokerError && error.code === 'invalid_argument') {
+        throw invalidArgument(`${where}: ${error.message}`);
+      }
+      throw error;
+    }
+    return update;
   }
 
   private apply(tenant: string, stored: StoredTenant): void {
@@ -199,6 +222,17 @@ export class TenantRegistry {
     else this.maxQueuedOf.delete(tenant);
     this.onApplied();
   }
+}
+
+/** The names an update gives, and how many queue overrides. */
+function checkNames(update: TenantUpdate): void {
+  checkName('tenant.tenant', update.tenant);
+  if ((update.queues?.length ?? 0) > MAX_QUEUE_OVERRIDES) {
+    throw invalidArgument(
+      `tenant.queues has ${update.queues?.length} overrides; the limit is ${MAX_QUEUE_OVERRIDES}`,
+    );
+  }
+  for (const { queue } of update.queues ?? []) checkQueue('tenant.queues[].queue', queue);
 }
 
 /**

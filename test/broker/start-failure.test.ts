@@ -1,7 +1,10 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { Admin } from '../../clients/admin.js';
 import { Producer } from '../../clients/producer.js';
 import { startError, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -62,7 +65,34 @@ describe('a broker start that fails part way', () => {
     const before = await brokerConnections();
     const missing = '/nonexistent/rota-tenants.yaml';
     const error = await startError({ redisUrl: redis.url, tenantsFile: missing });
-    expect(error?.message).toContain(missing);
+    // The option to fix is named, as for the other files the broker reads.
+    expect(error?.message).toBe(
+      `ROTA_TENANTS_FILE ${missing}: cannot read it (ENOENT: no such file or directory, open '${missing}')`,
+    );
     expect(await settledConnections(before)).toBe(before);
+  });
+
+  // The entries before a bad one were stored in Redis, by a broker that then refused to start.
+  it('stores nothing of a tenants file with a bad entry, and names the entry', async () => {
+    const dir = await mkdtemp(`${tmpdir()}/rota-tenants-`);
+    const file = `${dir}/tenants.yaml`;
+    const admin = new Admin({ address: first.address, timeoutMs: 5000 });
+    try {
+      await writeFile(file, '- tenant: first-good\n  weight: 5\n- tenant: second\n  weight: -1\n');
+      const error = await startError({ redisUrl: redis.url, tenantsFile: file });
+      expect(error?.message).toBe(
+        `${file}: tenants[1]: tenant "second": weight must be a number from 0.001 to 1000000, got -1`,
+      );
+      expect((await admin.getTenant('first-good')).weight).toBe(1);
+
+      await writeFile(file, '- tenant: first-good\n  weight: 5\n- tenant: "bad name"\n');
+      expect((await startError({ redisUrl: redis.url, tenantsFile: file }))?.message).toBe(
+        `${file}: tenants[1]: tenant.tenant is "bad name"; it must match [A-Za-z0-9_.-]{1,64}`,
+      );
+      expect((await admin.getTenant('first-good')).weight).toBe(1);
+    } finally {
+      admin.close();
+      await rm(dir, { recursive: true });
+    }
   });
 });
