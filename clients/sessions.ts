@@ -61,8 +61,8 @@ export class Sessions {
       connect({
         ...options,
         channelOptions: {
-          'grpc.initial_reconnect_backoff_ms': Math.max(10, reconnectInitialMs),
-          'grpc.max_reconnect_backoff_ms': Math.max(10, reconnectMaxMs),
+          'grpc.initial_reconnect_backoff_ms': reconnectInitialMs,
+          'grpc.max_reconnect_backoff_ms': reconnectMaxMs,
           ...options.channelOptions,
         },
       });

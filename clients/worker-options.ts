@@ -78,9 +78,10 @@ export interface WorkerOptions extends ConnectionOptions {
   workerId?: string;
   handler: Handler;
   /**
-   * Reconnect backoff (exponential, full jitter): each value from 1 ms to
-   * 2^31 − 1, initialMs ≤ maxMs. 0 is refused: the delay grows from
-   * initialMs, so a worker whose broker is down would retry in a busy loop.
+   * Reconnect backoff (exponential, full jitter): initialMs from 10 ms and
+   * maxMs from 100 ms, each up to 2^31 − 1, initialMs ≤ maxMs. The delay
+   * grows from initialMs, so less would retry a broker that is down, or that
+   * refuses the session (its session limit reached), in a tight loop.
    * @default { initialMs: 100, maxMs: 5000 }
    */
   reconnect?: { initialMs?: number; maxMs?: number };
@@ -157,11 +158,14 @@ export function compileWorkerOptions(options: WorkerOptions): CompiledWorkerOpti
     'Worker: reconnect',
     options.reconnect ?? {},
   );
-  // At least 1 ms each: a worker whose broker is down would otherwise retry in
-  // a busy loop, and the jitter cannot help, as it spreads the delay from
-  // initialMs up to a ceiling that grows from initialMs (0 stays 0).
-  const reconnectMaxMs = duration('reconnect.maxMs', reconnect.maxMs ?? 5000, 1);
-  const reconnectInitialMs = duration('reconnect.initialMs', reconnect.initialMs ?? 100, 1);
+  // Floors of 10 and 100 ms: a worker whose broker is down, or refuses its
+  // Hello (at its session limit, say), would otherwise retry in a tight loop
+  // (at 1 ms, a thousand Hellos a second to that broker), and the jitter
+  // cannot help, as it spreads the delay from initialMs up to a ceiling that
+  // grows from initialMs (0 stays 0). Retrying settles at no more than about
+  // 18 attempts a second at the floors.
+  const reconnectMaxMs = duration('reconnect.maxMs', reconnect.maxMs ?? 5000, 100);
+  const reconnectInitialMs = duration('reconnect.initialMs', reconnect.initialMs ?? 100, 10);
   if (reconnectInitialMs > reconnectMaxMs) {
     throw new TypeError(
       `Worker: reconnect.initialMs (${reconnectInitialMs}) must not exceed reconnect.maxMs (${reconnectMaxMs})`,

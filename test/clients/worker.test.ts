@@ -132,30 +132,42 @@ describe('Worker', () => {
       'Worker: shutdownGraceMs must be a number from 0 to 2147483647 (24.8 days), got 2592000000',
     );
     expect(() => compileWorkerOptions({ ...options, reconnect: { maxMs: month } })).toThrow(
-      'Worker: reconnect.maxMs must be a number from 1 to 2147483647 (24.8 days), got 2592000000',
+      'Worker: reconnect.maxMs must be a number from 100 to 2147483647 (24.8 days), got 2592000000',
     );
     expect(compileWorkerOptions({ ...options, shutdownGraceMs: 2 ** 31 - 1 }).shutdownGraceMs).toBe(
       2 ** 31 - 1,
     );
   });
 
-  it('refuses a reconnect backoff of 0 ms, which would retry a broker that is down in a busy loop', () => {
+  it('refuses a reconnect backoff that would retry a broker that is down (or refusing) in a tight loop', () => {
     const options = { queues: ['q'], handler: () => undefined };
     expect(() => new Worker({ ...options, reconnect: { initialMs: 0, maxMs: 0 } })).toThrow(
       new TypeError(
-        'Worker: reconnect.maxMs must be a number from 1 to 2147483647 (24.8 days), got 0',
+        'Worker: reconnect.maxMs must be a number from 100 to 2147483647 (24.8 days), got 0',
       ),
     );
     // The jitter spreads the delay from initialMs up: from 0 it stays 0, whatever maxMs is.
     expect(reconnectDelayMs(5, 0, 5000, () => 1)).toBe(0);
     expect(() => new Worker({ ...options, reconnect: { initialMs: 0, maxMs: 5000 } })).toThrow(
       new TypeError(
-        'Worker: reconnect.initialMs must be a number from 1 to 2147483647 (24.8 days), got 0',
+        'Worker: reconnect.initialMs must be a number from 10 to 2147483647 (24.8 days), got 0',
+      ),
+    );
+    // 1 ms was taken: a worker whose Hello a broker refuses (its session limit
+    // reached) sent it again a thousand times a second.
+    expect(() => new Worker({ ...options, reconnect: { initialMs: 1, maxMs: 1 } })).toThrow(
+      new TypeError(
+        'Worker: reconnect.maxMs must be a number from 100 to 2147483647 (24.8 days), got 1',
+      ),
+    );
+    expect(() => new Worker({ ...options, reconnect: { initialMs: 9 } })).toThrow(
+      new TypeError(
+        'Worker: reconnect.initialMs must be a number from 10 to 2147483647 (24.8 days), got 9',
       ),
     );
     expect(
-      compileWorkerOptions({ ...options, reconnect: { initialMs: 1, maxMs: 1 } }),
-    ).toMatchObject({ reconnectInitialMs: 1, reconnectMaxMs: 1 });
+      compileWorkerOptions({ ...options, reconnect: { initialMs: 10, maxMs: 100 } }),
+    ).toMatchObject({ reconnectInitialMs: 10, reconnectMaxMs: 100 });
   });
 
   // A string from JavaScript was spread into its letters: tenants 'acme' served tenants a, c, m, e.
@@ -216,7 +228,7 @@ describe('Worker', () => {
       compileWorkerOptions({ ...options, reconnect: { initialMs: text('100'), maxMs: 5000 } }),
     ).toThrow(
       new TypeError(
-        'Worker: reconnect.initialMs must be a number from 1 to 2147483647 (24.8 days), got the string "100"',
+        'Worker: reconnect.initialMs must be a number from 10 to 2147483647 (24.8 days), got the string "100"',
       ),
     );
     // refused before too, as "got 8", which read as a valid concurrency
