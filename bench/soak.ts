@@ -75,21 +75,36 @@ interface SoakOptions {
   readonly spread: boolean;
 }
 
+const HELP = `usage: npx tsx bench/soak.ts [options]     (npm run soak -- [options])
+
+Load on brokers sharing a private Redis, with a fault injected on a schedule;
+then checks that no job was lost or stuck (exit 1 when one was).
+
+  --duration <s>        seconds of load and faults (default 60)
+  --fault-every <s>     seconds between faults, injected in turn (default 10)
+  --workers <n>         worker processes (default 3)
+  --concurrency <n>     jobs one worker runs at once (default 8)
+  --rate <n>            jobs enqueued per second (default 100)
+  --job-ms <min>-<max>  each job runs a random time in this range (default 10-100)
+  --faults <list>       of worker, broker, net, redis: kill -9 a worker, kill -9 and
+                        restart a broker, cut the worker connections, kill -9 and
+                        restart Redis (default all)
+  --settle <s>          after the load, how long the jobs get to end (default 30)
+  --keep-logs           keep the processes' logs and say where they are
+  --brokers <n>         brokers on the one Redis; producers and workers spread over
+                        them, broker faults kill one at a time (default 1)
+  --spread              with --brokers 2 or more: workers and producers get every
+                        broker's address (rotated, so they spread) and fail over
+                        when theirs is killed
+  --mix                 retried, dead (then replayed), delayed, prioritized, cancelled
+                        and re-enqueued jobs, each checked for the end it promised
+  --limits              a capped tenant (globex) and a rate-limited one (initech),
+                        whose cap and rate are checked to hold
+  --help                this text`;
+
+/** A mistake in the arguments: named on stderr, exit 2, before anything starts. */
 function usage(message: string): never {
-  console.error(`soak: ${message}\n`);
-  console.error(
-    'usage: npx tsx bench/soak.ts [--duration 60] [--fault-every 10] [--workers 3] [--concurrency 8]\n' +
-      '                             [--rate 100] [--job-ms 10-100] [--faults worker,broker,net,redis]\n' +
-      '                             [--settle 30] [--keep-logs] [--limits] [--brokers 1] [--mix]\n' +
-      '                             [--spread]\n\n' +
-      '  --brokers n  n brokers on one Redis; producers and workers spread over them,\n' +
-      '               broker faults kill -9 one at a time\n' +
-      "  --spread     with --brokers ≥ 2: workers and producers get every broker's address\n" +
-      '               (rotated, so they spread) and fail over when theirs is killed\n' +
-      '  --mix        retried, dead (then replayed), delayed, prioritized, cancelled and\n' +
-      '               re-enqueued jobs, each checked for the end it promised\n' +
-      '  --limits     a capped tenant (globex) and a rate-limited one (initech)',
-  );
+  console.error(`soak: ${message}; see --help`);
   process.exit(2);
 }
 
@@ -98,7 +113,10 @@ function parseArgs(argv: readonly string[]): SoakOptions {
   const flags = new Set<string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') usage('options');
+    if (arg === '--help' || arg === '-h') {
+      console.log(HELP);
+      process.exit(0);
+    }
     if (arg === '--keep-logs' || arg === '--limits' || arg === '--mix' || arg === '--spread') {
       flags.add(arg);
       continue;
