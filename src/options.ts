@@ -211,7 +211,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--auth-file',
     kind: 'optional',
     fallback: undefined,
-    help: 'Bearer tokens, JSON or YAML: a list (or { tokens: [...] }) of { token, role, tenants?, name? }. token is the secret (at least 16 characters) or sha256:<hex of its SHA-256>; role is producer, worker or admin; tenants limits the token to those tenants (left out: all tenants; an empty list is refused at start); an admin token so limited may pause and resume them but not set their weight, rates or caps. Clients send "authorization: Bearer <token>".',
+    help: 'Bearer tokens, JSON or YAML: a list (or { tokens: [...] }) of { token, role, tenants?, name? }. token is the secret (16 to 4096 characters) or sha256:<hex of its SHA-256>; role is producer, worker or admin; tenants limits the token to those tenants (left out: all tenants; an empty list is refused at start); an admin token so limited may pause and resume them but not set their weight, rates or caps. Clients send "authorization: Bearer <token>".',
   },
   {
     key: 'authTokens',

@@ -31,8 +31,9 @@ export interface EnqueueRequest {
    */
   'backoff'?: (_rota_v1_Backoff | null);
   /**
-   * Maximum run time of one attempt in ms. When it passes, the lease is
-   * revoked (a failed attempt) and the worker receives Cancel. 0 = no limit.
+   * Maximum run time of one attempt in ms, at most 7 days (604,800,000). When
+   * it passes, the lease is revoked (a failed attempt) and the worker receives
+   * Cancel. 0 = no limit.
    */
   'timeout_ms'?: (number);
   /**
@@ -81,8 +82,9 @@ export interface EnqueueRequest__Output {
    */
   'backoff': (_rota_v1_Backoff__Output | null);
   /**
-   * Maximum run time of one attempt in ms. When it passes, the lease is
-   * revoked (a failed attempt) and the worker receives Cancel. 0 = no limit.
+   * Maximum run time of one attempt in ms, at most 7 days (604,800,000). When
+   * it passes, the lease is revoked (a failed attempt) and the worker receives
+   * Cancel. 0 = no limit.
    */
   'timeout_ms': (number);
   /**

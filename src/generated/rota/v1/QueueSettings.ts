@@ -10,6 +10,10 @@ export interface QueueSettings {
   'queue'?: (string);
   'weight'?: (number | string);
   'rate'?: (number | string);
+  /**
+   * Sizes the override's own bucket, so the override needs a rate too (else
+   * INVALID_ARGUMENT).
+   */
   'burst'?: (number);
   'max_in_flight'?: (number);
   /**
@@ -32,6 +36,10 @@ export interface QueueSettings__Output {
   'queue': (string);
   'weight'?: (number);
   'rate'?: (number);
+  /**
+   * Sizes the override's own bucket, so the override needs a rate too (else
+   * INVALID_ARGUMENT).
+   */
   'burst'?: (number);
   'max_in_flight'?: (number);
   /**

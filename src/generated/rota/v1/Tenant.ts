@@ -32,6 +32,9 @@ export interface Tenant {
    * nor do the few a broker has read ahead for its workers (its prefetch).
    */
   'max_queued'?: (number | string | Long);
+  /**
+   * Per-queue overrides, at most 256 in one request.
+   */
   'queues'?: (_rota_v1_QueueSettings)[];
   /**
    * True pauses the tenant: no new leases on any queue (work-conserving: the
@@ -77,6 +80,9 @@ export interface Tenant__Output {
    * nor do the few a broker has read ahead for its workers (its prefetch).
    */
   'max_queued'?: (string);
+  /**
+   * Per-queue overrides, at most 256 in one request.
+   */
   'queues': (_rota_v1_QueueSettings__Output)[];
   /**
    * True pauses the tenant: no new leases on any queue (work-conserving: the
