@@ -57,8 +57,17 @@ async function openMetrics(
   try {
     metrics = await startMetrics(config.metricsAddress, scrapeDigest);
   } catch (error) {
-    const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
-    if (!inUse || config.metricsAddress !== DEFAULT_METRICS_ADDRESS) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === undefined) throw error;
+    if (code !== 'EADDRINUSE' || config.metricsAddress !== DEFAULT_METRICS_ADDRESS) {
+      // Node's "listen EADDRINUSE: …" names neither the option nor the fix.
+      throw new Error(
+        code === 'EADDRINUSE'
+          ? `the metrics address ${config.metricsAddress} is in use: stop what listens there, or set ROTA_METRICS_ADDRESS (--metrics-address) to a free host:port, or to off`
+          : `cannot serve metrics on ${config.metricsAddress} (ROTA_METRICS_ADDRESS, --metrics-address): ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
     logger.warn(
       { address: config.metricsAddress },
       'metrics port in use (another broker?): running without a metrics endpoint; set ROTA_METRICS_ADDRESS',

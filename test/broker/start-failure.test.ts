@@ -61,6 +61,26 @@ describe('a broker start that fails part way', () => {
     }
   });
 
+  // It said "listen EADDRINUSE: address already in use …", naming no option.
+  it('names a taken metrics address and the option to change, and leaves nothing running', async () => {
+    const before = await brokerConnections();
+    const error = await startError({ redisUrl: redis.url, metricsAddress: first.address });
+    expect(error?.message).toBe(
+      `the metrics address ${first.address} is in use: stop what listens there, or set ROTA_METRICS_ADDRESS (--metrics-address) to a free host:port, or to off`,
+    );
+    expect(await settledConnections(before)).toBe(before);
+    // An address of no interface of this machine (TEST-NET-1).
+    const elsewhere = await startError({
+      redisUrl: redis.url,
+      metricsAddress: '192.0.2.1:9464',
+      insecure: true,
+    });
+    expect(elsewhere?.message).toMatch(
+      /^cannot serve metrics on 192\.0\.2\.1:9464 \(ROTA_METRICS_ADDRESS, --metrics-address\): listen EADDRNOTAVAIL/,
+    );
+    expect(await settledConnections(before)).toBe(before);
+  });
+
   it('closes its Redis connections when its tenants file cannot be read', async () => {
     const before = await brokerConnections();
     const missing = '/nonexistent/rota-tenants.yaml';
