@@ -73,9 +73,11 @@ export class Recovery {
    * the broker queued behind that pipeline on its connection.
    */
   private async sweep(queue: string, dispatcher: QueueDispatcher): Promise<void> {
-    const { store, clock, logger, observer } = this.context;
+    const { store, clock, logger, observer, limits } = this.context;
+    // A lease reclaimed frees its slots of the tenant's shared caps (reclaim.lua).
+    const capsOf = (tenant: string) => limits.sharedCaps(tenant, queue);
     for await (const tenants of store.activeTenantPages(queue)) {
-      const outcomes = await store.reclaim(queue, tenants, this.reclaimIdleMs(), clock());
+      const outcomes = await store.reclaim(queue, tenants, this.reclaimIdleMs(), clock(), capsOf);
       outcomes.forEach((outcome, i) => {
         const tenant = tenants[i]!;
         if (outcome.retrying + outcome.dead + outcome.requeued > 0) {

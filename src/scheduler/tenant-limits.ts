@@ -288,7 +288,7 @@ export class TenantLimits {
   /**
    * The in-flight caps of tenant×queue shared with other brokers, each named
    * as its key takes it: undefined for the tenant's own, else the queue's
-   * override (see JobStore.adopt).
+   * override (see JobStore.adopt, JobStore.reclaim).
    */
   sharedCaps(tenant: string, queue: string): Array<string | undefined> {
     return [...this.#sharedSlotsOf(tenant, queue)].map((held) => held.queue);

@@ -42,15 +42,22 @@ export class Recovery {
    * each tenant of a queue, in one round trip (more when a call reached its
    * bounds, RECLAIM_LIMIT or RECLAIM_SCANS: those tenants are sent again from
    * where it stopped, so every entry is looked at once per call of this);
-   * also says what each has left.
+   * also says what each has left. A lease reclaimed gives its holder's slot
+   * of each in-flight cap back at once: the caps `capsOf` names for its
+   * tenant on `queue`, each as `Keys.slots` takes it (a queue, or undefined
+   * for the tenant's own).
    */
   async reclaim(
     queue: string,
     tenants: readonly string[],
     minIdleMs: number,
     now: number,
+    capsOf: (tenant: string) => ReadonlyArray<string | undefined>,
   ): Promise<ReclaimOutcome[]> {
     const { redis, keys, options } = this.context;
+    const capKeys = tenants.map((tenant) =>
+      capsOf(tenant).map((capQueue) => keys.slots(tenant, capQueue)),
+    );
     const outcomes = tenants.map(() => ({
       requeued: 0,
       retrying: 0,
@@ -78,7 +85,9 @@ export class Recovery {
       const replies = await sendPacked(redis, 'reclaim', shared, groups, (index, args) => {
         const tenant = tenants[index]!;
         const { level, entry } = from[index]!;
+        const caps = capKeys[index]!;
         args.push(keys.queueBase(tenant, queue), keys.jobBase(tenant), level, entry);
+        args.push(caps.length, ...caps);
       });
       const unfinished: number[] = [];
       for (const reply of replies) {

@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { GROUP, Keys } from '../../src/store/keys.js';
 import { useBroker } from '../helpers/harness.js';
 import type { TestBroker } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
@@ -75,4 +77,44 @@ describe('the in-flight slots of a broker that died', () => {
     await sleep(500);
     expect(onB.leases).toHaveLength(2);
   });
+
+  it('free the slot of a lease the sweep reclaims at once, not when it lapses', async () => {
+    await h.setTenant({ tenant: 'reclaimed', max_in_flight: 3 });
+    // A's leased slots lapse a minute after it died (with its lease TTL): long
+    // after B's sweep, to which its entries look idle past B's lease TTL.
+    const a = await h.startPeer({ leaseTtlMs: 60_000 });
+    await flood('reclaimed', 'reclaimed-q', 3);
+    const onA = await RawWorker.connect(a.address, { queues: ['reclaimed-q'], capacity: 3 });
+    const leases = await onA.take(3); // A holds all 3 slots
+    await killWithWorker(a, onA);
+    await idleFor(60_000, 'reclaimed', 'reclaimed-q');
+    await flood('reclaimed', 'reclaimed-q', 10);
+
+    // B's first sweep of the queue (at its first worker) fails A's leases
+    // (retried later) and frees their slots: B serves the cap, and no more.
+    const onB = await h.worker({ queues: ['reclaimed-q'], capacity: 10 });
+    const taken = await onB.take(3);
+    await sleep(500);
+    expect(onB.leases).toHaveLength(3);
+    const onBNow = new Set(taken.map((lease) => lease.job_id));
+    for (const lease of leases) {
+      const job = await h.getJob('reclaimed', lease.job_id);
+      if (!onBNow.has(lease.job_id)) expect(job.state).not.toBe('LEASED');
+      expect(job.last_error).toMatch(/lease expired/);
+    }
+  });
 });
+
+/** Makes the pending entries of tenant×queue (priority 0) look idle for `ms`, as when their broker died that long ago. */
+async function idleFor(ms: number, tenant: string, queue: string): Promise<void> {
+  const redis = new Redis(h.redis.url);
+  try {
+    const stream = new Keys(h.broker.config.keyPrefix).ready(tenant, queue, 0);
+    const pending = (await redis.xpending(stream, GROUP, '-', '+', 100)) as Array<[string, string]>;
+    for (const [entry, consumer] of pending) {
+      await redis.xclaim(stream, GROUP, consumer, 0, entry, 'IDLE', ms, 'JUSTID');
+    }
+  } finally {
+    redis.disconnect();
+  }
+}

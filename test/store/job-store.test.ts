@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { JobStore } from '../../src/store/job-store.js';
+import type { HoldingTtls } from '../../src/scheduler/index.js';
 import { SharedLimitStore } from '../../src/store/shared-limits.js';
 import type { FetchRequest, FetchResult, NewJob } from '../../src/store/types.js';
 import { monitor } from '../helpers/monitor.js';
@@ -24,6 +25,9 @@ const storeOf = (
     idempotencyRetentionMs: 60_000,
     clock,
   });
+
+/** For a reclaim: no tenant's jobs count against an in-flight cap. */
+const noCaps = (): string[] => [];
 
 /** A fetch whose every tenant's read went through (a failed one fails the test). */
 const fetchAll = async (
@@ -757,7 +761,7 @@ describe('JobStore', () => {
 
     // Another broker's sweep before B's first renewal, with a lease TTL that
     // the entry's idle time since A's last renewal has passed.
-    const [swept] = await storeOf(redis, 'broker-c').reclaim('q', ['ended'], 200, now);
+    const [swept] = await storeOf(redis, 'broker-c').reclaim('q', ['ended'], 200, now, noCaps);
     expect(swept).toMatchObject({ requeued: 0, retrying: 0, dead: 0 });
     const stream = store.keys.ready('ended', 'q', ack.priority);
     const [pending] = (await redis.xpending(stream, 'rota', '-', '+', 1)) as Array<
@@ -837,7 +841,7 @@ describe('JobStore', () => {
       );
     };
     const before = await calls();
-    const outcomes = await store.reclaim('q', tenants, 10, now);
+    const outcomes = await store.reclaim('q', tenants, 10, now, noCaps);
     expect(outcomes.map((outcome) => outcome.requeued)).toEqual(tenants.map(() => perTenant));
     expect(outcomes.every((outcome) => outcome.unread && outcome.pending === 0)).toBe(true);
     // r1 and r2 fill the first call (300 entries), r3 and r4 the second, r5 the third.
@@ -881,9 +885,103 @@ describe('JobStore', () => {
       held!.jobs.map(({ entry }) => ({ tenant: 't', queue: 'q', priority: 0, entry })),
     );
 
-    const [outcome] = await store.reclaim('q', ['t'], 500, now);
+    const [outcome] = await store.reclaim('q', ['t'], 500, now, noCaps);
     expect(outcome).toMatchObject({ requeued: 0, retrying: 1, dead: 0, pending: count });
     expect((await store.getJob('t', victim.id))!.state).toBe('retrying');
+  });
+
+  describe('the slot of each in-flight cap a reclaimed lease held (reclaim.lua)', () => {
+    const caps = [undefined, 'q'];
+    const LASTING = { holdingMs: 60_000, leasesMs: 60_000 };
+    const capsOf = (tenant: string): Array<string | undefined> => (tenant === 'capped' ? caps : []);
+    /** The holding hash of the cap and its leased slots. */
+    const holding = async (
+      tenant: string,
+      queue?: string,
+    ): Promise<Array<Record<string, string>>> => {
+      const key = store.keys.slots(tenant, queue);
+      return [await redis.hgetall(key), await redis.hgetall(`${key}:leased`)];
+    };
+    /** Broker A asks for the whole tenant cap (6): it gets what the others leave. */
+    const othersLeave = async (): Promise<number> => {
+      const request = { tenant: 'capped', queue: undefined, cap: 6, wanted: 6, keep: 0 };
+      const [answer] = await new SharedLimitStore(redis, store.keys, 'broker-a').holdSlots(
+        [request],
+        LASTING,
+      );
+      return answer!.held;
+    };
+
+    /**
+     * Broker "broker-dead" leases two jobs of `tenant` on q and one on q2, and
+     * prefetches one more on q; it holds 5 slots of the tenant's cap (its 3
+     * leases, 2 spare) and 3 of q's override (its 2 leases there, 1 spare).
+     */
+    const deadBroker = async (tenant: string, ttls: HoldingTtls): Promise<void> => {
+      const jobs = [job('a', { tenant }), job('b', { tenant }), job('c', { tenant, queue: 'q2' })];
+      await store.enqueue(jobs, () => 0, now);
+      const deadRedis = new Redis(server.url);
+      const dead = storeOf(deadRedis, 'broker-dead');
+      await fetchAll(dead, 'q', [{ tenant, count: 2, leaseTokens: ['a', 'b'] }], now);
+      await fetchAll(dead, 'q2', [{ tenant, count: 1, leaseTokens: ['c'] }], now);
+      await store.enqueue([job('prefetched', { tenant })], () => 0, now);
+      await fetchAll(dead, 'q', [{ tenant, count: 1 }], now);
+      await new SharedLimitStore(deadRedis, store.keys, 'broker-dead').holdSlots(
+        [
+          { tenant, queue: undefined, cap: 6, wanted: 5, keep: 3 },
+          { tenant, queue: 'q', cap: 6, wanted: 3, keep: 2 },
+        ],
+        ttls,
+      );
+      deadRedis.disconnect();
+    };
+
+    it('takes one slot per lease off its holder, none for a prefetched entry or a cap not given', async () => {
+      await deadBroker('capped', { holdingMs: 50, leasesMs: 60_000 });
+      await deadBroker('uncapped', { holdingMs: 50, leasesMs: 60_000 });
+      await new Promise((resolve) => setTimeout(resolve, 100)); // past its holding's lapse
+
+      const outcomes = await store.reclaim('q', ['capped', 'uncapped'], 10, now, capsOf);
+      expect(outcomes.map(({ requeued, retrying }) => [requeued, retrying])).toEqual([
+        [1, 2],
+        [1, 2],
+      ]);
+      // Its spare slots lapsed, and its leases on q were reclaimed: the lease
+      // on q2 holds the only slot left, and the others have the rest at once.
+      expect(await holding('capped')).toEqual([{ 'broker-dead': '1' }, { 'broker-dead': '1' }]);
+      expect(await holding('capped', 'q')).toEqual([{}, {}]);
+      expect(await othersLeave()).toBe(5);
+      // Caps the sweeping broker does not know of are left to lapse.
+      expect((await holding('uncapped'))[1]).toEqual({ 'broker-dead': '3' });
+      expect((await holding('uncapped', 'q'))[1]).toEqual({ 'broker-dead': '2' });
+      // A sweep again finds nothing more to take.
+      await store.reclaim('q', ['capped'], 10, now, capsOf);
+      expect(await holding('capped')).toEqual([
+        { 'broker-dead': '1', 'broker-a': '5' },
+        { 'broker-dead': '1' },
+      ]);
+    });
+
+    it('takes no slot whose time lapsed first', async () => {
+      await deadBroker('capped', { holdingMs: 50, leasesMs: 50 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await store.reclaim('q', ['capped'], 10, now, capsOf);
+      expect(await holding('capped')).toEqual([{}, {}]);
+      expect(await holding('capped', 'q')).toEqual([{}, {}]);
+      expect(await othersLeave()).toBe(6);
+    });
+
+    it('keeps the slot in the holding of a holder that still renews it', async () => {
+      // Hung, or cut off from its entries: it may still count the lease, and
+      // its worker still run the job. Left its spare, the slot goes to no
+      // other broker's dispatch; the holder's next request says what it holds.
+      await deadBroker('capped', LASTING);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await store.reclaim('q', ['capped'], 10, now, capsOf);
+      expect(await holding('capped')).toEqual([{ 'broker-dead': '5' }, { 'broker-dead': '1' }]);
+      expect(await holding('capped', 'q')).toEqual([{ 'broker-dead': '3' }, {}]);
+      expect(await othersLeave()).toBe(1);
+    });
   });
 
   it('reclaims all of a stream past one call’s limit, going on where the call stopped', async () => {
@@ -895,7 +993,7 @@ describe('JobStore', () => {
     deadRedis.disconnect();
     await new Promise((resolve) => setTimeout(resolve, 20));
 
-    const [outcome] = await store.reclaim('q', ['t'], 10, now);
+    const [outcome] = await store.reclaim('q', ['t'], 10, now, noCaps);
     expect(outcome).toMatchObject({ requeued: count, unread: true, pending: 0 });
     const [again] = await fetchAll(store, 'q', [{ tenant: 't', count: count + 1 }], now);
     expect(again!.jobs).toHaveLength(count);

@@ -36,10 +36,7 @@ if from ~= me then
   for i = 6, #ARGV do
     local key = ARGV[i]
     if from then
-      for _, part in ipairs({key, key .. ':leased'}) do
-        local count = tonumber(redis.call('HGET', part, from)) or 0
-        if count > 1 then redis.call('HINCRBY', part, from, -1) else redis.call('HDEL', part, from) end
-      end
+      for _, part in ipairs({key, key .. ':leased'}) do take_slot(part, from) end
     end
     redis.call('HINCRBY', key, me, 1)
     redis.call('HINCRBY', key .. ':leased', me, 1)

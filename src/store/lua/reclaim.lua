@@ -1,7 +1,14 @@
 -- Recovers entries of tenant×queues whose holder stopped renewing them for
 -- longer than the lease TTL (a broker that died or hung): a job that was only
 -- prefetched goes back to the tail of its stream untouched; a leased job counts
--- as a failed attempt ("lease expired") and is retried or buried. Packed (see
+-- as a failed attempt ("lease expired") and is retried or buried, and its slot
+-- of each in-flight cap it counts against leaves its holder's holding (see
+-- drop_leased_slot in holdings.lua) in the same step. Why here: its slot
+-- lapsed by time only, a lease TTL and a second after the holder's last
+-- renewal, while the sweep reclaims the lease up to half a TTL after it is
+-- idle for a TTL: in between, other brokers dispatched into the slot while
+-- the job still counted as leased (its worker maybe running it still), and
+-- the tenant ran more jobs at once than its cap. Packed (see
 -- packed.ts): one call carries many tenant×queues; a call per tenant took 30%
 -- longer (10,000 tenants: 167–199 ms, now 114–128) and 15% more of Redis.
 -- What one call does stays bounded: once `limit` entries are taken, or `scans`
@@ -17,8 +24,9 @@
 -- ARGS[5] retention of a dead job (ms)  ARGS[6] limit: most entries per stream, and
 --   the entries after which the call stops  ARGS[7] scans: most XAUTOCLAIMs per call
 -- then groups of each_group with no header: a count n, then n tenant×queues,
---   each as its tenant×queue key base, its job key base, and where to begin:
---   a priority level ('-inf' = the lowest) and an entry id of its stream ('0-0')
+--   each as its tenant×queue key base, its job key base, where to begin (a
+--   priority level, '-inf' = the lowest, and an entry id of its stream, '0-0'),
+--   a count c and the keys of the c in-flight caps its jobs count against
 -- Returns one cmsgpack-packed list (see cmsgpack.ts): per tenant×queue in
 -- argument order, 8 values, counting what this call did: requeued, retrying, dead,
 -- earliest run-at in the delayed set or -1, 1 when a ready stream holds entries no
@@ -26,16 +34,26 @@
 -- by any broker), then the level and entry id to go on from, the id '' when done
 -- (the run-at is only given then; the last two counts cover the levels finished)
 -- @include common
+-- @include holdings
 local ARGS = packed_args()
 local consumer, minIdle, now = ARGS[1], ARGS[2], tonumber(ARGS[3])
 local random, deadRetention, limit = tonumber(ARGS[4]), tonumber(ARGS[5]), tonumber(ARGS[6])
 local scansLeft = tonumber(ARGS[7])
 local out = {}
 local taken = 0
+-- Redis's clock, which holdings lapse by: read at the first slot taken.
+local slotsNow
+
+-- The reclaimed lease of `holder` leaves its holding of each cap in `caps`.
+local function drop_slots(caps, holder)
+  if #caps == 0 or not holder then return end
+  slotsNow = slotsNow or holdings_now()
+  for _, key in ipairs(caps) do drop_leased_slot(key, holder, slotsNow) end
+end
 
 -- Takes the idle entries of one stream from `cursor` on; answers the id to go
 -- on from when the call's bounds stop it first, else nil.
-local function reclaim_stream(base, jobBase, level, cursor, result)
+local function reclaim_stream(base, jobBase, caps, level, cursor, result)
   local stream = base .. 'ready:' .. level
   repeat
     if taken >= limit or scansLeft == 0 then return cursor end
@@ -47,7 +65,7 @@ local function reclaim_stream(base, jobBase, level, cursor, result)
       if item then
         local entry, jobId = item[1], item[2][2]
         local jobKey = jobBase .. jobId
-        local job = redis.call('HMGET', jobKey, 'state', 'entry')
+        local job = redis.call('HMGET', jobKey, 'state', 'entry', 'holder')
         if job[2] ~= entry then
           drop_entries(stream, entry)
         elseif job[1] == 'waiting' then
@@ -63,6 +81,7 @@ local function reclaim_stream(base, jobBase, level, cursor, result)
           else
             result[3] = result[3] + 1
           end
+          drop_slots(caps, job[3])
         else
           drop_entries(stream, entry)
         end
@@ -76,10 +95,10 @@ local function reclaim_stream(base, jobBase, level, cursor, result)
   return nil
 end
 
-local function reclaim(base, jobBase, fromLevel, cursor)
+local function reclaim(base, jobBase, caps, fromLevel, cursor)
   local result = {0, 0, 0, -1, 0, 0, fromLevel, cursor}
   for _, level in ipairs(redis.call('ZRANGE', base .. 'levels', fromLevel, '+inf', 'BYSCORE')) do
-    local stopped = reclaim_stream(base, jobBase, level, cursor, result)
+    local stopped = reclaim_stream(base, jobBase, caps, level, cursor, result)
     if stopped then
       result[7], result[8] = level, stopped
       return result
@@ -92,10 +111,13 @@ local function reclaim(base, jobBase, fromLevel, cursor)
 end
 
 each_group(ARGS, 8, 0, function(_, i, n)
-  for k = i, i + 4 * n - 1, 4 do
-    local result = reclaim(ARGS[k], ARGS[k + 1], ARGS[k + 2], ARGS[k + 3])
+  for _ = 1, n do
+    local capCount = tonumber(ARGS[i + 4])
+    local caps = {unpack(ARGS, i + 5, i + 4 + capCount)}
+    local result = reclaim(ARGS[i], ARGS[i + 1], caps, ARGS[i + 2], ARGS[i + 3])
     for _, value in ipairs(result) do out[#out + 1] = value end
+    i = i + 5 + capCount
   end
-  return i + 4 * n
+  return i
 end)
 return cmsgpack.pack(out)

@@ -56,3 +56,28 @@ local function forget_holding(key, me)
   redis.call('ZREM', key .. ':until', me)
   redis.call('ZREM', key .. ':leases-until', me)
 end
+
+-- Takes one slot off `broker`'s count in the hash `part`, which it leaves at
+-- its last; none when it has none.
+local function take_slot(part, broker)
+  if (tonumber(redis.call('HGET', part, broker)) or 0) > 1 then
+    redis.call('HINCRBY', part, broker, -1)
+  else
+    redis.call('HDEL', part, broker)
+  end
+end
+
+-- A lease of `holder`'s was reclaimed (reclaim.lua): its slot of the cap under
+-- `key` leaves the holder's leased slots. Once only: after the time lapse of
+-- its leased slots (the backstop when no broker sweeps) none is left to take.
+-- The slot is free for any broker only when the holder's holding lapsed (it
+-- is taken for dead): a holder that still renews it, hung for a lease TTL or
+-- cut off from its entries, may still count the lease, its worker still run
+-- the job; the slot stays its spare until its next request says what it
+-- holds. One slot unused for a while, never one too many.
+local function drop_leased_slot(key, holder, now)
+  lapse_holdings(key, now)
+  if not redis.call('HGET', key .. ':leased', holder) then return end
+  take_slot(key .. ':leased', holder)
+  if not redis.call('ZSCORE', key .. ':until', holder) then take_slot(key, holder) end
+end
