@@ -3,7 +3,13 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { createNoopMeter } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import { RENEW_MS, TenantLimits, holdingTtls, type Clock } from '../scheduler/index.js';
+import {
+  RENEW_MS,
+  TenantLimits,
+  holdingTtls,
+  sweepIntervalMs,
+  type Clock,
+} from '../scheduler/index.js';
 import { JobStore } from '../store/job-store.js';
 import type { BrokerConfig } from '../config.js';
 import type { QueueDispatcher } from './dispatcher.js';
@@ -246,7 +252,7 @@ export class Broker {
     this.every(RENEW_MS, () => {
       for (const renewal of this.limits.slotRenewals()) this.shared.shareSlots(renewal);
     });
-    this.every(Math.max(250, leaseTtlMs / 2), () => this.recovery.recoverAll());
+    this.every(sweepIntervalMs(leaseTtlMs), () => this.recovery.recoverAll());
   }
 
   /** Shutdown begins: no more leases go out; workers are asked to finish within the grace period. */

@@ -52,7 +52,8 @@ export class SharedLimitSupply implements SharedLimits {
   /**
    * Gives up this broker's holdings at once (at shutdown), so no other broker
    * waits for them to lapse; but the slots of leases its workers still hold
-   * (`keep`): those run on, and lapse with the leases or move with them.
+   * (`keep`): those run on, and go when the leases are reclaimed, or move
+   * with them.
    */
   async releaseSlots(holdings: Iterable<SlotRequest>): Promise<void> {
     const releases = [...holdings].map((request) => ({ ...request, wanted: 0 }));

@@ -14,6 +14,7 @@ export {
   RENEW_MS,
   HOLDING_TTL_MS,
   holdingTtls,
+  sweepIntervalMs,
   type HoldingTtls,
   type SlotRequest,
 } from './shared-slots.js';

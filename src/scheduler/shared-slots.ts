@@ -24,12 +24,12 @@ export interface SlotRequest {
  * per job: a broker keeps what it holds until Redis says other brokers are
  * waiting, and then gives back each slot its releases free. Holdings are
  * renewed every RENEW_MS. Without a renewal a holding lapses in Redis after
- * HOLDING_TTL_MS down to the slots of its leases, which lapse a lease TTL
- * later (see holdingTtls): the leases of a broker that died run on at its
- * workers, in those slots, until they are re-attached elsewhere (taking their
- * slots along) or reclaimed. So Redis is told at once when more leases are in
- * flight than it last heard of (see grew): a slot dispatched in since the
- * last renewal then outlives the broker too.
+ * HOLDING_TTL_MS down to the slots of its leases, which lapse only later
+ * (see holdingTtls): the leases of a broker that died run on at its workers,
+ * in those slots, until they are re-attached elsewhere (taking their slots
+ * along) or reclaimed (freeing them). So Redis is told at once when more
+ * leases are in flight than it last heard of (see grew): a slot dispatched in
+ * since the last renewal then outlives the broker too.
  */
 export class SharedSlots {
   #held = 0;
@@ -159,16 +159,30 @@ export interface HoldingTtls {
 }
 
 /**
- * The TTLs of the holdings of a broker whose leases last `leaseTtlMs`. The
- * slots of its leases outlive a broker that died as long as those leases may
- * be re-attached: their entries are reclaimed once idle for a lease TTL, and
- * were renewed up to a RENEW_MS after its holdings were. Its spare slots
- * lapse after HOLDING_TTL_MS, so a dead broker holds no idle capacity for
- * longer.
+ * How often a broker sweeps each queue it serves for the entries of holders
+ * that died (broker/recovery.ts), given the lease TTL: twice per TTL.
+ */
+export function sweepIntervalMs(leaseTtlMs: number): number {
+  return Math.max(250, leaseTtlMs / 2);
+}
+
+/**
+ * The TTLs of the holdings of a broker whose leases last `leaseTtlMs`. Its
+ * spare slots lapse after HOLDING_TTL_MS, so a dead broker holds no idle
+ * capacity for longer. The slots of its leases go when the recovery sweep
+ * reclaims those (reclaim.lua) or a worker re-attaches them elsewhere
+ * (adopt.lua); their lapse by time is the backstop when no broker sweeps
+ * their queue (none has a worker of it). It must not come before the sweep:
+ * the job still counted as leased, its worker maybe running it, while other
+ * brokers dispatched into its slot. The broker renewed the leases' entries
+ * last up to a RENEW_MS after its holdings (it died in between), and the
+ * first sweep after they idled for a lease TTL takes them: a sweep interval
+ * later at most, and one more for a sweep that runs late or long (one of
+ * 50,000 tenants takes seconds).
  */
 export function holdingTtls(leaseTtlMs: number): HoldingTtls {
   return {
     holdingMs: HOLDING_TTL_MS,
-    leasesMs: Math.max(HOLDING_TTL_MS, leaseTtlMs + RENEW_MS),
+    leasesMs: Math.max(HOLDING_TTL_MS, RENEW_MS + leaseTtlMs + 2 * sweepIntervalMs(leaseTtlMs)),
   };
 }

@@ -42,10 +42,10 @@ export class Recovery {
    * each tenant of a queue, in one round trip (more when a call reached its
    * bounds, RECLAIM_LIMIT or RECLAIM_SCANS: those tenants are sent again from
    * where it stopped, so every entry is looked at once per call of this);
-   * also says what each has left. A lease reclaimed gives its holder's slot
-   * of each in-flight cap back at once: the caps `capsOf` names for its
-   * tenant on `queue`, each as `Keys.slots` takes it (a queue, or undefined
-   * for the tenant's own).
+   * also says what each has left. A lease reclaimed takes its slot of each
+   * in-flight cap off its holder's holding (reclaim.lua): the caps `capsOf`
+   * names for its tenant on `queue`, each as `Keys.slots` takes it (a queue,
+   * or undefined for the tenant's own).
    */
   async reclaim(
     queue: string,

@@ -50,9 +50,11 @@ describe('the in-flight slots of a broker that died', () => {
     }
     expect(onB.leases).toHaveLength(1);
 
-    // Those lapse with A's leases (a lease TTL after A's last renewal).
-    await onB.take(4, 10_000);
-  }, 30_000);
+    // No broker sweeps stranded-a (none has a worker of it) to reclaim A's
+    // leases and free their slots: those lapse two lease TTLs and a second
+    // after A's last renewal.
+    await onB.take(4, 20_000);
+  }, 40_000);
 
   it('hand a lease re-attached to another broker its slot at once', async () => {
     await h.setTenant({ tenant: 'rescued', max_in_flight: 4 });
@@ -80,8 +82,9 @@ describe('the in-flight slots of a broker that died', () => {
 
   it('free the slot of a lease the sweep reclaims at once, not when it lapses', async () => {
     await h.setTenant({ tenant: 'reclaimed', max_in_flight: 3 });
-    // A's leased slots lapse a minute after it died (with its lease TTL): long
-    // after B's sweep, to which its entries look idle past B's lease TTL.
+    // A's leased slots lapse two minutes after it died (its lease TTL is a
+    // minute): long after B's sweep, to which its entries look idle past B's
+    // lease TTL.
     const a = await h.startPeer({ leaseTtlMs: 60_000 });
     await flood('reclaimed', 'reclaimed-q', 3);
     const onA = await RawWorker.connect(a.address, { queues: ['reclaimed-q'], capacity: 3 });

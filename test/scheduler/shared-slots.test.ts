@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { TenantLimits, type SlotRequest } from '../../src/scheduler/index.js';
+import {
+  HOLDING_TTL_MS,
+  RENEW_MS,
+  TenantLimits,
+  holdingTtls,
+  sweepIntervalMs,
+  type SlotRequest,
+} from '../../src/scheduler/index.js';
 import { FakeClock } from './helpers.js';
 
 /** Limits whose shared-slot requests are collected for the test to answer. */
@@ -198,5 +205,17 @@ describe('shared in-flight slots', () => {
     limits.onRelease('t', 'narrow');
     expect([...limits.slotHoldings()]).toEqual([]);
     expect(dispatchAll(limits, 't', 'narrow')).toBe(100);
+  });
+});
+
+describe('holdingTtls', () => {
+  it("keeps a dead broker's leased slots past the sweep that reclaims their leases", () => {
+    for (const leaseTtlMs of [1500, 9000, 30_000]) {
+      const { holdingMs, leasesMs } = holdingTtls(leaseTtlMs);
+      expect(holdingMs).toBe(HOLDING_TTL_MS);
+      // Its entries, renewed last up to RENEW_MS after its holdings, are taken
+      // once idle for a lease TTL, by the next sweep: it frees their slots.
+      expect(leasesMs).toBeGreaterThan(RENEW_MS + leaseTtlMs + sweepIntervalMs(leaseTtlMs));
+    }
   });
 });

@@ -8,9 +8,10 @@
 -- a dispatch anywhere could take it while the job still ran here, and the
 -- tenant ran more jobs at once than its cap. Why take it there: that broker
 -- may be dead (or restarted under a new name), its leased slots then lapsing
--- only a lease TTL later; counted there too, the lease held two slots for
--- that long. A live one that still counts it holds it again at its next
--- request, until it learns of the move: one slot unused, never one too many.
+-- only two lease TTLs later (no sweep reclaims the lease, held here, to free
+-- it); counted there too, the lease held two slots for that long. A live one
+-- that still counts it holds it again at its next request, until it learns
+-- of the move: one slot unused, never one too many.
 -- Its stream entry moves to this broker's pending list as a renewal does
 -- (XCLAIM … JUSTID). Why: the entry idled since the broker it left last
 -- renewed it, a dead one maybe most of a lease TTL ago; until this broker's

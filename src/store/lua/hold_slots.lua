@@ -8,9 +8,10 @@
 -- A holding not renewed within the TTL of a holding lapses, its broker taken
 -- for dead, but only down to the slots of its leases: those run on at its
 -- workers, which may re-attach them to another broker (adopt.lua moves their
--- slots) until they are reclaimed, a lease TTL after their last renewal. So
--- these lapse after the longer TTL of leased slots; a dead broker's spare
--- slots go to the others as soon as its holding lapses.
+-- slots) until the recovery sweep reclaims them (reclaim.lua frees their
+-- slots). So these lapse after the longer TTL of leased slots, only a
+-- backstop for leases no sweep reclaims (see holdingTtls); a dead broker's
+-- spare slots go to the others as soon as its holding lapses.
 -- The keys of a cap: see holdings.lua.
 -- KEYS[1] the first cap's key (routes the call)
 -- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)

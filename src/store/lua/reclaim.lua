@@ -3,14 +3,16 @@
 -- prefetched goes back to the tail of its stream untouched; a leased job counts
 -- as a failed attempt ("lease expired") and is retried or buried, and its slot
 -- of each in-flight cap it counts against leaves its holder's holding (see
--- drop_leased_slot in holdings.lua) in the same step. Why here: its slot
+-- drop_leased_slot in holdings.lua) in the same step. Why here: the slot
 -- lapsed by time only, a lease TTL and a second after the holder's last
 -- renewal, while the sweep reclaims the lease up to half a TTL after it is
 -- idle for a TTL: in between, other brokers dispatched into the slot while
 -- the job still counted as leased (its worker maybe running it still), and
--- the tenant ran more jobs at once than its cap. Packed (see
--- packed.ts): one call carries many tenant×queues; a call per tenant took 30%
--- longer (10,000 tenants: 167–199 ms, now 114–128) and 15% more of Redis.
+-- the tenant ran more jobs at once than its cap. Now the slot goes with the
+-- reclaim, and its lapse by time, a backstop, comes later (see holdingTtls).
+-- Packed (see packed.ts): one call carries many tenant×queues; a call per
+-- tenant took 30% longer (10,000 tenants: 167–199 ms, now 114–128) and 15%
+-- more of Redis.
 -- What one call does stays bounded: once `limit` entries are taken, or `scans`
 -- XAUTOCLAIMs are spent, the call stops where it is and answers, per
 -- tenant×queue, the point to go on from; the caller sends those again.

@@ -3,7 +3,8 @@
 -- those), hash K..':leased' (broker → how many of the slots it holds back its
 -- leases in flight), and when they lapse, Redis time in ms: sorted set
 -- K..':until' (broker → when its wants and spare slots lapse, those beyond
--- its leased) and K..':leases-until' (broker → when its leased slots lapse).
+-- its leased) and K..':leases-until' (broker → when its leased slots lapse,
+-- unless the leases were reclaimed or moved before: see drop_leased_slot).
 
 -- Now on Redis's clock (ms), which every broker's holdings lapse by.
 local function holdings_now()
