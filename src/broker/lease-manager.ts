@@ -80,7 +80,10 @@ export class LeaseManager {
       this.deps.livenessClock(),
       transport,
     );
-    const { reattached, refused } = await this.reattachment.reattach(session, hello.inFlight);
+    const { reattached, refused, cancelled } = await this.reattachment.reattach(
+      session,
+      hello.inFlight,
+    );
     this.sessions.set(session.id, session);
     session.send({
       kind: 'welcome',
@@ -91,6 +94,9 @@ export class LeaseManager {
       refused,
     });
     for (const queue of session.queues) this.deps.dispatcher(queue).addSession(session);
+    // After Welcome, so the worker knows its session before it hears of a
+    // job of it cancelled (a job refused or settled meanwhile has no lease here).
+    for (const jobId of cancelled) this.revocation.revoke(jobId, 'cancelled');
     this.deps.logger.info(
       {
         sessionId: session.id,
@@ -141,6 +147,12 @@ export class LeaseManager {
     );
   }
 
+  /** The job was cancelled (here or on another broker): its lease is revoked, also one being re-attached. */
+  revoke(...args: Parameters<Revocation['revoke']>): void {
+    this.reattachment.heardCancel(args[0]);
+    this.revocation.revoke(...args);
+  }
+
   // The parts' own methods, forwarded (their comments are there); a message
   // from the worker proves its session alive first.
 
@@ -160,10 +172,6 @@ export class LeaseManager {
   progress(...args: Parameters<Acknowledgements['progress']>): Promise<void> {
     this.touch(args[0]);
     return this.acks.progress(...args);
-  }
-
-  revoke(...args: Parameters<Revocation['revoke']>): void {
-    this.revocation.revoke(...args);
   }
 
   revokeCancelled(): Promise<void> {

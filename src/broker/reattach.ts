@@ -5,8 +5,16 @@ import type { InFlightRef } from './hello.js';
 import type { Lease, Session } from './session.js';
 import { isName } from './validation.js';
 
+/** A Hello being re-attached: the jobs it names, and those heard cancelled meanwhile. */
+interface Underway {
+  readonly jobIds: ReadonlySet<string>;
+  readonly cancelled: Set<string>;
+}
+
 /** A reconnecting worker's leases, taken back onto its new session. */
 export class Reattachment {
+  private readonly underway = new Set<Underway>();
+
   constructor(
     private readonly deps: LeaseManagerDeps,
     private readonly held: HeldLeases,
@@ -26,8 +34,43 @@ export class Reattachment {
    * leaves every lease as it was. Why: an orphan moved onto a session that
    * then never opened was neither orphaned nor held by a live session, so it
    * never expired, and its renewed entry was never reclaimed.
+   *
+   * `cancelled`: the jobs named whose cancellation this broker heard
+   * meanwhile (see heardCancel), for the caller to revoke.
    */
   async reattach(
+    session: Session,
+    inFlight: readonly InFlightRef[],
+  ): Promise<{ reattached: string[]; refused: string[]; cancelled: string[] }> {
+    const underway: Underway = {
+      jobIds: new Set(inFlight.map((ref) => ref.jobId)),
+      cancelled: new Set(),
+    };
+    this.underway.add(underway);
+    try {
+      const moved = await this.adoptAll(session, inFlight);
+      return { ...moved, cancelled: [...underway.cancelled] };
+    } finally {
+      this.underway.delete(underway);
+    }
+  }
+
+  /**
+   * A job was cancelled (here, or announced by another broker): a Hello that
+   * re-attaches it notes it, and its lease is revoked once held here. Why:
+   * when cancel.lua ran just after adopt.lua, the cancellation can be read
+   * before adopt.lua's answer, while this broker holds no lease of the job
+   * yet, and revoking found nothing to end; the broker the lease came from had
+   * lost the worker too, so nobody told it, and it ran the cancelled job to
+   * its end, its ack refused as stale.
+   */
+  heardCancel(jobId: string): void {
+    for (const { jobIds, cancelled } of this.underway) {
+      if (jobIds.has(jobId)) cancelled.add(jobId);
+    }
+  }
+
+  private async adoptAll(
     session: Session,
     inFlight: readonly InFlightRef[],
   ): Promise<{ reattached: string[]; refused: string[] }> {

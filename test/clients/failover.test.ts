@@ -7,6 +7,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { JobAbortedError } from '../../clients/errors.js';
+
+import { cancelAroundAdopt } from '../helpers/adopt-hooks.js';
 import { startTestBroker, type TestBroker } from '../helpers/broker.js';
 import {
   gate,
@@ -20,7 +23,10 @@ import {
 const rota = useRota();
 
 let peers: TestBroker[] = [];
+let undo: Array<() => void> = [];
 afterEach(async () => {
+  for (const restore of undo) restore();
+  undo = [];
   await Promise.all(peers.map((peer) => peer.shutdown(1000)));
   peers = [];
 });
@@ -152,4 +158,48 @@ describe('clients given several brokers', () => {
     // ... and those went on with the other broker.
     await waitFor(() => (connected === workers.length * 1.5 ? true : undefined));
   });
+
+  // The job is cancelled while the worker re-attaches its lease on the second
+  // broker (adopt.lua): before it, the lease is refused; after it, the
+  // cancellation reaches the second broker before it holds the lease (it
+  // holds it once adopt.lua's answer is read). Either way the handler's
+  // signal aborts, and it never runs the cancelled job to its end.
+  for (const [when, reason] of [
+    ['before', 'lease lost'],
+    ['after', 'cancelled'],
+  ] as const) {
+    it(`a Worker moving to the second broker stops a job cancelled ${when} the move in Redis`, async () => {
+      const { peer, both } = await secondBroker();
+      const producer = rota.producer({ address: both });
+      const onPeer = rota.producer({ address: peer.address });
+      const started = gate();
+      let aborted: unknown;
+      const worker = rota.worker({
+        address: both,
+        queues: ['cancel-move'],
+        handler: (_job, ctx) =>
+          new Promise((_resolve, reject) => {
+            started.open();
+            ctx.signal.addEventListener('abort', () => {
+              aborted = ctx.signal.reason;
+              reject(ctx.signal.reason as Error);
+            });
+          }),
+      });
+      worker.on('error', () => undefined); // the failed reconnects to the dead address
+      await worker.start();
+      const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'cancel-move' });
+      await started.promise;
+
+      // Its own cancel and the announcement of it coming back over pub/sub.
+      const cancel = (): Promise<{ cancelled: boolean }> => onPeer.cancel('acme', jobId);
+      undo.push(cancelAroundAdopt(peer, jobId, when, cancel, 2));
+      await rota.broker.kill();
+
+      const abort = await waitFor(() => aborted);
+      expect(abort).toBeInstanceOf(JobAbortedError);
+      expect((abort as Error).message).toBe(reason);
+      expect((await onPeer.getJob('acme', jobId)).state).toBe('CANCELLED');
+    });
+  }
 });
