@@ -153,6 +153,16 @@ export class LeaseManager {
     this.revocation.revoke(...args);
   }
 
+  /**
+   * Revokes the leases whose job was cancelled while the pub/sub connection
+   * was down (see Revocation.revokeCancelled), those being re-attached too
+   * once held (see Reattachment.settled).
+   */
+  async revokeCancelled(): Promise<void> {
+    await this.reattachment.settled();
+    await this.revocation.revokeCancelled();
+  }
+
   // The parts' own methods, forwarded (their comments are there); a message
   // from the worker proves its session alive first.
 
@@ -172,10 +182,6 @@ export class LeaseManager {
   progress(...args: Parameters<Acknowledgements['progress']>): Promise<void> {
     this.touch(args[0]);
     return this.acks.progress(...args);
-  }
-
-  revokeCancelled(): Promise<void> {
-    return this.revocation.revokeCancelled();
   }
 
   /** Closes silent sessions and expires orphans whose holder has been gone a lease TTL. */

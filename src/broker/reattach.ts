@@ -13,7 +13,8 @@ interface Underway {
 
 /** A reconnecting worker's leases, taken back onto its new session. */
 export class Reattachment {
-  private readonly underway = new Set<Underway>();
+  /** Each Hello being re-attached, and its adoption (settled once its leases are held or refused). */
+  private readonly underway = new Map<Underway, Promise<unknown>>();
 
   constructor(
     private readonly deps: LeaseManagerDeps,
@@ -46,9 +47,10 @@ export class Reattachment {
       jobIds: new Set(inFlight.map((ref) => ref.jobId)),
       cancelled: new Set(),
     };
-    this.underway.add(underway);
+    const adoption = this.adoptAll(session, inFlight);
+    this.underway.set(underway, adoption);
     try {
-      const moved = await this.adoptAll(session, inFlight);
+      const moved = await adoption;
       return { ...moved, cancelled: [...underway.cancelled] };
     } finally {
       this.underway.delete(underway);
@@ -65,9 +67,21 @@ export class Reattachment {
    * its end, its ack refused as stale.
    */
   heardCancel(jobId: string): void {
-    for (const { jobIds, cancelled } of this.underway) {
+    for (const { jobIds, cancelled } of this.underway.keys()) {
       if (jobIds.has(jobId)) cancelled.add(jobId);
     }
+  }
+
+  /**
+   * Resolves once the Hellos being re-attached now have their leases held
+   * here, or refused. Why wait: a lease adopted before its job's
+   * cancellation, announced while this broker did not listen, is registered
+   * only once adopt.lua's answer is read; looking for the cancelled leases
+   * before that (Revocation.revokeCancelled) missed it, and the worker ran the
+   * cancelled job to its end.
+   */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.underway.values());
   }
 
   private async adoptAll(

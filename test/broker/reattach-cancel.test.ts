@@ -4,6 +4,7 @@
  * cancelled job to its end. A (the harness's broker) and B share one Redis;
  * each order is held in place by the hooks of adopt-hooks.ts.
  */
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Lease__Output } from '../../src/generated/rota/v1/Lease.js';
 import * as hooks from '../helpers/adopt-hooks.js';
@@ -130,6 +131,39 @@ describe('a job cancelled while its lease moves to another broker', () => {
     expect((await onB.welcome()).reattached_job_ids).toEqual([lease.job_id]);
     expect((await h.cancel('acme', lease.job_id)).cancelled).toBe(true);
     await toldCancelled(h, onB, lease.job_id);
+  });
+
+  it('cancelled after adopt.lua while the new broker did not listen: the worker is told once it listens again', async () => {
+    // Its pub/sub connection drops as adopt.lua is answered, and the
+    // announcement is lost (cancel.lua runs, nobody is told: as one published
+    // while B was not subscribed). Subscribed again, B looks for the leases
+    // it holds whose job was cancelled meanwhile, the one being re-attached too.
+    const lease = await leasedThenDropped('cancel-unheard');
+    const { leases } = peer.broker.broker;
+    const revokeCancelled = leases.revokeCancelled.bind(leases);
+    let listening!: () => void;
+    const listensAgain = new Promise<void>((resolve) => (listening = resolve));
+    leases.revokeCancelled = () => {
+      listening();
+      return revokeCancelled();
+    };
+    undo.push(() => (leases.revokeCancelled = revokeCancelled));
+    const redis = new Redis(h.redis.url);
+    undo.push(() => redis.disconnect());
+    undo.push(
+      hooks.aroundAdopt(peer.broker, {
+        after: async () => {
+          const store = h.broker.broker.store;
+          expect((await store.cancel('acme', lease.job_id, Date.now())).kind).toBe('cancelled');
+          await redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+          await listensAgain;
+        },
+      }),
+    );
+    const onB = await peer.reattach('cancel-unheard', 'acme', lease);
+    expect((await onB.welcome()).reattached_job_ids).toEqual([lease.job_id]);
+    await toldCancelled(h, onB, lease.job_id);
+    await slotFree(onB, 'cancel-unheard');
   });
 });
 
