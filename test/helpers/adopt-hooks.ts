@@ -24,7 +24,7 @@ export function aroundAdopt(
 }
 
 /** `heard` resolves once the broker has heard of `jobId`'s cancellation `times` times. */
-export function hearsCancel(
+function hearsCancel(
   broker: TestBroker,
   jobId: string,
   times = 1,
