@@ -13,7 +13,7 @@ import type { AdminClient } from '../../src/generated/rota/v1/Admin.js';
 import type { Tenant } from '../../src/generated/rota/v1/Tenant.js';
 import { loadRotaProto } from '../../src/grpc/proto.js';
 import { freePort } from '../../src/redis/local-server.js';
-import { EVENT_LOOP_SAMPLE_MS } from '../../src/telemetry/prometheus.js';
+import { EVENT_LOOP_SAMPLE_MS } from '../../src/telemetry/event-loop-delay.js';
 import { exited, spawnTracked, terminate } from './children.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -7,6 +7,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
 import { sha256 } from '../token-digest.js';
+import { observeEventLoopDelay } from './event-loop-delay.js';
 import { LocalHistograms } from './histograms.js';
 import type { MetricsSink } from './metrics.js';
 import { otlpMetricReader } from './otlp-metrics.js';
@@ -20,13 +21,6 @@ export interface MetricsEndpoint extends MetricsSink {
 }
 
 /**
- * How often the event loop is sampled. On Node 20 the delay figures are the
- * intervals between samples, this period included: an idle broker reports
- * about 10 ms, a stall of 100 ms about 110 ms.
- */
-export const EVENT_LOOP_SAMPLE_MS = 10;
-
-/**
  * The broker's meter, with a meter provider of its own (not the global one, so
  * several brokers in one process stay apart), read by a Prometheus scrape
  * endpoint at http://<address>/metrics and/or pushed over OTLP. We own the
@@ -34,10 +28,11 @@ export const EVENT_LOOP_SAMPLE_MS = 10;
  * be made to send a bearer token (`scrapeDigest`, its SHA-256).
  *
  * The same provider reports the Node.js runtime (OpenTelemetry's runtime-node
- * instrumentation): event-loop delay percentiles and utilization, GC pauses,
- * heap spaces. The broker is one event loop, so its delay is the first thing
- * to look at when dispatch latency grows. The delay figures cover the time
- * since the previous collection.
+ * instrumentation): event-loop utilization, GC pauses, heap spaces, and the
+ * event-loop delay percentiles (ours, see event-loop-delay.ts). The broker is
+ * one event loop, so its delay is the first thing to look at when dispatch
+ * latency grows. The delay figures cover the time since the previous
+ * collection.
  */
 export async function startMetrics(
   address: string | undefined,
@@ -59,34 +54,55 @@ export async function startMetrics(
     readers: [prometheus, otlp].filter((reader) => reader !== undefined),
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? 'rota' }),
   });
-  const runtime = new RuntimeNodeInstrumentation({
-    enabled: false,
-    monitoringPrecision: EVENT_LOOP_SAMPLE_MS,
-  });
+  const runtime = runtimeWithoutDelayCollector();
   runtime.setMeterProvider(provider);
   runtime.enable();
+  const meter = provider.getMeter('rota');
+  const stopDelaySampling = observeEventLoopDelay(meter);
   let server: Server | undefined;
   try {
     if (address !== undefined && prometheus !== undefined) {
       server = await serveScrapes(address, prometheus, scrapeDigest);
     }
   } catch (error) {
+    stopDelaySampling();
     runtime.disable();
     await provider.shutdown();
     throw error;
   }
   const bound = server?.address() as AddressInfo | undefined;
   return {
-    meter: provider.getMeter('rota'),
+    meter,
     histograms,
     url: bound && address ? `http://${hostOf(address)}:${bound.port}/metrics` : undefined,
     otlp: otlp !== undefined,
     async close() {
+      stopDelaySampling();
       runtime.disable();
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
       await provider.shutdown();
     },
   };
+}
+
+/**
+ * runtime-node without its event-loop delay collector, which event-loop-delay.ts
+ * replaces (see there why). The instrumentation has no switch per collector,
+ * so that one is taken out of its list before it registers its gauges or
+ * starts sampling: the loop sampled twice would also wake an idle broker twice
+ * as often.
+ */
+function runtimeWithoutDelayCollector(): RuntimeNodeInstrumentation {
+  const runtime = new RuntimeNodeInstrumentation({ enabled: false });
+  const collectors = (runtime as unknown as { _collectors?: object[] })._collectors;
+  const at = collectors?.findIndex((c) => c.constructor.name === 'EventLoopDelayCollector');
+  if (collectors === undefined || at === undefined || at < 0) {
+    throw new Error(
+      'no EventLoopDelayCollector found in @opentelemetry/instrumentation-runtime-node: see src/telemetry/event-loop-delay.ts',
+    );
+  }
+  collectors.splice(at, 1);
+  return runtime;
 }
 
 function hostOf(address: string): string {
