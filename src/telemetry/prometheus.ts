@@ -7,7 +7,7 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
 import { sha256 } from '../token-digest.js';
-import { observeEventLoopDelay } from './event-loop-delay.js';
+import { EVENT_LOOP_SAMPLE_MS, observeEventLoopDelay } from './event-loop-delay.js';
 import { LocalHistograms } from './histograms.js';
 import type { MetricsSink } from './metrics.js';
 import { otlpMetricReader } from './otlp-metrics.js';
@@ -54,11 +54,11 @@ export async function startMetrics(
     readers: [prometheus, otlp].filter((reader) => reader !== undefined),
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? 'rota' }),
   });
-  const runtime = runtimeWithoutDelayCollector();
+  const { runtime, ownDelay } = runtimeInstrumentation();
   runtime.setMeterProvider(provider);
   runtime.enable();
   const meter = provider.getMeter('rota');
-  const stopDelaySampling = observeEventLoopDelay(meter);
+  const stopDelaySampling = ownDelay ? observeEventLoopDelay(meter) : () => undefined;
   let server: Server | undefined;
   try {
     if (address !== undefined && prometheus !== undefined) {
@@ -87,22 +87,34 @@ export async function startMetrics(
 
 /**
  * runtime-node without its event-loop delay collector, which event-loop-delay.ts
- * replaces (see there why). The instrumentation has no switch per collector,
- * so that one is taken out of its list before it registers its gauges or
- * starts sampling: the loop sampled twice would also wake an idle broker twice
- * as often.
+ * replaces (see there why): `ownDelay`. The instrumentation has no switch per
+ * collector, so that one is taken out of its (private) list before it
+ * registers its gauges or starts sampling: the loop sampled twice would also
+ * wake an idle broker twice as often, and the two would report under the same
+ * names. Should a release of runtime-node move that list, its own collector
+ * stays (a stall just after a collection may then go unseen, as before) and a
+ * warning says so: a patch release must not stop a broker from starting.
  */
-function runtimeWithoutDelayCollector(): RuntimeNodeInstrumentation {
-  const runtime = new RuntimeNodeInstrumentation({ enabled: false });
-  const collectors = (runtime as unknown as { _collectors?: object[] })._collectors;
-  const at = collectors?.findIndex((c) => c.constructor.name === 'EventLoopDelayCollector');
-  if (collectors === undefined || at === undefined || at < 0) {
-    throw new Error(
-      'no EventLoopDelayCollector found in @opentelemetry/instrumentation-runtime-node: see src/telemetry/event-loop-delay.ts',
+function runtimeInstrumentation(): { runtime: RuntimeNodeInstrumentation; ownDelay: boolean } {
+  const runtime = new RuntimeNodeInstrumentation({
+    enabled: false,
+    monitoringPrecision: EVENT_LOOP_SAMPLE_MS,
+  });
+  const collectors = (runtime as unknown as { _collectors?: unknown })._collectors;
+  const at = Array.isArray(collectors)
+    ? collectors.findIndex(
+        (c: unknown) =>
+          typeof c === 'object' && c !== null && c.constructor.name === 'EventLoopDelayCollector',
+      )
+    : -1;
+  if (at < 0) {
+    process.emitWarning(
+      'no EventLoopDelayCollector found in @opentelemetry/instrumentation-runtime-node: its own event-loop delay figures are reported (see src/telemetry/event-loop-delay.ts)',
     );
+    return { runtime, ownDelay: false };
   }
-  collectors.splice(at, 1);
-  return runtime;
+  (collectors as unknown[]).splice(at, 1);
+  return { runtime, ownDelay: true };
 }
 
 function hostOf(address: string): string {
