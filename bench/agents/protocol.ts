@@ -44,6 +44,12 @@ export interface WorkerStartArgs {
   workers: number;
   /** Jobs in flight per worker instance. */
   concurrency: number;
+  /**
+   * Rota only: each worker instance on an HTTP/2 connection of its own, as
+   * workers in processes of their own are (by default grpc-js puts the
+   * streams of one process's instances on one shared connection).
+   */
+  ownConnections?: boolean;
   /** `noop`: return at once. `hold`: never finish until stop (memory scenario). */
   mode: 'noop' | 'hold';
   /** Keep per-job latency samples (enqueue → start / ack / completed). */

@@ -77,6 +77,8 @@ async function start(args: WorkerStartArgs): Promise<{ pid: number }> {
       queues: [args.queue],
       concurrency: args.concurrency,
       workerId: `bench-${process.pid}-${i}`,
+      // Distinct channel options: a connection of its own (see WorkerStartArgs).
+      ...(args.ownConnections === true ? { channelOptions: { 'bench.worker': i } } : {}),
       shutdownGraceMs: hold ? 200 : 5000,
       handler: async (job) => {
         const payload = job.payload as BenchPayload | undefined;
