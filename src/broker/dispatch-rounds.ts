@@ -6,7 +6,8 @@ import { jobBytes, type Session } from './session.js';
 
 export interface DispatchRoundsDeps {
   readonly queue: string;
-  readonly sessions: ReadonlySet<Session>;
+  /** Rotated by each round over them (see dispatch). */
+  readonly sessions: Set<Session>;
   readonly scheduler: FairScheduler;
   readonly prefetch: PrefetchBuffers;
   readonly limits: TenantLimits;
@@ -29,19 +30,37 @@ export class DispatchRounds {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeTimerAt = Infinity;
   private pumpScheduled = false;
-  private sessionCursor = 0;
+  /** The next round goes over every session, not only those of pumpFor. */
+  private everySession = false;
+  /** Sessions whose room may have grown since the last round (see pumpFor). */
+  private readonly grown = new Set<Session>();
+  /** The scheduler's joins when the last round began. */
+  private joinsSeen = 0;
   private stopped = false;
 
   constructor(private readonly deps: DispatchRoundsDeps) {}
 
-  /** Runs a dispatch round soon; many calls in one tick make one round. */
+  /**
+   * Runs a round over every session soon (jobs were buffered, limits
+   * changed); many calls in one tick make one round.
+   */
   pump(): void {
-    if (this.pumpScheduled || this.stopped) return;
-    this.pumpScheduled = true;
-    setImmediate(() => {
-      this.pumpScheduled = false;
-      this.dispatch();
-    });
+    this.everySession = true;
+    this.schedule();
+  }
+
+  /**
+   * Runs a round soon for a session whose room may have grown: a lease of it
+   * ended, its stream drained, its capacity rose (undefined: a lease no
+   * session held ended). Only such sessions are served, unless a tenant has
+   * entered the scheduler's ring since the last round began: then every
+   * session, since one that a round left with free slots could take it. A
+   * round over every session per lease that ended cost O(sessions) per ack:
+   * with 1,000 worker streams, most of them full or with nothing to take.
+   */
+  pumpFor(session: Session | undefined): void {
+    if (session) this.grown.add(session);
+    this.schedule();
   }
 
   /**
@@ -61,14 +80,43 @@ export class DispatchRounds {
     clearTimeout(this.wakeTimer);
   }
 
+  private schedule(): void {
+    if (this.pumpScheduled || this.stopped) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.dispatch();
+    });
+  }
+
+  /**
+   * One round. It ends once no tenant is ready, not after every session: a
+   * session has nothing to take then, and with many sessions idle the rounds
+   * that each ack, fetch and wake-up ask for found nothing to give again and
+   * again.
+   */
   private dispatch(): void {
     if (this.stopped) return;
+    const { scheduler, sessions } = this.deps;
     this.deps.admitWaiting();
-    const sessions = [...this.deps.sessions];
-    for (let i = 0; i < sessions.length; i++) {
-      this.serve(sessions[(this.sessionCursor + i) % sessions.length]!);
+    const every = this.everySession || scheduler.joins !== this.joinsSeen;
+    this.everySession = false;
+    this.joinsSeen = scheduler.joins;
+    for (const session of every ? sessions : this.grown) {
+      if (scheduler.readyNow() === 0) break;
+      if (every || sessions.has(session)) this.serve(session);
     }
-    this.sessionCursor = (this.sessionCursor + 1) % Math.max(1, sessions.length);
+    this.grown.clear();
+    // The next round over every session starts at the one after this round's
+    // first, so none is first (and offered the most) every time.
+    const first = every ? sessions.values().next() : undefined;
+    if (first && !first.done) {
+      sessions.delete(first.value);
+      sessions.add(first.value);
+    }
+    // A tenant that entered the ring during the round (its token came) may
+    // be for sessions this round did not serve.
+    if (scheduler.joins !== this.joinsSeen) this.schedule();
     this.armWakeTimer();
   }
 

@@ -214,7 +214,7 @@ export class QueueDispatcher {
       if (parked.delete(tenant)) this.refill(tenant, true);
     }
     if (this.hasIdleRoom()) this.deps.onIdleRoom();
-    this.pump();
+    this.pumpFor(session);
   }
 
   removeSession(session: Session): void {
@@ -258,9 +258,14 @@ export class QueueDispatcher {
     return this.prefetch.use();
   }
 
-  /** Runs a dispatch round soon; many calls in one tick make one round. */
+  /** Runs a dispatch round over every session soon; many calls in one tick make one round. */
   pump(): void {
     this.rounds.pump();
+  }
+
+  /** Runs a dispatch round soon for a session whose room may have grown (see DispatchRounds.pumpFor). */
+  pumpFor(session: Session | undefined): void {
+    this.rounds.pumpFor(session);
   }
 
   /** Fills one session's free slots at once (its worker has just acked some). */

@@ -100,6 +100,6 @@ export class Grants {
 
   /** The session may have room for more: its queues' dispatchers look again. */
   pumpQueues(session: Session): void {
-    for (const queue of session.queues) this.deps.dispatcher(queue).pump();
+    for (const queue of session.queues) this.deps.dispatcher(queue).pumpFor(session);
   }
 }

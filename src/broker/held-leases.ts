@@ -149,7 +149,7 @@ export class HeldLeases {
     if (settlement.result === 'stale')
       this.deps.limits.onLeaseLost(lease.job.tenant, lease.job.queue);
     else this.deps.limits.onRelease(lease.job.tenant, lease.job.queue);
-    this.deps.dispatcher(lease.job.queue).pump();
+    this.deps.dispatcher(lease.job.queue).pumpFor(lease.session);
   }
 
   /** Every entry held for a lease, for renewal in Redis. */

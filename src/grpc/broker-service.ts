@@ -155,7 +155,7 @@ export function brokerHandlers(
       helloTimeoutMs: options.helloTimeoutMs,
       maxResultBytes: options.maxPayloadBytes,
       onWritable: (session) => {
-        for (const queue of session.queues) broker.dispatcher(queue).pump();
+        for (const queue of session.queues) broker.dispatcher(queue).pumpFor(session);
       },
     }),
   };

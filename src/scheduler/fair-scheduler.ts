@@ -101,6 +101,7 @@ export class FairScheduler {
   readonly #onHeldBack: FairSchedulerOptions['onHeldBack'];
   #throttled = 0;
   #visits = 0;
+  #joins = 0;
 
   constructor(options: FairSchedulerOptions) {
     const quantum = options.quantum ?? 1;
@@ -123,6 +124,25 @@ export class FairScheduler {
   /** Tenants in the ring (believed dispatchable now), for stats. */
   get ready(): number {
     return this.#ring.length;
+  }
+
+  /**
+   * Tenants in the ring once those whose token is due now have joined it: 0
+   * means no dispatch is possible now, for any `accept`.
+   */
+  readyNow(): number {
+    this.#wakeDue(this.#clock());
+    return this.#ring.length;
+  }
+
+  /**
+   * How many times a tenant has entered the ring so far (new jobs, a release
+   * under its cap, its token due). Between two readings with no entry, only
+   * the tenants already in the ring could be dispatched: a session that a
+   * round left with free slots can get nothing more until its own room grows.
+   */
+  get joins(): number {
+    return this.#joins;
   }
 
   /**
@@ -282,6 +302,7 @@ export class FairScheduler {
     this.#leaveState(entry);
     entry.state = 'READY';
     this.#ring.pushBack(entry);
+    this.#joins += 1;
   }
 
   #leaveState(entry: TenantEntry): void {
