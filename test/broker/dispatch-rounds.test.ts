@@ -83,6 +83,16 @@ function setup(sessionCount: number, capacity: number) {
     for (const id of ids) limits.onRelease(id.split('-')[0]!, 'q');
     granted.delete(session);
   };
+  /** A round over every session, run to its end. */
+  const roundOverAll = async (): Promise<void> => {
+    rounds.pump();
+    await nextTurn();
+  };
+  /** A round for one session (undefined: a lease no session held ended), run to its end. */
+  const roundFor = async (session: Session | undefined): Promise<void> => {
+    rounds.pumpFor(session);
+    await nextTurn();
+  };
   return {
     clock,
     limits,
@@ -93,22 +103,22 @@ function setup(sessionCount: number, capacity: number) {
     granted,
     buffer,
     finish,
+    roundOverAll,
+    roundFor,
   };
 }
 
 describe('dispatch rounds with many sessions', () => {
   it('looks at no session when no job is buffered', async () => {
     const t = setup(1000, 1);
-    t.rounds.pump();
-    await nextTurn();
+    await t.roundOverAll();
     expect(t.looked.count).toBe(0);
   });
 
   it('stops once the buffered jobs are given out, not after every session', async () => {
     const t = setup(1000, 1);
     t.buffer('a', 3);
-    t.rounds.pump();
-    await nextTurn();
+    await t.roundOverAll();
     expect([...t.granted.values()].flat()).toHaveLength(3);
     // Three sessions served; the next look finds the ring empty.
     expect(t.looked.count).toBeLessThan(20);
@@ -117,14 +127,12 @@ describe('dispatch rounds with many sessions', () => {
   it('serves only the session whose slot freed while every other one is full', async () => {
     const t = setup(1000, 1);
     t.buffer('a', 2000);
-    t.rounds.pump();
-    await nextTurn();
+    await t.roundOverAll();
     expect(t.granted.size).toBe(1000);
     const freed = t.sessions[500]!;
     t.finish(freed);
     t.looked.count = 0;
-    t.rounds.pumpFor(freed);
-    await nextTurn();
+    await t.roundFor(freed);
     expect(t.granted.get(freed)).toHaveLength(1);
     expect(t.looked.count).toBeLessThan(20);
   });
@@ -133,16 +141,14 @@ describe('dispatch rounds with many sessions', () => {
     const t = setup(10, 1);
     t.limits.setTenant('capped', { maxInFlight: 1 });
     t.buffer('capped', 5);
-    t.rounds.pump();
-    await nextTurn();
+    await t.roundOverAll();
     const [first] = [...t.granted.keys()];
     expect(t.granted.size).toBe(1);
     // The lease ends without its session (an orphan expired): the tenant's slot
     // is free, and the other idle sessions may take its next job.
     t.limits.onRelease('capped', 'q');
     t.granted.clear();
-    t.rounds.pumpFor(undefined);
-    await nextTurn();
+    await t.roundFor(undefined);
     expect(t.granted.size).toBe(1);
     expect([...t.granted.keys()][0]).not.toBe(first);
   });
@@ -151,12 +157,10 @@ describe('dispatch rounds with many sessions', () => {
     const t = setup(10, 5);
     t.limits.setTenant('slow', { rate: 1, burst: 1 });
     t.buffer('slow', 3);
-    t.rounds.pump();
-    await nextTurn();
+    await t.roundOverAll();
     expect([...t.granted.values()].flat()).toHaveLength(1);
     t.clock.advance(1000);
-    t.rounds.pump();
-    await nextTurn();
+    await t.roundOverAll();
     expect([...t.granted.values()].flat()).toHaveLength(2);
   });
 
@@ -165,8 +169,7 @@ describe('dispatch rounds with many sessions', () => {
     const served: Session[] = [];
     for (let round = 0; round < 3; round++) {
       t.buffer(`t${round}`, 1);
-      t.rounds.pump();
-      await nextTurn();
+      await t.roundOverAll();
       const [session] = [...t.granted.keys()];
       served.push(session!);
       t.finish(session!);
