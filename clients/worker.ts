@@ -26,6 +26,7 @@ import { HeldJobs, type WorkerShared } from './held-jobs.js';
 import { JobRunner } from './job-runner.js';
 import { Outbox } from './outbox.js';
 import { Sessions } from './sessions.js';
+import { closeOnSignals } from './shutdown-signals.js';
 import type { WorkerEvents, WorkerState } from './worker-events.js';
 import { compileWorkerOptions, type WorkerOptions } from './worker-options.js';
 
@@ -124,15 +125,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.#closing;
   }
 
-  readonly #onSignal = (): void => void this.close();
+  #stopListeningForSignals: () => void = () => undefined;
 
   /** Graceful close on SIGINT/SIGTERM (or the configured signals), like the broker. */
   #listenForSignals(): void {
-    for (const signal of this.#shared.options.shutdownSignals) process.on(signal, this.#onSignal);
-  }
-
-  #stopListeningForSignals(): void {
-    for (const signal of this.#shared.options.shutdownSignals) process.off(signal, this.#onSignal);
+    this.#stopListeningForSignals = closeOnSignals(this.#shared.options.shutdownSignals, () => {
+      void this.close();
+    });
   }
 
   async #close(): Promise<void> {

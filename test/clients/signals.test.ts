@@ -28,4 +28,48 @@ describe('Worker shutdown signals', () => {
     expect((await producer.getJob('acme', jobId)).state).toBe('COMPLETED');
     expect(process.listenerCount('SIGUSR2')).toBe(0);
   });
+
+  it('shares one listener per signal among many Workers, and closes every one of them on it', async () => {
+    // A listener per Worker made Node warn of a possible leak past ten.
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const workers = Array.from({ length: 12 }, () =>
+        rota.worker({
+          queues: ['signals-many'],
+          shutdownSignals: ['SIGUSR2'],
+          handler: () => 'ok',
+        }),
+      );
+      await Promise.all(workers.map((worker) => worker.start()));
+      expect(process.listenerCount('SIGUSR2')).toBe(1);
+      process.emit('SIGUSR2');
+      await eventually(() => (workers.every((w) => w.state === 'STOPPED') ? true : undefined));
+      expect(process.listenerCount('SIGUSR2')).toBe(0);
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  it('keeps the signal for the Workers still running when one closes', async () => {
+    const first = rota.worker({
+      queues: ['signals-one'],
+      shutdownSignals: ['SIGUSR2'],
+      handler: () => 'ok',
+    });
+    const second = rota.worker({
+      queues: ['signals-one'],
+      shutdownSignals: ['SIGUSR2'],
+      handler: () => 'ok',
+    });
+    await Promise.all([first.start(), second.start()]);
+    await first.close();
+    expect(process.listenerCount('SIGUSR2')).toBe(1);
+    process.emit('SIGUSR2');
+    await eventually(() => (second.state === 'STOPPED' ? true : undefined));
+    expect(process.listenerCount('SIGUSR2')).toBe(0);
+  });
 });
