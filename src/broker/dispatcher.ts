@@ -148,7 +148,10 @@ export class QueueDispatcher {
     });
   }
 
-  /** A tenant's settings changed (or a lease of it ended): a pause may have begun or ended. */
+  /**
+   * A tenant's settings changed (or a lease of it ended): a pause may have
+   * begun or ended, or the tenant's last job here ended (see forgetIfIdle).
+   */
   private limitsChanged(tenant: string): void {
     const { parked } = this.parking;
     if (parked.has(tenant)) {
@@ -158,7 +161,25 @@ export class QueueDispatcher {
       }
     } else if (this.prefetch.buffers.has(tenant) && this.deps.limits.paused(tenant, this.queue)) {
       this.parking.pausedWithBuffer();
+    } else {
+      this.forgetIfIdle(tenant);
     }
+  }
+
+  /**
+   * Nothing of the tenant is here any more (buffered, on its way, in line,
+   * due, parked or in flight): what the dispatcher knew of it goes, as at a
+   * retirement. Why not wait for that: a tenant whose last fetch came back
+   * short is fetched again only by new work or a recovery sweep, and the sweep
+   * of a queue runs only while it has sessions, so a queue whose workers left
+   * kept its last tenants' entries for good; with workers, each tenant of the
+   * last sweep interval stayed. The Redis index keeps the tenant until a fetch
+   * finds it idle (the sweep's), so work it gets meanwhile is not missed.
+   */
+  private forgetIfIdle(tenant: string): void {
+    if (this.follows(tenant) || this.deps.limits.inFlight(tenant, this.queue) > 0) return;
+    this.scheduler.remove(tenant);
+    this.prefetch.forget(tenant);
   }
 
   /** A tenant has (or may have) new work: runnable now, or at `dueAt`. */
@@ -256,6 +277,15 @@ export class QueueDispatcher {
 
   prefetchUse(): PrefetchUse {
     return this.prefetch.use();
+  }
+
+  /**
+   * How many tenants each per-tenant table of the dispatcher holds. None
+   * should hold a tenant that has nothing queued here or in flight: a broker
+   * that saw a million tenants come and go would grow with every one.
+   */
+  tenantTables(): Record<'scheduled' | 'buffered' | 'drained' | 'jobSizes' | 'lineTags', number> {
+    return { scheduled: this.scheduler.size, ...this.prefetch.tenantTables() };
   }
 
   /** Runs a dispatch round over every session soon; many calls in one tick make one round. */
@@ -431,9 +461,11 @@ export class QueueDispatcher {
     } else if (result.idle) {
       this.retire(tenant);
     } else {
-      // Work exists but not here (leased elsewhere, or delayed): park until a doorbell or timer.
+      // Work exists but not here (leased elsewhere, or delayed): park until a
+      // doorbell or timer, or, with nothing of it here, forget the tenant.
       this.prefetch.buffers.delete(tenant);
       this.scheduler.setAvailable(tenant, 0);
+      this.forgetIfIdle(tenant);
     }
     if (this.refetch.delete(tenant)) this.refill(tenant);
     else if (result.jobs.length > 0 && !this.prefetch.drained.has(tenant)) {

@@ -192,6 +192,16 @@ export class PrefetchBuffers {
     for (const buffer of this.buffers.values()) yield* buffer;
   }
 
+  /** How many tenants each of its per-tenant tables holds (see QueueDispatcher.tenantTables). */
+  tenantTables(): { buffered: number; drained: number; jobSizes: number; lineTags: number } {
+    return {
+      buffered: this.buffers.size,
+      drained: this.drained.size,
+      jobSizes: this.jobSize.size,
+      lineTags: this.waiting.tagged,
+    };
+  }
+
   use(): PrefetchUse {
     return { jobs: this.held.jobs, bytes: this.held.bytes, waiting: this.waiting.size };
   }

@@ -25,6 +25,11 @@ export class WeightedLine {
     return this.#inLine.size;
   }
 
+  /** Tenants that keep a finish tag (in line, or back from their turn with work left). */
+  get tagged(): number {
+    return this.#finishes.size;
+  }
+
   has(tenant: string): boolean {
     return this.#inLine.has(tenant);
   }
