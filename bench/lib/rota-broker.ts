@@ -31,6 +31,21 @@ const EXIT_WITH_PARENT =
       "process.stdin.on('end', stop); process.stdin.on('error', stop); process.stdin.resume();",
   );
 
+/**
+ * Preloaded with `heapProbe` (and node --expose-gc): over the IPC channel, a
+ * `heap` message collects garbage and answers with process.memoryUsage(). A
+ * bench-side hook, as EXIT_WITH_PARENT: the broker itself has none. Two full
+ * collections, so objects freed by the first one's finalizers go too. The
+ * channel is unref'd: it must not keep a broker alive that would exit.
+ */
+const HEAP_PROBE =
+  'data:text/javascript,' +
+  encodeURIComponent(
+    "process.on('message', (m) => { if (m !== 'heap') return;" +
+      ' globalThis.gc(); globalThis.gc(); process.send({ heap: process.memoryUsage() }); });' +
+      ' process.channel?.unref();',
+  );
+
 export interface BrokerProcessOptions {
   /** Run this compiled cli.js with plain node instead of src/cli.ts under tsx. */
   compiledCli?: string;
@@ -42,6 +57,10 @@ export interface BrokerProcessOptions {
   completedRetentionMs: number;
   /** Write a V8 CPU profile (node --cpu-prof) into this folder when the broker exits. */
   cpuProfileDir?: string;
+  /** Makes `heap()` work: node --expose-gc and an IPC channel to the broker (see HEAP_PROBE). */
+  heapProbe?: boolean;
+  /** More environment for the broker (ROTA_* settings), over the bench's own. */
+  env?: Readonly<Record<string, string>>;
   startTimeoutMs?: number;
 }
 
@@ -66,6 +85,8 @@ export interface BrokerProcess {
    * --rev of older code) or too few samples were taken.
    */
   eventLoopDelay(): Promise<LoopDelay | undefined>;
+  /** With `heapProbe`: the broker's process.memoryUsage() right after a full garbage collection. */
+  heap(): Promise<NodeJS.MemoryUsage>;
   /** Graceful stop (SIGTERM), SIGKILL after a grace. */
   stop(): Promise<void>;
 }
@@ -98,6 +119,7 @@ async function startOnce(options: BrokerProcessOptions): Promise<BrokerProcess> 
     ...(options.cpuProfileDir === undefined
       ? []
       : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir]),
+    ...(options.heapProbe === true ? ['--expose-gc', '--import', HEAP_PROBE] : []),
     '--import',
     EXIT_WITH_PARENT,
     ...(options.compiledCli === undefined
@@ -106,7 +128,7 @@ async function startOnce(options: BrokerProcessOptions): Promise<BrokerProcess> 
   ];
   const child = spawnTracked(process.execPath, nodeArgs, {
     cwd: options.root ?? REPO_ROOT,
-    stdio: ['pipe', 'pipe', 'pipe'],
+    stdio: options.heapProbe === true ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'],
     env: {
       ...process.env,
       NODE_ENV: 'production',
@@ -116,6 +138,7 @@ async function startOnce(options: BrokerProcessOptions): Promise<BrokerProcess> 
       ROTA_KEY_PREFIX: options.keyPrefix,
       ROTA_METRICS_ADDRESS: metricsAddress,
       ROTA_COMPLETED_RETENTION_MS: String(options.completedRetentionMs),
+      ...options.env,
     },
   });
   let output = '';
@@ -175,12 +198,35 @@ async function startOnce(options: BrokerProcessOptions): Promise<BrokerProcess> 
         );
       }),
     eventLoopDelay: () => scrapeLoopDelay(`http://${metricsAddress}/metrics`),
+    heap: () => probeHeap(child),
     async stop() {
       admin.close();
       child.stdin?.end();
       await terminate(child, 10_000);
     },
   };
+}
+
+function probeHeap(child: ChildProcess): Promise<NodeJS.MemoryUsage> {
+  if (!child.connected) {
+    return Promise.reject(new Error('no IPC channel to the broker: start it with heapProbe'));
+  }
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: unknown): void => {
+      const heap = (message as { heap?: NodeJS.MemoryUsage } | null)?.heap;
+      if (heap === undefined) return;
+      child.off('exit', onExit);
+      child.off('message', onMessage);
+      resolve(heap);
+    };
+    const onExit = (): void => {
+      child.off('message', onMessage);
+      reject(new Error('the broker exited before it answered the heap probe'));
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send('heap');
+  });
 }
 
 async function scrapeLoopDelay(url: string): Promise<LoopDelay | undefined> {
