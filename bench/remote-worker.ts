@@ -12,9 +12,7 @@
  * Writes bench/results/remote-worker-<timestamp>.json. Starts and stops its own
  * redis-server and broker.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { Producer, Worker } from '../clients/index.js';
@@ -22,7 +20,7 @@ import { CLIENT_RECEIVE_WINDOW } from '../clients/connection.js';
 import { SERVER_RECEIVE_WINDOW } from '../src/grpc/receive-window.js';
 import { startTestBroker } from '../test/helpers/broker.js';
 import { startTestRedis } from '../test/helpers/redis.js';
-import { REPO_ROOT } from './lib/rota-broker.js';
+import { writeResults } from './lib/results-file.js';
 
 const HTTP2_DEFAULT_WINDOW = 65_535;
 
@@ -167,9 +165,4 @@ try {
   await broker.shutdown();
   await redis.dispose();
 }
-const out = join(REPO_ROOT, 'bench', 'results');
-mkdirSync(out, { recursive: true });
-const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, 'Z');
-const file = join(out, `remote-worker-${stamp}.json`);
-writeFileSync(file, JSON.stringify({ delayMs, jobs, sizeBytes, concurrency, results }, null, 2));
-console.log(`→ ${file}`);
+writeResults('remote-worker', { delayMs, jobs, sizeBytes, concurrency, results });

@@ -18,7 +18,7 @@
  * in two trees and compare. Starts and stops its own redis-server.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,7 +30,7 @@ import { JobStore } from '../src/store/job-store.js';
 import type { FetchedJob } from '../src/store/types.js';
 import { newJob } from '../test/helpers/new-job.js';
 import { cpuSeconds } from './lib/proc.js';
-import { REPO_ROOT } from './lib/rota-broker.js';
+import { writeResults } from './lib/results-file.js';
 
 const BATCH = 1000;
 const STEPS = ['enqueue', 'fetch', 'lease', 'complete'] as const;
@@ -208,9 +208,4 @@ try {
   await server.kill();
   rmSync(dir, { recursive: true, force: true });
 }
-const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, 'Z');
-const out = join(REPO_ROOT, 'bench', 'results');
-mkdirSync(out, { recursive: true });
-const file = join(out, `store-cycle-${stamp}.json`);
-writeFileSync(file, JSON.stringify({ jobs, batch: BATCH, claim: values.claim, results }, null, 2));
-console.log(`→ ${file}`);
+writeResults('store-cycle', { jobs, batch: BATCH, claim: values.claim, results });

@@ -23,7 +23,7 @@
  * ROTA_METRICS_MAX_TENANTS tenants, and per queue served a dispatcher and
  * its doorbell subscription.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,7 +33,8 @@ import { Redis } from 'ioredis';
 
 import { Producer, Worker, type JobInput } from '../clients/index.js';
 import { startLocalRedis } from '../src/redis/local-server.js';
-import { REPO_ROOT, startRotaBroker, type BrokerProcess } from './lib/rota-broker.js';
+import { startRotaBroker, type BrokerProcess } from './lib/rota-broker.js';
+import { writeResults } from './lib/results-file.js';
 
 const USAGE =
   'Usage: npx tsx bench/tenant-churn.ts [--tenants 200000] [--waves 4] [--jobs-per-tenant 2] [--warmup-tenants 10000] [--fresh-queues 2] [--configured 250] [--settle-s 20] [--stats-max-pairs N]\n' +
@@ -282,26 +283,14 @@ try {
   await redisServer.kill();
   rmSync(dir, { recursive: true, force: true });
 }
-const out = join(REPO_ROOT, 'bench', 'results');
-mkdirSync(out, { recursive: true });
-const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, 'Z');
-const file = join(out, `tenant-churn-${stamp}.json`);
-writeFileSync(
-  file,
-  JSON.stringify(
-    {
-      tenants: totalTenants,
-      waves,
-      jobsPerTenant,
-      warmupTenants,
-      freshQueues,
-      configured,
-      settleSeconds,
-      statsMaxPairs: statsMaxPairs === undefined ? null : Number(statsMaxPairs),
-      readings,
-    },
-    null,
-    2,
-  ),
-);
-console.log(`→ ${file}`);
+writeResults('tenant-churn', {
+  tenants: totalTenants,
+  waves,
+  jobsPerTenant,
+  warmupTenants,
+  freshQueues,
+  configured,
+  settleSeconds,
+  statsMaxPairs: statsMaxPairs === undefined ? null : Number(statsMaxPairs),
+  readings,
+});

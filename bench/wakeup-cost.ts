@@ -15,7 +15,7 @@
  * per job at 100 jobs/s is about that cost times its turns per job.
  * Starts and stops its own redis-server.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +24,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 
 import { startLocalRedis } from '../src/redis/local-server.js';
-import { REPO_ROOT } from './lib/rota-broker.js';
+import { writeResults } from './lib/results-file.js';
 
 const { values } = parseArgs({
   options: {
@@ -91,9 +91,4 @@ try {
   await redis.kill();
   rmSync(dir, { recursive: true, force: true });
 }
-const out = join(REPO_ROOT, 'bench', 'results');
-mkdirSync(out, { recursive: true });
-const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, 'Z');
-const file = join(out, `wakeup-cost-${stamp}.json`);
-writeFileSync(file, JSON.stringify({ seconds, results }, null, 2));
-console.log(`→ ${file}`);
+writeResults('wakeup-cost', { seconds, results });
