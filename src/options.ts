@@ -104,6 +104,8 @@ const UINT32_BOUND: NumberBound = { value: 2 ** 32 - 1, why: 'its uint32 wire fi
 /** Retentions go to Redis as key TTLs; a bound well past any need keeps them integers there. */
 const RETENTION_BOUND: NumberBound = { value: 3650 * DAY, why: '10 years' };
 export const INT_BOUND: NumberBound = { value: Number.MAX_SAFE_INTEGER };
+/** A default backoff past a job's own limit would make every Enqueue that leaves it unset fail. */
+const BACKOFF_BOUND: NumberBound = { value: MAX_BACKOFF_MS, why: "7 days, a job's backoff limit" };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -296,7 +298,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--default-backoff-initial-ms',
     kind: 'ms',
     fallback: 1_000,
-    max: { value: MAX_BACKOFF_MS, why: "7 days, a job's backoff limit" },
+    max: BACKOFF_BOUND,
     help: 'Base retry delay of a job that sets none.',
   },
   {
@@ -305,7 +307,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--default-backoff-max-ms',
     kind: 'ms',
     fallback: HOUR,
-    max: { value: MAX_BACKOFF_MS, why: "7 days, a job's backoff limit" },
+    max: BACKOFF_BOUND,
     help: 'Cap of one retry delay of a job that sets none.',
   },
   {

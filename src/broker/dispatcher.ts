@@ -178,6 +178,11 @@ export class QueueDispatcher {
    */
   private forgetIfIdle(tenant: string): void {
     if (this.follows(tenant) || this.deps.limits.inFlight(tenant, this.queue) > 0) return;
+    this.forget(tenant);
+  }
+
+  /** Drops the scheduler's and the buffers' entries of the tenant. */
+  private forget(tenant: string): void {
     this.scheduler.remove(tenant);
     this.prefetch.forget(tenant);
   }
@@ -482,8 +487,7 @@ export class QueueDispatcher {
 
   /** Nothing at all left for the tenant: drop it from the ring and from the Redis index. */
   private retire(tenant: string): void {
-    this.scheduler.remove(tenant);
-    this.prefetch.forget(tenant);
+    this.forget(tenant);
     this.index.retire(tenant);
   }
 
