@@ -39,6 +39,8 @@ const SCRIPTS = {
   // a stopping broker's read-ahead: lost to every worker for a lease TTL otherwise
   release: { allowOom: true },
   stats: { allowOom: false },
+  // it only deletes, and frees what idle tenant×queues held
+  retire: { allowOom: true },
   put_tenant: { allowOom: false },
   // a few bytes per rate-limited tenant; without it a full Redis could not lease their jobs
   take_tokens: { allowOom: true },

@@ -1,7 +1,7 @@
 import type { ScanStream } from 'ioredis';
 import type { JobReads } from './job-reads.js';
 import type { JobStoreContext } from './job-store-context.js';
-import { sendBatch, type Batch } from './scripts.js';
+import { runScript, sendBatch, type Batch } from './scripts.js';
 
 /** Keys a SCAN or SSCAN command looks at: a few ms of Redis (its default, 10, meant 100× the commands). */
 const SCAN_COUNT = 1000;
@@ -108,9 +108,11 @@ export class TenantIndexes {
 
   /**
    * Takes a tenant out of the queue's index of tenants with work when it has
-   * none: removes it, then reads its depth (sent on one connection without
+   * none: removes it, then runs retire.lua (sent on one connection without
    * waiting in between, so Redis runs them in that order), and puts it back if
-   * any job is there. Returns whether it stays out.
+   * any job is there. Returns whether it stays out. With no job left, the
+   * script also deletes the tenant×queue's ready streams and levels, which a
+   * next job makes again.
    *
    * Why not a plain SREM after a fetch found nothing: a job stored between that
    * fetch and the SREM (through any broker: its enqueue's SADD ran before the
@@ -129,12 +131,18 @@ export class TenantIndexes {
    */
   async retire(queue: string, tenant: string): Promise<boolean> {
     const { redis, keys } = this.context;
-    const [, [depth]] = await Promise.all([
+    const [, reply] = await Promise.all([
       redis.srem(keys.activeTenants(queue), tenant),
-      this.reads.depths([{ tenant, queue }]),
+      runScript(
+        redis,
+        'retire',
+        [keys.levels(tenant, queue)],
+        [keys.queueBase(tenant, queue), this.context.deadExpiredBy()],
+      ),
     ]);
-    if (depth!.waiting + depth!.leased + depth!.delayed === 0) {
-      if (depth!.dead > 0) await redis.sadd(keys.deadTenants(queue), tenant);
+    const [waiting, leased, delayed, dead] = reply as number[];
+    if (waiting! + leased! + delayed! === 0) {
+      if (dead! > 0) await redis.sadd(keys.deadTenants(queue), tenant);
       return true;
     }
     await this.markActive(queue, tenant);

@@ -1,9 +1,7 @@
 -- Depths of tenant×queues. Packed (see packed.ts): one call carries many
 -- tenant×queues, so the metrics' depth gauges read 10,000 of them in a few
 -- dozen calls rather than 10,000. Its one write: dead letters past their
--- retention leave the dead set first. Their job hashes have expired, and the
--- set is otherwise trimmed only when another job of the tenant×queue dies, so
--- they were counted for good.
+-- retention leave the dead set (see depth.lua).
 -- KEYS[1] any key of the first tenant (routes the call)
 -- ARGV[1] the values below (ARGS), packed (see cmsgpack.ts)
 -- ARGS[1] death time (ms) up to which a dead letter is past its retention
@@ -12,29 +10,17 @@
 -- argument order, waiting, leased (read by a broker: leased or prefetched),
 -- delayed, dead, enqueue time (ms) of the oldest waiting job or -1
 -- @include common
+-- @include depth
 local ARGS = packed_args()
 local expiredBy = ARGS[1]
 local out = {}
 each_group(ARGS, 2, 0, function(_, i, n)
   for k = i, i + n - 1 do
-    local base = ARGS[k]
-    local waiting, leased, oldest = 0, 0, -1
-    for _, level in ipairs(redis.call('ZRANGE', base .. 'levels', 0, -1)) do
-      local stream = base .. 'ready:' .. level
-      local pending, first = group_state(stream)
-      leased = leased + pending
-      waiting = waiting + redis.call('XLEN', stream) - pending
-      -- entries after the group's last delivered id were never read: the oldest waiting job
-      if first then
-        local ms = tonumber(string.match(first[1], '^(%d+)'))
-        if oldest == -1 or ms < oldest then oldest = ms end
-      end
-    end
+    local waiting, leased, delayed, dead, oldest = queue_depth(ARGS[k], expiredBy)
     out[#out + 1] = waiting
     out[#out + 1] = leased
-    out[#out + 1] = redis.call('ZCARD', base .. 'delayed')
-    redis.call('ZREMRANGEBYSCORE', base .. 'dead', '-inf', expiredBy)
-    out[#out + 1] = redis.call('ZCARD', base .. 'dead')
+    out[#out + 1] = delayed
+    out[#out + 1] = dead
     out[#out + 1] = oldest
   end
   return i + n
