@@ -1,4 +1,4 @@
-import type { HeldEntry } from '../store/job-store.js';
+import type { HeldEntry, RenewOutcome } from '../store/job-store.js';
 import { monotonicClock, type BrokerContext } from './broker-context.js';
 import type { QueueDispatcher } from './dispatcher.js';
 import type { ServedQueues } from './served-queues.js';
@@ -116,30 +116,41 @@ export class Recovery {
   renew(): void {
     const { store, logger } = this.context;
     store.renew(this.heldEntries()).then(
-      (lost) => this.forget(lost),
+      (outcome) => this.forget(outcome),
       (error: unknown) => logger.error({ err: error }, 'renewing held entries failed'),
     );
   }
 
   /**
-   * Held entries whose stream Redis lost are not renewed again, and said so
-   * once. Why: their renewal failed (NOGROUP) on every tick until the worker
-   * acked or the buffer let the job go: an error line every TTL/3 for as long
-   * as a job runs, for ever for the buffered jobs of a paused tenant. And a
-   * stream made again under the same key holds new entries; an old id renewed
-   * there could only match another's. Their workers are answered as before:
-   * an ack of a job Redis lost is answered ACK_UNKNOWN_JOB (or the lease was
-   * revoked, see Revocation.revokeCancelled), a buffered job is not leased.
+   * Held entries whose stream Redis no longer has are not renewed again, and
+   * when Redis lost its keys, said so once. Why: their renewal failed
+   * (NOGROUP) on every tick until the worker acked or the buffer let the job
+   * go: an error line every TTL/3 for as long as a job runs, for ever for the
+   * buffered jobs of a paused tenant. And a stream made again under the same
+   * key holds new entries; an old id renewed there could only match another's.
+   * Their workers are answered as before: an ack of a job Redis lost is
+   * answered ACK_UNKNOWN_JOB (or the lease was revoked, see
+   * Revocation.revokeCancelled), a buffered job is not leased. When Redis kept
+   * its keys, their jobs ended elsewhere and the stream went with its idle
+   * tenant (see JobStore.renew): nothing was lost, and only debug says so.
    */
-  private forget(lost: readonly HeldEntry[]): void {
+  private forget({ gone, keysLost }: RenewOutcome): void {
     // Renewals sent while Redis was down are all answered once it is back,
     // each naming the same lost entries: those are said once.
-    const fresh = lost.filter((held) => !this.lost.has(entryKey(held)));
+    const fresh = gone.filter((held) => !this.lost.has(entryKey(held)));
     if (fresh.length === 0) return;
     for (const held of fresh) this.lost.add(entryKey(held));
     const pairs = new Set(fresh.map(({ tenant, queue }) => `${queue}/${tenant}`));
+    const said = { entries: fresh.length, queues: [...pairs].slice(0, LOST_PAIRS_LOGGED) };
+    if (!keysLost) {
+      this.context.logger.debug(
+        said,
+        'held entries whose jobs ended elsewhere (their streams went with their idle tenants) are not renewed again',
+      );
+      return;
+    }
     this.context.logger.warn(
-      { entries: fresh.length, queues: [...pairs].slice(0, LOST_PAIRS_LOGGED) },
+      said,
       'Redis no longer has the streams of entries this broker holds (it lost its keys: restarted without persistence, failed over to an empty replica, or flushed); they are not renewed again',
     );
   }

@@ -6,7 +6,7 @@ import { JobReads } from './job-reads.js';
 import { JobStoreContext, type JobStoreOptions } from './job-store-context.js';
 import type { Keys } from './keys.js';
 import { LeaseWrites } from './lease-writes.js';
-import { Recovery, type HeldEntry } from './recovery.js';
+import { Recovery, type RenewOutcome } from './recovery.js';
 import { defineScripts } from './scripts.js';
 import { TenantIndexes } from './tenant-indexes.js';
 import type {
@@ -23,7 +23,7 @@ import type {
 } from './types.js';
 
 export type { JobStoreOptions } from './job-store-context.js';
-export type { HeldEntry } from './recovery.js';
+export type { HeldEntry, RenewOutcome } from './recovery.js';
 
 /**
  * The only module that talks to Redis about jobs. Every multi-step change is one
@@ -126,7 +126,7 @@ export class JobStore {
     return this.recovery.release(...args);
   }
 
-  renew(...args: Parameters<Recovery['renew']>): Promise<HeldEntry[]> {
+  renew(...args: Parameters<Recovery['renew']>): Promise<RenewOutcome> {
     return this.recovery.renew(...args);
   }
 

@@ -112,6 +112,15 @@ export class Keys {
   }
 
   /**
+   * A key every broker makes sure of at start and nothing deletes: gone, Redis
+   * lost its keys since (see Recovery.renew). The mark of the dead-tenant
+   * indexes serves: a start that finds it gone builds them and sets it.
+   */
+  keysKeptMark(): string {
+    return this.deadTenantsIndexed();
+  }
+
+  /**
    * SCAN pattern of every tenant×queue's dead letters (to build the indexes of
    * tenants with dead jobs once). It also matches some keys that are none:
    * `deadLettersOf` tells them apart.

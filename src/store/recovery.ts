@@ -146,11 +146,16 @@ export class Recovery {
   /**
    * Resets the idle time of entries this broker holds (buffered or leased), one
    * XCLAIM … JUSTID per stream, so other brokers' reclaim leaves them alone.
-   * Answers the entries of streams Redis no longer has (NOGROUP: it lost its
-   * keys, restarted without persistence, failed over to an empty replica, or
-   * flushed): none of them can be renewed again. Any other error fails the call.
+   * Answers the entries of streams Redis no longer has (NOGROUP), which none
+   * can renew again, and why they are gone. Either Redis lost its keys
+   * (restarted without persistence, failed over to an empty replica, or
+   * flushed), or their jobs ended without this broker (it hung past the lease
+   * TTL: another broker reclaimed and ran them) and a fetch then found their
+   * tenant×queue idle and deleted its streams (retire.lua). A Redis that lost
+   * its keys lost the mark a starting broker leaves (`keysKeptMark`) with them.
+   * Any other error fails the call.
    */
-  async renew(entries: Iterable<HeldEntry>): Promise<HeldEntry[]> {
+  async renew(entries: Iterable<HeldEntry>): Promise<RenewOutcome> {
     const { redis, keys, options } = this.context;
     const byStream = new Map<string, HeldEntry[]>();
     for (const held of entries) {
@@ -159,8 +164,8 @@ export class Recovery {
       if (list) list.push(held);
       else byStream.set(stream, [held]);
     }
-    if (byStream.size === 0) return [];
     const gone = new Set<string>();
+    if (byStream.size === 0) return { gone: [], keysLost: false };
     await sendBatch(redis, (batch) => {
       for (const [stream, held] of byStream) {
         for (let i = 0; i < held.length; i += RENEW_BATCH) {
@@ -175,6 +180,14 @@ export class Recovery {
         }
       }
     });
-    return [...gone].flatMap((stream) => byStream.get(stream) ?? []);
+    if (gone.size === 0) return { gone: [], keysLost: false };
+    const keysLost = (await redis.exists(keys.keysKeptMark())) === 0;
+    return { gone: [...gone].flatMap((stream) => byStream.get(stream) ?? []), keysLost };
   }
+}
+
+/** Held entries a renewal found without their stream, and whether Redis lost its keys (see Recovery.renew). */
+export interface RenewOutcome {
+  readonly gone: HeldEntry[];
+  readonly keysLost: boolean;
 }

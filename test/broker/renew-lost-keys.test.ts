@@ -66,4 +66,34 @@ describe('renewal after Redis lost its keys', () => {
     expect(Number(lost[0]!.entries)).toBeGreaterThan(1);
     await h.setTenant({ tenant: 'idle', paused: false });
   });
+
+  it('says nothing of a held entry whose job ended elsewhere and whose tenant was retired', async () => {
+    // A broker that hung past its lease TTL: another broker reclaimed the
+    // lease and ran the job to its end, and a fetch found the tenant idle,
+    // which deleted its ready stream (retire.lua). The hung broker's renewal
+    // then finds no stream, as after a flush, but Redis kept its keys (the
+    // tests before emptied it: a broker started since marks it kept again).
+    await h.restartBroker();
+    const worker = await h.worker({ queues: ['retired'], capacity: 1 });
+    const { job_id: jobId } = await h.enqueue({ tenant: 'hung', queue: 'retired' });
+    const [lease] = await worker.take(1);
+    const { store } = h.broker.broker;
+    const admin = new Redis(h.redis.url);
+    onTestFinished(() => void admin.quit());
+    const [entry] = (await admin.xrange(store.keys.ready('hung', 'retired', 0), '-', '+'))[0]!;
+    await admin.xack(store.keys.ready('hung', 'retired', 0), 'rota', entry);
+    await admin.xdel(store.keys.ready('hung', 'retired', 0), entry);
+    await admin.del(store.keys.job('hung', jobId));
+    expect(await store.retire('retired', 'hung')).toBe(true);
+    expect(await admin.exists(store.keys.ready('hung', 'retired', 0))).toBe(0);
+    const from = logged.length;
+    await sleep(2500); // five renewals
+
+    expect(said(from, 'renewing held entries failed')).toEqual([]);
+    expect(said(from, LOST)).toEqual([]);
+    worker.complete(lease!);
+    await expect
+      .poll(() => worker.ackOutcomes())
+      .toEqual([expect.objectContaining({ job_id: jobId, status: 'ACK_UNKNOWN_JOB' })]);
+  });
 });
