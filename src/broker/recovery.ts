@@ -1,8 +1,15 @@
 import type { HeldEntry, RenewOutcome } from '../store/job-store.js';
+import type { ReclaimOutcome } from '../store/types.js';
 import { monotonicClock, type BrokerContext } from './broker-context.js';
 import type { QueueDispatcher } from './dispatcher.js';
 import type { ServedQueues } from './served-queues.js';
 
+/**
+ * Sweeps of a queue after its last worker here left, while its tenants still
+ * have entries out: orphaned leases wait a lease TTL to be re-attached or to
+ * expire, two sweep intervals; the rest is margin.
+ */
+const TIDY_ROUNDS = 8;
 /** How many queue×tenant pairs the line about lost entries names. */
 const LOST_PAIRS_LOGGED = 20;
 
@@ -18,6 +25,8 @@ export class Recovery {
   private reclaimFrom = 0;
   /** Held entries whose stream Redis lost (see forget), by entryKey. */
   private lost = new Set<string>();
+  /** Queues swept here, and how many more sweeps each gets once its workers here have gone (see tidy). */
+  private readonly leftBehind = new Map<string, number>();
 
   constructor(
     private readonly context: BrokerContext,
@@ -40,6 +49,9 @@ export class Recovery {
 
   recoverAll(): void {
     for (const queue of this.queues.names()) this.recover(queue);
+    for (const [queue, rounds] of this.leftBehind) {
+      if ((this.queues.get(queue)?.sessions.size ?? 0) === 0) this.tidy(queue, rounds);
+    }
   }
 
   /**
@@ -56,12 +68,70 @@ export class Recovery {
   recover(queue: string): void {
     const dispatcher = this.queues.get(queue);
     if (!dispatcher || dispatcher.sessions.size === 0 || this.sweeping.has(queue)) return;
+    this.leftBehind.set(queue, TIDY_ROUNDS);
+    this.run(queue, 'recovery sweep failed', () => this.sweep(queue, dispatcher));
+  }
+
+  /**
+   * A queue swept here whose workers here have all gone: its tenants with
+   * nothing left leave the index, and so Redis deletes their streams (see
+   * JobStore.retire). Why: the sweep of a queue runs only while it has
+   * workers, and its fetches are what retire tenants, so a queue's last
+   * tenants kept their keys for good (about 0.7 KB each; a queue per import
+   * or per customer left thousands a day). Swept again each interval while
+   * some tenant still has entries out (the leases of a worker that left
+   * expire a lease TTL later), up to TIDY_ROUNDS times; a tenant with jobs
+   * waiting keeps its keys for the next worker.
+   */
+  private tidy(queue: string, rounds: number): void {
+    if (this.sweeping.has(queue)) return;
+    if (rounds > 1) this.leftBehind.set(queue, rounds - 1);
+    else this.leftBehind.delete(queue);
+    this.run(queue, 'sweep of a queue without workers failed', async () => {
+      if (await this.retireIdle(queue)) this.leftBehind.delete(queue);
+    });
+  }
+
+  /** Runs a sweep of the queue unless one runs; one at a time per queue. */
+  private run(queue: string, failed: string, sweep: () => Promise<void>): void {
+    if (this.sweeping.has(queue)) return;
     this.sweeping.add(queue);
-    this.sweep(queue, dispatcher)
-      .catch((error: unknown) =>
-        this.context.logger.error({ err: error, queue }, 'recovery sweep failed'),
-      )
+    sweep()
+      .catch((error: unknown) => this.context.logger.error({ err: error, queue }, failed))
       .finally(() => this.sweeping.delete(queue));
+  }
+
+  private async sweep(queue: string, dispatcher: QueueDispatcher): Promise<void> {
+    await this.reclaimPages(queue, (tenants, outcomes) => {
+      outcomes.forEach((outcome, i) => {
+        const tenant = tenants[i]!;
+        const followed = dispatcher.follows(tenant);
+        if (outcome.nextRunAt !== undefined && (!followed || outcome.retrying > 0)) {
+          dispatcher.onWork(tenant, outcome.nextRunAt);
+        }
+        const empty = outcome.pending === 0 && outcome.nextRunAt === undefined;
+        // Unread entries of a followed tenant too: followed for a job delayed
+        // by an hour, a lost doorbell's job waited that hour.
+        const unread = outcome.unread && !dispatcher.readsAgain(tenant);
+        if (outcome.requeued > 0 || unread || (!followed && empty)) {
+          dispatcher.onWork(tenant);
+        }
+      });
+    });
+  }
+
+  /** Retires the queue's tenants with nothing at all; whether none had entries out. */
+  private async retireIdle(queue: string): Promise<boolean> {
+    let settled = true;
+    await this.reclaimPages(queue, async (tenants, outcomes) => {
+      const idle = tenants.filter((_, i) => {
+        const { pending, nextRunAt, unread } = outcomes[i]!;
+        if (pending > 0) settled = false;
+        return pending === 0 && nextRunAt === undefined && !unread;
+      });
+      await Promise.all(idle.map((tenant) => this.context.store.retire(queue, tenant)));
+    });
+    return settled;
   }
 
   /**
@@ -72,7 +142,10 @@ export class Recovery {
    * job after 6.5 s (after 144 ms with 1,000 tenants), and every command of
    * the broker queued behind that pipeline on its connection.
    */
-  private async sweep(queue: string, dispatcher: QueueDispatcher): Promise<void> {
+  private async reclaimPages(
+    queue: string,
+    onPage: (tenants: string[], outcomes: ReclaimOutcome[]) => void | Promise<void>,
+  ): Promise<void> {
     const { store, clock, logger, observer, limits } = this.context;
     // A lease reclaimed frees its slots of the tenant's shared caps (reclaim.lua).
     const capsOf = (tenant: string) => limits.sharedCaps(tenant, queue);
@@ -86,18 +159,8 @@ export class Recovery {
         if (outcome.retrying + outcome.dead > 0) {
           observer.attemptsReclaimed(tenant, queue, outcome.retrying, outcome.dead);
         }
-        const followed = dispatcher.follows(tenant);
-        if (outcome.nextRunAt !== undefined && (!followed || outcome.retrying > 0)) {
-          dispatcher.onWork(tenant, outcome.nextRunAt);
-        }
-        const empty = outcome.pending === 0 && outcome.nextRunAt === undefined;
-        // Unread entries of a followed tenant too: followed for a job delayed
-        // by an hour, a lost doorbell's job waited that hour.
-        const unread = outcome.unread && !dispatcher.readsAgain(tenant);
-        if (outcome.requeued > 0 || unread || (!followed && empty)) {
-          dispatcher.onWork(tenant);
-        }
       });
+      await onPage(tenants, outcomes);
     }
   }
 

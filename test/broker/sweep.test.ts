@@ -142,6 +142,37 @@ describe('recovery sweep', () => {
     }
   });
 
+  it('leaves no key of a queue whose workers left, but for tenants with jobs waiting', async () => {
+    // The worker acks its last jobs and leaves at once: no sweep of the queue
+    // with a worker follows, and the fetches of those sweeps are what retired
+    // idle tenants. The queue's last tenants kept their keys for good.
+    const tenants = Array.from({ length: 20 }, (_, i) => `deserted-${i}`);
+    const redis = new Redis(h.redis.url);
+    const keysOf = async (pattern: string): Promise<string[]> =>
+      (await redis.keys(pattern)).filter((key) => !key.includes(':job:'));
+    try {
+      const worker = await h.worker({ queues: ['deserted'], capacity: tenants.length });
+      await h.enqueueBatch(tenants.map((tenant) => ({ tenant, queue: 'deserted' })));
+      const leases = [];
+      while (leases.length < tenants.length) leases.push(...(await worker.take(1)));
+      for (const lease of leases) worker.complete(lease);
+      await Promise.all(
+        leases.map((lease) => h.waitState(lease.tenant, lease.job_id, 'COMPLETED')),
+      );
+      worker.end();
+      const { job_id: waiting } = await h.enqueue({ tenant: 'still-waiting', queue: 'deserted' });
+
+      await expect.poll(() => keysOf('*deserted-*'), { timeout: 10_000 }).toEqual([]);
+      expect(await redis.smembers(h.broker.broker.store.keys.activeTenants('deserted'))).toEqual([
+        'still-waiting',
+      ]);
+      expect(await keysOf('*{still-waiting}:deserted:*')).not.toEqual([]);
+      expect((await h.getJob('still-waiting', waiting)).state).toBe('WAITING');
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   /**
    * The first retirement in `queue` takes its tenant out of the index, then
    * fails, as when Redis goes away after the SREM; the next `failedMarks`
