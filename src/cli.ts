@@ -5,7 +5,13 @@
  * and SIGINT stop it gracefully.
  */
 import { resolve } from 'node:path';
-import { ConfigError, helpText, loadConfig, type BrokerConfig } from './config.js';
+import {
+  ConfigError,
+  helpText,
+  loadConfig,
+  unknownVariables,
+  type BrokerConfig,
+} from './config.js';
 import { startLocalRedis, type LocalRedis } from './redis/local-server.js';
 import { startBroker } from './server.js';
 import { createLogger } from './telemetry/logger.js';
@@ -28,6 +34,9 @@ async function main(argv: readonly string[]): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  for (const name of unknownVariables(process.env).unknown) {
+    logger.warn({ variable: name }, `${name} is not a broker option: ignored (see --help)`);
+  }
   const stopTracing = await startTracing();
 
   let localRedis: LocalRedis | undefined;

@@ -68,12 +68,84 @@ function checkRedisUrl(url: string): void {
   }
 }
 
+/**
+ * ROTA_* names read by this repository's own programs other than the broker:
+ * the examples' broker address, and knobs of the test and benchmark harnesses
+ * (whose brokers inherit their environment). Not broker options, not typos.
+ */
+const OTHER_PROGRAMS_VARIABLES = new Set([
+  'ROTA_ADDRESS',
+  'ROTA_BENCH_ROOT',
+  'ROTA_BROKER_GRPC_TRACE',
+  'ROTA_BROKER_LOG_LEVEL',
+  'ROTA_KEEP_LOGS',
+  'ROTA_PARENT_PID',
+  'ROTA_TEST_LOG_LEVEL',
+]);
+const OTHER_PROGRAMS_PREFIXES = ['ROTA_FUZZ_'];
+/** At most this many edits away from an option's name, an unknown name is that option mistyped. */
+const TYPO_DISTANCE = 3;
+
+/**
+ * Environment variables named like the broker's (ROTA_…, in any case) that
+ * are none of its options: `typos` are a few edits from one (or a start of
+ * one, or one in lower case), `unknown` are not. Why refuse a typo: the
+ * broker would start without the setting its operator believes in force; a
+ * mistyped ROTA_REDIS_URL even starts a private Redis, where every job enqueued
+ * is lost with the broker. Why only warn of the rest: one environment may
+ * serve the broker and other programs of the same deployment.
+ */
+export function unknownVariables(env: NodeJS.ProcessEnv): {
+  typos: Array<{ name: string; meant: string }>;
+  unknown: string[];
+} {
+  const options = OPTIONS.map((spec) => spec.env);
+  const typos: Array<{ name: string; meant: string }> = [];
+  const unknown: string[] = [];
+  for (const name of Object.keys(env)) {
+    const upper = name.toUpperCase();
+    if (!upper.startsWith('ROTA_') || options.includes(name)) continue;
+    if (OTHER_PROGRAMS_VARIABLES.has(name)) continue;
+    if (OTHER_PROGRAMS_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
+    const meant = options.find(
+      (option) =>
+        option === upper ||
+        (upper.length > 'ROTA_'.length + 2 && option.startsWith(upper)) ||
+        editDistance(option, upper) <= TYPO_DISTANCE,
+    );
+    if (meant !== undefined) typos.push({ name, meant });
+    else unknown.push(name);
+  }
+  return { typos, unknown };
+}
+
+/** Levenshtein distance: the fewest single-character edits from one name to the other. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution);
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 /** Builds a frozen config from defaults, then the environment, then argv flags. */
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   argv: readonly string[] = [],
   overrides: Partial<BrokerConfig> = {},
 ): BrokerConfig {
+  const { typos } = unknownVariables(env);
+  if (typos.length > 0) {
+    const named = typos.map(({ name, meant }) => `${name} (did you mean ${meant}?)`);
+    throw new ConfigError(
+      `unknown environment variable${typos.length > 1 ? 's' : ''} ${named.join(', ')}: rename or unset; see --help for the options`,
+    );
+  }
   const values: Record<string, unknown> = {};
   for (const spec of OPTIONS) {
     values[spec.key] = spec.fallback;
@@ -144,7 +216,8 @@ export function helpText(): string {
     '',
     'Starts the Rota job broker. Every option is also an environment variable.',
     'Telemetry is configured by the standard OTEL_* variables. Numbers are whole, in',
-    'plain digits; one out of range is refused with its bounds.',
+    'plain digits; one out of range is refused with its bounds. A ROTA_* variable a few',
+    'letters from an option (a typo) is refused; another unknown one is warned of.',
     '',
     'Security: without ROTA_AUTH_FILE/ROTA_AUTH_TOKENS (or client certificates) every',
     'caller may do anything, so the broker then only listens on loopback unless',

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, OPTIONS, loadConfig } from '../src/config.js';
+import { ConfigError, OPTIONS, loadConfig, unknownVariables } from '../src/config.js';
 
 describe('config', () => {
   it('takes a completed-job retention of 0 (delete as they end), from env and flag', () => {
@@ -103,6 +103,44 @@ describe('config', () => {
       expect(() => loadConfig({ ROTA_REDIS_URL: url })).toThrow(ConfigError);
       expect(() => loadConfig({ ROTA_REDIS_URL: url })).not.toThrow('hunter2');
     }
+  });
+
+  it.each([
+    // A mistyped Redis URL started a private Redis: every job lost with the broker.
+    ['ROTA_REDIS_ULR', 'ROTA_REDIS_URL'],
+    ['ROTA_LEASE_TTL', 'ROTA_LEASE_TTL_MS'],
+    ['ROTA_TLS_CERT', 'ROTA_TLS_CERT_FILE'],
+    ['rota_redis_url', 'ROTA_REDIS_URL'],
+    ['ROTA_PREFETCH_JOB', 'ROTA_PREFETCH_JOBS'],
+  ])('refuses %s, a mistyped %s, naming both', (name, meant) => {
+    expect(() => loadConfig({ [name]: '1' })).toThrow(
+      new ConfigError(
+        `unknown environment variable ${name} (did you mean ${meant}?): rename or unset; see --help for the options`,
+      ),
+    );
+  });
+
+  it("names every mistyped variable at once, and leaves other programs' ROTA_ names alone", () => {
+    const env = {
+      ROTA_REDIS_ULR: 'redis://127.0.0.1:6379',
+      ROTA_LOG_LEVL: 'info',
+      ROTA_ADDRESS: '127.0.0.1:50051', // the examples' broker address
+      ROTA_FUZZ_SEED: '7',
+      ROTA_SOMETHING_ELSE: 'x',
+      OTHER: 'y',
+    };
+    expect(() => loadConfig(env)).toThrow(
+      'unknown environment variables ROTA_REDIS_ULR (did you mean ROTA_REDIS_URL?), ROTA_LOG_LEVL (did you mean ROTA_LOG_LEVEL?)',
+    );
+    expect(unknownVariables(env)).toEqual({
+      typos: [
+        { name: 'ROTA_REDIS_ULR', meant: 'ROTA_REDIS_URL' },
+        { name: 'ROTA_LOG_LEVL', meant: 'ROTA_LOG_LEVEL' },
+      ],
+      unknown: ['ROTA_SOMETHING_ELSE'],
+    });
+    // Far from every option: started, and the command warns of it (test/broker/shutdown.test.ts).
+    expect(loadConfig({ ROTA_SOMETHING_ELSE: 'x' }).logLevel).toBe('info');
   });
 
   it("is documented: the README's option table has a row per option, with its flag and default", () => {

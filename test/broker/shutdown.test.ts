@@ -50,6 +50,7 @@ describe('graceful shutdown', () => {
         ROTA_METRICS_ADDRESS: 'off',
         ROTA_KEY_PREFIX: 'sigterm-test',
         ROTA_LOG_LEVEL: 'info',
+        ROTA_SOMETHING_ELSE: 'x', // no option's near name: started, with a warning
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -65,8 +66,28 @@ describe('graceful shutdown', () => {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(output).toContain('rota broker stopped');
+      expect(output).toContain('ROTA_SOMETHING_ELSE is not a broker option: ignored (see --help)');
     } finally {
       child.kill('SIGKILL');
     }
+  });
+
+  it('the rota command refuses to start with a mistyped variable, before any Redis', async () => {
+    // Mistyped, ROTA_REDIS_URL meant a private Redis: every job lost with the broker.
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
+      env: { ...process.env, ROTA_REDIS_ULR: h.redis.url, ROTA_GRPC_ADDRESS: '127.0.0.1:0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) =>
+      child.on('exit', (exitCode) => resolve(exitCode)),
+    );
+    expect(code).toBe(2);
+    expect(output).toContain(
+      'rota: unknown environment variable ROTA_REDIS_ULR (did you mean ROTA_REDIS_URL?)',
+    );
+    expect(output).not.toContain('redis-server');
   });
 });
