@@ -21,7 +21,12 @@ import { ThrottledWarnings } from './throttled-warning.js';
 import { TenantStore } from '../store/tenant-store.js';
 import { SharedLimitStore } from '../store/shared-limits.js';
 import { SharedLimitSupply } from './shared-limit-supply.js';
-import { checkRedisVersion, redisDurabilityWarnings } from '../store/redis-checks.js';
+import {
+  LayoutMismatch,
+  checkLayout,
+  checkRedisVersion,
+  redisDurabilityWarnings,
+} from '../store/redis-checks.js';
 import { StatsBook } from './stats.js';
 import { LocalHistograms } from '../telemetry/histograms.js';
 import { BrokerMetrics, type MetricsSink } from '../telemetry/metrics.js';
@@ -219,6 +224,7 @@ export class Broker {
 
   async start(): Promise<void> {
     await checkRedisVersion(this.deps.redis);
+    await checkLayout(this.deps.redis, this.store.keys);
     for (const warning of await redisDurabilityWarnings(this.deps.redis)) {
       this.logger.warn({ redis: 'durability' }, `WARNING: ${warning}`);
     }
@@ -240,6 +246,7 @@ export class Broker {
     // Announcements apply changes at once; this repairs one missed while
     // disconnected, and the file's settings lost with keys flushed in place.
     this.every(SETTINGS_RELOAD_MS, () => void this.settings.refresh());
+    this.every(SETTINGS_RELOAD_MS, () => void this.markLayout());
     this.every(Math.min(SETTINGS_RELOAD_MS, this.deps.config.redisTimeoutMs), () =>
       this.doorbell.ping(),
     );
@@ -253,6 +260,20 @@ export class Broker {
       for (const renewal of this.limits.slotRenewals()) this.shared.shareSlots(renewal);
     });
     this.every(sweepIntervalMs(leaseTtlMs), () => this.recovery.recoverAll());
+  }
+
+  /**
+   * Marks the layout again after Redis lost its keys while this broker ran:
+   * unmarked, a broker of another layout could start on the data this one
+   * goes on writing. One already there is said, as an error, each time.
+   */
+  private async markLayout(): Promise<void> {
+    try {
+      await checkLayout(this.deps.redis, this.store.keys);
+    } catch (error) {
+      // Redis unreachable: the outage is told elsewhere, and the next tick marks it.
+      if (error instanceof LayoutMismatch) this.logger.error({ err: error }, error.message);
+    }
   }
 
   /** Shutdown begins: no more leases go out; workers are asked to finish within the grace period. */

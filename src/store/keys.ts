@@ -19,8 +19,25 @@ const IDEMPOTENCY_SEGMENT = 'idem';
  */
 export const RESERVED_QUEUE_NAMES: readonly string[] = [JOB_SEGMENT, IDEMPOTENCY_SEGMENT];
 
+/**
+ * The version of the data layout this code reads and writes: key names, hash
+ * fields, stream entries and what the scripts take them to mean. A change that
+ * a broker of the release before would misread raises it (see Keys.layout).
+ */
+export const LAYOUT_VERSION = 1;
+
 export class Keys {
   constructor(readonly prefix: string) {}
+
+  /**
+   * The layout version of the data under this prefix (a string), marked by
+   * the first broker to start on it: a broker of another layout refuses to
+   * start there (see checkLayout). Data from before the mark was kept is of
+   * layout 1. Running brokers mark it again should Redis lose its keys.
+   */
+  layout(): string {
+    return `${this.prefix}:layout`;
+  }
 
   /** `prefix:{tenant}:` — every tenant key starts with this. */
   tenantBase(tenant: string): string {
@@ -112,9 +129,11 @@ export class Keys {
   }
 
   /**
-   * A key every broker makes sure of at start and nothing deletes: gone, Redis
-   * lost its keys since (see Recovery.renew). The mark of the dead-tenant
-   * indexes serves: a start that finds it gone builds them and sets it.
+   * A key every broker makes sure of at start, and only then, and nothing
+   * deletes: gone, Redis lost its keys since (see Recovery.renew). The mark of
+   * the dead-tenant indexes serves: a start that finds it gone builds them and
+   * sets it. Not the layout mark: running brokers mark that again each few
+   * seconds (see Broker.markLayout), which would hide a loss from the renewal.
    */
   keysKeptMark(): string {
     return this.deadTenantsIndexed();

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { LAYOUT_VERSION, type Keys } from './keys.js';
 
 /**
  * What in a Redis setup can lose acknowledged jobs. Rota keeps every job in
@@ -51,4 +52,23 @@ export async function checkRedisVersion(redis: Redis): Promise<void> {
   }
   const problem = redisVersionProblem(info);
   if (problem !== undefined) throw new Error(problem);
+}
+
+/** The data under the broker's key prefix is of another layout than this code's (see Keys.layout). */
+export class LayoutMismatch extends Error {
+  override readonly name = 'LayoutMismatch';
+}
+
+/**
+ * Marks the data layout under the prefix as this code's when nothing marks it
+ * (a new or emptied Redis, or data from before the mark: layout 1), in one
+ * command; throws LayoutMismatch when another layout marks it.
+ */
+export async function checkLayout(redis: Redis, keys: Keys): Promise<void> {
+  const key = keys.layout();
+  const found = await redis.set(key, String(LAYOUT_VERSION), 'NX', 'GET');
+  if (found === null || found === String(LAYOUT_VERSION)) return;
+  throw new LayoutMismatch(
+    `this Redis holds Rota data of layout ${found} under key prefix "${keys.prefix}" (the key ${key}); this broker reads layout ${LAYOUT_VERSION}: run brokers of the release that wrote it, or migrate the data first (see README, "Upgrades")`,
+  );
 }

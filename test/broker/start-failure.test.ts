@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Admin } from '../../clients/admin.js';
 import { Producer } from '../../clients/producer.js';
+import { LAYOUT_VERSION } from '../../src/store/keys.js';
 import { startError, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -114,5 +115,28 @@ describe('a broker start that fails part way', () => {
       admin.close();
       await rm(dir, { recursive: true });
     }
+  });
+
+  it('marks the Redis data layout, and refuses to start on data of another layout', async () => {
+    // A broker of a release that changed the layout would misread the data of
+    // today's brokers (and write its own among theirs) without a word.
+    const prefix = first.broker.store.keys;
+    expect(await observer.get(prefix.layout())).toBe(String(LAYOUT_VERSION));
+
+    const before = await brokerConnections();
+    await observer.set('other-layout:layout', '2');
+    const error = await startError({ redisUrl: redis.url, keyPrefix: 'other-layout' });
+    expect(error?.message).toBe(
+      `this Redis holds Rota data of layout 2 under key prefix "other-layout" (the key other-layout:layout); this broker reads layout ${LAYOUT_VERSION}: run brokers of the release that wrote it, or migrate the data first (see README, "Upgrades")`,
+    );
+    expect(await settledConnections(before)).toBe(before);
+    expect(await observer.get('other-layout:layout')).toBe('2');
+  });
+
+  it('marks the layout again when Redis lost its keys while the broker ran', async () => {
+    const key = first.broker.store.keys.layout();
+    await observer.del(key);
+    // Else a broker of another layout starting now would find no mark, and write its own.
+    await expect.poll(() => observer.get(key), { timeout: 10_000 }).toBe(String(LAYOUT_VERSION));
   });
 });
