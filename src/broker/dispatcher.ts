@@ -485,6 +485,16 @@ export class QueueDispatcher {
     this.admitWaiting();
   }
 
+  /**
+   * A sweep found the tenant with nothing at all in Redis while no session
+   * here serves the queue (so no fetch of it would): out of the Redis index,
+   * as a fetch that found it so would take it (see Recovery.tidy), unless
+   * something of it is here.
+   */
+  retireIfIdle(tenant: string): void {
+    if (!this.follows(tenant)) this.retire(tenant);
+  }
+
   /** Nothing at all left for the tenant: drop it from the ring and from the Redis index. */
   private retire(tenant: string): void {
     this.forget(tenant);

@@ -123,13 +123,13 @@ export class Recovery {
   /** Retires the queue's tenants with nothing at all; whether none had entries out. */
   private async retireIdle(queue: string): Promise<boolean> {
     let settled = true;
-    await this.reclaimPages(queue, async (tenants, outcomes) => {
-      const idle = tenants.filter((_, i) => {
-        const { pending, nextRunAt, unread } = outcomes[i]!;
+    await this.reclaimPages(queue, (tenants, outcomes) => {
+      outcomes.forEach(({ pending, nextRunAt, unread }, i) => {
         if (pending > 0) settled = false;
-        return pending === 0 && nextRunAt === undefined && !unread;
+        else if (nextRunAt === undefined && !unread) {
+          this.queues.get(queue)?.retireIfIdle(tenants[i]!);
+        }
       });
-      await Promise.all(idle.map((tenant) => this.context.store.retire(queue, tenant)));
     });
     return settled;
   }
