@@ -319,6 +319,11 @@ export class Broker {
     return this.queues.dispatcher(queue);
   }
 
+  /** The queues this broker holds a dispatcher of (see ServedQueues.dropIdle). */
+  servedQueues(): string[] {
+    return [...this.queues.names()];
+  }
+
   private every(ms: number, task: () => void): void {
     const timer = setInterval(task, Math.max(10, Math.floor(ms)));
     timer.unref();

@@ -293,6 +293,26 @@ export class QueueDispatcher {
     return { scheduled: this.scheduler.size, ...this.prefetch.tenantTables() };
   }
 
+  /**
+   * Whether nothing of the queue is here: no session, no tenant in the
+   * scheduler's ring or followed (buffered, fetched, in line, due, parked), no
+   * fetch on its way. A lease of the queue still out keeps its tenant in the
+   * ring (see forgetIfIdle). Such a dispatcher may go (ServedQueues.dropIdle).
+   */
+  isIdle(): boolean {
+    const tables = this.tenantTables();
+    return (
+      this.sessions.size === 0 &&
+      Object.values(tables).every((count) => count === 0) &&
+      this.fetching.size === 0 &&
+      this.refetch.size === 0 &&
+      this.due.empty &&
+      this.parking.parked.size === 0 &&
+      this.prefetch.waiting.size === 0 &&
+      this.batches.settled
+    );
+  }
+
   /** Runs a dispatch round over every session soon; many calls in one tick make one round. */
   pump(): void {
     this.rounds.pump();

@@ -66,6 +66,15 @@ export class Doorbell {
     await this.subscribe(channel);
   }
 
+  /** Stops listening to a queue's doorbell (this broker no longer serves it: ServedQueues.dropIdle). */
+  unlisten(queue: string): void {
+    const channel = this.keys.doorbell(queue);
+    if (!this.channels.delete(channel)) return;
+    this.subscriber.unsubscribe(channel).catch((error: unknown) => {
+      this.logger.debug({ err: error, queue }, 'could not unsubscribe from a doorbell');
+    });
+  }
+
   private async subscribe(...channels: string[]): Promise<void> {
     for (const channel of channels) this.channels.add(channel);
     await this.subscriber.subscribe(...channels);

@@ -50,6 +50,11 @@ export class DueTimes {
     return this.#runAt.has(tenant) || this.#waitUntil.has(tenant);
   }
 
+  /** Whether no tenant has a time here. */
+  get empty(): boolean {
+    return this.#runAt.size === 0 && this.#waitUntil.size === 0;
+  }
+
   stop(): void {
     clearTimeout(this.#timer);
     this.#timerAt = Infinity;

@@ -53,6 +53,11 @@ export class FetchBatches {
     for (const resolve of this.answeredWaiters.splice(0)) resolve();
   }
 
+  /** Whether every fetch asked for has been sent and answered. */
+  get settled(): boolean {
+    return this.unanswered === 0 && this.wants.length === 0;
+  }
+
   /**
    * Resolves once every fetch sent has answered (after stop: their jobs are
    * then in the buffers, for Broker.releaseBuffered).

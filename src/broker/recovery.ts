@@ -48,6 +48,8 @@ export class Recovery {
   }
 
   recoverAll(): void {
+    // Before the sweeps: a queue still to be tidied keeps its dispatcher.
+    this.queues.dropIdle((queue) => this.leftBehind.has(queue) || this.sweeping.has(queue));
     for (const queue of this.queues.names()) this.recover(queue);
     for (const [queue, rounds] of this.leftBehind) {
       if ((this.queues.get(queue)?.sessions.size ?? 0) === 0) this.tidy(queue, rounds);

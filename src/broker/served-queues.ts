@@ -82,6 +82,24 @@ export class ServedQueues {
     return this.dispatchers.keys();
   }
 
+  /**
+   * Drops the dispatchers of queues with nothing here (QueueDispatcher.isIdle)
+   * but those `keep` names, and stops listening to their doorbells. Why: a
+   * dispatcher (about 9 KB, a doorbell subscription, metric series) lived
+   * until the broker restarted, so a broker serving a queue per import or per
+   * customer grew by every queue it had ever served. A worker that asks for
+   * the queue again makes a new one, whose first sweep finds what came
+   * meanwhile; until then the queue's doorbells are another broker's to hear.
+   */
+  dropIdle(keep: (queue: string) => boolean): void {
+    for (const [queue, dispatcher] of this.dispatchers) {
+      if (keep(queue) || !dispatcher.isIdle()) continue;
+      dispatcher.stop();
+      this.dispatchers.delete(queue);
+      this.context.doorbell.unlisten(queue);
+    }
+  }
+
   pumpAll(): void {
     for (const dispatcher of this.dispatchers.values()) dispatcher.pump();
   }

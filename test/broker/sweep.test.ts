@@ -173,6 +173,39 @@ describe('recovery sweep', () => {
     }
   });
 
+  it('drops the dispatchers of queues whose workers left with nothing left here, and serves them again', async () => {
+    // One per queue ever served lived until a restart: a queue per import or
+    // per customer grew the broker by every queue it had served.
+    const queues = Array.from({ length: 5 }, (_, i) => `passing-queue-${i}`);
+    const { broker } = h.broker;
+    for (const queue of queues) {
+      const worker = await h.worker({ queues: [queue], capacity: 1 });
+      const { job_id: jobId } = await h.enqueue({ tenant: 'acme', queue });
+      const [lease] = await worker.take(1);
+      worker.complete(lease!);
+      await h.waitState('acme', jobId, 'COMPLETED');
+      worker.end();
+    }
+    const held = (): string[] => broker.servedQueues().filter((queue) => queues.includes(queue));
+    await expect.poll(held, { timeout: 10_000 }).toEqual([]);
+    const redis = new Redis(h.redis.url);
+    try {
+      expect(await redis.pubsub('CHANNELS', '*passing-queue-*')).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+
+    // Jobs enqueued meanwhile wait for the next worker, as for a broker just started.
+    const { job_id: later } = await h.enqueue({ tenant: 'acme', queue: queues[0]! });
+    const worker = await h.worker({ queues: [queues[0]!], capacity: 1 });
+    const [lease] = await worker.take(1);
+    expect(lease!.job_id).toBe(later);
+    worker.complete(lease!);
+    await h.waitState('acme', later, 'COMPLETED');
+    expect(held()).toEqual([queues[0]]);
+    worker.end();
+  });
+
   /**
    * The first retirement in `queue` takes its tenant out of the index, then
    * fails, as when Redis goes away after the SREM; the next `failedMarks`
