@@ -9,6 +9,7 @@ import {
   OPTIONS,
   TIMER_BOUND,
   type BrokerConfig,
+  type NumberBound,
   type OptionSpec,
 } from './options.js';
 
@@ -20,6 +21,8 @@ export class ConfigError extends Error {
 
 const TRUE = ['1', 'true', 'yes', 'on'];
 const FALSE = ['0', 'false', 'no', 'off'];
+
+const LEAST_NUMBER: NumberBound = { value: 1 };
 
 function parseValue(spec: OptionSpec, raw: string, source: string): string | number | boolean {
   if (spec.kind === 'bool') {
@@ -34,15 +37,18 @@ function parseValue(spec: OptionSpec, raw: string, source: string): string | num
   // Plain digits only: Number() also reads "0x10" as 16 and "1e4" as 10000,
   // so a value in another notation (or a typo) would pass as some number.
   const value = Number(raw);
-  const least = spec.zeroAllowed ? 0 : 1;
+  const min = spec.min ?? LEAST_NUMBER;
   const max = spec.max ?? (spec.kind === 'ms' ? TIMER_BOUND : INT_BOUND);
-  if (!/^[0-9]+$/.test(raw) || value < least || value > max.value) {
-    const why = max.why === undefined ? '' : ` (${max.why})`;
+  if (!/^[0-9]+$/.test(raw) || value < min.value || value > max.value) {
     throw new ConfigError(
-      `${source} must be a whole number from ${least} to ${max.value}${why}, got "${raw}"`,
+      `${source} must be a whole number from ${describeBound(min)} to ${describeBound(max)}, got "${raw}"`,
     );
   }
   return value;
+}
+
+function describeBound(bound: NumberBound): string {
+  return bound.why === undefined ? `${bound.value}` : `${bound.value} (${bound.why})`;
 }
 
 const REDIS_URL_FORMS = '(redis://host:port/db, redis://:password@host:port)';

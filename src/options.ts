@@ -77,8 +77,8 @@ export interface OptionSpec {
   readonly kind: Kind;
   readonly fallback: string | number | boolean | undefined;
   readonly help: string;
-  /** A number that may also be 0 (its help says what 0 means). */
-  readonly zeroAllowed?: true;
+  /** The least number taken, and why, when it is not 1 (0: its help says what 0 means). */
+  readonly min?: NumberBound;
   /**
    * The largest number taken, and why, when it is not the kind's own (a timer
    * for 'ms', a safe integer for 'int'): beyond its bound a value does not
@@ -101,6 +101,16 @@ const DAY = 24 * HOUR;
 export const TIMER_BOUND: NumberBound = { value: 2 ** 31 - 1, why: '24.8 days, the longest timer' };
 /** Sent to clients in a uint32 field, which would wrap a larger value. */
 const UINT32_BOUND: NumberBound = { value: 2 ** 32 - 1, why: 'its uint32 wire field' };
+/**
+ * Floors of the lease timings. A lease TTL under a second lapses at the first
+ * GC pause or slow Redis reply, and is also the time a new session has to send
+ * Hello; a heartbeat more often than 0.1 s (the clients' own floor when they
+ * derive one) is traffic without gain. Both catch a value meant in seconds
+ * (ROTA_LEASE_TTL_MS=30, ROTA_HEARTBEAT_INTERVAL_MS=5), which otherwise
+ * started a broker whose sessions and leases lapsed all the time.
+ */
+const LEASE_TTL_FLOOR: NumberBound = { value: 1000, why: '1 s; the unit is milliseconds' };
+const HEARTBEAT_FLOOR: NumberBound = { value: 100, why: '0.1 s; the unit is milliseconds' };
 /** Retentions go to Redis as key TTLs; a bound well past any need keeps them integers there. */
 const RETENTION_BOUND: NumberBound = { value: 3650 * DAY, why: '10 years' };
 export const INT_BOUND: NumberBound = { value: Number.MAX_SAFE_INTEGER };
@@ -140,7 +150,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--lease-ttl-ms',
     kind: 'ms',
     fallback: 30_000,
-    help: 'A worker session silent this long is dead and its leases expire.',
+    min: LEASE_TTL_FLOOR,
+    help: 'A worker session silent this long is dead and its leases expire (at least 1000).',
   },
   {
     key: 'heartbeatIntervalMs',
@@ -148,7 +159,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--heartbeat-interval-ms',
     kind: 'ms',
     fallback: 5_000,
-    help: 'How often workers are told to send a heartbeat (at most a third of the lease TTL).',
+    min: HEARTBEAT_FLOOR,
+    help: 'How often workers are told to send a heartbeat (at least 100, at most a third of the lease TTL).',
   },
   {
     key: 'maxPayloadBytes',
@@ -261,7 +273,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--completed-retention-ms',
     kind: 'ms',
     fallback: DAY,
-    zeroAllowed: true,
+    min: { value: 0 },
     max: RETENTION_BOUND,
     help: "How long completed and cancelled jobs stay readable (GetJob, results). 0: deleted as they end, as BullMQ's removeOnComplete; cheapest for Redis.",
   },

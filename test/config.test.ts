@@ -23,8 +23,8 @@ describe('config', () => {
       'ROTA_DEAD_RETENTION_MS must be a whole number from 1 to 315360000000 (10 years), got "0"',
     ],
     [
-      { ROTA_LEASE_TTL_MS: '0' },
-      'ROTA_LEASE_TTL_MS must be a whole number from 1 to 2147483647 (24.8 days, the longest timer), got "0"',
+      { ROTA_SHUTDOWN_GRACE_MS: '0' },
+      'ROTA_SHUTDOWN_GRACE_MS must be a whole number from 1 to 2147483647 (24.8 days, the longest timer), got "0"',
     ],
     // Number() read these as 16 and 10000: a typo or another notation passed as a value.
     [
@@ -38,7 +38,7 @@ describe('config', () => {
     // Past a timer's range, Node.js fires it after 1 ms: every session would die at once.
     [
       { ROTA_LEASE_TTL_MS: '3000000000' },
-      'ROTA_LEASE_TTL_MS must be a whole number from 1 to 2147483647 (24.8 days, the longest timer), got "3000000000"',
+      'ROTA_LEASE_TTL_MS must be a whole number from 1000 (1 s; the unit is milliseconds) to 2147483647 (24.8 days, the longest timer), got "3000000000"',
     ],
     [
       { ROTA_SHUTDOWN_GRACE_MS: '99999999999' },
@@ -141,6 +141,30 @@ describe('config', () => {
     });
     // Far from every option: started, and the command warns of it (test/broker/shutdown.test.ts).
     expect(loadConfig({ ROTA_SOMETHING_ELSE: 'x' }).logLevel).toBe('info');
+  });
+
+  it.each([
+    // Meant in seconds: leases would lapse at the first slow Redis reply, and
+    // every worker would send 200 heartbeats a second.
+    [
+      { ROTA_LEASE_TTL_MS: '30', ROTA_HEARTBEAT_INTERVAL_MS: '5' },
+      'ROTA_LEASE_TTL_MS must be a whole number from 1000 (1 s; the unit is milliseconds) to 2147483647 (24.8 days, the longest timer), got "30"',
+    ],
+    [
+      { ROTA_HEARTBEAT_INTERVAL_MS: '5' },
+      'ROTA_HEARTBEAT_INTERVAL_MS must be a whole number from 100 (0.1 s; the unit is milliseconds) to 2147483647 (24.8 days, the longest timer), got "5"',
+    ],
+  ])('refuses a lease TTL or heartbeat interval below its floor: %o', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(new ConfigError(message));
+  });
+
+  it("takes the floors, and the short timings of the repository's tests", () => {
+    expect(
+      loadConfig({ ROTA_LEASE_TTL_MS: '1000', ROTA_HEARTBEAT_INTERVAL_MS: '100' }),
+    ).toMatchObject({ leaseTtlMs: 1000, heartbeatIntervalMs: 100 });
+    expect(
+      loadConfig({}, ['--lease-ttl-ms', '1500', '--heartbeat-interval-ms', '300']),
+    ).toMatchObject({ leaseTtlMs: 1500, heartbeatIntervalMs: 300 });
   });
 
   it("is documented: the README's option table has a row per option, with its flag and default", () => {
