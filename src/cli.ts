@@ -34,7 +34,7 @@ async function main(argv: readonly string[]): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  for (const name of unknownVariables(process.env).unknown) {
+  for (const name of unknownVariables(process.env, config.ignoreVariables).unknown) {
     logger.warn({ variable: name }, `${name} is not a broker option: ignored (see --help)`);
   }
   const stopTracing = await startTracing();

@@ -24,7 +24,11 @@ const FALSE = ['0', 'false', 'no', 'off'];
 
 const LEAST_NUMBER: NumberBound = { value: 1 };
 
-function parseValue(spec: OptionSpec, raw: string, source: string): string | number | boolean {
+function parseValue(
+  spec: OptionSpec,
+  raw: string,
+  source: string,
+): string | number | boolean | readonly string[] {
   if (spec.kind === 'bool') {
     if (TRUE.includes(raw.toLowerCase())) return true;
     if (FALSE.includes(raw.toLowerCase())) return false;
@@ -33,6 +37,15 @@ function parseValue(spec: OptionSpec, raw: string, source: string): string | num
   if (spec.kind === 'string' || spec.kind === 'optional') {
     if (raw === '') throw new ConfigError(`${source} must not be empty`);
     return raw;
+  }
+  if (spec.kind === 'list') {
+    const names = raw.split(',').map((name) => name.trim());
+    if (!names.every((name) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(name))) {
+      throw new ConfigError(
+        `${source} must be environment variable names separated by ",", got "${raw}"`,
+      );
+    }
+    return names;
   }
   // Plain digits only: Number() also reads "0x10" as 16 and "1e4" as 10000,
   // so a value in another notation (or a typo) would pass as some number.
@@ -78,6 +91,7 @@ function checkRedisUrl(url: string): void {
  * ROTA_* names read by this repository's own programs other than the broker:
  * the examples' broker address, and knobs of the test and benchmark harnesses
  * (whose brokers inherit their environment). Not broker options, not typos.
+ * test/config.test.ts finds every ROTA_ name those programs read here.
  */
 const OTHER_PROGRAMS_VARIABLES = new Set([
   'ROTA_ADDRESS',
@@ -94,35 +108,54 @@ const TYPO_DISTANCE = 3;
 
 /**
  * Environment variables named like the broker's (ROTA_…, in any case) that
- * are none of its options: `typos` are a few edits from one (or a start of
- * one, or one in lower case), `unknown` are not. Why refuse a typo: the
- * broker would start without the setting its operator believes in force; a
- * mistyped ROTA_REDIS_URL even starts a private Redis, where every job enqueued
- * is lost with the broker. Why only warn of the rest: one environment may
- * serve the broker and other programs of the same deployment.
+ * are none of its options, nor read by this repository's other programs, nor
+ * listed in `ignored` (--ignore-variables): `typos` are a few edits from an
+ * option, or one with its last words left out (ROTA_LEASE_TTL), or one in
+ * lower case; `unknown` are not.
+ *
+ * Why refuse a typo: the broker would start without the setting its operator
+ * believes in force; a mistyped ROTA_REDIS_URL even starts a private Redis,
+ * where every job enqueued is lost with the broker. Why only warn of the rest:
+ * one environment may serve the broker and other programs of the same
+ * deployment (a worker's ROTA_TENANT), whose names the broker cannot know.
+ * Such a name that looks like a typo all the same can be listed in `ignored`.
  */
-export function unknownVariables(env: NodeJS.ProcessEnv): {
+export function unknownVariables(
+  env: NodeJS.ProcessEnv,
+  ignored: readonly string[] = [],
+): {
   typos: Array<{ name: string; meant: string }>;
   unknown: string[];
 } {
-  const options = OPTIONS.map((spec) => spec.env);
   const typos: Array<{ name: string; meant: string }> = [];
   const unknown: string[] = [];
   for (const name of Object.keys(env)) {
-    const upper = name.toUpperCase();
-    if (!upper.startsWith('ROTA_') || options.includes(name)) continue;
-    if (OTHER_PROGRAMS_VARIABLES.has(name)) continue;
+    if (!name.toUpperCase().startsWith('ROTA_') || OPTIONS.some((spec) => spec.env === name)) {
+      continue;
+    }
+    if (OTHER_PROGRAMS_VARIABLES.has(name) || ignored.includes(name)) continue;
     if (OTHER_PROGRAMS_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
-    const meant = options.find(
-      (option) =>
-        option === upper ||
-        (upper.length > 'ROTA_'.length + 2 && option.startsWith(upper)) ||
-        editDistance(option, upper) <= TYPO_DISTANCE,
-    );
+    const meant = meantOption(name.toUpperCase());
     if (meant !== undefined) typos.push({ name, meant });
     else unknown.push(name);
   }
   return { typos, unknown };
+}
+
+/**
+ * The option a name most likely meant: the fewest edits away, of those within
+ * TYPO_DISTANCE or that start with the name and a "_". A name that stops
+ * mid-word (ROTA_TENANT, of ROTA_TENANTS_FILE) is more likely another
+ * program's than a typo.
+ */
+function meantOption(upper: string): string | undefined {
+  let meant: { env: string; distance: number } | undefined;
+  for (const { env } of OPTIONS) {
+    const distance = editDistance(env, upper);
+    if (distance > TYPO_DISTANCE && !env.startsWith(`${upper}_`)) continue;
+    if (meant === undefined || distance < meant.distance) meant = { env, distance };
+  }
+  return meant?.env;
 }
 
 /** Levenshtein distance: the fewest single-character edits from one name to the other. */
@@ -145,13 +178,6 @@ export function loadConfig(
   argv: readonly string[] = [],
   overrides: Partial<BrokerConfig> = {},
 ): BrokerConfig {
-  const { typos } = unknownVariables(env);
-  if (typos.length > 0) {
-    const named = typos.map(({ name, meant }) => `${name} (did you mean ${meant}?)`);
-    throw new ConfigError(
-      `unknown environment variable${typos.length > 1 ? 's' : ''} ${named.join(', ')}: rename or unset; see --help for the options`,
-    );
-  }
   const values: Record<string, unknown> = {};
   for (const spec of OPTIONS) {
     values[spec.key] = spec.fallback;
@@ -172,8 +198,18 @@ export function loadConfig(
   Object.assign(values, overrides);
   if (values.metricsAddress === 'off') values.metricsAddress = undefined;
   const config = values as unknown as BrokerConfig;
+  refuseTypos(env, config.ignoreVariables);
   validate(config);
   return Object.freeze(config);
+}
+
+function refuseTypos(env: NodeJS.ProcessEnv, ignored: readonly string[] | undefined): void {
+  const { typos } = unknownVariables(env, ignored);
+  if (typos.length === 0) return;
+  const named = typos.map(({ name, meant }) => `${name} (did you mean ${meant}?)`);
+  throw new ConfigError(
+    `unknown environment variable${typos.length > 1 ? 's' : ''} ${named.join(', ')}: rename or unset, or list in ${optionName('ignoreVariables')} if another program reads it; see --help for the options`,
+  );
 }
 
 /** An option as a user sets it: its flag and its environment variable. */
@@ -222,8 +258,13 @@ export function helpText(): string {
     '',
     'Starts the Rota job broker. Every option is also an environment variable.',
     'Telemetry is configured by the standard OTEL_* variables. Numbers are whole, in',
-    'plain digits; one out of range is refused with its bounds. A ROTA_* variable a few',
-    'letters from an option (a typo) is refused; another unknown one is warned of.',
+    'plain digits; one out of range is refused with its bounds.',
+    '',
+    'Unknown ROTA_* variables: one a few letters from an option (ROTA_REDIS_ULR), or',
+    'an option with its last words left out (ROTA_LEASE_TTL), is a typo: the start is',
+    'refused (exit 2) naming the option meant. Any other is logged as a warning and',
+    'ignored. Silent: ROTA_ADDRESS (the examples), the test and benchmark knobs of',
+    'this repository, and the names listed in --ignore-variables.',
     '',
     'Security: without ROTA_AUTH_FILE/ROTA_AUTH_TOKENS (or client certificates) every',
     'caller may do anything, so the broker then only listens on loopback unless',

@@ -66,9 +66,11 @@ export interface BrokerConfig {
   readonly redisStartTimeoutMs: number;
   /** How long a Redis connection may owe replies without sending any before it counts as dead. */
   readonly redisTimeoutMs: number;
+  /** ROTA_* names of other programs sharing the environment: neither refused nor warned of. */
+  readonly ignoreVariables: readonly string[] | undefined;
 }
 
-type Kind = 'string' | 'optional' | 'ms' | 'int' | 'bool';
+type Kind = 'string' | 'optional' | 'list' | 'ms' | 'int' | 'bool';
 
 export interface OptionSpec {
   readonly key: keyof BrokerConfig;
@@ -395,5 +397,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'int',
     fallback: 50_000,
     help: 'Most queue × tenant pairs whose rates and wait/run percentiles the broker keeps for GetStats (up to 1.4 KB each); past it the longest idle are forgotten (their depths still come from Redis).',
+  },
+  {
+    key: 'ignoreVariables',
+    env: 'ROTA_IGNORE_VARIABLES',
+    flag: '--ignore-variables',
+    kind: 'list',
+    fallback: undefined,
+    help: 'Names of environment variables, separated by ",", that other programs sharing the environment read (e.g. "ROTA_AUTH_TOKEN,ROTA_TENANT" of a worker): the broker neither refuses a start for them, when they are a few letters from one of its options, nor warns of them.',
   },
 ];

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, OPTIONS, loadConfig, unknownVariables } from '../src/config.js';
 
@@ -112,10 +112,13 @@ describe('config', () => {
     ['ROTA_TLS_CERT', 'ROTA_TLS_CERT_FILE'],
     ['rota_redis_url', 'ROTA_REDIS_URL'],
     ['ROTA_PREFETCH_JOB', 'ROTA_PREFETCH_JOBS'],
+    // The closest option, not the first near one: ROTA_MAX_SESSION_CAPACITY also starts so.
+    ['ROTA_MAX_SESSION', 'ROTA_MAX_SESSIONS'],
+    ['ROTA_REDIS', 'ROTA_REDIS_URL'],
   ])('refuses %s, a mistyped %s, naming both', (name, meant) => {
     expect(() => loadConfig({ [name]: '1' })).toThrow(
       new ConfigError(
-        `unknown environment variable ${name} (did you mean ${meant}?): rename or unset; see --help for the options`,
+        `unknown environment variable ${name} (did you mean ${meant}?): rename or unset, or list in --ignore-variables (ROTA_IGNORE_VARIABLES) if another program reads it; see --help for the options`,
       ),
     );
   });
@@ -141,6 +144,54 @@ describe('config', () => {
     });
     // Far from every option: started, and the command warns of it (test/broker/shutdown.test.ts).
     expect(loadConfig({ ROTA_SOMETHING_ELSE: 'x' }).logLevel).toBe('info');
+  });
+
+  it("warns of a name that only starts like an option mid-word, as a producer's ROTA_TENANT", () => {
+    // ROTA_TENANTS_FILE starts with it, but no word of the option was left out.
+    const env = { ROTA_TENANT: 'acme', ROTA_QUEUE: 'email' };
+    expect(loadConfig(env).tenantsFile).toBeUndefined();
+    expect(unknownVariables(env)).toEqual({ typos: [], unknown: ['ROTA_TENANT', 'ROTA_QUEUE'] });
+  });
+
+  it("is silent about every ROTA_ name this repository's other programs read", () => {
+    // An example, client, test or benchmark that reads a new ROTA_ name would
+    // otherwise make a broker sharing its environment warn, or refuse to start.
+    const read = new Set<string>();
+    for (const dir of ['src', 'clients', 'examples', 'test', 'bench']) {
+      const root = new URL(`../${dir}/`, import.meta.url);
+      for (const file of readdirSync(root, { recursive: true, encoding: 'utf8' })) {
+        if (!file.endsWith('.ts')) continue;
+        const text = readFileSync(new URL(file, root), 'utf8');
+        for (const [, name] of text.matchAll(/env(?:\.|\[['"]|\(['"])(ROTA_[A-Z0-9_]+)/g)) {
+          read.add(name!);
+        }
+      }
+    }
+    expect(read).toContain('ROTA_ADDRESS');
+    expect(read).toContain('ROTA_FUZZ_SEED');
+    const env = Object.fromEntries([...read].map((name) => [name, '1']));
+    expect(unknownVariables(env)).toEqual({ typos: [], unknown: [] });
+  });
+
+  it('leaves alone the names listed in ROTA_IGNORE_VARIABLES or --ignore-variables', () => {
+    // A worker sharing the environment reads ROTA_AUTH_TOKEN: one letter from an option.
+    const env = { ROTA_AUTH_TOKEN: 't0k3n', ROTA_TENANT: 'acme', ROTA_OTHER: 'x' };
+    expect(() => loadConfig(env)).toThrow('ROTA_AUTH_TOKEN (did you mean ROTA_AUTH_TOKENS?)');
+    const listed = { ...env, ROTA_IGNORE_VARIABLES: 'ROTA_AUTH_TOKEN, ROTA_TENANT' };
+    const config = loadConfig(listed);
+    expect(config.ignoreVariables).toEqual(['ROTA_AUTH_TOKEN', 'ROTA_TENANT']);
+    expect(unknownVariables(listed, config.ignoreVariables)).toEqual({
+      typos: [],
+      unknown: ['ROTA_OTHER'],
+    });
+    expect(
+      loadConfig(env, ['--ignore-variables', 'ROTA_AUTH_TOKEN,ROTA_TENANT']).ignoreVariables,
+    ).toEqual(['ROTA_AUTH_TOKEN', 'ROTA_TENANT']);
+    expect(() => loadConfig({ ROTA_IGNORE_VARIABLES: 'ROTA_A,,ROTA_B' })).toThrow(
+      new ConfigError(
+        'ROTA_IGNORE_VARIABLES must be environment variable names separated by ",", got "ROTA_A,,ROTA_B"',
+      ),
+    );
   });
 
   it.each([

@@ -51,6 +51,11 @@ describe('graceful shutdown', () => {
         ROTA_KEY_PREFIX: 'sigterm-test',
         ROTA_LOG_LEVEL: 'info',
         ROTA_SOMETHING_ELSE: 'x', // no option's near name: started, with a warning
+        ROTA_ADDRESS: '127.0.0.1:50051', // the examples': silent
+        // A worker's, sharing the environment: one letter from ROTA_AUTH_TOKENS, and far from any.
+        ROTA_AUTH_TOKEN: 'a-worker-token-0123456789',
+        ROTA_QUEUE: 'email',
+        ROTA_IGNORE_VARIABLES: 'ROTA_AUTH_TOKEN,ROTA_QUEUE',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -66,6 +71,9 @@ describe('graceful shutdown', () => {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(output).toContain('rota broker stopped');
+      expect(output.match(/\w+ is not a broker option/g)).toEqual([
+        'ROTA_SOMETHING_ELSE is not a broker option',
+      ]);
       expect(output).toContain('ROTA_SOMETHING_ELSE is not a broker option: ignored (see --help)');
     } finally {
       child.kill('SIGKILL');
