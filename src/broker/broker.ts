@@ -25,6 +25,7 @@ import {
   LayoutMismatch,
   checkLayout,
   checkRedisVersion,
+  markLayout,
   redisDurabilityWarnings,
 } from '../store/redis-checks.js';
 import { StatsBook } from './stats.js';
@@ -246,7 +247,7 @@ export class Broker {
     // Announcements apply changes at once; this repairs one missed while
     // disconnected, and the file's settings lost with keys flushed in place.
     this.every(SETTINGS_RELOAD_MS, () => void this.settings.refresh());
-    this.every(SETTINGS_RELOAD_MS, () => void this.markLayout());
+    this.every(SETTINGS_RELOAD_MS, () => void this.keepLayoutMarked());
     this.every(Math.min(SETTINGS_RELOAD_MS, this.deps.config.redisTimeoutMs), () =>
       this.doorbell.ping(),
     );
@@ -267,9 +268,9 @@ export class Broker {
    * unmarked, a broker of another layout could start on the data this one
    * goes on writing. One already there is said, as an error, each time.
    */
-  private async markLayout(): Promise<void> {
+  private async keepLayoutMarked(): Promise<void> {
     try {
-      await checkLayout(this.deps.redis, this.store.keys);
+      await markLayout(this.deps.redis, this.store.keys);
     } catch (error) {
       // Redis unreachable: the outage is told elsewhere, and the next tick marks it.
       if (error instanceof LayoutMismatch) this.logger.error({ err: error }, error.message);

@@ -33,10 +33,19 @@ export class Keys {
    * The layout version of the data under this prefix (a string), marked by
    * the first broker to start on it: a broker of another layout refuses to
    * start there (see checkLayout). Data from before the mark was kept is of
-   * layout 1. Running brokers mark it again should Redis lose its keys.
+   * layout 1. Running brokers mark it again should Redis lose its keys (see
+   * markLayout).
    */
   layout(): string {
     return `${this.prefix}:layout`;
+  }
+
+  /**
+   * SCAN pattern of every tenant key (jobs, queues, idempotency keys): not of
+   * a longer prefix's, as a prefix holds no `{`.
+   */
+  tenantKeysPattern(): string {
+    return `${this.prefix}:{*`;
   }
 
   /** `prefix:{tenant}:` — every tenant key starts with this. */
@@ -133,7 +142,7 @@ export class Keys {
    * deletes: gone, Redis lost its keys since (see Recovery.renew). The mark of
    * the dead-tenant indexes serves: a start that finds it gone builds them and
    * sets it. Not the layout mark: running brokers mark that again each few
-   * seconds (see Broker.markLayout), which would hide a loss from the renewal.
+   * seconds (see Broker.keepLayoutMarked), which would hide a loss from the renewal.
    */
   keysKeptMark(): string {
     return this.deadTenantsIndexed();

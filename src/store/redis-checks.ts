@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LAYOUT_VERSION, type Keys } from './keys.js';
+import { SCAN_COUNT } from './tenant-indexes.js';
 
 /**
  * What in a Redis setup can lose acknowledged jobs. Rota keeps every job in
@@ -59,16 +60,63 @@ export class LayoutMismatch extends Error {
   override readonly name = 'LayoutMismatch';
 }
 
+/** The layout of data written before the mark was kept: every release before it read layout 1. */
+const UNMARKED_LAYOUT = 1;
+
 /**
- * Marks the data layout under the prefix as this code's when nothing marks it
- * (a new or emptied Redis, or data from before the mark: layout 1), in one
- * command; throws LayoutMismatch when another layout marks it.
+ * At start: refuses data of another layout than `version` (LayoutMismatch),
+ * and marks it when nothing does. Unmarked data is of layout 1 (it was
+ * written before the mark was kept); with no data, the prefix is marked as
+ * this broker's.
  */
-export async function checkLayout(redis: Redis, keys: Keys): Promise<void> {
+export async function checkLayout(
+  redis: Redis,
+  keys: Keys,
+  version: number = LAYOUT_VERSION,
+): Promise<void> {
+  const unmarkedData = (await redis.exists(keys.layout())) === 0 && (await holdsData(redis, keys));
+  await markLayout(redis, keys, version, unmarkedData ? UNMARKED_LAYOUT : version);
+}
+
+/**
+ * Marks the layout as `mark` when nothing marks it, in one command; throws
+ * LayoutMismatch when the layout marked is not `version`. Running brokers
+ * call it as is: after Redis lost its keys, the data there is what they wrote
+ * since, of their layout.
+ */
+export async function markLayout(
+  redis: Redis,
+  keys: Keys,
+  version: number = LAYOUT_VERSION,
+  mark: number = version,
+): Promise<void> {
   const key = keys.layout();
-  const found = await redis.set(key, String(LAYOUT_VERSION), 'NX', 'GET');
-  if (found === null || found === String(LAYOUT_VERSION)) return;
+  const found = (await redis.set(key, String(mark), 'NX', 'GET')) ?? String(mark);
+  if (found === String(version)) return;
   throw new LayoutMismatch(
-    `this Redis holds Rota data of layout ${found} under key prefix "${keys.prefix}" (the key ${key}); this broker reads layout ${LAYOUT_VERSION}: run brokers of the release that wrote it, or migrate the data first (see README, "Upgrades")`,
+    `this Redis holds Rota data of layout ${found} under key prefix "${keys.prefix}" (the key ${key}); this broker reads layout ${version}: run brokers of the release that wrote it, or migrate the data first (see README, "Upgrades")`,
   );
+}
+
+/**
+ * Whether any job or tenant setting is under the prefix. Asked only of an
+ * unmarked prefix (once per Redis, or after it lost its keys): the SCAN of
+ * the tenant keys looks at the whole keyspace when there are none (about
+ * 0.8 s of Redis per million keys), and stops at the first.
+ */
+async function holdsData(redis: Redis, keys: Keys): Promise<boolean> {
+  if ((await redis.exists(keys.tenantIndex(), keys.queues())) > 0) return true;
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(
+      cursor,
+      'MATCH',
+      keys.tenantKeysPattern(),
+      'COUNT',
+      SCAN_COUNT,
+    );
+    if (found.length > 0) return true;
+    cursor = next;
+  } while (cursor !== '0');
+  return false;
 }

@@ -4,7 +4,7 @@ import type { JobStoreContext } from './job-store-context.js';
 import { runScript, sendBatch, type Batch } from './scripts.js';
 
 /** Keys a SCAN or SSCAN command looks at: a few ms of Redis (its default, 10, meant 100× the commands). */
-const SCAN_COUNT = 1000;
+export const SCAN_COUNT = 1000;
 
 /**
  * The indexes outside the tenant slots: per queue, the tenants with work (what

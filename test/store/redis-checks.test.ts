@@ -1,8 +1,26 @@
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { checkRedisVersion, redisVersionProblem } from '../../src/store/redis-checks.js';
-import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { Keys, LAYOUT_VERSION } from '../../src/store/keys.js';
+import {
+  LayoutMismatch,
+  checkLayout,
+  checkRedisVersion,
+  markLayout,
+  redisVersionProblem,
+} from '../../src/store/redis-checks.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../helpers/redis.js';
+
+let redis: TestRedis;
+let client: Redis;
+beforeAll(async () => {
+  redis = await startTestRedis();
+  client = new Redis(redis.url);
+});
+afterAll(async () => {
+  client.disconnect();
+  await redis.dispose();
+});
 
 describe('Redis version check', () => {
   it('refuses a Redis older than 7.0, naming its version and what to do', () => {
@@ -21,20 +39,64 @@ describe('Redis version check', () => {
     expect(redisVersionProblem('# Server\r\nredis_mode:standalone\r\n')).toBeUndefined();
   });
 
-  describe('against a real redis-server', () => {
-    let redis: TestRedis;
-    let client: Redis;
-    beforeAll(async () => {
-      redis = await startTestRedis();
-      client = new Redis(redis.url);
-    });
-    afterAll(async () => {
-      client.disconnect();
-      await redis.dispose();
-    });
+  it('passes on the Redis the tests run', async () => {
+    await expect(checkRedisVersion(client)).resolves.toBeUndefined();
+  });
+});
 
-    it('passes on the Redis the tests run', async () => {
-      await expect(checkRedisVersion(client)).resolves.toBeUndefined();
-    });
+describe('data layout mark', () => {
+  // A broker of a later layout stands in for a future release: the mark's
+  // rules must hold then, while today every broker reads layout 1.
+  const later = LAYOUT_VERSION + 1;
+  let keys: Keys;
+  beforeEach(() => {
+    keys = new Keys(uniquePrefix());
+  });
+
+  it("marks a prefix with no data as of the starting broker's layout", async () => {
+    await checkLayout(client, keys, later);
+    expect(await client.get(keys.layout())).toBe(String(later));
+    await expect(checkLayout(client, keys, later)).resolves.toBeUndefined();
+    await expect(checkLayout(client, keys)).rejects.toThrow(
+      `this Redis holds Rota data of layout ${later} under key prefix "${keys.prefix}"`,
+    );
+  });
+
+  // Brokers of the releases before the mark wrote data of layout 1 and no
+  // mark: a broker of a later layout marked it as its own, and misread it.
+  it('takes unmarked data for layout 1, the layout of every release before the mark', async () => {
+    await client.hset(keys.job('acme', 'j1'), 'state', 'waiting');
+    const refused = checkLayout(client, keys, later);
+    await expect(refused).rejects.toBeInstanceOf(LayoutMismatch);
+    await expect(refused).rejects.toThrow(
+      `this Redis holds Rota data of layout 1 under key prefix "${keys.prefix}" (the key ${keys.layout()}); this broker reads layout ${later}:`,
+    );
+    expect(await client.get(keys.layout())).toBe('1');
+
+    const settingsOnly = new Keys(uniquePrefix());
+    await client.sadd(settingsOnly.tenantIndex(), 'acme');
+    await expect(checkLayout(client, settingsOnly, later)).rejects.toThrow('of layout 1');
+
+    // Today's brokers read it, and mark it so.
+    const today = new Keys(uniquePrefix());
+    await client.hset(today.job('acme', 'j1'), 'state', 'waiting');
+    await checkLayout(client, today);
+    expect(await client.get(today.layout())).toBe(String(LAYOUT_VERSION));
+  });
+
+  it('takes no data under a longer prefix for its own', async () => {
+    await client.hset(new Keys(`${keys.prefix}:staging`).job('acme', 'j1'), 'state', 'waiting');
+    await checkLayout(client, keys, later);
+    expect(await client.get(keys.layout())).toBe(String(later));
+  });
+
+  // After Redis lost its keys, what running brokers wrote since is of their layout.
+  it("marks again as the running broker's layout, with its data there", async () => {
+    await checkLayout(client, keys, later);
+    await client.del(keys.layout());
+    await client.hset(keys.job('acme', 'j1'), 'state', 'waiting');
+    await markLayout(client, keys, later);
+    expect(await client.get(keys.layout())).toBe(String(later));
+    await expect(markLayout(client, keys)).rejects.toBeInstanceOf(LayoutMismatch);
   });
 });
