@@ -6,6 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { LAYOUT_VERSION } from '../../src/store/keys.js';
 import { useBroker } from '../helpers/harness.js';
 
 const logged: Array<Record<string, unknown>> = [];
@@ -95,5 +96,16 @@ describe('renewal after Redis lost its keys', () => {
     await expect
       .poll(() => worker.ackOutcomes())
       .toEqual([expect.objectContaining({ job_id: jobId, status: 'ACK_UNKNOWN_JOB' })]);
+  });
+
+  // Unmarked, the data the broker goes on writing could be taken by a broker
+  // of another layout starting later (see checkLayout).
+  it('marks the data layout again after a restart that lost every key', async () => {
+    const admin = new Redis(h.redis.url);
+    onTestFinished(() => void admin.quit());
+    const key = h.broker.broker.store.keys.layout();
+    expect(await admin.get(key)).toBe(String(LAYOUT_VERSION));
+    await h.redis.restartEmpty();
+    await expect.poll(() => admin.get(key), { timeout: 10_000 }).toBe(String(LAYOUT_VERSION));
   });
 });

@@ -4,6 +4,7 @@ import { status } from '@grpc/grpc-js';
 import { useBroker } from '../helpers/harness.js';
 import { eventually } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
+import { runRotaUntilExit } from '../helpers/cli.js';
 
 const h = useBroker();
 
@@ -82,16 +83,10 @@ describe('graceful shutdown', () => {
 
   it('the rota command refuses to start with a mistyped variable, before any Redis', async () => {
     // Mistyped, ROTA_REDIS_URL meant a private Redis: every job lost with the broker.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts'], {
-      env: { ...process.env, ROTA_REDIS_ULR: h.redis.url, ROTA_GRPC_ADDRESS: '127.0.0.1:0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { code, output } = await runRotaUntilExit({
+      ROTA_REDIS_ULR: h.redis.url,
+      ROTA_GRPC_ADDRESS: '127.0.0.1:0',
     });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) =>
-      child.on('exit', (exitCode) => resolve(exitCode)),
-    );
     expect(code).toBe(2);
     expect(output).toContain(
       'rota: unknown environment variable ROTA_REDIS_ULR (did you mean ROTA_REDIS_URL?)',

@@ -8,6 +8,7 @@ import { Admin } from '../../clients/admin.js';
 import { Producer } from '../../clients/producer.js';
 import { LAYOUT_VERSION } from '../../src/store/keys.js';
 import { startError, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { runRotaUntilExit } from '../helpers/cli.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 let redis: TestRedis;
@@ -131,6 +132,35 @@ describe('a broker start that fails part way', () => {
     );
     expect(await settledConnections(before)).toBe(before);
     expect(await observer.get('other-layout:layout')).toBe('2');
+
+    // The rota command says so, and exits non-zero before it listens.
+    const { code, output } = await runRotaUntilExit({
+      ROTA_REDIS_URL: redis.url,
+      ROTA_KEY_PREFIX: 'other-layout',
+      ROTA_GRPC_ADDRESS: '127.0.0.1:0',
+      ROTA_METRICS_ADDRESS: 'off',
+    });
+    expect(code).toBe(1);
+    expect(output).toContain(`rota: ${error?.message}`);
+    expect(output).not.toContain('rota broker listening');
+  });
+
+  it('starts a second broker on data of its own layout', async () => {
+    const second = await startTestBroker({
+      redisUrl: redis.url,
+      keyPrefix: first.config.keyPrefix,
+    });
+    try {
+      const producer = new Producer({ address: second.address, timeoutMs: 5000 });
+      try {
+        await producer.enqueue({ tenant: 'acme', queue: 'second-broker' });
+      } finally {
+        await producer.close();
+      }
+      expect(await observer.get(first.broker.store.keys.layout())).toBe(String(LAYOUT_VERSION));
+    } finally {
+      await second.shutdown();
+    }
   });
 
   it('marks the layout again when Redis lost its keys while the broker ran', async () => {
