@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LAYOUT_VERSION, type Keys } from './keys.js';
-import { SCAN_COUNT } from './tenant-indexes.js';
+import { keyPages } from './tenant-indexes.js';
 
 /**
  * What in a Redis setup can lose acknowledged jobs. Rota keeps every job in
@@ -106,17 +106,8 @@ export async function markLayout(
  */
 async function holdsData(redis: Redis, keys: Keys): Promise<boolean> {
   if ((await redis.exists(keys.tenantIndex(), keys.queues())) > 0) return true;
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(
-      cursor,
-      'MATCH',
-      keys.tenantKeysPattern(),
-      'COUNT',
-      SCAN_COUNT,
-    );
-    if (found.length > 0) return true;
-    cursor = next;
-  } while (cursor !== '0');
+  for await (const page of keyPages(redis, keys.tenantKeysPattern())) {
+    if (page.length > 0) return true;
+  }
   return false;
 }

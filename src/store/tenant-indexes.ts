@@ -1,10 +1,10 @@
-import type { ScanStream } from 'ioredis';
+import type { Redis, ScanStream } from 'ioredis';
 import type { JobReads } from './job-reads.js';
 import type { JobStoreContext } from './job-store-context.js';
 import { runScript, sendBatch, type Batch } from './scripts.js';
 
 /** Keys a SCAN or SSCAN command looks at: a few ms of Redis (its default, 10, meant 100× the commands). */
-export const SCAN_COUNT = 1000;
+const SCAN_COUNT = 1000;
 
 /**
  * The indexes outside the tenant slots: per queue, the tenants with work (what
@@ -32,9 +32,7 @@ export class TenantIndexes {
     const { redis, keys } = this.context;
     if ((await redis.exists(keys.queues())) === 1) return undefined;
     const found = new Set<string>();
-    for await (const page of pages(
-      redis.scanStream({ match: keys.activeTenantsPattern(), count: SCAN_COUNT }),
-    )) {
+    for await (const page of keyPages(redis, keys.activeTenantsPattern())) {
       for (const key of page) found.add(keys.queueOfActiveTenants(key));
     }
     if (found.size > 0) await redis.sadd(keys.queues(), ...found);
@@ -60,9 +58,7 @@ export class TenantIndexes {
     if ((await redis.exists(keys.deadTenantsIndexed())) === 1) return undefined;
     let found = 0;
     let added = 0;
-    for await (const page of pages(
-      redis.scanStream({ match: keys.deadLettersPattern(), count: SCAN_COUNT }),
-    )) {
+    for await (const page of keyPages(redis, keys.deadLettersPattern())) {
       const byQueue = new Map<string, string[]>();
       for (const key of page) {
         const pair = keys.deadLettersOf(key);
@@ -198,6 +194,11 @@ export class TenantIndexes {
       cursor = next;
     } while (cursor !== '0');
   }
+}
+
+/** The keys matching `match`, a SCAN page (about 1,000 keys looked at) at a time; a key may come twice. */
+export function keyPages(redis: Redis, match: string): AsyncIterable<string[]> {
+  return pages(redis.scanStream({ match, count: SCAN_COUNT }));
 }
 
 /** The pages of an ioredis scan stream, which follows the cursor (a few pages ahead of the reader). */
