@@ -509,10 +509,18 @@ export class QueueDispatcher {
    * A sweep found the tenant with nothing at all in Redis while no session
    * here serves the queue (so no fetch of it would): out of the Redis index,
    * as a fetch that found it so would take it (see Recovery.tidy), unless
-   * something of it is here.
+   * jobs of it are here, a fetch of it is on its way or a time of it is
+   * due. Whether it went. A park does not keep it: parked, it waits for a
+   * session to fetch what Redis no longer has. A tenant parked by a refill
+   * that came after its worker left (an ack's, under load) kept its keys in
+   * Redis and the dispatcher here for good.
    */
-  retireIfIdle(tenant: string): void {
-    if (!this.follows(tenant)) this.retire(tenant);
+  retireIfIdle(tenant: string): boolean {
+    const held = (this.prefetch.buffers.get(tenant)?.length ?? 0) > 0;
+    if (held || this.fetching.has(tenant) || this.due.has(tenant)) return false;
+    this.parking.parked.delete(tenant);
+    this.retire(tenant);
+    return true;
   }
 
   /** Nothing at all left for the tenant: drop it from the ring and from the Redis index. */

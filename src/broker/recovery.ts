@@ -5,9 +5,9 @@ import type { QueueDispatcher } from './dispatcher.js';
 import type { ServedQueues } from './served-queues.js';
 
 /**
- * Sweeps of a queue after its last worker here left, while its tenants still
- * have entries out: orphaned leases wait a lease TTL to be re-attached or to
- * expire, two sweep intervals; the rest is margin.
+ * Sweeps of a queue after its last worker here left, while tenants stay in its
+ * index: orphaned leases wait a lease TTL to be re-attached or to expire, two
+ * sweep intervals; the rest is margin.
  */
 const TIDY_ROUNDS = 8;
 /** How many queue×tenant pairs the line about lost entries names. */
@@ -81,9 +81,9 @@ export class Recovery {
    * workers, and its fetches are what retire tenants, so a queue's last
    * tenants kept their keys for good (about 0.7 KB each; a queue per import
    * or per customer left thousands a day). Swept again each interval while
-   * some tenant still has entries out (the leases of a worker that left
-   * expire a lease TTL later), up to TIDY_ROUNDS times; a tenant with jobs
-   * waiting keeps its keys for the next worker.
+   * some tenant stays in the index (the leases of a worker that left expire
+   * a lease TTL later), up to TIDY_ROUNDS times; a tenant with jobs waiting
+   * keeps its keys for the next worker.
    */
   private tidy(queue: string, rounds: number): void {
     if (this.sweeping.has(queue)) return;
@@ -122,15 +122,18 @@ export class Recovery {
     });
   }
 
-  /** Retires the queue's tenants with nothing at all; whether none had entries out. */
+  /**
+   * Retires the queue's tenants with nothing at all; whether every tenant of
+   * the index went. Why not stop at the first sweep that found no entry out: a
+   * tenant the dispatcher still followed then (a fetch on its way) was never
+   * swept again, and kept its keys for good.
+   */
   private async retireIdle(queue: string): Promise<boolean> {
     let settled = true;
     await this.reclaimPages(queue, (tenants, outcomes) => {
       outcomes.forEach(({ pending, nextRunAt, unread }, i) => {
-        if (pending > 0) settled = false;
-        else if (nextRunAt === undefined && !unread) {
-          this.queues.get(queue)?.retireIfIdle(tenants[i]!);
-        }
+        const idle = pending === 0 && nextRunAt === undefined && !unread;
+        if (!idle || !this.queues.get(queue)?.retireIfIdle(tenants[i]!)) settled = false;
       });
     });
     return settled;

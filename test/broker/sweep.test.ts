@@ -173,6 +173,38 @@ describe('recovery sweep', () => {
     }
   });
 
+  it('leaves no key of a tenant whose work came and went after the workers left', async () => {
+    // No session here to fetch it for, the job's arrival parks the tenant; its
+    // cancellation leaves it with nothing in Redis. A parked tenant was taken
+    // as one the dispatcher still followed: never retired, its keys stayed.
+    const queue = 'after-workers';
+    const { broker } = h.broker;
+    const redis = new Redis(h.redis.url);
+    const keysOf = async (tenant: string): Promise<string[]> =>
+      (await redis.keys(`*{${tenant}}:${queue}:*`)).filter((key) => !key.includes(':job:'));
+    try {
+      const worker = await h.worker({ queues: [queue], capacity: 1 });
+      const { job_id: served } = await h.enqueue({ tenant: 'served', queue });
+      const [lease] = await worker.take(1);
+      // Its job waits throughout: the queue stays to be tidied.
+      await h.enqueue({ tenant: 'waiting', queue });
+      worker.complete(lease!);
+      await h.waitState('served', served, 'COMPLETED');
+      worker.end();
+      const dispatcher = broker.dispatcher(queue);
+      await expect.poll(() => dispatcher.sessions.size).toBe(0);
+
+      const { job_id: cancelled } = await h.enqueue({ tenant: 'came-and-went', queue });
+      await expect.poll(() => dispatcher.follows('came-and-went')).toBe(true);
+      await h.cancel('came-and-went', cancelled);
+      await expect.poll(() => keysOf('came-and-went'), { timeout: 10_000 }).toEqual([]);
+      expect(dispatcher.follows('came-and-went')).toBe(false);
+      expect(await keysOf('waiting')).not.toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('drops the dispatchers of queues whose workers left with nothing left here, and serves them again', async () => {
     // One per queue ever served lived until a restart: a queue per import or
     // per customer grew the broker by every queue it had served.
