@@ -55,6 +55,21 @@ async function restoreAndReconnect(proxy: TcpProxy, peer: TestBroker): Promise<v
   });
 }
 
+/**
+ * How many jobs the step that the cut stopped took after all, from the jobs
+ * `left` once the peer reaches Redis again: none, or the step's `size`. Why
+ * it can run: its command was sent when the connection dropped. When a
+ * reconnection got as far as a TCP connect (the proxy accepts, then resets),
+ * ioredis keeps the command to send again rather than failing it with the
+ * retries; it fails on the command timeout (the call answers UNAVAILABLE),
+ * and ioredis sends it all the same once the connection is back
+ * (redis/ioredis#2130). The call after must take what is left, and only that.
+ */
+function tookLate(left: number, leftIfNot: number, size: number): number {
+  expect([leftIfNot, leftIfNot - size]).toContain(left);
+  return leftIfNot - left;
+}
+
 /** The error a call fails with; undefined when it succeeds. */
 const failureOf = (pending: Promise<unknown>): Promise<ServiceError | undefined> =>
   pending.then(
@@ -89,9 +104,11 @@ describe('a purge that fails part way', () => {
       expect(value(await scrape(peer.metricsUrl!), 'rota_jobs_cancelled_total', labels)).toBe(500);
 
       const [row] = (await h.stats({ queue: 'flood', tenant: 'acme' })).entries;
-      expect(row).toMatchObject({ waiting: '700' });
-      expect(await eventually(purge)).toEqual({ purged: 700 });
-      expect(value(await scrape(peer.metricsUrl!), 'rota_jobs_cancelled_total', labels)).toBe(1200);
+      const late = tookLate(Number(row?.waiting), 700, 500);
+      expect(await eventually(purge)).toEqual({ purged: 700 - late });
+      expect(value(await scrape(peer.metricsUrl!), 'rota_jobs_cancelled_total', labels)).toBe(
+        1200 - late,
+      );
     });
   });
 });
@@ -151,9 +168,9 @@ describe.each([
       expect(await taken()).toBe(500);
 
       const [row] = (await h.stats({ queue, tenant: 'acme' })).entries;
-      expect(row).toMatchObject({ dead: '100' });
-      expect(await eventually(takeAll)).toEqual({ [field]: 100, not_found: [] });
-      expect(await taken()).toBe(count);
+      const late = tookLate(Number(row?.dead), 100, 100);
+      expect(await eventually(takeAll)).toEqual({ [field]: 100 - late, not_found: [] });
+      expect(await taken()).toBe(count - late);
     });
   });
 
@@ -192,9 +209,12 @@ describe.each([
       await eventually(() =>
         call(clients.admin.GetStats.bind(clients.admin), { queue, tenant: 'acme' }),
       );
+      const [row] = (await h.stats({ queue, tenant: 'acme' })).entries;
+      const late = tookLate(Number(row?.dead), 125, 125);
       const again = await take();
-      expect(again).toMatchObject({ [field]: 125 });
-      expect(again.not_found).toHaveLength(500); // the made-up ids and the ones taken before
+      expect(again).toMatchObject({ [field]: 125 - late });
+      // The made-up ids and the ones taken before.
+      expect(again.not_found).toHaveLength(500 + late);
     });
   });
 });
