@@ -5,7 +5,15 @@ import { completed, gate, useRota } from './fixture.js';
 // A lease of it fits grpc-js's default 4 MiB receive limit; its job record,
 // with the result as well, does not.
 const BYTES = 3 * 1024 * 1024;
-const rota = useRota({ maxPayloadBytes: 4 * 1024 * 1024 });
+// A lease TTL of 10 s, not the fixture's 1.5 s: under a loaded CI runner the
+// 24 MiB of acks below took the broker longer than the TTL and a heartbeat to
+// answer, and the worker, hearing nothing for that long, reconnected and a
+// lease ran again. These tests are about message limits, not liveness.
+const rota = useRota({
+  maxPayloadBytes: 4 * 1024 * 1024,
+  leaseTtlMs: 10_000,
+  heartbeatIntervalMs: 1000,
+});
 
 describe('jobs as large as a raised ROTA_MAX_PAYLOAD_BYTES', () => {
   it('reach the worker and come back whole from getJob', async () => {
