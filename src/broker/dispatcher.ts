@@ -509,17 +509,39 @@ export class QueueDispatcher {
    * A sweep found the tenant with nothing at all in Redis while no session
    * here serves the queue (so no fetch of it would): out of the Redis index,
    * as a fetch that found it so would take it (see Recovery.tidy), unless
-   * jobs of it are here, a fetch of it is on its way or a time of it is
-   * due. Whether it went. A park does not keep it: parked, it waits for a
-   * session to fetch what Redis no longer has. A tenant parked by a refill
-   * that came after its worker left (an ack's, under load) kept its keys in
-   * Redis and the dispatcher here for good.
+   * something of it is here (see letGo). Whether it went.
    */
   retireIfIdle(tenant: string): boolean {
+    if (!this.letGo(tenant)) return false;
+    this.index.retire(tenant);
+    return true;
+  }
+
+  /**
+   * A sweep of the queue's index, while no session here serves the queue,
+   * did not find these parked tenants there: nothing of them waits in Redis
+   * (every path that stores work marks the index), so there is nothing to
+   * park for. Why: a purge or cancel that empties a tenant takes it out of
+   * the index (see retireIfEmptied), and its park kept the dispatcher for good.
+   */
+  forgetParkedOutside(indexed: ReadonlySet<string>): void {
+    for (const tenant of [...this.parking.parked]) {
+      if (!indexed.has(tenant)) this.letGo(tenant);
+    }
+  }
+
+  /**
+   * Forgets the tenant unless jobs of it are here, a fetch of it is on its way
+   * or a time of it is due; whether it went. A park does not keep it: parked,
+   * it waits for a session to fetch what Redis no longer has. A tenant parked
+   * by a refill that came after its worker left (an ack's, under load) kept
+   * its keys in Redis and the dispatcher here for good.
+   */
+  private letGo(tenant: string): boolean {
     const held = (this.prefetch.buffers.get(tenant)?.length ?? 0) > 0;
     if (held || this.fetching.has(tenant) || this.due.has(tenant)) return false;
     this.parking.parked.delete(tenant);
-    this.retire(tenant);
+    this.forget(tenant);
     return true;
   }
 

@@ -1,5 +1,6 @@
 import type { JobRecord, JobState } from '../store/types.js';
 import type { BrokerContext } from './broker-context.js';
+import { retireIfEmptied } from './emptied.js';
 import { BrokerError, guarded, invalidArgument, quoted } from './errors.js';
 import { checkName } from './validation.js';
 
@@ -26,6 +27,8 @@ export class JobStatus {
     if (outcome.previous === 'leased') {
       leases.revoke(jobId, 'cancelled');
       doorbell.announceCancel(jobId);
+    } else {
+      await retireIfEmptied(this.context, tenant, outcome.queue);
     }
     return { cancelled: true, state: 'cancelled' };
   }

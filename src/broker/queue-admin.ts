@@ -1,5 +1,6 @@
 import type { DeadLetterAction, JobState } from '../store/types.js';
 import type { BrokerContext } from './broker-context.js';
+import { retireIfEmptied } from './emptied.js';
 import { BrokerError, coerceError, invalidArgument } from './errors.js';
 import { JobPages, type JobPage } from './job-pages.js';
 import { checkJobId } from './job-status.js';
@@ -214,6 +215,7 @@ export class QueueAdmin {
         cursor = step.cursor;
       } while (cursor !== '');
     });
+    await retireIfEmptied(this.context, tenant, queue);
     return { purged };
   }
 

@@ -130,12 +130,15 @@ export class Recovery {
    */
   private async retireIdle(queue: string): Promise<boolean> {
     let settled = true;
+    const indexed = new Set<string>();
     await this.reclaimPages(queue, (tenants, outcomes) => {
       outcomes.forEach(({ pending, nextRunAt, unread }, i) => {
+        indexed.add(tenants[i]!);
         const idle = pending === 0 && nextRunAt === undefined && !unread;
         if (!idle || !this.queues.get(queue)?.retireIfIdle(tenants[i]!)) settled = false;
       });
     });
+    this.queues.get(queue)?.forgetParkedOutside(indexed);
     return settled;
   }
 

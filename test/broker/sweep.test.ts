@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/broker.js';
+import type { QueueDispatcher } from '../../src/broker/dispatcher.js';
 import { useBroker } from '../helpers/harness.js';
 import { monitor } from '../helpers/monitor.js';
 
@@ -179,36 +180,59 @@ describe('recovery sweep', () => {
     }
   });
 
-  it('leaves no key of a tenant whose work came and went after the workers left', async () => {
-    // No session here to fetch it for, the job's arrival parks the tenant; its
-    // cancellation leaves it with nothing in Redis. A parked tenant was taken
-    // as one the dispatcher still followed: never retired, its keys stayed.
+  /**
+   * After the workers of `queue` left (a tenant with a job waiting keeps the
+   * queue to be tidied), a job of `tenant` comes, which parks the tenant (no
+   * session here to fetch it for), and is cancelled. Answers the dispatcher.
+   */
+  async function parkedThenCancelled(queue: string, tenant: string): Promise<QueueDispatcher> {
+    const worker = await h.worker({ queues: [queue], capacity: 1 });
+    const { job_id: served } = await h.enqueue({ tenant: 'served', queue });
+    const [lease] = await worker.take(1);
+    await h.enqueue({ tenant: 'waiting', queue });
+    worker.complete(lease!);
+    await h.waitState('served', served, 'COMPLETED');
+    worker.end();
+    const dispatcher = h.broker.broker.dispatcher(queue);
+    await expect.poll(() => dispatcher.sessions.size).toBe(0);
+
+    const { job_id: cancelled } = await h.enqueue({ tenant, queue });
+    await expect.poll(() => dispatcher.follows(tenant)).toBe(true);
+    await h.cancel(tenant, cancelled);
+    return dispatcher;
+  }
+
+  it('leaves no key of a parked tenant whose work came and went after the workers left', async () => {
+    // The cancel's own retirement refused (Redis away a moment): the tenant
+    // stays in the index, idle, and parked. A parked tenant was taken as one
+    // the dispatcher still followed: never retired, its keys stayed.
     const queue = 'after-workers';
-    const { broker } = h.broker;
+    const { store } = h.broker.broker;
+    const retire = store.retire.bind(store);
+    store.retire = (q, tenant) =>
+      q === queue && tenant === 'came-and-went'
+        ? Promise.reject(new Error('connection lost'))
+        : retire(q, tenant);
     const redis = new Redis(h.redis.url);
     const keysOf = async (tenant: string): Promise<string[]> =>
       (await redis.keys(`*{${tenant}}:${queue}:*`)).filter((key) => !key.includes(':job:'));
     try {
-      const worker = await h.worker({ queues: [queue], capacity: 1 });
-      const { job_id: served } = await h.enqueue({ tenant: 'served', queue });
-      const [lease] = await worker.take(1);
-      // Its job waits throughout: the queue stays to be tidied.
-      await h.enqueue({ tenant: 'waiting', queue });
-      worker.complete(lease!);
-      await h.waitState('served', served, 'COMPLETED');
-      worker.end();
-      const dispatcher = broker.dispatcher(queue);
-      await expect.poll(() => dispatcher.sessions.size).toBe(0);
-
-      const { job_id: cancelled } = await h.enqueue({ tenant: 'came-and-went', queue });
-      await expect.poll(() => dispatcher.follows('came-and-went')).toBe(true);
-      await h.cancel('came-and-went', cancelled);
+      const dispatcher = await parkedThenCancelled(queue, 'came-and-went');
+      store.retire = retire;
+      expect(await keysOf('came-and-went')).not.toEqual([]);
       await expect.poll(() => keysOf('came-and-went'), { timeout: 10_000 }).toEqual([]);
       expect(dispatcher.follows('came-and-went')).toBe(false);
       expect(await keysOf('waiting')).not.toEqual([]);
     } finally {
+      store.retire = retire;
       redis.disconnect();
     }
+  });
+
+  it('lets go of a parked tenant that a cancel took out of the index', async () => {
+    // Its keys went with the cancel; its park kept the dispatcher for good.
+    const dispatcher = await parkedThenCancelled('after-workers-2', 'cancelled-out');
+    await expect.poll(() => dispatcher.follows('cancelled-out'), { timeout: 10_000 }).toBe(false);
   });
 
   it('drops the dispatchers of queues whose workers left with nothing left here, and serves them again', async () => {
