@@ -517,16 +517,22 @@ export class QueueDispatcher {
     return true;
   }
 
+  /** The tenants parked for want of a session here. */
+  parkedTenants(): string[] {
+    return [...this.parking.parked];
+  }
+
   /**
-   * A sweep of the queue's index, while no session here serves the queue,
-   * did not find these parked tenants there: nothing of them waits in Redis
-   * (every path that stores work marks the index), so there is nothing to
-   * park for. Why: a purge or cancel that empties a tenant takes it out of
-   * the index (see retireIfEmptied), and its park kept the dispatcher for good.
+   * These parked tenants were not in the queue's index while no session here
+   * served the queue: nothing of them waits in Redis (every path that stores
+   * work marks the index), so there is nothing to park for, and they go (see
+   * letGo). Why: a tenant whose jobs another broker's workers took, or a
+   * purge or cancel emptied (see retireIfEmptied), left the index while
+   * parked here, and its park kept the dispatcher for good.
    */
-  forgetParkedOutside(indexed: ReadonlySet<string>): void {
-    for (const tenant of [...this.parking.parked]) {
-      if (!indexed.has(tenant)) this.letGo(tenant);
+  letGoParked(tenants: Iterable<string>): void {
+    for (const tenant of tenants) {
+      if (this.parking.parked.has(tenant)) this.letGo(tenant);
     }
   }
 

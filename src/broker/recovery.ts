@@ -54,6 +54,16 @@ export class Recovery {
     for (const [queue, rounds] of this.leftBehind) {
       if ((this.queues.get(queue)?.sessions.size ?? 0) === 0) this.tidy(queue, rounds);
     }
+    // Queues without sessions here, past their tidy: work announced here parks
+    // its tenant, which may then leave the index elsewhere (see letGoParked).
+    for (const queue of this.queues.names()) {
+      const dispatcher = this.queues.get(queue)!;
+      if (dispatcher.sessions.size > 0 || this.leftBehind.has(queue)) continue;
+      if (dispatcher.parkedTenants().length === 0) continue;
+      this.run(queue, 'looking up parked tenants in the index failed', () =>
+        this.letGoUnindexed(queue),
+      );
+    }
   }
 
   /**
@@ -130,16 +140,22 @@ export class Recovery {
    */
   private async retireIdle(queue: string): Promise<boolean> {
     let settled = true;
-    const indexed = new Set<string>();
     await this.reclaimPages(queue, (tenants, outcomes) => {
       outcomes.forEach(({ pending, nextRunAt, unread }, i) => {
-        indexed.add(tenants[i]!);
         const idle = pending === 0 && nextRunAt === undefined && !unread;
         if (!idle || !this.queues.get(queue)?.retireIfIdle(tenants[i]!)) settled = false;
       });
     });
-    this.queues.get(queue)?.forgetParkedOutside(indexed);
+    await this.letGoUnindexed(queue);
     return settled;
+  }
+
+  /** Lets go of the queue's parked tenants that are not in its index (QueueDispatcher.letGoParked). */
+  private async letGoUnindexed(queue: string): Promise<void> {
+    const parked = this.queues.get(queue)?.parkedTenants() ?? [];
+    if (parked.length === 0) return;
+    const indexed = await this.context.store.inIndex(queue, parked);
+    this.queues.get(queue)?.letGoParked(parked.filter((_, i) => !indexed[i]));
   }
 
   /**

@@ -176,6 +176,10 @@ export class JobStore {
     return this.indexes.markActive(queue, tenant);
   }
 
+  inIndex(queue: string, tenants: readonly string[]): Promise<boolean[]> {
+    return this.indexes.inIndex(queue, tenants);
+  }
+
   retire(queue: string, tenant: string): Promise<boolean> {
     return this.indexes.retire(queue, tenant);
   }

@@ -82,6 +82,19 @@ export class TenantIndexes {
     return { found, added };
   }
 
+  /** Whether each tenant is in the queue's index of tenants with work, a page of SCAN_COUNT per command. */
+  async inIndex(queue: string, tenants: readonly string[]): Promise<boolean[]> {
+    const { redis, keys } = this.context;
+    const found: boolean[] = [];
+    for (let i = 0; i < tenants.length; i += SCAN_COUNT) {
+      const page = tenants.slice(i, i + SCAN_COUNT);
+      for (const member of await redis.smismember(keys.activeTenants(queue), ...page)) {
+        found.push(member === 1);
+      }
+    }
+    return found;
+  }
+
   async markActive(queue: string, tenant: string): Promise<void> {
     await sendBatch(this.context.redis, (batch) => this.indexTenants(batch, queue, [tenant]));
   }

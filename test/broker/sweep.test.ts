@@ -235,6 +235,26 @@ describe('recovery sweep', () => {
     await expect.poll(() => dispatcher.follows('cancelled-out'), { timeout: 10_000 }).toBe(false);
   });
 
+  it('drops the dispatcher of a queue without workers once its parked tenant left the index', async () => {
+    // Past the tidy's sweeps, a tenant parked for its waiting job keeps the
+    // dispatcher. Its job cancelled (or taken by another broker's workers),
+    // it had nothing left to park for, and the dispatcher stayed for good.
+    const queue = 'parked-past-tidy';
+    const { broker } = h.broker;
+    const worker = await h.worker({ queues: [queue], capacity: 1 });
+    worker.end();
+    const dispatcher = broker.dispatcher(queue);
+    await expect.poll(() => dispatcher.sessions.size).toBe(0);
+    const { job_id: waiting } = await h.enqueue({ tenant: 'parked', queue });
+    await expect.poll(() => dispatcher.follows('parked')).toBe(true);
+    // Past the tidy's 8 sweep intervals (750 ms here): the park alone keeps it.
+    await new Promise((resolve) => setTimeout(resolve, 8 * 750 + 1000));
+    expect(broker.servedQueues()).toContain(queue);
+
+    await h.cancel('parked', waiting);
+    await expect.poll(() => broker.servedQueues().includes(queue), { timeout: 10_000 }).toBe(false);
+  });
+
   it('drops the dispatchers of queues whose workers left with nothing left here, and serves them again', async () => {
     // One per queue ever served lived until a restart: a queue per import or
     // per customer grew the broker by every queue it had served.
