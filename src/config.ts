@@ -105,6 +105,8 @@ const OTHER_PROGRAMS_VARIABLES = new Set([
 const OTHER_PROGRAMS_PREFIXES = ['ROTA_FUZZ_'];
 /** At most this many edits away from an option's name, an unknown name is that option mistyped. */
 const TYPO_DISTANCE = 3;
+/** At most this many edits away from ROTA, a name's prefix is ROTA mistyped (see optionOfMistypedPrefix). */
+const PREFIX_TYPO_DISTANCE = 2;
 
 /**
  * Environment variables named like the broker's (ROTA_…, in any case) that
@@ -130,16 +132,35 @@ export function unknownVariables(
   const typos: Array<{ name: string; meant: string }> = [];
   const unknown: string[] = [];
   for (const name of Object.keys(env)) {
-    if (!name.toUpperCase().startsWith('ROTA_') || OPTIONS.some((spec) => spec.env === name)) {
+    if (ignored.includes(name)) continue;
+    if (!name.toUpperCase().startsWith('ROTA_')) {
+      const meant = optionOfMistypedPrefix(name.toUpperCase());
+      if (meant !== undefined) typos.push({ name, meant });
       continue;
     }
-    if (OTHER_PROGRAMS_VARIABLES.has(name) || ignored.includes(name)) continue;
+    if (OPTIONS.some((spec) => spec.env === name)) continue;
+    if (OTHER_PROGRAMS_VARIABLES.has(name)) continue;
     if (OTHER_PROGRAMS_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
     const meant = meantOption(name.toUpperCase());
     if (meant !== undefined) typos.push({ name, meant });
     else unknown.push(name);
   }
   return { typos, unknown };
+}
+
+/**
+ * The option a name whose ROTA_ prefix was mistyped meant (ROAT_REDIS_URL,
+ * RTA_LOG_LEVEL): after the first "_" it is that option's name word for word,
+ * and before it at most PREFIX_TYPO_DISTANCE edits from ROTA. Why: not
+ * starting with ROTA_, it was not looked at, and a mistyped ROTA_REDIS_URL
+ * started a private Redis all the same. Only an exact rest counts, so other
+ * programs' names (DATA_DIR) are left alone.
+ */
+function optionOfMistypedPrefix(upper: string): string | undefined {
+  const cut = upper.indexOf('_');
+  if (cut < 1 || editDistance('ROTA', upper.slice(0, cut)) > PREFIX_TYPO_DISTANCE) return undefined;
+  const rest = upper.slice(cut + 1);
+  return OPTIONS.find(({ env }) => env === `ROTA_${rest}`)?.env;
 }
 
 /**
@@ -261,8 +282,9 @@ export function helpText(): string {
     'plain digits; one out of range is refused with its bounds.',
     '',
     'Unknown ROTA_* variables: one a few letters from an option (ROTA_REDIS_ULR), or',
-    'an option with its last words left out (ROTA_LEASE_TTL), is a typo: the start is',
-    'refused (exit 2) naming the option meant. Any other is logged as a warning and',
+    'an option with its last words left out (ROTA_LEASE_TTL), is a typo, as is an',
+    "option's name with ROTA mistyped (ROAT_REDIS_URL): the start is refused (exit",
+    '2) naming the option meant. Any other ROTA_* is logged as a warning and',
     'ignored. Silent: ROTA_ADDRESS (the examples), the test and benchmark knobs of',
     'this repository, and the names listed in --ignore-variables.',
     '',

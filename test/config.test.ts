@@ -146,6 +146,29 @@ describe('config', () => {
     expect(loadConfig({ ROTA_SOMETHING_ELSE: 'x' }).logLevel).toBe('info');
   });
 
+  it("refuses an option's name with ROTA mistyped, and leaves other programs' names alone", () => {
+    // Not starting with ROTA_, ROAT_REDIS_URL went unseen: a private Redis, and the jobs with it.
+    const env = {
+      ROAT_REDIS_URL: 'redis://127.0.0.1:6379',
+      rta_log_level: 'info',
+      DATA_DIR: '/var/lib/app', // ROTA-like prefix, but no option's name after it
+      REDIS_URL: 'redis://127.0.0.1:6379', // REDIS is far from ROTA
+      NOTA_LEASE_TTL: '5', // an option's name cut short: not word for word
+    };
+    expect(() => loadConfig(env)).toThrow(
+      'unknown environment variables ROAT_REDIS_URL (did you mean ROTA_REDIS_URL?), rta_log_level (did you mean ROTA_LOG_LEVEL?)',
+    );
+    expect(unknownVariables(env)).toEqual({
+      typos: [
+        { name: 'ROAT_REDIS_URL', meant: 'ROTA_REDIS_URL' },
+        { name: 'rta_log_level', meant: 'ROTA_LOG_LEVEL' },
+      ],
+      unknown: [],
+    });
+    const listed = { ...env, ROTA_IGNORE_VARIABLES: 'ROAT_REDIS_URL,rta_log_level' };
+    expect(loadConfig(listed).logLevel).toBe('info');
+  });
+
   it("warns of a name that only starts like an option mid-word, as a producer's ROTA_TENANT", () => {
     // ROTA_TENANTS_FILE starts with it, but no word of the option was left out.
     const env = { ROTA_TENANT: 'acme', ROTA_QUEUE: 'email' };
