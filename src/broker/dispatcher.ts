@@ -517,6 +517,11 @@ export class QueueDispatcher {
     return true;
   }
 
+  /** Whether tenants are parked for want of a session here. */
+  hasParked(): boolean {
+    return this.parking.parked.size > 0;
+  }
+
   /** The tenants parked for want of a session here. */
   parkedTenants(): string[] {
     return [...this.parking.parked];

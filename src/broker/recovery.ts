@@ -59,7 +59,7 @@ export class Recovery {
     for (const queue of this.queues.names()) {
       const dispatcher = this.queues.get(queue)!;
       if (dispatcher.sessions.size > 0 || this.leftBehind.has(queue)) continue;
-      if (dispatcher.parkedTenants().length === 0) continue;
+      if (!dispatcher.hasParked()) continue;
       this.run(queue, 'looking up parked tenants in the index failed', () =>
         this.letGoUnindexed(queue),
       );
