@@ -153,6 +153,7 @@ async function main(argv: readonly string[]): Promise<number> {
     redisClient,
     snapshot === undefined ? undefined : { ref: options.rev ?? '', commit: snapshot.commit },
     options.compiled,
+    options.knobs.mmapThreshold,
   );
   process.stderr.write(
     `bench ${runId}: redis ${machine.redis} on ${redis.url} (AOF ${options.aof}), ` +

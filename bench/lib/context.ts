@@ -124,6 +124,7 @@ export class BenchContext {
       redisUrl: this.redis.url,
       keyPrefix,
       completedRetentionMs: this.knobs.completedRetentionMs,
+      mmapThreshold: this.knobs.mmapThreshold,
       cpuProfileDir,
     });
     this.#brokers.add(broker);

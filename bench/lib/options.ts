@@ -3,6 +3,8 @@
  * every scenario. One table drives parsing, defaults (full and --quick) and --help.
  */
 
+import { BROKER_MMAP_THRESHOLD } from './rota-broker.js';
+
 export type Aof = 'off' | 'everysec' | 'always';
 
 export interface Knobs {
@@ -16,6 +18,8 @@ export interface Knobs {
   bullConcurrency: number;
   /** How long the Rota broker keeps completed jobs (0 = not at all, as BullMQ's removeOnComplete). */
   completedRetentionMs: number;
+  /** The Rota broker's glibc MALLOC_MMAP_THRESHOLD_ in bytes (0 = glibc's own sliding threshold). */
+  mmapThreshold: number;
   /** enqueue()/add() calls outstanding per producer instance. */
   inflight: number;
   /** enqueueBatch()/addBulk() calls outstanding per producer instance. */
@@ -89,6 +93,14 @@ export const KNOBS: readonly KnobSpec[] = [
     full: 0,
     quick: 0,
     help: 'the Rota broker’s ROTA_COMPLETED_RETENTION_MS; 0 deletes a job as it completes, as the BullMQ side’s removeOnComplete (a --rev before 0 was allowed needs a value above 0)',
+    zeroTurnsOff: true,
+  },
+  {
+    key: 'mmapThreshold',
+    flag: '--mmap-threshold',
+    full: BROKER_MMAP_THRESHOLD,
+    quick: BROKER_MMAP_THRESHOLD,
+    help: 'the Rota broker’s glibc MALLOC_MMAP_THRESHOLD_ (bytes), as `npm start` sets it (README, Development); 0 leaves glibc’s own sliding threshold',
     zeroTurnsOff: true,
   },
   {

@@ -23,7 +23,7 @@ export interface MachineInfo {
   gitDirty: boolean;
   /** What ran: `working tree` or `snapshot of <ref>`. */
   tree: string;
-  /** How the broker ran: `tsx` (src/cli.ts) or `compiled` (tsc output on plain node). */
+  /** How the broker ran: `tsx` (src/cli.ts) or `compiled` (tsc output on plain node), and its malloc setting. */
   brokerRuntime: string;
   /** 1-minute load average when the run started (other work on the machine shows here). */
   loadAverage: number;
@@ -52,6 +52,7 @@ export async function machineInfo(
   redis: Redis,
   snapshot: { ref: string; commit: string } | undefined,
   compiled: boolean,
+  mmapThreshold: number,
 ): Promise<MachineInfo> {
   const info = await redis.info('server');
   const cpus = os.cpus();
@@ -68,9 +69,11 @@ export async function machineInfo(
     gitCommit: snapshot?.commit ?? (git(['rev-parse', 'HEAD']) || 'unknown'),
     gitDirty: snapshot === undefined && git(['status', '--porcelain']) !== '',
     tree: snapshot === undefined ? 'working tree' : `snapshot of ${snapshot.ref}`,
-    brokerRuntime: compiled
-      ? 'compiled (node dist/src/cli.js)'
-      : 'tsx (node --import tsx src/cli.ts)',
+    brokerRuntime:
+      (compiled ? 'compiled (node dist/src/cli.js)' : 'tsx (node --import tsx src/cli.ts)') +
+      (mmapThreshold > 0
+        ? `, MALLOC_MMAP_THRESHOLD_=${mmapThreshold}`
+        : ', glibc’s sliding mmap threshold'),
     loadAverage: os.loadavg()[0] ?? NaN,
   };
 }

@@ -46,6 +46,12 @@ const HEAP_PROBE =
       ' process.channel?.unref();',
   );
 
+/**
+ * The MALLOC_MMAP_THRESHOLD_ that `npm start` gives the broker (package.json;
+ * README, Development): the bench measures the broker as it is run.
+ */
+export const BROKER_MMAP_THRESHOLD = 131_072;
+
 export interface BrokerProcessOptions {
   /** Run this compiled cli.js with plain node instead of src/cli.ts under tsx. */
   compiledCli?: string;
@@ -55,6 +61,11 @@ export interface BrokerProcessOptions {
   keyPrefix: string;
   /** ROTA_COMPLETED_RETENTION_MS (0 = completed jobs are deleted at once). */
   completedRetentionMs: number;
+  /**
+   * glibc's MALLOC_MMAP_THRESHOLD_ for the broker, in bytes; 0 leaves glibc's
+   * own sliding threshold. @default BROKER_MMAP_THRESHOLD, as `npm start`
+   */
+  mmapThreshold?: number;
   /** Write a V8 CPU profile (node --cpu-prof) into this folder when the broker exits. */
   cpuProfileDir?: string;
   /** Makes `heap()` work: node --expose-gc and an IPC channel to the broker (see HEAP_PROBE). */
@@ -115,6 +126,7 @@ async function startOnce(options: BrokerProcessOptions): Promise<BrokerProcess> 
   const address = `127.0.0.1:${port}`;
   // The broker's Prometheus endpoint stays on (the default), on a free port of its own.
   const metricsAddress = `127.0.0.1:${await freePort()}`;
+  const mmapThreshold = options.mmapThreshold ?? BROKER_MMAP_THRESHOLD;
   const nodeArgs = [
     ...(options.cpuProfileDir === undefined
       ? []
@@ -138,6 +150,8 @@ async function startOnce(options: BrokerProcessOptions): Promise<BrokerProcess> 
       ROTA_KEY_PREFIX: options.keyPrefix,
       ROTA_METRICS_ADDRESS: metricsAddress,
       ROTA_COMPLETED_RETENTION_MS: String(options.completedRetentionMs),
+      // undefined: not passed on (spawn skips it), so glibc slides its own threshold
+      MALLOC_MMAP_THRESHOLD_: mmapThreshold > 0 ? String(mmapThreshold) : undefined,
       ...options.env,
     },
   });
