@@ -235,7 +235,7 @@ describe('recovery sweep', () => {
     await expect.poll(() => dispatcher.follows('cancelled-out'), { timeout: 10_000 }).toBe(false);
   });
 
-  it('drops the dispatcher of a queue without workers once its parked tenant left the index', async () => {
+  it('drops the dispatcher of a queue without workers once its parked tenant left the index, not while the index cannot be read', async () => {
     // Past the tidy's sweeps, a tenant parked for its waiting job keeps the
     // dispatcher. Its job cancelled (or taken by another broker's workers),
     // it had nothing left to park for, and the dispatcher stayed for good.
@@ -251,8 +251,32 @@ describe('recovery sweep', () => {
     await new Promise((resolve) => setTimeout(resolve, 8 * 750 + 1000));
     expect(broker.servedQueues()).toContain(queue);
 
-    await h.cancel('parked', waiting);
-    await expect.poll(() => broker.servedQueues().includes(queue), { timeout: 10_000 }).toBe(false);
+    // The index replaced by a string: looking the tenant up there fails
+    // (WRONGTYPE), which must not count as "not in the index", since the
+    // tenant may have work there still.
+    const redis = new Redis(h.redis.url);
+    try {
+      const [index] = await redis.keys(`*:queue:${queue}:tenants`);
+      await redis.del(index!);
+      await redis.set(index!, 'not a set');
+      await h.cancel('parked', waiting);
+      const failed = (): number =>
+        logs.filter(
+          (line) =>
+            line.queue === queue &&
+            String(line.msg).includes('looking up parked tenants in the index failed'),
+        ).length;
+      await expect.poll(failed, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+      expect(broker.servedQueues()).toContain(queue);
+      expect(dispatcher.follows('parked')).toBe(true);
+
+      await redis.del(index!);
+      await expect
+        .poll(() => broker.servedQueues().includes(queue), { timeout: 10_000 })
+        .toBe(false);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('drops the dispatchers of queues whose workers left with nothing left here, and serves them again', async () => {
