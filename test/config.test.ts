@@ -133,6 +133,17 @@ describe('config', () => {
     );
   });
 
+  /** The start is refused naming every typo, in order; unknownVariables tells the same, and the other unknown names. */
+  function expectRefused(
+    env: Record<string, string>,
+    typos: Array<{ name: string; meant: string }>,
+    unknown: string[],
+  ): void {
+    const named = typos.map(({ name, meant }) => `${name} (did you mean ${meant}?)`).join(', ');
+    expect(() => loadConfig(env)).toThrow(`unknown environment variables ${named}`);
+    expect(unknownVariables(env)).toEqual({ typos, unknown });
+  }
+
   it("names every mistyped variable at once, and leaves other programs' ROTA_ names alone", () => {
     const env = {
       ROTA_REDIS_ULR: 'redis://127.0.0.1:6379',
@@ -142,16 +153,14 @@ describe('config', () => {
       ROTA_SOMETHING_ELSE: 'x',
       OTHER: 'y',
     };
-    expect(() => loadConfig(env)).toThrow(
-      'unknown environment variables ROTA_REDIS_ULR (did you mean ROTA_REDIS_URL?), ROTA_LOG_LEVL (did you mean ROTA_LOG_LEVEL?)',
-    );
-    expect(unknownVariables(env)).toEqual({
-      typos: [
+    expectRefused(
+      env,
+      [
         { name: 'ROTA_REDIS_ULR', meant: 'ROTA_REDIS_URL' },
         { name: 'ROTA_LOG_LEVL', meant: 'ROTA_LOG_LEVEL' },
       ],
-      unknown: ['ROTA_SOMETHING_ELSE'],
-    });
+      ['ROTA_SOMETHING_ELSE'],
+    );
     // Far from every option: started, and the command warns of it (test/broker/shutdown.test.ts).
     expect(loadConfig({ ROTA_SOMETHING_ELSE: 'x' }).logLevel).toBe('info');
   });
@@ -165,16 +174,14 @@ describe('config', () => {
       REDIS_URL: 'redis://127.0.0.1:6379', // REDIS is far from ROTA
       NOTA_LEASE_TTL: '5', // an option's name cut short: not word for word
     };
-    expect(() => loadConfig(env)).toThrow(
-      'unknown environment variables ROAT_REDIS_URL (did you mean ROTA_REDIS_URL?), rta_log_level (did you mean ROTA_LOG_LEVEL?)',
-    );
-    expect(unknownVariables(env)).toEqual({
-      typos: [
+    expectRefused(
+      env,
+      [
         { name: 'ROAT_REDIS_URL', meant: 'ROTA_REDIS_URL' },
         { name: 'rta_log_level', meant: 'ROTA_LOG_LEVEL' },
       ],
-      unknown: [],
-    });
+      [],
+    );
     const listed = { ...env, ROTA_IGNORE_VARIABLES: 'ROAT_REDIS_URL,rta_log_level' };
     expect(loadConfig(listed).logLevel).toBe('info');
   });
