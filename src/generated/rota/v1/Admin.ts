@@ -33,7 +33,7 @@ export interface AdminClient extends grpc.Client {
    * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
    * jobs stay for ROTA_DEAD_RETENTION_MS. It works in steps as
    * ReplayDeadLetters does, and a step that fails the same way says how many
-   * were deleted ("the delete stopped after N dead jobs were deleted") and,
+   * were deleted, at least ("the delete stopped after N dead jobs were deleted") and,
    * for a call by ids, which of them were not found.
    */
   DeleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -47,7 +47,7 @@ export interface AdminClient extends grpc.Client {
    * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
    * jobs stay for ROTA_DEAD_RETENTION_MS. It works in steps as
    * ReplayDeadLetters does, and a step that fails the same way says how many
-   * were deleted ("the delete stopped after N dead jobs were deleted") and,
+   * were deleted, at least ("the delete stopped after N dead jobs were deleted") and,
    * for a call by ids, which of them were not found.
    */
   deleteDeadLetters(argument: _rota_v1_DeleteDeadLettersRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_DeleteDeadLettersResponse__Output>): grpc.ClientUnaryCall;
@@ -158,7 +158,8 @@ export interface AdminClient extends grpc.Client {
    * milliseconds of Redis. A step that fails fails the call (UNAVAILABLE when
    * Redis is unreachable), and the jobs of the steps before stay cancelled:
    * the status message says how many ("the purge stopped after N jobs were
-   * cancelled"), and calling it again cancels the rest.
+   * cancelled"; at least N: the step under way when Redis went may still
+   * run, its reply lost), and calling it again cancels the rest.
    */
   PurgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
   PurgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
@@ -174,7 +175,8 @@ export interface AdminClient extends grpc.Client {
    * milliseconds of Redis. A step that fails fails the call (UNAVAILABLE when
    * Redis is unreachable), and the jobs of the steps before stay cancelled:
    * the status message says how many ("the purge stopped after N jobs were
-   * cancelled"), and calling it again cancels the rest.
+   * cancelled"; at least N: the step under way when Redis went may still
+   * run, its reply lost), and calling it again cancels the rest.
    */
   purgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
   purgeQueue(argument: _rota_v1_PurgeQueueRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_rota_v1_PurgeQueueResponse__Output>): grpc.ClientUnaryCall;
@@ -187,7 +189,8 @@ export interface AdminClient extends grpc.Client {
    * works in steps of 500 jobs. A step that fails fails the call (UNAVAILABLE
    * when Redis is unreachable), and the jobs of the steps before stay
    * replayed: the status message says how many ("the replay stopped after N
-   * dead jobs were replayed"), and calling it again replays the rest. A call
+   * dead jobs were replayed"; at least N: the step under way when Redis went
+   * may still run, its reply lost), and calling it again replays the rest. A call
    * by ids also says which of them the steps before did not find ("and K
    * job_ids were not found (a, b, … and M more)", the first 20 listed): called
    * again, it answers the ids already replayed in not_found as well.
@@ -202,7 +205,8 @@ export interface AdminClient extends grpc.Client {
    * works in steps of 500 jobs. A step that fails fails the call (UNAVAILABLE
    * when Redis is unreachable), and the jobs of the steps before stay
    * replayed: the status message says how many ("the replay stopped after N
-   * dead jobs were replayed"), and calling it again replays the rest. A call
+   * dead jobs were replayed"; at least N: the step under way when Redis went
+   * may still run, its reply lost), and calling it again replays the rest. A call
    * by ids also says which of them the steps before did not find ("and K
    * job_ids were not found (a, b, … and M more)", the first 20 listed): called
    * again, it answers the ids already replayed in not_found as well.
@@ -260,7 +264,7 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
    * as a duplicate) until ROTA_IDEMPOTENCY_RETENTION_MS ends. Without it dead
    * jobs stay for ROTA_DEAD_RETENTION_MS. It works in steps as
    * ReplayDeadLetters does, and a step that fails the same way says how many
-   * were deleted ("the delete stopped after N dead jobs were deleted") and,
+   * were deleted, at least ("the delete stopped after N dead jobs were deleted") and,
    * for a call by ids, which of them were not found.
    */
   DeleteDeadLetters: grpc.handleUnaryCall<_rota_v1_DeleteDeadLettersRequest__Output, _rota_v1_DeleteDeadLettersResponse>;
@@ -309,7 +313,8 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
    * milliseconds of Redis. A step that fails fails the call (UNAVAILABLE when
    * Redis is unreachable), and the jobs of the steps before stay cancelled:
    * the status message says how many ("the purge stopped after N jobs were
-   * cancelled"), and calling it again cancels the rest.
+   * cancelled"; at least N: the step under way when Redis went may still
+   * run, its reply lost), and calling it again cancels the rest.
    */
   PurgeQueue: grpc.handleUnaryCall<_rota_v1_PurgeQueueRequest__Output, _rota_v1_PurgeQueueResponse>;
   
@@ -319,7 +324,8 @@ export interface AdminHandlers extends grpc.UntypedServiceImplementation {
    * works in steps of 500 jobs. A step that fails fails the call (UNAVAILABLE
    * when Redis is unreachable), and the jobs of the steps before stay
    * replayed: the status message says how many ("the replay stopped after N
-   * dead jobs were replayed"), and calling it again replays the rest. A call
+   * dead jobs were replayed"; at least N: the step under way when Redis went
+   * may still run, its reply lost), and calling it again replays the rest. A call
    * by ids also says which of them the steps before did not find ("and K
    * job_ids were not found (a, b, … and M more)", the first 20 listed): called
    * again, it answers the ids already replayed in not_found as well.
