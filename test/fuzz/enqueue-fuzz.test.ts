@@ -33,7 +33,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 
-import { Producer } from '../../clients/producer.js';
 import type { EnqueueBatchRequest__Output } from '../../src/generated/rota/v1/EnqueueBatchRequest.js';
 import type { EnqueueBatchResponse__Output } from '../../src/generated/rota/v1/EnqueueBatchResponse.js';
 import type { EnqueueRequest__Output } from '../../src/generated/rota/v1/EnqueueRequest.js';
@@ -57,6 +56,7 @@ import {
   brokerErrors,
   codeName,
   EXPECTED_CODES,
+  expectStillServing,
   GOOD_QUEUE,
   GOOD_TENANTS,
   goodJobCount,
@@ -212,23 +212,7 @@ describe('fuzz: producer RPCs', { timeout: TEST_TIMEOUT_MS }, () => {
       `sent ${sent} requests; slowest ${slowest} ms; by outcome: ${JSON.stringify(Object.fromEntries([...codes].sort()))}`,
     );
 
-    // The broker is up and still serves a plain Enqueue.
-    expect(cluster.broker?.alive, 'broker process alive').toBe(true);
-    const probe = new Producer({
-      address: cluster.brokerAddress,
-      token: tokenOf('producer'),
-      timeoutMs: 5000,
-    });
-    try {
-      const { jobId } = await probe.enqueue({
-        tenant: 'probe',
-        queue: 'probe',
-        payload: { ok: 1 },
-      });
-      expect((await probe.getJob('probe', jobId)).state).toBe('WAITING');
-    } finally {
-      await probe.close();
-    }
+    await expectStillServing(cluster, tokenOf('producer'));
 
     const stored = await ledger.check(cluster.brokerAddress);
     console.info(

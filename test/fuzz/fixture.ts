@@ -6,8 +6,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
 
 import { CLIENT_RECEIVE_WINDOW } from '../../clients/connection.js';
+import { Producer } from '../../clients/producer.js';
 import type { Cluster } from '../faults/cluster.js';
 
 export const GOOD_QUEUE = 'good';
@@ -84,6 +86,21 @@ export function rawClient(address: string): grpc.Client {
 
 export const codeName = (code: grpc.status): string =>
   (grpc.status as unknown as Record<number, string>)[code] ?? String(code);
+
+/** After the fuzzing: the broker process lives and still stores a plain Enqueue. */
+export async function expectStillServing(
+  cluster: Cluster,
+  token: string | undefined,
+): Promise<void> {
+  expect(cluster.broker?.alive, 'broker process alive').toBe(true);
+  const probe = new Producer({ address: cluster.brokerAddress, token, timeoutMs: 5000 });
+  try {
+    const { jobId } = await probe.enqueue({ tenant: 'probe', queue: 'probe', payload: { ok: 1 } });
+    expect((await probe.getJob('probe', jobId)).state).toBe('WAITING');
+  } finally {
+    await probe.close();
+  }
+}
 
 /** Messages of the broker's log lines at level ≥ error, counted. */
 export function brokerErrors(cluster: Cluster): Map<string, number> {

@@ -42,6 +42,7 @@ import {
   brokerErrors,
   codeName,
   EXPECTED_CODES,
+  expectStillServing,
   GOOD_QUEUE,
   GOOD_TENANTS,
   goodJobCount,
@@ -243,22 +244,7 @@ describe('fuzz: Work streams', { timeout: TEST_TIMEOUT_MS }, () => {
       `ran ${ran} streams, ${leases} leases received, ${scopeProbes} settlements outside the token refused; slowest ${slowest} ms; GetJob latency meanwhile max ${lag.max} ms, p99 ${lag.p99} ms; this process's event-loop delay max ${Math.round(loopDelay.max / 1e6)} ms; by end and status: ${JSON.stringify(Object.fromEntries([...codes].sort()))}`,
     );
 
-    expect(cluster.broker?.alive, 'broker process alive').toBe(true);
-    const probe = new Producer({
-      address: cluster.brokerAddress,
-      token: tokenOf('producer'),
-      timeoutMs: 5000,
-    });
-    try {
-      const { jobId } = await probe.enqueue({
-        tenant: 'probe',
-        queue: 'probe',
-        payload: { ok: 1 },
-      });
-      expect((await probe.getJob('probe', jobId)).state).toBe('WAITING');
-    } finally {
-      await probe.close();
-    }
+    await expectStillServing(cluster, tokenOf('producer'));
 
     const report = await finish(cluster, load, [], { settleMs: 12_000 });
     const errors = brokerErrors(cluster);
