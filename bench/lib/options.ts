@@ -44,6 +44,7 @@ export interface Knobs {
   limitSeconds: number;
   scaleTenants: number[];
   scaleJobs: number;
+  scaleRounds: number;
   rssJobs: number;
   rssTenants: number;
 }
@@ -224,6 +225,13 @@ export const KNOBS: readonly KnobSpec[] = [
     full: 50_000,
     quick: 5_000,
     help: 'scale: jobs per tenant count',
+  },
+  {
+    key: 'scaleRounds',
+    flag: '--scale-rounds',
+    full: 2,
+    quick: 1,
+    help: 'scale: rounds over the tenant counts, every other one in reverse order; figures are the rounds’ means',
   },
   {
     key: 'rssJobs',
