@@ -25,7 +25,8 @@ interface WorkMessage {
 
 /**
  * Redis pub/sub between brokers: an Enqueue on any broker rings the queue's
- * doorbell, so every broker serving the queue adds the tenant at once, and a
+ * doorbell for the jobs it leaves in Redis (Enqueuer.enqueue), so every
+ * broker serving the queue adds the tenant at once, and a
  * cancellation reaches the broker that holds the lease, and changed tenant
  * settings reach every broker. Rings are coalesced:
  * one PUBLISH per queue per event-loop turn, naming every tenant that got work.

@@ -79,10 +79,20 @@ export class Enqueuer {
       for (const span of spans) if (span) endSpan(span, failure);
       throw failure;
     }
+    // Jobs a claim has read into this broker's pending list: no other broker
+    // can read them, so they ring no doorbell. Each ring made every other
+    // broker of the queue send a fetch that came back empty, and cost this one
+    // a PUBLISH and the echo of it on its own subscription (at low rates,
+    // where jobs arrive one at a time, a fifth of its socket writes).
+    const readHere = new Set<string>();
     for (const { dispatcher, request } of claims) {
       const result = reply.claimed.get(request)!;
-      if (result instanceof Error) dispatcher.onFetchFailed([request], result);
-      else dispatcher.onFetched(request, result, now);
+      if (result instanceof Error) {
+        dispatcher.onFetchFailed([request], result);
+        continue;
+      }
+      dispatcher.onFetched(request, result, now);
+      for (const { id } of result.jobs) readHere.add(id);
     }
     reply.outcomes.forEach((outcome, k) => {
       const job = jobs[k]!;
@@ -104,7 +114,7 @@ export class Enqueuer {
       observer.enqueued(job, outcome.kind === 'duplicate');
       if (outcome.kind !== 'stored') return;
       const dueAt = job.runAt > now ? job.runAt : 0;
-      doorbell.ring(job.queue, job.tenant, dueAt);
+      if (!readHere.has(outcome.jobId)) doorbell.ring(job.queue, job.tenant, dueAt);
       if (!told.has(`${job.queue}\n${job.tenant}`)) {
         this.queues.get(job.queue)?.onWork(job.tenant, dueAt || undefined);
       }

@@ -19,6 +19,36 @@ describe('several brokers on one Redis', () => {
     await h.waitState('acme', job_id, 'COMPLETED');
   });
 
+  it('rings the doorbell for the jobs it leaves in Redis, not for those its own claim read', async () => {
+    // Another broker could read only what is left in the streams: a ring of a
+    // job read here cost each of them an empty fetch, and this one a PUBLISH.
+    const keys = new Keys(h.broker.config.keyPrefix);
+    const listener = new Redis(h.redis.url);
+    const rings: Array<ReadonlyArray<readonly [string, number]>> = [];
+    listener.on('message', (_channel: string, message: string) => {
+      const { work } = JSON.parse(message) as { work: Array<[string, number]> };
+      if (work.length > 0) rings.push(work); // not the idle-room announcements
+    });
+    await listener.subscribe(keys.doorbell('bell'));
+    try {
+      const worker = await h.worker({ queues: ['bell'], capacity: 4 });
+      for (let i = 0; i < 5; i++) {
+        const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'bell' });
+        const [lease] = await worker.take(1);
+        expect(lease!.job_id).toBe(job_id);
+        worker.complete(lease!);
+        await h.waitState('acme', job_id, 'COMPLETED');
+      }
+      // Not runnable yet: no claim reads it, and the ring names its due time.
+      const delayed = await h.enqueue({ tenant: 'acme', queue: 'bell', delay_ms: 60_000 });
+      await eventually(() => (rings.length > 0 ? true : undefined));
+      const { run_at_unix_ms } = await h.getJob('acme', delayed.job_id);
+      expect(rings).toEqual([[['acme', Number(run_at_unix_ms)]]]);
+    } finally {
+      listener.disconnect();
+    }
+  });
+
   it('keeps a lease that a worker moved to another broker while the first lives on', async () => {
     const onA = await h.worker({ queues: ['move'], capacity: 1 });
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'move' });

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { useBroker } from '../helpers/harness.js';
 import { RawWorker } from '../helpers/raw-worker.js';
@@ -66,8 +67,10 @@ describe('tenant churn', () => {
 
   it('forgets a tenant whose jobs another broker took before its fetch', async () => {
     // The enqueue on A claims the jobs for A's waiting worker; B, rung by the
-    // doorbell, fetches the tenant and finds nothing for it (not idle: A
-    // holds them). B has nothing of the tenant then, and keeps nothing.
+    // doorbell (A rings only for jobs it leaves in Redis, so the ring here is
+    // the test's, as from a broker whose jobs a third read first), fetches
+    // the tenant and finds nothing for it (not idle: A holds them). B has
+    // nothing of the tenant then, and keeps nothing.
     const queue = 'elsewhere';
     const peer = await h.startPeer({ leaseTtlMs: 60_000 });
     const onB = await RawWorker.connect(peer.address, { queues: [queue], capacity: 8 });
@@ -84,6 +87,10 @@ describe('tenant churn', () => {
       };
       await h.enqueueBatch([0, 1].map(() => ({ tenant: 'taken', queue })));
       const leases = await onA.take(2);
+      const ring = { from: 'another broker', work: [['taken', 0]] };
+      const publisher = new Redis(h.redis.url);
+      await publisher.publish(store.keys.doorbell(queue), JSON.stringify(ring));
+      publisher.disconnect();
       await fetchedOnB;
       expect(peer.broker.dispatcher(queue).tenantTables()).toEqual(nothingKept);
       for (const lease of leases) onA.complete(lease);
