@@ -29,6 +29,7 @@ import {
   redisDurabilityWarnings,
 } from '../store/redis-checks.js';
 import { StatsBook } from './stats.js';
+import { LocalGauges } from '../telemetry/gauges.js';
 import { LocalHistograms } from '../telemetry/histograms.js';
 import { BrokerMetrics, type MetricsSink } from '../telemetry/metrics.js';
 import { TelemetryObserver } from '../telemetry/observer.js';
@@ -145,6 +146,7 @@ export class Broker {
     const metrics = new BrokerMetrics(
       deps.metrics?.meter ?? createNoopMeter(),
       deps.metrics?.histograms ?? new LocalHistograms('rota'),
+      deps.metrics?.gauges ?? new LocalGauges('rota'),
       config.metricsMaxTenants,
     );
     const observer = new TelemetryObserver(metrics, this.stats, this.clock);

@@ -1,5 +1,6 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { QueueDepth } from '../store/types.js';
+import type { GaugeReading, LocalGauges } from './gauges.js';
 import type { LocalHistogram, LocalHistograms } from './histograms.js';
 
 /**
@@ -9,8 +10,9 @@ import type { LocalHistogram, LocalHistograms } from './histograms.js';
  * rota_job_wait_time / rota_job_run_time (histograms in ms),
  * rota_queue_depth{state}, rota_queue_oldest_waiting_age (ms), rota_sessions,
  * rota_sessions_capacity, rota_prefetch_{jobs,bytes,waiting} (label queue only).
- * Labels: tenant and queue. The histograms are kept
- * here too (LocalHistograms) and reach the readers as their metric producer.
+ * Labels: tenant and queue. The histograms, and the gauges whose label sets
+ * come and go, are kept here too (LocalHistograms, LocalGauges) and reach the
+ * readers as their metric producers.
  *
  * Tenant labels are capped: the first `maxTenantLabels` tenants seen keep their
  * name, later ones are reported as "other", so a flood of tenants cannot blow up
@@ -22,10 +24,11 @@ const LATENCY_BUCKETS_MS = [
   1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000,
 ];
 
-/** Where a broker's metrics go: a meter, and the histograms its provider's readers read. */
+/** Where a broker's metrics go: a meter, and the histograms and gauges its provider's readers read. */
 export interface MetricsSink {
   readonly meter: Meter;
   readonly histograms: LocalHistograms;
+  readonly gauges: LocalGauges;
 }
 
 export interface SessionGauge {
@@ -86,12 +89,14 @@ export class BrokerMetrics {
   private readonly tallies = new Map<JobCount, Map<string, Tally>>();
 
   /**
-   * `histograms`: where the wait and run time histograms go; the metric
-   * readers of `meter`'s provider must have it among their metricProducers.
+   * `histograms`: where the wait and run time histograms go, `gauges` the
+   * depth and read-ahead gauges; the metric readers of `meter`'s provider must
+   * have both among their metricProducers.
    */
   constructor(
     private readonly meter: Meter,
     histograms: LocalHistograms,
+    private readonly gauges: LocalGauges,
     private readonly maxTenantLabels: number,
   ) {
     for (const [name, description] of Object.entries(JOB_COUNTS) as Array<[JobCount, string]>) {
@@ -196,24 +201,15 @@ export class BrokerMetrics {
     for (const [name, description] of Object.entries(gauges) as Array<
       [keyof PrefetchUse, string]
     >) {
-      this.meter
-        .createObservableGauge(`rota.prefetch.${name}`, { description })
-        .addCallback((result) => {
-          for (const [queue, use] of read()) result.observe(use[name], { queue });
-        });
+      this.gauges.add(`rota.prefetch.${name}`, description, '', function* () {
+        for (const [queue, use] of read()) yield [use[name], { queue }];
+      });
     }
   }
 
   /** Depth gauges from the latest depths read from Redis (tenants past the cap summed as "other"). */
   observeDepths(read: () => readonly QueueDepth[], now: () => number): void {
-    const depth = this.meter.createObservableGauge('rota.queue.depth', {
-      description: 'Jobs by state',
-    });
-    const age = this.meter.createObservableGauge('rota.queue.oldest_waiting_age', {
-      description: 'Age of the oldest waiting job',
-      unit: 'ms',
-    });
-    depth.addCallback((result) => {
+    this.gauges.add('rota.queue.depth', 'Jobs by state', '', () => {
       const sums = new Map<string, { attributes: Attributes; value: number }>();
       for (const row of read()) {
         const labels = this.labels(row.tenant, row.queue);
@@ -225,9 +221,9 @@ export class BrokerMetrics {
           sums.set(k, entry);
         }
       }
-      for (const { attributes, value } of sums.values()) result.observe(value, attributes);
+      return valuesOf(sums);
     });
-    age.addCallback((result) => {
+    this.gauges.add('rota.queue.oldest_waiting_age', 'Age of the oldest waiting job', 'ms', () => {
       const at = now();
       const oldest = new Map<string, { attributes: Attributes; value: number }>();
       for (const row of read()) {
@@ -237,7 +233,11 @@ export class BrokerMetrics {
         const value = at - row.oldestWaitingAt;
         if ((oldest.get(k)?.value ?? -1) < value) oldest.set(k, { attributes, value });
       }
-      for (const { attributes, value } of oldest.values()) result.observe(value, attributes);
+      return valuesOf(oldest);
     });
   }
+}
+
+function valuesOf(series: Map<string, { attributes: Attributes; value: number }>): GaugeReading {
+  return [...series.values()].map(({ attributes, value }) => [value, attributes] as const);
 }

@@ -8,6 +8,7 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 
 import { sha256 } from '../token-digest.js';
 import { EVENT_LOOP_SAMPLE_MS, observeEventLoopDelay } from './event-loop-delay.js';
+import { LocalGauges } from './gauges.js';
 import { LocalHistograms } from './histograms.js';
 import type { MetricsSink } from './metrics.js';
 import { otlpMetricReader } from './otlp-metrics.js';
@@ -40,7 +41,8 @@ export async function startMetrics(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<MetricsEndpoint> {
   const histograms = new LocalHistograms('rota');
-  const metricProducers = [histograms];
+  const gauges = new LocalGauges('rota');
+  const metricProducers = [histograms, gauges];
   const prometheus =
     address === undefined
       ? undefined
@@ -74,6 +76,7 @@ export async function startMetrics(
   return {
     meter,
     histograms,
+    gauges,
     url: bound && address ? `http://${hostOf(address)}:${bound.port}/metrics` : undefined,
     otlp: otlp !== undefined,
     async close() {

@@ -117,6 +117,38 @@ describe('Prometheus metrics', () => {
     expect(row!.failed_per_second).toBeCloseTo(2 / 60, 5);
   });
 
+  it('drops the gauges of what is gone: a drained queue shows no age, a dropped queue no read-ahead', async () => {
+    // The SDK's observable gauges keep exporting a label set's last value once
+    // a callback stops observing it (opentelemetry-js #4096): the age of the
+    // oldest waiting job stayed at its last reading after the job ran.
+    const labels = 'tenant="acme",queue="aging"';
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'aging' });
+    await eventually(
+      async () =>
+        value(await scrape(h.broker.metricsUrl!), 'rota_queue_oldest_waiting_age', labels) > 0
+          ? true
+          : undefined,
+      { timeoutMs: 10_000 },
+    );
+    const worker = await h.worker({ queues: ['aging'] });
+    const [lease] = await worker.take(1);
+    worker.complete(lease!);
+    await h.waitState('acme', job_id, 'COMPLETED');
+    worker.end();
+    await eventually(
+      async () => {
+        const series = await scrape(h.broker.metricsUrl!);
+        const gone = ![...series.keys()].some(
+          (key) =>
+            key === `rota_queue_oldest_waiting_age{${labels}}` ||
+            key === 'rota_prefetch_jobs{queue="aging"}',
+        );
+        return gone ? true : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+  }, 45_000);
+
   it('puts tenants past the label limit under "other"', async () => {
     for (const tenant of ['t1', 't2', 't3', 't4']) await h.enqueue({ tenant, queue: 'many' });
     const series = await scrape(h.broker.metricsUrl!);

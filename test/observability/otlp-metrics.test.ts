@@ -46,7 +46,7 @@ afterAll(async () => {
 });
 
 describe('OTLP metrics', () => {
-  it('pushes the job counters and histograms to the configured collector, with no Prometheus endpoint', async () => {
+  it('pushes the job counters, histograms and gauges to the configured collector, with no Prometheus endpoint', async () => {
     expect(broker.metricsUrl).toBeUndefined();
     const producer = new Producer({ address: broker.address, timeoutMs: 5000 });
     const worker = new Worker({
@@ -64,14 +64,13 @@ describe('OTLP metrics', () => {
             e.path === '/v1/metrics' &&
             e.body.includes('"rota.jobs.enqueued"') &&
             e.body.includes('"rota.job.run_time"') &&
+            e.body.includes('"rota.prefetch.jobs"') &&
             e.body.includes('"otlp-tenant"'),
         ),
       );
       const body = JSON.parse(sent.body) as OtlpBody;
-      const runTime = body.resourceMetrics
-        .flatMap((r) => r.scopeMetrics)
-        .flatMap((s) => s.metrics)
-        .find((m) => m.name === 'rota.job.run_time');
+      const metrics = body.resourceMetrics.flatMap((r) => r.scopeMetrics).flatMap((s) => s.metrics);
+      const runTime = metrics.find((m) => m.name === 'rota.job.run_time');
       expect(runTime?.unit).toBe('ms');
       const point = runTime!.histogram!.dataPoints[0]!;
       expect(Number(point.count)).toBe(1);
@@ -81,6 +80,13 @@ describe('OTLP metrics', () => {
         key: 'tenant',
         value: { stringValue: 'otlp-tenant' },
       });
+      // The gauges of queues that come and go (LocalGauges) ride on the same push.
+      const readAhead = metrics.find((m) => m.name === 'rota.prefetch.jobs');
+      expect(readAhead?.gauge?.dataPoints).toContainEqual(
+        expect.objectContaining({
+          attributes: [{ key: 'queue', value: { stringValue: 'otlp-q' } }],
+        }),
+      );
     } finally {
       await worker.close();
       await producer.close();
@@ -103,6 +109,7 @@ interface OtlpBody {
             attributes: Array<{ key: string; value: unknown }>;
           }>;
         };
+        gauge?: { dataPoints: Array<{ attributes: Array<{ key: string; value: unknown }> }> };
       }>;
     }>;
   }>;
