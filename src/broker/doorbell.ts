@@ -36,6 +36,8 @@ export class Doorbell {
   private readonly pending = new Map<string, Map<string, number>>();
   /** Channels subscribed so far: subscribed again after each reconnect. */
   private readonly channels = new Set<string>();
+  /** Of those, the ones Redis has confirmed on the current connection (see announceRoom). */
+  private readonly confirmed = new Set<string>();
   private flushScheduled = false;
 
   /**
@@ -54,6 +56,7 @@ export class Doorbell {
   ) {
     subscriber.on('message', (channel: string, message: string) => this.receive(channel, message));
     subscriber.on('ready', () => this.resubscribe());
+    subscriber.on('close', () => this.confirmed.clear());
   }
 
   async start(): Promise<void> {
@@ -71,6 +74,7 @@ export class Doorbell {
   unlisten(queue: string): void {
     const channel = this.keys.doorbell(queue);
     if (!this.channels.delete(channel)) return;
+    this.confirmed.delete(channel);
     this.subscriber.unsubscribe(channel).catch((error: unknown) => {
       this.logger.debug({ err: error, queue }, 'could not unsubscribe from a doorbell');
     });
@@ -79,6 +83,11 @@ export class Doorbell {
   private async subscribe(...channels: string[]): Promise<void> {
     for (const channel of channels) this.channels.add(channel);
     await this.subscriber.subscribe(...channels);
+    this.confirm(channels);
+  }
+
+  private confirm(channels: Iterable<string>): void {
+    for (const channel of channels) if (this.channels.has(channel)) this.confirmed.add(channel);
   }
 
   /**
@@ -87,8 +96,12 @@ export class Doorbell {
    */
   private resubscribe(): void {
     if (this.channels.size === 0) return;
-    this.subscriber.subscribe(...this.channels).then(
-      () => this.handlers.onResubscribed(),
+    const channels = [...this.channels];
+    this.subscriber.subscribe(...channels).then(
+      () => {
+        this.confirm(channels);
+        this.handlers.onResubscribed();
+      },
       (error: unknown) => {
         this.logger.warn(
           { err: error },
@@ -126,16 +139,39 @@ export class Doorbell {
   }
 
   /**
-   * Tells the other brokers of the queue that this one has workers with free
-   * slots and nothing to give them, so a broker whose own workers are busy
-   * leaves newly arrived jobs to them (QueueDispatcher.roomElsewhere). `work`
-   * is empty, so a broker that knows no `room` reads a ring of nothing.
+   * Tells the other brokers of these queues that this one has workers with
+   * free slots and nothing to give them, so a broker whose own workers are
+   * busy leaves newly arrived jobs to them (QueueDispatcher.roomElsewhere).
+   * `work` is empty, so a broker that knows no `room` reads a ring of nothing.
+   * Only the doorbells another broker listens to are rung, found by one
+   * PUBSUB NUMSUB for all: a broker alone published a message per queue each
+   * second that only it heard (a thousand a second for a thousand idle queues).
    */
-  announceRoom(queue: string): void {
-    const message: WorkMessage = { from: this.brokerId, work: [], room: true };
-    this.publisher
-      .publish(this.keys.doorbell(queue), JSON.stringify(message))
-      .catch(() => undefined); // a lost announcement only costs a job its read-ahead here
+  announceRoom(queues: readonly string[]): void {
+    if (queues.length === 0) return;
+    const channels = queues.map((queue) => this.keys.doorbell(queue));
+    const room: WorkMessage = { from: this.brokerId, work: [], room: true };
+    const message = JSON.stringify(room);
+    // A lost announcement only costs a job its read-ahead here.
+    this.publisher.pubsub('NUMSUB', ...channels).then(
+      (reply) => {
+        const counts = reply as Array<string | number>;
+        channels.forEach((channel, i) => {
+          if (Number(counts[2 * i + 1]) - this.ownListeners(channel) < 1) return;
+          this.publisher.publish(channel, message).catch(() => undefined);
+        });
+      },
+      () => undefined,
+    );
+  }
+
+  /**
+   * 1 when this broker's own subscription is counted among a channel's
+   * listeners. Counted as 0 when not confirmed yet (just subscribed, or after a
+   * reconnect): an announcement then goes out when alone, never the reverse.
+   */
+  private ownListeners(channel: string): number {
+    return this.subscriber.status === 'ready' && this.confirmed.has(channel) ? 1 : 0;
   }
 
   announceCancel(jobId: string): void {

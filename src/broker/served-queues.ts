@@ -52,7 +52,7 @@ export class ServedQueues {
         onError: (error, context) => logger.error({ err: error }, context),
         onHeldBack: (tenant) => this.context.observer.heldBack(tenant, queue),
         onBoundReached: () => boundReached.warn(boundFields),
-        onIdleRoom: () => doorbell.announceRoom(queue),
+        onIdleRoom: () => doorbell.announceRoom([queue]),
         onRepliesLost: (calls) => this.lostCalls.abandon(calls),
       });
       // Built only when the warning is logged: a blocked refill happens per fetch under the bound.
@@ -112,9 +112,8 @@ export class ServedQueues {
 
   /** Tells the other brokers of the queues whose workers here wait for jobs (Doorbell.announceRoom). */
   announceIdleRoom(): void {
-    for (const [queue, dispatcher] of this.dispatchers) {
-      if (dispatcher.hasIdleRoom()) this.context.doorbell.announceRoom(queue);
-    }
+    const idle = [...this.dispatchers].filter(([, dispatcher]) => dispatcher.hasIdleRoom());
+    this.context.doorbell.announceRoom(idle.map(([queue]) => queue));
   }
 
   /** What each queue's prefetch buffers hold (the rota.prefetch.* gauges). */

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { useBroker, usePeer } from '../helpers/harness.js';
 import { call, eventually, rawClients } from '../helpers/broker.js';
+import { monitor } from '../helpers/monitor.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 import { Keys } from '../../src/store/keys.js';
 
@@ -45,6 +46,37 @@ describe('several brokers on one Redis', () => {
       const { run_at_unix_ms } = await h.getJob('acme', delayed.job_id);
       expect(rings).toEqual([[['acme', Number(run_at_unix_ms)]]]);
     } finally {
+      listener.disconnect();
+    }
+  });
+
+  it('says it has idle workers of a queue only where another broker listens', async () => {
+    // Once a second per queue with idle workers: a broker alone published a
+    // message per queue that only it heard.
+    const keys = new Keys(h.broker.config.keyPrefix);
+    const channel = keys.doorbell('roomy');
+    const commands: string[] = [];
+    const stop = await monitor(h.redis.port, (args) => {
+      if (args.includes(channel)) commands.push(args[0]!.toUpperCase());
+    });
+    const listener = new Redis(h.redis.url);
+    try {
+      await h.worker({ queues: ['roomy'], capacity: 2 });
+      await eventually(() =>
+        commands.filter((c) => c === 'PUBSUB').length >= 2 ? true : undefined,
+      );
+      expect(commands).not.toContain('PUBLISH');
+
+      // Another listener on the queue's doorbell (as a broker serving it): told.
+      const rooms: unknown[] = [];
+      listener.on('message', (_channel: string, message: string) => {
+        const parsed = JSON.parse(message) as { room?: true };
+        if (parsed.room) rooms.push(parsed);
+      });
+      await listener.subscribe(channel);
+      await eventually(() => (rooms.length > 0 ? true : undefined), { timeoutMs: 5000 });
+    } finally {
+      stop();
       listener.disconnect();
     }
   });
