@@ -24,6 +24,8 @@ export interface BrokerConfig {
   readonly metricsAddress: string | undefined;
   /** Tenants with a metric label of their own; the rest are "other". */
   readonly metricsMaxTenants: number;
+  /** Queues with a metric label of their own; the rest are "other". */
+  readonly metricsMaxQueues: number;
   /** Bearer token a scrape of the Prometheus endpoint must send (or its sha256: digest). */
   readonly metricsToken: string | undefined;
   readonly tenantsFile: string | undefined;
@@ -204,6 +206,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'int',
     fallback: 100,
     help: 'Tenants that get a metric label of their own; later ones are counted as "other".',
+  },
+  {
+    key: 'metricsMaxQueues',
+    env: 'ROTA_METRICS_MAX_QUEUES',
+    flag: '--metrics-max-queues',
+    kind: 'int',
+    fallback: 100,
+    help: 'Queues that get a metric label of their own; later ones are counted as "other".',
   },
   {
     key: 'metricsToken',

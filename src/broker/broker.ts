@@ -147,7 +147,7 @@ export class Broker {
       deps.metrics?.meter ?? createNoopMeter(),
       deps.metrics?.histograms ?? new LocalHistograms('rota'),
       deps.metrics?.gauges ?? new LocalGauges('rota'),
-      config.metricsMaxTenants,
+      { tenants: config.metricsMaxTenants, queues: config.metricsMaxQueues },
     );
     const observer = new TelemetryObserver(metrics, this.stats, this.clock);
     metrics.observeSessions(() => this.leases.capacity());

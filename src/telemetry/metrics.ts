@@ -14,11 +14,18 @@ import type { LocalHistogram, LocalHistograms } from './histograms.js';
  * come and go, are kept here too (LocalHistograms, LocalGauges) and reach the
  * readers as their metric producers.
  *
- * Tenant labels are capped: the first `maxTenantLabels` tenants seen keep their
- * name, later ones are reported as "other", so a flood of tenants cannot blow up
- * the time-series count.
+ * Labels are capped: the first `labelCaps.tenants` tenants and
+ * `labelCaps.queues` queues seen keep their name, later ones are reported as
+ * "other", so a flood of tenants or of queue names (a queue per import, a
+ * producer that puts an id in the name) cannot blow up the time-series count.
  */
-export const OTHER_TENANTS = 'other';
+export const OTHER_LABEL = 'other';
+
+/** How many tenants and queues get a metric label of their own. */
+export interface LabelCaps {
+  readonly tenants: number;
+  readonly queues: number;
+}
 
 const LATENCY_BUCKETS_MS = [
   1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000, 300_000,
@@ -84,6 +91,7 @@ export class BrokerMetrics {
   private readonly waitTime: LocalHistogram;
   private readonly runTime: LocalHistogram;
   private readonly tenantLabels = new Set<string>();
+  private readonly queueLabels = new Set<string>();
   private readonly labelCache = new Map<string, Attributes>();
   private readonly otherLabels = new Map<string, Attributes>();
   private readonly tallies = new Map<JobCount, Map<string, Tally>>();
@@ -97,7 +105,7 @@ export class BrokerMetrics {
     private readonly meter: Meter,
     histograms: LocalHistograms,
     private readonly gauges: LocalGauges,
-    private readonly maxTenantLabels: number,
+    private readonly caps: LabelCaps,
   ) {
     for (const [name, description] of Object.entries(JOB_COUNTS) as Array<[JobCount, string]>) {
       const tallies = new Map<string, Tally>();
@@ -137,7 +145,7 @@ export class BrokerMetrics {
    */
   count(name: JobCount, tenant: string, queue: string, reason?: string, amount = 1): void {
     const labels = this.labels(tenant, queue);
-    const key = `${String(labels.tenant)}\n${queue}\n${reason ?? ''}`;
+    const key = `${String(labels.tenant)}\n${String(labels.queue)}\n${reason ?? ''}`;
     const tallies = this.tallies.get(name)!;
     const tally = tallies.get(key);
     if (tally) {
@@ -151,28 +159,33 @@ export class BrokerMetrics {
   }
 
   /**
-   * The tenant and queue labels (the tenant as "other" past the cap): always
-   * the same object for the same labels, which the histograms rely on.
+   * The tenant and queue labels (either as "other" past its cap): always the
+   * same object for the same labels, which the histograms rely on.
    */
   labels(tenant: string, queue: string): Attributes {
     const key = `${tenant}\n${queue}`;
     const cached = this.labelCache.get(key);
     if (cached) return cached;
-    if (!this.tenantLabels.has(tenant) && this.tenantLabels.size < this.maxTenantLabels) {
-      this.tenantLabels.add(tenant);
-    }
-    if (this.tenantLabels.has(tenant)) {
+    const tenantLabel = capped(this.tenantLabels, this.caps.tenants, tenant);
+    const queueLabel = this.queueLabel(queue);
+    if (tenantLabel === tenant && queueLabel === queue) {
       const labels = { tenant, queue };
       this.labelCache.set(key, labels);
       return labels;
     }
-    // Past the cap, pairs are not remembered (that would grow without bound): one "other" per queue.
-    let other = this.otherLabels.get(queue);
+    // Past a cap, pairs are not remembered (that would grow without bound):
+    // one object per pair of labels, "other" among them.
+    const otherKey = `${tenantLabel}\n${queueLabel}`;
+    let other = this.otherLabels.get(otherKey);
     if (other === undefined) {
-      other = { tenant: OTHER_TENANTS, queue };
-      this.otherLabels.set(queue, other);
+      other = { tenant: tenantLabel, queue: queueLabel };
+      this.otherLabels.set(otherKey, other);
     }
     return other;
+  }
+
+  private queueLabel(queue: string): string {
+    return capped(this.queueLabels, this.caps.queues, queue);
   }
 
   observeSessions(read: () => SessionGauge): void {
@@ -201,8 +214,15 @@ export class BrokerMetrics {
     for (const [name, description] of Object.entries(gauges) as Array<
       [keyof PrefetchUse, string]
     >) {
-      this.gauges.add(`rota.prefetch.${name}`, description, '', function* () {
-        for (const [queue, use] of read()) yield [use[name], { queue }];
+      this.gauges.add(`rota.prefetch.${name}`, description, '', () => {
+        const sums = new Map<string, { attributes: Attributes; value: number }>();
+        for (const [queue, use] of read()) {
+          const label = this.queueLabel(queue);
+          const entry = sums.get(label) ?? { attributes: { queue: label }, value: 0 };
+          entry.value += use[name];
+          sums.set(label, entry);
+        }
+        return valuesOf(sums);
       });
     }
   }
@@ -240,4 +260,10 @@ export class BrokerMetrics {
 
 function valuesOf(series: Map<string, { attributes: Attributes; value: number }>): GaugeReading {
   return [...series.values()].map(({ attributes, value }) => [value, attributes] as const);
+}
+
+/** `name` if it has (or now gets) one of the `cap` places in `named`, else "other". */
+function capped(named: Set<string>, cap: number, name: string): string {
+  if (!named.has(name) && named.size < cap) named.add(name);
+  return named.has(name) ? name : OTHER_LABEL;
 }
