@@ -1,6 +1,5 @@
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
-import { emptyResource } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
   DataPointType,
@@ -8,6 +7,8 @@ import {
   type GaugeMetricData,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
+
+import { produced } from './produced.js';
 
 /** The series of a gauge now: a value per label set. */
 export type GaugeReading = Iterable<readonly [number, Attributes]>;
@@ -41,19 +42,23 @@ export class LocalGauges implements MetricProducer {
     this.gauges.push({ name, description, unit, read });
   }
 
+  /**
+   * A gauge whose read throws is left out of this collection and its error
+   * reported (the readers log it), as the SDK does for a failing callback:
+   * the other series are still scraped.
+   */
   collect(): Promise<CollectionResult> {
     const endTime = hrTime();
-    const metrics = this.gauges
-      .map((gauge) => this.collectOne(gauge, endTime))
-      // As the SDK does: no series, no metric (Prometheus would print bare HELP and TYPE).
-      .filter((metric) => metric.dataPoints.length > 0);
-    return Promise.resolve({
-      resourceMetrics: {
-        resource: emptyResource(),
-        scopeMetrics: [{ scope: { name: this.scope }, metrics }],
-      },
-      errors: [],
-    });
+    const metrics: GaugeMetricData[] = [];
+    const errors: unknown[] = [];
+    for (const gauge of this.gauges) {
+      try {
+        metrics.push(this.collectOne(gauge, endTime));
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    return produced(this.scope, metrics, errors);
   }
 
   private collectOne({ name, description, unit, read }: Gauge, endTime: HrTime): GaugeMetricData {

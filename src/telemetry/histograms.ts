@@ -1,6 +1,5 @@
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import { hrTime } from '@opentelemetry/core';
-import { emptyResource } from '@opentelemetry/resources';
 import {
   AggregationTemporality,
   DataPointType,
@@ -10,6 +9,8 @@ import {
   type HistogramMetricData,
   type MetricProducer,
 } from '@opentelemetry/sdk-metrics';
+
+import { produced } from './produced.js';
 
 /**
  * Histograms kept by the broker and handed to the metric readers as a
@@ -55,10 +56,6 @@ export class LocalHistogram {
     series.count++;
     if (value < series.min) series.min = value;
     if (value > series.max) series.max = value;
-  }
-
-  get recorded(): boolean {
-    return this.series.size > 0;
   }
 
   /** The histogram as metric data, every series from its first value until `endTime`. */
@@ -136,20 +133,9 @@ export class LocalHistograms implements MetricProducer {
 
   collect(): Promise<CollectionResult> {
     const endTime = hrTime();
-    return Promise.resolve({
-      resourceMetrics: {
-        resource: emptyResource(),
-        scopeMetrics: [
-          {
-            scope: { name: this.scope },
-            // As the SDK does: no series yet, no metric (Prometheus would print bare HELP and TYPE).
-            metrics: this.histograms
-              .filter((histogram) => histogram.recorded)
-              .map((histogram) => histogram.collect(endTime)),
-          },
-        ],
-      },
-      errors: [],
-    });
+    return produced(
+      this.scope,
+      this.histograms.map((histogram) => histogram.collect(endTime)),
+    );
   }
 }
