@@ -215,14 +215,9 @@ export class BrokerMetrics {
       [keyof PrefetchUse, string]
     >) {
       this.gauges.add(`rota.prefetch.${name}`, description, '', () => {
-        const sums = new Map<string, { attributes: Attributes; value: number }>();
-        for (const [queue, use] of read()) {
-          const label = this.queueLabel(queue);
-          const entry = sums.get(label) ?? { attributes: { queue: label }, value: 0 };
-          entry.value += use[name];
-          sums.set(label, entry);
-        }
-        return valuesOf(sums);
+        const series = new GaugeSeries((a, b) => a + b);
+        for (const [queue, use] of read()) series.add({ queue: this.queueLabel(queue) }, use[name]);
+        return series.reading();
       });
     }
   }
@@ -230,36 +225,46 @@ export class BrokerMetrics {
   /** Depth gauges from the latest depths read from Redis (tenants past the cap summed as "other"). */
   observeDepths(read: () => readonly QueueDepth[], now: () => number): void {
     this.gauges.add('rota.queue.depth', 'Jobs by state', '', () => {
-      const sums = new Map<string, { attributes: Attributes; value: number }>();
+      const series = new GaugeSeries((a, b) => a + b);
       for (const row of read()) {
         const labels = this.labels(row.tenant, row.queue);
         for (const state of ['waiting', 'leased', 'delayed', 'dead'] as const) {
-          const attributes = { ...labels, state };
-          const k = JSON.stringify(attributes);
-          const entry = sums.get(k) ?? { attributes, value: 0 };
-          entry.value += row[state];
-          sums.set(k, entry);
+          series.add({ ...labels, state }, row[state]);
         }
       }
-      return valuesOf(sums);
+      return series.reading();
     });
     this.gauges.add('rota.queue.oldest_waiting_age', 'Age of the oldest waiting job', 'ms', () => {
       const at = now();
-      const oldest = new Map<string, { attributes: Attributes; value: number }>();
+      const series = new GaugeSeries(Math.max);
       for (const row of read()) {
         if (row.oldestWaitingAt === undefined) continue;
-        const attributes = this.labels(row.tenant, row.queue);
-        const k = JSON.stringify(attributes);
-        const value = at - row.oldestWaitingAt;
-        if ((oldest.get(k)?.value ?? -1) < value) oldest.set(k, { attributes, value });
+        series.add(this.labels(row.tenant, row.queue), at - row.oldestWaitingAt);
       }
-      return valuesOf(oldest);
+      return series.reading();
     });
   }
 }
 
-function valuesOf(series: Map<string, { attributes: Attributes; value: number }>): GaugeReading {
-  return [...series.values()].map(({ attributes, value }) => [value, attributes] as const);
+/**
+ * A gauge's values by label set, those of one set (pairs past a label cap
+ * share "other") combined: summed, or the largest taken.
+ */
+class GaugeSeries {
+  private readonly series = new Map<string, { attributes: Attributes; value: number }>();
+
+  constructor(private readonly combine: (a: number, b: number) => number) {}
+
+  add(attributes: Attributes, value: number): void {
+    const key = JSON.stringify(attributes);
+    const entry = this.series.get(key);
+    if (entry === undefined) this.series.set(key, { attributes, value });
+    else entry.value = this.combine(entry.value, value);
+  }
+
+  reading(): GaugeReading {
+    return [...this.series.values()].map(({ attributes, value }) => [value, attributes] as const);
+  }
 }
 
 /** `name` if it has (or now gets) one of the `cap` places in `named`, else "other". */
