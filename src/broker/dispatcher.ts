@@ -3,7 +3,12 @@ import type { StoreCall } from '../store/intake.js';
 import type { JobStore } from '../store/job-store.js';
 import type { PrefetchUse } from '../telemetry/metrics.js';
 import type { FetchedJob, FetchResult } from '../store/types.js';
-import { releaseDirectSlots, sessionWithRoomFor, takeDirectSlots } from './direct-slots.js';
+import {
+  releaseDirectSlots,
+  sessionWithRoomFor,
+  takeDirectSlots,
+  type DirectSlots,
+} from './direct-slots.js';
 import { DispatchRounds } from './dispatch-rounds.js';
 import { DueTimes } from './due-times.js';
 import { FetchBatches, type PlannedFetch } from './fetch-batches.js';
@@ -39,6 +44,11 @@ export interface DispatcherDeps {
   onBoundReached(): void;
   /** A session joined with free slots and nothing to give them: tell the other brokers. */
   onIdleRoom(): void;
+  /**
+   * Slots of a session this queue had reserved came back unused: the
+   * dispatchers of all its queues look again (ServedQueues.pumpSession).
+   */
+  onSlotsFreed(session: Session): void;
   /** Fetch calls whose replies never came, to give up (see LostCalls). */
   onRepliesLost(calls: readonly StoreCall[]): void;
 }
@@ -433,13 +443,25 @@ export class QueueDispatcher {
     return sessionWithRoomFor(this.sessions, tenant);
   }
 
+  /**
+   * Gives back the direct slots a fetch did not fill. Why the other queues
+   * look again: while this fetch held them, another queue of the same session
+   * found it full and buffered its jobs; nothing told it of the room coming
+   * back, and those jobs waited for the session's next ack (for good when the
+   * session held no other lease).
+   */
+  private giveBackDirect(tenant: string, direct: DirectSlots, used: number): void {
+    releaseDirectSlots(this.deps.limits, this.queue, tenant, direct, used);
+    if (used < direct.tokens.length) this.deps.onSlotsFreed(direct.session);
+  }
+
   /** Fetches that failed (or whose enqueue did): each tenant is tried again a little later. */
   onFetchFailed(wants: readonly PlannedFetch[], error: unknown): void {
     for (const want of wants) {
       const { tenant, direct } = want;
       this.prefetch.settle(want);
       // A direct lease Redis may have written is given back (see LostCalls).
-      if (direct) releaseDirectSlots(this.deps.limits, this.queue, tenant, direct, 0);
+      if (direct) this.giveBackDirect(tenant, direct, 0);
       this.fetching.delete(tenant);
       this.refetch.delete(tenant);
       this.due.after(tenant, FETCH_RETRY_MS);
@@ -456,7 +478,7 @@ export class QueueDispatcher {
     this.prefetch.settle(want);
     // Leases the fetch wrote exist in Redis: they are registered even when stopping.
     if (direct) {
-      releaseDirectSlots(this.deps.limits, this.queue, tenant, direct, result.leased);
+      this.giveBackDirect(tenant, direct, result.leased);
       const grants = result.jobs
         .slice(0, result.leased)
         .map((job, i) => ({ job, token: direct.tokens[i]! }));
