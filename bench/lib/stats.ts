@@ -1,4 +1,4 @@
-/** Small statistics helpers: percentiles and Jain's fairness index. */
+/** Small statistics helpers: percentiles, means and Jain's fairness index. */
 
 export interface Distribution {
   count: number;
@@ -15,15 +15,19 @@ export function distribution(values: readonly number[]): Distribution {
   const n = sorted.length;
   const at = (q: number): number =>
     n === 0 ? NaN : sorted[Math.min(n - 1, Math.ceil(q * n) - 1)]!;
-  const sum = sorted.reduce((a, b) => a + b, 0);
   return {
     count: n,
     p50: at(0.5),
     p95: at(0.95),
     p99: at(0.99),
     max: n === 0 ? NaN : sorted[n - 1]!,
-    mean: n === 0 ? NaN : sum / n,
+    mean: mean(sorted),
   };
+}
+
+/** The arithmetic mean (NaN of none). */
+export function mean(values: readonly number[]): number {
+  return values.length === 0 ? NaN : values.reduce((a, b) => a + b, 0) / values.length;
 }
 
 /** Jain's index (Σx)² / (n·Σx²): 1 = perfectly even, 1/n = one takes all. */

@@ -9,6 +9,7 @@
 import type { BenchContext, Row, ScenarioOutput, TargetCheck } from '../lib/context.js';
 import { sleep } from '../lib/context.js';
 import { statusKb } from '../lib/proc.js';
+import { mean } from '../lib/stats.js';
 import {
   burstPhase,
   phaseForJson,
@@ -82,9 +83,6 @@ interface CountFigures {
   /** Each round's end to end, in the order the rounds ran. */
   readonly endToEndByRound: readonly number[];
 }
-
-const mean = (values: readonly number[]): number =>
-  values.reduce((sum, value) => sum + value, 0) / values.length;
 
 function countFigures(phases: readonly BurstPhase[]): CountFigures {
   const broker = phases.map((phase) => phase.cpu.broker?.usPerJob);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { parseArgs, UsageError } from '../../bench/lib/options.js';
+import { BROKER_MMAP_THRESHOLD } from '../../bench/lib/rota-broker.js';
 
 describe('bench options', () => {
   it('takes --warmup-jobs 0 as no warm-up, as its help says', () => {
@@ -9,5 +11,14 @@ describe('bench options', () => {
   it('refuses 0 where it would mean nothing to run, and negative warm-ups', () => {
     expect(() => parseArgs(['--jobs', '0'])).toThrow(UsageError);
     expect(() => parseArgs(['--warmup-jobs', '-5'])).toThrow(/--warmup-jobs needs a number ≥ 0/);
+  });
+
+  it('gives its brokers the malloc threshold `npm start` gives the broker', () => {
+    const scripts = (
+      JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+        scripts: Record<string, string>;
+      }
+    ).scripts;
+    expect(scripts.start).toContain(`MALLOC_MMAP_THRESHOLD_:-${BROKER_MMAP_THRESHOLD}}`);
   });
 });
