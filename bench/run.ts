@@ -154,6 +154,7 @@ async function main(argv: readonly string[]): Promise<number> {
     snapshot === undefined ? undefined : { ref: options.rev ?? '', commit: snapshot.commit },
     options.compiled,
     options.knobs.mmapThreshold,
+    options.parallelGc,
   );
   process.stderr.write(
     `bench ${runId}: redis ${machine.redis} on ${redis.url} (AOF ${options.aof}), ` +

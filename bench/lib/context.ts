@@ -125,6 +125,7 @@ export class BenchContext {
       keyPrefix,
       completedRetentionMs: this.knobs.completedRetentionMs,
       mmapThreshold: this.knobs.mmapThreshold,
+      parallelGc: this.options.parallelGc,
       cpuProfileDir,
     });
     this.#brokers.add(broker);

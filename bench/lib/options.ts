@@ -291,6 +291,8 @@ export interface RunOptions {
   waitQuietSeconds: number;
   /** Run the broker compiled by tsc on plain node, instead of under tsx. */
   compiled: boolean;
+  /** Run the broker without --single-threaded-gc (V8's GC helper threads on, node's default). */
+  parallelGc: boolean;
   /** Benchmark this commit (a `git archive` export) instead of the working tree. */
   rev: string | undefined;
   knobs: Knobs;
@@ -330,6 +332,7 @@ export function parseArgs(argv: readonly string[]): RunOptions | undefined {
     rev: undefined,
     waitQuietSeconds: 0,
     compiled: false,
+    parallelGc: false,
     knobs,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -345,6 +348,10 @@ export function parseArgs(argv: readonly string[]): RunOptions | undefined {
     if (flag === '--quick') continue;
     if (flag === '--compiled') {
       options.compiled = true;
+      continue;
+    }
+    if (flag === '--parallel-gc') {
+      options.parallelGc = true;
       continue;
     }
     if (flag === '--cpu-prof') {
@@ -401,12 +408,13 @@ export function parseArgs(argv: readonly string[]): RunOptions | undefined {
 export function helpText(): string {
   const lines = [
     'Usage: npx tsx bench/run.ts [scenario...] [--quick] [--aof off|everysec|always]',
-    '                            [--json-dir bench/results] [--cpu-prof] [--tracing] [--rev REF] [--compiled] [--wait-quiet S] [--timeout-min N] [knobs]',
+    '                            [--json-dir bench/results] [--cpu-prof] [--tracing] [--rev REF] [--compiled] [--parallel-gc] [--wait-quiet S] [--timeout-min N] [knobs]',
     '',
     'Starts a private redis-server (free port, 127.0.0.1) and, per scenario, a Rota broker',
-    'child process (node --import tsx src/cli.ts); workers and producers run in separate',
-    'agent processes. Prints a table and writes <json-dir>/<scenario>-<timestamp>.json',
-    '(and .svg charts for fairness and noisy). No scenario = all of them.',
+    'child process (node --single-threaded-gc --import tsx src/cli.ts, as npm start runs',
+    'it); workers and producers run in separate agent processes. Prints a table and writes',
+    '<json-dir>/<scenario>-<timestamp>.json (and .svg charts for fairness and noisy).',
+    'No scenario = all of them.',
     '',
     'Scenarios:',
     ...SCENARIOS.map((s) => `  ${s.name.padEnd(12)}${s.help}`),
@@ -426,6 +434,8 @@ export function helpText(): string {
     '                          the machine to drop below 15% of its cores (default 0)',
     '  --compiled              run the broker as tsc output on plain node (built into a',
     '                          temporary folder), not under tsx: production-like CPU and RSS',
+    '  --parallel-gc           run the broker without --single-threaded-gc, which npm start',
+    "                          gives it: V8 collects with its helper threads (node's default)",
     '  --rev <git-ref>         benchmark that commit (exported with git archive to a temporary',
     '                          folder) instead of the working tree: steady figures while the',
     '                          tree is being edited',

@@ -6,7 +6,7 @@ import os from 'node:os';
 import type { Redis } from 'ioredis';
 
 import type { ScenarioResult, TargetCheck } from './context.js';
-import { REPO_ROOT } from './rota-broker.js';
+import { BROKER_NODE_FLAGS, REPO_ROOT } from './rota-broker.js';
 
 export interface MachineInfo {
   cpus: number;
@@ -53,6 +53,7 @@ export async function machineInfo(
   snapshot: { ref: string; commit: string } | undefined,
   compiled: boolean,
   mmapThreshold: number,
+  parallelGc: boolean,
 ): Promise<MachineInfo> {
   const info = await redis.info('server');
   const cpus = os.cpus();
@@ -71,6 +72,7 @@ export async function machineInfo(
     tree: snapshot === undefined ? 'working tree' : `snapshot of ${snapshot.ref}`,
     brokerRuntime:
       (compiled ? 'compiled (node dist/src/cli.js)' : 'tsx (node --import tsx src/cli.ts)') +
+      (parallelGc ? ', V8’s parallel GC' : `, ${BROKER_NODE_FLAGS.join(' ')}`) +
       (mmapThreshold > 0
         ? `, MALLOC_MMAP_THRESHOLD_=${mmapThreshold}`
         : ', glibc’s sliding mmap threshold'),

@@ -52,6 +52,9 @@ const HEAP_PROBE =
  */
 export const BROKER_MMAP_THRESHOLD = 131_072;
 
+/** The node flags `npm start` gives the broker (package.json; README, Development). */
+export const BROKER_NODE_FLAGS: readonly string[] = ['--single-threaded-gc'];
+
 export interface BrokerProcessOptions {
   /** Run this compiled cli.js with plain node instead of src/cli.ts under tsx. */
   compiledCli?: string;
@@ -66,6 +69,8 @@ export interface BrokerProcessOptions {
    * own sliding threshold. @default BROKER_MMAP_THRESHOLD, as `npm start`
    */
   mmapThreshold?: number;
+  /** Leave out BROKER_NODE_FLAGS: V8 collects garbage with its helper threads, node's default. */
+  parallelGc?: boolean;
   /** Write a V8 CPU profile (node --cpu-prof) into this folder when the broker exits. */
   cpuProfileDir?: string;
   /** Makes `heap()` work: node --expose-gc and an IPC channel to the broker (see HEAP_PROBE). */
@@ -128,6 +133,7 @@ async function startOnce(options: BrokerProcessOptions): Promise<BrokerProcess> 
   const metricsAddress = `127.0.0.1:${await freePort()}`;
   const mmapThreshold = options.mmapThreshold ?? BROKER_MMAP_THRESHOLD;
   const nodeArgs = [
+    ...(options.parallelGc === true ? [] : BROKER_NODE_FLAGS),
     ...(options.cpuProfileDir === undefined
       ? []
       : ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir]),
