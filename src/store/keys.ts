@@ -188,9 +188,15 @@ export class Keys {
     return `${this.prefix}:queue:*:tenants`;
   }
 
-  /** The queue named by a key of `activeTenantsPattern()`. */
-  queueOfActiveTenants(key: string): string {
-    return key.slice(`${this.prefix}:queue:`.length, -':tenants'.length);
+  /**
+   * The queue named by a key of `activeTenantsPattern()`; undefined for a key
+   * of a longer prefix the pattern also matches (prefix `rota` matches
+   * `rota:queue:x:queue:q:tenants`, whose part between holds a `:`, which no
+   * queue name does).
+   */
+  queueOfActiveTenants(key: string): string | undefined {
+    const queue = key.slice(`${this.prefix}:queue:`.length, -':tenants'.length);
+    return queue === '' || queue.includes(':') ? undefined : queue;
   }
 
   tenantSettings(tenant: string): string {

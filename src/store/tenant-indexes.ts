@@ -33,7 +33,10 @@ export class TenantIndexes {
     if ((await redis.exists(keys.queues())) === 1) return undefined;
     const found = new Set<string>();
     for await (const page of keyPages(redis, keys.activeTenantsPattern())) {
-      for (const key of page) found.add(keys.queueOfActiveTenants(key));
+      for (const key of page) {
+        const queue = keys.queueOfActiveTenants(key);
+        if (queue !== undefined) found.add(queue);
+      }
     }
     if (found.size > 0) await redis.sadd(keys.queues(), ...found);
     return found.size;

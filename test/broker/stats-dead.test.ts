@@ -98,9 +98,13 @@ describe('depths of a tenant whose only jobs are dead', () => {
 describe('the set of queues', () => {
   it('is rebuilt at start from the indexes of active tenants when it is missing', async () => {
     await h.enqueue({ tenant: 'waiting', queue: 'unlisted', delay_ms: 60_000 });
+    // Another deployment on this Redis, whose prefix begins with ours and `:queue`.
+    await redis.sadd(key('queue:other:queue:theirs:tenants'), 'someone');
     // The data of a version before the set was kept.
     await redis.del(key('queues'));
     await restartBroker();
-    expect(await redis.smembers(key('queues'))).toContain('unlisted');
+    const queues = await redis.smembers(key('queues'));
+    expect(queues).toContain('unlisted');
+    expect(queues.filter((queue) => queue.includes('theirs'))).toEqual([]);
   });
 });
