@@ -23,7 +23,7 @@ export interface MachineInfo {
   gitDirty: boolean;
   /** What ran: `working tree` or `snapshot of <ref>`. */
   tree: string;
-  /** How the broker ran: `tsx` (src/cli.ts) or `compiled` (tsc output on plain node), and its malloc setting. */
+  /** How the broker ran: `tsx` (src/cli.ts) or `compiled` (tsc output on plain node), its GC flag and its malloc setting. */
   brokerRuntime: string;
   /** 1-minute load average when the run started (other work on the machine shows here). */
   loadAverage: number;

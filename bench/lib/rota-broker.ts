@@ -1,8 +1,8 @@
 /**
- * A Rota broker as a child process: `node --import tsx src/cli.ts` (what
- * `tsx src/cli.ts` runs, without tsx's extra wrapper process, so the pid we
- * hold is the broker's own and /proc figures are the broker's), or with
- * --compiled, `node <tsc output>/src/cli.js`.
+ * A Rota broker as a child process: `node --single-threaded-gc --import tsx
+ * src/cli.ts` (what `npm start` runs, without tsx's extra wrapper process, so
+ * the pid we hold is the broker's own and /proc figures are the broker's), or
+ * with --compiled, `node --single-threaded-gc <tsc output>/src/cli.js`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
