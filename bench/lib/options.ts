@@ -151,9 +151,9 @@ export const KNOBS: readonly KnobSpec[] = [
   {
     key: 'warmupSeconds',
     flag: '--warmup-seconds',
-    full: 1,
+    full: 3,
     quick: 0.5,
-    help: 'latency: warm-up seconds left out',
+    help: 'latency: warm-up seconds left out (each phase starts at a new rate; a broker takes about 2 s to settle)',
   },
   {
     key: 'hopCalls',
