@@ -1,5 +1,7 @@
-import { createHistogram } from 'node:perf_hooks';
-import type { Meter, ObservableGauge } from '@opentelemetry/api';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import type { MetricProducer } from '@opentelemetry/sdk-metrics';
+
+import { LocalGauges } from './gauges.js';
 
 /** How often the event loop is sampled. */
 export const EVENT_LOOP_SAMPLE_MS = 10;
@@ -12,10 +14,7 @@ const FIGURES = {
   p50: ['Event loop 50 percentile delay.', (h) => h.percentile(50)],
   p90: ['Event loop 90 percentile delay.', (h) => h.percentile(90)],
   p99: ['Event loop 99 percentile delay.', (h) => h.percentile(99)],
-} as const satisfies Record<
-  string,
-  readonly [string, (histogram: ReturnType<typeof createHistogram>) => number]
->;
+} as const satisfies Record<string, readonly [string, (histogram: RecordableHistogram) => number]>;
 
 /**
  * The event-loop delay figures nodejs.eventloop.delay.{min,max,mean,stddev,
@@ -27,36 +26,49 @@ const FIGURES = {
  * recorded: a stall starting within one sampling period after a scrape (the
  * scrape's own work, say) vanished from the figures. Here the time of the last
  * sample outlives the reset, so every interval between two samples reaches
- * exactly one collection.
+ * exactly one collection of each reader.
+ *
+ * Each metric reader gets a window of its own (`window()`): with one histogram
+ * reset by every collection, a Prometheus scrape and an OTLP export each saw
+ * only the time since the other's last collection, and a stall reached
+ * whichever collected first.
  *
  * As perf_hooks does on Node 20, a figure is the interval between two samples,
  * the sampling period included: an idle loop shows about 10 ms, a stall of
- * 100 ms about 110 ms. Returns the function that stops the sampling.
+ * 100 ms about 110 ms.
  */
-export function observeEventLoopDelay(meter: Meter): () => void {
-  const histogram = createHistogram();
-  let sampledAt = process.hrtime.bigint();
-  const timer = setInterval(() => {
+export class EventLoopDelay {
+  private readonly windows = new Set<RecordableHistogram>();
+  private sampledAt = process.hrtime.bigint();
+  private readonly timer = setInterval(() => {
     const now = process.hrtime.bigint();
-    histogram.record(now - sampledAt);
-    sampledAt = now;
-  }, EVENT_LOOP_SAMPLE_MS);
-  timer.unref();
-  const gauges = Object.entries(FIGURES).map(
-    ([name, [description, read]]) =>
-      [
-        meter.createObservableGauge(`nodejs.eventloop.delay.${name}`, { description, unit: 's' }),
-        read,
-      ] as const,
-  );
-  meter.addBatchObservableCallback(
-    (result) => {
+    for (const histogram of this.windows) histogram.record(now - this.sampledAt);
+    this.sampledAt = now;
+  }, EVENT_LOOP_SAMPLE_MS).unref();
+
+  /** The figures for one metric reader (among its metricProducers), over the time since its own last collection. */
+  window(scope: string): MetricProducer {
+    const histogram = createHistogram();
+    this.windows.add(histogram);
+    const gauges = new LocalGauges(scope);
+    for (const [name, [description, read]] of Object.entries(FIGURES)) {
       // Before the first sample there is no figure to give (min and mean are NaN).
-      if (histogram.count === 0) return;
-      for (const [gauge, read] of gauges) result.observe(gauge, read(histogram) / 1e9);
-      histogram.reset();
-    },
-    gauges.map(([gauge]): ObservableGauge => gauge),
-  );
-  return () => clearInterval(timer);
+      gauges.add(`nodejs.eventloop.delay.${name}`, description, 's', () =>
+        histogram.count === 0 ? [] : [[read(histogram) / 1e9, {}]],
+      );
+    }
+    return {
+      collect: async () => {
+        try {
+          return await gauges.collect();
+        } finally {
+          histogram.reset();
+        }
+      },
+    };
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }

@@ -3,15 +3,15 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, type MetricProducer } from '@opentelemetry/sdk-metrics';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 
 import { sha256 } from '../token-digest.js';
-import { EVENT_LOOP_SAMPLE_MS, observeEventLoopDelay } from './event-loop-delay.js';
+import { EVENT_LOOP_SAMPLE_MS, EventLoopDelay } from './event-loop-delay.js';
 import { LocalGauges } from './gauges.js';
 import { LocalHistograms } from './histograms.js';
 import type { MetricsSink } from './metrics.js';
-import { otlpMetricReader } from './otlp-metrics.js';
+import { otlpMetricReader, otlpMetricsWanted } from './otlp-metrics.js';
 
 export interface MetricsEndpoint extends MetricsSink {
   /** http://host:port/metrics actually bound; undefined without a Prometheus endpoint. */
@@ -32,8 +32,8 @@ export interface MetricsEndpoint extends MetricsSink {
  * instrumentation): event-loop utilization, GC pauses, heap spaces, and the
  * event-loop delay percentiles (ours, see event-loop-delay.ts). The broker is
  * one event loop, so its delay is the first thing to look at when dispatch
- * latency grows. The delay figures cover the time since the previous
- * collection.
+ * latency grows. The delay figures cover the time since the reader's
+ * previous collection.
  */
 export async function startMetrics(
   address: string | undefined,
@@ -42,25 +42,31 @@ export async function startMetrics(
 ): Promise<MetricsEndpoint> {
   const histograms = new LocalHistograms('rota');
   const gauges = new LocalGauges('rota');
-  const metricProducers = [histograms, gauges];
+  const { runtime, ownDelay } = runtimeInstrumentation();
+  const delay = ownDelay ? new EventLoopDelay() : undefined;
+  /** Each reader's producers: the delay figures are a window per reader (see EventLoopDelay). */
+  const metricProducers = (): MetricProducer[] => [
+    histograms,
+    gauges,
+    ...(delay ? [delay.window('rota')] : []),
+  ];
   const prometheus =
     address === undefined
       ? undefined
       : new PrometheusExporter({
           preventServerStart: true,
           withoutScopeInfo: true,
-          metricProducers,
+          metricProducers: metricProducers(),
         });
-  const otlp = otlpMetricReader(env, metricProducers);
+  const otlp = otlpMetricsWanted(env) ? otlpMetricReader(env, metricProducers()) : undefined;
   const provider = new MeterProvider({
     readers: [prometheus, otlp].filter((reader) => reader !== undefined),
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? 'rota' }),
   });
-  const { runtime, ownDelay } = runtimeInstrumentation();
   runtime.setMeterProvider(provider);
   runtime.enable();
   const meter = provider.getMeter('rota');
-  const stopDelaySampling = ownDelay ? observeEventLoopDelay(meter) : () => undefined;
+  const stopDelaySampling = (): void => delay?.stop();
   let server: Server | undefined;
   try {
     if (address !== undefined && prometheus !== undefined) {
