@@ -39,12 +39,18 @@ const FIGURES = {
  */
 export class EventLoopDelay {
   private readonly windows = new Set<RecordableHistogram>();
-  private sampledAt = process.hrtime.bigint();
-  private readonly timer = setInterval(() => {
-    const now = process.hrtime.bigint();
-    for (const histogram of this.windows) histogram.record(now - this.sampledAt);
-    this.sampledAt = now;
-  }, EVENT_LOOP_SAMPLE_MS).unref();
+  private sampledAt = 0n;
+  private timer: NodeJS.Timeout | undefined;
+
+  /** Starts sampling the loop (once the readers have their windows). */
+  start(): void {
+    this.sampledAt = process.hrtime.bigint();
+    this.timer = setInterval(() => {
+      const now = process.hrtime.bigint();
+      for (const histogram of this.windows) histogram.record(now - this.sampledAt);
+      this.sampledAt = now;
+    }, EVENT_LOOP_SAMPLE_MS).unref();
+  }
 
   /** The figures for one metric reader (among its metricProducers), over the time since its own last collection. */
   window(scope: string): MetricProducer {

@@ -28,13 +28,12 @@ export function otlpMetricsWanted(env: NodeJS.ProcessEnv): boolean {
 
 /**
  * The reader that pushes metrics over OTLP (the provider's, and those of
- * `metricProducers`), or undefined when OTEL_METRICS_EXPORTER does not ask for it.
+ * `metricProducers`); for when otlpMetricsWanted.
  */
 export function otlpMetricReader(
   env: NodeJS.ProcessEnv,
   metricProducers: MetricProducer[],
-): MetricReader | undefined {
-  if (!otlpMetricsWanted(env)) return undefined;
+): MetricReader {
   const protocol =
     env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf';
   if (!(PROTOCOLS as readonly string[]).includes(protocol)) {

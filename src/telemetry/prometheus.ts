@@ -66,14 +66,14 @@ export async function startMetrics(
   runtime.setMeterProvider(provider);
   runtime.enable();
   const meter = provider.getMeter('rota');
-  const stopDelaySampling = (): void => delay?.stop();
+  delay?.start();
   let server: Server | undefined;
   try {
     if (address !== undefined && prometheus !== undefined) {
       server = await serveScrapes(address, prometheus, scrapeDigest);
     }
   } catch (error) {
-    stopDelaySampling();
+    delay?.stop();
     runtime.disable();
     await provider.shutdown();
     throw error;
@@ -86,7 +86,7 @@ export async function startMetrics(
     url: bound && address ? `http://${hostOf(address)}:${bound.port}/metrics` : undefined,
     otlp: otlp !== undefined,
     async close() {
-      stopDelaySampling();
+      delay?.stop();
       runtime.disable();
       if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
       await provider.shutdown();
