@@ -3,13 +3,12 @@
  * interval between two samples of the loop must reach one scrape, the one in
  * progress at a scrape included.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 
 import { startMetrics } from '../../src/telemetry/prometheus.js';
 import { scrape } from '../helpers/metrics.js';
+import { startOtlpCollector } from '../helpers/otlp-collector.js';
 
 /** Blocks the event loop for `ms`, as a long synchronous task would. */
 function stall(ms: number): void {
@@ -43,22 +42,13 @@ describe('event-loop delay', () => {
   it('a stall reaches the Prometheus scrape also when an OTLP export collected since', async () => {
     // One window for both readers was reset by whichever collected first:
     // the export took the stall, and the scrape after it never saw it.
-    let exportsSeen = 0;
-    const collector = createServer((request, response) => {
-      request.resume();
-      request.on('end', () => {
-        exportsSeen++;
-        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
-    const { port } = collector.address() as AddressInfo;
+    const collector = await startOtlpCollector();
     // The OTLP exporter reads its endpoint from process.env itself.
     const saved = { ...process.env };
     Object.assign(process.env, {
       OTEL_METRICS_EXPORTER: 'otlp',
       OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
-      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `http://127.0.0.1:${port}/v1/metrics`,
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: collector.metricsEndpoint,
       OTEL_METRIC_EXPORT_INTERVAL: '100',
     });
     const metrics = await startMetrics('127.0.0.1:0', undefined).finally(() => {
@@ -68,8 +58,8 @@ describe('event-loop delay', () => {
       await scrape(metrics.url!); // the scrape's window starts here
       await sleep(50);
       stall(150);
-      const after = exportsSeen;
-      while (exportsSeen < after + 2) await sleep(20); // an export collected after the stall
+      const after = collector.exports.length;
+      while (collector.exports.length < after + 2) await sleep(20); // an export collected after the stall
       const series = await scrape(metrics.url!);
       expect(series.get('nodejs_eventloop_delay_max')).toBeGreaterThanOrEqual(0.1);
       await sleep(50);
@@ -77,7 +67,7 @@ describe('event-loop delay', () => {
       expect((await scrape(metrics.url!)).get('nodejs_eventloop_delay_max')).toBeLessThan(0.15);
     } finally {
       await metrics.close();
-      await new Promise<void>((resolve) => collector.close(() => resolve()));
+      await collector.close();
     }
   });
 });

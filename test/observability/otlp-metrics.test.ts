@@ -2,36 +2,26 @@
  * Metrics pushed over OTLP (OTEL_METRICS_EXPORTER=otlp), beside the Prometheus
  * endpoint: a local HTTP server stands in for the collector.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { eventually, startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { startOtlpCollector, type OtlpCollector } from '../helpers/otlp-collector.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+import { startMetrics } from '../../src/telemetry/prometheus.js';
 import { Producer } from '../../clients/producer.js';
 import { Worker } from '../../clients/worker.js';
 
-const exports: Array<{ path: string; body: string }> = [];
-let collector: Server;
+let collector: OtlpCollector;
 let redis: TestRedis;
 let broker: TestBroker;
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  collector = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-    request.on('end', () => {
-      exports.push({ path: request.url ?? '', body });
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
-  const { port } = collector.address() as AddressInfo;
+  collector = await startOtlpCollector();
   Object.assign(process.env, {
     OTEL_METRICS_EXPORTER: 'otlp',
     OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/json',
-    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `http://127.0.0.1:${port}/v1/metrics`,
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: collector.metricsEndpoint,
     OTEL_METRIC_EXPORT_INTERVAL: '200',
   });
   redis = await startTestRedis();
@@ -41,7 +31,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker?.shutdown();
   await redis?.dispose();
-  await new Promise<void>((resolve) => collector.close(() => resolve()));
+  await collector?.close();
   process.env = saved;
 });
 
@@ -59,7 +49,7 @@ describe('OTLP metrics', () => {
       await producer.enqueue({ tenant: 'otlp-tenant', queue: 'otlp-q' });
       await worker.start();
       const sent = await eventually(() =>
-        exports.find(
+        collector.exports.find(
           (e) =>
             e.path === '/v1/metrics' &&
             e.body.includes('"rota.jobs.enqueued"') &&
@@ -91,6 +81,18 @@ describe('OTLP metrics', () => {
       await worker.close();
       await producer.close();
     }
+  });
+
+  it('refuses an OTLP protocol or export interval it cannot use, naming the variable to fix', async () => {
+    const otlp = { OTEL_METRICS_EXPORTER: 'otlp' };
+    await expect(
+      startMetrics(undefined, undefined, { ...otlp, OTEL_EXPORTER_OTLP_PROTOCOL: 'smtp' }),
+    ).rejects.toThrow(
+      'OTLP metrics protocol "smtp" is not supported; set OTEL_EXPORTER_OTLP_METRICS_PROTOCOL to one of http/protobuf, http/json, grpc',
+    );
+    await expect(
+      startMetrics(undefined, undefined, { ...otlp, OTEL_METRIC_EXPORT_INTERVAL: '1.5s' }),
+    ).rejects.toThrow('OTEL_METRIC_EXPORT_INTERVAL must be a whole number of ms > 0, got "1.5s"');
   });
 });
 
