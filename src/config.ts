@@ -273,6 +273,25 @@ function validate(config: BrokerConfig): void {
   }
 }
 
+/**
+ * Settings the broker runs with but that undo a guarantee under a fault, as
+ * warnings to log at start. The broker renews its hold on the entries of its
+ * leases every third of the lease TTL, and other brokers take entries left
+ * unrenewed for the TTL. A renewal stuck on a connection that died without a
+ * reset fails only after the Redis timeout: above a third of the TTL, the next
+ * renewal can come too late, and another broker runs jobs whose workers are
+ * still at them.
+ */
+export function configWarnings(config: BrokerConfig): string[] {
+  const warnings: string[] = [];
+  if (config.redisTimeoutMs * 3 > config.leaseTtlMs) {
+    warnings.push(
+      `${optionName('redisTimeoutMs')} is ${config.redisTimeoutMs}, more than a third of ${optionName('leaseTtlMs')}, ${config.leaseTtlMs}: a Redis connection lost without a reset can delay lease renewals until their jobs are taken as a dead broker's and run again while still running; lower the Redis timeout or raise the lease TTL`,
+    );
+  }
+  return warnings;
+}
+
 export function helpText(): string {
   const lines = [
     'Usage: rota [options]     (npm start -- [options])',

@@ -155,7 +155,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: 'ms',
     fallback: 30_000,
     min: LEASE_TTL_FLOOR,
-    help: 'A worker session silent this long is dead and its leases expire (at least 1000).',
+    help: 'A worker session silent this long is dead and its leases expire (at least 1000; keep it at least three times the Redis timeout).',
   },
   {
     key: 'heartbeatIntervalMs',
@@ -357,7 +357,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--redis-timeout-ms',
     kind: 'ms',
     fallback: 10_000,
-    help: 'A Redis connection that owes replies and sends nothing for this long (Redis hung, or the network lost without a reset) is closed and reconnected: calls answer UNAVAILABLE meanwhile, not hang.',
+    help: 'A Redis connection that owes replies and sends nothing for this long (Redis hung, or the network lost without a reset) is closed and reconnected: calls answer UNAVAILABLE meanwhile, not hang. Above a third of the lease TTL, the start warns: a renewal held up this long can come too late.',
   },
   {
     key: 'shutdownGraceMs',

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { Broker } from './broker/broker.js';
-import { DEFAULT_METRICS_ADDRESS, type BrokerConfig } from './config.js';
+import { configWarnings, DEFAULT_METRICS_ADDRESS, type BrokerConfig } from './config.js';
 import { Audit } from './grpc/audit.js';
 import { adminHandlers, brokerHandlers } from './grpc/broker-service.js';
 import { loadRotaProto } from './grpc/proto.js';
@@ -140,6 +140,7 @@ export async function startBroker(
       'startBroker needs config.redisUrl; the rota command starts a local redis-server when none is given',
     );
   }
+  for (const warning of configWarnings(config)) logger.warn(warning);
   // Tokens, TLS and the loopback rule first: a refused start touches nothing.
   const security = await loadSecurity(config, logger);
   // A Redis that stops answering without closing the connection (stopped, or a

@@ -1,6 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, OPTIONS, loadConfig, unknownVariables } from '../src/config.js';
+import {
+  ConfigError,
+  OPTIONS,
+  configWarnings,
+  loadConfig,
+  unknownVariables,
+} from '../src/config.js';
 
 describe('config', () => {
   it('takes a completed-job retention of 0 (delete as they end), from env and flag', () => {
@@ -241,6 +247,26 @@ describe('config', () => {
     expect(
       loadConfig({}, ['--lease-ttl-ms', '1500', '--heartbeat-interval-ms', '300']),
     ).toMatchObject({ leaseTtlMs: 1500, heartbeatIntervalMs: 300 });
+  });
+
+  it('warns of a Redis timeout above a third of the lease TTL, which lets a stalled renewal come too late', () => {
+    expect(configWarnings(loadConfig({}))).toEqual([]);
+    expect(
+      configWarnings(
+        loadConfig({
+          ROTA_LEASE_TTL_MS: '9000',
+          ROTA_HEARTBEAT_INTERVAL_MS: '3000',
+          ROTA_REDIS_TIMEOUT_MS: '3000',
+        }),
+      ),
+    ).toEqual([]);
+    const [warning, ...others] = configWarnings(
+      loadConfig({ ROTA_LEASE_TTL_MS: '9000', ROTA_HEARTBEAT_INTERVAL_MS: '3000' }),
+    );
+    expect(others).toEqual([]);
+    expect(warning).toMatch(
+      /^--redis-timeout-ms \(ROTA_REDIS_TIMEOUT_MS\) is 10000, more than a third of --lease-ttl-ms \(ROTA_LEASE_TTL_MS\), 9000: .*lower the Redis timeout or raise the lease TTL$/,
+    );
   });
 
   it("is documented: the README's option table has a row per option, with its flag and default", () => {

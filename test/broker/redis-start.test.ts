@@ -25,7 +25,12 @@ describe('broker start while Redis is down', () => {
   });
 
   it('waits for Redis to come up, then serves', async () => {
-    const starting = startTestBroker({ redisUrl: redis.url, redisStartTimeoutMs: 20_000 });
+    const logged: Record<string, unknown>[] = [];
+    const starting = startTestBroker({
+      redisUrl: redis.url,
+      redisStartTimeoutMs: 20_000,
+      onLog: (line) => logged.push(line),
+    });
     await new Promise((resolve) => setTimeout(resolve, 700));
     await redis.restart();
     const broker = await starting;
@@ -33,6 +38,15 @@ describe('broker start while Redis is down', () => {
     try {
       const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'late-redis' });
       expect((await producer.getJob('acme', jobId)).state).toBe('WAITING');
+      // the helper's lease TTL of 1500 ms with the default Redis timeout of 10 s
+      expect(logged).toContainEqual(
+        expect.objectContaining({
+          level: 40,
+          msg: expect.stringMatching(
+            /^--redis-timeout-ms \(ROTA_REDIS_TIMEOUT_MS\) is 10000, more than a third of --lease-ttl-ms \(ROTA_LEASE_TTL_MS\), 1500:/,
+          ) as unknown,
+        }),
+      );
     } finally {
       await producer.close();
       await broker.shutdown();
