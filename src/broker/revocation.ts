@@ -96,7 +96,12 @@ export class Revocation {
     this.deps.store.fail(failures, this.deps.clock()).then(
       (outcomes) => {
         leases.forEach((lease, i) => {
-          lease.session?.send({ kind: 'cancel', jobId: lease.job.id, reason });
+          // A Cancel names only the job: once the job's next attempt is leased
+          // here (its retry came due at once), register() has told the worker
+          // already, and this Cancel would stop the new attempt.
+          if (this.held.leases.get(lease.job.id) === lease) {
+            lease.session?.send({ kind: 'cancel', jobId: lease.job.id, reason });
+          }
           this.held.afterFailure(lease, outcomes[i] ?? { kind: 'unknown' }, cause, message);
         });
         // A timeout is one job's event (at debug, as every per-job line: under
