@@ -10,6 +10,7 @@
  * is a string): the clients take numbers only, and their messages show a
  * string as one, so "got 5" does not hide that the 5 was "5".
  */
+import { quoted } from '../src/broker/errors.js';
 
 /** How a message names the kind of a value (typeof, but null and arrays by name). */
 function kindOf(value: unknown): string {
@@ -58,6 +59,30 @@ export function objectArgument<T extends object>(name: string, value: unknown): 
     throw new TypeError(`${name} must be an object, got ${kindOf(value)}`);
   }
   return value as T;
+}
+
+/**
+ * `value` when it is a string; else a TypeError naming `name`. protobuf sends
+ * any other value as String(value): `tenant: 42` as '42', `queue: ['a']` as 'a'.
+ */
+export function stringArgument(name: string, value: unknown): string {
+  if (typeof value !== 'string') {
+    throw new TypeError(`${name} must be a string, got ${shown(value)}`);
+  }
+  return value;
+}
+
+/**
+ * A copy of `value` when it is an object of strings; else a TypeError naming
+ * `name`, or the entry. The copy is what was checked: a getter read again
+ * could answer something else.
+ */
+export function stringRecord(name: string, value: unknown): Record<string, string> {
+  const copy: Record<string, unknown> = { ...objectArgument(name, value) };
+  for (const [key, item] of Object.entries(copy)) {
+    stringArgument(`${name}[${quoted(key)}]`, item);
+  }
+  return copy as Record<string, string>;
 }
 
 /**

@@ -3,7 +3,13 @@ import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js'
 import type { Job__Output } from '../src/generated/rota/v1/Job.js';
 import type { JobState__Output } from '../src/generated/rota/v1/JobState.js';
 import { decodePayload, decodeReported, encodePayload } from './codec.js';
-import { objectArgument, shown } from './input-shapes.js';
+import {
+  checkHeaders,
+  checkIdempotencyKey,
+  checkName,
+  checkQueue,
+} from '../src/broker/validation.js';
+import { objectArgument, shown, stringArgument, stringRecord } from './input-shapes.js';
 import { wireInteger } from './wire-integers.js';
 
 /** State of a job (rota.v1.JobState). Terminal: COMPLETED, DEAD, CANCELLED. */
@@ -76,22 +82,27 @@ export interface JobInfo {
 }
 
 /**
- * The wire request of one JobInput. Throws TypeError, naming the field, when
- * the payload is not encodable or a number does not fit its wire field.
+ * The wire request of one JobInput. Throws, naming the field, when a field
+ * is not of its type, the payload is not encodable, a number does not fit its
+ * wire field, or the broker would refuse the tenant, the queue, the
+ * idempotency key or the headers. Their sizes are the caller's to choose, and
+ * the Producer sends jobs together: a job far past those limits could make
+ * the message pass what the broker receives or decodes, which ends the stream
+ * for every job on it, so it is refused here, alone.
  */
 export function toEnqueueRequest(job: JobInput): EnqueueRequest {
   const { payload, headers } = encodeJobPayload(job);
   return {
-    tenant: job.tenant,
-    queue: job.queue,
+    tenant: checkName('tenant', stringArgument('tenant', job.tenant)),
+    queue: checkQueue('queue', stringArgument('queue', job.queue)),
     payload,
-    headers,
+    headers: checkHeaders(headers),
     priority: wireInteger('priority', job.priority ?? 0, 'int32'),
     max_attempts: wireInteger('maxAttempts', job.maxAttempts ?? 0, 'uint32'),
     backoff: job.backoff === undefined ? null : toWireBackoff(job.backoff),
     timeout_ms: wireInteger('timeoutMs', job.timeoutMs ?? 0, 'uint32'),
     delay_ms: wireInteger('delayMs', job.delayMs ?? 0, 'uint64'),
-    idempotency_key: idempotencyKey(job.idempotencyKey),
+    idempotency_key: checkIdempotencyKey('idempotencyKey', idempotencyKey(job.idempotencyKey)),
   };
 }
 
@@ -116,9 +127,11 @@ function toWireBackoff(given: JobInput['backoff']): EnqueueRequest['backoff'] {
   };
 }
 
+/** Headers, when given, must be an object of strings: an array would be spread as { 0: …, 1: … }. */
 function encodeJobPayload(job: JobInput): ReturnType<typeof encodePayload> {
+  const headers = job.headers === undefined ? undefined : stringRecord('headers', job.headers);
   try {
-    return encodePayload(job.payload, job.headers);
+    return encodePayload(job.payload, headers);
   } catch (err) {
     throw new TypeError(`payload: ${(err as Error).message}`, { cause: err });
   }

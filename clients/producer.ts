@@ -13,7 +13,9 @@
  * which every answer on the stream states (a batch sent before the first
  * answer that is over it is refused whole and resent in parts): jobs each
  * within the broker's limits are then never refused for the company they were
- * sent in.
+ * sent in. A job whose names, idempotency key or headers the broker would
+ * refuse, or that is not of the right shape, is refused before it joins a
+ * batch: its caller alone gets the error.
  */
 import * as grpc from '@grpc/grpc-js';
 
@@ -30,7 +32,7 @@ import {
 } from './connection.js';
 import { EnqueueStream } from './enqueue-stream.js';
 import { RotaError, refuseUnsendable, toRotaError } from './errors.js';
-import { arrayArgument, objectArgument, shown } from './input-shapes.js';
+import { arrayArgument, objectArgument, shown, stringArgument } from './input-shapes.js';
 import type { Span } from '@opentelemetry/api';
 import {
   SpanKind,
@@ -45,8 +47,8 @@ import { toEnqueueRequest, toJobInfo, type JobInfo, type JobInput, type JobState
 export interface ProducerOptions extends ConnectionOptions {
   /**
    * Most jobs in one batch (coalesced `enqueue()` calls and chunks of
-   * `enqueueBatch()`); a batch also holds at most 4 MiB of payloads and
-   * headers (a larger job goes alone). When the broker's limit
+   * `enqueueBatch()`); a batch also holds at most 4 MiB of payloads, headers
+   * and names (a larger job goes alone). When the broker's limit
    * (ROTA_MAX_BATCH_SIZE, default 1000) is lower, batches hold at most that
    * many: each answer on the enqueue stream states it, and a batch over it
    * sent before an answer came is refused whole and resent in parts. It holds
@@ -83,11 +85,12 @@ interface CompiledProducerOptions {
 }
 
 /**
- * Most payload and header bytes of one batch message; a job larger than this
- * still goes, alone. The broker receives messages up to 16 MiB (or twice its
- * payload limit, so one job within that limit always fits): batches of many
- * large jobs could pass it, and a message the broker cannot receive ends the
- * stream, failing every batch on it. The margin covers the other fields.
+ * Most bytes of payloads and strings (headers, names, keys) of one batch
+ * message; a job larger than this still goes, alone. The broker receives
+ * messages up to 16 MiB (or twice its payload limit, so one job within that
+ * limit always fits): batches of many large jobs could pass it, and a message
+ * the broker cannot receive ends the stream, failing every batch on it. The
+ * margin covers the other fields.
  */
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
@@ -113,8 +116,13 @@ interface Waiter {
   reject(err: RotaError): void;
 }
 
+/** Bytes of a job's payload and strings: its size on the wire, but for a few bytes a field. */
 function jobBytes(request: EnqueueRequest): number {
-  let bytes = Buffer.byteLength(request.payload ?? '');
+  let bytes =
+    Buffer.byteLength(request.payload ?? '') +
+    Buffer.byteLength(request.tenant ?? '') +
+    Buffer.byteLength(request.queue ?? '') +
+    Buffer.byteLength(request.idempotency_key ?? '');
   for (const [name, value] of Object.entries(request.headers ?? {})) {
     bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
   }
@@ -133,27 +141,33 @@ function itemOutcome(item: EnqueueResult__Output | undefined): EnqueueBatchItem 
 }
 
 /**
- * A PRODUCER span per job; its context travels in the job's headers (W3C
- * traceparent/tracestate), so the broker's and the worker's spans join the trace.
+ * The request of a job, checked whole before it joins a batch (see
+ * toEnqueueRequest), and a PRODUCER span; the span's context travels in the
+ * job's headers (W3C traceparent/tracestate), so the broker's and the
+ * worker's spans join the trace. A job refused here was never sent: it gets
+ * no span.
  */
 function prepare(job: JobInput): { request: EnqueueRequest; span: Span } | { error: RotaError } {
-  let span: Span | undefined;
+  let request: EnqueueRequest;
   try {
-    return refuseUnsendable(() => {
-      objectArgument('job', job);
-      // Spread into the trace headers, headers ['k', 'v'] would be sent as { 0: 'k', 1: 'v' }.
-      if (job.headers !== undefined) objectArgument('headers', job.headers);
-      span = startSpan(`send ${job.queue}`, SpanKind.PRODUCER, messagingAttributes('send', job));
-      return {
-        request: toEnqueueRequest({ ...job, headers: headersWithSpan(job.headers, span) }),
-        span,
-      };
-    });
+    request = refuseUnsendable(() => toEnqueueRequest(objectArgument('job', job)));
   } catch (err) {
-    const error = err as RotaError;
-    if (span !== undefined) endSpan(span, error);
-    return { error };
+    return { error: err as RotaError };
   }
+  const span = startSpan(`send ${job.queue}`, SpanKind.PRODUCER, messagingAttributes('send', job));
+  request.headers = headersWithSpan(request.headers, span);
+  return { request, span };
+}
+
+/**
+ * The job a getJob or cancel names. protobuf would send tenant 42 as '42' and
+ * a job id ['…'] as the id: anything but strings is refused, as in jobs.
+ */
+function jobAddress(tenant: string, jobId: string): { tenant: string; job_id: string } {
+  return refuseUnsendable(() => ({
+    tenant: stringArgument('tenant', tenant),
+    job_id: stringArgument('jobId', jobId),
+  }));
 }
 
 function endSendSpan(span: Span, outcome: EnqueueBatchItem): void {
@@ -256,9 +270,10 @@ export class Producer {
    */
   async getJob(tenant: string, jobId: string): Promise<JobInfo> {
     if (this.#closed) throw closedError();
+    const address = jobAddress(tenant, jobId);
     const job = await this.#track(
       unary<Parameters<typeof toJobInfo>[0]>(this.#connection, this.#options.timeoutMs, (...call) =>
-        this.#connection.client.GetJob({ tenant, job_id: jobId }, ...call),
+        this.#connection.client.GetJob(address, ...call),
       ),
     );
     return toJobInfo(job);
@@ -270,9 +285,10 @@ export class Producer {
    */
   async cancel(tenant: string, jobId: string): Promise<CancelResult> {
     if (this.#closed) throw closedError();
+    const address = jobAddress(tenant, jobId);
     const reply = await this.#track(
       unary<CancelJobResponse__Output>(this.#connection, this.#options.timeoutMs, (...call) =>
-        this.#connection.client.CancelJob({ tenant, job_id: jobId }, ...call),
+        this.#connection.client.CancelJob(address, ...call),
       ),
     );
     return { cancelled: reply.cancelled, state: reply.state };

@@ -88,11 +88,7 @@ export function toNewJob(input: EnqueueInput, limits: EnqueueLimits, now: number
   }
   checkRange('timeout_ms', input.timeoutMs, 0, MAX_TIMEOUT_MS);
   checkRange('delay_ms', input.delayMs, 0, MAX_DELAY_MS);
-  if (input.idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
-    throw invalidArgument(
-      `idempotency_key is ${input.idempotencyKey.length} characters; the limit is ${MAX_IDEMPOTENCY_KEY_LENGTH}`,
-    );
-  }
+  checkIdempotencyKey('idempotency_key', input.idempotencyKey);
   checkHeaders(input.headers);
   return {
     id: newJobId(now),
@@ -111,6 +107,16 @@ export function toNewJob(input: EnqueueInput, limits: EnqueueLimits, now: number
   };
 }
 
+/** Checks an idempotency key's length ('' is none); `what` names the field in the error. */
+export function checkIdempotencyKey(what: string, key: string): string {
+  if (key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw invalidArgument(
+      `${what} is ${key.length} characters; the limit is ${MAX_IDEMPOTENCY_KEY_LENGTH}`,
+    );
+  }
+  return key;
+}
+
 /**
  * Headers the protocol itself sets (the payload's media type, the W3C trace
  * context): clients add them to the caller's headers, so counting them would
@@ -121,7 +127,8 @@ export function toNewJob(input: EnqueueInput, limits: EnqueueLimits, now: number
 const PROTOCOL_HEADERS: readonly string[] = ['content-type', 'traceparent', 'tracestate'];
 const PROTOCOL_HEADER_MAX_BYTES = 512;
 
-function checkHeaders(headers: Readonly<Record<string, string>>): void {
+/** Checks a job's headers against MAX_HEADERS and MAX_HEADER_BYTES (protocol headers aside). */
+export function checkHeaders<T extends Readonly<Record<string, string>>>(headers: T): T {
   let count = 0;
   let bytes = 0;
   for (const [name, value] of Object.entries(headers)) {
@@ -142,4 +149,5 @@ function checkHeaders(headers: Readonly<Record<string, string>>): void {
       `headers are ${bytes} bytes in all; the limit is ${MAX_HEADER_BYTES} (${uncounted})`,
     );
   }
+  return headers;
 }

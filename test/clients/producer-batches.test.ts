@@ -59,6 +59,50 @@ describe('Producer batches', () => {
     expect(calls.get(STREAM)).toBe(1); // the stream was never ended
   });
 
+  // The key was not counted in the batch's bytes, so the job went with the
+  // others: the message passed the broker's receive limit, the stream ended,
+  // and every job on it failed with RESOURCE_EXHAUSTED.
+  it('refuses before sending a job the broker would refuse for its names, key or headers: its neighbours are stored', async () => {
+    const { messages, interceptor } = callCounter();
+    const producer = rota.producer({ interceptors: [interceptor] });
+    const job = { tenant: 'acme', queue: 'bounded' };
+    const neighbours = Array.from({ length: 5 }, (_, i) =>
+      producer.enqueue({ ...job, payload: i }),
+    );
+    const refusals = [
+      [
+        { idempotencyKey: 'k'.repeat(17 * 1024 * 1024) },
+        /^idempotencyKey is 17825792 characters; the limit is 256$/,
+      ],
+      [{ tenant: 't'.repeat(65) }, /^tenant is "t{65}"; it must match \[A-Za-z0-9_.-\]\{1,64\}$/],
+      [{ queue: 'job' }, /^queue is "job", which Rota's own keys use/],
+      [
+        { headers: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`h${i}`, 'v'])) },
+        /^headers has 65 entries; the limit is 64 \(content-type, traceparent, tracestate/,
+      ],
+      [
+        { headers: { big: 'v'.repeat(8 * 1024) } },
+        /^headers are 8195 bytes in all; the limit is 8192/,
+      ],
+    ] as const;
+    const refused = refusals.map(([fields]) => producer.enqueue({ ...job, ...fields }));
+    const after = Array.from({ length: 5 }, (_, i) =>
+      producer.enqueue({ ...job, payload: 10 + i }),
+    );
+    expect(await Promise.allSettled(refused)).toEqual(
+      refusals.map(([, message]) => ({
+        status: 'rejected',
+        reason: expect.objectContaining({
+          codeName: 'INVALID_ARGUMENT',
+          message: expect.stringMatching(message) as unknown,
+        }) as unknown,
+      })),
+    );
+    const stored = await Promise.all([...neighbours, ...after]);
+    expect(new Set(stored.map((r) => r.jobId)).size).toBe(10);
+    expect(messages.get(STREAM)).toBe(1);
+  });
+
   it('resends a coalesced batch the broker refuses as over its limit, and keeps to that limit', async () => {
     const { messages, interceptor } = callCounter();
     const producer = rota.producer({ maxBatch: 150, interceptors: [interceptor] });

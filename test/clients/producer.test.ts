@@ -110,7 +110,8 @@ describe('Producer', () => {
     const producer = rota.producer({ interceptors: [interceptor] });
     const outcomes = await Promise.allSettled([
       producer.enqueue({ tenant: 'acme', queue: 'mixed', payload: 1 }),
-      producer.enqueue({ tenant: 'bad tenant!', queue: 'mixed', payload: 2 }),
+      // An int32 the client sends; the broker refuses it (0–9).
+      producer.enqueue({ tenant: 'acme', queue: 'mixed', payload: 2, priority: 10 }),
       producer.enqueue({ tenant: 'acme', queue: 'mixed', payload: 3 }),
     ]);
     expect(messages.get(STREAM)).toBe(1);
@@ -119,7 +120,7 @@ describe('Producer', () => {
     expect(error).toBeInstanceOf(RotaError);
     expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(error.codeName).toBe('INVALID_ARGUMENT');
-    expect(error.message).toMatch(/tenant/);
+    expect(error.message).toMatch(/priority/);
   });
 
   it('refuses numbers its wire fields would wrap or truncate, before sending them', async () => {
@@ -161,11 +162,11 @@ describe('Producer', () => {
     expect(job.payload).toBe(1);
   });
 
-  it('enqueueBatch answers item by item (one invalid tenant among valid ones)', async () => {
+  it('enqueueBatch answers item by item (one invalid priority among valid ones)', async () => {
     const producer = rota.producer();
     const results = await producer.enqueueBatch([
       { tenant: 'acme', queue: 'batch', payload: 'a' },
-      { tenant: 'no spaces allowed', queue: 'batch', payload: 'b' },
+      { tenant: 'acme', queue: 'batch', payload: 'b', priority: 10 },
       { tenant: 'globex', queue: 'batch', payload: 'c' },
     ]);
     expect(results).toHaveLength(3);
@@ -174,7 +175,7 @@ describe('Producer', () => {
     const bad = results[1]!;
     if (!('error' in bad)) throw new Error('item 1 should have failed');
     expect(bad.error.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(bad.error.message).toMatch(/tenant/);
+    expect(bad.error.message).toMatch(/priority/);
     const ok = results[2]!;
     if (!('jobId' in ok)) throw new Error('item 2 should have succeeded');
     expect((await producer.getJob('globex', ok.jobId)).payload).toBe('c');
@@ -242,6 +243,71 @@ describe('Producer', () => {
     expect(other).toMatchObject({
       error: { codeName: 'INVALID_ARGUMENT', message: 'headers must be an object, got array' },
     });
+  });
+
+  // Buffer.byteLength threw on the value while the batch was grouped: from the
+  // setImmediate flush an uncaught TypeError that ended the process, from a
+  // full batch's flush a neighbour left unsettled, and from enqueueBatch() a
+  // rejection of the whole call.
+  it('refuses a header value that is not a string alone, its neighbours stored', async () => {
+    const job = { tenant: 'acme', queue: 'header-values' };
+    const notString = (value: unknown): string => value as string;
+    const producer = rota.producer();
+    await expect(
+      producer.enqueue({ ...job, headers: { attempt: notString(1) } }),
+    ).rejects.toMatchObject({
+      codeName: 'INVALID_ARGUMENT',
+      message: 'headers["attempt"] must be a string, got 1',
+    });
+
+    const full = rota.producer({ maxBatch: 2 }); // the second call flushes at once
+    const [good, bad] = await Promise.allSettled([
+      full.enqueue({ ...job, payload: 'fine' }),
+      full.enqueue({ ...job, headers: { user: notString(undefined) } }),
+    ]);
+    expect(good).toMatchObject({ status: 'fulfilled', value: { duplicate: false } });
+    expect(bad).toMatchObject({
+      status: 'rejected',
+      reason: {
+        codeName: 'INVALID_ARGUMENT',
+        message: 'headers["user"] must be a string, got undefined',
+      },
+    });
+
+    const items = await producer.enqueueBatch([
+      { ...job, payload: 'fine' },
+      { ...job, headers: { attempt: notString(2) } },
+    ]);
+    expect(items).toMatchObject([
+      { duplicate: false },
+      {
+        error: {
+          codeName: 'INVALID_ARGUMENT',
+          message: 'headers["attempt"] must be a string, got 2',
+        },
+      },
+    ]);
+  });
+
+  // protobuf sent String(value): tenant 42 as '42', queue ['a'] as 'a', so the
+  // job went to a tenant or queue the caller never named.
+  it('refuses a tenant, queue or job id that is not a string', async () => {
+    const { messages, interceptor } = callCounter();
+    const producer = rota.producer({ interceptors: [interceptor] });
+    const notString = (value: unknown): string => value as string;
+    const refusal = (message: string): object => ({ codeName: 'INVALID_ARGUMENT', message });
+    await expect(producer.enqueue({ tenant: notString(42), queue: 'q' })).rejects.toMatchObject(
+      refusal('tenant must be a string, got 42'),
+    );
+    const [item] = await producer.enqueueBatch([{ tenant: 'acme', queue: notString(['a']) }]);
+    expect(item).toMatchObject({ error: refusal('queue must be a string, got array') });
+    expect(messages.get(STREAM)).toBeUndefined();
+    await expect(producer.getJob(notString(42), 'id')).rejects.toMatchObject(
+      refusal('tenant must be a string, got 42'),
+    );
+    await expect(producer.cancel('acme', notString(['id']))).rejects.toMatchObject(
+      refusal('jobId must be a string, got array'),
+    );
   });
 
   it('rejects every caller of a batch when the whole RPC fails', async () => {
