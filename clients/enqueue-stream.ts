@@ -4,9 +4,14 @@
  * the first batch; when it fails, the batches it had not answered are rejected
  * with its status and the next batch opens a new one. Whether those unanswered
  * jobs were stored is unknown, as after a unary deadline: retry them with the
- * same idempotency keys. Each answer states the broker's batch limit, which
- * belongs to the stream it came on: the broker a new stream reaches (restarted,
- * or another behind the same address) may have another.
+ * same idempotency keys. A broker that shuts down gracefully drains the stream
+ * instead (see src/grpc/stream-drain.ts): the batches it did not answer were
+ * not read, so they go again, in their order and before any later one, on a
+ * new stream once the channel reaches a broker (the next of its address
+ * list), and fail as not stored when none answers. Each answer states the
+ * broker's batch limit, which belongs to the stream it came on: the broker a
+ * new stream reaches (restarted, or another behind the same address) may have
+ * another.
  */
 import * as grpc from '@grpc/grpc-js';
 
@@ -14,6 +19,7 @@ import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js'
 import type { EnqueueResult__Output } from '../src/generated/rota/v1/EnqueueResult.js';
 import type { EnqueueStreamRequest } from '../src/generated/rota/v1/EnqueueStreamRequest.js';
 import type { EnqueueStreamResponse__Output } from '../src/generated/rota/v1/EnqueueStreamResponse.js';
+import { wasDrained } from '../src/grpc/stream-drain.js';
 import type { Connection } from './connection.js';
 import { RotaError, toRotaError } from './errors.js';
 
@@ -26,14 +32,18 @@ export interface BatchAnswer {
 }
 
 interface Pending {
+  readonly requestId: string;
+  /** Kept to send again when a drained stream left them unanswered. */
+  readonly jobs: EnqueueRequest[];
   resolve(answer: BatchAnswer): void;
   reject(error: RotaError): void;
   timer: NodeJS.Timeout | undefined;
+  /** The stream it went out on; undefined while it waits to go again after a drain. */
+  stream: OpenStream | undefined;
 }
 
 interface OpenStream {
   readonly call: grpc.ClientDuplexStream<EnqueueStreamRequest, EnqueueStreamResponse__Output>;
-  readonly pending: Map<string, Pending>;
   /** Resolves when the stream has its status (whatever it is). */
   readonly closed: Promise<void>;
   /** The batch limit its latest answer stated; undefined until one does. */
@@ -42,9 +52,16 @@ interface OpenStream {
 
 const CLOSE_WAIT_MS = 5000;
 
+/** grpc-js watches a channel's state only until a deadline; past it, we look again. */
+const STATE_WATCH_MS = 1000;
+
 export class EnqueueStream {
   #stream: OpenStream | undefined;
   #nextId = 1;
+  /** Unanswered batches by request id, in the order they were sent. */
+  readonly #unanswered = new Map<string, Pending>();
+  /** While batches of a drained stream wait for a broker, later ones wait behind them. */
+  #resending = false;
 
   constructor(
     private readonly connection: Connection,
@@ -62,13 +79,19 @@ export class EnqueueStream {
 
   /** Sends one batch; resolves with its answer. */
   send(jobs: EnqueueRequest[]): Promise<BatchAnswer> {
-    const stream = (this.#stream ??= this.#open());
     const id = String(this.#nextId++);
     return new Promise((resolve, reject) => {
-      const pending: Pending = { resolve, reject, timer: undefined };
+      const pending: Pending = {
+        requestId: id,
+        jobs,
+        resolve,
+        reject,
+        timer: undefined,
+        stream: undefined,
+      };
       if (this.timeoutMs !== undefined) {
         pending.timer = setTimeout(() => {
-          stream.pending.delete(id);
+          this.#unanswered.delete(id);
           reject(
             new RotaError(
               grpc.status.DEADLINE_EXCEEDED,
@@ -77,8 +100,8 @@ export class EnqueueStream {
           );
         }, this.timeoutMs);
       }
-      stream.pending.set(id, pending);
-      stream.call.write({ request_id: id, jobs });
+      this.#unanswered.set(id, pending);
+      if (!this.#resending) this.#write(pending);
     });
   }
 
@@ -98,36 +121,40 @@ export class EnqueueStream {
     stream.call.cancel();
   }
 
+  #write(pending: Pending): void {
+    const stream = (this.#stream ??= this.#open());
+    pending.stream = stream;
+    stream.call.write({ request_id: pending.requestId, jobs: pending.jobs });
+  }
+
+  #settle(pending: Pending): void {
+    this.#unanswered.delete(pending.requestId);
+    clearTimeout(pending.timer);
+  }
+
   #open(): OpenStream {
     const call = this.connection.client.EnqueueStream(this.connection.metadata());
-    const pending = new Map<string, Pending>();
     let markClosed!: () => void;
     const stream: OpenStream = {
       call,
-      pending,
       closed: new Promise((resolve) => (markClosed = resolve)),
       batchLimit: undefined,
-    };
-    const failAll = (error: RotaError): void => {
-      if (this.#stream === stream) this.#stream = undefined;
-      for (const waiter of pending.values()) {
-        clearTimeout(waiter.timer);
-        waiter.reject(error);
-      }
-      pending.clear();
     };
     call.on('data', (response: EnqueueStreamResponse__Output) => {
       const batchLimit = response.max_batch_size || undefined; // 0: a broker older than the field
       stream.batchLimit = batchLimit;
-      const waiter = pending.get(response.request_id);
-      if (waiter === undefined) return; // timed out already
-      pending.delete(response.request_id);
-      clearTimeout(waiter.timer);
+      const waiter = this.#unanswered.get(response.request_id);
+      if (waiter?.stream !== stream) return; // timed out already
+      this.#settle(waiter);
       waiter.resolve({ results: response.results, batchLimit });
     });
-    call.on('error', (error: grpc.ServiceError) => failAll(streamError(error)));
+    call.on('error', (error: grpc.ServiceError) =>
+      this.#ended(stream, error.metadata, streamError(error)),
+    );
     call.on('status', (status: grpc.StatusObject) => {
-      failAll(
+      this.#ended(
+        stream,
+        status.metadata,
         new RotaError(
           grpc.status.UNAVAILABLE,
           `the enqueue stream ended (${grpc.status[status.code]}) before answering; the jobs may have been stored: retry with the same idempotency keys`,
@@ -137,6 +164,64 @@ export class EnqueueStream {
     });
     return stream;
   }
+
+  /**
+   * The stream ended: its unanswered batches fail with `error`, or, when a
+   * drain ended it (nothing unanswered was read), wait to go again.
+   */
+  #ended(stream: OpenStream, trailers: grpc.Metadata | undefined, error: RotaError): void {
+    if (this.#stream === stream) this.#stream = undefined;
+    const left = [...this.#unanswered.values()].filter((pending) => pending.stream === stream);
+    if (left.length === 0) return;
+    if (!wasDrained(trailers)) {
+      for (const pending of left) {
+        this.#settle(pending);
+        pending.reject(error);
+      }
+      return;
+    }
+    for (const pending of left) pending.stream = undefined;
+    this.#resending = true;
+    void brokerReachable(this.connection.client.getChannel()).then((reachable) =>
+      this.#sendAgain(reachable),
+    );
+  }
+
+  /** The batches that wait since a drain go again, in order, or fail as not stored. */
+  #sendAgain(reachable: boolean): void {
+    this.#resending = false;
+    for (const pending of [...this.#unanswered.values()]) {
+      if (pending.stream !== undefined) continue;
+      if (reachable) {
+        this.#write(pending);
+        continue;
+      }
+      this.#settle(pending);
+      pending.reject(
+        new RotaError(
+          grpc.status.UNAVAILABLE,
+          'the broker shut down before reading these jobs and no broker answers now; they were not stored: enqueue them again once a broker is up',
+        ),
+      );
+    }
+  }
+}
+
+/**
+ * Resolves once the channel is connected (true) or has failed to connect to
+ * any of its addresses (false), starting a connection when it has none.
+ */
+function brokerReachable(channel: grpc.ChannelInterface): Promise<boolean> {
+  const { READY, TRANSIENT_FAILURE, SHUTDOWN } = grpc.connectivityState;
+  return new Promise((resolve) => {
+    const look = (): void => {
+      const state = channel.getConnectivityState(true);
+      if (state === READY) resolve(true);
+      else if (state === TRANSIENT_FAILURE || state === SHUTDOWN) resolve(false);
+      else channel.watchConnectivityState(state, Date.now() + STATE_WATCH_MS, look);
+    };
+    look();
+  });
 }
 
 /**

@@ -12,6 +12,7 @@ import { requestBounds } from './grpc/request-bounds.js';
 import { withTolerantDecoding } from './grpc/undecodable.js';
 import { widenReceiveWindow } from './grpc/receive-window.js';
 import { loadSecurity, type ServerSecurity } from './grpc/security.js';
+import { StreamDrain } from './grpc/stream-drain.js';
 import { createLogger } from './telemetry/logger.js';
 import { otlpMetricsWanted } from './telemetry/otlp-metrics.js';
 import { startMetrics, type MetricsEndpoint } from './telemetry/prometheus.js';
@@ -27,10 +28,12 @@ export interface RunningBroker {
   /** The Prometheus endpoint's URL, when metrics are on. */
   readonly metricsUrl: string | undefined;
   /**
-   * Graceful stop: accepts no new calls, tells worker sessions to drain, records
-   * their acks for up to `graceMs` (default: the configured grace), then ends
-   * the streams and closes Redis. Leases still held stay in Redis for recovery;
-   * jobs read ahead go back to their queues.
+   * Graceful stop: accepts no new calls, drains the enqueue streams (each
+   * answers what it read and ends, telling its producer the rest was not
+   * read), tells worker sessions to drain, records their acks for up to
+   * `graceMs` (default: the configured grace), then ends the streams and
+   * closes Redis. Leases still held stay in Redis for recovery; jobs read
+   * ahead go back to their queues.
    */
   shutdown(graceMs?: number): Promise<void>;
   /** Dies abruptly, as a crash would: no cleanup beyond closing sockets. For tests. */
@@ -87,6 +90,7 @@ function addRotaServices(
   config: BrokerConfig,
   security: ServerSecurity,
   logger: Logger,
+  enqueueStreams: StreamDrain,
 ): void {
   const { rota } = loadRotaProto();
   const edge = { logger, tokens: security.tokens, audit: new Audit(logger, broker.warnings) };
@@ -98,6 +102,7 @@ function addRotaServices(
       maxSessions: config.maxSessions,
       helloTimeoutMs: config.leaseTtlMs,
       maxPayloadBytes: config.maxPayloadBytes,
+      enqueueStreams,
     }),
   );
   server.addService(
@@ -171,6 +176,7 @@ export async function startBroker(
     'grpc.max_receive_message_length': maxMessageBytes(config),
     'grpc.max_send_message_length': maxMessageBytes(config),
   });
+  const enqueueStreams = new StreamDrain();
   let metrics: MetricsEndpoint | undefined;
   let broker: Broker | undefined;
   let health: BrokerHealth;
@@ -190,7 +196,7 @@ export async function startBroker(
       ...(metrics ? { metrics } : {}),
     });
     await broker.start();
-    addRotaServices(server, broker, config, security, logger);
+    addRotaServices(server, broker, config, security, logger, enqueueStreams);
     health = addHealthAndReflection(server, redis, logger);
     port = await bindServer(server, config.grpcAddress, security.credentials);
     widenReceiveWindow(server, logger);
@@ -217,8 +223,11 @@ export async function startBroker(
       if (stopped) return;
       stopped = true;
       health.shuttingDown();
-      logger.info({ graceMs }, 'shutting down: no new calls; workers drain');
+      logger.info({ graceMs }, 'shutting down: no new calls; enqueue streams and workers drain');
       const callsDone = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      // Cut by the forced close, a stream's unanswered jobs would be of
+      // unknown fate; drained, its client sends them again elsewhere.
+      enqueueStreams.start();
       broker.drain(graceMs);
       const deadline = Date.now() + graceMs;
       while (broker.leases.heldByWorkers > 0 && Date.now() < deadline) await sleep(DRAIN_POLL_MS);

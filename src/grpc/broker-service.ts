@@ -33,6 +33,7 @@ import {
 } from './audited-calls.js';
 import type { TokenStore } from './tokens.js';
 import { checkBatchSize, enqueueItems, enqueueStreamHandler } from './enqueue.js';
+import type { StreamDrain } from './stream-drain.js';
 import { UndecodableMessage } from './undecodable.js';
 import { workHandler } from './work-stream.js';
 
@@ -53,6 +54,8 @@ export interface ServiceOptions {
   readonly helloTimeoutMs: number;
   /** Largest job payload and result (ROTA_MAX_PAYLOAD_BYTES). */
   readonly maxPayloadBytes: number;
+  /** Started by a graceful shutdown: the open EnqueueStreams end as drained. */
+  readonly enqueueStreams: StreamDrain;
 }
 
 /** `refused` logs a refusal for the token that does not end the call (an item of a batch). */
@@ -126,7 +129,7 @@ export function brokerHandlers(
   edge: Edge,
   options: ServiceOptions,
 ): BrokerHandlers {
-  const { maxBatchSize } = options;
+  const { maxBatchSize, enqueueStreams } = options;
   return {
     Enqueue: unary(edge, 'producer', async (request, principal) => {
       requireTenant(principal, request.tenant);
@@ -138,7 +141,7 @@ export function brokerHandlers(
       checkBatchSize(request.jobs.length, maxBatchSize);
       return { results: await enqueueItems(broker, principal, request.jobs, refused) };
     }),
-    EnqueueStream: enqueueStreamHandler({ broker, ...edge, maxBatchSize }),
+    EnqueueStream: enqueueStreamHandler({ broker, ...edge, maxBatchSize, drain: enqueueStreams }),
     GetJob: unary(edge, 'producer', async (request, principal) => {
       requireTenant(principal, request.tenant);
       return toWireJob(await broker.getJob(request.tenant, request.job_id));

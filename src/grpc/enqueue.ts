@@ -5,7 +5,7 @@
  * against ≈ 300 µs per job), which is what lets a producer that sends single
  * jobs keep up with a Redis-backed queue called in-process.
  */
-import { status, type ServerDuplexStream } from '@grpc/grpc-js';
+import { status, type ServerDuplexStream, type StatusObject } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
 import type { Broker } from '../broker/broker.js';
@@ -18,6 +18,7 @@ import { requireTenant, toCallError, type AuthError } from './auth.js';
 import { rpcOf, type Audit } from './audit.js';
 import { toEnqueueInput } from './codec.js';
 import { STATUS_OF } from './status.js';
+import { drainedStatus, type StreamDrain } from './stream-drain.js';
 import type { Principal, TokenStore } from './tokens.js';
 import { UndecodableMessage } from './undecodable.js';
 
@@ -104,6 +105,8 @@ export interface EnqueueStreamOptions {
   readonly tokens: TokenStore | undefined;
   readonly audit: Audit;
   readonly maxBatchSize: number;
+  /** Started when the broker shuts down: each stream then ends as drained. */
+  readonly drain: StreamDrain;
 }
 
 type EnqueueStreamCall = ServerDuplexStream<
@@ -123,12 +126,14 @@ type EnqueueStreamCall = ServerDuplexStream<
  * cannot be answered by request ends it, with INVALID_ARGUMENT, once the
  * requests before it are answered: bytes that do not decode (no request id to
  * answer), or a refused request whose answer would pass
- * MAX_REFUSAL_ANSWER_BYTES.
+ * MAX_REFUSAL_ANSWER_BYTES. A graceful shutdown drains it: nothing more is
+ * read, and once every request read is answered it ends with drainedStatus
+ * (see stream-drain.ts), unless the client has half-closed it by then.
  */
 export function enqueueStreamHandler(
   options: EnqueueStreamOptions,
 ): (call: EnqueueStreamCall) => void {
-  const { broker, logger, tokens, audit, maxBatchSize } = options;
+  const { broker, logger, tokens, audit, maxBatchSize, drain } = options;
 
   const failedItems = (jobs: readonly unknown[], error: unknown): EnqueueResult[] => {
     const { code, details } = toCallError(error);
@@ -150,6 +155,10 @@ export function enqueueStreamHandler(
       call.emit('error', toCallError(error));
       return;
     }
+    if (drain.started) {
+      call.emit('error', drainedStatus());
+      return;
+    }
     const refused = (error: AuthError): void =>
       audit.refused({ rpc: rpcOf(call.getPath()), peer: call.getPeer(), caller: principal }, error);
     let unanswered = 0;
@@ -157,19 +166,31 @@ export function enqueueStreamHandler(
     let ended = false;
     /** A request that ends the stream; set, nothing more is read. */
     let refusal: unknown;
+    /** The broker shuts down; set, nothing more is read. */
+    let draining = false;
 
-    const end = (error?: unknown): void => {
+    const end = (failure?: Partial<StatusObject>): void => {
       if (ended) return;
       ended = true;
-      if (error === undefined) call.end();
-      else call.emit('error', toCallError(error));
+      stopListening();
+      if (failure === undefined) call.end();
+      else call.emit('error', failure);
     };
 
     // Requests read before a refused one are answered first: their jobs may
     // be stored, and a client told only the refusal would take them for lost.
+    // A drain's end promises as much, and that nothing after them was read.
     const endWhenAnswered = (): void => {
-      if (unanswered === 0 && (clientDone || refusal !== undefined)) end(refusal);
+      if (unanswered > 0) return;
+      if (refusal !== undefined) end(toCallError(refusal));
+      else if (clientDone) end();
+      else if (draining) end(drainedStatus());
     };
+
+    const stopListening = drain.onStart(() => {
+      draining = true;
+      endWhenAnswered();
+    });
 
     const answer = (request: EnqueueStreamRequest__Output, results: EnqueueResult[]): void => {
       unanswered--;
@@ -185,7 +206,8 @@ export function enqueueStreamHandler(
     };
 
     call.on('data', (request: EnqueueStreamRequest__Output | UndecodableMessage) => {
-      if (ended || refusal !== undefined) return;
+      // Dropped unread: the client resends what a drain left unanswered.
+      if (ended || refusal !== undefined || draining) return;
       if (request instanceof UndecodableMessage) {
         refuse(request.toError());
         return;
@@ -217,6 +239,7 @@ export function enqueueStreamHandler(
     });
     const abandon = (): void => {
       ended = true;
+      stopListening();
     };
     call.on('error', abandon);
     call.on('cancelled', abandon);

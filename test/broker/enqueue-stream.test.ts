@@ -5,6 +5,8 @@ import type { EnqueueRequest } from '../../src/generated/rota/v1/EnqueueRequest.
 import type { EnqueueStreamRequest } from '../../src/generated/rota/v1/EnqueueStreamRequest.js';
 import type { EnqueueStreamResponse__Output } from '../../src/generated/rota/v1/EnqueueStreamResponse.js';
 import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
+import { DRAINED_TRAILER } from '../../src/grpc/stream-drain.js';
+import { shutdownWhileStoring } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
 
 const h = useBroker({ maxBatchSize: 5 });
@@ -186,5 +188,29 @@ describe('EnqueueStream', () => {
         { timeout: 15_000, interval: 200 },
       )
       .toBe(grpc.status.OK);
+  });
+
+  it('is drained by a graceful shutdown: answers what it read, reads nothing more, and ends UNAVAILABLE saying so', async () => {
+    const stream = new RawEnqueueStream(h.broker.address);
+    // The shutdown starts once the broker has read request 1, while it stores it.
+    const stopped = shutdownWhileStoring(h.broker, 1000);
+    const key = `unread-${Math.random()}`;
+    stream.send({ request_id: '1', jobs: [job('acme', 'read')] });
+    stream.send({ request_id: '2', jobs: [{ ...job('acme', 'unread'), idempotency_key: key }] });
+
+    // A client that knows no drain gets an error for request 2, never silence.
+    const status = await stream.status;
+    expect(status.code).toBe(grpc.status.UNAVAILABLE);
+    expect(status.details).toMatch(/requests it did not answer were not read/);
+    expect(status.metadata.get(DRAINED_TRAILER)).toEqual(['unanswered-requests-not-read']);
+    expect(stream.responses.map((r) => r.request_id)).toEqual(['1']);
+    expect(stream.responses[0]!.results[0]!.code).toBe(grpc.status.OK);
+    await stopped;
+
+    await h.restartBroker();
+    const stored = await h.getJob('acme', stream.responses[0]!.results[0]!.job_id);
+    expect(stored.payload.toString()).toBe('read');
+    const again = await h.enqueue({ ...job('acme'), idempotency_key: key });
+    expect(again.duplicate).toBe(false);
   });
 });

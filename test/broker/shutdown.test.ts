@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { status } from '@grpc/grpc-js';
 import { useBroker } from '../helpers/harness.js';
-import { eventually } from '../helpers/broker.js';
+import { eventually, shutdownWhileStoring } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 import { runRotaUntilExit } from '../helpers/cli.js';
 
@@ -40,6 +40,19 @@ describe('graceful shutdown', () => {
     } finally {
       back.drop();
     }
+  });
+
+  it('answers a unary Enqueue it is storing as the shutdown starts', async () => {
+    const stopped = shutdownWhileStoring(h.broker, 1000);
+    const { job_id } = await h.enqueue({
+      tenant: 'acme',
+      queue: 'closing',
+      payload: Buffer.from('x'),
+    });
+    await stopped;
+
+    await h.restartBroker();
+    expect((await h.getJob('acme', job_id)).state).toBe('WAITING');
   });
 
   it('the rota command exits 0 on SIGTERM', async () => {

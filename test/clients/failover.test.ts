@@ -10,14 +10,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { JobAbortedError } from '../../clients/errors.js';
 
 import { cancelAroundAdopt } from '../helpers/adopt-hooks.js';
-import { startTestBroker, type TestBroker } from '../helpers/broker.js';
+import { shutdownWhileStoring, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import {
   gate,
   HEARTBEAT_INTERVAL_MS,
+  keepEnqueueing,
   LEASE_TTL_MS,
   useRota,
   waitFor,
   completed,
+  waitingJobs,
 } from './fixture.js';
 
 const rota = useRota();
@@ -128,6 +130,21 @@ describe('clients given several brokers', () => {
       expect(info.state, jobId).toBe('COMPLETED');
       expect(info.attempts, jobId).toBe(1);
     }
+  });
+
+  it('a deploy that stops the first broker gracefully fails no enqueue() of a busy Producer, and stores each job once', async () => {
+    const { peer, both } = await secondBroker();
+    const producer = rota.producer({ address: both });
+    await producer.enqueue({ tenant: 'acme', queue: 'busy' }); // its stream is on the first broker
+    const busy = keepEnqueueing(producer, 'busy');
+    await shutdownWhileStoring(rota.broker, 2000);
+    const before = busy.jobIds.length;
+    await waitFor(() => (busy.jobIds.length > before + 100 ? true : undefined));
+    await busy.stop();
+
+    expect(busy.errors).toEqual([]);
+    expect(new Set(busy.jobIds).size).toBe(busy.jobIds.length);
+    expect(await waitingJobs(peer.address, 'busy')).toBe(busy.jobIds.length + 1);
   });
 
   it('spreads workers given the addresses in other orders; a dead broker takes only its own', async () => {

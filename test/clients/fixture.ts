@@ -7,6 +7,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 
+import { Admin } from '../../clients/admin.js';
+import type { RotaError } from '../../clients/errors.js';
 import { Producer, type ProducerOptions } from '../../clients/producer.js';
 import { Worker, type WorkerOptions } from '../../clients/worker.js';
 import {
@@ -124,6 +126,51 @@ export function completed(producer: Producer, tenant: string, jobId: string): Pr
     const info = await producer.getJob(tenant, jobId);
     return info.state === 'COMPLETED' ? info : undefined;
   });
+}
+
+/**
+ * A busy Producer: `callers` loops, each enqueueing one job after the other
+ * into `queue` (tenant acme, no idempotency key) until stop(), or until its
+ * first error. stop() resolves once every loop is done.
+ */
+export function keepEnqueueing(
+  producer: Producer,
+  queue: string,
+  callers = 16,
+): { readonly jobIds: string[]; readonly errors: RotaError[]; stop(): Promise<void> } {
+  const jobIds: string[] = [];
+  const errors: RotaError[] = [];
+  let stopped = false;
+  const loop = async (): Promise<void> => {
+    while (!stopped) {
+      try {
+        jobIds.push((await producer.enqueue({ tenant: 'acme', queue })).jobId);
+      } catch (error) {
+        errors.push(error as RotaError);
+        return;
+      }
+    }
+  };
+  const loops = Array.from({ length: callers }, loop);
+  return {
+    jobIds,
+    errors,
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+/** Jobs waiting in a queue of tenant acme, as Redis holds them. */
+export async function waitingJobs(address: string, queue: string): Promise<number> {
+  const admin = new Admin({ address });
+  try {
+    const { entries } = await admin.getStats({ queue, tenant: 'acme' });
+    return entries[0]?.waiting ?? 0;
+  } finally {
+    admin.close();
+  }
 }
 
 /** A promise with its resolver, for handlers the test releases. */

@@ -3,7 +3,16 @@ import { describe, expect, it } from 'vitest';
 
 import { RotaError } from '../../clients/errors.js';
 import { Producer } from '../../clients/producer.js';
-import { callCounter, STREAM, useRota, waitFor, completed } from './fixture.js';
+import { shutdownWhileStoring, startTestBroker } from '../helpers/broker.js';
+import {
+  callCounter,
+  completed,
+  keepEnqueueing,
+  STREAM,
+  useRota,
+  waitFor,
+  waitingJobs,
+} from './fixture.js';
 
 const rota = useRota();
 
@@ -325,6 +334,32 @@ describe('Producer', () => {
       }
     } finally {
       await producer.close();
+    }
+  });
+
+  it('fails the enqueue() calls a graceful shutdown of its only broker left unread as not stored', async () => {
+    const producer = rota.producer();
+    await producer.enqueue({ tenant: 'acme', queue: 'last' });
+    const busy = keepEnqueueing(producer, 'last');
+    await shutdownWhileStoring(rota.broker, 1000);
+    // With no broker to take them, every caller ends with an error.
+    await waitFor(() => (busy.errors.length === 16 ? true : undefined));
+    await busy.stop();
+
+    for (const error of busy.errors) {
+      expect(error.codeName).toBe('UNAVAILABLE');
+      expect(error.message).toBe(
+        'the broker shut down before reading these jobs and no broker answers now; they were not stored: enqueue them again once a broker is up',
+      );
+    }
+    // On a new address: the Producer's failed connection to the old one holds
+    // grpc-js's shared subchannel in its backoff.
+    const { redisUrl, keyPrefix } = rota.broker.config;
+    const next = await startTestBroker({ redisUrl: redisUrl!, keyPrefix });
+    try {
+      expect(await waitingJobs(next.address, 'last')).toBe(busy.jobIds.length + 1);
+    } finally {
+      await next.shutdown(1000);
     }
   });
 

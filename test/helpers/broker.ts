@@ -5,6 +5,7 @@
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
+import type { Broker } from '../../src/broker/broker.js';
 import { loadConfig, type BrokerConfig } from '../../src/config.js';
 import { loadRotaProto } from '../../src/grpc/proto.js';
 import { startBroker, type RunningBroker } from '../../src/server.js';
@@ -52,6 +53,30 @@ export async function startTestBroker({
     : pino({ level: config.logLevel });
   const running = await startBroker(config, logger);
   return Object.assign(running, { config });
+}
+
+/**
+ * Starts the broker's graceful shutdown as it stores the next batch of jobs
+ * (read, not answered yet). Batches it begins to store after that are stored,
+ * but answered only once the shutdown is over, as a busy broker's would be: an
+ * enqueue stream the shutdown leaves open has unanswered batches when the
+ * forced close cuts it. Resolves when the shutdown is over.
+ */
+export function shutdownWhileStoring(running: TestBroker, graceMs?: number): Promise<void> {
+  const broker = running.broker as { enqueue: Broker['enqueue'] };
+  const store = broker.enqueue;
+  return new Promise((resolve, reject) => {
+    let stopped: Promise<void> | undefined;
+    broker.enqueue = (inputs) => {
+      if (stopped !== undefined) {
+        const over = stopped;
+        return store(inputs).then((outcomes) => over.then(() => outcomes));
+      }
+      stopped = running.shutdown(graceMs);
+      stopped.then(resolve, reject);
+      return store(inputs);
+    };
+  });
 }
 
 /**

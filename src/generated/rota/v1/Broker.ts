@@ -105,6 +105,14 @@ export interface BrokerClient extends grpc.Client {
    * RESOURCE_EXHAUSTED one past the messages or fields a request may hold
    * (100,000 and 1,000,000 by default). The broker
    * stops reading a stream with 64 requests unanswered until answers go out.
+   * A broker that shuts down gracefully drains the stream: it reads no more
+   * requests, answers every request it read, then ends the stream with
+   * UNAVAILABLE and the trailer "rota-drained: unanswered-requests-not-read"
+   * (OK instead when the client had half-closed it). That trailer promises the
+   * requests left without an answer were not read, none of their jobs stored:
+   * send them again, in order, on a new stream (another broker, when the
+   * client knows several). Any other end leaves the fate of unanswered
+   * requests unknown: retry them with the same idempotency keys.
    */
   EnqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
   EnqueueStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
@@ -127,6 +135,14 @@ export interface BrokerClient extends grpc.Client {
    * RESOURCE_EXHAUSTED one past the messages or fields a request may hold
    * (100,000 and 1,000,000 by default). The broker
    * stops reading a stream with 64 requests unanswered until answers go out.
+   * A broker that shuts down gracefully drains the stream: it reads no more
+   * requests, answers every request it read, then ends the stream with
+   * UNAVAILABLE and the trailer "rota-drained: unanswered-requests-not-read"
+   * (OK instead when the client had half-closed it). That trailer promises the
+   * requests left without an answer were not read, none of their jobs stored:
+   * send them again, in order, on a new stream (another broker, when the
+   * client knows several). Any other end leaves the fate of unanswered
+   * requests unknown: retry them with the same idempotency keys.
    */
   enqueueStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
   enqueueStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_rota_v1_EnqueueStreamRequest, _rota_v1_EnqueueStreamResponse__Output>;
@@ -218,6 +234,14 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
    * RESOURCE_EXHAUSTED one past the messages or fields a request may hold
    * (100,000 and 1,000,000 by default). The broker
    * stops reading a stream with 64 requests unanswered until answers go out.
+   * A broker that shuts down gracefully drains the stream: it reads no more
+   * requests, answers every request it read, then ends the stream with
+   * UNAVAILABLE and the trailer "rota-drained: unanswered-requests-not-read"
+   * (OK instead when the client had half-closed it). That trailer promises the
+   * requests left without an answer were not read, none of their jobs stored:
+   * send them again, in order, on a new stream (another broker, when the
+   * client knows several). Any other end leaves the fate of unanswered
+   * requests unknown: retry them with the same idempotency keys.
    */
   EnqueueStream: grpc.handleBidiStreamingCall<_rota_v1_EnqueueStreamRequest__Output, _rota_v1_EnqueueStreamResponse>;
   
