@@ -41,6 +41,8 @@ import {
   messagingAttributes,
   startSpan,
 } from '../src/telemetry/tracing.js';
+import { MAX_HEADERS } from '../src/broker/validation.js';
+import { MIN_REQUEST_MESSAGES } from '../src/grpc/request-bounds.js';
 import { messageGroups } from './message-groups.js';
 import { toEnqueueRequest, toJobInfo, type JobInfo, type JobInput, type JobState } from './job.js';
 
@@ -54,7 +56,8 @@ export interface ProducerOptions extends ConnectionOptions {
    * sent before an answer came is refused whole and resent in parts. It holds
    * for the stream it came on: on a new one (the broker restarted, or another
    * behind the same address) batches go back to `maxBatch` until an answer
-   * states a lower limit.
+   * states a lower limit. Before an answer states one, batches hold at most
+   * UNSTATED_BATCH_LIMIT (1,449) jobs.
    * @default 500
    */
   maxBatch?: number;
@@ -101,6 +104,16 @@ export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
  * refusal is its caller's alone.
  */
 const MAX_STREAMED_JOB_BYTES = 15 * 1024 * 1024;
+
+/**
+ * Most jobs of a batch sent before the broker stated its batch limit. A
+ * request over the sub-messages a broker decodes ends the stream, every batch
+ * on it failed, where a batch only over the batch limit is refused and resent
+ * in parts: so a batch holds no more jobs than fit any broker's bound with the
+ * most sub-messages a job can carry (itself, its backoff, its headers and the
+ * three the protocol adds). A stated limit fits its broker's bound.
+ */
+export const UNSTATED_BATCH_LIMIT = Math.floor(MIN_REQUEST_MESSAGES / (2 + MAX_HEADERS + 3));
 
 function compileOptions(options: ProducerOptions): CompiledProducerOptions {
   const maxBatch = options.maxBatch ?? 500;
@@ -343,9 +356,12 @@ export class Producer {
     return this.#track(this.#store(jobs));
   }
 
-  /** Most jobs of a batch now: maxBatch, or the lower limit the broker of the open stream stated. */
+  /**
+   * Most jobs of a batch now: maxBatch, or the lower limit the broker of the
+   * open stream stated, or UNSTATED_BATCH_LIMIT before one did.
+   */
   get #batchLimit(): number {
-    return Math.min(this.#options.maxBatch, this.#stream.batchLimit ?? Number.POSITIVE_INFINITY);
+    return Math.min(this.#options.maxBatch, this.#stream.batchLimit ?? UNSTATED_BATCH_LIMIT);
   }
 
   /**

@@ -18,6 +18,9 @@ export interface RequestBounds {
   readonly fields: number;
 }
 
+/** Sub-messages every broker takes in one request, whatever its limits. */
+export const MIN_REQUEST_MESSAGES = 100_000;
+
 /**
  * Room for the largest request a client sends on purpose: a full batch, each
  * job with its backoff and 64 header entries (66 messages, some 200 fields),
@@ -29,7 +32,7 @@ export function requestBounds(limits: {
 }): RequestBounds {
   const { maxBatchSize, maxSessionCapacity } = limits;
   return {
-    messages: Math.max(100_000, 70 * maxBatchSize, 2 * maxSessionCapacity),
+    messages: Math.max(MIN_REQUEST_MESSAGES, 70 * maxBatchSize, 2 * maxSessionCapacity),
     fields: Math.max(1_000_000, 250 * maxBatchSize, 10 * maxSessionCapacity),
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { MAX_BATCH_BYTES } from '../../clients/producer.js';
+import { MAX_BATCH_BYTES, UNSTATED_BATCH_LIMIT } from '../../clients/producer.js';
 import { callCounter, STREAM, useRota, waitFor } from './fixture.js';
 
 // The broker's receive limit is then 16 MiB, its batch limit below the Producer's default (500).
@@ -125,6 +125,22 @@ describe('Producer batches', () => {
 
     await Promise.all(round());
     expect(messages.get(STREAM)! - sent).toBe(2); // 100 + 50, none refused
+  });
+
+  it('keeps a batch sent before any limit is known within what every broker decodes, though maxBatch is larger', async () => {
+    const producer = rota.producer({ maxBatch: 2000 });
+    // 64 headers a job: 2,000 jobs in one request would be 132,000 sub-messages
+    const headers = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`h${i}`, 'v']));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 2000 }, (_, i) =>
+        producer.enqueue({ tenant: 'acme', queue: 'headed', payload: i, headers }),
+      ),
+    );
+    const errors = outcomes.flatMap((o) =>
+      o.status === 'rejected' ? [(o.reason as Error).message] : [],
+    );
+    expect([...new Set(errors)]).toEqual([]);
+    expect(UNSTATED_BATCH_LIMIT * (2 + 64 + 3)).toBeLessThanOrEqual(100_000);
   });
 
   it('sizes batches to the limit the answers state, larger again on a new stream to a broker whose limit was raised', async () => {
