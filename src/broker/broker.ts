@@ -134,8 +134,8 @@ export class Broker {
           this.limits.tokensAnswered(request, granted, waitMs);
           this.queues.pumpAll();
         },
-        slots: (request, held, othersWait) => {
-          this.limits.slotsAnswered(request, held, othersWait);
+        slots: (request, usable, othersWait) => {
+          this.limits.slotsAnswered(request, usable, othersWait);
           this.queues.pumpAll();
         },
       },

@@ -8,7 +8,7 @@ const TOKEN_RETRY_AFTER_ERROR_MS = 1000;
 /** Where answers go: the limits that asked. */
 export interface SharedLimitAnswers {
   tokens(request: TokenRequest, granted: number, waitMs: number): void;
-  slots(request: SlotRequest, held: number, othersWait: boolean): void;
+  slots(request: SlotRequest, usable: number, othersWait: boolean): void;
 }
 
 /**
@@ -85,12 +85,12 @@ export class SharedLimitSupply implements SharedLimits {
     if (slots.length > 0) {
       this.store.holdSlots(slots, this.ttls).then(
         (holdings) =>
-          holdings.forEach(({ held, othersWait }, i) =>
-            this.answers.slots(slots[i]!, held, othersWait),
+          holdings.forEach(({ usable, othersWait }, i) =>
+            this.answers.slots(slots[i]!, usable, othersWait),
           ),
         (error: unknown) => {
           this.slotsFailed.warn({ err: error });
-          for (const request of slots) this.answers.slots(request, request.keep, false);
+          for (const request of slots) this.answers.slots(request, 0, false);
         },
       );
     }

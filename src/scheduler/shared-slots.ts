@@ -6,7 +6,7 @@ export interface SlotRequest {
   readonly queue: string | undefined;
   /** maxInFlight, ≥ 1. */
   readonly cap: number;
-  /** Slots this broker wants to hold in all. */
+  /** Slots this broker wants to use in all. */
   readonly wanted: number;
   /** Slots it holds at least: its leases in flight (they cannot be taken back). */
   readonly keep: number;
@@ -15,13 +15,21 @@ export interface SlotRequest {
 /**
  * This broker's share of a tenant's in-flight cap (`maxInFlight`) when several
  * brokers serve it. Every broker records the slots it holds in Redis
- * (hold_slots.lua): the holdings of all brokers never add up to more than the
- * cap, so neither do their leases. A dispatch needs a held slot beyond the
- * leases in flight; when it has none, the broker asks for more (one request
- * out at a time), and asks again after SLOT_RETRY_MS when refused.
+ * (hold_slots.lua), and Redis answers how many of them it may use: the
+ * usable slots of all brokers never add up to more than the cap, so neither
+ * do their leases. A dispatch needs a usable slot beyond the leases in
+ * flight; when it has none, the broker asks for more (one request out at a
+ * time), and asks again after SLOT_RETRY_MS when refused.
+ *
+ * A broker holds at least the slots of its leases in flight (they cannot be
+ * taken back), so once a cap was lowered the holdings may exceed it; Redis
+ * then answers fewer usable slots than a broker's leases, or none. A slot
+ * freed above the usable ones is not used again but given back to Redis at
+ * once, so the holdings shrink to the cap as those leases end. A cap lowered
+ * here is asked of Redis again at once (see recap).
  *
  * Slots are not handed back at every release, which would cost a Redis call
- * per job: a broker keeps what it holds until Redis says other brokers are
+ * per job: a broker keeps what it may use until Redis says other brokers are
  * waiting, and then gives back each slot its releases free. Holdings are
  * renewed every RENEW_MS. Without a renewal a holding lapses in Redis after
  * HOLDING_TTL_MS down to the slots of its leases, which lapse only later
@@ -32,7 +40,9 @@ export interface SlotRequest {
  * since the last renewal then outlives the broker too.
  */
 export class SharedSlots {
-  #held = 0;
+  #cap: number;
+  /** Slots this broker may fill with leases: Redis's latest answer, cut to the leases where it may be too many. */
+  #usable = 0;
   #othersWait = false;
   #asking = false;
   #askAgainAt = 0;
@@ -40,19 +50,31 @@ export class SharedSlots {
   #recount = false;
   /** A lease ended as stale while a request was out: its answer may count that slot as free. */
   #forfeited = false;
+  /** The cap was lowered while a request was out: its answer, reckoned with the old cap, is asked again. */
+  #recapped = false;
   /** The leases in flight the latest request told Redis of (the slots it keeps for them). */
   #told = 0;
 
+  constructor(cap: number) {
+    this.#cap = cap;
+  }
+
+  /** maxInFlight, ≥ 1. */
+  get cap(): number {
+    return this.#cap;
+  }
+
+  /** Slots Redis holds for this broker, as far as it knows: its leases as last told, or more it may use. */
   get held(): number {
-    return this.#held;
+    return Math.max(this.#told, this.#usable);
   }
 
   /**
-   * 0 when a slot beyond the `inFlight` leases is held; otherwise when to look
-   * again. Calls `ask` when more slots should be requested now.
+   * 0 when a usable slot beyond the `inFlight` leases is held; otherwise when
+   * to look again. Calls `ask` when more slots should be requested now.
    */
   blockedUntil(now: number, inFlight: number, ask: () => void): number {
-    if (inFlight < this.#held) return 0;
+    if (inFlight < this.#usable) return 0;
     if (!this.#asking && now >= this.#askAgainAt) {
       this.#ask(inFlight);
       ask();
@@ -61,13 +83,15 @@ export class SharedSlots {
   }
 
   /**
-   * After a release: whether to give the freed slots back now (other brokers
-   * wait for them). They are given up here at once: a dispatch before Redis
-   * has the smaller holding must not use them.
+   * After a release: whether to give the freed slots back now: other brokers
+   * wait for them, or they are above the usable ones (the holdings exceed the
+   * cap). They are given up here at once: a dispatch before Redis has the
+   * smaller holding must not use them.
    */
   givesBack(inFlight: number): boolean {
-    if (!this.#othersWait || this.#asking || this.#held <= inFlight) return false;
-    this.#shrinkTo(inFlight, inFlight);
+    if (this.#asking || this.held <= inFlight) return false;
+    if (!this.#othersWait && inFlight < this.#usable) return false;
+    this.#shrinkTo(inFlight);
     return true;
   }
 
@@ -77,13 +101,13 @@ export class SharedSlots {
    * costs no renewals, and its next dispatch asks again).
    */
   renewal(inFlight: number): number | undefined {
-    if (this.#asking || (this.#held === 0 && inFlight === 0)) return undefined;
+    if (this.#asking || (this.held === 0 && inFlight === 0)) return undefined;
     if (this.#othersWait || inFlight === 0) {
-      this.#shrinkTo(Math.min(this.#held, inFlight), inFlight);
+      this.#shrinkTo(inFlight);
       return inFlight;
     }
     this.#ask(inFlight);
-    return Math.max(this.#held, inFlight);
+    return Math.max(this.#usable, inFlight);
   }
 
   /**
@@ -91,8 +115,7 @@ export class SharedSlots {
    * moved its slot to this broker's holding, see adopt.lua): what to tell
    * Redis now when more leases are in flight than it last heard of (hold at
    * least those), else undefined. Undefined too while a request is out, which
-   * Redis may answer as it was before: it is told once that one is answered
-   * (see recount).
+   * Redis may answer as it was before: it is told once that one is answered.
    */
   grew(inFlight: number): number | undefined {
     if (inFlight <= this.#told) return undefined;
@@ -101,14 +124,29 @@ export class SharedSlots {
       return undefined;
     }
     this.#ask(inFlight);
-    return Math.max(this.#held, inFlight);
+    return Math.max(this.#usable, inFlight);
   }
 
-  /** After an answer: what to tell Redis at once of leases that came while it was on its way. */
-  recount(inFlight: number): number | undefined {
-    if (!this.#recount) return undefined;
-    this.#recount = false;
-    return this.grew(inFlight);
+  /**
+   * The cap changed to `cap`: what to ask Redis now, else undefined. Lowered,
+   * the slots usable under the old cap may be more than the new one leaves
+   * this broker: none beyond the leases in flight is used before Redis has
+   * answered with the new cap, asked now, or once the request out is
+   * answered. Raised, the slots usable stay so, and the next dispatch that
+   * needs more asks at once.
+   */
+  recap(cap: number, inFlight: number): number | undefined {
+    if (cap === this.#cap) return undefined;
+    const lowered = cap < this.#cap;
+    this.#cap = cap;
+    if (!lowered) {
+      this.#askAgainAt = 0;
+      return undefined;
+    }
+    if (!this.#asking) return this.#askRecapped(this.#usable, inFlight);
+    this.#usable = Math.min(this.#usable, inFlight);
+    this.#recapped = true;
+    return undefined;
   }
 
   /**
@@ -119,12 +157,43 @@ export class SharedSlots {
    * of the leases here: adopt.lua may have taken that one off its count).
    */
   forfeit(inFlight: number): void {
-    this.#held = Math.min(this.#held, inFlight);
+    this.#usable = Math.min(this.#usable, inFlight);
     if (this.#asking) this.#forfeited = true;
   }
 
-  #shrinkTo(held: number, inFlight: number): void {
-    this.#held = held;
+  /**
+   * The answer to a request: the slots usable now, and whether other brokers
+   * wait for slots. Returns what to ask Redis at once (the cap was lowered, or
+   * leases came, while the answer was on its way), else undefined.
+   */
+  answered(usable: number, othersWait: boolean, now: number, inFlight: number): number | undefined {
+    this.#asking = false;
+    this.#othersWait = othersWait;
+    if (this.#recapped) return this.#askRecapped(usable, inFlight);
+    this.#usable = this.#forfeited ? Math.min(usable, inFlight) : usable;
+    this.#forfeited = false;
+    if (this.#usable <= inFlight) this.#askAgainAt = now + SLOT_RETRY_MS;
+    if (!this.#recount) return undefined;
+    this.#recount = false;
+    return this.grew(inFlight);
+  }
+
+  /**
+   * Asks again under a lowered cap, for the slots usable under the old one
+   * (`usable`) within the new one; meanwhile none beyond the leases is used.
+   */
+  #askRecapped(usable: number, inFlight: number): number {
+    this.#recapped = false;
+    this.#forfeited = false;
+    this.#recount = false;
+    this.#usable = Math.min(usable, inFlight);
+    this.#ask(inFlight);
+    return Math.min(this.#cap, Math.max(usable, inFlight));
+  }
+
+  /** No slot beyond the `inFlight` leases is used, and Redis is told so. */
+  #shrinkTo(inFlight: number): void {
+    this.#usable = Math.min(this.#usable, inFlight);
     this.#ask(inFlight);
   }
 
@@ -132,15 +201,6 @@ export class SharedSlots {
   #ask(inFlight: number): void {
     this.#asking = true;
     this.#told = inFlight;
-  }
-
-  /** The answer to a request: the holding now, and whether other brokers wait for slots. */
-  answered(held: number, othersWait: boolean, now: number, inFlight: number): void {
-    this.#asking = false;
-    this.#held = this.#forfeited ? Math.min(held, inFlight) : held;
-    this.#forfeited = false;
-    this.#othersWait = othersWait;
-    if (this.#held <= inFlight) this.#askAgainAt = now + SLOT_RETRY_MS;
   }
 }
 

@@ -50,7 +50,6 @@ export interface SharedLimits {
 /** An in-flight cap shared with other brokers, of a tenant (`queue` undefined) or of its override on `queue`. */
 interface SharedCap {
   queue: string | undefined;
-  cap: number;
   limited: Limited;
   slots: SharedSlots;
 }
@@ -85,7 +84,7 @@ export class TenantLimits {
     record.settings = resolved;
     const { rate, burst } = resolved ?? DEFAULT_TENANT_SETTINGS;
     this.#rebucket(record, rate, burst);
-    this.#reslot(record, resolved?.maxInFlight ?? 0);
+    this.#reslot(record, tenant, undefined, resolved?.maxInFlight ?? 0);
     this.#prune(tenant, record);
     this.#emit(tenant);
   }
@@ -104,7 +103,7 @@ export class TenantLimits {
     const perQueue = this.#queue(record, queue);
     perQueue.override = override;
     this.#rebucket(perQueue, override?.rate ?? 0, override?.burst ?? 0);
-    this.#reslot(perQueue, override?.maxInFlight ?? 0);
+    this.#reslot(perQueue, tenant, queue, override?.maxInFlight ?? 0);
     this.#prune(tenant, record, queue);
     this.#emit(tenant);
   }
@@ -178,21 +177,18 @@ export class TenantLimits {
     const shared = Math.max(
       this.#tokensUntil(record, tenant, undefined, now, waiting),
       perQueue ? this.#tokensUntil(perQueue, tenant, queue, now, waiting) : 0,
-      this.#slotsUntil(record, tenant, undefined, cap, now, waiting),
-      perQueue ? this.#slotsUntil(perQueue, tenant, queue, queueCap, now, waiting) : 0,
+      this.#slotsUntil(record, tenant, undefined, now, waiting),
+      perQueue ? this.#slotsUntil(perQueue, tenant, queue, now, waiting) : 0,
     );
     return shared > now ? shared : 0;
   }
 
   /** The answer to a `shareSlots` request; wakes the tenant's schedulers. */
-  slotsAnswered(request: SlotRequest, held: number, othersWait: boolean): void {
+  slotsAnswered(request: SlotRequest, usable: number, othersWait: boolean): void {
     const limited = this.#limitedOf(request);
     if (limited?.slots === undefined) return;
-    limited.slots.answered(held, othersWait, this.#clock(), limited.inFlight);
-    const recount = limited.slots.recount(limited.inFlight);
-    if (recount !== undefined) {
-      this.#shared?.shareSlots({ ...request, wanted: recount, keep: limited.inFlight });
-    }
+    const again = limited.slots.answered(usable, othersWait, this.#clock(), limited.inFlight);
+    this.#askSlots(request.tenant, request.queue, limited, again);
     this.#emit(request.tenant);
   }
 
@@ -201,16 +197,16 @@ export class TenantLimits {
    * that Redis keeps them and tells whether other brokers wait.
    */
   *slotRenewals(): Iterable<SlotRequest> {
-    for (const { tenant, queue, cap, limited, slots } of this.#slotHolders()) {
+    for (const { tenant, queue, limited, slots } of this.#slotHolders()) {
       const wanted = slots.renewal(limited.inFlight);
-      if (wanted !== undefined) yield slotRequest(tenant, queue, cap, wanted, limited.inFlight);
+      if (wanted !== undefined) yield slotRequest(tenant, queue, slots, wanted, limited.inFlight);
     }
   }
 
   /** Every shared in-flight cap this broker holds slots of. */
   *slotHoldings(): Iterable<SlotRequest> {
-    for (const { tenant, queue, cap, limited, slots } of this.#slotHolders()) {
-      if (slots.held > 0) yield slotRequest(tenant, queue, cap, slots.held, limited.inFlight);
+    for (const { tenant, queue, limited, slots } of this.#slotHolders()) {
+      if (slots.held > 0) yield slotRequest(tenant, queue, slots, slots.held, limited.inFlight);
     }
   }
 
@@ -229,16 +225,10 @@ export class TenantLimits {
 
   /** The tenant's own shared cap, and those of the overrides of `queues`. */
   *#sharedSlotsIn(record: TenantRecord, queues: Iterable<string>): Iterable<SharedCap> {
-    if (record.slots) {
-      const cap = record.settings?.maxInFlight ?? 0;
-      yield { queue: undefined, cap, limited: record, slots: record.slots };
-    }
+    if (record.slots) yield { queue: undefined, limited: record, slots: record.slots };
     for (const queue of queues) {
       const perQueue = record.queues.get(queue);
-      if (perQueue?.slots) {
-        const cap = perQueue.override?.maxInFlight ?? 0;
-        yield { queue, cap, limited: perQueue, slots: perQueue.slots };
-      }
+      if (perQueue?.slots) yield { queue, limited: perQueue, slots: perQueue.slots };
     }
   }
 
@@ -273,16 +263,9 @@ export class TenantLimits {
     perQueue.tokens?.spend();
     record.inFlight += 1;
     perQueue.inFlight += 1;
-    this.#tellGrowth(record, tenant, undefined, record.settings?.maxInFlight ?? 0);
-    this.#tellGrowth(perQueue, tenant, queue, perQueue.override?.maxInFlight ?? 0);
-  }
-
-  /** Tells Redis of more leases in flight than it last heard of (see SharedSlots.grew). */
-  #tellGrowth(limited: Limited, tenant: string, queue: string | undefined, cap: number): void {
-    const wanted = limited.slots?.grew(limited.inFlight);
-    if (wanted !== undefined) {
-      this.#shared?.shareSlots(slotRequest(tenant, queue, cap, wanted, limited.inFlight));
-    }
+    // Redis hears of more leases in flight than it last heard of (see SharedSlots.grew).
+    this.#askSlots(tenant, undefined, record, record.slots?.grew(record.inFlight));
+    this.#askSlots(tenant, queue, perQueue, perQueue.slots?.grew(perQueue.inFlight));
   }
 
   /**
@@ -319,8 +302,8 @@ export class TenantLimits {
         slots.forfeit(limited.inFlight);
       }
     }
-    this.#giveBackSlots(record, tenant, undefined, record.settings?.maxInFlight ?? 0);
-    this.#giveBackSlots(perQueue, tenant, queue, perQueue.override?.maxInFlight ?? 0);
+    this.#giveBackSlots(record, tenant, undefined);
+    this.#giveBackSlots(perQueue, tenant, queue);
     this.#prune(tenant, record, queue);
     this.#emit(tenant);
   }
@@ -363,34 +346,46 @@ export class TenantLimits {
     if (this.#shared) limited.tokens ??= new SharedTokens();
   }
 
-  /** Shared slots for a new cap: none without one, else the holding kept. */
-  #reslot(limited: Limited, cap: number): void {
+  /**
+   * Shared slots for a new cap: none without one, else the holding kept, and
+   * asked of Redis again at once when the cap was lowered (see SharedSlots.recap).
+   */
+  #reslot(limited: Limited, tenant: string, queue: string | undefined, cap: number): void {
     if (cap === 0 || this.#shared === undefined) limited.slots = undefined;
-    else limited.slots ??= new SharedSlots();
+    else if (limited.slots === undefined) limited.slots = new SharedSlots(cap);
+    else this.#askSlots(tenant, queue, limited, limited.slots.recap(cap, limited.inFlight));
   }
 
-  /** 0 when a shared slot is held beyond the leases in flight (or none is needed); else when to look again. */
+  /** 0 when a usable shared slot is held beyond the leases in flight (or none is needed); else when to look again. */
   #slotsUntil(
     limited: Limited,
     tenant: string,
     queue: string | undefined,
-    cap: number,
     now: number,
     waiting: number,
   ): number {
     const { slots, inFlight } = limited;
     if (slots === undefined) return 0;
     return slots.blockedUntil(now, inFlight, () =>
-      this.#shared?.shareSlots(
-        slotRequest(tenant, queue, cap, Math.min(cap, inFlight + Math.max(1, waiting)), inFlight),
-      ),
+      this.#askSlots(tenant, queue, limited, Math.min(slots.cap, inFlight + Math.max(1, waiting))),
     );
   }
 
-  #giveBackSlots(limited: Limited, tenant: string, queue: string | undefined, cap: number): void {
+  #giveBackSlots(limited: Limited, tenant: string, queue: string | undefined): void {
     if (limited.slots?.givesBack(limited.inFlight)) {
-      this.#shared?.shareSlots(slotRequest(tenant, queue, cap, limited.inFlight, limited.inFlight));
+      this.#askSlots(tenant, queue, limited, limited.inFlight);
     }
+  }
+
+  /** Asks Redis for `wanted` slots of the cap of `limited`, keeping those of its leases; nothing when undefined. */
+  #askSlots(
+    tenant: string,
+    queue: string | undefined,
+    limited: Limited,
+    wanted: number | undefined,
+  ): void {
+    if (limited.slots === undefined || wanted === undefined) return;
+    this.#shared?.shareSlots(slotRequest(tenant, queue, limited.slots, wanted, limited.inFlight));
   }
 
   /** 0 when a shared token is held (or none is needed); else when to look again. */
@@ -458,9 +453,9 @@ export class TenantLimits {
 function slotRequest(
   tenant: string,
   queue: string | undefined,
-  cap: number,
+  slots: SharedSlots,
   wanted: number,
   keep: number,
 ): SlotRequest {
-  return { tenant, queue, cap, wanted, keep };
+  return { tenant, queue, cap: slots.cap, wanted, keep };
 }

@@ -13,8 +13,12 @@ export interface TokenGrant {
 }
 
 export interface SlotHolding {
-  /** Slots this broker now holds. */
-  readonly held: number;
+  /**
+   * Slots this broker may fill with leases: what it wanted, or what the other
+   * brokers leave. It holds the slots of its leases in flight even beyond that
+   * (see hold_slots.lua), so after a cap was lowered this may be fewer.
+   */
+  readonly usable: number;
   /** Other brokers wait for slots of this cap. */
   readonly othersWait: boolean;
 }
@@ -58,7 +62,7 @@ export class SharedLimitStore {
       r.wanted,
       r.keep,
     ]);
-    return pairs(values, (held, othersWait) => ({ held, othersWait: othersWait === 1 }));
+    return pairs(values, (usable, othersWait) => ({ usable, othersWait: othersWait === 1 }));
   }
 
   /**

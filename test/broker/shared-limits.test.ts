@@ -151,6 +151,79 @@ describe('in-flight caps with several brokers', () => {
     expect(leases.map((l) => l.tenant)).toEqual(Array(3).fill('unheld'));
   });
 
+  it('holds the brokers together to a max_in_flight lowered while they hold the old one', async () => {
+    await h.setTenant({ tenant: 'lowered', max_in_flight: 20 });
+    await flood('lowered', 'lower-a', 60);
+    await flood('lowered', 'lower-b', 60);
+    const onA = await h.worker({ queues: ['lower-a'], capacity: 20 });
+    const onB = await RawWorker.connect(b.address, { queues: ['lower-b'], capacity: 20 });
+    workers.push(onB);
+    const done = new Set<string>();
+    const open = (worker: RawWorker) => worker.leases.filter((lease) => !done.has(lease.job_id));
+    const held = (): number => open(onA).length + open(onB).length;
+    const complete = (worker: RawWorker, count: number): void => {
+      for (const lease of open(worker).slice(0, count)) {
+        worker.complete(lease);
+        done.add(lease.job_id);
+      }
+    };
+    await eventually(() => (held() === 20 ? true : undefined)); // both brokers hold slots
+    // Steady: after a renewal round neither broker is told that the other
+    // waits, so each keeps the slots its releases free.
+    await sleep(1500);
+
+    await h.setTenant({ tenant: 'lowered', max_in_flight: 4 }); // through A
+    await eventually(() =>
+      b.broker.limits.maxInFlight('lowered', 'lower-b') === 4 ? true : undefined,
+    ); // the announcement reached B
+    // Every lease ends at once: the slots each broker held under the old cap
+    // are no longer its to refill.
+    complete(onA, 20);
+    complete(onB, 20);
+    const servedBefore = [onA.leases.length, onB.leases.length] as const;
+    // Then the oldest lease of each worker completes every 100 ms for 5 s:
+    // never more than 4 at once, and both brokers' workers get jobs.
+    let most = 0;
+    for (let round = 0; round < 50; round++) {
+      await sleep(100);
+      most = Math.max(most, held());
+      complete(onA, 1);
+      complete(onB, 1);
+    }
+    expect(most).toBeLessThanOrEqual(4);
+    expect(onA.leases.length).toBeGreaterThan(servedBefore[0]);
+    expect(onB.leases.length).toBeGreaterThan(servedBefore[1]);
+  });
+
+  it('lets a broker refill no slot of its leases while its holding cannot be renewed', async () => {
+    const logged: Array<Record<string, unknown>> = [];
+    const c = await h.startPeer({ onLog: (line) => logged.push(line) });
+    try {
+      await h.setTenant({ tenant: 'unrenewed', max_in_flight: 3 });
+      await flood('unrenewed', 'unrenewed', 6);
+      const onC = await RawWorker.connect(c.address, { queues: ['unrenewed'], capacity: 10 });
+      workers.push(onC);
+      const [first] = await onC.take(3);
+      const slots = new Keys(h.broker.config.keyPrefix).slots('unrenewed');
+      await redis.set(slots, 'not a holding'); // hold_slots fails with WRONGTYPE
+      await eventually(() =>
+        logged.some((line) => String(line.msg).startsWith('could not hold in-flight slots'))
+          ? true
+          : undefined,
+      );
+      // Not knowing what Redis holds for it, the broker uses no slot, not even one it frees.
+      onC.complete(first!);
+      await h.waitState('unrenewed', first!.job_id, 'COMPLETED');
+      await sleep(500);
+      expect(onC.leases).toHaveLength(3);
+      await redis.del(slots);
+      const [next] = await onC.take(1);
+      expect(next!.tenant).toBe('unrenewed');
+    } finally {
+      await c.shutdown(200);
+    }
+  });
+
   it('counts a lease a worker moved to another broker against the cap there, not freed here', async () => {
     await h.setTenant({ tenant: 'moved', max_in_flight: 2 });
     await flood('moved', 'move-cap', 2);

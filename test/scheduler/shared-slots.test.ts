@@ -165,14 +165,17 @@ describe('shared in-flight slots', () => {
     expect(asked[3]).toEqual(told(4));
     limits.slotsAnswered(asked[3]!, 4, false);
 
-    // A lease re-attached elsewhere took its slot along: Redis counts one fewer here.
+    // A lease re-attached elsewhere took its slot along: Redis counts one fewer
+    // here, and is asked at once before that slot is used again.
     limits.onLeaseLost('t', 'q');
-    clock.now = limits.blockedUntil('t', 'q'); // Redis said all 4 were in use: ask a little later
+    expect(asked[4]).toEqual({ ...told(3), wanted: 3 });
+    limits.slotsAnswered(asked[4]!, 3, false);
+    clock.now = limits.blockedUntil('t', 'q'); // all it may use is in use: ask a little later
     limits.blockedUntil('t', 'q');
-    expect(asked[4]).toEqual(told(3));
-    limits.slotsAnswered(asked[4]!, 4, false);
+    expect(asked[5]).toEqual(told(3));
+    limits.slotsAnswered(asked[5]!, 4, false);
     limits.onDispatch('t', 'q');
-    expect(asked[5]).toEqual(told(4));
+    expect(asked[6]).toEqual(told(4));
   });
 
   it('uses no slot of a lease that ended as stale before Redis has been asked', () => {
@@ -189,6 +192,74 @@ describe('shared in-flight slots', () => {
     limits.onLeaseLost('t', 'q');
     limits.slotsAnswered(asked.at(-1)!, 2, false);
     expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0);
+  });
+
+  it('uses no slot held under a lowered cap before Redis answers with the new one', () => {
+    const { limits, asked } = setup();
+    const request = (cap: number, wanted: number, keep: number) => ({
+      tenant: 't',
+      queue: undefined,
+      cap,
+      wanted,
+      keep,
+    });
+    limits.setTenant('t', { maxInFlight: 20 });
+    limits.blockedUntil('t', 'q', 10);
+    limits.slotsAnswered(asked[0]!, 10, false);
+    limits.onDispatch('t', 'q');
+    limits.onDispatch('t', 'q');
+    limits.slotsAnswered(asked[1]!, 10, false); // Redis heard of the first lease
+    limits.slotsAnswered(asked[2]!, 10, false); // and of the second
+    expect(asked).toHaveLength(3);
+
+    limits.setTenant('t', { maxInFlight: 4 }); // 2 in flight, 10 usable under the old cap
+    expect(asked[3]).toEqual(request(4, 4, 2)); // asked at once, with the new cap
+    expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0); // below 4 here, but not yet allowed
+
+    // The other broker holds 3: one slot is usable here, the leases' 2 are held.
+    limits.slotsAnswered(asked[3]!, 1, true);
+    expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0);
+    // A slot freed above those usable goes back at once, and is not used again.
+    limits.onRelease('t', 'q');
+    expect(asked[4]).toEqual(request(4, 1, 1));
+    limits.slotsAnswered(asked[4]!, 1, false);
+    expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0);
+    // A slot freed within those usable is used again.
+    limits.onRelease('t', 'q');
+    expect(asked).toHaveLength(5);
+    expect(dispatchAll(limits, 't', 'q')).toBe(1);
+  });
+
+  it('asks again with a cap lowered while a request was out, cutting its answer to the leases', () => {
+    const { limits, asked } = setup();
+    limits.setTenant('t', { maxInFlight: 20 });
+    limits.blockedUntil('t', 'q', 10);
+    limits.setTenant('t', { maxInFlight: 4 });
+    expect(asked).toHaveLength(1); // one request out at a time
+    limits.slotsAnswered(asked[0]!, 10, false); // reckoned with the old cap
+    expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0);
+    expect(asked[1]).toEqual({ tenant: 't', queue: undefined, cap: 4, wanted: 4, keep: 0 });
+    limits.slotsAnswered(asked[1]!, 4, false);
+    expect(dispatchAll(limits, 't', 'q')).toBe(4);
+  });
+
+  it('asks at once for more when the cap is raised, and nothing when it stays', () => {
+    const { limits, asked } = setup();
+    limits.setTenant('t', { maxInFlight: 2 });
+    limits.blockedUntil('t', 'q', 5);
+    limits.slotsAnswered(asked[0]!, 2, false);
+    expect(dispatchAll(limits, 't', 'q')).toBe(2);
+    limits.slotsAnswered(asked[1]!, 2, false); // Redis heard of the leases
+    limits.slotsAnswered(asked[2]!, 2, false);
+    limits.setTenant('t', { maxInFlight: 2, weight: 3 });
+    expect(asked).toHaveLength(3);
+
+    // All it may use is in use, which alone would wait a little before asking again.
+    limits.setTenant('t', { maxInFlight: 6 });
+    expect(limits.blockedUntil('t', 'q', 5)).toBeGreaterThan(0);
+    expect(asked[3]).toEqual({ tenant: 't', queue: undefined, cap: 6, wanted: 6, keep: 2 });
+    limits.slotsAnswered(asked[3]!, 6, false);
+    expect(dispatchAll(limits, 't', 'q')).toBe(4);
   });
 
   it("holds a queue override's cap apart, and drops the holding with the cap", () => {

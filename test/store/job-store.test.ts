@@ -983,7 +983,7 @@ describe('JobStore', () => {
         [request],
         LASTING,
       );
-      return answer!.held;
+      return answer!.usable;
     };
 
     /**

@@ -137,38 +137,61 @@ describe('SharedLimitStore: in-flight slots (hold_slots.lua)', () => {
     const a = new SharedLimitStore(redis, keys, 'a');
     const b = new SharedLimitStore(other, keys, 'b');
     expect(await a.holdSlots([hold({ wanted: 3 })], LASTING)).toEqual([
-      { held: 3, othersWait: false },
+      { usable: 3, othersWait: false },
     ]);
     expect(await b.holdSlots([hold({ wanted: 4 })], LASTING)).toEqual([
-      { held: 2, othersWait: false },
+      { usable: 2, othersWait: false },
     ]);
     // A learns that B waits for 2 more; it gives one back.
     expect(await a.holdSlots([hold({ wanted: 2, keep: 2 })], LASTING)).toEqual([
-      { held: 2, othersWait: true },
+      { usable: 2, othersWait: true },
     ]);
     expect(await b.holdSlots([hold({ wanted: 4, keep: 2 })], LASTING)).toEqual([
-      { held: 3, othersWait: false },
+      { usable: 3, othersWait: false },
     ]);
     expect(await redis.hgetall(keys.slots('acme'))).toEqual({ a: '2', b: '3' });
   });
 
-  it('keeps the leases a broker has in flight even beyond the cap', async () => {
+  it('keeps the leases a broker has in flight even beyond the cap, but lets it use none', async () => {
     const a = new SharedLimitStore(redis, keys, 'a');
     const b = new SharedLimitStore(redis, keys, 'b');
     await a.holdSlots([hold({ wanted: 5 })], LASTING);
     // B took over leases (workers re-attached them): it keeps them, gets no more.
     expect(await b.holdSlots([hold({ wanted: 4, keep: 2 })], LASTING)).toEqual([
-      { held: 2, othersWait: false },
+      { usable: 0, othersWait: false },
     ]);
+    expect(await redis.hgetall(keys.slots('acme'))).toEqual({ a: '5', b: '2' });
+  });
+
+  it('lets no broker use a slot while the holdings exceed a lowered cap', async () => {
+    const a = new SharedLimitStore(redis, keys, 'a');
+    const b = new SharedLimitStore(other, keys, 'b');
+    await a.holdSlots([hold({ cap: 20, wanted: 10, keep: 10 })], LASTING);
+    await b.holdSlots([hold({ cap: 20, wanted: 10, keep: 10 })], LASTING);
+    // Lowered to 4: each keeps the slots of its 10 leases, may use none.
+    expect(await a.holdSlots([hold({ cap: 4, wanted: 4, keep: 10 })], LASTING)).toEqual([
+      { usable: 0, othersWait: false },
+    ]);
+    expect(await b.holdSlots([hold({ cap: 4, wanted: 4, keep: 6 })], LASTING)).toEqual([
+      { usable: 0, othersWait: true },
+    ]);
+    // As their leases end, the holdings shrink; what is left under the cap is usable.
+    expect(await a.holdSlots([hold({ cap: 4, wanted: 4, keep: 1 })], LASTING)).toEqual([
+      { usable: 0, othersWait: true },
+    ]);
+    expect(await b.holdSlots([hold({ cap: 4, wanted: 4, keep: 2 })], LASTING)).toEqual([
+      { usable: 3, othersWait: true },
+    ]);
+    expect(await redis.hgetall(keys.slots('acme'))).toEqual({ a: '1', b: '3' });
   });
 
   it('lets the holding of a broker that stopped renewing lapse', async () => {
     const gone = new SharedLimitStore(redis, keys, 'gone');
     const alive = new SharedLimitStore(redis, keys, 'alive');
     await gone.holdSlots([hold({ wanted: 5 })], BRIEF);
-    expect((await alive.holdSlots([hold({ wanted: 5 })], BRIEF))[0]!.held).toBe(0);
+    expect((await alive.holdSlots([hold({ wanted: 5 })], BRIEF))[0]!.usable).toBe(0);
     await sleep(80);
-    expect((await alive.holdSlots([hold({ wanted: 5 })], LASTING))[0]!.held).toBe(5);
+    expect((await alive.holdSlots([hold({ wanted: 5 })], LASTING))[0]!.usable).toBe(5);
     expect(await redis.hgetall(keys.slots('acme'))).toEqual({ alive: '5' });
   });
 
@@ -177,11 +200,11 @@ describe('SharedLimitStore: in-flight slots (hold_slots.lua)', () => {
     const alive = new SharedLimitStore(redis, keys, 'alive');
     await gone.holdSlots([hold({ wanted: 5, keep: 2 })], { holdingMs: 50, leasesMs: 400 });
     await sleep(80);
-    expect((await alive.holdSlots([hold({ wanted: 5 })], BRIEF))[0]!.held).toBe(3);
+    expect((await alive.holdSlots([hold({ wanted: 5 })], BRIEF))[0]!.usable).toBe(3);
     expect(await redis.hgetall(keys.slots('acme'))).toEqual({ gone: '2', alive: '3' });
     expect(await redis.hgetall(`${keys.slots('acme')}:wants`)).toEqual({ alive: '2' });
     await sleep(400);
-    expect((await alive.holdSlots([hold({ wanted: 5 })], LASTING))[0]!.held).toBe(5);
+    expect((await alive.holdSlots([hold({ wanted: 5 })], LASTING))[0]!.usable).toBe(5);
     expect(await redis.hgetall(keys.slots('acme'))).toEqual({ alive: '5' });
     expect(await redis.zcard(`${keys.slots('acme')}:leases-until`)).toBe(0);
   });
@@ -196,7 +219,7 @@ describe('SharedLimitStore: in-flight slots (hold_slots.lua)', () => {
       if (ttl !== -2) expect(ttl).toBeGreaterThan(5000); // -2: no such key (nothing wanted)
     }
     await sleep(80);
-    expect((await b.holdSlots([hold({ wanted: 5 })], BRIEF))[0]!.held).toBe(3);
+    expect((await b.holdSlots([hold({ wanted: 5 })], BRIEF))[0]!.usable).toBe(3);
   });
 
   it('gives a holding up, and keeps queue overrides apart from the tenant', async () => {
@@ -205,7 +228,7 @@ describe('SharedLimitStore: in-flight slots (hold_slots.lua)', () => {
       [hold({ wanted: 5 }), hold({ queue: 'email', cap: 1, wanted: 4 })],
       LASTING,
     );
-    expect(answers.map((x) => x.held)).toEqual([5, 1]);
+    expect(answers.map((x) => x.usable)).toEqual([5, 1]);
     await a.holdSlots([hold({ wanted: 5, keep: 2 })], LASTING); // 2 leases in flight
     await a.holdSlots([hold({ wanted: 0 }), hold({ queue: 'email', cap: 1, wanted: 0 })], LASTING);
     expect(await redis.exists(keys.slots('acme'), keys.slots('acme', 'email'))).toBe(0);

@@ -1,8 +1,11 @@
 -- Records how many slots of an in-flight cap (`maxInFlight`) each broker holds,
--- so that the holdings of all brokers on this Redis never add up to more than
+-- so that the leases of all brokers on this Redis never add up to more than
 -- the cap (scheduler/shared-slots.ts). A broker asks for the slots it wants
--- and gets what the others leave, never less than the slots of its leases in
--- flight (those cannot be taken back). What it wanted and did not get is
+-- and may use what the others leave. It holds at least the slots of its
+-- leases in flight (those cannot be taken back), so after the cap was lowered
+-- the holdings may add up to more than it: a broker then holds its leases'
+-- slots but may use fewer, or none, and gets no new lease until the leases
+-- of all of them fit under the cap again. What it wanted and may not use is
 -- noted, so the others learn that someone waits and give slots back as they
 -- free them.
 -- A holding not renewed within the TTL of a holding lapses, its broker taken
@@ -20,8 +23,9 @@
 -- then per cap 4 values: key, cap (≥ 1), slots wanted, slots of its leases
 -- in flight (kept at least)
 -- Returns one cmsgpack-packed list (see cmsgpack.ts), per cap in argument
--- order: the slots this broker now holds, and 1 when other brokers wait for
--- slots (else 0)
+-- order: the slots this broker may use (0 up to those wanted; fewer than the
+-- slots of its leases while the holdings exceed the cap), and 1 when other
+-- brokers wait for slots (else 0)
 -- @include common
 -- @include holdings
 local ARGS = packed_args()
@@ -41,16 +45,17 @@ for i = 4, #ARGS, 4 do
   for j = 1, #waiting, 2 do
     if waiting[j] ~= me then othersWant = othersWant + tonumber(waiting[j + 1]) end
   end
-  local hold = math.max(keep, math.min(wanted, cap - others))
-  if hold > 0 or wanted > hold then
+  local usable = math.max(0, math.min(wanted, cap - others))
+  local hold = math.max(keep, usable)
+  if hold > 0 or wanted > usable then
     if hold > 0 then redis.call('HSET', held, me, hold) else redis.call('HDEL', held, me) end
-    if wanted > hold then redis.call('HSET', wants, me, wanted - hold) else redis.call('HDEL', wants, me) end
+    if wanted > usable then redis.call('HSET', wants, me, wanted - usable) else redis.call('HDEL', wants, me) end
     if keep > 0 then redis.call('HSET', leased, me, keep) else redis.call('HDEL', leased, me) end
     renew_holding(held, me, now, ttl, leasesTtl)
   else
     forget_holding(held, me)
   end
-  out[#out + 1] = hold
+  out[#out + 1] = usable
   out[#out + 1] = othersWant > 0 and 1 or 0
 end
 return cmsgpack.pack(out)

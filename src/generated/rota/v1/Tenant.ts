@@ -23,7 +23,9 @@ export interface Tenant {
   'burst'?: (number);
   /**
    * Leases held at once across all workers. 0 = unlimited (default).
-   * Shared by every broker on the same Redis, like rate.
+   * Shared by every broker on the same Redis, like rate. Lowered below the
+   * leases out, those run on, and no lease goes out until fewer than the new
+   * cap are out on all brokers together.
    */
   'max_in_flight'?: (number);
   /**
@@ -71,7 +73,9 @@ export interface Tenant__Output {
   'burst'?: (number);
   /**
    * Leases held at once across all workers. 0 = unlimited (default).
-   * Shared by every broker on the same Redis, like rate.
+   * Shared by every broker on the same Redis, like rate. Lowered below the
+   * leases out, those run on, and no lease goes out until fewer than the new
+   * cap are out on all brokers together.
    */
   'max_in_flight'?: (number);
   /**
