@@ -19,6 +19,8 @@ const PROMOTE_LIMIT = 500;
 const FETCH_FIELDS = 10;
 /** Marks a part of a fetch (or an enqueue's claim) whose read failed (see read_ready.lua). */
 const PART_FAILED = -2;
+/** A read's `above` when it takes jobs of any priority (priorities are 0 and up). */
+const ANY_PRIORITY = -1;
 /** Jobs one fetch call asks for before the next tenant goes into another call. */
 const FETCH_BATCH = 1024;
 /** Most records of answered calls one call deletes (see call_record.lua); the rest expire. */
@@ -156,11 +158,11 @@ export class Intake {
       const trailer = (call: number, last: boolean): ScriptArg[] => {
         const asked = (claimedJobs[call] ??= 0);
         const request = last && asked < FETCH_BATCH ? claim(tenant, queue) : undefined;
-        if (!request) return [0, 0];
+        if (!request) return [0, ANY_PRIORITY, 0];
         claimedJobs[call] = asked + request.count;
         (claims[call] ??= []).push({ request, indexes, queue });
         const tokens = request.leaseTokens ?? [];
-        return [request.count, tokens.length, ...tokens];
+        return [request.count, request.above ?? ANY_PRIORITY, tokens.length, ...tokens];
       };
       const group: PackedGroup = {
         trailer,
@@ -268,8 +270,9 @@ export class Intake {
   /**
    * Prefetch for many tenants of a queue in one round trip: `count` new jobs at
    * most for each, fewer when its streams run dry. Calls carry many tenants
-   * each, up to about FETCH_BATCH jobs asked for. With `leaseTokens`, the first
-   * jobs read are leased at once under those tokens (a direct dispatch).
+   * each, up to about FETCH_BATCH jobs asked for. With `above`, only jobs of
+   * higher priorities are read. With `leaseTokens`, the first jobs read are
+   * leased at once under those tokens (a direct dispatch).
    * Answers per request, in order; a tenant whose read failed gets its Error,
    * and the others their jobs (some of them leased already).
    */
@@ -289,8 +292,8 @@ export class Intake {
           const args = [...this.recordArgs(record, calls.length), now, PROMOTE_LIMIT];
           const parts: StoreCall['parts'][number][] = [];
           for (let asked = 0; start < wants.length && asked < FETCH_BATCH; start++) {
-            const { tenant, count, leaseTokens = [] } = wants[start]!;
-            args.push(keys.queueBase(tenant, queue), keys.jobBase(tenant), count);
+            const { tenant, count, above = ANY_PRIORITY, leaseTokens = [] } = wants[start]!;
+            args.push(keys.queueBase(tenant, queue), keys.jobBase(tenant), count, above);
             args.push(leaseTokens.length, ...leaseTokens);
             parts.push({ tenant, queue });
             asked += count;

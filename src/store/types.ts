@@ -61,6 +61,8 @@ export interface FetchedJob {
 export interface FetchRequest {
   readonly tenant: string;
   readonly count: number;
+  /** Only jobs of a higher priority than this are read (none: any). */
+  readonly above?: number | undefined;
   readonly leaseTokens?: readonly string[] | undefined;
 }
 

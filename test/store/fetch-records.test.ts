@@ -67,7 +67,7 @@ describe('fetch records', () => {
   ): Promise<{ ids: string[]; leased: number; attempts: number[] }> => {
     const { keys } = store;
     const args = [consumer, recordKey, 60_000, 0, now, 500];
-    args.push(keys.queueBase('t', 'q'), keys.jobBase('t'), count, tokens.length, ...tokens);
+    args.push(keys.queueBase('t', 'q'), keys.jobBase('t'), count, -1, tokens.length, ...tokens);
     const reply = await runScript(redis, 'fetch', [keys.levels('t', 'q')], [packArgs(args)], true);
     const values = unpackReply(reply as Buffer).map(String);
     const found = Number(values[2]);

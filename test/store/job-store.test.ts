@@ -148,6 +148,34 @@ describe('JobStore', () => {
     expect(await store.getJob('t', second.id)).toMatchObject({ state: 'waiting' });
   });
 
+  // A read for a buffer full of lower-priority jobs (see PrefetchBuffers):
+  // only what beats them, so jobs of their own level stay for a later refill.
+  it('reads and claims only jobs above a priority when asked, promoting due ones all the same', async () => {
+    const low = job('low');
+    const due = job('due', { priority: 7, runAt: now - 1 });
+    await store.enqueue([low, job('later', { runAt: now + 60_000 })], () => 0, now - 10);
+    await store.enqueue([due], () => 0, now - 10);
+    const [fetched] = await fetchAll(store, 'q', [{ tenant: 't', count: 10, above: 0 }], now);
+    expect(fetched!.jobs.map(({ id }) => id)).toEqual([due.id]);
+    expect(fetched!.nextDueAt).toBe(now + 60_000);
+    const urgent = job('urgent', { priority: 3 });
+    const claimed = await enqueueClaiming([job('flat'), urgent], {
+      tenant: 't',
+      count: 10,
+      above: 0,
+    });
+    if (claimed instanceof Error) throw claimed;
+    expect(claimed.jobs.map(({ id }) => id)).toEqual([urgent.id]);
+    const [rest] = await fetchAll(store, 'q', [{ tenant: 't', count: 10 }], now);
+    expect(rest!.jobs.map(({ payload }) => payload.toString())).toEqual(['low', 'flat']);
+  });
+
+  it('never answers a tenant idle for a read that found nothing above its priority', async () => {
+    await store.enqueue([job('low')], () => 0, now);
+    const [fetched] = await fetchAll(store, 'q', [{ tenant: 't', count: 10, above: 0 }], now);
+    expect(fetched).toMatchObject({ jobs: [], idle: false });
+  });
+
   it('claims: stores the jobs and reports the claim as failed when it cannot read', async () => {
     await store.enqueue([job('first')], () => 0, now);
     await redis.xgroup('DESTROY', store.keys.ready('t', 'q', 0), 'rota');

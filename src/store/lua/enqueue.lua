@@ -20,8 +20,8 @@
 --   its job count, then per job 11 values: id, idempotency key or '', run at,
 --   priority, payload, max attempts, backoff initial ms, backoff max ms,
 --   timeout ms, headers JSON, created at;
---   then its claim: count (0 = none), the number of jobs to lease at once L,
---   then L lease tokens
+--   then its claim: count (0 = none), the priority the jobs read must be
+--   above (-1 = any), the number of jobs to lease at once L, then L lease tokens
 -- Returns one cmsgpack-packed list (see cmsgpack.ts): per job in argument
 -- order, two values:
 --   0, jobId (stored) | 1, firstJobId (duplicate) | 2, jobs waiting (over the limit)
@@ -55,7 +55,7 @@ if recorded then
       end
       i = i + 11
     end
-    return i + 2 + tonumber(ARGS[i + 1])
+    return i + 3 + tonumber(ARGS[i + 2])
   end)
   for _, part in ipairs(read_record(record.p, consumer)) do answer_again(out, part) end
   forget_answered(ARGS)
@@ -118,14 +118,14 @@ each_group(ARGS, first, 5, function(group, i, n)
     end
     i = i + 11
   end
-  local claim, leases = tonumber(ARGS[i]), tonumber(ARGS[i + 1])
+  local claim, above, leases = tonumber(ARGS[i]), tonumber(ARGS[i + 1]), tonumber(ARGS[i + 2])
   if claim > 0 then
     -- the jobs are stored whatever happens to the claim
-    local head, tokens = #claims, {unpack(ARGS, i + 2, i + 1 + leases)}
-    read_ready_part(claims, base, jobBase, claim, tokens, now, consumer, promoteLimit, own)
+    local head, tokens = #claims, {unpack(ARGS, i + 3, i + 2 + leases)}
+    read_ready_part(claims, base, jobBase, claim, above, tokens, now, consumer, promoteLimit, own)
     record_part(reads, claims, head, base, jobBase)
   end
-  return i + 2 + leases
+  return i + 3 + leases
 end)
 redis.call('SET', recordKey, cmsgpack.pack({o = outcomes, p = reads}), 'PX', recordMs)
 forget_answered(ARGS)

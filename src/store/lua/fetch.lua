@@ -14,7 +14,8 @@
 -- ARGS[4] a count d, then d record keys of answered calls, to delete
 -- then: now (ms), most delayed jobs to promote per tenant×queue,
 -- then per tenant×queue (a group of each_group): tenant×queue key base, job key
---   base, count, the number of jobs to lease at once L (0 = none), then L lease tokens
+--   base, count, the priority the jobs read must be above (-1 = any), the
+--   number of jobs to lease at once L (0 = none), then L lease tokens
 -- Returns one cmsgpack-packed list (see cmsgpack.ts): per tenant×queue, in
 --   argument order, the values read_ready appends (see read_ready.lua), or -2
 --   and an error message when its read failed (see read_ready_part)
@@ -30,7 +31,7 @@ local out = {}
 local recorded = redis.call('GET', recordKey)
 if recorded == RECORD_ABANDONED then
   -- given up by the broker (abandon_call.lua), which no longer waits for this answer
-  each_group(ARGS, first, 3, function(_, i, n)
+  each_group(ARGS, first, 4, function(_, i, n)
     out[#out + 1], out[#out + 2], out[#out + 3], out[#out + 4] = -1, 0, 0, 0
     return i + n
   end)
@@ -38,9 +39,10 @@ elseif recorded then
   for _, part in ipairs(read_record(cmsgpack.unpack(recorded).p, consumer)) do answer_again(out, part) end
 else
   local record = {}
-  each_group(ARGS, first, 3, function(part, i, n)
+  each_group(ARGS, first, 4, function(part, i, n)
     local head, tokens = #out, {unpack(ARGS, i, i + n - 1)}
-    read_ready_part(out, part[1], part[2], tonumber(part[3]), tokens, now, consumer, promoteLimit)
+    read_ready_part(out, part[1], part[2], tonumber(part[3]), tonumber(part[4]), tokens, now, consumer,
+      promoteLimit)
     record_part(record, out, head, part[1], part[2])
     return i + n
   end)

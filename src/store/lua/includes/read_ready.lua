@@ -1,5 +1,7 @@
 -- Reads up to `count` new entries of a tenant×queue into this broker's pending
--- list, highest priority first, after promoting its due delayed jobs. Entries
+-- list, highest priority first, after promoting its due delayed jobs; only
+-- those of priorities above `above` (-1: all), for a read that is to bring a
+-- buffer only jobs that beat the lowest it holds (see PrefetchBuffers). Entries
 -- whose job is no longer waiting on them (cancelled, expired, superseded) are
 -- acked and deleted on the way. The first #tokens jobs read are leased at once
 -- under those tokens, as lease.lua would (a direct dispatch). Used by fetch.lua,
@@ -11,7 +13,7 @@
 -- at all), the number of jobs n, how many of the first ones were leased, then
 -- per job (attempts as before any lease):
 --   id, entry, priority, attempts, maxAttempts, timeoutMs, payload, headers, createdAt, runAt
-local function read_ready(out, base, jobBase, count, tokens, now, consumer, promoteLimit, own)
+local function read_ready(out, base, jobBase, count, above, tokens, now, consumer, promoteLimit, own)
   local delayed = base .. 'delayed'
   -- The earliest delayed job says whether any is due and is the reply's
   -- nextDue: one read in the common case of none due (or none at all).
@@ -35,7 +37,7 @@ local function read_ready(out, base, jobBase, count, tokens, now, consumer, prom
   local found = 0
   local levels = redis.call('ZREVRANGE', base .. 'levels', 0, -1)
   for _, level in ipairs(levels) do
-    if found >= count then break end
+    if found >= count or tonumber(level) <= above then break end
     local stream = base .. 'ready:' .. level
     local read = redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', count - found, 'STREAMS', stream, '>')
     if read then
@@ -80,9 +82,9 @@ end
 -- unread, a lease begun on one taken back: the broker never hears of them, and
 -- they sat in its pending list until the sweep, a leased one to expire as a
 -- failed attempt. Its promotions stay.
-local function read_ready_part(out, base, jobBase, count, tokens, ...)
+local function read_ready_part(out, base, jobBase, count, above, tokens, ...)
   local mark = #out
-  local ok, err = pcall(read_ready, out, base, jobBase, count, tokens, ...)
+  local ok, err = pcall(read_ready, out, base, jobBase, count, above, tokens, ...)
   if not ok then
     local read = 0
     for i = mark + 5, #out, 10 do
