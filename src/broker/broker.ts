@@ -176,7 +176,8 @@ export class Broker {
       this.store.keys,
       this.id,
       {
-        onWork: (queue, tenant, dueAt) => this.queues.get(queue)?.onWork(tenant, dueAt),
+        onWork: (queue, tenant, dueAt, priority) =>
+          this.queues.get(queue)?.onWork(tenant, dueAt, priority),
         onCancel: (jobId) => this.leases.revoke(jobId, 'cancelled'),
         onSettings: (tenant) => {
           this.tenants.reload(tenant).catch((error: unknown) => {

@@ -15,7 +15,7 @@ export interface DispatchRoundsDeps {
   readonly limitsClock: Clock;
   /** Hands jobs chosen for a session to the lease path (which writes them to Redis). */
   grant(session: Session, jobs: FetchedJob[]): void;
-  /** A dispatch took the tenant's buffer down to half its target: read more. */
+  /** A dispatch left the tenant's buffer wanting a read (see PrefetchBuffers.wantsRead). */
   refill(tenant: string): void;
   /** A dispatch has made room under the bound: the tenants waiting for it get their turns. */
   admitWaiting(): void;
@@ -152,7 +152,7 @@ export class DispatchRounds {
       bytes -= size;
       prefetch.taken(size);
       if (!prefetch.drained.has(tenant)) {
-        if (buffer!.length <= prefetch.target(tenant) / 2) this.deps.refill(tenant);
+        if (prefetch.wantsRead(tenant, buffer!)) this.deps.refill(tenant);
       } else if (buffer!.length === 0) {
         prefetch.buffers.delete(tenant);
       }

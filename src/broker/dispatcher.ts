@@ -197,21 +197,30 @@ export class QueueDispatcher {
     this.prefetch.forget(tenant);
   }
 
-  /** A tenant has (or may have) new work: runnable now, or at `dueAt`. */
-  onWork(tenant: string, dueAt?: number): void {
+  /**
+   * A tenant has (or may have) new work: runnable now, of up to `priority`
+   * (undefined: not known), or at `dueAt`.
+   */
+  onWork(tenant: string, dueAt?: number, priority?: number): void {
     this.noteWork(tenant);
-    if (dueAt !== undefined && dueAt > this.deps.clock()) this.due.runAt(tenant, dueAt);
-    else this.refill(tenant, true);
+    if (dueAt !== undefined && dueAt > this.deps.clock()) {
+      this.due.runAt(tenant, dueAt);
+      return;
+    }
+    this.prefetch.tell(tenant, priority);
+    this.refill(tenant, true);
   }
 
   /**
-   * An enqueue through this broker is storing runnable jobs of the tenant: as
-   * onWork, except that the fetch it needs, if any, is returned for the enqueue
-   * script to do (a claim, see JobStore.enqueue) instead of being sent. Its
-   * result goes to onFetched, its failure to onFetchFailed.
+   * An enqueue through this broker is storing runnable jobs of the tenant, of
+   * up to `priority`: as onWork, except that the fetch it needs, if any, is
+   * returned for the enqueue script to do (a claim, see JobStore.enqueue)
+   * instead of being sent. Its result goes to onFetched, its failure to
+   * onFetchFailed.
    */
-  claim(tenant: string): PlannedFetch | undefined {
+  claim(tenant: string, priority: number): PlannedFetch | undefined {
     this.noteWork(tenant);
+    this.prefetch.tell(tenant, priority);
     const want = this.planFetch(tenant, true);
     if (want) this.batches.claimed();
     return want;
@@ -299,7 +308,10 @@ export class QueueDispatcher {
    * should hold a tenant that has nothing queued here or in flight: a broker
    * that saw a million tenants come and go would grow with every one.
    */
-  tenantTables(): Record<'scheduled' | 'buffered' | 'drained' | 'jobSizes' | 'lineTags', number> {
+  tenantTables(): Record<
+    'scheduled' | 'buffered' | 'drained' | 'jobSizes' | 'lineTags' | 'told',
+    number
+  > {
     return { scheduled: this.scheduler.size, ...this.prefetch.tenantTables() };
   }
 
@@ -398,9 +410,8 @@ export class QueueDispatcher {
       this.parking.parked.add(tenant);
       return undefined;
     }
-    const buffer = this.prefetch.buffers.get(tenant) ?? [];
-    const wanted = this.prefetch.target(tenant) - buffer.length;
-    if (wanted <= 0) return undefined;
+    const wanted = this.prefetch.wanted(tenant);
+    if (!wanted) return undefined;
     if (
       (direct || cameDue) &&
       this.deps.limitsClock() < this.roomElsewhereUntil &&
@@ -421,21 +432,23 @@ export class QueueDispatcher {
     // until those had run out of jobs.
     const { waiting } = this.prefetch;
     const room = waiting.size > 0 && !admitted ? 0 : this.room(size);
-    const count = Math.min(wanted, room);
+    const count = Math.min(wanted.count, room);
     if (count === 0) {
       waiting.add(tenant);
       if (this.prefetch.boundHeld()) this.deps.onBoundReached();
       return undefined;
     }
     this.fetching.add(tenant);
+    this.prefetch.reading(tenant);
     if (admitted) waiting.charge(tenant, count, this.deps.limits.weight(tenant, this.queue));
     const expectedBytes = count * size;
     this.prefetch.expect(count, expectedBytes);
     const slots =
-      direct && buffer.length === 0
+      direct && !this.prefetch.buffers.get(tenant)?.length
         ? takeDirectSlots(this.scheduler, this.sessions, tenant, count)
         : undefined;
-    return { tenant, count, direct: slots, leaseTokens: slots?.tokens, expectedBytes };
+    const { above } = wanted;
+    return { tenant, count, above, direct: slots, leaseTokens: slots?.tokens, expectedBytes };
   }
 
   /** A session of this queue that takes the tenant and has a free slot now. */
@@ -473,7 +486,7 @@ export class QueueDispatcher {
 
   /** The result of a planned fetch (sent by FetchBatches, or claimed by an enqueue). */
   onFetched(want: PlannedFetch, result: FetchResult, fetchedAt: number): void {
-    const { tenant, count, direct } = want;
+    const { tenant, direct } = want;
     this.fetching.delete(tenant);
     this.prefetch.settle(want);
     // Leases the fetch wrote exist in Redis: they are registered even when stopping.
@@ -499,7 +512,7 @@ export class QueueDispatcher {
     }
     this.batches.answered(1);
     if (result.nextDueAt !== undefined) this.due.runAt(tenant, result.nextDueAt);
-    const current = this.prefetch.add(tenant, result, count);
+    const current = this.prefetch.add(tenant, result, want);
     if (current.length > 0) {
       this.index.buffered(tenant);
       this.prefetch.buffers.set(tenant, current);
@@ -521,7 +534,7 @@ export class QueueDispatcher {
       // bound's room cut short. Under the bound, that puts the tenant back in
       // line while its jobs wait in the buffer, so one of weight w is there to
       // take w turns to another's one (see WeightedLine).
-      if (current.length <= this.prefetch.target(tenant) / 2) this.refill(tenant);
+      if (this.prefetch.wantsRead(tenant, current)) this.refill(tenant);
     }
     // Fewer or smaller jobs than expected (or some leased at once) leave room.
     this.admitWaiting();
@@ -586,6 +599,10 @@ export class QueueDispatcher {
 
   private onDue(tenant: string): void {
     this.prefetch.drained.delete(tenant);
-    this.refill(tenant, false, false, !this.yielded.delete(tenant));
+    const cameDue = !this.yielded.delete(tenant);
+    // Jobs of any priority may have come due (their own, or the retries of
+    // any), so the read takes those that beat the buffer even when it is full.
+    if (cameDue) this.prefetch.tell(tenant);
+    this.refill(tenant, false, false, cameDue);
   }
 }

@@ -3,8 +3,16 @@ import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
 
 export interface DoorbellHandlers {
-  /** A tenant has new work in a queue, runnable now or at `dueAt`. */
-  onWork(queue: string, tenant: string, dueAt: number | undefined): void;
+  /**
+   * A tenant has new work in a queue, runnable now or at `dueAt`, of up to
+   * `priority` (undefined: the ring did not say).
+   */
+  onWork(
+    queue: string,
+    tenant: string,
+    dueAt: number | undefined,
+    priority: number | undefined,
+  ): void;
   /** A job was cancelled; the broker holding its lease tells the worker. */
   onCancel(jobId: string): void;
   /** A tenant's settings changed in Redis. */
@@ -15,10 +23,18 @@ export interface DoorbellHandlers {
   onRoomElsewhere(queue: string): void;
 }
 
+/**
+ * A tenant's work rung in one turn: the earliest due time (0: runnable now),
+ * and the highest priority, which a broker whose buffer of the tenant is full
+ * compares with the lowest it holds (see PrefetchBuffers). Absent when a ring
+ * did not know it (jobs given back, dead letters replayed) or came from a
+ * broker that did not send it: the receiver then reads whatever beats its buffer.
+ */
+type Ring = readonly [tenant: string, dueAt: number, priority?: number];
+
 interface WorkMessage {
   readonly from: string;
-  /** [tenant, dueAt or 0] pairs. */
-  readonly work: ReadonlyArray<readonly [string, number]>;
+  readonly work: readonly Ring[];
   /** The sender has idle workers of the queue (see announceRoom); `work` is then empty. */
   readonly room?: true;
 }
@@ -33,7 +49,8 @@ interface WorkMessage {
  * A lost message only delays work until the dispatcher's sweep finds it.
  */
 export class Doorbell {
-  private readonly pending = new Map<string, Map<string, number>>();
+  /** Per queue, per tenant: the ring to publish (see Ring). */
+  private readonly pending = new Map<string, Map<string, Ring>>();
   /** Channels subscribed so far: subscribed again after each reconnect. */
   private readonly channels = new Set<string>();
   /** Of those, the ones Redis has confirmed on the current connection (see announceRoom). */
@@ -124,14 +141,15 @@ export class Doorbell {
     this.subscriber.ping().catch(() => undefined); // the reconnect says enough
   }
 
-  ring(queue: string, tenant: string, dueAt: number): void {
+  /** Work of `tenant` runnable at `dueAt` (0: now), of `priority` (undefined: not known). */
+  ring(queue: string, tenant: string, dueAt: number, priority?: number): void {
     let tenants = this.pending.get(queue);
     if (!tenants) {
       tenants = new Map();
       this.pending.set(queue, tenants);
     }
     const known = tenants.get(tenant);
-    if (known === undefined || dueAt < known) tenants.set(tenant, dueAt);
+    tenants.set(tenant, known ? merged(known, dueAt, priority) : ring(tenant, dueAt, priority));
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -184,7 +202,7 @@ export class Doorbell {
   flush(): void {
     this.flushScheduled = false;
     for (const [queue, tenants] of this.pending) {
-      const message: WorkMessage = { from: this.brokerId, work: [...tenants] };
+      const message: WorkMessage = { from: this.brokerId, work: [...tenants.values()] };
       this.publisher
         .publish(this.keys.doorbell(queue), JSON.stringify(message))
         .catch((error: unknown) => {
@@ -211,10 +229,23 @@ export class Doorbell {
       const parsed = JSON.parse(message) as WorkMessage;
       if (parsed.from === this.brokerId) return;
       if (parsed.room) this.handlers.onRoomElsewhere(queue);
-      for (const [tenant, dueAt] of parsed.work)
-        this.handlers.onWork(queue, tenant, dueAt || undefined);
+      for (const [tenant, dueAt, priority] of parsed.work)
+        this.handlers.onWork(queue, tenant, dueAt || undefined, priority);
     } catch (error) {
       this.logger.warn({ err: error, channel }, 'ignored a malformed doorbell message');
     }
   }
+}
+
+function ring(tenant: string, dueAt: number, priority: number | undefined): Ring {
+  return priority === undefined ? [tenant, dueAt] : [tenant, dueAt, priority];
+}
+
+/** Two rings of a tenant in one: the earlier due time, the higher priority (not known if either is not). */
+function merged([tenant, dueAt, priority]: Ring, nextDueAt: number, nextPriority?: number): Ring {
+  const highest =
+    priority === undefined || nextPriority === undefined
+      ? undefined
+      : Math.max(priority, nextPriority);
+  return ring(tenant, Math.min(dueAt, nextDueAt), highest);
 }

@@ -50,18 +50,24 @@ export class Enqueuer {
           )
         : undefined,
     );
-    // Tenants with jobs runnable now: their dispatchers are told at once, and
-    // the fetch each needs rides on the enqueue script (a claim).
-    const runnable = new Set<string>();
-    for (const job of jobs) if (job.runAt <= now) runnable.add(`${job.queue}\n${job.tenant}`);
+    // Tenants with jobs runnable now, and the highest priority of those: their
+    // dispatchers are told at once, and the fetch each needs rides on the
+    // enqueue script (a claim).
+    const runnable = new Map<string, number>();
+    for (const job of jobs) {
+      if (job.runAt > now) continue;
+      const key = `${job.queue}\n${job.tenant}`;
+      runnable.set(key, Math.max(job.priority, runnable.get(key) ?? job.priority));
+    }
     const told = new Set<string>();
     const claims: Array<{ dispatcher: QueueDispatcher; request: PlannedFetch }> = [];
     const claim = (tenant: string, queue: string): PlannedFetch | undefined => {
       const dispatcher = this.queues.get(queue);
       const key = `${queue}\n${tenant}`;
-      if (!dispatcher || !runnable.has(key)) return undefined;
+      const priority = runnable.get(key);
+      if (!dispatcher || priority === undefined) return undefined;
       told.add(key);
-      const request = dispatcher.claim(tenant);
+      const request = dispatcher.claim(tenant, priority);
       if (request) claims.push({ dispatcher, request });
       return request;
     };
@@ -114,9 +120,9 @@ export class Enqueuer {
       observer.enqueued(job, outcome.kind === 'duplicate');
       if (outcome.kind !== 'stored') return;
       const dueAt = job.runAt > now ? job.runAt : 0;
-      if (!readHere.has(outcome.jobId)) doorbell.ring(job.queue, job.tenant, dueAt);
+      if (!readHere.has(outcome.jobId)) doorbell.ring(job.queue, job.tenant, dueAt, job.priority);
       if (!told.has(`${job.queue}\n${job.tenant}`)) {
-        this.queues.get(job.queue)?.onWork(job.tenant, dueAt || undefined);
+        this.queues.get(job.queue)?.onWork(job.tenant, dueAt || undefined, job.priority);
       }
     });
     return results;

@@ -133,7 +133,8 @@ export class HeldLeases {
     const result = outcome.kind === 'unknown' ? 'stale' : outcome.kind;
     this.finish(lease, { result, cause, error });
     if (outcome.kind === 'retrying') {
-      this.deps.dispatcher(lease.job.queue).onWork(lease.job.tenant, outcome.runAt);
+      const { queue, tenant, priority } = lease.job;
+      this.deps.dispatcher(queue).onWork(tenant, outcome.runAt, priority);
     }
   }
 

@@ -1,7 +1,8 @@
 import { WeightedLine, type TenantLimits } from '../scheduler/index.js';
 import type { PrefetchUse } from '../telemetry/metrics.js';
-import type { FetchedJob, FetchResult } from '../store/types.js';
+import type { FetchedJob, FetchRequest, FetchResult } from '../store/types.js';
 import { jobBytes } from './session.js';
+import { MAX_PRIORITY } from './validation.js';
 
 /** The hard bound of a queue's prefetch buffers (see PrefetchBuffers). */
 export interface PrefetchBound {
@@ -16,9 +17,11 @@ export interface PrefetchBound {
 /**
  * Prefetch: each active tenant keeps a small buffer of jobs already read into
  * this broker's pending list, so a dispatch never waits on Redis. The buffer is
- * refilled when it falls to half. Its size is the tenant's share of a budget
- * per queue, with a floor of PREFETCH_MIN jobs (one when jobs are big), so a
- * tenant's jobs still go out in runs of a few per lease and complete call.
+ * refilled when it falls to half, highest priorities first, and news of jobs
+ * that beat the lowest it holds reads those at once (see `told`). Its size is
+ * the tenant's share of a budget per queue, with a floor of PREFETCH_MIN jobs
+ * (one when jobs are big), so a tenant's jobs still go out in runs of a few per
+ * lease and complete call.
  * The shares alone do not bound memory: past about 2,000 active tenants the
  * floors add up past the budget (10,000 tenants buffered 37,300 jobs; 1,000
  * tenants with 256 KiB jobs 256 MiB against a budget of 64 MiB). So the
@@ -26,7 +29,7 @@ export interface PrefetchBound {
  * past it waits, its tenant in a line that is served in weighted turns
  * (WeightedLine) as dispatches make room.
  */
-const PREFETCH_MAX = 512;
+export const PREFETCH_MAX = 512;
 const PREFETCH_MIN = 4;
 /** The job count the shares divide (the byte budget is the bound's). */
 const PREFETCH_BUDGET = 8192;
@@ -37,6 +40,16 @@ const PREFETCH_BUDGET = 8192;
  * rate) held by whichever broker fetched first.
  */
 const PREFETCH_RATE_SECONDS = 1;
+/**
+ * How far past its target (a share of it) a tenant's buffer may grow with jobs
+ * that beat the lowest priority it holds (see `told`). Reads of such jobs
+ * start again at half this past the target, so a flood of them is read in
+ * runs of an eighth of the target, not one fetch per dispatch.
+ */
+const PRIORITY_HEADROOM = 0.25;
+
+/** A read a tenant's buffer wants: `count` jobs at most, of priorities above `above` only when set. */
+export type WantedRead = Pick<FetchRequest, 'count' | 'above'>;
 
 /**
  * A queue's prefetch buffers and their accounting under the PrefetchBound:
@@ -52,6 +65,18 @@ export class PrefetchBuffers {
    * was a second, empty round trip per job); new work (onWork) does.
    */
   readonly drained = new Set<string>();
+  /**
+   * Tenants told of unread jobs that may beat the lowest priority their
+   * buffer holds: the highest priority told (MAX_PRIORITY when the news did
+   * not say). A buffer at its target once read nothing more until dispatches
+   * took it down to half, and a priority-9 job enqueued then went out after
+   * half a buffer of priority-0 ones (256 jobs, each as long as a job runs).
+   * Such news now reads at once, but only jobs that beat the buffer's lowest,
+   * up to PRIORITY_HEADROOM past its target: news of jobs no better than
+   * those buffered reads nothing, so a flood of them leaves the buffer at its
+   * target.
+   */
+  private readonly told = new Map<string, number>();
   /** Tenants whose fetch waits for room under the bound, in weighted turns. */
   readonly waiting = new WeightedLine();
   /** Mean job size (bytes) of each tenant's last fetch; unknown until its first. */
@@ -102,6 +127,59 @@ export class PrefetchBuffers {
   }
 
   /**
+   * The read the tenant's buffer wants now, if any: up to its target, of any
+   * priority; at its target, only jobs that beat the lowest it holds, when it
+   * was told such jobs wait unread, up to PRIORITY_HEADROOM past the target.
+   */
+  wanted(tenant: string): WantedRead | undefined {
+    const buffer = this.buffers.get(tenant) ?? [];
+    const target = this.target(tenant);
+    if (buffer.length < target) return { count: target - buffer.length };
+    const above = this.beaten(tenant, buffer);
+    const count = target + headroom(target) - buffer.length;
+    return above !== undefined && count > 0 ? { count, above } : undefined;
+  }
+
+  /**
+   * Whether a buffer a dispatch or a read has left should be read again: at
+   * half its target, or at half its headroom past it while it was told of
+   * unread jobs that beat its lowest. (A tenant whose streams ran dry is not
+   * read again by either: see `drained`.)
+   */
+  wantsRead(tenant: string, buffer: readonly FetchedJob[]): boolean {
+    const target = this.target(tenant);
+    if (buffer.length <= target / 2) return true;
+    return (
+      buffer.length <= target + headroom(target) / 2 && this.beaten(tenant, buffer) !== undefined
+    );
+  }
+
+  /** The tenant has unread jobs of up to this priority (undefined: not known). */
+  tell(tenant: string, priority = MAX_PRIORITY): void {
+    this.told.set(tenant, Math.max(priority, this.told.get(tenant) ?? priority));
+  }
+
+  /** A read of the tenant is planned: it reads the highest priorities first, so what it was told is heard. */
+  reading(tenant: string): void {
+    this.told.delete(tenant);
+  }
+
+  /**
+   * The lowest priority in the buffer, if the tenant was told of unread jobs
+   * that beat it. News that beats nothing buffered is dropped: the jobs it
+   * told of wait behind those buffered anyway, and each refill reads the
+   * highest priorities first.
+   */
+  private beaten(tenant: string, buffer: readonly FetchedJob[]): number | undefined {
+    const told = this.told.get(tenant);
+    const lowest = buffer.at(-1)?.priority;
+    if (told === undefined || lowest === undefined) return undefined;
+    if (told > lowest) return lowest;
+    this.told.delete(tenant);
+    return undefined;
+  }
+
+  /**
    * How many jobs of `size` bytes the bound has room for now, counting the
    * fetches in flight at their expected size. One job always fits while room
    * is left, so a job bigger than the byte bound is not kept out for good.
@@ -142,11 +220,13 @@ export class PrefetchBuffers {
   }
 
   /**
-   * Takes in a fetch of `count` jobs: learns the job size, whether the streams
-   * ran dry, and returns the tenant's buffer with the jobs not leased at once
-   * added (not yet stored in `buffers` when new).
+   * Takes in a read: learns the job size, whether the streams ran dry, and
+   * returns the tenant's buffer with the jobs not leased at once added (not
+   * yet stored in `buffers` when new). A read that came back full may have
+   * left jobs of its lowest priority or above unread: when those beat the
+   * buffer's lowest, the buffer is told of them, so they are read before it.
    */
-  add(tenant: string, result: FetchResult, count: number): FetchedJob[] {
+  add(tenant: string, result: FetchResult, { count, above }: WantedRead): FetchedJob[] {
     let total = 0;
     let kept = 0; // the bytes of the jobs not leased at once, which go to the buffer
     result.jobs.forEach((job, i) => {
@@ -158,12 +238,19 @@ export class PrefetchBuffers {
       this.jobSize.set(tenant, total / result.jobs.length);
       this.queueJobSize = Math.max(this.queueJobSize ?? 0, total / result.jobs.length);
     }
-    if (result.jobs.length < count) this.drained.add(tenant);
-    else this.drained.delete(tenant);
+    // A read of higher priorities only that came back short says nothing of the others.
+    if (result.jobs.length < count) {
+      if (above === undefined) this.drained.add(tenant);
+    } else this.drained.delete(tenant);
     const current = this.buffers.get(tenant) ?? [];
     for (const job of result.jobs.slice(result.leased)) insertByPriority(current, job);
     this.held.jobs += result.jobs.length - result.leased;
     this.held.bytes += kept;
+    const lastRead = result.jobs.at(-1);
+    const lowest = current.at(-1);
+    if (result.jobs.length === count && lastRead && lowest && lastRead.priority > lowest.priority) {
+      this.tell(tenant, lastRead.priority);
+    }
     return current;
   }
 
@@ -185,6 +272,7 @@ export class PrefetchBuffers {
     this.drained.delete(tenant);
     this.jobSize.delete(tenant);
     this.waiting.forget(tenant);
+    this.told.delete(tenant);
   }
 
   /** Jobs this broker holds in its pending list without a lease (to renew them). */
@@ -193,18 +281,30 @@ export class PrefetchBuffers {
   }
 
   /** How many tenants each of its per-tenant tables holds (see QueueDispatcher.tenantTables). */
-  tenantTables(): { buffered: number; drained: number; jobSizes: number; lineTags: number } {
+  tenantTables(): {
+    buffered: number;
+    drained: number;
+    jobSizes: number;
+    lineTags: number;
+    told: number;
+  } {
     return {
       buffered: this.buffers.size,
       drained: this.drained.size,
       jobSizes: this.jobSize.size,
       lineTags: this.waiting.tagged,
+      told: this.told.size,
     };
   }
 
   use(): PrefetchUse {
     return { jobs: this.held.jobs, bytes: this.held.bytes, waiting: this.waiting.size };
   }
+}
+
+/** How far past `target` a buffer may grow with jobs that beat its lowest (see PRIORITY_HEADROOM). */
+function headroom(target: number): number {
+  return Math.ceil(target * PRIORITY_HEADROOM);
 }
 
 /**

@@ -148,7 +148,7 @@ export class ServedQueues {
     try {
       const released = await store.release(jobs);
       jobs.forEach((job, i) => {
-        if (released[i]) doorbell.ring(job.queue, job.tenant, 0);
+        if (released[i]) doorbell.ring(job.queue, job.tenant, 0, job.priority);
       });
       doorbell.flush();
     } catch (error) {

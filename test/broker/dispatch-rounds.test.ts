@@ -72,7 +72,7 @@ function setup(sessionCount: number, capacity: number) {
   });
   const buffer = (tenant: string, count: number): void => {
     const jobs = Array.from({ length: count }, (_, n) => job(tenant, n));
-    prefetch.add(tenant, { jobs, leased: 0, idle: false, nextDueAt: undefined }, count);
+    prefetch.add(tenant, { jobs, leased: 0, idle: false, nextDueAt: undefined }, { count });
     prefetch.buffers.set(tenant, jobs);
     scheduler.setAvailable(tenant, count);
   };

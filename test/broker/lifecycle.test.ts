@@ -3,7 +3,10 @@ import { status } from '@grpc/grpc-js';
 import { useBroker } from '../helpers/harness.js';
 import { call, eventually, rawClients } from '../helpers/broker.js';
 import type { Stats__Output } from '../../src/generated/rota/v1/Stats.js';
-import { autoComplete } from '../helpers/raw-worker.js';
+import { autoComplete, type RawWorker } from '../helpers/raw-worker.js';
+import { holdWithBufferFull } from '../helpers/full-buffer.js';
+import { PREFETCH_MAX } from '../../src/broker/prefetch-buffers.js';
+import type { Lease__Output } from '../../src/generated/rota/v1/Lease.js';
 
 const h = useBroker();
 
@@ -672,5 +675,104 @@ describe('priorities within a tenant', () => {
     w.complete(held!);
     const [next] = await w.take(1);
     expect(next!.job_id).toBe(urgent.job_id);
+  });
+});
+
+describe('priorities within a tenant whose buffer is at its target', () => {
+  /**
+   * A lone tenant of the queue with a backlog of priority-0 jobs, its buffer
+   * at its target (PREFETCH_MAX) and its one worker busy: news of work read
+   * nothing then, and a dispatch read again only once the buffer fell to half.
+   */
+  async function busyWithBufferFull(queue: string) {
+    for (let i = 0; i < 2; i++) {
+      await h.enqueueBatch(
+        Array.from({ length: PREFETCH_MAX }, () => ({
+          tenant: 'acme',
+          queue,
+          payload: Buffer.from('0'),
+        })),
+      );
+    }
+    const worker = await h.worker({ queues: [queue], capacity: 1 });
+    const dispatcher = h.broker.broker.dispatcher(queue);
+    const held = await holdWithBufferFull(dispatcher, worker);
+    return { worker, held, buffered: () => dispatcher.prefetchUse().jobs };
+  }
+
+  /** Completes `held`, then runs `count` more jobs one at a time; their payloads in lease order. */
+  async function runInOrder(worker: RawWorker, held: Lease__Output, count: number) {
+    worker.complete(held);
+    const payloads: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const [lease] = await worker.take(1);
+      payloads.push(lease!.payload.toString());
+      worker.complete(lease!);
+    }
+    return payloads;
+  }
+
+  it('leases an urgent job next, not after the half of the buffer a refill waited for', async () => {
+    const { worker, held } = await busyWithBufferFull('full-urgent');
+    const urgent = await h.enqueue({ tenant: 'acme', queue: 'full-urgent', priority: 9 });
+    worker.complete(held);
+    const [next] = await worker.take(1);
+    expect(next!.job_id).toBe(urgent.job_id);
+  });
+
+  it('reads nothing for news of jobs that beat none buffered: the buffer stays at its target', async () => {
+    const { buffered } = await busyWithBufferFull('full-flat');
+    for (let i = 0; i < 50; i++) await h.enqueue({ tenant: 'acme', queue: 'full-flat' });
+    expect(buffered()).toBe(PREFETCH_MAX);
+  });
+
+  it('leases a flood of urgent jobs first, its buffer a quarter past its target at most', async () => {
+    const queue = 'full-flood';
+    const { worker, held, buffered } = await busyWithBufferFull(queue);
+    let most = 0;
+    for (let i = 0; i < 200; i++) {
+      await h.enqueue({ tenant: 'acme', queue, priority: 5, payload: Buffer.from('5') });
+      most = Math.max(most, buffered());
+    }
+    expect(most).toBeGreaterThan(PREFETCH_MAX);
+    expect(most).toBeLessThanOrEqual(PREFETCH_MAX * 1.25);
+    const order = await runInOrder(worker, held, 201);
+    expect(order).toEqual([...Array<string>(200).fill('5'), '0']);
+  });
+
+  it('leases a delayed urgent job next once it comes due', async () => {
+    const queue = 'full-due';
+    const { worker, held, buffered } = await busyWithBufferFull(queue);
+    const urgent = await h.enqueue({ tenant: 'acme', queue, priority: 9, delay_ms: 200 });
+    // Read at its due time: the buffer holds it beside the others.
+    await expect.poll(buffered).toBe(PREFETCH_MAX + 1);
+    worker.complete(held);
+    const [next] = await worker.take(1);
+    expect(next!.job_id).toBe(urgent.job_id);
+  });
+
+  it('reads a job that came due again after the read that was to take it failed', async () => {
+    const queue = 'full-due-failed';
+    const { worker, held, buffered } = await busyWithBufferFull(queue);
+    const { store } = h.broker.broker;
+    const fetch = store.fetch.bind(store);
+    let failed = 0;
+    store.fetch = async (fetchQueue, wants, now) => {
+      if (fetchQueue === queue && failed === 0 && wants.some((want) => want.above !== undefined)) {
+        failed++;
+        throw new Error('the read of higher priorities failed');
+      }
+      return fetch(fetchQueue, wants, now);
+    };
+    try {
+      const urgent = await h.enqueue({ tenant: 'acme', queue, priority: 9, delay_ms: 200 });
+      await expect.poll(buffered, { timeout: 5000 }).toBe(PREFETCH_MAX + 1);
+      expect(failed).toBe(1);
+      worker.complete(held);
+      const [next] = await worker.take(1);
+      expect(next!.job_id).toBe(urgent.job_id);
+    } finally {
+      store.fetch = fetch;
+    }
   });
 });

@@ -4,7 +4,9 @@ import { useBroker, usePeer } from '../helpers/harness.js';
 import { call, eventually, rawClients } from '../helpers/broker.js';
 import { monitor } from '../helpers/monitor.js';
 import { RawWorker } from '../helpers/raw-worker.js';
+import { holdWithBufferFull } from '../helpers/full-buffer.js';
 import { Keys } from '../../src/store/keys.js';
+import { PREFETCH_MAX } from '../../src/broker/prefetch-buffers.js';
 
 // Two brokers on one Redis and one key prefix: A (the harness's) and B.
 const h = useBroker();
@@ -25,9 +27,9 @@ describe('several brokers on one Redis', () => {
     // job read here cost each of them an empty fetch, and this one a PUBLISH.
     const keys = new Keys(h.broker.config.keyPrefix);
     const listener = new Redis(h.redis.url);
-    const rings: Array<ReadonlyArray<readonly [string, number]>> = [];
+    const rings: Array<ReadonlyArray<readonly [string, number, number?]>> = [];
     listener.on('message', (_channel: string, message: string) => {
-      const { work } = JSON.parse(message) as { work: Array<[string, number]> };
+      const { work } = JSON.parse(message) as { work: Array<[string, number, number?]> };
       if (work.length > 0) rings.push(work); // not the idle-room announcements
     });
     await listener.subscribe(keys.doorbell('bell'));
@@ -40,13 +42,53 @@ describe('several brokers on one Redis', () => {
         worker.complete(lease!);
         await h.waitState('acme', job_id, 'COMPLETED');
       }
-      // Not runnable yet: no claim reads it, and the ring names its due time.
-      const delayed = await h.enqueue({ tenant: 'acme', queue: 'bell', delay_ms: 60_000 });
+      // Not runnable yet: no claim reads it, and the ring names its due time and priority.
+      const delayed = await h.enqueue({
+        tenant: 'acme',
+        queue: 'bell',
+        delay_ms: 60_000,
+        priority: 3,
+      });
       await eventually(() => (rings.length > 0 ? true : undefined));
       const { run_at_unix_ms } = await h.getJob('acme', delayed.job_id);
-      expect(rings).toEqual([[['acme', Number(run_at_unix_ms)]]]);
+      expect(rings).toEqual([[['acme', Number(run_at_unix_ms), 3]]]);
     } finally {
       listener.disconnect();
+    }
+  });
+
+  it("leases an urgent job rung by another broker ahead of this one's full buffer", async () => {
+    const queue = 'rung-urgent';
+    for (let i = 0; i < 2; i++) {
+      await h.enqueueBatch(Array.from({ length: PREFETCH_MAX }, () => ({ tenant: 'acme', queue })));
+    }
+    const onA = await h.worker({ queues: [queue], capacity: 1 });
+    const held = await holdWithBufferFull(h.broker.broker.dispatcher(queue), onA);
+    // Each read of the tenant×queue's ready streams looks up its levels first.
+    const levels = new Keys(h.broker.config.keyPrefix).levels('acme', queue);
+    let reads = 0;
+    const stopMonitor = await monitor(h.redis.port, ([command, key]) => {
+      if (command === 'ZREVRANGE' && key === levels) reads++;
+    });
+    // B serves no worker of the queue: it stores the jobs and rings A's doorbell.
+    const onPeer = rawClients(peer.broker.address);
+    try {
+      const enqueue = onPeer.broker.Enqueue.bind(onPeer.broker);
+      const flat = { tenant: 'acme', queue };
+      for (let i = 0; i < 20; i++) await call(enqueue, flat);
+      const urgent = await call(enqueue, { ...flat, priority: 9 });
+      await expect
+        .poll(() => h.broker.broker.dispatcher(queue).prefetchUse().jobs)
+        .toBe(PREFETCH_MAX + 1);
+      // One read, the urgent job's: the rings said the twenty before it beat
+      // nothing buffered (a ring that does not say costs a read each).
+      await expect.poll(() => reads).toBe(1);
+      onA.complete(held);
+      const [next] = await onA.take(1);
+      expect(next!.job_id).toBe(urgent.job_id);
+    } finally {
+      stopMonitor();
+      onPeer.close();
     }
   });
 

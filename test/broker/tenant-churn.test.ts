@@ -20,6 +20,7 @@ const nothingKept = {
   drained: 0,
   jobSizes: 0,
   lineTags: 0,
+  told: 0,
 };
 
 /** Enqueues `jobsEach` jobs per tenant, and has the worker complete them all. */

@@ -17,8 +17,9 @@ export interface EnqueueRequest {
    */
   'payload'?: (Buffer | Uint8Array | string);
   /**
-   * 0 (default) to 9. Within one tenant's turn higher priorities drain first;
-   * priority never lets a tenant exceed its fair share.
+   * 0 (default) to 9. Within one tenant's turn higher priorities drain first,
+   * ahead of that tenant's jobs a broker has already read ahead too; priority
+   * never lets a tenant exceed its fair share.
    */
   'priority'?: (number);
   /**
@@ -68,8 +69,9 @@ export interface EnqueueRequest__Output {
    */
   'payload': (Buffer);
   /**
-   * 0 (default) to 9. Within one tenant's turn higher priorities drain first;
-   * priority never lets a tenant exceed its fair share.
+   * 0 (default) to 9. Within one tenant's turn higher priorities drain first,
+   * ahead of that tenant's jobs a broker has already read ahead too; priority
+   * never lets a tenant exceed its fair share.
    */
   'priority': (number);
   /**
