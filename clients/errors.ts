@@ -12,6 +12,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import { MAX_DELAY_MS } from '../src/broker/validation.js';
+import { thrownMessage } from '../src/thrown-message.js';
 
 export interface RotaErrorOptions {
   readonly cause?: unknown;
@@ -136,11 +137,8 @@ export function toRotaError(err: unknown): RotaError {
   return new RotaError(status.UNKNOWN, String(err), { cause: err });
 }
 
-/** Message of any thrown value, for Fail.message and logs. */
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message === '' ? err.name : err.message;
-  return typeof err === 'string' ? err : String(err);
-}
+/** Message of any thrown value, for Fail.message and logs; never throws. */
+export const errorMessage: (err: unknown) => string = thrownMessage;
 
 /**
  * A request that cannot be sent as asked (`build` throws a TypeError naming

@@ -1,20 +1,17 @@
-import type { EventEmitter } from 'node:events';
-
 import type { LeaseRef } from '../src/generated/rota/v1/LeaseRef.js';
 import type { Ack } from './acks.js';
 import { JobAbortedError } from './errors.js';
 import type { LazyAbort } from './lazy-abort.js';
+import type { StuckHandlers } from './stuck-handlers.js';
 import type { WorkStream } from './work-stream.js';
-import type { WorkerEvents } from './worker-events.js';
+import type { WorkerListeners } from './worker-listeners.js';
 import type { CompiledWorkerOptions, WorkerJob } from './worker-options.js';
 
 /** What the Worker's parts share: the Worker makes it, Sessions keeps its session current. */
 export interface WorkerShared {
   readonly options: CompiledWorkerOptions;
-  /** The Worker, which emits the events. */
-  readonly events: EventEmitter<WorkerEvents>;
-  /** Emits on 'error', only when someone listens. */
-  readonly reportError: (error: Error) => void;
+  /** The Worker's event listeners, called so that none can break the Worker. */
+  readonly listeners: WorkerListeners;
   readonly jobs: HeldJobs;
   /** The session of the Work stream open now; undefined between streams. */
   session: WorkStream | undefined;
@@ -22,13 +19,16 @@ export interface WorkerShared {
   maxResultBytes: number;
 }
 
-/** A lease this worker holds: its handler runs, or its ack waits to be sent. */
+/**
+ * A lease this worker holds: its handler waits for a slot, or runs, or its ack
+ * waits to be sent.
+ */
 export interface HeldLease {
   readonly job: WorkerJob;
   readonly token: string;
   /** Aborts the handler's ctx.signal when the lease is lost, cancelled or timed out. */
   readonly abort: LazyAbort;
-  phase: 'running' | 'acking' | 'dropped';
+  phase: 'waiting' | 'running' | 'acking' | 'dropped';
   ack: Ack | undefined;
   deadlineTimer: NodeJS.Timeout | undefined;
 }
@@ -51,16 +51,36 @@ export class HeldJobs {
   /** Job ids of held leases whose ack waits for the next flush. */
   readonly ackQueue = new Set<string>();
   readonly progress = new Map<string, PendingProgress>();
-  /** Handlers whose outcome will be reported, for close(). Dropped ones are not waited for. */
-  readonly handlers = new Map<HeldLease, Promise<void>>();
+  /** Held leases whose handler waits for a slot (see hasFreeSlot), oldest first. */
+  readonly waiting = new Set<HeldLease>();
   /** Wakes close() when a handler ended, acks went out or a lease was dropped. */
   #wake: (() => void) | undefined;
 
-  /** Jobs whose handler is running now. */
+  constructor(
+    /** Handlers of dropped leases that have not returned: each keeps its slot. */
+    readonly stuck: StuckHandlers,
+  ) {}
+
+  /** Jobs whose handler is running now (stuck ones aside: their lease is gone). */
   get running(): number {
     let n = 0;
     for (const held of this.leases.values()) if (held.phase === 'running') n++;
     return n;
+  }
+
+  /** Leases whose outcome will be reported, for close(): their handler waits or runs. */
+  get unfinished(): number {
+    return this.running + this.waiting.size;
+  }
+
+  /**
+   * Whether one more handler may start: running and stuck ones hold the slots.
+   * Without stuck handlers the broker's capacity (the concurrency) bounds the
+   * leases held, and so the handlers: the count, which walks every lease,
+   * is left for when some are stuck.
+   */
+  hasFreeSlot(concurrency: number): boolean {
+    return this.stuck.size === 0 || this.running + this.stuck.size < concurrency;
   }
 
   /** Hello.in_flight: every lease held, running or finished-but-unacked. */
@@ -105,10 +125,13 @@ export class HeldJobs {
       }
     }
     clearTimeout(held.deadlineTimer);
+    this.waiting.delete(held);
     const wasRunning = held.phase === 'running';
     held.phase = 'dropped';
-    this.handlers.delete(held);
     this.changed();
-    if (wasRunning) held.abort.abort(new JobAbortedError(id, reason));
+    if (!wasRunning) return;
+    // Its handler runs on until it returns (see StuckHandlers).
+    this.stuck.add(held.job, reason);
+    held.abort.abort(new JobAbortedError(id, reason));
   }
 }

@@ -6,7 +6,7 @@
 import { context, trace } from '@opentelemetry/api';
 
 import type { Lease__Output } from '../src/generated/rota/v1/Lease.js';
-import { failMessage, type Ack, type CompleteAck } from './acks.js';
+import { failMessage, type CompleteAck } from './acks.js';
 import { decodePayload, encodeReported } from './codec.js';
 import { JobAbortedError, NonRetryableError, errorMessage } from './errors.js';
 import type { HeldLease, WorkerShared } from './held-jobs.js';
@@ -28,9 +28,13 @@ export class JobRunner {
     private readonly outbox: Outbox,
   ) {}
 
-  /** A lease from the broker: held from now on, its handler started. */
+  /**
+   * A lease from the broker: held from now on, its handler started, or started
+   * once a slot frees when stuck handlers hold them all (the broker may have
+   * sent it before it heard of the smaller capacity).
+   */
   take(lease: Lease__Output): void {
-    const { jobs } = this.shared;
+    const { jobs, options } = this.shared;
     const previous = jobs.leases.get(lease.job_id);
     if (previous?.token === lease.lease_token) return;
     if (previous !== undefined) jobs.drop(previous, 'lease lost');
@@ -56,17 +60,11 @@ export class JobRunner {
       createdAt: Number(lease.created_at_unix_ms),
       ...(deadline > 0 ? { deadline } : {}),
     };
-    let decodeError: unknown;
-    try {
-      job.payload = decodePayload(rawPayload, lease.headers);
-    } catch (err) {
-      decodeError = err;
-    }
     const held: HeldLease = {
       job,
       token: lease.lease_token,
       abort: new LazyAbort(),
-      phase: 'running',
+      phase: 'waiting',
       ack: undefined,
       deadlineTimer: undefined,
     };
@@ -79,18 +77,36 @@ export class JobRunner {
       );
       held.deadlineTimer.unref();
     }
-    jobs.handlers.set(
-      held,
-      this.#run(held, decodeError).finally(() => {
-        jobs.handlers.delete(held);
-        jobs.changed();
-      }),
-    );
+    if (jobs.hasFreeSlot(options.concurrency)) this.#start(held);
+    else jobs.waiting.add(held);
   }
 
-  async #run(held: HeldLease, decodeError: unknown): Promise<void> {
+  #start(held: HeldLease): void {
+    this.shared.jobs.waiting.delete(held);
+    held.phase = 'running';
+    void this.#run(held).finally(() => {
+      this.shared.jobs.stuck.settled(held.job);
+      this.#startWaiting();
+      this.shared.jobs.changed();
+    });
+  }
+
+  /** A handler returned: leases waiting for its slot start. */
+  #startWaiting(): void {
+    const { jobs, options } = this.shared;
+    for (const held of jobs.waiting) {
+      if (!jobs.hasFreeSlot(options.concurrency)) return;
+      this.#start(held);
+    }
+  }
+
+  /**
+   * Never rejects: what the handler throws is its outcome, listeners are
+   * called safely, and the reporting copes with any thrown value.
+   */
+  async #run(held: HeldLease): Promise<void> {
     const { job, abort } = held;
-    const { events } = this.shared;
+    const { listeners } = this.shared;
     const ctx = new JobContext(abort, job.attempt, (value) =>
       this.outbox.reportProgress(held, value),
     );
@@ -104,11 +120,7 @@ export class JobRunner {
       parent,
     );
     try {
-      if (decodeError !== undefined) {
-        throw new NonRetryableError(`payload is not valid JSON: ${errorMessage(decodeError)}`, {
-          cause: decodeError,
-        });
-      }
+      job.payload = decodeJobPayload(job);
       const value: unknown = await context.with(trace.setSpan(parent, span), () =>
         this.shared.options.handler(job, ctx),
       );
@@ -119,25 +131,20 @@ export class JobRunner {
     clearTimeout(held.deadlineTimer);
     if (held.phase !== 'running') {
       endSpan(span, abort.reason ?? 'lease lost');
-    } else {
-      endSpan(span, outcome.ok ? undefined : outcome.error);
-    }
-    if (held.phase !== 'running') {
-      events.emit('failed', job, abort.reason ?? new JobAbortedError(job.id, 'lease lost'));
+      listeners.notify('failed', job, abort.reason ?? new JobAbortedError(job.id, 'lease lost'));
       return;
     }
+    endSpan(span, outcome.ok ? undefined : outcome.error);
     const reported = outcome.ok ? this.#completion(held, outcome.value) : outcome;
-    let ack: Ack;
+    // The ack is queued before the listeners hear of the outcome: whatever
+    // they do (throw, close the worker), it goes out.
     if (reported.ok) {
-      ack = { complete: reported.complete };
-      events.emit('completed', job, reported.value);
+      this.outbox.ack(held, { complete: reported.complete });
+      listeners.notify('completed', job, reported.value);
     } else {
-      ack = { fail: failMessage(job.id, held.token, reported.error) };
-      events.emit('failed', job, reported.error);
+      this.outbox.ack(held, { fail: failMessage(job.id, held.token, reported.error) });
+      listeners.notify('failed', job, reported.error);
     }
-    // A listener may have closed the worker and dropped the lease meanwhile.
-    if (held.phase !== 'running') return;
-    this.outbox.ack(held, ack);
   }
 
   /** The Complete reporting a handler's value, or the error to fail the job with when none can. */
@@ -162,5 +169,14 @@ export class JobRunner {
     };
     const error = this.outbox.refusal(complete, this.shared.maxResultBytes);
     return error === undefined ? { ok: true, value, complete } : { ok: false, error };
+  }
+}
+
+/** The payload as the handler sees it; a NonRetryableError when its JSON is not valid. */
+function decodeJobPayload(job: WorkerJob): unknown {
+  try {
+    return decodePayload(job.rawPayload, job.headers);
+  } catch (err) {
+    throw new NonRetryableError(`payload is not valid JSON: ${errorMessage(err)}`, { cause: err });
   }
 }

@@ -1,7 +1,8 @@
 /**
  * What the Worker sends for the leases it holds: progress, coalesced to a
  * job's latest value each tick, and acks, in `acks` messages of bounded size
- * (acks.ts). Both wait, queued, while no session is welcomed.
+ * (acks.ts); and the capacity it has for more, as a Credit when stuck handlers
+ * changed it. All wait, queued, while no session is welcomed.
  */
 import * as grpc from '@grpc/grpc-js';
 
@@ -64,7 +65,7 @@ export class Outbox {
    */
   #refuseProgress(message: string, options?: RotaErrorOptions): Promise<void> {
     const error = new RotaError(grpc.status.INVALID_ARGUMENT, message, options);
-    this.shared.reportError(error);
+    this.shared.listeners.reportError(error);
     const refused = Promise.reject(error);
     refused.catch(() => undefined);
     return refused;
@@ -95,7 +96,7 @@ export class Outbox {
   refusal(complete: CompleteAck, maxResultBytes: number): NonRetryableError | undefined {
     const problem = completeProblem(complete, maxResultBytes);
     if (problem === undefined) return undefined;
-    this.shared.reportError(
+    this.shared.listeners.reportError(
       new AckRefusedError(complete.job_id, 'ACK_INVALID', `${problem}; failed the job instead`),
     );
     return new NonRetryableError(problem);
@@ -106,9 +107,9 @@ export class Outbox {
   }
 
   /**
-   * Sends queued progress, then the queued acks in `acks` messages of bounded
-   * size; a lease is forgotten once its ack's message is written. Kept while
-   * not connected.
+   * Sends the capacity if it changed, queued progress, then the queued acks in
+   * `acks` messages of bounded size; a lease is forgotten once its ack's
+   * message is written. Kept while not connected.
    */
   flush(): void {
     if (this.#flushScheduled !== undefined) {
@@ -118,7 +119,12 @@ export class Outbox {
     const session = this.shared.session;
     const welcome = session?.welcome;
     if (session === undefined || welcome === undefined || session.ended) return;
-    const { jobs } = this.shared;
+    const { jobs, options } = this.shared;
+    // Once a tick: a handler that returns soon after its abort changes nothing.
+    const capacity = Math.max(0, options.concurrency - jobs.stuck.size);
+    if (capacity !== session.capacity && session.send({ credit: { capacity } })) {
+      session.capacity = capacity;
+    }
     for (const [jobId, pending] of jobs.progress) {
       session.send({
         progress: {

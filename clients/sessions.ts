@@ -76,7 +76,13 @@ export class Sessions {
   open(): void {
     const { options, jobs } = this.shared;
     const call = this.#connection.client.Work(this.#connection.metadata());
-    const session = new WorkStream(call, this.shared.reportError);
+    const capacity = Math.max(0, options.concurrency - jobs.stuck.size);
+    // Hello takes no capacity 0 (unset on the wire): with every slot held by
+    // stuck handlers, the Credit after Welcome says 0, and a lease the broker
+    // sends before reading it waits for a slot.
+    const session = new WorkStream(call, Math.max(1, capacity), (error) =>
+      this.shared.listeners.reportError(error),
+    );
     this.shared.session = session;
     call.on('data', (msg: BrokerMessage__Output) => this.#onMessage(session, msg));
     call.on('error', (err: unknown) => (session.error ??= toRotaError(err)));
@@ -92,7 +98,7 @@ export class Sessions {
         worker_id: options.workerId,
         queues: [...options.queues],
         tenants: [...options.tenants],
-        capacity: options.concurrency,
+        capacity: session.capacity,
         protocol_version: 1,
         in_flight: jobs.inFlight(),
       },
@@ -126,7 +132,7 @@ export class Sessions {
       case 'ack_result':
         for (const outcome of msg.ack_result?.outcomes ?? []) {
           if (outcome.status !== 'ACK_OK') {
-            this.shared.reportError(
+            this.shared.listeners.reportError(
               new AckRefusedError(outcome.job_id, outcome.status, outcome.message),
             );
           }
@@ -135,7 +141,7 @@ export class Sessions {
       case 'drain':
         // The broker is shutting down: running jobs finish and are acked as usual;
         // when the stream ends we reconnect and re-attach whatever still runs.
-        this.shared.events.emit('draining', msg.drain?.grace_ms ?? 0);
+        this.shared.listeners.notify('draining', msg.drain?.grace_ms ?? 0);
         break;
       case 'heartbeat_ack':
       case undefined:
@@ -168,20 +174,20 @@ export class Sessions {
       const held = jobs.leases.get(jobId);
       if (held === undefined) continue;
       if (held.phase === 'acking') {
-        this.shared.reportError(
+        this.shared.listeners.reportError(
           new AckRefusedError(jobId, 'ACK_STALE', 'lease no longer current after reconnect'),
         );
       }
       jobs.abort(jobId, 'lease lost');
     }
     this.#everWelcomed = true;
-    this.shared.events.emit('connected', {
+    this.lifecycle.welcomed();
+    this.outbox.schedule();
+    this.shared.listeners.notify('connected', {
       sessionId: welcome.session_id,
       reattachedJobIds: welcome.reattached_job_ids,
       refusedJobIds: welcome.refused_job_ids,
     });
-    this.lifecycle.welcomed();
-    this.outbox.schedule();
   }
 
   #onSessionEnd(session: WorkStream): void {
@@ -192,15 +198,21 @@ export class Sessions {
     if (session !== this.shared.session) return;
     this.shared.session = undefined;
     this.outbox.sessionEnded();
-    if (session.welcome !== undefined) this.shared.events.emit('disconnected', session.error);
-    if (!this.lifecycle.mayReconnect()) return;
+    const reconnecting = this.lifecycle.mayReconnect();
     const error =
       session.error ?? new RotaError(grpc.status.UNAVAILABLE, 'the broker ended the Work stream');
-    if (!this.#everWelcomed && FATAL_CODES.has(error.code)) {
+    // Never welcomed, so no 'disconnected' to tell.
+    if (reconnecting && !this.#everWelcomed && FATAL_CODES.has(error.code)) {
       this.lifecycle.refused(error);
       return;
     }
-    this.shared.reportError(error);
+    if (reconnecting) this.#scheduleReconnect();
+    // The listeners last: whatever they do, the reconnect is scheduled.
+    if (session.welcome !== undefined) this.shared.listeners.notify('disconnected', session.error);
+    if (reconnecting) this.shared.listeners.reportError(error);
+  }
+
+  #scheduleReconnect(): void {
     const { reconnectInitialMs, reconnectMaxMs } = this.shared.options;
     const delay = reconnectDelayMs(this.#reconnectAttempt++, reconnectInitialMs, reconnectMaxMs);
     this.#reconnectTimer = setTimeout(() => {

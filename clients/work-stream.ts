@@ -20,6 +20,8 @@ export class WorkStream {
 
   constructor(
     readonly call: grpc.ClientDuplexStream<WorkerMessage, BrokerMessage__Output>,
+    /** The capacity the broker was told: in Hello, then in each Credit. */
+    public capacity: number,
     /** Hears a write that threw. */
     private readonly reportError: (error: Error) => void,
   ) {

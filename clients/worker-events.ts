@@ -13,7 +13,12 @@ import type { WorkerJob } from './worker-options.js';
 export type WorkerState = 'IDLE' | 'RUNNING' | 'DRAINING' | 'STOPPED';
 
 export interface WorkerEvents {
-  /** Stream failures, refused acks, handler-side encoding problems. Only emitted when someone listens. */
+  /**
+   * Stream failures, refused acks, handler-side encoding problems: only
+   * emitted when someone listens. Listeners that threw and handlers still
+   * running a second after their abort (see Worker.stuck): with no 'error'
+   * listener, these are process warnings (process.emitWarning).
+   */
   error: [error: Error];
   /** The handler resolved; its result will be reported. */
   completed: [job: WorkerJob, result: unknown];

@@ -27,7 +27,9 @@ import { JobRunner } from './job-runner.js';
 import { Outbox } from './outbox.js';
 import { Sessions } from './sessions.js';
 import { closeOnSignals } from './shutdown-signals.js';
+import { StuckHandlers } from './stuck-handlers.js';
 import type { WorkerEvents, WorkerState } from './worker-events.js';
+import { WorkerListeners } from './worker-listeners.js';
 import { compileWorkerOptions, type WorkerOptions } from './worker-options.js';
 
 export type { WorkerEvents, WorkerState } from './worker-events.js';
@@ -55,13 +57,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   constructor(options: WorkerOptions) {
     super();
+    const compiled = compileWorkerOptions(options);
+    const listeners = new WorkerListeners(this);
+    const stuck = new StuckHandlers(compiled.concurrency, {
+      changed: () => this.#outbox.schedule(),
+      warn: (error) => listeners.warn(error),
+    });
     this.#shared = {
-      options: compileWorkerOptions(options),
-      events: this,
-      reportError: (error) => {
-        if (this.listenerCount('error') > 0) this.emit('error', error);
-      },
-      jobs: new HeldJobs(),
+      options: compiled,
+      listeners,
+      jobs: new HeldJobs(stuck),
       session: undefined,
       maxResultBytes: 0,
     };
@@ -90,6 +95,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Jobs whose handler is running now. */
   get running(): number {
     return this.#shared.jobs.running;
+  }
+
+  /**
+   * Handlers still running after their job was cancelled, timed out, lost its
+   * lease or was given up by close(): they ignore their `signal`. Each keeps a
+   * slot of `concurrency` until it returns, so the worker takes that many
+   * fewer jobs; one stuck for a second is reported on 'error'.
+   */
+  get stuck(): number {
+    return this.#shared.jobs.stuck.size;
   }
 
   /**
@@ -149,7 +164,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.#shared.session?.send({ drain: {} });
       // Leases may still arrive until the broker has read Drain: wait for those
       // too. Acks wait for a session: a reconnect (see #mayReconnect) brings one.
-      while ((jobs.handlers.size > 0 || jobs.ackQueue.size > 0) && Date.now() < this.#graceEnd) {
+      while ((jobs.unfinished > 0 || jobs.ackQueue.size > 0) && Date.now() < this.#graceEnd) {
         await waitAtMost(jobs.nextChange(), this.#graceEnd - Date.now());
       }
       this.#graceEnd = 0;

@@ -22,10 +22,15 @@ export interface HelloInput {
   readonly protocolVersion: number;
 }
 
-export function checkCapacity(capacity: number, max: number): void {
-  if (!Number.isInteger(capacity) || capacity < 1 || capacity > max) {
+/**
+ * Hello's capacity is at least 1: 0 is the field unset. A Credit may say 0: a
+ * worker whose slots are all taken (by handlers it could not stop) holds its
+ * leases and takes no new ones until a Credit above 0.
+ */
+export function checkCapacity(capacity: number, max: number, least: 0 | 1 = 1): void {
+  if (!Number.isInteger(capacity) || capacity < least || capacity > max) {
     throw invalidArgument(
-      `capacity is ${capacity}; it must be from 1 to ${max} (ROTA_MAX_SESSION_CAPACITY)`,
+      `capacity is ${capacity}; it must be from ${least} to ${max} (ROTA_MAX_SESSION_CAPACITY)`,
     );
   }
 }

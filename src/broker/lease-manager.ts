@@ -122,7 +122,7 @@ export class LeaseManager {
 
   credit(session: Session, capacity: number): void {
     this.touch(session);
-    checkCapacity(capacity, this.deps.settings.maxSessionCapacity);
+    checkCapacity(capacity, this.deps.settings.maxSessionCapacity, 0);
     session.capacity = capacity;
     this.grants.pumpQueues(session);
   }

@@ -10,6 +10,8 @@ import {
   type Span,
 } from '@opentelemetry/api';
 
+import { thrownMessage } from '../thrown-message.js';
+
 /**
  * Span helpers shared by the broker and the clients. They only use the
  * OpenTelemetry API: without an SDK every span is a cheap no-op, and the broker
@@ -85,12 +87,7 @@ export function headersWithSpan(
 /** Ends a span, marking it failed when `error` is given. */
 export function endSpan(span: Span, error?: unknown): void {
   if (error !== undefined) {
-    const message =
-      error instanceof Error
-        ? error.message
-        : typeof error === 'string'
-          ? error
-          : JSON.stringify(error);
+    const message = thrownMessage(error);
     if (error instanceof Error) span.recordException(error);
     else span.addEvent('exception', { 'exception.message': message });
     span.setStatus({ code: SpanStatusCode.ERROR, message });

@@ -201,6 +201,21 @@ describe('leases', () => {
     w.send({ credit: { capacity: 5 } });
     await w.take(3);
   });
+
+  // A worker whose slots are all held by handlers it could not stop.
+  it('sends no leases after Credit 0, and keeps the session, until a Credit above 0', async () => {
+    const w = await h.worker({ queues: ['paused'], capacity: 1 });
+    w.send({ credit: { capacity: 0 } });
+    await sleep(50);
+    for (let i = 0; i < 2; i++) await h.enqueue({ tenant: 'acme', queue: 'paused' });
+    await sleep(300);
+    expect({ leases: w.leases.length, status: w.status }).toEqual({
+      leases: 0,
+      status: undefined,
+    });
+    w.send({ credit: { capacity: 2 } });
+    await w.take(2);
+  });
 });
 
 describe('protocol errors', () => {
