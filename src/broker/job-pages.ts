@@ -180,10 +180,22 @@ function offsetOf(pageToken: string): number {
   return Number(pageToken);
 }
 
+/** The largest half of a stream entry id (a 64-bit unsigned number). */
+const MAX_ENTRY_PART = 2n ** 64n - 1n;
+
+/**
+ * The position a ready-stream page token names. Its entry id must be one
+ * Redis could have answered: past 64 bits a half is refused by XRANGE, and no
+ * page can start after the largest id; either reached Redis as an INTERNAL
+ * error, logged as the broker's own.
+ */
 function positionOf(pageToken: string): ReadyPosition | undefined {
   if (pageToken === '') return undefined;
   const match = ENTRY_TOKEN.exec(pageToken);
   if (!match) throw notOurs(pageToken);
+  const [ms, seq] = match[2]!.split('-').map(BigInt) as [bigint, bigint];
+  const last = ms === MAX_ENTRY_PART && seq === MAX_ENTRY_PART;
+  if (ms > MAX_ENTRY_PART || seq > MAX_ENTRY_PART || last) throw notOurs(pageToken);
   return { level: Number(match[1]), entry: match[2]! };
 }
 

@@ -215,6 +215,29 @@ describe('invalid input', () => {
     });
   });
 
+  it('refuses a waiting-jobs page token whose entry id Redis could not have answered', async () => {
+    await h.enqueue({ tenant: 'acme', queue: 'listed' });
+    const max = '18446744073709551615';
+    // each a stream id XRANGE refuses: a half past 64 bits, or a start after the last id
+    for (const token of [`0:${'9'.repeat(20)}-0`, `0:1-${'9'.repeat(20)}`, `0:${max}-${max}`]) {
+      expect(
+        await rejection(
+          h.listJobs({ tenant: 'acme', queue: 'listed', state: 'WAITING', page_token: token }),
+        ),
+      ).toEqual({
+        code: status.INVALID_ARGUMENT,
+        details: `page_token "${token}" is not one this broker returned`,
+      });
+    }
+    const page = await h.listJobs({
+      tenant: 'acme',
+      queue: 'listed',
+      state: 'WAITING',
+      page_token: `0:${max}-${BigInt(max) - 1n}`,
+    });
+    expect(page.jobs).toEqual([]);
+  });
+
   it('refuses the reserved queue names wherever a queue is named', async () => {
     const details = (field: string, name: string) =>
       `${field} is "${name}", which Rota's own keys use; the names "job" and "idem" are reserved, pick another`;
