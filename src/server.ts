@@ -161,6 +161,12 @@ export async function startBroker(
     connectionName: 'rota',
     commandTimeout: config.redisTimeoutMs,
     socketTimeout: config.redisTimeoutMs,
+    // A failover that demotes this Redis to a replica keeps its connections
+    // open: every write then fails READONLY for good, while the address (a DNS
+    // name, a virtual IP) leads a new connection to the new primary. The
+    // refused call answers UNAVAILABLE (nothing ran) and the connection is
+    // made again.
+    reconnectOnError: (error: Error) => /^READONLY /.test(error.message),
   };
   // No enableAutoPipelining: it defers single commands to the next tick while
   // the store's batches (sendBatch) go out at once, so a Progress written just before its

@@ -54,6 +54,20 @@ export function coerceError(error: unknown): BrokerError {
       { cause: error },
     );
   }
+  if (REDIS_NOT_NOW.test(message)) {
+    return new BrokerError(
+      'unavailable',
+      `Redis refused the call without running it (${message}); retry later`,
+      { cause: error },
+    );
+  }
+  if (REDIS_NO_REPLY.test(message)) {
+    return new BrokerError(
+      'unavailable',
+      `Redis is unreachable (${message}): it may have run the call all the same, when it answers again; retry an Enqueue with the same idempotency_key, or check with GetJob`,
+      { cause: error },
+    );
+  }
   if (isRedisUnavailable(error)) {
     return new BrokerError('unavailable', `Redis is unreachable (${message}); retry later`, {
       cause: error,
@@ -61,6 +75,22 @@ export function coerceError(error: unknown): BrokerError {
   }
   return new BrokerError('internal', message, { cause: error });
 }
+
+/**
+ * Redis is up but refuses commands for now, without running them: busy with
+ * a slow script (another client's), loading its data, a replica (READONLY,
+ * after a failover demoted it), or unable to persist or replicate. The
+ * connection stays open, so these are no outage to ioredis; still the call
+ * should be retried, not reported as the broker's own fault.
+ */
+const REDIS_NOT_NOW = /(?:^|\s)(?:BUSY|LOADING|READONLY|MASTERDOWN|NOREPLICAS|MISCONF|TRYAGAIN) /;
+
+/**
+ * No reply within ROTA_REDIS_TIMEOUT_MS: the call may sit unread in a hung
+ * Redis, which runs it when it wakes (the give-up of abandon_call.lua reaches
+ * it only after), so whether it took effect is unknown.
+ */
+const REDIS_NO_REPLY = /Command timed out|Socket timeout/;
 
 /** Awaits a store call, its failure turned into a BrokerError (see coerceError). */
 export async function guarded<T>(promise: Promise<T>): Promise<T> {
@@ -79,7 +109,7 @@ function isRedisUnavailable(error: unknown): boolean {
     code === 'ECONNRESET' ||
     code === 'EPIPE' ||
     code === 'ETIMEDOUT' ||
-    /Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest|Command timed out|Socket timeout|LOADING|READONLY/i.test(
+    /Connection is closed|Stream isn't writeable|enableOfflineQueue|MaxRetriesPerRequest/i.test(
       error.message,
     )
   );

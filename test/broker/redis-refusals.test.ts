@@ -1,0 +1,155 @@
+/**
+ * A Redis that is up and connected but refuses commands: busy with another
+ * client's slow script (BUSY), or demoted to a replica by a failover
+ * (READONLY). Neither drops a connection, so neither is an outage to ioredis.
+ */
+import net from 'node:net';
+import { status, type ServiceError } from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import {
+  call,
+  eventually,
+  rawClients,
+  startTestBroker,
+  type TestBroker,
+} from '../helpers/broker.js';
+import { startTestRedis, type TestRedis } from '../helpers/redis.js';
+
+const refusal = (promise: Promise<unknown>): Promise<ServiceError | undefined> =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error as ServiceError,
+  );
+
+/** A TCP proxy whose new connections go to `upstream`, which may change; open ones stay where they are. */
+async function startSwitchingProxy(
+  upstreamPort: number,
+): Promise<{ url: string; switchTo(port: number): void; close(): void }> {
+  let target = upstreamPort;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target, '127.0.0.1');
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        sockets.delete(socket);
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    switchTo: (next) => (target = next),
+    close: () => {
+      server.close();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+describe('a Redis busy with a slow script', () => {
+  let redis: TestRedis;
+  let broker: TestBroker;
+  let clients: ReturnType<typeof rawClients>;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    broker = await startTestBroker({ redisUrl: redis.url });
+    clients = rawClients(broker.address);
+  });
+  afterAll(async () => {
+    clients.close();
+    await broker.shutdown();
+    await redis.dispose();
+  });
+
+  it('answers UNAVAILABLE saying Redis refused the call, not INTERNAL with its raw text', async () => {
+    const admin = new Redis(redis.url);
+    const spinner = new Redis(redis.url);
+    try {
+      await admin.config('SET', 'busy-reply-threshold', '100');
+      // Spins ~1.5 s on Redis's one thread; others get BUSY after 100 ms.
+      const spinning = spinner.eval(
+        `local t = redis.call('TIME'); local start = t[1] * 1000 + t[2] / 1000
+         repeat local n = redis.call('TIME') until n[1] * 1000 + n[2] / 1000 - start > 1500
+         return 1`,
+        0,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const refused = await Promise.all([
+        refusal(
+          call(clients.broker.Enqueue.bind(clients.broker), { tenant: 'acme', queue: 'busy' }),
+        ),
+        refusal(
+          call(clients.broker.GetJob.bind(clients.broker), { tenant: 'acme', job_id: 'nope' }),
+        ),
+      ]);
+      await spinning;
+      for (const error of refused) {
+        expect(error?.code).toBe(status.UNAVAILABLE);
+        expect(error?.details).toMatch(
+          /^Redis refused the call without running it \(BUSY .*\); retry later$/,
+        );
+      }
+    } finally {
+      admin.disconnect();
+      spinner.disconnect();
+    }
+  });
+});
+
+describe('a failover that demotes Redis to a replica, its address moved to the new primary', () => {
+  let old: TestRedis;
+  let promoted: TestRedis;
+  let proxy: Awaited<ReturnType<typeof startSwitchingProxy>>;
+  let broker: TestBroker;
+  let clients: ReturnType<typeof rawClients>;
+  beforeAll(async () => {
+    old = await startTestRedis();
+    promoted = await startTestRedis();
+    proxy = await startSwitchingProxy(old.port);
+    broker = await startTestBroker({ redisUrl: proxy.url });
+    clients = rawClients(broker.address);
+  });
+  afterAll(async () => {
+    clients.close();
+    await broker.shutdown();
+    proxy.close();
+    await old.dispose();
+    await promoted.dispose();
+  });
+
+  it('connects again, to the new primary, instead of failing every write READONLY for good', async () => {
+    const enqueue = () =>
+      call(clients.broker.Enqueue.bind(clients.broker), { tenant: 'acme', queue: 'moved' });
+    await enqueue();
+    proxy.switchTo(promoted.port);
+    const admin = new Redis(old.url);
+    try {
+      await admin.replicaof('127.0.0.1', String(promoted.port));
+    } finally {
+      admin.disconnect();
+    }
+    const first = await refusal(enqueue());
+    expect(first?.code).toBe(status.UNAVAILABLE);
+    expect(first?.details).toMatch(/^Redis refused the call without running it \(READONLY /);
+    // The broker's connections were still open to the old node: without a
+    // reconnect every write was refused READONLY for as long as they lived.
+    const { job_id } = await eventually(() => enqueue().catch(() => undefined), {
+      timeoutMs: 10_000,
+    });
+    const primary = new Redis(promoted.url);
+    try {
+      expect(await primary.dbsize()).toBeGreaterThan(0);
+    } finally {
+      primary.disconnect();
+    }
+    expect(job_id).not.toBe('');
+  });
+});
