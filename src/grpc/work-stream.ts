@@ -43,13 +43,17 @@ const ACK_STATUS: Readonly<Record<'stale' | 'unknown' | 'invalid', AckStatus>> =
 export const LEASE_MESSAGE_BYTES = 1024 * 1024;
 export const BACKLOG_HIGH_WATER_BYTES = 4 * 1024 * 1024;
 /**
- * The other messages (heartbeat acks, ack results, cancels) are sent whatever
- * the backlog, one per message the worker sends: a worker that sends and never
- * reads would make the broker queue them without end. Past this much unread,
- * its stream ends with RESOURCE_EXHAUSTED. A grpc-js worker never gets there:
- * it reads everything into its own memory as it arrives.
+ * The other messages, the replies (heartbeat acks, ack results, cancels), are
+ * sent whatever the backlog, one per message the worker sends: a worker that
+ * sends and never reads would make the broker queue them without end. Past
+ * this many bytes of replies unread, its stream ends with RESOURCE_EXHAUSTED.
+ * Leases do not count: the high-water mark already bounds them, and one job
+ * may be as large as ROTA_MAX_PAYLOAD_BYTES (up to 512 MiB). Counted with
+ * the replies, a lease of 12 MiB or more ended a worker's stream though it
+ * read normally, and so did each retry of that job until it went dead. A
+ * grpc-js worker never gets here: it reads everything as it arrives.
  */
-export const MAX_UNREAD_BYTES = 4 * BACKLOG_HIGH_WATER_BYTES;
+export const MAX_UNREAD_REPLY_BYTES = 4 * BACKLOG_HIGH_WATER_BYTES;
 /** Framing and fixed fields of one message or lease, roughly. */
 const MESSAGE_OVERHEAD_BYTES = 128;
 
@@ -165,23 +169,28 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
     let backlog = 0;
     let notifyWritable = false;
 
+    /** Bytes of replies (not leases) handed to grpc-js and not yet taken by HTTP/2. */
+    let unreadReplies = 0;
     let overflowed = false;
-    const write = (message: BrokerMessage, bytes: number): void => {
+    const write = (message: BrokerMessage, bytes: number, kind: 'lease' | 'reply'): void => {
       if (overflowed) return;
-      backlog += bytes;
-      if (backlog > MAX_UNREAD_BYTES) {
+      const replyBytes = kind === 'reply' ? bytes : 0;
+      if (unreadReplies + replyBytes > MAX_UNREAD_REPLY_BYTES) {
         overflowed = true;
         const error = new BrokerError(
           'resource_exhausted',
-          `the worker left ${backlog} bytes of this stream unread (the limit is ${MAX_UNREAD_BYTES}): read what the broker sends`,
+          `the worker left ${unreadReplies + replyBytes} bytes of replies on this stream unread (the limit is ${MAX_UNREAD_REPLY_BYTES}): read what the broker sends`,
         );
         // On the next turn: a write may come from inside the lease manager's own work.
         setImmediate(() => fail(error));
         return;
       }
+      backlog += bytes;
+      unreadReplies += replyBytes;
       call.write(message, () => {
         const wasFull = backlog >= BACKLOG_HIGH_WATER_BYTES;
         backlog -= bytes;
+        unreadReplies -= replyBytes;
         if (
           (wasFull || notifyWritable) &&
           backlog < BACKLOG_HIGH_WATER_BYTES &&
@@ -209,13 +218,14 @@ export function workHandler(options: WorkStreamOptions): (call: WorkCall) => voi
       send(message) {
         if (ended) return;
         if (message.kind !== 'leases') {
-          write(encode(message, options.maxResultBytes), MESSAGE_OVERHEAD_BYTES);
+          write(encode(message, options.maxResultBytes), MESSAGE_OVERHEAD_BYTES, 'reply');
           return;
         }
         for (const group of leaseGroups(message.leases)) {
           write(
             { leases: { leases: group.leases.map((lease) => toWireLease(lease, message.now)) } },
             group.bytes,
+            'lease',
           );
         }
       },

@@ -7,12 +7,13 @@
 import http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { Worker } from '../../clients/index.js';
 import type { WorkerMessage } from '../../src/generated/rota/v1/WorkerMessage.js';
 import { loadRotaProto } from '../../src/grpc/proto.js';
 import {
   BACKLOG_HIGH_WATER_BYTES,
   LEASE_MESSAGE_BYTES,
-  MAX_UNREAD_BYTES,
+  MAX_UNREAD_REPLY_BYTES,
 } from '../../src/grpc/work-stream.js';
 import { eventually } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
@@ -217,7 +218,7 @@ describe('a worker that does not read its stream', () => {
 describe('a worker that sends and never reads', () => {
   const h = useBroker();
 
-  it('has its stream ended once the replies it leaves unread pass MAX_UNREAD_BYTES', async () => {
+  it('has its stream ended once the replies it leaves unread pass MAX_UNREAD_REPLY_BYTES', async () => {
     const deaf = deafWorker(h.broker.address);
     deaf.send({ hello: { worker_id: 'flood', queues: ['flood'], capacity: 1 } });
     // Keeps the session alive throughout: only the unread replies may end it.
@@ -227,7 +228,7 @@ describe('a worker that sends and never reads', () => {
       // Each heartbeat is answered with a HeartbeatAck the worker never reads,
       // counted as 128 bytes; the HTTP/2 windows take the first few thousand.
       // Sent in rounds, so the test's own socket writes never pile up.
-      const acksPastLimit = Math.ceil(MAX_UNREAD_BYTES / 128) + 50_000;
+      const acksPastLimit = Math.ceil(MAX_UNREAD_REPLY_BYTES / 128) + 50_000;
       for (let sent = 0; sent < acksPastLimit; sent += 5000) {
         for (let i = 0; i < 5000; i++) deaf.send({ heartbeat: {} });
         await sleep(20);
@@ -314,3 +315,70 @@ describe('large payloads', () => {
     expect(Math.max(...perMessage)).toBeGreaterThan(1);
   });
 });
+
+describe('leases larger than the replies a worker may leave unread', () => {
+  // ROTA_MAX_PAYLOAD_BYTES may be up to 512 MiB: here past MAX_UNREAD_REPLY_BYTES.
+  const h = useBroker({ maxPayloadBytes: 32 * MiB });
+
+  /** Enqueues the payloads, then runs a Worker until it has seen them all. */
+  async function deliver(queue: string, sizes: number[]): Promise<{ seen: number[]; errors: string[] }> {
+    for (const size of sizes) {
+      await h.enqueue({ tenant: 'acme', queue, payload: Buffer.alloc(size, 7), max_attempts: 1 });
+    }
+    const seen: number[] = [];
+    const errors: string[] = [];
+    const worker = new Worker({
+      address: h.broker.address,
+      queues: [queue],
+      handler: (job) => void seen.push((job.payload as Buffer).length),
+      shutdownSignals: [],
+      shutdownGraceMs: 100,
+    });
+    worker.on('error', (error: Error) => errors.push(error.message));
+    await worker.start();
+    try {
+      await eventually(() => (seen.length === sizes.length ? true : undefined), { timeoutMs: 20_000 });
+    } finally {
+      await worker.close();
+    }
+    return { seen: seen.sort((a, b) => a - b), errors };
+  }
+
+  it('delivers one over the limit to a worker that reads', async () => {
+    expect(await deliver('huge', [17 * MiB])).toEqual({ seen: [17 * MiB], errors: [] });
+  }, 30_000);
+
+  it('delivers one that a dispatch round grants past the high-water mark', async () => {
+    // The round grants the first job, has bytes left under the mark, and
+    // grants the second: 17 MB on the stream at once.
+    const sizes = [3_900_000, 13 * MiB];
+    expect(await deliver('behind', sizes)).toEqual({ seen: sizes, errors: [] });
+  }, 30_000);
+
+  it('keeps the session of a worker that leaves more than that of leases unread', async () => {
+    // Each over the limit alone. A direct dispatch may lease a few before
+    // their sizes are known; then the high-water mark holds the rest back.
+    const total = 3;
+    for (let i = 0; i < total; i++) {
+      await h.enqueue({ tenant: 'acme', queue: 'unread', payload: Buffer.alloc(17 * MiB, 8) });
+    }
+    const deaf = deafWorker(h.broker.address);
+    deaf.send({ hello: { worker_id: 'deaf', queues: ['unread'], capacity: total } });
+    const beats = setInterval(() => deaf.send({ heartbeat: {} }), 200);
+    const held = (): number => h.broker.broker.leases.heldByWorkers;
+    try {
+      await eventually(() => (held() > 0 ? true : undefined));
+      await sleep(500);
+      const stalled = held();
+      expect(stalled).toBeLessThan(total);
+      await sleep(500);
+      expect(held()).toBe(stalled);
+      expect(h.broker.broker.leases.sessionCount).toBe(1);
+      deaf.read();
+      await eventually(() => (held() === total ? true : undefined));
+    } finally {
+      clearInterval(beats);
+      deaf.close();
+    }
+  }, 30_000);
+}); // prettier-ignore
