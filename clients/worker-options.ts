@@ -64,7 +64,8 @@ export type Handler = (job: WorkerJob, ctx: HandlerContext) => Promise<unknown> 
 export interface WorkerOptions extends ConnectionOptions {
   /**
    * Queues to take jobs from: an array of at least one name (a lone string is
-   * refused with a TypeError, not spread into letters).
+   * refused with a TypeError, not spread into letters). The broker offers
+   * free slots to them in turn; their order gives no priority.
    */
   queues: string[];
   /**

@@ -80,7 +80,7 @@ export class Acknowledgements {
       // Now, not on the next turn: the leases of the slots just freed go to
       // Redis ahead of this ack's write, and the worker has its next jobs
       // while Redis records these.
-      for (const queue of session.queues) this.deps.dispatcher(queue).serveNow(session);
+      for (const queue of session.queuesInTurn()) this.deps.dispatcher(queue).serveNow(session);
     }
     await this.record(session, completing, failing);
   }

@@ -46,7 +46,7 @@ export interface DispatcherDeps {
   onIdleRoom(): void;
   /**
    * Slots of a session this queue had reserved came back unused: the
-   * dispatchers of all its queues look again (ServedQueues.pumpSession).
+   * dispatchers of all its queues look again (LeaseManager.pumpQueues).
    */
   onSlotsFreed(session: Session): void;
   /** Fetch calls whose replies never came, to give up (see LostCalls). */

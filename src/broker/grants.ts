@@ -98,8 +98,12 @@ export class Grants {
     if (granted.length < grants.length) this.pumpQueues(session);
   }
 
-  /** The session may have room for more: its queues' dispatchers look again. */
+  /**
+   * The session may have room for more (a lease of it ended unsent, its
+   * capacity rose, its stream drained, slots held for it came back): its
+   * queues' dispatchers look again, in its turn (Session.queuesInTurn).
+   */
   pumpQueues(session: Session): void {
-    for (const queue of session.queues) this.deps.dispatcher(queue).pumpFor(session);
+    for (const queue of session.queuesInTurn()) this.deps.dispatcher(queue).pumpFor(session);
   }
 }

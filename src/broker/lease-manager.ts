@@ -174,6 +174,10 @@ export class LeaseManager {
     this.grants.deliver(...args);
   }
 
+  pumpQueues(session: Session): void {
+    this.grants.pumpQueues(session);
+  }
+
   acknowledge(...args: Parameters<Acknowledgements['acknowledge']>): Promise<void> {
     this.touch(args[0]);
     return this.acks.acknowledge(...args);

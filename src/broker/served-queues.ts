@@ -3,7 +3,6 @@ import type { PrefetchUse } from '../telemetry/metrics.js';
 import { monotonicClock, type BrokerContext } from './broker-context.js';
 import { QueueDispatcher } from './dispatcher.js';
 import { LostCalls } from './lost-calls.js';
-import type { Session } from './session.js';
 
 /** A queue at its prefetch bound says so once a minute, with the tenants in line then. */
 const BOUND_WARNING_EVERY_MS = 60_000;
@@ -54,7 +53,7 @@ export class ServedQueues {
         onHeldBack: (tenant) => this.context.observer.heldBack(tenant, queue),
         onBoundReached: () => boundReached.warn(boundFields),
         onIdleRoom: () => doorbell.announceRoom([queue]),
-        onSlotsFreed: (session) => this.pumpSession(session),
+        onSlotsFreed: (session) => leases.pumpQueues(session),
         onRepliesLost: (calls) => this.lostCalls.abandon(calls),
       });
       // Built only when the warning is logged: a blocked refill happens per fetch under the bound.
@@ -100,11 +99,6 @@ export class ServedQueues {
       this.dispatchers.delete(queue);
       this.context.doorbell.unlisten(queue);
     }
-  }
-
-  /** A session's room may have grown: the dispatchers of its queues look again. */
-  pumpSession(session: Session): void {
-    for (const queue of session.queues) this.dispatchers.get(queue)?.pumpFor(session);
   }
 
   pumpAll(): void {

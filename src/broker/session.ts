@@ -87,6 +87,8 @@ export class Session {
   reserved = 0;
   /** Their bytes: not on the stream yet, but its budget is theirs. */
   private reservedBytes = 0;
+  /** The queue of the jobs last chosen for this session (see queuesInTurn). */
+  private lastServedQueue = '';
 
   constructor(
     readonly id: string,
@@ -119,7 +121,23 @@ export class Session {
   /** Jobs chosen for this session; their lease write to Redis starts. */
   reserve(jobs: readonly FetchedJob[]): void {
     this.reserved += jobs.length;
-    for (const job of jobs) this.reservedBytes += jobBytes(job);
+    for (const job of jobs) {
+      this.reservedBytes += jobBytes(job);
+      this.lastServedQueue = job.queue;
+    }
+  }
+
+  /**
+   * Its queues in the order they are offered its free slots: from the one
+   * after the queue it was last served from, wrapping round. Why: each queue's
+   * dispatcher fills every slot it is offered, so offered in Hello order, a
+   * first queue with a backlog took every slot that came free and the
+   * session's other queues got nothing until it ran dry.
+   */
+  queuesInTurn(): readonly string[] {
+    const next = this.queues.indexOf(this.lastServedQueue) + 1;
+    if (next === 0 || next === this.queues.length) return this.queues;
+    return [...this.queues.slice(next), ...this.queues.slice(0, next)];
   }
 
   /** Their lease write ended: sent to the worker, skipped, or failed. */

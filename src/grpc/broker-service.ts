@@ -157,9 +157,7 @@ export function brokerHandlers(
       maxSessions: options.maxSessions,
       helloTimeoutMs: options.helloTimeoutMs,
       maxResultBytes: options.maxPayloadBytes,
-      onWritable: (session) => {
-        for (const queue of session.queues) broker.dispatcher(queue).pumpFor(session);
-      },
+      onWritable: (session) => broker.leases.pumpQueues(session),
     }),
   };
 }

@@ -32,3 +32,43 @@ describe('round-robin across tenants', () => {
     expect(next).toContain(quiet.job_id);
   });
 });
+
+describe('a session of several queues', () => {
+  /** Takes `count` leases one at a time, completing each as it comes; their queues in order. */
+  async function queuesOf(
+    w: Awaited<ReturnType<typeof h.worker>>,
+    count: number,
+  ): Promise<string[]> {
+    const queues: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const [lease] = await w.take(1);
+      queues.push(lease!.queue);
+      w.complete(lease!);
+    }
+    return queues;
+  }
+
+  it('gets jobs of its later queues while the first has a backlog', async () => {
+    await h.enqueueBatch(Array.from({ length: 300 }, () => ({ tenant: 'acme', queue: 'first' })));
+    await h.enqueueBatch(Array.from({ length: 5 }, () => ({ tenant: 'acme', queue: 'second' })));
+    const w = await h.worker({ queues: ['first', 'second'], capacity: 2 });
+    // The slots go to the queues in turn: all of second within the first 20
+    // leases, not after the 300 of first.
+    const queues = await queuesOf(w, 20);
+    expect(queues.filter((queue) => queue === 'second')).toHaveLength(5);
+  });
+
+  it('shares its slots evenly among the queues with work, a queue with none passing its turn', async () => {
+    for (const queue of ['left', 'right']) {
+      await h.enqueueBatch(Array.from({ length: 100 }, () => ({ tenant: 'acme', queue })));
+    }
+    const w = await h.worker({ queues: ['left', 'empty', 'right'], capacity: 1 });
+    // Offered from the queue after the one served last: left, (empty,) right,
+    // left... Rotated by one queue per offer instead, right would also get
+    // the turns empty passes on, two in three; in Hello order, left all.
+    const queues = await queuesOf(w, 30);
+    const left = queues.filter((queue) => queue === 'left').length;
+    expect(left).toBeGreaterThanOrEqual(12);
+    expect(left).toBeLessThanOrEqual(18);
+  });
+});

@@ -8,7 +8,9 @@ export interface Hello {
    */
   'worker_id'?: (string);
   /**
-   * Queues to receive jobs from. At least one.
+   * Queues to receive jobs from. At least one. With several, the session's
+   * free slots are offered to them in turn, beginning after the queue it last
+   * got jobs from; the order here gives no priority.
    */
   'queues'?: (string)[];
   /**
@@ -41,7 +43,9 @@ export interface Hello__Output {
    */
   'worker_id': (string);
   /**
-   * Queues to receive jobs from. At least one.
+   * Queues to receive jobs from. At least one. With several, the session's
+   * free slots are offered to them in turn, beginning after the queue it last
+   * got jobs from; the order here gives no priority.
    */
   'queues': (string)[];
   /**
