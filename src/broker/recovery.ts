@@ -3,6 +3,7 @@ import type { ReclaimOutcome } from '../store/types.js';
 import { monotonicClock, type BrokerContext } from './broker-context.js';
 import type { QueueDispatcher } from './dispatcher.js';
 import type { ServedQueues } from './served-queues.js';
+import type { ThrottledWarning } from './throttled-warning.js';
 
 /**
  * Sweeps of a queue after its last worker here left, while tenants stay in its
@@ -23,6 +24,9 @@ export class Recovery {
   private readonly sweeping = new Set<string>();
   /** Before this time (monotonic) the sweep takes over no entry (see reconnected). */
   private reclaimFrom = 0;
+  /** A renewal failed and none has succeeded since: the sweep takes over no entry (see renew). */
+  private renewalsFailing = false;
+  private readonly renewalFailed: ThrottledWarning;
   /** Held entries whose stream Redis lost (see forget), by entryKey. */
   private lost = new Set<string>();
   /** Queues swept here, and how many more sweeps each gets once its workers here have gone (see tidy). */
@@ -31,7 +35,11 @@ export class Recovery {
   constructor(
     private readonly context: BrokerContext,
     private readonly queues: ServedQueues,
-  ) {}
+  ) {
+    this.renewalFailed = context.warnings.make(
+      'renewing held entries failed; the sweep takes over no entry until a renewal succeeds and a lease TTL has passed',
+    );
+  }
 
   /**
    * The Redis connection is (again) ready. After an outage, renew held entries
@@ -196,15 +204,36 @@ export class Recovery {
    * still follows the tenants it finds.
    */
   private reclaimIdleMs(): number {
-    const holdBack = this.context.redis.status !== 'ready' || monotonicClock() < this.reclaimFrom;
+    const holdBack =
+      this.context.redis.status !== 'ready' ||
+      this.renewalsFailing ||
+      monotonicClock() < this.reclaimFrom;
     return holdBack ? Number.MAX_SAFE_INTEGER : this.context.config.leaseTtlMs;
   }
 
+  /**
+   * Renews the held entries. A renewal can fail with the connection up (Redis
+   * busy with another client's slow script answers BUSY, a replica READONLY),
+   * where no reconnect holds the sweep back: once Redis answered again, the
+   * sweep took this broker's own entries, unrenewed since, as a dead holder's
+   * (its workers' leases failed as "lease expired" and their jobs ran again).
+   * So after a failed renewal the sweep takes over nothing until one succeeds,
+   * and then not for a lease TTL, as after a reconnect: the other brokers'
+   * renewals failed alike.
+   */
   renew(): void {
-    const { store, logger } = this.context;
-    store.renew(this.heldEntries()).then(
-      (outcome) => this.forget(outcome),
-      (error: unknown) => logger.error({ err: error }, 'renewing held entries failed'),
+    this.context.store.renew(this.heldEntries()).then(
+      (outcome) => {
+        if (this.renewalsFailing) {
+          this.renewalsFailing = false;
+          this.reclaimFrom = monotonicClock() + this.context.config.leaseTtlMs;
+        }
+        this.forget(outcome);
+      },
+      (error: unknown) => {
+        this.renewalsFailing = true;
+        this.renewalFailed.warn(() => ({ err: error }));
+      },
     );
   }
 

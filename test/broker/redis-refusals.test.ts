@@ -15,6 +15,7 @@ import {
   startTestBroker,
   type TestBroker,
 } from '../helpers/broker.js';
+import { RawWorker } from '../helpers/raw-worker.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 const refusal = (promise: Promise<unknown>): Promise<ServiceError | undefined> =>
@@ -22,6 +23,25 @@ const refusal = (promise: Promise<unknown>): Promise<ServiceError | undefined> =
     () => undefined,
     (error: unknown) => error as ServiceError,
   );
+
+/**
+ * Runs a script that spins `ms` on Redis's one thread, as another client's
+ * slow script would: past busy-reply-threshold, others get BUSY meanwhile.
+ */
+async function spin(redis: TestRedis, ms: number): Promise<void> {
+  const spinner = new Redis(redis.url);
+  try {
+    await spinner.eval(
+      `local t = redis.call('TIME'); local start = t[1] * 1000 + t[2] / 1000
+       repeat local n = redis.call('TIME') until n[1] * 1000 + n[2] / 1000 - start > tonumber(ARGV[1])
+       return 1`,
+      0,
+      String(ms),
+    );
+  } finally {
+    spinner.disconnect();
+  }
+}
 
 /** A TCP proxy whose new connections go to `upstream`, which may change; open ones stay where they are. */
 async function startSwitchingProxy(
@@ -71,16 +91,9 @@ describe('a Redis busy with a slow script', () => {
 
   it('answers UNAVAILABLE saying Redis refused the call, not INTERNAL with its raw text', async () => {
     const admin = new Redis(redis.url);
-    const spinner = new Redis(redis.url);
     try {
       await admin.config('SET', 'busy-reply-threshold', '100');
-      // Spins ~1.5 s on Redis's one thread; others get BUSY after 100 ms.
-      const spinning = spinner.eval(
-        `local t = redis.call('TIME'); local start = t[1] * 1000 + t[2] / 1000
-         repeat local n = redis.call('TIME') until n[1] * 1000 + n[2] / 1000 - start > 1500
-         return 1`,
-        0,
-      );
+      const spinning = spin(redis, 1500);
       await new Promise((resolve) => setTimeout(resolve, 300));
       const refused = await Promise.all([
         refusal(
@@ -99,7 +112,6 @@ describe('a Redis busy with a slow script', () => {
       }
     } finally {
       admin.disconnect();
-      spinner.disconnect();
     }
   });
 });
@@ -152,4 +164,70 @@ describe('a failover that demotes Redis to a replica, its address moved to the n
     }
     expect(job_id).not.toBe('');
   });
+});
+
+describe('a Redis busy with a slow script for less than a lease TTL', () => {
+  let redis: TestRedis;
+  let broker: TestBroker;
+  let clients: ReturnType<typeof rawClients>;
+  beforeAll(async () => {
+    redis = await startTestRedis();
+    // renewals every 1 s, sweeps every 1.5 s
+    broker = await startTestBroker({
+      redisUrl: redis.url,
+      leaseTtlMs: 3000,
+      heartbeatIntervalMs: 500,
+      redisTimeoutMs: 1000,
+    });
+    clients = rawClients(broker.address);
+  });
+  afterAll(async () => {
+    clients.close();
+    await broker.shutdown();
+    await redis.dispose();
+  });
+
+  it('leaves its own live leases alone when Redis answers again: renewals failed, but the holder lives', async () => {
+    const admin = new Redis(redis.url);
+    await admin.config('SET', 'busy-reply-threshold', '50');
+    const worker = await RawWorker.connect(broker.address, { queues: ['busy-lease'], capacity: 1 });
+    try {
+      for (let round = 0; round < 4; round++) {
+        const { job_id } = await call(clients.broker.Enqueue.bind(clients.broker), {
+          tenant: 'acme',
+          queue: 'busy-lease',
+          max_attempts: 3,
+        });
+        const [lease] = await worker.take(1);
+        // each round at another phase of the renewal and sweep timers
+        await new Promise((resolve) => setTimeout(resolve, 700 * round));
+        await spin(redis, 2700); // renewals fail BUSY meanwhile; no connection drops
+        await new Promise((resolve) => setTimeout(resolve, 3500)); // a renewal and two sweeps
+        const job = await call(clients.broker.GetJob.bind(clients.broker), {
+          tenant: 'acme',
+          job_id,
+        });
+        expect({ round, state: job.state, attempts: job.attempts, error: job.last_error }).toEqual({
+          round,
+          state: 'LEASED',
+          attempts: 1,
+          error: '',
+        });
+        worker.complete(lease!);
+        await expect
+          .poll(async () => {
+            const done = await call(clients.broker.GetJob.bind(clients.broker), {
+              tenant: 'acme',
+              job_id,
+            });
+            return done.state;
+          })
+          .toBe('COMPLETED');
+      }
+      expect(worker.ackOutcomes()).toEqual([]);
+    } finally {
+      worker.drop();
+      admin.disconnect();
+    }
+  }, 60_000);
 });
