@@ -51,6 +51,8 @@ export interface DispatcherDeps {
   onSlotsFreed(session: Session): void;
   /** Fetch calls whose replies never came, to give up (see LostCalls). */
   onRepliesLost(calls: readonly StoreCall[]): void;
+  /** Buffered jobs no session here takes, for the workers of any broker (see Parking). */
+  giveBack(jobs: readonly FetchedJob[]): void;
 }
 
 /**
@@ -144,6 +146,8 @@ export class QueueDispatcher {
       sessions: this.sessions,
       scheduler: this.scheduler,
       prefetch: this.prefetch,
+      clock: deps.limitsClock,
+      giveBack: (jobs) => deps.giveBack(jobs),
     });
     this.rounds = new DispatchRounds({
       queue,
@@ -517,6 +521,7 @@ export class QueueDispatcher {
       this.index.buffered(tenant);
       this.prefetch.buffers.set(tenant, current);
       this.scheduler.setAvailable(tenant, current.length);
+      this.parking.buffered(tenant);
       this.pump();
     } else if (result.idle) {
       this.retire(tenant);

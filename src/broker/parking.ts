@@ -1,14 +1,15 @@
-import type { FairScheduler, TenantLimits } from '../scheduler/index.js';
+import type { Clock, FairScheduler, TenantLimits } from '../scheduler/index.js';
+import type { FetchedJob } from '../store/types.js';
 import type { PrefetchBuffers } from './prefetch-buffers.js';
 import type { Session } from './session.js';
 
 /**
- * How long the buffers of tenants no session takes any more are kept after a
- * session leaves: a worker that reconnects to this broker within it finds its
- * tenants' jobs here. Kept longer, they were out of reach of the other
- * brokers' workers (this broker renews them, so no sweep takes them) until a
- * worker came back here or the prefetch bound was reached: after a worker moved
- * to another broker, its tenant's read-ahead jobs waited for good.
+ * How long the buffer of a tenant no session takes any more is kept after
+ * its last session left: a worker that reconnects to this broker within it
+ * finds its tenant's jobs here. Kept longer, they were out of reach of the
+ * other brokers' workers (this broker renews them, so no sweep takes them)
+ * until a worker came back here or the prefetch bound was reached: after a
+ * worker moved to another broker, its tenant's read-ahead jobs waited for good.
  */
 const UNSERVED_GRACE_MS = 2_000;
 
@@ -18,6 +19,10 @@ export interface ParkingDeps {
   readonly sessions: ReadonlySet<Session>;
   readonly scheduler: FairScheduler;
   readonly prefetch: PrefetchBuffers;
+  /** Monotonic: when a tenant's grace ends. */
+  readonly clock: Clock;
+  /** Gives jobs read ahead back to their streams, for any broker (ServedQueues.giveBack). */
+  giveBack(jobs: readonly FetchedJob[]): void;
 }
 
 /** The tenants of a queue that no session here takes now, and their buffers. */
@@ -34,7 +39,16 @@ export class Parking {
   private sessionsForAll = 0;
   /** A session left: some buffer may be of a tenant no session takes any more. */
   #mayHoldUnservable = false;
-  private unservedTimer: NodeJS.Timeout | undefined;
+  /**
+   * Buffered tenants no session here takes, and when (clock) their grace
+   * ends; in that order, as each is set a grace from now. A grace of its own
+   * for each, not one timer that every session leaving restarted: while
+   * sessions of other tenants came and went more often than the grace, a
+   * tenant whose worker had moved to another broker kept its buffer here for
+   * as long as that went on.
+   */
+  private readonly graceEnds = new Map<string, number>();
+  private graceTimer: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly deps: ParkingDeps) {}
@@ -50,16 +64,15 @@ export class Parking {
 
   sessionJoined(session: Session): void {
     if (!session.tenants) this.sessionsForAll++;
+    for (const tenant of this.graceEnds.keys()) {
+      if (this.served(tenant)) this.graceEnds.delete(tenant);
+    }
   }
 
   sessionLeft(session: Session): void {
     if (!session.tenants) this.sessionsForAll--;
     this.#mayHoldUnservable = true;
-    clearTimeout(this.unservedTimer);
-    this.unservedTimer = setTimeout(() => {
-      if (!this.stopped && this.#mayHoldUnservable) this.dropUnservable();
-    }, UNSERVED_GRACE_MS);
-    this.unservedTimer.unref();
+    this.startGraces();
   }
 
   /** Whether a session here takes the tenant's jobs now (and it is not paused). */
@@ -72,25 +85,88 @@ export class Parking {
 
   /**
    * Drops the buffers of tenants no session takes any more (their workers
-   * left, or they were paused): under the bound, held for nobody, they would keep every other
-   * tenant waiting; and UNSERVED_GRACE_MS after a session left, for the
-   * workers of other brokers. Not renewed, their entries go back to the stream
-   * when a sweep finds them idle past the lease TTL; a worker that takes the
-   * tenant gets its other jobs at once, these after that.
+   * left, or they were paused) at once: under the bound, held for nobody,
+   * they would keep every other tenant waiting.
    */
   dropUnservable(): void {
     this.#mayHoldUnservable = false;
-    const { prefetch, scheduler } = this.deps;
-    for (const [tenant, buffer] of prefetch.buffers) {
-      if (this.served(tenant)) continue;
-      prefetch.drop(tenant, buffer);
-      scheduler.setAvailable(tenant, 0);
-      this.parked.add(tenant);
-    }
+    const unserved = [...this.deps.prefetch.buffers.keys()].filter((t) => !this.served(t));
+    this.park(unserved);
   }
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.unservedTimer);
+    clearTimeout(this.graceTimer);
+  }
+
+  /**
+   * A read of the tenant was buffered: when no session here takes it (its last
+   * left while the read was on its way), its grace starts now.
+   */
+  buffered(tenant: string): void {
+    if (!this.served(tenant)) this.startGrace(tenant, this.deps.clock() + UNSERVED_GRACE_MS);
+  }
+
+  /** Each buffered tenant no session here takes now gets a grace. */
+  private startGraces(): void {
+    const endsAt = this.deps.clock() + UNSERVED_GRACE_MS;
+    for (const tenant of this.deps.prefetch.buffers.keys()) {
+      if (!this.served(tenant)) this.startGrace(tenant, endsAt);
+    }
+  }
+
+  /** Unless one runs: other sessions leaving meanwhile do not put it off. */
+  private startGrace(tenant: string, endsAt: number): void {
+    if (this.stopped || this.graceEnds.has(tenant)) return;
+    this.graceEnds.set(tenant, endsAt);
+    this.armGraceTimer();
+  }
+
+  private armGraceTimer(): void {
+    const [first] = this.graceEnds.values();
+    if (this.graceTimer !== undefined || first === undefined) return;
+    this.graceTimer = setTimeout(
+      () => {
+        this.graceTimer = undefined;
+        this.endGraces();
+      },
+      Math.max(0, first - this.deps.clock()),
+    );
+    this.graceTimer.unref();
+  }
+
+  /** Parks the tenants whose grace is over and that no session here takes yet. */
+  private endGraces(): void {
+    const now = this.deps.clock();
+    const over: string[] = [];
+    for (const [tenant, endsAt] of this.graceEnds) {
+      if (endsAt > now) break;
+      this.graceEnds.delete(tenant);
+      if (!this.served(tenant)) over.push(tenant);
+    }
+    this.park(over);
+    this.armGraceTimer();
+  }
+
+  /**
+   * Drops the tenants' buffers and parks them; their jobs go back to their
+   * streams, for the workers of any broker. Left in this broker's pending
+   * list (unrenewed), they reached nobody until a sweep found them idle past
+   * the lease TTL (30 s and more by default), though a worker of another
+   * broker had free slots.
+   */
+  private park(tenants: readonly string[]): void {
+    const { prefetch, scheduler } = this.deps;
+    const jobs: FetchedJob[] = [];
+    for (const tenant of tenants) {
+      const buffer = prefetch.buffers.get(tenant);
+      if (!buffer) continue;
+      prefetch.drop(tenant, buffer);
+      scheduler.setAvailable(tenant, 0);
+      this.parked.add(tenant);
+      this.graceEnds.delete(tenant);
+      for (const job of buffer) jobs.push(job);
+    }
+    if (jobs.length > 0) this.deps.giveBack(jobs);
   }
 }

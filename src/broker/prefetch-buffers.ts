@@ -260,7 +260,7 @@ export class PrefetchBuffers {
     this.held.bytes -= size;
   }
 
-  /** Lets go of a tenant's buffer (its jobs stay in this broker's pending list, unrenewed). */
+  /** Lets go of a tenant's buffer (its jobs stay in this broker's pending list until given back). */
   drop(tenant: string, buffer: readonly FetchedJob[]): void {
     for (const job of buffer) this.taken(jobBytes(job));
     this.buffers.delete(tenant);

@@ -55,6 +55,7 @@ export class ServedQueues {
         onIdleRoom: () => doorbell.announceRoom([queue]),
         onSlotsFreed: (session) => leases.pumpQueues(session),
         onRepliesLost: (calls) => this.lostCalls.abandon(calls),
+        giveBack: (jobs) => void this.giveBack(jobs),
       });
       // Built only when the warning is logged: a blocked refill happens per fetch under the bound.
       const boundFields = (): Record<string, unknown> => ({
@@ -129,16 +130,23 @@ export class ServedQueues {
 
   /**
    * Gives the jobs read ahead and not leased back to their streams (after
-   * stop), and rings their doorbells, so the workers of other brokers get them
-   * at once. Left in this broker's pending list, they reached nobody until a
-   * sweep found them idle past the lease TTL.
+   * stop), for the workers of other brokers (see giveBack).
    */
   async releaseBuffered(): Promise<void> {
-    const { store, doorbell, logger } = this.context;
     // A fetch answered after this would leave its jobs in our pending list; on
     // the same connection, the release would wait behind it anyway.
     await Promise.all([...this.dispatchers.values()].map((d) => d.fetchesAnswered()));
-    const jobs = [...this.bufferedJobs()];
+    await this.giveBack([...this.bufferedJobs()]);
+  }
+
+  /**
+   * Gives jobs read ahead and not leased back to their streams, and rings
+   * their doorbells, so the workers of other brokers get them at once. Left
+   * in this broker's pending list, they reached nobody until a sweep found
+   * them idle past the lease TTL; those a failed release leaves there still do.
+   */
+  async giveBack(jobs: readonly FetchedJob[]): Promise<void> {
+    const { store, doorbell, logger } = this.context;
     try {
       const released = await store.release(jobs);
       jobs.forEach((job, i) => {

@@ -266,6 +266,85 @@ describe('several brokers on one Redis', () => {
     );
   }, 30_000);
 
+  it('gives the jobs it read ahead back at once when their worker moves to another broker', async () => {
+    // A lease TTL of a minute: jobs left in A's pending list would reach B
+    // only when a sweep found them idle past it.
+    const slow = { leaseTtlMs: 60_000, heartbeatIntervalMs: 300 };
+    const a = await h.startPeer(slow);
+    const b = await h.startPeer(slow);
+    const clients = rawClients(a.address);
+    const workers: RawWorker[] = [];
+    try {
+      const onA = await RawWorker.connect(a.address, { queues: ['moved-slow'], capacity: 1 });
+      workers.push(onA);
+      const enqueue = clients.broker.EnqueueBatch.bind(clients.broker);
+      const { results } = await call(enqueue, {
+        jobs: Array.from({ length: 10 }, () => ({ tenant: 'acme', queue: 'moved-slow' })),
+      });
+      const [running] = await onA.take(1);
+      expect(a.broker.dispatcher('moved-slow').prefetchUse().jobs).toBeGreaterThan(0);
+      // The worker's connection to A breaks; it reconnects to B with its lease.
+      onA.drop();
+      const onB = await RawWorker.connect(b.address, {
+        queues: ['moved-slow'],
+        capacity: 2,
+        in_flight: [{ job_id: running!.job_id, lease_token: running!.lease_token, tenant: 'acme' }],
+      });
+      workers.push(onB);
+      const others = results.map((r) => r.job_id).filter((id) => id !== running!.job_id);
+      const seen: string[] = [];
+      while (seen.length < others.length) {
+        const [lease] = await onB.take(1, 10_000);
+        seen.push(lease!.job_id);
+        onB.complete(lease!);
+      }
+      expect(seen.sort()).toEqual(others.sort());
+      onB.complete(running!);
+    } finally {
+      for (const worker of workers) worker.drop();
+      clients.close();
+      await a.shutdown();
+      await b.shutdown();
+    }
+  }, 40_000);
+
+  it('leaves the jobs it could not give back to the sweep, a lease TTL later', async () => {
+    const warnings: unknown[] = [];
+    const a = await h.startPeer({ onLog: (line) => warnings.push(line.msg) });
+    a.broker.store.release = () => Promise.reject(new Error('Redis is unreachable'));
+    const clients = rawClients(a.address);
+    const onA = await RawWorker.connect(a.address, { queues: ['not-given'], capacity: 1 });
+    try {
+      const enqueue = clients.broker.EnqueueBatch.bind(clients.broker);
+      const { results } = await call(enqueue, {
+        jobs: Array.from({ length: 6 }, () => ({ tenant: 'acme', queue: 'not-given' })),
+      });
+      const [first] = await onA.take(1);
+      onA.complete(first!);
+      await h.waitState('acme', first!.job_id, 'COMPLETED');
+      onA.drop();
+      const onB = await peer.worker(['not-given'], 5);
+      const others = results.map((r) => r.job_id).filter((id) => id !== first!.job_id);
+      const seen = new Set<string>();
+      await eventually(() => {
+        for (const lease of onB.leases) {
+          if (seen.has(lease.job_id)) continue;
+          seen.add(lease.job_id);
+          onB.complete(lease);
+        }
+        return seen.size === others.length ? true : undefined;
+      });
+      expect([...seen].sort()).toEqual(others.sort());
+      expect(warnings).toContain(
+        'could not give back the jobs read ahead; other brokers take them after the lease TTL',
+      );
+    } finally {
+      onA.drop();
+      clients.close();
+      await a.shutdown();
+    }
+  });
+
   it("takes over a dead broker's leases and prefetched jobs", async () => {
     const onA = await h.worker({ queues: ['takeover'], capacity: 3 });
     const { results } = await h.enqueueBatch(
