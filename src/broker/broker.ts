@@ -186,6 +186,7 @@ export class Broker {
         },
         onRoomElsewhere: (queue) => this.queues.get(queue)?.roomElsewhere(),
         onResubscribed: () => {
+          this.recovery.missedDoorbells();
           this.leases.revokeCancelled().catch((error: unknown) => {
             this.logger.warn(
               { err: error },

@@ -108,8 +108,9 @@ export class Doorbell {
   }
 
   /**
-   * After a reconnect: the work missed meanwhile is found by the sweep, the
-   * settings by their reload, the cancellations by onResubscribed.
+   * After a reconnect: the work and the cancellations missed meanwhile are
+   * found by onResubscribed (a sweep, a look at the leases), the settings by
+   * their reload.
    */
   private resubscribe(): void {
     if (this.channels.size === 0) return;

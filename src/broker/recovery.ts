@@ -22,6 +22,8 @@ const LOST_PAIRS_LOGGED = 20;
 export class Recovery {
   /** Queues whose sweep is running: a sweep that outlasts its interval is not started twice. */
   private readonly sweeping = new Set<string>();
+  /** Queues swept once more when their running sweep ends (see missedDoorbells). */
+  private readonly sweepAgain = new Set<string>();
   /** Before this time (monotonic) the sweep takes over no entry (see reconnected). */
   private reclaimFrom = 0;
   /** A renewal failed and none has succeeded since: the sweep takes over no entry (see renew). */
@@ -53,6 +55,21 @@ export class Recovery {
   reconnected(): void {
     this.reclaimFrom = monotonicClock() + this.context.config.leaseTtlMs;
     this.renew();
+  }
+
+  /**
+   * Doorbells rung while the pub/sub connection was down were lost: each
+   * queue served here is swept now, which finds their work. Left to the
+   * periodic sweep, a job enqueued on another broker meanwhile waited up to
+   * half a lease TTL (15 s by default) with this broker's workers idle. A
+   * sweep running now may have passed its tenant already: the queue is swept
+   * again after it, never twice at once.
+   */
+  missedDoorbells(): void {
+    for (const queue of this.queues.names()) {
+      if (this.sweeping.has(queue)) this.sweepAgain.add(queue);
+      else this.recover(queue);
+    }
   }
 
   recoverAll(): void {
@@ -118,7 +135,10 @@ export class Recovery {
     this.sweeping.add(queue);
     sweep()
       .catch((error: unknown) => this.context.logger.error({ err: error, queue }, failed))
-      .finally(() => this.sweeping.delete(queue));
+      .finally(() => {
+        this.sweeping.delete(queue);
+        if (this.sweepAgain.delete(queue)) this.recover(queue);
+      });
   }
 
   private async sweep(queue: string, dispatcher: QueueDispatcher): Promise<void> {

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import type { BrokerDeps } from '../../src/broker/broker.js';
+import type { Recovery } from '../../src/broker/recovery.js';
 import { useBroker, usePeer } from '../helpers/harness.js';
 import { call, eventually, rawClients, type TestBroker } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
@@ -52,6 +53,75 @@ describe('several brokers on one Redis: a lost doorbell', () => {
     worker.complete(lease!);
     await h.waitState('acme', job_id, 'COMPLETED');
   });
+
+  it('is repaired as soon as the broker listens again, not at the next sweep', async () => {
+    // A lease TTL of a minute: C's next sweep is half a minute away.
+    const c = await h.startPeer({ leaseTtlMs: 60_000 });
+    const worker = await RawWorker.connect(c.address, { queues: ['deaf'], capacity: 1 });
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 300)); // its first sweep is over
+      const { subscriber } = connections(c);
+      await cutSubscriber(c, 500);
+      const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'deaf' });
+      await eventually(() => (subscriber.status === 'ready' ? true : undefined));
+      const [lease] = await worker.take(1, 10_000);
+      expect(lease!.job_id).toBe(job_id);
+      worker.complete(lease!);
+      await h.waitState('acme', job_id, 'COMPLETED');
+    } finally {
+      worker.drop();
+      await c.shutdown();
+    }
+  }, 30_000);
+
+  it('is repaired by a sweep after the one running when the broker listens again, never two at once', async () => {
+    const c = await h.startPeer({ leaseTtlMs: 60_000 });
+    const { store } = c.broker;
+    const reclaim = store.reclaim.bind(store);
+    let running = 0;
+    let mostAtOnce = 0;
+    let read = false;
+    let releaseSweep = (): void => undefined;
+    const sweepHeld = new Promise<void>((resolve) => (releaseSweep = resolve));
+    store.reclaim = async (...args) => {
+      running++;
+      mostAtOnce = Math.max(mostAtOnce, running);
+      try {
+        // The first sweep reads the queue before the job is enqueued, and ends after C listens again.
+        const outcomes = await reclaim(...args);
+        read = true;
+        await sweepHeld;
+        return outcomes;
+      } finally {
+        running--;
+      }
+    };
+    const { recovery } = c.broker as unknown as { recovery: Recovery };
+    const missedDoorbells = recovery.missedDoorbells.bind(recovery);
+    let heardAgain = false;
+    recovery.missedDoorbells = () => {
+      missedDoorbells();
+      heardAgain = true;
+    };
+    // A tenant in the index, so the sweep C runs when its worker joins has a page to read.
+    await h.enqueue({ tenant: 'acme', queue: 'deaf-swept', delay_ms: 60_000 });
+    const worker = await RawWorker.connect(c.address, { queues: ['deaf-swept'], capacity: 1 });
+    try {
+      await eventually(() => (read ? true : undefined));
+      await cutSubscriber(c, 500);
+      const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'deaf-swept' });
+      await eventually(() => (heardAgain ? true : undefined));
+      releaseSweep();
+      const [lease] = await worker.take(1, 10_000);
+      expect(lease!.job_id).toBe(job_id);
+      worker.complete(lease!);
+      expect(mostAtOnce).toBe(1);
+    } finally {
+      releaseSweep();
+      worker.drop();
+      await c.shutdown();
+    }
+  }, 30_000);
 
   it('tells the worker of a job cancelled while its broker was not listening, once it is back', async () => {
     const worker = await peer.worker(['lost-cancel'], 1);
