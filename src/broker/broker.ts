@@ -168,6 +168,8 @@ export class Broker {
       logger: this.logger,
       warnings: this.warnings,
       dispatcher: (queue) => this.queues.dispatcher(queue),
+      announceWork: (queue, tenant, dueAt, priority) =>
+        this.queues.announceWork(queue, tenant, dueAt, priority),
       observer,
     });
     this.doorbell = new Doorbell(

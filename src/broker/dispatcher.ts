@@ -109,8 +109,6 @@ export class QueueDispatcher {
   private readonly unsubscribeLimits: () => void;
   /** Until then (limits clock) another broker has idle workers of this queue. */
   private roomElsewhereUntil = 0;
-  /** Tenants whose due time is the end of an arrival yield (see planFetch), not a job's. */
-  private readonly yielded = new Set<string>();
 
   constructor(
     readonly queue: string,
@@ -124,7 +122,9 @@ export class QueueDispatcher {
       onHeldBack: (tenant) => deps.onHeldBack(tenant),
     });
     this.unsubscribeLimits = deps.limits.onChange((tenant) => this.limitsChanged(tenant));
-    this.due = new DueTimes(deps.clock, deps.limitsClock, (tenant) => this.onDue(tenant));
+    this.due = new DueTimes(deps.clock, deps.limitsClock, (tenant, cameDue) =>
+      this.onDue(tenant, cameDue),
+    );
     this.prefetch = new PrefetchBuffers(queue, deps.limits, deps.prefetch);
     this.index = new TenantIndex(queue, {
       store: deps.store,
@@ -424,8 +424,8 @@ export class QueueDispatcher {
       // New jobs, no free slot here, idle workers elsewhere: theirs first (see
       // ARRIVAL_YIELD_MS). What is left is read when the yield is over. Jobs
       // that come due too: every broker reads them at the same time, and one
-      // with busy workers read them ahead as often as not.
-      this.yielded.add(tenant);
+      // with busy workers read them ahead as often as not. (A job that comes
+      // due during a yield waits for its end: the earlier wait is kept.)
       this.due.after(tenant, ARRIVAL_YIELD_MS);
       return undefined;
     }
@@ -481,6 +481,9 @@ export class QueueDispatcher {
       if (direct) this.giveBackDirect(tenant, direct, 0);
       this.fetching.delete(tenant);
       this.refetch.delete(tenant);
+      // What it was told of went with the read (see PrefetchBuffers.reading):
+      // the next one takes whatever beats the buffer, as the lost one might.
+      this.prefetch.tell(tenant);
       this.due.after(tenant, FETCH_RETRY_MS);
     }
     this.deps.onError(error, `fetching ${wants.length} tenant(s) of queue ${this.queue}`);
@@ -602,9 +605,9 @@ export class QueueDispatcher {
     this.index.retire(tenant);
   }
 
-  private onDue(tenant: string): void {
+  /** `cameDue`: a job's run time passed; else a wait of this broker's ended (see DueTimes). */
+  private onDue(tenant: string, cameDue: boolean): void {
     this.prefetch.drained.delete(tenant);
-    const cameDue = !this.yielded.delete(tenant);
     // Jobs of any priority may have come due (their own, or the retries of
     // any), so the read takes those that beat the buffer even when it is full.
     if (cameDue) this.prefetch.tell(tenant);

@@ -24,13 +24,30 @@ export interface DoorbellHandlers {
 }
 
 /**
- * A tenant's work rung in one turn: the earliest due time (0: runnable now),
- * and the highest priority, which a broker whose buffer of the tenant is full
- * compares with the lowest it holds (see PrefetchBuffers). Absent when a ring
- * did not know it (jobs given back, dead letters replayed) or came from a
- * broker that did not send it: the receiver then reads whatever beats its buffer.
+ * A tenant's work rung in one turn: its due time (0: runnable now), and the
+ * highest priority, which a broker whose buffer of the tenant is full compares
+ * with the lowest it holds (see PrefetchBuffers). Absent when a ring did not
+ * know it (jobs given back, dead letters replayed) or came from a broker that
+ * did not send it: the receiver then reads whatever beats its buffer.
+ *
+ * A message holds up to two rings of a tenant: one of its work runnable now
+ * and one of the earliest due time of its delayed work (delayed jobs,
+ * retries). Why not one: merged into the earlier due time and the higher
+ * priority, an urgent delayed job rung in the same turn as a runnable one (one
+ * EnqueueBatch) was heard as urgent work runnable now. A broker whose buffer
+ * of the tenant was full read at once for a job not there yet, and knew its
+ * due time only from that read's answer (a read the runnable job alone, no
+ * better than the buffer, did not need). A receiver takes each ring in turn,
+ * so brokers of releases that merged (and sent one) and those that read one
+ * ring per tenant both still work.
  */
 type Ring = readonly [tenant: string, dueAt: number, priority?: number];
+
+/** A tenant's rings to publish (see Ring): work runnable now, and its delayed work soonest due. */
+interface TenantRings {
+  now?: Ring;
+  later?: Ring;
+}
 
 interface WorkMessage {
   readonly from: string;
@@ -49,8 +66,8 @@ interface WorkMessage {
  * A lost message only delays work until the dispatcher's sweep finds it.
  */
 export class Doorbell {
-  /** Per queue, per tenant: the ring to publish (see Ring). */
-  private readonly pending = new Map<string, Map<string, Ring>>();
+  /** Per queue, per tenant: the rings to publish (see Ring). */
+  private readonly pending = new Map<string, Map<string, TenantRings>>();
   /** Channels subscribed so far: subscribed again after each reconnect. */
   private readonly channels = new Set<string>();
   /** Of those, the ones Redis has confirmed on the current connection (see announceRoom). */
@@ -149,8 +166,14 @@ export class Doorbell {
       tenants = new Map();
       this.pending.set(queue, tenants);
     }
-    const known = tenants.get(tenant);
-    tenants.set(tenant, known ? merged(known, dueAt, priority) : ring(tenant, dueAt, priority));
+    let rings = tenants.get(tenant);
+    if (!rings) {
+      rings = {};
+      tenants.set(tenant, rings);
+    }
+    const kind = dueAt === 0 ? 'now' : 'later';
+    const known = rings[kind];
+    rings[kind] = known ? merged(known, dueAt, priority) : ring(tenant, dueAt, priority);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
@@ -203,7 +226,12 @@ export class Doorbell {
   flush(): void {
     this.flushScheduled = false;
     for (const [queue, tenants] of this.pending) {
-      const message: WorkMessage = { from: this.brokerId, work: [...tenants.values()] };
+      const work: Ring[] = [];
+      for (const { now, later } of tenants.values()) {
+        if (now) work.push(now);
+        if (later) work.push(later);
+      }
+      const message: WorkMessage = { from: this.brokerId, work };
       this.publisher
         .publish(this.keys.doorbell(queue), JSON.stringify(message))
         .catch((error: unknown) => {
@@ -242,7 +270,7 @@ function ring(tenant: string, dueAt: number, priority: number | undefined): Ring
   return priority === undefined ? [tenant, dueAt] : [tenant, dueAt, priority];
 }
 
-/** Two rings of a tenant in one: the earlier due time, the higher priority (not known if either is not). */
+/** Two rings of a tenant's work of one kind in one: the earlier due time, the higher priority (not known if either is not). */
 function merged([tenant, dueAt, priority]: Ring, nextDueAt: number, nextPriority?: number): Ring {
   const highest =
     priority === undefined || nextPriority === undefined

@@ -30,7 +30,13 @@ export class DueTimes {
   constructor(
     private readonly wallClock: Clock,
     private readonly monotonicClock: Clock,
-    private readonly onDue: (tenant: string) => void,
+    /**
+     * The tenant's time has come; `cameDue`: a job's run time passed (else
+     * only a wait of this broker's ended). Why say which: told only "due", a
+     * dispatcher that marked its waits could not tell a run time that passed
+     * during a wait from the wait's end, and took it for the end.
+     */
+    private readonly onDue: (tenant: string, cameDue: boolean) => void,
   ) {}
 
   /** The tenant has a job that runs at `runAt` (wall clock). An earlier time known stays. */
@@ -78,12 +84,12 @@ export class DueTimes {
     this.#timerAt = Infinity;
     const wallNow = this.wallClock();
     const now = this.monotonicClock();
-    const due = new Set<string>();
+    const due = new Map<string, boolean>();
     let next = Infinity;
     for (const [tenant, runAt] of this.#runAt) {
       if (runAt <= wallNow) {
         this.#runAt.delete(tenant);
-        due.add(tenant);
+        due.set(tenant, true);
       } else {
         next = Math.min(next, now + runAt - wallNow);
       }
@@ -91,12 +97,12 @@ export class DueTimes {
     for (const [tenant, until] of this.#waitUntil) {
       if (until <= now) {
         this.#waitUntil.delete(tenant);
-        due.add(tenant);
+        if (!due.has(tenant)) due.set(tenant, false);
       } else {
         next = Math.min(next, until);
       }
     }
     if (next < Infinity) this.#arm(next);
-    for (const tenant of due) this.onDue(tenant);
+    for (const [tenant, cameDue] of due) this.onDue(tenant, cameDue);
   }
 }

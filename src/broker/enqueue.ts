@@ -121,7 +121,12 @@ export class Enqueuer {
       if (outcome.kind !== 'stored') return;
       const dueAt = job.runAt > now ? job.runAt : 0;
       if (!readHere.has(outcome.jobId)) doorbell.ring(job.queue, job.tenant, dueAt, job.priority);
-      if (!told.has(`${job.queue}\n${job.tenant}`)) {
+      // A claim told the dispatcher of the runnable jobs only: a delayed job's
+      // due time is news to it whatever the claim did. Skipped, a delayed job
+      // stored beside a runnable one of its tenant×queue was not looked at
+      // when it came due, and waited for the tenant's next read (behind a full
+      // buffer, until half of it had run).
+      if (dueAt > 0 || !told.has(`${job.queue}\n${job.tenant}`)) {
         this.queues.get(job.queue)?.onWork(job.tenant, dueAt || undefined, job.priority);
       }
     });

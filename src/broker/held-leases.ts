@@ -33,6 +33,8 @@ export interface LeaseManagerDeps {
   readonly warnings: ThrottledWarnings;
   /** The dispatcher of a queue, created on first use. */
   dispatcher(queue: string): QueueDispatcher;
+  /** Work for a tenant, told to this broker's dispatcher and the others' (ServedQueues.announceWork). */
+  announceWork(queue: string, tenant: string, dueAt: number, priority?: number): void;
   /** Sees every lease start and end (traces, metrics, stats). */
   readonly observer: BrokerObserver;
 }
@@ -133,8 +135,11 @@ export class HeldLeases {
     const result = outcome.kind === 'unknown' ? 'stale' : outcome.kind;
     this.finish(lease, { result, cause, error });
     if (outcome.kind === 'retrying') {
+      // Other brokers too: told by this one only, a retry that came due waited
+      // behind its busy workers, or with none left here for another broker's
+      // recovery sweep (half a lease TTL), while that broker's workers idled.
       const { queue, tenant, priority } = lease.job;
-      this.deps.dispatcher(queue).onWork(tenant, outcome.runAt, priority);
+      this.deps.announceWork(queue, tenant, outcome.runAt, priority);
     }
   }
 

@@ -146,7 +146,11 @@ export class Recovery {
       outcomes.forEach((outcome, i) => {
         const tenant = tenants[i]!;
         const followed = dispatcher.follows(tenant);
-        if (outcome.nextRunAt !== undefined && (!followed || outcome.retrying > 0)) {
+        if (outcome.nextRunAt !== undefined && outcome.retrying > 0) {
+          // Retries of expired leases made here: the other brokers are told
+          // too, as of any retry (see HeldLeases.afterFailure).
+          this.queues.announceWork(queue, tenant, outcome.nextRunAt);
+        } else if (outcome.nextRunAt !== undefined && !followed) {
           dispatcher.onWork(tenant, outcome.nextRunAt);
         }
         const empty = outcome.pending === 0 && outcome.nextRunAt === undefined;

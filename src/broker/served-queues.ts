@@ -106,10 +106,15 @@ export class ServedQueues {
     for (const dispatcher of this.dispatchers.values()) dispatcher.pump();
   }
 
-  /** Work for a tenant: this broker's dispatcher is told, and the other brokers by the doorbell. */
-  announceWork(queue: string, tenant: string, dueAt: number): void {
-    this.dispatchers.get(queue)?.onWork(tenant, dueAt || undefined);
-    this.context.doorbell.ring(queue, tenant, dueAt);
+  /**
+   * Work for a tenant, runnable at `dueAt` (0, or a time passed: now), of up
+   * to `priority` (undefined: not known): this broker's dispatcher is told,
+   * and the other brokers by the doorbell.
+   */
+  announceWork(queue: string, tenant: string, dueAt: number, priority?: number): void {
+    const due = dueAt > this.context.clock() ? dueAt : 0;
+    this.dispatchers.get(queue)?.onWork(tenant, due || undefined, priority);
+    this.context.doorbell.ring(queue, tenant, due, priority);
   }
 
   /** Tells the other brokers of the queues whose workers here wait for jobs (Doorbell.announceRoom). */

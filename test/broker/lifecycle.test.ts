@@ -751,6 +751,22 @@ describe('priorities within a tenant whose buffer is at its target', () => {
     expect(next!.job_id).toBe(urgent.job_id);
   });
 
+  it('leases a delayed urgent job next once it comes due, enqueued in one batch with a runnable job', async () => {
+    // The batch's claim read for the runnable job, and its due time was not
+    // noted: with the buffer full the claim read nothing, and the urgent job
+    // stayed DELAYED until half the buffer had run.
+    const queue = 'full-due-batch';
+    const { worker, held, buffered } = await busyWithBufferFull(queue);
+    const { results } = await h.enqueueBatch([
+      { tenant: 'acme', queue, payload: Buffer.from('0') },
+      { tenant: 'acme', queue, priority: 9, delay_ms: 200, payload: Buffer.from('9') },
+    ]);
+    await expect.poll(buffered, { timeout: 5000 }).toBe(PREFETCH_MAX + 1);
+    worker.complete(held);
+    const [next] = await worker.take(1);
+    expect(next!.job_id).toBe(results[1]!.job_id);
+  });
+
   it('reads a job that came due again after the read that was to take it failed', async () => {
     const queue = 'full-due-failed';
     const { worker, held, buffered } = await busyWithBufferFull(queue);

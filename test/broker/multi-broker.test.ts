@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBroker, usePeer } from '../helpers/harness.js';
-import { call, eventually, rawClients } from '../helpers/broker.js';
+import { call, eventually, rawClients, type TestBroker } from '../helpers/broker.js';
 import { monitor } from '../helpers/monitor.js';
 import { RawWorker } from '../helpers/raw-worker.js';
 import { holdWithBufferFull } from '../helpers/full-buffer.js';
@@ -52,6 +52,29 @@ describe('several brokers on one Redis', () => {
       await eventually(() => (rings.length > 0 ? true : undefined));
       const { run_at_unix_ms } = await h.getJob('acme', delayed.job_id);
       expect(rings).toEqual([[['acme', Number(run_at_unix_ms), 3]]]);
+
+      // A runnable and a delayed job of one tenant in one turn, through B (no
+      // worker there, so no claim): two rings, the delayed one's due time kept.
+      rings.length = 0;
+      const onPeer = rawClients(peer.broker.address);
+      try {
+        const { results } = await call(onPeer.broker.EnqueueBatch.bind(onPeer.broker), {
+          jobs: [
+            { tenant: 'acme', queue: 'bell', priority: 1 },
+            { tenant: 'acme', queue: 'bell', priority: 5, delay_ms: 60_000 },
+          ],
+        });
+        await eventually(() => (rings.length > 0 ? true : undefined));
+        const due = await h.getJob('acme', results[1]!.job_id);
+        expect(rings).toEqual([
+          [
+            ['acme', 0, 1],
+            ['acme', Number(due.run_at_unix_ms), 5],
+          ],
+        ]);
+      } finally {
+        onPeer.close();
+      }
     } finally {
       listener.disconnect();
     }
@@ -90,6 +113,123 @@ describe('several brokers on one Redis', () => {
       stopMonitor();
       onPeer.close();
     }
+  });
+
+  it('reads a delayed urgent job rung by another broker beside a runnable one at its due time only', async () => {
+    // Rung as one, the two were heard as an urgent job runnable now: A read at
+    // once for a job not there (learning its due time only from that read's
+    // answer), and again when it came due.
+    const queue = 'rung-urgent-due';
+    for (let i = 0; i < 2; i++) {
+      await h.enqueueBatch(Array.from({ length: PREFETCH_MAX }, () => ({ tenant: 'acme', queue })));
+    }
+    const onA = await h.worker({ queues: [queue], capacity: 1 });
+    const dispatcher = h.broker.broker.dispatcher(queue);
+    const held = await holdWithBufferFull(dispatcher, onA);
+    const levels = new Keys(h.broker.config.keyPrefix).levels('acme', queue);
+    let reads = 0;
+    const stopMonitor = await monitor(h.redis.port, ([command, key]) => {
+      if (command === 'ZREVRANGE' && key === levels) reads++;
+    });
+    const onPeer = rawClients(peer.broker.address);
+    try {
+      const { results } = await call(onPeer.broker.EnqueueBatch.bind(onPeer.broker), {
+        jobs: [
+          { tenant: 'acme', queue },
+          { tenant: 'acme', queue, priority: 9, delay_ms: 200 },
+        ],
+      });
+      await expect
+        .poll(() => dispatcher.prefetchUse().jobs, { timeout: 5000 })
+        .toBe(PREFETCH_MAX + 1);
+      await expect.poll(() => reads).toBe(1); // MONITOR's line may come after the read's answer
+      onA.complete(held);
+      const [next] = await onA.take(1);
+      expect(next!.job_id).toBe(results[1]!.job_id);
+    } finally {
+      stopMonitor();
+      onPeer.close();
+    }
+  });
+
+  describe('a retry that comes due while the broker that made it has no free slot', () => {
+    // C: a broker with a production-like lease TTL. Its recovery sweep (every
+    // half TTL) would otherwise find the retry, and stand in for the
+    // announcement under test.
+    let c: TestBroker;
+    const onC: RawWorker[] = [];
+    beforeAll(async () => {
+      c = await h.startPeer({ leaseTtlMs: 60_000 });
+    });
+    afterAll(async () => {
+      for (const worker of onC) worker.drop();
+      await c.shutdown();
+    });
+
+    /** An idle worker on C, once C has said so on the queue's doorbell (A then leaves it due work). */
+    async function idleOnC(queue: string): Promise<RawWorker> {
+      const listener = new Redis(h.redis.url);
+      try {
+        const heard = new Promise<void>((resolve) => {
+          listener.on('message', (_channel: string, message: string) => {
+            const { from, room } = JSON.parse(message) as { from: string; room?: true };
+            if (room && from === c.broker.id) resolve();
+          });
+        });
+        await listener.subscribe(new Keys(h.broker.config.keyPrefix).doorbell(queue));
+        const worker = await RawWorker.connect(c.address, { queues: [queue], capacity: 1 });
+        onC.push(worker);
+        await heard;
+        return worker;
+      } finally {
+        listener.disconnect();
+      }
+    }
+
+    it("goes to another broker's idle worker while the failing worker is busy with the next job", async () => {
+      const queue = 'retry-elsewhere';
+      const onA = await h.worker({ queues: [queue], capacity: 1 });
+      const x = await h.enqueue({ tenant: 'acme', queue });
+      const [leaseX] = await onA.take(1);
+      const y = await h.enqueue({ tenant: 'acme', queue }); // read into A's buffer
+      const worker = await idleOnC(queue);
+      onA.fail(leaseX!, 'try again shortly', true, 300);
+      const [leaseY] = await onA.take(1); // A's worker is busy with Y from now on
+      expect(leaseY!.job_id).toBe(y.job_id);
+      const [retry] = await worker.take(1, 10_000);
+      expect(retry!.job_id).toBe(x.job_id);
+    });
+
+    it("goes to another broker's idle worker when the failing worker has left", async () => {
+      const queue = 'retry-after-leave';
+      const onA = await h.worker({ queues: [queue], capacity: 1 });
+      const x = await h.enqueue({ tenant: 'acme', queue });
+      const [leaseX] = await onA.take(1);
+      const worker = await idleOnC(queue);
+      onA.fail(leaseX!, 'try again shortly', true, 300);
+      await h.waitState('acme', x.job_id, 'FAILED_RETRYING');
+      onA.end(); // A has no worker of the queue any more
+      const [retry] = await worker.take(1, 10_000);
+      expect(retry!.job_id).toBe(x.job_id);
+    });
+
+    it("goes to another broker's idle worker when a sweep made it of a dead broker's lease", async () => {
+      const queue = 'retry-reclaimed';
+      const dying = await h.startPeer();
+      const onDying = await RawWorker.connect(dying.address, { queues: [queue], capacity: 1 });
+      const x = await h.enqueue({ tenant: 'acme', queue, backoff: { initial_ms: 300 } });
+      await onDying.take(1);
+      await dying.kill();
+      onDying.drop();
+      // A's worker, busy: A's sweep takes the lease over as expired, a retry.
+      const onA = await h.worker({ queues: [queue], capacity: 1 });
+      await h.enqueue({ tenant: 'acme', queue });
+      await onA.take(1);
+      const worker = await idleOnC(queue);
+      const [retry] = await worker.take(1, 10_000);
+      expect(retry!.job_id).toBe(x.job_id);
+      expect(retry!.attempt).toBe(2);
+    });
   });
 
   it('says it has idle workers of a queue only where another broker listens', async () => {
