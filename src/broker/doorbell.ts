@@ -199,7 +199,8 @@ export class Doorbell {
       (reply) => {
         const counts = reply as Array<string | number>;
         channels.forEach((channel, i) => {
-          if (Number(counts[2 * i + 1]) - this.ownListeners(channel) < 1) return;
+          const own = this.ownListeners(channel);
+          if (own === undefined || Number(counts[2 * i + 1]) - own < 1) return;
           this.publisher.publish(channel, message).catch(() => undefined);
         });
       },
@@ -209,11 +210,15 @@ export class Doorbell {
 
   /**
    * 1 when this broker's own subscription is counted among a channel's
-   * listeners. Counted as 0 when not confirmed yet (just subscribed, or after a
-   * reconnect): an announcement then goes out when alone, never the reverse.
+   * listeners, 0 when it does not listen there; undefined while that is not
+   * known (a subscription sent and not yet confirmed: just subscribed, or
+   * after a reconnect), when the announcement waits for the next second's.
+   * Counted as 0 then, a broker alone announced to itself whenever Redis had
+   * taken its SUBSCRIBE before the NUMSUB but the reply was still on its way.
    */
-  private ownListeners(channel: string): number {
-    return this.subscriber.status === 'ready' && this.confirmed.has(channel) ? 1 : 0;
+  private ownListeners(channel: string): number | undefined {
+    if (this.subscriber.status === 'ready' && this.confirmed.has(channel)) return 1;
+    return this.channels.has(channel) ? undefined : 0;
   }
 
   announceCancel(jobId: string): void {
