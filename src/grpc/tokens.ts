@@ -16,7 +16,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { isName } from '../broker/validation.js';
 import { ConfigError } from '../config.js';
 import { sha256 } from '../token-digest.js';
@@ -203,11 +203,15 @@ export async function readTokenFile(path: string): Promise<TokenEntry[]> {
       cause: error,
     });
   }
+  const json = path.endsWith('.json');
   let parsed: unknown;
   try {
-    parsed = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+    parsed = json ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new ConfigError(`ROTA_AUTH_FILE ${path} is not valid JSON or YAML: ${String(error)}`);
+    const where = syntaxErrorPosition(error, text);
+    throw new ConfigError(
+      `ROTA_AUTH_FILE ${path} is not valid ${json ? 'JSON' : 'JSON or YAML'}${where === '' ? '' : ` (${where})`}`,
+    );
   }
   const list = Array.isArray(parsed) ? parsed : (parsed as { tokens?: unknown } | null)?.tokens;
   if (!Array.isArray(list)) {
@@ -218,6 +222,22 @@ export async function readTokenFile(path: string): Promise<TokenEntry[]> {
   return list.map((raw: RawToken, i) =>
     toTokenEntry(raw, `ROTA_AUTH_FILE ${path}, entry ${i + 1}`),
   );
+}
+
+/**
+ * Where a token file fails to parse and, for YAML, the kind of error, but never
+ * the parser's message: YAML's quotes the line, JSON's the text around the
+ * error, and either may hold a token.
+ */
+function syntaxErrorPosition(error: unknown, text: string): string {
+  if (error instanceof YAMLParseError) {
+    const at = error.linePos?.[0];
+    return at === undefined ? error.code : `line ${at.line}, column ${at.col}: ${error.code}`;
+  }
+  const offset = /\bat position (\d+)/.exec(error instanceof Error ? error.message : '')?.[1];
+  if (offset === undefined) return '';
+  const before = text.slice(0, Number(offset)).split('\n');
+  return `line ${before.length}, column ${before.at(-1)!.length + 1}`;
 }
 
 /**

@@ -130,6 +130,28 @@ describe('ROTA_AUTH_FILE', () => {
     ).rejects.toThrow(/^ROTA_AUTH_FILE .*missing\.yaml: cannot read it/);
   });
 
+  // The parsers' own messages quote the line (YAML) or the text around the error (JSON).
+  it('tells where a file fails to parse, never quoting it', async () => {
+    const refusal = (file: string): Promise<string> =>
+      readTokenFile(file).then(
+        () => 'read',
+        (error: Error) => error.message,
+      );
+    const yamlFile = path.join(dir, 'syntax.yaml');
+    // A name written on the token's line: the colon-space makes it a nested mapping.
+    await writeFile(yamlFile, `- token: ${A} name: deploy-bot\n  role: admin\n`);
+    expect(await refusal(yamlFile)).toBe(
+      `ROTA_AUTH_FILE ${yamlFile} is not valid JSON or YAML (line 1, column 10: BLOCK_AS_IMPLICIT_KEY)`,
+    );
+    const jsonFile = path.join(dir, 'syntax.json');
+    await writeFile(jsonFile, `[\n  {"token": "${A}", "role": "admin",}\n]\n`);
+    expect(await refusal(jsonFile)).toBe(
+      `ROTA_AUTH_FILE ${jsonFile} is not valid JSON (line 2, column ${A.length + 33})`,
+    );
+    await writeFile(jsonFile, `[{"token": ${A}}]`); // V8 tells no position for this one
+    expect(await refusal(jsonFile)).toBe(`ROTA_AUTH_FILE ${jsonFile} is not valid JSON`);
+  });
+
   it('refuses one token configured twice, even once plain and once hashed', async () => {
     await expect(
       loadTokens({ authFile: undefined, authTokens: `${A}:producer;sha256:${hex(A)}:admin` }),
