@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
- * `rota` / `npm start`: reads the configuration (environment and flags), starts
- * a private redis-server when no Redis URL is given, then the broker. SIGTERM
- * and SIGINT stop it gracefully.
+ * `rota` / `npm start`: reads the configuration (environment and flags), checks
+ * its security options, starts a private redis-server when no Redis URL is
+ * given, then the broker. SIGTERM and SIGINT stop it gracefully, also while it
+ * starts. A bad option exits 2, any other failed start 1.
  */
 import { resolve } from 'node:path';
+import type { Logger } from 'pino';
 import {
   ConfigError,
   helpText,
@@ -12,8 +14,9 @@ import {
   unknownVariables,
   type BrokerConfig,
 } from './config.js';
+import { loadSecurity } from './grpc/security.js';
 import { startLocalRedis, type LocalRedis } from './redis/local-server.js';
-import { startBroker } from './server.js';
+import { startBroker, type RunningBroker } from './server.js';
 import { createLogger } from './telemetry/logger.js';
 import { startTracing } from './telemetry/sdk.js';
 
@@ -22,57 +25,96 @@ async function main(argv: readonly string[]): Promise<void> {
     console.log(helpText());
     return;
   }
-  let config: BrokerConfig;
-  try {
-    config = loadConfig(process.env, argv);
-  } catch (error) {
-    if (error instanceof ConfigError || error instanceof TypeError) {
-      console.error(`rota: ${error.message}`);
-      process.exitCode = 2;
-      return;
-    }
-    throw error;
-  }
+  let config = loadConfig(process.env, argv);
   const logger = createLogger(config.logLevel);
   for (const name of unknownVariables(process.env, config.ignoreVariables).unknown) {
     logger.warn({ variable: name }, `${name} is not a broker option: ignored (see --help)`);
   }
-  const stopTracing = await startTracing();
 
-  let localRedis: LocalRedis | undefined;
-  if (!config.redisUrl) {
-    const dir = resolve(config.redisDataDir);
-    localRedis = await startLocalRedis({ dir, appendonly: true, appendfsync: 'everysec' });
-    logger.info(
-      { url: localRedis.url, dir },
-      'no ROTA_REDIS_URL given: started a private redis-server (AOF everysec); it stops with the broker',
-    );
-    config = Object.freeze({ ...config, redisUrl: localRedis.url });
-  }
-
-  const running = await startBroker(config, logger);
+  // Listening from the first moment: a signal during the start stops what has started so far.
+  const parts: Parts = {};
   let stopping = false;
-  const stop = (signal: string): void => {
+  const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'stopping');
-    running
-      .shutdown()
-      .then(() => localRedis?.stop())
-      .then(() => stopTracing())
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
+    logger.info({ signal }, parts.broker ? 'stopping' : 'stopping before the start is done');
+    stopParts(parts).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  // Tokens, TLS and the loopback rule before anything starts: a refused start touches nothing.
+  const security = await loadSecurity(config, logger);
+  parts.stopTracing = await startTracing();
+  if (!config.redisUrl) {
+    parts.localRedis = startPrivateRedis(config, logger);
+    const { url } = await parts.localRedis;
+    config = Object.freeze({ ...config, redisUrl: url });
+  }
+  if (stopping) return;
+  try {
+    parts.broker = await startBroker(config, logger, security);
+  } catch (error) {
+    if (stopping) return; // the stop is under way; the start failed because of it
+    await stopParts(parts);
+    throw error;
+  }
+}
+
+/** What the command has started so far; stopped in the reverse order. */
+interface Parts {
+  stopTracing?: () => Promise<void>;
+  /** Waited for when still starting: its redis-server outlives this process if not stopped. */
+  localRedis?: Promise<LocalRedis>;
+  broker?: RunningBroker;
+}
+
+/**
+ * Stops the broker (draining its workers) and then the private Redis, which
+ * the workers' last reports still need. A broker still starting is abandoned:
+ * it holds nothing the process's exit does not release, as after a crash.
+ */
+async function stopParts(parts: Parts): Promise<void> {
+  const { broker, localRedis, stopTracing } = parts;
+  await broker?.shutdown();
+  await (await localRedis?.catch(() => undefined))?.stop();
+  await stopTracing?.();
+}
+
+/**
+ * The redis-server of a start without ROTA_REDIS_URL. It runs in a process
+ * group of its own, so that a Ctrl-C, which signals the terminal's whole
+ * group, reaches only the broker, which stops it after its drain.
+ */
+async function startPrivateRedis(config: BrokerConfig, logger: Logger): Promise<LocalRedis> {
+  const dir = resolve(config.redisDataDir);
+  const redis = await startLocalRedis({
+    dir,
+    appendonly: true,
+    appendfsync: 'everysec',
+    detached: true,
+  });
+  if (redis.leftover) {
+    logger.warn(
+      { dir, ...redis.leftover },
+      'stopped the redis-server that a killed rota (owner) had left running on this data folder',
+    );
+  }
+  logger.info(
+    { url: redis.url, dir },
+    'no ROTA_REDIS_URL given: started a private redis-server (AOF everysec); it stops with the broker',
+  );
+  return redis;
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
   console.error(`rota: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
+  // Also a bad value found after loadConfig (a token, a TLS file): a bad option all the same.
+  process.exit(error instanceof ConfigError ? 2 : 1);
 });

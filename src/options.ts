@@ -138,7 +138,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--redis-data-dir',
     kind: 'string',
     fallback: '.rota/redis',
-    help: 'Data folder of the private redis-server (only when no Redis URL is given).',
+    help: 'Data folder of the private redis-server (only when no Redis URL is given); one broker per folder: a second is refused.',
   },
   {
     key: 'grpcAddress',

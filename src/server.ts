@@ -136,9 +136,14 @@ function bindServer(
   });
 }
 
+/**
+ * Starts the broker on `config.redisUrl`. `security` is what loadSecurity made
+ * of `config`, for a caller that checked it before starting anything else.
+ */
 export async function startBroker(
   config: BrokerConfig,
   logger: Logger = createLogger(config.logLevel),
+  security?: ServerSecurity,
 ): Promise<RunningBroker> {
   if (!config.redisUrl) {
     throw new TypeError(
@@ -147,7 +152,7 @@ export async function startBroker(
   }
   for (const warning of configWarnings(config)) logger.warn(warning);
   // Tokens, TLS and the loopback rule first: a refused start touches nothing.
-  const security = await loadSecurity(config, logger);
+  security ??= await loadSecurity(config, logger);
   // A Redis that stops answering without closing the connection (stopped, or a
   // network that drops packets) would otherwise hold every call until TCP gives
   // up, many minutes later. commandTimeout fails the calls (UNAVAILABLE);

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CLAIM_FILE } from '../src/redis/data-dir-claim.js';
 import {
+  DataDirInUseError,
   RedisServerMissingError,
   RedisServerStartError,
   startLocalRedis,
@@ -15,6 +17,7 @@ import {
 import { startTestRedis, uniquePrefix, type TestRedis } from './helpers/redis.js';
 
 const servers: TestRedis[] = [];
+const detached: LocalRedis[] = [];
 const clients: Redis[] = [];
 const tempDirs: string[] = [];
 
@@ -58,6 +61,7 @@ function refusesConnections(port: number): Promise<boolean> {
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.disconnect();
+  await Promise.all(detached.splice(0).map((redis) => redis.kill()));
   const pids = servers.flatMap((redis) => (redis.pid === undefined ? [] : [redis.pid]));
   await Promise.all(servers.splice(0).map((redis) => redis.dispose()));
   await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
@@ -217,5 +221,110 @@ describe('startLocalRedis', () => {
     const deadline = Date.now() + 5_000;
     while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(isAlive(pid)).toBe(false);
+  });
+});
+
+describe('startLocalRedis detached', () => {
+  async function startDetached(dir: string): Promise<LocalRedis> {
+    const redis = await startLocalRedis({ dir, appendonly: false, detached: true });
+    detached.push(redis);
+    return redis;
+  }
+
+  const readClaim = async (dir: string): Promise<unknown> =>
+    JSON.parse(await readFile(path.join(dir, CLAIM_FILE), 'utf8'));
+
+  /** A pid no process has: one that has just exited. */
+  const deadPid = (): number => spawnSync('true').pid;
+
+  it('runs in a process group of its own, with its data folder claimed until it stops', async () => {
+    const dir = await tempDir();
+    const redis = await startDetached(dir);
+    const group = await promisify(execFile)('ps', ['-o', 'pgid=', '-p', String(redis.pid)]);
+    expect(Number(group.stdout.trim())).toBe(redis.pid);
+    expect(await readClaim(dir)).toEqual({
+      owner: process.pid,
+      server: redis.pid,
+      port: redis.port,
+    });
+    expect(redis.leftover).toBeUndefined();
+    await redis.stop();
+    await expect(readFile(path.join(dir, CLAIM_FILE))).rejects.toMatchObject({ code: 'ENOENT' });
+    await redis.restart();
+    expect(await readClaim(dir)).toEqual({
+      owner: process.pid,
+      server: redis.pid,
+      port: redis.port,
+    });
+  });
+
+  it('refuses a second server on a claimed folder, and leaves the first alone', async () => {
+    const dir = await tempDir();
+    const first = await startDetached(dir);
+    const refused = await startDetached(dir).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(DataDirInUseError);
+    expect((refused as Error).message).toBe(
+      `the Redis data folder ${dir} is in use by the redis-server of process ${process.pid} (another rota?): ` +
+        'two servers on one folder would corrupt its append-only file. Stop that process, or set ' +
+        `ROTA_REDIS_DATA_DIR (--redis-data-dir) to another folder (if process ${process.pid} is no rota, delete ${path.join(dir, CLAIM_FILE)})`,
+    );
+    const client = connect(first);
+    await client.connect();
+    expect(await client.ping()).toBe('PONG');
+    expect(await readClaim(dir)).toMatchObject({ server: first.pid });
+
+    await first.kill(); // gives the claim up
+    await writeFile(path.join(dir, CLAIM_FILE), 'half a write');
+    await expect(startDetached(dir)).rejects.toThrow(
+      `the Redis data folder ${dir} is claimed by ${path.join(dir, CLAIM_FILE)}, which names no owner`,
+    );
+  });
+
+  it('stops the server a SIGKILLed owner left running, and takes the folder over', async () => {
+    const dir = await tempDir();
+    const module = path.resolve('src/redis/local-server.ts');
+    const script = `
+      import { startLocalRedis } from ${JSON.stringify(module)};
+      const redis = await startLocalRedis({ dir: ${JSON.stringify(dir)}, appendonly: false, detached: true });
+      console.log(redis.pid);
+      setInterval(() => {}, 1000);
+    `;
+    const owner = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '--eval', script],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let leftover: number | undefined;
+    try {
+      leftover = await new Promise<number>((resolve, reject) => {
+        owner.stdout.once('data', (line: Buffer) => resolve(Number(line.toString())));
+        owner.once('exit', () => reject(new Error('the owner exited before starting its server')));
+      });
+    } finally {
+      owner.kill('SIGKILL');
+    }
+    try {
+      await new Promise((resolve) => owner.once('exit', resolve));
+      expect(isAlive(leftover)).toBe(true);
+      const redis = await startDetached(dir);
+      expect(redis.leftover).toMatchObject({ owner: owner.pid, pid: leftover });
+      expect(await readClaim(dir)).toMatchObject({ owner: process.pid, server: redis.pid });
+    } finally {
+      if (isAlive(leftover)) process.kill(leftover, 'SIGKILL');
+    }
+  });
+
+  // A pid reused since, or a port another server took: not the leftover's.
+  it("leaves alone a server that is not the dead owner's", async () => {
+    const dir = await tempDir();
+    const other = await testRedis(); // a redis-server of another folder
+    const claim = { owner: deadPid(), server: other.pid, port: other.port };
+    await writeFile(path.join(dir, CLAIM_FILE), JSON.stringify(claim));
+    const redis = await startDetached(dir);
+    expect(redis.leftover).toBeUndefined();
+    expect(isAlive(other.pid!)).toBe(true);
+    expect(await readClaim(dir)).toMatchObject({ owner: process.pid, server: redis.pid });
   });
 });

@@ -13,21 +13,27 @@
  * Lifecycle of one child: STARTING → RUNNING → EXITED. `restart()` starts a new child on the
  * same port and dir. The child does not keep Node's event loop alive while it runs, and every
  * live child gets SIGTERM (a graceful SHUTDOWN, which flushes the AOF) when this process exits.
- * A SIGKILLed parent cannot run that hook; the child then lives on until stopped by hand
- * (Ctrl-C in a terminal still reaches it: it shares our process group).
+ * A SIGKILLed parent cannot run that hook. By default the child shares our process group, so a
+ * Ctrl-C in the terminal stops it with us (what tests and benchmarks want). With `detached`, the
+ * rota command's choice, it has a group of its own: a Ctrl-C reaches only us, and we stop it after
+ * the broker's drain; the data folder is then claimed (data-dir-claim.ts), so that the next start
+ * stops a server a SIGKILLed parent left running, and a second start on the folder is refused.
  */
 import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { claimDataDir, type DataDirClaim, type Leftover } from './data-dir-claim.js';
 import {
   HOST,
   RedisServerStartError,
   launch,
   type AppendFsync,
   type Child,
+  type OnSpawn,
   type Settings,
 } from './server-process.js';
 
+export { DataDirInUseError, type Leftover } from './data-dir-claim.js';
 export {
   RedisServerMissingError,
   RedisServerStartError,
@@ -49,6 +55,11 @@ export interface LocalRedisOptions {
   binary?: string;
   /** How long to wait for the first PONG. @default 10_000 */
   startTimeoutMs?: number;
+  /**
+   * Run the server in a process group of its own, claiming `dir` for it (see the top of this
+   * file): a terminal's Ctrl-C then leaves it to the caller to stop. @default false
+   */
+  detached?: boolean;
 }
 
 export interface LocalRedis {
@@ -65,6 +76,8 @@ export interface LocalRedis {
   restart(): Promise<void>;
   /** Pid of the running child; undefined once it has exited. */
   readonly pid: number | undefined;
+  /** Detached only: a server a SIGKILLed earlier parent left running on `dir`, stopped first. */
+  readonly leftover: Leftover | undefined;
 }
 
 const STOP_TIMEOUT_MS = 10_000;
@@ -92,6 +105,7 @@ function compileOptions(options: LocalRedisOptions): Settings {
     logFile: options.logFile === undefined ? undefined : path.resolve(options.logFile),
     binary: options.binary ?? 'redis-server',
     startTimeoutMs,
+    detached: options.detached ?? false,
   });
 }
 
@@ -101,13 +115,45 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
   if (settings.logFile !== undefined) {
     await mkdir(path.dirname(settings.logFile), { recursive: true });
   }
+  const { port, child, claim } = await launchClaimed(settings, (onSpawn) =>
+    launchOnSomePort(settings, onSpawn),
+  );
+  return new LocalRedisServer(settings, port, child, claim);
+}
+
+interface Launched {
+  readonly port: number;
+  readonly child: Child;
+}
+
+/**
+ * Runs `start`, first claiming the data folder when detached. The claim records each child as
+ * soon as it is spawned: one still loading its data when this process is killed is found too.
+ * The claim goes if the start fails.
+ */
+async function launchClaimed(
+  settings: Settings,
+  start: (onSpawn: OnSpawn | undefined) => Promise<Launched>,
+): Promise<Launched & { claim: DataDirClaim | undefined }> {
+  const claim = settings.detached ? await claimDataDir(settings.dir) : undefined;
+  try {
+    const launched = await start(claim && ((pid, port) => claim.record(pid, port)));
+    return { ...launched, claim };
+  } catch (error) {
+    await claim?.release();
+    throw error;
+  }
+}
+
+/** On the configured port, or on a free one (another if it is taken meanwhile). */
+async function launchOnSomePort(settings: Settings, onSpawn?: OnSpawn): Promise<Launched> {
   if (settings.port !== 0) {
-    return new LocalRedisServer(settings, settings.port, await launch(settings, settings.port));
+    return { port: settings.port, child: await launch(settings, settings.port, onSpawn) };
   }
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     try {
-      return new LocalRedisServer(settings, port, await launch(settings, port));
+      return { port, child: await launch(settings, port, onSpawn) };
     } catch (error) {
       const portTaken = error instanceof RedisServerStartError && error.code === 'port_in_use';
       if (!portTaken || attempt >= FREE_PORT_ATTEMPTS) throw error;
@@ -117,16 +163,21 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
 
 class LocalRedisServer implements LocalRedis {
   readonly url: string;
+  readonly leftover: Leftover | undefined;
   #child: Child | undefined;
+  #claim: DataDirClaim | undefined;
   #starting = false;
 
   constructor(
     private readonly settings: Settings,
     readonly port: number,
     child: Child,
+    claim: DataDirClaim | undefined,
   ) {
     this.url = `redis://${HOST}:${port}`;
     this.#child = child;
+    this.#claim = claim;
+    this.leftover = claim?.leftover;
   }
 
   get dir(): string {
@@ -151,7 +202,12 @@ class LocalRedisServer implements LocalRedis {
     this.#starting = true;
     try {
       await this.stop();
-      this.#child = await launch(this.settings, this.port);
+      const { child, claim } = await launchClaimed(this.settings, async (onSpawn) => ({
+        port: this.port,
+        child: await launch(this.settings, this.port, onSpawn),
+      }));
+      this.#child = child;
+      this.#claim = claim;
     } finally {
       this.#starting = false;
     }
@@ -171,7 +227,10 @@ class LocalRedisServer implements LocalRedis {
     } finally {
       clearTimeout(escalate);
     }
-    if (this.#child === child) this.#child = undefined;
+    if (this.#child !== child) return;
+    this.#child = undefined;
+    await this.#claim?.release();
+    this.#claim = undefined;
   }
 }
 

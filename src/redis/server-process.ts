@@ -59,6 +59,8 @@ export interface Settings {
   readonly logFile: string | undefined;
   readonly binary: string;
   readonly startTimeoutMs: number;
+  /** A process group of its own: a terminal's Ctrl-C does not reach it. */
+  readonly detached: boolean;
 }
 
 interface Exit {
@@ -73,8 +75,11 @@ export interface Child {
   exit: Exit | undefined;
 }
 
+/** Called with a child's pid as soon as it is spawned, before it is ready; a failure stops it. */
+export type OnSpawn = (pid: number, port: number) => Promise<void>;
+
 /** Spawns one child on `port` and resolves once it answers PING; on failure it is gone. */
-export async function launch(settings: Settings, port: number): Promise<Child> {
+export async function launch(settings: Settings, port: number, onSpawn?: OnSpawn): Promise<Child> {
   const output = new OutputTail(settings.logFile);
   await output.markStart();
   // prettier-ignore
@@ -89,7 +94,10 @@ export async function launch(settings: Settings, port: number): Promise<Child> {
     '--appendfsync', settings.appendfsync,
     '--logfile', settings.logFile ?? '',
   ];
-  const proc = spawn(settings.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(settings.binary, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: settings.detached,
+  });
   let spawnError: NodeJS.ErrnoException | undefined;
   const child: Child = {
     process: proc,
@@ -105,6 +113,15 @@ export async function launch(settings: Settings, port: number): Promise<Child> {
   proc.stdout?.setEncoding('utf8').on('data', (text: string) => output.append(text));
   proc.stderr?.setEncoding('utf8').on('data', (text: string) => output.append(text));
   trackUntilExit(child);
+  if (onSpawn !== undefined && proc.pid !== undefined) {
+    try {
+      await onSpawn(proc.pid, port);
+    } catch (error) {
+      proc.kill('SIGKILL');
+      await child.exited;
+      throw error;
+    }
+  }
 
   const where = `${HOST}:${port} (dir ${settings.dir})`;
   const deadline = Date.now() + settings.startTimeoutMs;
