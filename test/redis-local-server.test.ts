@@ -317,6 +317,16 @@ describe('startLocalRedis detached', () => {
   });
 
   // A pid reused since, or a port another server took: not the leftover's.
+  it('takes over a folder whose recorded server is gone, though its owner pid lives again (a container restart)', async () => {
+    const dir = await tempDir();
+    // pids start over in a new container: the old owner's may be any live process now
+    const claim = { owner: process.ppid, server: deadPid(), port: 1 };
+    await writeFile(path.join(dir, CLAIM_FILE), JSON.stringify(claim));
+    const redis = await startDetached(dir);
+    expect(redis.leftover).toBeUndefined();
+    expect(await readClaim(dir)).toMatchObject({ owner: process.pid, server: redis.pid });
+  });
+
   it("leaves alone a server that is not the dead owner's", async () => {
     const dir = await tempDir();
     const other = await testRedis(); // a redis-server of another folder

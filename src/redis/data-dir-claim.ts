@@ -70,10 +70,17 @@ export async function claimDataDir(dir: string): Promise<DataDirClaim> {
   const mine: Claim = { owner: process.pid };
   if (await createExclusively(file, mine)) return new OwnedClaim(file, undefined);
   const found = await readClaim(file);
-  if (found === undefined || isAlive(found.owner)) {
-    throw new DataDirInUseError(dir, found?.owner, file);
+  if (found === undefined) throw new DataDirInUseError(dir, undefined, file);
+  // The recorded server still running as this folder's says more than the
+  // owner's pid: after a container restart, say, pids start over, and the old
+  // owner's may belong to any process now (our own parent), while its server
+  // is gone. With no server recorded yet, the owner's pid is all there is.
+  const serving = await servesDir(found, dir);
+  const ownerAlive = isAlive(found.owner);
+  if (ownerAlive && (serving || found.server === undefined)) {
+    throw new DataDirInUseError(dir, found.owner, file);
   }
-  const leftover = await stopLeftover(found, dir);
+  const leftover = serving ? await stopLeftover(found) : undefined;
   // Taken over only if still the dead owner's: a start racing this one may have done it first.
   if (JSON.stringify(await readClaim(file)) === JSON.stringify(found)) {
     await unlink(file).catch(() => undefined);
@@ -131,15 +138,21 @@ async function readClaim(file: string): Promise<Claim | undefined> {
   }
 }
 
-/**
- * Stops the server a dead owner recorded, if it is still there and is a redis-server of `dir`;
- * waits until it no longer answers as itself (a zombie nobody reaps still has its pid).
- */
-async function stopLeftover(claim: Claim, dir: string): Promise<Leftover | undefined> {
+/** Whether the server a claim recorded still runs, as a redis-server of `dir` (its pid may be reused). */
+async function servesDir(claim: Claim, dir: string): Promise<boolean> {
   const { server, port } = claim;
-  if (server === undefined || port === undefined || !isAlive(server)) return undefined;
+  if (server === undefined || port === undefined || !isAlive(server)) return false;
   const identity = await identify(port);
-  if (identity?.pid !== server || identity.dir !== (await realpath(dir))) return undefined;
+  return identity?.pid === server && identity.dir === (await realpath(dir));
+}
+
+/**
+ * Stops the server a dead owner recorded (servesDir said it is one of this folder); waits until
+ * it no longer answers as itself (a zombie nobody reaps still has its pid).
+ */
+async function stopLeftover(claim: Claim): Promise<Leftover> {
+  const server = claim.server!;
+  const port = claim.port!;
   process.kill(server, 'SIGTERM'); // a graceful SHUTDOWN: flushes the append-only file
   const escalateAt = Date.now() + LEFTOVER_STOP_TIMEOUT_MS;
   let escalated = false;
