@@ -72,6 +72,8 @@ export class Doorbell {
   private readonly channels = new Set<string>();
   /** Of those, the ones Redis has confirmed on the current connection (see announceRoom). */
   private readonly confirmed = new Set<string>();
+  /** Subscriptions sent and not yet answered, by channel: settles once answered either way. */
+  private readonly subscribing = new Map<string, Promise<void>>();
   private flushScheduled = false;
 
   /**
@@ -116,8 +118,26 @@ export class Doorbell {
 
   private async subscribe(...channels: string[]): Promise<void> {
     for (const channel of channels) this.channels.add(channel);
-    await this.subscriber.subscribe(...channels);
+    await this.awaitingConfirmation(channels, this.subscriber.subscribe(...channels));
     this.confirm(channels);
+  }
+
+  /** Notes `subscribing` as the confirmation the channels wait for (see announceRoom); returns it. */
+  private awaitingConfirmation<T>(
+    channels: readonly string[],
+    subscribing: Promise<T>,
+  ): Promise<T> {
+    const settled = subscribing.then(
+      () => undefined,
+      () => undefined,
+    );
+    for (const channel of channels) this.subscribing.set(channel, settled);
+    void settled.then(() => {
+      for (const channel of channels) {
+        if (this.subscribing.get(channel) === settled) this.subscribing.delete(channel);
+      }
+    });
+    return subscribing;
   }
 
   private confirm(channels: Iterable<string>): void {
@@ -132,7 +152,7 @@ export class Doorbell {
   private resubscribe(): void {
     if (this.channels.size === 0) return;
     const channels = [...this.channels];
-    this.subscriber.subscribe(...channels).then(
+    this.awaitingConfirmation(channels, this.subscriber.subscribe(...channels)).then(
       () => {
         this.confirm(channels);
         this.handlers.onResubscribed();
@@ -194,18 +214,24 @@ export class Doorbell {
     const channels = queues.map((queue) => this.keys.doorbell(queue));
     const room: WorkMessage = { from: this.brokerId, work: [], room: true };
     const message = JSON.stringify(room);
+    // Whether NUMSUB counts this broker's own subscription is known once Redis
+    // has answered it: a worker's first announcement follows its Hello, while
+    // the doorbell's subscription may still be on its way.
+    const confirming = channels.flatMap((channel) => this.subscribing.get(channel) ?? []);
     // A lost announcement only costs a job its read-ahead here.
-    this.publisher.pubsub('NUMSUB', ...channels).then(
-      (reply) => {
-        const counts = reply as Array<string | number>;
-        channels.forEach((channel, i) => {
-          const own = this.ownListeners(channel);
-          if (own === undefined || Number(counts[2 * i + 1]) - own < 1) return;
-          this.publisher.publish(channel, message).catch(() => undefined);
-        });
-      },
-      () => undefined,
-    );
+    void Promise.all(confirming)
+      .then(() => this.publisher.pubsub('NUMSUB', ...channels))
+      .then(
+        (reply) => {
+          const counts = reply as Array<string | number>;
+          channels.forEach((channel, i) => {
+            const own = this.ownListeners(channel);
+            if (own === undefined || Number(counts[2 * i + 1]) - own < 1) return;
+            this.publisher.publish(channel, message).catch(() => undefined);
+          });
+        },
+        () => undefined,
+      );
   }
 
   /**
