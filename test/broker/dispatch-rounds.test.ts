@@ -9,28 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { DispatchRounds } from '../../src/broker/dispatch-rounds.js';
 import { PrefetchBuffers } from '../../src/broker/prefetch-buffers.js';
 import { Session } from '../../src/broker/session.js';
-import type { FetchedJob } from '../../src/store/types.js';
+import { fetchedJob as job } from '../helpers/new-job.js';
 import { FairScheduler, TenantLimits } from '../../src/scheduler/index.js';
 import { FakeClock } from '../scheduler/helpers.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-function job(tenant: string, n: number): FetchedJob {
-  return {
-    id: `${tenant}-${n}`,
-    tenant,
-    queue: 'q',
-    entry: `${n}-0`,
-    priority: 0,
-    attempts: 0,
-    maxAttempts: 1,
-    timeoutMs: 0,
-    payload: Buffer.from('{}'),
-    headers: {},
-    createdAt: 0,
-    runAt: 0,
-  };
-}
 
 function setup(sessionCount: number, capacity: number) {
   const clock = new FakeClock();

@@ -80,8 +80,11 @@ describe('several brokers on one Redis', () => {
     }
   });
 
-  it("leases an urgent job rung by another broker ahead of this one's full buffer", async () => {
-    const queue = 'rung-urgent';
+  /**
+   * Acme's buffer of `queue` on A at its target, A's one worker holding a
+   * lease, and a count of A's reads of acme's ready streams from then on.
+   */
+  async function fullBufferOnA(queue: string) {
     for (let i = 0; i < 2; i++) {
       await h.enqueueBatch(Array.from({ length: PREFETCH_MAX }, () => ({ tenant: 'acme', queue })));
     }
@@ -93,6 +96,12 @@ describe('several brokers on one Redis', () => {
     const stopMonitor = await monitor(h.redis.port, ([command, key]) => {
       if (command === 'ZREVRANGE' && key === levels) reads++;
     });
+    return { onA, held, reads: () => reads, stopMonitor };
+  }
+
+  it("leases an urgent job rung by another broker ahead of this one's full buffer", async () => {
+    const queue = 'rung-urgent';
+    const { onA, held, reads, stopMonitor } = await fullBufferOnA(queue);
     // B serves no worker of the queue: it stores the jobs and rings A's doorbell.
     const onPeer = rawClients(peer.broker.address);
     try {
@@ -105,7 +114,7 @@ describe('several brokers on one Redis', () => {
         .toBe(PREFETCH_MAX + 1);
       // One read, the urgent job's: the rings said the twenty before it beat
       // nothing buffered (a ring that does not say costs a read each).
-      await expect.poll(() => reads).toBe(1);
+      await expect.poll(reads).toBe(1);
       onA.complete(held);
       const [next] = await onA.take(1);
       expect(next!.job_id).toBe(urgent.job_id);
@@ -120,17 +129,8 @@ describe('several brokers on one Redis', () => {
     // once for a job not there (learning its due time only from that read's
     // answer), and again when it came due.
     const queue = 'rung-urgent-due';
-    for (let i = 0; i < 2; i++) {
-      await h.enqueueBatch(Array.from({ length: PREFETCH_MAX }, () => ({ tenant: 'acme', queue })));
-    }
-    const onA = await h.worker({ queues: [queue], capacity: 1 });
     const dispatcher = h.broker.broker.dispatcher(queue);
-    const held = await holdWithBufferFull(dispatcher, onA);
-    const levels = new Keys(h.broker.config.keyPrefix).levels('acme', queue);
-    let reads = 0;
-    const stopMonitor = await monitor(h.redis.port, ([command, key]) => {
-      if (command === 'ZREVRANGE' && key === levels) reads++;
-    });
+    const { onA, held, reads, stopMonitor } = await fullBufferOnA(queue);
     const onPeer = rawClients(peer.broker.address);
     try {
       const { results } = await call(onPeer.broker.EnqueueBatch.bind(onPeer.broker), {
@@ -142,7 +142,7 @@ describe('several brokers on one Redis', () => {
       await expect
         .poll(() => dispatcher.prefetchUse().jobs, { timeout: 5000 })
         .toBe(PREFETCH_MAX + 1);
-      await expect.poll(() => reads).toBe(1); // MONITOR's line may come after the read's answer
+      await expect.poll(reads).toBe(1); // MONITOR's line may come after the read's answer
       onA.complete(held);
       const [next] = await onA.take(1);
       expect(next!.job_id).toBe(results[1]!.job_id);

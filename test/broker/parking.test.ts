@@ -9,27 +9,10 @@ import { Parking } from '../../src/broker/parking.js';
 import { PrefetchBuffers } from '../../src/broker/prefetch-buffers.js';
 import { Session } from '../../src/broker/session.js';
 import { FairScheduler, TenantLimits } from '../../src/scheduler/index.js';
-import type { FetchedJob } from '../../src/store/types.js';
+import { fetchedJob as job } from '../helpers/new-job.js';
 
 /** The grace a tenant's buffer gets after its last session here left (UNSERVED_GRACE_MS). */
 const GRACE_MS = 2_000;
-
-function job(tenant: string, n: number): FetchedJob {
-  return {
-    id: `${tenant}-${n}`,
-    tenant,
-    queue: 'q',
-    entry: `${n}-0`,
-    priority: 0,
-    attempts: 0,
-    maxAttempts: 1,
-    timeoutMs: 0,
-    payload: Buffer.from('{}'),
-    headers: {},
-    createdAt: 0,
-    runAt: 0,
-  };
-}
 
 function setup() {
   const clock = (): number => Date.now();

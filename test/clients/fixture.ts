@@ -17,7 +17,7 @@ import {
   type TestBroker,
   type TestBrokerOptions,
 } from '../helpers/broker.js';
-import type { JobInfo } from '../../clients/job.js';
+import type { JobInfo, JobState } from '../../clients/job.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 export interface RotaFixture {
@@ -120,12 +120,22 @@ export function useRota(options: Omit<TestBrokerOptions, 'redisUrl'> = {}): Rota
 /** Polls until `check` returns something other than undefined (tests wait on state, not time). */
 export { eventually as waitFor } from '../helpers/broker.js';
 
-/** Waits until the job is COMPLETED, and returns it as the producer reads it. */
-export function completed(producer: Producer, tenant: string, jobId: string): Promise<JobInfo> {
+/** Waits until the job is in `state`, and returns it as the producer reads it. */
+export function waitState(
+  producer: Producer,
+  tenant: string,
+  jobId: string,
+  state: JobState,
+): Promise<JobInfo> {
   return eventually(async () => {
     const info = await producer.getJob(tenant, jobId);
-    return info.state === 'COMPLETED' ? info : undefined;
+    return info.state === state ? info : undefined;
   });
+}
+
+/** Waits until the job is COMPLETED, and returns it as the producer reads it. */
+export function completed(producer: Producer, tenant: string, jobId: string): Promise<JobInfo> {
+  return waitState(producer, tenant, jobId, 'COMPLETED');
 }
 
 /**

@@ -5,23 +5,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import type { JobInfo, JobState } from '../../clients/job.js';
-import type { Producer } from '../../clients/producer.js';
-import { gate, useRota, waitFor } from './fixture.js';
+import { gate, useRota, waitFor, waitState } from './fixture.js';
 
 const rota = useRota();
-
-function waitState(
-  producer: Producer,
-  tenant: string,
-  jobId: string,
-  state: JobState,
-): Promise<JobInfo> {
-  return waitFor(async () => {
-    const job = await producer.getJob(tenant, jobId);
-    return job.state === state ? job : undefined;
-  });
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -6,26 +6,12 @@ import {
   RetryAfterError,
   RotaError,
 } from '../../clients/errors.js';
-import type { JobInfo, JobState } from '../../clients/job.js';
 import { reconnectDelayMs } from '../../clients/reconnect.js';
 import { Worker, type HandlerContext } from '../../clients/worker.js';
 import { compileWorkerOptions } from '../../clients/worker-options.js';
-import type { Producer } from '../../clients/producer.js';
-import { gate, useRota, waitFor } from './fixture.js';
+import { gate, useRota, waitFor, waitState } from './fixture.js';
 
 const rota = useRota();
-
-function waitState(
-  producer: Producer,
-  tenant: string,
-  jobId: string,
-  state: JobState,
-): Promise<JobInfo> {
-  return waitFor(async () => {
-    const job = await producer.getJob(tenant, jobId);
-    return job.state === state ? job : undefined;
-  });
-}
 
 describe('Worker', () => {
   it('retries a throwing handler, then the job is DEAD', async () => {

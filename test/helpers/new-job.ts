@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
-import type { NewJob } from '../../src/store/types.js';
+import type { FetchedJob, NewJob } from '../../src/store/types.js';
 
 /**
  * A job as the broker hands it to the store, runnable at `now`, with plain
@@ -22,5 +22,23 @@ export function newJob(now: number, fields: Partial<NewJob> = {}): NewJob {
     headers: {},
     createdAt: now,
     ...fields,
+  };
+}
+
+/** The `n`th job of a tenant as a fetch hands it to a dispatcher, for tests of dispatch alone. */
+export function fetchedJob(tenant: string, n: number): FetchedJob {
+  return {
+    id: `${tenant}-${n}`,
+    tenant,
+    queue: 'q',
+    entry: `${n}-0`,
+    priority: 0,
+    attempts: 0,
+    maxAttempts: 1,
+    timeoutMs: 0,
+    payload: Buffer.from('{}'),
+    headers: {},
+    createdAt: 0,
+    runAt: 0,
   };
 }
