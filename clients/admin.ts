@@ -31,7 +31,13 @@ import {
 import { toTenantUpdate, toWireTenant } from '../src/grpc/codec.js';
 import { RotaError, refuseUnsendable } from './errors.js';
 import { toJobInfo, type JobInfo } from './job.js';
-import { objectArgument, objectList, optionalBoolean, stringList } from './input-shapes.js';
+import {
+  objectArgument,
+  objectList,
+  optionalBoolean,
+  stringArgument,
+  stringList,
+} from './input-shapes.js';
 import { wireInteger } from './wire-integers.js';
 
 export interface AdminOptions extends ConnectionOptions {
@@ -190,14 +196,27 @@ async function* followPages(
 }
 
 /** The request of ReplayDeadLetters and DeleteDeadLetters: some ids, or all. */
+/**
+ * The tenant×queue a call names. protobuf would send any other value as its
+ * String(): purgeQueue(42, 'q') purged tenant '42'. Anything but strings is
+ * refused before sending.
+ */
+function queueAddress(tenant: string, queue: string): { tenant: string; queue: string } {
+  return refuseUnsendable(() => ({
+    tenant: stringArgument('tenant', tenant),
+    queue: stringArgument('queue', queue),
+  }));
+}
+
 function deadLetterSelection(
   tenant: string,
   queue: string,
   jobs: readonly string[] | 'all',
 ): { tenant: string; queue: string; job_ids: string[]; all: boolean } {
-  if (jobs === 'all') return { tenant, queue, job_ids: [], all: true };
+  const address = queueAddress(tenant, queue);
+  if (jobs === 'all') return { ...address, job_ids: [], all: true };
   const ids = refuseUnsendable(() => stringList('jobs', jobs, "an array of job ids or 'all'"));
-  return { tenant, queue, job_ids: [...ids], all: false };
+  return { ...address, job_ids: [...ids], all: false };
 }
 
 export class Admin {
@@ -214,7 +233,9 @@ export class Admin {
 
   /** Stores settings of a tenant (running brokers apply them within a second); returns them all. */
   async setTenant(tenant: string, settings: TenantSettings): Promise<Tenant> {
-    const wire = refuseUnsendable(() => toWireTenant({ tenant, ...checkedSettings(settings) }));
+    const wire = refuseUnsendable(() =>
+      toWireTenant({ tenant: stringArgument('tenant', tenant), ...checkedSettings(settings) }),
+    );
     const stored = await this.#call<Tenant__Output>((client, ...call) =>
       client.SetTenant({ tenant: wire }, ...call),
     );
@@ -223,8 +244,11 @@ export class Admin {
 
   /** A tenant's settings; the defaults when none were stored. */
   async getTenant(tenant: string): Promise<Tenant> {
+    const named = refuseUnsendable(() => stringArgument('tenant', tenant));
     return toTenant(
-      await this.#call<Tenant__Output>((client, ...call) => client.GetTenant({ tenant }, ...call)),
+      await this.#call<Tenant__Output>((client, ...call) =>
+        client.GetTenant({ tenant: named }, ...call),
+      ),
     );
   }
 
@@ -239,11 +263,15 @@ export class Admin {
   /** Per queue × tenant with work: depth by state, rates, wait and run percentiles. */
   async getStats(filter: { queue?: string; tenant?: string } = {}): Promise<Stats> {
     // From JavaScript getStats('acme') would answer every tenant's rows.
-    const { queue, tenant } = refuseUnsendable(() =>
-      objectArgument<{ queue?: string; tenant?: string }>('filter', filter),
-    );
+    const { queue, tenant } = refuseUnsendable(() => {
+      const given = objectArgument<{ queue?: string; tenant?: string }>('filter', filter);
+      return {
+        queue: given.queue === undefined ? '' : stringArgument('filter.queue', given.queue),
+        tenant: given.tenant === undefined ? '' : stringArgument('filter.tenant', given.tenant),
+      };
+    });
     const reply = await this.#call<Stats__Output>((client, ...call) =>
-      client.GetStats({ queue: queue ?? '', tenant: tenant ?? '' }, ...call),
+      client.GetStats({ queue, tenant }, ...call),
     );
     return {
       entries: reply.entries.map((row) => ({
@@ -274,9 +302,10 @@ export class Admin {
     queue: string,
     page: PageRequest = {},
   ): Promise<DeadLetterPage> {
+    const address = queueAddress(tenant, queue);
     const wirePage = toWirePage(page);
     const reply = await this.#call<ListDeadLettersResponse__Output>((client, ...call) =>
-      client.ListDeadLetters({ tenant, queue, ...wirePage }, ...call),
+      client.ListDeadLetters({ ...address, ...wirePage }, ...call),
     );
     return {
       jobs: reply.jobs.map(toJobInfo),
@@ -303,9 +332,10 @@ export class Admin {
     state: WaitingState,
     page: PageRequest = {},
   ): Promise<JobPage> {
+    const address = queueAddress(tenant, queue);
     const wirePage = toWirePage(page);
     const reply = await this.#call<ListJobsResponse__Output>((client, ...call) =>
-      client.ListJobs({ tenant, queue, state, ...wirePage }, ...call),
+      client.ListJobs({ ...address, state, ...wirePage }, ...call),
     );
     return {
       jobs: reply.jobs.map(toJobInfo),
@@ -372,8 +402,9 @@ export class Admin {
    * cancels the rest.
    */
   async purgeQueue(tenant: string, queue: string): Promise<{ purged: number }> {
+    const address = queueAddress(tenant, queue);
     const reply = await this.#call<PurgeQueueResponse__Output>((client, ...call) =>
-      client.PurgeQueue({ tenant, queue }, ...call),
+      client.PurgeQueue(address, ...call),
     );
     return { purged: reply.purged };
   }

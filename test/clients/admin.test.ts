@@ -269,6 +269,34 @@ describe('Admin', () => {
     }
   });
 
+  // From JavaScript protobuf sent them as String(value): purgeQueue(42, 'q') purged tenant '42'.
+  it('refuses a tenant or queue that is not a string, with INVALID_ARGUMENT, before sending', async () => {
+    const client = admin();
+    const producer = rota.producer();
+    await producer.enqueue({ tenant: '42', queue: 'q' });
+    const bad = (value: unknown): string => value as string;
+    const cases: Array<[() => Promise<unknown>, string]> = [
+      [() => client.purgeQueue(bad(42), 'q'), 'tenant must be a string, got 42'],
+      [() => client.purgeQueue('42', bad(['q'])), 'queue must be a string, got array'],
+      [() => client.listDeadLetters(bad(42), 'q'), 'tenant must be a string, got 42'],
+      [() => client.listJobs(bad(42), 'q', 'WAITING'), 'tenant must be a string, got 42'],
+      [() => client.replayDeadLetters(bad(42), 'q', 'all'), 'tenant must be a string, got 42'],
+      [() => client.deleteDeadLetters('42', bad(7), 'all'), 'queue must be a string, got 7'],
+      [() => client.getTenant(bad(42)), 'tenant must be a string, got 42'],
+      [() => client.setTenant(bad(42), { paused: true }), 'tenant must be a string, got 42'],
+      [() => client.getStats({ tenant: bad(42) }), 'filter.tenant must be a string, got 42'],
+    ];
+    for (const [call, message] of cases) {
+      expect(await rejection(call())).toMatchObject({
+        code: grpc.status.INVALID_ARGUMENT,
+        message,
+      });
+    }
+    const { entries } = await client.getStats({ tenant: '42', queue: 'q' });
+    expect(entries).toEqual([expect.objectContaining({ tenant: '42', queue: 'q', waiting: 1 })]);
+    expect((await client.getTenant('42')).paused).toBe(false);
+  });
+
   it('deletes dead letters by id or all; a deleted job is gone', async () => {
     const producer = rota.producer();
     const ids: string[] = [];
