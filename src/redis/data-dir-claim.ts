@@ -75,12 +75,11 @@ export async function claimDataDir(dir: string): Promise<DataDirClaim> {
   // owner's pid: after a container restart, say, pids start over, and the old
   // owner's may belong to any process now (our own parent), while its server
   // is gone. With no server recorded yet, the owner's pid is all there is.
-  const serving = await servesDir(found, dir);
-  const ownerAlive = isAlive(found.owner);
-  if (ownerAlive && (serving || found.server === undefined)) {
+  const serving = await serverOfDir(found, dir);
+  if (isAlive(found.owner) && (serving !== undefined || found.server === undefined)) {
     throw new DataDirInUseError(dir, found.owner, file);
   }
-  const leftover = serving ? await stopLeftover(found) : undefined;
+  const leftover = serving && (await stopLeftover(found.owner, serving));
   // Taken over only if still the dead owner's: a start racing this one may have done it first.
   if (JSON.stringify(await readClaim(file)) === JSON.stringify(found)) {
     await unlink(file).catch(() => undefined);
@@ -138,21 +137,26 @@ async function readClaim(file: string): Promise<Claim | undefined> {
   }
 }
 
-/** Whether the server a claim recorded still runs, as a redis-server of `dir` (its pid may be reused). */
-async function servesDir(claim: Claim, dir: string): Promise<boolean> {
-  const { server, port } = claim;
-  if (server === undefined || port === undefined || !isAlive(server)) return false;
+/** The server a claim recorded, while it still runs as a redis-server of `dir` (its pid may be reused). */
+async function serverOfDir(
+  { server, port }: Claim,
+  dir: string,
+): Promise<{ server: number; port: number } | undefined> {
+  if (server === undefined || port === undefined || !isAlive(server)) return undefined;
   const identity = await identify(port);
-  return identity?.pid === server && identity.dir === (await realpath(dir));
+  return identity?.pid === server && identity.dir === (await realpath(dir))
+    ? { server, port }
+    : undefined;
 }
 
 /**
- * Stops the server a dead owner recorded (servesDir said it is one of this folder); waits until
- * it no longer answers as itself (a zombie nobody reaps still has its pid).
+ * Stops the server a dead owner left (serverOfDir found it running as this folder's); waits
+ * until it no longer answers as itself (a zombie nobody reaps still has its pid).
  */
-async function stopLeftover(claim: Claim): Promise<Leftover> {
-  const server = claim.server!;
-  const port = claim.port!;
+async function stopLeftover(
+  owner: number,
+  { server, port }: { server: number; port: number },
+): Promise<Leftover> {
   process.kill(server, 'SIGTERM'); // a graceful SHUTDOWN: flushes the append-only file
   const escalateAt = Date.now() + LEFTOVER_STOP_TIMEOUT_MS;
   let escalated = false;
@@ -163,7 +167,7 @@ async function stopLeftover(claim: Claim): Promise<Leftover> {
     }
     await sleep(LEFTOVER_POLL_MS);
   }
-  return { owner: claim.owner, pid: server, port };
+  return { owner, pid: server, port };
 }
 
 /** Pid and data folder of the redis-server on `port`; undefined when none answers. */
