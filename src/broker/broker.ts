@@ -186,7 +186,7 @@ export class Broker {
             this.logger.error({ err: error, tenant }, 'could not reload tenant settings');
           });
         },
-        onRoomElsewhere: (queue) => this.queues.get(queue)?.roomElsewhere(),
+        onRoomElsewhere: (queue, room) => this.queues.get(queue)?.roomElsewhere(room),
         onResubscribed: () => {
           this.recovery.missedDoorbells();
           this.leases.revokeCancelled().catch((error: unknown) => {

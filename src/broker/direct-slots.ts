@@ -27,6 +27,13 @@ export function sessionWithRoomFor(
   return undefined;
 }
 
+/** How many jobs of the tenant the queue's sessions here could start now. */
+export function freeSlotsFor(sessions: Iterable<Session>, tenant: string): number {
+  let free = 0;
+  for (const session of sessions) if (session.accepts(tenant)) free += session.free;
+  return free;
+}
+
 /**
  * Direct dispatch: when no other tenant is ready here and a session has free
  * capacity, the DRR would hand this tenant's next jobs to that session the

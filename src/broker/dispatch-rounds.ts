@@ -19,6 +19,8 @@ export interface DispatchRoundsDeps {
   refill(tenant: string): void;
   /** A dispatch has made room under the bound: the tenants waiting for it get their turns. */
   admitWaiting(): void;
+  /** A round has ended (free slots may be left with nothing to give them). */
+  afterRound(): void;
 }
 
 /**
@@ -118,6 +120,7 @@ export class DispatchRounds {
     // be for sessions this round did not serve.
     if (scheduler.joins !== this.joinsSeen) this.schedule();
     this.armWakeTimer();
+    this.deps.afterRound();
   }
 
   /** Grants the session the jobs its free slots and stream take, in DRR order. */

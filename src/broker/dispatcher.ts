@@ -4,6 +4,7 @@ import type { JobStore } from '../store/job-store.js';
 import type { PrefetchUse } from '../telemetry/metrics.js';
 import type { FetchedJob, FetchResult } from '../store/types.js';
 import {
+  freeSlotsFor,
   releaseDirectSlots,
   sessionWithRoomFor,
   takeDirectSlots,
@@ -14,6 +15,7 @@ import { DueTimes } from './due-times.js';
 import { FetchBatches, type PlannedFetch } from './fetch-batches.js';
 import { Parking } from './parking.js';
 import { PrefetchBuffers, type PrefetchBound } from './prefetch-buffers.js';
+import { RoomElsewhere, type RoomFor } from './room-elsewhere.js';
 import type { Session } from './session.js';
 import { TenantIndex } from './tenant-index.js';
 
@@ -42,8 +44,8 @@ export interface DispatcherDeps {
   onHeldBack(tenant: string): void;
   /** A tenant's fetch waits for room: the buffers hold what the bound allows (prefetchUse() says how much). */
   onBoundReached(): void;
-  /** A session joined with free slots and nothing to give them: tell the other brokers. */
-  onIdleRoom(): void;
+  /** Sessions here have free slots and nothing to give them: tell the other brokers (see tellIdleRoom). */
+  onIdleRoom(room: RoomFor): void;
   /**
    * Slots of a session this queue had reserved came back unused: the
    * dispatchers of all its queues look again (LeaseManager.pumpQueues).
@@ -51,7 +53,10 @@ export interface DispatcherDeps {
   onSlotsFreed(session: Session): void;
   /** Fetch calls whose replies never came, to give up (see LostCalls). */
   onRepliesLost(calls: readonly StoreCall[]): void;
-  /** Buffered jobs no session here takes, for the workers of any broker (see Parking). */
+  /**
+   * Buffered jobs no session here takes (see Parking), or that idle workers
+   * of another broker take sooner (see handOver), for the workers of any broker.
+   */
   giveBack(jobs: readonly FetchedJob[]): void;
 }
 
@@ -68,10 +73,11 @@ export const DISPATCH_QUANTUM = 4;
 /** After a failed fetch, try the tenant again this much later. */
 const FETCH_RETRY_MS = 1000;
 /**
- * How long another broker's word that it has idle workers of the queue holds
- * (it says so each ROOM_ANNOUNCE_MS while it has; see Broker).
+ * Idle room here is told at once when it appears (a worker's last job ended,
+ * a read found nothing), but no more often than this: under a light load a
+ * queue's workers run out of work many times a second.
  */
-const ROOM_ELSEWHERE_HELD_MS = 2_500;
+const ROOM_RETELL_MS = 250;
 /**
  * How long a broker with no free slot for a tenant waits before it reads the
  * tenant's new jobs, while another broker has idle workers: that broker's
@@ -107,8 +113,26 @@ export class QueueDispatcher {
   private readonly rounds: DispatchRounds;
   private stopped = false;
   private readonly unsubscribeLimits: () => void;
-  /** Until then (limits clock) another broker has idle workers of this queue. */
-  private roomElsewhereUntil = 0;
+  /** Which tenants other brokers' idle workers of this queue take. */
+  private readonly elsewhere: RoomElsewhere;
+  /** When idle room here was last told (limits clock; see tellIdleRoom). */
+  private roomToldAt = -Infinity;
+  /** Whether the idle room here now was told already (the periodic word aside). */
+  private roomTold = false;
+  /**
+   * Tenants whose buffered jobs went to another broker's idle workers (see
+   * handOver): while those take the tenant, it is read here only for free
+   * slots here, as they come (see slotsMayBeIdle), and a read that finds
+   * nothing left ends that.
+   */
+  private readonly handedOver = new Set<string>();
+  /**
+   * Whether a recovery sweep of the queue has run here: until then, what the
+   * queue has waiting in Redis is not known here, and no idle room is told.
+   * A broker whose first worker had just joined said so before its sweep had
+   * found the backlog, and the other broker handed over its buffers.
+   */
+  private sweptOnce = false;
 
   constructor(
     readonly queue: string,
@@ -122,6 +146,7 @@ export class QueueDispatcher {
       onHeldBack: (tenant) => deps.onHeldBack(tenant),
     });
     this.unsubscribeLimits = deps.limits.onChange((tenant) => this.limitsChanged(tenant));
+    this.elsewhere = new RoomElsewhere(deps.limitsClock);
     this.due = new DueTimes(deps.clock, deps.limitsClock, (tenant, cameDue) =>
       this.onDue(tenant, cameDue),
     );
@@ -159,6 +184,7 @@ export class QueueDispatcher {
       grant: (session, jobs) => deps.grant(session, jobs),
       refill: (tenant) => this.refill(tenant),
       admitWaiting: () => this.admitWaiting(),
+      afterRound: () => this.slotsMayBeIdle(),
     });
   }
 
@@ -199,6 +225,7 @@ export class QueueDispatcher {
   private forget(tenant: string): void {
     this.scheduler.remove(tenant);
     this.prefetch.forget(tenant);
+    this.handedOver.delete(tenant);
   }
 
   /**
@@ -243,16 +270,104 @@ export class QueueDispatcher {
     this.index.noteWork(tenant);
   }
 
-  /** Another broker said it has idle workers of this queue (Doorbell.announceRoom). */
-  roomElsewhere(): void {
-    this.roomElsewhereUntil = this.deps.limitsClock() + ROOM_ELSEWHERE_HELD_MS;
+  /**
+   * Another broker said it has idle workers of this queue that take these
+   * tenants (Doorbell.announceRoom): the jobs read ahead here that no free
+   * slot here takes now go to them.
+   */
+  roomElsewhere(room: RoomFor): void {
+    this.elsewhere.heard(room);
+    this.handOver(room.tenants ?? [...this.prefetch.buffers.keys()]);
   }
 
-  /** Whether a session here has free slots and no tenant has jobs ready for it. */
-  hasIdleRoom(): boolean {
-    if (this.scheduler.ready > 0) return false;
-    for (const session of this.sessions) if (session.free > 0) return true;
-    return false;
+  /**
+   * Gives back the buffered jobs of these tenants beyond what the free slots
+   * here start now, when idle workers elsewhere take them. Why: a broker reads
+   * a tenant's jobs ahead up to its buffer target (hundreds), however few of
+   * its workers are free, and renews them, so no other broker's worker got
+   * them until a worker here freed a slot: after a long job, while another
+   * broker's workers idled. A broker tells of idle room only when nothing of
+   * the queue is left for it to read (see idleRoom), so under a backlog that
+   * both brokers' workers share, nothing is handed over and the shares the
+   * schedulers keep stand.
+   */
+  private handOver(tenants: Iterable<string>): void {
+    const jobs: FetchedJob[] = [];
+    for (const tenant of tenants) {
+      if (!this.prefetch.buffers.has(tenant) || !this.elsewhere.takes(tenant)) continue;
+      const given = this.prefetch.trim(tenant, freeSlotsFor(this.sessions, tenant));
+      if (given.length === 0) continue;
+      for (const job of given) jobs.push(job);
+      this.scheduler.setAvailable(tenant, this.prefetch.buffers.get(tenant)?.length ?? 0);
+      this.handedOver.add(tenant);
+    }
+    if (jobs.length > 0) this.deps.giveBack(jobs);
+  }
+
+  /**
+   * Slots here may have come free with nothing ready for them: the tenants
+   * handed over are read for them (what the other broker has not taken yet),
+   * and failing those, the other brokers hear of the idle room.
+   */
+  private slotsMayBeIdle(): void {
+    if (this.handedOver.size > 0 && this.scheduler.ready === 0) {
+      for (const tenant of this.handedOver) {
+        if (freeSlotsFor(this.sessions, tenant) > 0) this.refill(tenant, true);
+      }
+    }
+    this.tellIdleRoom();
+  }
+
+  /**
+   * Whom the free slots of sessions here would take while nothing here is
+   * left to give them: no tenant ready, no read on its way or waiting for
+   * room. Undefined while there is none, or something may still come. Why so
+   * strict: a broker that said so while a read was on its way (under a
+   * backlog, for a few ms at a time) had the other broker hand over its
+   * buffers, and the weighted shares went to whichever read came first.
+   */
+  idleRoom(): RoomFor | undefined {
+    if (
+      !this.sweptOnce ||
+      this.scheduler.ready > 0 ||
+      this.fetching.size > 0 ||
+      this.prefetch.waiting.size > 0
+    ) {
+      return undefined;
+    }
+    let dedicated: Set<string> | undefined;
+    for (const session of this.sessions) {
+      if (session.free === 0) continue;
+      if (!session.tenants) return {};
+      dedicated ??= new Set();
+      for (const tenant of session.tenants) dedicated.add(tenant);
+    }
+    return dedicated && { tenants: [...dedicated] };
+  }
+
+  /** A recovery sweep of the queue has followed what it found (see sweptOnce). */
+  swept(): void {
+    this.sweptOnce = true;
+    this.slotsMayBeIdle();
+  }
+
+  /**
+   * Tells the other brokers of idle room here as soon as it appears, not at
+   * the next announcement (each second, see Broker): a worker's job that
+   * ended with nothing here to follow it, while another broker held jobs read
+   * ahead for its busy workers.
+   */
+  private tellIdleRoom(): void {
+    const room = this.idleRoom();
+    if (!room) {
+      this.roomTold = false;
+      return;
+    }
+    const now = this.deps.limitsClock();
+    if (this.roomTold || now - this.roomToldAt < ROOM_RETELL_MS) return;
+    this.roomTold = true;
+    this.roomToldAt = now;
+    this.deps.onIdleRoom(room);
   }
 
   addSession(session: Session): void {
@@ -262,7 +377,7 @@ export class QueueDispatcher {
     for (const tenant of session.tenants ?? [...parked]) {
       if (parked.delete(tenant)) this.refill(tenant, true);
     }
-    if (this.hasIdleRoom()) this.deps.onIdleRoom();
+    this.tellIdleRoom();
     this.pumpFor(session);
   }
 
@@ -279,6 +394,7 @@ export class QueueDispatcher {
   /** Whether the dispatcher is already following the tenant (buffer, fetch, line, timer or park). */
   follows(tenant: string): boolean {
     return (
+      this.handedOver.has(tenant) ||
       this.prefetch.buffers.has(tenant) ||
       this.fetching.has(tenant) ||
       this.prefetch.waiting.has(tenant) ||
@@ -334,6 +450,7 @@ export class QueueDispatcher {
       this.refetch.size === 0 &&
       this.due.empty &&
       this.parking.parked.size === 0 &&
+      this.handedOver.size === 0 &&
       this.prefetch.waiting.size === 0 &&
       this.batches.settled
     );
@@ -352,6 +469,7 @@ export class QueueDispatcher {
   /** Fills one session's free slots at once (its worker has just acked some). */
   serveNow(session: Session): void {
     this.rounds.serveNow(session);
+    this.slotsMayBeIdle();
   }
 
   stop(): void {
@@ -416,17 +534,25 @@ export class QueueDispatcher {
     }
     const wanted = this.prefetch.wanted(tenant);
     if (!wanted) return undefined;
-    if (
-      (direct || cameDue) &&
-      this.deps.limitsClock() < this.roomElsewhereUntil &&
-      !sessionWithRoomFor(this.sessions, tenant)
-    ) {
-      // New jobs, no free slot here, idle workers elsewhere: theirs first (see
-      // ARRIVAL_YIELD_MS). What is left is read when the yield is over. Jobs
-      // that come due too: every broker reads them at the same time, and one
-      // with busy workers read them ahead as often as not. (A job that comes
-      // due during a yield waits for its end: the earlier wait is kept.)
-      this.due.after(tenant, ARRIVAL_YIELD_MS);
+    // New jobs while idle workers elsewhere take them: this broker reads only
+    // what its free slots start now, and theirs get the rest (see
+    // ARRIVAL_YIELD_MS); what they leave is read when the yield is over. Jobs
+    // that come due too: every broker reads them at the same time, and one
+    // with busy workers read them ahead as often as not. (A job that comes
+    // due during a yield waits for its end: the earlier wait is kept.) Read
+    // up to its buffer target, a broker with one free slot leased one job and
+    // held the rest of a batch for its busy workers.
+    // A tenant handed over is read so too, and with no free slot here, not
+    // at all: free slots here read it again (see slotsMayBeIdle).
+    const handedOver = this.handedOver.has(tenant);
+    const yielding = this.elsewhere.takes(tenant);
+    if (handedOver && !yielding) this.handedOver.delete(tenant);
+    const startable =
+      (direct || cameDue || handedOver) && yielding
+        ? freeSlotsFor(this.sessions, tenant) - (this.prefetch.buffers.get(tenant)?.length ?? 0)
+        : Infinity;
+    if (startable <= 0) {
+      if (!handedOver) this.due.after(tenant, ARRIVAL_YIELD_MS);
       return undefined;
     }
     const size = this.prefetch.expectedSize(tenant);
@@ -436,7 +562,7 @@ export class QueueDispatcher {
     // until those had run out of jobs.
     const { waiting } = this.prefetch;
     const room = waiting.size > 0 && !admitted ? 0 : this.room(size);
-    const count = Math.min(wanted.count, room);
+    const count = Math.min(wanted.count, room, startable);
     if (count === 0) {
       waiting.add(tenant);
       if (this.prefetch.boundHeld()) this.deps.onBoundReached();
@@ -452,7 +578,16 @@ export class QueueDispatcher {
         ? takeDirectSlots(this.scheduler, this.sessions, tenant, count)
         : undefined;
     const { above } = wanted;
-    return { tenant, count, above, direct: slots, leaseTokens: slots?.tokens, expectedBytes };
+    const yields = count === startable && count < wanted.count;
+    return {
+      tenant,
+      count,
+      above,
+      direct: slots,
+      leaseTokens: slots?.tokens,
+      expectedBytes,
+      yields,
+    };
   }
 
   /** A session of this queue that takes the tenant and has a free slot now. */
@@ -520,6 +655,8 @@ export class QueueDispatcher {
     this.batches.answered(1);
     if (result.nextDueAt !== undefined) this.due.runAt(tenant, result.nextDueAt);
     const current = this.prefetch.add(tenant, result, want);
+    // Nothing left in Redis: nothing handed over is left to read here either.
+    if (this.prefetch.drained.has(tenant)) this.handedOver.delete(tenant);
     if (current.length > 0) {
       this.index.buffered(tenant);
       this.prefetch.buffers.set(tenant, current);
@@ -535,7 +672,11 @@ export class QueueDispatcher {
       this.scheduler.setAvailable(tenant, 0);
       this.forgetIfIdle(tenant);
     }
-    if (this.refetch.delete(tenant)) this.refill(tenant);
+    if (want.yields && result.jobs.length === want.count) {
+      // What the read left is for another broker's idle workers first.
+      this.refetch.delete(tenant);
+      if (!this.handedOver.has(tenant)) this.due.after(tenant, ARRIVAL_YIELD_MS);
+    } else if (this.refetch.delete(tenant)) this.refill(tenant);
     else if (result.jobs.length > 0 && !this.prefetch.drained.has(tenant)) {
       // Still low after a full answer: jobs leased at once (the jobs a dispatch
       // takes from the buffer start its refills; these did not), or a fetch the
@@ -546,6 +687,7 @@ export class QueueDispatcher {
     }
     // Fewer or smaller jobs than expected (or some leased at once) leave room.
     this.admitWaiting();
+    this.slotsMayBeIdle();
   }
 
   /**

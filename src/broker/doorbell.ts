@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
+import type { RoomFor } from './room-elsewhere.js';
 
 export interface DoorbellHandlers {
   /**
@@ -20,7 +21,7 @@ export interface DoorbellHandlers {
   /** Listening again after a reconnect: announcements sent meanwhile were lost. */
   onResubscribed(): void;
   /** Another broker has workers of the queue with free slots and nothing to give them. */
-  onRoomElsewhere(queue: string): void;
+  onRoomElsewhere(queue: string, room: RoomFor): void;
 }
 
 /**
@@ -54,6 +55,8 @@ interface WorkMessage {
   readonly work: readonly Ring[];
   /** The sender has idle workers of the queue (see announceRoom); `work` is then empty. */
   readonly room?: true;
+  /** With `room`: the only tenants those workers take (dedicated workers); absent: any. */
+  readonly tenants?: readonly string[];
 }
 
 /**
@@ -202,18 +205,21 @@ export class Doorbell {
 
   /**
    * Tells the other brokers of these queues that this one has workers with
-   * free slots and nothing to give them, so a broker whose own workers are
-   * busy leaves newly arrived jobs to them (QueueDispatcher.roomElsewhere).
+   * free slots and nothing to give them, and whom they take, so a broker whose
+   * own workers are busy leaves newly arrived jobs to them and hands over
+   * those it read ahead (QueueDispatcher.roomElsewhere).
    * `work` is empty, so a broker that knows no `room` reads a ring of nothing.
    * Only the doorbells another broker listens to are rung, found by one
    * PUBSUB NUMSUB for all: a broker alone published a message per queue each
    * second that only it heard (a thousand a second for a thousand idle queues).
    */
-  announceRoom(queues: readonly string[]): void {
-    if (queues.length === 0) return;
-    const channels = queues.map((queue) => this.keys.doorbell(queue));
-    const room: WorkMessage = { from: this.brokerId, work: [], room: true };
-    const message = JSON.stringify(room);
+  announceRoom(rooms: ReadonlyArray<readonly [queue: string, room: RoomFor]>): void {
+    if (rooms.length === 0) return;
+    const channels = rooms.map(([queue]) => this.keys.doorbell(queue));
+    const messages = rooms.map(([, { tenants }]) => {
+      const room: WorkMessage = { from: this.brokerId, work: [], room: true, tenants };
+      return JSON.stringify(room);
+    });
     // Whether NUMSUB counts this broker's own subscription is known once Redis
     // has answered it: a worker's first announcement follows its Hello, while
     // the doorbell's subscription may still be on its way.
@@ -227,7 +233,7 @@ export class Doorbell {
           channels.forEach((channel, i) => {
             const own = this.ownListeners(channel);
             if (own === undefined || Number(counts[2 * i + 1]) - own < 1) return;
-            this.publisher.publish(channel, message).catch(() => undefined);
+            this.publisher.publish(channel, messages[i]!).catch(() => undefined);
           });
         },
         () => undefined,
@@ -288,7 +294,12 @@ export class Doorbell {
     try {
       const parsed = JSON.parse(message) as WorkMessage;
       if (parsed.from === this.brokerId) return;
-      if (parsed.room) this.handlers.onRoomElsewhere(queue);
+      if (parsed.room) {
+        const { tenants } = parsed;
+        this.handlers.onRoomElsewhere(queue, {
+          tenants: Array.isArray(tenants) ? tenants : undefined,
+        });
+      }
       for (const [tenant, dueAt, priority] of parsed.work)
         this.handlers.onWork(queue, tenant, dueAt || undefined, priority);
     } catch (error) {

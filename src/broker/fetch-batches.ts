@@ -9,6 +9,12 @@ export interface PlannedFetch extends FetchRequest {
   readonly direct: DirectSlots | undefined;
   /** Bytes the fetch is expected to bring (count × the job size known), held against the bound. */
   readonly expectedBytes: number;
+  /**
+   * The read takes only what the free slots here start now, leaving the rest
+   * to another broker's idle workers: what they leave is read after a yield
+   * (see QueueDispatcher.planFetch).
+   */
+  readonly yields: boolean;
 }
 
 export interface FetchBatchesDeps {

@@ -159,13 +159,11 @@ export class Parking {
     const { prefetch, scheduler } = this.deps;
     const jobs: FetchedJob[] = [];
     for (const tenant of tenants) {
-      const buffer = prefetch.buffers.get(tenant);
-      if (!buffer) continue;
-      prefetch.drop(tenant, buffer);
+      if (!prefetch.buffers.has(tenant)) continue;
+      for (const job of prefetch.trim(tenant, 0)) jobs.push(job);
       scheduler.setAvailable(tenant, 0);
       this.parked.add(tenant);
       this.graceEnds.delete(tenant);
-      for (const job of buffer) jobs.push(job);
     }
     if (jobs.length > 0) this.deps.giveBack(jobs);
   }

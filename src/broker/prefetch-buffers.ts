@@ -260,10 +260,17 @@ export class PrefetchBuffers {
     this.held.bytes -= size;
   }
 
-  /** Lets go of a tenant's buffer (its jobs stay in this broker's pending list until given back). */
-  drop(tenant: string, buffer: readonly FetchedJob[]): void {
-    for (const job of buffer) this.taken(jobBytes(job));
-    this.buffers.delete(tenant);
+  /**
+   * Keeps the first `keep` jobs of the tenant's buffer (its highest
+   * priorities) and returns the others, which hold no room any more.
+   */
+  trim(tenant: string, keep: number): FetchedJob[] {
+    const buffer = this.buffers.get(tenant);
+    if (!buffer) return [];
+    const rest = buffer.splice(keep);
+    for (const job of rest) this.taken(jobBytes(job));
+    if (buffer.length === 0) this.buffers.delete(tenant);
+    return rest;
   }
 
   /** Nothing left for the tenant: what is known of it goes. */

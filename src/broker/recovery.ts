@@ -162,6 +162,7 @@ export class Recovery {
         }
       });
     });
+    dispatcher.swept();
   }
 
   /**

@@ -3,6 +3,7 @@ import type { PrefetchUse } from '../telemetry/metrics.js';
 import { monotonicClock, type BrokerContext } from './broker-context.js';
 import { QueueDispatcher } from './dispatcher.js';
 import { LostCalls } from './lost-calls.js';
+import type { RoomFor } from './room-elsewhere.js';
 
 /** A queue at its prefetch bound says so once a minute, with the tenants in line then. */
 const BOUND_WARNING_EVERY_MS = 60_000;
@@ -52,7 +53,7 @@ export class ServedQueues {
         onError: (error, context) => logger.error({ err: error }, context),
         onHeldBack: (tenant) => this.context.observer.heldBack(tenant, queue),
         onBoundReached: () => boundReached.warn(boundFields),
-        onIdleRoom: () => doorbell.announceRoom([queue]),
+        onIdleRoom: (room) => doorbell.announceRoom([[queue, room]]),
         onSlotsFreed: (session) => leases.pumpQueues(session),
         onRepliesLost: (calls) => this.lostCalls.abandon(calls),
         giveBack: (jobs) => void this.giveBack(jobs),
@@ -119,8 +120,12 @@ export class ServedQueues {
 
   /** Tells the other brokers of the queues whose workers here wait for jobs (Doorbell.announceRoom). */
   announceIdleRoom(): void {
-    const idle = [...this.dispatchers].filter(([, dispatcher]) => dispatcher.hasIdleRoom());
-    this.context.doorbell.announceRoom(idle.map(([queue]) => queue));
+    const rooms: Array<[string, RoomFor]> = [];
+    for (const [queue, dispatcher] of this.dispatchers) {
+      const room = dispatcher.idleRoom();
+      if (room) rooms.push([queue, room]);
+    }
+    this.context.doorbell.announceRoom(rooms);
   }
 
   /** What each queue's prefetch buffers hold (the rota.prefetch.* gauges). */

@@ -52,6 +52,7 @@ function setup(sessionCount: number, capacity: number) {
     },
     refill: () => undefined,
     admitWaiting: () => undefined,
+    afterRound: () => undefined,
   });
   const buffer = (tenant: string, count: number): void => {
     const jobs = Array.from({ length: count }, (_, n) => job(tenant, n));

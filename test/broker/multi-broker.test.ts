@@ -166,8 +166,11 @@ describe('several brokers on one Redis', () => {
       await c.shutdown();
     });
 
-    /** An idle worker on C, once C has said so on the queue's doorbell (A then leaves it due work). */
-    async function idleOnC(queue: string): Promise<RawWorker> {
+    /**
+     * An idle worker on C, once C has said so on the queue's doorbell (A then
+     * leaves it due work), of acme's jobs only when `dedicated`.
+     */
+    async function idleOnC(queue: string, dedicated = false): Promise<RawWorker> {
       const listener = new Redis(h.redis.url);
       try {
         const heard = new Promise<void>((resolve) => {
@@ -177,7 +180,12 @@ describe('several brokers on one Redis', () => {
           });
         });
         await listener.subscribe(new Keys(h.broker.config.keyPrefix).doorbell(queue));
-        const worker = await RawWorker.connect(c.address, { queues: [queue], capacity: 1 });
+        const tenants = dedicated ? ['acme'] : [];
+        const worker = await RawWorker.connect(c.address, {
+          queues: [queue],
+          capacity: 1,
+          tenants,
+        });
         onC.push(worker);
         await heard;
         return worker;
@@ -191,8 +199,10 @@ describe('several brokers on one Redis', () => {
       const onA = await h.worker({ queues: [queue], capacity: 1 });
       const x = await h.enqueue({ tenant: 'acme', queue });
       const [leaseX] = await onA.take(1);
-      const y = await h.enqueue({ tenant: 'acme', queue }); // read into A's buffer
-      const worker = await idleOnC(queue);
+      // Read into A's buffer. Another tenant's: C's worker, acme's only, does
+      // not take it, so A keeps it for its own worker (acme's would go to C).
+      const y = await h.enqueue({ tenant: 'other', queue });
+      const worker = await idleOnC(queue, true);
       onA.fail(leaseX!, 'try again shortly', true, 300);
       const [leaseY] = await onA.take(1); // A's worker is busy with Y from now on
       expect(leaseY!.job_id).toBe(y.job_id);

@@ -5,7 +5,7 @@ import type { BrokerDeps } from '../../src/broker/broker.js';
 import type { Recovery } from '../../src/broker/recovery.js';
 import { useBroker, usePeer } from '../helpers/harness.js';
 import { call, eventually, rawClients, type TestBroker } from '../helpers/broker.js';
-import { RawWorker } from '../helpers/raw-worker.js';
+import { RawWorker, autoComplete } from '../helpers/raw-worker.js';
 
 // Two brokers on one Redis and one key prefix: A (the harness's) and B.
 // Redis with AOF appendfsync always: its restarts keep every acknowledged write.
@@ -340,6 +340,76 @@ describe('several brokers on one Redis: where a job goes', () => {
       busy.complete(running!);
     }
   });
+});
+
+describe('several brokers on one Redis: read-ahead while another broker idles', () => {
+  // A broker with one free slot read a tenant's new jobs up to its buffer
+  // target (hundreds), leased one and held the rest for its own busy worker,
+  // while the other broker's worker idled until that job ended.
+  it('leaves the jobs its free slots cannot start to the idle worker on the other broker', async () => {
+    const local = await h.worker({ queues: ['hoard'], capacity: 1 });
+    const idle = await peer.worker(['hoard'], 1);
+    await h.enqueueBatch([
+      { tenant: 'acme', queue: 'hoard' },
+      { tenant: 'acme', queue: 'hoard' },
+    ]);
+    const [running] = await local.take(1);
+    try {
+      const [lease] = await idle.take(1, 3000);
+      expect(lease!.job_id).not.toBe(running!.job_id);
+      idle.complete(lease!);
+    } finally {
+      local.complete(running!);
+    }
+  });
+
+  it("hands a backlog it read ahead to the other broker's worker once that one idles", async () => {
+    const local = await h.worker({ queues: ['hoard-backlog'], capacity: 1 });
+    const { results } = await h.enqueueBatch(
+      Array.from({ length: 20 }, () => ({ tenant: 'acme', queue: 'hoard-backlog' })),
+    );
+    const [running] = await local.take(1);
+    try {
+      // Joins after the backlog was read ahead here (for a worker of one slot).
+      const idle = await peer.worker(['hoard-backlog'], 1);
+      const done = new Set<string>();
+      for (let i = 0; i < 19; i++) {
+        const [lease] = await idle.take(1, 3000);
+        done.add(lease!.job_id);
+        idle.complete(lease!);
+      }
+      expect(done.size).toBe(19);
+      expect(done.has(running!.job_id)).toBe(false);
+      expect(results.map((r) => r.job_id)).toEqual(expect.arrayContaining([...done]));
+    } finally {
+      local.complete(running!);
+    }
+  });
+
+  it('keeps weighted shares with workers on both brokers and the backlog enqueued on one', async () => {
+    await h.setTenant({ tenant: 'light', weight: 1 });
+    await h.setTenant({ tenant: 'heavy', weight: 4 });
+    await eventually(() =>
+      peer.broker.broker.limits.weight('heavy', 'x') === 4 ? true : undefined,
+    );
+    for (const tenant of ['light', 'heavy']) {
+      for (let sent = 0; sent < 4000; sent += 1000) {
+        await h.enqueueBatch(Array.from({ length: 1000 }, () => ({ tenant, queue: 'shares' })));
+      }
+    }
+    const runs = [
+      autoComplete(await h.worker({ queues: ['shares'], capacity: 10 })),
+      autoComplete(await peer.worker(['shares'], 10)),
+    ];
+    const served = () => runs.reduce((sum, run) => sum + run.order.length, 0);
+    await eventually(() => (served() >= 3000 ? true : undefined), { timeoutMs: 30_000 });
+    for (const run of runs) run.stop();
+    // Past the warm-up, while both tenants are backlogged.
+    const order = runs.flatMap((run) => run.order.slice(100, 1400));
+    const heavy = order.filter((tenant) => tenant === 'heavy').length / order.length;
+    expect(heavy).toBeGreaterThan(0.75); // 4/5
+    expect(heavy).toBeLessThan(0.85);
+  }, 40_000);
 });
 
 describe('several brokers on one Redis: where a job that comes due goes', () => {
