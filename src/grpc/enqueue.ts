@@ -19,6 +19,7 @@ import { rpcOf, type Audit } from './audit.js';
 import { toEnqueueInput } from './codec.js';
 import { STATUS_OF } from './status.js';
 import { drainedStatus, type StreamDrain } from './stream-drain.js';
+import { refusedStatus } from './stream-refusal.js';
 import type { Principal, TokenStore } from './tokens.js';
 import { UndecodableMessage } from './undecodable.js';
 
@@ -123,10 +124,16 @@ type EnqueueStreamCall = ServerDuplexStream<
  * the batch limit, so the client learns it from the first answer it reads,
  * whether or not its batch was over it. The stream ends (OK)
  * once the client has half-closed it and every request is answered. Only what
- * cannot be answered by request ends it, with INVALID_ARGUMENT, once the
- * requests before it are answered: bytes that do not decode (no request id to
- * answer), or a refused request whose answer would pass
- * MAX_REFUSAL_ANSWER_BYTES. A graceful shutdown drains it: nothing more is
+ * cannot be answered by request ends it, once the requests before it are
+ * answered: bytes that do not decode (no request id to answer) with
+ * INVALID_ARGUMENT, a request over the decoding bounds with
+ * RESOURCE_EXHAUSTED, or a refused request whose answer would pass
+ * MAX_REFUSAL_ANSWER_BYTES. The end names that request (refusedStatus, see
+ * stream-refusal.ts), so its client fails it alone and sends the ones it
+ * wrote after it again: nothing after it is read. (A message over the receive
+ * limit is refused by grpc-js before this handler sees it, and the call is cut
+ * at once; the client finds that one by its size, see
+ * clients/enqueue-stream.ts.) A graceful shutdown drains it: nothing more is
  * read, and once every request read is answered it ends with drainedStatus
  * (see stream-drain.ts), unless the client has half-closed it by then.
  */
@@ -164,8 +171,10 @@ export function enqueueStreamHandler(
     let unanswered = 0;
     let clientDone = false;
     let ended = false;
-    /** A request that ends the stream; set, nothing more is read. */
-    let refusal: unknown;
+    /** Requests received, the one being read included: the client counts them as well. */
+    let received = 0;
+    /** A request that ends the stream, and which it was; set, nothing more is read. */
+    let refusal: { error: unknown; position: number; requestId: string | undefined } | undefined;
     /** The broker shuts down; set, nothing more is read. */
     let draining = false;
 
@@ -179,11 +188,13 @@ export function enqueueStreamHandler(
 
     // Requests read before a refused one are answered first: their jobs may
     // be stored, and a client told only the refusal would take them for lost.
-    // A drain's end promises as much, and that nothing after them was read.
+    // The end then promises that nothing after them was read (the refused
+    // request's trailers, or a drain's).
     const endWhenAnswered = (): void => {
       if (unanswered > 0) return;
-      if (refusal !== undefined) end(toCallError(refusal));
-      else if (clientDone) end();
+      if (refusal !== undefined) {
+        end(refusedStatus(toCallError(refusal.error), refusal.position, refusal.requestId));
+      } else if (clientDone) end();
       else if (draining) end(drainedStatus());
     };
 
@@ -200,13 +211,14 @@ export function enqueueStreamHandler(
       endWhenAnswered();
     };
 
-    const refuse = (error: unknown): void => {
-      refusal = error;
+    const refuse = (error: unknown, requestId?: string): void => {
+      refusal = { error, position: received, requestId };
       endWhenAnswered();
     };
 
     call.on('data', (request: EnqueueStreamRequest__Output | UndecodableMessage) => {
-      // Dropped unread: the client resends what a drain left unanswered.
+      received++;
+      // Dropped unread: the client resends what a drain or a refusal left unanswered.
       if (ended || refusal !== undefined || draining) return;
       if (request instanceof UndecodableMessage) {
         refuse(request.toError());
@@ -219,7 +231,7 @@ export function enqueueStreamHandler(
         jobs.length * (Buffer.byteLength(oversize.message) + REFUSED_ITEM_OVERHEAD_BYTES) >
           MAX_REFUSAL_ANSWER_BYTES
       ) {
-        refuse(oversize);
+        refuse(oversize, request.request_id);
         return;
       }
       unanswered++;

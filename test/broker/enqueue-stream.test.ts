@@ -6,6 +6,10 @@ import type { EnqueueStreamRequest } from '../../src/generated/rota/v1/EnqueueSt
 import type { EnqueueStreamResponse__Output } from '../../src/generated/rota/v1/EnqueueStreamResponse.js';
 import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
 import { DRAINED_TRAILER } from '../../src/grpc/stream-drain.js';
+import {
+  REFUSED_REQUEST_ID_TRAILER,
+  REFUSED_REQUEST_TRAILER,
+} from '../../src/grpc/stream-refusal.js';
 import { shutdownWhileStoring } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
 
@@ -133,34 +137,66 @@ describe('EnqueueStream', () => {
     expect((await stream.status).code).toBe(grpc.status.OK);
   });
 
+  // The end used to carry the refusal's status alone, which a client took for
+  // the fate of every request it had no answer for: "do not send again" for
+  // requests the broker never read.
   it.each([
     [
       'a request so far over the batch limit that its answer would pass 4 MiB',
       { request_id: '2', jobs: Array.from({ length: 60_000 }, () => ({})) },
+      grpc.status.INVALID_ARGUMENT,
       'jobs has 60000 items; the limit is 5 (ROTA_MAX_BATCH_SIZE). Split the batch',
+      ['2'],
+    ],
+    [
+      'a request over the sub-messages the broker decodes',
+      { request_id: '2', jobs: Array.from({ length: 100_001 }, () => ({})) },
+      grpc.status.RESOURCE_EXHAUSTED,
+      /^the request \(rota\.v1\.EnqueueStreamRequest\) holds more than 100000 messages/,
+      [], // left undecoded: its request_id unread
     ],
     [
       'bytes that do not decode',
       Buffer.from([0x12, 0x85]), // a job whose length varint is cut off
+      grpc.status.INVALID_ARGUMENT,
       /^the request does not decode as rota\.v1\.EnqueueStreamRequest/,
+      [],
     ],
   ])(
-    'ends the stream for %s, once the requests read before it are answered, and stores none after it',
-    async (_name, refused, details) => {
+    'ends the stream for %s, once the requests read before it are answered, naming it as refused and the rest as not read',
+    async (_name, refused, code, details, refusedId) => {
+      const queue = `refused-${Math.random()}`;
+      const good = (tenant: string, payload: string): EnqueueRequest => ({
+        ...job(tenant, payload),
+        queue,
+        idempotency_key: `${queue}-${payload}`,
+      });
       const stream = new RawEnqueueStream(h.broker.address);
-      const key = `after-${Math.random()}`;
-      stream.send({ request_id: '1', jobs: [job('acme', 'x'), job('globex', 'y')] });
+      stream.send({ request_id: '1', jobs: [good('acme', 'x'), good('globex', 'y')] });
       stream.send(refused);
-      stream.send({ request_id: '3', jobs: [{ ...job('acme'), idempotency_key: key }] });
+      stream.send({ request_id: '3', jobs: [good('acme', 'z')] });
       const status = await stream.status;
-      expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(status.code).toBe(code);
       expect(status.details).toMatch(details);
+      expect(status.metadata.get(REFUSED_REQUEST_TRAILER)).toEqual(['2']);
+      expect(status.metadata.get(REFUSED_REQUEST_ID_TRAILER)).toEqual(refusedId);
       expect(stream.responses.map((r) => r.request_id)).toEqual(['1']);
       const [x, y] = stream.responses[0]!.results;
       expect((await h.getJob('acme', x!.job_id)).payload.toString()).toBe('x');
       expect((await h.getJob('globex', y!.job_id)).payload.toString()).toBe('y');
-      const later = await h.enqueue({ ...job('acme'), idempotency_key: key });
-      expect(later.duplicate).toBe(false);
+
+      // Request 3 was not read: sent again on a new stream, it is stored now, once.
+      const again = new RawEnqueueStream(h.broker.address);
+      again.send({ request_id: '3', jobs: [good('acme', 'z')] });
+      const [z] = (await again.answer('3')).results;
+      expect(z).toMatchObject({ code: grpc.status.OK, duplicate: false });
+      again.end();
+      expect((await again.status).code).toBe(grpc.status.OK);
+      const { entries } = await h.stats({ queue });
+      expect(entries.map((e) => [e.tenant, Number(e.waiting)]).sort()).toEqual([
+        ['acme', 2],
+        ['globex', 1],
+      ]);
     },
   );
 

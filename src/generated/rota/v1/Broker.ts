@@ -98,12 +98,26 @@ export interface BrokerClient extends grpc.Client {
    * items; the limit is M (ROTA_MAX_BATCH_SIZE). Split the batch"); none of
    * its jobs is stored and the stream goes on. Every answer states the limit
    * (max_batch_size), so a client can size its batches to this broker's. Only
-   * what cannot be answered by request ends the stream with INVALID_ARGUMENT,
-   * once the requests read before it are answered (nothing after it is read
-   * or stored): bytes that do not decode, or a request so far over the limit
-   * that its answer would pass 4 MiB (tens of thousands of jobs), or
+   * what cannot be answered by request ends the stream: with INVALID_ARGUMENT
+   * bytes that do not decode, or a request so far over the limit that its
+   * answer would pass 4 MiB (tens of thousands of jobs); with
    * RESOURCE_EXHAUSTED one past the messages or fields a request may hold
-   * (100,000 and 1,000,000 by default). The broker
+   * (100,000 and 1,000,000 by default). The broker first answers every
+   * request it read before that one, and reads none after it. The status is
+   * that one request's refusal, not the others': its trailers name it,
+   * "rota-refused-request" with its place among the requests the client sent
+   * on this stream (1 for the first) and "rota-refused-request-id" with its
+   * request_id when the broker could read it (not for bytes left undecoded).
+   * Fail that request alone; the requests sent after it were not read, none
+   * of their jobs stored: send them again, in order, on a new stream. A
+   * message over the broker's receive limit (16 MiB, or twice
+   * ROTA_MAX_PAYLOAD_BYTES) is refused by gRPC before the broker sees it:
+   * the stream ends at once with RESOURCE_EXHAUSTED "Received message larger
+   * than max (N vs M)" and no trailer. gRPC reads in order and stops there,
+   * so the refused request is the first unanswered one larger than M bytes
+   * and those sent after it were not read; those sent before it without an
+   * answer may have been stored (the call was cut before their answers went
+   * out): retry them with the same idempotency keys. The broker
    * stops reading a stream with 64 requests unanswered until answers go out.
    * A broker that shuts down gracefully drains the stream: it reads no more
    * requests, answers every request it read, then ends the stream with
@@ -128,12 +142,26 @@ export interface BrokerClient extends grpc.Client {
    * items; the limit is M (ROTA_MAX_BATCH_SIZE). Split the batch"); none of
    * its jobs is stored and the stream goes on. Every answer states the limit
    * (max_batch_size), so a client can size its batches to this broker's. Only
-   * what cannot be answered by request ends the stream with INVALID_ARGUMENT,
-   * once the requests read before it are answered (nothing after it is read
-   * or stored): bytes that do not decode, or a request so far over the limit
-   * that its answer would pass 4 MiB (tens of thousands of jobs), or
+   * what cannot be answered by request ends the stream: with INVALID_ARGUMENT
+   * bytes that do not decode, or a request so far over the limit that its
+   * answer would pass 4 MiB (tens of thousands of jobs); with
    * RESOURCE_EXHAUSTED one past the messages or fields a request may hold
-   * (100,000 and 1,000,000 by default). The broker
+   * (100,000 and 1,000,000 by default). The broker first answers every
+   * request it read before that one, and reads none after it. The status is
+   * that one request's refusal, not the others': its trailers name it,
+   * "rota-refused-request" with its place among the requests the client sent
+   * on this stream (1 for the first) and "rota-refused-request-id" with its
+   * request_id when the broker could read it (not for bytes left undecoded).
+   * Fail that request alone; the requests sent after it were not read, none
+   * of their jobs stored: send them again, in order, on a new stream. A
+   * message over the broker's receive limit (16 MiB, or twice
+   * ROTA_MAX_PAYLOAD_BYTES) is refused by gRPC before the broker sees it:
+   * the stream ends at once with RESOURCE_EXHAUSTED "Received message larger
+   * than max (N vs M)" and no trailer. gRPC reads in order and stops there,
+   * so the refused request is the first unanswered one larger than M bytes
+   * and those sent after it were not read; those sent before it without an
+   * answer may have been stored (the call was cut before their answers went
+   * out): retry them with the same idempotency keys. The broker
    * stops reading a stream with 64 requests unanswered until answers go out.
    * A broker that shuts down gracefully drains the stream: it reads no more
    * requests, answers every request it read, then ends the stream with
@@ -227,12 +255,26 @@ export interface BrokerHandlers extends grpc.UntypedServiceImplementation {
    * items; the limit is M (ROTA_MAX_BATCH_SIZE). Split the batch"); none of
    * its jobs is stored and the stream goes on. Every answer states the limit
    * (max_batch_size), so a client can size its batches to this broker's. Only
-   * what cannot be answered by request ends the stream with INVALID_ARGUMENT,
-   * once the requests read before it are answered (nothing after it is read
-   * or stored): bytes that do not decode, or a request so far over the limit
-   * that its answer would pass 4 MiB (tens of thousands of jobs), or
+   * what cannot be answered by request ends the stream: with INVALID_ARGUMENT
+   * bytes that do not decode, or a request so far over the limit that its
+   * answer would pass 4 MiB (tens of thousands of jobs); with
    * RESOURCE_EXHAUSTED one past the messages or fields a request may hold
-   * (100,000 and 1,000,000 by default). The broker
+   * (100,000 and 1,000,000 by default). The broker first answers every
+   * request it read before that one, and reads none after it. The status is
+   * that one request's refusal, not the others': its trailers name it,
+   * "rota-refused-request" with its place among the requests the client sent
+   * on this stream (1 for the first) and "rota-refused-request-id" with its
+   * request_id when the broker could read it (not for bytes left undecoded).
+   * Fail that request alone; the requests sent after it were not read, none
+   * of their jobs stored: send them again, in order, on a new stream. A
+   * message over the broker's receive limit (16 MiB, or twice
+   * ROTA_MAX_PAYLOAD_BYTES) is refused by gRPC before the broker sees it:
+   * the stream ends at once with RESOURCE_EXHAUSTED "Received message larger
+   * than max (N vs M)" and no trailer. gRPC reads in order and stops there,
+   * so the refused request is the first unanswered one larger than M bytes
+   * and those sent after it were not read; those sent before it without an
+   * answer may have been stored (the call was cut before their answers went
+   * out): retry them with the same idempotency keys. The broker
    * stops reading a stream with 64 requests unanswered until answers go out.
    * A broker that shuts down gracefully drains the stream: it reads no more
    * requests, answers every request it read, then ends the stream with
