@@ -8,7 +8,10 @@
  * instead (see src/grpc/stream-drain.ts): the batches it did not answer were
  * not read, so they go again, in their order and before any later one, on a
  * new stream once the channel reaches a broker (the next of its address
- * list), and fail as not stored when none answers. Each answer states the
+ * list), and fail as not stored when none answers. A stream the broker ends
+ * for one batch it refuses (see src/grpc/stream-refusal.ts) fails that batch
+ * alone with the refusal; the ones sent after it were not read and go again
+ * the same way. Each answer states the
  * broker's batch limit, which belongs to the stream it came on: the broker a
  * new stream reaches (restarted, or another behind the same address) may have
  * another.
@@ -19,7 +22,9 @@ import type { EnqueueRequest } from '../src/generated/rota/v1/EnqueueRequest.js'
 import type { EnqueueResult__Output } from '../src/generated/rota/v1/EnqueueResult.js';
 import type { EnqueueStreamRequest } from '../src/generated/rota/v1/EnqueueStreamRequest.js';
 import type { EnqueueStreamResponse__Output } from '../src/generated/rota/v1/EnqueueStreamResponse.js';
+import { loadRotaProto } from '../src/grpc/proto.js';
 import { wasDrained } from '../src/grpc/stream-drain.js';
+import { refusedRequest } from '../src/grpc/stream-refusal.js';
 import type { Connection } from './connection.js';
 import { RotaError, toRotaError } from './errors.js';
 
@@ -33,13 +38,17 @@ export interface BatchAnswer {
 
 interface Pending {
   readonly requestId: string;
-  /** Kept to send again when a drained stream left them unanswered. */
+  /** Kept to send again when the broker ended a stream without reading them. */
   readonly jobs: EnqueueRequest[];
   resolve(answer: BatchAnswer): void;
   reject(error: RotaError): void;
   timer: NodeJS.Timeout | undefined;
-  /** The stream it went out on; undefined while it waits to go again after a drain. */
+  /** The stream it went out on; undefined while it waits to go again. */
   stream: OpenStream | undefined;
+  /** Its place among the requests written on `stream`, 1 for the first, as the broker counts them. */
+  position: number;
+  /** Bytes of its request as last serialized, to find the one a receive limit refused. */
+  bytes: number;
 }
 
 interface OpenStream {
@@ -48,6 +57,8 @@ interface OpenStream {
   readonly closed: Promise<void>;
   /** The batch limit its latest answer stated; undefined until one does. */
   batchLimit: number | undefined;
+  /** Requests written on it. */
+  written: number;
 }
 
 const CLOSE_WAIT_MS = 5000;
@@ -88,6 +99,8 @@ export class EnqueueStream {
         reject,
         timer: undefined,
         stream: undefined,
+        position: 0,
+        bytes: 0,
       };
       if (this.timeoutMs !== undefined) {
         pending.timer = setTimeout(() => {
@@ -124,6 +137,7 @@ export class EnqueueStream {
   #write(pending: Pending): void {
     const stream = (this.#stream ??= this.#open());
     pending.stream = stream;
+    pending.position = ++stream.written;
     stream.call.write({ request_id: pending.requestId, jobs: pending.jobs });
   }
 
@@ -133,12 +147,26 @@ export class EnqueueStream {
   }
 
   #open(): OpenStream {
-    const call = this.connection.client.EnqueueStream(this.connection.metadata());
+    const method = loadRotaProto().rota.v1.Broker.service.EnqueueStream;
+    // Serialized here rather than by the generated stub to learn each
+    // request's size as it goes out (after any interceptor).
+    const call = this.connection.client.makeBidiStreamRequest(
+      method.path,
+      (request: EnqueueStreamRequest): Buffer => {
+        const bytes = method.requestSerialize(request);
+        const pending = this.#unanswered.get(String(request.request_id));
+        if (pending !== undefined) pending.bytes = bytes.length;
+        return bytes;
+      },
+      method.responseDeserialize,
+      this.connection.metadata(),
+    );
     let markClosed!: () => void;
     const stream: OpenStream = {
       call,
       closed: new Promise((resolve) => (markClosed = resolve)),
       batchLimit: undefined,
+      written: 0,
     };
     call.on('data', (response: EnqueueStreamResponse__Output) => {
       const batchLimit = response.max_batch_size || undefined; // 0: a broker older than the field
@@ -152,43 +180,51 @@ export class EnqueueStream {
       this.#ended(stream, error.metadata, streamError(error)),
     );
     call.on('status', (status: grpc.StatusObject) => {
-      this.#ended(
-        stream,
-        status.metadata,
-        new RotaError(
-          grpc.status.UNAVAILABLE,
-          `the enqueue stream ended (${grpc.status[status.code]}) before answering; the jobs may have been stored: retry with the same idempotency keys`,
-        ),
-      );
+      this.#ended(stream, status.metadata, fateUnknown(status.code));
       markClosed();
     });
     return stream;
   }
 
   /**
-   * The stream ended: its unanswered batches fail with `error`, or, when a
-   * drain ended it (nothing unanswered was read), wait to go again.
+   * The stream ended: its unanswered batches fail with `error`, but for those
+   * the broker says (or gRPC's refusal shows) it did not read, which wait to
+   * go again: all of them after a drain, those sent after the refused one
+   * after a refusal. Only the refused batch gets the refusal: the others'
+   * jobs are fine, and a refusal code (INVALID_ARGUMENT, RESOURCE_EXHAUSTED)
+   * would tell their callers not to send them again.
    */
   #ended(stream: OpenStream, trailers: grpc.Metadata | undefined, error: RotaError): void {
     if (this.#stream === stream) this.#stream = undefined;
     const left = [...this.#unanswered.values()].filter((pending) => pending.stream === stream);
     if (left.length === 0) return;
-    if (!wasDrained(trailers)) {
-      for (const pending of left) {
-        this.#settle(pending);
-        pending.reject(error);
+    const drained = wasDrained(trailers);
+    const refused = drained ? undefined : (refusedRequest(trailers) ?? overLimit(left, error));
+    let unread = false;
+    for (const pending of left) {
+      if (drained || (refused !== undefined && pending.position > refused)) {
+        pending.stream = undefined;
+        unread = true;
+        continue;
       }
-      return;
+      this.#settle(pending);
+      // Before a refused one without an answer: read, perhaps stored, answer lost.
+      pending.reject(
+        refused === undefined || pending.position === refused ? error : fateUnknown(error.code),
+      );
     }
-    for (const pending of left) pending.stream = undefined;
+    if (!unread) return;
+    const why = drained
+      ? 'the broker shut down before reading these jobs'
+      : 'the broker refused a request sent before these jobs and read none of them';
     this.#resending = true;
     void brokerReachable(this.connection.client.getChannel()).then((reachable) =>
-      this.#sendAgain(reachable),
+      this.#sendAgain(reachable, why),
     );
   }
 
-  /** The batches that wait since a drain go again, in order, or fail as not stored. */
-  #sendAgain(reachable: boolean): void {
+  /** The batches a broker did not read go again, in order, or fail as not stored. */
+  #sendAgain(reachable: boolean, why: string): void {
     this.#resending = false;
     for (const pending of [...this.#unanswered.values()]) {
       if (pending.stream !== undefined) continue;
@@ -200,11 +236,39 @@ export class EnqueueStream {
       pending.reject(
         new RotaError(
           grpc.status.UNAVAILABLE,
-          'the broker shut down before reading these jobs and no broker answers now; they were not stored: enqueue them again once a broker is up',
+          `${why} and no broker answers now; they were not stored: enqueue them again once a broker is up`,
         ),
       );
     }
   }
+}
+
+/**
+ * The batch a receive limit refused, when `error` is that refusal. gRPC
+ * refuses a message over the broker's limit before the broker's code sees it
+ * ("Received message larger than max (N vs M)") and cuts the call at once, so
+ * the broker cannot name it. gRPC reads a stream's messages in order and stops
+ * at the first over the limit: it is the first unanswered batch whose request
+ * was larger than M, and the ones sent after it were not read. Those sent
+ * before it without an answer may have been read and stored, their answers
+ * cut off: their fate stays unknown. When none of `left` is that large, the
+ * refused one timed out already and where the others stood is unknown: the
+ * position past them all makes every one of them of unknown fate.
+ */
+function overLimit(left: readonly Pending[], error: RotaError): number | undefined {
+  if (error.code !== (grpc.status.RESOURCE_EXHAUSTED as number)) return undefined;
+  const limit = /larger than max \(\d+ vs\.? (\d+)\)/.exec(error.message)?.[1];
+  if (limit === undefined) return undefined;
+  const over = left.filter((pending) => pending.bytes > Number(limit));
+  return Math.min(Infinity, ...over.map((pending) => pending.position));
+}
+
+/** The error of a batch a stream left unanswered, with the stream's code. */
+function fateUnknown(code: grpc.status): RotaError {
+  return new RotaError(
+    grpc.status.UNAVAILABLE,
+    `the enqueue stream ended (${grpc.status[code]}) before answering; the jobs may have been stored: retry with the same idempotency keys`,
+  );
 }
 
 /**

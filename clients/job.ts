@@ -87,8 +87,8 @@ export interface JobInfo {
  * wire field, or the broker would refuse the tenant, the queue, the
  * idempotency key or the headers. Their sizes are the caller's to choose, and
  * the Producer sends jobs together: a job far past those limits could make
- * the message pass what the broker receives or decodes, which ends the stream
- * for every job on it, so it is refused here, alone.
+ * the message pass what the broker receives or decodes, which refuses every
+ * job of that message and ends the stream, so it is refused here, alone.
  */
 export function toEnqueueRequest(job: JobInput): EnqueueRequest {
   const { payload, headers } = encodeJobPayload(job);

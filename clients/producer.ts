@@ -92,23 +92,24 @@ interface CompiledProducerOptions {
  * message; a job larger than this still goes, alone. The broker receives
  * messages up to 16 MiB (or twice its payload limit, so one job within that
  * limit always fits): batches of many large jobs could pass it, and a message
- * the broker cannot receive ends the stream, failing every batch on it. The
- * margin covers the other fields.
+ * the broker cannot receive is refused whole, every job of it, and cuts the
+ * stream at once, leaving the fate of the batches sent before it without an
+ * answer unknown (see enqueue-stream.ts). The margin covers the other fields.
  */
 export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
  * A job over this many bytes could pass the broker's receive limit (16 MiB
- * at least) when it is over the payload limit as well, and the stream would
- * end for every batch on it. It goes by a unary Enqueue of its own, whose
- * refusal is its caller's alone.
+ * at least) when it is over the payload limit as well, and the stream would be
+ * cut, the batches sent before it without an answer left of unknown fate. It
+ * goes by a unary Enqueue of its own, whose refusal is its caller's alone.
  */
 const MAX_STREAMED_JOB_BYTES = 15 * 1024 * 1024;
 
 /**
  * Most jobs of a batch sent before the broker stated its batch limit. A
- * request over the sub-messages a broker decodes ends the stream, every batch
- * on it failed, where a batch only over the batch limit is refused and resent
+ * request over the sub-messages a broker decodes is refused whole and ends
+ * the stream, where a batch only over the batch limit is refused and resent
  * in parts: so a batch holds no more jobs than fit any broker's bound with the
  * most sub-messages a job can carry (itself, its backoff, its headers and the
  * three the protocol adds). A stated limit fits its broker's bound.

@@ -1,13 +1,34 @@
+import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 
 import { MAX_BATCH_BYTES, UNSTATED_BATCH_LIMIT } from '../../clients/producer.js';
-import { callCounter, STREAM, useRota, waitFor } from './fixture.js';
+import type { EnqueueStreamRequest } from '../../src/generated/rota/v1/EnqueueStreamRequest.js';
+import { callCounter, STREAM, useRota, waitFor, waitingJobs } from './fixture.js';
 
 // The broker's receive limit is then 16 MiB, its batch limit below the Producer's default (500).
 const rota = useRota({ maxBatchSize: 100 });
 
 /** Just under the broker's default payload limit (1 MiB). */
 const LARGE = 1024 * 1024 - 100;
+
+/**
+ * Spoils the request of the batch holding the job with payload 'poison' into
+ * one the broker refuses by ending the stream, as a client bug, or a broker or
+ * proxy of lower limits, would have it: the Producer keeps to this broker's.
+ */
+function poisoner(
+  spoil: (request: EnqueueStreamRequest) => EnqueueStreamRequest,
+): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      sendMessage: (message: EnqueueStreamRequest, next) => {
+        const poisoned =
+          options.method_definition.path === STREAM &&
+          message.jobs?.some((job) => String(job.payload) === 'poison');
+        next(poisoned ? spoil(message) : message);
+      },
+    });
+}
 
 describe('Producer batches', () => {
   it('splits coalesced enqueue() calls by bytes, so twenty 1 MiB jobs all get stored', async () => {
@@ -126,6 +147,48 @@ describe('Producer batches', () => {
     await Promise.all(round());
     expect(messages.get(STREAM)! - sent).toBe(2); // 100 + 50, none refused
   });
+
+  // Every batch unanswered when the stream ended failed with the refusal,
+  // "do not send again", though the broker never read them.
+  it.each([
+    [
+      'ends the stream naming it (over the sub-messages it decodes)',
+      (request: EnqueueStreamRequest): EnqueueStreamRequest => ({
+        ...request,
+        jobs: [...request.jobs!, ...Array.from({ length: 100_000 }, () => ({}))],
+      }),
+      /^the request \(rota\.v1\.EnqueueStreamRequest\) holds more than 100000 messages/,
+    ],
+    [
+      'refuses in gRPC, unseen (over its receive limit)',
+      (request: EnqueueStreamRequest): EnqueueStreamRequest => ({
+        ...request,
+        jobs: request.jobs!.map((job) => ({ ...job, payload: Buffer.alloc(17 * 1024 * 1024) })),
+      }),
+      /^Received message larger than max \(\d+ vs 16777216\)$/,
+    ],
+  ])(
+    'rejects only the batch a broker %s: the batches sent after it go again, each stored once',
+    async (_name, spoil, refusal) => {
+      const producer = rota.producer({ maxBatch: 1, interceptors: [poisoner(spoil)] });
+      const queue = `poisoned-${Math.random()}`;
+      const send = (payload: string): Promise<{ jobId: string }> =>
+        producer.enqueue({ tenant: 'acme', queue, payload: Buffer.from(payload) });
+      await send('first');
+      // One batch each (maxBatch 1), all on the stream before the broker ends it.
+      const poison = send('poison');
+      const after = ['a', 'b', 'c'].map(send);
+      await expect(poison).rejects.toMatchObject({
+        codeName: 'RESOURCE_EXHAUSTED',
+        message: expect.stringMatching(refusal) as unknown,
+      });
+      const stored = await Promise.all(after);
+      for (const [i, { jobId }] of stored.entries()) {
+        expect((await producer.getJob('acme', jobId)).rawPayload.toString()).toBe('abc'[i]);
+      }
+      expect(await waitingJobs(rota.address, queue)).toBe(4);
+    },
+  );
 
   it('keeps a batch sent before any limit is known within what every broker decodes, though maxBatch is larger', async () => {
     const producer = rota.producer({ maxBatch: 2000 });
