@@ -121,9 +121,11 @@ export class QueueDispatcher {
   private roomTold = false;
   /**
    * Tenants whose buffered jobs went to another broker's idle workers (see
-   * handOver): while those take the tenant, it is read here only for free
-   * slots here, as they come (see slotsMayBeIdle), and a read that finds
-   * nothing left ends that.
+   * handOver): while the word that those take the tenant holds, it is read
+   * here only for free slots here, as they come (see slotsMayBeIdle); once
+   * it lapses (looked at then), or a read finds nothing left, as before. Why
+   * look then: read only for free slots with nothing else ready, the tenant
+   * had no share of the workers here while other tenants kept them busy.
    */
   private readonly handedOver = new Set<string>();
   /**
@@ -294,12 +296,14 @@ export class QueueDispatcher {
   private handOver(tenants: Iterable<string>): void {
     const jobs: FetchedJob[] = [];
     for (const tenant of tenants) {
-      if (!this.prefetch.buffers.has(tenant) || !this.elsewhere.takes(tenant)) continue;
+      const heldMs = this.elsewhere.heldFor(tenant);
+      if (!this.prefetch.buffers.has(tenant) || heldMs === 0) continue;
       const given = this.prefetch.trim(tenant, freeSlotsFor(this.sessions, tenant));
       if (given.length === 0) continue;
       for (const job of given) jobs.push(job);
       this.scheduler.setAvailable(tenant, this.prefetch.buffers.get(tenant)?.length ?? 0);
       this.handedOver.add(tenant);
+      this.due.after(tenant, heldMs);
     }
     if (jobs.length > 0) this.deps.giveBack(jobs);
   }
@@ -543,16 +547,16 @@ export class QueueDispatcher {
     // up to its buffer target, a broker with one free slot leased one job and
     // held the rest of a batch for its busy workers.
     // A tenant handed over is read so too, and with no free slot here, not
-    // at all: free slots here read it again (see slotsMayBeIdle).
+    // until free slots here read it (see slotsMayBeIdle) or the word lapses.
     const handedOver = this.handedOver.has(tenant);
-    const yielding = this.elsewhere.takes(tenant);
-    if (handedOver && !yielding) this.handedOver.delete(tenant);
+    const heldMs = this.elsewhere.heldFor(tenant);
+    if (handedOver && heldMs === 0) this.handedOver.delete(tenant);
     const startable =
-      (direct || cameDue || handedOver) && yielding
+      (direct || cameDue || handedOver) && heldMs > 0
         ? freeSlotsFor(this.sessions, tenant) - (this.prefetch.buffers.get(tenant)?.length ?? 0)
         : Infinity;
     if (startable <= 0) {
-      if (!handedOver) this.due.after(tenant, ARRIVAL_YIELD_MS);
+      this.due.after(tenant, handedOver ? heldMs : ARRIVAL_YIELD_MS);
       return undefined;
     }
     const size = this.prefetch.expectedSize(tenant);
@@ -675,7 +679,8 @@ export class QueueDispatcher {
     if (want.yields && result.jobs.length === want.count) {
       // What the read left is for another broker's idle workers first.
       this.refetch.delete(tenant);
-      if (!this.handedOver.has(tenant)) this.due.after(tenant, ARRIVAL_YIELD_MS);
+      const handedOver = this.handedOver.has(tenant);
+      this.due.after(tenant, handedOver ? this.elsewhere.heldFor(tenant) : ARRIVAL_YIELD_MS);
     } else if (this.refetch.delete(tenant)) this.refill(tenant);
     else if (result.jobs.length > 0 && !this.prefetch.drained.has(tenant)) {
       // Still low after a full answer: jobs leased at once (the jobs a dispatch

@@ -41,11 +41,12 @@ export class RoomElsewhere {
     for (const tenant of tenants) this.#forTenantUntil.set(tenant, until);
   }
 
-  /** Whether another broker has idle workers that take the tenant's jobs. */
-  takes(tenant: string): boolean {
-    const now = this.clock();
-    if (now < this.#forAnyUntil) return true;
-    const until = this.#forTenantUntil.get(tenant);
-    return until !== undefined && now < until;
+  /**
+   * For how long more (ms) the word holds that another broker has idle
+   * workers that take the tenant's jobs: 0 when none has.
+   */
+  heldFor(tenant: string): number {
+    const until = Math.max(this.#forAnyUntil, this.#forTenantUntil.get(tenant) ?? 0);
+    return Math.max(0, until - this.clock());
   }
 }
