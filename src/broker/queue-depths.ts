@@ -99,13 +99,23 @@ export class QueueDepths {
       }
     };
     const buried = new Set<string>();
-    for (const q of queues) {
-      const tenants = tenant ? [tenant] : await store.activeTenants(q);
-      for (const t of tenants) add({ tenant: t, queue: q });
-      if (tenant) continue;
-      for (const t of await store.deadTenants(q)) {
-        buried.add(`${q}\n${t}`);
-        add({ tenant: t, queue: q });
+    if (tenant) {
+      // Named without a queue, a tenant has rows in the queues it has work in,
+      // as every tenant has when none is named: a row for each queue ever
+      // known, zeros in most, hid them among the empty ones.
+      const listed = queue
+        ? [true]
+        : await Promise.all(queues.map((q) => store.listsTenant(q, tenant)));
+      queues.forEach((q, i) => {
+        if (listed[i]) add({ tenant, queue: q });
+      });
+    } else {
+      for (const q of queues) {
+        for (const t of await store.activeTenants(q)) add({ tenant: t, queue: q });
+        for (const t of await store.deadTenants(q)) {
+          buried.add(`${q}\n${t}`);
+          add({ tenant: t, queue: q });
+        }
       }
     }
     for (const pair of this.stats.pairs()) add(pair);

@@ -180,6 +180,10 @@ export class JobStore {
     return this.indexes.inIndex(queue, tenants);
   }
 
+  listsTenant(queue: string, tenant: string): Promise<boolean> {
+    return this.indexes.listsTenant(queue, tenant);
+  }
+
   retire(queue: string, tenant: string): Promise<boolean> {
     return this.indexes.retire(queue, tenant);
   }

@@ -98,6 +98,16 @@ export class TenantIndexes {
     return found;
   }
 
+  /** Whether the queue's index of tenants with work, or that of tenants with dead jobs, lists the tenant. */
+  async listsTenant(queue: string, tenant: string): Promise<boolean> {
+    const { redis, keys } = this.context;
+    const [active, dead] = await Promise.all([
+      redis.sismember(keys.activeTenants(queue), tenant),
+      redis.sismember(keys.deadTenants(queue), tenant),
+    ]);
+    return active === 1 || dead === 1;
+  }
+
   async markActive(queue: string, tenant: string): Promise<void> {
     await sendBatch(this.context.redis, (batch) => this.indexTenants(batch, queue, [tenant]));
   }

@@ -95,6 +95,31 @@ describe('depths of a tenant whose only jobs are dead', () => {
   });
 });
 
+describe('GetStats for a tenant and no queue', () => {
+  it("answers that tenant's row in each queue it has jobs in, dead ones too, and no other queue", async () => {
+    await buryOne('roamer', 'roam-dead');
+    await h.enqueue({ tenant: 'roamer', queue: 'roam-ready' });
+    await h.enqueue({ tenant: 'roamer', queue: 'roam-later', delay_ms: 60_000 });
+    await h.enqueue({ tenant: 'homebody', queue: 'roam-elsewhere' });
+    // A fresh broker has no rates of its own: the rows come from Redis alone.
+    await restartBroker();
+    const { entries } = await h.stats({ queue: '', tenant: 'roamer' });
+    expect(
+      entries.map(({ queue, tenant, waiting, delayed, dead }) => ({
+        queue,
+        tenant,
+        waiting,
+        delayed,
+        dead,
+      })),
+    ).toEqual([
+      { queue: 'roam-dead', tenant: 'roamer', waiting: '0', delayed: '0', dead: '1' },
+      { queue: 'roam-later', tenant: 'roamer', waiting: '0', delayed: '1', dead: '0' },
+      { queue: 'roam-ready', tenant: 'roamer', waiting: '1', delayed: '0', dead: '0' },
+    ]);
+  });
+});
+
 describe('the set of queues', () => {
   it('is rebuilt at start from the indexes of active tenants when it is missing', async () => {
     await h.enqueue({ tenant: 'waiting', queue: 'unlisted', delay_ms: 60_000 });
