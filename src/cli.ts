@@ -2,8 +2,8 @@
 /**
  * `rota` / `npm start`: reads the configuration (environment and flags), checks
  * its security options, starts a private redis-server when no Redis URL is
- * given, then the broker. SIGTERM and SIGINT stop it gracefully, also while it
- * starts. A bad option exits 2, any other failed start 1.
+ * given, then the broker. SIGTERM, SIGINT and SIGHUP stop it gracefully, also
+ * while it starts. A bad option exits 2, any other failed start 1.
  */
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -48,6 +48,9 @@ async function main(argv: readonly string[]): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // A closed terminal: by default it killed the broker undrained, and its
+  // redis-server, in a process group of its own, got no SIGHUP and ran on.
+  process.on('SIGHUP', stop);
 
   // Tokens, TLS and the loopback rule before anything starts: a refused start touches nothing.
   const security = await loadSecurity(config, logger);

@@ -365,7 +365,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: '--shutdown-grace-ms',
     kind: 'ms',
     fallback: 10_000,
-    help: 'On SIGTERM/SIGINT, how long workers get to finish and report their leases.',
+    help: 'On SIGTERM, SIGINT or SIGHUP, how long workers get to finish and report their leases.',
   },
   {
     key: 'maxSessionCapacity',

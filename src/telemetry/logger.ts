@@ -18,7 +18,24 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       return { trace_id: traceId, span_id: spanId };
     },
   };
-  return destination ? pino(options, destination) : pino(options);
+  return pino(options, destination ?? stdout());
+}
+
+/**
+ * pino's stdout, silent from the first EIO on: what every write gets once the
+ * terminal the broker runs in is closed. pino goes silent so only on EPIPE;
+ * on EIO it threw the error as uncaught, and its flush at exit retried the
+ * write every 100 ms for ever, so a broker whose terminal closed never
+ * finished its stop. Other write errors are thrown as before.
+ */
+function stdout(): pino.DestinationStream {
+  const stream = pino.destination(1);
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EIO') throw error;
+    const silent = (): void => undefined;
+    Object.assign(stream, { write: () => true, flushSync: silent, end: silent, destroy: silent });
+  });
+  return stream;
 }
 
 /**

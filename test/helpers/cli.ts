@@ -40,6 +40,8 @@ export function runRotaUntilExit(
 export class RotaProcess {
   readonly exited: Promise<number | null>;
   #output = '';
+  /** The broker's pid, once it listens: in a terminal of its own it is outside the child's group. */
+  #brokerPid: number | undefined;
 
   private constructor(
     readonly child: ChildProcess,
@@ -51,9 +53,25 @@ export class RotaProcess {
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   }
 
-  /** `src/cli.ts` run by node, or `npm start` (npm, sh, tsx and node), with `env` added. */
-  static start(env: Record<string, string>, how: 'node' | 'npm start' = 'node'): RotaProcess {
-    const [command, ...args] = how === 'node' ? ROTA : (['npm', 'start'] as const);
+  /**
+   * `src/cli.ts` run by node, or `npm start` (npm, sh, tsx and node), or by
+   * node in a terminal of its own (`script` makes one and relays its output),
+   * with `env` added.
+   */
+  static start(
+    env: Record<string, string>,
+    how: 'node' | 'npm start' | 'terminal' = 'node',
+  ): RotaProcess {
+    const [command, ...args] = {
+      node: ROTA,
+      'npm start': ['npm', 'start'] as const,
+      terminal: [
+        'script',
+        '-qfec',
+        ROTA.map((word) => `'${word}'`).join(' '),
+        '/dev/null',
+      ] as const,
+    }[how];
     const child = spawn(command, args, {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -73,7 +91,10 @@ export class RotaProcess {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const found = line.exec(this.#output);
-      if (found) return { address: found[1]!, pid: Number(found[2]) };
+      if (found) {
+        this.#brokerPid = Number(found[2]);
+        return { address: found[1]!, pid: this.#brokerPid };
+      }
       if (this.child.exitCode !== null || Date.now() > deadline) {
         throw new Error(`rota did not start:\n${this.#output}`);
       }
@@ -97,11 +118,25 @@ export class RotaProcess {
     process.kill(-this.child.pid!, 'SIGINT');
   }
 
-  /** Kills whatever is left: the group, and a private redis-server in a group of its own. */
+  /**
+   * What closing a terminal window does: the terminal's end held by the
+   * window goes, and the kernel sends SIGHUP to the broker, whose output has
+   * nowhere to go from then on.
+   */
+  closeTerminal(): void {
+    this.child.kill('SIGKILL'); // `script`, which holds that end
+  }
+
+  /** Kills whatever is left: the group, the broker, and a private redis-server in a group of its own. */
   async dispose(): Promise<void> {
     const group = pgrep('-g', String(this.child.pid));
-    const servers = [...group.flatMap(redisServerChildren), ...this.#claimedServer()];
+    const brokers = this.#brokerPid === undefined ? [] : [this.#brokerPid];
+    const servers = [
+      ...[...group, ...brokers].flatMap(redisServerChildren),
+      ...this.#claimedServer(),
+    ];
     signal(-this.child.pid!, 'SIGKILL');
+    for (const pid of brokers) signal(pid, 'SIGKILL');
     for (const pid of servers) signal(pid, 'SIGKILL');
     await this.exited;
   }
