@@ -170,6 +170,7 @@ export class Broker {
       dispatcher: (queue) => this.queues.dispatcher(queue),
       announceWork: (queue, tenant, dueAt, priority) =>
         this.queues.announceWork(queue, tenant, dueAt, priority),
+      giveBack: (jobs, tokens) => void this.queues.giveBack(jobs, tokens),
       observer,
     });
     this.doorbell = new Doorbell(

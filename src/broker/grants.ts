@@ -59,12 +59,15 @@ export class Grants {
    * Leases written to Redis (by the lease script, or by a direct dispatch's
    * fetch) go to the worker; `attempts[i]` 0 means grant i was not leased.
    *
-   * When the session closed while they were written, each goes to another
-   * session of its queue with a free slot, as it is (its token and attempt are
-   * valid; no worker has seen it). Why: left to expire with the closed
-   * session's leases, a job no worker had seen lost an attempt and waited a
-   * lease TTL and a backoff (with max_attempts 1 it went to the dead letters
-   * without having run). With no free slot anywhere it does expire.
+   * When the session drained or closed while they were written, each goes to
+   * another session of its queue with a free slot, as it is (its token and
+   * attempt are valid; no worker has seen it), or else back to its ready
+   * stream for any broker, its attempt not counted. Why: left to expire with
+   * the closed session's leases, a job no worker had seen lost an attempt and
+   * waited a lease TTL and a backoff (with max_attempts 1 it went to the dead
+   * letters without having run). Sent to a draining one, which the protocol
+   * promises no more leases, a worker with nothing left to run had ended its
+   * stream by then, and the job waited a lease TTL all the same.
    */
   deliver(
     session: Session,
@@ -74,6 +77,7 @@ export class Grants {
   ): void {
     const granted: Lease[] = [];
     const registered: Lease[] = [];
+    const givenBack: Array<{ job: FetchedJob; token: string }> = [];
     const now = this.deps.clock();
     grants.forEach(({ job, token }, i) => {
       const attempt = attempts[i] ?? 0;
@@ -84,15 +88,26 @@ export class Grants {
       }
       const deadline = job.timeoutMs > 0 ? leasedAt + job.timeoutMs : 0;
       const holder =
-        session.state === 'CLOSED'
-          ? (this.deps.dispatcher(job.queue).sessionWithRoomFor(job.tenant) ?? session)
-          : session;
+        session.state === 'OPEN'
+          ? session
+          : this.deps.dispatcher(job.queue).sessionWithRoomFor(job.tenant);
+      if (holder === undefined) {
+        this.deps.limits.onRelease(job.tenant, job.queue);
+        givenBack.push({ job, token });
+        return;
+      }
       const lease = this.held.register(job, token, attempt, deadline, holder);
       registered.push(lease);
       if (holder === session) granted.push(lease);
       else holder.send({ kind: 'leases', leases: [lease], now });
     });
     if (granted.length > 0) session.send({ kind: 'leases', leases: granted, now });
+    if (givenBack.length > 0) {
+      this.deps.giveBack(
+        givenBack.map(({ job }) => job),
+        givenBack.map(({ token }) => token),
+      );
+    }
     // Sent (the messages hold the payloads until written), or orphaned unseen.
     for (const lease of registered) lease.job = withoutPayload(lease.job);
     if (granted.length < grants.length) this.pumpQueues(session);

@@ -35,6 +35,8 @@ export interface LeaseManagerDeps {
   dispatcher(queue: string): QueueDispatcher;
   /** Work for a tenant, told to this broker's dispatcher and the others' (ServedQueues.announceWork). */
   announceWork(queue: string, tenant: string, dueAt: number, priority?: number): void;
+  /** Gives back leases no worker got (ServedQueues.giveBack). */
+  giveBack(jobs: readonly FetchedJob[], tokens: readonly string[]): void;
   /** Sees every lease start and end (traces, metrics, stats). */
   readonly observer: BrokerObserver;
 }

@@ -150,15 +150,16 @@ export class ServedQueues {
   }
 
   /**
-   * Gives jobs read ahead and not leased back to their streams, and rings
-   * their doorbells, so the workers of other brokers get them at once. Left
-   * in this broker's pending list, they reached nobody until a sweep found
-   * them idle past the lease TTL; those a failed release leaves there still do.
+   * Gives jobs read ahead and not leased (or leased under `tokens` and not
+   * sent) back to their streams, and rings their doorbells, so the workers of
+   * other brokers get them at once. Left in this broker's pending list, they
+   * reached nobody until a sweep found them idle past the lease TTL; those a
+   * failed release leaves there still do.
    */
-  async giveBack(jobs: readonly FetchedJob[]): Promise<void> {
+  async giveBack(jobs: readonly FetchedJob[], tokens?: readonly string[]): Promise<void> {
     const { store, doorbell, logger } = this.context;
     try {
-      const released = await store.release(jobs);
+      const released = await store.release(jobs, tokens);
       jobs.forEach((job, i) => {
         if (released[i]) doorbell.ring(job.queue, job.tenant, 0, job.priority);
       });
@@ -166,7 +167,7 @@ export class ServedQueues {
     } catch (error) {
       logger.warn(
         { err: error, jobs: jobs.length },
-        'could not give back the jobs read ahead; other brokers take them after the lease TTL',
+        'could not give back jobs no worker got; other brokers take them after the lease TTL',
       );
     }
   }

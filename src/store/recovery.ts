@@ -115,11 +115,12 @@ export class Recovery {
   }
 
   /**
-   * Gives back jobs this broker read ahead and will not lease (release.lua):
-   * each still waiting on its entry goes to the tail of its ready stream, for
-   * any broker. Answers, per job in order, whether it was given back.
+   * Gives back jobs this broker read ahead and will not lease, or leased under
+   * `tokens[i]` and will not send (release.lua): each still waiting on its
+   * entry, or still under that lease, goes to the tail of its ready stream,
+   * for any broker. Answers, per job in order, whether it was given back.
    */
-  async release(jobs: readonly FetchedJob[]): Promise<boolean[]> {
+  async release(jobs: readonly FetchedJob[], tokens?: readonly string[]): Promise<boolean[]> {
     if (jobs.length === 0) return [];
     const { keys } = this.context;
     const groups = [...groupBy(jobs, (job) => `${job.queue}\n${job.tenant}`).values()].map(
@@ -134,7 +135,7 @@ export class Recovery {
     );
     const replies = await sendPacked(this.context.redis, 'release', [], groups, (index, args) => {
       const job = jobs[index]!;
-      args.push(job.id, job.entry, job.priority);
+      args.push(job.id, job.entry, job.priority, tokens?.[index] ?? '');
     });
     const released = new Array<boolean>(jobs.length).fill(false);
     for (const { items, values } of replies) {

@@ -192,6 +192,42 @@ describe('leases', () => {
     await expect.poll(() => w.status?.code).toBe(status.OK);
   });
 
+  // A lease whose write was in flight when the worker's Drain came was sent to
+  // it all the same. A worker with nothing else to run had ended its stream by
+  // then, so the job waited out the lease TTL and came back a failed attempt.
+  it('gives back a lease written while its worker drained, its attempt not counted', async () => {
+    const first = await h.worker({ queues: ['drain-race'], capacity: 1 });
+    await h.enqueue({ tenant: 'acme', queue: 'drain-race' });
+    const [held] = await first.take(1);
+    const { job_id: late } = await h.enqueue({ tenant: 'acme', queue: 'drain-race' });
+    // Read ahead by the broker, for the slot the Credit below opens.
+    await expect
+      .poll(async () => (await h.stats({ queue: 'drain-race', tenant: 'acme' })).entries[0]?.leased)
+      .toBe('2');
+    const redis = new Redis(h.redis.url);
+    try {
+      // Redis runs nothing else meanwhile: the lease write waits while Drain is read.
+      const busy = redis.eval(
+        `local function ms() local t = redis.call('TIME') return t[1] * 1000 + t[2] / 1000 end
+         local start = ms()
+         repeat until ms() - start >= 500`,
+        0,
+      );
+      await sleep(100);
+      first.send({ credit: { capacity: 2 } });
+      first.send({ drain: {} });
+      await busy;
+    } finally {
+      redis.disconnect();
+    }
+    first.complete(held!);
+    const second = await h.worker({ queues: ['drain-race'] });
+    const [lease] = await second.take(1);
+    expect(lease).toMatchObject({ job_id: late, attempt: 1 });
+    expect(first.leases.map((l) => l.job_id)).not.toContain(late);
+    first.end();
+  });
+
   it('honours capacity and Credit', async () => {
     const w = await h.worker({ queues: ['credit'], capacity: 2 });
     for (let i = 0; i < 5; i++) await h.enqueue({ tenant: 'acme', queue: 'credit' });

@@ -486,7 +486,7 @@ describe('several brokers on one Redis', () => {
       });
       expect([...seen].sort()).toEqual(others.sort());
       expect(warnings).toContain(
-        'could not give back the jobs read ahead; other brokers take them after the lease TTL',
+        'could not give back jobs no worker got; other brokers take them after the lease TTL',
       );
     } finally {
       onA.drop();
