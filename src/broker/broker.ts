@@ -182,6 +182,7 @@ export class Broker {
         onWork: (queue, tenant, dueAt, priority) =>
           this.queues.get(queue)?.onWork(tenant, dueAt, priority),
         onCancel: (jobId) => this.leases.revoke(jobId, 'cancelled'),
+        onLeaseMoved: (jobId, token) => void this.leases.moved(jobId, token),
         onSettings: (tenant) => {
           this.tenants.reload(tenant).catch((error: unknown) => {
             this.logger.error({ err: error, tenant }, 'could not reload tenant settings');

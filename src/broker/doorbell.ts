@@ -16,6 +16,8 @@ export interface DoorbellHandlers {
   ): void;
   /** A job was cancelled; the broker holding its lease tells the worker. */
   onCancel(jobId: string): void;
+  /** A worker re-attached a lease of this broker's, under `token`, to another broker (adopt.lua). */
+  onLeaseMoved(jobId: string, token: string): void;
   /** A tenant's settings changed in Redis. */
   onSettings(tenant: string): void;
   /** Listening again after a reconnect: announcements sent meanwhile were lost. */
@@ -62,10 +64,11 @@ interface WorkMessage {
 /**
  * Redis pub/sub between brokers: an Enqueue on any broker rings the queue's
  * doorbell for the jobs it leaves in Redis (Enqueuer.enqueue), so every
- * broker serving the queue adds the tenant at once, and a
- * cancellation reaches the broker that holds the lease, and changed tenant
- * settings reach every broker. Rings are coalesced:
- * one PUBLISH per queue per event-loop turn, naming every tenant that got work.
+ * broker serving the queue adds the tenant at once, a cancellation reaches
+ * the broker that holds the lease, a lease re-attached elsewhere reaches the
+ * broker that held it (announced by adopt.lua), and changed tenant settings
+ * reach every broker. Rings are coalesced: one PUBLISH per queue per
+ * event-loop turn, naming every tenant that got work.
  * A lost message only delays work until the dispatcher's sweep finds it.
  */
 export class Doorbell {
@@ -99,7 +102,11 @@ export class Doorbell {
   }
 
   async start(): Promise<void> {
-    await this.subscribe(this.keys.cancellations(), this.keys.settingsChanged());
+    await this.subscribe(
+      this.keys.cancellations(),
+      this.keys.movedLeases(),
+      this.keys.settingsChanged(),
+    );
   }
 
   /** Starts listening to a queue's doorbell (when this broker first serves it). */
@@ -281,9 +288,23 @@ export class Doorbell {
     this.pending.clear();
   }
 
+  /** A lease moved: only the broker it left has anything to let go of. */
+  private receiveMove(message: string): void {
+    try {
+      const { holder, job, token } = JSON.parse(message) as LeaseMove;
+      if (holder === this.brokerId) this.handlers.onLeaseMoved(job, token);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'ignored a malformed announcement of a moved lease');
+    }
+  }
+
   private receive(channel: string, message: string): void {
     if (channel === this.keys.cancellations()) {
       this.handlers.onCancel(message);
+      return;
+    }
+    if (channel === this.keys.movedLeases()) {
+      this.receiveMove(message);
       return;
     }
     if (channel === this.keys.settingsChanged()) {
@@ -306,6 +327,13 @@ export class Doorbell {
       this.logger.warn({ err: error, channel }, 'ignored a malformed doorbell message');
     }
   }
+}
+
+/** A lease adopt.lua moved from `holder` to another broker. */
+interface LeaseMove {
+  readonly holder: string;
+  readonly job: string;
+  readonly token: string;
 }
 
 function ring(tenant: string, dueAt: number, priority: number | undefined): Ring {

@@ -154,6 +154,36 @@ export class LeaseManager {
   }
 
   /**
+   * A worker re-attached the lease of `jobId` under `token` to another broker
+   * (adopt.lua announced it): it ends here as stale (its slots of the tenant's
+   * caps forfeited, see TenantLimits.onLeaseLost) and the session that held
+   * it, if any, is told to stop the job. Redis says whether the lease is still
+   * ours once no Hello here is re-attaching it: it may have come back here
+   * (A → B → A) since the announcement was sent.
+   */
+  async moved(jobId: string, token: string): Promise<void> {
+    for (;;) {
+      await this.reattachment.settled();
+      const lease = this.held.leases.get(jobId);
+      if (!lease || lease.token !== token || lease.settling) return;
+      let ours: boolean;
+      try {
+        ours = await this.deps.store.holdsLease(lease.job.tenant, jobId, token);
+      } catch (error) {
+        // Left as before: it ends with its session, or when its worker acks it.
+        this.deps.logger.warn({ err: error, jobId }, 'could not look up a lease moved elsewhere');
+        return;
+      }
+      // A Hello here took it back while Redis answered: asked again once that is settled.
+      if (this.reattachment.reattaching(jobId)) continue;
+      if (ours || this.held.leases.get(jobId) !== lease || lease.settling) return;
+      lease.session?.send({ kind: 'cancel', jobId, reason: 'lease lost' });
+      this.held.finish(lease, { result: 'stale', cause: 'moved' });
+      return;
+    }
+  }
+
+  /**
    * Revokes the leases whose job was cancelled while the pub/sub connection
    * was down (see Revocation.revokeCancelled), those being re-attached too
    * once held (see Reattachment.settled).

@@ -5,8 +5,12 @@ import type { Lease, Session } from './session.js';
 export interface Settlement {
   /** `left`: the broker stopped and left the lease in Redis, to its worker's next broker or recovery. */
   readonly result: 'completed' | 'retrying' | 'dead' | 'cancelled' | 'stale' | 'left';
-  /** `superseded`: the job was leased anew after another broker adopted this lease. */
-  readonly cause: 'ack' | 'fail' | 'expired' | 'timeout' | 'cancel' | 'superseded' | 'shutdown';
+  /**
+   * `superseded`: the job was leased anew after another broker adopted this
+   * lease. `moved`: a worker re-attached this lease to another broker.
+   */
+  readonly cause:
+    'ack' | 'fail' | 'expired' | 'timeout' | 'cancel' | 'superseded' | 'moved' | 'shutdown';
   readonly error?: string;
 }
 

@@ -72,6 +72,12 @@ export class Reattachment {
     }
   }
 
+  /** Whether a Hello being re-attached names the job. */
+  reattaching(jobId: string): boolean {
+    for (const { jobIds } of this.underway.keys()) if (jobIds.has(jobId)) return true;
+    return false;
+  }
+
   /**
    * Resolves once the Hellos being re-attached now have their leases held
    * here, or refused. Why wait: a lease adopted before its job's

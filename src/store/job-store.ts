@@ -142,6 +142,10 @@ export class JobStore {
     return this.reads.jobStates(...args);
   }
 
+  holdsLease(...args: Parameters<JobReads['holdsLease']>): Promise<boolean> {
+    return this.reads.holdsLease(...args);
+  }
+
   listDead(...args: Parameters<JobReads['listDead']>): Promise<{ ids: string[]; total: number }> {
     return this.reads.listDead(...args);
   }

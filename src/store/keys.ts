@@ -225,6 +225,14 @@ export class Keys {
     return `${this.prefix}:cancellations`;
   }
 
+  /**
+   * Pub/sub channel: "a worker re-attached this lease to another broker; the
+   * broker that held it, let go of it" (adopt.lua).
+   */
+  movedLeases(): string {
+    return `${this.prefix}:moved-leases`;
+  }
+
   /** Pub/sub channel: "tenant settings changed". */
   settingsChanged(): string {
     return `${this.prefix}:settings`;

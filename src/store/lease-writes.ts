@@ -179,6 +179,8 @@ export class LeaseWrites {
             keys.tenantBase(lease.tenant),
             ttls.holdingMs,
             ttls.leasesMs,
+            keys.movedLeases(),
+            lease.jobId,
             ...lease.caps.map((queue) => keys.slots(lease.tenant, queue)),
           ],
         );

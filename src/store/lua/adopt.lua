@@ -17,10 +17,19 @@
 -- renewed it, a dead one maybe most of a lease TTL ago; until this broker's
 -- next renewal (up to a third of the TTL later) any broker's sweep took it as
 -- expired, failed the attempt and ran the job again while it ran here.
+-- A lease another broker held is announced on ARGV[6] to that broker, which
+-- lets go of it. Why: it learned of the move only when Redis refused its
+-- expiry or ack of it as stale, and the session it was on, while open (its
+-- worker still heartbeating, or not yet found silent), never expired it: that
+-- broker counted the lease in the tenant's max_in_flight (held again in Redis
+-- at its next request) and in that session's capacity for as long as the
+-- session lived. Announced here, in the same step, so no later move of the
+-- lease (back to that broker) can come before it.
 -- KEYS[1] job hash
 -- ARGV[1] lease token  ARGV[2] this broker's consumer name  ARGV[3] tenant key base
 -- ARGV[4] TTL of a holding (ms)  ARGV[5] TTL of leased slots (ms)
--- ARGV[6..] the keys of the in-flight caps the job counts against (holdings.lua)
+-- ARGV[6] the channel of moved leases  ARGV[7] job id
+-- ARGV[8..] the keys of the in-flight caps the job counts against (holdings.lua)
 -- Returns 1 adopted | 0 the lease is not current
 -- @include common
 -- @include holdings
@@ -29,12 +38,15 @@ if job[1] ~= 'leased' or job[2] ~= ARGV[1] then return 0 end
 local from, me = job[3], ARGV[2]
 if from ~= me then
   redis.call('HSET', KEYS[1], 'holder', me)
+  if from then
+    redis.call('PUBLISH', ARGV[6], cjson.encode({holder = from, job = ARGV[7], token = ARGV[1]}))
+  end
   if job[4] and job[4] ~= '' then
     local stream = ARGV[3] .. job[5] .. ':ready:' .. job[6]
     redis.call('XCLAIM', stream, GROUP, me, 0, job[4], 'JUSTID')
   end
   local now = holdings_now()
-  for i = 6, #ARGV do
+  for i = 8, #ARGV do
     local key = ARGV[i]
     if from then
       for _, part in ipairs({key, key .. ':leased'}) do take_slot(part, from) end
