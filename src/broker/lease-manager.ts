@@ -85,7 +85,7 @@ export class LeaseManager {
       hello.inFlight,
     );
     this.sessions.set(session.id, session);
-    session.send({
+    session.welcome({
       kind: 'welcome',
       sessionId: session.id,
       heartbeatIntervalMs: settings.heartbeatIntervalMs,
@@ -177,7 +177,7 @@ export class LeaseManager {
       // A Hello here took it back while Redis answered: asked again once that is settled.
       if (this.reattachment.reattaching(jobId)) continue;
       if (ours || this.held.leases.get(jobId) !== lease || lease.settling) return;
-      lease.session?.send({ kind: 'cancel', jobId, reason: 'lease lost' });
+      lease.session?.loseLease(jobId);
       this.held.finish(lease, { result: 'stale', cause: 'moved' });
       return;
     }

@@ -172,10 +172,18 @@ export class Reattachment {
     return { reattached, refused };
   }
 
-  /** Moves a lease this broker holds, that `ref` names, to `session` unless it is being settled. */
+  /**
+   * Moves a lease this broker holds, that `ref` names, to `session` unless it
+   * is being settled. A session it leaves is told to stop the job: in Cancel
+   * ("lease lost") once welcomed, else by its Welcome refusing it. Why: told
+   * nothing, its worker ran the job on beside the new session's, both under
+   * the one lease (ack and progress are fenced by the token, not the session).
+   */
   private takeOver(lease: Lease, ref: InFlightRef, session: Session): boolean {
     if (!names(ref, lease) || lease.settling) return false;
+    const left = lease.session;
     this.held.move(lease, session);
+    if (left !== undefined && left !== session) left.loseLease(lease.job.id);
     return true;
   }
 }

@@ -89,6 +89,10 @@ export class Session {
   private reservedBytes = 0;
   /** The queue of the jobs last chosen for this session (see queuesInTurn). */
   private lastServedQueue = '';
+  /** Welcome has gone out: the worker knows its session and may be sent Cancel. */
+  private welcomed = false;
+  /** Leases re-attached here and moved to another session before Welcome went out (see loseLease). */
+  private readonly lostBeforeWelcome = new Set<string>();
 
   constructor(
     readonly id: string,
@@ -165,5 +169,32 @@ export class Session {
 
   send(message: SessionMessage): void {
     if (this.state !== 'CLOSED') this.transport.send(message);
+  }
+
+  /**
+   * Sends Welcome, with the leases re-attached here that another session
+   * took meanwhile among the refused ones.
+   */
+  welcome(message: Extract<SessionMessage, { kind: 'welcome' }>): void {
+    const lost = this.lostBeforeWelcome;
+    this.welcomed = true;
+    this.send({
+      ...message,
+      reattached: message.reattached.filter((jobId) => !lost.has(jobId)),
+      refused: [...message.refused, ...message.reattached.filter((jobId) => lost.has(jobId))],
+    });
+    lost.clear();
+  }
+
+  /**
+   * A lease of this session moved to another one (a Hello re-attached it
+   * there): the worker is told to stop the job, in Cancel, or, before its
+   * Welcome (two Hellos naming it at once), by that Welcome refusing it. A
+   * Cancel before Welcome would name a job of a session the worker does not
+   * know yet, and Welcome would then list it re-attached.
+   */
+  loseLease(jobId: string): void {
+    if (this.welcomed) this.send({ kind: 'cancel', jobId, reason: 'lease lost' });
+    else this.lostBeforeWelcome.add(jobId);
   }
 }

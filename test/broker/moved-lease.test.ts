@@ -34,4 +34,25 @@ describe('a lease moved away from a session still open', () => {
     onA.complete(next!);
     await h.waitState('moved', second.job_id, 'COMPLETED');
   });
+
+  it('tells the session it left on the same broker to stop the job', async () => {
+    const old = await h.worker({ queues: ['moved-here'], capacity: 1 });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'moved-here' });
+    const [lease] = await old.take(1);
+    const now = await h.worker({
+      queues: ['moved-here'],
+      capacity: 1,
+      in_flight: [{ job_id, lease_token: lease!.lease_token, tenant: 'acme' }],
+    });
+    expect((await now.welcome()).reattached_job_ids).toEqual([job_id]);
+    // The old session, still open, was told nothing and ran the job on beside
+    // the new one.
+    await expect
+      .poll(() => old.messages.find((m) => m.cancel?.job_id === job_id)?.cancel)
+      .toEqual({ job_id, reason: 'lease lost' });
+    expect(now.cancels()).toEqual([]);
+    now.complete(lease!);
+    expect((await h.waitState('acme', job_id, 'COMPLETED')).attempts).toBe(1);
+    expect(now.ackOutcomes()).toEqual([]);
+  });
 });

@@ -2,6 +2,8 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/broker.js';
 import { useBroker } from '../helpers/harness.js';
+import type { RawWorker } from '../helpers/raw-worker.js';
+import type { Welcome__Output } from '../../src/generated/rota/v1/Welcome.js';
 
 const h = useBroker();
 
@@ -83,9 +85,18 @@ describe('broker restart', () => {
     const hello = { queues: ['twice'], capacity: 2, in_flight: [ref, ref] };
     const [a, b] = await Promise.all([h.worker(hello), h.worker(hello)]);
     const [welcomeA, welcomeB] = await Promise.all([a.welcome(), b.welcome()]);
-    expect(welcomeA.reattached_job_ids).toEqual([job_id]);
-    expect(welcomeB.reattached_job_ids).toEqual([job_id]);
-    a.complete(lease!);
+    // It stays with one of them; the other is told to stop it: refused in its
+    // Welcome, or sent Cancel once welcomed.
+    const toldToStop = (worker: RawWorker, welcome: Welcome__Output): boolean =>
+      welcome.refused_job_ids.includes(job_id) || worker.cancels().includes(job_id);
+    await expect
+      .poll(() => [toldToStop(a, welcomeA), toldToStop(b, welcomeB)])
+      .toSatisfy(([toldA, toldB]: boolean[]) => toldA !== toldB);
+    const holder = toldToStop(a, welcomeA) ? b : a;
+    const welcome = holder === a ? welcomeA : welcomeB;
+    expect(welcome.reattached_job_ids).toEqual([job_id]);
+    expect(holder.cancels()).toEqual([]);
+    holder.complete(lease!);
     await h.waitState('single', job_id, 'COMPLETED');
 
     // Each extra adoption would have held a slot of max_in_flight 1 for good.

@@ -17,8 +17,11 @@ export interface Welcome {
   'protocol_version'?: (number);
   /**
    * In-flight leases from Hello that were re-attached to this session (each
-   * once). Two sessions that name the same lease at once both see it here;
-   * it stays with the one whose Hello the broker finished last.
+   * once). A lease re-attached leaves the session that held it: that session
+   * is sent Cancel for it ("lease lost"), or, when its own Hello named the
+   * lease too and its Welcome had not gone out yet, finds it in
+   * refused_job_ids. It stays with the session whose Hello the broker
+   * finished last.
    */
   'reattached_job_ids'?: (string)[];
   /**
@@ -51,8 +54,11 @@ export interface Welcome__Output {
   'protocol_version': (number);
   /**
    * In-flight leases from Hello that were re-attached to this session (each
-   * once). Two sessions that name the same lease at once both see it here;
-   * it stays with the one whose Hello the broker finished last.
+   * once). A lease re-attached leaves the session that held it: that session
+   * is sent Cancel for it ("lease lost"), or, when its own Hello named the
+   * lease too and its Welcome had not gone out yet, finds it in
+   * refused_job_ids. It stays with the session whose Hello the broker
+   * finished last.
    */
   'reattached_job_ids': (string)[];
   /**
