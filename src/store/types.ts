@@ -138,6 +138,6 @@ export interface QueueDepth {
   readonly leased: number;
   readonly delayed: number;
   readonly dead: number;
-  /** Enqueue time of the oldest waiting job, if any. */
+  /** When the oldest waiting job became runnable (see depth.lua), if any. */
   readonly oldestWaitingAt: number | undefined;
 }

@@ -22,7 +22,7 @@ if waiting + leased + delayed == 0 then
   for _, level in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     redis.call('DEL', base .. 'ready:' .. level)
   end
-  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[1], base .. 'requeued')
   deleted = 1
 end
 return {waiting, leased, delayed, dead, deleted}

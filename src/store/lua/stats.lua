@@ -8,7 +8,7 @@
 -- then per tenant×queue (a group of each_group with no header): 1, then its key base
 -- Returns one cmsgpack-packed list (see cmsgpack.ts): per tenant×queue in
 -- argument order, waiting, leased (read by a broker: leased or prefetched),
--- delayed, dead, enqueue time (ms) of the oldest waiting job or -1
+-- delayed, dead, the time (ms) the oldest waiting job became runnable or -1
 -- @include common
 -- @include depth
 local ARGS = packed_args()

@@ -23,7 +23,10 @@ export interface QueueTenantStats {
    */
   'dead'?: (number | string | Long);
   /**
-   * Age of the oldest waiting job (0 when none waits).
+   * Age of the oldest waiting job (0 when none waits), since it became
+   * runnable (enqueued, or its delay or retry backoff over; a replayed job:
+   * its replay). A job a broker read ahead and gave back (it stopped, handed
+   * its read-ahead over, or died and was reclaimed) keeps its age.
    */
   'oldest_waiting_age_ms'?: (number | string | Long);
   /**
@@ -59,7 +62,10 @@ export interface QueueTenantStats__Output {
    */
   'dead': (string);
   /**
-   * Age of the oldest waiting job (0 when none waits).
+   * Age of the oldest waiting job (0 when none waits), since it became
+   * runnable (enqueued, or its delay or retry backoff over; a replayed job:
+   * its replay). A job a broker read ahead and gave back (it stopped, handed
+   * its read-ahead over, or died and was reclaimed) keeps its age.
    */
   'oldest_waiting_age_ms': (string);
   /**

@@ -12,8 +12,8 @@ local function ensure_level(base, level)
   return stream
 end
 
--- The consumer group's pending count on a ready stream, and its first entry
--- after the group's last delivered id (never read by a broker), if any.
+-- The consumer group's pending count on a ready stream, its first entry after
+-- the group's last delivered id (never read by a broker), if any, and that id.
 local function group_state(stream)
   local pending, lastDelivered = 0, '0-0'
   for _, group in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
@@ -25,7 +25,20 @@ local function group_state(stream)
     end
   end
   local unread = redis.call('XRANGE', stream, '(' .. lastDelivered, '+', 'COUNT', 1)[1]
-  return pending, unread
+  return pending, unread, lastDelivered
+end
+
+-- Whether stream entry id `a` comes after `b`.
+local function entry_after(a, b)
+  local aMs, aSeq = string.match(a, '^(%d+)-(%d+)$')
+  local bMs, bSeq = string.match(b, '^(%d+)-(%d+)$')
+  aMs, bMs = tonumber(aMs), tonumber(bMs)
+  return aMs > bMs or (aMs == bMs and tonumber(aSeq) > tonumber(bSeq))
+end
+
+-- The member of a requeued entry in the set `base .. 'requeued'` (see requeue).
+local function requeued_member(level, entry)
+  return level .. '/' .. entry
 end
 
 -- Run time of the earliest job in a delayed set, or nil when it is empty.
@@ -93,9 +106,16 @@ end
 -- Gives a job read by a broker back to the tail of its ready stream, as a new
 -- entry no broker has read (the held one acked and deleted), so any broker's
 -- next fetch takes it: a read ahead let go, a reclaim, a lost call's job.
+-- The new entry is noted in the sorted set `base .. 'requeued'` under the
+-- time the job became runnable (its runAt) until a broker reads it
+-- (read_ready.lua): the oldest waiting job's age (queue_depth, depth.lua)
+-- counted from the tail entry's id restarted at every give-back, so a job
+-- waiting for minutes looked just enqueued.
 local function requeue(base, jobKey, jobId, level)
   release_entry(base, jobKey)
-  make_ready(base, jobKey, jobId, level)
+  local entry = make_ready(base, jobKey, jobId, level)
+  local runAt = redis.call('HGET', jobKey, 'runAt')
+  if runAt then redis.call('ZADD', base .. 'requeued', runAt, requeued_member(level, entry)) end
 end
 
 -- Takes back a lease no worker got: the job waits again, `attempts` (those

@@ -36,6 +36,9 @@ local function read_ready(out, base, jobBase, count, above, tokens, now, consume
   out[head + 1], out[head + 2], out[head + 3], out[head + 4] = -1, 0, 0, 0
   local found = 0
   local levels = redis.call('ZREVRANGE', base .. 'levels', 0, -1)
+  -- An entry read is no longer waiting: it leaves the requeued ones (see requeue in common.lua).
+  local requeued = base .. 'requeued'
+  local anyRequeued = redis.call('EXISTS', requeued) == 1
   for _, level in ipairs(levels) do
     if found >= count or tonumber(level) <= above then break end
     local stream = base .. 'ready:' .. level
@@ -43,6 +46,7 @@ local function read_ready(out, base, jobBase, count, above, tokens, now, consume
     if read then
       for _, item in ipairs(read[1][2]) do
         local entry, jobId = item[1], item[2][2]
+        if anyRequeued then redis.call('ZREM', requeued, requeued_member(level, entry)) end
         local mine = own and own[jobId]
         local job = mine and {'waiting', entry, '0', mine[1], mine[2], '', '', mine[3], mine[4]}
           or redis.call('HMGET', jobBase .. jobId,
