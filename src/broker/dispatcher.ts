@@ -297,7 +297,7 @@ export class QueueDispatcher {
     const jobs: FetchedJob[] = [];
     for (const tenant of tenants) {
       const heldMs = this.elsewhere.heldFor(tenant);
-      if (!this.prefetch.buffers.has(tenant) || heldMs === 0) continue;
+      if (!this.prefetch.buffers.has(tenant) || heldMs === 0 || this.heldBack(tenant)) continue;
       const given = this.prefetch.trim(tenant, freeSlotsFor(this.sessions, tenant));
       if (given.length === 0) continue;
       for (const job of given) jobs.push(job);
@@ -306,6 +306,16 @@ export class QueueDispatcher {
       this.due.after(tenant, heldMs);
     }
     if (jobs.length > 0) this.deps.giveBack(jobs);
+  }
+
+  /**
+   * Whether the tenant's rate limit or in-flight cap held it back here at its
+   * last turn. Its jobs are not handed over then: the limits are shared by
+   * every broker, so idle workers elsewhere start them no sooner (see idleRoom).
+   */
+  private heldBack(tenant: string): boolean {
+    const state = this.scheduler.stateOf(tenant);
+    return state === 'THROTTLED' || state === 'SATURATED';
   }
 
   /**
@@ -325,10 +335,16 @@ export class QueueDispatcher {
   /**
    * Whom the free slots of sessions here would take while nothing here is
    * left to give them: no tenant ready, no read on its way or waiting for
-   * room. Undefined while there is none, or something may still come. Why so
+   * room, no buffered job they take held back by its tenant's limits.
+   * Undefined while there is none, or something may still come. Why so
    * strict: a broker that said so while a read was on its way (under a
    * backlog, for a few ms at a time) had the other broker hand over its
-   * buffers, and the weighted shares went to whichever read came first.
+   * buffers, and the weighted shares went to whichever read came first. One
+   * that said so while its buffer of a rate-limited (or capped) tenant waited
+   * for the limit, shared by every broker, had the other broker hand over its
+   * own buffer of that tenant, and then did the same: each second, each gave
+   * the other's jobs to the tail of the ready stream, behind the backlog, and
+   * jobs ran 50 places out of their order in a backlog of 60, none sooner.
    */
   idleRoom(): RoomFor | undefined {
     if (
@@ -339,9 +355,12 @@ export class QueueDispatcher {
     ) {
       return undefined;
     }
+    const free = [...this.sessions].filter((session) => session.free > 0);
+    for (const tenant of this.prefetch.buffers.keys()) {
+      if (free.some((session) => session.accepts(tenant))) return undefined;
+    }
     let dedicated: Set<string> | undefined;
-    for (const session of this.sessions) {
-      if (session.free === 0) continue;
+    for (const session of free) {
       if (!session.tenants) return {};
       dedicated ??= new Set();
       for (const tenant of session.tenants) dedicated.add(tenant);

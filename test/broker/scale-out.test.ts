@@ -410,7 +410,80 @@ describe('several brokers on one Redis: read-ahead while another broker idles', 
     expect(heavy).toBeGreaterThan(0.75); // 4/5
     expect(heavy).toBeLessThan(0.85);
   }, 40_000);
+
+  // Each broker's workers idled while its buffer of the tenant waited for the
+  // limit (shared by both), so each said it had idle room, and each gave the
+  // other's buffer to the tail of the ready stream, behind the backlog, where
+  // the other's workers started them no sooner: each second, a dozen jobs
+  // went back behind the rest (some ran 50 places out of their order in 60).
+  it.each([
+    ['a rate limit', { rate: 10 }, 0],
+    ['an in-flight cap', { max_in_flight: 1 }, 20],
+  ])(
+    "leaves a tenant's buffer where it is under %s, with idle workers on both brokers",
+    async (_, limit, runMs) => {
+      const tenant = `limited-${runMs}`;
+      const queue = `limited-${runMs}`;
+      await h.setTenant({ tenant, ...limit });
+      const { limits } = peer.broker.broker;
+      await eventually(() =>
+        limits.rate(tenant, queue) === 10 || limits.maxInFlight(tenant, queue) === 1
+          ? true
+          : undefined,
+      );
+      const workers = [
+        await h.worker({ queues: [queue], capacity: 1 }),
+        await peer.worker([queue], 1),
+      ];
+      const givenBack = countGivenBack();
+      try {
+        const { results } = await h.enqueueBatch(
+          Array.from({ length: 60 }, () => ({ tenant, queue })),
+        );
+        const order = await runAll(workers, results.length, runMs);
+        expect(new Set(order).size).toBe(results.length);
+        expect(givenBack.jobs).toBeLessThan(3);
+      } finally {
+        givenBack.restore();
+      }
+    },
+    30_000,
+  );
 });
+
+/** Counts the jobs either broker gives back to the ready streams (JobStore.release) until restored. */
+function countGivenBack(): { readonly jobs: number; restore(): void } {
+  const stores = [h.broker.broker.store, peer.broker.broker.store];
+  const releases = stores.map((store) => store.release.bind(store));
+  const counted = { jobs: 0, restore: () => stores.forEach((s, i) => (s.release = releases[i]!)) };
+  stores.forEach((store, i) => {
+    store.release = (jobs, tokens) => {
+      counted.jobs += jobs.length;
+      return releases[i]!(jobs, tokens);
+    };
+  });
+  return counted;
+}
+
+/**
+ * Runs leases on the workers, each for `runMs`, until `count` have run, and
+ * returns their job ids in the order they came.
+ */
+async function runAll(workers: RawWorker[], count: number, runMs: number): Promise<string[]> {
+  const order: string[] = [];
+  await Promise.all(
+    workers.map(async (worker) => {
+      while (order.length < count) {
+        const [lease] = await worker.take(1, 200).catch(() => [undefined]);
+        if (!lease) continue;
+        order.push(lease.job_id);
+        await new Promise((resolve) => setTimeout(resolve, runMs));
+        worker.complete(lease);
+      }
+    }),
+  );
+  return order;
+}
 
 describe('several brokers on one Redis: where a job that comes due goes', () => {
   // As a new job: a broker whose workers are busy read a delayed job (or a
