@@ -133,7 +133,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Graceful stop: sends Drain, waits up to shutdownGraceMs for running
    * handlers and for their acks to be sent (reconnecting meanwhile if the
    * broker is away), half-closes the stream, then aborts handlers still
-   * running (their leases expire on the broker).
+   * running (their leases expire on the broker). A handler calls it without
+   * awaiting it: awaited, it waits for that handler as for the others.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
