@@ -6,6 +6,7 @@ import type { Recovery } from '../../src/broker/recovery.js';
 import { useBroker, usePeer } from '../helpers/harness.js';
 import { call, eventually, rawClients, type TestBroker } from '../helpers/broker.js';
 import { RawWorker, autoComplete } from '../helpers/raw-worker.js';
+import { Keys } from '../../src/store/keys.js';
 
 // Two brokers on one Redis and one key prefix: A (the harness's) and B.
 // Redis with AOF appendfsync always: its restarts keep every acknowledged write.
@@ -385,6 +386,46 @@ describe('several brokers on one Redis: read-ahead while another broker idles', 
       local.complete(running!);
     }
   });
+
+  // Jobs handed over to another broker's idle workers that never take them
+  // (they left, or that broker's reads fail) go back to the ready stream, and
+  // this broker reads them only for its free slots while the other's word
+  // holds. Then it reads them as any: read again only once nothing else was
+  // ready here (or at a sweep), they waited for the other tenants' backlog.
+  it('reads the jobs it handed over again once the other broker has not taken them', async () => {
+    const queue = 'handed-back';
+    // Its sweeps 30 s apart: they would find the jobs too.
+    const c = await h.startPeer({ leaseTtlMs: 60_000 });
+    const worker = peer.keep(await RawWorker.connect(c.address, { queues: [queue], capacity: 1 }));
+    try {
+      await h.enqueueBatch(Array.from({ length: 6 }, () => ({ tenant: 'handed', queue })));
+      await h.enqueueBatch(Array.from({ length: 200 }, () => ({ tenant: 'other', queue })));
+      const order: string[] = [];
+      const [first] = await worker.take(1);
+      // Another broker's idle workers of 'handed' only, as its word on the doorbell says.
+      const publisher = new Redis(h.redis.url);
+      const room = { from: 'a-broker-that-never-reads', work: [], room: true, tenants: ['handed'] };
+      await publisher.publish(
+        new Keys(h.broker.config.keyPrefix).doorbell(queue),
+        JSON.stringify(room),
+      );
+      publisher.disconnect();
+      for (let lease = first; lease !== undefined;) {
+        order.push(lease.tenant);
+        worker.complete(lease);
+        if (order.length === 206) break;
+        [lease] = await worker.take(1);
+      }
+      // The word lapses 2.5 s after it came: by then at most 125 jobs have run
+      // (each take polls every 20 ms), and the six are done well before the
+      // last of 'other' (after all 200 of 'other' before).
+      expect(order.filter((tenant) => tenant === 'handed')).toHaveLength(6);
+      expect(order.lastIndexOf('handed')).toBeLessThan(180);
+    } finally {
+      worker.drop();
+      await c.shutdown();
+    }
+  }, 30_000);
 
   it('keeps weighted shares with workers on both brokers and the backlog enqueued on one', async () => {
     await h.setTenant({ tenant: 'light', weight: 1 });
