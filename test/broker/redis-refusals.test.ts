@@ -3,7 +3,6 @@
  * client's slow script (BUSY), or demoted to a replica by a failover
  * (READONLY). Neither drops a connection, so neither is an outage to ioredis.
  */
-import net from 'node:net';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import {
   type TestBroker,
 } from '../helpers/broker.js';
 import { RawWorker } from '../helpers/raw-worker.js';
+import { startStallingProxy, type StallingProxy } from '../helpers/stalling-proxy.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 const refusal = (promise: Promise<unknown>): Promise<ServiceError | undefined> =>
@@ -41,37 +41,6 @@ async function spin(redis: TestRedis, ms: number): Promise<void> {
   } finally {
     spinner.disconnect();
   }
-}
-
-/** A TCP proxy whose new connections go to `upstream`, which may change; open ones stay where they are. */
-async function startSwitchingProxy(
-  upstreamPort: number,
-): Promise<{ url: string; switchTo(port: number): void; close(): void }> {
-  let target = upstreamPort;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target, '127.0.0.1');
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        sockets.delete(socket);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    switchTo: (next) => (target = next),
-    close: () => {
-      server.close();
-      for (const socket of sockets) socket.destroy();
-    },
-  };
 }
 
 describe('a Redis busy with a slow script', () => {
@@ -119,14 +88,14 @@ describe('a Redis busy with a slow script', () => {
 describe('a failover that demotes Redis to a replica, its address moved to the new primary', () => {
   let old: TestRedis;
   let promoted: TestRedis;
-  let proxy: Awaited<ReturnType<typeof startSwitchingProxy>>;
+  let proxy: StallingProxy;
   let broker: TestBroker;
   let clients: ReturnType<typeof rawClients>;
   beforeAll(async () => {
     old = await startTestRedis();
     promoted = await startTestRedis();
-    proxy = await startSwitchingProxy(old.port);
-    broker = await startTestBroker({ redisUrl: proxy.url });
+    proxy = await startStallingProxy(`127.0.0.1:${old.port}`);
+    broker = await startTestBroker({ redisUrl: `redis://${proxy.address}` });
     clients = rawClients(broker.address);
   });
   afterAll(async () => {

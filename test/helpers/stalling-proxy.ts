@@ -4,6 +4,8 @@
  * open then, without closing them (no FIN, no reset), and later connections
  * are forwarded as usual. `loseReply()` loses one reply the way a connection
  * that drops (or goes silent) between a request and its reply does.
+ * `switchTo()` sends later connections to another upstream, as a failover
+ * that moves an address does.
  */
 import net from 'node:net';
 
@@ -17,11 +19,13 @@ export interface StallingProxy {
    * sides closed) or goes silent (`'stall'`, as stall() does). Resolves then.
    */
   loseReply(marker: Buffer, then: 'cut' | 'stall'): Promise<void>;
+  /** New connections go to `port` on 127.0.0.1; open ones stay where they are. */
+  switchTo(port: number): void;
   close(): void;
 }
 
 export async function startStallingProxy(upstreamAddress: string): Promise<StallingProxy> {
-  const upstreamPort = Number(upstreamAddress.split(':').at(-1));
+  let upstreamPort = Number(upstreamAddress.split(':').at(-1));
   const open = new Set<net.Socket>();
   const stalled = new Set<net.Socket>();
   const stallSocket = (socket: net.Socket): void => {
@@ -74,6 +78,7 @@ export async function startStallingProxy(upstreamAddress: string): Promise<Stall
       for (const socket of open) stallSocket(socket);
     },
     loseReply: (marker, then) => new Promise((lost) => (armed = { marker, then, lost })),
+    switchTo: (next) => (upstreamPort = next),
     close() {
       for (const socket of [...open, ...stalled]) socket.destroy();
       server.close();
