@@ -310,7 +310,7 @@ export class QueueDispatcher {
       const given = this.prefetch.trim(tenant, free + Math.floor(Math.max(0, buffered - free) / 2));
       if (given.length === 0) continue;
       for (const job of given) jobs.push(job);
-      this.scheduler.setAvailable(tenant, this.prefetch.buffers.get(tenant)?.length ?? 0);
+      this.scheduler.setAvailable(tenant, buffered - given.length);
       this.handedOver.add(tenant);
       this.due.after(tenant, heldMs);
     }
