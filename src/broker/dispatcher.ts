@@ -15,7 +15,7 @@ import { DueTimes } from './due-times.js';
 import { FetchBatches, type PlannedFetch } from './fetch-batches.js';
 import { Parking } from './parking.js';
 import { PrefetchBuffers, type PrefetchBound } from './prefetch-buffers.js';
-import { RoomElsewhere, type RoomFor } from './room-elsewhere.js';
+import { RoomElsewhere, type RoomFor, type RoomHeard } from './room-elsewhere.js';
 import type { Session } from './session.js';
 import { TenantIndex } from './tenant-index.js';
 
@@ -277,7 +277,7 @@ export class QueueDispatcher {
    * tenants (Doorbell.announceRoom): the jobs read ahead here that no free
    * slot here takes now go to them.
    */
-  roomElsewhere(room: RoomFor): void {
+  roomElsewhere(room: RoomHeard): void {
     this.elsewhere.heard(room);
     this.handOver(room.tenants ?? [...this.prefetch.buffers.keys()]);
   }
@@ -344,16 +344,21 @@ export class QueueDispatcher {
   /**
    * Whom the free slots of sessions here would take while nothing here is
    * left to give them: no tenant ready, no read on its way or waiting for
-   * room, no buffered job they take held back by its tenant's limits.
+   * room, and of the buffered jobs they take only those held back by their
+   * tenant's limits, whose tenants the word leaves out (`except`).
    * Undefined while there is none, or something may still come. Why so
    * strict: a broker that said so while a read was on its way (under a
    * backlog, for a few ms at a time) had the other broker hand over its
-   * buffers, and the weighted shares went to whichever read came first. One
-   * that said so while its buffer of a rate-limited (or capped) tenant waited
-   * for the limit, shared by every broker, had the other broker hand over its
-   * own buffer of that tenant, and then did the same: each second, each gave
-   * the other's jobs to the tail of the ready stream, behind the backlog, and
-   * jobs ran 50 places out of their order in a backlog of 60, none sooner.
+   * buffers, and the weighted shares went to whichever read came first.
+   * Why leave those tenants out: one that said so while its buffer of a
+   * rate-limited (or capped) tenant waited for the limit, shared by every
+   * broker, had the other broker hand over its own buffer of that tenant,
+   * and then did the same: each second, each gave the other's jobs to the
+   * tail of the ready stream, behind the backlog, and jobs ran 50 places out
+   * of their order in a backlog of 60, none sooner. Why still say it: a
+   * broker whose free slots waited on such a buffer kept silent, and another
+   * broker held the backlog of other tenants it had read ahead for its busy
+   * workers until they were done, while these idled.
    */
   idleRoom(): RoomFor | undefined {
     if (
@@ -365,16 +370,26 @@ export class QueueDispatcher {
       return undefined;
     }
     const free = [...this.sessions].filter((session) => session.free > 0);
+    if (free.length === 0) return undefined;
+    const except: string[] = [];
     for (const tenant of this.prefetch.buffers.keys()) {
-      if (free.some((session) => session.accepts(tenant))) return undefined;
+      if (!free.some((session) => session.accepts(tenant))) continue;
+      if (!this.heldBack(tenant)) return undefined;
+      except.push(tenant);
     }
     let dedicated: Set<string> | undefined;
     for (const session of free) {
-      if (!session.tenants) return {};
+      if (!session.tenants) {
+        dedicated = undefined;
+        break;
+      }
       dedicated ??= new Set();
       for (const tenant of session.tenants) dedicated.add(tenant);
     }
-    return dedicated && { tenants: [...dedicated] };
+    return {
+      ...(dedicated && { tenants: [...dedicated] }),
+      ...(except.length > 0 && { except }),
+    };
   }
 
   /** A recovery sweep of the queue has followed what it found (see sweptOnce). */

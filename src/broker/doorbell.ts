@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.js';
-import type { RoomFor } from './room-elsewhere.js';
+import type { RoomFor, RoomHeard } from './room-elsewhere.js';
 
 export interface DoorbellHandlers {
   /**
@@ -23,7 +23,7 @@ export interface DoorbellHandlers {
   /** Listening again after a reconnect: announcements sent meanwhile were lost. */
   onResubscribed(): void;
   /** Another broker has workers of the queue with free slots and nothing to give them. */
-  onRoomElsewhere(queue: string, room: RoomFor): void;
+  onRoomElsewhere(queue: string, room: RoomHeard): void;
 }
 
 /**
@@ -59,6 +59,8 @@ interface WorkMessage {
   readonly room?: true;
   /** With `room`: the only tenants those workers take (dedicated workers); absent: any. */
   readonly tenants?: readonly string[];
+  /** With `room`: tenants those workers do not take from another broker (RoomFor.except). */
+  readonly except?: readonly string[];
 }
 
 /**
@@ -223,8 +225,8 @@ export class Doorbell {
   announceRoom(rooms: ReadonlyArray<readonly [queue: string, room: RoomFor]>): void {
     if (rooms.length === 0) return;
     const channels = rooms.map(([queue]) => this.keys.doorbell(queue));
-    const messages = rooms.map(([, { tenants }]) => {
-      const room: WorkMessage = { from: this.brokerId, work: [], room: true, tenants };
+    const messages = rooms.map(([, { tenants, except }]) => {
+      const room: WorkMessage = { from: this.brokerId, work: [], room: true, tenants, except };
       return JSON.stringify(room);
     });
     // Whether NUMSUB counts this broker's own subscription is known once Redis
@@ -316,9 +318,11 @@ export class Doorbell {
       const parsed = JSON.parse(message) as WorkMessage;
       if (parsed.from === this.brokerId) return;
       if (parsed.room) {
-        const { tenants } = parsed;
+        const { from, tenants, except } = parsed;
         this.handlers.onRoomElsewhere(queue, {
+          from: String(from),
           tenants: Array.isArray(tenants) ? tenants : undefined,
+          except: Array.isArray(except) ? except : undefined,
         });
       }
       for (const [tenant, dueAt, priority] of parsed.work)

@@ -16,29 +16,46 @@ export const ROOM_ELSEWHERE_HELD_MS = 2_500;
  */
 export interface RoomFor {
   readonly tenants?: readonly string[];
+  /**
+   * Tenants left out: those whose jobs the idle workers wait on, buffered
+   * there and held back by the tenant's rate limit, in-flight cap or pause.
+   * The limits are shared by every broker, so their jobs would start no
+   * sooner there; handed over, they only went to the tail of the backlog.
+   */
+  readonly except?: readonly string[];
+}
+
+/** A word of idle room heard from another broker (`from`, its id). */
+export interface RoomHeard extends RoomFor {
+  readonly from: string;
+}
+
+interface Word {
+  readonly until: number;
+  readonly tenants: ReadonlySet<string> | undefined;
+  readonly except: ReadonlySet<string> | undefined;
 }
 
 /**
- * What this broker has heard of other brokers' idle workers of one queue,
- * per tenant they take, until the word lapses (ROOM_ELSEWHERE_HELD_MS).
+ * What this broker has heard of other brokers' idle workers of one queue:
+ * each broker's latest word, until it lapses (ROOM_ELSEWHERE_HELD_MS). Kept
+ * per broker: one's word may leave a tenant out that another's takes.
  */
 export class RoomElsewhere {
-  #forAnyUntil = 0;
-  readonly #forTenantUntil = new Map<string, number>();
+  readonly #words = new Map<string, Word>();
 
   constructor(private readonly clock: Clock) {}
 
-  heard({ tenants }: RoomFor): void {
+  heard({ from, tenants, except }: RoomHeard): void {
     const now = this.clock();
-    const until = now + ROOM_ELSEWHERE_HELD_MS;
-    if (tenants === undefined) {
-      this.#forAnyUntil = until;
-      return;
+    for (const [broker, word] of this.#words) {
+      if (word.until <= now) this.#words.delete(broker);
     }
-    for (const [tenant, heldUntil] of this.#forTenantUntil) {
-      if (heldUntil <= now) this.#forTenantUntil.delete(tenant);
-    }
-    for (const tenant of tenants) this.#forTenantUntil.set(tenant, until);
+    this.#words.set(from, {
+      until: now + ROOM_ELSEWHERE_HELD_MS,
+      tenants: tenants && new Set(tenants),
+      except: except && new Set(except),
+    });
   }
 
   /**
@@ -46,7 +63,11 @@ export class RoomElsewhere {
    * workers that take the tenant's jobs: 0 when none has.
    */
   heldFor(tenant: string): number {
-    const until = Math.max(this.#forAnyUntil, this.#forTenantUntil.get(tenant) ?? 0);
+    let until = 0;
+    for (const word of this.#words.values()) {
+      const takes = (word.tenants?.has(tenant) ?? true) && !(word.except?.has(tenant) ?? false);
+      if (takes && word.until > until) until = word.until;
+    }
     return Math.max(0, until - this.clock());
   }
 }

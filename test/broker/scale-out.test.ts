@@ -387,6 +387,47 @@ describe('several brokers on one Redis: read-ahead while another broker idles', 
     }
   });
 
+  // A broker whose free slots waited on its buffer of a tenant held back by
+  // that tenant's limits said nothing of them, and the other broker kept the
+  // backlog of another tenant it had read ahead for its busy worker until
+  // that one was done. Now it says so, leaving the held-back tenant out.
+  it.each([
+    ['an in-flight cap', { max_in_flight: 1 }],
+    ['a rate limit', { rate: 0.1, burst: 1 }],
+  ])(
+    'hands a backlog over to free slots that wait on a tenant held back by %s',
+    async (_, limit) => {
+      const queue = `held-back-${Object.keys(limit)[0]}`;
+      const held = `${queue}-tenant`;
+      await h.setTenant({ tenant: held, ...limit });
+      const { limits } = peer.broker.broker;
+      await eventually(() =>
+        limits.maxInFlight(held, queue) === 1 || limits.rate(held, queue) === 0.1
+          ? true
+          : undefined,
+      );
+      const waiting = await peer.worker([queue], 2);
+      const givenBack = countGivenBack();
+      await h.enqueueBatch(Array.from({ length: 5 }, () => ({ tenant: held, queue })));
+      // One runs; the peer holds the other four, held back by the limit.
+      const [heldRunning] = await waiting.take(1);
+      const busy = await h.worker({ queues: [queue], capacity: 1 });
+      await h.enqueueBatch(Array.from({ length: 20 }, () => ({ tenant: 'acme', queue })));
+      const [running] = await busy.take(1);
+      try {
+        const [lease] = await waiting.take(1, 3000);
+        expect(lease!.tenant).toBe('acme');
+        waiting.complete(lease!);
+        expect(givenBack.tenants).not.toContain(held);
+      } finally {
+        givenBack.restore();
+        busy.complete(running!);
+        waiting.complete(heldRunning!);
+      }
+    },
+    20_000,
+  );
+
   // Jobs handed over to another broker's idle workers that never take them
   // (they left, or that broker's reads fail) go back to the ready stream, and
   // this broker reads them only for its free slots while the other's word
@@ -515,14 +556,22 @@ describe('several brokers on one Redis: read-ahead while another broker idles', 
   );
 });
 
-/** Counts the jobs either broker gives back to the ready streams (JobStore.release) until restored. */
-function countGivenBack(): { readonly jobs: number; restore(): void } {
+/**
+ * Counts the jobs either broker gives back to the ready streams
+ * (JobStore.release) until restored, and notes their tenants.
+ */
+function countGivenBack(): { readonly jobs: number; readonly tenants: string[]; restore(): void } {
   const stores = [h.broker.broker.store, peer.broker.broker.store];
   const releases = stores.map((store) => store.release.bind(store));
-  const counted = { jobs: 0, restore: () => stores.forEach((s, i) => (s.release = releases[i]!)) };
+  const counted = {
+    jobs: 0,
+    tenants: [] as string[],
+    restore: () => stores.forEach((s, i) => (s.release = releases[i]!)),
+  };
   stores.forEach((store, i) => {
     store.release = (jobs, tokens) => {
       counted.jobs += jobs.length;
+      counted.tenants.push(...jobs.map((job) => job.tenant));
       return releases[i]!(jobs, tokens);
     };
   });
