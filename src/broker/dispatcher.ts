@@ -78,6 +78,8 @@ const FETCH_RETRY_MS = 1000;
  * queue's workers run out of work many times a second.
  */
 const ROOM_RETELL_MS = 250;
+/** Most tenants a word of idle room leaves out (see idleRoom). */
+const MAX_ROOM_EXCEPT = 32;
 /**
  * How long a broker with no free slot for a tenant waits before it reads the
  * tenant's new jobs, while another broker has idle workers: that broker's
@@ -358,7 +360,10 @@ export class QueueDispatcher {
    * of their order in a backlog of 60, none sooner. Why still say it: a
    * broker whose free slots waited on such a buffer kept silent, and another
    * broker held the backlog of other tenants it had read ahead for its busy
-   * workers until they were done, while these idled.
+   * workers until they were done, while these idled. Past MAX_ROOM_EXCEPT
+   * such tenants it says nothing, as before: the word is looked for after
+   * every dispatch round and goes out each second, and a thousand
+   * rate-limited tenants made both a scan and a message of a thousand names.
    */
   idleRoom(): RoomFor | undefined {
     if (
@@ -374,7 +379,7 @@ export class QueueDispatcher {
     const except: string[] = [];
     for (const tenant of this.prefetch.buffers.keys()) {
       if (!free.some((session) => session.accepts(tenant))) continue;
-      if (!this.heldBack(tenant)) return undefined;
+      if (!this.heldBack(tenant) || except.length === MAX_ROOM_EXCEPT) return undefined;
       except.push(tenant);
     }
     let dedicated: Set<string> | undefined;

@@ -428,6 +428,33 @@ describe('several brokers on one Redis: read-ahead while another broker idles', 
     20_000,
   );
 
+  // The word is looked for after every dispatch round: with a thousand
+  // capped tenants buffered, each look scanned them all, and the word named
+  // them all each second.
+  it('says nothing of free slots that wait on more held-back tenants than a word names', async () => {
+    const queue = 'held-back-many';
+    const tenants = Array.from({ length: 33 }, (_, i) => `capped-${i}`);
+    for (const tenant of tenants) await h.setTenant({ tenant, max_in_flight: 1 });
+    const { limits } = peer.broker.broker;
+    await eventually(() =>
+      tenants.every((tenant) => limits.maxInFlight(tenant, queue) === 1) ? true : undefined,
+    );
+    const waiting = await peer.worker([queue], 40);
+    const dispatcher = peer.broker.broker.dispatcher(queue);
+    const batch = (names: string[]) =>
+      h.enqueueBatch(names.flatMap((tenant) => [0, 1].map(() => ({ tenant, queue }))));
+    await batch(tenants.slice(0, 32));
+    const running = await waiting.take(32);
+    // 32 tenants held back, each with a job buffered: named, all of them.
+    const room = await eventually(() => dispatcher.idleRoom());
+    expect([...room.except!].sort()).toEqual(tenants.slice(0, 32).sort());
+    await batch(tenants.slice(32));
+    running.push(...(await waiting.take(1)));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(dispatcher.idleRoom()).toBeUndefined();
+    for (const lease of running) waiting.complete(lease);
+  });
+
   // Jobs handed over to another broker's idle workers that never take them
   // (they left, or that broker's reads fail) go back to the ready stream, and
   // this broker reads them only for its free slots while the other's word
