@@ -92,9 +92,12 @@ export class BrokerMetrics {
   private readonly runTime: LocalHistogram;
   private readonly tenantLabels = new Set<string>();
   private readonly queueLabels = new Set<string>();
-  private readonly labelCache = new Map<string, Attributes>();
-  private readonly otherLabels = new Map<string, Attributes>();
-  private readonly tallies = new Map<JobCount, Map<string, Tally>>();
+  /** Label sets by queue, then tenant: nested maps, so a lookup builds no key string. */
+  private readonly labelCache = new Map<string, Map<string, Attributes>>();
+  /** The label sets with "other" in them, by queue label, then tenant label. */
+  private readonly otherLabels = new Map<string, Map<string, Attributes>>();
+  /** Per counter, per label set (labels() gives one object each), per reason ('' = none). */
+  private readonly tallies = new Map<JobCount, Map<Attributes, Map<string, Tally>>>();
 
   /**
    * `histograms`: where the wait and run time histograms go, `gauges` the
@@ -108,10 +111,12 @@ export class BrokerMetrics {
     private readonly caps: LabelCaps,
   ) {
     for (const [name, description] of Object.entries(JOB_COUNTS) as Array<[JobCount, string]>) {
-      const tallies = new Map<string, Tally>();
+      const tallies = new Map<Attributes, Map<string, Tally>>();
       this.tallies.set(name, tallies);
       meter.createObservableCounter(`rota.jobs.${name}`, { description }).addCallback((result) => {
-        for (const { attributes, value } of tallies.values()) result.observe(value, attributes);
+        for (const byReason of tallies.values()) {
+          for (const { attributes, value } of byReason.values()) result.observe(value, attributes);
+        }
       });
     }
     this.waitTime = histograms.create(
@@ -145,14 +150,18 @@ export class BrokerMetrics {
    */
   count(name: JobCount, tenant: string, queue: string, reason?: string, amount = 1): void {
     const labels = this.labels(tenant, queue);
-    const key = `${String(labels.tenant)}\n${String(labels.queue)}\n${reason ?? ''}`;
     const tallies = this.tallies.get(name)!;
-    const tally = tallies.get(key);
+    let byReason = tallies.get(labels);
+    if (byReason === undefined) {
+      byReason = new Map();
+      tallies.set(labels, byReason);
+    }
+    const tally = byReason.get(reason ?? '');
     if (tally) {
       tally.value += amount;
       return;
     }
-    tallies.set(key, {
+    byReason.set(reason ?? '', {
       attributes: reason === undefined ? labels : { ...labels, reason },
       value: amount,
     });
@@ -163,25 +172,16 @@ export class BrokerMetrics {
    * same object for the same labels, which the histograms rely on.
    */
   labels(tenant: string, queue: string): Attributes {
-    const key = `${tenant}\n${queue}`;
-    const cached = this.labelCache.get(key);
+    const cached = this.labelCache.get(queue)?.get(tenant);
     if (cached) return cached;
     const tenantLabel = capped(this.tenantLabels, this.caps.tenants, tenant);
     const queueLabel = this.queueLabel(queue);
     if (tenantLabel === tenant && queueLabel === queue) {
-      const labels = { tenant, queue };
-      this.labelCache.set(key, labels);
-      return labels;
+      return remembered(this.labelCache, queue, tenant);
     }
     // Past a cap, pairs are not remembered (that would grow without bound):
     // one object per pair of labels, "other" among them.
-    const otherKey = `${tenantLabel}\n${queueLabel}`;
-    let other = this.otherLabels.get(otherKey);
-    if (other === undefined) {
-      other = { tenant: tenantLabel, queue: queueLabel };
-      this.otherLabels.set(otherKey, other);
-    }
-    return other;
+    return remembered(this.otherLabels, queueLabel, tenantLabel);
   }
 
   private queueLabel(queue: string): string {
@@ -268,6 +268,25 @@ class GaugeSeries {
 }
 
 /** `name` if it has (or now gets) one of the `cap` places in `named`, else "other". */
+/** The label set of a queue and tenant kept in `sets`, made on first use. */
+function remembered(
+  sets: Map<string, Map<string, Attributes>>,
+  queue: string,
+  tenant: string,
+): Attributes {
+  let ofQueue = sets.get(queue);
+  if (ofQueue === undefined) {
+    ofQueue = new Map();
+    sets.set(queue, ofQueue);
+  }
+  let labels = ofQueue.get(tenant);
+  if (labels === undefined) {
+    labels = { tenant, queue };
+    ofQueue.set(tenant, labels);
+  }
+  return labels;
+}
+
 function capped(named: Set<string>, cap: number, name: string): string {
   if (!named.has(name) && named.size < cap) named.add(name);
   return named.has(name) ? name : OTHER_LABEL;
