@@ -165,12 +165,15 @@ describe('several brokers on one Redis: a Redis restart', () => {
     await peer.worker(['restart-two'], 1);
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'restart-two' });
     const [lease] = await onA.take(1);
-    // B retries every 100 ms, A 3.3 s after its connection closed: A is back
-    // about 1.2 s after B (less than the 1.5 s TTL, more than B's sweep interval).
+    // B retries every 100 ms, A 2.9 s after its connection closed: A is back
+    // about 0.8 s after B, past B's sweep at its reconnect (which would take
+    // the entry, idle past the TTL, at once) and its next one 0.75 s later,
+    // and within B's hold-off of a 1.5 s TTL with room to spare on a loaded
+    // machine (3.3 s left 0.3 s, and a full run once failed).
     const a = connections(h.broker).redis;
     const { redis: bRedis } = connections(peer.broker);
     const strategies = [a, bRedis].map((redis) => redis.options.retryStrategy);
-    a.options.retryStrategy = () => 3300;
+    a.options.retryStrategy = () => 2900;
     bRedis.options.retryStrategy = () => 100;
     try {
       await h.redis.kill();
