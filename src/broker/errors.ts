@@ -64,7 +64,7 @@ export function coerceError(error: unknown): BrokerError {
   if (REDIS_NO_REPLY.test(message)) {
     return new BrokerError(
       'unavailable',
-      `Redis is unreachable (${message}): it may have run the call all the same, when it answers again; retry an Enqueue with the same idempotency_key, or check with GetJob`,
+      `Redis is unreachable (${message}): the call may still take effect when Redis answers; retry it (an Enqueue retried with the same idempotency_key stores its job once; GetJob tells whether it was stored)`,
       { cause: error },
     );
   }

@@ -32,7 +32,7 @@ describe('Redis that hangs', () => {
     expect(refused.code).toBe(status.UNAVAILABLE);
     // The enqueue waits in the hung Redis, which may run it when it wakes: the answer says so.
     expect(refused.details).toMatch(
-      /^Redis is unreachable \(Command timed out\): it may have run the call all the same, when it answers again; retry an Enqueue with the same idempotency_key, or check with GetJob$/,
+      /^Redis is unreachable \(Command timed out\): the call may still take effect when Redis answers; retry it \(an Enqueue retried with the same idempotency_key stores its job once; GetJob tells whether it was stored\)$/,
     );
     worker.complete(lease!, Buffer.from('done while Redis hung')); // kept until Redis answers
     await eventually(async () =>
