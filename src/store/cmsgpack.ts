@@ -99,10 +99,109 @@ export function unpackReply(reply: Buffer): Array<number | Buffer> {
   return values;
 }
 
-class ReplyReader {
+/** '0'…'9' and '-' in a byte string. */
+const DIGIT_0 = 0x30;
+const DIGIT_9 = 0x39;
+const MINUS = 0x2d;
+
+/**
+ * Reads a script's reply value by value, each as the type the caller knows it
+ * to be: `text()` a string, `number()` a number (from a MessagePack integer or
+ * a string of digits, as Lua hands on what HMGET read), `bytes()` a copy. Why
+ * not unpackReply: a fetch answers 10 values per job, and a Buffer view of
+ * each, then a string or a number made of the view, cost about 2.5 µs of
+ * broker CPU per job read (CPU profile of the scale phase, 2026-12-07); read
+ * straight from the reply's bytes, about a third of that.
+ */
+export class ReplyReader {
   private at = 0;
+  /** Where the bytes of the last string value read (by nextString) start and end. */
+  private start = 0;
+  private end = 0;
 
   constructor(private readonly reply: Buffer) {}
+
+  /** A reader of a reply that is a list, with its length read: `remaining` values follow. */
+  static ofList(reply: Buffer): ReplyReader {
+    const reader = new ReplyReader(reply);
+    reader.remaining = reader.arrayLength();
+    return reader;
+  }
+
+  /** Values left in the list (see ofList): counted down as they are read. */
+  remaining = 0;
+
+  /** A string value as text (UTF-8); a number as its decimal form. */
+  text(): string {
+    const number = this.nextString();
+    return number === undefined
+      ? this.reply.toString('utf8', this.start, this.end)
+      : String(number);
+  }
+
+  /** A number, or a string of one (as Number() reads it: '' is 0). */
+  number(): number {
+    const number = this.nextString();
+    if (number !== undefined) return number;
+    const { reply, end } = this;
+    let { start } = this;
+    const negative = reply[start] === MINUS;
+    if (negative) start += 1;
+    // 15 digits at most: exact in a double (a time in ms has 13)
+    if (end - start > 15 || (negative && start === end)) return this.parsed();
+    let n = 0;
+    for (let i = start; i < end; i++) {
+      const byte = reply[i]!;
+      if (byte < DIGIT_0 || byte > DIGIT_9) return this.parsed();
+      n = n * 10 + (byte - DIGIT_0);
+    }
+    return negative ? -n : n;
+  }
+
+  /** A string value's bytes, copied (a view would keep the whole reply alive). */
+  bytes(): Buffer {
+    const number = this.nextString();
+    if (number !== undefined) return Buffer.from(String(number));
+    const copy = Buffer.allocUnsafe(this.end - this.start);
+    this.reply.copy(copy, 0, this.start, this.end);
+    return copy;
+  }
+
+  /** The last string value read, as Number() reads it. */
+  private parsed(): number {
+    return Number(this.reply.toString('latin1', this.start, this.end));
+  }
+
+  /**
+   * Moves past the next value: a number is returned; a string's bytes are
+   * noted (start, end) and undefined returned.
+   */
+  private nextString(): number | undefined {
+    this.remaining -= 1;
+    const { reply, at } = this;
+    const tag = reply[at]!;
+    let headerSize: number;
+    let length: number;
+    if (tag >= 0xa0 && tag <= 0xbf) {
+      headerSize = 1;
+      length = tag & 0x1f;
+    } else if (tag === 0xd9) {
+      headerSize = 2;
+      length = reply[at + 1]!;
+    } else if (tag === 0xda) {
+      headerSize = 3;
+      length = reply.readUInt16BE(at + 1);
+    } else if (tag === 0xdb) {
+      headerSize = 5;
+      length = reply.readUInt32BE(at + 1);
+    } else {
+      return this.scalar() as number;
+    }
+    this.start = at + headerSize;
+    this.end = this.start + length;
+    this.at = this.end;
+    return undefined;
+  }
 
   arrayLength(): number {
     const tag = this.reply[0];

@@ -1,4 +1,4 @@
-import { packArgs, unpackReply } from './cmsgpack.js';
+import { packArgs, ReplyReader } from './cmsgpack.js';
 import { encodeHeaders, parseHeaders } from './job-headers.js';
 import { groupBy, type JobStoreContext } from './job-store-context.js';
 import { sendPacked, type PackedGroup, type PackedReply } from './packed.js';
@@ -15,8 +15,6 @@ import type {
 
 /** Most delayed jobs one fetch promotes; the rest wait for the next fetch. */
 const PROMOTE_LIMIT = 500;
-/** Values per job in a fetch reply (see fetch.lua). */
-const FETCH_FIELDS = 10;
 /** Marks a part of a fetch (or an enqueue's claim) whose read failed (see read_ready.lua). */
 const PART_FAILED = -2;
 /** A read's `above` when it takes jobs of any priority (priorities are 0 and up). */
@@ -235,34 +233,32 @@ export class Intake {
     }
     this.answered(calls());
     const { outcomes, claimed } = reply;
-    replies.forEach(({ items, values }, call) => {
-      items.forEach((index, k) => {
-        const code = Number(values[2 * k]);
-        const value = values[2 * k + 1]!;
+    replies.forEach(({ items, reader }, call) => {
+      const values = reader();
+      for (const index of items) {
+        const code = values.number();
         outcomes[index] =
           code === 0
-            ? { kind: 'stored', jobId: value.toString() }
+            ? { kind: 'stored', jobId: values.text() }
             : code === 1
-              ? { kind: 'duplicate', jobId: value.toString() }
-              : { kind: 'full', queued: Number(value) };
-      });
-      let i = 2 * items.length;
+              ? { kind: 'duplicate', jobId: values.text() }
+              : { kind: 'full', queued: values.number() };
+      }
       for (const { request, indexes, queue } of claims[call] ?? []) {
-        const part = readFetchPart(values, i, request.tenant, queue);
-        i = part.next;
-        if (part.result instanceof Error) {
-          claimed.set(request, part.result);
+        const part = readFetchPart(values, request.tenant, queue);
+        if (part instanceof Error) {
+          claimed.set(request, part);
           continue;
         }
         // The script answers the jobs it has just stored without their payload
         // and headers. The payload is copied: the request's is a view into its
         // whole message, which a buffered or leased job would keep alive.
         const stored = new Map(indexes.map((index) => [jobs[index]!.id, jobs[index]!]));
-        const jobsRead = part.result.jobs.map((job) => {
+        const jobsRead = part.jobs.map((job) => {
           const own = stored.get(job.id);
           return own ? { ...job, payload: Buffer.from(own.payload), headers: own.headers } : job;
         });
-        claimed.set(request, { ...part.result, jobs: jobsRead });
+        claimed.set(request, { ...part, jobs: jobsRead });
       }
     });
   }
@@ -308,11 +304,9 @@ export class Intake {
     this.answered(calls);
     const results: Array<FetchResult | Error> = [];
     for (const reply of replies) {
-      const values = unpackReply(reply as Buffer);
-      for (let i = 0; i < values.length;) {
-        const part = readFetchPart(values, i, wants[results.length]!.tenant, queue);
-        results.push(part.result);
-        i = part.next;
+      const values = ReplyReader.ofList(reply as Buffer);
+      while (values.remaining > 0) {
+        results.push(readFetchPart(values, wants[results.length]!.tenant, queue));
       }
     }
     return results;
@@ -360,46 +354,35 @@ export class Intake {
 }
 
 /**
- * One tenant×queue's part of a fetch (or claim) reply from `values[i]` on (see
- * read_ready.lua), or the error its read met.
+ * One tenant×queue's part of a fetch (or claim) reply, read from `values`
+ * (see read_ready.lua), or the error its read met.
  */
-function readFetchPart(
-  values: ReadonlyArray<number | Buffer>,
-  i: number,
-  tenant: string,
-  queue: string,
-): { result: FetchResult | Error; next: number } {
-  if (Number(values[i]) === PART_FAILED) {
-    const message = String(values[i + 1]);
-    return {
-      result: new Error(`reading jobs of tenant ${tenant} in ${queue}: ${message}`),
-      next: i + 2,
-    };
+function readFetchPart(values: ReplyReader, tenant: string, queue: string): FetchResult | Error {
+  const nextDue = values.number();
+  if (nextDue === PART_FAILED) {
+    return new Error(`reading jobs of tenant ${tenant} in ${queue}: ${values.text()}`);
   }
-  const nextDue = Number(values[i]);
-  const idle = Number(values[i + 1]) === 1;
-  const found = Number(values[i + 2]);
-  const leased = Number(values[i + 3]);
-  i += 4;
+  const idle = values.number() === 1;
+  const found = values.number();
+  const leased = values.number();
   const jobs: FetchedJob[] = [];
-  for (let k = 0; k < found; k++, i += FETCH_FIELDS) {
-    const field = (offset: number): Buffer => values[i + offset] as Buffer;
+  for (let k = 0; k < found; k++) {
     jobs.push({
-      id: field(0).toString(),
+      id: values.text(),
       tenant,
       queue,
-      entry: field(1).toString(),
-      priority: Number(field(2).toString()),
-      attempts: Number(field(3).toString()),
-      maxAttempts: Number(field(4).toString()),
-      timeoutMs: Number(field(5).toString()),
+      entry: values.text(),
+      priority: values.number(),
+      attempts: values.number(),
+      maxAttempts: values.number(),
+      timeoutMs: values.number(),
       // A copy: a view would keep the whole reply (up to FETCH_BATCH jobs) alive
       // for as long as this job waits in a buffer or runs.
-      payload: Buffer.from(field(6)),
-      headers: parseHeaders(field(7).toString()),
-      createdAt: Number(field(8).toString()),
-      runAt: Number(field(9).toString()),
+      payload: values.bytes(),
+      headers: parseHeaders(values.text()),
+      createdAt: values.number(),
+      runAt: values.number(),
     });
   }
-  return { result: { jobs, nextDueAt: nextDue >= 0 ? nextDue : undefined, idle, leased }, next: i };
+  return { jobs, nextDueAt: nextDue >= 0 ? nextDue : undefined, idle, leased };
 }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { packArgs, unpackReply } from './cmsgpack.js';
+import { packArgs, ReplyReader, unpackReply } from './cmsgpack.js';
 import { sendBatch, type Batch, type ScriptArg, type ScriptName } from './scripts.js';
 
 /** Most jobs (or buckets, caps) in one script call: bounds the time Redis spends in one script. */
@@ -79,10 +79,24 @@ function queuePacked(
   return calls;
 }
 
-/** One packed call's answer: its reply list, and the caller's indexes of its items in argument order. */
+/** One packed call's answer: the caller's indexes of its items in argument order, and its reply. */
 export interface PackedReply {
   readonly items: readonly number[];
+  /** The reply list, unpacked on first use. */
   readonly values: Array<number | Buffer>;
+  /** A reader of the reply list, past its length (for replies read value by value). */
+  readonly reader: () => ReplyReader;
+}
+
+function packedReply(items: readonly number[], reply: Buffer): PackedReply {
+  let values: Array<number | Buffer> | undefined;
+  return {
+    items,
+    get values() {
+      return (values ??= unpackReply(reply));
+    },
+    reader: () => ReplyReader.ofList(reply),
+  };
 }
 
 /** Commands sent in the same write as the packed calls, before and after them; their replies are not returned. */
@@ -110,5 +124,5 @@ export async function sendPacked(
   });
   return replies
     .slice(first, first + calls.length)
-    .map((reply, call) => ({ items: calls[call]!, values: unpackReply(reply as Buffer) }));
+    .map((reply, call) => packedReply(calls[call]!, reply as Buffer));
 }

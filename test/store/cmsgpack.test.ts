@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packArgs, unpackReply } from '../../src/store/cmsgpack.js';
+import { packArgs, ReplyReader, unpackReply } from '../../src/store/cmsgpack.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
 
 // Redis's own cmsgpack reads what packArgs writes: each value comes back as
@@ -113,6 +113,42 @@ describe('packed script arguments', () => {
     const values = unpackReply(long);
     expect(values.length).toBe(70_000);
     expect(values[69_999]).toBe(70_000);
+  });
+
+  it('reads values one by one as the types asked for, as Number() and toString() read them', async () => {
+    const numbers = [
+      '',
+      '0',
+      '7',
+      '-1',
+      '1733130000123',
+      '9007199254740993',
+      '1.5',
+      '1e3',
+      '-',
+      'x1',
+    ];
+    const packed = (await redis.callBuffer(
+      'EVAL',
+      `local out = {ARGV[1], ARGV[2], 42, -2, 1733130000123}
+      for i = 3, #ARGV do out[#out + 1] = ARGV[i] end
+      return cmsgpack.pack(out)`,
+      0,
+      'jöb-🙂',
+      Buffer.from([0, 0xc4, 0xff]),
+      ...numbers,
+    )) as Buffer;
+    const values = ReplyReader.ofList(packed);
+    expect(values.remaining).toBe(5 + numbers.length);
+    expect(values.text()).toBe('jöb-🙂');
+    const bytes = values.bytes();
+    expect(bytes).toEqual(Buffer.from([0, 0xc4, 0xff]));
+    expect(bytes.buffer).not.toBe(packed.buffer); // a copy, not a view of the reply
+    expect(values.text()).toBe('42'); // a number asked for as text
+    expect(values.number()).toBe(-2);
+    expect(values.bytes()).toEqual(Buffer.from('1733130000123'));
+    for (const text of numbers) expect(values.number()).toBe(Number(text));
+    expect(values.remaining).toBe(0);
   });
 
   it('refuses a reply that is not a list', () => {
