@@ -149,7 +149,14 @@ const percentiles = (histogram: LogHistogram): Percentiles => ({
 const KEPT_WHEN_FULL = 0.9;
 
 export class StatsBook {
-  private readonly activity = new Map<string, Activity>();
+  /**
+   * By queue, then tenant: nested maps, so the three or so lookups per job
+   * build no key string (a composed key was about 0.75 µs of broker CPU per
+   * job in the scale scenario's profile).
+   */
+  private readonly activity = new Map<string, Map<string, Activity>>();
+  /** Pairs in `activity`. */
+  private size = 0;
 
   /** `onFull` hears how many pairs were forgotten each time the book makes room. */
   constructor(
@@ -187,26 +194,20 @@ export class StatsBook {
 
   /** Drops the pairs with no event for IDLE_FORGET_MS; returns how many. */
   forgetIdle(now: number): number {
-    let forgotten = 0;
-    for (const [k, activity] of this.activity) {
-      if (now - activity.lastSeen >= IDLE_FORGET_MS) {
-        this.activity.delete(k);
-        forgotten++;
-      }
-    }
-    return forgotten;
+    const size = this.size;
+    this.forgetWhere((activity) => now - activity.lastSeen >= IDLE_FORGET_MS);
+    return size - this.size;
   }
 
   /** Tenant×queue pairs this broker has seen. */
   pairs(): Array<{ tenant: string; queue: string }> {
-    return [...this.activity.keys()].map((key) => {
-      const [queue = '', tenant = ''] = key.split('\n');
-      return { tenant, queue };
-    });
+    return [...this.activity].flatMap(([queue, tenants]) =>
+      [...tenants.keys()].map((tenant) => ({ tenant, queue })),
+    );
   }
 
   snapshot(tenant: string, queue: string, now: number): ActivityStats {
-    const activity = this.activity.get(key(tenant, queue));
+    const activity = this.activity.get(queue)?.get(tenant);
     if (!activity) {
       const empty = new LogHistogram();
       return {
@@ -227,42 +228,59 @@ export class StatsBook {
   }
 
   private of(tenant: string, queue: string, now: number): Activity {
-    const k = key(tenant, queue);
-    let activity = this.activity.get(k);
+    let activity = this.activity.get(queue)?.get(tenant);
     if (activity) {
       activity.lastSeen = Math.max(activity.lastSeen, now);
-    } else {
-      if (this.activity.size >= this.maxPairs) this.forgetLeastRecent();
-      activity = {
-        lastSeen: now,
-        rates: new RollingRates(),
-        wait: new LogHistogram(),
-        run: new LogHistogram(),
-      };
-      this.activity.set(k, activity);
+      return activity;
     }
+    if (this.size >= this.maxPairs) this.forgetLeastRecent();
+    activity = {
+      lastSeen: now,
+      rates: new RollingRates(),
+      wait: new LogHistogram(),
+      run: new LogHistogram(),
+    };
+    let tenants = this.activity.get(queue);
+    if (tenants === undefined) {
+      tenants = new Map();
+      this.activity.set(queue, tenants);
+    }
+    tenants.set(tenant, activity);
+    this.size++;
     return activity;
   }
 
   /** Drops the pairs seen least recently, down to KEPT_WHEN_FULL of maxPairs (and room for one). */
   private forgetLeastRecent(): void {
     const keep = Math.min(this.maxPairs - 1, Math.floor(this.maxPairs * KEPT_WHEN_FULL));
-    const forgotten = this.activity.size - keep;
+    const forgotten = this.size - keep;
     let drop = forgotten;
-    const lastSeen = Float64Array.from(this.activity.values(), (activity) => activity.lastSeen);
+    const lastSeen = Float64Array.from(
+      [...this.activity.values()].flatMap((tenants) => [...tenants.values()]),
+      (activity) => activity.lastSeen,
+    );
     const cutoff = lastSeen.sort()[drop - 1]!;
     // Strictly older first, then ties at the cutoff: no pair is dropped while an older one stays.
     for (const older of [true, false]) {
-      for (const [k, activity] of this.activity) {
-        if (drop === 0) break;
-        if (older ? activity.lastSeen < cutoff : activity.lastSeen === cutoff) {
-          this.activity.delete(k);
-          drop--;
-        }
-      }
+      this.forgetWhere((activity) => {
+        if (drop === 0) return false;
+        const dropped = older ? activity.lastSeen < cutoff : activity.lastSeen === cutoff;
+        if (dropped) drop--;
+        return dropped;
+      });
     }
     this.onFull(forgotten);
   }
-}
 
-const key = (tenant: string, queue: string): string => `${queue}\n${tenant}`;
+  /** Drops the pairs `drop` says to (asked in the order their queues, then tenants, came). */
+  private forgetWhere(drop: (activity: Activity) => boolean): void {
+    for (const [queue, tenants] of this.activity) {
+      for (const [tenant, activity] of tenants) {
+        if (!drop(activity)) continue;
+        tenants.delete(tenant);
+        this.size--;
+      }
+      if (tenants.size === 0) this.activity.delete(queue);
+    }
+  }
+}
