@@ -150,7 +150,10 @@ export class Recovery {
           // Retries of expired leases made here: the other brokers are told
           // too, as of any retry (see HeldLeases.afterFailure).
           this.queues.announceWork(queue, tenant, outcome.nextRunAt);
-        } else if (outcome.nextRunAt !== undefined && !followed) {
+        } else if (outcome.nextRunAt !== undefined) {
+          // A followed tenant too (its earlier time known stays): followed for
+          // a job delayed by an hour, one delayed by seconds whose doorbell
+          // was lost waited that hour.
           dispatcher.onWork(tenant, outcome.nextRunAt);
         }
         const empty = outcome.pending === 0 && outcome.nextRunAt === undefined;

@@ -55,6 +55,22 @@ describe('several brokers on one Redis: a lost doorbell', () => {
     await h.waitState('acme', job_id, 'COMPLETED');
   });
 
+  it('is repaired by the sweep for a delayed job of a tenant the broker follows for a later one', async () => {
+    const worker = await peer.worker(['lost-bell-delayed'], 1);
+    await h.enqueue({ tenant: 'acme', queue: 'lost-bell-delayed', delay_ms: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 300)); // its doorbell reaches B
+    await cutSubscriber(peer.broker, 1000);
+    // Its doorbell is lost: B knows of the job only from a sweep.
+    const { job_id } = await h.enqueue({
+      tenant: 'acme',
+      queue: 'lost-bell-delayed',
+      delay_ms: 1500,
+    });
+    const [lease] = await worker.take(1, 6000);
+    expect(lease!.job_id).toBe(job_id);
+    worker.complete(lease!);
+  });
+
   it('is repaired as soon as the broker listens again, not at the next sweep', async () => {
     // A lease TTL of a minute: C's next sweep is half a minute away.
     const c = await h.startPeer({ leaseTtlMs: 60_000 });
