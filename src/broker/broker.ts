@@ -191,10 +191,10 @@ export class Broker {
         onRoomElsewhere: (queue, room) => this.queues.get(queue)?.roomElsewhere(room),
         onResubscribed: () => {
           this.recovery.missedDoorbells();
-          this.leases.revokeCancelled().catch((error: unknown) => {
+          this.leases.catchUpAnnouncements().catch((error: unknown) => {
             this.logger.warn(
               { err: error },
-              'could not look for leases cancelled while the pub/sub connection was down',
+              'could not look for leases cancelled or moved while the pub/sub connection was down',
             );
           });
         },

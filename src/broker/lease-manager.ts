@@ -184,13 +184,16 @@ export class LeaseManager {
   }
 
   /**
-   * Revokes the leases whose job was cancelled while the pub/sub connection
-   * was down (see Revocation.revokeCancelled), those being re-attached too
-   * once held (see Reattachment.settled).
+   * Catches up on the announcements lost while the pub/sub connection was
+   * down (see Revocation.revokeCancelledAndFindMoved): revokes the leases whose job was
+   * cancelled, and lets go of those moved to another broker or session as
+   * `moved` does, those being re-attached too once held (see
+   * Reattachment.settled).
    */
-  async revokeCancelled(): Promise<void> {
+  async catchUpAnnouncements(): Promise<void> {
     await this.reattachment.settled();
-    await this.revocation.revokeCancelled();
+    const moved = await this.revocation.revokeCancelledAndFindMoved();
+    await Promise.all(moved.map((lease) => this.moved(lease.job.id, lease.token)));
   }
 
   // The parts' own methods, forwarded (their comments are there); a message

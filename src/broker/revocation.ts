@@ -39,25 +39,34 @@ export class Revocation {
   }
 
   /**
-   * Revokes the leases whose job was cancelled meanwhile. Called once this
-   * broker listens again after its pub/sub connection was down: the
-   * cancellations announced then were lost, and their workers ran the jobs to
-   * the end, their results refused. A job that no longer exists counts as
-   * cancelled: with ROTA_COMPLETED_RETENTION_MS 0 a cancel deletes the job,
-   * and nothing else deletes a leased one (its lease is ended here first).
+   * Revokes the leases whose job was cancelled meanwhile, and answers those
+   * leased anew under another token or by another broker (a worker
+   * re-attached them elsewhere: adopt.lua). Called once this broker listens
+   * again after its pub/sub connection was down: the announcements of
+   * cancellations and moves made then were lost; workers ran cancelled jobs
+   * to the end, their results refused, and a moved lease kept its slots here
+   * (session capacity, the tenant's max_in_flight) while the old session
+   * lived. A job that no longer exists counts as cancelled: with
+   * ROTA_COMPLETED_RETENTION_MS 0 a cancel deletes the job, and nothing else
+   * deletes a leased one (its lease is ended here first).
    */
-  async revokeCancelled(): Promise<void> {
+  async revokeCancelledAndFindMoved(): Promise<Lease[]> {
     const leases = [...this.held.leases.values()].filter((lease) => !lease.settling);
-    const states = await this.deps.store.jobStates(
+    const states = await this.deps.store.leaseStates(
       leases.map(({ job }) => ({ tenant: job.tenant, jobId: job.id })),
     );
+    const moved: Lease[] = [];
     leases.forEach((lease, i) => {
       // An ack sent meanwhile (a completion with retention 0 deletes the job too) settles it.
       if (lease.settling || this.held.leases.get(lease.job.id) !== lease) return;
-      if (states[i] === 'cancelled' || states[i] === undefined) {
+      const now = states[i];
+      if (now === undefined || now.state === 'cancelled') {
         this.revoke(lease.job.id, 'cancelled');
+      } else if (now.state === 'leased' && (now.token !== lease.token || !now.heldHere)) {
+        moved.push(lease);
       }
     });
+    return moved;
   }
 
   /** Expires the orphans whose holder was last seen more than a lease TTL before `now`. */

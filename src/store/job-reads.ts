@@ -2,7 +2,14 @@ import type { JobStoreContext } from './job-store-context.js';
 import { parseHeaders } from './job-headers.js';
 import { sendPacked } from './packed.js';
 import { sendBatch } from './scripts.js';
-import type { JobRecord, JobState, QueueDepth, ReadyEntry, ReadyPosition } from './types.js';
+import type {
+  JobRecord,
+  JobState,
+  LeaseState,
+  QueueDepth,
+  ReadyEntry,
+  ReadyPosition,
+} from './types.js';
 
 /** Reads for a job's status, the pages of a queue's jobs, and the depths stats report. */
 export class JobReads {
@@ -25,19 +32,25 @@ export class JobReads {
       .filter((job): job is JobRecord => job !== undefined);
   }
 
-  /** Each job's state (undefined once it no longer exists), in one round trip. */
-  async jobStates(
+  /**
+   * Each job's state, lease token and whether this broker holds its lease (its
+   * holder, see adopt.lua), in one round trip; undefined for a job that no
+   * longer exists.
+   */
+  async leaseStates(
     jobs: ReadonlyArray<{ tenant: string; jobId: string }>,
-  ): Promise<Array<JobState | undefined>> {
+  ): Promise<Array<LeaseState | undefined>> {
     if (jobs.length === 0) return [];
-    const { redis, keys } = this.context;
+    const { redis, keys, options } = this.context;
     const replies = await sendBatch(redis, (batch) => {
       for (const { tenant, jobId } of jobs) {
-        batch.add(redis.hget(keys.job(tenant, jobId), 'state'));
+        batch.add(redis.hmget(keys.job(tenant, jobId), 'state', 'token', 'holder'));
       }
     });
-    return (replies as Array<string | null>).map(
-      (state) => (state ?? undefined) as JobState | undefined,
+    return (replies as Array<Array<string | null>>).map(([state, token, holder]) =>
+      state
+        ? { state: state as JobState, token: token ?? '', heldHere: holder === options.consumer }
+        : undefined,
     );
   }
 

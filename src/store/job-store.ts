@@ -16,7 +16,7 @@ import type {
   FailOutcome,
   FetchResult,
   JobRecord,
-  JobState,
+  LeaseState,
   QueueDepth,
   ReadyEntry,
   ReclaimOutcome,
@@ -138,8 +138,10 @@ export class JobStore {
     return this.reads.getJobs(...args);
   }
 
-  jobStates(...args: Parameters<JobReads['jobStates']>): Promise<Array<JobState | undefined>> {
-    return this.reads.jobStates(...args);
+  leaseStates(
+    ...args: Parameters<JobReads['leaseStates']>
+  ): Promise<Array<LeaseState | undefined>> {
+    return this.reads.leaseStates(...args);
   }
 
   holdsLease(...args: Parameters<JobReads['holdsLease']>): Promise<boolean> {

@@ -3,6 +3,13 @@
 export type JobState =
   'waiting' | 'delayed' | 'leased' | 'retrying' | 'completed' | 'dead' | 'cancelled';
 
+/** A job's state and, while leased, its lease's token and whether this broker holds it. */
+export interface LeaseState {
+  readonly state: JobState;
+  readonly token: string;
+  readonly heldHere: boolean;
+}
+
 /** A validated job, ready to be stored. */
 export interface NewJob {
   readonly id: string;

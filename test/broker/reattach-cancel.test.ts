@@ -140,14 +140,14 @@ describe('a job cancelled while its lease moves to another broker', () => {
     // it holds whose job was cancelled meanwhile, the one being re-attached too.
     const lease = await leasedThenDropped('cancel-unheard');
     const { leases } = peer.broker.broker;
-    const revokeCancelled = leases.revokeCancelled.bind(leases);
+    const catchUp = leases.catchUpAnnouncements.bind(leases);
     let listening!: () => void;
     const listensAgain = new Promise<void>((resolve) => (listening = resolve));
-    leases.revokeCancelled = () => {
+    leases.catchUpAnnouncements = () => {
       listening();
-      return revokeCancelled();
+      return catchUp();
     };
-    undo.push(() => (leases.revokeCancelled = revokeCancelled));
+    undo.push(() => (leases.catchUpAnnouncements = catchUp));
     const redis = new Redis(h.redis.url);
     undo.push(() => redis.disconnect());
     undo.push(

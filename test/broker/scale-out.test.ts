@@ -150,6 +150,25 @@ describe('several brokers on one Redis: a lost doorbell', () => {
     await expect.poll(() => worker.cancels(), { timeout: 5000 }).toContain(job_id);
   });
 
+  // adopt.lua announces the move; A, not listening then, kept the lease (its
+  // session's slot, the tenant's max_in_flight) until that session ended,
+  // and its worker ran the job on beside the new one.
+  it('tells the worker of a lease re-attached elsewhere while its broker was not listening, once it is back', async () => {
+    const onA = await h.worker({ queues: ['lost-move'], capacity: 1 });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'lost-move' });
+    const [lease] = await onA.take(1);
+    await cutSubscriber(h.broker, 1000);
+    const onB = await peer.reattach('lost-move', 'acme', lease!);
+    expect((await onB.welcome()).reattached_job_ids).toEqual([job_id]);
+    await expect
+      .poll(() => onA.messages.find((m) => m.cancel?.job_id === job_id)?.cancel, {
+        timeout: 5000,
+      })
+      .toEqual({ job_id, reason: 'lease lost' });
+    onB.complete(lease!);
+    expect((await h.waitState('acme', job_id, 'COMPLETED')).attempts).toBe(1);
+  });
+
   it('tells it also when cancelled jobs are deleted at once (completed retention 0)', async () => {
     // The cancel goes through C, which keeps no record of a cancelled job.
     const c = await h.startPeer({ completedRetentionMs: 0 });
