@@ -45,11 +45,14 @@ export async function serverCredentials(
     }
     return { credentials: ServerCredentials.createInsecure(), mode: 'off' };
   }
-  const [cert, key, clientCa] = await Promise.all([
-    readPem(tlsCertFile, 'ROTA_TLS_CERT_FILE'),
-    readPem(tlsKeyFile, 'ROTA_TLS_KEY_FILE'),
-    tlsClientCaFile === undefined ? undefined : readPem(tlsClientCaFile, 'ROTA_TLS_CLIENT_CA_FILE'),
-  ]);
+  // One after another: read at once, with two unreadable the error named
+  // whichever read failed first, now one file, now the other.
+  const cert = await readPem(tlsCertFile, 'ROTA_TLS_CERT_FILE');
+  const key = await readPem(tlsKeyFile, 'ROTA_TLS_KEY_FILE');
+  const clientCa =
+    tlsClientCaFile === undefined
+      ? undefined
+      : await readPem(tlsClientCaFile, 'ROTA_TLS_CLIENT_CA_FILE');
   let credentials: ServerCredentials;
   try {
     // Fails now, not at bind time, when the key does not match the certificate.
