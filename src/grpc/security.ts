@@ -41,10 +41,9 @@ export function isLoopbackAddress(address: string): boolean {
 }
 
 export async function loadSecurity(config: BrokerConfig, logger: Logger): Promise<ServerSecurity> {
-  const [tokens, { credentials, mode }] = await Promise.all([
-    loadTokens(config),
-    serverCredentials(config),
-  ]);
+  // One after another, so that with both wrong the error is always the tokens'.
+  const tokens = await loadTokens(config);
+  const { credentials, mode } = await serverCredentials(config);
   const loopback = isLoopbackAddress(config.grpcAddress);
   const authenticated = tokens !== undefined || mode === 'mtls';
   if (!authenticated && !loopback) {
