@@ -185,9 +185,9 @@ export class LeaseManager {
 
   /**
    * Catches up on the announcements lost while the pub/sub connection was
-   * down (see Revocation.revokeCancelledAndFindMoved): revokes the leases whose job was
-   * cancelled, and lets go of those moved to another broker or session as
-   * `moved` does, those being re-attached too once held (see
+   * down (see Revocation.revokeCancelledAndFindMoved): revokes the leases
+   * whose job was cancelled, and lets go of those moved to another broker or
+   * session as `moved` does, those being re-attached too once held (see
    * Reattachment.settled).
    */
   async catchUpAnnouncements(): Promise<void> {
