@@ -382,17 +382,12 @@ export class QueueDispatcher {
       if (!this.heldBack(tenant) || except.length === MAX_ROOM_EXCEPT) return undefined;
       except.push(tenant);
     }
-    let dedicated: Set<string> | undefined;
-    for (const session of free) {
-      if (!session.tenants) {
-        dedicated = undefined;
-        break;
-      }
-      dedicated ??= new Set();
-      for (const tenant of session.tenants) dedicated.add(tenant);
-    }
+    // Only dedicated workers free: the tenants they take.
+    const tenants = free.every((session) => session.tenants)
+      ? [...new Set(free.flatMap((session) => [...(session.tenants ?? [])]))]
+      : undefined;
     return {
-      ...(dedicated && { tenants: [...dedicated] }),
+      ...(tenants && { tenants }),
       ...(except.length > 0 && { except }),
     };
   }

@@ -56,14 +56,8 @@ export class JobReads {
 
   /** Whether this broker still holds the job's lease under `token` (its holder in Redis, see adopt.lua). */
   async holdsLease(tenant: string, jobId: string, token: string): Promise<boolean> {
-    const { redis, keys, options } = this.context;
-    const [state, current, holder] = await redis.hmget(
-      keys.job(tenant, jobId),
-      'state',
-      'token',
-      'holder',
-    );
-    return state === 'leased' && current === token && holder === options.consumer;
+    const [now] = await this.leaseStates([{ tenant, jobId }]);
+    return now?.state === 'leased' && now.token === token && now.heldHere;
   }
 
   /** Dead job ids, newest first, from `offset`; with the queue's total. */
