@@ -47,7 +47,6 @@ export type { TenantQueueStats } from './queue-depths.js';
 const SETTINGS_RELOAD_MS = 5000;
 /** How often a broker with idle workers of a queue tells the other brokers so (Doorbell.announceRoom). */
 const ROOM_ANNOUNCE_MS = 1000;
-const DEPTH_REFRESH_MS = 5000;
 /** How often the stats of idle tenant×queues are looked for and dropped (see StatsBook). */
 const STATS_FORGET_EVERY_MS = 60_000;
 /** A full stats book forgets pairs in steps of a tenth; one warning a minute says so. */
@@ -151,7 +150,6 @@ export class Broker {
     );
     const observer = new TelemetryObserver(metrics, this.stats, this.clock);
     metrics.observeSessions(() => this.leases.capacity());
-    metrics.observeDepths(() => this.depths.latest, this.clock);
     metrics.observePrefetch(() => this.queues.prefetchUse());
     this.tenants = new TenantRegistry(
       new TenantStore(deps.redis, this.store.keys),
@@ -216,6 +214,7 @@ export class Broker {
     this.queues = new ServedQueues(context, (queue) => this.recovery.recover(queue));
     this.recovery = new Recovery(context, this.queues);
     this.depths = new QueueDepths(context, this.stats);
+    metrics.observeDepths(this.depths, this.clock);
     this.settings = new SettingsUpkeep(context, this.tenants);
     const enqueuer = new Enqueuer(context, this.queues, this.tenants);
     const jobs = new JobStatus(context);
@@ -263,7 +262,6 @@ export class Broker {
     this.every(ROOM_ANNOUNCE_MS, () => this.queues.announceIdleRoom());
     this.every(Math.min(heartbeatIntervalMs, leaseTtlMs / 3), () => this.leases.sweep());
     this.every(leaseTtlMs / 3, () => this.recovery.renew());
-    if (this.deps.metrics) this.every(DEPTH_REFRESH_MS, () => this.depths.refresh());
     this.every(STATS_FORGET_EVERY_MS, () => this.stats.forgetIdle(this.clock()));
     this.every(RENEW_MS, () => {
       for (const renewal of this.limits.slotRenewals()) this.shared.shareSlots(renewal);
@@ -318,6 +316,7 @@ export class Broker {
    */
   stop(): void {
     for (const timer of this.timers) clearInterval(timer);
+    this.depths.stop();
     this.queues.stop();
     this.leases.stop(new BrokerError('unavailable', 'the broker is shutting down; reconnect'));
     this.warnings.close();

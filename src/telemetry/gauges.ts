@@ -34,6 +34,7 @@ interface Gauge {
  */
 export class LocalGauges implements MetricProducer {
   private readonly gauges: Gauge[] = [];
+  private readonly preparations: Array<() => Promise<void>> = [];
   private readonly startTime = hrTime();
 
   constructor(private readonly scope: string) {}
@@ -43,11 +44,21 @@ export class LocalGauges implements MetricProducer {
   }
 
   /**
+   * Work each collection waits for before it reads the gauges: a read of
+   * what they show that is too costly to keep up to date between collections.
+   * It must not reject (report its errors itself) and should bound its wait.
+   */
+  beforeCollect(prepare: () => Promise<void>): void {
+    this.preparations.push(prepare);
+  }
+
+  /**
    * A gauge whose read throws is left out of this collection and its error
    * reported (the readers log it), as the SDK does for a failing callback:
    * the other series are still scraped.
    */
-  collect(): Promise<CollectionResult> {
+  async collect(): Promise<CollectionResult> {
+    await Promise.all(this.preparations.map((prepare) => prepare()));
     const endTime = hrTime();
     const metrics: GaugeMetricData[] = [];
     const errors: unknown[] = [];

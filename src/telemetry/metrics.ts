@@ -43,6 +43,13 @@ export interface SessionGauge {
   readonly capacity: number;
 }
 
+/** Depths of tenant×queues, read when a collection asks (see QueueDepths). */
+export interface DepthReadings {
+  /** Resolves when `latest` is fresh enough to report, or the wait for it is over. */
+  fresh(): Promise<void>;
+  readonly latest: readonly QueueDepth[];
+}
+
 /** What a queue's prefetch buffers hold now. */
 export interface PrefetchUse {
   readonly jobs: number;
@@ -223,10 +230,12 @@ export class BrokerMetrics {
   }
 
   /** Depth gauges from the latest depths read from Redis (tenants past the cap summed as "other"). */
-  observeDepths(read: () => readonly QueueDepth[], now: () => number): void {
+  /** The depth gauges, from `depths.latest` once each collection has waited for `depths.fresh()`. */
+  observeDepths(depths: DepthReadings, now: () => number): void {
+    this.gauges.beforeCollect(() => depths.fresh());
     this.gauges.add('rota.queue.depth', 'Jobs by state', '', () => {
       const series = new GaugeSeries((a, b) => a + b);
-      for (const row of read()) {
+      for (const row of depths.latest) {
         const labels = this.labels(row.tenant, row.queue);
         for (const state of ['waiting', 'leased', 'delayed', 'dead'] as const) {
           series.add({ ...labels, state }, row[state]);
@@ -237,7 +246,7 @@ export class BrokerMetrics {
     this.gauges.add('rota.queue.oldest_waiting_age', 'Age of the oldest waiting job', 'ms', () => {
       const at = now();
       const series = new GaugeSeries(Math.max);
-      for (const row of read()) {
+      for (const row of depths.latest) {
         if (row.oldestWaitingAt === undefined) continue;
         series.add(this.labels(row.tenant, row.queue), at - row.oldestWaitingAt);
       }

@@ -41,4 +41,23 @@ describe('LocalGauges', () => {
       'fine',
     ]);
   });
+
+  it('waits for its preparations before reading, at every collection', async () => {
+    const gauges = new LocalGauges('test');
+    let depth = 0;
+    let prepared = 0;
+    gauges.beforeCollect(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      prepared += 1;
+      depth = prepared * 10;
+    });
+    gauges.add('depth', '', '', () => [[depth, { queue: 'q' }]]);
+
+    for (const expected of [10, 20]) {
+      const { resourceMetrics } = await gauges.collect();
+      expect(resourceMetrics.scopeMetrics[0]!.metrics[0]!.dataPoints.map((p) => p.value)).toEqual([
+        expected,
+      ]);
+    }
+  });
 });
