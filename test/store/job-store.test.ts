@@ -818,6 +818,29 @@ describe('JobStore', () => {
     expect(await redis.xlen(store.keys.ready(tenant, 'q', 0))).toBe(5 * (steps + 1));
   });
 
+  it('takes a given-back job cancelled or purged unread out of the requeued set at once', async () => {
+    const tenant = 'given';
+    const requeued = `${store.keys.queueBase(tenant, 'q')}requeued`;
+    const jobs = [1, 2, 3, 4].map((n) => job(`g${n}`, { tenant }));
+    await store.enqueue(jobs, () => 0, now);
+    const [read] = await fetchAll(store, 'q', [{ tenant, count: 4 }], now);
+    expect(await store.release(read!.jobs)).toEqual([true, true, true, true]);
+    expect(await redis.zcard(requeued)).toBe(4);
+
+    expect(await store.cancel(tenant, jobs[0]!.id, now + 1)).toMatchObject({ kind: 'cancelled' });
+    expect(await redis.zcard(requeued)).toBe(3);
+    // The next fetch reads one of those left: it leaves the set as it did.
+    const [next] = await fetchAll(store, 'q', [{ tenant, count: 1 }], now + 2);
+    expect(next!.jobs.map((j) => j.id)).toEqual([jobs[1]!.id]);
+    expect(await redis.zcard(requeued)).toBe(2);
+    // Read ahead but not leased, that one still waits: the purge takes it too.
+    expect(await store.purgeStep(tenant, 'q', now, now + 3, 10, '')).toEqual({
+      purged: 3,
+      cursor: '',
+    });
+    expect(await redis.exists(requeued)).toBe(0);
+  });
+
   it('moves a lease another broker held, with its slot of each cap, in one step (adopt.lua)', async () => {
     const leased = job('leased', { tenant: 'capped' });
     await store.enqueue([leased], () => 0, now);

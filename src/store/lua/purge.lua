@@ -67,7 +67,10 @@ while i <= #words and budget > 0 do
   for _, item in ipairs(entries) do
     if purge(item[2][2], {waiting = true}, item[1]) then dropped[#dropped + 1] = item[1] end
   end
-  if #dropped > 0 then drop_entries(stream, unpack(dropped)) end
+  if #dropped > 0 then
+    drop_entries(stream, unpack(dropped))
+    forget_requeued(base, words[i], dropped)
+  end
   local last = entries[#entries]
   if #entries == budget and last[1] ~= words[i + 2] then
     words[i + 1] = last[1]

@@ -93,12 +93,23 @@ local function drop_entries(stream, ...)
   redis.call('XDEL', stream, ...)
 end
 
+-- Entries of priority `level` deleted unread leave the set of requeued ones
+-- (see requeue). Left there, a cancelled or purged job's entry stayed until
+-- a depth read found it gone, and each fetch of its tenant×queue meanwhile
+-- looked for the entries it read in the set.
+local function forget_requeued(base, level, entries)
+  local members = {}
+  for i, entry in ipairs(entries) do members[i] = requeued_member(level, entry) end
+  redis.call('ZREM', base .. 'requeued', unpack(members))
+end
+
 -- Removes the job's current stream entry (acked and deleted), if it has one.
 local function release_entry(base, jobKey)
   local current = redis.call('HMGET', jobKey, 'entry', 'priority')
   if current[1] and current[1] ~= '' then
     local stream = base .. 'ready:' .. current[2]
     drop_entries(stream, current[1])
+    forget_requeued(base, current[2], {current[1]})
     redis.call('HSET', jobKey, 'entry', '')
   end
 end

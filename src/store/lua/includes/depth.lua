@@ -5,8 +5,9 @@
 -- at or before `expiredBy` (past their retention) leave the dead set first.
 -- Their job hashes have expired, and the set is otherwise trimmed only when
 -- another job of the tenant×queue dies, so they were counted for good. And
--- requeued entries no longer waiting unread (read by a broker, or deleted with
--- their job cancelled) leave the set of those.
+-- requeued entries no longer waiting unread leave the set of those: a read, a
+-- cancellation and a purge take theirs out at once, this any left over (from
+-- a broker of a version before that).
 local function queue_depth(base, expiredBy)
   local waiting, leased, oldest = 0, 0, -1
   local readUpTo = {}
