@@ -125,7 +125,7 @@ export const KNOBS: readonly KnobSpec[] = [
     quick: 1000,
     help: 'jobs per enqueueBatch()/addBulk()',
   },
-  { key: 'jobs', flag: '--jobs', full: 100_000, quick: 5_000, help: 'jobs per throughput run' },
+  { key: 'jobs', flag: '--jobs', full: 100_000, quick: 3_000, help: 'jobs per throughput run' },
   {
     key: 'warmupJobs',
     flag: '--warmup-jobs',
@@ -145,7 +145,7 @@ export const KNOBS: readonly KnobSpec[] = [
     key: 'latencySeconds',
     flag: '--latency-seconds',
     full: 10,
-    quick: 2,
+    quick: 1,
     help: 'latency: measured seconds per rate (after the warm-up)',
   },
   {
@@ -209,7 +209,7 @@ export const KNOBS: readonly KnobSpec[] = [
     key: 'limitSeconds',
     flag: '--limit-seconds',
     full: 6,
-    quick: 2,
+    quick: 1,
     help: 'rate limit: measured seconds',
   },
   {
@@ -223,7 +223,7 @@ export const KNOBS: readonly KnobSpec[] = [
     key: 'scaleJobs',
     flag: '--scale-jobs',
     full: 50_000,
-    quick: 5_000,
+    quick: 3_000,
     help: 'scale: jobs per tenant count',
   },
   {
@@ -237,7 +237,7 @@ export const KNOBS: readonly KnobSpec[] = [
     key: 'rssJobs',
     flag: '--rss-jobs',
     full: 1_000_000,
-    quick: 20_000,
+    quick: 10_000,
     help: 'scale: jobs queued for the broker RSS reading',
   },
   {
