@@ -1,5 +1,5 @@
 import type { QueueDepth } from '../store/types.js';
-import type { BrokerContext } from './broker-context.js';
+import { monotonicClock, type BrokerContext } from './broker-context.js';
 import { guarded } from './errors.js';
 import type { ActivityStats, StatsBook } from './stats.js';
 import { checkName, checkQueue } from './validation.js';
@@ -7,10 +7,14 @@ import { checkName, checkQueue } from './validation.js';
 const MAX_STATS_ROWS = 1000;
 const MAX_METRIC_DEPTH_ROWS = 10_000;
 /**
- * How long a reading of the depths serves the gauges: two readers collecting
- * together (a Prometheus scrape and an OTLP push) share one read.
+ * How long a reading of the depths serves the gauges: at least a second, so
+ * two readers collecting together (a Prometheus scrape and an OTLP push) share
+ * one read, and DEPTH_READING_SHARED_PER_MS times as long as the read took, so
+ * scrapes however frequent spend a twentieth of the time reading at most
+ * (10,000 tenant×queues take about 100 ms: their reading serves 2 s).
  */
 const DEPTH_READING_SHARED_MS = 1000;
+const DEPTH_READING_SHARED_PER_MS = 20;
 /**
  * How long a collection waits for the depths. Past that (Redis slow or away)
  * it reports the last reading, and the read goes on for the next one.
@@ -22,7 +26,8 @@ export interface TenantQueueStats extends QueueDepth, ActivityStats {}
 /** How many jobs each tenant×queue holds by state: for GetStats, and for the depth gauges. */
 export class QueueDepths {
   private depths: readonly QueueDepth[] = [];
-  private readAt = -Infinity;
+  /** Until when (monotonicClock) the last reading serves the gauges. */
+  private sharedUntil = -Infinity;
   private reading: Promise<void> | undefined;
   private stopped = false;
 
@@ -64,14 +69,17 @@ export class QueueDepths {
    * not, and a scrape saw depths up to 5 s old.
    */
   fresh(): Promise<void> {
-    const { clock, logger } = this.context;
-    const stale = clock() - this.readAt >= DEPTH_READING_SHARED_MS;
-    if (this.reading === undefined && stale && !this.stopped) {
+    const { logger } = this.context;
+    const startedAt = monotonicClock();
+    if (this.reading === undefined && startedAt >= this.sharedUntil && !this.stopped) {
       this.reading = this.depthsOf('', '', MAX_METRIC_DEPTH_ROWS)
         .then(
           ({ depths }) => {
             this.depths = depths;
-            this.readAt = clock();
+            const readAt = monotonicClock();
+            this.sharedUntil =
+              readAt +
+              Math.max(DEPTH_READING_SHARED_MS, DEPTH_READING_SHARED_PER_MS * (readAt - startedAt));
           },
           (error: unknown) =>
             logger.warn({ err: error }, 'could not read queue depths for metrics'),
