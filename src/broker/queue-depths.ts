@@ -8,13 +8,13 @@ const MAX_STATS_ROWS = 1000;
 const MAX_METRIC_DEPTH_ROWS = 10_000;
 /**
  * How long a reading of the depths serves the gauges: at least a second, so
- * two readers collecting together (a Prometheus scrape and an OTLP push) share
- * one read, and DEPTH_READING_SHARED_PER_MS times as long as the read took, so
- * scrapes however frequent spend a twentieth of the time reading at most
- * (10,000 tenant×queues take about 100 ms: their reading serves 2 s).
+ * two readers collecting together (a Prometheus scrape and an OTLP push)
+ * share one read, and 20 times as long as the read took, so scrapes however
+ * frequent spend a twentieth of the time reading at most (10,000
+ * tenant×queues take about 100 ms: their reading serves 2 s).
  */
 const DEPTH_READING_SHARED_MS = 1000;
-const DEPTH_READING_SHARED_PER_MS = 20;
+const DEPTH_READING_SHARED_PER_MS_READ = 20;
 /**
  * How long a collection waits for the depths. Past that (Redis slow or away)
  * it reports the last reading, and the read goes on for the next one.
@@ -79,7 +79,10 @@ export class QueueDepths {
             const readAt = monotonicClock();
             this.sharedUntil =
               readAt +
-              Math.max(DEPTH_READING_SHARED_MS, DEPTH_READING_SHARED_PER_MS * (readAt - startedAt));
+              Math.max(
+                DEPTH_READING_SHARED_MS,
+                DEPTH_READING_SHARED_PER_MS_READ * (readAt - startedAt),
+              );
           },
           (error: unknown) =>
             logger.warn({ err: error }, 'could not read queue depths for metrics'),
