@@ -17,6 +17,7 @@ import {
   SpanKind,
   contextFromHeaders,
   endSpan,
+  hasSampledTraceContext,
   messagingAttributes,
   startSpan,
 } from '../src/telemetry/tracing.js';
@@ -111,17 +112,24 @@ export class JobRunner {
       this.outbox.reportProgress(held, value),
     );
     let outcome: { ok: true; value: unknown } | { ok: false; error: unknown };
-    // One CONSUMER span per attempt, a child of the producer's span.
+    // One CONSUMER span per attempt, a child of the producer's span. None for
+    // a job whose trace context is unsampled: under the parent-based samplers
+    // it records nothing, and starting it cost the worker 1–2 µs per job of
+    // its 17–26 at 10% sampling (the broker skips such spans too). The handler
+    // still runs in that context, so the spans it starts stay in the job's trace.
     const parent = contextFromHeaders(job.headers);
-    const span = startSpan(
-      `process ${job.queue}`,
-      SpanKind.CONSUMER,
-      messagingAttributes('process', job),
-      parent,
-    );
+    const span =
+      job.headers.traceparent !== undefined && !hasSampledTraceContext(job.headers)
+        ? undefined
+        : startSpan(
+            `process ${job.queue}`,
+            SpanKind.CONSUMER,
+            messagingAttributes('process', job),
+            parent,
+          );
     try {
       job.payload = decodeJobPayload(job);
-      const value: unknown = await context.with(trace.setSpan(parent, span), () =>
+      const value: unknown = await context.with(span ? trace.setSpan(parent, span) : parent, () =>
         this.shared.options.handler(job, ctx),
       );
       outcome = { ok: true, value };
@@ -130,11 +138,11 @@ export class JobRunner {
     }
     clearTimeout(held.deadlineTimer);
     if (held.phase !== 'running') {
-      endSpan(span, abort.reason ?? 'lease lost');
+      if (span) endSpan(span, abort.reason ?? 'lease lost');
       listeners.notify('failed', job, abort.reason ?? new JobAbortedError(job.id, 'lease lost'));
       return;
     }
-    endSpan(span, outcome.ok ? undefined : outcome.error);
+    if (span) endSpan(span, outcome.ok ? undefined : outcome.error);
     const reported = outcome.ok ? this.#completion(held, outcome.value) : outcome;
     // The ack is queued before the listeners hear of the outcome: whatever
     // they do (throw, close the worker), it goes out.

@@ -2,9 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import {
+  AlwaysOnSampler,
   InMemorySpanExporter,
+  ParentBasedSampler,
   SimpleSpanProcessor,
   type ReadableSpan,
+  type Sampler,
 } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { useRota } from '../clients/fixture.js';
@@ -13,7 +16,20 @@ import { createLogger } from '../../src/telemetry/logger.js';
 import { hasSampledTraceContext } from '../../src/telemetry/tracing.js';
 
 const exporter = new InMemorySpanExporter();
-const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+/** The SDK's default sampler, noting the name of every span started (sampled or not). */
+const started: string[] = [];
+const defaultSampler = new ParentBasedSampler({ root: new AlwaysOnSampler() });
+const sampler: Sampler = {
+  shouldSample: (...args) => {
+    started.push(args[2]);
+    return defaultSampler.shouldSample(...args);
+  },
+  toString: () => 'counting parent-based sampler',
+};
+const provider = new NodeTracerProvider({
+  sampler,
+  spanProcessors: [new SimpleSpanProcessor(exporter)],
+});
 
 beforeAll(() => {
   provider.register(); // global tracer, W3C propagator, AsyncLocalStorage context
@@ -89,6 +105,40 @@ describe('traces from producer to worker', () => {
     const failedDispatch = dispatches.find((s) => s.attributes['rota.attempt'] === 1)!;
     expect(failedDispatch.status.code).toBe(SpanStatusCode.ERROR);
     expect(failedDispatch.attributes['rota.outcome']).toBe('retrying');
+  });
+
+  it('starts no worker span for a job whose trace is unsampled, and runs its handler in that trace', async () => {
+    const seen: Array<ReturnType<typeof trace.getSpanContext>> = [];
+    const worker = rota.worker({
+      queues: ['unsampled'],
+      handler: () => {
+        seen.push(trace.getSpanContext(context.active()));
+        return 'ok';
+      },
+    });
+    await worker.start();
+    const producer = rota.producer();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const unsampled = trace.setSpanContext(context.active(), {
+      traceId,
+      spanId: '00f067aa0ba902b7',
+      traceFlags: 0,
+      isRemote: true,
+    });
+    started.length = 0;
+    const { jobId } = await context.with(unsampled, () =>
+      producer.enqueue({ tenant: 'acme', queue: 'unsampled', payload: { n: 1 } }),
+    );
+    await eventually(async () =>
+      (await producer.getJob('acme', jobId)).state === 'COMPLETED' ? true : undefined,
+    );
+    // The producer's span was started (and not sampled: its parent is not);
+    // the worker started none, and the handler ran in the job's trace, unsampled.
+    expect(started).toContain('send unsampled');
+    expect(started).not.toContain('process unsampled');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ traceId, traceFlags: 0 });
+    await worker.close();
   });
 
   it('records an expired lease on the broker span', async () => {
