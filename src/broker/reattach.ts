@@ -83,8 +83,8 @@ export class Reattachment {
    * here, or refused. Why wait: a lease adopted before its job's
    * cancellation, announced while this broker did not listen, is registered
    * only once adopt.lua's answer is read; looking for the cancelled leases
-   * before that (Revocation.revokeCancelledAndFindMoved) missed it, and the worker ran the
-   * cancelled job to its end.
+   * before that (Revocation.revokeCancelledAndFindMoved) missed it, and the
+   * worker ran the cancelled job to its end.
    */
   async settled(): Promise<void> {
     await Promise.allSettled(this.underway.values());

@@ -274,9 +274,10 @@ export class Recovery {
    * key holds new entries; an old id renewed there could only match another's.
    * Their workers are answered as before: an ack of a job Redis lost is
    * answered ACK_UNKNOWN_JOB (or the lease was revoked, see
-   * Revocation.revokeCancelledAndFindMoved), a buffered job is not leased. When Redis kept
-   * its keys, their jobs ended elsewhere and the stream went with its idle
-   * tenant (see JobStore.renew): nothing was lost, and only debug says so.
+   * Revocation.revokeCancelledAndFindMoved), a buffered job is not leased.
+   * When Redis kept its keys, their jobs ended elsewhere and the stream went
+   * with its idle tenant (see JobStore.renew): nothing was lost, and only
+   * debug says so.
    */
   private forget({ gone, keysLost }: RenewOutcome): void {
     // Renewals sent while Redis was down are all answered once it is back,

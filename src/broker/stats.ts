@@ -1,3 +1,5 @@
+import { entryOf, newMap } from '../map-entry.js';
+
 /**
  * What one broker has seen per tenant×queue, for Admin.GetStats: rates over the
  * last minute and wait/run percentiles since the broker started. Depths come
@@ -240,12 +242,7 @@ export class StatsBook {
       wait: new LogHistogram(),
       run: new LogHistogram(),
     };
-    let tenants = this.activity.get(queue);
-    if (tenants === undefined) {
-      tenants = new Map();
-      this.activity.set(queue, tenants);
-    }
-    tenants.set(tenant, activity);
+    entryOf(this.activity, queue, newMap<string, Activity>).set(tenant, activity);
     this.size++;
     return activity;
   }

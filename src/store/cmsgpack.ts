@@ -115,7 +115,7 @@ const MINUS = 0x2d;
  */
 export class ReplyReader {
   private at = 0;
-  /** Where the bytes of the last string value read (by nextString) start and end. */
+  /** Where the bytes of the last string value read (by next) start and end. */
   private start = 0;
   private end = 0;
 
@@ -133,7 +133,7 @@ export class ReplyReader {
 
   /** A string value as text (UTF-8); a number as its decimal form. */
   text(): string {
-    const number = this.nextString();
+    const number = this.next();
     return number === undefined
       ? this.reply.toString('utf8', this.start, this.end)
       : String(number);
@@ -141,7 +141,7 @@ export class ReplyReader {
 
   /** A number, or a string of one (as Number() reads it: '' is 0). */
   number(): number {
-    const number = this.nextString();
+    const number = this.next();
     if (number !== undefined) return number;
     const { reply, end } = this;
     let { start } = this;
@@ -160,7 +160,7 @@ export class ReplyReader {
 
   /** A string value's bytes, copied (a view would keep the whole reply alive). */
   bytes(): Buffer {
-    const number = this.nextString();
+    const number = this.next();
     if (number !== undefined) return Buffer.from(String(number));
     const copy = Buffer.allocUnsafe(this.end - this.start);
     this.reply.copy(copy, 0, this.start, this.end);
@@ -176,7 +176,7 @@ export class ReplyReader {
    * Moves past the next value: a number is returned; a string's bytes are
    * noted (start, end) and undefined returned.
    */
-  private nextString(): number | undefined {
+  private next(): number | undefined {
     this.remaining -= 1;
     const { reply, at } = this;
     const tag = reply[at]!;
@@ -195,7 +195,7 @@ export class ReplyReader {
       headerSize = 5;
       length = reply.readUInt32BE(at + 1);
     } else {
-      return this.scalar() as number;
+      return this.numeric();
     }
     this.start = at + headerSize;
     this.end = this.start + length;
@@ -211,19 +211,19 @@ export class ReplyReader {
     throw new Error(`script reply is not a MessagePack array (first byte ${tag})`);
   }
 
+  /** The next value: a number, or a string's bytes as a view into the reply. */
   scalar(): number | Buffer {
+    const number = this.next();
+    return number === undefined ? this.reply.subarray(this.start, this.end) : number;
+  }
+
+  /** The next value, which is not a string: a MessagePack integer or float. */
+  private numeric(): number {
     const { reply, at } = this;
     const tag = reply[at]!;
     if (tag <= 0x7f) return this.skip(1, tag);
     if (tag >= 0xe0) return this.skip(1, tag - 0x100);
-    if (tag >= 0xa0 && tag <= 0xbf) return this.raw(1, tag & 0x1f);
     switch (tag) {
-      case 0xd9:
-        return this.raw(2, reply[at + 1]!);
-      case 0xda:
-        return this.raw(3, reply.readUInt16BE(at + 1));
-      case 0xdb:
-        return this.raw(5, reply.readUInt32BE(at + 1));
       case 0xcc:
         return this.skip(2, reply[at + 1]!);
       case 0xcd:
@@ -253,11 +253,5 @@ export class ReplyReader {
   private skip<T>(size: number, value: T): T {
     this.at += size;
     return value;
-  }
-
-  private raw(headerSize: number, length: number): Buffer {
-    const start = this.at + headerSize;
-    this.at = start + length;
-    return this.reply.subarray(start, start + length);
   }
 }

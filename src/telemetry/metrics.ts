@@ -2,6 +2,7 @@ import type { Attributes, Meter } from '@opentelemetry/api';
 import type { QueueDepth } from '../store/types.js';
 import type { GaugeReading, LocalGauges } from './gauges.js';
 import type { LocalHistogram, LocalHistograms } from './histograms.js';
+import { entryOf, newMap } from '../map-entry.js';
 
 /**
  * Broker metrics through the OpenTelemetry API. Prometheus names (the exporter
@@ -157,12 +158,7 @@ export class BrokerMetrics {
    */
   count(name: JobCount, tenant: string, queue: string, reason?: string, amount = 1): void {
     const labels = this.labels(tenant, queue);
-    const tallies = this.tallies.get(name)!;
-    let byReason = tallies.get(labels);
-    if (byReason === undefined) {
-      byReason = new Map();
-      tallies.set(labels, byReason);
-    }
+    const byReason = entryOf(this.tallies.get(name)!, labels, newMap<string, Tally>);
     const tally = byReason.get(reason ?? '');
     if (tally) {
       tally.value += amount;
@@ -229,8 +225,10 @@ export class BrokerMetrics {
     }
   }
 
-  /** Depth gauges from the latest depths read from Redis (tenants past the cap summed as "other"). */
-  /** The depth gauges, from `depths.latest` once each collection has waited for `depths.fresh()`. */
+  /**
+   * The depth gauges (tenants past the cap summed as "other"), from
+   * `depths.latest` once each collection has waited for `depths.fresh()`.
+   */
   observeDepths(depths: DepthReadings, now: () => number): void {
     this.gauges.beforeCollect(() => depths.fresh());
     this.gauges.add('rota.queue.depth', 'Jobs by state', '', () => {
@@ -276,26 +274,19 @@ class GaugeSeries {
   }
 }
 
-/** `name` if it has (or now gets) one of the `cap` places in `named`, else "other". */
 /** The label set of a queue and tenant kept in `sets`, made on first use. */
 function remembered(
   sets: Map<string, Map<string, Attributes>>,
   queue: string,
   tenant: string,
 ): Attributes {
-  let ofQueue = sets.get(queue);
-  if (ofQueue === undefined) {
-    ofQueue = new Map();
-    sets.set(queue, ofQueue);
-  }
-  let labels = ofQueue.get(tenant);
-  if (labels === undefined) {
-    labels = { tenant, queue };
-    ofQueue.set(tenant, labels);
-  }
-  return labels;
+  return entryOf(entryOf(sets, queue, newMap<string, Attributes>), tenant, () => ({
+    tenant,
+    queue,
+  }));
 }
 
+/** `name` if it has (or now gets) one of the `cap` places in `named`, else "other". */
 function capped(named: Set<string>, cap: number, name: string): string {
   if (!named.has(name) && named.size < cap) named.add(name);
   return named.has(name) ? name : OTHER_LABEL;
