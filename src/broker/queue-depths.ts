@@ -11,10 +11,13 @@ const MAX_METRIC_DEPTH_ROWS = 10_000;
  * two readers collecting together (a Prometheus scrape and an OTLP push)
  * share one read, and 20 times as long as the read took, so scrapes however
  * frequent spend a twentieth of the time reading at most (10,000
- * tenant×queues take about 100 ms: their reading serves 2 s).
+ * tenant×queues take about 100 ms: their reading serves 2 s); but 5 s at
+ * most, as old as the depths were on the timer: a read that Redis held up
+ * (hung for 4 s) kept its reading for 80 s of scrapes once Redis answered.
  */
 const DEPTH_READING_SHARED_MS = 1000;
 const DEPTH_READING_SHARED_PER_MS_READ = 20;
+const DEPTH_READING_SHARED_MAX_MS = 5000;
 /**
  * How long a collection waits for the depths. Past that (Redis slow or away)
  * it reports the last reading, and the read goes on for the next one.
@@ -79,9 +82,12 @@ export class QueueDepths {
             const readAt = monotonicClock();
             this.sharedUntil =
               readAt +
-              Math.max(
-                DEPTH_READING_SHARED_MS,
-                DEPTH_READING_SHARED_PER_MS_READ * (readAt - startedAt),
+              Math.min(
+                DEPTH_READING_SHARED_MAX_MS,
+                Math.max(
+                  DEPTH_READING_SHARED_MS,
+                  DEPTH_READING_SHARED_PER_MS_READ * (readAt - startedAt),
+                ),
               );
           },
           (error: unknown) =>

@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Keys } from '../../src/store/keys.js';
 import { useBroker } from '../helpers/harness.js';
 import { eventually } from '../helpers/broker.js';
 import { scrape, value } from '../helpers/metrics.js';
@@ -6,7 +8,8 @@ import { scrape, value } from '../helpers/metrics.js';
 // The depth gauges are read from Redis when a collection asks for them, not
 // on a timer: a scrape right after an enqueue shows it, and a scrape while
 // Redis hangs answers with the last reading rather than waiting for Redis.
-const h = useBroker({ metricsAddress: '127.0.0.1:0' });
+const logged: Array<Record<string, unknown>> = [];
+const h = useBroker({ metricsAddress: '127.0.0.1:0', onLog: (line) => logged.push(line) });
 
 const freeze = (signal: 'SIGSTOP' | 'SIGCONT'): void => {
   process.kill(h.redis.pid!, signal);
@@ -46,5 +49,35 @@ describe('queue depth gauges', () => {
     await eventually(async () =>
       waiting(await scrape(h.broker.metricsUrl!), 'hung') === 3 ? true : undefined,
     );
+    // That read took the 4 s Redis hung; its reading serves 5 s at most, not 20 times 4 s.
+    await h.enqueue({ tenant: 'hung', queue: 'gauged' });
+    await sleep(5100);
+    expect(waiting(await scrape(h.broker.metricsUrl!), 'hung')).toBe(4);
   }, 30_000);
+
+  it('report the last reading, and log why, when the read fails', async () => {
+    await sleep(1100);
+    await h.enqueue({ tenant: 'unread', queue: 'gauged' });
+    expect(waiting(await scrape(h.broker.metricsUrl!), 'unread')).toBe(1);
+    await h.enqueue({ tenant: 'unread', queue: 'gauged' });
+    // The set of queues made another type: the read's SMEMBERS fails (WRONGTYPE).
+    const queues = new Keys(h.broker.config.keyPrefix).queues();
+    const redis = new Redis(h.redis.url);
+    try {
+      const names = await redis.smembers(queues);
+      await redis.del(queues);
+      await redis.set(queues, 'not a set');
+      await sleep(1100);
+      expect(waiting(await scrape(h.broker.metricsUrl!), 'unread')).toBe(1);
+      expect(logged).toContainEqual(
+        expect.objectContaining({ msg: 'could not read queue depths for metrics' }),
+      );
+      await redis.del(queues);
+      await redis.sadd(queues, ...names);
+      await sleep(1100);
+      expect(waiting(await scrape(h.broker.metricsUrl!), 'unread')).toBe(2);
+    } finally {
+      redis.disconnect();
+    }
+  });
 });
