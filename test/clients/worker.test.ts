@@ -440,6 +440,34 @@ describe('Worker', () => {
     );
   });
 
+  // Producers in other languages write the bytes and the content-type themselves.
+  it('sends a job whose payload is declared JSON but does not parse straight to the dead letter queue, without calling the handler', async () => {
+    const producer = rota.producer();
+    let calls = 0;
+    const failed: unknown[] = [];
+    const worker = rota.worker({
+      queues: ['bad-json'],
+      handler: () => {
+        calls++;
+      },
+    });
+    worker.on('failed', (_job, error) => failed.push(error));
+    await worker.start();
+    const { jobId } = await producer.enqueue({
+      tenant: 'acme',
+      queue: 'bad-json',
+      payload: Buffer.from('{"to": "ann'),
+      headers: { 'Content-Type': 'application/vnd.acme+json' },
+      maxAttempts: 3,
+    });
+    const job = await waitState(producer, 'acme', jobId, 'DEAD');
+    expect(job.attempts).toBe(1);
+    expect(job.lastError).toMatch(/^payload is not valid JSON: .*JSON/);
+    expect(calls).toBe(0);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toBeInstanceOf(NonRetryableError);
+  });
+
   it('aborts the signal of a running job that is cancelled', async () => {
     const producer = rota.producer();
     const started = gate<AbortSignal>();

@@ -7,6 +7,7 @@ import {
   checkLayout,
   checkRedisVersion,
   markLayout,
+  redisDurabilityWarnings,
   redisVersionProblem,
 } from '../../src/store/redis-checks.js';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../helpers/redis.js';
@@ -41,6 +42,45 @@ describe('Redis version check', () => {
 
   it('passes on the Redis the tests run', async () => {
     await expect(checkRedisVersion(client)).resolves.toBeUndefined();
+  });
+});
+
+describe('Redis durability warnings', () => {
+  afterAll(async () => {
+    await client.config('SET', 'maxmemory-policy', 'noeviction');
+    await client.config('SET', 'appendonly', 'no');
+  });
+
+  // Each setting that can lose acknowledged jobs gets its own warning, naming the fix.
+  it('warns of an eviction policy and of a Redis without its AOF, and of neither once fixed', async () => {
+    await client.config('SET', 'maxmemory-policy', 'allkeys-lru');
+    const warnings = await redisDurabilityWarnings(client);
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toBe(
+      'Redis maxmemory-policy is allkeys-lru: under memory pressure Redis will evict jobs. Set it to noeviction',
+    );
+    expect(warnings[1]).toMatch(
+      /^Redis persistence \(appendonly\) is off: a Redis restart loses every job not in the last snapshot\. Set appendonly yes/,
+    );
+
+    await client.config('SET', 'maxmemory-policy', 'noeviction');
+    expect(await redisDurabilityWarnings(client)).toEqual([warnings[1]]);
+    await client.config('SET', 'appendonly', 'yes');
+    expect(await redisDurabilityWarnings(client)).toEqual([]);
+  });
+
+  it('checks nothing where CONFIG is refused, as on some managed services', async () => {
+    await client.call('ACL', 'SETUSER', 'no-config', 'on', 'nopass', '~*', '+@all', '-config');
+    const limited = new Redis(redis.url, { username: 'no-config', password: 'x' });
+    try {
+      await client.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      await expect(limited.config('GET', 'maxmemory-policy')).rejects.toThrow(/NOPERM/);
+      expect(await redisDurabilityWarnings(limited)).toEqual([]);
+    } finally {
+      limited.disconnect();
+      await client.call('ACL', 'DELUSER', 'no-config');
+      await client.config('SET', 'maxmemory-policy', 'noeviction');
+    }
   });
 });
 
