@@ -283,6 +283,16 @@ describe('protocol errors', () => {
       'hello.queues is empty; name at least one queue',
     ],
     [
+      { worker_id: 'w', queues: Array.from({ length: 65 }, (_, i) => `q${i}`), capacity: 1 },
+      status.INVALID_ARGUMENT,
+      'hello.queues has 65 queues; the limit is 64',
+    ],
+    [
+      { worker_id: 'w', queues: ['q'], tenants: ['acme', 'bad tenant'], capacity: 1 },
+      status.INVALID_ARGUMENT,
+      'hello.tenants[] is "bad tenant"; it must match [A-Za-z0-9_.-]{1,64}',
+    ],
+    [
       { worker_id: 'w', queues: ['q'], capacity: 0 },
       status.INVALID_ARGUMENT,
       'capacity is 0; it must be from 1 to 1000 (ROTA_MAX_SESSION_CAPACITY)',
@@ -318,6 +328,14 @@ describe('protocol errors', () => {
     const result = await w.waitStatus();
     expect(result.code).toBe(code);
     expect(result.details).toBe(details);
+  });
+
+  it('ends a stream that sends a message with none of its fields set', async () => {
+    const w = await h.worker({ queues: ['empty-message'] });
+    w.send({});
+    const result = await w.waitStatus();
+    expect(result.code).toBe(status.INVALID_ARGUMENT);
+    expect(result.details).toBe('empty WorkerMessage: set one of its fields');
   });
 
   it('reports an ack for an unknown job without ending the stream', async () => {

@@ -381,4 +381,38 @@ describe('tenants file', () => {
     );
     await rm(dir, { recursive: true });
   });
+
+  it('refuses a file that does not parse or holds no list of tenant objects, naming the file', async () => {
+    const dir = await mkdtemp(`${tmpdir()}/rota-tenants-`);
+    const yaml = `${dir}/tenants.yaml`;
+    const json = `${dir}/tenants.json`;
+    const refusal = async (file: string, text: string): Promise<string> => {
+      await writeFile(file, text);
+      const error = await h.startPeer({ tenantsFile: file }).then(
+        () => undefined,
+        (err: unknown) => err as Error,
+      );
+      return error?.message ?? 'started';
+    };
+    try {
+      expect(await refusal(yaml, '- tenant: [unclosed\n')).toMatch(
+        new RegExp(`^tenants file ${yaml} is not valid JSON or YAML: YAMLParseError: `),
+      );
+      // A .json file is read as JSON only: YAML's looser syntax would take this for a string.
+      expect(await refusal(json, "[{ tenant: 'acme' }]")).toMatch(
+        new RegExp(`^tenants file ${json} is not valid JSON or YAML: SyntaxError: `),
+      );
+      for (const text of ['tenant: acme\nweight: 2\n', 'tenants: acme\n', '']) {
+        expect(await refusal(yaml, text)).toBe(
+          `tenants file ${yaml} must hold a list of tenants, or { tenants: [...] }`,
+        );
+      }
+      expect(await refusal(yaml, '- acme\n')).toBe(`${yaml}: tenants[0] must be an object`);
+      expect(await refusal(json, '[{"tenant": "acme", "queues": {"pdf": {}}}]')).toBe(
+        `${json}: tenants[0].queues must be a list`,
+      );
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
 });
