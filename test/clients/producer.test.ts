@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 
 import { RotaError } from '../../clients/errors.js';
@@ -368,6 +369,36 @@ describe('Producer', () => {
     const first = await producer.enqueue({ tenant: 'acme', queue: 'orders', idempotencyKey: 'k1' });
     const again = await producer.enqueue({ tenant: 'acme', queue: 'orders', idempotencyKey: 'k1' });
     expect(again).toEqual({ jobId: first.jobId, duplicate: true });
+  });
+
+  // Redis holds the broker's writes (reads go on, so the broker does not take it for down).
+  it('fails an enqueue() not answered within timeoutMs, then a retry with its idempotency key finds the job stored late', async () => {
+    const producer = rota.producer({ timeoutMs: 300 });
+    await producer.enqueue({ tenant: 'acme', queue: 'late' }); // the stream is open
+    const redis = new Redis(rota.broker.config.redisUrl!);
+    try {
+      await redis.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+      const error = (await rejection(
+        producer.enqueue({ tenant: 'acme', queue: 'late', idempotencyKey: 'late-1' }),
+      )) as RotaError;
+      expect(error).toBeInstanceOf(RotaError);
+      expect(error.codeName).toBe('DEADLINE_EXCEEDED');
+      expect(error.message).toContain(
+        'no answer from the broker within 300 ms; the jobs may have been stored: retry with the same idempotency keys',
+      );
+      await redis.call('CLIENT', 'UNPAUSE');
+    } finally {
+      redis.disconnect();
+    }
+    // The late answer is dropped, and the stream serves the next calls.
+    const retried = await producer.enqueue({
+      tenant: 'acme',
+      queue: 'late',
+      idempotencyKey: 'late-1',
+    });
+    expect(retried.duplicate).toBe(true);
+    expect((await producer.getJob('acme', retried.jobId)).state).toBe('WAITING');
+    expect(await waitingJobs(rota.address, 'late')).toBe(2);
   });
 
   it('maps NOT_FOUND from getJob to a RotaError', async () => {
