@@ -320,7 +320,7 @@ describe('Producer', () => {
     );
   });
 
-  it('rejects every caller of a batch when the whole RPC fails', async () => {
+  it('rejects every caller of a batch when the whole RPC fails, and answers each item of an enqueueBatch() with it', async () => {
     const producer = new Producer({ address: '127.0.0.1:1', timeoutMs: 2000 });
     try {
       const outcomes = await Promise.allSettled([
@@ -333,6 +333,17 @@ describe('Producer', () => {
         expect(reason).toBeInstanceOf(RotaError);
         expect(reason.codeName).toBe('UNAVAILABLE');
       }
+      // enqueueBatch() never rejects for a broker failure: each item carries its batch's error.
+      const items = await producer.enqueueBatch([
+        { tenant: 'acme', queue: 'q' },
+        { tenant: 'acme', queue: 'bad/queue' },
+        { tenant: 'acme', queue: 'q' },
+      ]);
+      expect(items.map((item) => 'error' in item && item.error.codeName)).toEqual([
+        'UNAVAILABLE',
+        'INVALID_ARGUMENT',
+        'UNAVAILABLE',
+      ]);
     } finally {
       await producer.close();
     }
