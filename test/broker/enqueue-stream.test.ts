@@ -1,9 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
 
+import type { Broker } from '../../src/broker/broker.js';
 import type { EnqueueRequest } from '../../src/generated/rota/v1/EnqueueRequest.js';
 import type { EnqueueStreamRequest } from '../../src/generated/rota/v1/EnqueueStreamRequest.js';
 import type { EnqueueStreamResponse__Output } from '../../src/generated/rota/v1/EnqueueStreamResponse.js';
+import { MAX_UNANSWERED_REQUESTS } from '../../src/grpc/enqueue.js';
 import { loadRotaPackageDefinition } from '../../src/grpc/proto.js';
 import { DRAINED_TRAILER } from '../../src/grpc/stream-drain.js';
 import {
@@ -199,6 +202,79 @@ describe('EnqueueStream', () => {
       ]);
     },
   );
+
+  // Without the bound a producer faster than Redis queued every request it
+  // wrote in the broker's memory, its jobs waiting there for a store.
+  it('stops reading at MAX_UNANSWERED_REQUESTS while stores are slow, and reads on, losing nothing, as answers go out', async () => {
+    const broker = h.broker.broker as { enqueue: Broker['enqueue'] };
+    const store = broker.enqueue;
+    let storing = 0;
+    let mostStoring = 0;
+    broker.enqueue = async (inputs) => {
+      mostStoring = Math.max(mostStoring, ++storing);
+      try {
+        return await store(inputs);
+      } finally {
+        storing--;
+      }
+    };
+    onTestFinished(() => {
+      broker.enqueue = store;
+    });
+    // The enqueue script writes, so it waits in Redis until UNPAUSE; the
+    // pause's own timeout only frees Redis should the test fail before that.
+    const admin = new Redis(h.redis.url);
+    onTestFinished(async () => {
+      await admin.call('CLIENT', 'UNPAUSE');
+      admin.disconnect();
+    });
+    await admin.call('CLIENT', 'PAUSE', '8000', 'WRITE');
+
+    const queue = `bound-${Math.random()}`;
+    const requests = 200;
+    const stream = new RawEnqueueStream(h.broker.address);
+    for (let i = 0; i < requests; i++) {
+      stream.send({
+        request_id: String(i),
+        jobs: ['acme', 'globex', 'acme'].map((tenant, k) => ({
+          ...job(tenant, `${i}.${k}`),
+          queue,
+        })),
+      });
+    }
+    // Half-closed at once: the end waits behind the requests not read yet.
+    stream.end();
+
+    await expect.poll(() => storing).toBe(MAX_UNANSWERED_REQUESTS);
+    // All 200 requests are a few KiB, in the broker's socket long before this:
+    // a broker that read past the bound would be storing more of them by now.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(storing).toBe(MAX_UNANSWERED_REQUESTS);
+    expect(stream.responses).toEqual([]);
+
+    await admin.call('CLIENT', 'UNPAUSE');
+    await expect.poll(() => stream.responses.length, { timeout: 8000 }).toBe(requests);
+    expect(mostStoring).toBe(MAX_UNANSWERED_REQUESTS);
+    expect(stream.responses.map((r) => Number(r.request_id)).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: requests }, (_, i) => i),
+    );
+    const jobIds = new Set<string>();
+    for (const response of stream.responses) {
+      expect(response.results).toHaveLength(3);
+      for (const result of response.results) {
+        expect(result).toMatchObject({ code: grpc.status.OK, duplicate: false, error: '' });
+        jobIds.add(result.job_id);
+      }
+    }
+    expect(jobIds.size).toBe(requests * 3);
+    expect(jobIds.has('')).toBe(false);
+    expect((await stream.status).code).toBe(grpc.status.OK);
+    const { entries } = await h.stats({ queue });
+    expect(entries.map((e) => [e.tenant, Number(e.waiting)]).sort()).toEqual([
+      ['acme', requests * 2],
+      ['globex', requests],
+    ]);
+  });
 
   it('answers UNAVAILABLE per item while Redis is down, and stores again on the same stream after', async () => {
     const stream = new RawEnqueueStream(h.broker.address);
