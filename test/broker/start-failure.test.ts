@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -6,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { Admin } from '../../clients/admin.js';
 import { Producer } from '../../clients/producer.js';
+import { DEFAULT_METRICS_ADDRESS } from '../../src/config.js';
 import { LAYOUT_VERSION } from '../../src/store/keys.js';
 import { startError, startTestBroker, type TestBroker } from '../helpers/broker.js';
 import { runRotaUntilExit } from '../helpers/cli.js';
@@ -81,6 +83,42 @@ describe('a broker start that fails part way', () => {
       /^cannot serve metrics on 192\.0\.2\.1:9464 \(ROTA_METRICS_ADDRESS, --metrics-address\): listen EADDRNOTAVAIL/,
     );
     expect(await settledConnections(before)).toBe(before);
+  });
+
+  // A second broker on one host, both on the defaults: the first has the metrics port.
+  it('runs without a metrics endpoint, and says so, when the default metrics port is taken', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => {
+      // Taken already (a broker of this host): as good for this test.
+      holder.once('error', () => resolve());
+      holder.listen(9464, '127.0.0.1', resolve);
+    });
+    const logs: Array<Record<string, unknown>> = [];
+    const second = await startTestBroker({
+      redisUrl: redis.url,
+      metricsAddress: DEFAULT_METRICS_ADDRESS,
+      onLog: (line) => logs.push(line),
+    });
+    try {
+      expect(second.metricsUrl).toBeUndefined();
+      expect(logs).toContainEqual(
+        expect.objectContaining({
+          level: 40,
+          address: DEFAULT_METRICS_ADDRESS,
+          msg: 'metrics port in use (another broker?): running without a metrics endpoint; set ROTA_METRICS_ADDRESS',
+        }),
+      );
+      const producer = new Producer({ address: second.address, timeoutMs: 5000 });
+      try {
+        const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'no-metrics' });
+        expect((await producer.getJob('acme', jobId)).state).toBe('WAITING');
+      } finally {
+        await producer.close();
+      }
+    } finally {
+      await second.shutdown();
+      holder.close();
+    }
   });
 
   it('closes its Redis connections when its tenants file cannot be read', async () => {
