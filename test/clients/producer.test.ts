@@ -299,6 +299,47 @@ describe('Producer', () => {
     ]);
   });
 
+  it('refuses a payload JSON cannot encode alone, and sends a JSON payload as JSON whatever content-type the caller set', async () => {
+    const job = { tenant: 'acme', queue: 'payload-encoding' };
+    const producer = rota.producer();
+    const [bigint, fn, circular] = await producer.enqueueBatch([
+      { ...job, payload: 10n },
+      { ...job, payload: () => 1 },
+      {
+        ...job,
+        payload: (() => {
+          const o: Record<string, unknown> = {};
+          o.self = o;
+          return o;
+        })(),
+      },
+    ]);
+    expect(bigint).toMatchObject({
+      error: {
+        codeName: 'INVALID_ARGUMENT',
+        message: 'payload: value is not JSON-serializable: Do not know how to serialize a BigInt',
+      },
+    });
+    expect(fn).toMatchObject({
+      error: {
+        codeName: 'INVALID_ARGUMENT',
+        message: 'payload: value of type function is not JSON-serializable',
+      },
+    });
+    expect(circular).toMatchObject({ error: { codeName: 'INVALID_ARGUMENT' } });
+    expect((circular as { error: Error }).error.message).toMatch(/^payload: .*circular/);
+
+    // A stale Content-Type would make the Worker hand the JSON over as bytes.
+    const { jobId } = await producer.enqueue({
+      ...job,
+      payload: { n: 1 },
+      headers: { 'Content-Type': 'text/plain', 'x-trace': 'kept' },
+    });
+    const stored = await producer.getJob('acme', jobId);
+    expect(stored.headers).toEqual({ 'content-type': 'application/json', 'x-trace': 'kept' });
+    expect(stored.payload).toEqual({ n: 1 });
+  });
+
   // protobuf sent String(value): tenant 42 as '42', queue ['a'] as 'a', so the
   // job went to a tenant or queue the caller never named.
   it('refuses a tenant, queue or job id that is not a string', async () => {
