@@ -111,11 +111,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Connects; resolves on the first Welcome. Until then transient failures are
    * retried; a refusal no retry fixes (bad Hello, protocol version, auth)
    * rejects and stops the worker. After the first Welcome it reconnects forever.
+   * A second call returns the first's promise; a call once close() was called
+   * rejects with FAILED_PRECONDITION (a closed Worker does not start again).
    */
   start(): Promise<void> {
-    if (this.#started !== undefined) return this.#started.promise;
-    if (this.#state !== 'IDLE')
+    // Checked first: a start() after close() resolved with the first start's
+    // promise, as if the closed worker ran.
+    if (this.#state === 'DRAINING' || this.#state === 'STOPPED')
       return Promise.reject(new RotaError(grpc.status.FAILED_PRECONDITION, 'the Worker is closed'));
+    if (this.#started !== undefined) return this.#started.promise;
     let resolve: () => void = () => undefined;
     let reject: (err: Error) => void = () => undefined;
     const promise = new Promise<void>((res, rej) => {

@@ -590,6 +590,22 @@ describe('Worker', () => {
     }
   });
 
+  it('start() twice waits for the one Welcome; start() once closed rejects, whether it ran or not', async () => {
+    const worker = rota.worker({ queues: ['start-twice'], handler: () => undefined });
+    const first = worker.start();
+    expect(worker.start()).toBe(first);
+    await first;
+    expect(worker.state).toBe('RUNNING');
+    await worker.close();
+    const closed = { codeName: 'FAILED_PRECONDITION', message: 'the Worker is closed' };
+    await expect(worker.start()).rejects.toMatchObject(closed);
+    expect(worker.state).toBe('STOPPED');
+
+    const never = rota.worker({ queues: ['start-twice'], handler: () => undefined });
+    await never.close();
+    await expect(never.start()).rejects.toMatchObject(closed);
+  });
+
   it('close() waits for a running handler and reports its outcome', async () => {
     const producer = rota.producer();
     const started = gate();
