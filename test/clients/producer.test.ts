@@ -522,9 +522,14 @@ describe('Producer', () => {
 
   it('refuses calls after close()', async () => {
     const producer = rota.producer();
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'q' });
     await producer.close();
-    await expect(producer.enqueue({ tenant: 'acme', queue: 'q' })).rejects.toMatchObject({
-      codeName: 'FAILED_PRECONDITION',
-    });
+    const closed = { codeName: 'FAILED_PRECONDITION', message: 'the Producer is closed' };
+    await expect(producer.enqueue({ tenant: 'acme', queue: 'q' })).rejects.toMatchObject(closed);
+    await expect(producer.enqueueBatch([{ tenant: 'acme', queue: 'q' }])).rejects.toMatchObject(
+      closed,
+    );
+    await expect(producer.getJob('acme', jobId)).rejects.toMatchObject(closed);
+    await expect(producer.cancel('acme', jobId)).rejects.toMatchObject(closed);
   });
 });
