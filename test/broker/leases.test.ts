@@ -338,6 +338,31 @@ describe('protocol errors', () => {
     expect(result.details).toBe('empty WorkerMessage: set one of its fields');
   });
 
+  // One message, so the second is read while the first is being written: it
+  // must not be recorded as well.
+  it('records one of two acks of a lease in one message, and refuses the other as stale', async () => {
+    const w = await h.worker({ queues: ['double-ack'] });
+    const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'double-ack', max_attempts: 1 });
+    const [lease] = await w.take(1);
+    const { lease_token } = lease!;
+    w.send({
+      acks: {
+        completed: [{ job_id, lease_token, result: Buffer.from('"first"') }],
+        failed: [{ job_id, lease_token, message: 'second', retryable: false }],
+      },
+    });
+    await expect
+      .poll(() => w.ackOutcomes())
+      .toEqual([
+        { job_id, status: 'ACK_STALE', message: 'this lease is already being acknowledged' },
+      ]);
+    const job = await h.getJob('acme', job_id);
+    expect(job.state).toBe('COMPLETED');
+    expect(job.result.toString()).toBe('"first"');
+    expect(job.last_error).toBe('');
+    expect(w.ended).toBe(false);
+  });
+
   it('reports an ack for an unknown job without ending the stream', async () => {
     const w = await h.worker({ queues: ['unknown-ack'] });
     w.send({ complete: { job_id: 'nope', lease_token: 'nope' } });
