@@ -13,6 +13,7 @@ export {
   SharedSlots,
   RENEW_MS,
   HOLDING_TTL_MS,
+  USABLE_MS,
   holdingTtls,
   sweepIntervalMs,
   type HoldingTtls,

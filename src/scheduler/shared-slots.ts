@@ -1,3 +1,4 @@
+import type { Clock } from './clock.js';
 import { ANSWER_PATIENCE_MS } from './shared-tokens.js';
 
 /** A change of this broker's holding of a tenant's (or tenant×queue's) shared in-flight slots. */
@@ -38,6 +39,14 @@ export interface SlotRequest {
  * along) or reclaimed (freeing them). So Redis is told at once when more
  * leases are in flight than it last heard of (see grew): a slot dispatched in
  * since the last renewal then outlives the broker too.
+ *
+ * The spare slots (usable beyond the leases) are used only while Redis still
+ * keeps them: for USABLE_MS after the request that Redis answered with them
+ * was sent, a renewal's worth less than they last there. A broker that did not
+ * renew for longer (its event loop held up, its requests stuck behind a slow
+ * Redis) asks again before it uses them. Why: its spare slots may have
+ * lapsed in Redis and gone to another broker, and on waking it would fill
+ * them before its renewal's answer came, running more than the cap.
  */
 export class SharedSlots {
   #cap: number;
@@ -54,8 +63,15 @@ export class SharedSlots {
   #recapped = false;
   /** The leases in flight the latest request told Redis of (the slots it keeps for them). */
   #told = 0;
+  /** When the request out (or the one last answered) was sent. */
+  #askedAt = 0;
+  /** Until when the spare usable slots are surely still this broker's in Redis. */
+  #usableUntil = 0;
 
-  constructor(cap: number) {
+  constructor(
+    cap: number,
+    private readonly clock: Clock,
+  ) {
     this.#cap = cap;
   }
 
@@ -74,8 +90,9 @@ export class SharedSlots {
    * to look again. Calls `ask` when more slots should be requested now.
    */
   blockedUntil(now: number, inFlight: number, ask: () => void): number {
-    if (inFlight < this.#usable) return 0;
-    if (!this.#asking && now >= this.#askAgainAt) {
+    const spare = inFlight < this.#usable;
+    if (spare && now < this.#usableUntil) return 0;
+    if (!this.#asking && (spare || now >= this.#askAgainAt)) {
       this.#ask(inFlight);
       ask();
     }
@@ -169,6 +186,7 @@ export class SharedSlots {
   answered(usable: number, othersWait: boolean, now: number, inFlight: number): number | undefined {
     this.#asking = false;
     this.#othersWait = othersWait;
+    this.#usableUntil = this.#askedAt + USABLE_MS;
     if (this.#recapped) return this.#askRecapped(usable, inFlight);
     this.#usable = this.#forfeited ? Math.min(usable, inFlight) : usable;
     this.#forfeited = false;
@@ -201,6 +219,7 @@ export class SharedSlots {
   #ask(inFlight: number): void {
     this.#asking = true;
     this.#told = inFlight;
+    this.#askedAt = this.clock();
   }
 }
 
@@ -208,6 +227,13 @@ export class SharedSlots {
 export const RENEW_MS = 1000;
 /** A holding not renewed for this long lapses (its broker is taken for dead) down to its leased slots. */
 export const HOLDING_TTL_MS = 3 * RENEW_MS;
+/**
+ * How long after its request an answer's spare slots are used: Redis keeps
+ * them HOLDING_TTL_MS from when it ran the request, at the earliest when it was
+ * sent; the renewal a dispatch brings about (see grew) gets a RENEW_MS to
+ * reach Redis before they would lapse.
+ */
+export const USABLE_MS = HOLDING_TTL_MS - RENEW_MS;
 const SLOT_RETRY_MS = 100;
 
 /** How long a holding lasts in Redis without a renewal (see hold_slots.lua). */

@@ -352,7 +352,7 @@ export class TenantLimits {
    */
   #reslot(limited: Limited, tenant: string, queue: string | undefined, cap: number): void {
     if (cap === 0 || this.#shared === undefined) limited.slots = undefined;
-    else if (limited.slots === undefined) limited.slots = new SharedSlots(cap);
+    else if (limited.slots === undefined) limited.slots = new SharedSlots(cap, this.#clock);
     else this.#askSlots(tenant, queue, limited, limited.slots.recap(cap, limited.inFlight));
   }
 

@@ -3,6 +3,7 @@ import {
   HOLDING_TTL_MS,
   RENEW_MS,
   TenantLimits,
+  USABLE_MS,
   holdingTtls,
   sweepIntervalMs,
   type SlotRequest,
@@ -176,6 +177,47 @@ describe('shared in-flight slots', () => {
     limits.slotsAnswered(asked[5]!, 4, false);
     limits.onDispatch('t', 'q');
     expect(asked[6]).toEqual(told(4));
+  });
+
+  // Redis lapses spare slots HOLDING_TTL_MS after the last renewal it ran and
+  // gives them to other brokers: a broker held up past that (its event loop
+  // blocked, its requests behind a slow Redis) dispatched into them on waking.
+  it('uses no spare slot longer than USABLE_MS after the request that got it, before asking again', () => {
+    const { clock, limits, asked } = setup();
+    const request = (wanted: number, keep: number) => ({
+      tenant: 't',
+      queue: undefined,
+      cap: 4,
+      wanted,
+      keep,
+    });
+    limits.setTenant('t', { maxInFlight: 4 });
+    limits.blockedUntil('t', 'q', 4);
+    clock.now = 50; // answered later than asked: it counts from the asking
+    limits.slotsAnswered(asked[0]!, 4, false);
+    limits.onDispatch('t', 'q');
+    limits.slotsAnswered(asked[1]!, 4, false); // asked at 50: usable until 50 + USABLE_MS
+    expect(asked).toHaveLength(2);
+
+    clock.now = 50 + USABLE_MS - 1;
+    expect(limits.blockedUntil('t', 'q', 4)).toBe(0);
+    clock.now = 50 + USABLE_MS;
+    expect(limits.blockedUntil('t', 'q', 4)).toBe(clock.now + 1000);
+    expect(asked[2]).toEqual(request(4, 1));
+    limits.blockedUntil('t', 'q', 4);
+    expect(asked).toHaveLength(3); // one request out at a time
+    limits.slotsAnswered(asked[2]!, 2, false); // meanwhile another broker took two
+    expect(dispatchAll(limits, 't', 'q')).toBe(1);
+
+    // A renewal each RENEW_MS keeps the spare slots usable.
+    limits.slotsAnswered(asked[3]!, 2, false); // Redis heard of the lease
+    limits.onRelease('t', 'q');
+    for (let round = 0; round < 5; round++) {
+      clock.advance(RENEW_MS);
+      const [renewal] = [...limits.slotRenewals()];
+      limits.slotsAnswered(renewal!, 2, false);
+      expect(limits.blockedUntil('t', 'q')).toBe(0);
+    }
   });
 
   it('uses no slot of a lease that ended as stale before Redis has been asked', () => {
