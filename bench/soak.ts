@@ -378,32 +378,40 @@ function mostRunningAtOnce(
   faults: readonly FaultWindow[],
   graceMs: number,
   brokerOf: ReadonlyMap<string, number>,
-): { running: number; at: number | undefined; byBroker: number[] } {
+): { running: number; at: number | undefined; byBroker: number[]; runs: string[] } {
   const killedAt = faults
     .filter((f) => f.kind === 'kill -9 worker' && f.detail !== undefined)
     .map((f) => ({ t: f.start, agent: f.detail! }));
   const stale = staleRuns(journal);
-  const running = new Set<string>();
-  let most = { running: 0, at: undefined as number | undefined, byBroker: [] as number[] };
+  /** Run → when it started. */
+  const running = new Map<string, number>();
+  let most = {
+    running: 0,
+    at: undefined as number | undefined,
+    byBroker: [] as number[],
+    runs: [] as string[],
+  };
   let nextKill = 0;
   for (const r of journal) {
     while (nextKill < killedAt.length && killedAt[nextKill]!.t <= r.t) {
       const { agent } = killedAt[nextKill++]!;
-      for (const key of running) if (key.endsWith(`/${agent}`)) running.delete(key);
+      for (const key of running.keys()) if (key.endsWith(`/${agent}`)) running.delete(key);
     }
     if (r.job === undefined) continue;
     const key = runKey(r);
     if (r.ev === 'start') {
       if (r.tenant !== tenant || stale.has(key)) continue;
-      running.add(key);
+      running.set(key, r.t);
       const excused = faults.some((f) => r.t >= f.start && r.t <= f.end + graceMs);
       if (!excused && running.size > most.running) {
         const byBroker: number[] = [];
-        for (const held of running) {
+        const runs: string[] = [];
+        for (const [held, startedAt] of running) {
           const broker = brokerOf.get(held.slice(held.lastIndexOf('/') + 1)) ?? 0;
           byBroker[broker] = (byBroker[broker] ?? 0) + 1;
+          runs.push(`${held} (broker ${broker}) since ${new Date(startedAt).toISOString()}`);
         }
-        most = { running: running.size, at: r.t, byBroker };
+        most = { running: running.size, at: r.t, byBroker, runs };
       }
     } else if (r.ev === 'end' || r.ev === 'fail' || r.ev === 'aborted') {
       running.delete(key);
@@ -518,7 +526,7 @@ async function main(): Promise<number> {
       : undefined;
     if (capped && capped.running > cap) {
       report.violations.push(
-        `globex (max_in_flight ${cap}) ran ${capped.running} jobs at once at ${new Date(capped.at!).toISOString()}, outside any fault (by broker: ${capped.byBroker.join(', ')})`,
+        `globex (max_in_flight ${cap}) ran ${capped.running} jobs at once at ${new Date(capped.at!).toISOString()}, outside any fault (by broker: ${capped.byBroker.join(', ')}; job/attempt/agent: ${capped.runs.join('; ')})`,
       );
     }
     if (limited && limited.starts > limited.allowed) {
