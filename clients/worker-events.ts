@@ -20,7 +20,10 @@ export interface WorkerEvents {
    * listener, these are process warnings (process.emitWarning).
    */
   error: [error: Error];
-  /** The handler resolved; its result will be reported. */
+  /**
+   * The handler resolved; its result will be reported (an ack the broker then
+   * refuses comes on 'error' as an AckRefusedError).
+   */
   completed: [job: WorkerJob, result: unknown];
   /**
    * The handler threw; or its result cannot be reported (not JSON, or larger
