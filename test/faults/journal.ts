@@ -25,7 +25,14 @@ export interface JournalRecord {
   readonly refused?: string[];
 }
 
-/** Every record of the given journals, in time order. A torn last line (SIGKILL mid-write) is skipped. */
+/** Records that end a run: at one time, they go before the starts (see readJournals). */
+const ENDS = new Set<JournalRecord['ev']>(['end', 'fail', 'aborted']);
+
+/**
+ * Every record of the given journals, in time order; at one time, the ends of
+ * runs before the starts, as the slot an end frees may be a start's (journals
+ * of whole ms had such ties). A torn last line (SIGKILL mid-write) is skipped.
+ */
 export function readJournals(files: readonly string[]): JournalRecord[] {
   const records: JournalRecord[] = [];
   for (const file of files) {
@@ -44,7 +51,7 @@ export function readJournals(files: readonly string[]): JournalRecord[] {
       }
     }
   }
-  return records.sort((a, b) => a.t - b.t);
+  return records.sort((a, b) => a.t - b.t || Number(ENDS.has(b.ev)) - Number(ENDS.has(a.ev)));
 }
 
 /** Count of 'start' records. */
