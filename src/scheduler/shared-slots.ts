@@ -89,7 +89,8 @@ export class SharedSlots {
    * 0 when a usable slot beyond the `inFlight` leases is held; otherwise when
    * to look again. Calls `ask` when more slots should be requested now.
    */
-  blockedUntil(now: number, inFlight: number, ask: () => void): number {
+  blockedUntil(inFlight: number, ask: () => void): number {
+    const now = this.clock();
     const spare = inFlight < this.#usable;
     if (spare && now < this.#usableUntil) return 0;
     if (!this.#asking && (spare || now >= this.#askAgainAt)) {
@@ -183,14 +184,14 @@ export class SharedSlots {
    * wait for slots. Returns what to ask Redis at once (the cap was lowered, or
    * leases came, while the answer was on its way), else undefined.
    */
-  answered(usable: number, othersWait: boolean, now: number, inFlight: number): number | undefined {
+  answered(usable: number, othersWait: boolean, inFlight: number): number | undefined {
     this.#asking = false;
     this.#othersWait = othersWait;
     this.#usableUntil = this.#askedAt + USABLE_MS;
     if (this.#recapped) return this.#askRecapped(usable, inFlight);
     this.#usable = this.#forfeited ? Math.min(usable, inFlight) : usable;
     this.#forfeited = false;
-    if (this.#usable <= inFlight) this.#askAgainAt = now + SLOT_RETRY_MS;
+    if (this.#usable <= inFlight) this.#askAgainAt = this.clock() + SLOT_RETRY_MS;
     if (!this.#recount) return undefined;
     this.#recount = false;
     return this.grew(inFlight);

@@ -177,8 +177,8 @@ export class TenantLimits {
     const shared = Math.max(
       this.#tokensUntil(record, tenant, undefined, now, waiting),
       perQueue ? this.#tokensUntil(perQueue, tenant, queue, now, waiting) : 0,
-      this.#slotsUntil(record, tenant, undefined, now, waiting),
-      perQueue ? this.#slotsUntil(perQueue, tenant, queue, now, waiting) : 0,
+      this.#slotsUntil(record, tenant, undefined, waiting),
+      perQueue ? this.#slotsUntil(perQueue, tenant, queue, waiting) : 0,
     );
     return shared > now ? shared : 0;
   }
@@ -187,7 +187,7 @@ export class TenantLimits {
   slotsAnswered(request: SlotRequest, usable: number, othersWait: boolean): void {
     const limited = this.#limitedOf(request);
     if (limited?.slots === undefined) return;
-    const again = limited.slots.answered(usable, othersWait, this.#clock(), limited.inFlight);
+    const again = limited.slots.answered(usable, othersWait, limited.inFlight);
     this.#askSlots(request.tenant, request.queue, limited, again);
     this.#emit(request.tenant);
   }
@@ -361,12 +361,11 @@ export class TenantLimits {
     limited: Limited,
     tenant: string,
     queue: string | undefined,
-    now: number,
     waiting: number,
   ): number {
     const { slots, inFlight } = limited;
     if (slots === undefined) return 0;
-    return slots.blockedUntil(now, inFlight, () =>
+    return slots.blockedUntil(inFlight, () =>
       this.#askSlots(tenant, queue, limited, Math.min(slots.cap, inFlight + Math.max(1, waiting))),
     );
   }
