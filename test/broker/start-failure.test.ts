@@ -45,6 +45,17 @@ async function settledConnections(expected: number): Promise<number> {
   return count;
 }
 
+/** The broker at `address` stores a job of `queue` and reads it back WAITING. */
+async function expectStores(address: string, queue: string): Promise<void> {
+  const producer = new Producer({ address, timeoutMs: 5000 });
+  try {
+    const { jobId } = await producer.enqueue({ tenant: 'acme', queue });
+    expect((await producer.getJob('acme', jobId)).state).toBe('WAITING');
+  } finally {
+    await producer.close();
+  }
+}
+
 describe('a broker start that fails part way', () => {
   it('names a taken gRPC address and the option to change, and leaves nothing running', async () => {
     const before = await brokerConnections();
@@ -56,13 +67,7 @@ describe('a broker start that fails part way', () => {
     expect(await settledConnections(before)).toBe(before);
 
     // The broker already listening there was not disturbed.
-    const producer = new Producer({ address: first.address, timeoutMs: 5000 });
-    try {
-      const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'start-failure' });
-      expect((await producer.getJob('acme', jobId)).state).toBe('WAITING');
-    } finally {
-      await producer.close();
-    }
+    await expectStores(first.address, 'start-failure');
   });
 
   // It said "listen EADDRINUSE: address already in use …", naming no option.
@@ -108,13 +113,7 @@ describe('a broker start that fails part way', () => {
           msg: 'metrics port in use (another broker?): running without a metrics endpoint; set ROTA_METRICS_ADDRESS',
         }),
       );
-      const producer = new Producer({ address: second.address, timeoutMs: 5000 });
-      try {
-        const { jobId } = await producer.enqueue({ tenant: 'acme', queue: 'no-metrics' });
-        expect((await producer.getJob('acme', jobId)).state).toBe('WAITING');
-      } finally {
-        await producer.close();
-      }
+      await expectStores(second.address, 'no-metrics');
     } finally {
       await second.shutdown();
       holder.close();
