@@ -620,8 +620,13 @@ export class QueueDispatcher {
     if (admitted) waiting.charge(tenant, count, this.deps.limits.weight(tenant, this.queue));
     const expectedBytes = count * size;
     this.prefetch.expect(count, expectedBytes);
+    // A lease under an in-flight cap shared by the brokers is written by the
+    // lease script, which checks the cap's holdings in Redis (lease.lua): a
+    // fetch leases without that check.
     const slots =
-      direct && !this.prefetch.buffers.get(tenant)?.length
+      direct &&
+      !this.prefetch.buffers.get(tenant)?.length &&
+      this.deps.limits.sharedCaps(tenant, this.queue).length === 0
         ? takeDirectSlots(this.scheduler, this.sessions, tenant, count)
         : undefined;
     const { above } = wanted;

@@ -1,3 +1,5 @@
+import { holdingTtls } from '../scheduler/index.js';
+import { NO_SLOT, type LeaseSlots } from '../store/lease-writes.js';
 import type { FetchedJob } from '../store/types.js';
 import { withoutPayload, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
 import { newLeaseToken } from './ids.js';
@@ -7,12 +9,17 @@ import { WriteRetry } from './write-retry.js';
 /** Jobs a dispatcher chose for a session, leased in Redis and sent to its worker. */
 export class Grants {
   private readonly writeRetry: WriteRetry;
+  private readonly slots: LeaseSlots;
 
   constructor(
     private readonly deps: LeaseManagerDeps,
     private readonly held: HeldLeases,
   ) {
     this.writeRetry = new WriteRetry(deps.warnings, 'leasing jobs');
+    this.slots = {
+      caps: (tenant, queue) => deps.limits.slotCounts(tenant, queue),
+      ttls: holdingTtls(deps.settings.leaseTtlMs),
+    };
   }
 
   /** Jobs chosen by a dispatcher for this session: lease them in Redis, then send them. */
@@ -35,7 +42,7 @@ export class Grants {
   private write(session: Session, grants: ReadonlyArray<{ job: FetchedJob; token: string }>): void {
     const jobs = grants.map(({ job }) => job);
     const now = this.deps.clock();
-    this.deps.store.lease(grants, now).then(
+    this.deps.store.lease(grants, now, this.slots).then(
       (attempts) => {
         session.unreserve(jobs);
         this.deliver(session, grants, attempts, now);
@@ -57,7 +64,9 @@ export class Grants {
 
   /**
    * Leases written to Redis (by the lease script, or by a direct dispatch's
-   * fetch) go to the worker; `attempts[i]` 0 means grant i was not leased.
+   * fetch) go to the worker; `attempts[i]` 0 means grant i was not leased,
+   * NO_SLOT that Redis found no slot of a shared in-flight cap for it: the
+   * job goes back to its ready stream, for a broker that has one.
    *
    * When the session drained or closed while they were written, each goes to
    * another session of its queue with a free slot, as it is (its token and
@@ -81,6 +90,11 @@ export class Grants {
     const now = this.deps.clock();
     grants.forEach(({ job, token }, i) => {
       const attempt = attempts[i] ?? 0;
+      if (attempt === NO_SLOT) {
+        this.deps.limits.onLeaseRefused(job.tenant, job.queue);
+        givenBack.push({ job, token });
+        return;
+      }
       if (attempt === 0) {
         // Cancelled or re-queued since it was prefetched.
         this.deps.limits.onRelease(job.tenant, job.queue);

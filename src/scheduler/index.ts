@@ -17,6 +17,7 @@ export {
   holdingTtls,
   sweepIntervalMs,
   type HoldingTtls,
+  type SlotCount,
   type SlotRequest,
 } from './shared-slots.js';
 export { FairScheduler, type FairSchedulerOptions, type TenantState } from './fair-scheduler.js';

@@ -13,6 +13,14 @@ export interface SlotRequest {
   readonly keep: number;
 }
 
+/** A shared in-flight cap a lease counts against, and this broker's leases in flight under it. */
+export interface SlotCount {
+  /** The queue of a tenant×queue override's cap; undefined for the tenant's own. */
+  readonly queue: string | undefined;
+  readonly cap: number;
+  readonly inFlight: number;
+}
+
 /**
  * This broker's share of a tenant's in-flight cap (`maxInFlight`) when several
  * brokers serve it. Every broker records the slots it holds in Redis
@@ -46,7 +54,10 @@ export interface SlotRequest {
  * renew for longer (its event loop held up, its requests stuck behind a slow
  * Redis) asks again before it uses them. Why: its spare slots may have
  * lapsed in Redis and gone to another broker, and on waking it would fill
- * them before its renewal's answer came, running more than the cap.
+ * them before its renewal's answer came, running more than the cap. What it
+ * cannot see, a lease written after a Redis stall let its spare slots lapse
+ * and go elsewhere, Redis checks as it writes the lease (lease.lua): refused,
+ * it ends here as forfeited (see TenantLimits.onLeaseRefused).
  */
 export class SharedSlots {
   #cap: number;

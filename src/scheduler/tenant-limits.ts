@@ -26,7 +26,7 @@ import {
   type TenantSettings,
 } from './settings.js';
 import { SharedTokens, tokensWanted, type TokenRequest } from './shared-tokens.js';
-import { SharedSlots, type SlotRequest } from './shared-slots.js';
+import { SharedSlots, type SlotCount, type SlotRequest } from './shared-slots.js';
 import { TokenBucket } from './token-bucket.js';
 
 interface Limited {
@@ -277,6 +277,18 @@ export class TenantLimits {
     return [...this.#sharedSlotsOf(tenant, queue)].map((held) => held.queue);
   }
 
+  /**
+   * The in-flight caps of tenant×queue shared with other brokers, each with the
+   * leases in flight here under it (see LeaseWrites.lease).
+   */
+  slotCounts(tenant: string, queue: string): SlotCount[] {
+    return [...this.#sharedSlotsOf(tenant, queue)].map(({ queue, limited, slots }) => ({
+      queue,
+      cap: slots.cap,
+      inFlight: limited.inFlight,
+    }));
+  }
+
   /** Records the end of one lease of tenant×queue. Ignored when none is in flight there. */
   onRelease(tenant: string, queue: string): void {
     this.#release(tenant, queue, false);
@@ -288,6 +300,17 @@ export class TenantLimits {
    * (see SharedSlots.forfeit).
    */
   onLeaseLost(tenant: string, queue: string): void {
+    this.#release(tenant, queue, true);
+  }
+
+  /**
+   * Records a dispatch whose lease Redis refused for want of a slot of a
+   * shared cap: this broker's slots were fewer than it knew (they lapsed while
+   * Redis stalled, or one went along with a lease moved to another broker), so
+   * none beyond the leases in flight is used before Redis has been asked again
+   * (see SharedSlots.forfeit).
+   */
+  onLeaseRefused(tenant: string, queue: string): void {
     this.#release(tenant, queue, true);
   }
 

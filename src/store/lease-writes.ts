@@ -1,4 +1,4 @@
-import type { HoldingTtls } from '../scheduler/index.js';
+import type { HoldingTtls, SlotCount } from '../scheduler/index.js';
 import { groupBy, type JobStoreContext } from './job-store-context.js';
 import { sendPacked } from './packed.js';
 import { runScript, sendBatch } from './scripts.js';
@@ -13,6 +13,16 @@ export interface AdoptedLease {
   readonly caps: ReadonlyArray<string | undefined>;
 }
 
+/** The in-flight caps shared by the brokers that leases count against (see LeaseWrites.lease). */
+export interface LeaseSlots {
+  /** The shared caps of tenant×queue, each with this broker's leases in flight under it, those being written included. */
+  caps(tenant: string, queue: string): readonly SlotCount[];
+  readonly ttls: HoldingTtls;
+}
+
+/** LeaseWrites.lease's answer for a job refused for want of a slot of a shared in-flight cap. */
+export const NO_SLOT = -1;
+
 const ACK_OUTCOMES: Record<number, AckOutcome> = { 0: 'ok', 1: 'stale', 2: 'unknown' };
 
 /**
@@ -24,19 +34,32 @@ export class LeaseWrites {
   constructor(private readonly context: JobStoreContext) {}
 
   /**
-   * Turns fetched jobs into leases under the given tokens, one script per tenant,
-   * all in one round trip. Returns each job's attempt number, 0 when skipped.
+   * Turns fetched jobs into leases under the given tokens, all in one round
+   * trip (one script per tenant×queue). Returns each job's attempt number, 0
+   * when skipped, or NO_SLOT when refused: its tenant×queue is under an
+   * in-flight cap shared by the brokers (`slots.caps`; none without `slots`), and the holdings in
+   * Redis leave this broker no slot for it (see lease.lua). Each lease written
+   * under such a cap holds its slot in Redis at once, for `slots.ttls`.
    */
   async lease(
     grants: ReadonlyArray<{ job: FetchedJob; token: string }>,
     now: number,
+    slots?: LeaseSlots,
   ): Promise<number[]> {
     const { keys } = this.context;
-    const groups = [...groupBy(grants, (grant) => grant.job.tenant).values()].map((indexes) => {
-      const jobBase = keys.jobBase(grants[indexes[0]!]!.job.tenant);
-      return { routingKey: jobBase, header: [jobBase], items: indexes };
-    });
-    const shared = [now, this.context.options.consumer];
+    const groups = [...groupBy(grants, ({ job }) => `${job.tenant}\n${job.queue}`).values()].map(
+      (indexes) => {
+        const { tenant, queue } = grants[indexes[0]!]!.job;
+        const jobBase = keys.jobBase(tenant);
+        const caps = slots?.caps(tenant, queue) ?? [];
+        const trailer = [
+          caps.length,
+          ...caps.flatMap((c) => [keys.slots(tenant, c.queue), c.cap, c.inFlight]),
+        ];
+        return { routingKey: jobBase, header: [jobBase], items: indexes, trailer: () => trailer };
+      },
+    );
+    const shared = [now, this.context.options.consumer, slots?.ttls.leasesMs ?? 0];
     const replies = await sendPacked(this.context.redis, 'lease', shared, groups, (index, args) => {
       const { job, token } = grants[index]!;
       args.push(job.id, job.entry, token, job.attempts + 1);
@@ -45,7 +68,9 @@ export class LeaseWrites {
     for (const { items, values } of replies) {
       values.forEach((leased, k) => {
         const index = items[k]!;
-        if (Number(leased) === 1) attempts[index] = grants[index]!.job.attempts + 1;
+        const reply = Number(leased);
+        if (reply === 1) attempts[index] = grants[index]!.job.attempts + 1;
+        else if (reply === 2) attempts[index] = NO_SLOT;
       });
     }
     return attempts;

@@ -256,6 +256,35 @@ describe('in-flight caps with several brokers', () => {
     expect(leases.map((l) => l.tenant)).toEqual(['moved', 'moved']);
   });
 
+  it('refuses a lease whose slot Redis gave another broker, and runs the job once a slot is free', async () => {
+    // The broker counts on spare slots that are no longer its own in Redis (they
+    // lapsed while Redis stalled, and another broker got them): the lease
+    // script finds no slot, and the job goes back to wait, its attempt uncounted.
+    await h.setTenant({ tenant: 'stale-slots', max_in_flight: 3 });
+    await flood('stale-slots', 'stale-slots', 3);
+    const onA = await h.worker({ queues: ['stale-slots'], capacity: 5 });
+    const [kept, ...done] = await onA.take(3);
+    for (const lease of done) onA.complete(lease);
+    for (const lease of done) await h.waitState('stale-slots', lease.job_id, 'COMPLETED');
+    // A keeps the 3 slots (1 leased) while no one else waits. Redis now says otherwise:
+    const slots = new Keys(h.broker.config.keyPrefix).slots('stale-slots');
+    const [seconds] = await redis.time();
+    await redis
+      .multi()
+      .hset(slots, h.broker.broker.id, 1, 'elsewhere', 2)
+      .zadd(`${slots}:until`, Number(seconds) * 1000 + 2500, 'elsewhere')
+      .exec();
+    const { job_id: id } = await h.enqueue({ tenant: 'stale-slots', queue: 'stale-slots' });
+    await sleep(500);
+    expect((await h.getJob('stale-slots', id)).state).toBe('WAITING');
+    expect(onA.leases).toHaveLength(3);
+    // Once the other broker's slots lapse, A gets one and the job runs, as its first attempt.
+    const [next] = await onA.take(1, 10_000);
+    expect(next!.job_id).toBe(id);
+    expect(next!.attempt).toBe(1);
+    onA.complete(kept!);
+  });
+
   it('lets the slots of a broker that died lapse, so the other broker serves the tenant', async () => {
     await h.setTenant({ tenant: 'orphaned', max_in_flight: 2 });
     await flood('orphaned', 'lapse-b', 2);

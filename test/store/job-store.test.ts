@@ -1,9 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { JobStore } from '../../src/store/job-store.js';
-import type { HoldingTtls } from '../../src/scheduler/index.js';
+import type { HoldingTtls, SlotCount } from '../../src/scheduler/index.js';
+import { NO_SLOT } from '../../src/store/lease-writes.js';
 import { SharedLimitStore } from '../../src/store/shared-limits.js';
-import type { FetchRequest, FetchResult, NewJob } from '../../src/store/types.js';
+import type { FetchedJob, FetchRequest, FetchResult, NewJob } from '../../src/store/types.js';
 import { monitor } from '../helpers/monitor.js';
 import { newJob } from '../helpers/new-job.js';
 import { startTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -1106,6 +1107,90 @@ describe('JobStore', () => {
       expect(await holding('capped')).toEqual([{ 'broker-dead': '5' }, { 'broker-dead': '1' }]);
       expect(await holding('capped', 'q')).toEqual([{ 'broker-dead': '3' }, {}]);
       expect(await othersLeave()).toBe(1);
+    });
+  });
+
+  describe('the slot of each shared in-flight cap a lease takes (lease.lua)', () => {
+    const LEASES_LAST = 60_000;
+    /** Broker `name` holds `wanted` slots of capped's tenant cap (of 4), its spare ones lapsing after `holdingMs`. */
+    const holdSlots = async (name: string, wanted: number, holdingMs = 60_000): Promise<number> => {
+      const request = { tenant: 'capped', queue: undefined, cap: 4, wanted, keep: 0 };
+      const [answer] = await new SharedLimitStore(redis, store.keys, name).holdSlots([request], {
+        holdingMs,
+        leasesMs: LEASES_LAST,
+      });
+      return answer!.usable;
+    };
+    /** Broker A's lease of `count` new jobs of capped, with its leases in flight under each cap. */
+    const lease = async (
+      count: number,
+      caps: SlotCount[],
+    ): Promise<{ ids: string[]; fetched: FetchedJob[]; attempts: number[] }> => {
+      const jobs = Array.from({ length: count }, (_, i) =>
+        job(`capped-${i}`, { tenant: 'capped' }),
+      );
+      await store.enqueue(jobs, () => 0, now);
+      const [read] = await fetchAll(store, 'q', [{ tenant: 'capped', count }], now);
+      const grants = read!.jobs.map((fetched, i) => ({ job: fetched, token: `t${i}` }));
+      const slots = { caps: () => caps, ttls: { holdingMs: 60_000, leasesMs: LEASES_LAST } };
+      const attempts = await store.lease(grants, now, slots);
+      return { ids: jobs.map((j) => j.id), fetched: read!.jobs, attempts };
+    };
+    const state = async (id: string): Promise<string | null> =>
+      redis.hget(store.keys.job('capped', id), 'state');
+
+    it('refuses the leases the holdings leave no slot for (they stay waiting), and holds the slots of the rest', async () => {
+      expect(await holdSlots('broker-b', 2)).toBe(2);
+      expect(await holdSlots('broker-a', 2)).toBe(2);
+      // A counts 3 leases under the tenant cap; B holds 2 of its 4 slots.
+      const { ids, attempts } = await lease(3, [
+        { queue: undefined, cap: 4, inFlight: 3 },
+        { queue: 'q', cap: 10, inFlight: 3 },
+      ]);
+      expect(attempts).toEqual([1, 1, NO_SLOT]);
+      expect(await Promise.all(ids.map(state))).toEqual(['leased', 'leased', 'waiting']);
+      const tenantCap = store.keys.slots('capped');
+      expect(await redis.hgetall(tenantCap)).toEqual({ 'broker-a': '2', 'broker-b': '2' });
+      expect(await redis.hgetall(`${tenantCap}:leased`)).toEqual({ 'broker-a': '2' });
+      // The queue's cap, which had room, holds the slots of the 2 leases too.
+      const queueCap = store.keys.slots('capped', 'q');
+      expect(await redis.hgetall(queueCap)).toEqual({ 'broker-a': '2' });
+      expect(await redis.hgetall(`${queueCap}:leased`)).toEqual({ 'broker-a': '2' });
+      expect(await redis.zscore(`${queueCap}:leases-until`, 'broker-a')).not.toBeNull();
+      expect(await redis.pttl(queueCap)).toBeGreaterThan(LEASES_LAST - 5_000);
+    });
+
+    it('holds the slots of leases at once: they outlive the spare slots of a broker whose next request comes late', async () => {
+      // Redis stalled (or the broker did) after the leases and before the broker told it of them.
+      expect(await holdSlots('broker-a', 3, 50)).toBe(3);
+      const { attempts } = await lease(2, [{ queue: undefined, cap: 4, inFlight: 2 }]);
+      expect(attempts).toEqual([1, 1]);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // past its holding's lapse
+      expect(await holdSlots('broker-b', 4)).toBe(2);
+    });
+
+    it('refuses a lease after the spare slots it was to fill lapsed and went to another broker', async () => {
+      expect(await holdSlots('broker-a', 4, 50)).toBe(4);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await holdSlots('broker-b', 4)).toBe(4);
+      const { ids, fetched, attempts } = await lease(1, [
+        { queue: undefined, cap: 4, inFlight: 1 },
+      ]);
+      expect(attempts).toEqual([NO_SLOT]);
+      expect(await state(ids[0]!)).toBe('waiting');
+      expect(await redis.hgetall(store.keys.slots('capped'))).toEqual({ 'broker-b': '4' });
+      expect(await redis.exists(`${store.keys.slots('capped')}:leased`)).toBe(0);
+      // A gives it back (Grants.deliver): broker B reads it and leases it, as its first attempt.
+      expect(await store.release(fetched, ['t0'])).toEqual([true]);
+      const b = storeOf(redis, 'broker-b');
+      const [read] = await fetchAll(
+        b,
+        'q',
+        [{ tenant: 'capped', count: 1, leaseTokens: ['b'] }],
+        now,
+      );
+      expect(read!.jobs.map((j) => j.id)).toEqual(ids);
+      expect(await redis.hget(store.keys.job('capped', ids[0]!), 'attempts')).toBe('1');
     });
   });
 

@@ -30,6 +30,19 @@ local function lapse_holdings(key, now)
   end
 end
 
+-- The keys of the cap under `key` live until the last lapse of any broker's
+-- entries, and at least until `last`.
+local function expire_holdings(key, last)
+  local spareUntil, leasesUntil = key .. ':until', key .. ':leases-until'
+  for _, lapses in ipairs({spareUntil, leasesUntil}) do
+    local latest = redis.call('ZRANGE', lapses, -1, -1, 'WITHSCORES')
+    if latest[2] then last = math.max(last, tonumber(latest[2])) end
+  end
+  for _, part in ipairs({key, key .. ':wants', key .. ':leased', spareUntil, leasesUntil}) do
+    redis.call('PEXPIREAT', part, last)
+  end
+end
+
 -- `me`'s entries of the cap under `key` lapse `ttl` ms after `now`, its
 -- leased slots (when it has any) `leasesTtl` ms after. The keys live until
 -- the last lapse of any broker's.
@@ -41,14 +54,36 @@ local function renew_holding(key, me, now, ttl, leasesTtl)
   else
     redis.call('ZREM', leasesUntil, me)
   end
-  local last = now + ttl
-  for _, lapses in ipairs({spareUntil, leasesUntil}) do
-    local latest = redis.call('ZRANGE', lapses, -1, -1, 'WITHSCORES')
-    if latest[2] then last = math.max(last, tonumber(latest[2])) end
+  expire_holdings(key, now + ttl)
+end
+
+-- How many leases of the `count` that `me` would have in flight under the cap
+-- under `key` (of `cap` slots) the holdings leave no slot for: the slots
+-- beyond what the other brokers hold. Checked as a lease is written
+-- (lease.lua), because the broker's view of its own holding may be late: a
+-- lease written after Redis stalled past the lapse of the broker's spare
+-- slots, or after a worker moved one of its leases (and the slot) to another
+-- broker, would otherwise run beyond the cap.
+local function leases_beyond_cap(key, cap, count, me, now)
+  lapse_holdings(key, now)
+  local others = 0
+  local holdings = redis.call('HGETALL', key)
+  for j = 1, #holdings, 2 do
+    if holdings[j] ~= me then others = others + tonumber(holdings[j + 1]) end
   end
-  for _, part in ipairs({key, key .. ':wants', key .. ':leased', spareUntil, leasesUntil}) do
-    redis.call('PEXPIREAT', part, last)
-  end
+  return math.max(0, count - math.max(0, cap - others))
+end
+
+-- `me` has `count` leases in flight under the cap under `key`: recorded at
+-- once with the leases (lease.lua) when more than its holding counted, so that
+-- their slots outlive a lapse of its spare ones as leased slots do (see
+-- hold_slots.lua), whatever happens to the broker's next request.
+local function hold_leases(key, me, count, now, leasesTtl)
+  if count <= (tonumber(redis.call('HGET', key .. ':leased', me)) or 0) then return end
+  redis.call('HSET', key .. ':leased', me, count)
+  if count > (tonumber(redis.call('HGET', key, me)) or 0) then redis.call('HSET', key, me, count) end
+  redis.call('ZADD', key .. ':leases-until', now + leasesTtl, me)
+  expire_holdings(key, now + leasesTtl)
 end
 
 -- `me` no longer holds or wants slots of the cap under `key`.
