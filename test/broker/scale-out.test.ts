@@ -19,6 +19,15 @@ function connections(broker: TestBroker): { redis: Redis; subscriber: Redis } {
   return { redis, subscriber };
 }
 
+/** Ends the wait of a connection for its next reconnect attempt: it reconnects now, as its timer would. */
+async function reconnectNow(redis: Redis): Promise<void> {
+  const backoff = redis as unknown as { reconnectTimeout: NodeJS.Timeout | null };
+  if (backoff.reconnectTimeout) clearTimeout(backoff.reconnectTimeout);
+  backoff.reconnectTimeout = null;
+  await redis.connect();
+  await eventually(() => (redis.status === 'ready' ? true : undefined));
+}
+
 /**
  * Cuts the broker's pub/sub connection, as a network blip would, and keeps it
  * down for `downMs` (its reconnect waits that long): doorbells rung meanwhile are lost.
@@ -200,21 +209,24 @@ describe('several brokers on one Redis: a Redis restart', () => {
     await peer.worker(['restart-two'], 1);
     const { job_id } = await h.enqueue({ tenant: 'acme', queue: 'restart-two' });
     const [lease] = await onA.take(1);
-    // B retries every 100 ms, A 2.9 s after its connection closed: A is back
-    // about 0.8 s after B, past B's sweep at its reconnect (which would take
-    // the entry, idle past the TTL, at once) and its next one 0.75 s later,
-    // and within B's hold-off of a 1.5 s TTL with room to spare on a loaded
-    // machine (3.3 s left 0.3 s, and a full run once failed).
+    // B retries every 100 ms; A comes back 0.8 s after B is ready, past B's
+    // sweep at its reconnect (which would take the entry, idle past the TTL,
+    // at once) and its next one 0.75 s later, and within B's hold-off (a lease
+    // TTL, 1.5 s, from its reconnect). Timed from B's reconnect, not from the
+    // outage: a fixed retry delay for A (2.9 s) missed the hold-off whenever
+    // the restart, which loads the AOF, took over 0.9 s on a loaded machine.
     const a = connections(h.broker).redis;
     const { redis: bRedis } = connections(peer.broker);
     const strategies = [a, bRedis].map((redis) => redis.options.retryStrategy);
-    a.options.retryStrategy = () => 2900;
+    a.options.retryStrategy = () => 60_000; // until reconnected below
     bRedis.options.retryStrategy = () => 100;
     try {
       await h.redis.kill();
       await new Promise((resolve) => setTimeout(resolve, 2000));
       await h.redis.restart();
-      await eventually(() => (a.status === 'ready' ? true : undefined));
+      await eventually(() => (bRedis.status === 'ready' ? true : undefined));
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      await reconnectNow(a);
     } finally {
       [a.options.retryStrategy, bRedis.options.retryStrategy] = strategies;
     }
