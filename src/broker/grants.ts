@@ -4,12 +4,14 @@ import type { FetchedJob } from '../store/types.js';
 import { withoutPayload, type HeldLeases, type LeaseManagerDeps } from './held-leases.js';
 import { newLeaseToken } from './ids.js';
 import type { Lease, Session } from './session.js';
+import type { ThrottledWarning } from './throttled-warning.js';
 import { WriteRetry } from './write-retry.js';
 
 /** Jobs a dispatcher chose for a session, leased in Redis and sent to its worker. */
 export class Grants {
   private readonly writeRetry: WriteRetry;
   private readonly slots: LeaseSlots;
+  private readonly slotRefused: ThrottledWarning;
 
   constructor(
     private readonly deps: LeaseManagerDeps,
@@ -20,6 +22,11 @@ export class Grants {
       caps: (tenant, queue) => deps.limits.slotCounts(tenant, queue),
       ttls: holdingTtls(deps.settings.leaseTtlMs),
     };
+    this.slotRefused = deps.warnings.make(
+      'Redis refused leases for want of a slot of a shared in-flight cap: this broker held fewer slots than it knew ' +
+        '(they lapsed while Redis stalled, or one went along with a lease moved to another broker); ' +
+        'the jobs went back to wait for a slot',
+    );
   }
 
   /** Jobs chosen by a dispatcher for this session: lease them in Redis, then send them. */
@@ -91,6 +98,7 @@ export class Grants {
     grants.forEach(({ job, token }, i) => {
       const attempt = attempts[i] ?? 0;
       if (attempt === NO_SLOT) {
+        this.slotRefused.warn({ tenant: job.tenant, queue: job.queue, jobId: job.id });
         this.deps.limits.onLeaseRefused(job.tenant, job.queue);
         givenBack.push({ job, token });
         return;

@@ -257,32 +257,42 @@ describe('in-flight caps with several brokers', () => {
   });
 
   it('refuses a lease whose slot Redis gave another broker, and runs the job once a slot is free', async () => {
-    // The broker counts on spare slots that are no longer its own in Redis (they
+    // Broker C counts on spare slots that are no longer its own in Redis (they
     // lapsed while Redis stalled, and another broker got them): the lease
     // script finds no slot, and the job goes back to wait, its attempt uncounted.
-    await h.setTenant({ tenant: 'stale-slots', max_in_flight: 3 });
-    await flood('stale-slots', 'stale-slots', 3);
-    const onA = await h.worker({ queues: ['stale-slots'], capacity: 5 });
-    const [kept, ...done] = await onA.take(3);
-    for (const lease of done) onA.complete(lease);
-    for (const lease of done) await h.waitState('stale-slots', lease.job_id, 'COMPLETED');
-    // A keeps the 3 slots (1 leased) while no one else waits. Redis now says otherwise:
-    const slots = new Keys(h.broker.config.keyPrefix).slots('stale-slots');
-    const [seconds] = await redis.time();
-    await redis
-      .multi()
-      .hset(slots, h.broker.broker.id, 1, 'elsewhere', 2)
-      .zadd(`${slots}:until`, Number(seconds) * 1000 + 2500, 'elsewhere')
-      .exec();
-    const { job_id: id } = await h.enqueue({ tenant: 'stale-slots', queue: 'stale-slots' });
-    await sleep(500);
-    expect((await h.getJob('stale-slots', id)).state).toBe('WAITING');
-    expect(onA.leases).toHaveLength(3);
-    // Once the other broker's slots lapse, A gets one and the job runs, as its first attempt.
-    const [next] = await onA.take(1, 10_000);
-    expect(next!.job_id).toBe(id);
-    expect(next!.attempt).toBe(1);
-    onA.complete(kept!);
+    const logged: Array<Record<string, unknown>> = [];
+    const c = await h.startPeer({ onLog: (line) => logged.push(line) });
+    try {
+      await h.setTenant({ tenant: 'stale-slots', max_in_flight: 3 });
+      await flood('stale-slots', 'stale-slots', 3);
+      const onC = await RawWorker.connect(c.address, { queues: ['stale-slots'], capacity: 5 });
+      workers.push(onC);
+      const [kept, ...done] = await onC.take(3);
+      for (const lease of done) onC.complete(lease);
+      for (const lease of done) await h.waitState('stale-slots', lease.job_id, 'COMPLETED');
+      // C keeps the 3 slots (1 leased) while no one else waits. Redis now says otherwise:
+      const slots = new Keys(h.broker.config.keyPrefix).slots('stale-slots');
+      const [seconds] = await redis.time();
+      await redis
+        .multi()
+        .hset(slots, c.broker.id, 1, 'elsewhere', 2)
+        .zadd(`${slots}:until`, Number(seconds) * 1000 + 2500, 'elsewhere')
+        .exec();
+      const { job_id: id } = await h.enqueue({ tenant: 'stale-slots', queue: 'stale-slots' });
+      await sleep(500);
+      expect((await h.getJob('stale-slots', id)).state).toBe('WAITING');
+      expect(onC.leases).toHaveLength(3);
+      // Once the other broker's slots lapse, C gets one and the job runs, as its first attempt.
+      const [next] = await onC.take(1, 10_000);
+      expect(next!.job_id).toBe(id);
+      expect(next!.attempt).toBe(1);
+      onC.complete(kept!);
+      // Unless C's renewal came first (then it asked, and wrote no lease), the refusal was logged.
+      const refusals = logged.filter((line) => String(line.msg).startsWith('Redis refused leases'));
+      for (const line of refusals) expect(line).toMatchObject({ tenant: 'stale-slots', jobId: id });
+    } finally {
+      await c.shutdown(200);
+    }
   });
 
   it('lets the slots of a broker that died lapse, so the other broker serves the tenant', async () => {
