@@ -39,6 +39,14 @@ describe('soak options', () => {
     expect(stdout).toContain('(default 60)');
   });
 
+  it('names an unknown fault and the kinds it knows, a Redis stall among them', () => {
+    const { status, stderr } = soak('--faults', 'worker,stal');
+    expect(status).toBe(2);
+    expect(stderr.split('\n')[0]).toBe(
+      'soak: unknown fault stal (one of worker, broker, net, redis, stall); see --help',
+    );
+  });
+
   it('names a wrong option on stderr and exits 2', () => {
     const { status, stdout, stderr } = soak('--brokerz', '2');
     expect(status).toBe(2);
