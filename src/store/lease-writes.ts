@@ -37,9 +37,10 @@ export class LeaseWrites {
    * Turns fetched jobs into leases under the given tokens, all in one round
    * trip (one script per tenant×queue). Returns each job's attempt number, 0
    * when skipped, or NO_SLOT when refused: its tenant×queue is under an
-   * in-flight cap shared by the brokers (`slots.caps`; none without `slots`), and the holdings in
-   * Redis leave this broker no slot for it (see lease.lua). Each lease written
-   * under such a cap holds its slot in Redis at once, for `slots.ttls`.
+   * in-flight cap shared by the brokers (`slots.caps`; none without `slots`),
+   * and the holdings in Redis leave this broker no slot for it (see
+   * lease.lua). Each lease written under such a cap holds its slot in Redis
+   * at once, for `slots.ttls`.
    */
   async lease(
     grants: ReadonlyArray<{ job: FetchedJob; token: string }>,

@@ -23,7 +23,7 @@ local ARGS = packed_args()
 local now, holder, leasesTtl = ARGS[1], ARGS[2], tonumber(ARGS[3])
 local out = {}
 each_group(ARGS, 4, 1, function(tenant, first, n)
-  local jobBase, caps = tenant[1], first + 4 * n
+  local jobBase, capsAt = tenant[1], first + 4 * n
   local replies, fresh = {}, {}
   for k = 1, n do
     local i = first + 4 * (k - 1)
@@ -40,15 +40,15 @@ each_group(ARGS, 4, 1, function(tenant, first, n)
       replies[k] = 0
     end
   end
-  local capCount, refused = tonumber(ARGS[caps]), 0
+  local capCount, refused = tonumber(ARGS[capsAt]), 0
   if capCount > 0 and #fresh > 0 then
     local redisNow = holdings_now()
-    for c = caps + 1, caps + 3 * capCount, 3 do
+    for c = capsAt + 1, capsAt + 3 * capCount, 3 do
       local beyond = leases_beyond_cap(ARGS[c], tonumber(ARGS[c + 1]), tonumber(ARGS[c + 2]), holder, redisNow)
       refused = math.min(#fresh, math.max(refused, beyond))
     end
     if refused < #fresh then
-      for c = caps + 1, caps + 3 * capCount, 3 do
+      for c = capsAt + 1, capsAt + 3 * capCount, 3 do
         hold_leases(ARGS[c], holder, tonumber(ARGS[c + 2]) - refused, redisNow, leasesTtl)
       end
     end
@@ -62,6 +62,6 @@ each_group(ARGS, 4, 1, function(tenant, first, n)
     end
   end
   for k = 1, n do out[#out + 1] = replies[k] end
-  return caps + 1 + 3 * capCount
+  return capsAt + 1 + 3 * capCount
 end)
 return cmsgpack.pack(out)

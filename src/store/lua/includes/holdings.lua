@@ -75,7 +75,7 @@ local function leases_beyond_cap(key, cap, count, me, now)
 end
 
 -- `me` has `count` leases in flight under the cap under `key`: recorded at
--- once with the leases (lease.lua) when more than its holding counted, so that
+-- once with the leases (lease.lua) when Redis counted fewer of them, so that
 -- their slots outlive a lapse of its spare ones as leased slots do (see
 -- hold_slots.lua), whatever happens to the broker's next request.
 local function hold_leases(key, me, count, now, leasesTtl)
