@@ -44,9 +44,11 @@ export interface SlotCount {
  * HOLDING_TTL_MS down to the slots of its leases, which lapse only later
  * (see holdingTtls): the leases of a broker that died run on at its workers,
  * in those slots, until they are re-attached elsewhere (taking their slots
- * along) or reclaimed (freeing them). So Redis is told at once when more
- * leases are in flight than it last heard of (see grew): a slot dispatched in
- * since the last renewal then outlives the broker too.
+ * along) or reclaimed (freeing them). So a lease's slot is counted in Redis
+ * as the lease is written (lease.lua), and Redis is told at once when more
+ * leases are in flight than it last heard of (see grew, whose request also
+ * renews the holding): a slot dispatched in since the last renewal then
+ * outlives the broker too.
  *
  * The spare slots (usable beyond the leases) are used only while Redis still
  * keeps them: for USABLE_MS after the request that Redis answered with them
