@@ -193,18 +193,30 @@ export class SharedSlots {
   }
 
   /**
-   * The answer to a request: the slots usable now, and whether other brokers
-   * wait for slots. Returns what to ask Redis at once (the cap was lowered, or
-   * leases came, while the answer was on its way), else undefined.
+   * The answer to a request for `wanted` slots: the slots usable now, and
+   * whether other brokers wait for slots. Returns what to ask Redis at once
+   * (the cap was lowered, or leases came, while the answer was on its way),
+   * else undefined. Only a refusal (fewer slots than wanted) holds the next
+   * request back for SLOT_RETRY_MS: the answer to a holding given up or shrunk
+   * is no refusal, and held back after it, the tenant's next job, come within
+   * the 100 ms, waited out the rest of them (a capped tenant that went idle
+   * between jobs waited about 90 ms at its p99, BENCHMARKS.md).
    */
-  answered(usable: number, othersWait: boolean, inFlight: number): number | undefined {
+  answered(
+    usable: number,
+    othersWait: boolean,
+    inFlight: number,
+    wanted: number,
+  ): number | undefined {
     this.#asking = false;
     this.#othersWait = othersWait;
     this.#usableUntil = this.#askedAt + USABLE_MS;
     if (this.#recapped) return this.#askRecapped(usable, inFlight);
     this.#usable = this.#forfeited ? Math.min(usable, inFlight) : usable;
     this.#forfeited = false;
-    if (this.#usable <= inFlight) this.#askAgainAt = this.clock() + SLOT_RETRY_MS;
+    if (this.#usable <= inFlight && usable < wanted) {
+      this.#askAgainAt = this.clock() + SLOT_RETRY_MS;
+    }
     if (!this.#recount) return undefined;
     this.#recount = false;
     return this.grew(inFlight);

@@ -187,7 +187,7 @@ export class TenantLimits {
   slotsAnswered(request: SlotRequest, usable: number, othersWait: boolean): void {
     const limited = this.#limitedOf(request);
     if (limited?.slots === undefined) return;
-    const again = limited.slots.answered(usable, othersWait, limited.inFlight);
+    const again = limited.slots.answered(usable, othersWait, limited.inFlight, request.wanted);
     this.#askSlots(request.tenant, request.queue, limited, again);
     this.#emit(request.tenant);
   }

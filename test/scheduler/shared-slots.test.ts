@@ -66,6 +66,36 @@ describe('shared in-flight slots', () => {
     expect(asked).toHaveLength(2);
   });
 
+  it('asks at once for a job that comes just after its holding was given up or shrunk', () => {
+    const { clock, limits, asked } = setup();
+    limits.setTenant('t', { maxInFlight: 2 });
+    limits.blockedUntil('t', 'q');
+    limits.slotsAnswered(asked[0]!, 2, false);
+    limits.onDispatch('t', 'q');
+    limits.slotsAnswered(asked[1]!, 2, false);
+    limits.onRelease('t', 'q');
+    // Idle: the renewal gives the holding up, and Redis answers 0 usable, as asked.
+    const [release] = [...limits.slotRenewals()];
+    limits.slotsAnswered(release!, 0, false);
+    clock.now = 10;
+    // The next job asks at once, not after a retry delay meant for refusals.
+    expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0);
+    expect(asked).toHaveLength(3);
+    expect(asked[2]).toEqual({ tenant: 't', queue: undefined, cap: 2, wanted: 1, keep: 0 });
+    limits.slotsAnswered(asked[2]!, 1, false);
+    expect(limits.blockedUntil('t', 'q')).toBe(0);
+
+    // A holding shrunk for a broker that waits: its answer is no refusal either.
+    limits.onDispatch('t', 'q');
+    limits.slotsAnswered(asked[3]!, 1, true); // the lease told; others wait
+    limits.onRelease('t', 'q'); // given back at once
+    expect(asked[4]).toEqual({ tenant: 't', queue: undefined, cap: 2, wanted: 0, keep: 0 });
+    limits.slotsAnswered(asked[4]!, 0, true);
+    clock.now = 20;
+    limits.blockedUntil('t', 'q');
+    expect(asked).toHaveLength(6);
+  });
+
   it('keeps freed slots for itself, unless other brokers wait for them', () => {
     const { limits, asked } = setup();
     limits.setTenant('t', { maxInFlight: 3 });
@@ -135,6 +165,9 @@ describe('shared in-flight slots', () => {
     expect(asked[1]).toEqual({ tenant: 't', queue: undefined, cap: 4, wanted: 2, keep: 2 });
     limits.slotsAnswered(asked[1]!, 2, false);
     expect(limits.blockedUntil('t', 'q')).toBeGreaterThan(0); // both slots are the adopted leases'
+    // Those answers refused nothing: a job waiting here asks for one more at once.
+    expect(asked[2]).toEqual({ tenant: 't', queue: undefined, cap: 4, wanted: 3, keep: 2 });
+    limits.slotsAnswered(asked[2]!, 2, false); // refused: renewed as held
     expect([...limits.slotRenewals()]).toEqual([
       { tenant: 't', queue: undefined, cap: 4, wanted: 2, keep: 2 },
     ]);
