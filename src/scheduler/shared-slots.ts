@@ -196,11 +196,14 @@ export class SharedSlots {
    * The answer to a request for `wanted` slots: the slots usable now, and
    * whether other brokers wait for slots. Returns what to ask Redis at once
    * (the cap was lowered, or leases came, while the answer was on its way),
-   * else undefined. Only a refusal (fewer slots than wanted) holds the next
-   * request back for SLOT_RETRY_MS: the answer to a holding given up or shrunk
-   * is no refusal, and held back after it, the tenant's next job, come within
-   * the 100 ms, waited out the rest of them (a capped tenant that went idle
-   * between jobs waited about 90 ms at its p99, BENCHMARKS.md).
+   * else undefined. A refusal (fewer slots than wanted) holds the next
+   * request back for SLOT_RETRY_MS, and so does any answer while other brokers
+   * wait: the slots this broker gives back are theirs to take first (asking
+   * again at once, it took them back, and a broker whose requests were
+   * refused got none for seconds). A holding given up or shrunk while no one
+   * waits is no refusal: held back after it, the tenant's next job, come
+   * within the 100 ms, waited out the rest of them (a capped tenant that went
+   * idle between jobs waited about 90 ms at its p99, BENCHMARKS.md).
    */
   answered(
     usable: number,
@@ -214,7 +217,7 @@ export class SharedSlots {
     if (this.#recapped) return this.#askRecapped(usable, inFlight);
     this.#usable = this.#forfeited ? Math.min(usable, inFlight) : usable;
     this.#forfeited = false;
-    if (this.#usable <= inFlight && usable < wanted) {
+    if (this.#usable <= inFlight && (usable < wanted || othersWait)) {
       this.#askAgainAt = this.clock() + SLOT_RETRY_MS;
     }
     if (!this.#recount) return undefined;

@@ -85,13 +85,17 @@ describe('shared in-flight slots', () => {
     limits.slotsAnswered(asked[2]!, 1, false);
     expect(limits.blockedUntil('t', 'q')).toBe(0);
 
-    // A holding shrunk for a broker that waits: its answer is no refusal either.
+    // Given back to a broker that waits, the slot is the other's to take
+    // first: this one asks again only after the retry delay.
     limits.onDispatch('t', 'q');
     limits.slotsAnswered(asked[3]!, 1, true); // the lease told; others wait
     limits.onRelease('t', 'q'); // given back at once
     expect(asked[4]).toEqual({ tenant: 't', queue: undefined, cap: 2, wanted: 0, keep: 0 });
-    limits.slotsAnswered(asked[4]!, 0, true);
+    limits.slotsAnswered(asked[4]!, 0, true); // at 10
     clock.now = 20;
+    expect(limits.blockedUntil('t', 'q')).toBe(110);
+    expect(asked).toHaveLength(5);
+    clock.now = 110;
     limits.blockedUntil('t', 'q');
     expect(asked).toHaveLength(6);
   });
