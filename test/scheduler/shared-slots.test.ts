@@ -66,7 +66,7 @@ describe('shared in-flight slots', () => {
     expect(asked).toHaveLength(2);
   });
 
-  it('asks at once for a job that comes just after its holding was given up or shrunk', () => {
+  it('asks at once for a job just after giving its holding up, but not after giving slots to a broker that waits', () => {
     const { clock, limits, asked } = setup();
     limits.setTenant('t', { maxInFlight: 2 });
     limits.blockedUntil('t', 'q');
